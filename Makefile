@@ -1,0 +1,56 @@
+# Teilhabe Warehouse: every entry point a user needs. Only python3 and git are assumed.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+RUN := $(VENV)/bin/teilhabe
+export TEILHABE_HOME ?= $(CURDIR)/data
+export UV_PYTHON_DOWNLOADS := never
+export DAGSTER_HOME ?= $(TEILHABE_HOME)/dagster
+export GX_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+# INBOX=dir runs on an existing drop folder; without it, a demo inbox is simulated.
+INBOX ?=
+
+.PHONY: help setup run test dev lint format docs bench clean
+
+help:
+	@echo "make run    - set up, simulate a demo inbox (unless INBOX=dir), run the whole pipeline"
+	@echo "make test   - set up and run the whole test suite"
+	@echo "make dev    - the Dagster UI (dagster dev) on http://127.0.0.1:3000"
+	@echo "make lint   - ruff and sqlfluff"
+
+# uv itself is installed into a private venv from PyPI, pinned; everything else comes from uv.lock.
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+setup: $(VENV)/.synced
+
+run: setup
+	@mkdir -p "$(TEILHABE_HOME)"
+	$(RUN) run $(if $(INBOX),--inbox "$(INBOX)",--demo)
+
+test: setup
+	$(VENV)/bin/pytest
+
+dev: setup
+	$(RUN) dev
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/macros
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) $(TOOLS) dbt_project/target dbt_project/logs

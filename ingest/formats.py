@@ -1,0 +1,251 @@
+"""The agencies' export formats as data (spec/sources.md): file names, bytes, headers, code texts.
+
+One description per format, read by the readers and written by the delivery simulator. A quirk of a
+format lives here and nowhere else; the tests check it against the spec's byte-exact samples.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    encoding: str  # "cp1252" or "utf-8-sig" (UTF-8 with BOM)
+    line_end: str
+    date_format: str  # strftime pattern
+    decimal: str
+    delimiter: str = ";"
+
+
+WFBM_CSV = CsvDialect(encoding="cp1252", line_end="\r\n", date_format="%d.%m.%Y", decimal=",")
+JC_CSV = CsvDialect(encoding="utf-8-sig", line_end="\n", date_format="%Y-%m-%d", decimal=".")
+LV_CSV = CsvDialect(encoding="cp1252", line_end="\r\n", date_format="%d.%m.%Y", decimal=",")
+
+# --- Workshops, W-CSV: three files a month ------------------------------------------------------
+
+WFBM_CSV_COLUMNS: dict[str, tuple[str, ...]] = {
+    "personen": (
+        "Personennummer",
+        "Nachname",
+        "Vorname",
+        "Geburtsdatum",
+        "Geschlecht",
+        "PLZ",
+        "Wohnort_Kreis",
+        "Bereich",
+        "Eintritt",
+        "Austritt",
+        "Austrittsgrund",
+        "Behinderungsart",
+        "Kostentraeger",
+        "Arbeitszeit_Std",
+    ),
+    "aussenarbeitsplaetze": (
+        "Personennummer",
+        "Art",
+        "Betrieb",
+        "Betrieb_PLZ",
+        "Branche_WZ",
+        "Beginn",
+        "Ende",
+        "Std_Woche",
+        "Jobcoach",
+    ),
+    "uebergaenge": (
+        "Personennummer",
+        "Datum",
+        "Art",
+        "Arbeitgeber",
+        "Arbeitgeber_PLZ",
+        "Branche_WZ",
+        "Rueckkehr",
+    ),
+}
+WFBM_PARTS = tuple(WFBM_CSV_COLUMNS)
+
+# --- Workshops, W-XLSX: one workbook a month, a title block on every sheet -----------------------
+
+XLSX_TITLE = "Meldung Werkstattbeschäftigte"
+XLSX_HEADER_ROW = 5  # 1-based Excel row of the header; data from row 6
+XLSX_SHEETS: dict[str, str] = {
+    "personen": "Beschäftigte",
+    "aussenarbeitsplaetze": "Außenarbeitsplätze",
+    "uebergaenge": "Übergänge",
+}
+# W-XLSX header -> W-CSV column, per part (the two vendors' exports describe the same tables).
+XLSX_HEADERS: dict[str, dict[str, str]] = {
+    "personen": {
+        "Pers.-Nr.": "Personennummer",
+        "Name": "Nachname",
+        "Vorname": "Vorname",
+        "Geb.-Datum": "Geburtsdatum",
+        "Geschlecht": "Geschlecht",
+        "PLZ": "PLZ",
+        "Kreis": "Wohnort_Kreis",
+        "Bereich": "Bereich",
+        "Aufnahme": "Eintritt",
+        "Entlassung": "Austritt",
+        "Entlassungsgrund": "Austrittsgrund",
+        "Art der Behinderung": "Behinderungsart",
+        "Leistungsträger": "Kostentraeger",
+        "Wochenstunden": "Arbeitszeit_Std",
+    },
+    "aussenarbeitsplaetze": {
+        "Pers.-Nr.": "Personennummer",
+        "Form": "Art",
+        "Betrieb": "Betrieb",
+        "PLZ Betrieb": "Betrieb_PLZ",
+        "WZ": "Branche_WZ",
+        "von": "Beginn",
+        "bis": "Ende",
+        "Std./Woche": "Std_Woche",
+        "Jobcoach": "Jobcoach",
+    },
+    "uebergaenge": {
+        "Pers.-Nr.": "Personennummer",
+        "Datum": "Datum",
+        "Art": "Art",
+        "Arbeitgeber": "Arbeitgeber",
+        "PLZ Arbeitgeber": "Arbeitgeber_PLZ",
+        "WZ": "Branche_WZ",
+        "Rückkehr am": "Rueckkehr",
+    },
+}
+# W-XLSX long texts -> codes, per W-CSV column.
+XLSX_CODE_TEXTS: dict[str, dict[str, dict[str, str]]] = {
+    "personen": {
+        "Geschlecht": {"männlich": "m", "weiblich": "w", "divers": "d"},
+        "Bereich": {"Eingangsverfahren": "EV", "Berufsbildungsbereich": "BBB", "Arbeitsbereich": "AB"},
+        "Austrittsgrund": {
+            "Übergang allgemeiner Arbeitsmarkt": "UEB",
+            "Wechsel Werkstatt": "WFB",
+            "Anderer Leistungsanbieter": "ALA",
+            "Rente": "REN",
+            "Verstorben": "TOD",
+            "Sonstiges": "SON",
+        },
+        "Behinderungsart": {
+            "geistig": "G",
+            "seelisch": "P",
+            "körperlich": "K",
+            "Sinne": "S",
+            "mehrfach": "M",
+            "unbekannt": "X",
+        },
+        "Kostentraeger": {
+            "LWL": "LWL",
+            "LVR": "LVR",
+            "Agentur für Arbeit": "BA",
+            "Rentenversicherung": "DRV",
+            "Unfallversicherung": "DGUV",
+            "Sonstige": "SON",
+        },
+    },
+    "aussenarbeitsplaetze": {"Art": {"Einzelarbeitsplatz": "BIAP", "Gruppe": "BIG", "Praktikum": "PRA"}},
+    "uebergaenge": {
+        "Art": {
+            "sozialversicherungspflichtig": "SVB",
+            "Budget für Arbeit": "BFA",
+            "Budget für Ausbildung": "BFAUS",
+            "Inklusionsbetrieb": "INK",
+            "Ausbildung": "AUS",
+        }
+    },
+}
+
+# --- Jobcenters, JC: four files a month ----------------------------------------------------------
+
+JC_COLUMNS: dict[str, tuple[str, ...]] = {
+    "bestand": ("monat", "geschlecht", "elb", "arbeitslose"),
+    "kunden": (
+        "kundennummer",
+        "nachname",
+        "vorname",
+        "geburtsdatum",
+        "geschlecht",
+        "plz",
+        "gdb",
+        "gleichstellung",
+        "rehabilitand",
+        "arbeitslos",
+        "elb_seit",
+    ),
+    "massnahmen": (
+        "kundennummer",
+        "massnahme",
+        "eintritt",
+        "austritt",
+        "arbeitgeber",
+        "arbeitgeber_plz",
+        "abbruch",
+    ),
+    "integrationen": (
+        "kundennummer",
+        "datum",
+        "art",
+        "arbeitgeber",
+        "arbeitgeber_plz",
+        "branche_wz",
+        "befristet",
+        "foerderung",
+    ),
+}
+JC_PARTS = tuple(JC_COLUMNS)
+
+# --- Landschaftsverband, LV ----------------------------------------------------------------------
+
+LV_REGISTER_COLUMNS = (
+    "Werkstatt-Nr.",
+    "Name",
+    "Träger",
+    "Straße",
+    "PLZ",
+    "Ort",
+    "Kreisschlüssel",
+    "Plätze",
+    "anerkannt seit",
+)
+LV_LD_SHEET = "Leistungsdokumentation"
+LV_LD_COLUMNS = (
+    "Werkstatt-Nr.",
+    "Werkstatt",
+    "Beschäftigte AB 31.12.",
+    "BiAp 31.12.",
+    "Übergänge",
+    "davon Budget für Arbeit",
+    "Plätze",
+)
+LV_BFA_COLUMNS = (
+    "Aktenzeichen",
+    "Nachname",
+    "Vorname",
+    "Geburtsdatum",
+    "Herkunft Werkstatt-Nr.",
+    "Arbeitgeber",
+    "Arbeitgeber PLZ",
+    "Beginn",
+    "Ende",
+    "Lohnkostenzuschuss EUR/Monat",
+    "Status",
+)
+LANDSCHAFTSVERBAENDE = ("LWL", "LVR")
+
+# --- File names ----------------------------------------------------------------------------------
+
+WERKSTATT_NR = r"(?:LWL|LVR)-\d{4}"
+FILE_NAME_PATTERNS: dict[str, re.Pattern[str]] = {
+    "wfbm_csv": re.compile(
+        rf"^wfbm_(?P<sender>{WERKSTATT_NR})_(?P<year>\d{{4}})-(?P<month>\d{{2}})_(?P<part>personen|aussenarbeitsplaetze|uebergaenge)\.csv$"
+    ),
+    "jc_csv": re.compile(
+        r"^jc_(?P<sender>05\d{3})_(?P<year>\d{4})(?P<month>\d{2})_(?P<part>bestand|kunden|massnahmen|integrationen)\.csv$"
+    ),
+    "lv_register": re.compile(r"^lv_(?P<sender>LWL|LVR)_(?P<part>werkstaetten)\.csv$"),
+    "lv_ld": re.compile(r"^lv_(?P<sender>LWL|LVR)_(?P<part>leistungsdokumentation)_(?P<year>\d{4})\.xlsx$"),
+    "lv_bfa": re.compile(r"^lv_(?P<sender>LWL|LVR)_(?P<part>budget_fuer_arbeit)_(?P<year>\d{4})\.csv$"),
+    "wfbm_xlsx": re.compile(
+        r"^(?!lv_|jc_|wfbm_).+\.xlsx$", re.IGNORECASE
+    ),  # free text; the title block says who
+}

@@ -1,0 +1,1 @@
+"""The Dagster code location of Teilhabe Warehouse (entry point: ``orchestration.definitions``)."""

@@ -1,0 +1,1 @@
+"""Definitions grouped by what they serve: ingest, warehouse (dbt), publish."""

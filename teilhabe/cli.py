@@ -1,0 +1,115 @@
+"""``teilhabe``: the user-facing verbs (simulate, run, dev; check, publish and bench follow)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from teilhabe.settings import data_home, quiet_telemetry
+
+
+def _years(text: str) -> tuple[int, int]:
+    first, _, last = text.partition("-")
+    try:
+        years = (int(first), int(last or first))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY or YYYY-YYYY, got {text!r}") from None
+    if years[0] > years[1] or not 2000 <= years[0] <= 2100:
+        raise argparse.ArgumentTypeError(f"expected YYYY or YYYY-YYYY with first <= last, got {text!r}")
+    return years
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("--defects is a rate between 0 and 1")
+    return value
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from teilhabe.simulate import simulate
+
+    report = simulate(
+        out=args.out,
+        profile=args.profile,
+        years=args.years,
+        seed=args.seed,
+        defect_rate=args.defects,
+        truth_dir=args.truth,
+        progress=not args.quiet,
+    )
+    print(report.summary())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    home = data_home().ensure()
+    inbox = Path(args.inbox).resolve() if args.inbox else home.inbox
+    if args.demo and not any(inbox.iterdir()):
+        from teilhabe.simulate import simulate
+
+        print(f"No inbox given: simulating the demo profile into {inbox}")
+        print(simulate(out=inbox, profile="demo", years=(2023, 2024), seed=7, progress=False).summary())
+    from orchestration.pipeline import run_pipeline
+
+    result = run_pipeline(inbox=inbox)
+    print(result.summary())
+    print()
+    for label, path in (
+        ("inbox", inbox),
+        ("warehouse", home.warehouse),
+        ("analysts' copy", home.analysts_copy),
+        ("extracts", home.outbox),
+    ):
+        built = path.exists() and (path.is_file() or any(path.iterdir()))
+        print(f"{label:<16}{path}{'' if built else '  (not built yet)'}")
+    return 0 if result.success else 1
+
+
+def cmd_dev(_: argparse.Namespace) -> int:
+    home = data_home().ensure()
+    os.environ["DAGSTER_HOME"] = str(home.dagster_home)
+    dagster = Path(sys.executable).with_name("dagster")
+    os.execv(dagster, [str(dagster), "dev", "-m", "orchestration.definitions"])  # noqa: S606
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="teilhabe", description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    sim = verbs.add_parser(
+        "simulate", help="write a realistic inbox of agency exports (and its ground truth)"
+    )
+    sim.add_argument("--out", required=True, type=Path, help="the inbox folder to write")
+    sim.add_argument("--profile", choices=["demo", "nrw"], default="demo")
+    sim.add_argument("--years", type=_years, default=(2023, 2024), help="YYYY-YYYY (default 2023-2024)")
+    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--defects", type=_rate, default=0.0, help="share of files with an injected fault")
+    sim.add_argument("--truth", type=Path, default=None, help="ground-truth folder (default: OUT.truth)")
+    sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.set_defaults(func=cmd_simulate)
+
+    run = verbs.add_parser("run", help="run the whole pipeline on an inbox")
+    source = run.add_mutually_exclusive_group()
+    source.add_argument("--inbox", type=Path, help="the drop folder to take deliveries from")
+    source.add_argument(
+        "--demo", action="store_true", help="simulate a demo inbox first if the inbox is empty"
+    )
+    run.set_defaults(func=cmd_run)
+
+    dev = verbs.add_parser("dev", help="the Dagster UI on this data home")
+    dev.set_defaults(func=cmd_dev)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    quiet_telemetry()
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

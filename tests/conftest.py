@@ -1,0 +1,41 @@
+"""Shared fixtures: one demo simulation per test session (a few seconds), in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec"
+
+
+@pytest.fixture(scope="session")
+def spec_dir() -> Path:
+    if not SPEC.exists():
+        pytest.skip("../shared/spec is not beside the repository")
+    return SPEC
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> Path:
+    """A demo inbox (profile demo, 2023-2024, seed 7); its ground truth is in ``<inbox>.truth``."""
+    from teilhabe.simulate import simulate
+
+    inbox = tmp_path_factory.mktemp("demo") / "inbox"
+    simulate(out=inbox, profile="demo", years=(2023, 2024), seed=7, progress=False)
+    return inbox
+
+
+@pytest.fixture(scope="session")
+def faulty(tmp_path_factory) -> Path:
+    """A demo inbox with injected faults (--defects 0.05)."""
+    from teilhabe.simulate import simulate
+
+    inbox = tmp_path_factory.mktemp("faulty") / "inbox"
+    simulate(out=inbox, profile="demo", years=(2024, 2024), seed=11, defect_rate=0.05, progress=False)
+    return inbox
