@@ -20,8 +20,12 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 
 
 def warehouse_env() -> None:
-    """Point dbt at the warehouse of the current data home (unless told otherwise)."""
+    """Point dbt at the warehouse of the current data home (unless told otherwise), and make this
+    environment's dbt the one on PATH (also when the venv is not activated, e.g. `.venv/bin/dagster`)."""
     os.environ.setdefault(WAREHOUSE_ENV, str(data_home().warehouse))
+    venv_bin = str(Path(sys.executable).parent)
+    if venv_bin not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
 
 
 def _newest_source_mtime() -> float:
@@ -48,8 +52,4 @@ def ensure_manifest() -> None:
 
 def dbt_resource() -> DbtCliResource:
     warehouse_env()
-    # The dbt of this environment, also when the venv is not on PATH (e.g. `.venv/bin/dagster dev`).
-    dbt_executable = Path(sys.executable).with_name("dbt")
-    return DbtCliResource(
-        project_dir=dbt_project, dbt_executable=str(dbt_executable) if dbt_executable.exists() else "dbt"
-    )
+    return DbtCliResource(project_dir=dbt_project)
