@@ -68,6 +68,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if result.success else 1
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Check export files before sending them: the pipeline's own readers and contracts, no warehouse."""
+    from ingest.batch import read_batch
+    from ingest.issues import Issue
+
+    known = None
+    if args.register:
+        from ingest.readers import read_delivery
+
+        register = read_delivery(args.register.name, args.register.read_bytes())
+        if register.rejected or "lv_werkstaetten" not in register.tables:
+            print(
+                f"{args.register}: not a usable register: {register.issues[0].message if register.issues else '?'}"
+            )
+            return 2
+        known = set(register.tables["lv_werkstaetten"]["Werkstatt-Nr."].drop_nulls())
+    missing = [p for p in args.files if not p.is_file()]
+    if missing:
+        print(f"no such file: {', '.join(map(str, missing))}")
+        return 2
+    batch = read_batch(args.files, known_workshops=known)
+    findings = {name: [] for name in batch.files}
+    for row in batch.findings.iter_rows(named=True):
+        findings[row["file"]].append(Issue(**row))
+    for name, outcome in batch.files.items():
+        if outcome.rejected_because:
+            verdict = "would be REJECTED"
+        else:
+            verdict = f"{outcome.rows_loaded} rows would load, {outcome.rows_quarantined} quarantined"
+        print(f"{name}: {verdict}")
+        for issue in findings[name]:
+            print(f"  {issue}")
+    if known is None and any(
+        o.delivery and o.delivery.format.startswith("wfbm") for o in batch.files.values()
+    ):
+        print("(Werkstatt-Nr. not checked against the register: give --register lv_<LV>_werkstaetten.csv)")
+    return 1 if batch.rejected else 0
+
+
 def cmd_dev(_: argparse.Namespace) -> int:
     home = data_home().ensure()
     os.environ["DAGSTER_HOME"] = str(home.dagster_home)
@@ -99,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo", action="store_true", help="simulate a demo inbox first if the inbox is empty"
     )
     run.set_defaults(func=cmd_run)
+
+    check = verbs.add_parser("check", help="check export files before sending them (no warehouse touched)")
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    check.add_argument(
+        "--register", type=Path, help="the Landschaftsverband's register, to check Werkstatt-Nr."
+    )
+    check.set_defaults(func=cmd_check)
 
     dev = verbs.add_parser("dev", help="the Dagster UI on this data home")
     dev.set_defaults(func=cmd_dev)

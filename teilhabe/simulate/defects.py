@@ -3,7 +3,8 @@ files and recorded in a machine-readable ground truth: file, row, column, fault,
 
 Rows are numbered as a person sees them: in a CSV the header is row 1; in a workbook the Excel row.
 Levels: ``file`` (the whole file must be rejected), ``row`` (that row quarantined, the rest loaded),
-``warning`` (loaded, but reported: a restored leading zero, a blank row skipped).
+``warning`` (loaded, but reported: a restored leading zero, a blank row skipped, columns in another
+order that are read by name).
 With any rate above zero every fault kind occurs at least once (where the inbox has a file for it).
 """
 
@@ -242,7 +243,9 @@ class DefectInjector:
             items[a], items[b] = items[b], items[a]
             return items
 
-        self._record(r, 1, f"{file.header[a]},{file.header[b]}", "reordered_columns", "file")
+        self._record(
+            r, 1, f"{file.header[a]}, {file.header[b]}", "reordered_columns", "warning", "read by name"
+        )
         return self._copy(file, swap(file.header), [";".join(swap(line.split(";"))) for line in file.lines])
 
     def wrong_separator(self, r: Rendered) -> FaultResult | None:
@@ -448,7 +451,8 @@ class DefectInjector:
         rows = [list(x) for x in sheet.rows]
         rows.insert(at, row_factory(len(sheet.header)))
         sheets = [Sheet(sheet.title, sheet.header, rows, sheet.title_block), *r.file.sheets[1:]]
-        self._record(r, XLSX_HEADER_ROW + 1 + at, None, fault, level, f"sheet {sheet.title}")
+        header_row = 1 if r.source == "lv" else XLSX_HEADER_ROW
+        self._record(r, header_row + 1 + at, None, fault, level, f"sheet {sheet.title}")
         return XlsxFile(r.file.name, sheets)
 
     def excel_blank_row(self, r: Rendered) -> FaultResult | None:

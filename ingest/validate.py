@@ -1,0 +1,67 @@
+"""Validation at the door: one lazy pandera run per source table over every new file at once, the
+failures turned into findings (file, row, column, rule), the rows split into valid and quarantined.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandera.polars as pa
+import polars as pl
+
+from ingest.issues import ISSUE_SCHEMA
+from schemas import SOURCE_TABLES
+from schemas.rules import describe
+
+
+@dataclass(frozen=True)
+class Validated:
+    valid: pl.DataFrame  # rows that passed every rule (text, with _file and _row)
+    findings: pl.DataFrame  # one row per failed rule and row (ISSUE_SCHEMA, level "row")
+    quarantined_rows: int
+
+
+def validate(table: str, frame: pl.DataFrame) -> Validated:
+    source = SOURCE_TABLES[table]
+    schema = source.contract.to_schema()
+    frame = frame.with_row_index("_index")
+    try:
+        schema.validate(frame.drop("_index"), lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        failures = errors.failure_cases
+    else:
+        return Validated(frame.drop("_index"), pl.DataFrame(schema=ISSUE_SCHEMA), 0)
+    broken = failures.filter(pl.col("index").is_null())
+    if broken.height:  # a schema-level failure (types, columns) means a reader bug, not a bad row
+        raise RuntimeError(f"{table}: contract failed as a whole: {broken.select('column', 'check').rows()}")
+    rules = failures.with_columns(pl.col("check").str.extract(r"^([a-z_]+)").alias("rule"))
+    messages = {
+        (column, check): describe(check, column, schema)
+        for column, check in rules.select("column", "rule").unique().iter_rows()
+    }
+    hidden = set(source.identifiers)
+    findings = (
+        rules.join(
+            frame.select("_index", "_file", "_row"),
+            left_on=pl.col("index").cast(pl.UInt32),
+            right_on="_index",
+        )
+        .select(
+            pl.col("_file").alias("file"),
+            pl.col("_row").alias("row"),
+            pl.col("column"),
+            pl.col("rule"),
+            pl.lit("row").alias("level"),
+            pl.struct("column", "rule")
+            .map_elements(lambda s: messages[(s["column"], s["rule"])], return_dtype=pl.String)
+            .alias("message"),
+            pl.when(pl.col("column").is_in(list(hidden)))
+            .then(None)
+            .otherwise(pl.col("failure_case"))
+            .alias("value"),
+        )
+        .sort("file", "row", "column")
+    )
+    bad = failures["index"].unique().cast(pl.UInt32)
+    valid = frame.filter(~pl.col("_index").is_in(bad.implode())).drop("_index")
+    return Validated(valid, findings.cast(ISSUE_SCHEMA), bad.len())

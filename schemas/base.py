@@ -1,0 +1,26 @@
+"""What every contract shares: the text-only configuration and the row's origin columns."""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+
+import schemas.rules  # noqa: F401  (registers the custom checks before any contract uses them)
+from teilhabe.reference import nrw_kreise
+
+KREISE = tuple(nrw_kreise()["kreisschluessel"])
+PLZ = {"regex": r"^\d{5}$", "hint": "5 digits"}
+WZ = {"regex": r"^\d{2}\.\d{2}$", "hint": "NN.NN (WZ 2008)"}
+WERKSTATT_NR = {"regex": r"^(LWL|LVR)-\d{4}$", "hint": "LWL-NNNN or LVR-NNNN"}
+COUNT = {"regex": r"^\d+$", "hint": "a whole number >= 0"}
+YES_NO = ("J", "N")
+
+
+class Contract(pa.DataFrameModel):
+    """Every source row carries the delivery it came from and its row number in that file."""
+
+    file: str = pa.Field(alias="_file")
+    row: int = pa.Field(alias="_row")
+
+    class Config:
+        strict = True  # no column beyond the contract's (the reader reports extra columns by name)
+        ordered = False

@@ -1,0 +1,63 @@
+"""Contracts of the Jobcenters' monthly tables (format JC, spec/sources.md §3)."""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+
+from schemas.base import COUNT, PLZ, WZ, YES_NO, Contract
+from schemas.rules import ISO_DATE
+
+D = ISO_DATE
+KUNDENNUMMER = {"regex": r"^\d{3}D\d{6}$", "hint": "NNNDNNNNNN"}
+
+
+class Bestand(Contract):
+    """Totals for denominators, one row per sex."""
+
+    monat: str = pa.Field(pattern={"regex": r"^\d{4}-(0[1-9]|1[0-2])$", "hint": "JJJJ-MM"})
+    geschlecht: str = pa.Field(code=["M", "W", "D"], no_duplicate_row=(), one_version_per_file=())
+    elb: str = pa.Field(pattern=COUNT)
+    arbeitslose: str = pa.Field(pattern=COUNT)
+
+
+class Kunden(Contract):
+    """The customers in the target group on the Stichtag."""
+
+    kundennummer: str = pa.Field(pattern=KUNDENNUMMER, no_duplicate_row=(), one_version_per_file=())
+    nachname: str
+    vorname: str
+    geburtsdatum: str = pa.Field(date_format=D, impossible_date=D)
+    geschlecht: str = pa.Field(code=["M", "W", "D"])
+    plz: str = pa.Field(pattern=PLZ)
+    gdb: str = pa.Field(nullable=True, gdb_step=())
+    gleichstellung: str = pa.Field(code=list(YES_NO))
+    rehabilitand: str = pa.Field(code=list(YES_NO))
+    arbeitslos: str = pa.Field(code=list(YES_NO))
+    elb_seit: str = pa.Field(date_format=D, impossible_date=D)
+
+
+class Massnahmen(Contract):
+    """Measure spells active in the month."""
+
+    kundennummer: str = pa.Field(pattern=KUNDENNUMMER, no_duplicate_row=())
+    massnahme: str = pa.Field(code=["WAK", "MAG", "AGH", "FBW", "REHA"])
+    eintritt: str = pa.Field(date_format=D, impossible_date=D)
+    austritt: str = pa.Field(
+        nullable=True, date_format=D, impossible_date=D, end_before_start={"start": "eintritt", "fmt": D}
+    )
+    arbeitgeber: str = pa.Field(nullable=True)
+    arbeitgeber_plz: str = pa.Field(nullable=True, pattern=PLZ)
+    abbruch: str = pa.Field(code=list(YES_NO))
+
+
+class Integrationen(Contract):
+    """Job starts in the month."""
+
+    kundennummer: str = pa.Field(pattern=KUNDENNUMMER, no_duplicate_row=())
+    datum: str = pa.Field(date_format=D, impossible_date=D)
+    art: str = pa.Field(code=["SVB", "AUSB", "SELB"])
+    arbeitgeber: str
+    arbeitgeber_plz: str = pa.Field(pattern=PLZ)
+    branche_wz: str = pa.Field(pattern=WZ)
+    befristet: str = pa.Field(code=list(YES_NO))
+    foerderung: str = pa.Field(code=["EGZ", "ESG", "16I", "KEINE"])

@@ -1,0 +1,154 @@
+"""Shared field rules of the contracts, as polars expressions over the delivered text.
+
+The contracts validate the text as delivered (every column a string, empty = null), so that one bad
+value fails one row with a specific rule instead of failing the conversion of a whole column. Each
+rule has an id (the pandera check name) and a message template; the messages never show the value
+of an identifier (privacy.md §1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+from pandera import extensions
+from pandera.api.polars.types import PolarsData
+
+GERMAN_DATE = "%d.%m.%Y"
+ISO_DATE = "%Y-%m-%d"
+_DATE_SHAPE = {GERMAN_DATE: r"^\d{2}\.\d{2}\.\d{4}$", ISO_DATE: r"^\d{4}-\d{2}-\d{2}$"}
+_DATE_HINT = {GERMAN_DATE: "TT.MM.JJJJ", ISO_DATE: "JJJJ-MM-TT"}
+
+# Rule id -> message (completed by the column's name and, where shown, the value).
+MESSAGES = {
+    "not_nullable": "value missing",
+    "date_format": "date not in the format {hint}",
+    "impossible_date": "impossible date",
+    "code": "unknown code, expected one of {allowed}",
+    "known_kreis": "Kreisschlüssel not in the NRW reference",
+    "pattern": "not of the form {hint}",
+    "decimal_range": "outside {low_exclusive:g} < value <= {high:g}",
+    "decimal": "not a number with decimal '{decimal}'",
+    "dtype": "wrong type",
+    "end_before_start": "before {start}",
+    "only_with": "only allowed together with {other}",
+    "needs": "requires {other} as well",
+    "gdb_step": "Grad der Behinderung must be empty or 20 to 100 in steps of 10",
+    "no_duplicate_row": "duplicate row (the same as an earlier row of the file)",
+    "one_version_per_file": "occurs twice in the file with different data",
+    "note_row": "not a data row (a note or comment line)",
+}
+
+
+def _rows(expr: pl.Expr) -> Callable[[PolarsData], pl.LazyFrame]:
+    return lambda data: data.lazyframe.select(expr.fill_null(True))
+
+
+def parse_date(expr: pl.Expr, fmt: str) -> pl.Expr:
+    return expr.str.to_date(fmt, strict=False)
+
+
+def parse_decimal(expr: pl.Expr, decimal: str) -> pl.Expr:
+    text = expr.str.replace(decimal, ".", literal=True) if decimal != "." else expr
+    return text.cast(pl.Float64, strict=False)
+
+
+def _number_shape(decimal: str) -> str:
+    return r"^-?\d+(" + ("," if decimal == "," else r"\.") + r"\d+)?$"
+
+
+# Registered checks: usable in any contract as Field(<rule>=<argument>), reported under <rule>.
+
+
+@extensions.register_check_method(statistics=["fmt"])
+def date_format(data: PolarsData, *, fmt: str) -> pl.LazyFrame:
+    return _rows(pl.col(data.key).str.contains(_DATE_SHAPE[fmt]))(data)
+
+
+@extensions.register_check_method(statistics=["fmt"])
+def impossible_date(data: PolarsData, *, fmt: str) -> pl.LazyFrame:
+    c = pl.col(data.key)
+    return _rows(~c.str.contains(_DATE_SHAPE[fmt]) | parse_date(c, fmt).is_not_null())(data)
+
+
+@extensions.register_check_method(statistics=["decimal"])
+def decimal(data: PolarsData, *, decimal: str) -> pl.LazyFrame:
+    return _rows(pl.col(data.key).str.contains(_number_shape(decimal)))(data)
+
+
+@extensions.register_check_method(statistics=["low_exclusive", "high", "decimal"])
+def decimal_range(data: PolarsData, *, low_exclusive: float, high: float, decimal: str) -> pl.LazyFrame:
+    c = pl.col(data.key)
+    value = parse_decimal(c, decimal)
+    return _rows(~c.str.contains(_number_shape(decimal)) | ((value > low_exclusive) & (value <= high)))(data)
+
+
+@extensions.register_check_method(statistics=["allowed"])
+def code(data: PolarsData, *, allowed: list[str]) -> pl.LazyFrame:
+    return _rows(pl.col(data.key).is_in(list(allowed)))(data)
+
+
+@extensions.register_check_method(statistics=["regex", "hint"])
+def pattern(data: PolarsData, *, regex: str, hint: str) -> pl.LazyFrame:
+    return _rows(pl.col(data.key).str.contains(regex))(data)
+
+
+@extensions.register_check_method(statistics=["allowed"])
+def known_kreis(data: PolarsData, *, allowed: list[str]) -> pl.LazyFrame:
+    return _rows(pl.col(data.key).is_in(list(allowed)))(data)
+
+
+@extensions.register_check_method(statistics=["start", "fmt"])
+def end_before_start(data: PolarsData, *, start: str, fmt: str) -> pl.LazyFrame:
+    return _rows(parse_date(pl.col(data.key), fmt) >= parse_date(pl.col(start), fmt))(data)
+
+
+@extensions.register_check_method
+def gdb_step(data: PolarsData) -> pl.LazyFrame:
+    value = pl.col(data.key).cast(pl.Int64, strict=False)
+    return _rows(value.is_between(20, 100) & (value % 10 == 0))(data)
+
+
+@extensions.register_check_method(statistics=["other"])
+def only_with(data: PolarsData, *, other: str) -> pl.LazyFrame:
+    return _rows(pl.col(data.key).is_null() | pl.col(other).is_not_null())(data)
+
+
+@extensions.register_check_method(statistics=["other"])
+def needs(data: PolarsData, *, other: str) -> pl.LazyFrame:
+    return _rows(pl.col(data.key).is_null() | pl.col(other).is_not_null())(data)
+
+
+def _data_columns() -> pl.Expr:
+    return pl.all().exclude("_file", "_row")
+
+
+@extensions.register_check_method
+def one_version_per_file(data: PolarsData) -> pl.LazyFrame:
+    """A key (a person in a snapshot, a sex in bestand) has one version of its data per file."""
+    return _rows(pl.struct(_data_columns()).n_unique().over("_file", data.key) == 1)(data)
+
+
+@extensions.register_check_method
+def no_duplicate_row(data: PolarsData) -> pl.LazyFrame:
+    """The repeat of a row already in the file (its first occurrence is kept)."""
+    return _rows(pl.struct(_data_columns()).is_first_distinct().over("_file"))(data)
+
+
+def describe(rule: str, column: str, schema) -> str:
+    """The message of a rule as configured on a column (e.g. the allowed codes), without values."""
+    statistics: dict = {}
+    if column in schema.columns:
+        for check in schema.columns[column].checks:
+            if check.name == rule:
+                statistics = dict(check.statistics or {})
+    if "fmt" in statistics:
+        statistics["hint"] = _DATE_HINT[statistics["fmt"]]
+    if "allowed" in statistics:
+        allowed = list(statistics["allowed"])
+        statistics["allowed"] = ", ".join(allowed) if len(allowed) <= 12 else f"{len(allowed)} listed values"
+    template = MESSAGES.get(rule, rule.replace("_", " "))
+    try:
+        return template.format(**statistics)
+    except (KeyError, IndexError):
+        return template

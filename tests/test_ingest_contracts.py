@@ -1,0 +1,159 @@
+"""Readers and pandera contracts: every injected fault caught with its specific finding, every valid
+row of the same delivery kept, nothing silently dropped, no identifier value in a finding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from ingest.batch import read_batch
+from ingest.identify import identify
+from ingest.issues import Issue
+from ingest.readers import read_delivery
+
+# Fault kind of the simulator's ground truth -> the rule the pipeline reports it under.
+RULE_OF_FAULT = {
+    "wrong_encoding": "wrong_encoding", "renamed_column": "renamed_column", "missing_column": "missing_column",
+    "extra_column": "extra_column", "reordered_columns": "reordered_columns", "wrong_separator": "wrong_separator",
+    "empty_file": "empty_file", "missing_header": "missing_header", "truncated_file": "truncated_file",
+    "unmatched_file_name": "file_name", "unknown_werkstatt_nr": "unknown_werkstatt_nr",
+    "bad_date_format": "date_format", "impossible_date": "impossible_date", "end_before_start": "end_before_start",
+    "unknown_code": "code", "bad_hours": "decimal_range", "duplicate_row": "no_duplicate_row",
+    "conflicting_person": "one_version_per_file", "unknown_kreis": "known_kreis",
+    "lost_leading_zero": "leading_zero_restored", "invalid_gdb": "gdb_step", "excel_blank_row": "blank_row",
+    "excel_note_row": "note_row",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def faulty_batch(faulty):
+    return read_batch(sorted(faulty.iterdir()), known_workshops=set())
+
+
+def ground_truth(inbox: Path) -> pl.DataFrame:
+    return pl.read_csv(
+        inbox.with_name(inbox.name + ".truth") / "defects.csv", schema_overrides={"row": pl.Int64}
+    )
+
+
+def test_every_injected_fault_is_caught_with_its_rule(faulty, faulty_batch):
+    findings = faulty_batch.findings
+    for fault in ground_truth(faulty).iter_rows(named=True):
+        rule = RULE_OF_FAULT[fault["fault"]]
+        mine = findings.filter((pl.col("file") == fault["file"]) & (pl.col("rule") == rule))
+        assert mine.height, f"{fault} not reported as {rule}"
+        if fault["level"] == "file":
+            assert faulty_batch.files[fault["file"]].rejected_because, fault
+            assert (mine["level"] == "file").all()
+        else:
+            assert fault["row"] in mine["row"].to_list(), (fault, mine.rows())
+            assert (mine["level"] == fault["level"]).all(), (fault, mine.rows())
+            if fault["column"]:
+                columns = [set(c.split(", ")) for c in mine["column"].to_list() if c]
+                assert set(fault["column"].split(", ")) in columns, (fault, mine.rows())
+
+
+def test_the_clean_demo_has_no_findings(demo):
+    batch = read_batch(sorted(demo.iterdir()))
+    assert not batch.rejected
+    assert batch.findings.filter(pl.col("level") != "warning").is_empty()
+    assert sum(f.rows_in for f in batch.files.values()) == sum(f.height for f in batch.valid.values())
+
+
+def _data_rows(path: Path) -> int:
+    """Rows in a file, counted independently of the readers."""
+    if path.suffix == ".csv":
+        return len(path.read_bytes().splitlines()) - 1
+    from python_calamine import CalamineWorkbook
+
+    book = CalamineWorkbook.from_path(str(path))
+    header_row = 1 if path.name.startswith("lv_") else 5
+    return sum(
+        sum(
+            1
+            for r in book.get_sheet_by_name(s).to_python()[header_row:]
+            if any(c not in ("", None) for c in r)
+        )
+        for s in book.sheet_names
+    )
+
+
+def test_rows_in_equal_rows_loaded_plus_quarantined(faulty, faulty_batch):
+    loaded = pl.concat([f.select("_file") for f in faulty_batch.valid.values()]).group_by("_file").len()
+    loaded = dict(loaded.iter_rows())
+    for name, outcome in faulty_batch.files.items():
+        if outcome.rejected_because:
+            assert loaded.get(name, 0) == 0
+            continue
+        assert outcome.rows_in == _data_rows(faulty / name), name
+        assert loaded.get(name, 0) == outcome.rows_loaded, name
+        assert outcome.rows_in == outcome.rows_loaded + outcome.rows_quarantined
+
+
+def test_findings_never_show_an_identifier(faulty_batch):
+    identifier_columns = {"Personennummer", "Nachname", "Vorname", "Geburtsdatum", "kundennummer", "nachname",
+                          "vorname", "geburtsdatum", "Aktenzeichen"}  # fmt: skip
+    shown = faulty_batch.findings.filter(pl.col("column").is_in(list(identifier_columns)))
+    assert shown["value"].is_null().all()
+    assert not shown.is_empty(), "the faulty inbox has findings on identifier columns"
+
+
+def test_quiet_month_is_a_valid_delivery_and_empty_file_is_not(tmp_path):
+    quiet = read_delivery(
+        "wfbm_LWL-0101_2024-05_uebergaenge.csv",
+        b"Personennummer;Datum;Art;Arbeitgeber;Arbeitgeber_PLZ;Branche_WZ;Rueckkehr\r\n",
+    )
+    assert not quiet.rejected and quiet.tables["wfbm_uebergaenge"].height == 0
+    empty = read_delivery("wfbm_LWL-0101_2024-05_uebergaenge.csv", b"")
+    assert empty.rejected and empty.issues[0].rule == "empty_file"
+
+
+def test_file_names_identify_sender_part_and_period():
+    d = identify("jc_05914_202412_kunden.csv")
+    assert (d.format, d.sender, d.part, d.period, d.tables) == (
+        "jc_csv",
+        "05914",
+        "kunden",
+        "2024-12",
+        ("jc_kunden",),
+    )
+    d = identify("lv_LWL_leistungsdokumentation_2024.xlsx")
+    assert (d.sender, d.period, d.tables) == ("LWL", "2024", ("lv_leistungsdokumentation",))
+    assert isinstance(identify("jc_05999_202412_kunden.csv"), Issue), "a Kreisschlüssel outside NRW"
+    assert isinstance(identify("wfbm_LWL-0101_2024-13_personen.csv"), Issue)
+    bad = identify("Bericht.csv")
+    assert isinstance(bad, Issue) and "expected" in bad.message
+
+
+def test_workbook_identified_by_its_title_block(demo):
+    book = next(p for p in sorted(demo.glob("*.xlsx")) if not p.name.startswith("lv_"))
+    result = read_delivery(book.name, book.read_bytes())
+    assert result.delivery.sender.startswith(("LWL-", "LVR-"))
+    assert len(result.delivery.period) == 7
+    assert set(result.tables) == {"wfbm_personen", "wfbm_aussenarbeitsplaetze", "wfbm_uebergaenge"}
+    # W-XLSX long texts became W-CSV codes; Excel numbers became 5-digit keys again.
+    persons = result.tables["wfbm_personen"]
+    assert set(persons["Bereich"]) <= {"EV", "BBB", "AB"}
+    assert persons["Wohnort_Kreis"].str.contains(r"^05\d{3}$").all()
+
+
+def test_spec_samples_read_and_validate(spec_dir):
+    batch = read_batch(sorted((spec_dir / "samples").iterdir()))
+    assert not batch.rejected, [f.rejected_because for f in batch.rejected]
+    assert batch.findings.filter(pl.col("level") == "row").is_empty(), batch.findings.rows()
+
+
+def test_check_command_exit_codes(faulty, capsys):
+    from teilhabe.cli import main
+
+    defects = ground_truth(faulty)
+    rejected = defects.filter((pl.col("level") == "file") & (pl.col("fault") != "unknown_werkstatt_nr"))[
+        "file"
+    ][0]
+    assert main(["check", str(faulty / rejected)]) == 1
+    assert "REJECTED" in capsys.readouterr().out
+    row_fault = defects.filter(pl.col("level") == "row")["file"][0]
+    assert main(["check", str(faulty / row_fault)]) == 0
+    assert "quarantined" in capsys.readouterr().out
