@@ -19,6 +19,7 @@ ISSUE_SCHEMA = {
     "level": pl.String,
     "message": pl.String,
     "value": pl.String,
+    "table": pl.String,
 }
 
 
@@ -31,6 +32,7 @@ class Issue:
     level: str  # file | row | warning
     message: str
     value: str | None = None  # the offending value, only where it is not an identifier
+    table: str | None = None  # the landing table a row finding belongs to (None: the whole file)
 
     def __str__(self) -> str:
         where = [self.file]

@@ -59,6 +59,7 @@ def validate(table: str, frame: pl.DataFrame) -> Validated:
             .then(None)
             .otherwise(pl.col("failure_case"))
             .alias("value"),
+            pl.lit(table).alias("table"),
         )
         .sort("file", "row", "column")
     )

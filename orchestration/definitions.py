@@ -5,12 +5,14 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.dbt import dbt_resource
-from orchestration.defs import warehouse
+from orchestration.defs import ingest, warehouse
+from orchestration.resources import data_home_resource
 from teilhabe.settings import quiet_telemetry
 
 quiet_telemetry()
 
 defs = dg.Definitions.merge(
+    ingest.defs,
     warehouse.defs,
-    dg.Definitions(resources={"dbt": dbt_resource()}),
+    dg.Definitions(resources={"dbt": dbt_resource(), "data_home": data_home_resource()}),
 )

@@ -31,7 +31,7 @@ class PipelineResult:
 def run_pipeline(inbox: Path) -> PipelineResult:
     home = data_home().ensure()
     os.environ["DAGSTER_HOME"] = str(home.dagster_home)
-    os.environ.setdefault("TEILHABE_INBOX", str(inbox))
+    os.environ["TEILHABE_INBOX"] = str(inbox)
     from orchestration.definitions import defs
 
     job = defs.resolve_implicit_global_asset_job_def()

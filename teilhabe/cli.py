@@ -52,7 +52,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         print(f"No inbox given: simulating the demo profile into {inbox}")
         print(simulate(out=inbox, profile="demo", years=(2023, 2024), seed=7, progress=False).summary())
+    from ingest.pseudonymise import load_key
     from orchestration.pipeline import run_pipeline
+
+    key = load_key()
+    if key.created:
+        print(f"No pseudonym key configured: created a random key in {key.source} (keep it safe; set")
+        print("TEILHABE_PSEUDONYM_KEY or TEILHABE_PSEUDONYM_KEY_FILE to use your own).")
 
     result = run_pipeline(inbox=inbox)
     print(result.summary())

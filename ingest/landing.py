@@ -1,0 +1,95 @@
+"""From validated text to landing rows: typed, pseudonymised, each row tagged with its delivery.
+
+Landing columns keep the source's names in snake_case (``Werkstatt-Nr.`` -> ``werkstatt_nr``); their
+types follow from the contract (a column checked as a date is a DATE, as a decimal a DOUBLE, as a
+count an INTEGER). Names, birth dates and source ids never reach a landing table: they become
+``person_key`` (cross-agency), ``birth_year`` and a sender-salted local key.
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from ingest.pseudonymise import local_key, person_key
+from schemas import SOURCE_TABLES
+from schemas.rules import GERMAN_DATE, parse_date, parse_decimal
+
+# Per table: the person's (surname, first name, birth date) columns and the source-local id.
+PERSON_COLUMNS = {
+    "wfbm_personen": ("Nachname", "Vorname", "Geburtsdatum"),
+    "jc_kunden": ("nachname", "vorname", "geburtsdatum"),
+    "lv_budget_fuer_arbeit": ("Nachname", "Vorname", "Geburtsdatum"),
+}
+LOCAL_IDS = {
+    "Personennummer": "person_local_key",
+    "kundennummer": "kunde_key",
+    "Aktenzeichen": "case_key",
+}
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue"})
+
+
+def snake(header: str) -> str:
+    """``Werkstatt-Nr.`` -> ``werkstatt_nr``; ``Beschäftigte AB 31.12.`` -> ``beschaeftigte_ab_31_12``."""
+    return re.sub(r"[^a-z0-9]+", "_", header.translate(_FOLD).lower()).strip("_")
+
+
+def _kind(table: str, column: str) -> tuple[str, dict]:
+    """The type of a column, read off the contract's checks."""
+    checks = SOURCE_TABLES[table].contract.to_schema().columns[column].checks
+    stats = {check.name: dict(check.statistics or {}) for check in checks}
+    if "date_format" in stats:
+        return "date", stats["date_format"]
+    if "decimal" in stats:
+        return "decimal", stats["decimal"]
+    if "gdb_step" in stats or (stats.get("pattern", {}).get("regex") == r"^\d+$"):
+        return "int", {}
+    return "text", {}
+
+
+def landing_frame(table: str, valid: pl.DataFrame, deliveries: pl.DataFrame, key: bytes) -> pl.DataFrame:
+    """Typed, pseudonymised landing rows. ``deliveries``: _file -> delivery_id, sender, period."""
+    frame = valid.join(deliveries, on="_file", how="inner")
+    source = SOURCE_TABLES[table]
+    person = PERSON_COLUMNS.get(table)
+    out: list[pl.Expr] = [
+        pl.col("delivery_id"),
+        pl.col("sender"),
+        pl.col("period"),
+        pl.col("_row").alias("source_row"),
+    ]
+    if person:
+        surname, first_name, birth = person
+        birth_iso = parse_date(pl.col(birth), GERMAN_DATE if birth[0].isupper() else "%Y-%m-%d")
+        frame = frame.with_columns(birth_iso.cast(pl.String).alias("_birth_iso"))
+        out += [
+            person_key(frame, key, surname, first_name, "_birth_iso").alias("person_key"),
+            pl.col("_birth_iso").str.slice(0, 4).cast(pl.Int32).alias("birth_year"),
+        ]
+    for column in source.columns:
+        if person and column in person:
+            continue
+        if column in LOCAL_IDS:
+            out.append(local_key(frame, key, pl.col("sender"), column).alias(LOCAL_IDS[column]))
+            continue
+        kind, stats = _kind(table, column)
+        expr = pl.col(column)
+        if kind == "date":
+            expr = parse_date(expr, stats["fmt"])
+        elif kind == "decimal":
+            expr = parse_decimal(expr, stats["decimal"])
+        elif kind == "int":
+            expr = expr.cast(pl.Int32, strict=False)
+        out.append(expr.alias(snake(column)))
+    return frame.select(out)
+
+
+def empty_landing_frame(table: str) -> pl.DataFrame:
+    """The landing table's columns and types (for its DDL)."""
+    columns = dict.fromkeys(SOURCE_TABLES[table].columns, pl.String)
+    valid = pl.DataFrame(schema={**columns, "_file": pl.String, "_row": pl.Int64})
+    deliveries = pl.DataFrame(
+        schema={"_file": pl.String, "delivery_id": pl.Int64, "sender": pl.String, "period": pl.String}
+    )
+    return landing_frame(table, valid, deliveries, b"-")

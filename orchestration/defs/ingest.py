@@ -1,0 +1,151 @@
+"""Ingest: every new delivery of the inbox into the landing tables, in one step per run.
+
+One multi-asset materialises all landing tables together (a run reads each new file once and
+validates each source table once), with a contract check per landing table that shows the
+findings (file, row, column, rule; never a value) in the UI. A sensor watches the inbox.
+"""
+# No `from __future__ import annotations` here: Dagster inspects the context annotation at runtime.
+
+import hashlib
+import time
+
+import dagster as dg
+import polars as pl
+
+from ingest.pseudonymise import load_key
+from ingest.warehouse import ingest
+from orchestration.resources import DataHome
+from schemas import SOURCE_TABLES
+
+LANDING_KEYS = {table: dg.AssetKey(["landing", table]) for table in SOURCE_TABLES}
+MAX_FINDINGS_SHOWN = 200
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            key,
+            group_name="ingest",
+            kinds={"duckdb", "pandera"},
+            description=f"Landing table {table}: typed, pseudonymised rows of the valid deliveries",
+        )
+        for table, key in LANDING_KEYS.items()
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "contract",
+            asset=key,
+            blocking=True,
+            description="pandera contract of the source table: findings of this run",
+        )
+        for key in LANDING_KEYS.values()
+    ],
+    pool="warehouse",
+    can_subset=False,
+)
+def landing_tables(context: dg.AssetExecutionContext, data_home: DataHome):
+    key = load_key()
+    if key.created:
+        context.log.warning(
+            f"No pseudonym key was configured: created a random key in {key.source}. Keep it: changing it means rebuilding from the raw archive."
+        )
+    started = time.perf_counter()
+    with data_home.connect() as con:
+        report = ingest(con, data_home.inbox, data_home.archive, key, run_id=context.run_id)
+        findings = con.execute(
+            "select q.file_name, q.source_row, q.source_table, q.column_name, q.rule, q.level, q.message, "
+            "d.format, d.part from ops.quarantine q join ops.delivery_log d using (delivery_id) where d.run_id = ?",
+            [context.run_id],
+        ).pl()
+        counts = {t: con.execute(f"select count(*) from landing.{t}").fetchone()[0] for t in SOURCE_TABLES}
+    context.log.info(report.summary() + f" in {time.perf_counter() - started:.1f} s")
+    for table, asset_key in LANDING_KEYS.items():
+        yield dg.MaterializeResult(
+            asset_key=asset_key,
+            metadata={
+                "rows": dg.MetadataValue.int(counts[table]),
+                "changed_in_this_run": table in report.tables_changed,
+                "run_summary": report.summary(),
+            },
+        )
+        mine = findings.filter(
+            pl.col("source_table").eq_missing(table) | (pl.col("source_table").is_null() & _feeds(table))
+        )
+        problems = mine.filter(pl.col("level") != "warning")
+        shown = mine.head(MAX_FINDINGS_SHOWN).select(
+            "file_name", "source_row", "column_name", "rule", "level", "message"
+        )
+        yield dg.AssetCheckResult(
+            asset_key=asset_key,
+            check_name="contract",
+            passed=problems.is_empty(),
+            severity=dg.AssetCheckSeverity.WARN,  # bad files and rows are quarantined; the rest loads
+            metadata={
+                "files_rejected": int(problems.filter(pl.col("level") == "file")["file_name"].n_unique()),
+                "rows_quarantined": int(
+                    problems.filter(pl.col("level") == "row")
+                    .select("file_name", "source_row")
+                    .unique()
+                    .height
+                ),
+                "warnings": int((mine["level"] == "warning").sum()),
+                "findings": dg.MetadataValue.md(_markdown(shown)) if shown.height else "none",
+            },
+        )
+
+
+def _feeds(table: str) -> pl.Expr:
+    """Whether a file-level finding concerns the table (an unidentified file: every table)."""
+    fmt, part = pl.col("format"), pl.col("part")
+    by_format = {
+        "lv_register": "lv_werkstaetten",
+        "lv_ld": "lv_leistungsdokumentation",
+        "lv_bfa": "lv_budget_fuer_arbeit",
+    }
+    return (
+        fmt.is_null()
+        | ((fmt == "wfbm_xlsx") & pl.lit(table.startswith("wfbm_")))
+        | (fmt.replace_strict(by_format, default=None) == table)
+        | (fmt.is_in(["wfbm_csv", "jc_csv"]) & ((fmt.str.head(-4) + "_" + part) == table))
+    ).fill_null(False)
+
+
+def _markdown(frame: pl.DataFrame) -> str:
+    header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
+    return header + "\n".join(
+        "| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in frame.iter_rows()
+    )
+
+
+pipeline_job = dg.define_asset_job(
+    "pipeline",
+    selection=dg.AssetSelection.all(),
+    description="Ingest every new delivery, then build the warehouse",
+)
+
+
+@dg.sensor(job=pipeline_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+def inbox_sensor(context: dg.SensorEvaluationContext, data_home: DataHome):
+    """Starts the pipeline when the inbox changed and has been quiet for a minute (no half-uploaded
+    files; `.part` uploads are ignored). The cursor is the inbox's signature of names, sizes, mtimes."""
+    inbox = data_home.inbox
+    if not inbox.exists():
+        return dg.SkipReason(f"no inbox at {inbox}")
+    entries = sorted(
+        (p.name, p.stat().st_size, p.stat().st_mtime_ns)
+        for p in inbox.iterdir()
+        if p.is_file() and not p.name.startswith(".") and not p.name.endswith(".part")
+    )
+    if not entries:
+        return dg.SkipReason("the inbox is empty")
+    newest = max(mtime for _, _, mtime in entries) / 1e9
+    if time.time() - newest < 60:
+        return dg.SkipReason("files are still arriving")
+    signature = hashlib.sha256(repr(entries).encode()).hexdigest()[:32]
+    if signature == context.cursor:
+        return dg.SkipReason("no new deliveries")
+    context.update_cursor(signature)
+    return dg.RunRequest(run_key=signature, tags={"trigger": "inbox_sensor", "files": str(len(entries))})
+
+
+defs = dg.Definitions(assets=[landing_tables], jobs=[pipeline_job], sensors=[inbox_sensor])

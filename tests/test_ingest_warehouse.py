@@ -1,0 +1,197 @@
+"""Loading into the warehouse: archive, delivery log, duplicates and corrections, incremental runs,
+pseudonyms, privacy, and a crash that leaves the previous state."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from ingest import warehouse as wh
+from ingest.pseudonymise import PseudonymKey, load_key, normalise_name
+
+KEY = PseudonymKey(b"test-only-pseudonym-key", "test")
+
+
+@pytest.fixture(scope="module")
+def loaded(demo, tmp_path_factory):
+    """The demo inbox ingested once into a fresh warehouse (a copy of the inbox, so later files can be added)."""
+    root = tmp_path_factory.mktemp("wh")
+    inbox = root / "inbox"
+    shutil.copytree(demo, inbox)  # copies mtimes too (the arrival times)
+    con = duckdb.connect(str(root / "warehouse.duckdb"))
+    report = wh.ingest(con, inbox, root / "archive", KEY, run_id="first")
+    yield {
+        "con": con,
+        "root": root,
+        "inbox": inbox,
+        "report": report,
+        "truth": demo.with_name(demo.name + ".truth"),
+    }
+    con.close()
+
+
+def counts(con) -> dict[str, int]:
+    tables = [
+        r[0]
+        for r in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'landing'"
+        ).fetchall()
+    ]
+    return {t: con.execute(f"select count(*) from landing.{t}").fetchone()[0] for t in tables}
+
+
+def test_every_file_logged_archived_and_accounted(loaded):
+    con, root, inbox = loaded["con"], loaded["root"], loaded["inbox"]
+    log = con.execute("select * from ops.delivery_log").pl()
+    assert log.height == len(list(inbox.iterdir()))
+    for row in log.iter_rows(named=True):
+        archived = root / "archive" / row["sha256"][:2] / row["sha256"]
+        assert archived.read_bytes() == (inbox / row["file_name"]).read_bytes()
+        assert stat.S_IMODE(archived.stat().st_mode) == 0o600
+        if row["status"] == "loaded":
+            assert row["rows_in"] == row["rows_loaded"] + row["rows_quarantined"]
+    assert stat.S_IMODE((root / "archive").stat().st_mode) == 0o700
+    landed = sum(counts(con).values())
+    assert landed == log.filter(pl.col("status") == "loaded")["rows_loaded"].sum()
+
+
+def test_duplicate_and_corrected_workbooks(loaded):
+    con = loaded["con"]
+    deliveries = pl.read_csv(loaded["truth"] / "deliveries.csv", infer_schema_length=0)
+    log = con.execute("select file_name, status, superseded_by, delivery_id from ops.delivery_log").pl()
+    status = dict(log.select("file_name", "status").iter_rows())
+    ids = dict(log.select("file_name", "delivery_id").iter_rows())
+    inbox = deliveries.filter(pl.col("folder") == "inbox")
+    corrections = {
+        (r["sender"], r["period"]): r["file"]
+        for r in inbox.filter(pl.col("kind") == "correction").iter_rows(named=True)
+    }
+    assert corrections, "the demo inbox holds a corrected workbook"
+    for row in inbox.iter_rows(named=True):
+        expected = "duplicate" if row["kind"] == "duplicate" else "loaded"
+        correction = corrections.get((row["sender"], row["period"]))
+        if row["kind"] == "corrected_original" and correction:
+            expected = "superseded"  # its correction came later into the same inbox
+            assert log.filter(pl.col("file_name") == row["file"])["superseded_by"][0] == ids[correction]
+            left = con.execute(
+                "select count(*) from landing.wfbm_personen where delivery_id = ?", [ids[row["file"]]]
+            )
+            assert left.fetchone()[0] == 0
+        assert status[row["file"]] == expected, row
+
+
+def test_a_second_run_takes_nothing_twice(loaded):
+    con = loaded["con"]
+    before = counts(con)
+    report = wh.ingest(con, loaded["inbox"], loaded["root"] / "archive", KEY, run_id="again")
+    assert report.new_files == 0 and report.skipped_known > 800
+    assert counts(con) == before
+
+
+def test_later_corrections_replace_and_duplicates_change_nothing(loaded):
+    con, inbox = loaded["con"], loaded["inbox"]
+    where = "sender = 'LWL-0101' and period = '2024-03'"
+    wrong_hours = f"select count(*) from landing.wfbm_personen where {where} and arbeitszeit_std = 12.5"
+    assert con.execute(wrong_hours).fetchone()[0] == 3, "the first delivery had three wrong hours"
+    kunden_before = con.execute("select count(*) from landing.jc_kunden").fetchone()[0]
+    for path in (loaded["truth"] / "later").iterdir():
+        shutil.copy2(path, inbox / path.name)  # same names: the sender's upload overwrites
+    report = wh.ingest(con, inbox, loaded["root"] / "archive", KEY, run_id="later")
+    assert (report.new_files, report.duplicates, report.superseded) == (3, 1, 1)
+    assert con.execute(wrong_hours).fetchone()[0] == 0
+    assert (
+        con.execute(
+            f"select count(distinct delivery_id) from landing.wfbm_personen where {where}"
+        ).fetchone()[0]
+        == 1
+    )
+    assert con.execute("select count(*) from landing.jc_kunden").fetchone()[0] == kunden_before
+    registers = con.execute(
+        "select count(distinct delivery_id) from landing.lv_werkstaetten where sender = 'LWL'"
+    ).fetchone()[0]
+    assert registers == 2, "register versions are kept side by side"
+
+
+def test_no_plaintext_identifier_anywhere_in_the_warehouse(loaded):
+    con = loaded["con"]
+    ids = pl.read_csv(loaded["truth"] / "identifiers.csv", infer_schema_length=0)
+    persons = ids.filter(pl.col("kind") == "person")
+    plaintext = (
+        set(persons["value"]) | set(persons["value2"]) | set(ids.filter(pl.col("kind") != "person")["value"])
+    )
+    births = persons["value3"].to_list()
+    plaintext |= set(births) | {f"{b[8:]}.{b[5:7]}.{b[:4]}" for b in births}
+    con.register("plaintext", pl.DataFrame({"v": sorted(plaintext)}).to_arrow())
+    columns = con.execute(
+        "select schema_name, table_name, column_name from duckdb_columns() "
+        "where data_type = 'VARCHAR' and schema_name not in ('information_schema', 'pg_catalog') and table_name <> 'plaintext'"
+    ).fetchall()
+    assert len(columns) > 50
+    for schema, table, column in columns:
+        hits = con.execute(
+            f'select count(*) from "{schema}"."{table}" where "{column}" in (select v from plaintext)'
+        ).fetchone()[0]
+        assert hits == 0, f"{schema}.{table}.{column} holds plaintext identifiers"
+    names = {c for _, _, c in columns}
+    assert not names & {
+        "nachname",
+        "vorname",
+        "geburtsdatum",
+        "personennummer",
+        "kundennummer",
+        "aktenzeichen",
+    }
+
+
+def test_one_person_key_across_agencies(loaded):
+    con = loaded["con"]
+    shared = con.execute(
+        "select count(*) from (select distinct person_key from landing.wfbm_personen "
+        "intersect select distinct person_key from landing.jc_kunden)"
+    ).fetchone()[0]
+    assert shared >= 20
+    # Spelling variants of one person normalise to one key input.
+    assert normalise_name(" MÜLLER ") == normalise_name("Mueller") and normalise_name(
+        "Anna-Lena"
+    ) == normalise_name("Anna Lena")
+
+
+def test_a_crash_leaves_the_previous_state(demo, tmp_path, monkeypatch):
+    inbox = tmp_path / "inbox"
+    shutil.copytree(demo, inbox)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    wh.prepare(con)
+    real = wh.landing_frame
+    calls = {"n": 0}
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise OSError("disk full (simulated)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(wh, "landing_frame", failing)
+    with pytest.raises(OSError):
+        wh.ingest(con, inbox, tmp_path / "archive", KEY)
+    assert con.execute("select count(*) from ops.delivery_log").fetchone()[0] == 0
+    assert sum(counts(con).values()) == 0
+    monkeypatch.setattr(wh, "landing_frame", real)
+    report = wh.ingest(con, inbox, tmp_path / "archive", KEY)
+    assert report.loaded > 800, "the rerun takes everything"
+
+
+def test_first_run_creates_a_private_key_outside_the_repo(tmp_path, monkeypatch):
+    monkeypatch.delenv("TEILHABE_PSEUDONYM_KEY", raising=False)
+    monkeypatch.delenv("TEILHABE_PSEUDONYM_KEY_FILE", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    first = load_key()
+    assert first.created and "config/teilhabe/pseudonym.key" in first.source
+    path = Path(tmp_path / "config" / "teilhabe" / "pseudonym.key")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again = load_key()
+    assert not again.created and again.secret == first.secret
