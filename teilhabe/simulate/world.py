@@ -372,7 +372,11 @@ class WorldBuilder:
                     }
                 )
             )
-        measures_df = pl.concat(measures).filter(pl.col("eintritt") <= pl.col("austritt"))
+        measures_df = (
+            pl.concat(measures)
+            .filter(pl.col("eintritt") <= pl.col("austritt"))
+            .unique(subset=["spell", "massnahme", "eintritt"], keep="first", maintain_order=True)
+        )
         # Integrations: after WAK (within 183 days, and some just outside), after MAG at the same
         # employer (within 92 days), and in the background.
         integ = []
@@ -426,7 +430,10 @@ class WorldBuilder:
             ).alias("datum"),
             pl.lit(-1, pl.Int64).alias("employer_id"),
         )
-        integrations = pl.concat([integrations, twice])
+        # Nobody starts two jobs on one day.
+        integrations = pl.concat([integrations, twice]).unique(
+            subset=["spell", "datum"], keep="first", maintain_order=True
+        )
         # The customer stays at least until the job start; half of them leave benefits soon after.
         first_job = integrations.group_by("spell").agg(pl.col("datum").min().alias("first_job"))
         fj = np.full(n, NEVER, dtype=np.int64)
