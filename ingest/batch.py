@@ -5,7 +5,7 @@ quarantined. Used by the pipeline and by ``teilhabe check``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,9 +45,14 @@ def registered_workshops(register: pl.DataFrame) -> set[str]:
     return set(register["Werkstatt-Nr."].drop_nulls())
 
 
-def read_batch(paths: Iterable[Path], known_workshops: set[str] | None = None) -> Batch:
+def read_batch(
+    paths: Iterable[Path],
+    known_workshops: set[str] | None = None,
+    on_content: Callable[[Path, bytes], None] | None = None,
+) -> Batch:
     """Read and validate files. ``known_workshops``: the register's Werkstatt-Nr. before this batch
-    (a register in the batch adds to it); None means no register is known and none is checked."""
+    (a register in the batch adds to it); None means no register is known and none is checked.
+    ``on_content`` sees each file's bytes as read (to hash and archive them without a second read)."""
     batch = Batch()
     issues: list[Issue] = []
     tables: dict[str, list[pl.DataFrame]] = {}
@@ -56,7 +61,10 @@ def read_batch(paths: Iterable[Path], known_workshops: set[str] | None = None) -
         paths, key=lambda p: (not p.name.startswith("lv_") or "werkstaetten" not in p.name, p.name)
     )
     for path in ordered:
-        result = read_delivery(path.name, path.read_bytes())
+        content = path.read_bytes()
+        if on_content:
+            on_content(path, content)
+        result = read_delivery(path.name, content)
         outcome = FileOutcome(path.name, result.delivery)
         batch.files[path.name] = outcome
         issues.extend(result.issues)

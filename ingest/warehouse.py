@@ -25,6 +25,9 @@ from ingest.landing import empty_landing_frame, landing_frame
 from ingest.pseudonymise import PseudonymKey
 from schemas import SOURCE_TABLES
 
+RETENTION_ENV = "TEILHABE_ARCHIVE_RETENTION_YEARS"
+DEFAULT_RETENTION_YEARS = 6  # privacy.md §2: enough to rebuild five years of history
+
 OPS_DDL = """
 create schema if not exists landing;
 create schema if not exists ops;
@@ -47,7 +50,8 @@ create table if not exists ops.delivery_log (
     rows_loaded integer,
     rows_quarantined integer,
     message varchar,
-    superseded_by bigint
+    superseded_by bigint,
+    archive_removed_at timestamp
 );
 create table if not exists ops.quarantine (
     delivery_id bigint not null,
@@ -159,13 +163,18 @@ def ingest(
     archive.mkdir(parents=True, exist_ok=True)
     os.chmod(archive, 0o700)  # plaintext lives here and only here (privacy.md §2)
     hashes: dict[str, tuple[str, int, int, dt.datetime]] = {}
-    for path, stat in files:
-        content = path.read_bytes()
+    stats = {path.name: stat for path, stat in files}
+
+    def archive_as_read(path: Path, content: bytes) -> None:
         sha256 = hashlib.sha256(content).hexdigest()
         archive_file(archive, content, sha256)
+        stat = stats[path.name]
         received = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None)
-        hashes[path.name] = (sha256, stat.st_size, stat.st_mtime_ns, received)
-    batch = read_batch([p for p, _ in files], known_workshops=_known_workshops(con))
+        hashes[path.name] = (sha256, len(content), stat.st_mtime_ns, received)
+
+    batch = read_batch(
+        [p for p, _ in files], known_workshops=_known_workshops(con), on_content=archive_as_read
+    )
 
     # Register versions are kept side by side (their period is the day they came): dim_workshops
     # builds the history from them. Every other delivery has the period it names.
@@ -286,3 +295,35 @@ def ingest(
     report.rows_loaded = int(log.filter(pl.col("status") == "loaded")["rows_loaded"].sum())
     report.rows_quarantined = int(log["rows_quarantined"].sum())
     return report
+
+
+def retention_years() -> int:
+    return int(os.environ.get(RETENTION_ENV, DEFAULT_RETENTION_YEARS))
+
+
+def prune_archive(
+    con: duckdb.DuckDBPyConnection, archive: Path, years: int, today: dt.date | None = None
+) -> int:
+    """Remove archived files whose every delivery's period ended more than ``years`` ago
+    (privacy.md §2: on purpose, by a setting, and recorded in the delivery log)."""
+    today = today or dt.date.today()
+    cutoff = dt.date(today.year - years, today.month, min(today.day, 28))
+    period_end = """
+        case when length(period) = 7 then last_day(strptime(period || '-01', '%Y-%m-%d'))
+             when length(period) = 4 then make_date(cast(period as integer), 12, 31)
+             when length(period) = 10 then strptime(period, '%Y-%m-%d')
+             else received_at end
+    """
+    expired = con.execute(
+        f"select sha256 from ops.delivery_log group by sha256 "
+        f"having max({period_end}) < ? and bool_and(archive_removed_at is null)",
+        [cutoff],
+    ).fetchall()
+    for (sha256,) in expired:
+        (archive / sha256[:2] / sha256).unlink(missing_ok=True)
+    if expired:
+        con.execute(
+            "update ops.delivery_log set archive_removed_at = now() where sha256 in (select unnest(?))",
+            [[sha for (sha,) in expired]],
+        )
+    return len(expired)

@@ -54,4 +54,6 @@ def run_pipeline(inbox: Path) -> PipelineResult:
     failed = tuple(
         event.step_key or "?" for event in result.all_events if event.event_type_value == "STEP_FAILURE"
     )
-    return PipelineResult(result.success, result.run_id, materialized, failed, summaries[0] if summaries else "")
+    return PipelineResult(
+        result.success, result.run_id, materialized, failed, summaries[0] if summaries else ""
+    )

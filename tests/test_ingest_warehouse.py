@@ -195,3 +195,29 @@ def test_first_run_creates_a_private_key_outside_the_repo(tmp_path, monkeypatch)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     again = load_key()
     assert not again.created and again.secret == first.secret
+
+
+def test_archive_retention_removes_only_expired_files(demo, tmp_path):
+    import datetime as dt
+
+    inbox = tmp_path / "inbox"
+    shutil.copytree(demo, inbox)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    wh.ingest(con, inbox, tmp_path / "archive", KEY)
+    archived = lambda: sum(1 for p in (tmp_path / "archive").rglob("*") if p.is_file())  # noqa: E731
+    before = archived()
+    assert wh.prune_archive(con, tmp_path / "archive", years=6, today=dt.date(2026, 11, 23)) == 0
+    assert archived() == before
+    # Six years after 2023 has ended, everything of 2023 goes; 2024 stays.
+    removed = wh.prune_archive(con, tmp_path / "archive", years=6, today=dt.date(2030, 1, 15))
+    assert 0 < removed < before and archived() == before - removed
+    # What stays of 2023 shares its bytes with a later delivery (a quiet month's header-only file).
+    kept_2023 = con.execute(
+        "select count(*) from ops.delivery_log d where archive_removed_at is null and period like '2023%' "
+        "and not exists (select 1 from ops.delivery_log l where l.sha256 = d.sha256 and l.period >= '2024')"
+    ).fetchone()[0]
+    assert kept_2023 == 0
+    kept_2024 = (
+        "select count(*) from ops.delivery_log where archive_removed_at is null and period like '2024%'"
+    )
+    assert con.execute(kept_2024).fetchone()[0] > 400

@@ -13,7 +13,7 @@ import dagster as dg
 import polars as pl
 
 from ingest.pseudonymise import load_key
-from ingest.warehouse import ingest
+from ingest.warehouse import ingest, prune_archive, retention_years
 from orchestration.resources import DataHome
 from schemas import SOURCE_TABLES
 
@@ -52,6 +52,11 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHome):
     started = time.perf_counter()
     with data_home.connect() as con:
         report = ingest(con, data_home.inbox, data_home.archive, key, run_id=context.run_id)
+        removed = prune_archive(con, data_home.archive, retention_years())
+        if removed:
+            context.log.info(
+                f"archive retention ({retention_years()} years): {removed} expired files removed"
+            )
         findings = con.execute(
             "select q.file_name, q.source_row, q.source_table, q.column_name, q.rule, q.level, q.message, "
             "d.format, d.part from ops.quarantine q join ops.delivery_log d using (delivery_id) where d.run_id = ?",
