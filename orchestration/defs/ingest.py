@@ -18,6 +18,7 @@ from orchestration.resources import DataHome
 from schemas import SOURCE_TABLES
 
 LANDING_KEYS = {table: dg.AssetKey(["landing", table]) for table in SOURCE_TABLES}
+DELIVERY_LOG_KEY = dg.AssetKey(["ops", "delivery_log"])
 MAX_FINDINGS_SHOWN = 200
 
 
@@ -30,6 +31,14 @@ MAX_FINDINGS_SHOWN = 200
             description=f"Landing table {table}: typed, pseudonymised rows of the valid deliveries",
         )
         for table, key in LANDING_KEYS.items()
+    ]
+    + [
+        dg.AssetSpec(
+            DELIVERY_LOG_KEY,
+            group_name="ingest",
+            kinds={"duckdb"},
+            description="Every delivery received: sender, part, period, SHA-256, status, rows",
+        )
     ],
     check_specs=[
         dg.AssetCheckSpec(
@@ -51,7 +60,7 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHome):
         )
     started = time.perf_counter()
     with data_home.connect() as con:
-        report = ingest(con, data_home.inbox, data_home.archive, key, run_id=context.run_id)
+        report = ingest(con, data_home.inbox, data_home.archive, key, run_id=context.run.run_id)
         removed = prune_archive(con, data_home.archive, retention_years())
         if removed:
             context.log.info(
@@ -60,10 +69,11 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHome):
         findings = con.execute(
             "select q.file_name, q.source_row, q.source_table, q.column_name, q.rule, q.level, q.message, "
             "d.format, d.part from ops.quarantine q join ops.delivery_log d using (delivery_id) where d.run_id = ?",
-            [context.run_id],
+            [context.run.run_id],
         ).pl()
         counts = {t: con.execute(f"select count(*) from landing.{t}").fetchone()[0] for t in SOURCE_TABLES}
     context.log.info(report.summary() + f" in {time.perf_counter() - started:.1f} s")
+    yield dg.MaterializeResult(asset_key=DELIVERY_LOG_KEY, metadata={"run_summary": report.summary()})
     for table, asset_key in LANDING_KEYS.items():
         yield dg.MaterializeResult(
             asset_key=asset_key,

@@ -1,0 +1,34 @@
+-- K04 Rückkehrquote: transitions in Y with a Rueckkehr within 365 days after the Datum /
+-- transitions in Y * 100; provisional until the workshop's December Y+1 is loaded.
+with transitions as (
+    select
+        werkstatt_nr,
+        transition_year as year,
+        count(*) as transitions,
+        count(*) filter (where return_date between transition_date and transition_date + 365) as returns
+    from {{ ref('int_transitions_deduplicated') }}
+    group by werkstatt_nr, transition_year
+),
+
+loaded_until as (
+    select
+        sender as werkstatt_nr,
+        max(period) as last_month
+    from {{ ref('stg_ops__deliveries') }}
+    where source_system = 'wfbm'
+    group by sender
+)
+
+select
+    grain.werkstatt_nr,
+    grain.landschaftsverband,
+    grain.kreisschluessel,
+    grain.year,
+    coalesce(transitions.returns, 0) as numerator,
+    coalesce(transitions.transitions, 0) as denominator,
+    {{ percent('transitions.returns', 'transitions.transitions') }} as value,
+    coalesce(loaded_until.last_month < (grain.year + 1) || '-12', true) as is_provisional,
+    case when coalesce(transitions.transitions, 0) = 0 then 'no transitions in the year' end as missing_reason
+from {{ ref('int_workshop_years') }} as grain
+left join transitions on grain.werkstatt_nr = transitions.werkstatt_nr and grain.year = transitions.year
+left join loaded_until on grain.werkstatt_nr = loaded_until.werkstatt_nr
