@@ -42,7 +42,7 @@ def _compare(con, truth, name: str, keys: list[str]) -> None:
     joined = expected.join(mine, on=keys, how="left", suffix="_warehouse")
     for column in columns:
         left, right = joined[column], joined[f"{column}_warehouse"]
-        if column.startswith("value"):  # compare decimals as numbers: "8.80" == "8.8"
+        if column.startswith("value") or column == "denominator":  # decimals as numbers: "8.80" == "8.8"
             left = left.map_elements(lambda v: str(Decimal(v)), return_dtype=pl.String)
             right = right.map_elements(lambda v: str(Decimal(v)), return_dtype=pl.String)
         if column == "is_provisional":
@@ -61,6 +61,33 @@ def test_k02_equals_the_oracle(warehouse, demo):
 
 def test_k04_equals_the_oracle(warehouse, demo):
     _compare(warehouse, demo.with_name(demo.name + ".truth"), "k04_rueckkehrquote", ["werkstatt_nr", "year"])
+
+
+@pytest.mark.parametrize(
+    ("name", "keys"),
+    [
+        ("k06_zielgruppenbestand", ["jobcenter", "month"]),
+        ("k07_integrationsquote_sb", ["jobcenter", "month"]),
+        ("k08_werkakademie_integrationsquote", ["jobcenter", "year"]),
+        ("k09_uebernahmequote_praktikum", ["jobcenter", "year"]),
+    ],
+)
+def test_jobcenter_kpis_equal_the_oracle(warehouse, demo, name, keys):
+    _compare(warehouse, demo.with_name(demo.name + ".truth"), name, keys)
+
+
+def test_hagen_in_the_warehouse(warehouse):
+    sb_gl = warehouse.execute(
+        "select avg(sb + gl), avg(rehabilitanden) from kpi.k06_zielgruppenbestand where jobcenter = '05914'"
+    ).fetchone()
+    assert 1000 <= sb_gl[0] <= 1200 and 250 <= sb_gl[1] <= 350
+    quotes = [
+        r[0]
+        for r in warehouse.execute(
+            "select value from kpi.k08_werkakademie_integrationsquote where jobcenter = '05914'"
+        ).fetchall()
+    ]
+    assert quotes and all(35 <= q <= 40 for q in quotes)
 
 
 def test_emscher_werkstatt_story(warehouse):

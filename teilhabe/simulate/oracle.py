@@ -259,7 +259,8 @@ class Oracle:
 
     def k08(self) -> pl.DataFrame:
         m = self.w.jc_measures.filter(pl.col("massnahme") == "WAK")
-        integ = self.w.jc_integrations.select("jobcenter", "person_id", "datum")
+        delivered = self.w.jc_integrations.filter(pl.col("datum") <= self.last_day)
+        integ = delivered.select("jobcenter", "person_id", "datum")
         rows = []
         for year in self.years:
             lo, hi = day(dt.date(year, 1, 1)), day(dt.date(year, 12, 31))
@@ -303,9 +304,8 @@ class Oracle:
         mag = self.w.jc_measures.filter(
             (pl.col("massnahme") == "MAG") & (pl.col("austritt") <= self.last_day)
         )
-        integ = self.w.jc_integrations.select(
-            "jobcenter", "person_id", "datum", pl.col("employer_id").alias("emp")
-        )
+        delivered = self.w.jc_integrations.filter(pl.col("datum") <= self.last_day)
+        integ = delivered.select("jobcenter", "person_id", "datum", pl.col("employer_id").alias("emp"))
         rows = []
         for year in self.years:
             lo, hi = day(dt.date(year, 1, 1)), day(dt.date(year, 12, 31))

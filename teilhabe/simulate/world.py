@@ -490,7 +490,7 @@ class WorldBuilder:
                 )
                 if entries.is_empty():
                     continue
-                person_integ = integ.join(
+                person_integ = integ.filter(pl.col("datum") <= self.T1).join(
                     spells.select(pl.int_range(pl.len()).alias("spell"), "person_id"), on="spell"
                 )
                 hits = entries.join(
@@ -517,18 +517,26 @@ class WorldBuilder:
                         .fill_null(False)
                         .alias("in_window")
                     )
-                    keep_rows = marked.group_by("spell", "datum", "employer_id", maintain_order=True).agg(
-                        pl.col("in_window").any()
+                    removed = (
+                        marked.filter(pl.col("in_window")).select("spell", "datum", "employer_id").unique()
                     )
-                    integ = keep_rows.filter(~pl.col("in_window")).select("spell", "datum", "employer_id")
+                    integ = integ.join(removed, on=["spell", "datum", "employer_id"], how="anti")
                 elif want > have:
                     candidates = per_person.filter(
-                        ~pl.col("hit") & (pl.col("end") >= pl.col("eintritt") + 14)
+                        ~pl.col("hit")
+                        & (pl.col("end") >= pl.col("eintritt") + 14)
+                        & (pl.col("eintritt") + 14 <= self.T1)
                     )
                     add = candidates.sample(
                         min(want - have, candidates.height), seed=int(rng.integers(1 << 31))
                     )
-                    hi = np.minimum(add["eintritt"].to_numpy() + 183, add["end"].to_numpy())
+                    hi = np.minimum.reduce(
+                        [
+                            add["eintritt"].to_numpy() + 183,
+                            add["end"].to_numpy(),
+                            np.full(add.height, self.T1),
+                        ]
+                    )
                     lo = add["eintritt"].to_numpy() + 14
                     datum = lo + (rng.random(add.height) * (hi - lo + 1)).astype(np.int64)
                     emp = self.employers_near(jc.kreis, add.height)

@@ -1,0 +1,47 @@
+-- K07 Integrationsquote SB/GL: integration months in t-11 ... t of persons who were SB or GL in
+-- that month / mean SB+GL count over t-12 ... t-1 * 100; needs 13 loaded months. Grain: Jobcenter, month.
+with integration_counts as (
+    select
+        jobcenter,
+        month_index,
+        count(*) filter (where counts_for_k07) as integration_months
+    from {{ ref('int_integration_months') }}
+    group by jobcenter, month_index
+),
+
+windows as (
+    select
+        months.jobcenter,
+        months.month,
+        count(*) over twelve_to_now as loaded_months,
+        sum(coalesce(integration_counts.integration_months, 0)) over eleven_to_now as integration_months,
+        sum(months.sb + months.gl) over twelve_before as sb_gl_total
+    from {{ ref('int_jobcenter_months') }} as months
+    left join integration_counts
+        on
+            months.jobcenter = integration_counts.jobcenter
+            and months.month_index = integration_counts.month_index
+    window
+        twelve_to_now as (
+            partition by months.jobcenter
+            order by months.month_index range between 12 preceding and current row
+        ),
+        eleven_to_now as (
+            partition by months.jobcenter
+            order by months.month_index range between 11 preceding and current row
+        ),
+        twelve_before as (
+            partition by months.jobcenter
+            order by months.month_index range between 12 preceding and 1 preceding
+        )
+)
+
+select
+    jobcenter,
+    month,
+    case when loaded_months = 13 then integration_months end as numerator,
+    case when loaded_months = 13 then {{ rounded_ratio('sb_gl_total', '12') }} end as denominator,
+    case when loaded_months = 13 then {{ percent('integration_months * 12', 'sb_gl_total') }} end as value,
+    false as is_provisional,
+    case when loaded_months < 13 then 'needs 13 loaded months (t-12 ... t)' end as missing_reason
+from windows
