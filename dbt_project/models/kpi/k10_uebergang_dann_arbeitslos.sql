@@ -1,0 +1,73 @@
+-- K10 Übergang, dann arbeitslos: transitions in Y whose person is a Jobcenter customer registered
+-- unemployed in any month whose Stichtag lies within 365 days after the Datum / transitions in Y
+-- * 100; provisional until the Jobcenter data reaches 31.12.Y + 365 days. Grain: Landschaftsverband, year.
+with transitions as (
+    select
+        workshops.landschaftsverband,
+        transitions.transition_year as year,
+        transitions.transition_date,
+        persons.person_key
+    from {{ ref('int_transitions_deduplicated') }} as transitions
+    inner join {{ ref('dim_workshops') }} as workshops
+        on transitions.werkstatt_nr = workshops.werkstatt_nr and workshops.is_current
+    left join {{ ref('int_workshop_person_keys') }} as persons
+        on
+            transitions.werkstatt_nr = persons.werkstatt_nr
+            and transitions.person_local_key = persons.person_local_key
+),
+
+flagged as (
+    select
+        transitions.*,
+        exists(
+            select 1
+            from {{ ref('stg_jc__customers') }} as customers
+            where
+                customers.person_key = transitions.person_key
+                and customers.is_unemployed
+                and customers.stichtag between transitions.transition_date and transitions.transition_date
+                + 365
+        ) as unemployed_after
+    from transitions
+),
+
+counted as (
+    select
+        landschaftsverband,
+        year,
+        count(*) as transitions,
+        count(*) filter (where unemployed_after) as unemployed_after
+    from flagged
+    group by landschaftsverband, year
+),
+
+years as (
+    select distinct year
+    from {{ ref('int_workshop_years') }}
+),
+
+grain as (
+    select distinct
+        workshops.landschaftsverband,
+        years.year
+    from {{ ref('dim_workshops') }} as workshops
+    cross join years
+),
+
+jobcenter_data as (
+    select last_day(cast(max(period) || '-01' as date)) as loaded_until
+    from {{ ref('stg_ops__deliveries') }}
+    where source_system = 'jc'
+)
+
+select
+    grain.landschaftsverband,
+    grain.year,
+    coalesce(counted.unemployed_after, 0) as numerator,
+    coalesce(counted.transitions, 0) as denominator,
+    {{ percent('counted.unemployed_after', 'counted.transitions') }} as value,
+    coalesce(jobcenter_data.loaded_until < make_date(grain.year, 12, 31) + 365, true) as is_provisional,
+    case when coalesce(counted.transitions, 0) = 0 then 'no transitions in the year' end as missing_reason
+from grain
+cross join jobcenter_data
+left join counted on grain.landschaftsverband = counted.landschaftsverband and grain.year = counted.year

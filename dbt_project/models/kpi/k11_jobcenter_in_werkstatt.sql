@@ -1,0 +1,78 @@
+-- K11 Vom Jobcenter in die Werkstatt: persons entering a workshop in Y (Eintritt in Y) who were a
+-- Jobcenter customer in any snapshot whose Stichtag lies in the 730 days before the Eintritt;
+-- provisional where the loaded Jobcenter data does not reach that far back. Grain: Kreis of the
+-- workshop, year.
+with entries as (
+    select distinct
+        workshops.kreisschluessel,
+        extract(year from persons.entry_date) as year,
+        persons.person_key,
+        persons.entry_date
+    from {{ ref('stg_wfbm__persons') }} as persons
+    inner join {{ ref('dim_workshops') }} as workshops
+        on persons.werkstatt_nr = workshops.werkstatt_nr and workshops.is_current
+),
+
+flagged as (
+    select
+        entries.*,
+        exists(
+            select 1
+            from {{ ref('stg_jc__customers') }} as customers
+            where
+                customers.person_key = entries.person_key
+                and customers.stichtag between entries.entry_date - 730 and entries.entry_date
+        ) as from_jobcenter
+    from entries
+),
+
+per_person as (
+    select
+        kreisschluessel,
+        year,
+        person_key,
+        bool_or(from_jobcenter) as from_jobcenter
+    from flagged
+    group by kreisschluessel, year, person_key
+),
+
+counted as (
+    select
+        kreisschluessel,
+        year,
+        count(*) as entrants,
+        count(*) filter (where from_jobcenter) as from_jobcenter
+    from per_person
+    group by kreisschluessel, year
+),
+
+years as (
+    select distinct year
+    from {{ ref('int_workshop_years') }}
+),
+
+grain as (
+    select distinct
+        workshops.kreisschluessel,
+        years.year
+    from {{ ref('dim_workshops') }} as workshops
+    cross join years
+    where workshops.is_current
+),
+
+jobcenter_data as (
+    select cast(min(period) || '-01' as date) as loaded_from
+    from {{ ref('stg_ops__deliveries') }}
+    where source_system = 'jc'
+)
+
+select
+    grain.kreisschluessel,
+    grain.year,
+    coalesce(counted.entrants, 0) as entrants,
+    coalesce(counted.from_jobcenter, 0) as from_jobcenter,
+    coalesce(make_date(grain.year, 1, 1) - 730 < jobcenter_data.loaded_from, true) as is_provisional,
+    cast(null as varchar) as missing_reason
+from grain
+cross join jobcenter_data
+left join counted on grain.kreisschluessel = counted.kreisschluessel and grain.year = counted.year

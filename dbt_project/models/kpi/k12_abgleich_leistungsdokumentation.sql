@@ -1,0 +1,77 @@
+-- K12 Abgleich Leistungsdokumentation: per workshop, year and figure (AB 31.12., BiAp 31.12.,
+-- transitions, of which BFA) the figure the Landschaftsverband reports beside the one computed from
+-- person-level data, their difference, and a status ok (equal), abweichung, or fehlt (one side
+-- missing). Grain: workshop, year, measure.
+with transitions as (
+    select
+        werkstatt_nr,
+        transition_year as year,
+        count(*) as transitions,
+        count(*) filter (where transition_kind = 'budget_fuer_arbeit') as bfa
+    from {{ ref('int_transitions_deduplicated') }}
+    group by werkstatt_nr, transition_year
+),
+
+measures as (
+    select unnest(['ab', 'biap', 'transitions', 'bfa']) as measure
+),
+
+computed as (
+    select
+        grain.werkstatt_nr,
+        grain.year,
+        december.ab_persons as ab,
+        december.biap_persons as biap,
+        coalesce(transitions.transitions, 0) as transitions,
+        coalesce(transitions.bfa, 0) as bfa
+    from {{ ref('int_workshop_years') }} as grain
+    left join {{ ref('int_workshop_stichtag_counts') }} as december
+        on grain.werkstatt_nr = december.werkstatt_nr and december.month = grain.year || '-12'
+    left join transitions
+        on grain.werkstatt_nr = transitions.werkstatt_nr and grain.year = transitions.year
+),
+
+reported as (
+    select
+        werkstatt_nr,
+        year,
+        ab_persons_reported as ab,
+        biap_persons_reported as biap,
+        transitions_reported as transitions,
+        bfa_transitions_reported as bfa
+    from {{ ref('stg_lv__reported_figures') }}
+),
+
+both_sides as (
+    select
+        coalesce(computed.werkstatt_nr, reported.werkstatt_nr) as werkstatt_nr,
+        coalesce(computed.year, reported.year) as year,
+        measures.measure,
+        case measures.measure
+            when 'ab' then reported.ab when 'biap' then reported.biap
+            when 'transitions' then reported.transitions when 'bfa' then reported.bfa
+        end as reported,
+        case measures.measure
+            when 'ab' then computed.ab when 'biap' then computed.biap
+            when 'transitions' then computed.transitions when 'bfa' then computed.bfa
+        end as computed
+    from computed
+    full outer join
+        reported
+        on computed.werkstatt_nr = reported.werkstatt_nr and computed.year = reported.year
+    cross join measures
+)
+
+select
+    werkstatt_nr,
+    year,
+    measure,
+    reported,
+    computed,
+    computed - reported as difference,
+    case
+        when reported is null or computed is null then 'fehlt'
+        when reported = computed then 'ok'
+        else 'abweichung'
+    end as status
+from both_sides
