@@ -12,6 +12,6 @@ select
     arbeitgeber_plz as employer_postcode,
     beginn as start_date,
     ende as end_date,
-    lohnkostenzuschuss_eur_monat as monthly_subsidy_eur,
+    cast(lohnkostenzuschuss_eur_monat as decimal(12, 2)) as monthly_subsidy_eur,
     status
 from {{ source('landing', 'lv_budget_fuer_arbeit') }}

@@ -1,0 +1,48 @@
+-- K02 and K03 rolled up to the Kreis of the workshops' seats and to the Landschaftsverband, as
+-- sums of the workshop figures (kpis.md "Which Kreis"). A region with a workshop whose figure is
+-- missing is missing too (a sum over unknown parts would understate). Grain: level, region, year.
+with workshops as (
+    select * from {{ ref('k02_uebergangsquote') }}
+),
+
+by_region as (
+    select
+        'kreis' as level,
+        kreisschluessel as region,
+        landschaftsverband,
+        year,
+        sum(numerator) as numerator,
+        sum(denominator) as denominator,
+        count(*) as workshops,
+        count(*) filter (where denominator is null) as workshops_missing
+    from workshops
+    group by kreisschluessel, landschaftsverband, year
+    union all
+    select
+        'landschaftsverband' as level,
+        landschaftsverband as region,
+        landschaftsverband,
+        year,
+        sum(numerator) as numerator,
+        sum(denominator) as denominator,
+        count(*) as workshops,
+        count(*) filter (where denominator is null) as workshops_missing
+    from workshops
+    group by landschaftsverband, year
+)
+
+select
+    level,
+    region,
+    landschaftsverband,
+    year,
+    numerator,
+    case when workshops_missing = 0 then denominator end as denominator,
+    case when workshops_missing = 0 then {{ percent('numerator', 'denominator') }} end as value,
+    case when workshops_missing = 0 then {{ rounded_ratio('numerator * 1000', 'denominator') }} end
+        as value_per_1000,
+    workshops,
+    false as is_provisional,
+    case when workshops_missing > 0 then workshops_missing || ' workshop(s) without the previous December' end
+        as missing_reason
+from by_region

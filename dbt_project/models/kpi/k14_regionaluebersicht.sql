@@ -1,0 +1,167 @@
+-- K14 Regionalübersicht NRW inklusiv: per Kreis and year, persons in AB and on BiAp on 31.12.Y by
+-- Kreis of residence, transitions in Y by Kreis of residence (as of the month they left), Budget
+-- für Arbeit cases active on 31.12.Y (K05, by Kreis of the origin workshop), SB+GL customers in
+-- December (K06), SB/GL integration months in Y and K07 for December (by the Jobcenter's Kreis).
+with years as (
+    select distinct year from {{ ref('int_workshop_years') }}
+),
+
+december_persons as (
+    select
+        persons.residence_kreisschluessel as kreisschluessel,
+        cast(left(persons.month, 4) as integer) as year,
+        persons.werkstatt_nr,
+        persons.month,
+        persons.person_local_key,
+        persons.person_key
+    from {{ ref('stg_wfbm__persons') }} as persons
+    where
+        right(persons.month, 2) = '12'
+        and persons.area = 'work_area'
+        and persons.entry_date <= persons.stichtag
+        and (persons.exit_date is null or persons.exit_date >= persons.stichtag)
+),
+
+december_biap as (
+    select distinct
+        december_persons.kreisschluessel,
+        december_persons.year,
+        december_persons.person_key
+    from december_persons
+    inner join {{ ref('stg_wfbm__placements') }} as placements
+        on
+            december_persons.werkstatt_nr = placements.werkstatt_nr
+            and december_persons.month = placements.month
+            and december_persons.person_local_key = placements.person_local_key
+    where
+        placements.is_biap
+        and placements.start_date <= placements.stichtag
+        and (placements.end_date is null or placements.end_date >= placements.stichtag)
+),
+
+residence_at_exit as (
+    select
+        transitions.werkstatt_nr,
+        transitions.person_local_key,
+        transitions.transition_date,
+        transitions.transition_year as year,
+        persons.residence_kreisschluessel as kreisschluessel
+    from {{ ref('int_transitions_deduplicated') }} as transitions
+    inner join {{ ref('stg_wfbm__persons') }} as persons
+        on
+            transitions.werkstatt_nr = persons.werkstatt_nr
+            and transitions.person_local_key = persons.person_local_key
+            and persons.stichtag < transitions.transition_date + 31
+    qualify row_number() over (
+        partition by transitions.werkstatt_nr, transitions.person_local_key, transitions.transition_date
+        order by persons.stichtag desc
+    ) = 1
+),
+
+ab_counts as (
+    select
+        kreisschluessel,
+        year,
+        count(distinct person_key) as ab_persons
+    from december_persons
+    group by kreisschluessel, year
+),
+
+biap_counts as (
+    select
+        kreisschluessel,
+        year,
+        count(*) as biap_persons
+    from december_biap
+    group by kreisschluessel, year
+),
+
+transition_counts as (
+    select
+        kreisschluessel,
+        year,
+        count(*) as transitions
+    from residence_at_exit
+    group by kreisschluessel, year
+),
+
+workshop_side as (
+    select
+        regions.kreisschluessel,
+        years.year,
+        coalesce(ab_counts.ab_persons, 0) as ab_persons,
+        coalesce(biap_counts.biap_persons, 0) as biap_persons,
+        coalesce(transition_counts.transitions, 0) as transitions
+    from {{ ref('dim_regions') }} as regions
+    cross join years
+    left join ab_counts on regions.kreisschluessel = ab_counts.kreisschluessel and years.year = ab_counts.year
+    left join
+        biap_counts
+        on regions.kreisschluessel = biap_counts.kreisschluessel and years.year = biap_counts.year
+    left join transition_counts
+        on regions.kreisschluessel = transition_counts.kreisschluessel and years.year = transition_counts.year
+),
+
+budget as (
+    select
+        kreisschluessel,
+        year,
+        sum(active_cases) as budget_fuer_arbeit_active
+    from {{ ref('k05_budget_fuer_arbeit') }}
+    group by kreisschluessel, year
+),
+
+jobcenter_side as (
+    select
+        jobcenter as kreisschluessel,
+        cast(left(month, 4) as integer) as year,
+        sb + gl as sb_gl_customers_december
+    from {{ ref('k06_zielgruppenbestand') }}
+    where right(month, 2) = '12'
+),
+
+integration_months as (
+    select
+        jobcenter as kreisschluessel,
+        cast(left(month, 4) as integer) as year,
+        count(*) filter (where counts_for_k07) as sb_gl_integration_months
+    from {{ ref('int_integration_months') }}
+    group by jobcenter, cast(left(month, 4) as integer)
+),
+
+k07_december as (
+    select
+        jobcenter as kreisschluessel,
+        cast(left(month, 4) as integer) as year,
+        value as k07_december
+    from {{ ref('k07_integrationsquote_sb') }}
+    where right(month, 2) = '12'
+)
+
+select
+    workshop_side.kreisschluessel,
+    workshop_side.year,
+    workshop_side.ab_persons,
+    workshop_side.biap_persons,
+    workshop_side.transitions,
+    coalesce(budget.budget_fuer_arbeit_active, 0) as budget_fuer_arbeit_active,
+    jobcenter_side.sb_gl_customers_december,
+    integration_months.sb_gl_integration_months,
+    k07_december.k07_december,
+    false as is_provisional,
+    case when jobcenter_side.sb_gl_customers_december is null then 'no Jobcenter data for the Kreis' end
+        as missing_reason
+from workshop_side
+left join
+    budget
+    on workshop_side.kreisschluessel = budget.kreisschluessel and workshop_side.year = budget.year
+left join jobcenter_side
+    on
+        workshop_side.kreisschluessel = jobcenter_side.kreisschluessel
+        and workshop_side.year = jobcenter_side.year
+left join integration_months
+    on
+        workshop_side.kreisschluessel = integration_months.kreisschluessel
+        and workshop_side.year = integration_months.year
+left join k07_december
+    on workshop_side.kreisschluessel = k07_december.kreisschluessel and workshop_side.year = k07_december.year
