@@ -52,5 +52,9 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+docs: setup
+	TEILHABE_WAREHOUSE="$(TEILHABE_HOME)/warehouse.duckdb" $(VENV)/bin/dbt docs generate --project-dir dbt_project --profiles-dir dbt_project
+	@echo "open dbt_project/target/index.html (or: .venv/bin/dbt docs serve --project-dir dbt_project --profiles-dir dbt_project)"
+
 clean:
 	rm -rf $(VENV) $(TOOLS) dbt_project/target dbt_project/logs

@@ -1,0 +1,16 @@
+-- Workshop membership spells built from the monthly snapshots: one row per workshop, person and
+-- Eintritt (a return starts a new membership under the same Personennummer). The exit is the last
+-- one delivered; a membership still running has none.
+select
+    persons.werkstatt_nr,
+    persons.person_local_key,
+    any_value(persons.person_key) as person_key,
+    persons.entry_date,
+    max(persons.exit_date) as exit_date,
+    arg_max(persons.exit_reason, persons.stichtag) as exit_reason,
+    arg_max(persons.area, persons.stichtag) as last_area,
+    min(persons.month) as first_month_seen,
+    max(persons.month) as last_month_seen,
+    count(*) as snapshots
+from {{ ref('stg_wfbm__persons') }} as persons
+group by persons.werkstatt_nr, persons.person_local_key, persons.entry_date
