@@ -44,7 +44,7 @@ budget_cases as (
         'budget_fuer_arbeit' as contact,
         cases.employer_name,
         cast(null as varchar) as industry_wz
-    from {{ ref('int_budget_fuer_arbeit_cases') }} as cases
+    from {{ ref('fct_budget_fuer_arbeit_cases') }} as cases
     inner join years
         on
             cases.start_date <= make_date(years.year, 12, 31)
@@ -60,7 +60,7 @@ integrations as (
         integrations.employer_name,
         integrations.industry_wz
     from {{ ref('stg_jc__integrations') }} as integrations
-    inner join {{ ref('int_integration_months') }} as months
+    inner join {{ ref('fct_integration_months') }} as months
         on
             integrations.jobcenter = months.jobcenter
             and integrations.kunde_key = months.kunde_key

@@ -10,7 +10,7 @@ grain as (
         cases.landschaftsverband,
         cases.origin_kreisschluessel as kreisschluessel,
         years.year
-    from {{ ref('int_budget_fuer_arbeit_cases') }} as cases
+    from {{ ref('fct_budget_fuer_arbeit_cases') }} as cases
     cross join years
 ),
 
@@ -29,7 +29,7 @@ figures as (
             and (cases.end_date is null or cases.end_date >= make_date(grain.year, 12, 31))
         ) as subsidy_cents
     from grain
-    left join {{ ref('int_budget_fuer_arbeit_cases') }} as cases
+    left join {{ ref('fct_budget_fuer_arbeit_cases') }} as cases
         on
             grain.landschaftsverband = cases.landschaftsverband
             and grain.kreisschluessel = cases.origin_kreisschluessel

@@ -5,7 +5,7 @@ with integration_counts as (
         jobcenter,
         month_index,
         count(*) filter (where counts_for_k07) as integration_months
-    from {{ ref('int_integration_months') }}
+    from {{ ref('fct_integration_months') }}
     group by jobcenter, month_index
 ),
 

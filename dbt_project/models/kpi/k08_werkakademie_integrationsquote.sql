@@ -6,7 +6,7 @@ with entries as (
         kunde_key,
         extract(year from start_date) as year,
         min(start_date) as entry_date
-    from {{ ref('int_measure_spells') }}
+    from {{ ref('fct_measure_spells') }}
     where measure = 'werkakademie'
     group by jobcenter, kunde_key, extract(year from start_date)
 ),

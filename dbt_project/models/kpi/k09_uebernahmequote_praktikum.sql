@@ -8,7 +8,7 @@ with spells as (
         end_date,
         extract(year from end_date) as year,
         {{ employer_key('employer_name') }} as employer
-    from {{ ref('int_measure_spells') }}
+    from {{ ref('fct_measure_spells') }}
     where measure = 'employer_measure' and end_date is not null
 ),
 

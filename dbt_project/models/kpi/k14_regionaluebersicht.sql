@@ -8,35 +8,12 @@ with years as (
 
 december_persons as (
     select
-        persons.residence_kreisschluessel as kreisschluessel,
-        cast(left(persons.month, 4) as integer) as year,
-        persons.werkstatt_nr,
-        persons.month,
-        persons.person_local_key,
-        persons.person_key
-    from {{ ref('stg_wfbm__persons') }} as persons
-    where
-        right(persons.month, 2) = '12'
-        and persons.area = 'work_area'
-        and persons.entry_date <= persons.stichtag
-        and (persons.exit_date is null or persons.exit_date >= persons.stichtag)
-),
-
-december_biap as (
-    select distinct
-        december_persons.kreisschluessel,
-        december_persons.year,
-        december_persons.person_key
-    from december_persons
-    inner join {{ ref('stg_wfbm__placements') }} as placements
-        on
-            december_persons.werkstatt_nr = placements.werkstatt_nr
-            and december_persons.month = placements.month
-            and december_persons.person_local_key = placements.person_local_key
-    where
-        placements.is_biap
-        and placements.start_date <= placements.stichtag
-        and (placements.end_date is null or placements.end_date >= placements.stichtag)
+        residence_kreisschluessel as kreisschluessel,
+        cast(left(month, 4) as integer) as year,
+        person_key,
+        is_on_biap
+    from {{ ref('int_work_area_persons') }}
+    where right(month, 2) = '12'
 ),
 
 residence_at_exit as (
@@ -71,8 +48,9 @@ biap_counts as (
     select
         kreisschluessel,
         year,
-        count(*) as biap_persons
-    from december_biap
+        count(distinct person_key) as biap_persons
+    from december_persons
+    where is_on_biap
     group by kreisschluessel, year
 ),
 
@@ -125,7 +103,7 @@ integration_months as (
         jobcenter as kreisschluessel,
         cast(left(month, 4) as integer) as year,
         count(*) filter (where counts_for_k07) as sb_gl_integration_months
-    from {{ ref('int_integration_months') }}
+    from {{ ref('fct_integration_months') }}
     group by jobcenter, cast(left(month, 4) as integer)
 ),
 

@@ -1,14 +1,19 @@
--- Budget für Arbeit cases of the Landschaftsverbände, one per case as last delivered.
+-- One row per Budget für Arbeit case, as last delivered (a later year's file knows its end).
 select
-    landschaftsverband,
-    case_key,
-    person_key,
-    origin_werkstatt_nr,
-    origin_kreisschluessel,
-    employer_name,
-    employer_postcode,
-    start_date,
-    end_date,
-    monthly_subsidy_eur,
-    status
-from {{ ref('int_budget_fuer_arbeit_cases') }}
+    cases.landschaftsverband,
+    cases.case_key,
+    cases.person_key,
+    cases.origin_werkstatt_nr,
+    coalesce(workshops.kreisschluessel, 'unbekannt') as origin_kreisschluessel,
+    cases.employer_name,
+    cases.employer_postcode,
+    cases.start_date,
+    cases.end_date,
+    cases.monthly_subsidy_eur,
+    cases.status
+from {{ ref('stg_lv__budget_fuer_arbeit_cases') }} as cases
+left join {{ ref('dim_workshops') }} as workshops
+    on cases.origin_werkstatt_nr = workshops.werkstatt_nr and workshops.is_current
+qualify
+    row_number() over (partition by cases.landschaftsverband, cases.case_key order by cases.delivery_id desc)
+    = 1

@@ -1,4 +1,5 @@
--- Jobcenter measure spells (WAK, MAG, AGH, FBW, REHA), one per customer, measure and start.
+-- One row per measure spell (a customer's measure from its start), as last delivered: the monthly
+-- files repeat a running spell, and its end appears once it has ended.
 select
     jobcenter,
     kunde_key,
@@ -8,4 +9,6 @@ select
     employer_name,
     employer_postcode,
     is_dropout
-from {{ ref('int_measure_spells') }}
+from {{ ref('stg_jc__measures') }}
+qualify
+    row_number() over (partition by jobcenter, kunde_key, measure, start_date order by delivery_id desc) = 1

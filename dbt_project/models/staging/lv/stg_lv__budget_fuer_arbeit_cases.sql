@@ -1,5 +1,5 @@
 -- Budget für Arbeit cases as listed in each yearly file (a running case is listed every year it
--- touches; int_budget_fuer_arbeit_cases keeps one row per case).
+-- touches; fct_budget_fuer_arbeit_cases keeps one row per case).
 select
     delivery_id,
     sender as landschaftsverband,
