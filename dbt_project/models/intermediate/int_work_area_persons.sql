@@ -1,6 +1,13 @@
 -- Persons in the work area (AB) on each delivered snapshot's Stichtag (kpis.md "In AB on d"), and
 -- whether they are on BiAp then ("BiAp on d": a BIAP or BIG placement running on d, from the
--- placement file of the same month). Grain: workshop, month, person.
+-- placement file of the same month). Grain: workshop, month, person. Incremental by delivered month.
+{{ config(
+    materialized='incremental',
+    unique_key=['werkstatt_nr', 'month'],
+    incremental_strategy='delete+insert',
+) }}
+-- depends_on: {{ ref('stg_ops__deliveries') }}
+
 with in_work_area as (
     select distinct
         werkstatt_nr,
@@ -14,6 +21,7 @@ with in_work_area as (
         area = 'work_area'
         and entry_date <= stichtag
         and (exit_date is null or exit_date >= stichtag)
+        {{ changed_partitions('wfbm', 'werkstatt_nr', 'month') }}
 ),
 
 on_biap as (
@@ -22,12 +30,15 @@ on_biap as (
         month,
         person_local_key
     from {{ ref('stg_wfbm__placements') }}
-    where is_biap and start_date <= stichtag and (end_date is null or end_date >= stichtag)
+    where
+        is_biap and start_date <= stichtag and (end_date is null or end_date >= stichtag)
+        {{ changed_partitions('wfbm', 'werkstatt_nr', 'month') }}
 )
 
 select
     in_work_area.*,
-    on_biap.person_local_key is not null as is_on_biap
+    on_biap.person_local_key is not null as is_on_biap,
+    {{ delivered_through() }} as delivered_through
 from in_work_area
 left join on_biap
     on

@@ -1,4 +1,12 @@
 -- Jobcenter customers in the target group per Stichtag. Grain: Jobcenter, month, customer.
+-- Incremental by delivered month.
+{{ config(
+    materialized='incremental',
+    unique_key=['jobcenter', 'month'],
+    incremental_strategy='delete+insert',
+) }}
+-- depends_on: {{ ref('stg_ops__deliveries') }}
+
 select
     jobcenter,
     month,
@@ -13,5 +21,7 @@ select
     is_gleichgestellt,
     is_rehabilitand,
     is_unemployed,
-    benefit_since
+    benefit_since,
+    {{ delivered_through() }} as delivered_through
 from {{ ref('stg_jc__customers') }}
+where true {{ changed_partitions('jc', 'jobcenter', 'month') }}

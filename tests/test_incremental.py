@@ -1,0 +1,111 @@
+"""Incremental loading: a later batch (new months and a late correction of a month loaded long ago)
+recomputes only what changed, and the result equals a full rebuild from the landing tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.resources import DataHome
+
+SPLIT = dt.datetime(2024, 10, 1, tzinfo=dt.UTC).timestamp()  # files received later come in phase 2
+
+
+def _run(root: Path, inbox: Path) -> None:
+    from orchestration.definitions import defs
+
+    with dg.instance_for_test() as instance:
+        result = defs.get_job_def("pipeline").execute_in_process(
+            instance=instance, resources={"data_home": DataHome(root=str(root), inbox_dir=str(inbox))}
+        )
+    assert result.success
+
+
+@pytest.fixture(scope="module")
+def two_phases(demo, tmp_path_factory):
+    root = tmp_path_factory.mktemp("incremental")
+    inbox, held = root / "inbox", root / "held"
+    inbox.mkdir()
+    held.mkdir()
+    for path in demo.iterdir():
+        shutil.copy2(path, (inbox if path.stat().st_mtime < SPLIT else held) / path.name)
+    _run(root, inbox)
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    phase_one = con.execute("select max(delivery_id) from ops.delivery_log").fetchone()[0]
+    con.close()
+    for path in held.iterdir():
+        shutil.copy2(path, inbox / path.name)
+    for path in (demo.with_name(demo.name + ".truth") / "later").iterdir():
+        shutil.copy2(path, inbox / path.name)  # a correction of March 2024 among them, under the same name
+    _run(root, inbox)
+    return root, phase_one
+
+
+def test_only_changed_months_were_recomputed(two_phases):
+    root, phase_one = two_phases
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    built = dict(
+        con.execute(
+            "select month, max(delivered_through) from intermediate.int_work_area_persons "
+            "where werkstatt_nr = 'LWL-0101' group by month"
+        ).fetchall()
+    )
+    assert built["2023-05"] == phase_one, "an untouched old month is not rebuilt"
+    assert built["2024-03"] > phase_one, "the late correction of March 2024 is"
+    assert built["2024-11"] > phase_one, "and so are the new months"
+
+
+def test_incremental_equals_a_full_rebuild(two_phases):
+    root, _ = two_phases
+    full = root / "full_rebuild.duckdb"
+    shutil.copy2(root / "warehouse.duckdb", full)
+    dbt = Path(sys.executable).with_name("dbt")
+    project = Path(__file__).resolve().parents[1] / "dbt_project"
+    env = {**os.environ, "TEILHABE_WAREHOUSE": str(full)}
+    subprocess.run(
+        [
+            str(dbt),
+            "build",
+            "--full-refresh",
+            "--quiet",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+        ],
+        check=True,
+        env=env,
+        cwd=project,
+    )
+    con = duckdb.connect()
+    con.execute(f"attach '{root / 'warehouse.duckdb'}' as incremental (read_only)")
+    con.execute(f"attach '{full}' as rebuilt (read_only)")
+    tables = con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = 'rebuilt' "
+        "and schema_name in ('intermediate', 'marts', 'kpi')"
+    ).fetchall()
+    assert len(tables) > 30
+    for schema, table in tables:
+        columns = [
+            c
+            for (c,) in con.execute(
+                "select column_name from duckdb_columns() where database_name = 'rebuilt' and schema_name = ? "
+                "and table_name = ? and column_name != 'delivered_through'",
+                [schema, table],
+            ).fetchall()
+        ]
+        select = ", ".join(f'"{c}"' for c in columns)
+        for left, right in (("incremental", "rebuilt"), ("rebuilt", "incremental")):
+            differ = con.execute(
+                f"select count(*) from (select {select} from {left}.{schema}.{table} "
+                f"except all select {select} from {right}.{schema}.{table})"
+            ).fetchone()[0]
+            assert differ == 0, f"{schema}.{table}: {differ} rows only in the {left} build"
