@@ -30,7 +30,7 @@ from teilhabe.simulate.calendar import month_label, month_of
 from teilhabe.simulate.defects import DefectInjector
 from teilhabe.simulate.oracle import KPI_FILES, Delivered, Oracle
 from teilhabe.simulate.profiles import load_profile
-from teilhabe.simulate.render import CsvFile, Rendered, Renderer, XlsxFile
+from teilhabe.simulate.render import CsvFile, Rendered, Renderer, Sheet, XlsxFile
 from teilhabe.simulate.world import World, build_world
 
 
@@ -183,8 +183,6 @@ def _deliver_with_scenario(
             None,
         )
         if drop is not None:
-            from teilhabe.simulate.render import Sheet
-
             original.sheets[1] = Sheet(
                 placements.title,
                 placements.header,
