@@ -280,10 +280,7 @@ class Oracle:
                 .group_by("jobcenter", "person_id")
                 .agg(pl.col("hit").any())
             )
-            counts = {
-                jc: (n, h)
-                for jc, n, h in hit.group_by("jobcenter").agg(pl.len(), pl.col("hit").sum()).iter_rows()
-            }
+            counts = _hits(hit, "jobcenter")
             provisional = self.last_day < hi + 183
             for jc in (j.kreis for j in self.w.profile.jobcenters):
                 n, h = counts.get(jc, (0, 0))
@@ -323,10 +320,7 @@ class Oracle:
                 .group_by("jobcenter", "spell_no")
                 .agg(pl.col("hit").any())
             )
-            counts = {
-                jc: (n, h)
-                for jc, n, h in hit.group_by("jobcenter").agg(pl.len(), pl.col("hit").sum()).iter_rows()
-            }
+            counts = _hits(hit, "jobcenter")
             provisional = self.last_day < hi + 92
             for jc in (j.kreis for j in self.w.profile.jobcenters):
                 n, h = counts.get(jc, (0, 0))
@@ -365,9 +359,7 @@ class Oracle:
                 .group_by("lv", "t_no")
                 .agg(pl.col("hit").any())
             )
-            counts = {
-                lv: (n, h) for lv, n, h in hit.group_by("lv").agg(pl.len(), pl.col("hit").sum()).iter_rows()
-            }
+            counts = _hits(hit, "lv")
             provisional = self.last_day < day(dt.date(year, 12, 31)) + 365
             for lv in ("LWL", "LVR"):
                 n, h = counts.get(lv, (0, 0))
@@ -405,12 +397,7 @@ class Oracle:
                 .group_by("kreisschluessel", "person_id")
                 .agg(pl.col("hit").any())
             )
-            counts = {
-                k: (n, h)
-                for k, n, h in flagged.group_by("kreisschluessel")
-                .agg(pl.len(), pl.col("hit").sum())
-                .iter_rows()
-            }
+            counts = _hits(flagged, "kreisschluessel")
             provisional = lo - 730 < self.first_day
             for kreis in sorted(set(self.kreis_of.values())):
                 n, h = counts.get(kreis, (0, 0))
@@ -473,6 +460,11 @@ class Oracle:
                     }
                 )
         return pl.DataFrame(rows, schema=_K12_SCHEMA).sort("werkstatt_nr", "year", "measure")
+
+
+def _hits(frame: pl.DataFrame, key: str) -> dict[str, tuple[int, int]]:
+    """Per key: how many rows, and how many of them with ``hit``."""
+    return {k: (n, h) for k, n, h in frame.group_by(key).agg(pl.len(), pl.col("hit").sum()).iter_rows()}
 
 
 def _year_month(d: int) -> tuple[int, int]:
