@@ -25,6 +25,8 @@ from ingest.landing import empty_landing_frame, landing_frame
 from ingest.pseudonymise import PseudonymKey
 from schemas import SOURCE_TABLES
 
+CHUNK_ENV = "TEILHABE_INGEST_CHUNK_FILES"
+DEFAULT_CHUNK_FILES = 2500  # about half a year of NRW deliveries: ~1 GB of frames at a time
 RETENTION_ENV = "TEILHABE_ARCHIVE_RETENTION_YEARS"
 DEFAULT_RETENTION_YEARS = 6  # privacy.md §2: enough to rebuild five years of history
 
@@ -162,6 +164,32 @@ def ingest(
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     archive.mkdir(parents=True, exist_ok=True)
     os.chmod(archive, 0o700)  # plaintext lives here and only here (privacy.md §2)
+    # One transaction for the whole run; files are read and validated in chunks of a few thousand
+    # (in received order) so that memory stays bounded while fixed costs stay paid once per chunk.
+    con.execute("begin transaction")
+    try:
+        for start in range(0, len(files), chunk_files()):
+            _ingest_chunk(con, files[start : start + chunk_files()], archive, key, run_id, now, report)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return report
+
+
+def chunk_files() -> int:
+    return int(os.environ.get(CHUNK_ENV, DEFAULT_CHUNK_FILES))
+
+
+def _ingest_chunk(
+    con: duckdb.DuckDBPyConnection,
+    files: list[tuple[Path, os.stat_result]],
+    archive: Path,
+    key: PseudonymKey,
+    run_id: str,
+    now: dt.datetime,
+    report: IngestReport,
+) -> None:
     hashes: dict[str, tuple[str, int, int, dt.datetime]] = {}
     stats = {path.name: stat for path, stat in files}
 
@@ -244,57 +272,48 @@ def ingest(
         pl.col("file_name").alias("_file"), "delivery_id", "sender", "period"
     )
 
-    con.execute("begin transaction")
-    try:
-        for (table, sender, period), name in latest.items():
-            replaced = con.execute(
-                f"select distinct delivery_id from landing.{table} where sender = ? and period = ?",
-                [sender, period],
-            ).fetchall()
-            if replaced:
-                con.execute(f"delete from landing.{table} where sender = ? and period = ?", [sender, period])
-                con.executemany(
-                    "update ops.delivery_log set status = 'superseded', superseded_by = ? where delivery_id = ?",
-                    [[ids[name], r[0]] for r in replaced],
-                )
-                report.superseded += len(replaced)
-        for table, valid in batch.valid.items():
-            wanted = {n for (t, _, _), n in latest.items() if t == table}
-            rows = landing_frame(
-                table, valid.filter(pl.col("_file").is_in(list(wanted))), deliveries, key.secret
+    # Still inside the run's transaction (opened by ingest()).
+    for (table, sender, period), name in latest.items():
+        replaced = con.execute(
+            f"select distinct delivery_id from landing.{table} where sender = ? and period = ?",
+            [sender, period],
+        ).fetchall()
+        if replaced:
+            con.execute(f"delete from landing.{table} where sender = ? and period = ?", [sender, period])
+            con.executemany(
+                "update ops.delivery_log set status = 'superseded', superseded_by = ? where delivery_id = ?",
+                [[ids[name], r[0]] for r in replaced],
             )
-            if rows.height:
-                con.register("_rows", rows.to_arrow())
-                con.execute(f"insert into landing.{table} by name select * from _rows")
-                con.unregister("_rows")
-                report.tables_changed.add(table)
-        con.register("_log", log.to_arrow())
-        con.execute("insert into ops.delivery_log by name select * from _log")
-        con.unregister("_log")
-        findings = batch.findings.join(
-            log.select(pl.col("file_name").alias("file"), "delivery_id"), on="file", how="inner"
-        ).select(
-            "delivery_id", pl.col("file").alias("file_name"), pl.col("row").alias("source_row"),
-            pl.col("table").alias("source_table"), pl.col("column").alias("column_name"), "rule", "level",
-            "message", "value",
-        )  # fmt: skip
-        if findings.height:
-            con.register("_findings", findings.to_arrow())
-            con.execute("insert into ops.quarantine by name select * from _findings")
-            con.unregister("_findings")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    counts = log.group_by("status").len()
-    by_status = dict(counts.iter_rows())
-    report.loaded = by_status.get("loaded", 0)
-    report.rejected = by_status.get("rejected", 0)
-    report.duplicates = by_status.get("duplicate", 0)
+            report.superseded += len(replaced)
+    for table, valid in batch.valid.items():
+        wanted = {n for (t, _, _), n in latest.items() if t == table}
+        rows = landing_frame(table, valid.filter(pl.col("_file").is_in(list(wanted))), deliveries, key.secret)
+        if rows.height:
+            con.register("_rows", rows.to_arrow())
+            con.execute(f"insert into landing.{table} by name select * from _rows")
+            con.unregister("_rows")
+            report.tables_changed.add(table)
+    con.register("_log", log.to_arrow())
+    con.execute("insert into ops.delivery_log by name select * from _log")
+    con.unregister("_log")
+    findings = batch.findings.join(
+        log.select(pl.col("file_name").alias("file"), "delivery_id"), on="file", how="inner"
+    ).select(
+        "delivery_id", pl.col("file").alias("file_name"), pl.col("row").alias("source_row"),
+        pl.col("table").alias("source_table"), pl.col("column").alias("column_name"), "rule", "level",
+        "message", "value",
+    )  # fmt: skip
+    if findings.height:
+        con.register("_findings", findings.to_arrow())
+        con.execute("insert into ops.quarantine by name select * from _findings")
+        con.unregister("_findings")
+    by_status = dict(log.group_by("status").len().iter_rows())
+    report.loaded += by_status.get("loaded", 0)
+    report.rejected += by_status.get("rejected", 0)
+    report.duplicates += by_status.get("duplicate", 0)
     report.superseded += by_status.get("superseded", 0)
-    report.rows_loaded = int(log.filter(pl.col("status") == "loaded")["rows_loaded"].sum())
-    report.rows_quarantined = int(log["rows_quarantined"].sum())
-    return report
+    report.rows_loaded += int(log.filter(pl.col("status") == "loaded")["rows_loaded"].sum())
+    report.rows_quarantined += int(log["rows_quarantined"].sum())
 
 
 def retention_years() -> int:

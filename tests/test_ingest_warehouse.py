@@ -221,3 +221,16 @@ def test_archive_retention_removes_only_expired_files(demo, tmp_path):
         "select count(*) from ops.delivery_log where archive_removed_at is null and period like '2024%'"
     )
     assert con.execute(kept_2024).fetchone()[0] > 400
+
+
+def test_chunked_reading_gives_the_same_warehouse(demo, tmp_path, monkeypatch):
+    """Big inboxes are read in chunks inside one transaction; the result does not depend on it."""
+    results = []
+    for chunk in ("100000", "150"):
+        monkeypatch.setenv("TEILHABE_INGEST_CHUNK_FILES", chunk)
+        con = duckdb.connect(str(tmp_path / f"w{chunk}.duckdb"))
+        wh.ingest(con, demo, tmp_path / f"archive{chunk}", KEY)
+        statuses = con.execute("select file_name, status from ops.delivery_log order by file_name").fetchall()
+        results.append((counts(con), statuses))
+        con.close()
+    assert results[0] == results[1]
