@@ -1,0 +1,124 @@
+"""Small-cell suppression as the Statistik der Bundesagentur für Arbeit practises it (privacy.md §3),
+decided once on a complete table (all regions with their Landschaftsverband and NRW totals) before
+any partner's slice is cut from it.
+
+- Primary: a count of 1 or 2 is suppressed (0 is published).
+- Rates: suppressed when the denominator is below 10 or the numerator or denominator is suppressed;
+  a suppressed rate suppresses its numerator too (else the rate could be recomputed).
+- Means: suppressed when computed over fewer than 3 cases.
+- Secondary: where rows are parts of a total (the groups), a group never has exactly one suppressed
+  count: the next smallest cell of the group is suppressed too. As a safety net the table is then
+  checked exactly: while any suppressed count can be computed from the published counts and the
+  group equations (linear algebra), the next smallest cell of one of its groups is suppressed.
+Everything is repeated until nothing changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+SUPPRESSED = "*"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    counts: tuple[str, ...]  # additive count columns
+    rates: dict[str, tuple[str, str]] = field(default_factory=dict)  # rate -> (numerator, denominator)
+    means: dict[str, str] = field(default_factory=dict)  # mean -> column with its number of cases
+    groups: tuple[tuple[int, ...], ...] = ()  # row indexes: parts..., then the total row last
+
+
+def suppress(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
+    """A boolean frame, True where the cell must not be published (same columns as decided)."""
+    columns = {*spec.counts, *spec.rates, *spec.means}
+    columns |= {c for pair in spec.rates.values() for c in pair}
+    values = {c: frame[c].fill_null(0).to_numpy().astype(float) for c in columns | set(spec.means.values())}
+    mask = {c: np.zeros(frame.height, dtype=bool) for c in columns}
+    changed = True
+    while changed:
+        before = {c: m.copy() for c, m in mask.items()}
+        for c in spec.counts:
+            mask[c] |= (values[c] >= 1) & (values[c] <= 2)
+        for rate, (numerator, denominator) in spec.rates.items():
+            mask[rate] |= (values[denominator] < 10) | mask[numerator] | mask[denominator]
+            mask[numerator] |= mask[rate]
+        for mean, cases in spec.means.items():
+            mask[mean] |= values[cases] < 3
+        for c in spec.counts:
+            _secondary(values[c], mask[c], spec.groups)
+            _until_not_determined(values[c], mask[c], spec.groups)
+        changed = any((mask[c] != before[c]).any() for c in columns)
+    return pl.DataFrame({c: mask[c] for c in sorted(columns)})
+
+
+def _next_smallest(values: np.ndarray, mask: np.ndarray, group: tuple[int, ...]) -> int | None:
+    """The smallest published cell of a group (ties: the first); zeros too, as they carry information."""
+    candidates = [i for i in group if not mask[i]]
+    return min(candidates, key=lambda i: (values[i], i)) if candidates else None
+
+
+def _secondary(values: np.ndarray, mask: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for group in groups:
+            if mask[list(group)].sum() == 1:
+                pick = _next_smallest(values, mask, group)
+                if pick is not None:
+                    mask[pick] = True
+                    changed = True
+
+
+def determined_cells(mask: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> list[int]:
+    """Suppressed cells whose value follows from the published cells and the group sums: x_i is
+    determined when the unit vector e_i lies in the row space of the equations over the unknowns."""
+    unknown = np.flatnonzero(mask)
+    if not len(unknown) or not groups:
+        return []
+    position = {cell: k for k, cell in enumerate(unknown)}
+    rows = []
+    for group in groups:
+        *parts, total = group
+        row = np.zeros(len(unknown))
+        for cell in parts:
+            if cell in position:
+                row[position[cell]] += 1
+        if total in position:
+            row[position[total]] -= 1
+        if row.any():
+            rows.append(row)
+    if not rows:
+        return []
+    equations = np.array(rows)
+    rank = np.linalg.matrix_rank(equations)
+    found = []
+    for k, cell in enumerate(unknown):
+        unit = np.zeros(len(unknown))
+        unit[k] = 1
+        if np.linalg.matrix_rank(np.vstack([equations, unit])) == rank:
+            found.append(int(cell))
+    return found
+
+
+def _until_not_determined(values: np.ndarray, mask: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> None:
+    while determined := determined_cells(mask, groups):
+        cell = determined[0]
+        for group in groups:
+            if cell in group:
+                pick = _next_smallest(values, mask, group)
+                if pick is not None:
+                    mask[pick] = True
+                    break
+        else:
+            return
+
+
+def published(frame: pl.DataFrame, mask: pl.DataFrame) -> pl.DataFrame:
+    """The table as it may leave: suppressed cells become "*", everything else its text."""
+    return frame.with_columns(
+        pl.when(mask[c]).then(pl.lit(SUPPRESSED)).otherwise(pl.col(c).cast(pl.String)).alias(c)
+        for c in mask.columns
+    )
