@@ -31,6 +31,10 @@ class DataHome(dg.ConfigurableResource):
     def warehouse(self) -> Path:
         return Path(self.root) / "warehouse.duckdb"
 
+    @property
+    def analysts_copy(self) -> Path:
+        return Path(self.root) / "analysts" / "teilhabe.duckdb"
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """The one writing connection to the warehouse (callers are serialised by the pool)."""

@@ -8,6 +8,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.dbt import WAREHOUSE_ENV, dbt_project, ensure_manifest
 from orchestration.resources import DataHome
+from teilhabe.publish.analysts_copy import SCHEMAS, publish_analysts_copy
 
 ensure_manifest()
 
@@ -19,4 +20,24 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     yield from dbt.cli(["build"], context=context).stream()
 
 
-defs = dg.Definitions(assets=[warehouse_dbt_assets])
+ANALYSTS_INPUTS = [key for key in warehouse_dbt_assets.keys if key.path[0] in SCHEMAS]
+
+
+@dg.asset(
+    key=["analysts", "teilhabe_duckdb"],
+    deps=ANALYSTS_INPUTS,
+    group_name="publish",
+    kinds={"duckdb"},
+    pool="warehouse",
+    description="The analysts' read-only copy: marts and KPI tables, replaced atomically after each build",
+)
+def analysts_copy(context: dg.AssetExecutionContext, data_home: DataHome) -> dg.MaterializeResult:
+    target = data_home.analysts_copy
+    rows = publish_analysts_copy(data_home.warehouse, target)
+    context.log.info(f"analysts' copy at {target}: {len(rows)} tables")
+    return dg.MaterializeResult(
+        metadata={"path": str(target), "tables": len(rows), "rows": sum(rows.values())}
+    )
+
+
+defs = dg.Definitions(assets=[warehouse_dbt_assets, analysts_copy])
