@@ -12,6 +12,7 @@ import time
 import dagster as dg
 import polars as pl
 
+from ingest.identify import Delivery
 from ingest.pseudonymise import load_key
 from ingest.warehouse import ingest, prune_archive, retention_years
 from orchestration.resources import DataHome
@@ -71,6 +72,7 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHome):
             "d.format, d.part from ops.quarantine q join ops.delivery_log d using (delivery_id) where d.run_id = ?",
             [context.run.run_id],
         ).pl()
+        findings = _with_fed_tables(findings)
         counts = {t: con.execute(f"select count(*) from landing.{t}").fetchone()[0] for t in SOURCE_TABLES}
     context.log.info(report.summary() + f" in {time.perf_counter() - started:.1f} s")
     yield dg.MaterializeResult(asset_key=DELIVERY_LOG_KEY, metadata={"run_summary": report.summary()})
@@ -84,7 +86,8 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHome):
             },
         )
         mine = findings.filter(
-            pl.col("source_table").eq_missing(table) | (pl.col("source_table").is_null() & _feeds(table))
+            pl.col("source_table").eq_missing(table)
+            | (pl.col("source_table").is_null() & pl.col("feeds").list.contains(table))
         )
         problems = mine.filter(pl.col("level") != "warning")
         shown = mine.head(MAX_FINDINGS_SHOWN).select(
@@ -109,20 +112,18 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHome):
         )
 
 
-def _feeds(table: str) -> pl.Expr:
-    """Whether a file-level finding concerns the table (an unidentified file: every table)."""
-    fmt, part = pl.col("format"), pl.col("part")
-    by_format = {
-        "lv_register": "lv_werkstaetten",
-        "lv_ld": "lv_leistungsdokumentation",
-        "lv_bfa": "lv_budget_fuer_arbeit",
+def _with_fed_tables(findings: pl.DataFrame) -> pl.DataFrame:
+    """Each finding with the landing tables its file feeds (an unidentified file: every table), so
+    that a file-level finding shows under each of them."""
+    fed = {
+        (fmt, part): list(Delivery("", fmt, None, part, "").tables) if fmt else list(SOURCE_TABLES)
+        for fmt, part in findings.select("format", "part").unique().iter_rows()
     }
-    return (
-        fmt.is_null()
-        | ((fmt == "wfbm_xlsx") & pl.lit(table.startswith("wfbm_")))
-        | (fmt.replace_strict(by_format, default=None) == table)
-        | (fmt.is_in(["wfbm_csv", "jc_csv"]) & ((fmt.str.head(-4) + "_" + part) == table))
-    ).fill_null(False)
+    return findings.with_columns(
+        pl.struct("format", "part")
+        .map_elements(lambda r: fed[(r["format"], r["part"])], return_dtype=pl.List(pl.String))
+        .alias("feeds")
+    )
 
 
 def _markdown(frame: pl.DataFrame) -> str:

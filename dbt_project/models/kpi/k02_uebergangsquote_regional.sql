@@ -7,8 +7,8 @@ with workshops as (
 
 by_region as (
     select
-        'kreis' as level,
-        kreisschluessel as region,
+        case when grouping(kreisschluessel) = 0 then 'kreis' else 'landschaftsverband' end as level,
+        coalesce(kreisschluessel, landschaftsverband) as region,
         landschaftsverband,
         year,
         sum(numerator) as numerator,
@@ -16,19 +16,7 @@ by_region as (
         count(*) as workshops,
         count(*) filter (where denominator is null) as workshops_missing
     from workshops
-    group by kreisschluessel, landschaftsverband, year
-    union all
-    select
-        'landschaftsverband' as level,
-        landschaftsverband as region,
-        landschaftsverband,
-        year,
-        sum(numerator) as numerator,
-        sum(denominator) as denominator,
-        count(*) as workshops,
-        count(*) filter (where denominator is null) as workshops_missing
-    from workshops
-    group by landschaftsverband, year
+    group by landschaftsverband, year, rollup(kreisschluessel)
 )
 
 select

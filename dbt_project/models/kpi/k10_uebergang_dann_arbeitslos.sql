@@ -3,17 +3,12 @@
 -- * 100; provisional until the Jobcenter data reaches 31.12.Y + 365 days. Grain: Landschaftsverband, year.
 with transitions as (
     select
-        workshops.landschaftsverband,
-        transitions.transition_year as year,
-        transitions.transition_date,
-        persons.person_key
-    from {{ ref('int_transitions_deduplicated') }} as transitions
-    inner join {{ ref('dim_workshops') }} as workshops
-        on transitions.werkstatt_nr = workshops.werkstatt_nr and workshops.is_current
-    left join {{ ref('int_workshop_person_keys') }} as persons
-        on
-            transitions.werkstatt_nr = persons.werkstatt_nr
-            and transitions.person_local_key = persons.person_local_key
+        landschaftsverband,
+        transition_year as year,
+        transition_date,
+        person_key
+    from {{ ref('fct_transitions') }}
+    where landschaftsverband is not null
 ),
 
 flagged as (
