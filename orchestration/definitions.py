@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.dbt import dbt_resource
-from orchestration.defs import ingest, warehouse
+from orchestration.defs import ingest, publish, warehouse
 from orchestration.resources import data_home_resource
 from teilhabe.settings import quiet_telemetry
 
@@ -14,5 +14,6 @@ quiet_telemetry()
 defs = dg.Definitions.merge(
     ingest.defs,
     warehouse.defs,
+    publish.defs,
     dg.Definitions(resources={"dbt": dbt_resource(), "data_home": data_home_resource()}),
 )

@@ -8,12 +8,47 @@ it shows in the UI like any other run.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 
 from teilhabe.settings import data_home
+
+# The run's full log is in the Dagster instance (see it with `make dev`); the terminal shows
+# warnings and the summary.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+PID_TAG, HOST_TAG = "teilhabe/pid", "teilhabe/host"
+
+
+def _execute(job_name: str, **kwargs) -> dg.ExecuteInProcessResult:
+    """Run a job in this process, recorded in the data home's Dagster instance."""
+    from orchestration.definitions import defs
+
+    with dg.DagsterInstance.get() as instance:
+        _release_dead_runs(instance)
+        tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+        return defs.resolve_job_def(job_name).execute_in_process(
+            instance=instance, raise_on_error=False, tags=tags, **kwargs
+        )
+
+
+def _release_dead_runs(instance: dg.DagsterInstance) -> None:
+    """A command-line run killed hard (SIGKILL, power cut) would keep its slot of the warehouse
+    pool, and every later run would wait for it forever: mark it failed and free the slot."""
+    active = dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
+    for record in instance.get_run_records(filters=active):
+        run = record.dagster_run
+        if run.tags.get(HOST_TAG) != socket.gethostname() or not run.tags.get(PID_TAG):
+            continue
+        try:
+            os.kill(int(run.tags[PID_TAG]), 0)
+        except ProcessLookupError:
+            instance.report_run_failed(
+                run, "the process running it is gone (killed); its warehouse slot was freed"
+            )
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
 
 
 @dataclass(frozen=True)
@@ -23,12 +58,15 @@ class PipelineResult:
     materialized: int
     failed_steps: tuple[str, ...]
     ingest_summary: str = ""
+    extracts_summary: str = ""
 
     def summary(self) -> str:
         status = "succeeded" if self.success else f"FAILED in {', '.join(self.failed_steps)}"
         lines = [f"pipeline run {self.run_id} {status}: {self.materialized} assets materialized"]
         if self.ingest_summary:
             lines.append(f"ingest: {self.ingest_summary}")
+        if self.extracts_summary:
+            lines.append(f"extracts: {self.extracts_summary}")
         return "\n".join(lines)
 
 
@@ -36,24 +74,39 @@ def run_pipeline(inbox: Path) -> PipelineResult:
     home = data_home().ensure()
     os.environ["DAGSTER_HOME"] = str(home.dagster_home)
     os.environ["TEILHABE_INBOX"] = str(inbox)
-    from orchestration.definitions import defs
+    return _result(_execute("pipeline", run_config=QUIET))
 
-    job = defs.resolve_implicit_global_asset_job_def()
-    with dg.DagsterInstance.get() as instance:
-        # The run's full log is in the Dagster instance (see it with `make dev`); the terminal
-        # shows warnings and the summary.
-        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=quiet)
-    summaries = [
-        event.event_specific_data.materialization.metadata["run_summary"].value
-        for event in result.all_events
-        if event.event_type_value == "ASSET_MATERIALIZATION"
-        and "run_summary" in event.event_specific_data.materialization.metadata
-    ]
+
+def run_publish(partners: list[str], period: str) -> PipelineResult:
+    """Re-issue one period for some partners (or all of the period's kind), as the UI would."""
+    home = data_home().ensure()
+    os.environ["DAGSTER_HOME"] = str(home.dagster_home)
+    from orchestration.defs.publish import ASSET_NAMES, PERIOD_ASSETS, partition_of_period
+
+    kind, key = partition_of_period(period)
+    config = {**QUIET, "ops": {PERIOD_ASSETS[kind].op.name: {"config": {"partners": partners}}}}
+    return _result(_execute(f"publish_{ASSET_NAMES[kind]}", run_config=config, partition_key=key))
+
+
+def _result(result: dg.ExecuteInProcessResult) -> PipelineResult:
+    def summary(name: str) -> str:
+        found = [
+            event.event_specific_data.materialization.metadata[name].value
+            for event in result.all_events
+            if event.event_type_value == "ASSET_MATERIALIZATION"
+            and name in event.event_specific_data.materialization.metadata
+        ]
+        return found[0] if found else ""
+
     materialized = sum(1 for event in result.all_events if event.event_type_value == "ASSET_MATERIALIZATION")
     failed = tuple(
         event.step_key or "?" for event in result.all_events if event.event_type_value == "STEP_FAILURE"
     )
     return PipelineResult(
-        result.success, result.run_id, materialized, failed, summaries[0] if summaries else ""
+        result.success,
+        result.run_id,
+        materialized,
+        failed,
+        summary("run_summary"),
+        summary("extracts_summary"),
     )

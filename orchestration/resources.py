@@ -35,6 +35,10 @@ class DataHome(dg.ConfigurableResource):
     def analysts_copy(self) -> Path:
         return Path(self.root) / "analysts" / "teilhabe.duckdb"
 
+    @property
+    def outbox(self) -> Path:
+        return Path(self.root) / "outbox"
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """The one writing connection to the warehouse (callers are serialised by the pool)."""

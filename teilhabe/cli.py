@@ -1,4 +1,4 @@
-"""``teilhabe``: the user-facing verbs (simulate, run, dev; check, publish and bench follow)."""
+"""``teilhabe``: the user-facing verbs (simulate, run, check, publish, dev)."""
 
 from __future__ import annotations
 
@@ -113,6 +113,32 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if batch.rejected else 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Re-issue a period's extracts (a new version only where the figures changed)."""
+    from orchestration.pipeline import run_publish
+    from teilhabe.publish.deliver import mismatch
+    from teilhabe.publish.extracts import period_kind
+    from teilhabe.publish.partners import load_partners
+
+    try:
+        kind = period_kind(args.period)
+    except ValueError as problem:
+        print(problem)
+        return 2
+    known = {p.id: p for p in load_partners()}
+    for ident in args.partner or []:
+        if ident not in known:
+            print(f"unknown partner {ident!r} (see partners.yaml; Jobcenters are jobcenter_<Kreisschlüssel>)")
+            return 2
+        if known[ident].period != kind:
+            print(mismatch(known[ident], args.period))
+            return 2
+    result = run_publish(args.partner or [], args.period)
+    print(result.summary())
+    print(f"extracts        {data_home().outbox}/<partner>/{args.period}/latest")
+    return 0 if result.success else 1
+
+
 def cmd_dev(_: argparse.Namespace) -> int:
     home = data_home().ensure()
     os.environ["DAGSTER_HOME"] = str(home.dagster_home)
@@ -151,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--register", type=Path, help="the Landschaftsverband's register, to check Werkstatt-Nr."
     )
     check.set_defaults(func=cmd_check)
+
+    pub = verbs.add_parser("publish", help="(re-)issue the partner extracts of a period")
+    pub.add_argument("--period", required=True, help="JJJJ-MM, JJJJ-Qn or JJJJ (the partners' period kind)")
+    pub.add_argument(
+        "--partner",
+        action="append",
+        help="partner id of partners.yaml (repeatable; default: all of the period's kind)",
+    )
+    pub.set_defaults(func=cmd_publish)
 
     dev = verbs.add_parser("dev", help="the Dagster UI on this data home")
     dev.set_defaults(func=cmd_dev)

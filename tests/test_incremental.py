@@ -23,7 +23,7 @@ def _run(root: Path, inbox: Path) -> None:
     from orchestration.definitions import defs
 
     with dg.instance_for_test() as instance:
-        result = defs.get_job_def("pipeline").execute_in_process(
+        result = defs.resolve_job_def("pipeline").execute_in_process(
             instance=instance, resources={"data_home": DataHome(root=str(root), inbox_dir=str(inbox))}
         )
     assert result.success

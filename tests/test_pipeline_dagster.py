@@ -20,7 +20,7 @@ def pipeline_run(faulty, tmp_path_factory):
     root = tmp_path_factory.mktemp("home")
     inbox = root / "inbox"
     shutil.copytree(faulty, inbox)
-    job = defs.get_job_def("pipeline")
+    job = defs.resolve_job_def("pipeline")
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(
             instance=instance, resources={"data_home": DataHome(root=str(root), inbox_dir=str(inbox))}

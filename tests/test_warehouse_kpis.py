@@ -22,7 +22,7 @@ def warehouse(demo, tmp_path_factory):
     inbox = root / "inbox"
     shutil.copytree(demo, inbox)
     with dg.instance_for_test() as instance:
-        result = defs.get_job_def("pipeline").execute_in_process(
+        result = defs.resolve_job_def("pipeline").execute_in_process(
             instance=instance, resources={"data_home": DataHome(root=str(root), inbox_dir=str(inbox))}
         )
     assert result.success

@@ -135,8 +135,9 @@ def _markdown(frame: pl.DataFrame) -> str:
 
 pipeline_job = dg.define_asset_job(
     "pipeline",
-    selection=dg.AssetSelection.all(),
-    description="Ingest every new delivery, then build the warehouse",
+    # Everything but the re-issue assets of past periods (orchestration/defs/publish.py).
+    selection=dg.AssetSelection.all() - dg.AssetSelection.key_prefixes(["outbox", "periods"]),
+    description="Ingest every new delivery, build the warehouse, publish the analysts' copy and extracts",
 )
 
 

@@ -21,6 +21,7 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
 
 
 ANALYSTS_INPUTS = [key for key in warehouse_dbt_assets.keys if key.path[0] in SCHEMAS]
+KPI_ASSETS = [key for key in warehouse_dbt_assets.keys if key.path[0] == "kpi"]
 
 
 @dg.asset(

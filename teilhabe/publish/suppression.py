@@ -6,6 +6,8 @@ any partner's slice is cut from it.
 - Rates: suppressed when the denominator is below 10 or the numerator or denominator is suppressed;
   a suppressed rate suppresses its numerator too (else the rate could be recomputed).
 - Means: suppressed when computed over fewer than 3 cases.
+- Together: cells of one row that reveal each other (a figure, its rank; two figures, their
+  difference and a status saying whether they are equal) are suppressed all or none.
 - Secondary: where rows are parts of a total (the groups), a group never has exactly one suppressed
   count: the next smallest cell of the group is suppressed too. As a safety net the table is then
   checked exactly: while any suppressed count can be computed from the published counts and the
@@ -29,14 +31,25 @@ class TableSpec:
     rates: dict[str, tuple[str, str]] = field(default_factory=dict)  # rate -> (numerator, denominator)
     means: dict[str, str] = field(default_factory=dict)  # mean -> column with its number of cases
     groups: tuple[tuple[int, ...], ...] = ()  # row indexes: parts..., then the total row last
+    together: tuple[tuple[str, ...], ...] = ()  # columns suppressed all or none, row by row
+
+    def columns(self) -> set[str]:
+        """Every column the decision covers."""
+        named = {*self.counts, *self.rates, *self.means, *(c for cs in self.together for c in cs)}
+        return named | {c for pair in self.rates.values() for c in pair}
 
 
-def suppress(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
-    """A boolean frame, True where the cell must not be published (same columns as decided)."""
-    columns = {*spec.counts, *spec.rates, *spec.means}
-    columns |= {c for pair in spec.rates.values() for c in pair}
-    values = {c: frame[c].fill_null(0).to_numpy().astype(float) for c in columns | set(spec.means.values())}
+def suppress(
+    frame: pl.DataFrame, spec: TableSpec, forced: dict[str, np.ndarray] | None = None
+) -> pl.DataFrame:
+    """A boolean frame, True where the cell must not be published (same columns as decided).
+    ``forced`` marks cells suppressed from outside (the same figure suppressed in another table)."""
+    columns = spec.columns()
+    numeric = {*spec.counts, *spec.means.values(), *(c for pair in spec.rates.values() for c in pair)}
+    values = {c: frame[c].fill_null(0).to_numpy().astype(float) for c in numeric}
     mask = {c: np.zeros(frame.height, dtype=bool) for c in columns}
+    for c, cells in (forced or {}).items():
+        mask[c] |= cells
     changed = True
     while changed:
         before = {c: m.copy() for c, m in mask.items()}
@@ -47,6 +60,10 @@ def suppress(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
             mask[numerator] |= mask[rate]
         for mean, cases in spec.means.items():
             mask[mean] |= values[cases] < 3
+        for linked in spec.together:
+            anywhere = np.logical_or.reduce([mask[c] for c in linked])
+            for c in linked:
+                mask[c] |= anywhere
         for c in spec.counts:
             _secondary(values[c], mask[c], spec.groups)
             _until_not_determined(values[c], mask[c], spec.groups)

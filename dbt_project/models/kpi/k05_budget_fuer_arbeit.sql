@@ -44,6 +44,7 @@ select
     active_cases,
     new_cases,
     {{ rounded_ratio('subsidy_cents', 'active_cases * 100') }} as mean_monthly_subsidy_eur,
+    coalesce(subsidy_cents, 0) / 100.0 as subsidy_sum_eur,
     false as is_provisional,
     case when active_cases = 0 then 'no active cases on 31.12.' end as missing_reason
 from figures

@@ -1,0 +1,410 @@
+"""What leaves the house (privacy.md §3-4, kpis.md): every KPI as one complete table — all of NRW,
+with Landschaftsverband and NRW totals where the figures add up — whose small cells are decided
+once, for all partners together, and only then cut into a partner's scope and period.
+
+A figure that appears in two tables (SB+GL in K06 and K14, K07 for December in K14, Budget für
+Arbeit in K05 and K14, last year's K01 beside this year's) is suppressed in both if in one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from teilhabe.publish.suppression import TableSpec, suppress
+
+TIERS = ("werkstatt", "kreis", "jobcenter", "landschaftsverband", "nrw")  # `level` of a row
+
+
+@dataclass(frozen=True)
+class KpiExtract:
+    """How one KPI table leaves: its grain, which columns are counts, rates and means, and whether
+    its rows add up to Landschaftsverband and NRW totals."""
+
+    kpi: str
+    table: str  # the dbt model in schema kpi
+    title: str
+    grain: str  # werkstatt | kreis | jobcenter | landschaftsverband
+    period: str  # year | month
+    counts: tuple[str, ...] = ()
+    rates: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # rate -> (num, den, per)
+    means: dict[str, tuple[str, str]] = field(default_factory=dict)  # mean -> (cases, sum)
+    together: tuple[tuple[str, ...], ...] = ()
+    totals: bool = True
+    hidden: tuple[str, ...] = ()  # internal columns that never leave
+
+    def spec(self, groups: tuple[tuple[int, ...], ...]) -> TableSpec:
+        return TableSpec(
+            counts=self.counts,
+            rates={rate: (num, den) for rate, (num, den, _) in self.rates.items()},
+            means={mean: cases for mean, (cases, _) in self.means.items()},
+            groups=groups,
+            together=self.together,
+        )
+
+    @property
+    def decided(self) -> tuple[str, ...]:
+        """The columns a suppression decision covers."""
+        return tuple(sorted(self.spec(()).columns()))
+
+
+_RATE = {"value": ("numerator", "denominator", 100)}
+EXTRACTS = {
+    e.kpi: e
+    for e in (
+        KpiExtract("k01", "k01_biap_quote", "BiAp-Quote", "werkstatt", "year", ("numerator", "denominator"), _RATE,
+                   together=(("value", "rank"), ("value_prev_year", "rank_prev_year"))),
+        KpiExtract("k02", "k02_uebergangsquote", "Übergangsquote", "werkstatt", "year", ("numerator", "denominator"), _RATE),
+        KpiExtract("k03", "k03_uebergaenge_je_1000", "Übergänge je 1.000", "werkstatt", "year", ("numerator", "denominator"),
+                   {"value": ("numerator", "denominator", 1000)}),
+        KpiExtract("k04", "k04_rueckkehrquote", "Rückkehrquote", "werkstatt", "year", ("numerator", "denominator"), _RATE),
+        KpiExtract("k05", "k05_budget_fuer_arbeit", "Budget für Arbeit", "kreis", "year", ("active_cases", "new_cases"),
+                   means={"mean_monthly_subsidy_eur": ("active_cases", "subsidy_sum_eur")}, hidden=("subsidy_sum_eur",)),
+        KpiExtract("k06", "k06_zielgruppenbestand", "Zielgruppenbestand", "jobcenter", "month",
+                   ("sb", "gl", "rehabilitanden", "any_target")),
+        KpiExtract("k07", "k07_integrationsquote_sb", "Integrationsquote SB/GL", "jobcenter", "month",
+                   ("numerator", "denominator"), _RATE),
+        KpiExtract("k08", "k08_werkakademie_integrationsquote", "Werkakademie-Integrationsquote", "jobcenter", "year",
+                   ("numerator", "denominator"), _RATE),
+        KpiExtract("k09", "k09_uebernahmequote_praktikum", "Übernahmequote Praktikum", "jobcenter", "year",
+                   ("numerator", "denominator"), _RATE),
+        KpiExtract("k10", "k10_uebergang_dann_arbeitslos", "Übergang, dann arbeitslos", "landschaftsverband", "year",
+                   ("numerator", "denominator"), _RATE),
+        KpiExtract("k11", "k11_jobcenter_in_werkstatt", "Vom Jobcenter in die Werkstatt", "kreis", "year",
+                   ("entrants", "from_jobcenter")),
+        # K12 compares the Landschaftsverband's figure with ours: suppressing one reveals it through
+        # the other, the difference and the status, so the four go together. Measures do not add up.
+        KpiExtract("k12", "k12_abgleich_leistungsdokumentation", "Abgleich Leistungsdokumentation", "werkstatt", "year",
+                   ("reported", "computed"), together=(("reported", "computed", "difference", "status"),), totals=False),
+        # Distinct employers do not add up across Kreise (one employer, several Kreise): no totals.
+        KpiExtract("k13", "k13_arbeitgeber_engagement", "Arbeitgeber-Engagement", "kreis", "year",
+                   ("employers", "numerator", "denominator"), _RATE, together=(("employers", "denominator"),), totals=False),
+        KpiExtract("k14", "k14_regionaluebersicht", "Regionalübersicht NRW inklusiv", "kreis", "year",
+                   ("ab_persons", "biap_persons", "transitions", "budget_fuer_arbeit_active",
+                    "sb_gl_customers_december", "sb_gl_integration_months"),
+                   together=(("k07_december",),)),
+    )
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Link:
+    """The same figure in two tables: suppressed in one, suppressed in both. Each side maps its
+    row's period to a common key (None: the row does not carry the figure)."""
+
+    a: str
+    a_columns: tuple[str, ...]
+    b: str
+    b_columns: tuple[str, ...]
+    b_period: Callable[[str], str | None] = str
+    a_period: Callable[[str], str | None] = str
+    tiers: tuple[str, ...] = ("kreis", "landschaftsverband", "nrw")
+
+
+def _december(month: str) -> str | None:
+    return month[:4] if month.endswith("-12") else None
+
+
+LINKS = (
+    Link("k14", ("sb_gl_customers_december",), "k06", ("sb", "gl"), _december),
+    Link("k14", ("sb_gl_integration_months",), "k07", ("numerator",), _december),
+    Link("k14", ("k07_december",), "k07", ("value",), _december),
+    # K14 counts Budget für Arbeit by Kreis without 'unbekannt': equal to K05 per Kreis only.
+    Link("k14", ("budget_fuer_arbeit_active",), "k05", ("active_cases",), tiers=("kreis",)),
+    Link("k01", ("value_prev_year",), "k01", ("value",), a_period=str, b_period=lambda y: str(int(y) + 1),
+         tiers=("werkstatt",)),
+)  # fmt: skip
+
+
+def _rounded(numerator: float, denominator: float, per: int) -> Decimal | None:
+    """Half away from zero, as kpis.md requires (Decimal, not float rounding)."""
+    if not denominator:
+        return None
+    exact = Decimal(str(numerator)) * per / Decimal(str(denominator))
+    return exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _load(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> pl.DataFrame:
+    """The KPI table with a readable name per row and the internal columns _tier, _region,
+    _kreisschluessel and _landschaftsverband that scope and link rows."""
+    table = f"kpi.{extract.table}"
+    if extract.grain == "werkstatt":
+        sql = f"""select k.*, w.workshop_name as werkstatt_name, w.kreisschluessel as _kreisschluessel,
+                         w.landschaftsverband as _landschaftsverband, k.werkstatt_nr as _region
+                  from {table} k left join marts.dim_workshops w on w.werkstatt_nr = k.werkstatt_nr and w.is_current"""
+    elif extract.grain == "kreis":
+        lv = "k.landschaftsverband" if extract.kpi == "k05" else "r.landschaftsverband"
+        sql = f"""select k.*, r.kreis_name, k.kreisschluessel as _kreisschluessel, {lv} as _landschaftsverband,
+                         k.kreisschluessel as _region
+                  from {table} k left join marts.dim_regions r on r.kreisschluessel = k.kreisschluessel"""
+    elif extract.grain == "jobcenter":
+        sql = f"""select k.*, 'Jobcenter ' || r.kreis_name as jobcenter_name, k.jobcenter as _kreisschluessel,
+                         r.landschaftsverband as _landschaftsverband, k.jobcenter as _region
+                  from {table} k left join marts.dim_regions r on r.kreisschluessel = k.jobcenter"""
+    else:
+        sql = f"""select k.*, null::varchar as _kreisschluessel, k.landschaftsverband as _landschaftsverband,
+                         k.landschaftsverband as _region from {table} k"""
+    frame = con.execute(f"select * from ({sql}) order by all").pl()
+    tier = "landschaftsverband" if extract.grain == "landschaftsverband" else extract.grain
+    if "landschaftsverband" not in frame.columns:  # every row says whose it is, totals too
+        frame = frame.with_columns(pl.col("_landschaftsverband").alias("landschaftsverband"))
+    frame = frame.with_columns(
+        pl.lit(tier).alias("level"),
+        pl.lit("kreis" if tier == "jobcenter" else tier).alias("_tier"),
+        pl.col(extract.period).cast(pl.String).alias("_period"),
+    )
+    # Decimals become floats (suppression and validation compare numbers; the files write two
+    # decimals), whole-number sums integers.
+    return frame.with_columns(
+        pl.col(c).cast(pl.Int64 if getattr(t, "scale", None) == 0 or t == pl.Int128 else pl.Float64)
+        for c, t in frame.schema.items()
+        if isinstance(t, pl.Decimal) or t == pl.Int128
+    )
+
+
+def _total_row(extract: KpiExtract, parts: pl.DataFrame, tier: str, region: str, lv: str | None) -> dict:
+    row: dict = dict.fromkeys(parts.columns)
+    row.update(level=tier, _tier=tier, _region=region, _landschaftsverband=lv, _period=parts["_period"][0])
+    row[extract.period] = parts[extract.period][0]
+    name = {"werkstatt": "werkstatt_name", "kreis": "kreis_name", "jobcenter": "jobcenter_name"}.get(
+        extract.grain
+    )
+    if name:
+        row[name] = f"{region} insgesamt"
+    if extract.grain != "landschaftsverband" and "landschaftsverband" in parts.columns:
+        row["landschaftsverband"] = lv
+    if extract.grain == "landschaftsverband":
+        row["landschaftsverband"] = region
+    sums = {c: parts[c].sum() for c in extract.counts}
+    row.update(sums)
+    for rate, (num, den, per) in extract.rates.items():
+        if parts[rate].null_count():
+            row["missing_reason"] = f"{parts[rate].null_count()} of {parts.height} parts without a value"
+        else:
+            value = _rounded(sums[num], sums[den], per)
+            row[rate] = float(value) if value is not None else None
+    for mean, (cases, total) in extract.means.items():
+        row[total] = parts[total].sum()
+        value = _rounded(row[total], sums[cases], 1)
+        row[mean] = float(value) if value is not None else None
+    row["is_provisional"] = bool(parts["is_provisional"].any())
+    return row
+
+
+def complete_table(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> tuple[pl.DataFrame, dict]:
+    """All rows of a KPI with its Landschaftsverband and NRW totals, and per period the groups of
+    parts and their total (row indexes) that secondary suppression protects."""
+    frame = _load(con, extract)
+    if not extract.totals or frame.is_empty():
+        return frame, {}
+    rows: list[dict] = []
+    for _, parts in frame.group_by("_period", maintain_order=True):
+        lv_totals = []
+        if extract.grain != "landschaftsverband":
+            for (lv,), lv_parts in parts.group_by("_landschaftsverband", maintain_order=True):
+                lv_totals.append(_total_row(extract, lv_parts, "landschaftsverband", lv, lv))
+            rows += lv_totals
+        lv_frame = pl.DataFrame(lv_totals, schema=frame.schema) if lv_totals else parts
+        rows.append(_total_row(extract, lv_frame, "nrw", "NRW", None))
+    table = pl.concat([frame, pl.DataFrame(rows, schema=frame.schema)], how="vertical")
+    order = pl.col("level").replace_strict({"landschaftsverband": 1, "nrw": 2}, default=0)
+    table = table.sort(["_period", "_landschaftsverband", order], nulls_last=True, maintain_order=True)
+    groups: dict[str, list[tuple[int, ...]]] = {}
+    indexed = table.with_row_index("_i")
+    for (period,), block in indexed.group_by("_period", maintain_order=True):
+        base = block.filter(~pl.col("level").is_in(["landschaftsverband", "nrw"]))
+        lv_rows = block.filter(pl.col("level") == "landschaftsverband")
+        nrw = block.filter(pl.col("level") == "nrw")["_i"][0]
+        found = []
+        if extract.grain == "landschaftsverband":
+            found.append((*block.filter(pl.col("level") == "landschaftsverband")["_i"], nrw))
+        else:
+            for lv, total in lv_rows.select("_landschaftsverband", "_i").iter_rows():
+                found.append((*base.filter(pl.col("_landschaftsverband") == lv)["_i"], total))
+            found.append((*lv_rows["_i"], nrw))
+        groups[period] = found
+    return table, groups
+
+
+@dataclass
+class Decision:
+    """The complete tables and, per table, which cells may not leave."""
+
+    tables: dict[str, pl.DataFrame]
+    masks: dict[str, pl.DataFrame]
+
+
+def _decide_table(table: pl.DataFrame, groups: dict, extract: KpiExtract, forced: dict) -> pl.DataFrame:
+    masks = {c: np.zeros(table.height, dtype=bool) for c in extract.decided}
+    periods = table["_period"].to_numpy()
+    for period in dict.fromkeys(periods):
+        rows = np.flatnonzero(periods == period)
+        local = {int(r): k for k, r in enumerate(rows)}
+        local_groups = tuple(tuple(local[i] for i in g) for g in groups.get(period, ()))
+        piece = suppress(table[rows], extract.spec(local_groups), {c: m[rows] for c, m in forced.items()})
+        for c in piece.columns:
+            masks[c][rows] = piece[c].to_numpy()
+    return pl.DataFrame(masks)
+
+
+def _link_keys(table: pl.DataFrame, period: Callable[[str], str | None], tiers: tuple[str, ...]) -> list:
+    return [
+        (tier, region, period(p)) if tier in tiers else None
+        for tier, region, p in table.select("_tier", "_region", "_period").iter_rows()
+    ]
+
+
+def decide(con: duckdb.DuckDBPyConnection) -> Decision:
+    """Suppression decided once on every complete table, then made consistent across tables:
+    repeated until no linked figure is suppressed in one table and shown in another."""
+    tables, groups = {}, {}
+    for kpi, extract in EXTRACTS.items():
+        tables[kpi], groups[kpi] = complete_table(con, extract)
+    forced = {
+        kpi: {c: np.zeros(t.height, dtype=bool) for c in EXTRACTS[kpi].decided} for kpi, t in tables.items()
+    }
+    masks = {kpi: _decide_table(tables[kpi], groups[kpi], EXTRACTS[kpi], forced[kpi]) for kpi in tables}
+    changed = set(tables)
+    while changed:
+        pushed: set[str] = set()
+        for link in LINKS:
+            keys_a = _link_keys(tables[link.a], link.a_period, link.tiers)
+            keys_b = _link_keys(tables[link.b], link.b_period, link.tiers)
+            hidden_a = {
+                k for k, m in zip(keys_a, _any(masks[link.a], link.a_columns), strict=True) if k and m
+            }
+            hidden_b = {
+                k for k, m in zip(keys_b, _any(masks[link.b], link.b_columns), strict=True) if k and m
+            }
+            for kpi, keys, columns, hidden in (
+                (link.a, keys_a, link.a_columns, hidden_b),
+                (link.b, keys_b, link.b_columns, hidden_a),
+            ):
+                cells = np.array([k in hidden for k in keys], dtype=bool)
+                for c in columns:
+                    if (cells & ~masks[kpi][c].to_numpy()).any():
+                        forced[kpi][c] |= cells
+                        pushed.add(kpi)
+        for kpi in pushed:
+            masks[kpi] = _decide_table(tables[kpi], groups[kpi], EXTRACTS[kpi], forced[kpi])
+        changed = pushed
+    return Decision(tables, masks)
+
+
+def _any(mask: pl.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    return np.logical_or.reduce([mask[c].to_numpy() for c in columns])
+
+
+# --- periods --------------------------------------------------------------------------------------
+# A delivery covers a period: a month "2024-06", a quarter "2024-Q2" or a year "2024". Monthly KPIs
+# give the period's months, yearly KPIs the year the period ends in (provisional flags say what is
+# not final yet).
+
+
+def period_kind(period: str) -> str:
+    if len(period) == 4 and period.isdigit():
+        return "year"
+    if len(period) == 7 and period[4:6] == "-Q" and period[6] in "1234":
+        return "quarter"
+    if len(period) == 7 and period[4] == "-" and period[5:].isdigit() and 1 <= int(period[5:]) <= 12:
+        return "month"
+    raise ValueError(f"period {period!r} is not JJJJ, JJJJ-Qn or JJJJ-MM")
+
+
+def period_months(period: str) -> list[str]:
+    kind, year = period_kind(period), period[:4]
+    if kind == "month":
+        return [period]
+    first, count = ((int(period[6]) - 1) * 3 + 1, 3) if kind == "quarter" else (1, 12)
+    return [f"{year}-{m:02d}" for m in range(first, first + count)]
+
+
+def latest_period(kind: str, last_month: str) -> str:
+    """The latest period of a kind that the loaded months cover completely."""
+    year, month = int(last_month[:4]), int(last_month[5:])
+    if kind == "month":
+        return last_month
+    if kind == "quarter":
+        quarter = month // 3
+        return f"{year}-Q{quarter}" if quarter else f"{year - 1}-Q4"
+    return str(year if month == 12 else year - 1)
+
+
+# --- a partner's slice ----------------------------------------------------------------------------
+EXTRA_DESCRIPTIONS = {
+    "level": "werkstatt/kreis/jobcenter: one row of the grain; landschaftsverband, nrw: the total of the rows above.",
+    "werkstatt_name": "Name of the workshop (current register).",
+    "landschaftsverband": "LWL or LVR: whose row it is (empty on the NRW total).",
+    "kreis_name": "Name of the Kreis.",
+    "jobcenter_name": "Name of the Jobcenter (by its Kreis).",
+    "suppressed": "Parquet only: the columns of this row suppressed for confidentiality (their values are null).",
+}
+
+
+def column_descriptions() -> dict[str, dict[str, str]]:
+    """The KPI columns' descriptions, from the dbt project (one place for them)."""
+    import yaml
+
+    from teilhabe.settings import DBT_PROJECT_DIR
+
+    document = yaml.safe_load((DBT_PROJECT_DIR / "models" / "kpi" / "_kpi__models.yml").read_text("utf-8"))
+    return {
+        model["name"]: {
+            c["name"]: " ".join(str(c.get("description", "")).split()) for c in model.get("columns", [])
+        }
+        for model in document["models"]
+    }
+
+
+def public_columns(extract: KpiExtract, table: pl.DataFrame) -> list[str]:
+    """What a partner sees, in order: level (when there are totals), the key, its name, the
+    Landschaftsverband, the rest."""
+    columns = [c for c in table.columns if not c.startswith("_") and c not in extract.hidden and c != "level"]
+    first = [columns[0], *(c for c in columns[1:] if c.endswith("_name")), "landschaftsverband"]
+    first = list(dict.fromkeys(first))
+    return (["level"] if extract.totals else []) + first + [c for c in columns if c not in first]
+
+
+def in_scope(table: pl.DataFrame, partner) -> pl.Expr:
+    """Rows a partner may see (privacy.md §4): a Landschaftsverband its own rows and total, a
+    Jobcenter or Kreis list its own Kreise' rows, the statewide initiative everything."""
+    if partner.statewide:
+        return pl.lit(True)
+    if partner.landschaftsverband:
+        return pl.col("_landschaftsverband") == partner.landschaftsverband
+    return ~pl.col("level").is_in(["landschaftsverband", "nrw"]) & pl.col("_kreisschluessel").is_in(
+        list(partner.kreise)
+    )
+
+
+def partner_sheets(decision: Decision, partner, period: str) -> list:
+    """The partner's KPIs for the period, cut from the decided complete tables."""
+    from teilhabe.publish.files import Sheet
+
+    descriptions = column_descriptions()
+    months = period_months(period)
+    sheets = []
+    for kpi in partner.kpis:
+        extract, table, mask = EXTRACTS[kpi], decision.tables[kpi], decision.masks[kpi]
+        periods = months if extract.period == "month" else [period[:4]]
+        keep = table.select((pl.col("_period").is_in(periods) & in_scope(table, partner)).alias("k"))["k"]
+        frame, hidden = table.filter(keep), mask.filter(keep)
+        hidden = hidden.with_columns(pl.col(c) & frame[c].is_not_null() for c in hidden.columns)
+        frame = frame.select(public_columns(extract, table)).with_columns(
+            pl.when(hidden[c]).then(None).otherwise(pl.col(c)).alias(c) for c in hidden.columns
+        )
+        sheets.append(
+            Sheet(
+                kpi,
+                extract.title,
+                frame,
+                hidden,
+                {**EXTRA_DESCRIPTIONS, **descriptions.get(extract.table, {})},
+            )
+        )
+    return sheets

@@ -1,0 +1,363 @@
+"""Publishing to partners (issue 5): extracts for every partner after a real pipeline run on the
+demo profile, scoped, suppressed once for all, validated by Great Expectations, delivered as
+immutable versions that a crash never leaves half-done."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+from python_calamine import CalamineWorkbook
+
+from orchestration.resources import DataHome
+from teilhabe.publish.deliver import deliver, publish
+from teilhabe.publish.extracts import EXTRACTS, LINKS, decide, partner_sheets
+from teilhabe.publish.files import Sheet, csv_bytes, neutralise, write_xlsx
+from teilhabe.publish.partners import load_partners
+from teilhabe.publish.validation import validate_delivery
+
+PARTNERS = {"lwl", "lvr", "nrw_inklusiv", "jobcenter_05112", "jobcenter_05513", "jobcenter_05914"}
+
+
+@pytest.fixture(scope="module")
+def home(demo, tmp_path_factory):
+    """A data home after one full pipeline run (ingest, dbt, analysts' copy, extracts)."""
+    from orchestration.definitions import defs
+
+    root = tmp_path_factory.mktemp("publish_home")
+    inbox = root / "inbox"
+    shutil.copytree(demo, inbox)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("pipeline").execute_in_process(
+            instance=instance, resources={"data_home": DataHome(root=str(root), inbox_dir=str(inbox))}
+        )
+        events = [str(e) for e in instance.all_logs(result.run_id)]
+    assert result.success
+    return {"root": root, "result": result, "events": events}
+
+
+def _latest(home, partner: str) -> Path:
+    periods = [p for p in (home["root"] / "outbox" / partner).iterdir() if p.name != "data_docs"]
+    assert len(periods) == 1, periods
+    return periods[0] / "latest"
+
+
+def _csv(path: Path) -> pl.DataFrame:
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM"
+    return pl.read_csv(raw[3:], separator=";", infer_schema_length=0)
+
+
+def test_every_partner_gets_a_complete_delivery_after_a_run(home):
+    outbox = home["root"] / "outbox"
+    assert {p.name for p in outbox.iterdir()} == PARTNERS
+    configured = {p.id: p for p in load_partners(jobcenters=["05112", "05513", "05914"])}
+    for partner in PARTNERS:
+        latest = _latest(home, partner)
+        assert latest.is_symlink() and os.readlink(latest) == "v0001"
+        manifest = json.loads((latest / "manifest.json").read_text("utf-8"))
+        assert (
+            manifest["partner"] == partner
+            and manifest["version"] == "v0001"
+            and manifest["supersedes"] is None
+        )
+        assert manifest["kpis"] == list(configured[partner].kpis)
+        listed = {f["name"] for f in manifest["files"]}
+        assert listed | {"manifest.json"} == {p.name for p in latest.iterdir()}
+        for entry in manifest["files"]:
+            import hashlib
+
+            assert hashlib.sha256((latest / entry["name"]).read_bytes()).hexdigest() == entry["sha256"]
+        suffixes = {Path(n).suffix[1:] for n in listed}
+        assert suffixes == set(configured[partner].formats)
+        assert (outbox / partner / "data_docs" / "index.html").exists(), "GX Data Docs for the partner"
+    lwl = json.loads((_latest(home, "lwl") / "manifest.json").read_text("utf-8"))
+    assert lwl["period"] == "2024" and "expectations met" in lwl["validation"]
+    assert json.loads((_latest(home, "jobcenter_05914") / "manifest.json").read_text())["period"] == "2024-12"
+    assert json.loads((_latest(home, "nrw_inklusiv") / "manifest.json").read_text())["period"] == "2024-Q4"
+    con = duckdb.connect(str(home["root"] / "warehouse.duckdb"), read_only=True)
+    logged = con.execute("select partner, status, version from ops.extract_log").fetchall()
+    con.close()
+    assert {(p, "delivered", "v0001") for p in PARTNERS} == set(logged)
+
+
+def test_no_extract_holds_another_partners_rows(home):
+    con = duckdb.connect(str(home["root"] / "warehouse.duckdb"), read_only=True)
+    seats = dict(con.execute("select werkstatt_nr, kreisschluessel from marts.dim_workshops").fetchall())
+    lv_of = dict(con.execute("select kreisschluessel, landschaftsverband from marts.dim_regions").fetchall())
+    con.close()
+    rows: dict[str, set] = {}
+    for partner in PARTNERS:
+        scope = set(
+            next(
+                p for p in load_partners(jobcenters=["05112", "05513", "05914"]) if p.id == partner
+            ).scope_kreise()
+        )
+        rows[partner] = set()
+        for path in _latest(home, partner).glob("k*.csv"):
+            frame = _csv(path)
+            for row in frame.iter_rows(named=True):
+                kreis = (
+                    row.get("kreisschluessel") or row.get("jobcenter") or seats.get(row.get("werkstatt_nr"))
+                )
+                level = row.get("level")
+                if partner != "nrw_inklusiv":
+                    assert level != "nrw", f"{partner} {path.name}: the NRW total is the statewide partner's"
+                if kreis and kreis != "unbekannt":
+                    assert kreis in scope, f"{partner} {path.name}: row of Kreis {kreis}"
+                if row.get("landschaftsverband") and partner in ("lwl", "lvr"):
+                    assert row["landschaftsverband"] == partner.upper()
+                if partner.startswith("jobcenter"):
+                    assert level in (None, "kreis", "jobcenter"), f"{partner} sees a total: {row}"
+                rows[partner].add(
+                    (path.stem, level, kreis, row.get("werkstatt_nr"), row.get("landschaftsverband"))
+                )
+    # Landschaftsverbände and Jobcenters never share a row, except a Jobcenter's own Kreis row,
+    # which is also its Landschaftsverband's (the Kreis belongs to both).
+    assert not rows["lwl"] & rows["lvr"]
+    jobcenters = sorted(p for p in PARTNERS if p.startswith("jobcenter"))
+    for i, one in enumerate(jobcenters):
+        for other in jobcenters[i + 1 :]:
+            assert not rows[one] & rows[other], f"{one} and {other} share rows"
+        other_lv = "lvr" if lv_of[one[-5:]] == "LWL" else "lwl"
+        assert not rows[one] & rows[other_lv], f"{one} shares rows with {other_lv}"
+        assert all(row[2] == one[-5:] for row in rows[one] & rows[lv_of[one[-5:]].lower()])
+
+
+def test_published_cells_keep_the_small_cell_rules(home):
+    for partner in PARTNERS:
+        for path in _latest(home, partner).glob("k*.csv"):
+            frame = _csv(path)
+            extract = EXTRACTS[path.stem]
+            for count in extract.counts:
+                assert not frame.filter(pl.col(count).is_in(["1", "2"])).height, (
+                    f"{partner} {path.name} {count}"
+                )
+            for rate, (num, den, _) in extract.rates.items():
+                shown = frame.filter(pl.col(rate).is_not_null() & (pl.col(rate) != "*"))
+                small = shown.filter(pl.col(den).str.replace(",", ".").cast(pl.Float64, strict=False) < 10)
+                assert small.is_empty(), f"{partner} {path.name}: a rate over fewer than 10"
+                assert shown.filter(pl.col(num) == "*").is_empty(), "a rate beside its suppressed numerator"
+
+
+def test_a_figure_in_several_tables_and_extracts_is_suppressed_alike(home):
+    con = duckdb.connect(str(home["root"] / "warehouse.duckdb"), read_only=True)
+    decision = decide(con)
+    con.close()
+    for link in LINKS:  # the same figure in two tables: suppressed in both or in neither
+        a, b = decision.tables[link.a], decision.tables[link.b]
+        keys_a = {
+            (t, r, link.a_period(p)): i
+            for i, (t, r, p) in enumerate(a.select("_tier", "_region", "_period").iter_rows())
+        }
+        for j, (t, r, p) in enumerate(b.select("_tier", "_region", "_period").iter_rows()):
+            key = (t, r, link.b_period(p))
+            if t in link.tiers and key[2] and key in keys_a:
+                shown_a = not any(decision.masks[link.a][c][keys_a[key]] for c in link.a_columns)
+                shown_b = not any(decision.masks[link.b][c][j] for c in link.b_columns)
+                assert shown_a == shown_b, f"{link.a}.{link.a_columns} vs {link.b}.{link.b_columns} at {key}"
+    # Decided once: Hagen's K14 row is the same in the Jobcenter's, the LWL's and NRW inklusiv's extract.
+    hagen = [
+        _csv(_latest(home, p) / "k14.csv").filter(pl.col("kreisschluessel") == "05914").drop("level")
+        for p in ("jobcenter_05914", "lwl", "nrw_inklusiv")
+    ]
+    assert hagen[0].height == 1 and hagen[0].equals(hagen[1]) and hagen[0].equals(hagen[2])
+
+
+def test_files_open_as_german_excel_and_data_teams_expect(home):
+    latest = _latest(home, "lwl")
+    raw = (latest / "k01.csv").read_bytes()
+    assert b"\r\n" in raw and raw.decode("utf-8-sig").splitlines()[0].startswith(
+        "level;werkstatt_nr;werkstatt_name"
+    )
+    k01 = _csv(latest / "k01.csv")
+    emscher = k01.filter(pl.col("werkstatt_nr") == "LWL-0101")
+    assert emscher["value"].item() == "19,79" and emscher["rank"].item() == "1", (
+        "decimal comma, the seeds' figure"
+    )
+    book = CalamineWorkbook.from_path(str(latest / "lwl_2024.xlsx"))
+    assert book.sheet_names[0].startswith("K01") and book.sheet_names[-1] == "Erläuterungen"
+    sheet = book.get_sheet_by_name(book.sheet_names[0]).to_python()
+    assert sheet[0][:3] == ["level", "werkstatt_nr", "werkstatt_name"]
+    assert 19.79 in sheet[1], "numbers are numbers in Excel"
+    legend = book.get_sheet_by_name("Erläuterungen").to_python()
+    described = {(row[0][:3], row[1]) for row in legend[1:] if row[0]}
+    assert ("K01", "value") in described and any(row[0] == "*" for row in legend)
+    with zipfile.ZipFile(latest / "lwl_2024.xlsx") as archive:
+        assert 'state="frozen"' in archive.read("xl/worksheets/sheet1.xml").decode()
+    parquet = pl.read_parquet(latest / "k02.parquet")
+    assert parquet.schema["numerator"] == pl.Int64 and parquet.schema["value"] == pl.Float64
+    hidden = parquet.filter(pl.col("suppressed") != "")
+    assert hidden.height and hidden.filter(pl.col("numerator").is_not_null()).is_empty()
+
+
+def test_text_that_excel_would_run_is_neutralised(tmp_path):
+    frame = pl.DataFrame(
+        {
+            "werkstatt_name": ['=HYPERLINK("http://x")', "+cmd", "@SUM(1)", "-2+3", "Werkstatt"],
+            "difference": [-3, 0, 1, 2, 5],
+        }
+    )
+    sheet = Sheet("k12", "Test", frame, pl.DataFrame({"difference": [False] * 5}), {})
+    text = csv_bytes(sheet).decode("utf-8-sig").splitlines()
+    assert text[1].startswith("\"'=HYPERLINK") and text[1].endswith(";-3"), "negative numbers stay numbers"
+    assert [line.split(";")[0] for line in text[2:]] == ["'+cmd", "'@SUM(1)", "'-2+3", "Werkstatt"]
+    write_xlsx([sheet], tmp_path / "x.xlsx", "test")
+    rows = CalamineWorkbook.from_path(str(tmp_path / "x.xlsx")).get_sheet_by_index(0).to_python()
+    assert rows[1] == ['\'=HYPERLINK("http://x")', -3.0] and rows[4][0] == "'-2+3"
+    with zipfile.ZipFile(tmp_path / "x.xlsx") as archive:
+        assert "<f>" not in archive.read("xl/worksheets/sheet1.xml").decode(), "no formula cell"
+    assert neutralise("\tx") == "'\tx" and neutralise("Köln") == "Köln"
+
+
+@pytest.fixture
+def copy_home(home, tmp_path):
+    """A private copy of the data home for tests that change the outbox."""
+    root = tmp_path / "home"
+    shutil.copytree(
+        home["root"], root, symlinks=True, ignore=shutil.ignore_patterns("inbox", "archive", "dagster")
+    )
+    return root
+
+
+def test_equal_figures_make_no_new_version_and_a_correction_restates(copy_home):
+    con = duckdb.connect(str(copy_home / "warehouse.duckdb"))
+    again = publish(con, copy_home / "outbox", partner_ids=["lwl"], validate=False)
+    assert [(o.status, o.version) for o in again] == [("unchanged", "v0001")]
+    assert not (copy_home / "outbox" / "lwl" / "2024" / "v0002").exists()
+    lwl = next(p for p in load_partners() if p.id == "lwl")
+    sheets = partner_sheets(decide(con), lwl, "2024")
+    con.close()
+    k01 = sheets[0]
+    corrected = k01.frame.with_columns(
+        pl.when(pl.col("werkstatt_nr") == "LWL-0101")
+        .then(115)
+        .otherwise(pl.col("numerator"))
+        .alias("numerator")
+    )
+    sheets[0] = Sheet(k01.kpi, k01.title, corrected, k01.suppressed, k01.descriptions)
+    outcome = deliver(lwl, "2024", sheets, copy_home / "outbox", "2024-12", validate_delivery)
+    assert (outcome.status, outcome.version, outcome.restates) == ("delivered", "v0002", ("k01",))
+    folder = copy_home / "outbox" / "lwl" / "2024"
+    assert os.readlink(folder / "latest") == "v0002"
+    manifest = json.loads((folder / "v0002" / "manifest.json").read_text())
+    assert (
+        manifest["supersedes"] == "v0001"
+        and manifest["restates"] == ["k01"]
+        and "k01" in manifest["restatement_note"]
+    )
+    assert (folder / "v0001" / "manifest.json").exists(), "a delivery never changes once made"
+
+
+def test_a_failed_validation_blocks_the_delivery_and_shows_in_dagster(copy_home, monkeypatch):
+    """A partner's extract with another Kreis' row fails GX: no new version, latest unchanged, the
+    asset check fails in the Dagster run."""
+    import teilhabe.publish.deliver as deliver_module
+    from orchestration.definitions import defs
+
+    real = deliver_module.partner_sheets
+
+    def leaking(decision, partner, period):
+        sheets = real(decision, partner, period)
+        k06 = sheets[0]
+        foreign = k06.frame.head(1).with_columns(pl.lit("05315").alias("jobcenter"), pl.lit(2).alias("sb"))
+        sheets[0] = Sheet(k06.kpi, k06.title, pl.concat([k06.frame, foreign], how="vertical_relaxed"),
+                          pl.concat([k06.suppressed, k06.suppressed.head(1)]), k06.descriptions)  # fmt: skip
+        return sheets
+
+    monkeypatch.setattr(deliver_module, "partner_sheets", leaking)
+    folder = copy_home / "outbox" / "jobcenter_05914"
+    before = sorted(p.name for p in (folder / "2024-12").iterdir())
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("publish_monthly").execute_in_process(
+            instance=instance,
+            resources={"data_home": DataHome(root=str(copy_home))},
+            partition_key="2024-11",
+            run_config={"ops": {"outbox__periods__monthly": {"config": {"partners": ["jobcenter_05914"]}}}},
+        )
+    check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "gx_validation")
+    assert not check.passed and "jobcenter_05914" in check.metadata["blocked"].value
+    assert not (folder / "2024-11").exists() or not any((folder / "2024-11").glob("v*")), "nothing delivered"
+    assert sorted(p.name for p in (folder / "2024-12").iterdir()) == before
+    report = (folder / "data_docs" / "index.html").read_text()
+    assert "2024-11" in report, "the failed validation is in the partner's Data Docs"
+
+
+def test_a_delivery_killed_midway_is_never_half_visible_and_a_rerun_completes_it(copy_home):
+    folder = copy_home / "outbox" / "lwl" / "2024"
+    manifest_path = folder / "v0001" / "manifest.json"
+    os.chmod(manifest_path, 0o644)
+    manifest = json.loads(manifest_path.read_text())
+    manifest["figures_sha256"] = "0" * 64  # as if a correction had changed the figures since v0001
+    manifest_path.write_text(json.dumps(manifest))
+    env = {**os.environ, "TEILHABE_HOME": str(copy_home), "TEILHABE_PUBLISH_FILE_DELAY": "0.5"}
+    command = [sys.executable, "-m", "teilhabe.cli", "publish", "--partner", "lwl", "--period", "2024"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while not list(folder.glob(".v0002.tmp-*/k03.csv")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert list(folder.glob(".v0002.tmp-*")), "killed while writing v0002"
+    assert os.readlink(folder / "latest") == "v0001" and not (folder / "v0002").exists()
+    assert json.loads((folder / "latest" / "manifest.json").read_text())["version"] == "v0001"
+
+    env.pop("TEILHABE_PUBLISH_FILE_DELAY")
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert os.readlink(folder / "latest") == "v0002" and not list(folder.glob(".v*.tmp-*"))
+    assert json.loads((folder / "latest" / "manifest.json").read_text())["supersedes"] == "v0001"
+
+    # Killed after the rename but before `latest` moved: the next run only switches the pointer.
+    (folder / "latest").unlink()
+    (folder / "latest").symlink_to("v0001")
+    con = duckdb.connect(str(copy_home / "warehouse.duckdb"))
+    outcome = publish(con, copy_home / "outbox", partner_ids=["lwl"], validate=False)
+    con.close()
+    assert [(o.status, o.version) for o in outcome] == [("completed", "v0002")]
+    assert os.readlink(folder / "latest") == "v0002"
+
+
+def test_no_identifier_leaves_in_extracts_manifests_data_docs_or_dagster_events(home, demo):
+    ids = pl.read_csv(demo.with_name(demo.name + ".truth") / "identifiers.csv", infer_schema_length=0)
+    persons = ids.filter(pl.col("kind") == "person")
+    births = persons["value3"].to_list()
+    exact = set(ids.filter(pl.col("kind") != "person")["value"]) | set(births)
+    exact |= {f"{b[8:]}.{b[5:7]}.{b[:4]}" for b in births}
+    con = duckdb.connect(str(home["root"] / "warehouse.duckdb"), read_only=True)
+    public = " ".join(
+        name for (name,) in con.execute(
+            "select workshop_name from marts.dim_workshops union all select kreis_name from marts.dim_regions"
+        ).fetchall()
+    )  # fmt: skip
+    con.close()
+    names = (set(persons["value"]) | set(persons["value2"])) - set(re.findall(r"\w+", public))
+    texts = {}
+    for path in (home["root"] / "outbox").rglob("*"):
+        if path.is_file() and path.suffix in (".csv", ".json", ".html"):
+            texts[str(path)] = path.read_text("utf-8", errors="replace")
+        elif path.suffix == ".parquet":
+            texts[str(path)] = pl.read_parquet(path).write_csv()
+        elif path.suffix == ".xlsx":
+            book = CalamineWorkbook.from_path(str(path))
+            texts[str(path)] = " ".join(
+                str(c) for s in book.sheet_names for r in book.get_sheet_by_name(s).to_python() for c in r
+            )
+    texts["dagster events"] = " ".join(home["events"])
+    assert any(p.endswith(".html") for p in texts) and any(p.endswith(".xlsx") for p in texts)
+    for where, text in texts.items():
+        words = set(re.findall(r"[\w.-]+", text))
+        assert not words & exact, f"{where} shows an identifier or birth date"
+        assert not set(re.findall(r"\w+", text)) & names, f"{where} shows a person's name"
