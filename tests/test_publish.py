@@ -261,6 +261,19 @@ def test_equal_figures_make_no_new_version_and_a_correction_restates(copy_home):
     assert (folder / "v0001" / "manifest.json").exists(), "a delivery never changes once made"
 
 
+def test_the_annual_report_waits_for_the_leistungsdokumentation(copy_home):
+    con = duckdb.connect(str(copy_home / "warehouse.duckdb"))
+    con.execute("delete from marts.fct_reported_figures where landschaftsverband = 'LVR' and year = 2024")
+    shutil.rmtree(copy_home / "outbox" / "lvr")
+    waiting = publish(con, copy_home / "outbox", partner_ids=["lvr", "lwl"], validate=False)
+    assert sorted((o.partner, o.status) for o in waiting) == [("lvr", "waiting"), ("lwl", "unchanged")]
+    lvr = next(o for o in waiting if o.partner == "lvr")
+    assert "Leistungsdokumentation 2024" in lvr.message and not (copy_home / "outbox" / "lvr").exists()
+    asked = publish(con, copy_home / "outbox", partner_ids=["lvr"], period="2024", validate=False)
+    con.close()
+    assert [(o.status, o.version) for o in asked] == [("delivered", "v0001")], "a re-issue by name is made"
+
+
 def test_a_failed_validation_blocks_the_delivery_and_shows_in_dagster(copy_home, monkeypatch):
     """A partner's extract with another Kreis' row fails GX: no new version, latest unchanged, the
     asset check fails in the Dagster run."""

@@ -65,7 +65,7 @@ def _publish(context, data_home: DataHome, partners: list[str], kind: str | None
     blocked = [o for o in outcomes if o.status == "blocked"]
     counts = {
         s: sum(o.status == s for o in outcomes)
-        for s in ("delivered", "unchanged", "completed", "blocked", "no_data")
+        for s in ("delivered", "unchanged", "completed", "blocked", "waiting", "no_data")
     }
     table = "| partner | period | status | version | message |\n|---|---|---|---|---|\n" + "\n".join(
         f"| {o.partner} | {o.period} | {o.status} | {o.version or ''} | {o.message} |" for o in outcomes

@@ -50,7 +50,7 @@ create table if not exists ops.extract_log (
 class Outcome:
     partner: str
     period: str
-    status: str  # delivered | unchanged | completed | blocked | no_data
+    status: str  # delivered | unchanged | completed | blocked | waiting | no_data
     version: str | None
     message: str
     files: int = 0
@@ -243,6 +243,9 @@ def publish(
         if chosen is None:
             outcomes.append(Outcome(partner.id, "-", "no_data", None, "the warehouse holds no months yet"))
             continue
+        if period is None and (waiting := _waiting_for(con, partner, chosen)):
+            outcomes.append(Outcome(partner.id, chosen, "waiting", None, waiting))
+            continue
         sheets = partner_sheets(decision, partner, chosen)
         if not any(s.frame.height for s in sheets):
             outcomes.append(Outcome(partner.id, chosen, "no_data", None, "no rows in the partner's scope"))
@@ -260,6 +263,20 @@ def publish(
         ],
     ) if logged else None  # fmt: skip
     return outcomes
+
+
+def _waiting_for(con: duckdb.DuckDBPyConnection, partner: Partner, period: str) -> str | None:
+    """A Landschaftsverband's annual report waits for its Leistungsdokumentation of the year (K12
+    compares with it); a re-issue asked for by name is made regardless."""
+    if "k12" not in partner.kpis or not partner.landschaftsverband or period_kind_of(period) != "year":
+        return None
+    arrived = con.execute(
+        "select count(*) from marts.fct_reported_figures where landschaftsverband = ? and year = ?",
+        [partner.landschaftsverband, int(period)],
+    ).fetchone()[0]
+    return (
+        None if arrived else f"waiting for the {partner.landschaftsverband} Leistungsdokumentation {period}"
+    )
 
 
 def mismatch(partner: Partner, period: str) -> str:
