@@ -41,3 +41,26 @@ def faulty(tmp_path_factory) -> Path:
     inbox = tmp_path_factory.mktemp("faulty") / "inbox"
     simulate(out=inbox, profile="demo", years=(2024, 2024), seed=11, defect_rate=0.05, progress=False)
     return inbox
+
+
+@pytest.fixture(scope="session")
+def demo_home(demo, tmp_path_factory) -> dict:
+    """A data home after one full pipeline run on the demo inbox (ingest, dbt, analysts' copy,
+    extracts) through the real Dagster job. Read it; copy it before changing anything."""
+    import shutil
+
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.resources import DataHome
+
+    root = tmp_path_factory.mktemp("demo_home")
+    inbox = root / "inbox"
+    shutil.copytree(demo, inbox)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("pipeline").execute_in_process(
+            instance=instance, resources={"data_home": DataHome(root=str(root), inbox_dir=str(inbox))}
+        )
+        events = [str(e) for e in instance.all_logs(result.run_id)]
+    assert result.success
+    return {"root": root, "result": result, "events": events}

@@ -32,20 +32,8 @@ PARTNERS = {"lwl", "lvr", "nrw_inklusiv", "jobcenter_05112", "jobcenter_05513", 
 
 
 @pytest.fixture(scope="module")
-def home(demo, tmp_path_factory):
-    """A data home after one full pipeline run (ingest, dbt, analysts' copy, extracts)."""
-    from orchestration.definitions import defs
-
-    root = tmp_path_factory.mktemp("publish_home")
-    inbox = root / "inbox"
-    shutil.copytree(demo, inbox)
-    with dg.instance_for_test() as instance:
-        result = defs.resolve_job_def("pipeline").execute_in_process(
-            instance=instance, resources={"data_home": DataHome(root=str(root), inbox_dir=str(inbox))}
-        )
-        events = [str(e) for e in instance.all_logs(result.run_id)]
-    assert result.success
-    return {"root": root, "result": result, "events": events}
+def home(demo_home):
+    return demo_home
 
 
 def _latest(home, partner: str) -> Path:

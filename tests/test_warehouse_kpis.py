@@ -3,7 +3,6 @@ oracle (K01, K02, K04 so far), through the real Dagster job."""
 
 from __future__ import annotations
 
-import shutil
 from decimal import Decimal
 
 import dagster as dg
@@ -11,22 +10,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from orchestration.resources import DataHome
-
 
 @pytest.fixture(scope="module")
-def warehouse(demo, tmp_path_factory):
-    from orchestration.definitions import defs
-
-    root = tmp_path_factory.mktemp("demo_home")
-    inbox = root / "inbox"
-    shutil.copytree(demo, inbox)
-    with dg.instance_for_test() as instance:
-        result = defs.resolve_job_def("pipeline").execute_in_process(
-            instance=instance, resources={"data_home": DataHome(root=str(root), inbox_dir=str(inbox))}
-        )
-    assert result.success
-    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+def warehouse(demo_home):
+    con = duckdb.connect(str(demo_home["root"] / "warehouse.duckdb"), read_only=True)
     yield con
     con.close()
 

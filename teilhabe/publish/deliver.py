@@ -142,7 +142,7 @@ def deliver(
     folder.mkdir(parents=True, exist_ok=True)
     for leftover in folder.glob(".v*.tmp-*"):  # a crashed attempt; never visible as a version
         shutil.rmtree(leftover, ignore_errors=True)
-    version = f"v{len(versions) + 1:04d}" if not newest else f"v{int(newest.name[1:]) + 1:04d}"
+    version = f"v{(int(newest.name[1:]) if newest else 0) + 1:04d}"
     building = folder / f".{version}.tmp-{uuid.uuid4().hex[:8]}"
     building.mkdir()
     stem = f"{partner.id}_{period}"

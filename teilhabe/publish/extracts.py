@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 
 import duckdb
 import numpy as np
@@ -346,6 +347,7 @@ EXTRA_DESCRIPTIONS = {
 }
 
 
+@cache
 def column_descriptions() -> dict[str, dict[str, str]]:
     """The KPI columns' descriptions, from the dbt project (one place for them)."""
     import yaml
