@@ -13,6 +13,8 @@ export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 # INBOX=dir runs on an existing drop folder; without it, a demo inbox is simulated.
 INBOX ?=
+# SCENARIOS="demo nrw-1y" picks benchmark scenarios (default: all; the NRW ones take ~20 minutes).
+SCENARIOS ?=
 
 .PHONY: help setup run test dev lint format docs bench clean
 
@@ -20,6 +22,7 @@ help:
 	@echo "make run    - set up, simulate a demo inbox (unless INBOX=dir), run the whole pipeline"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make dev    - the Dagster UI (dagster dev) on http://127.0.0.1:3000"
+	@echo "make bench  - the benchmark (SCENARIOS=\"demo nrw-1y ...\"); results in data/bench/results"
 	@echo "make lint   - ruff and sqlfluff"
 
 # uv itself is installed into a private venv from PyPI, pinned; everything else comes from uv.lock.
@@ -42,6 +45,9 @@ test: setup
 
 dev: setup
 	$(RUN) dev
+
+bench: setup
+	$(RUN) bench $(foreach scenario,$(SCENARIOS),--scenario $(scenario))
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,30 +64,41 @@ def normalise_name(text: str) -> str:
     return " ".join(re.sub(r"[^a-z]", " ", text).split())
 
 
-def _hmac(key: bytes, message: str) -> str:
-    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+def _hmac(key: bytes) -> Callable[[str], str]:
+    """HMAC-SHA256 with the key's pads hashed once, not once per value."""
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def digest(message: str) -> str:
+        mac = keyed.copy()
+        mac.update(message.encode())
+        return mac.hexdigest()
+
+    return digest
 
 
-def _mapped(column: pl.Expr, frame: pl.DataFrame, function) -> pl.Expr:
+def _mapped(column: pl.Expr, frame: pl.DataFrame, function: Callable[[str], str]) -> pl.Expr:
     """Apply a Python function once per distinct value of an expression, then join back."""
-    values = frame.select(column.alias("_v")).unique()["_v"].to_list()
-    mapping = {v: (function(v) if v is not None else None) for v in values}
-    return column.replace_strict(mapping, return_dtype=pl.String)
+    values = frame.select(column.alias("_v")).unique()["_v"].drop_nulls().to_list()
+    mapping = dict(zip(values, map(function, values), strict=True))
+    return column.replace_strict(mapping, default=None, return_dtype=pl.String)
 
 
 def person_key(frame: pl.DataFrame, key: bytes, surname: str, first_name: str, birth_iso: str) -> pl.Expr:
-    """The cross-agency person key of each row (birth date given as JJJJ-MM-TT text)."""
-    identity = pl.concat_str([pl.col(surname), pl.col(first_name), pl.col(birth_iso)], separator="\x1f")
-
-    def key_of(value: str) -> str:
-        nachname, vorname, birth = value.split("\x1f")
-        return _hmac(key, f"{normalise_name(nachname)}|{normalise_name(vorname)}|{birth}")
-
-    return _mapped(identity, frame, key_of)
+    """The cross-agency person key of each row (birth date given as JJJJ-MM-TT text). Names are
+    normalised once per distinct name, the HMAC once per distinct person."""
+    identity = pl.concat_str(
+        [
+            _mapped(pl.col(surname), frame, normalise_name),
+            _mapped(pl.col(first_name), frame, normalise_name),
+            pl.col(birth_iso),
+        ],
+        separator="|",
+    )
+    return _mapped(identity, frame, _hmac(key))
 
 
 def local_key(frame: pl.DataFrame, key: bytes, sender: str | pl.Expr, identifier: str) -> pl.Expr:
     """A source-local id salted with its sender: ties spells together within one source only."""
     sender_expr = pl.lit(sender) if isinstance(sender, str) else sender
     value = pl.concat_str([sender_expr, pl.col(identifier)], separator="|")
-    return _mapped(value, frame, lambda v: _hmac(key, v))
+    return _mapped(value, frame, _hmac(key))

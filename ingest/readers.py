@@ -278,7 +278,7 @@ def _read_workbook(result: ReadResult, content: bytes) -> ReadResult:
             return result
         columns = [mapping[h] for h in header]
         data, row_numbers = _sheet_rows(result, sheet_name, rows, XLSX_HEADER_ROW, columns)
-        frame = pl.DataFrame(data, schema=dict.fromkeys(columns, pl.String), orient="row")
+        frame = pl.DataFrame(data, schema=dict.fromkeys(columns, pl.String), orient="col")
         codes = XLSX_CODE_TEXTS[part]
         frame = frame.with_columns(pl.col(c).replace(m) for c, m in codes.items())
         table = f"wfbm_{part}"
@@ -325,21 +325,22 @@ def _title_block(result: ReadResult, rows: list[list], sheet: str) -> tuple[str,
 def _sheet_rows(
     result: ReadResult, sheet: str, rows: list[list], header_row: int, columns: list[str]
 ) -> tuple[list[list[str | None]], list[int]]:
-    """The data rows below the header as text, with their Excel row numbers. Blank rows between
-    data are skipped with a warning; a row with text only in its first cell is a note, quarantined."""
-    data, numbers, blank = [], [], []
+    """The data rows below the header as text columns, with their Excel row numbers. Blank rows
+    between data are skipped with a warning; a row with text only in its first cell is a note,
+    quarantined."""
+    kept, numbers, blank = [], [], []
     width = len(columns)
     for offset, raw in enumerate(rows[header_row:]):
         excel_row = header_row + 1 + offset
-        cells = list(raw[:width]) + [""] * (width - len(raw))
         if all(c == "" or c is None for c in raw):
             blank.append(excel_row)
             continue
+        cells = raw[:width] if len(raw) >= width else list(raw) + [""] * (width - len(raw))
         if isinstance(cells[0], str) and all(c == "" or c is None for c in cells[1:]):
             message = f"sheet {sheet}: not a data row (a note or comment line)"
             result.issues.append(Issue(result.delivery.name, excel_row, None, "note_row", "row", message))
             continue
-        data.append([_text(c, col) for c, col in zip(cells, columns, strict=True)])
+        kept.append(cells)
         numbers.append(excel_row)
     last = max(numbers, default=0)
     for excel_row in blank:
@@ -348,7 +349,26 @@ def _sheet_rows(
             result.issues.append(
                 Issue(result.delivery.name, excel_row, None, "blank_row", "warning", message)
             )
+    if not kept:
+        return [[] for _ in columns], numbers
+    data = [
+        _column_text(list(values), column)
+        for values, column in zip(zip(*kept, strict=True), columns, strict=True)
+    ]
     return data, numbers
+
+
+def _column_text(values: list, column: str) -> list[str | None]:
+    """A sheet column as W-CSV text: one loop per column for the usual single-typed columns (text,
+    dates), the cell-by-cell rule only for mixed ones."""
+    kinds = {type(v) for v in values if v is not None and v != ""}
+    if kinds <= {str}:
+        return [v or None for v in values]
+    if kinds <= {dt.date}:
+        return [v.strftime("%d.%m.%Y") if v else None for v in values]
+    if kinds <= {float} and column not in XLSX_NUMBER_KEYS:
+        return [f"{v:g}".replace(".", ",") if v != "" and v is not None else None for v in values]
+    return [_text(v, column) for v in values]
 
 
 def _read_ld(result: ReadResult, content: bytes) -> ReadResult:
@@ -364,6 +384,6 @@ def _read_ld(result: ReadResult, content: bytes) -> ReadResult:
     if not _check_header(result, header, expected):
         return result
     data, numbers = _sheet_rows(result, LV_LD_SHEET, rows, 1, header)
-    frame = pl.DataFrame(data, schema=dict.fromkeys(header, pl.String), orient="row").select(expected)
+    frame = pl.DataFrame(data, schema=dict.fromkeys(header, pl.String), orient="col").select(expected)
     result.tables["lv_leistungsdokumentation"] = _with_origin(frame, result.delivery.name, numbers)
     return result

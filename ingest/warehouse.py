@@ -272,19 +272,40 @@ def _ingest_chunk(
         pl.col("file_name").alias("_file"), "delivery_id", "sender", "period"
     )
 
-    # Still inside the run's transaction (opened by ingest()).
-    for (table, sender, period), name in latest.items():
+    # Still inside the run's transaction (opened by ingest()). Earlier deliveries of the same table,
+    # sender and period are replaced: one join per table, never one query per file.
+    replacing = pl.DataFrame(
+        [(table, sender, period, ids[name]) for (table, sender, period), name in latest.items()],
+        schema={"landing_table": pl.String, "sender": pl.String, "period": pl.String, "new_id": pl.Int64},
+        orient="row",
+    )
+    con.register("_replacing", replacing.to_arrow())
+    superseded: dict[int, int] = {}  # old delivery -> the one replacing it
+    for table in replacing["landing_table"].unique().to_list():
         replaced = con.execute(
-            f"select distinct delivery_id from landing.{table} where sender = ? and period = ?",
-            [sender, period],
+            f"""
+            select distinct l.delivery_id, r.new_id
+            from landing.{table} l
+            join _replacing r on r.landing_table = '{table}' and l.sender = r.sender and l.period = r.period
+            """
         ).fetchall()
         if replaced:
-            con.execute(f"delete from landing.{table} where sender = ? and period = ?", [sender, period])
-            con.executemany(
-                "update ops.delivery_log set status = 'superseded', superseded_by = ? where delivery_id = ?",
-                [[ids[name], r[0]] for r in replaced],
+            con.execute(
+                f"delete from landing.{table} where delivery_id in (select unnest(?))",
+                [[old for old, _ in replaced]],
             )
-            report.superseded += len(replaced)
+            superseded.update(replaced)
+    con.unregister("_replacing")
+    if superseded:
+        con.register(
+            "_superseded", pl.DataFrame(list(superseded.items()), schema=["old", "new"], orient="row")
+        )
+        con.execute(
+            "update ops.delivery_log set status = 'superseded', superseded_by = s.new "
+            "from _superseded s where delivery_id = s.old"
+        )
+        con.unregister("_superseded")
+        report.superseded += len(superseded)
     for table, valid in batch.valid.items():
         wanted = {n for (t, _, _), n in latest.items() if t == table}
         rows = landing_frame(table, valid.filter(pl.col("_file").is_in(list(wanted))), deliveries, key.secret)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
 
-from teilhabe.settings import DBT_PROJECT_DIR, data_home
+from teilhabe.settings import DBT_PROJECT_DIR, DUCKDB_MEMORY_ENV, data_home, duckdb_memory_limit
 
 WAREHOUSE_ENV = "TEILHABE_WAREHOUSE"  # read by dbt_project/profiles.yml
 
@@ -23,6 +23,7 @@ def warehouse_env() -> None:
     """Point dbt at the warehouse of the current data home (unless told otherwise), and make this
     environment's dbt the one on PATH (also when the venv is not activated, e.g. `.venv/bin/dagster`)."""
     os.environ.setdefault(WAREHOUSE_ENV, str(data_home().warehouse))
+    os.environ.setdefault(DUCKDB_MEMORY_ENV, duckdb_memory_limit())
     venv_bin = str(Path(sys.executable).parent)
     if venv_bin not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")

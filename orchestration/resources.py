@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from teilhabe.settings import data_home
+from teilhabe.settings import data_home, duckdb_memory_limit
 
 
 class DataHome(dg.ConfigurableResource):
@@ -43,7 +43,7 @@ class DataHome(dg.ConfigurableResource):
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """The one writing connection to the warehouse (callers are serialised by the pool)."""
         self.warehouse.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.warehouse))
+        con = duckdb.connect(str(self.warehouse), config={"memory_limit": duckdb_memory_limit()})
         try:
             yield con
         finally:

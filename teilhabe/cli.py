@@ -1,4 +1,4 @@
-"""``teilhabe``: the user-facing verbs (simulate, run, check, publish, dev)."""
+"""``teilhabe``: the user-facing verbs (simulate, run, check, publish, bench, dev)."""
 
 from __future__ import annotations
 
@@ -139,6 +139,15 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0 if result.success else 1
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Time the whole pipeline on simulated inboxes, stage by stage, against a plain-DuckDB baseline."""
+    from teilhabe.bench import run_benchmark
+    from teilhabe.bench.scenarios import DEFAULT_SCENARIOS
+
+    work = (args.work or data_home().root / "bench").resolve()
+    return run_benchmark(args.scenario or list(DEFAULT_SCENARIOS), work)
+
+
 def cmd_dev(_: argparse.Namespace) -> int:
     home = data_home().ensure()
     os.environ["DAGSTER_HOME"] = str(home.dagster_home)
@@ -186,6 +195,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="partner id of partners.yaml (repeatable; default: all of the period's kind)",
     )
     pub.set_defaults(func=cmd_publish)
+
+    from teilhabe.bench.scenarios import DEFAULT_SCENARIOS as DEFAULT_BENCH
+    from teilhabe.bench.scenarios import SCENARIOS
+
+    bench = verbs.add_parser("bench", help="measure the whole pipeline, stage by stage, against a baseline")
+    bench.add_argument(
+        "--scenario",
+        action="append",
+        choices=list(SCENARIOS),
+        help=f"repeatable; default: {' '.join(DEFAULT_BENCH)}",
+    )
+    bench.add_argument("--work", type=Path, help="inboxes, data homes and results (default: DATA_HOME/bench)")
+    bench.set_defaults(func=cmd_bench)
 
     dev = verbs.add_parser("dev", help="the Dagster UI on this data home")
     dev.set_defaults(func=cmd_dev)

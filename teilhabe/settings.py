@@ -61,6 +61,15 @@ class DataHome:
         return self
 
 
+DUCKDB_MEMORY_ENV = "TEILHABE_DUCKDB_MEMORY_LIMIT"
+DEFAULT_DUCKDB_MEMORY = "1536MB"  # per DuckDB process; spills to disk beyond it
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB would take 80 % of the machine by default; the pipeline shares it with Python."""
+    return os.environ.get(DUCKDB_MEMORY_ENV, DEFAULT_DUCKDB_MEMORY)
+
+
 def data_home() -> DataHome:
     return DataHome(Path(os.environ.get("TEILHABE_HOME", "data")).resolve())
 

@@ -3,6 +3,8 @@ pseudonyms, privacy, and a crash that leaves the previous state."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import shutil
 import stat
 from pathlib import Path
@@ -12,7 +14,7 @@ import polars as pl
 import pytest
 
 from ingest import warehouse as wh
-from ingest.pseudonymise import PseudonymKey, load_key, normalise_name
+from ingest.pseudonymise import PseudonymKey, load_key, local_key, normalise_name, person_key
 
 KEY = PseudonymKey(b"test-only-pseudonym-key", "test")
 
@@ -159,6 +161,40 @@ def test_one_person_key_across_agencies(loaded):
     assert normalise_name(" MÜLLER ") == normalise_name("Mueller") and normalise_name(
         "Anna-Lena"
     ) == normalise_name("Anna Lena")
+
+
+def test_pseudonyms_are_the_keyed_hashes_of_privacy_md():
+    """Computed once per distinct name and person, the keys stay exactly the HMACs privacy.md
+    defines, so that they match across runs, sources and code versions."""
+    frame = pl.DataFrame(
+        {
+            "Nachname": [" MÜLLER ", "Mueller", "Nguyễn", None],
+            "Vorname": ["Anna-Lena", "Anna Lena", "Thị", "X"],
+            "birth": ["1990-02-01", "1990-02-01", "1985-12-31", "1970-01-01"],
+            "sender": ["LWL-0101", "LWL-0101", "LVR-0201", "LVR-0201"],
+            "Personennummer": ["7", "8", "7", "9"],
+        }
+    )
+    keys = frame.select(
+        person_key(frame, b"secret", "Nachname", "Vorname", "birth").alias("person"),
+        local_key(frame, b"secret", pl.col("sender"), "Personennummer").alias("local"),
+    )
+
+    def expected(message: str) -> str:
+        return hmac.new(b"secret", message.encode(), hashlib.sha256).hexdigest()
+
+    assert keys["person"].to_list() == [
+        expected("mueller|anna lena|1990-02-01"),
+        expected("mueller|anna lena|1990-02-01"),
+        expected("nguyen|thi|1985-12-31"),
+        None,  # no name, no key (such a row never passes the contract)
+    ]
+    assert keys["local"].to_list() == [
+        expected("LWL-0101|7"),
+        expected("LWL-0101|8"),
+        expected("LVR-0201|7"),
+        expected("LVR-0201|9"),
+    ]
 
 
 def test_a_crash_leaves_the_previous_state(demo, tmp_path, monkeypatch):

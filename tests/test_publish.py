@@ -296,6 +296,51 @@ def test_a_failed_validation_blocks_the_delivery_and_shows_in_dagster(copy_home,
     assert "2024-11" in report, "the failed validation is in the partner's Data Docs"
 
 
+def test_jobcenters_are_validated_together_and_alone_when_one_fails(demo_home, copy_home, monkeypatch):
+    """The Jobcenters' extracts pass GX in one run per KPI; when one of them leaks a foreign row,
+    the group's verdict is not used: each is validated alone, only the leaking one is blocked."""
+    jobcenters = sorted(
+        p.name for p in (demo_home["root"] / "outbox").iterdir() if p.name.startswith("jobcenter_")
+    )
+    assert len(jobcenters) >= 2
+    for name in jobcenters:
+        manifest = json.loads(
+            (demo_home["root"] / "outbox" / name / "2024-12" / "latest" / "manifest.json").read_text()
+        )
+        assert manifest["validation"].endswith(
+            f"(validated together with {len(jobcenters) - 1} other partners)"
+        )
+        assert list((demo_home["root"] / "outbox" / name / "data_docs" / "validations").rglob("*k06.html"))
+
+    import teilhabe.publish.deliver as deliver_module
+
+    real = deliver_module.partner_sheets
+
+    def leaking(decision, partner, period):
+        sheets = real(decision, partner, period)
+        if partner.id == "jobcenter_05914":
+            k06 = sheets[0]
+            foreign = k06.frame.head(1).with_columns(pl.lit("05315").alias("jobcenter"))
+            suppressed = pl.concat([k06.suppressed, k06.suppressed.head(1)])
+            sheets[0] = Sheet(
+                k06.kpi, k06.title, pl.concat([k06.frame, foreign]), suppressed, k06.descriptions
+            )
+        return sheets
+
+    monkeypatch.setattr(deliver_module, "partner_sheets", leaking)
+    con = duckdb.connect(str(copy_home / "warehouse.duckdb"))
+    outcomes = {o.partner: o for o in publish(con, copy_home / "outbox", jobcenters, "month", "2024-11")}
+    con.close()
+    assert outcomes["jobcenter_05914"].status == "blocked"
+    assert "k06 expect_column_values_to_be_in_set(jobcenter)" in outcomes["jobcenter_05914"].message
+    for name in set(jobcenters) - {"jobcenter_05914"}:
+        assert outcomes[name].status == "delivered"
+        manifest = json.loads(
+            (copy_home / "outbox" / name / "2024-11" / "latest" / "manifest.json").read_text()
+        )
+        assert "together" not in manifest["validation"], "validated alone after the group failed"
+
+
 def test_a_delivery_killed_midway_is_never_half_visible_and_a_rerun_completes_it(copy_home):
     folder = copy_home / "outbox" / "lwl" / "2024"
     manifest_path = folder / "v0001" / "manifest.json"

@@ -2,6 +2,8 @@
 # No `from __future__ import annotations` here: Dagster inspects the context annotation at runtime.
 
 import os
+import shutil
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
@@ -17,7 +19,21 @@ ensure_manifest()
 def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, data_home: DataHome):
     """``dbt build`` of the selected models: models, seeds and their tests in one invocation."""
     os.environ[WAREHOUSE_ENV] = str(data_home.warehouse)  # dbt writes the warehouse of this data home
-    yield from dbt.cli(["build"], context=context).stream()
+    invocation = dbt.cli(["build"], context=context)
+    yield from invocation.stream()
+    _prune_run_targets(invocation.target_path, KEEP_RUN_TARGETS)
+
+
+KEEP_RUN_TARGETS = 5
+
+
+def _prune_run_targets(current: Path, keep: int) -> None:
+    """Each invocation gets its own dbt target folder (~8 MB: compiled SQL, run results, logs); keep
+    the newest few for debugging instead of one more per nightly run forever."""
+    runs = sorted(current.parent.glob("warehouse_dbt_assets-*"), key=lambda p: p.stat().st_mtime)
+    for old in runs[:-keep]:
+        if old != current:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 ANALYSTS_INPUTS = [key for key in warehouse_dbt_assets.keys if key.path[0] in SCHEMAS]

@@ -234,10 +234,7 @@ def publish(
         partners = [p for p in partners if p.period == period_kind]
     decision = decide(con)
     through = last_loaded_month(con)
-    validator = None
-    if validate:
-        from teilhabe.publish.validation import validate_delivery as validator
-    outcomes = []
+    outcomes, planned = [], []
     for partner in partners:
         chosen = period or (latest_period(partner.period, through) if through else None)
         if chosen is None:
@@ -250,6 +247,17 @@ def publish(
         if not any(s.frame.height for s in sheets):
             outcomes.append(Outcome(partner.id, chosen, "no_data", None, "no rows in the partner's scope"))
             continue
+        planned.append((partner, chosen, sheets))
+    validator = None
+    if validate:
+        from teilhabe.publish.validation import validate_delivery, validate_together
+
+        passed = validate_together(planned, outbox)
+
+        def validator(sheets, partner, chosen, docs_dir):
+            return passed.get(partner.id) or validate_delivery(sheets, partner, chosen, docs_dir)
+
+    for partner, chosen, sheets in planned:
         outcomes.append(deliver(partner, chosen, sheets, outbox, through, validator))
     con.execute(LOG_DDL)
     now = datetime.now(UTC).replace(tzinfo=None)

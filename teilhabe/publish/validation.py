@@ -9,6 +9,8 @@ GX is imported here only, lazily: its import costs ~7 s that no other command sh
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,10 +36,16 @@ class ValidationReport:
     expectations: int
     findings: tuple[Finding, ...]
     data_docs: Path
+    together_with: int = 1  # partners validated in the same run (validate_together)
 
     def summary(self) -> str:
         if self.success:
-            return f"{self.expectations} expectations met"
+            shared = (
+                f" (validated together with {self.together_with - 1} other partners)"
+                if self.together_with > 1
+                else ""
+            )
+            return f"{self.expectations} expectations met{shared}"
         failed = "; ".join(
             f"{f.kpi} {f.expectation}"
             + (f"({f.column})" if f.column else "")
@@ -47,12 +55,13 @@ class ValidationReport:
         return f"{len(self.findings)} of {self.expectations} expectations failed: {failed}"
 
 
-def _suite(gx, sheet, partner, period: str):
+def _suite(gx, name: str, kpi: str, frame: pl.DataFrame, partners: list, period: str):
+    """The suite of one KPI extract. Several partners' extracts validated together carry a
+    ``partner`` column, and their scope is checked as (partner, value) pairs."""
     import great_expectations.expectations as gxe
 
-    extract = EXTRACTS[sheet.kpi]
-    frame = sheet.frame
-    suite = gx.ExpectationSuite(name=f"{partner.id}.{sheet.kpi}")
+    extract = EXTRACTS[kpi]
+    suite = gx.ExpectationSuite(name=name)
     add = suite.add_expectation
     add(gxe.ExpectTableColumnsToMatchOrderedList(column_list=list(frame.columns)))
     for column, dtype in frame.schema.items():
@@ -65,18 +74,27 @@ def _suite(gx, sheet, partner, period: str):
         add(gxe.ExpectColumnValuesToBeBetween(column=count, min_value=0))
     for rate, (_, _, per) in extract.rates.items():
         add(gxe.ExpectColumnValuesToBeBetween(column=rate, min_value=0, max_value=per))
-    scope = list(partner.scope_kreise())
+
+    def within(column: str, allowed_of) -> None:
+        if len(partners) == 1:
+            add(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(allowed_of(partners[0]))))
+        else:
+            pairs = [(p.id, value) for p in partners for value in allowed_of(p)]
+            add(
+                gxe.ExpectColumnPairValuesToBeInSet(
+                    column_A="partner",
+                    column_B=column,
+                    value_pairs_set=pairs,
+                    ignore_row_if="either_value_is_missing",
+                )
+            )
+
     for column in ("kreisschluessel", "jobcenter"):
         if column in frame.columns:
-            allowed = [*scope, "unbekannt"] if sheet.kpi == "k05" else scope
-            add(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=allowed))
-    if "landschaftsverband" in frame.columns and partner.landschaftsverband:
-        add(
-            gxe.ExpectColumnValuesToBeInSet(
-                column="landschaftsverband", value_set=[partner.landschaftsverband]
-            )
-        )
-    if "level" in frame.columns and not (partner.statewide or partner.landschaftsverband):
+            within(column, lambda p: [*p.scope_kreise(), "unbekannt"] if kpi == "k05" else p.scope_kreise())
+    if "landschaftsverband" in frame.columns and all(p.landschaftsverband for p in partners):
+        within("landschaftsverband", lambda p: [p.landschaftsverband])
+    if "level" in frame.columns and not any(p.statewide or p.landschaftsverband for p in partners):
         add(gxe.ExpectColumnValuesToBeInSet(column="level", value_set=["werkstatt", "kreis", "jobcenter"]))
     if extract.period == "month":
         add(gxe.ExpectColumnValuesToBeInSet(column="month", value_set=period_months(period)))
@@ -87,8 +105,8 @@ def _suite(gx, sheet, partner, period: str):
     return suite
 
 
-def validate_delivery(sheets: list, partner, period: str, docs_dir: Path) -> ValidationReport:
-    """Run every sheet's suite in one checkpoint and update the partner's Data Docs."""
+def _context(docs_dir: Path):
+    """An ephemeral GX context whose only Data Docs site is ``docs_dir``."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
@@ -103,7 +121,7 @@ def validate_delivery(sheets: list, partner, period: str, docs_dir: Path) -> Val
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
     }
-    context = gx.get_context(
+    return gx, gx.get_context(
         project_config=DataContextConfig(
             store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
             data_docs_sites={"partner": site},
@@ -112,34 +130,84 @@ def validate_delivery(sheets: list, partner, period: str, docs_dir: Path) -> Val
         ),
         mode="ephemeral",
     )
+
+
+def _validate(
+    docs_dir: Path,
+    name: str,
+    frames: dict[str, pl.DataFrame],
+    partners: list,
+    period: str,
+    result_format: str,
+) -> tuple[bool, int, list[Finding]]:
+    """Every KPI frame's suite, then the Data Docs of the site."""
+    gx, context = _context(docs_dir)
     source = context.data_sources.add_pandas("extracts")
-    definitions, frames = [], {}
-    for sheet in sheets:
-        batch = source.add_dataframe_asset(f"{period}.{sheet.kpi}").add_batch_definition_whole_dataframe(
-            sheet.kpi
-        )
-        suite = context.suites.add(_suite(gx, sheet, partner, period))
-        definitions.append(
-            context.validation_definitions.add(
-                gx.ValidationDefinition(name=f"{partner.id}.{period}.{sheet.kpi}", data=batch, suite=suite)
-            )
-        )
-        frames[sheet.kpi] = sheet.frame.to_pandas()
     findings, expectations, success = [], 0, True
-    for definition, sheet in zip(definitions, sheets, strict=True):
-        result = definition.run(batch_parameters={"dataframe": frames[sheet.kpi]})
+    for kpi, frame in frames.items():
+        batch = source.add_dataframe_asset(f"{period}.{kpi}").add_batch_definition_whole_dataframe(kpi)
+        suite = context.suites.add(_suite(gx, f"{name}.{kpi}", kpi, frame, partners, period))
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{name}.{period}.{kpi}", data=batch, suite=suite)
+        )
+        result = definition.run(
+            batch_parameters={"dataframe": frame.to_pandas()}, result_format=result_format
+        )
         success &= result.success
         for outcome in result.results:
             expectations += 1
             if not outcome.success:
                 config = outcome.expectation_config
-                findings.append(
-                    Finding(
-                        sheet.kpi,
-                        config.type,
-                        config.kwargs.get("column"),
-                        int(outcome.result.get("unexpected_count") or 0),
-                    )
-                )
+                unexpected = int((outcome.result or {}).get("unexpected_count") or 0)
+                findings.append(Finding(kpi, config.type, config.kwargs.get("column"), unexpected))
     context.build_data_docs(site_names=["partner"])
+    return success, expectations, findings
+
+
+def validate_delivery(sheets: list, partner, period: str, docs_dir: Path) -> ValidationReport:
+    """Run every sheet's suite and update the partner's Data Docs (a context of its own, so that
+    they never show another partner's checks)."""
+    frames = {sheet.kpi: sheet.frame for sheet in sheets}
+    success, expectations, findings = _validate(docs_dir, partner.id, frames, [partner], period, "SUMMARY")
     return ValidationReport(success, expectations, tuple(findings), docs_dir / "index.html")
+
+
+def validate_together(deliveries: list[tuple], outbox: Path) -> dict[str, ValidationReport]:
+    """Partners of one shape — Kreis-scoped, same KPIs and period: the Jobcenters — validated with one
+    suite per KPI over all their rows, each row's scope checked as a (partner, Kreis) pair. GX's cost
+    is per expectation, not per row: one run instead of one per partner.
+
+    Only a pass is final: a group with any failure returns no report, and its partners are then
+    validated one by one (exact blocking, findings and Data Docs of their own). The shared Data Docs
+    are copied to each member only after a pass, when they hold no unexpected value of anyone: they
+    show what was checked, never another partner's figures. ``deliveries``: (partner, period, sheets)."""
+    groups: dict[tuple, list] = {}
+    for partner, period, sheets in deliveries:
+        if not (partner.statewide or partner.landschaftsverband):
+            groups.setdefault((partner.kpis, period, tuple(s.kpi for s in sheets)), []).append(
+                (partner, sheets)
+            )
+    reports = {}
+    for (_, period, kpis), members in groups.items():
+        if len(members) < 2:
+            continue
+        partners = [partner for partner, _ in members]
+        frames = {
+            kpi: pl.concat(
+                [sheets[index].frame.with_columns(pl.lit(p.id).alias("partner")) for p, sheets in members],
+                how="vertical_relaxed",
+            )
+            for index, kpi in enumerate(kpis)
+        }
+        with tempfile.TemporaryDirectory(prefix="gx-docs-") as shared:
+            docs = Path(shared)
+            success, expectations, _ = _validate(docs, "together", frames, partners, period, "SUMMARY")
+            if not success:
+                continue
+            for partner in partners:
+                shutil.copytree(docs, outbox / partner.id / "data_docs", dirs_exist_ok=True)
+        for partner in partners:
+            reports[partner.id] = ValidationReport(
+                True, expectations, (), outbox / partner.id / "data_docs" / "index.html", len(partners)
+            )
+    return reports
