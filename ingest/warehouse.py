@@ -26,7 +26,7 @@ from ingest.pseudonymise import PseudonymKey
 from schemas import SOURCE_TABLES
 
 CHUNK_ENV = "TEILHABE_INGEST_CHUNK_FILES"
-DEFAULT_CHUNK_FILES = 2500  # about half a year of NRW deliveries: ~1 GB of frames at a time
+DEFAULT_CHUNK_FILES = 2000  # about five months of NRW deliveries: ~1 GB of frames at a time
 RETENTION_ENV = "TEILHABE_ARCHIVE_RETENTION_YEARS"
 DEFAULT_RETENTION_YEARS = 6  # privacy.md §2: enough to rebuild five years of history
 
@@ -119,14 +119,15 @@ def _new_files(con: duckdb.DuckDBPyConnection, inbox: Path) -> tuple[list[tuple[
         ).fetchall()
     }
     files, skipped = [], 0
-    for path in inbox.iterdir():
-        if not path.is_file() or path.name.startswith(".") or path.name.endswith(".part"):
-            continue
-        stat = path.stat()
-        if (path.name, stat.st_size, stat.st_mtime_ns) in known:
-            skipped += 1
-            continue
-        files.append((path, stat))
+    with os.scandir(inbox) as entries:  # one stat per file: the inbox keeps every file ever sent
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name.endswith(".part") or not entry.is_file():
+                continue
+            stat = entry.stat()
+            if (entry.name, stat.st_size, stat.st_mtime_ns) in known:
+                skipped += 1
+                continue
+            files.append((Path(entry.path), stat))
     files.sort(key=lambda item: (item[1].st_mtime_ns, item[0].name))  # received order
     return files, skipped
 

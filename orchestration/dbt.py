@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import cached_property
+from importlib import metadata
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging import version
 
 from teilhabe.settings import DBT_PROJECT_DIR, DUCKDB_MEMORY_ENV, data_home, duckdb_memory_limit
 
@@ -51,6 +54,23 @@ def ensure_manifest() -> None:
         dbt_project.preparer.prepare(dbt_project)
 
 
+class WarehouseDbt(DbtCliResource):
+    """``dbt build`` as the pipeline runs it, without two fixed costs dagster-dbt pays before every
+    invocation (measured ~4 s of a 5-year increment's 30 s; pinned dagster-dbt 0.29):
+
+    - ``dbt --version`` in a second process to learn the version: it is this environment's dbt;
+    - an in-process dbt adapter, used only to fetch row counts and column metadata, which these
+      assets do not ask for.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(metadata.version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args):
+        return None
+
+
 def dbt_resource() -> DbtCliResource:
     warehouse_env()
-    return DbtCliResource(project_dir=dbt_project)
+    return WarehouseDbt(project_dir=dbt_project)

@@ -21,10 +21,23 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     os.environ[WAREHOUSE_ENV] = str(data_home.warehouse)  # dbt writes the warehouse of this data home
     invocation = dbt.cli(["build"], context=context)
     yield from invocation.stream()
+    _keep_partial_parse(invocation.target_path)
     _prune_run_targets(invocation.target_path, KEEP_RUN_TARGETS)
 
 
 KEEP_RUN_TARGETS = 5
+
+
+def _keep_partial_parse(run_target: Path) -> None:
+    """dagster-dbt starts each invocation from the project's partial_parse.msgpack; dbt re-parses
+    the whole project (~3 s) when it was written for another profile (another warehouse path or
+    memory limit). Keep the one this run wrote, so the next run of this data home parses partially."""
+    written = run_target / "partial_parse.msgpack"
+    if written.exists():
+        shared = dbt_project.project_dir / dbt_project.target_path / "partial_parse.msgpack"
+        temporary = shared.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copyfile(written, temporary)
+        os.replace(temporary, shared)
 
 
 def _prune_run_targets(current: Path, keep: int) -> None:

@@ -1,7 +1,20 @@
-{#- The columns together identify a row (a primary key of several columns). -#}
+{#- The columns together identify a row (a primary key of several columns). Grouping millions of
+    rows by one 64-bit hash first is about twice as fast as grouping by the columns; only rows whose
+    hash repeats are then grouped by their values (a hash collision can never hide a duplicate). -#}
 {% test unique_combination(model, columns) %}
-select {{ columns | join(', ') }}, count(*) as occurrences
+{%- set key = columns | join(', ') %}
+with repeated_hashes as (
+    select hash({{ key }}) as row_hash
+    from {{ model }}
+    group by row_hash
+    having count(*) > 1
+)
+
+select
+    {{ key }},
+    count(*) as occurrences
 from {{ model }}
-group by {{ columns | join(', ') }}
+where hash({{ key }}) in (select repeated_hashes.row_hash from repeated_hashes)
+group by {{ key }}
 having count(*) > 1
 {% endtest %}
