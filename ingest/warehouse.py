@@ -4,8 +4,11 @@ One run takes every new file of the inbox. Files already logged (same name, size
 read again. Each new file is archived as received (content-addressed by SHA-256, owner-only), read
 and validated with the rest of its batch, and logged. Identical bytes for the same sender, part and
 period are a duplicate. A newer delivery for the same landing table, sender and period replaces
-the older one's rows (the older stays in the archive and the log, as superseded). Everything the
-run writes to the warehouse happens in one transaction: a crash leaves the previous state.
+the older one's rows (the older stays in the archive and the log, as superseded). Files are taken
+in received order, in chunks of a few thousand, each chunk one transaction: a crash leaves the
+landing tables as they were after the last whole chunk, as if the later files had not arrived yet,
+and the rerun takes those. (One transaction for a whole initial load would hold every uncommitted
+row in memory: DuckDB keeps them outside its memory limit, ~0.2 GiB per chunk.)
 """
 
 from __future__ import annotations
@@ -165,16 +168,15 @@ def ingest(
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     archive.mkdir(parents=True, exist_ok=True)
     os.chmod(archive, 0o700)  # plaintext lives here and only here (privacy.md §2)
-    # One transaction for the whole run; files are read and validated in chunks of a few thousand
-    # (in received order) so that memory stays bounded while fixed costs stay paid once per chunk.
-    con.execute("begin transaction")
-    try:
-        for start in range(0, len(files), chunk_files()):
+    # Chunks bound memory (frames and uncommitted rows) while fixed costs are paid once per chunk.
+    for start in range(0, len(files), chunk_files()):
+        con.execute("begin transaction")
+        try:
             _ingest_chunk(con, files[start : start + chunk_files()], archive, key, run_id, now, report)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
     return report
 
 
@@ -273,7 +275,7 @@ def _ingest_chunk(
         pl.col("file_name").alias("_file"), "delivery_id", "sender", "period"
     )
 
-    # Still inside the run's transaction (opened by ingest()). Earlier deliveries of the same table,
+    # Still inside the chunk's transaction (opened by ingest()). Earlier deliveries of the same table,
     # sender and period are replaced: one join per table, never one query per file.
     replacing = pl.DataFrame(
         [(table, sender, period, ids[name]) for (table, sender, period), name in latest.items()],

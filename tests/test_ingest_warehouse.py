@@ -221,6 +221,54 @@ def test_a_crash_leaves_the_previous_state(demo, tmp_path, monkeypatch):
     assert report.loaded > 800, "the rerun takes everything"
 
 
+def test_a_crash_keeps_the_whole_chunks_before_it_and_the_rerun_takes_the_rest(demo, tmp_path, monkeypatch):
+    """Chunks commit one by one: after a crash the landing holds whole files only (as if the later
+    ones had not arrived), and the rerun ends exactly where one uninterrupted run ends."""
+    inbox = tmp_path / "inbox"
+    shutil.copytree(demo, inbox)
+    monkeypatch.setenv(wh.CHUNK_ENV, "300")
+    real_chunk, real_frame = wh._ingest_chunk, wh.landing_frame
+    chunks: list[list[str]] = []
+
+    def chunk(con, files, *args, **kwargs):
+        chunks.append([path.name for path, _ in files])
+        return real_chunk(con, files, *args, **kwargs)
+
+    def frame(*args, **kwargs):
+        if len(chunks) == 2:
+            raise OSError("disk full (simulated)")
+        return real_frame(*args, **kwargs)
+
+    monkeypatch.setattr(wh, "_ingest_chunk", chunk)
+    monkeypatch.setattr(wh, "landing_frame", frame)
+    con = duckdb.connect(str(tmp_path / "crashed.duckdb"))
+    with pytest.raises(OSError):
+        wh.ingest(con, inbox, tmp_path / "archive", KEY)
+    assert len(chunks) == 2 and len(chunks[0]) == 300
+    assert sorted(r[0] for r in con.execute("select file_name from ops.delivery_log").fetchall()) == sorted(
+        chunks[0]
+    )
+    landing_rows = " union all ".join(f"select delivery_id from landing.{t}" for t in counts(con))
+    mismatched = con.execute(
+        f"""select l.delivery_id, l.rows_loaded, count(r.delivery_id)
+            from ops.delivery_log l left join ({landing_rows}) r using (delivery_id)
+            where l.status = 'loaded' group by all having l.rows_loaded != count(r.delivery_id)"""
+    ).fetchall()
+    assert mismatched == [], "every logged file is in the landing whole, nothing else is"
+
+    monkeypatch.setattr(wh, "_ingest_chunk", real_chunk)
+    monkeypatch.setattr(wh, "landing_frame", real_frame)
+    wh.ingest(con, inbox, tmp_path / "archive", KEY)
+    with duckdb.connect(str(tmp_path / "uninterrupted.duckdb")) as uninterrupted:
+        wh.ingest(uninterrupted, inbox, tmp_path / "archive2", KEY)
+    con.execute(f"attach '{tmp_path / 'uninterrupted.duckdb'}' as uninterrupted (read_only)")
+    log = "delivery_id, file_name, status, rows_in, rows_loaded, rows_quarantined, superseded_by"
+    for table, columns in [*((f"landing.{t}", "*") for t in counts(con)), ("ops.delivery_log", log)]:
+        a, b = f"select {columns} from {table}", f"select {columns} from uninterrupted.{table}"
+        differing = con.execute(f"select count(*) from (({a} except all {b}) union all ({b} except all {a}))")
+        assert differing.fetchone()[0] == 0, f"{table} differs from an uninterrupted run"
+
+
 def test_first_run_creates_a_private_key_outside_the_repo(tmp_path, monkeypatch):
     monkeypatch.delenv("TEILHABE_PSEUDONYM_KEY", raising=False)
     monkeypatch.delenv("TEILHABE_PSEUDONYM_KEY_FILE", raising=False)
