@@ -33,4 +33,5 @@ left join status as previous_month
     on
         months.jobcenter = previous_month.jobcenter
         and months.kunde_key = previous_month.kunde_key
-        and months.month = strftime(cast(previous_month.month || '-01' as date) + interval 1 month, '%Y-%m')
+        -- the month computed on the small side: the snapshots are joined on their plain column
+        and strftime(cast(months.month || '-01' as date) - interval 1 month, '%Y-%m') = previous_month.month
