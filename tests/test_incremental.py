@@ -45,8 +45,31 @@ def two_phases(demo, tmp_path_factory):
         shutil.copy2(path, inbox / path.name)
     for path in (demo.with_name(demo.name + ".truth") / "later").iterdir():
         shutil.copy2(path, inbox / path.name)  # a correction of March 2024 among them, under the same name
+    for name in EMPTIED:  # corrections that leave a month loaded in phase one without rows
+        header = (inbox / name).read_bytes().splitlines(keepends=True)[0]
+        (inbox / name).write_bytes(header)
     _run(root, inbox)
     return root, phase_one
+
+
+EMPTIED = ("jc_05112_202403_kunden.csv", "wfbm_LVR-0201_2024-02_personen.csv")
+
+
+def test_a_correction_without_rows_empties_its_month(two_phases):
+    root, _ = two_phases
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    statuses = con.execute(
+        "select file_name, list(status order by delivery_id) from ops.delivery_log "
+        f"where file_name in {EMPTIED} group by all"
+    ).fetchall()
+    assert sorted(statuses) == sorted((name, ["superseded", "loaded"]) for name in EMPTIED)
+    for table, where in (
+        ("marts.fct_jobcenter_customer_months", "jobcenter = '05112' and month = '2024-03'"),
+        ("intermediate.int_work_area_persons", "werkstatt_nr = 'LVR-0201' and month = '2024-02'"),
+        ("marts.fct_workshop_headcount", "werkstatt_nr = 'LVR-0201' and month = '2024-02'"),
+    ):
+        assert con.execute(f"select count(*) from {table} where {where}").fetchone()[0] == 0, table
+        assert con.execute(f"select count(*) from {table}").fetchone()[0] > 0, table
 
 
 def test_only_changed_months_were_recomputed(two_phases):

@@ -3,6 +3,11 @@
     (sender, month) partitions that a delivery received since its last build touched (a new month,
     or a correction of an old one), and replaces them (delete+insert on the partition key). Each row
     remembers the last delivery the build had seen.
+
+    delete+insert deletes only the partitions the new rows name: a correction that leaves a month
+    without rows (a header-only file, nobody left in the work area) would keep the old rows. After
+    the insert, exactly those rows are older than their partition's newest delivery; a post-hook
+    (delete_emptied_partitions) removes them.
 -#}
 {% macro delivered_through() -%}
     (select coalesce(max(delivery_id), 0) from {{ source('ops', 'delivery_log') }})
@@ -17,4 +22,21 @@
                 and delivery_id > (select coalesce(max(delivered_through), 0) from {{ this }})
         )
     {%- endif %}
+{%- endmacro %}
+
+{% macro delete_emptied_partitions(source_system, sender_column, month_column) -%}
+    delete from {{ this }} as built
+    using (
+        select
+            sender,
+            period,
+            max(delivery_id) as newest
+        from {{ ref('stg_ops__deliveries') }}
+        where source_system = '{{ source_system }}'
+        group by sender, period
+    ) as deliveries
+    where
+        built.{{ sender_column }} = deliveries.sender
+        and built.{{ month_column }} = deliveries.period
+        and built.delivered_through < deliveries.newest
 {%- endmacro %}

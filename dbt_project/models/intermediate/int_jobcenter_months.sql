@@ -1,6 +1,6 @@
 -- Every Jobcenter month whose kunden snapshot is loaded, with its SB, GL and Reha counts.
 with loaded as (
-    select
+    select distinct  -- a corrected month has its superseded delivery too
         sender as jobcenter,
         period as month
     from {{ ref('stg_ops__deliveries') }}

@@ -5,6 +5,7 @@
     materialized='incremental',
     unique_key=['werkstatt_nr', 'month'],
     incremental_strategy='delete+insert',
+    post_hook="{{ delete_emptied_partitions('wfbm', 'werkstatt_nr', 'month') }}",
 ) }}
 -- depends_on: {{ ref('stg_ops__deliveries') }}
 

@@ -4,6 +4,7 @@
     materialized='incremental',
     unique_key=['jobcenter', 'month'],
     incremental_strategy='delete+insert',
+    post_hook="{{ delete_emptied_partitions('jc', 'jobcenter', 'month') }}",
 ) }}
 -- depends_on: {{ ref('stg_ops__deliveries') }}
 
