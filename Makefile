@@ -58,9 +58,13 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The docs keep their own dbt state (target/docs): a partial parse written here, for this project
+# path and profile, never reaches the pipeline's runs (their state lives in the data home).
+DBT_DOCS := --project-dir $(CURDIR)/dbt_project --profiles-dir $(CURDIR)/dbt_project --target-path target/docs
 docs: setup
-	TEILHABE_WAREHOUSE="$(TEILHABE_HOME)/warehouse.duckdb" $(VENV)/bin/dbt docs generate --project-dir dbt_project --profiles-dir dbt_project
-	@echo "open dbt_project/target/index.html (or: .venv/bin/dbt docs serve --project-dir dbt_project --profiles-dir dbt_project)"
+	@mkdir -p "$(TEILHABE_HOME)"
+	TEILHABE_WAREHOUSE="$(TEILHABE_HOME)/warehouse.duckdb" $(VENV)/bin/dbt docs generate $(DBT_DOCS)
+	@echo "open dbt_project/target/docs/index.html (or: .venv/bin/dbt docs serve $(DBT_DOCS))"
 
 clean:
 	rm -rf $(VENV) $(TOOLS) dbt_project/target dbt_project/logs

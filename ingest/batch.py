@@ -1,20 +1,44 @@
 """A batch of deliveries read and validated together: every file read once, one contract run per
 source table for the whole batch (never one per file), per-file accounting of rows in, loaded and
 quarantined. Used by the pipeline and by ``teilhabe check``.
+
+Each file is isolated: whatever its bytes, size or name, it ends as one outcome (loaded, with
+quarantined rows, or rejected with a reason) and never stops the others. Workbooks are parsed
+by worker processes under limits, a few files ahead of the CSV files read here.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from ingest.identify import Delivery
+from ingest.identify import Delivery, identify
+from ingest.inbox import display_name, name_problem, read_bounded
 from ingest.issues import ISSUE_SCHEMA, Issue, issues_frame
-from ingest.readers import read_delivery
+from ingest.plausibility import check_content
+from ingest.readers import WORKBOOK_SHEETS, ReadResult, read_delivery
+from ingest.sniff import is_zip
 from ingest.validate import validate
+from ingest.workbooks import WorkbookReader
+from teilhabe.settings import Limits
+
+LOOKAHEAD = 8  # workbooks handed to the workers ahead of the file being read
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A file to read: its (display) name, the day it arrived, how to get its bytes (None when it
+    is larger than the limit), and what is wrong with its name, if anything."""
+
+    name: str
+    received: dt.date
+    load: Callable[[], bytes | None]
+    name_problem: str | None = None
 
 
 @dataclass
@@ -45,59 +69,119 @@ def registered_workshops(register: pl.DataFrame) -> set[str]:
     return set(register["Werkstatt-Nr."].drop_nulls())
 
 
+def _is_workbook(item: Incoming) -> bool:
+    delivery = identify(item.name)
+    return not item.name_problem and isinstance(delivery, Delivery) and delivery.format in WORKBOOK_SHEETS
+
+
+def _too_large(name: str, limits: Limits) -> ReadResult:
+    delivery = identify(name)
+    message = f"die Datei ist größer als {limits.max_file_bytes >> 20} MB; eine Meldung hat wenige MB"
+    return ReadResult(
+        delivery if isinstance(delivery, Delivery) else None,
+        issues=[Issue(name, None, None, "file_too_large", "file", message)],
+    )
+
+
+def _read_all(items: list[Incoming], limits: Limits) -> list[ReadResult]:
+    """Every file read once, in order; workbooks parsed by the workers a few files ahead. Every
+    file's bytes are loaded, also those its name rules out (the pipeline archives each file)."""
+    results: list[ReadResult] = []
+    ahead: dict[int, bytes | None] = {}  # workbooks loaded early (and handed to a worker if a ZIP)
+    workbooks = [i for i, item in enumerate(items) if _is_workbook(item)]
+    next_workbook = 0
+    with WorkbookReader(
+        limits.workbook_workers, limits.workbook_memory_bytes, limits.workbook_seconds
+    ) as reader:
+        for index, item in enumerate(items):
+            while next_workbook < len(workbooks) and workbooks[next_workbook] <= index + LOOKAHEAD:
+                early = workbooks[next_workbook]
+                ahead[early] = content = items[early].load()
+                if content and is_zip(content):
+                    reader.submit(early, content, WORKBOOK_SHEETS[identify(items[early].name).format])
+                next_workbook += 1
+            early = index in ahead
+            content = ahead.pop(index) if early else item.load()
+            if item.name_problem:
+                issue = Issue(item.name, None, None, "file_name", "file", item.name_problem)
+                results.append(ReadResult(None, issues=[issue]))
+            elif content is None:
+                results.append(_too_large(item.name, limits))
+            else:
+                cells = reader.result(index) if early and content and is_zip(content) else None
+                results.append(read_delivery(item.name, content, item.received, cells))
+    return results
+
+
+def from_path(path: Path, limits: Limits) -> Incoming:
+    """A file named on the command line (``teilhabe check``): received today, not archived."""
+    raw = os.fsencode(path.name)
+    return Incoming(
+        display_name(raw),
+        dt.date.today(),
+        lambda: read_bounded(path, limits.max_file_bytes),
+        name_problem(raw),
+    )
+
+
+def _count_quarantined(batch: Batch, findings: pl.DataFrame) -> None:
+    per_file = findings.group_by("file").agg(pl.col("row").n_unique().alias("rows"))
+    for name, rows in per_file.iter_rows():
+        batch.files[name].rows_quarantined += rows
+
+
 def read_batch(
-    paths: Iterable[Path],
-    known_workshops: set[str] | None = None,
-    on_content: Callable[[Path, bytes], None] | None = None,
+    incoming: Iterable[Incoming | Path], known_workshops: set[str] | None = None, limits: Limits | None = None
 ) -> Batch:
     """Read and validate files. ``known_workshops``: the register's Werkstatt-Nr. before this batch
-    (a register in the batch adds to it); None means no register is known and none is checked.
-    ``on_content`` sees each file's bytes as read (to hash and archive them without a second read)."""
+    (a register in the batch adds to it); None means no register is known and none is checked."""
+    limits = limits or Limits.from_environment()
+    items = [i if isinstance(i, Incoming) else from_path(i, limits) for i in incoming]
+    results = _read_all(items, limits)
     batch = Batch()
     issues: list[Issue] = []
     tables: dict[str, list[pl.DataFrame]] = {}
-    # Registers first: a workshop's file is checked against the register in force.
-    ordered = sorted(
-        paths, key=lambda p: (not p.name.startswith("lv_") or "werkstaetten" not in p.name, p.name)
-    )
-    for path in ordered:
-        content = path.read_bytes()
-        if on_content:
-            on_content(path, content)
-        result = read_delivery(path.name, content)
-        outcome = FileOutcome(path.name, result.delivery)
-        batch.files[path.name] = outcome
-        issues.extend(result.issues)
-        if result.delivery and result.delivery.format == "lv_register" and not result.rejected:
+    for result in results:  # registers first: a workshop's file is checked against the register in force
+        d = result.delivery
+        if d and d.format == "lv_register" and not result.rejected:
             known_workshops = (known_workshops or set()) | registered_workshops(
                 result.tables["lv_werkstaetten"]
             )
+    for item, result in zip(items, results, strict=True):
+        d = result.delivery
         if (
             not result.rejected
-            and result.delivery
-            and result.delivery.format.startswith("wfbm")
+            and d
+            and d.format.startswith("wfbm")
             and known_workshops is not None
-            and result.delivery.sender not in known_workshops
+            and d.sender not in known_workshops
         ):
             result.reject(
                 "unknown_werkstatt_nr",
-                f"Werkstatt-Nr. {result.delivery.sender} is not in the Landschaftsverband's register",
+                f"die Werkstatt-Nr. {d.sender} steht nicht im Werkstättenverzeichnis des Landschaftsverbands",
             )
-            issues.append(result.issues[-1])
+        outcome = FileOutcome(item.name, d)
+        batch.files[item.name] = outcome
+        issues.extend(result.issues)
         rejection = next((i for i in result.issues if i.level == "file"), None)
         outcome.rejected_because = rejection.message if rejection else None
-        note_rows = sum(1 for i in result.issues if i.rule == "note_row")
-        outcome.rows_in = sum(f.height for f in result.tables.values()) + note_rows
-        outcome.rows_quarantined = note_rows
+        outcome.rows_in = sum(f.height for f in result.tables.values()) + result.rows_removed
+        outcome.rows_quarantined = result.rows_removed
         for table, frame in result.tables.items():
             tables.setdefault(table, []).append(frame)
     findings = [issues_frame(issues)]
-    for table, frames in tables.items():
-        checked = validate(table, pl.concat(frames))
+    periods = {
+        name: o.delivery.period for name, o in batch.files.items() if o.delivery and not o.rejected_because
+    }
+    content = check_content({table: pl.concat(frames) for table, frames in tables.items()}, periods)
+    for name, issue in content.rejected.items():
+        batch.files[name].rejected_because, batch.files[name].rows_quarantined = issue.message, 0
+    findings += [issues_frame(list(content.rejected.values())), content.findings]
+    _count_quarantined(batch, content.findings)
+    for table, frame in content.tables.items():
+        checked = validate(table, frame)
         batch.valid[table] = checked.valid
         findings.append(checked.findings)
-        per_file = checked.findings.group_by("file").agg(pl.col("row").n_unique().alias("rows"))
-        for name, rows in per_file.iter_rows():
-            batch.files[name].rows_quarantined += rows
+        _count_quarantined(batch, checked.findings)
     batch.findings = pl.concat(findings).sort("file", "row", "column", nulls_last=False)
     return batch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, replace
 
 from ingest.formats import FILE_NAME_PATTERNS, WFBM_PARTS
@@ -12,8 +13,9 @@ EXPECTED_NAMES = (
     "wfbm_<Werkstatt-Nr>_<JJJJ>-<MM>_<personen|aussenarbeitsplaetze|uebergaenge>.csv, "
     "jc_<Kreisschlüssel>_<JJJJMM>_<bestand|kunden|massnahmen|integrationen>.csv, "
     "lv_<LWL|LVR>_werkstaetten.csv, lv_<LWL|LVR>_leistungsdokumentation_<JJJJ>.xlsx, "
-    "lv_<LWL|LVR>_budget_fuer_arbeit_<JJJJ>.csv, or a workshop's monthly workbook (.xlsx with title block)"
+    "lv_<LWL|LVR>_budget_fuer_arbeit_<JJJJ>.csv oder die Monatsmeldung einer Werkstatt (.xlsx mit Kopfblock)"
 )
+FIRST_YEAR = 2000  # no export is older; an earlier year in a name is a typing error
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,23 @@ class Delivery:
         return replace(self, sender=sender, period=period)
 
 
+def implausible_period(period: str, received: dt.date) -> str | None:
+    """Why a period (JJJJ-MM or JJJJ) cannot be what a file received on ``received`` reports, or
+    None: it lies before 2000, or it begins after the month the file arrived in."""
+    if int(period[:4]) < FIRST_YEAR:
+        return f"der Zeitraum {period} liegt vor {FIRST_YEAR}"
+    if (period if len(period) == 7 else f"{period}-01") > f"{received:%Y-%m}":
+        return (
+            f"der Zeitraum {period} liegt nach dem Eingangsmonat {received:%m/%Y} (ein Tippfehler im Namen?)"
+        )
+    return None
+
+
 def identify(name: str) -> Delivery | Issue:
-    """The delivery a file name announces, or a finding that says what was expected."""
+    """The delivery a file name announces, or a finding that says what was expected. The whole name
+    must match (a trailing newline or other control character never does)."""
     for fmt, pattern in FILE_NAME_PATTERNS.items():
-        match = pattern.match(name)
+        match = pattern.fullmatch(name)
         if not match:
             continue
         groups = match.groupdict()
@@ -56,7 +71,7 @@ def identify(name: str) -> Delivery | Issue:
             return Delivery(name, fmt, None, "workbook", "")
         year, month = groups.get("year"), groups.get("month")
         if month is not None and not 1 <= int(month) <= 12:
-            return Issue(name, None, None, "file_name", "file", f"no month {month} in the file name")
+            return Issue(name, None, None, "file_name", "file", f"der Dateiname nennt den Monat {month}")
         period = f"{year}-{month}" if month else (year or "")
         sender = groups["sender"]
         if fmt == "jc_csv" and sender not in set(nrw_kreise()["kreisschluessel"]):
@@ -66,7 +81,7 @@ def identify(name: str) -> Delivery | Issue:
                 None,
                 "unknown_kreis",
                 "file",
-                f"Kreisschlüssel {sender} of the file name is not an NRW Kreis",
+                f"der Kreisschlüssel {sender} im Dateinamen ist kein Kreis in NRW",
             )
         return Delivery(name, fmt, sender, groups["part"], period)
     return Issue(
@@ -75,5 +90,5 @@ def identify(name: str) -> Delivery | Issue:
         None,
         "file_name",
         "file",
-        f"the file name matches no known export; expected {EXPECTED_NAMES}",
+        f"der Dateiname passt zu keiner vereinbarten Meldung; erwartet: {EXPECTED_NAMES}",
     )

@@ -11,6 +11,10 @@ from dataclasses import asdict, dataclass
 
 import polars as pl
 
+from ingest.inbox import display_name
+
+MAX_MESSAGE = 500  # characters: a finding is one line, whatever the file holds
+
 ISSUE_SCHEMA = {
     "file": pl.String,
     "row": pl.Int64,
@@ -34,14 +38,37 @@ class Issue:
     value: str | None = None  # the offending value, only where it is not an identifier
     table: str | None = None  # the landing table a row finding belongs to (None: the whole file)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", capped(self.message))
+        if self.column is not None:
+            object.__setattr__(self, "column", capped(self.column, 120))
+        if self.value is not None:
+            object.__setattr__(self, "value", capped(shown(self.value), 120))
+
     def __str__(self) -> str:
         where = [self.file]
         if self.row is not None:
-            where.append(f"row {self.row}")
+            where.append(f"Zeile {self.row}")
         if self.column:
-            where.append(f"column {self.column}")
-        label = {"file": "REJECTED", "row": "quarantined", "warning": "warning"}[self.level]
+            where.append(f"Spalte {self.column}")
+        label = {"file": "ABGELEHNT", "row": "zurückgestellt", "warning": "Hinweis"}[self.level]
         return f"{', '.join(where)}: {label}: {self.message}"
+
+
+def capped(text: str, limit: int = MAX_MESSAGE) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """A value from a file as it may appear in a message: printable, at most ``limit`` characters."""
+    return capped(display_name(text.encode("utf-8", "surrogatepass")), limit)
+
+
+def listed(names: list[str], first: int = 5) -> str:
+    """A few names and how many more: a file with 10,000 columns still gets a one-line message."""
+    quoted = ", ".join(repr(shown(n)) for n in names[:first])
+    rest = len(names) - first
+    return quoted + (f" und {rest:,} weitere".replace(",", ".") if rest > 0 else "")
 
 
 def issues_frame(issues: list[Issue]) -> pl.DataFrame:

@@ -4,6 +4,12 @@
 The text follows the W-CSV conventions for workshop and Landschaftsverband tables and the JC
 conventions for Jobcenter tables, whichever vendor sent it: the W-XLSX reader turns Excel dates into
 ``TT.MM.JJJJ``, numbers into text and long texts into codes. Validation (schemas/) comes next.
+
+Findings are written for the sender, in German, and never show an identifier's value. A file that
+is not what its name promises is named for what it is ("eine Textdatei, keine Excel-Arbeitsmappe").
+A reader never raises on bad input; workbooks are parsed in worker processes under limits
+(ingest/workbooks.py), CSV text here with its size bounded before it is read. Whether the rows
+fit the period the name gives is checked for the whole batch at once (ingest/plausibility.py).
 """
 
 from __future__ import annotations
@@ -15,7 +21,6 @@ import re
 from dataclasses import dataclass, field
 
 import polars as pl
-from python_calamine import CalamineWorkbook
 
 from ingest.formats import (
     JC_CSV,
@@ -29,15 +34,19 @@ from ingest.formats import (
     XLSX_TITLE,
     CsvDialect,
 )
-from ingest.identify import Delivery, identify
-from ingest.issues import Issue
+from ingest.identify import Delivery, identify, implausible_period
+from ingest.issues import Issue, listed, shown
+from ingest.sniff import is_text, is_zip, what_it_is
+from ingest.workbooks import Cells, Unreadable, WorkbookReader
 from schemas import SOURCE_TABLES
 
 BOM = b"\xef\xbb\xbf"
 DIALECTS = {"wfbm_csv": WFBM_CSV, "jc_csv": JC_CSV, "lv_register": LV_CSV, "lv_bfa": LV_CSV}
+WORKBOOK_SHEETS = {"wfbm_xlsx": tuple(XLSX_SHEETS.values()), "lv_ld": (LV_LD_SHEET,)}
 # Keys that Excel may turn into numbers: restored to this many digits (sources.md: unambiguous).
 ZERO_PADDED = {"wfbm_personen": {"Wohnort_Kreis": 5}}
 XLSX_NUMBER_KEYS = {"PLZ": 5, "Wohnort_Kreis": 5, "Betrieb_PLZ": 5, "Arbeitgeber_PLZ": 5}
+MAX_LINE_CHARACTERS = 10_000  # an export row has a few hundred characters
 
 
 @dataclass
@@ -50,6 +59,12 @@ class ReadResult:
     def rejected(self) -> bool:
         return any(i.level == "file" for i in self.issues)
 
+    @property
+    def rows_removed(self) -> int:
+        """Rows the reader took out of its tables (a workbook's note rows); each counts as
+        delivered and quarantined."""
+        return len({(i.table, i.row) for i in self.issues if i.level == "row"})
+
     def reject(
         self, rule: str, message: str, row: int | None = None, column: str | None = None
     ) -> ReadResult:
@@ -58,23 +73,50 @@ class ReadResult:
         self.tables = {}
         return self
 
+    def note(self, row: int | None, column: str | None, rule: str, level: str, message: str, **kw) -> None:
+        self.issues.append(Issue(self.delivery.name, row, column, rule, level, message, **kw))
 
-def read_delivery(name: str, content: bytes) -> ReadResult:
-    """Identify and read one file; never raises on bad input."""
+
+def read_delivery(
+    name: str, content: bytes, received: dt.date | None = None, cells: Cells | Unreadable | None = None
+) -> ReadResult:
+    """Identify and read one file; never raises on bad input. ``received``: the day it arrived
+    (a period after that month is implausible; default today). ``cells``: a workbook's cells as a
+    WorkbookReader opened them (None: opened here, in a worker of its own)."""
+    received = received or dt.date.today()
     delivery = identify(name)
     if isinstance(delivery, Issue):
         return ReadResult(None, issues=[delivery])
     result = ReadResult(delivery)
+    if delivery.period and (problem := implausible_period(delivery.period, received)):
+        return result.reject("implausible_period", problem)
     if not content:
-        return result.reject("empty_file", "empty file (0 bytes)")
+        return result.reject("empty_file", "leere Datei (0 Bytes)")
     try:
-        if delivery.format == "wfbm_xlsx":
-            return _read_workbook(result, content)
-        if delivery.format == "lv_ld":
-            return _read_ld(result, content)
-        return _read_csv(result, content, DIALECTS[delivery.format], delivery.tables[0])
+        if delivery.format in WORKBOOK_SHEETS:
+            if not is_zip(content):
+                return result.reject(
+                    "wrong_file_type", f"Dies ist {what_it_is(content)}, keine Excel-Arbeitsmappe (.xlsx)"
+                )
+            if cells is None:
+                with WorkbookReader(workers=1) as reader:
+                    reader.submit(0, content, WORKBOOK_SHEETS[delivery.format])
+                    cells = reader.result(0)
+            if isinstance(cells, Unreadable):
+                return result.reject(cells.rule, cells.message)
+            if delivery.format == "lv_ld":
+                _read_ld(result, cells)
+            else:
+                _read_workbook(result, cells, received)
+        else:
+            if not is_text(content):
+                return result.reject(
+                    "wrong_file_type", f"Dies ist {what_it_is(content)}, keine CSV-Datei (Text mit ';')"
+                )
+            _read_csv(result, content, DIALECTS[delivery.format], delivery.tables[0])
     except Exception as error:  # a reader bug or an unforeseen file: one finding, never a crash
-        return result.reject("unreadable", f"the file could not be read ({type(error).__name__})")
+        return result.reject("unreadable", f"die Datei konnte nicht gelesen werden ({type(error).__name__})")
+    return result
 
 
 # --- CSV ----------------------------------------------------------------------------------------
@@ -82,15 +124,26 @@ def read_delivery(name: str, content: bytes) -> ReadResult:
 
 def _decode(result: ReadResult, content: bytes, dialect: CsvDialect) -> str | None:
     if dialect.encoding == "cp1252":
+        if content.startswith(BOM) and not _is_utf8(content):
+            result.reject(
+                "wrong_encoding",
+                "falsche Zeichenkodierung: die Datei beginnt mit einer UTF-8-Kennung (BOM), ist aber "
+                "kein UTF-8; vereinbart ist Windows-1252 ohne BOM",
+            )
+            return None
         if content.startswith(BOM) or (not content.isascii() and _is_utf8(content)):
-            result.reject("wrong_encoding", "wrong encoding: the file is UTF-8, Windows-1252 is promised")
+            result.reject(
+                "wrong_encoding", "falsche Zeichenkodierung: die Datei ist UTF-8, vereinbart ist Windows-1252"
+            )
             return None
         try:
             return content.decode("cp1252")
         except UnicodeDecodeError as error:
             line = content[: error.start].count(b"\n") + 1
             result.reject(
-                "wrong_encoding", "wrong encoding: a byte that Windows-1252 does not define", row=line
+                "wrong_encoding",
+                "falsche Zeichenkodierung: ein Byte, das es in Windows-1252 nicht gibt",
+                row=line,
             )
             return None
     try:
@@ -99,14 +152,12 @@ def _decode(result: ReadResult, content: bytes, dialect: CsvDialect) -> str | No
         line = content[: error.start].count(b"\n") + 1
         result.reject(
             "wrong_encoding",
-            "wrong encoding: not UTF-8 (Windows-1252?), UTF-8 with BOM is promised",
+            "falsche Zeichenkodierung: kein UTF-8 (Windows-1252?); vereinbart ist UTF-8 mit BOM",
             row=line,
         )
         return None
     if not text.startswith("\ufeff"):
-        result.issues.append(
-            Issue(result.delivery.name, 1, None, "no_bom", "warning", "UTF-8 without BOM (read as UTF-8)")
-        )
+        result.note(1, None, "no_bom", "warning", "UTF-8 ohne BOM (als UTF-8 gelesen)")
     return text.removeprefix("\ufeff")
 
 
@@ -119,48 +170,94 @@ def _is_utf8(content: bytes) -> bool:
 
 
 def _check_header(result: ReadResult, header: list[str], expected: tuple[str, ...]) -> bool:
-    """A header exactly as the contract says, or one file-level finding (reordered: a warning)."""
+    """A header exactly as the contract says, or one file-level finding (reordered: a warning).
+    However many columns a file has, the message names a few and counts the rest."""
     if tuple(header) == expected:
         return True
     missing = [c for c in expected if c not in header]
     extra = [c for c in header if c not in expected]
     if not missing and not extra and len(header) == len(expected):
-        result.issues.append(
-            Issue(
-                result.delivery.name,
-                1,
-                ", ".join(h for h, e in zip(header, expected, strict=True) if h != e),
-                "reordered_columns",
-                "warning",
-                "columns in another order than specified; read by name",
-            )
+        result.note(
+            1,
+            ", ".join(h for h, e in zip(header, expected, strict=True) if h != e),
+            "reordered_columns",
+            "warning",
+            "Spalten in anderer Reihenfolge als vereinbart; nach Namen gelesen",
         )
         return True
-    if len(missing) == len(expected):
+    if not missing and len(header) != len(set(header)):
+        twice = sorted({c for c in header if header.count(c) > 1})
         result.reject(
-            "missing_header", f"no header row: row 1 does not name the columns {', '.join(expected)}", row=1
+            "duplicate_column", f"Spalte(n) {listed(twice)} mehrfach vorhanden", row=1, column=shown(twice[0])
+        )
+    elif len(missing) == len(expected):
+        result.reject(
+            "missing_header",
+            f"keine Kopfzeile: Zeile 1 nennt nicht die Spalten {', '.join(expected)}",
+            row=1,
         )
     elif len(missing) == 1 and len(extra) == 1:
         result.reject(
             "renamed_column",
-            f"column {missing[0]!r} is missing and {extra[0]!r} is not specified (renamed?)",
+            f"Spalte {shown(missing[0])!r} fehlt und {shown(extra[0])!r} ist nicht vereinbart (umbenannt?)",
             row=1,
             column=missing[0],
         )
     elif missing:
         result.reject(
-            "missing_column",
-            f"column(s) {', '.join(map(repr, missing))} missing",
-            row=1,
-            column=", ".join(missing),
+            "missing_column", f"Spalte(n) {listed(missing)} fehlen", row=1, column=", ".join(missing)
         )
     else:
         result.reject(
             "extra_column",
-            f"column(s) {', '.join(map(repr, extra))} not specified",
+            f"Spalte(n) {listed(extra)} nicht vereinbart",
             row=1,
-            column=", ".join(extra),
+            column=", ".join(shown(c) for c in extra[:5]) + (", …" if len(extra) > 5 else ""),
         )
+    return False
+
+
+def _lines(result: ReadResult, text: str) -> list[str] | None:
+    """The file's lines. A line ends with CRLF or LF (mixed is read, with a warning); a bare CR or
+    a NUL byte rejects the file. Checked on the whole text first, line by line only to name the
+    row of a fault."""
+    line_feeds, crlf = text.count("\n"), text.count("\r\n")
+    if text.count("\r") != crlf:
+        number = next(n for n, line in enumerate(text.split("\n"), 1) if "\r" in line.removesuffix("\r"))
+        result.reject(
+            "line_ends", f"Zeile {number} enthält ein einzelnes Wagenrücklaufzeichen (CR)", row=number
+        )
+        return None
+    if "\x00" in text:
+        number = text[: text.index("\x00")].count("\n") + 1
+        result.reject(
+            "nul_bytes", f"Zeile {number} enthält Null-Bytes (0x00): keine CSV-Textdatei", row=number
+        )
+        return None
+    if crlf == line_feeds:
+        lines = text.split("\r\n")
+    else:
+        lines = [line.removesuffix("\r") for line in text.split("\n")]
+        if crlf:
+            result.note(
+                None, None, "mixed_line_ends", "warning", "Zeilenenden gemischt (CRLF und LF); beide gelesen"
+            )
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _lengths_ok(result: ReadResult, lines: list[str]) -> bool:
+    """No data line longer than any export row (the header is judged by its column names)."""
+    if len(lines) < 2 or max(map(len, lines[1:])) <= MAX_LINE_CHARACTERS:
+        return True
+    number, line = next((n, line) for n, line in enumerate(lines[1:], 2) if len(line) > MAX_LINE_CHARACTERS)
+    result.reject(
+        "line_too_long",
+        f"Zeile {number} ist {len(line):,} Zeichen lang; eine Zeile einer Meldung hat höchstens "
+        "einige hundert".replace(",", "."),
+        row=number,
+    )
     return False
 
 
@@ -169,27 +266,39 @@ def _read_csv(result: ReadResult, content: bytes, dialect: CsvDialect, table: st
     if text is None:
         return result
     expected = SOURCE_TABLES[table].columns
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
-        return result.reject("empty_file", "empty file (no header)")
+    if not text.strip():
+        return result.reject("empty_file", "leere Datei (keine Kopfzeile)")
     if not text.endswith("\n"):
+        rows = text.count("\n") + 1
         return result.reject(
             "truncated_file",
-            f"truncated file: the last row (row {len(lines)}) ends without a line break",
-            row=len(lines),
+            f"Datei abgeschnitten: die letzte Zeile (Zeile {rows}) endet ohne Zeilenumbruch",
+            row=rows,
         )
+    lines = _lines(result, text)
+    if lines is None:
+        return result
+    if not lines[0].strip():
+        return result.reject("empty_file", "leere Datei (keine Kopfzeile)")
     header = lines[0].split(dialect.delimiter)
     if len(header) == 1 and "," in lines[0]:
-        return result.reject("wrong_separator", "wrong separator: ',' instead of ';'", row=1)
-    if not _check_header(result, header, expected):
+        return result.reject("wrong_separator", "falsches Trennzeichen: ',' statt ';'", row=1)
+    if not _check_header(result, header, expected) or not _lengths_ok(result, lines):
         return result
     if not _field_counts_ok(result, lines[1:], dialect, len(header)):
         return result
     frame = pl.read_csv(
-        io.StringIO(text), separator=dialect.delimiter, quote_char='"', infer_schema=False, has_header=True
+        io.StringIO(text),
+        separator=dialect.delimiter,
+        quote_char='"',
+        infer_schema=False,
+        has_header=True,
     )
     if frame.height != len(lines) - 1:
-        return result.reject("line_breaks", "a quoted field spans lines; every row must be one line")
+        return result.reject(
+            "line_breaks",
+            "ein Feld in Anführungszeichen reicht über mehrere Zeilen; jede Zeile muss einzeilig sein",
+        )
     frame = _restore_zeros(result, frame.select(expected), table)
     result.tables[table] = _with_origin(frame, result.delivery.name, list(range(2, frame.height + 2)))
     return result
@@ -206,7 +315,9 @@ def _field_counts_ok(result: ReadResult, lines: list[str], dialect: CsvDialect, 
         (fields,) = csv.reader([lines[index]], delimiter=dialect.delimiter, quotechar='"')
         if len(fields) != width:
             result.reject(
-                "field_count", f"row {index + 2} has {len(fields)} fields, the header {width}", row=index + 2
+                "field_count",
+                f"Zeile {index + 2} hat {len(fields)} Felder, die Kopfzeile {width}",
+                row=index + 2,
             )
             return False
     return True
@@ -216,16 +327,13 @@ def _restore_zeros(result: ReadResult, frame: pl.DataFrame, table: str) -> pl.Da
     for column, digits in ZERO_PADDED.get(table, {}).items():
         short = frame[column].str.contains(rf"^\d{{{digits - 1}}}$").fill_null(False)
         for index in short.arg_true().to_list():
-            result.issues.append(
-                Issue(
-                    result.delivery.name,
-                    index + 2,
-                    column,
-                    "leading_zero_restored",
-                    "warning",
-                    "leading zero lost (Excel?): restored",
-                    frame[column][index],
-                )
+            result.note(
+                index + 2,
+                column,
+                "leading_zero_restored",
+                "warning",
+                "führende Null fehlte (Excel?): ergänzt",
+                value=frame[column][index],
             )
         frame = frame.with_columns(
             pl.when(short).then(pl.col(column).str.zfill(digits)).otherwise(pl.col(column)).alias(column)
@@ -257,27 +365,23 @@ def _text(value: object, column: str) -> str | None:
     return str(value)
 
 
-def _read_workbook(result: ReadResult, content: bytes) -> ReadResult:
-    try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(content))
-    except Exception:
-        return result.reject("unreadable", "not a readable Excel workbook")
-    missing = [s for s in XLSX_SHEETS.values() if s not in book.sheet_names]
+def _read_workbook(result: ReadResult, cells: Cells, received: dt.date) -> ReadResult:
+    missing = [s for s in XLSX_SHEETS.values() if s not in cells.sheet_names]
     if missing:
-        return result.reject("missing_sheet", f"sheet(s) {', '.join(map(repr, missing))} missing")
-    senders = set()
+        return result.reject("missing_sheet", f"Tabellenblatt/-blätter {listed(missing)} fehlen")
+    blocks = set()
     for part, sheet_name in XLSX_SHEETS.items():
-        rows = book.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
+        rows = cells.rows[sheet_name]
         block = _title_block(result, rows, sheet_name)
         if block is None:
             return result
-        senders.add(block)
+        blocks.add(block)
         header = [h for h in (rows[XLSX_HEADER_ROW - 1] if len(rows) >= XLSX_HEADER_ROW else []) if h != ""]
         mapping = XLSX_HEADERS[part]
-        if not _check_header(result, header, tuple(mapping)):
+        if not _check_header(result, [str(h) for h in header], tuple(mapping)):
             return result
         columns = [mapping[h] for h in header]
-        data, row_numbers = _sheet_rows(result, sheet_name, rows, XLSX_HEADER_ROW, columns)
+        data, row_numbers = _sheet_rows(result, sheet_name, rows, XLSX_HEADER_ROW, columns, f"wfbm_{part}")
         frame = pl.DataFrame(data, schema=dict.fromkeys(columns, pl.String), orient="col")
         codes = XLSX_CODE_TEXTS[part]
         frame = frame.with_columns(pl.col(c).replace(m) for c, m in codes.items())
@@ -285,10 +389,16 @@ def _read_workbook(result: ReadResult, content: bytes) -> ReadResult:
         result.tables[table] = _with_origin(
             frame.select(SOURCE_TABLES[table].columns), result.delivery.name, row_numbers
         )
-    if len(senders) != 1:
-        return result.reject("title_block", "the sheets' title blocks name different workshops or Stichtage")
-    sender, stichtag = senders.pop()
+    if len(blocks) != 1:
+        return result.reject(
+            "title_block", "die Kopfblöcke der Tabellenblätter nennen verschiedene Werkstätten oder Stichtage"
+        )
+    sender, stichtag = blocks.pop()
     result.delivery = result.delivery.with_title_block(sender, f"{stichtag:%Y-%m}")
+    if problem := implausible_period(result.delivery.period, received):
+        return result.reject(
+            "implausible_period", f"Stichtag im Kopfblock (B3): {problem}", row=3, column="B"
+        )
     return result
 
 
@@ -299,7 +409,7 @@ def _title_block(result: ReadResult, rows: list[list], sheet: str) -> tuple[str,
     if cell(0, 0) != XLSX_TITLE or cell(1, 0) != "Werkstatt-Nr.:" or cell(2, 0) != "Stichtag:":
         result.reject(
             "title_block",
-            f"sheet {sheet}: no title block ({XLSX_TITLE!r}, 'Werkstatt-Nr.:', 'Stichtag:' in A1:A3)",
+            f"Tabellenblatt {sheet}: kein Kopfblock ({XLSX_TITLE!r}, 'Werkstatt-Nr.:', 'Stichtag:' in A1:A3)",
             row=1,
         )
         return None
@@ -309,21 +419,24 @@ def _title_block(result: ReadResult, rows: list[list], sheet: str) -> tuple[str,
     if not isinstance(stichtag, dt.date) or (stichtag + dt.timedelta(days=1)).day != 1:
         result.reject(
             "title_block",
-            f"sheet {sheet}: the Stichtag in B3 is not the last day of a month",
+            f"Tabellenblatt {sheet}: der Stichtag in B3 ist nicht der letzte Tag eines Monats",
             row=3,
             column="B",
         )
         return None
     if not re.fullmatch(r"(LWL|LVR)-\d{4}", sender):
         result.reject(
-            "title_block", f"sheet {sheet}: no Werkstatt-Nr. (LWL-NNNN or LVR-NNNN) in B2", row=2, column="B"
+            "title_block",
+            f"Tabellenblatt {sheet}: keine Werkstatt-Nr. (LWL-NNNN oder LVR-NNNN) in B2",
+            row=2,
+            column="B",
         )
         return None
     return sender, stichtag
 
 
 def _sheet_rows(
-    result: ReadResult, sheet: str, rows: list[list], header_row: int, columns: list[str]
+    result: ReadResult, sheet: str, rows: list[list], header_row: int, columns: list[str], table: str
 ) -> tuple[list[list[str | None]], list[int]]:
     """The data rows below the header as text columns, with their Excel row numbers. Blank rows
     between data are skipped with a warning; a row with text only in its first cell is a note,
@@ -337,17 +450,16 @@ def _sheet_rows(
             continue
         cells = raw[:width] if len(raw) >= width else list(raw) + [""] * (width - len(raw))
         if isinstance(cells[0], str) and all(c == "" or c is None for c in cells[1:]):
-            message = f"sheet {sheet}: not a data row (a note or comment line)"
-            result.issues.append(Issue(result.delivery.name, excel_row, None, "note_row", "row", message))
+            message = f"Tabellenblatt {sheet}: keine Datenzeile (eine Notiz oder Bemerkung)"
+            result.note(excel_row, None, "note_row", "row", message, table=table)
             continue
         kept.append(cells)
         numbers.append(excel_row)
     last = max(numbers, default=0)
     for excel_row in blank:
         if excel_row < last:
-            message = f"sheet {sheet}: blank row skipped"
-            result.issues.append(
-                Issue(result.delivery.name, excel_row, None, "blank_row", "warning", message)
+            result.note(
+                excel_row, None, "blank_row", "warning", f"Tabellenblatt {sheet}: Leerzeile übersprungen"
             )
     if not kept:
         return [[] for _ in columns], numbers
@@ -371,19 +483,15 @@ def _column_text(values: list, column: str) -> list[str | None]:
     return [_text(v, column) for v in values]
 
 
-def _read_ld(result: ReadResult, content: bytes) -> ReadResult:
-    try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(content))
-    except Exception:
-        return result.reject("unreadable", "not a readable Excel workbook")
-    if LV_LD_SHEET not in book.sheet_names:
-        return result.reject("missing_sheet", f"sheet {LV_LD_SHEET!r} missing")
-    rows = book.get_sheet_by_name(LV_LD_SHEET).to_python(skip_empty_area=False)
+def _read_ld(result: ReadResult, cells: Cells) -> ReadResult:
+    if LV_LD_SHEET not in cells.sheet_names:
+        return result.reject("missing_sheet", f"Tabellenblatt {LV_LD_SHEET!r} fehlt")
+    rows = cells.rows[LV_LD_SHEET]
     expected = SOURCE_TABLES["lv_leistungsdokumentation"].columns
-    header = [h for h in (rows[0] if rows else []) if h != ""]
+    header = [str(h) for h in (rows[0] if rows else []) if h != ""]
     if not _check_header(result, header, expected):
         return result
-    data, numbers = _sheet_rows(result, LV_LD_SHEET, rows, 1, header)
+    data, numbers = _sheet_rows(result, LV_LD_SHEET, rows, 1, header, "lv_leistungsdokumentation")
     frame = pl.DataFrame(data, schema=dict.fromkeys(header, pl.String), orient="col").select(expected)
     result.tables["lv_leistungsdokumentation"] = _with_origin(frame, result.delivery.name, numbers)
     return result

@@ -1,8 +1,12 @@
 """Loading a batch into the warehouse: raw archive, delivery log, quarantine and landing tables.
 
-One run takes every new file of the inbox. Files already logged (same name, size and mtime) are not
-read again. Each new file is archived as received (content-addressed by SHA-256, owner-only), read
-and validated with the rest of its batch, and logged. Identical bytes for the same sender, part and
+One run takes every new file of the inbox. A file is known when its name, size, modification and
+change time and inode are what the last run recorded (``ops.inbox_files``): the change time moves
+whenever the bytes change, even under an upload that keeps timestamps, so anything else is hashed,
+and only new bytes make a new delivery. Entries that are no deliveries (directories, symbolic
+links, FIFOs, hidden files, files still being written) are recorded in ``ops.ignored_entries``
+with the reason. Each new file is archived as received (content-addressed by SHA-256,
+owner-only), read and validated with the rest of its batch, and logged. Identical bytes for the same sender, part and
 period are a duplicate. A newer delivery for the same landing table, sender and period replaces
 the older one's rows (the older stays in the archive and the log, as superseded). Files are taken
 in received order, in chunks of a few thousand, each chunk one transaction: a crash leaves the
@@ -14,7 +18,6 @@ row in memory: DuckDB keeps them outside its memory limit, ~0.2 GiB per chunk.)
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +25,22 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from ingest.batch import read_batch
+from ingest.batch import Incoming, read_batch
 from ingest.identify import Delivery
+from ingest.inbox import (
+    IgnoredEntry,
+    InboxFile,
+    InboxScan,
+    Unstable,
+    content_hash,
+    name_problem,
+    scan_inbox,
+    take,
+)
 from ingest.landing import empty_landing_frame, landing_frame
 from ingest.pseudonymise import PseudonymKey
 from schemas import SOURCE_TABLES
+from teilhabe.settings import Limits
 
 CHUNK_ENV = "TEILHABE_INGEST_CHUNK_FILES"
 DEFAULT_CHUNK_FILES = 2000  # about five months of NRW deliveries: ~1 GB of frames at a time
@@ -58,6 +72,25 @@ create table if not exists ops.delivery_log (
     superseded_by bigint,
     archive_removed_at timestamp
 );
+create table if not exists ops.inbox_files (
+    file_name varchar primary key,
+    bytes bigint not null,
+    file_mtime_ns bigint not null,
+    file_ctime_ns bigint,
+    file_inode bigint,
+    sha256 varchar not null,
+    delivery_id bigint,
+    seen_at timestamp not null
+);
+create table if not exists ops.ignored_entries (
+    entry_name varchar not null,
+    kind varchar not null,
+    reason varchar not null,
+    first_seen_at timestamp not null,
+    last_seen_at timestamp not null,
+    run_id varchar,
+    primary key (entry_name, kind)
+);
 create table if not exists ops.quarantine (
     delivery_id bigint not null,
     file_name varchar not null,
@@ -76,6 +109,9 @@ create table if not exists ops.quarantine (
 class IngestReport:
     new_files: int = 0
     skipped_known: int = 0
+    rehashed: int = 0  # files whose stat changed but whose hash shows the same bytes
+    ignored: int = 0  # entries that are no deliveries (ops.ignored_entries)
+    uploads_in_progress: int = 0
     loaded: int = 0
     rejected: int = 0
     duplicates: int = 0
@@ -85,54 +121,89 @@ class IngestReport:
     tables_changed: set[str] = field(default_factory=set)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.new_files} new files ({self.skipped_known} already known): {self.loaded} loaded, "
             f"{self.rejected} rejected, {self.duplicates} duplicates, {self.superseded} superseded; "
             f"{self.rows_loaded:,} rows loaded, {self.rows_quarantined:,} quarantined"
         )
+        if self.ignored:
+            text += f"; {self.ignored} inbox entries ignored (see ops.ignored_entries)"
+        if self.uploads_in_progress:
+            text += f"; {self.uploads_in_progress} uploads in progress (.part) left for the next run"
+        return text
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(OPS_DDL)
+    # A warehouse from before ops.inbox_files: its files are known by the log (and hashed once).
+    con.execute(
+        """
+        insert into ops.inbox_files
+        select file_name, bytes, file_mtime_ns, null, null, sha256, delivery_id, ingested_at
+        from ops.delivery_log
+        where not exists (select 1 from ops.inbox_files)
+        qualify row_number() over (partition by file_name order by delivery_id desc) = 1
+        """
+    )
     for table in SOURCE_TABLES:
         con.register("_empty", empty_landing_frame(table).to_arrow())
         con.execute(f"create table if not exists landing.{table} as select * from _empty")
         con.unregister("_empty")
 
 
-def archive_file(archive: Path, content: bytes, sha256: str) -> Path:
-    """Store bytes as received under their SHA-256; owner-only; written once."""
-    folder = archive / sha256[:2]
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = folder / sha256
-    if not path.exists():
-        temporary = path.with_suffix(".part")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-        os.replace(temporary, path)
-    return path
-
-
-def _new_files(con: duckdb.DuckDBPyConnection, inbox: Path) -> tuple[list[tuple[Path, os.stat_result]], int]:
+def _new_files(
+    con: duckdb.DuckDBPyConnection, scan: InboxScan, report: IngestReport
+) -> tuple[list[InboxFile], list[IgnoredEntry]]:
+    """The inbox's new deliveries, in received order. A known name with a new size or modification
+    time is a new delivery (the same bytes again are logged as a duplicate). A known name, size and
+    modification time with another change time or inode (copied, restored, or an upload that keeps
+    timestamps) is hashed: only changed bytes make a delivery."""
     known = {
-        (name, size, mtime)
-        for name, size, mtime in con.execute(
-            "select file_name, bytes, file_mtime_ns from ops.delivery_log"
+        row[0]: row[1:]
+        for row in con.execute(
+            "select file_name, bytes, file_mtime_ns, file_ctime_ns, file_inode, sha256 from ops.inbox_files"
         ).fetchall()
     }
-    files, skipped = [], 0
-    with os.scandir(inbox) as entries:  # one stat per file: the inbox keeps every file ever sent
-        for entry in entries:
-            if entry.name.startswith(".") or entry.name.endswith(".part") or not entry.is_file():
+    new, unstable, refreshed = [], [], []
+    for file in scan.files:
+        record = known.get(file.name)
+        if record and record[:4] == file.signature:
+            report.skipped_known += 1
+            continue
+        if record and record[:2] == file.signature[:2]:
+            try:
+                same = content_hash(file) == record[4]
+            except Unstable as reason:
+                unstable.append(IgnoredEntry(file.name, "unstable", str(reason)))
                 continue
-            stat = entry.stat()
-            if (entry.name, stat.st_size, stat.st_mtime_ns) in known:
-                skipped += 1
+            if same:
+                report.skipped_known += 1
+                report.rehashed += 1
+                refreshed.append((*file.signature, file.name))
                 continue
-            files.append((Path(entry.path), stat))
-    files.sort(key=lambda item: (item[1].st_mtime_ns, item[0].name))  # received order
-    return files, skipped
+        new.append(file)
+    if refreshed:
+        con.executemany(
+            "update ops.inbox_files set bytes = ?, file_mtime_ns = ?, file_ctime_ns = ?, file_inode = ? "
+            "where file_name = ?",
+            refreshed,
+        )
+    new.sort(key=lambda f: (f.mtime_ns, f.name))  # received order
+    return new, unstable
+
+
+def _record_ignored(
+    con: duckdb.DuckDBPyConnection, ignored: list[IgnoredEntry], now: dt.datetime, run_id: str
+) -> None:
+    if ignored:
+        con.executemany(
+            """
+            insert into ops.ignored_entries values (?, ?, ?, ?, ?, ?)
+            on conflict (entry_name, kind) do update
+            set reason = excluded.reason, last_seen_at = excluded.last_seen_at, run_id = excluded.run_id
+            """,
+            [(e.name, e.kind, e.reason, now, now, run_id) for e in ignored],
+        )
 
 
 def _known_workshops(con: duckdb.DuckDBPyConnection) -> set[str] | None:
@@ -156,27 +227,44 @@ def _replacement_key(table: str, delivery: Delivery) -> tuple[str, str, str]:
     return (table, delivery.sender or "", delivery.period)
 
 
+def received_at(file: InboxFile, now: dt.datetime) -> dt.datetime:
+    """When a file arrived: its modification time, never later than now (a clock ahead or a
+    forged time cannot make a future period plausible)."""
+    return min(dt.datetime.fromtimestamp(file.mtime_ns / 1e9, dt.UTC).replace(tzinfo=None), now)
+
+
 def ingest(
-    con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, key: PseudonymKey, run_id: str = ""
+    con: duckdb.DuckDBPyConnection,
+    inbox: Path,
+    archive: Path,
+    key: PseudonymKey,
+    run_id: str = "",
+    limits: Limits | None = None,
 ) -> IngestReport:
     prepare(con)
+    limits = limits or Limits.from_environment()
     report = IngestReport()
-    files, report.skipped_known = _new_files(con, inbox)
-    report.new_files = len(files)
-    if not files:
-        return report
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    scan = scan_inbox(inbox)
+    report.uploads_in_progress = len(scan.uploads_in_progress)
+    files, unstable = _new_files(con, scan, report)
+    report.new_files = len(files)
+    ignored = scan.ignored + unstable
     archive.mkdir(parents=True, exist_ok=True)
     os.chmod(archive, 0o700)  # plaintext lives here and only here (privacy.md §2)
     # Chunks bound memory (frames and uncommitted rows) while fixed costs are paid once per chunk.
     for start in range(0, len(files), chunk_files()):
         con.execute("begin transaction")
         try:
-            _ingest_chunk(con, files[start : start + chunk_files()], archive, key, run_id, now, report)
+            chunk = files[start : start + chunk_files()]
+            ignored += _ingest_chunk(con, chunk, archive, key, run_id, now, report, limits)
+            os.sync()  # the archived files are on disk before the log that names them commits
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
+    _record_ignored(con, ignored, now, run_id)
+    report.ignored = len(ignored)
     return report
 
 
@@ -184,28 +272,59 @@ def chunk_files() -> int:
     return int(os.environ.get(CHUNK_ENV, DEFAULT_CHUNK_FILES))
 
 
+@dataclass
+class _Intake:
+    """Taking a chunk's files: each read once (hashed, archived, kept for reading); what was
+    taken, and what changed while being read (left for the next run, as if not arrived yet)."""
+
+    archive: Path
+    limits: Limits
+    now: dt.datetime
+    taken: dict[str, tuple[str, int, InboxFile]] = field(default_factory=dict)
+    unstable: list[IgnoredEntry] = field(default_factory=list)
+
+    def incoming(self, file: InboxFile) -> Incoming:
+        problem = name_problem(os.path.basename(file.path))
+        return Incoming(file.name, received_at(file, self.now).date(), lambda: self._take(file), problem)
+
+    def _take(self, file: InboxFile) -> bytes | None:
+        try:
+            taken = take(file, self.archive, self.limits.max_file_bytes)
+        except Unstable as reason:
+            self.unstable.append(IgnoredEntry(file.name, "unstable", str(reason)))
+            return b""
+        except OSError as error:
+            raise OSError(
+                error.errno, f"archiving {file.name!r} into {self.archive} failed: {error.strerror}"
+            ) from error
+        self.taken[file.name] = (taken.sha256, taken.size, file)
+        return taken.content
+
+
 def _ingest_chunk(
     con: duckdb.DuckDBPyConnection,
-    files: list[tuple[Path, os.stat_result]],
+    files: list[InboxFile],
     archive: Path,
     key: PseudonymKey,
     run_id: str,
     now: dt.datetime,
     report: IngestReport,
-) -> None:
-    hashes: dict[str, tuple[str, int, int, dt.datetime]] = {}
-    stats = {path.name: stat for path, stat in files}
-
-    def archive_as_read(path: Path, content: bytes) -> None:
-        sha256 = hashlib.sha256(content).hexdigest()
-        archive_file(archive, content, sha256)
-        stat = stats[path.name]
-        received = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None)
-        hashes[path.name] = (sha256, len(content), stat.st_mtime_ns, received)
-
+    limits: Limits,
+) -> list[IgnoredEntry]:
+    intake = _Intake(archive, limits, now)
     batch = read_batch(
-        [p for p, _ in files], known_workshops=_known_workshops(con), on_content=archive_as_read
+        [intake.incoming(file) for file in files], known_workshops=_known_workshops(con), limits=limits
     )
+    if intake.unstable:  # read while still being written: as if it had not arrived yet
+        unstable = [entry.name for entry in intake.unstable]
+        batch.files = {name: outcome for name, outcome in batch.files.items() if name not in unstable}
+        batch.findings = batch.findings.filter(~pl.col("file").is_in(unstable))
+        batch.valid = {t: f.filter(~pl.col("_file").is_in(unstable)) for t, f in batch.valid.items()}
+    hashes = {
+        name: (sha256, size, file.mtime_ns, received_at(file, now))
+        for name, (sha256, size, file) in intake.taken.items()
+    }
+    files_by_name = {name: file for name, (_, _, file) in intake.taken.items()}
 
     # Register versions are kept side by side (their period is the day they came): dim_workshops
     # builds the history from them. Every other delivery has the period it names.
@@ -238,7 +357,7 @@ def _ingest_chunk(
             status, message = "rejected", outcome.rejected_because
         elif _duplicate_key(sha256, d.format, d.sender, d.part, d.period) in previous:
             first = previous[_duplicate_key(sha256, d.format, d.sender, d.part, d.period)]
-            status, message = "duplicate", f"the same bytes as delivery {first}"
+            status, message = "duplicate", f"dieselben Bytes wie Lieferung {first} (nichts geändert)"
         else:
             previous[_duplicate_key(sha256, d.format, d.sender, d.part, d.period)] = ids[name]
             for table in d.tables:
@@ -331,6 +450,20 @@ def _ingest_chunk(
         con.register("_findings", findings.to_arrow())
         con.execute("insert into ops.quarantine by name select * from _findings")
         con.unregister("_findings")
+    _warn_unknown_persons(con, log.filter(pl.col("status") == "loaded")["delivery_id"].to_list())
+    seen = log.select("file_name", "sha256", "delivery_id").with_columns(
+        pl.col("file_name").replace_strict({n: f.ctime_ns for n, f in files_by_name.items()}).alias("ctime"),
+        pl.col("file_name").replace_strict({n: f.inode for n, f in files_by_name.items()}).alias("inode"),
+        pl.lit(now).alias("seen_at"),
+    )
+    con.register(
+        "_seen", seen.join(log.select("file_name", "bytes", "file_mtime_ns"), on="file_name").to_arrow()
+    )
+    con.execute(
+        "insert or replace into ops.inbox_files select file_name, bytes, file_mtime_ns, ctime, inode, sha256, "
+        "delivery_id, seen_at from _seen"
+    )
+    con.unregister("_seen")
     by_status = dict(log.group_by("status").len().iter_rows())
     report.loaded += by_status.get("loaded", 0)
     report.rejected += by_status.get("rejected", 0)
@@ -338,6 +471,29 @@ def _ingest_chunk(
     report.superseded += by_status.get("superseded", 0)
     report.rows_loaded += int(log.filter(pl.col("status") == "loaded")["rows_loaded"].sum())
     report.rows_quarantined += int(log["rows_quarantined"].sum())
+    return intake.unstable
+
+
+def _warn_unknown_persons(con: duckdb.DuckDBPyConnection, delivery_ids: list[int]) -> None:
+    """A transition of a Personennummer that no snapshot of its workshop holds is loaded, with a
+    warning: a typing error in the number, or a person the snapshots missed."""
+    con.execute(
+        """
+        insert into ops.quarantine by name
+        select t.delivery_id, d.file_name, t.source_row as source_row, 'wfbm_uebergaenge' as source_table,
+               'Personennummer' as column_name, 'unknown_person' as rule, 'warning' as level,
+               'Übergang einer Person, die in keiner Monatsmeldung (Personen) dieser Werkstatt vorkommt'
+                   as message, null as value
+        from landing.wfbm_uebergaenge t
+        join ops.delivery_log d using (delivery_id)
+        where t.delivery_id in (select unnest(?))
+          and not exists (
+              select 1 from landing.wfbm_personen p
+              where p.sender = t.sender and p.person_local_key = t.person_local_key
+          )
+        """,
+        [delivery_ids],
+    )
 
 
 def retention_years() -> int:

@@ -7,6 +7,7 @@ it shows in the UI like any other run.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -14,24 +15,51 @@ from pathlib import Path
 
 import dagster as dg
 
+from teilhabe.disk import free_bytes, is_disk_full
 from teilhabe.settings import data_home
 
-# The run's full log is in the Dagster instance (see it with `make dev`); the terminal shows
-# warnings and the summary.
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The run's full log is in the Dagster instance (see it with `make dev`); the terminal shows the
+# summary with one line per warning and per failed step (no stack traces).
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+MAX_PROBLEM_LINE = 300
 PID_TAG, HOST_TAG = "teilhabe/pid", "teilhabe/host"
 
 
-def _execute(job_name: str, **kwargs) -> dg.ExecuteInProcessResult:
+def _execute(job_name: str, **kwargs) -> PipelineResult:
     """Run a job in this process, recorded in the data home's Dagster instance."""
     from orchestration.definitions import defs
 
-    with dg.DagsterInstance.get() as instance:
-        _release_dead_runs(instance)
-        tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
-        return defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, raise_on_error=False, tags=tags, **kwargs
-        )
+    try:
+        with dg.DagsterInstance.get() as instance:
+            _release_dead_runs(instance)
+            tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+            result = defs.resolve_job_def(job_name).execute_in_process(
+                instance=instance, raise_on_error=False, tags=tags, **kwargs
+            )
+            return _result(result, _warnings(instance, result.run_id))
+    except Exception as error:  # the run could not even be recorded (e.g. a full disk)
+        line = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+        if is_disk_full(error):
+            line = f"the disk of {data_home().root} is full ({free_bytes(data_home().root) >> 20} MB free): {line}"
+        return PipelineResult(False, "-", 0, ("run",), problems=(line[:MAX_PROBLEM_LINE],))
+
+
+def _one_line(text: str) -> str:
+    first = next((line.strip() for line in str(text).splitlines() if line.strip()), "")
+    return first[:MAX_PROBLEM_LINE]
+
+
+def _warnings(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...]:
+    """The run's warnings as the operator should read them: one line each."""
+    try:
+        entries = instance.all_logs(run_id)
+    except Exception:  # the event log itself failed (a full disk): the failure says enough
+        return ()
+    return tuple(
+        f"warning: {entry.step_key + ': ' if entry.step_key else ''}{_one_line(entry.user_message)}"
+        for entry in entries
+        if entry.dagster_event is None and entry.level == logging.WARNING
+    )
 
 
 def _release_dead_runs(instance: dg.DagsterInstance) -> None:
@@ -59,6 +87,7 @@ class PipelineResult:
     failed_steps: tuple[str, ...]
     ingest_summary: str = ""
     extracts_summary: str = ""
+    problems: tuple[str, ...] = ()  # one line per failed step and per warning
 
     def summary(self) -> str:
         status = "succeeded" if self.success else f"FAILED in {', '.join(self.failed_steps)}"
@@ -67,14 +96,14 @@ class PipelineResult:
             lines.append(f"ingest: {self.ingest_summary}")
         if self.extracts_summary:
             lines.append(f"extracts: {self.extracts_summary}")
-        return "\n".join(lines)
+        return "\n".join([*lines, *self.problems])
 
 
 def run_pipeline(inbox: Path) -> PipelineResult:
     home = data_home().ensure()
     os.environ["DAGSTER_HOME"] = str(home.dagster_home)
     os.environ["TEILHABE_INBOX"] = str(inbox)
-    return _result(_execute("pipeline", run_config=QUIET))
+    return _execute("pipeline", run_config=QUIET)
 
 
 def run_publish(partners: list[str], period: str) -> PipelineResult:
@@ -85,10 +114,10 @@ def run_publish(partners: list[str], period: str) -> PipelineResult:
 
     kind, key = partition_of_period(period)
     config = {**QUIET, "ops": {PERIOD_ASSETS[kind].op.name: {"config": {"partners": partners}}}}
-    return _result(_execute(f"publish_{ASSET_NAMES[kind]}", run_config=config, partition_key=key))
+    return _execute(f"publish_{ASSET_NAMES[kind]}", run_config=config, partition_key=key)
 
 
-def _result(result: dg.ExecuteInProcessResult) -> PipelineResult:
+def _result(result: dg.ExecuteInProcessResult, warnings: tuple[str, ...]) -> PipelineResult:
     def summary(name: str) -> str:
         found = [
             event.event_specific_data.materialization.metadata[name].value
@@ -99,14 +128,16 @@ def _result(result: dg.ExecuteInProcessResult) -> PipelineResult:
         return found[0] if found else ""
 
     materialized = sum(1 for event in result.all_events if event.event_type_value == "ASSET_MATERIALIZATION")
-    failed = tuple(
-        event.step_key or "?" for event in result.all_events if event.event_type_value == "STEP_FAILURE"
+    failures = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    errors = tuple(
+        f"failed: {event.step_key}: {_one_line(event.step_failure_data.error.message)}" for event in failures
     )
     return PipelineResult(
         result.success,
         result.run_id,
         materialized,
-        failed,
+        tuple(event.step_key or "?" for event in failures),
         summary("run_summary"),
         summary("extracts_summary"),
+        errors + warnings,
     )

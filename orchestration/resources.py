@@ -39,6 +39,11 @@ class DataHome(dg.ConfigurableResource):
     def outbox(self) -> Path:
         return Path(self.root) / "outbox"
 
+    @property
+    def dbt_state(self) -> Path:
+        """dbt's target folders and partial parse for the runs of this data home."""
+        return Path(self.root) / "dbt"
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """The one writing connection to the warehouse (callers are serialised by the pool)."""

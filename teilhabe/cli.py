@@ -44,9 +44,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def refuse(message: str) -> int:
+    """A command-line refusal: one line on stderr, exit code 2, before anything starts."""
+    print(f"teilhabe: {message}", file=sys.stderr)
+    return 2
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    home = data_home().ensure()
+    from teilhabe.disk import StorageError, require_free_space
+
+    home = data_home()
     inbox = Path(args.inbox).resolve() if args.inbox else home.inbox
+    if args.inbox and not inbox.is_dir():
+        return refuse(f"no inbox folder at {inbox}")
+    try:
+        require_free_space(home.root, "teilhabe run")
+    except StorageError as problem:
+        return refuse(str(problem))
+    home.ensure()
     if args.demo and not any(inbox.iterdir()):
         from teilhabe.simulate import simulate
 
@@ -75,7 +90,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Check export files before sending them: the pipeline's own readers and contracts, no warehouse."""
+    """Check export files before sending them: the pipeline's own readers and contracts, no
+    warehouse. For the agencies that send, so in German."""
     from ingest.batch import read_batch
     from ingest.issues import Issue
 
@@ -83,56 +99,62 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.register:
         from ingest.readers import read_delivery
 
+        if not args.register.is_file():
+            return refuse(f"keine Datei: {args.register}")
         register = read_delivery(args.register.name, args.register.read_bytes())
         if register.rejected or "lv_werkstaetten" not in register.tables:
-            print(
-                f"{args.register}: not a usable register: {register.issues[0].message if register.issues else '?'}"
-            )
-            return 2
+            reason = register.issues[0].message if register.issues else "?"
+            return refuse(f"{args.register}: kein verwendbares Werkstättenverzeichnis: {reason}")
         known = set(register.tables["lv_werkstaetten"]["Werkstatt-Nr."].drop_nulls())
     missing = [p for p in args.files if not p.is_file()]
     if missing:
-        print(f"no such file: {', '.join(map(str, missing))}")
-        return 2
+        return refuse(f"keine Datei: {', '.join(map(str, missing))}")
     batch = read_batch(args.files, known_workshops=known)
     findings = {name: [] for name in batch.files}
     for row in batch.findings.iter_rows(named=True):
         findings[row["file"]].append(Issue(**row))
     for name, outcome in batch.files.items():
         if outcome.rejected_because:
-            verdict = "would be REJECTED"
+            verdict = "würde ABGELEHNT"
         else:
-            verdict = f"{outcome.rows_loaded} rows would load, {outcome.rows_quarantined} quarantined"
+            verdict = (
+                f"{outcome.rows_loaded} Zeilen würden geladen, {outcome.rows_quarantined} zurückgestellt"
+            )
         print(f"{name}: {verdict}")
         for issue in findings[name]:
             print(f"  {issue}")
     if known is None and any(
         o.delivery and o.delivery.format.startswith("wfbm") for o in batch.files.values()
     ):
-        print("(Werkstatt-Nr. not checked against the register: give --register lv_<LV>_werkstaetten.csv)")
+        print(
+            "(Werkstatt-Nr. nicht gegen das Verzeichnis geprüft: --register lv_<LV>_werkstaetten.csv angeben)"
+        )
     return 1 if batch.rejected else 0
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
     """Re-issue a period's extracts (a new version only where the figures changed)."""
-    from orchestration.pipeline import run_publish
+    import datetime as dt
+
     from teilhabe.publish.deliver import mismatch
-    from teilhabe.publish.extracts import period_kind
+    from teilhabe.publish.extracts import period_kind, period_problem
     from teilhabe.publish.partners import load_partners
 
-    try:
-        kind = period_kind(args.period)
-    except ValueError as problem:
-        print(problem)
-        return 2
+    if problem := period_problem(args.period, dt.date.today()):
+        return refuse(problem)
+    kind = period_kind(args.period)
     known = {p.id: p for p in load_partners()}
     for ident in args.partner or []:
         if ident not in known:
-            print(f"unknown partner {ident!r} (see partners.yaml; Jobcenters are jobcenter_<Kreisschlüssel>)")
-            return 2
+            return refuse(
+                f"unknown partner {ident!r} (see partners.yaml; Jobcenters are jobcenter_<Kreisschlüssel>)"
+            )
         if known[ident].period != kind:
-            print(mismatch(known[ident], args.period))
-            return 2
+            return refuse(mismatch(known[ident], args.period))
+    if not data_home().warehouse.exists():
+        return refuse(f"no warehouse at {data_home().warehouse} yet: run `teilhabe run` first")
+    from orchestration.pipeline import run_publish
+
     result = run_publish(args.partner or [], args.period)
     print(result.summary())
     print(f"extracts        {data_home().outbox}/<partner>/{args.period}/latest")

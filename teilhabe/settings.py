@@ -70,6 +70,29 @@ def duckdb_memory_limit() -> str:
     return os.environ.get(DUCKDB_MEMORY_ENV, DEFAULT_DUCKDB_MEMORY)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one delivery may cost, so that no file can exhaust or hang a run."""
+
+    max_file_bytes: int = 64 << 20  # the largest export at NRW scale is about 1 MB
+    workbook_workers: int = 2
+    workbook_memory_bytes: int = 512 << 20  # address space of a workbook worker (a monthly workbook: ~20 MB)
+    workbook_seconds: float = 60.0  # per workbook (a monthly workbook: ~0.01 s)
+
+    @classmethod
+    def from_environment(cls) -> Limits:
+        """``TEILHABE_MAX_FILE_MB``, ``TEILHABE_WORKBOOK_MEMORY_MB``, ``TEILHABE_WORKBOOK_SECONDS``."""
+        default = cls()
+        return cls(
+            max_file_bytes=int(os.environ.get("TEILHABE_MAX_FILE_MB", default.max_file_bytes >> 20)) << 20,
+            workbook_memory_bytes=int(
+                os.environ.get("TEILHABE_WORKBOOK_MEMORY_MB", default.workbook_memory_bytes >> 20)
+            )
+            << 20,
+            workbook_seconds=float(os.environ.get("TEILHABE_WORKBOOK_SECONDS", default.workbook_seconds)),
+        )
+
+
 def data_home() -> DataHome:
     return DataHome(Path(os.environ.get("TEILHABE_HOME", "data")).resolve())
 

@@ -124,7 +124,7 @@ def test_file_names_identify_sender_part_and_period():
     assert isinstance(identify("jc_05999_202412_kunden.csv"), Issue), "a Kreisschlüssel outside NRW"
     assert isinstance(identify("wfbm_LWL-0101_2024-13_personen.csv"), Issue)
     bad = identify("Bericht.csv")
-    assert isinstance(bad, Issue) and "expected" in bad.message
+    assert isinstance(bad, Issue) and "erwartet" in bad.message
 
 
 def test_workbook_identified_by_its_title_block(demo):
@@ -153,7 +153,7 @@ def test_check_command_exit_codes(faulty, capsys):
         "file"
     ][0]
     assert main(["check", str(faulty / rejected)]) == 1
-    assert "REJECTED" in capsys.readouterr().out
+    assert "ABGELEHNT" in capsys.readouterr().out
     row_fault = defects.filter(pl.col("level") == "row")["file"][0]
     assert main(["check", str(faulty / row_fault)]) == 0
-    assert "quarantined" in capsys.readouterr().out
+    assert "zurückgestellt" in capsys.readouterr().out

@@ -231,7 +231,7 @@ def test_a_crash_keeps_the_whole_chunks_before_it_and_the_rerun_takes_the_rest(d
     chunks: list[list[str]] = []
 
     def chunk(con, files, *args, **kwargs):
-        chunks.append([path.name for path, _ in files])
+        chunks.append([file.name for file in files])
         return real_chunk(con, files, *args, **kwargs)
 
     def frame(*args, **kwargs):

@@ -8,15 +8,18 @@ findings (file, row, column, rule; never a value) in the UI. A sensor watches th
 
 import hashlib
 import time
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
 from ingest.identify import Delivery
+from ingest.inbox import scan_inbox
 from ingest.pseudonymise import load_key
 from ingest.warehouse import ingest, prune_archive, retention_years
 from orchestration.resources import DataHome
 from schemas import SOURCE_TABLES
+from teilhabe.disk import is_disk_full, require_free_space, storage_error
 
 LANDING_KEYS = {table: dg.AssetKey(["landing", table]) for table in SOURCE_TABLES}
 DELIVERY_LOG_KEY = dg.AssetKey(["ops", "delivery_log"])
@@ -60,8 +63,14 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHome):
             f"No pseudonym key was configured: created a random key in {key.source}. Keep it: changing it means rebuilding from the raw archive."
         )
     started = time.perf_counter()
+    require_free_space(data_home.warehouse, "ingest")
     with data_home.connect() as con:
-        report = ingest(con, data_home.inbox, data_home.archive, key, run_id=context.run.run_id)
+        try:
+            report = ingest(con, data_home.inbox, data_home.archive, key, run_id=context.run.run_id)
+        except Exception as error:
+            if is_disk_full(error):
+                raise dg.Failure(str(storage_error("ingest", Path(data_home.root), error))) from None
+            raise
         removed = prune_archive(con, data_home.archive, retention_years())
         if removed:
             context.log.info(
@@ -144,18 +153,16 @@ pipeline_job = dg.define_asset_job(
 @dg.sensor(job=pipeline_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
 def inbox_sensor(context: dg.SensorEvaluationContext, data_home: DataHome):
     """Starts the pipeline when the inbox changed and has been quiet for a minute (no half-uploaded
-    files; `.part` uploads are ignored). The cursor is the inbox's signature of names, sizes, mtimes."""
+    files; `.part` uploads are ignored). The cursor is the inbox's signature of names, sizes and
+    times (the change time too: a correction that keeps the modification time is a change)."""
     inbox = data_home.inbox
-    if not inbox.exists():
+    if not inbox.is_dir():
         return dg.SkipReason(f"no inbox at {inbox}")
-    entries = sorted(
-        (p.name, p.stat().st_size, p.stat().st_mtime_ns)
-        for p in inbox.iterdir()
-        if p.is_file() and not p.name.startswith(".") and not p.name.endswith(".part")
-    )
+    scan = scan_inbox(inbox)
+    entries = sorted((f.name, f.size, f.mtime_ns, f.ctime_ns) for f in scan.files)
     if not entries:
         return dg.SkipReason("the inbox is empty")
-    newest = max(mtime for _, _, mtime in entries) / 1e9
+    newest = max(mtime for _, _, mtime, _ in entries) / 1e9  # an upload writing now has mtime now
     if time.time() - newest < 60:
         return dg.SkipReason("files are still arriving")
     signature = hashlib.sha256(repr(entries).encode()).hexdigest()[:32]

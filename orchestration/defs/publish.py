@@ -16,10 +16,9 @@ import yaml
 
 from orchestration.defs.warehouse import KPI_ASSETS
 from orchestration.resources import DataHome
-from teilhabe.publish.extracts import period_kind
+from teilhabe.publish.extracts import FIRST_PERIOD, period_kind
 from teilhabe.publish.partners import PARTNERS_FILE, load_partners
 
-FIRST_PERIOD = "2019"
 PERIOD_PARTITIONS = {
     "month": dg.MonthlyPartitionsDefinition(start_date=f"{FIRST_PERIOD}-01", fmt="%Y-%m"),
     # Keys are the quarter's first month (2024-07 = 2024-Q3): Dagster's time windows name periods by their start.

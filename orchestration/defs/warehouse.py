@@ -3,13 +3,16 @@
 
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from orchestration.dbt import WAREHOUSE_ENV, dbt_project, ensure_manifest
 from orchestration.resources import DataHome
+from teilhabe.disk import StorageError, is_disk_full, remove_temporary, require_free_space, storage_error
 from teilhabe.publish.analysts_copy import SCHEMAS, publish_analysts_copy
 
 ensure_manifest()
@@ -17,36 +20,65 @@ ensure_manifest()
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, pool="warehouse")
 def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, data_home: DataHome):
-    """``dbt build`` of the selected models: models, seeds and their tests in one invocation."""
-    os.environ[WAREHOUSE_ENV] = str(data_home.warehouse)  # dbt writes the warehouse of this data home
-    invocation = dbt.cli(["build"], context=context)
-    yield from invocation.stream()
-    _keep_partial_parse(invocation.target_path)
-    _prune_run_targets(invocation.target_path, KEEP_RUN_TARGETS)
+    """``dbt build`` of the selected models: models, seeds and their tests in one invocation. Its
+    dbt state (target folder, partial parse) lives in the data home, apart from the manifest that
+    Dagster prepares and from `make docs` (each dbt project path and profile keeps its own)."""
+    warehouse = data_home.warehouse
+    os.environ[WAREHOUSE_ENV] = str(warehouse)  # dbt writes the warehouse of this data home
+    size = warehouse.stat().st_size if warehouse.exists() else 0
+    require_free_space(warehouse, "dbt build", need=size // 2)
+    state = data_home.dbt_state
+    run_target = state / f"{RUN_TARGET_PREFIX}{context.run.run_id[:8]}-{uuid.uuid4().hex[:6]}"
+    _restore_partial_parse(state, run_target)
+    try:
+        invocation = dbt.cli(["build"], context=context, target_path=run_target)
+        yield from invocation.stream()
+    except DagsterDbtCliRuntimeError as error:
+        remove_temporary([Path(f"{warehouse}.tmp")])  # DuckDB's spill files of the failed build
+        if is_disk_full(error):
+            raise dg.Failure(str(storage_error("dbt build", warehouse, error))) from None
+        raise dg.Failure(f"dbt build failed: {_dbt_errors(error)}") from None
+    _keep_partial_parse(run_target, state)
+    _prune_run_targets(state, KEEP_RUN_TARGETS)
 
 
 KEEP_RUN_TARGETS = 5
+RUN_TARGET_PREFIX = "build-"
 
 
-def _keep_partial_parse(run_target: Path) -> None:
-    """dagster-dbt starts each invocation from the project's partial_parse.msgpack; dbt re-parses
-    the whole project (~3 s) when it was written for another profile (another warehouse path or
-    memory limit). Keep the one this run wrote, so the next run of this data home parses partially."""
+def _dbt_errors(error: Exception) -> str:
+    """dbt's own error messages (dagster-dbt lists them after a marker), first lines only."""
+    text = str(error)
+    parsed = text.split("Errors parsed from dbt logs:", 1)[-1]
+    lines = [line.strip() for line in parsed.splitlines() if line.strip()]
+    return "; ".join(lines[:3])[:400] or text.splitlines()[0]
+
+
+def _restore_partial_parse(state: Path, run_target: Path) -> None:
+    """Start from this data home's last parse (dbt re-parses the whole project, ~3 s, when the
+    state was written for another project path or profile)."""
+    saved = state / "partial_parse.msgpack"
+    if saved.exists():
+        run_target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(saved, run_target / "partial_parse.msgpack")
+
+
+def _keep_partial_parse(run_target: Path, state: Path) -> None:
+    """Keep the parse this run wrote, so the next run of this data home parses partially."""
     written = run_target / "partial_parse.msgpack"
     if written.exists():
-        shared = dbt_project.project_dir / dbt_project.target_path / "partial_parse.msgpack"
-        temporary = shared.with_suffix(f".{os.getpid()}.tmp")
+        saved = state / "partial_parse.msgpack"
+        temporary = saved.with_suffix(f".{os.getpid()}.tmp")
         shutil.copyfile(written, temporary)
-        os.replace(temporary, shared)
+        os.replace(temporary, saved)
 
 
-def _prune_run_targets(current: Path, keep: int) -> None:
+def _prune_run_targets(state: Path, keep: int) -> None:
     """Each invocation gets its own dbt target folder (~8 MB: compiled SQL, run results, logs); keep
     the newest few for debugging instead of one more per nightly run forever."""
-    runs = sorted(current.parent.glob("warehouse_dbt_assets-*"), key=lambda p: p.stat().st_mtime)
+    runs = sorted(state.glob(f"{RUN_TARGET_PREFIX}*"), key=lambda p: p.stat().st_mtime)
     for old in runs[:-keep]:
-        if old != current:
-            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 ANALYSTS_INPUTS = [key for key in warehouse_dbt_assets.keys if key.path[0] in SCHEMAS]
@@ -63,7 +95,11 @@ KPI_ASSETS = [key for key in warehouse_dbt_assets.keys if key.path[0] == "kpi"]
 )
 def analysts_copy(context: dg.AssetExecutionContext, data_home: DataHome) -> dg.MaterializeResult:
     target = data_home.analysts_copy
-    rows = publish_analysts_copy(data_home.warehouse, target)
+    try:
+        require_free_space(target, "the analysts' copy", need=data_home.warehouse.stat().st_size)
+        rows = publish_analysts_copy(data_home.warehouse, target)
+    except StorageError as problem:
+        raise dg.Failure(str(problem)) from None
     context.log.info(f"analysts' copy at {target}: {len(rows)} tables")
     return dg.MaterializeResult(
         metadata={"path": str(target), "tables": len(rows), "rows": sum(rows.values())}

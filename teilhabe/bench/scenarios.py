@@ -127,14 +127,19 @@ def world_inbox(work: Path, world: tuple[str, tuple[int, int]], seed: int = 7) -
 
 
 def link_files(source: Path, target: Path, since: dt.date | None, before: dt.date | None) -> int:
-    """Symlink the files of ``source`` received in [since, before) into ``target`` (an inbox view)."""
+    """Hard-link the files of ``source`` received in [since, before) into ``target`` (an inbox view;
+    a copy where the two are on different disks). Not symbolic links: the pipeline never follows
+    those, a delivery is a regular file."""
     target.mkdir(parents=True, exist_ok=True)
     low = _epoch(since) if since else float("-inf")
     high = _epoch(before) if before else float("inf")
     count = 0
     for path in source.iterdir():
         if path.is_file() and not path.name.startswith(".") and low <= path.stat().st_mtime < high:
-            (target / path.name).symlink_to(path)
+            try:
+                os.link(path, target / path.name)
+            except OSError:
+                shutil.copy2(path, target / path.name)
             count += 1
     return count
 

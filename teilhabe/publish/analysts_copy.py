@@ -11,6 +11,8 @@ from pathlib import Path
 
 import duckdb
 
+from teilhabe.disk import is_disk_full, remove_temporary, storage_error
+
 SCHEMAS = ("marts", "kpi")  # what analysts get
 FILE_MODE = 0o440  # read-only, owner and the analysts' group
 
@@ -21,7 +23,23 @@ def publish_analysts_copy(warehouse: Path, target: Path) -> dict[str, int]:
     target.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(target.parent, 0o750)  # noqa: S103 (the operator and the analysts' group only, by design)
     temporary = target.with_name(f".{target.name}.building")
-    temporary.unlink(missing_ok=True)
+    leftovers = [temporary, Path(f"{temporary}.wal"), Path(f"{temporary}.tmp")]
+    remove_temporary(leftovers)
+    try:
+        rows = _copy(warehouse, temporary)
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(temporary, FILE_MODE)
+        os.replace(temporary, target)
+    except BaseException as error:
+        remove_temporary(leftovers)  # never a half-written copy beside the real one
+        if isinstance(error, Exception) and is_disk_full(error):
+            raise storage_error("the analysts' copy", temporary, error) from error
+        raise
+    return rows
+
+
+def _copy(warehouse: Path, temporary: Path) -> dict[str, int]:
     rows: dict[str, int] = {}
     con = duckdb.connect(str(temporary))
     try:
@@ -39,8 +57,4 @@ def publish_analysts_copy(warehouse: Path, target: Path) -> dict[str, int]:
         con.execute("checkpoint")
     finally:
         con.close()
-    with open(temporary, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.chmod(temporary, FILE_MODE)
-    os.replace(temporary, target)
     return rows

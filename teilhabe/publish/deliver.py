@@ -19,16 +19,18 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 
-from teilhabe.publish.extracts import latest_period, partner_sheets
+from teilhabe.disk import is_disk_full, storage_error
+from teilhabe.publish.extracts import partner_sheets
 from teilhabe.publish.extracts import period_kind as period_kind_of
 from teilhabe.publish.files import Sheet, csv_bytes, write_parquet, write_xlsx
 from teilhabe.publish.partners import Partner, load_partners
+from teilhabe.publish.readiness import readiness
 from teilhabe.settings import DBT_PROJECT_DIR, REPO_ROOT
 
 SUPPRESSION_RULE = (
@@ -145,7 +147,55 @@ def deliver(
     version = f"v{(int(newest.name[1:]) if newest else 0) + 1:04d}"
     building = folder / f".{version}.tmp-{uuid.uuid4().hex[:8]}"
     building.mkdir()
-    stem = f"{partner.id}_{period}"
+    restates = tuple(k for k in figures if previous["figures"].get(k) != figures[k]) if previous else ()
+    try:
+        files = _write_files(partner, period, sheets, csvs, building)
+        manifest = {
+            "partner": partner.id,
+            "partner_name": partner.name,
+            "period": period,
+            "version": version,
+            "supersedes": newest.name if newest else None,
+            "restates": list(restates),
+            "restatement_note": (
+                f"Replaces {newest.name}: corrected deliveries changed {', '.join(restates)}."
+                if restates
+                else None
+            ),
+            "data_through": data_through,
+            "kpis": list(partner.kpis),
+            "files": [
+                {"name": name, "sha256": _sha((building / name).read_bytes()), "rows": rows}
+                for name, rows in files
+            ],
+            "figures": figures,
+            "figures_sha256": figures_sha,
+            "suppression_rule": SUPPRESSION_RULE,
+            "kpi_definitions_version": kpi_definitions_version(),
+            "code_version": code_version(),
+            "validation": report.summary() if report else "not validated",
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        manifest_bytes = json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
+        _write(building / "manifest.json", manifest_bytes)  # last: a version without it does not exist
+        _fsync_dir(building)
+        os.rename(building, folder / version)
+    except BaseException as error:
+        shutil.rmtree(building, ignore_errors=True)  # never a half-written version left behind
+        if isinstance(error, Exception) and is_disk_full(error):
+            raise storage_error(f"the extract for {partner.id} {period}", building, error) from error
+        raise
+    _fsync_dir(folder)
+    _switch_latest(folder, folder / version)
+    return Outcome(
+        partner.id, period, "delivered", version,
+        f"{len(files)} files" + (f", restates {', '.join(restates)}" if restates else ""),
+        len(files), figures_sha, _sha(manifest_bytes), newest.name if newest else None, restates,
+    )  # fmt: skip
+
+
+def _write_files(partner: Partner, period: str, sheets: list[Sheet], csvs: dict, building: Path) -> list:
+    """The delivery's files in the partner's formats; (name, rows) of each."""
     files = []
     for sheet in sheets:
         rows = sheet.frame.height
@@ -156,50 +206,10 @@ def deliver(
             write_parquet(sheet, building / f"{sheet.kpi}.parquet")
             files.append((f"{sheet.kpi}.parquet", rows))
     if "xlsx" in partner.formats:
+        stem = f"{partner.id}_{period}"
         write_xlsx(sheets, building / f"{stem}.xlsx", f"{partner.name}, {period}")
         files.append((f"{stem}.xlsx", sum(s.frame.height for s in sheets)))
-    restates = tuple(k for k in figures if previous["figures"].get(k) != figures[k]) if previous else ()
-    manifest = {
-        "partner": partner.id,
-        "partner_name": partner.name,
-        "period": period,
-        "version": version,
-        "supersedes": newest.name if newest else None,
-        "restates": list(restates),
-        "restatement_note": (
-            f"Replaces {newest.name}: corrected deliveries changed {', '.join(restates)}."
-            if restates
-            else None
-        ),
-        "data_through": data_through,
-        "kpis": list(partner.kpis),
-        "files": [
-            {"name": name, "sha256": _sha((building / name).read_bytes()), "rows": rows}
-            for name, rows in files
-        ],
-        "figures": figures,
-        "figures_sha256": figures_sha,
-        "suppression_rule": SUPPRESSION_RULE,
-        "kpi_definitions_version": kpi_definitions_version(),
-        "code_version": code_version(),
-        "validation": report.summary() if report else "not validated",
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    manifest_bytes = json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
-    _write(building / "manifest.json", manifest_bytes)  # last: a version without it does not exist
-    _fsync_dir(building)
-    os.rename(building, folder / version)
-    _fsync_dir(folder)
-    _switch_latest(folder, folder / version)
-    return Outcome(
-        partner.id, period, "delivered", version,
-        f"{len(files)} files" + (f", restates {', '.join(restates)}" if restates else ""),
-        len(files), figures_sha, _sha(manifest_bytes), newest.name if newest else None, restates,
-    )  # fmt: skip
-
-
-def last_loaded_month(con: duckdb.DuckDBPyConnection) -> str | None:
-    return con.execute("select max(month) from marts.dim_months").fetchone()[0]
+    return files
 
 
 def partners_in_warehouse(con: duckdb.DuckDBPyConnection) -> list[Partner]:
@@ -217,10 +227,11 @@ def publish(
     period_kind: str | None = None,
     period: str | None = None,
     validate: bool = True,
+    today: date | None = None,
 ) -> list[Outcome]:
     """Deliver the chosen partners' extracts (default: all; or those of one period kind) for
-    ``period`` (default: each one's latest complete period). Suppression is decided once for all
-    of them; each outcome is logged in ops.extract_log."""
+    ``period`` (default: each one's latest complete period, teilhabe/publish/readiness.py).
+    Suppression is decided once for all of them; each outcome is logged in ops.extract_log."""
     from teilhabe.publish.extracts import decide
 
     partners = partners_in_warehouse(con)
@@ -233,12 +244,21 @@ def publish(
     if period_kind:
         partners = [p for p in partners if p.period == period_kind]
     decision = decide(con)
-    through = last_loaded_month(con)
+    deliveries = con.execute("select * from marts.fct_monthly_deliveries").pl()
     outcomes, planned = [], []
     for partner in partners:
-        chosen = period or (latest_period(partner.period, through) if through else None)
+        ready = readiness(deliveries, partner, today or date.today())
+        chosen = period or ready.period
         if chosen is None:
-            outcomes.append(Outcome(partner.id, "-", "no_data", None, "the warehouse holds no months yet"))
+            outcomes.append(
+                Outcome(partner.id, "-", "no_data", None, ready.waiting or "no complete period yet")
+            )
+            continue
+        if period and ready.period and chosen > ready.period and period_kind_of(chosen) == partner.period:
+            # A period asked for by name whose inputs are not in: nothing shows 0 for missing data.
+            outcomes.append(
+                Outcome(partner.id, chosen, "waiting", None, ready.waiting or "its data is not complete")
+            )
             continue
         if period is None and (waiting := _waiting_for(con, partner, chosen)):
             outcomes.append(Outcome(partner.id, chosen, "waiting", None, waiting))
@@ -247,18 +267,21 @@ def publish(
         if not any(s.frame.height for s in sheets):
             outcomes.append(Outcome(partner.id, chosen, "no_data", None, "no rows in the partner's scope"))
             continue
-        planned.append((partner, chosen, sheets))
+        planned.append((partner, chosen, sheets, ready))
     validator = None
     if validate:
         from teilhabe.publish.validation import validate_delivery, validate_together
 
-        passed = validate_together(planned, outbox)
+        passed = validate_together([(p, c, s) for p, c, s, _ in planned], outbox)
 
         def validator(sheets, partner, chosen, docs_dir):
             return passed.get(partner.id) or validate_delivery(sheets, partner, chosen, docs_dir)
 
-    for partner, chosen, sheets in planned:
-        outcomes.append(deliver(partner, chosen, sheets, outbox, through, validator))
+    for partner, chosen, sheets, ready in planned:
+        outcome = deliver(partner, chosen, sheets, outbox, ready.through or chosen, validator)
+        if ready.waiting and period is None:
+            outcome = replace(outcome, message=f"{outcome.message}; {ready.waiting}")
+        outcomes.append(outcome)
     con.execute(LOG_DDL)
     now = datetime.now(UTC).replace(tzinfo=None)
     logged = [o for o in outcomes if o.status != "no_data"]

@@ -8,6 +8,7 @@ Arbeit in K05 and K14, last year's K01 beside this year's) is suppressed in both
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -181,8 +182,11 @@ def _total_row(extract: KpiExtract, parts: pl.DataFrame, tier: str, region: str,
         row["landschaftsverband"] = lv
     if extract.grain == "landschaftsverband":
         row["landschaftsverband"] = region
-    sums = {c: parts[c].sum() for c in extract.counts}
+    # A total of parts that are all missing is missing, not 0.
+    sums = {c: None if parts[c].null_count() == parts.height else parts[c].sum() for c in extract.counts}
     row.update(sums)
+    if missing := [c for c, v in sums.items() if v is None]:
+        row["missing_reason"] = f"no part has a value for {', '.join(missing)}"
     for rate, (num, den, per) in extract.rates.items():
         if parts[rate].null_count():
             row["missing_reason"] = f"{parts[rate].null_count()} of {parts.height} parts without a value"
@@ -190,8 +194,8 @@ def _total_row(extract: KpiExtract, parts: pl.DataFrame, tier: str, region: str,
             value = _rounded(sums[num], sums[den], per)
             row[rate] = float(value) if value is not None else None
     for mean, (cases, total) in extract.means.items():
-        row[total] = parts[total].sum()
-        value = _rounded(row[total], sums[cases], 1)
+        row[total] = None if sums[cases] is None else parts[total].sum()
+        value = _rounded(row[total], sums[cases], 1) if sums[cases] is not None else None
         row[mean] = float(value) if value is not None else None
     row["is_provisional"] = bool(parts["is_provisional"].any())
     return row
@@ -307,6 +311,9 @@ def _any(mask: pl.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
 # not final yet).
 
 
+FIRST_PERIOD = "2019"  # the first period that can be published (and the first Dagster partition)
+
+
 def period_kind(period: str) -> str:
     if len(period) == 4 and period.isdigit():
         return "year"
@@ -323,6 +330,22 @@ def period_months(period: str) -> list[str]:
         return [period]
     first, count = ((int(period[6]) - 1) * 3 + 1, 3) if kind == "quarter" else (1, 12)
     return [f"{year}-{m:02d}" for m in range(first, first + count)]
+
+
+def period_problem(period: str, today: dt.date) -> str | None:
+    """Why a period cannot be published (yet), or None: not a period, before the first one, or
+    not ended on ``today`` (a period is published once it has ended)."""
+    try:
+        kind = period_kind(period)
+    except ValueError as problem:
+        return str(problem)
+    if period[:4] < FIRST_PERIOD:
+        return f"period {period} lies before {FIRST_PERIOD}, the first published period"
+    last = period_months(period)[-1]
+    if last >= f"{today:%Y-%m}":
+        newest = latest_period(kind, f"{(today.replace(day=1) - dt.timedelta(days=1)):%Y-%m}")
+        return f"period {period} has not ended yet (the latest {kind}ly period is {newest})"
+    return None
 
 
 def latest_period(kind: str, last_month: str) -> str:

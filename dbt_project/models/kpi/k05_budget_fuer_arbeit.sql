@@ -1,8 +1,17 @@
 -- K05 Budget für Arbeit: cases active on 31.12.Y (status not abgelehnt, Beginn <= d, Ende empty or
 -- >= d), new cases (Beginn in Y), and the mean monthly subsidy of the active cases.
--- Grain: Landschaftsverband, Kreis of the origin workshop ('unbekannt' if none), year.
+-- Grain: Landschaftsverband, Kreis of the origin workshop ('unbekannt' if none), year. A year whose
+-- Budget für Arbeit file the Landschaftsverband has not delivered is missing, not zero.
 with years as (
     select distinct year from {{ ref('int_workshop_years') }}
+),
+
+files as (
+    select
+        landschaftsverband,
+        year
+    from {{ ref('int_lv_file_years') }}
+    where part = 'budget_fuer_arbeit'
 ),
 
 grain as (
@@ -38,13 +47,23 @@ figures as (
 )
 
 select
-    landschaftsverband,
-    kreisschluessel,
-    year,
-    active_cases,
-    new_cases,
-    {{ rounded_ratio('subsidy_cents', 'active_cases * 100') }} as mean_monthly_subsidy_eur,
-    coalesce(subsidy_cents, 0) / 100.0 as subsidy_sum_eur,
+    figures.landschaftsverband,
+    figures.kreisschluessel,
+    figures.year,
+    case when files.year is not null then figures.active_cases end as active_cases,
+    case when files.year is not null then figures.new_cases end as new_cases,
+    case
+        when files.year is not null
+            then {{ rounded_ratio('figures.subsidy_cents', 'figures.active_cases * 100') }}
+    end as mean_monthly_subsidy_eur,
+    case when files.year is not null then coalesce(figures.subsidy_cents, 0) / 100.0 end as subsidy_sum_eur,
     false as is_provisional,
-    case when active_cases = 0 then 'no active cases on 31.12.' end as missing_reason
+    case
+        when files.year is null
+            then
+                'the Budget für Arbeit file of ' || figures.landschaftsverband || ' for ' || figures.year
+                || ' has not been delivered'
+        when figures.active_cases = 0 then 'no active cases on 31.12.'
+    end as missing_reason
 from figures
+left join files on figures.landschaftsverband = files.landschaftsverband and figures.year = files.year

@@ -2,8 +2,35 @@
 -- Kreis of residence, transitions in Y by Kreis of residence (as of the month they left), Budget
 -- für Arbeit cases active on 31.12.Y (K05, by Kreis of the origin workshop), SB+GL customers in
 -- December (K06), SB/GL integration months in Y and K07 for December (by the Jobcenter's Kreis).
+-- A figure whose input has not been delivered (no workshop's December yet, no Budget für Arbeit
+-- file, no Jobcenter data) is missing with its reason, never 0; a year whose December is not in
+-- yet is provisional.
 with years as (
     select distinct year from {{ ref('int_workshop_years') }}
+),
+
+workshop_decembers as (
+    select distinct cast(left(month, 4) as integer) as year
+    from {{ ref('fct_monthly_deliveries') }}
+    where source_system = 'wfbm' and right(month, 2) = '12'
+),
+
+jobcenter_years as (
+    select
+        sender as kreisschluessel,
+        cast(left(month, 4) as integer) as year,
+        bool_or(right(month, 2) = '12') as has_december
+    from {{ ref('fct_monthly_deliveries') }}
+    where source_system = 'jc'
+    group by all
+),
+
+budget_files as (
+    select
+        landschaftsverband,
+        year
+    from {{ ref('int_lv_file_years') }}
+    where part = 'budget_fuer_arbeit'
 ),
 
 december_persons as (
@@ -89,6 +116,13 @@ budget as (
     group by kreisschluessel, year
 ),
 
+regions as (
+    select
+        kreisschluessel,
+        landschaftsverband
+    from {{ ref('dim_regions') }}
+),
+
 jobcenter_side as (
     select
         jobcenter as kreisschluessel,
@@ -119,17 +153,36 @@ k07_december as (
 select
     workshop_side.kreisschluessel,
     workshop_side.year,
-    workshop_side.ab_persons,
-    workshop_side.biap_persons,
+    case when workshop_decembers.year is not null then workshop_side.ab_persons end as ab_persons,
+    case when workshop_decembers.year is not null then workshop_side.biap_persons end as biap_persons,
     workshop_side.transitions,
-    coalesce(budget.budget_fuer_arbeit_active, 0) as budget_fuer_arbeit_active,
+    case when budget_files.year is not null then coalesce(budget.budget_fuer_arbeit_active, 0) end
+        as budget_fuer_arbeit_active,
     jobcenter_side.sb_gl_customers_december,
-    integration_months.sb_gl_integration_months,
+    case
+        when jobcenter_years.year is not null then coalesce(integration_months.sb_gl_integration_months, 0)
+    end as sb_gl_integration_months,
     k07_december.k07_december,
-    false as is_provisional,
-    case when jobcenter_side.sb_gl_customers_december is null then 'no Jobcenter data for the Kreis' end
-        as missing_reason
+    workshop_decembers.year is null or not coalesce(jobcenter_years.has_december, true) as is_provisional,
+    nullif(concat_ws(
+        '; ',
+        case when workshop_decembers.year is null then 'no workshop has delivered December yet' end,
+        case when budget_files.year is null then 'no Budget für Arbeit file for the year yet' end,
+        case
+            when jobcenter_years.year is null then 'no Jobcenter data for the Kreis'
+            when jobcenter_side.sb_gl_customers_december is null
+                then 'the Jobcenter has not delivered December yet'
+        end
+    ), '') as missing_reason
 from workshop_side
+inner join regions on workshop_side.kreisschluessel = regions.kreisschluessel
+left join workshop_decembers on workshop_side.year = workshop_decembers.year
+left join budget_files
+    on regions.landschaftsverband = budget_files.landschaftsverband and workshop_side.year = budget_files.year
+left join jobcenter_years
+    on
+        workshop_side.kreisschluessel = jobcenter_years.kreisschluessel
+        and workshop_side.year = jobcenter_years.year
 left join
     budget
     on workshop_side.kreisschluessel = budget.kreisschluessel and workshop_side.year = budget.year

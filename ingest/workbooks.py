@@ -1,0 +1,318 @@
+"""Excel workbooks are opened in child processes, under a memory and a time limit.
+
+An .xlsx file is a ZIP of XML parts, and its size says little about what reading it costs: 26 KB
+can declare a cell at XFD1048576 (the reader then allocates 512 GiB and the process aborts), 2 MB
+can unpack to gigabytes. So the parsing of every workbook happens in a worker process that
+cannot take more than its memory limit or its time: a workbook that would exhaust it fails alone,
+as one rejected file, and the run goes on. Cheap structural checks come first (ZIP entries and
+unpacked size, each wanted sheet's declared range), so the common hostile cases get a precise
+message; the limits catch everything else.
+
+The workers import nothing but the standard library and calamine (a start takes ~0.1 s) and send
+back the cells of the wanted sheets. They run as the same user: this is a resource boundary, not
+a security boundary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import io
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+
+MAX_ENTRIES = 2_000  # a workbook of three sheets has about a dozen parts
+MAX_UNPACKED_BYTES = 256 << 20  # a workshop's monthly workbook unpacks to a few MB
+MAX_SHEET_CELLS = 2_000_000  # rows x columns of one sheet's range (a workshop: some 30,000)
+_HEAD = 1 << 16  # bytes of an XML part read for the structural checks
+
+
+@dataclass(frozen=True)
+class Cells:
+    """What a workbook holds: its sheet names and the rows of the sheets asked for."""
+
+    sheet_names: list[str]
+    rows: dict[str, list[list]]
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """Why a workbook was not read (a German message for the sender)."""
+
+    rule: str
+    message: str
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - 64
+    return number
+
+
+def _declared_range(xml_head: bytes) -> tuple[str, int, int] | None:
+    """The last cell of a sheet's <dimension ref="A1:XFD1048576"/>, with its rows and columns."""
+    match = re.search(
+        rb'<(?:\w+:)?dimension\s+ref="([A-Z]{1,3})(\d{1,7})(?::([A-Z]{1,3})(\d{1,7}))?"', xml_head
+    )
+    if not match:
+        return None
+    letters, row = (match.group(3), match.group(4)) if match.group(3) else (match.group(1), match.group(2))
+    cell = f"{letters.decode()}{row.decode()}"
+    return cell, int(row), _column_number(letters.decode())
+
+
+def _read_head(book: zipfile.ZipFile, name: str) -> bytes:
+    with book.open(name) as part:
+        return part.read(_HEAD)
+
+
+def _sheet_parts(book: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> its XML part, from xl/workbook.xml and its relationships."""
+    workbook = _read_head(book, "xl/workbook.xml").decode("utf-8", "replace")
+    rels = _read_head(book, "xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    targets = {}
+    for tag in re.findall(r"<(?:\w+:)?Relationship\b[^>]*>", rels):
+        ident, target = re.search(r'\bId="([^"]*)"', tag), re.search(r'\bTarget="([^"]*)"', tag)
+        if ident and target:
+            path = target.group(1)
+            targets[ident.group(1)] = path.lstrip("/") if path.startswith("/") else "xl/" + path
+    parts = {}
+    for tag in re.findall(r"<(?:\w+:)?sheet\b[^>]*>", workbook):
+        name, ident = re.search(r'\bname="([^"]*)"', tag), re.search(r'\b\w+:id="([^"]*)"', tag)
+        if name and ident and ident.group(1) in targets:
+            parts[html.unescape(name.group(1))] = targets[ident.group(1)]
+    return parts
+
+
+def _structure_problem(content: bytes, wanted: tuple[str, ...]) -> Unreadable | None:
+    try:
+        book = zipfile.ZipFile(io.BytesIO(content))
+        entries = book.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
+        return Unreadable(
+            "unreadable",
+            "keine lesbare Excel-Arbeitsmappe (.xlsx): die Datei ist beschädigt oder unvollständig",
+        )
+    if len(entries) > MAX_ENTRIES:
+        return Unreadable(
+            "workbook_too_large",
+            f"die Arbeitsmappe besteht aus {len(entries):,} Teilen (erlaubt: höchstens {MAX_ENTRIES:,})".replace(
+                ",", "."
+            ),
+        )
+    unpacked = sum(entry.file_size for entry in entries)
+    if unpacked > MAX_UNPACKED_BYTES:
+        return Unreadable(
+            "workbook_too_large",
+            f"die Arbeitsmappe würde entpackt {unpacked / 2**20:,.0f} MB belegen (erlaubt: höchstens "
+            f"{MAX_UNPACKED_BYTES >> 20} MB); eine Monatsmeldung hat wenige MB".replace(",", "."),
+        )
+    try:
+        parts = _sheet_parts(book)
+        for sheet in wanted:
+            declared = _declared_range(_read_head(book, parts[sheet])) if sheet in parts else None
+            if declared and declared[1] * declared[2] > MAX_SHEET_CELLS:
+                cell, rows, columns = declared
+                return Unreadable(
+                    "workbook_too_large",
+                    f"Tabellenblatt {sheet!r} reicht laut Datei bis Zelle {cell} ({rows:,} Zeilen × "
+                    f"{columns:,} Spalten); erlaubt sind höchstens {MAX_SHEET_CELLS:,} Zellen".replace(
+                        ",", "."
+                    ),
+                )
+    except (KeyError, zipfile.BadZipFile, ValueError, OSError, EOFError):
+        pass  # no usable structure to check: calamine decides, under the limits
+    return None
+
+
+def open_workbook(content: bytes, wanted: tuple[str, ...]) -> Cells | Unreadable:
+    """The wanted sheets' rows (dense from A1, Excel dates as datetime), after the structural
+    checks. Runs in a worker; in the parent only for trusted files (tests)."""
+    from python_calamine import CalamineWorkbook
+
+    if problem := _structure_problem(content, wanted):
+        return problem
+    try:
+        book = CalamineWorkbook.from_filelike(io.BytesIO(content))
+        names = list(book.sheet_names)
+        rows = {}
+        for sheet in (s for s in wanted if s in names):
+            found = book.get_sheet_by_name(sheet)
+            end = found.end or (0, 0)
+            if (end[0] + 1) * (end[1] + 1) > MAX_SHEET_CELLS:
+                return Unreadable(
+                    "workbook_too_large",
+                    f"Tabellenblatt {sheet!r} hat Inhalt bis Zeile {end[0] + 1:,}, Spalte {end[1] + 1:,}; "
+                    f"erlaubt sind höchstens {MAX_SHEET_CELLS:,} Zellen".replace(",", "."),
+                )
+            rows[sheet] = found.to_python(skip_empty_area=False)
+    except MemoryError:
+        return Unreadable("reader_limit", "die Arbeitsmappe braucht beim Lesen mehr Speicher als erlaubt")
+    except Exception:  # calamine's errors: a damaged or not-really-xlsx file
+        return Unreadable(
+            "unreadable",
+            "keine lesbare Excel-Arbeitsmappe (.xlsx): die Datei ist beschädigt oder unvollständig",
+        )
+    return Cells(names, rows)
+
+
+def _serve(descriptor: int, memory_bytes: int) -> None:
+    """A worker: read workbooks until the parent closes the socket. The address-space limit makes
+    an oversized allocation fail here (calamine then aborts this process, not the run)."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    connection = Connection(descriptor)
+    while True:
+        try:
+            task = connection.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        key, content, wanted = task
+        connection.send((key, open_workbook(content, wanted)))
+
+
+@dataclass
+class _Worker:
+    process: subprocess.Popen
+    connection: Connection
+    task: tuple | None = None  # (key, started) while busy
+
+
+class WorkbookReader:
+    """A small pool of workbook workers. ``submit`` queues a workbook, ``result`` waits for it; a
+    worker that dies (memory limit) or overruns its time is replaced and its workbook reported
+    as Unreadable. Use as a context manager; workers start on the first workbook."""
+
+    def __init__(self, workers: int = 2, memory_bytes: int = 512 << 20, timeout_seconds: float = 60.0):
+        self.size, self.memory_bytes, self.timeout = workers, memory_bytes, timeout_seconds
+        self._workers: list[_Worker] = []
+        self._queue: deque = deque()
+        self._results: dict = {}
+
+    def __enter__(self) -> WorkbookReader:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+    def submit(self, key, content: bytes, wanted: tuple[str, ...]) -> None:
+        self._queue.append((key, content, wanted))
+        self._dispatch()
+
+    def result(self, key) -> Cells | Unreadable:
+        while key not in self._results:
+            if not any(w.task for w in self._workers) and not self._queue:
+                raise KeyError(f"workbook {key!r} was never submitted")
+            self._pump()
+        return self._results.pop(key)
+
+    def close(self) -> None:
+        for worker in self._workers:
+            with contextlib.suppress(OSError):
+                worker.connection.send(None)
+        for worker in self._workers:
+            try:
+                worker.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                worker.process.wait()
+            worker.connection.close()
+        self._workers.clear()
+
+    def _start(self) -> _Worker:
+        """A new interpreter (never a fork of this process and its threads; not multiprocessing's
+        spawn, which re-imports the caller's main module), talking over a socket pair. Its stderr
+        is discarded: a Rust abort prints a backtrace, and the failure is reported here."""
+        ours, theirs = socket.socketpair()
+        command = [
+            sys.executable,
+            "-I",
+            "-m",
+            "ingest.workbooks",
+            str(theirs.fileno()),
+            str(self.memory_bytes),
+        ]
+        process = subprocess.Popen(  # noqa: S603 (our own module, fixed arguments)
+            command, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, env={**os.environ, "RUST_BACKTRACE": "0"},
+        )  # fmt: skip
+        theirs.close()
+        return _Worker(process, Connection(ours.detach()))
+
+    def _dispatch(self) -> None:
+        while self._queue:
+            idle = next((w for w in self._workers if w.task is None), None)
+            if idle is None and len(self._workers) < self.size:
+                idle = self._start()
+                self._workers.append(idle)
+            if idle is None:
+                return
+            key, content, wanted = self._queue.popleft()
+            try:
+                idle.connection.send((key, content, wanted))
+            except OSError:  # the worker is gone: replace it, try again
+                self._replace(idle)
+                self._queue.appendleft((key, content, wanted))
+                continue
+            idle.task = (key, time.monotonic())
+
+    def _replace(self, worker: _Worker) -> None:
+        if worker.process.poll() is None:
+            worker.process.kill()
+        worker.process.wait()
+        worker.connection.close()
+        self._workers.remove(worker)
+
+    def _fail(self, worker: _Worker, message: str) -> None:
+        key = worker.task[0]
+        self._results[key] = Unreadable("reader_limit", message)
+        self._replace(worker)
+
+    def _pump(self) -> None:
+        busy = [w for w in self._workers if w.task]
+        deadline = min(started for _, started in (w.task for w in busy)) + self.timeout
+        ready = wait(
+            [w.connection for w in busy],  # a worker that dies closes its end: readable, EOF
+            timeout=max(0.0, deadline - time.monotonic()),
+        )
+        for worker in busy:
+            if worker.connection in ready:
+                try:
+                    key, result = worker.connection.recv()
+                except (EOFError, OSError):
+                    self._fail(worker, self._death_message(worker))
+                    continue
+                self._results[key] = result
+                worker.task = None
+            elif time.monotonic() - worker.task[1] > self.timeout:
+                self._fail(
+                    worker,
+                    f"das Lesen der Arbeitsmappe dauerte länger als {self.timeout:.0f} s und wurde "
+                    "abgebrochen (eine Monatsmeldung braucht Bruchteile einer Sekunde)",
+                )
+        self._dispatch()
+
+    def _death_message(self, worker: _Worker) -> str:
+        return (
+            "die Arbeitsmappe brauchte beim Lesen mehr als die erlaubten "
+            f"{self.memory_bytes >> 20} MB Speicher und wurde abgebrochen (sie enthält weit mehr, "
+            "als ihre Größe vermuten lässt)"
+        )
+
+
+if __name__ == "__main__":  # the worker process (`python -m ingest.workbooks FD MEMORY`)
+    from ingest.workbooks import _serve as serve  # results pickle as ingest.workbooks.*, not __main__.*
+
+    serve(int(sys.argv[1]), int(sys.argv[2]))

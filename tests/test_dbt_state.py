@@ -1,0 +1,45 @@
+"""`make docs`, `make dev` and `make run` in any order: each dbt invocation with its own project path
+or profile keeps its own target and partial-parse state (the docs in dbt_project/target/docs, the
+Dagster manifest in dbt_project/target, the pipeline's runs in the data home)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TEILHABE = str(Path(sys.executable).with_name("teilhabe"))
+
+
+def _step(command: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run(
+        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, f"{' '.join(command)} failed:\n{(done.stdout + done.stderr)[-3000:]}"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_docs_dev_and_run_in_both_orders(spec_dir, tmp_path):
+    inbox = tmp_path / "inbox"
+    shutil.copytree(spec_dir / "samples", inbox)
+    home = tmp_path / "home"
+    env = {**os.environ, "TEILHABE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
+    docs = ["make", "-s", "docs"]
+    run = [TEILHABE, "run", "--inbox", str(inbox)]
+    # What `dagster dev` does when it loads the code location: prepare the manifest with dbt parse.
+    dev = [sys.executable, "-c", "import orchestration.definitions"]
+    dev_env = {**env, "DAGSTER_IS_DEV_CLI": "1"}
+
+    _step(docs, env)
+    _step(run, env)
+    _step(docs, env)
+    _step(dev, dev_env)
+    _step(run, env)
+    _step(docs, env)
+    assert (REPO / "dbt_project" / "target" / "docs" / "index.html").exists()
+    assert (home / "dbt" / "partial_parse.msgpack").exists(), "the runs keep their dbt state in the data home"

@@ -1,0 +1,260 @@
+"""The parts that isolate one delivery from the rest, unit by unit: names, entries, workbook workers
+under limits, reading a file that changes, content against the period, and when a partner's
+period is complete."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from hostile import UEBERGAENGE_HEADER, far_cell_workbook, lying_far_cell_workbook
+
+from ingest import inbox as inbox_module
+from ingest import warehouse as wh
+from ingest.batch import read_batch
+from ingest.identify import identify, implausible_period
+from ingest.inbox import InboxFile, Unstable, display_name, name_problem, scan_inbox, take
+from ingest.issues import Issue
+from ingest.pseudonymise import PseudonymKey
+from ingest.readers import WORKBOOK_SHEETS
+from ingest.workbooks import Cells, Unreadable, WorkbookReader
+from teilhabe.publish.extracts import period_problem
+from teilhabe.publish.partners import load_partners
+from teilhabe.publish.readiness import readiness
+
+KEY = PseudonymKey(b"test-only-pseudonym-key", "test")
+TODAY = dt.date(2026, 12, 1)
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+
+def test_any_byte_sequence_is_a_printable_name_one_to_one():
+    assert display_name("Meldung Übersicht.xlsx".encode()) == "Meldung Übersicht.xlsx"
+    assert display_name(b"Meldung \xdcbersicht.xlsx") == "Meldung \\xdcbersicht.xlsx"
+    assert display_name(b"a.csv\n") == "a.csv\\x0a"
+    assert display_name("x\u202ecsv.exe".encode()) == "x\\u202ecsv.exe"
+    # A literal backslash is doubled, so that no real name looks like an escaped one.
+    assert display_name(b"Meldung \\xdcbersicht.xlsx") != display_name(b"Meldung \xdcbersicht.xlsx")
+
+
+def test_control_characters_rule_a_name_out_but_other_bytes_do_not():
+    assert name_problem(b"wfbm_LWL-0101_2024-01_personen.csv\n")
+    assert name_problem("Meldung\u202excsv.xlsx".encode())
+    assert name_problem(b"Meldung \xdcbersicht.xlsx") is None  # an old client's Latin-1: read it
+
+
+def test_patterns_match_whole_names_only():
+    assert not isinstance(identify("wfbm_LWL-0101_2024-01_personen.csv"), Issue)
+    for name in ("wfbm_LWL-0101_2024-01_personen.csv\\x0a", "x_wfbm_LWL-0101_2024-01_personen.csv",
+                 "wfbm_LWL-0101_2024-01_personen.csv.bak", "Meldung.xlsx\\x0a"):  # fmt: skip
+        assert isinstance(identify(name), Issue), name
+
+
+def test_periods_after_the_month_of_receipt_or_before_2000_are_implausible():
+    received = dt.date(2025, 1, 10)
+    assert implausible_period("2025-01", received) is None
+    assert implausible_period("2024", received) is None
+    assert implausible_period("2025-02", received)
+    assert implausible_period("2099", received)
+    assert implausible_period("1999-12", received)
+
+
+def test_inbox_entries_are_classified_without_following_links(tmp_path):
+    (tmp_path / "real.csv").write_bytes(b"x")
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "link.csv").symlink_to(tmp_path / "real.csv")
+    (tmp_path / "gone.csv").symlink_to(tmp_path / "missing")
+    os.mkfifo(tmp_path / "fifo.csv")
+    (tmp_path / ".hidden").write_bytes(b"x")
+    (tmp_path / "upload.csv.part").write_bytes(b"x")
+    scan = scan_inbox(tmp_path)
+    assert [f.name for f in scan.files] == ["real.csv"]
+    kinds = {e.name: e.kind for e in scan.ignored}
+    assert kinds == {"dir": "directory", "link.csv": "symlink", "gone.csv": "symlink", "fifo.csv": "fifo",
+                     ".hidden": "hidden"}  # fmt: skip
+    assert "pointing nowhere" in next(e.reason for e in scan.ignored if e.name == "gone.csv")
+    assert scan.uploads_in_progress == ["upload.csv.part"]
+
+
+# --- reading a file that changes -------------------------------------------------------------------
+
+
+def test_a_file_growing_while_read_is_left_for_the_next_run(tmp_path, monkeypatch):
+    path = tmp_path / "inbox" / "jc_05914_202401_bestand.csv"
+    path.parent.mkdir()
+    path.write_bytes(b"\xef\xbb\xbfmonat;geschlecht;elb;arbeitslose\n" + b"2024-01;M;10;5\n" * 1000)
+    (tmp_path / "archive").mkdir()
+    file = scan_inbox(path.parent).files[0]
+    real_read = os.read
+
+    def growing(descriptor, size):  # the sender's upload is still writing
+        with open(path, "ab") as handle:
+            handle.write(b"2024-01;W;10;5\n")
+        return real_read(descriptor, size)
+
+    monkeypatch.setattr(inbox_module.os, "read", growing)
+    with pytest.raises(Unstable):
+        take(file, tmp_path / "archive", 1 << 20)
+    assert not list((tmp_path / "archive").rglob("*")), "no archive copy of a half-written file"
+    monkeypatch.setattr(inbox_module.os, "read", real_read)
+    con = duckdb.connect()
+    report = wh.ingest(con, path.parent, tmp_path / "archive", KEY)
+    assert report.loaded == 1, "once it is still, it is taken"
+
+
+def test_a_replaced_file_is_not_read(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"first")
+    file = InboxFile(os.fsencode(path), "a.csv", 5, 0, 0, path.stat().st_ino)
+    path.unlink()
+    path.symlink_to("/etc/hostname")
+    with pytest.raises(Unstable):
+        take(file, tmp_path, 100)
+
+
+def test_same_name_size_and_time_but_new_bytes_is_a_new_delivery(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    path = inbox / "jc_05914_202401_bestand.csv"
+    path.write_bytes(b"\xef\xbb\xbfmonat;geschlecht;elb;arbeitslose\n2024-01;M;10;5\n")
+    con = duckdb.connect()
+    assert wh.ingest(con, inbox, tmp_path / "archive", KEY).loaded == 1
+    stat = path.stat()
+    assert wh.ingest(con, inbox, tmp_path / "archive", KEY).skipped_known == 1
+    shutil.copy2(path, tmp_path / "copy")  # a restored copy: new inode and change time, same bytes
+    os.replace(tmp_path / "copy", path)
+    again = wh.ingest(con, inbox, tmp_path / "archive", KEY)
+    assert (again.new_files, again.rehashed) == (0, 1)
+    path.write_bytes(b"\xef\xbb\xbfmonat;geschlecht;elb;arbeitslose\n2024-01;M;11;5\n")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # an upload that keeps timestamps
+    report = wh.ingest(con, inbox, tmp_path / "archive", KEY)
+    assert (report.new_files, report.loaded, report.superseded) == (1, 1, 1)
+    assert con.execute("select elb from landing.jc_bestand").fetchall() == [(11,)]
+
+
+# --- workbooks under limits ------------------------------------------------------------------------
+
+
+def test_a_workbook_that_would_exhaust_memory_fails_alone(demo):
+    good = next(p for p in sorted(demo.glob("*.xlsx")) if not p.name.startswith("lv_")).read_bytes()
+    wanted = WORKBOOK_SHEETS["wfbm_xlsx"]
+    with WorkbookReader(workers=2, memory_bytes=256 << 20) as reader:
+        reader.submit("far", far_cell_workbook(), wanted)
+        reader.submit("lying", lying_far_cell_workbook(), wanted)
+        reader.submit("good", good, wanted)
+        far, lying, fine = reader.result("far"), reader.result("lying"), reader.result("good")
+    assert isinstance(far, Unreadable) and "XFD1048576" in far.message
+    assert isinstance(lying, Unreadable) and lying.rule == "reader_limit" and "256 MB" in lying.message
+    assert isinstance(fine, Cells) and set(fine.rows) == set(wanted)
+
+
+def test_a_workbook_that_takes_too_long_is_stopped_and_the_next_one_read(demo):
+    good = next(p for p in sorted(demo.glob("*.xlsx")) if not p.name.startswith("lv_")).read_bytes()
+    wanted = WORKBOOK_SHEETS["wfbm_xlsx"]
+    with WorkbookReader(workers=1, timeout_seconds=0.0) as reader:
+        reader.submit(1, good, wanted)
+        slow = reader.result(1)
+        reader.timeout = 60.0
+        reader.submit(2, good, wanted)
+        fine = reader.result(2)
+    assert isinstance(slow, Unreadable) and "länger als" in slow.message
+    assert isinstance(fine, Cells)
+
+
+# --- content against the period -------------------------------------------------------------------
+
+
+def _uebergaenge(tmp_path: Path, name: str, rows: list[str], line_end: str = "\r\n") -> Path:
+    path = tmp_path / name
+    path.write_bytes((line_end.join([UEBERGAENGE_HEADER, *rows]) + line_end).encode("cp1252"))
+    return path
+
+
+def test_a_date_after_the_stichtag_is_a_row_fault_and_many_reject_the_file(tmp_path):
+    good = "1;03.01.2022;SVB;Firma;44137;84.11;"
+    one = _uebergaenge(
+        tmp_path,
+        "wfbm_LWL-0101_2022-01_uebergaenge.csv",
+        [good] * 0 + [good, "2;03.02.2022;SVB;Firma;44137;84.11;"],
+    )
+    many = _uebergaenge(tmp_path, "wfbm_LWL-0101_2022-02_uebergaenge.csv",
+                        [f"{n};03.05.2022;SVB;Firma;44137;84.11;" for n in range(5)])  # fmt: skip
+    batch = read_batch([one, many])
+    assert batch.files[one.name].rows_loaded == 1 and batch.files[one.name].rows_quarantined == 1
+    finding = batch.findings.filter((pl.col("file") == one.name) & (pl.col("rule") == "after_stichtag"))
+    assert finding.select("row", "column").rows() == [(3, "Datum")]
+    assert "31.01.2022" in finding["message"][0]
+    assert "späteren Zeitraum" in batch.files[many.name].rejected_because
+
+
+def test_mixed_line_ends_are_read_and_control_characters_quarantine_their_row(tmp_path):
+    rows = ["1;03.01.2022;SVB;Firma;44137;84.11;", "2;04.01.2022;SVB;Fir\x07ma;44137;84.11;"]
+    path = tmp_path / "wfbm_LWL-0101_2022-01_uebergaenge.csv"
+    path.write_bytes(f"{UEBERGAENGE_HEADER}\r\n{rows[0]}\n{rows[1]}\r\n".encode("cp1252"))
+    batch = read_batch([path])
+    outcome = batch.files[path.name]
+    assert not outcome.rejected_because and (outcome.rows_loaded, outcome.rows_quarantined) == (1, 1)
+    rules = set(batch.findings["rule"])
+    assert {"mixed_line_ends", "control_character"} <= rules
+
+
+# --- when a partner's period is complete ----------------------------------------------------------
+
+
+def _deliveries(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema=["source_system", "sender", "landschaftsverband", "kreisschluessel", "month", "parts_delivered",
+                "is_complete"],
+        orient="row",
+    )  # fmt: skip
+
+
+def test_a_jobcenter_waits_for_its_own_files_only():
+    hagen = next(p for p in load_partners() if p.id == "jobcenter_05914")
+    jc = ["bestand", "integrationen", "kunden", "massnahmen"]
+    frame = _deliveries([
+        ("jc", "05914", "LWL", "05914", "2024-12", jc, True),
+        ("jc", "05914", "LWL", "05914", "2025-01", ["kunden"], False),
+        ("jc", "05513", "LWL", "05513", "2025-02", jc, True),  # another Jobcenter is ahead
+        ("wfbm", "LWL-0101", "LWL", "05914", "2025-02", ["personen"], False),
+    ])  # fmt: skip
+    ready = readiness(frame, hagen, TODAY)
+    assert (ready.period, ready.through) == ("2024-12", "2024-12")
+    assert ready.waiting == "2025-01 waits for 05914 2025-01 (delivered: kunden)"
+
+
+def test_one_early_workshop_does_not_move_a_landschaftsverband_and_one_late_does_not_hold_it():
+    lwl = next(p for p in load_partners() if p.id == "lwl")
+    jc = ["bestand", "integrationen", "kunden", "massnahmen"]
+    wf = ["aussenarbeitsplaetze", "personen", "uebergaenge"]
+    rows = [("jc", "05914", "LWL", "05914", m, jc, True) for m in ("2024-11", "2024-12", "2025-12")]
+    for n in range(10):
+        for month in ("2024-11", "2024-12"):
+            if (n, month) != (3, "2024-12"):  # one workshop never sends its December
+                rows.append(("wfbm", f"LWL-{n:04d}", "LWL", "05914", month, wf, True))
+    rows.append(("wfbm", "LWL-0001", "LWL", "05914", "2025-12", wf, True))  # one is a year early
+    ready = readiness(_deliveries(rows), lwl, TODAY)
+    assert ready.period == "2024"
+    assert ready.waiting == "2025 waits for workshops 2025-12 (1 of 10 delivered)"
+
+
+def test_nothing_after_today_counts():
+    hagen = next(p for p in load_partners() if p.id == "jobcenter_05914")
+    jc = ["bestand", "integrationen", "kunden", "massnahmen"]
+    frame = _deliveries([("jc", "05914", "LWL", "05914", m, jc, True) for m in ("2026-11", "2099-12")])
+    assert readiness(frame, hagen, TODAY).period == "2026-11"
+
+
+def test_a_period_is_published_once_it_has_ended():
+    assert period_problem("2026-11", TODAY) is None
+    assert "has not ended yet (the latest monthly period is 2026-11)" in period_problem("2026-12", TODAY)
+    assert "not ended" in period_problem("2026", TODAY) and period_problem("2025", TODAY) is None
+    assert "not ended" in period_problem("2026-Q4", TODAY) and period_problem("2026-Q3", TODAY) is None
+    assert "before 2019" in period_problem("2018", TODAY)
