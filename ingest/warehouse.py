@@ -182,12 +182,14 @@ def _new_files(
                 refreshed.append((*file.signature, file.name))
                 continue
         new.append(file)
-    if refreshed:
-        con.executemany(
-            "update ops.inbox_files set bytes = ?, file_mtime_ns = ?, file_ctime_ns = ?, file_inode = ? "
-            "where file_name = ?",
-            refreshed,
+    if refreshed:  # one set-based update (executemany costs ~1 ms a row)
+        columns = ["bytes", "mtime_ns", "ctime_ns", "inode", "file_name"]
+        con.register("_refreshed", pl.DataFrame(refreshed, schema=columns, orient="row").to_arrow())
+        con.execute(
+            "update ops.inbox_files f set bytes = r.bytes, file_mtime_ns = r.mtime_ns, file_ctime_ns = r.ctime_ns, "
+            "file_inode = r.inode from _refreshed r where f.file_name = r.file_name"
         )
+        con.unregister("_refreshed")
     new.sort(key=lambda f: (f.mtime_ns, f.name))  # received order
     return new, unstable
 
@@ -196,14 +198,21 @@ def _record_ignored(
     con: duckdb.DuckDBPyConnection, ignored: list[IgnoredEntry], now: dt.datetime, run_id: str
 ) -> None:
     if ignored:
-        con.executemany(
+        entries = {(e.name, e.kind): e.reason for e in ignored}  # one row per entry, however often seen
+        frame = pl.DataFrame(
+            [(name, kind, reason, now, now, run_id) for (name, kind), reason in entries.items()],
+            schema=["entry_name", "kind", "reason", "first_seen_at", "last_seen_at", "run_id"],
+            orient="row",
+        )
+        con.register("_ignored", frame.to_arrow())
+        con.execute(
             """
-            insert into ops.ignored_entries values (?, ?, ?, ?, ?, ?)
+            insert into ops.ignored_entries select * from _ignored
             on conflict (entry_name, kind) do update
             set reason = excluded.reason, last_seen_at = excluded.last_seen_at, run_id = excluded.run_id
-            """,
-            [(e.name, e.kind, e.reason, now, now, run_id) for e in ignored],
+            """
         )
+        con.unregister("_ignored")
 
 
 def _known_workshops(con: duckdb.DuckDBPyConnection) -> set[str] | None:
@@ -315,6 +324,7 @@ def _ingest_chunk(
     batch = read_batch(
         [intake.incoming(file) for file in files], known_workshops=_known_workshops(con), limits=limits
     )
+    report.new_files -= len(intake.unstable)
     if intake.unstable:  # read while still being written: as if it had not arrived yet
         unstable = [entry.name for entry in intake.unstable]
         batch.files = {name: outcome for name, outcome in batch.files.items() if name not in unstable}

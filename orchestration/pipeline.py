@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +46,19 @@ def _execute(job_name: str, **kwargs) -> PipelineResult:
 
 
 def _one_line(text: str) -> str:
+    """The first line of a message, without the module path of its exception, and without the
+    exception's name where it only says the step failed (dg.Failure, our StorageError)."""
     first = next((line.strip() for line in str(text).splitlines() if line.strip()), "")
-    return first[:MAX_PROBLEM_LINE]
+    first = re.sub(r"^[\w.]+\.(\w+): ", r"\1: ", first)
+    return re.sub(r"^(Failure|StorageError): ", "", first)[:MAX_PROBLEM_LINE]
+
+
+def _cause(error) -> str:
+    """What went wrong, in one line: Dagster wraps an asset's exception ("Error occurred while
+    executing op ..."); the operator needs the innermost cause."""
+    while error.cause is not None and error.cls_name.startswith("DagsterExecution"):
+        error = error.cause
+    return _one_line(error.message)
 
 
 def _warnings(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...]:
@@ -129,9 +141,7 @@ def _result(result: dg.ExecuteInProcessResult, warnings: tuple[str, ...]) -> Pip
 
     materialized = sum(1 for event in result.all_events if event.event_type_value == "ASSET_MATERIALIZATION")
     failures = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
-    errors = tuple(
-        f"failed: {event.step_key}: {_one_line(event.step_failure_data.error.message)}" for event in failures
-    )
+    errors = tuple(f"failed: {event.step_key}: {_cause(event.step_failure_data.error)}" for event in failures)
     return PipelineResult(
         result.success,
         result.run_id,

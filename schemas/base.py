@@ -8,10 +8,10 @@ import schemas.rules  # noqa: F401  (registers the custom checks before any cont
 from teilhabe.reference import nrw_kreise
 
 KREISE = tuple(nrw_kreise()["kreisschluessel"])
-PLZ = {"regex": r"^\d{5}$", "hint": "5 digits"}
+PLZ = {"regex": r"^\d{5}$", "hint": "5 Ziffern"}
 WZ = {"regex": r"^\d{2}\.\d{2}$", "hint": "NN.NN (WZ 2008)"}
-WERKSTATT_NR = {"regex": r"^(LWL|LVR)-\d{4}$", "hint": "LWL-NNNN or LVR-NNNN"}
-COUNT = {"regex": r"^\d+$", "hint": "a whole number >= 0"}
+WERKSTATT_NR = {"regex": r"^(LWL|LVR)-\d{4}$", "hint": "LWL-NNNN oder LVR-NNNN"}
+COUNT = {"regex": r"^\d+$", "hint": "eine ganze Zahl >= 0"}
 YES_NO = ("J", "N")
 
 

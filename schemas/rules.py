@@ -19,24 +19,25 @@ ISO_DATE = "%Y-%m-%d"
 _DATE_SHAPE = {GERMAN_DATE: r"^\d{2}\.\d{2}\.\d{4}$", ISO_DATE: r"^\d{4}-\d{2}-\d{2}$"}
 _DATE_HINT = {GERMAN_DATE: "TT.MM.JJJJ", ISO_DATE: "JJJJ-MM-TT"}
 
-# Rule id -> message (completed by the column's name and, where shown, the value).
+# Rule id -> message (completed by the column's name and, where shown, the value). In German: the
+# findings go back to the agencies that sent the files.
 MESSAGES = {
-    "not_nullable": "value missing",
-    "date_format": "date not in the format {hint}",
-    "impossible_date": "impossible date",
-    "code": "unknown code, expected one of {allowed}",
-    "known_kreis": "Kreisschlüssel not in the NRW reference",
-    "pattern": "not of the form {hint}",
-    "decimal_range": "outside {low_exclusive:g} < value <= {high:g}",
-    "decimal": "not a number with decimal '{decimal}'",
-    "dtype": "wrong type",
-    "end_before_start": "before {start}",
-    "only_with": "only allowed together with {other}",
-    "needs": "requires {other} as well",
-    "gdb_step": "Grad der Behinderung must be empty or 20 to 100 in steps of 10",
-    "no_duplicate_row": "duplicate row (the same as an earlier row of the file)",
-    "one_version_per_file": "occurs twice in the file with different data",
-    "note_row": "not a data row (a note or comment line)",
+    "not_nullable": "Wert fehlt",
+    "date_format": "Datum nicht im Format {hint}",
+    "impossible_date": "Datum gibt es nicht",
+    "code": "unbekannter Code, erlaubt: {allowed}",
+    "known_kreis": "Kreisschlüssel nicht in der NRW-Referenz",
+    "pattern": "nicht in der Form {hint}",
+    "decimal_range": "außerhalb von {low_exclusive:g} < Wert <= {high:g}",
+    "decimal": "keine Zahl mit Dezimaltrennzeichen '{decimal}'",
+    "dtype": "falscher Datentyp",
+    "end_before_start": "liegt vor {start}",
+    "only_with": "nur zusammen mit {other} erlaubt",
+    "needs": "verlangt auch {other}",
+    "gdb_step": "Grad der Behinderung muss leer sein oder 20 bis 100 in Zehnerschritten",
+    "no_duplicate_row": "doppelte Zeile (gleich einer früheren Zeile der Datei)",
+    "one_version_per_file": "kommt in der Datei zweimal mit verschiedenen Angaben vor",
+    "note_row": "keine Datenzeile (eine Notiz oder Bemerkung)",
 }
 
 
@@ -146,7 +147,9 @@ def describe(rule: str, column: str, schema) -> str:
         statistics["hint"] = _DATE_HINT[statistics["fmt"]]
     if "allowed" in statistics:
         allowed = list(statistics["allowed"])
-        statistics["allowed"] = ", ".join(allowed) if len(allowed) <= 12 else f"{len(allowed)} listed values"
+        statistics["allowed"] = (
+            ", ".join(allowed) if len(allowed) <= 12 else f"{len(allowed)} vereinbarte Werte"
+        )
     template = MESSAGES.get(rule, rule.replace("_", " "))
     try:
         return template.format(**statistics)

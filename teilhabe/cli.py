@@ -117,8 +117,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         if outcome.rejected_because:
             verdict = "würde ABGELEHNT"
         else:
+            loaded = outcome.rows_loaded
             verdict = (
-                f"{outcome.rows_loaded} Zeilen würden geladen, {outcome.rows_quarantined} zurückgestellt"
+                f"{loaded} Zeile{'' if loaded == 1 else 'n'} würde{'' if loaded == 1 else 'n'} geladen, "
+                f"{outcome.rows_quarantined} zurückgestellt"
             )
         print(f"{name}: {verdict}")
         for issue in findings[name]:

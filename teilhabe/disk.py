@@ -38,7 +38,9 @@ def _mb(value: int) -> str:
 
 def require_free_space(path: Path, step: str, need: int = 0) -> None:
     """Refuse to start a writing step when the disk cannot hold what it writes (``need`` bytes
-    beyond the minimum kept free)."""
+    beyond the minimum kept free; a minimum of 0 switches the check off)."""
+    if min_free_bytes() == 0:
+        return
     free, wanted = free_bytes(path), need + min_free_bytes()
     if free < wanted:
         raise StorageError(
@@ -58,10 +60,11 @@ def is_disk_full(error: BaseException) -> bool:
     return False
 
 
-def storage_error(step: str, path: Path, error: BaseException) -> StorageError:
-    detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+def storage_error(step: str, path: Path, error: BaseException, detail: str | None = None) -> StorageError:
+    """The error to report: step, path, free space, and what the failing library said."""
+    text = detail or (str(error).strip().splitlines() or [type(error).__name__])[0]
     return StorageError(
-        f"{step}: writing {path} failed, the disk is full ({_mb(free_bytes(path))} free): {detail}"
+        f"{step}: writing {path} failed, the disk is full ({_mb(free_bytes(path))} free): {text[:200]}"
     )
 
 

@@ -258,3 +258,28 @@ def test_a_period_is_published_once_it_has_ended():
     assert "not ended" in period_problem("2026", TODAY) and period_problem("2025", TODAY) is None
     assert "not ended" in period_problem("2026-Q4", TODAY) and period_problem("2026-Q3", TODAY) is None
     assert "before 2019" in period_problem("2018", TODAY)
+
+
+def test_a_transition_of_a_person_no_snapshot_holds_is_loaded_with_a_warning(tmp_path, spec_dir):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in ("lv_LWL_werkstaetten.csv", "wfbm_LWL-0101_2024-06_personen.csv"):
+        shutil.copy2(spec_dir / "samples" / name, inbox / name)
+    known = (
+        (spec_dir / "samples" / "wfbm_LWL-0101_2024-06_personen.csv")
+        .read_bytes()
+        .split(b"\r\n")[1]
+        .split(b";")[0]
+    )
+    rows = [
+        f"{known.decode()};03.06.2024;SVB;Firma;44137;84.11;",
+        "NIEMAND-1;04.06.2024;SVB;Firma;44137;84.11;",
+    ]
+    _uebergaenge(inbox, "wfbm_LWL-0101_2024-06_uebergaenge.csv", rows)
+    con = duckdb.connect()
+    wh.ingest(con, inbox, tmp_path / "archive", KEY)
+    warnings = con.execute(
+        "select source_row, column_name, level, value from ops.quarantine where rule = 'unknown_person'"
+    ).fetchall()
+    assert warnings == [(3, "Personennummer", "warning", None)]
+    assert con.execute("select count(*) from landing.wfbm_uebergaenge").fetchone()[0] == 2, "both rows load"

@@ -1,7 +1,10 @@
 """The warehouse: every dbt seed, model and test as Dagster assets and asset checks."""
 # No `from __future__ import annotations` here: Dagster inspects the context annotation at runtime.
 
+import contextlib
+import io
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -31,15 +34,40 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     run_target = state / f"{RUN_TARGET_PREFIX}{context.run.run_id[:8]}-{uuid.uuid4().hex[:6]}"
     _restore_partial_parse(state, run_target)
     try:
-        invocation = dbt.cli(["build"], context=context, target_path=run_target)
-        yield from invocation.stream()
+        # dagster-dbt echoes every dbt event to stdout: into the run's dbt folder instead (the
+        # Dagster run log has them as events).
+        with contextlib.redirect_stdout(_DbtConsole(run_target / "console.log")):
+            invocation = dbt.cli(["build"], context=context, target_path=run_target)
+            yield from invocation.stream()
     except DagsterDbtCliRuntimeError as error:
         remove_temporary([Path(f"{warehouse}.tmp")])  # DuckDB's spill files of the failed build
         if is_disk_full(error):
-            raise dg.Failure(str(storage_error("dbt build", warehouse, error))) from None
+            remove_temporary([run_target])
+            raise dg.Failure(str(storage_error("dbt build", warehouse, error, _dbt_errors(error)))) from None
         raise dg.Failure(f"dbt build failed: {_dbt_errors(error)}") from None
     _keep_partial_parse(run_target, state)
     _prune_run_targets(state, KEEP_RUN_TARGETS)
+
+
+class _DbtConsole(io.TextIOBase):
+    """A file for dbt's console lines that never fails the build (a full disk just ends it)."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed when the run ends)
+        self._broken = False
+
+    def write(self, text: str) -> int:
+        if not self._broken:
+            try:
+                self._handle.write(text)
+            except OSError:
+                self._broken = True
+        return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError):
+            self._handle.flush()
 
 
 KEEP_RUN_TARGETS = 5
@@ -47,11 +75,15 @@ RUN_TARGET_PREFIX = "build-"
 
 
 def _dbt_errors(error: Exception) -> str:
-    """dbt's own error messages (dagster-dbt lists them after a marker), first lines only."""
-    text = str(error)
+    """dbt's own error messages in one line (dagster-dbt lists them after a marker): how many
+    nodes failed, and the distinct causes."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
     parsed = text.split("Errors parsed from dbt logs:", 1)[-1]
     lines = [line.strip() for line in parsed.splitlines() if line.strip()]
-    return "; ".join(lines[:3])[:400] or text.splitlines()[0]
+    failed = [line for line in lines if re.match(r"^\d+ of \d+ (ERROR|FAIL)", line)]
+    causes = list(dict.fromkeys(c for c in lines if c not in failed and not c.startswith("Unhandled error")))
+    summary = "; ".join(causes[:2]) or (failed[0] if failed else text.splitlines()[0])
+    return (f"{len(failed)} dbt nodes failed: " if failed else "") + summary[:300]
 
 
 def _restore_partial_parse(state: Path, run_target: Path) -> None:
