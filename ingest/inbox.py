@@ -214,6 +214,7 @@ def take(file: InboxFile, archive: Path, keep_up_to: int) -> Taken:
         if target.exists():
             temporary.unlink()
         else:
+            os.chmod(temporary, 0o400)  # as received, never changed (privacy.md §2)
             os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)

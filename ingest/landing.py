@@ -3,7 +3,8 @@
 Landing columns keep the source's names in snake_case (``Werkstatt-Nr.`` -> ``werkstatt_nr``); their
 types follow from the contract (a column checked as a date is a DATE, as a decimal a DOUBLE, as a
 count an INTEGER). Names, birth dates and source ids never reach a landing table: they become
-``person_key`` (cross-agency), ``birth_year`` and a sender-salted local key.
+``person_key`` (cross-agency), ``birth_year`` and a sender-salted local key; the residence postcode
+is dropped (the Kreisschlüssel stays).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ PERSON_COLUMNS = {
     "jc_kunden": ("nachname", "vorname", "geburtsdatum"),
     "lv_budget_fuer_arbeit": ("Nachname", "Vorname", "Geburtsdatum"),
 }
+# Validated as delivered (a malformed residence postcode is still a fault of its row), then dropped
+# before anything is written: residence is kept as the Kreisschlüssel, nothing finer (privacy.md §1).
+DROPPED = {"wfbm_personen": ("PLZ",), "jc_kunden": ("plz",)}
 LOCAL_IDS = {
     "Personennummer": "person_local_key",
     "kundennummer": "kunde_key",
@@ -68,7 +72,7 @@ def landing_frame(table: str, valid: pl.DataFrame, deliveries: pl.DataFrame, key
             pl.col("_birth_iso").str.slice(0, 4).cast(pl.Int32).alias("birth_year"),
         ]
     for column in source.columns:
-        if person and column in person:
+        if (person and column in person) or column in DROPPED.get(table, ()):
             continue
         if column in LOCAL_IDS:
             out.append(local_key(frame, key, pl.col("sender"), column).alias(LOCAL_IDS[column]))

@@ -16,6 +16,8 @@ import hmac
 import os
 import re
 import secrets
+import stat
+import tempfile
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,26 +36,81 @@ def default_key_file() -> Path:
     return base / "teilhabe" / "pseudonym.key"
 
 
+MIN_KEY_BYTES = 32  # privacy.md §1
+FINGERPRINT_MESSAGE = b"teilhabe/pseudonym-key/fingerprint/v1"
+
+
+class KeyProblem(ValueError):
+    """The pseudonym key cannot be used; the message says why and what to do."""
+
+
 @dataclass(frozen=True)
 class PseudonymKey:
     secret: bytes
     source: str  # where it came from, for the run's log (never the key itself)
     created: bool = False  # a new random key was made on this run
 
+    @property
+    def fingerprint(self) -> str:
+        """A keyed hash of a constant: tells two keys apart without revealing either."""
+        return hmac.new(self.secret, FINGERPRINT_MESSAGE, hashlib.sha256).hexdigest()[:16]
+
+    def subkey(self, purpose: str) -> bytes:
+        """A key of its own for one purpose (e.g. linkage encodings), derived from this one."""
+        return hmac.new(self.secret, f"teilhabe/subkey/{purpose}".encode(), hashlib.sha256).digest()
+
+
+def _usable(secret: bytes, source: str) -> bytes:
+    if len(secret) < MIN_KEY_BYTES:
+        raise KeyProblem(
+            f"the pseudonym key from {source} has {len(secret)} bytes; a key needs at least "
+            f"{MIN_KEY_BYTES} (e.g. `openssl rand -hex 32`)"
+        )
+    return secret
+
 
 def load_key() -> PseudonymKey:
     """The key from TEILHABE_PSEUDONYM_KEY, else from the key file; on a first run a random key is
-    created in the key file (mode 600). Never a key written in the code."""
-    if value := os.environ.get(KEY_ENV):
-        return PseudonymKey(value.encode(), f"environment variable {KEY_ENV}")
+    created in the key file (mode 600). Never a key written in the code. A short or empty key, or
+    a key file that group or others can read, is refused (KeyProblem) before anything is read."""
+    if KEY_ENV in os.environ:
+        source = f"environment variable {KEY_ENV}"
+        return PseudonymKey(_usable(os.environ[KEY_ENV].encode(), source), source)
     path = Path(os.environ.get(KEY_FILE_ENV) or default_key_file())
     if path.exists():
-        return PseudonymKey(path.read_bytes().strip(), f"key file {path}")
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            raise KeyProblem(
+                f"the key file {path} can be read by {'others' if mode & 0o007 else 'its group'} "
+                f"(mode {stat.S_IMODE(mode):o}): `chmod 600 {path}`"
+            )
+        source = f"key file {path}"
+        return PseudonymKey(_usable(path.read_bytes().strip(), source), source)
+    return _create_key(path)
+
+
+def _create_key(path: Path) -> PseudonymKey:
+    """A new random key, written so that no empty or partial key file can ever exist: a private
+    temporary file, synced, then linked to its name (a key another process made first wins)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     secret = secrets.token_hex(32).encode()
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(secret + b"\n")
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 600
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(secret + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return load_key()
+    finally:
+        os.unlink(temporary)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
     return PseudonymKey(secret, f"key file {path}", created=True)
 
 

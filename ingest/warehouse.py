@@ -32,15 +32,16 @@ from ingest.inbox import (
     InboxFile,
     InboxScan,
     Unstable,
+    archive_path,
     content_hash,
     name_problem,
     scan_inbox,
     take,
 )
-from ingest.landing import empty_landing_frame, landing_frame
-from ingest.pseudonymise import PseudonymKey
+from ingest.landing import DROPPED, empty_landing_frame, landing_frame, snake
+from ingest.pseudonymise import KeyProblem, PseudonymKey
 from schemas import SOURCE_TABLES
-from teilhabe.settings import Limits
+from teilhabe.settings import Limits, keep_inbox_files
 
 CHUNK_ENV = "TEILHABE_INGEST_CHUNK_FILES"
 DEFAULT_CHUNK_FILES = 2000  # about five months of NRW deliveries: ~1 GB of frames at a time
@@ -71,6 +72,10 @@ create table if not exists ops.delivery_log (
     message varchar,
     superseded_by bigint,
     archive_removed_at timestamp
+);
+create table if not exists ops.pseudonym_key (
+    fingerprint varchar not null,
+    first_used_at timestamp not null
 );
 create table if not exists ops.inbox_files (
     file_name varchar primary key,
@@ -112,6 +117,7 @@ class IngestReport:
     rehashed: int = 0  # files whose stat changed but whose hash shows the same bytes
     ignored: int = 0  # entries that are no deliveries (ops.ignored_entries)
     uploads_in_progress: int = 0
+    moved_out: int = 0  # processed files removed from the inbox (the archive holds them)
     loaded: int = 0
     rejected: int = 0
     duplicates: int = 0
@@ -126,6 +132,8 @@ class IngestReport:
             f"{self.rejected} rejected, {self.duplicates} duplicates, {self.superseded} superseded; "
             f"{self.rows_loaded:,} rows loaded, {self.rows_quarantined:,} quarantined"
         )
+        if self.moved_out:
+            text += f"; {self.moved_out} processed files moved out of the inbox (archived)"
         if self.ignored:
             text += f"; {self.ignored} inbox entries ignored (see ops.ignored_entries)"
         if self.uploads_in_progress:
@@ -149,26 +157,30 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
         con.register("_empty", empty_landing_frame(table).to_arrow())
         con.execute(f"create table if not exists landing.{table} as select * from _empty")
         con.unregister("_empty")
+        for column in DROPPED.get(table, ()):  # a warehouse from before they were dropped at the door
+            con.execute(f"alter table landing.{table} drop column if exists {snake(column)}")
 
 
 def _new_files(
     con: duckdb.DuckDBPyConnection, scan: InboxScan, report: IngestReport
-) -> tuple[list[InboxFile], list[IgnoredEntry]]:
+) -> tuple[list[InboxFile], list[IgnoredEntry], dict[InboxFile, str]]:
     """The inbox's new deliveries, in received order. A known name with a new size or modification
     time is a new delivery (the same bytes again are logged as a duplicate). A known name, size and
     modification time with another change time or inode (copied, restored, or an upload that keeps
-    timestamps) is hashed: only changed bytes make a delivery."""
+    timestamps) is hashed: only changed bytes make a delivery. Also returns the unchanged files
+    with their SHA-256."""
     known = {
         row[0]: row[1:]
         for row in con.execute(
             "select file_name, bytes, file_mtime_ns, file_ctime_ns, file_inode, sha256 from ops.inbox_files"
         ).fetchall()
     }
-    new, unstable, refreshed = [], [], []
+    new, unstable, refreshed, unchanged = [], [], [], {}
     for file in scan.files:
         record = known.get(file.name)
         if record and record[:4] == file.signature:
             report.skipped_known += 1
+            unchanged[file] = record[4]
             continue
         if record and record[:2] == file.signature[:2]:
             try:
@@ -180,6 +192,7 @@ def _new_files(
                 report.skipped_known += 1
                 report.rehashed += 1
                 refreshed.append((*file.signature, file.name))
+                unchanged[file] = record[4]
                 continue
         new.append(file)
     if refreshed:  # one set-based update (executemany costs ~1 ms a row)
@@ -190,8 +203,7 @@ def _new_files(
             "file_inode = r.inode from _refreshed r where f.file_name = r.file_name"
         )
         con.unregister("_refreshed")
-    new.sort(key=lambda f: (f.mtime_ns, f.name))  # received order
-    return new, unstable
+    return new, unstable, unchanged
 
 
 def _record_ignored(
@@ -249,31 +261,185 @@ def ingest(
     key: PseudonymKey,
     run_id: str = "",
     limits: Limits | None = None,
+    keep_files: bool | None = None,
 ) -> IngestReport:
+    """Take every new delivery of the inbox; processed files then leave it (unless ``keep_files``,
+    default TEILHABE_KEEP_INBOX_FILES)."""
     prepare(con)
     limits = limits or Limits.from_environment()
+    keep = keep_inbox_files() if keep_files is None else keep_files
     report = IngestReport()
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     scan = scan_inbox(inbox)
     report.uploads_in_progress = len(scan.uploads_in_progress)
-    files, unstable = _new_files(con, scan, report)
+    check_key(con, key, now)
+    files, unstable, known = _new_files(con, scan, report)
     report.new_files = len(files)
-    ignored = scan.ignored + unstable
+    if not keep:  # archived before, nothing new: the plaintext leaves the inbox too
+        report.moved_out += _clear_inbox(
+            [f for f, sha in known.items() if archive_path(archive, sha).exists()]
+        )
+    arrivals = [
+        Arrival(f, received_at(f, now), f.mtime_ns, name_problem(os.path.basename(f.path))) for f in files
+    ]
+    ignored = scan.ignored + unstable + _load(con, arrivals, archive, key, run_id, now, report, limits, keep)
+    _record_ignored(con, ignored, now, run_id)
+    report.ignored = len(ignored)
+    return report
+
+
+def _clear_inbox(files: list[InboxFile]) -> int:
+    """Remove processed files from the inbox (the archive holds them, privacy.md §2): only if the
+    name still holds the very file that was taken (a new upload under it stays for the next run),
+    and only where the pipeline may (an inbox it cannot change keeps them, known by their record)."""
+    removed = 0
+    for file in files:
+        try:
+            info = os.lstat(file.path)
+            if (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino) == file.signature:
+                os.unlink(file.path)
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def check_key(con: duckdb.DuckDBPyConnection, key: PseudonymKey, now: dt.datetime | None = None) -> None:
+    """One key per warehouse: its fingerprint is kept on first use, and another key is refused
+    (its pseudonyms would never meet the old ones)."""
+    row = con.execute("select fingerprint from ops.pseudonym_key").fetchone()
+    if row is None:
+        con.execute(
+            "insert into ops.pseudonym_key values (?, ?)", [key.fingerprint, now or dt.datetime.now()]
+        )
+    elif row[0] != key.fingerprint:
+        raise KeyProblem(
+            f"this warehouse was built with another pseudonym key (fingerprint {row[0]}, this key "
+            f"{key.fingerprint}): use that key, or build a new data home from the archive with this one "
+            "(`teilhabe rebuild --to DIR`)"
+        )
+
+
+def warehouse_key_problem(warehouse: Path, key: PseudonymKey) -> str | None:
+    """Whether a warehouse was built with another key, checked read-only before a run starts
+    (None also where it cannot be read now: the ingest checks again, under its lock)."""
+    if not warehouse.exists():
+        return None
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            check_key(con, key)
+    except KeyProblem as problem:
+        return str(problem)
+    except duckdb.Error:  # locked by a running pipeline, or a warehouse from before fingerprints
+        return None
+    return None
+
+
+# What a rebuilt home keeps of the old one (no pseudonyms in either): what partners received, and
+# which of their cells were suppressed (they stay suppressed, privacy.md §3).
+CARRIED_OVER = ("ops.extract_log", "ops.suppression_history")
+
+
+def carry_over(old_warehouse: Path, con: duckdb.DuckDBPyConnection) -> None:
+    """The publication history a rebuild keeps: what partners received does not change with a key."""
+    con.execute(f"attach '{old_warehouse}' as previous (read_only)")
+    try:
+        for table in CARRIED_OVER:
+            found = con.execute(
+                "select count(*) from duckdb_tables() where database_name = 'previous' "
+                "and schema_name = ? and table_name = ?",
+                table.split("."),
+            ).fetchone()[0]
+            if found:
+                con.execute(f"create or replace table {table} as select * from previous.{table}")
+    finally:
+        con.execute("detach previous")
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A file to take: from the inbox, or (rebuilding) a delivery as the archive kept it, under
+    the name, arrival and modification time it was delivered with."""
+
+    file: InboxFile
+    received_at: dt.datetime
+    mtime_ns: int
+    name_problem: str | None = None
+    from_inbox: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.file.name
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    arrivals: list[Arrival],
+    archive: Path,
+    key: PseudonymKey,
+    run_id: str,
+    now: dt.datetime,
+    report: IngestReport,
+    limits: Limits,
+    keep: bool = True,
+) -> list[IgnoredEntry]:
+    """Arrivals in received order, in chunks of a few thousand (never two of one name), each
+    chunk one transaction; after its commit, the chunk's inbox files leave the inbox (unless
+    ``keep``). Returns the entries that changed while being read."""
     archive.mkdir(parents=True, exist_ok=True)
     os.chmod(archive, 0o700)  # plaintext lives here and only here (privacy.md §2)
-    # Chunks bound memory (frames and uncommitted rows) while fixed costs are paid once per chunk.
-    for start in range(0, len(files), chunk_files()):
+    arrivals = sorted(arrivals, key=lambda a: (a.received_at, a.mtime_ns, a.name))
+    chunks, current, names = [], [], set()
+    for arrival in arrivals:  # chunks bound memory; fixed costs are paid once per chunk
+        if len(current) >= chunk_files() or arrival.name in names:
+            chunks.append(current)
+            current, names = [], set()
+        current.append(arrival)
+        names.add(arrival.name)
+    chunks += [current] if current else []
+    ignored = []
+    for chunk in chunks:
         con.execute("begin transaction")
         try:
-            chunk = files[start : start + chunk_files()]
-            ignored += _ingest_chunk(con, chunk, archive, key, run_id, now, report, limits)
+            intake = _ingest_chunk(con, chunk, archive, key, run_id, now, report, limits)
             os.sync()  # the archived files are on disk before the log that names them commits
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
-    _record_ignored(con, ignored, now, run_id)
-    report.ignored = len(ignored)
+        ignored += intake.unstable
+        if not keep:
+            report.moved_out += _clear_inbox([a.file for _, _, a in intake.taken.values() if a.from_inbox])
+    return ignored
+
+
+def replay(
+    con: duckdb.DuckDBPyConnection,
+    deliveries: list[tuple[str, str, int, int, dt.datetime]],
+    source_archive: Path,
+    archive: Path,
+    key: PseudonymKey,
+    run_id: str = "rebuild",
+    limits: Limits | None = None,
+) -> IngestReport:
+    """Load deliveries again, as the archive kept them, in the order they first arrived (a new data
+    home under a new key). ``deliveries``: (file name, sha256, bytes, mtime_ns, received_at) from
+    the old delivery log; files the retention removed are skipped (and counted)."""
+    prepare(con)
+    limits = limits or Limits.from_environment()
+    report, now = IngestReport(), dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    check_key(con, key, now)
+    arrivals = []
+    for name, sha256, size, mtime_ns, received in deliveries:
+        path = archive_path(source_archive, sha256)
+        if not path.exists():
+            report.skipped_known += 1  # removed by the archive's retention
+            continue
+        info = path.stat()
+        file = InboxFile(os.fsencode(path), name, size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+        arrivals.append(Arrival(file, received, mtime_ns, from_inbox=False))
+    report.new_files = len(arrivals)
+    _load(con, arrivals, archive, key, run_id, now, report, limits)
     return report
 
 
@@ -288,41 +454,42 @@ class _Intake:
 
     archive: Path
     limits: Limits
-    now: dt.datetime
-    taken: dict[str, tuple[str, int, InboxFile]] = field(default_factory=dict)
+    taken: dict[str, tuple[str, int, Arrival]] = field(default_factory=dict)
     unstable: list[IgnoredEntry] = field(default_factory=list)
 
-    def incoming(self, file: InboxFile) -> Incoming:
-        problem = name_problem(os.path.basename(file.path))
-        return Incoming(file.name, received_at(file, self.now).date(), lambda: self._take(file), problem)
+    def incoming(self, arrival: Arrival) -> Incoming:
+        load = lambda: self._take(arrival)  # noqa: E731
+        return Incoming(arrival.name, arrival.received_at.date(), load, arrival.name_problem)
 
-    def _take(self, file: InboxFile) -> bytes | None:
+    def _take(self, arrival: Arrival) -> bytes | None:
         try:
-            taken = take(file, self.archive, self.limits.max_file_bytes)
+            taken = take(arrival.file, self.archive, self.limits.max_file_bytes)
         except Unstable as reason:
-            self.unstable.append(IgnoredEntry(file.name, "unstable", str(reason)))
+            self.unstable.append(IgnoredEntry(arrival.name, "unstable", str(reason)))
             return b""
         except OSError as error:
             raise OSError(
-                error.errno, f"archiving {file.name!r} into {self.archive} failed: {error.strerror}"
+                error.errno, f"archiving {arrival.name!r} into {self.archive} failed: {error.strerror}"
             ) from error
-        self.taken[file.name] = (taken.sha256, taken.size, file)
+        self.taken[arrival.name] = (taken.sha256, taken.size, arrival)
         return taken.content
 
 
 def _ingest_chunk(
     con: duckdb.DuckDBPyConnection,
-    files: list[InboxFile],
+    arrivals: list[Arrival],
     archive: Path,
     key: PseudonymKey,
     run_id: str,
     now: dt.datetime,
     report: IngestReport,
     limits: Limits,
-) -> list[IgnoredEntry]:
-    intake = _Intake(archive, limits, now)
+) -> _Intake:
+    intake = _Intake(archive, limits)
     batch = read_batch(
-        [intake.incoming(file) for file in files], known_workshops=_known_workshops(con), limits=limits
+        [intake.incoming(arrival) for arrival in arrivals],
+        known_workshops=_known_workshops(con),
+        limits=limits,
     )
     report.new_files -= len(intake.unstable)
     if intake.unstable:  # read while still being written: as if it had not arrived yet
@@ -331,10 +498,10 @@ def _ingest_chunk(
         batch.findings = batch.findings.filter(~pl.col("file").is_in(unstable))
         batch.valid = {t: f.filter(~pl.col("_file").is_in(unstable)) for t, f in batch.valid.items()}
     hashes = {
-        name: (sha256, size, file.mtime_ns, received_at(file, now))
-        for name, (sha256, size, file) in intake.taken.items()
+        name: (sha256, size, arrival.mtime_ns, arrival.received_at)
+        for name, (sha256, size, arrival) in intake.taken.items()
     }
-    files_by_name = {name: file for name, (_, _, file) in intake.taken.items()}
+    files_by_name = {name: a.file for name, (_, _, a) in intake.taken.items() if a.from_inbox}
 
     # Register versions are kept side by side (their period is the day they came): dim_workshops
     # builds the history from them. Every other delivery has the period it names.
@@ -461,10 +628,16 @@ def _ingest_chunk(
         con.execute("insert into ops.quarantine by name select * from _findings")
         con.unregister("_findings")
     _warn_unknown_persons(con, log.filter(pl.col("status") == "loaded")["delivery_id"].to_list())
-    seen = log.select("file_name", "sha256", "delivery_id").with_columns(
-        pl.col("file_name").replace_strict({n: f.ctime_ns for n, f in files_by_name.items()}).alias("ctime"),
-        pl.col("file_name").replace_strict({n: f.inode for n, f in files_by_name.items()}).alias("inode"),
-        pl.lit(now).alias("seen_at"),
+    seen = (
+        log.filter(pl.col("file_name").is_in(list(files_by_name)))
+        .select("file_name", "sha256", "delivery_id")
+        .with_columns(
+            pl.col("file_name")
+            .replace_strict({n: f.ctime_ns for n, f in files_by_name.items()})
+            .alias("ctime"),
+            pl.col("file_name").replace_strict({n: f.inode for n, f in files_by_name.items()}).alias("inode"),
+            pl.lit(now).alias("seen_at"),
+        )
     )
     con.register(
         "_seen", seen.join(log.select("file_name", "bytes", "file_mtime_ns"), on="file_name").to_arrow()
@@ -481,7 +654,7 @@ def _ingest_chunk(
     report.superseded += by_status.get("superseded", 0)
     report.rows_loaded += int(log.filter(pl.col("status") == "loaded")["rows_loaded"].sum())
     report.rows_quarantined += int(log["rows_quarantined"].sum())
-    return intake.unstable
+    return intake
 
 
 def _warn_unknown_persons(con: duckdb.DuckDBPyConnection, delivery_ids: list[int]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from teilhabe.settings import data_home, duckdb_memory_limit
+from teilhabe.settings import PRIVATE_UMASK, data_home, duckdb_memory_limit
 
 
 class DataHome(dg.ConfigurableResource):
@@ -43,6 +43,9 @@ class DataHome(dg.ConfigurableResource):
     def dbt_state(self) -> Path:
         """dbt's target folders and partial parse for the runs of this data home."""
         return Path(self.root) / "dbt"
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        os.umask(PRIVATE_UMASK)  # a run started from the UI writes as privately as the CLI
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

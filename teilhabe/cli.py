@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
-from teilhabe.settings import data_home, quiet_telemetry
+from teilhabe.settings import PRIVATE_UMASK, data_home, quiet_telemetry
 
 
 def _years(text: str) -> tuple[int, int]:
@@ -51,6 +52,8 @@ def refuse(message: str) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from ingest.pseudonymise import KeyProblem, load_key
+    from ingest.warehouse import warehouse_key_problem
     from teilhabe.disk import StorageError, require_free_space
 
     home = data_home()
@@ -59,21 +62,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         return refuse(f"no inbox folder at {inbox}")
     try:
         require_free_space(home.root, "teilhabe run")
-    except StorageError as problem:
+        key = load_key()  # a key that cannot be used is refused before anything is read
+    except (StorageError, KeyProblem) as problem:
         return refuse(str(problem))
+    if problem := warehouse_key_problem(home.warehouse, key):
+        return refuse(problem)
+    if key.created:
+        print(f"No pseudonym key configured: created a random key in {key.source} (keep it safe; set")
+        print("TEILHABE_PSEUDONYM_KEY or TEILHABE_PSEUDONYM_KEY_FILE to use your own).")
     home.ensure()
     if args.demo and not any(inbox.iterdir()):
         from teilhabe.simulate import simulate
 
         print(f"No inbox given: simulating the demo profile into {inbox}")
         print(simulate(out=inbox, profile="demo", years=(2023, 2024), seed=7, progress=False).summary())
-    from ingest.pseudonymise import load_key
     from orchestration.pipeline import run_pipeline
-
-    key = load_key()
-    if key.created:
-        print(f"No pseudonym key configured: created a random key in {key.source} (keep it safe; set")
-        print("TEILHABE_PSEUDONYM_KEY or TEILHABE_PSEUDONYM_KEY_FILE to use your own).")
 
     result = run_pipeline(inbox=inbox)
     print(result.summary())
@@ -163,6 +166,45 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0 if result.success else 1
 
 
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    """A new data home built from this one's archive under the current key (after a key change):
+    every delivery taken again in the order it arrived, then the whole pipeline."""
+    import duckdb
+
+    from ingest.pseudonymise import KeyProblem, load_key
+    from ingest.warehouse import carry_over, replay
+    from teilhabe.settings import DataHome
+
+    old, new = data_home(), DataHome(args.to.resolve())
+    if not old.warehouse.exists():
+        return refuse(f"no warehouse to rebuild from at {old.warehouse}")
+    if new.root.exists() and any(new.root.iterdir()):
+        return refuse(f"{new.root} is not empty: a rebuild makes a new data home")
+    try:
+        key = load_key()
+    except KeyProblem as problem:
+        return refuse(str(problem))
+    with duckdb.connect(str(old.warehouse), read_only=True) as con:
+        deliveries = con.execute(
+            "select file_name, sha256, bytes, file_mtime_ns, received_at from ops.delivery_log order by delivery_id"
+        ).fetchall()
+    new.ensure()
+    with duckdb.connect(str(new.warehouse)) as con:
+        report = replay(con, deliveries, old.archive, new.archive, key)
+        carry_over(old.warehouse, con)
+    if old.outbox.exists():  # partners' versions go on: equal figures make no new version
+        shutil.copytree(old.outbox, new.outbox, symlinks=True, dirs_exist_ok=True)
+    print(f"rebuilt {new.root} from the archive of {old.root}: {report.summary()}")
+    if report.skipped_known:
+        print(f"({report.skipped_known} deliveries were no longer in the archive: removed by its retention)")
+    os.environ["TEILHABE_HOME"], os.environ["DAGSTER_HOME"] = str(new.root), str(new.root / "dagster")
+    from orchestration.pipeline import run_pipeline
+
+    result = run_pipeline(inbox=new.inbox)
+    print(result.summary())
+    return 0 if result.success else 1
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Time the whole pipeline on simulated inboxes, stage by stage, against a plain-DuckDB baseline."""
     from teilhabe.bench import run_benchmark
@@ -233,12 +275,20 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--work", type=Path, help="inboxes, data homes and results (default: DATA_HOME/bench)")
     bench.set_defaults(func=cmd_bench)
 
+    rebuild = verbs.add_parser(
+        "rebuild",
+        help="build a new data home from this one's archive under the current key (after a key change)",
+    )
+    rebuild.add_argument("--to", required=True, type=Path, help="the new data home (an empty folder)")
+    rebuild.set_defaults(func=cmd_rebuild)
+
     dev = verbs.add_parser("dev", help="the Dagster UI on this data home")
     dev.set_defaults(func=cmd_dev)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)  # everything the tool writes is its user's alone (privacy.md §2)
     quiet_telemetry()
     args = build_parser().parse_args(argv)
     return args.func(args)

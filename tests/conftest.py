@@ -11,7 +11,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 # Tests never touch the user's key file: a fixed test key (a test's own, not a secret of anyone's).
-os.environ.setdefault("TEILHABE_PSEUDONYM_KEY", "test-only-pseudonym-key")
+os.environ.setdefault("TEILHABE_PSEUDONYM_KEY", "test-only-pseudonym-key, never a real secret")
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec"
 

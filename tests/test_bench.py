@@ -38,10 +38,10 @@ SAME = {
 }
 
 
-def test_the_baseline_computes_the_warehouses_core_kpis(demo_home, tmp_path):
-    root = demo_home["root"]
-    result = run_baseline(root / "inbox", tmp_path / "baseline.duckdb")
-    assert result.files == len(list((root / "inbox").iterdir()))
+def test_the_baseline_computes_the_warehouses_core_kpis(demo, demo_home, tmp_path):
+    root = demo_home["root"]  # its inbox is empty now: the run moved the files into the archive
+    result = run_baseline(demo, tmp_path / "baseline.duckdb")
+    assert result.files == len(list(demo.iterdir()))
     assert set(result.seconds) == {"read", "kpis"}
     with duckdb.connect(str(tmp_path / "baseline.duckdb"), read_only=True) as con:
         con.execute(f"attach '{root / 'warehouse.duckdb'}' as wh (read_only)")

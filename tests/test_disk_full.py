@@ -37,11 +37,11 @@ def small_disk(demo_home, tmp_path):
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def test_a_full_disk_names_the_step_and_leaves_no_half_written_files(demo_home, small_disk, tmp_path):
+def test_a_full_disk_names_the_step_and_leaves_no_half_written_files(demo, demo_home, small_disk, tmp_path):
     home = small_disk / "home"
     shutil.copytree(demo_home["root"], home, symlinks=True, ignore=shutil.ignore_patterns("inbox"))
     inbox = tmp_path / "inbox"
-    shutil.copytree(demo_home["root"] / "inbox", inbox)
+    shutil.copytree(demo, inbox)
     analysts_before = (home / "analysts" / "teilhabe.duckdb").read_bytes()
     env = {**os.environ, "TEILHABE_HOME": str(home), "DAGSTER_HOME": str(tmp_path / "dagster"),
            "TEILHABE_MIN_FREE_MB": "0"}  # fmt: skip

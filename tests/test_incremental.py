@@ -46,7 +46,7 @@ def two_phases(demo, tmp_path_factory):
     for path in (demo.with_name(demo.name + ".truth") / "later").iterdir():
         shutil.copy2(path, inbox / path.name)  # a correction of March 2024 among them, under the same name
     for name in EMPTIED:  # corrections that leave a month loaded in phase one without rows
-        header = (inbox / name).read_bytes().splitlines(keepends=True)[0]
+        header = (demo / name).read_bytes().splitlines(keepends=True)[0]
         (inbox / name).write_bytes(header)
     _run(root, inbox)
     return root, phase_one

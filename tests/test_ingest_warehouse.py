@@ -16,7 +16,7 @@ import pytest
 from ingest import warehouse as wh
 from ingest.pseudonymise import PseudonymKey, load_key, local_key, normalise_name, person_key
 
-KEY = PseudonymKey(b"test-only-pseudonym-key", "test")
+KEY = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,7 @@ def loaded(demo, tmp_path_factory):
         "inbox": inbox,
         "report": report,
         "truth": demo.with_name(demo.name + ".truth"),
+        "demo": demo,
     }
     con.close()
 
@@ -48,13 +49,14 @@ def counts(con) -> dict[str, int]:
 
 
 def test_every_file_logged_archived_and_accounted(loaded):
-    con, root, inbox = loaded["con"], loaded["root"], loaded["inbox"]
+    con, root, inbox, delivered = loaded["con"], loaded["root"], loaded["inbox"], loaded["demo"]
     log = con.execute("select * from ops.delivery_log").pl()
-    assert log.height == len(list(inbox.iterdir()))
+    assert log.height == len(list(delivered.iterdir()))
+    assert not list(inbox.iterdir()), "processed files leave the inbox: the archive holds them"
     for row in log.iter_rows(named=True):
         archived = root / "archive" / row["sha256"][:2] / row["sha256"]
-        assert archived.read_bytes() == (inbox / row["file_name"]).read_bytes()
-        assert stat.S_IMODE(archived.stat().st_mode) == 0o600
+        assert archived.read_bytes() == (delivered / row["file_name"]).read_bytes()
+        assert stat.S_IMODE(archived.stat().st_mode) == 0o400
         if row["status"] == "loaded":
             assert row["rows_in"] == row["rows_loaded"] + row["rows_quarantined"]
     assert stat.S_IMODE((root / "archive").stat().st_mode) == 0o700
@@ -88,11 +90,16 @@ def test_duplicate_and_corrected_workbooks(loaded):
 
 
 def test_a_second_run_takes_nothing_twice(loaded):
+    """The same files again (an inbox restored from a backup, every timestamp kept): nothing new,
+    and they leave the inbox again."""
     con = loaded["con"]
     before = counts(con)
+    for path in loaded["demo"].iterdir():
+        shutil.copy2(path, loaded["inbox"] / path.name)
     report = wh.ingest(con, loaded["inbox"], loaded["root"] / "archive", KEY, run_id="again")
-    assert report.new_files == 0 and report.skipped_known > 800
+    assert report.new_files == 0 and report.skipped_known > 800 and report.moved_out == report.skipped_known
     assert counts(con) == before
+    assert not list(loaded["inbox"].iterdir())
 
 
 def test_later_corrections_replace_and_duplicates_change_nothing(loaded):
@@ -259,8 +266,10 @@ def test_a_crash_keeps_the_whole_chunks_before_it_and_the_rerun_takes_the_rest(d
     monkeypatch.setattr(wh, "_ingest_chunk", real_chunk)
     monkeypatch.setattr(wh, "landing_frame", real_frame)
     wh.ingest(con, inbox, tmp_path / "archive", KEY)
+    assert not list(inbox.iterdir()), "after the rerun every file is taken"
+    shutil.copytree(demo, tmp_path / "inbox2")
     with duckdb.connect(str(tmp_path / "uninterrupted.duckdb")) as uninterrupted:
-        wh.ingest(uninterrupted, inbox, tmp_path / "archive2", KEY)
+        wh.ingest(uninterrupted, tmp_path / "inbox2", tmp_path / "archive2", KEY)
     con.execute(f"attach '{tmp_path / 'uninterrupted.duckdb'}' as uninterrupted (read_only)")
     log = "delivery_id, file_name, status, rows_in, rows_loaded, rows_quarantined, superseded_by"
     for table, columns in [*((f"landing.{t}", "*") for t in counts(con)), ("ops.delivery_log", log)]:
@@ -313,7 +322,8 @@ def test_chunked_reading_gives_the_same_warehouse(demo, tmp_path, monkeypatch):
     for chunk in ("100000", "150"):
         monkeypatch.setenv("TEILHABE_INGEST_CHUNK_FILES", chunk)
         con = duckdb.connect(str(tmp_path / f"w{chunk}.duckdb"))
-        wh.ingest(con, demo, tmp_path / f"archive{chunk}", KEY)
+        shutil.copytree(demo, tmp_path / f"inbox{chunk}")
+        wh.ingest(con, tmp_path / f"inbox{chunk}", tmp_path / f"archive{chunk}", KEY)
         statuses = con.execute("select file_name, status from ops.delivery_log order by file_name").fetchall()
         results.append((counts(con), statuses))
         con.close()

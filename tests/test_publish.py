@@ -37,7 +37,7 @@ def home(demo_home):
 
 
 def _latest(home, partner: str) -> Path:
-    periods = [p for p in (home["root"] / "outbox" / partner).iterdir() if p.name != "data_docs"]
+    periods = list((home["root"] / "outbox" / partner).iterdir())
     assert len(periods) == 1, periods
     return periods[0] / "latest"
 
@@ -68,9 +68,14 @@ def test_every_partner_gets_a_complete_delivery_after_a_run(home):
             import hashlib
 
             assert hashlib.sha256((latest / entry["name"]).read_bytes()).hexdigest() == entry["sha256"]
-        suffixes = {Path(n).suffix[1:] for n in listed}
+        suffixes = {Path(n).suffix[1:] for n in listed - {"validation.json"}}
         assert suffixes == set(configured[partner].formats)
-        assert (outbox / partner / "data_docs" / "index.html").exists(), "GX Data Docs for the partner"
+        statement = json.loads((latest / "validation.json").read_text("utf-8"))
+        assert statement["success"] and statement["passed"] == statement["expectations"] == len(
+            statement["checks"]
+        )
+        report = home["root"] / "reports" / "validation" / partner / f"{manifest['period']}.html"
+        assert "expectations met" in report.read_text("utf-8"), "the internal validation report"
     lwl = json.loads((_latest(home, "lwl") / "manifest.json").read_text("utf-8"))
     assert lwl["period"] == "2024" and "expectations met" in lwl["validation"]
     assert json.loads((_latest(home, "jobcenter_05914") / "manifest.json").read_text())["period"] == "2024-12"
@@ -292,8 +297,10 @@ def test_a_failed_validation_blocks_the_delivery_and_shows_in_dagster(copy_home,
     assert not check.passed and "jobcenter_05914" in check.metadata["blocked"].value
     assert not (folder / "2024-11").exists() or not any((folder / "2024-11").glob("v*")), "nothing delivered"
     assert sorted(p.name for p in (folder / "2024-12").iterdir()) == before
-    report = (folder / "data_docs" / "index.html").read_text()
-    assert "2024-11" in report, "the failed validation is in the partner's Data Docs"
+    report = (copy_home / "reports" / "validation" / "jobcenter_05914" / "2024-11.html").read_text()
+    assert "blocked: not delivered" in report and "FAILED" in report, "the failed check is in the report"
+    assert "05315" not in report, "the report never shows the withheld value"
+    assert not list((copy_home / "outbox").rglob("*.html")), "validation reports stay inside"
 
 
 def test_jobcenters_are_validated_together_and_alone_when_one_fails(demo_home, copy_home, monkeypatch):
@@ -310,7 +317,8 @@ def test_jobcenters_are_validated_together_and_alone_when_one_fails(demo_home, c
         assert manifest["validation"].endswith(
             f"(validated together with {len(jobcenters) - 1} other partners)"
         )
-        assert list((demo_home["root"] / "outbox" / name / "data_docs" / "validations").rglob("*k06.html"))
+        report = demo_home["root"] / "reports" / "validation" / name / "2024-12.html"
+        assert f"Validated in one run with {len(jobcenters) - 1} other partners" in report.read_text()
 
     import teilhabe.publish.deliver as deliver_module
 
@@ -391,7 +399,7 @@ def test_no_identifier_leaves_in_extracts_manifests_data_docs_or_dagster_events(
     con.close()
     names = (set(persons["value"]) | set(persons["value2"])) - set(re.findall(r"\w+", public))
     texts = {}
-    for path in (home["root"] / "outbox").rglob("*"):
+    for path in [*(home["root"] / "outbox").rglob("*"), *(home["root"] / "reports").rglob("*")]:
         if path.is_file() and path.suffix in (".csv", ".json", ".html"):
             texts[str(path)] = path.read_text("utf-8", errors="replace")
         elif path.suffix == ".parquet":

@@ -37,9 +37,15 @@ def hostile_run(demo, tmp_path_factory):
     inbox = root / "inbox"
     shutil.copytree(demo, inbox)
     entries = hostile_entries(inbox, demo)
+    corpus = root / "corpus"  # a copy for `teilhabe check`: the run moves processed files out
+    corpus.mkdir()
+    for entry in entries:
+        source = os.path.join(os.fsencode(inbox), entry.name)
+        if entry.expect in ("rejected", "duplicate"):
+            shutil.copy2(source, os.path.join(os.fsencode(corpus), entry.name))
     home = root / "home"
     measured = run_measured([TEILHABE, "run", "--inbox", str(inbox)], _env(home), root / "run.log")
-    return {"root": root, "home": home, "inbox": inbox, "entries": entries, "measured": measured,
+    return {"root": root, "home": home, "inbox": inbox, "corpus": corpus, "entries": entries, "measured": measured,
             "log": (root / "run.log").read_text("utf-8", "replace")}  # fmt: skip
 
 
@@ -134,7 +140,7 @@ def test_check_says_what_each_file_is_within_the_limits(hostile_run, tmp_path):
     """`teilhabe check` (for the senders) reads the same corpus without a warehouse: one verdict per
     file, in German, no traceback, under the same memory ceiling."""
     files = [
-        os.fsdecode(os.path.join(os.fsencode(hostile_run["inbox"]), e.name))
+        os.fsdecode(os.path.join(os.fsencode(hostile_run["corpus"]), e.name))
         for e in hostile_run["entries"]
         if e.expect in ("rejected", "duplicate")
     ]
@@ -229,9 +235,9 @@ def test_implausible_and_lone_files_move_no_partner(later_home, demo):
     inbox = later_home / "inbox"
     before = _outbox_files(later_home / "outbox")
     (inbox / "jc_05914_209912_bestand.csv").write_bytes(b"\xef\xbb\xbfmonat;geschlecht;elb;arbeitslose\n")
-    december = (inbox / "wfbm_LWL-0101_2024-12_personen.csv").read_bytes()
+    december = (demo / "wfbm_LWL-0101_2024-12_personen.csv").read_bytes()
     (inbox / "wfbm_LWL-0101_2025-01_personen.csv").write_bytes(december)
-    kunden = (inbox / "jc_05914_202412_kunden.csv").read_bytes()
+    kunden = (demo / "jc_05914_202412_kunden.csv").read_bytes()
     (inbox / "jc_05914_202501_kunden.csv").write_bytes(kunden)
     _run(later_home, inbox)
     assert _outbox_files(later_home / "outbox") == before, "every file of every partner as it was"
@@ -256,11 +262,12 @@ def test_implausible_and_lone_files_move_no_partner(later_home, demo):
     assert k14[0] is None and k14[1] is None and k14[2] and "December" in k14[3], k14
 
 
-def test_a_correction_keeping_name_size_and_time_is_a_new_delivery(later_home):
+def test_a_correction_keeping_name_size_and_time_is_a_new_delivery(later_home, demo):
     """An upload that keeps timestamps: same name, size and modification time, other bytes."""
-    path = later_home / "inbox" / "jc_05914_202412_kunden.csv"
-    stat = path.stat()
-    lines = path.read_bytes().split(b"\n")
+    original = demo / "jc_05914_202412_kunden.csv"
+    path = later_home / "inbox" / original.name
+    stat = original.stat()
+    lines = original.read_bytes().split(b"\n")
     header = lines[0].decode("utf-8-sig").split(";")
     gdb, equal = header.index("gdb"), header.index("gleichstellung")
     row = next(i for i, line in enumerate(lines[1:], 1) if line and line.split(b";")[gdb] == b"30"

@@ -1,5 +1,6 @@
 """Small-cell suppression (privacy.md §3): property-based tests that no suppressed cell can be
-recovered from what is published — in the complete table and by combining two partners' slices."""
+recovered from what is published — in the complete table, by combining two partners' slices, from
+means and counts, and by comparing two versions of a table."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from hypothesis import strategies as st
 
 from teilhabe.publish.suppression import TableSpec, determined_cells, published, suppress
 
+COLUMNS = ("count", "den", "num", "cases", "money")
+
 
 @st.composite
 def regional_tables(draw):
     """Kreise in two Landschaftsverbände, their LV totals and the NRW total, with a count, a rate
-    (numerator/denominator) and a mean; small numbers are frequent on purpose."""
+    (numerator/denominator) and a mean of money over cases (its sum adds up like a count); small
+    numbers are frequent on purpose."""
     sizes = [draw(st.integers(1, 6)), draw(st.integers(1, 6))]
     small = st.one_of(st.integers(0, 4), st.integers(0, 60))
     rows, groups, lv_rows = [], [], []
@@ -28,22 +32,24 @@ def regional_tables(draw):
                     "den": den,
                     "num": draw(st.integers(0, max(den, 0))),
                     "cases": draw(small),
+                    "money": draw(st.integers(0, 40_000)),
                 }
             )
-        total = {k: sum(r[k] for r in rows[start:]) for k in ("count", "den", "num", "cases")}
+        total = {k: sum(r[k] for r in rows[start:]) for k in COLUMNS}
         rows.append(total)
         groups.append(tuple(range(start, len(rows))))
         lv_rows.append(len(rows) - 1)
-    nrw = {k: rows[lv_rows[0]][k] + rows[lv_rows[1]][k] for k in ("count", "den", "num", "cases")}
+    nrw = {k: rows[lv_rows[0]][k] + rows[lv_rows[1]][k] for k in COLUMNS}
     rows.append(nrw)
     groups.append((*lv_rows, len(rows) - 1))
     frame = pl.DataFrame(rows).with_columns(
-        (pl.col("num") * 100 / pl.col("den")).alias("rate"), (pl.col("count") * 1.5).alias("mean")
+        (pl.col("num") * 100 / pl.col("den")).alias("rate"),
+        pl.when(pl.col("cases") > 0).then(pl.col("money") / pl.col("cases")).alias("mean"),
     )
     spec = TableSpec(
         counts=("count", "num", "den", "cases"),
         rates={"rate": ("num", "den")},
-        means={"mean": "cases"},
+        means={"mean": ("cases", "money")},
         groups=tuple(groups),
     )
     return frame, spec
@@ -113,6 +119,92 @@ def test_two_partners_together_learn_nothing_more(table, data):
             assert not mask[column].to_numpy()[cell], (
                 f"suppressed {column} in row {cell} recoverable from two slices"
             )
+
+
+@settings(max_examples=300, deadline=None)
+@given(regional_tables())
+def test_no_sum_can_be_recovered_from_means_and_counts(table):
+    """A mean shown beside its case count publishes the sum (mean × cases): hidden means are hidden
+    sums, and none may follow from the other groups' sums and the total."""
+    frame, spec = table
+    mask = suppress(frame, spec)
+    hidden_mean = mask["mean"].to_numpy()
+    assert not (mask["cases"].to_numpy() & ~hidden_mean).any(), "a mean shown where its cases are not"
+    assert recoverable(hidden_mean, spec.groups) == [], "a hidden group's sum follows from the others"
+
+
+def _corrected(frame: pl.DataFrame, spec: TableSpec, data) -> pl.DataFrame:
+    """A re-delivery: one unit moves between two parts of a group (the totals stay) and, sometimes,
+    one part changes by a few units (its totals with it)."""
+    values = {c: frame[c].to_list() for c in COLUMNS}
+    group = data.draw(st.sampled_from(spec.groups[:-1]))  # Kreise of one LV and its total
+    parts = list(group[:-1])
+    column = data.draw(st.sampled_from(["count", "den", "cases"]))
+    donors = [i for i in parts if values[column][i] > 0]
+    if donors and len(parts) > 1:
+        source = data.draw(st.sampled_from(donors))
+        target = data.draw(st.sampled_from([i for i in parts if i != source]))
+        values[column][source] -= 1
+        values[column][target] += 1
+    if data.draw(st.booleans()):
+        cell, change = data.draw(st.sampled_from(parts)), data.draw(st.integers(0, 3))
+        for row in (cell, group[-1], spec.groups[-1][-1]):  # the Kreis, its LV total, the NRW total
+            values["count"][row] += change
+    values["num"] = [min(n, d) for n, d in zip(values["num"], values["den"], strict=True)]
+    return pl.DataFrame(values).with_columns(
+        (pl.col("num") * 100 / pl.col("den")).alias("rate"),
+        pl.when(pl.col("cases") > 0).then(pl.col("money") / pl.col("cases")).alias("mean"),
+    )
+
+
+def joint_recoverable(first: np.ndarray, second: np.ndarray, groups) -> list[int]:
+    """Cells hidden in the first version that an attacker holding both versions can compute, even
+    assuming that every cell hidden in both versions did not change (the differencing attack):
+    unknowns are both versions' hidden cells, equations both versions' group sums and the links."""
+    n = len(first)
+    hidden = [(0, i) for i in np.flatnonzero(first)] + [(1, i) for i in np.flatnonzero(second)]
+    position = {cell: k for k, cell in enumerate(hidden)}
+    equations = []
+    for version in (0, 1):
+        for *parts, total in groups:
+            row = np.zeros(len(hidden))
+            for i in parts:
+                if (version, i) in position:
+                    row[position[(version, i)]] += 1
+            if (version, total) in position:
+                row[position[(version, total)]] -= 1
+            equations.append(row)
+    for i in range(n):
+        if first[i] and second[i]:
+            row = np.zeros(len(hidden))
+            row[position[(0, i)]], row[position[(1, i)]] = 1, -1
+            equations.append(row)
+    if not hidden:
+        return []
+    matrix = np.array(equations)
+    _, singular, vt = np.linalg.svd(matrix)
+    null_space = vt[int((singular > 1e-9).sum()) :]
+    return [
+        i for (version, i), k in position.items() if version == 0 and np.all(np.abs(null_space[:, k]) < 1e-9)
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(regional_tables(), st.data())
+def test_an_attacker_with_every_version_recovers_nothing(table, data):
+    """Version 1 published; a correction moves a person between parts; version 2 is decided with
+    version 1's suppressed cells forced. Each version alone and both together reveal no cell that
+    version 1 suppressed."""
+    frame, spec = table
+    first = suppress(frame, spec)
+    second_frame = _corrected(frame, spec, data)
+    forced = {c: first[c].to_numpy() for c in first.columns}
+    second = suppress(second_frame, spec, forced)
+    for column in (*spec.counts, "mean"):
+        before, after = first[column].to_numpy(), second[column].to_numpy()
+        assert not (before & ~after).any(), f"{column}: a cell suppressed in version 1 is shown in version 2"
+        assert recoverable(after, spec.groups) == [], column
+        assert joint_recoverable(before, after, spec.groups) == [], column
 
 
 def test_published_shows_stars_and_keeps_zeros():

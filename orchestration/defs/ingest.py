@@ -20,6 +20,8 @@ from ingest.warehouse import ingest, prune_archive, retention_years
 from orchestration.resources import DataHome
 from schemas import SOURCE_TABLES
 from teilhabe.disk import is_disk_full, require_free_space, storage_error
+from teilhabe.settings import DataHome as SettingsHome
+from teilhabe.settings import tighten_modes
 
 LANDING_KEYS = {table: dg.AssetKey(["landing", table]) for table in SOURCE_TABLES}
 DELIVERY_LOG_KEY = dg.AssetKey(["ops", "delivery_log"])
@@ -63,6 +65,12 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHome):
             f"No pseudonym key was configured: created a random key in {key.source}. Keep it: changing it means rebuilding from the raw archive."
         )
     started = time.perf_counter()
+    if loose := tighten_modes(SettingsHome(Path(data_home.root))):
+        context.log.warning(
+            f"data home: {len(loose)} entries could be read by others and were made private: "
+            + ", ".join(loose[:3])
+            + (", …" if len(loose) > 3 else "")
+        )
     require_free_space(data_home.warehouse, "ingest")
     with data_home.connect() as con:
         try:

@@ -16,7 +16,7 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 from orchestration.dbt import WAREHOUSE_ENV, dbt_project, ensure_manifest
 from orchestration.resources import DataHome
 from teilhabe.disk import StorageError, is_disk_full, remove_temporary, require_free_space, storage_error
-from teilhabe.publish.analysts_copy import SCHEMAS, publish_analysts_copy
+from teilhabe.publish.analysts_copy import SCHEMAS, publish_analysts_copy, record_disclosure_metrics
 
 ensure_manifest()
 
@@ -88,8 +88,12 @@ def _dbt_errors(error: Exception) -> str:
 
 def _restore_partial_parse(state: Path, run_target: Path) -> None:
     """Start from this data home's last parse (dbt re-parses the whole project, ~3 s, when the
-    state was written for another project path or profile)."""
+    state was written for another project path or profile); on the first run, from the parse
+    Dagster prepared. Copied here rather than by dagster-dbt, which would keep the repository's
+    file mode: the data home stays private."""
     saved = state / "partial_parse.msgpack"
+    if not saved.exists():
+        saved = dbt_project.project_dir / dbt_project.target_path / "partial_parse.msgpack"
     if saved.exists():
         run_target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(saved, run_target / "partial_parse.msgpack")
@@ -130,11 +134,24 @@ def analysts_copy(context: dg.AssetExecutionContext, data_home: DataHome) -> dg.
     try:
         require_free_space(target, "the analysts' copy", need=data_home.warehouse.stat().st_size)
         rows = publish_analysts_copy(data_home.warehouse, target)
+        metrics = record_disclosure_metrics(data_home.warehouse, target)
     except StorageError as problem:
         raise dg.Failure(str(problem)) from None
-    context.log.info(f"analysts' copy at {target}: {len(rows)} tables")
+    unique = ", ".join(f"{table} {share:.1%}" for table, _, _, _, share in metrics if share is not None)
+    context.log.info(
+        f"analysts' copy at {target}: {len(rows)} tables; rows unique on their quasi-identifiers: {unique}"
+    )
     return dg.MaterializeResult(
-        metadata={"path": str(target), "tables": len(rows), "rows": sum(rows.values())}
+        metadata={
+            "path": str(target),
+            "tables": len(rows),
+            "rows": sum(rows.values()),
+            **{
+                f"unique share {table}": dg.MetadataValue.float(share)
+                for table, _, _, _, share in metrics
+                if share is not None
+            },
+        }
     )
 
 

@@ -164,8 +164,12 @@ def _epoch(day: dt.date) -> float:
 
 def bench_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "TEILHABE_WAREHOUSE")}
-    env.update(TEILHABE_HOME=str(home), GX_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
-    env.setdefault("TEILHABE_PSEUDONYM_KEY", "benchmark-key-not-for-real-data")
+    # The inboxes are views of the cached world: the pipeline keeps their files (and the increment
+    # builds on the loaded home's inbox).
+    env.update(
+        TEILHABE_HOME=str(home), GX_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", TEILHABE_KEEP_INBOX_FILES="1"
+    )
+    env.setdefault("TEILHABE_PSEUDONYM_KEY", "benchmark-key-not-for-real-data-ever")
     return env
 
 

@@ -1,7 +1,14 @@
-"""The analysts' copy (privacy.md §3): a read-only DuckDB file with the pseudonymised marts and the
-unsuppressed KPI tables — no landing, quarantine or pipeline tables — that replaces the previous
-copy atomically. Analysts open it at any time, also while the pipeline writes the warehouse: they
-never touch the pipeline's file, and a reader of the old copy keeps its snapshot.
+"""The analysts' copy (privacy.md §3, §6): a read-only DuckDB file with the pseudonymised marts and
+the unsuppressed KPI tables — no landing, quarantine, linkage or pipeline tables — that replaces the
+previous copy atomically. Analysts open it at any time, also while the pipeline writes the warehouse:
+they never touch the pipeline's file, and a reader of the old copy keeps its snapshot.
+
+Minimised on the way (§6): in person-level tables (those with a person, customer or case key) every
+date becomes its month (`entry_date` → `entry_month`, text `JJJJ-MM`), employer names and postcodes
+are left to `dim_employers` (facts keep the employer key), and money per case is whole euros. The
+employer key, a normalised name in the warehouse, becomes an opaque code in every table. How many
+person-level rows are still unique on year of birth, sex, Kreis or workshop and month of entry is
+measured on the copy and kept in ops.disclosure_metrics.
 """
 
 from __future__ import annotations
@@ -12,16 +19,19 @@ from pathlib import Path
 import duckdb
 
 from teilhabe.disk import is_disk_full, remove_temporary, storage_error
+from teilhabe.settings import ANALYSTS_FILE_MODE, ANALYSTS_FOLDER_MODE, analysts_group
 
 SCHEMAS = ("marts", "kpi")  # what analysts get
-FILE_MODE = 0o440  # read-only, owner and the analysts' group
 
 
 def publish_analysts_copy(warehouse: Path, target: Path) -> dict[str, int]:
     """Write the copy next to its target, then move it into place in one rename. Returns the rows
     per table copied."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(target.parent, 0o750)  # noqa: S103 (the operator and the analysts' group only, by design)
+    group = analysts_group()
+    os.chmod(target.parent, ANALYSTS_FOLDER_MODE)  # the operator and the analysts' group only
+    if group is not None:
+        os.chown(target.parent, -1, group)
     temporary = target.with_name(f".{target.name}.building")
     leftovers = [temporary, Path(f"{temporary}.wal"), Path(f"{temporary}.tmp")]
     remove_temporary(leftovers)
@@ -29,7 +39,9 @@ def publish_analysts_copy(warehouse: Path, target: Path) -> dict[str, int]:
         rows = _copy(warehouse, temporary)
         with open(temporary, "rb") as handle:
             os.fsync(handle.fileno())
-        os.chmod(temporary, FILE_MODE)
+        os.chmod(temporary, ANALYSTS_FILE_MODE)
+        if group is not None:
+            os.chown(temporary, -1, group)
         os.replace(temporary, target)
     except BaseException as error:
         remove_temporary(leftovers)  # never a half-written copy beside the real one
@@ -37,6 +49,45 @@ def publish_analysts_copy(warehouse: Path, target: Path) -> dict[str, int]:
             raise storage_error("the analysts' copy", temporary, error) from error
         raise
     return rows
+
+
+PERSON_KEYS = {"person_key", "person_local_key", "kunde_key", "case_key"}  # a row is about one person
+EMPLOYER_DETAILS = {"employer_name", "employer_postcode"}  # in dim_employers only
+
+
+def _month_name(column: str) -> str:
+    for suffix in ("_date", "_on"):
+        if column.endswith(suffix):
+            return f"{column.removesuffix(suffix)}_month"
+    return f"{column}_month"
+
+
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
+    """The select list of one table in the copy: minimised where the table is about persons."""
+    columns = con.execute(
+        "select column_name, data_type from duckdb_columns() where database_name = 'warehouse' "
+        "and schema_name = ? and table_name = ? order by column_index",
+        [schema, table],
+    ).fetchall()
+    personal = schema == "marts" and any(name in PERSON_KEYS for name, _ in columns)
+    select = []
+    for name, data_type in columns:
+        quoted = f'"{name}"'
+        if name == "employer_key":
+            select.append(
+                f"case when {quoted} != '' then left(sha256('employer|' || {quoted}), 16) end as {quoted}"
+            )
+        elif not personal:
+            select.append(quoted)
+        elif name in EMPLOYER_DETAILS:
+            continue
+        elif data_type in ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE"):
+            select.append(f"strftime({quoted}, '%Y-%m') as \"{_month_name(name)}\"")
+        elif name.endswith("_eur"):
+            select.append(f"cast(round({quoted}) as integer) as {quoted}")
+        else:
+            select.append(quoted)
+    return select
 
 
 def _copy(warehouse: Path, temporary: Path) -> dict[str, int]:
@@ -51,10 +102,68 @@ def _copy(warehouse: Path, temporary: Path) -> dict[str, int]:
         for schema in SCHEMAS:
             con.execute(f"create schema if not exists {schema}")
         for schema, table in tables:
-            con.execute(f"create table {schema}.{table} as select * from warehouse.{schema}.{table}")
+            select = ", ".join(_columns(con, schema, table))
+            con.execute(f"create table {schema}.{table} as select {select} from warehouse.{schema}.{table}")
             rows[f"{schema}.{table}"] = con.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
         con.execute("detach warehouse")
         con.execute("checkpoint")
     finally:
         con.close()
     return rows
+
+
+# Person-level tables and their quasi-identifiers in the copy: year of birth, sex, where (Kreis or
+# workshop) and month of entry — what someone who knows a person could look them up by.
+QUASI_IDENTIFIERS = {
+    "fct_workshop_memberships": ("werkstatt_nr", "entry_month"),
+    "fct_transitions": ("werkstatt_nr", "transition_month"),
+    "fct_budget_fuer_arbeit_cases": ("origin_kreisschluessel", "start_month"),
+    "fct_jobcenter_customer_months": ("jobcenter", "benefit_since_month"),
+}
+
+
+METRICS_DDL = """
+create schema if not exists ops;
+create table if not exists ops.disclosure_metrics (
+    measured_at timestamp, table_name varchar, quasi_identifiers varchar,
+    units bigint, unique_units bigint, share_unique double
+)"""
+
+
+def record_disclosure_metrics(warehouse: Path, copy: Path) -> list[tuple]:
+    """Measure the copy and append the figures to ops.disclosure_metrics of the warehouse."""
+    found = disclosure_metrics(copy)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(METRICS_DDL)
+        con.executemany(
+            "insert into ops.disclosure_metrics values (now()::timestamp, ?, ?, ?, ?, ?)",
+            [list(r) for r in found],
+        )
+    return found
+
+
+def disclosure_metrics(copy: Path) -> list[tuple]:
+    """Per person-level table of the copy: (table, quasi-identifiers, units, unique units, share),
+    a unit being a person's entry (a customer's months count once)."""
+    con = duckdb.connect(str(copy), read_only=True)
+    try:
+        found = []
+        for table, (place, entry) in QUASI_IDENTIFIERS.items():
+            columns = {r[0] for r in con.execute(f"describe marts.{table}").fetchall()}
+            people = "person_key" if "person_key" in columns else None
+            if not people or place not in columns or entry not in columns:
+                continue
+            # One row per person and entry (a customer's months are one unit), with birth year and sex.
+            units = f"""select distinct facts.{place} as place, facts.{entry} as entry, facts.person_key,
+                               persons.birth_year, persons.sex
+                        from marts.{table} as facts
+                        left join marts.dim_persons as persons using (person_key)"""
+            rows, unique = con.execute(
+                f"""select count(*), count(*) filter (where n = 1) from (
+                        select count(*) over (partition by birth_year, sex, place, entry) as n from ({units}))"""
+            ).fetchone()
+            share = round(unique / rows, 4) if rows else None
+            found.append((f"marts.{table}", f"birth_year, sex, {place}, {entry}", rows, unique, share))
+        return found
+    finally:
+        con.close()

@@ -1,8 +1,9 @@
 """Deliveries that never half-happen and never change once made (issue: publish §5).
 
-    outbox/<partner>/<period>/v0001/    k01.csv ... <partner>_<period>.xlsx, k01.parquet ..., manifest.json
+    outbox/<partner>/<period>/v0001/    k01.csv ... <partner>_<period>.xlsx, k01.parquet ...,
+                                        validation.json (which checks passed), manifest.json
     outbox/<partner>/<period>/latest -> v0001
-    outbox/<partner>/data_docs/index.html   what Great Expectations checked
+    reports/validation/<partner>/<period>.html   internal: what Great Expectations checked
 
 A version is written in a hidden temporary folder, its manifest last, and moved into place with
 one rename; then ``latest`` is switched by renaming a new symlink over it. A crash leaves either
@@ -26,7 +27,7 @@ from pathlib import Path
 import duckdb
 
 from teilhabe.disk import is_disk_full, storage_error
-from teilhabe.publish.extracts import partner_sheets
+from teilhabe.publish.extracts import partner_sheets, remember_suppressed
 from teilhabe.publish.extracts import period_kind as period_kind_of
 from teilhabe.publish.files import Sheet, csv_bytes, write_parquet, write_xlsx
 from teilhabe.publish.partners import Partner, load_partners
@@ -117,6 +118,11 @@ def _write(path: Path, data: bytes) -> None:
         time.sleep(delay)
 
 
+def validation_reports(outbox: Path) -> Path:
+    """The internal folder of validation reports beside the outbox (never inside it)."""
+    return outbox.parent / "reports" / "validation"
+
+
 def deliver(
     partner: Partner, period: str, sheets: list[Sheet], outbox: Path, data_through: str, validate=None
 ) -> Outcome:
@@ -137,7 +143,7 @@ def deliver(
         )
         return Outcome(partner.id, period, status, newest.name, message, figures_sha256=figures_sha)
 
-    report = validate(sheets, partner, period, outbox / partner.id / "data_docs") if validate else None
+    report = validate(sheets, partner, period, validation_reports(outbox)) if validate else None
     if report is not None and not report.success:
         return Outcome(partner.id, period, "blocked", None, report.summary(), figures_sha256=figures_sha)
 
@@ -150,6 +156,9 @@ def deliver(
     restates = tuple(k for k in figures if previous["figures"].get(k) != figures[k]) if previous else ()
     try:
         files = _write_files(partner, period, sheets, csvs, building)
+        if report is not None:
+            _write(building / "validation.json", json.dumps(report.statement(), indent=2).encode("utf-8"))
+            files.append(("validation.json", report.expectations))
         manifest = {
             "partner": partner.id,
             "partner_name": partner.name,
@@ -272,16 +281,20 @@ def publish(
     if validate:
         from teilhabe.publish.validation import validate_delivery, validate_together
 
-        passed = validate_together([(p, c, s) for p, c, s, _ in planned], outbox)
+        passed = validate_together([(p, c, s) for p, c, s, _ in planned], validation_reports(outbox))
 
-        def validator(sheets, partner, chosen, docs_dir):
-            return passed.get(partner.id) or validate_delivery(sheets, partner, chosen, docs_dir)
+        def validator(sheets, partner, chosen, reports):
+            return passed.get(partner.id) or validate_delivery(sheets, partner, chosen, reports)
 
+    held: list = []
     for partner, chosen, sheets, ready in planned:
         outcome = deliver(partner, chosen, sheets, outbox, ready.through or chosen, validator)
+        if outcome.status in ("delivered", "unchanged", "completed"):  # what the partner holds
+            held += sheets
         if ready.waiting and period is None:
             outcome = replace(outcome, message=f"{outcome.message}; {ready.waiting}")
         outcomes.append(outcome)
+    remember_suppressed(con, decision, held)
     con.execute(LOG_DDL)
     now = datetime.now(UTC).replace(tzinfo=None)
     logged = [o for o in outcomes if o.status != "no_data"]

@@ -4,6 +4,12 @@ once, for all partners together, and only then cut into a partner's scope and pe
 
 A figure that appears in two tables (SB+GL in K06 and K14, K07 for December in K14, Budget für
 Arbeit in K05 and K14, last year's K01 beside this year's) is suppressed in both if in one.
+
+A cell once published as suppressed stays suppressed (privacy.md §3, versions): the suppressed cells
+of every KPI table and period a partner received are remembered in ops.suppression_history (KPI,
+the row's period, tier, region, column) and forced in every later decision, whose secondary
+suppression then protects them again. The row's period is the KPI's year or month, so the months of
+a year-to-date table are covered too.
 """
 
 from __future__ import annotations
@@ -39,12 +45,13 @@ class KpiExtract:
     together: tuple[tuple[str, ...], ...] = ()
     totals: bool = True
     hidden: tuple[str, ...] = ()  # internal columns that never leave
+    row_key: str | None = None  # a column telling apart several rows of one region and period
 
     def spec(self, groups: tuple[tuple[int, ...], ...]) -> TableSpec:
         return TableSpec(
             counts=self.counts,
             rates={rate: (num, den) for rate, (num, den, _) in self.rates.items()},
-            means={mean: cases for mean, (cases, _) in self.means.items()},
+            means=dict(self.means),
             groups=groups,
             together=self.together,
         )
@@ -82,7 +89,8 @@ EXTRACTS = {
         # K12 compares the Landschaftsverband's figure with ours: suppressing one reveals it through
         # the other, the difference and the status, so the four go together. Measures do not add up.
         KpiExtract("k12", "k12_abgleich_leistungsdokumentation", "Abgleich Leistungsdokumentation", "werkstatt", "year",
-                   ("reported", "computed"), together=(("reported", "computed", "difference", "status"),), totals=False),
+                   ("reported", "computed"), together=(("reported", "computed", "difference", "status"),), totals=False,
+                   row_key="measure"),
         # Distinct employers do not add up across Kreise (one employer, several Kreise): no totals.
         KpiExtract("k13", "k13_arbeitgeber_engagement", "Arbeitgeber-Engagement", "kreis", "year",
                    ("employers", "numerator", "denominator"), _RATE, together=(("employers", "denominator"),), totals=False),
@@ -159,6 +167,7 @@ def _load(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> pl.DataFrame:
         pl.lit(tier).alias("level"),
         pl.lit("kreis" if tier == "jobcenter" else tier).alias("_tier"),
         pl.col(extract.period).cast(pl.String).alias("_period"),
+        (pl.col(extract.row_key).cast(pl.String) if extract.row_key else pl.lit("")).alias("_row"),
     )
     # Decimals become floats (suppression and validation compare numbers; the files write two
     # decimals), whole-number sums integers.
@@ -264,15 +273,95 @@ def _link_keys(table: pl.DataFrame, period: Callable[[str], str | None], tiers: 
     ]
 
 
+HISTORY_DDL = """
+create schema if not exists ops;
+create table if not exists ops.suppression_history (
+    kpi varchar not null, period varchar not null, tier varchar not null, region varchar not null,
+    landschaftsverband varchar not null, row_key varchar not null, column_name varchar not null,
+    recorded_at timestamp
+)"""
+_CELL = ("_period", "_tier", "_region", "_landschaftsverband", "_row")  # a row's identity across runs
+_KEYS = ["period", "tier", "region", "landschaftsverband", "row_key"]
+
+
+def _cell_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select(
+        pl.col("_period").alias("period"),
+        pl.col("_tier").alias("tier"),
+        pl.col("_region").fill_null("").alias("region"),
+        pl.col("_landschaftsverband").fill_null("").alias("landschaftsverband"),
+        pl.col("_row").fill_null("").alias("row_key"),
+    )
+
+
+def _suppressed_before(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    found = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'ops' and table_name = 'suppression_history'"
+    ).fetchone()[0]
+    if not found:
+        return None
+    return con.execute(
+        f"select distinct kpi, {', '.join(_KEYS)}, column_name from ops.suppression_history"
+    ).pl()
+
+
+def _forced_by_history(kpi: str, table: pl.DataFrame, history: pl.DataFrame | None) -> dict[str, np.ndarray]:
+    forced = {c: np.zeros(table.height, dtype=bool) for c in EXTRACTS[kpi].decided}
+    if history is None or table.is_empty():
+        return forced
+    earlier = history.filter(pl.col("kpi") == kpi).drop("kpi")
+    hits = _cell_keys(table).with_row_index("_i").join(earlier, on=_KEYS)
+    for (column,), cells in hits.group_by("column_name"):
+        if column in forced:
+            forced[column][cells["_i"].to_numpy()] = True
+    return forced
+
+
+def remember_suppressed(con: duckdb.DuckDBPyConnection, decision: Decision, published: list) -> None:
+    """Record the decision's suppressed cells of every KPI and period a partner holds (``published``:
+    the sheets delivered or confirmed), of the whole table — the rows of other scopes too, whose
+    suppression protects these — so that a later decision starts from them: on unchanged figures it
+    then arrives at the same cells, on changed figures at these and more."""
+    held = {
+        (sheet.kpi, period)
+        for sheet in published
+        if sheet.keys is not None
+        for period in sheet.keys["_period"]
+    }
+    frames = []
+    for kpi in {kpi for kpi, _ in held}:
+        table, mask = decision.tables[kpi], decision.masks[kpi]
+        periods = [period for k, period in held if k == kpi]
+        cells = pl.concat([_cell_keys(table), mask], how="horizontal").filter(pl.col("period").is_in(periods))
+        cells = cells.unpivot(
+            index=_KEYS,
+            variable_name="column_name",
+            value_name="hidden",
+        ).filter(pl.col("hidden"))
+        frames.append(cells.drop("hidden").with_columns(pl.lit(kpi).alias("kpi")))
+    if not frames:
+        return
+    suppressed_now = pl.concat(frames).unique().to_arrow()  # noqa: F841 (read by DuckDB by name)
+    con.execute(HISTORY_DDL)
+    con.execute(
+        """insert into ops.suppression_history
+           select kpi, period, tier, region, landschaftsverband, row_key, column_name, now()::timestamp
+           from suppressed_now n
+           where not exists (select 1 from ops.suppression_history h
+                             where (h.kpi, h.period, h.tier, h.region, h.landschaftsverband, h.row_key, h.column_name)
+                                 = (n.kpi, n.period, n.tier, n.region, n.landschaftsverband, n.row_key, n.column_name))"""
+    )
+
+
 def decide(con: duckdb.DuckDBPyConnection) -> Decision:
-    """Suppression decided once on every complete table, then made consistent across tables:
-    repeated until no linked figure is suppressed in one table and shown in another."""
+    """Suppression decided once on every complete table, with every cell published as suppressed
+    before forced again, then made consistent across tables: repeated until no linked figure is
+    suppressed in one table and shown in another."""
     tables, groups = {}, {}
     for kpi, extract in EXTRACTS.items():
         tables[kpi], groups[kpi] = complete_table(con, extract)
-    forced = {
-        kpi: {c: np.zeros(t.height, dtype=bool) for c in EXTRACTS[kpi].decided} for kpi, t in tables.items()
-    }
+    history = _suppressed_before(con)
+    forced = {kpi: _forced_by_history(kpi, t, history) for kpi, t in tables.items()}
     masks = {kpi: _decide_table(tables[kpi], groups[kpi], EXTRACTS[kpi], forced[kpi]) for kpi in tables}
     changed = set(tables)
     while changed:
@@ -420,6 +509,7 @@ def partner_sheets(decision: Decision, partner, period: str) -> list:
         keep = table.select((pl.col("_period").is_in(periods) & in_scope(table, partner)).alias("k"))["k"]
         frame, hidden = table.filter(keep), mask.filter(keep)
         hidden = hidden.with_columns(pl.col(c) & frame[c].is_not_null() for c in hidden.columns)
+        keys = frame.select(_CELL)
         frame = frame.select(public_columns(extract, table)).with_columns(
             pl.when(hidden[c]).then(None).otherwise(pl.col(c)).alias(c) for c in hidden.columns
         )
@@ -430,6 +520,7 @@ def partner_sheets(decision: Decision, partner, period: str) -> list:
                 frame,
                 hidden,
                 {**EXTRA_DESCRIPTIONS, **descriptions.get(extract.table, {})},
+                keys,
             )
         )
     return sheets

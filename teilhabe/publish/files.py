@@ -39,6 +39,7 @@ class Sheet:
     frame: pl.DataFrame
     suppressed: pl.DataFrame  # bool, one column per decided column of ``frame``
     descriptions: dict[str, str]
+    keys: pl.DataFrame | None = None  # per row: _period, _tier, _region, _landschaftsverband (never leaves)
 
 
 def neutralise(text: str) -> str:

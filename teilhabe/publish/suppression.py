@@ -5,7 +5,9 @@ any partner's slice is cut from it.
 - Primary: a count of 1 or 2 is suppressed (0 is published).
 - Rates: suppressed when the denominator is below 10 or the numerator or denominator is suppressed;
   a suppressed rate suppresses its numerator too (else the rate could be recomputed).
-- Means: suppressed when computed over fewer than 3 cases.
+- Means: suppressed when computed over fewer than 3 cases or when their number of cases is
+  suppressed. A mean shown with its case count publishes the group's sum (mean × cases), so sums
+  are protected against the totals exactly like counts: a hidden mean is a hidden sum.
 - Together: cells of one row that reveal each other (a figure, its rank; two figures, their
   difference and a status saying whether they are equal) are suppressed all or none.
 - Secondary: where rows are parts of a total (the groups), a group never has exactly one suppressed
@@ -29,23 +31,28 @@ SUPPRESSED = "*"
 class TableSpec:
     counts: tuple[str, ...]  # additive count columns
     rates: dict[str, tuple[str, str]] = field(default_factory=dict)  # rate -> (numerator, denominator)
-    means: dict[str, str] = field(default_factory=dict)  # mean -> column with its number of cases
+    means: dict[str, tuple[str, str]] = field(default_factory=dict)  # mean -> (its cases, its sum)
     groups: tuple[tuple[int, ...], ...] = ()  # row indexes: parts..., then the total row last
     together: tuple[tuple[str, ...], ...] = ()  # columns suppressed all or none, row by row
 
     def columns(self) -> set[str]:
         """Every column the decision covers."""
         named = {*self.counts, *self.rates, *self.means, *(c for cs in self.together for c in cs)}
-        return named | {c for pair in self.rates.values() for c in pair}
+        return named | {c for pair in self.rates.values() for c in pair} | {c for c, _ in self.means.values()}
 
 
 def suppress(
     frame: pl.DataFrame, spec: TableSpec, forced: dict[str, np.ndarray] | None = None
 ) -> pl.DataFrame:
     """A boolean frame, True where the cell must not be published (same columns as decided).
-    ``forced`` marks cells suppressed from outside (the same figure suppressed in another table)."""
+    ``forced`` marks cells suppressed from outside (the same figure suppressed in another table or
+    in an earlier version)."""
     columns = spec.columns()
-    numeric = {*spec.counts, *spec.means.values(), *(c for pair in spec.rates.values() for c in pair)}
+    numeric = {
+        *spec.counts,
+        *(c for pair in spec.means.values() for c in pair),
+        *(c for pair in spec.rates.values() for c in pair),
+    }
     values = {c: frame[c].fill_null(0).to_numpy().astype(float) for c in numeric}
     mask = {c: np.zeros(frame.height, dtype=bool) for c in columns}
     for c, cells in (forced or {}).items():
@@ -58,8 +65,10 @@ def suppress(
         for rate, (numerator, denominator) in spec.rates.items():
             mask[rate] |= (values[denominator] < 10) | mask[numerator] | mask[denominator]
             mask[numerator] |= mask[rate]
-        for mean, cases in spec.means.items():
-            mask[mean] |= values[cases] < 3
+        for mean, (cases, total) in spec.means.items():
+            mask[mean] |= (values[cases] < 3) | mask[cases]
+            _secondary(values[total], mask[mean], spec.groups)
+            _until_not_determined(values[total], mask[mean], spec.groups)
         for linked in spec.together:
             anywhere = np.logical_or.reduce([mask[c] for c in linked])
             for c in linked:

@@ -1,7 +1,11 @@
 """Great Expectations 1.x checks of every extract before it leaves: columns and types, rates within
 their range, no count of 1 or 2, only the partner's scope, only the requested period. GX runs on
-the DataFrames themselves (through SQLAlchemy on DuckDB it fails, see ECOSYSTEM.md), in one
-ephemeral context per delivery so that a partner's Data Docs never show another partner's checks.
+the DataFrames themselves (through SQLAlchemy on DuckDB it fails, see ECOSYSTEM.md).
+
+Validation reports are internal (privacy.md §4): one small HTML page per partner and period in
+``<home>/reports/validation/`` (GX's Data Docs load jQuery and Bootstrap from CDNs and render
+unexpected values; ours opens offline and shows none). A delivery carries only ``validation.json``:
+which checks passed.
 
 GX is imported here only, lazily: its import costs ~7 s that no other command should pay.
 """
@@ -9,9 +13,9 @@ GX is imported here only, lazily: its import costs ~7 s that no other command sh
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 
 import polars as pl
@@ -23,20 +27,30 @@ TEXT_TYPES = ["object", "str", "string"]
 
 
 @dataclass(frozen=True)
-class Finding:
+class Check:
+    """One expectation's outcome, never a value: which KPI, which check, which column."""
+
     kpi: str
     expectation: str
     column: str | None
-    unexpected: int  # how many values broke it (never the values: the docs show those)
+    passed: bool
+    unexpected: int = 0  # how many values broke it (internal report only)
 
 
 @dataclass(frozen=True)
 class ValidationReport:
     success: bool
-    expectations: int
-    findings: tuple[Finding, ...]
-    data_docs: Path
+    checks: tuple[Check, ...]
+    report: Path  # the internal HTML report in the data home
     together_with: int = 1  # partners validated in the same run (validate_together)
+
+    @property
+    def expectations(self) -> int:
+        return len(self.checks)
+
+    @property
+    def findings(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.passed)
 
     def summary(self) -> str:
         if self.success:
@@ -53,6 +67,20 @@ class ValidationReport:
             for f in self.findings
         )
         return f"{len(self.findings)} of {self.expectations} expectations failed: {failed}"
+
+    def statement(self) -> dict:
+        """What a delivery says about its checks (validation.json): which passed, no values, no
+        other partner."""
+        return {
+            "validated_with": "Great Expectations",
+            "success": self.success,
+            "expectations": self.expectations,
+            "passed": sum(c.passed for c in self.checks),
+            "checks": [
+                {"kpi": c.kpi, "check": c.expectation, "column": c.column, "passed": c.passed}
+                for c in self.checks
+            ],
+        }
 
 
 def _suite(gx, name: str, kpi: str, frame: pl.DataFrame, partners: list, period: str):
@@ -105,8 +133,12 @@ def _suite(gx, name: str, kpi: str, frame: pl.DataFrame, partners: list, period:
     return suite
 
 
-def _context(docs_dir: Path):
-    """An ephemeral GX context whose only Data Docs site is ``docs_dir``."""
+# Unexpected values are neither kept nor shown: a blocked delivery's values were withheld.
+RESULT_FORMAT = {"result_format": "BASIC", "exclude_unexpected_values": True, "partial_unexpected_count": 0}
+
+
+def _context():
+    """An ephemeral GX context without Data Docs sites (the report is ours, see write_report)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
@@ -115,16 +147,10 @@ def _context(docs_dir: Path):
         ProgressBarsConfig,
     )
 
-    docs_dir.mkdir(parents=True, exist_ok=True)
-    site = {
-        "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    }
     return gx, gx.get_context(
         project_config=DataContextConfig(
             store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-            data_docs_sites={"partner": site},
+            data_docs_sites={},
             analytics_enabled=False,
             progress_bars=ProgressBarsConfig(globally=False),
         ),
@@ -132,18 +158,11 @@ def _context(docs_dir: Path):
     )
 
 
-def _validate(
-    docs_dir: Path,
-    name: str,
-    frames: dict[str, pl.DataFrame],
-    partners: list,
-    period: str,
-    result_format: str,
-) -> tuple[bool, int, list[Finding]]:
-    """Every KPI frame's suite, then the Data Docs of the site."""
-    gx, context = _context(docs_dir)
+def _validate(name: str, frames: dict[str, pl.DataFrame], partners: list, period: str) -> list[Check]:
+    """Every KPI frame's suite; the outcome of each expectation."""
+    gx, context = _context()
     source = context.data_sources.add_pandas("extracts")
-    findings, expectations, success = [], 0, True
+    checks = []
     for kpi, frame in frames.items():
         batch = source.add_dataframe_asset(f"{period}.{kpi}").add_batch_definition_whole_dataframe(kpi)
         suite = context.suites.add(_suite(gx, f"{name}.{kpi}", kpi, frame, partners, period))
@@ -151,43 +170,84 @@ def _validate(
             gx.ValidationDefinition(name=f"{name}.{period}.{kpi}", data=batch, suite=suite)
         )
         result = definition.run(
-            batch_parameters={"dataframe": frame.to_pandas()}, result_format=result_format
+            batch_parameters={"dataframe": frame.to_pandas()}, result_format=RESULT_FORMAT
         )
-        success &= result.success
         for outcome in result.results:
-            expectations += 1
-            if not outcome.success:
-                config = outcome.expectation_config
-                unexpected = int((outcome.result or {}).get("unexpected_count") or 0)
-                findings.append(Finding(kpi, config.type, config.kwargs.get("column"), unexpected))
-    context.build_data_docs(site_names=["partner"])
-    return success, expectations, findings
+            config = outcome.expectation_config
+            column = config.kwargs.get("column") or config.kwargs.get("column_B")
+            unexpected = int((outcome.result or {}).get("unexpected_count") or 0)
+            checks.append(Check(kpi, config.type, column, bool(outcome.success), unexpected))
+    return checks
 
 
-def validate_delivery(sheets: list, partner, period: str, docs_dir: Path) -> ValidationReport:
-    """Run every sheet's suite and update the partner's Data Docs (a context of its own, so that
-    they never show another partner's checks)."""
-    frames = {sheet.kpi: sheet.frame for sheet in sheets}
-    success, expectations, findings = _validate(docs_dir, partner.id, frames, [partner], period, "SUMMARY")
-    return ValidationReport(success, expectations, tuple(findings), docs_dir / "index.html")
+def write_report(path: Path, partner, period: str, checks: list[Check], together_with: int = 1) -> Path:
+    """The internal validation report: one self-contained HTML page (no script, no external link,
+    opens offline), the checks and how many values broke each, never a value."""
+    failed = [c for c in checks if not c.passed]
+    rows = "\n".join(
+        f"<tr class={'ok' if c.passed else 'failed'}><td>{escape(c.kpi)}</td><td>{escape(c.expectation)}</td>"
+        f"<td>{escape(c.column or '')}</td><td>{'passed' if c.passed else 'FAILED'}</td>"
+        f"<td>{c.unexpected if not c.passed else ''}</td></tr>"
+        for c in checks
+    )
+    together = (
+        f"<p>Validated in one run with {together_with - 1} other partners of the same shape.</p>"
+        if together_with > 1
+        else ""
+    )
+    status = "blocked: not delivered" if failed else "passed: delivered"
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Validation {escape(partner.id)} {escape(period)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #1a1a1a; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #bbb; padding: .25rem .6rem; text-align: left; }}
+tr.failed td {{ background: #fde2e1; font-weight: 600; }}
+</style></head><body>
+<h1>Validation of the extract for {escape(partner.name)}, {escape(period)}</h1>
+<p><strong>{status}</strong> — {len(checks) - len(failed)} of {len(checks)} expectations met.
+Internal report of the data home: it shows which checks ran and how many values broke each, never a value.</p>
+{together}
+<table><thead><tr><th>KPI</th><th>Expectation</th><th>Column</th><th>Result</th><th>Values that broke it</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>
+<p>Generated {datetime.now(UTC).isoformat(timespec="seconds")} by Great Expectations checks of teilhabe/publish/validation.py.</p>
+</body></html>
+"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(page, "utf-8")
+    os.replace(temporary, path)
+    return path
 
 
-def validate_together(deliveries: list[tuple], outbox: Path) -> dict[str, ValidationReport]:
+def report_path(reports: Path, partner, period: str) -> Path:
+    return reports / partner.id / f"{period}.html"
+
+
+def validate_delivery(sheets: list, partner, period: str, reports: Path) -> ValidationReport:
+    """Run every sheet's suite in a context of its own, and write the partner's internal report."""
+    checks = _validate(partner.id, {sheet.kpi: sheet.frame for sheet in sheets}, [partner], period)
+    path = write_report(report_path(reports, partner, period), partner, period, checks)
+    return ValidationReport(all(c.passed for c in checks), tuple(checks), path)
+
+
+def validate_together(deliveries: list[tuple], reports: Path) -> dict[str, ValidationReport]:
     """Partners of one shape — Kreis-scoped, same KPIs and period: the Jobcenters — validated with one
     suite per KPI over all their rows, each row's scope checked as a (partner, Kreis) pair. GX's cost
     is per expectation, not per row: one run instead of one per partner.
 
     Only a pass is final: a group with any failure returns no report, and its partners are then
-    validated one by one (exact blocking, findings and Data Docs of their own). The shared Data Docs
-    are copied to each member only after a pass, when they hold no unexpected value of anyone: they
-    show what was checked, never another partner's figures. ``deliveries``: (partner, period, sheets)."""
+    validated one by one (exact blocking and findings of their own). ``deliveries``: (partner,
+    period, sheets)."""
     groups: dict[tuple, list] = {}
     for partner, period, sheets in deliveries:
         if not (partner.statewide or partner.landschaftsverband):
             groups.setdefault((partner.kpis, period, tuple(s.kpi for s in sheets)), []).append(
                 (partner, sheets)
             )
-    reports = {}
+    passed = {}
     for (_, period, kpis), members in groups.items():
         if len(members) < 2:
             continue
@@ -199,15 +259,10 @@ def validate_together(deliveries: list[tuple], outbox: Path) -> dict[str, Valida
             )
             for index, kpi in enumerate(kpis)
         }
-        with tempfile.TemporaryDirectory(prefix="gx-docs-") as shared:
-            docs = Path(shared)
-            success, expectations, _ = _validate(docs, "together", frames, partners, period, "SUMMARY")
-            if not success:
-                continue
-            for partner in partners:
-                shutil.copytree(docs, outbox / partner.id / "data_docs", dirs_exist_ok=True)
+        checks = _validate("together", frames, partners, period)
+        if not all(c.passed for c in checks):
+            continue
         for partner in partners:
-            reports[partner.id] = ValidationReport(
-                True, expectations, (), outbox / partner.id / "data_docs" / "index.html", len(partners)
-            )
-    return reports
+            path = write_report(report_path(reports, partner, period), partner, period, checks, len(partners))
+            passed[partner.id] = ValidationReport(True, tuple(checks), path, len(partners))
+    return passed

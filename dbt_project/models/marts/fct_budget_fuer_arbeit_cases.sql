@@ -6,6 +6,7 @@ select
     cases.origin_werkstatt_nr,
     coalesce(workshops.kreisschluessel, 'unbekannt') as origin_kreisschluessel,
     cases.employer_name,
+    {{ employer_key('cases.employer_name') }} as employer_key,
     cases.employer_postcode,
     cases.start_date,
     cases.end_date,

@@ -7,6 +7,7 @@ select
     start_date,
     end_date,
     employer_name,
+    {{ employer_key('employer_name') }} as employer_key,
     employer_postcode,
     is_dropout
 from {{ ref('stg_jc__measures') }}

@@ -8,6 +8,7 @@ select
     start_date,
     max(end_date) as end_date,
     arg_max(employer_name, month) as employer_name,
+    {{ employer_key('arg_max(employer_name, month)') }} as employer_key,
     arg_max(employer_postcode, month) as employer_postcode,
     arg_max(industry_wz, month) as industry_wz,
     arg_max(weekly_hours, month) as weekly_hours,

@@ -10,6 +10,7 @@ select
     transitions.transition_year,
     transitions.transition_kind,
     transitions.employer_name,
+    {{ employer_key('transitions.employer_name') }} as employer_key,
     transitions.employer_postcode,
     transitions.industry_wz,
     transitions.return_date,

@@ -8,7 +8,6 @@ select
     kunde_key,
     birth_year,
     case geschlecht when 'M' then 'male' when 'W' then 'female' when 'D' then 'diverse' end as sex,
-    plz as postcode,
     gdb as degree_of_disability,
     gleichstellung = 'J' as has_gleichstellung,
     rehabilitand = 'J' as is_rehabilitand,

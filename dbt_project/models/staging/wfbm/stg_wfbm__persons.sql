@@ -8,7 +8,6 @@ select
     person_local_key,
     birth_year,
     case geschlecht when 'm' then 'male' when 'w' then 'female' when 'd' then 'diverse' end as sex,
-    plz as postcode,
     wohnort_kreis as residence_kreisschluessel,
     case bereich
         when 'EV' then 'entry_procedure'

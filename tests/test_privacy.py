@@ -1,0 +1,431 @@
+"""Privacy that holds against a careful reader (privacy.md): the key, the file modes, the
+residence postcode dropped at the door, a change of key only through a rebuild."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+TEILHABE = str(Path(sys.executable).with_name("teilhabe"))
+ANOTHER_KEY = "another key, as long as a key must be: 0123456789"
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "TEILHABE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), **extra}
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def _refused(arguments: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [TEILHABE, *arguments], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, (done.returncode, lines)
+    return lines[0]
+
+
+# --- the key --------------------------------------------------------------------------------------
+
+
+def _without_key(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k != "TEILHABE_PSEUDONYM_KEY"}
+
+
+def test_short_empty_and_readable_keys_are_refused_before_anything_is_read(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    run = ["run", "--inbox", str(inbox)]
+    assert "has 5 bytes; a key needs at least 32" in _refused(
+        run, _env(tmp_path, TEILHABE_PSEUDONYM_KEY="short")
+    )
+    assert "has 0 bytes" in _refused(run, _env(tmp_path, TEILHABE_PSEUDONYM_KEY=""))
+    key_file = tmp_path / "pseudonym.key"
+    key_file.write_text("0123456789abcdef" * 4 + "\n")
+    key_file.chmod(0o644)
+    env = _without_key(_env(tmp_path, TEILHABE_PSEUDONYM_KEY_FILE=str(key_file)))
+    assert "can be read by others (mode 644): `chmod 600" in _refused(run, env)
+    key_file.chmod(0o640)
+    assert "can be read by its group" in _refused(run, env)
+    key_file.write_text("too short\n")
+    key_file.chmod(0o600)
+    assert "has 9 bytes" in _refused(run, env)
+    assert not (tmp_path / "warehouse.duckdb").exists() and not (tmp_path / "archive").exists()
+
+
+CREATE_KEY = "from ingest.pseudonymise import load_key; load_key()"
+
+
+def test_a_killed_first_run_never_leaves_an_empty_or_partial_key(tmp_path):
+    """The first run's key is written to a private temporary file, synced and linked to its name:
+    killed at any moment, the key file is either absent or whole."""
+    outcomes = set()
+    for attempt in range(40):
+        config = tmp_path / f"config{attempt}"
+        env = _without_key({**os.environ, "XDG_CONFIG_HOME": str(config)})
+        env.pop("TEILHABE_PSEUDONYM_KEY_FILE", None)
+        process = subprocess.Popen([sys.executable, "-c", CREATE_KEY], env=env)
+        time.sleep(0.15 + 0.015 * attempt)  # across the import and the write
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        key = config / "teilhabe" / "pseudonym.key"
+        if key.exists():
+            content = key.read_bytes()
+            assert len(content) == 65 and content.endswith(b"\n") and int(content, 16) >= 0, content
+            assert stat.S_IMODE(key.stat().st_mode) == 0o600
+            outcomes.add("whole")
+        else:
+            outcomes.add("absent")
+    assert outcomes == {"whole", "absent"}, "the kills fell both before and after the key was made"
+
+
+def test_another_key_is_refused_and_a_rebuild_makes_a_new_home(demo_home, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(demo_home["root"], home, symlinks=True)
+    line = _refused(["run", "--inbox", str(home / "inbox")], _env(home, TEILHABE_PSEUDONYM_KEY=ANOTHER_KEY))
+    assert "built with another pseudonym key" in line and "teilhabe rebuild --to" in line
+
+    rebuilt = tmp_path / "rebuilt"
+    done = subprocess.run(
+        [TEILHABE, "rebuild", "--to", str(rebuilt)],
+        env=_env(home, TEILHABE_PSEUDONYM_KEY=ANOTHER_KEY),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert "6 unchanged" in done.stdout, "the partners' figures do not depend on the key"
+    with duckdb.connect(str(rebuilt / "warehouse.duckdb"), read_only=True) as con:
+        con.execute(f"attach '{home / 'warehouse.duckdb'}' as old (read_only)")
+        tables = con.execute(
+            "select table_name from duckdb_tables() where database_name = 'old' and schema_name = 'kpi'"
+        ).fetchall()
+        for (table,) in tables:
+            a, b = f"select * from kpi.{table}", f"select * from old.kpi.{table}"
+            differing = con.execute(
+                f"select count(*) from (({a} except all {b}) union all ({b} except all {a}))"
+            )
+            assert differing.fetchone()[0] == 0, f"kpi.{table} differs after the rebuild"
+        shared = con.execute(
+            "select count(*) from (select person_key from landing.wfbm_personen "
+            "intersect select person_key from old.landing.wfbm_personen)"
+        ).fetchone()[0]
+        assert shared == 0, "new key, new pseudonyms"
+        assert con.execute("select count(*) from ops.extract_log").fetchone()[0] > 0, (
+            "publication history kept"
+        )
+
+
+# --- file modes -----------------------------------------------------------------------------------
+
+
+def _modes(home: Path) -> list[tuple[str, int, bool]]:
+    found = []
+    for folder, directories, files in os.walk(home):
+        here = Path(folder)
+        if here == home / "inbox":
+            continue
+        for name in directories + files:
+            path = here / name
+            info = path.lstat()
+            if not stat.S_ISLNK(info.st_mode):
+                found.append((str(path.relative_to(home)), stat.S_IMODE(info.st_mode), path.is_dir()))
+    return found
+
+
+def test_the_data_home_is_its_users_alone(tmp_path, demo):
+    """A demo run as a user starts it: folders 700 and files 600 (the archive's 400), the analysts'
+    copy 750/440, nothing readable by others; a file someone opened up is reported and closed."""
+    home = tmp_path / "home"
+    inbox = tmp_path / "inbox"
+    shutil.copytree(demo, inbox)
+    done = subprocess.run([TEILHABE, "run", "--inbox", str(inbox)], env=_env(home), capture_output=True,
+                          text=True, timeout=900, check=False)  # fmt: skip
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert not list(inbox.iterdir()), "processed files left the inbox"
+    entries = _modes(home)
+    assert len(entries) > 1000
+    for name, mode, is_dir in entries:
+        if name.startswith("analysts"):
+            expected = 0o750 if is_dir else 0o440
+        elif name.startswith("archive/") and not is_dir:
+            expected = 0o400
+        else:
+            expected = 0o700 if is_dir else 0o600
+        assert mode & ~expected == 0, f"{name} has mode {mode:o}"
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+
+    (home / "warehouse.duckdb").chmod(0o644)
+    again = subprocess.run([TEILHABE, "run", "--inbox", str(inbox)], env=_env(home), capture_output=True,
+                           text=True, timeout=900, check=False)  # fmt: skip
+    assert again.returncode == 0
+    assert "could be read by others and were made private: warehouse.duckdb (was 644)" in again.stdout
+    assert stat.S_IMODE((home / "warehouse.duckdb").stat().st_mode) == 0o600
+
+
+# --- nothing finer than the Kreis ---------------------------------------------------------------
+
+
+def _residence_postcodes(demo: Path) -> set[str]:
+    found = set()
+    for path in demo.glob("wfbm_*_personen.csv"):
+        found |= {row["PLZ"] for row in csv.DictReader(path.read_text("cp1252").splitlines(), delimiter=";")}
+    for path in demo.glob("jc_*_kunden.csv"):
+        found |= {
+            row["plz"] for row in csv.DictReader(path.read_text("utf-8-sig").splitlines(), delimiter=";")
+        }
+    return found - {""}
+
+
+EMPLOYER = {"employer_postcode", "betrieb_plz", "arbeitgeber_plz"}  # firms' addresses, kept on purpose
+WORKSHOP_ADDRESS = {
+    ("lv_werkstaetten", "plz"),
+    ("stg_lv__workshops", "postcode"),
+    ("dim_workshops", "postcode"),
+}
+
+
+@pytest.mark.parametrize("database", ["warehouse.duckdb", "analysts/teilhabe.duckdb"])
+def test_no_residence_postcode_anywhere(demo_home, demo, database):
+    postcodes = _residence_postcodes(demo)
+    assert len(postcodes) > 100
+    with duckdb.connect(str(demo_home["root"] / database), read_only=True) as con:
+        con.execute("create temp table residence (v varchar)")
+        con.executemany("insert into residence values (?)", [(p,) for p in sorted(postcodes)])
+        columns = con.execute(
+            "select schema_name, table_name, column_name from duckdb_columns() where data_type = 'VARCHAR' "
+            "and schema_name in ('landing', 'staging', 'intermediate', 'marts', 'kpi') and not internal"
+        ).fetchall()
+        assert columns
+        for schema, table, column in columns:
+            if column in EMPLOYER or (table, column) in WORKSHOP_ADDRESS:
+                continue
+            assert column not in ("plz", "postcode"), f"{schema}.{table}.{column}"
+            hits = con.execute(
+                f'select count(*) from "{schema}"."{table}" where "{column}" in (select v from residence)'
+            ).fetchone()[0]
+            assert hits == 0, f"{schema}.{table}.{column} holds residence postcodes"
+
+
+# --- suppression across versions and for means ------------------------------------------------------
+
+
+def test_k05_means_reveal_no_subsidy(demo_home):
+    """Where a Kreis' Budget für Arbeit cases are suppressed its mean subsidy is too, and no hidden
+    group's sum of subsidies follows from the visible means × cases and the totals."""
+    from teilhabe.publish.extracts import EXTRACTS, complete_table, decide
+    from teilhabe.publish.suppression import determined_cells
+
+    with duckdb.connect(str(demo_home["root"] / "warehouse.duckdb"), read_only=True) as con:
+        table, groups = complete_table(con, EXTRACTS["k05"])
+        decision = decide(con)
+    mask = decision.masks["k05"]
+    assert decision.tables["k05"].equals(table)
+    cases, mean = mask["active_cases"].to_numpy(), mask["mean_monthly_subsidy_eur"].to_numpy()
+    assert cases.any(), "the demo has small Budget für Arbeit cells"
+    assert not (cases & ~mean).any(), "a mean shown where its number of cases is suppressed"
+    periods = table["_period"].to_list()
+    for period, period_groups in groups.items():
+        rows = [i for i, p in enumerate(periods) if p == period]
+        local = {row: k for k, row in enumerate(rows)}
+        hidden = mean[rows]
+        assert determined_cells(hidden, tuple(tuple(local[i] for i in g) for g in period_groups)) == [], (
+            period
+        )
+    published = _csv_rows(demo_home["root"] / "outbox" / "lwl" / "2024" / "latest" / "k05.csv")
+    assert any(row["active_cases"] == "*" for row in published)
+    for row in published:
+        if row["active_cases"] == "*":
+            assert row["mean_monthly_subsidy_eur"] in ("*", ""), row
+
+
+def _csv_rows(path: Path) -> list[dict]:
+    return list(csv.DictReader(path.read_text("utf-8-sig").splitlines(), delimiter=";"))
+
+
+def _cells(version: Path) -> dict[tuple, str]:
+    """Every published cell of a delivery version: (file, row key, column) -> text."""
+    cells = {}
+    for path in version.glob("k*.csv"):
+        for row in _csv_rows(path):
+            columns = list(row)
+            key = (
+                row.get("level"),
+                row[columns[1]],
+                row.get("landschaftsverband"),
+                row.get("year"),
+                row.get("month"),
+            )
+            for column, value in row.items():
+                cells[(path.name, key, column)] = value
+    return cells
+
+
+def _on_biap(personen: Path) -> set[str]:
+    """Personennummern on a BiAp placement (BIAP or BIG without an end) in the workshop's month."""
+    placements = personen.with_name(personen.name.replace("_personen", "_aussenarbeitsplaetze"))
+    rows = csv.DictReader(placements.read_bytes().decode("cp1252").splitlines(), delimiter=";")
+    return {row["Personennummer"] for row in rows if row["Art"] in ("BIAP", "BIG") and not row["Ende"]}
+
+
+def _move_one_person(inbox: Path, demo: Path, small: set[str], target: dict[str, str]) -> tuple[str, str]:
+    """Re-deliver one workshop's December personen file with one BiAp person moved from a Kreis
+    whose BiAp count is small to the largest Kreis of its Landschaftsverband (a correction of
+    Wohnort_Kreis). Returns (from, to)."""
+    for path in sorted(demo.glob("wfbm_*_2024-12_personen.csv")):
+        on_biap = _on_biap(path)
+        lines = path.read_bytes().decode("cp1252").split("\r\n")
+        header = lines[0].split(";")
+        column, number = header.index("Wohnort_Kreis"), header.index("Personennummer")
+        for n, line in enumerate(lines[1:], start=1):
+            fields = line.split(";")
+            if len(fields) == len(header) and fields[column] in small and fields[number] in on_biap:
+                source = fields[column]
+                fields[column] = target[source]
+                lines[n] = ";".join(fields)
+                (inbox / path.name).write_bytes("\r\n".join(lines).encode("cp1252"))
+                return source, target[source]
+    raise AssertionError("no BiAp person in a Kreis with a small BiAp count")
+
+
+def test_a_corrected_delivery_reveals_no_cell_suppressed_before(demo_home, demo, tmp_path):
+    """The differencing attack: one person moves between Kreise in a re-delivered December file.
+    Every cell a partner received as "*" in v0001 is "*" in v0002 of the same period too."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.resources import DataHome
+
+    home = tmp_path / "home"
+    shutil.copytree(demo_home["root"], home, symlinks=True, ignore=shutil.ignore_patterns("dagster"))
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        counts = con.execute(
+            "select k.kreisschluessel, r.landschaftsverband, k.biap_persons from kpi.k14_regionaluebersicht k "
+            "join marts.dim_regions r using (kreisschluessel) where k.year = 2024 and k.biap_persons is not null"
+        ).fetchall()
+    small = {kreis for kreis, _, biap in counts if 1 <= biap <= 2}
+    assert small, "the demo has Kreise with one or two persons on BiAp"
+    largest = {lv: max((c for c in counts if c[1] == lv), key=lambda c: c[2])[0] for _, lv, _ in counts}
+    source, _ = _move_one_person(inbox, demo, small, {k: largest[lv] for k, lv, _ in counts})
+    lv = next(lv for kreis, lv, _ in counts if kreis == source).lower()
+    published = {
+        row["kreisschluessel"]: row for row in _csv_rows(home / "outbox" / lv / "2024" / "v0001" / "k14.csv")
+    }
+    assert published[source]["biap_persons"] == "*", "the person moved from behind a suppressed cell"
+    before = {p: _cells(p / "v0001") for p in home.glob("outbox/*/*") if (p / "v0001").is_dir()}
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("pipeline").execute_in_process(
+            instance=instance, resources={"data_home": DataHome(root=str(home), inbox_dir=str(inbox))}
+        )
+    assert result.success
+    restated = [p for p in before if (p / "v0002" / "manifest.json").exists()]
+    assert any(p.parent.name in {"lwl", "lvr"} for p in restated), "the correction made v0002"
+    for folder in restated:
+        after = _cells(folder / "v0002")
+        for cell, value in before[folder].items():
+            if value == "*":
+                assert after.get(cell) in ("*", None), (
+                    f"{folder.parent.name} {folder.name}: {cell} shown as {after.get(cell)}"
+                )
+
+
+# --- validation reports are internal ----------------------------------------------------------------
+
+
+def test_validation_reports_stay_inside_and_name_no_one_else(demo_home):
+    root = demo_home["root"]
+    outbox = root / "outbox"
+    assert not [
+        p for p in outbox.rglob("*") if p.suffix in (".html", ".js", ".css") or "data_docs" in p.parts
+    ]
+    partners = sorted(p.name for p in outbox.iterdir())
+    reports = sorted((root / "reports" / "validation").rglob("*.html"))
+    assert {r.parent.name for r in reports} == set(partners)
+    for report in reports:
+        page = report.read_text("utf-8")
+        assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page), (
+            f"{report} loads from elsewhere"
+        )
+        assert "<script" not in page
+        assert not [p for p in partners if p != report.parent.name and p in page], (
+            f"{report} names another partner"
+        )
+    for latest in outbox.glob("*/*/latest"):
+        statement = json.loads((latest / "validation.json").read_text("utf-8"))
+        assert set(statement) == {"validated_with", "success", "expectations", "passed", "checks"}
+        assert all(set(check) == {"kpi", "check", "column", "passed"} for check in statement["checks"])
+
+
+def test_a_validation_report_renders_offline_in_a_browser(demo_home, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no chromium on this machine (.ci/run installs Debian's chromium where it may)")
+    report = next((demo_home["root"] / "reports" / "validation" / "lwl").glob("*.html"))
+    page = tmp_path / "report.html"  # readable by the browser's user, whoever that is
+    shutil.copy(report, page)
+    done = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}",
+         "--proxy-server=127.0.0.1:9", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("<tr") > 10 and "expectations met" in done.stdout
+
+
+# --- the analysts' copy, minimised ------------------------------------------------------------------
+
+
+def test_the_analysts_copy_is_minimised_and_measured(demo_home):
+    root = demo_home["root"]
+    with duckdb.connect(str(root / "analysts" / "teilhabe.duckdb"), read_only=True) as con:
+        columns = con.execute(
+            "select table_name, column_name, data_type from duckdb_columns() where schema_name = 'marts'"
+        ).fetchall()
+        tables: dict[str, dict[str, str]] = {}
+        for table, column, data_type in columns:
+            tables.setdefault(table, {})[column] = data_type
+        personal = {
+            t: c
+            for t, c in tables.items()
+            if c.keys() & {"person_key", "person_local_key", "kunde_key", "case_key"}
+        }
+        assert {
+            "fct_workshop_memberships",
+            "fct_transitions",
+            "fct_budget_fuer_arbeit_cases",
+        } <= personal.keys()
+        for table, cols in personal.items():
+            assert not [c for c, t in cols.items() if t.startswith(("DATE", "TIMESTAMP"))], (
+                f"{table} keeps dates"
+            )
+            assert not cols.keys() & {"employer_name", "employer_postcode"}, f"{table} names employers"
+            assert all(t == "INTEGER" for c, t in cols.items() if c.endswith("_eur")), table
+        months = con.execute("select distinct entry_month from marts.fct_workshop_memberships").fetchall()
+        assert all(re.fullmatch(r"\d{4}-\d{2}", m) for (m,) in months if m is not None)
+        keyed = con.execute(
+            "select count(*), count(d.employer_key) from marts.fct_transitions t "
+            "left join marts.dim_employers d using (employer_key) where t.employer_key is not null"
+        ).fetchone()
+        assert keyed[0] > 0 and keyed[0] == keyed[1], "facts reach the employer through dim_employers"
+        assert "employer_name" in tables["dim_employers"]
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        metrics = con.execute(
+            "select table_name, units, unique_units, share_unique from ops.disclosure_metrics"
+        ).fetchall()
+    assert {m[0] for m in metrics} >= {"marts.fct_workshop_memberships", "marts.fct_budget_fuer_arbeit_cases"}
+    for _, units, unique, share in metrics:
+        assert units > 0 and 0 <= unique <= units and share == round(unique / units, 4)
