@@ -102,3 +102,36 @@ def test_readers_see_only_complete_states_while_the_pipeline_runs(home, demo):
     assert report["reads"] > 20
     assert after != before, "the run changed the copy"
     assert {tuple(s) for s in report["seen"]} <= {tuple(before), tuple(after)}, "only complete states"
+
+
+def test_every_table_and_column_says_what_it_is(home):
+    """dbt's descriptions reach the analysts as DuckDB comments; counts are BIGINT (never HUGEINT)
+    and years INTEGER in every table."""
+    import duckdb
+
+    root, _ = home
+    con = duckdb.connect(str(root / "analysts" / "teilhabe.duckdb"), read_only=True)
+    try:
+        tables = con.execute(
+            "select schema_name || '.' || table_name, comment from duckdb_tables() where not internal"
+        ).fetchall()
+        columns = con.execute(
+            "select schema_name || '.' || table_name || '.' || column_name, comment, data_type, column_name "
+            "from duckdb_columns() where not internal"
+        ).fetchall()
+    finally:
+        con.close()
+    assert len(tables) > 30 and len(columns) > 250
+    assert [t for t, comment in tables if not (comment or "").strip()] == [], "tables without a comment"
+    assert [c for c, comment, _, _ in columns if not (comment or "").strip()] == [], (
+        "columns without a comment"
+    )
+    assert [c for c, _, data_type, _ in columns if data_type == "HUGEINT"] == []
+    years = [
+        (c, t)
+        for c, _, t, name in columns
+        if name == "year" or (name.endswith("_year") and "prev" not in name)
+    ]
+    assert all(t == "INTEGER" for _, t in years), years
+    minimised = {c: comment for c, comment, _, _ in columns}["marts.fct_workshop_memberships.entry_month"]
+    assert "Month (JJJJ-MM)" in minimised

@@ -119,3 +119,22 @@ def test_k12_flags_every_status(warehouse):
         ).fetchall()
     )
     assert set(statuses) == {"ok", "abweichung", "fehlt"}
+
+
+def test_every_missing_kpi_value_says_why(warehouse):
+    """Missing, not zero — and never unexplained: a null figure has its missing_reason (last year's
+    K01 beside this year's is null where the workshop has no row for Y-1)."""
+    unexplained = []
+    for (table,) in warehouse.execute(
+        "select table_name from duckdb_columns() where schema_name = 'kpi' and column_name = 'missing_reason'"
+    ).fetchall():
+        columns = [r[0] for r in warehouse.execute(f"describe kpi.{table}").fetchall()]
+        for column in columns:
+            if column in ("missing_reason", "value_prev_year", "rank_prev_year"):
+                continue
+            count = warehouse.execute(
+                f'select count(*) from kpi.{table} where "{column}" is null and missing_reason is null'
+            ).fetchone()[0]
+            if count:
+                unexplained.append((table, column, count))
+    assert unexplained == []

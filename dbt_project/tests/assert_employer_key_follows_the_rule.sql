@@ -1,5 +1,6 @@
 -- kpis.md "Same employer": each pair is a spelling and its key; the rows returned break the rule.
 -- noqa: disable=LT01
+{{ config(meta={'dagster': {'ref': {'name': 'dim_employers'}}}) }}
 with cases as (
     select unnest([
         {'employer_name': 'Autohaus König AG', 'expected': 'autohaus koenig'},

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from orchestration.dbt import WAREHOUSE_ENV, dbt_project, ensure_manifest
@@ -21,7 +21,22 @@ from teilhabe.publish.analysts_copy import SCHEMAS, publish_analysts_copy, recor
 ensure_manifest()
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, pool="warehouse")
+class LayeredTranslator(DagsterDbtTranslator):
+    """dbt's assets grouped by layer, as the warehouse's schemas are: staging, intermediate, marts,
+    kpi, and the seeds in reference."""
+
+    def get_group_name(self, dbt_resource_props) -> str | None:
+        return dbt_resource_props.get("config", {}).get("schema") or super().get_group_name(
+            dbt_resource_props
+        )
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    pool="warehouse",
+    dagster_dbt_translator=LayeredTranslator(),
+)
 def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, data_home: DataHome):
     """``dbt build`` of the selected models: models, seeds and their tests in one invocation. Its
     dbt state (target folder, partial parse) lives in the data home, apart from the manifest that
@@ -133,7 +148,7 @@ def analysts_copy(context: dg.AssetExecutionContext, data_home: DataHome) -> dg.
     target = data_home.analysts_copy
     try:
         require_free_space(target, "the analysts' copy", need=data_home.warehouse.stat().st_size)
-        rows = publish_analysts_copy(data_home.warehouse, target)
+        rows = publish_analysts_copy(data_home.warehouse, target, dbt_project.manifest_path)
         metrics = record_disclosure_metrics(data_home.warehouse, target)
     except StorageError as problem:
         raise dg.Failure(str(problem)) from None

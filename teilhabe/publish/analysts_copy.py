@@ -13,6 +13,7 @@ measured on the copy and kept in ops.disclosure_metrics.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -24,8 +25,9 @@ from teilhabe.settings import ANALYSTS_FILE_MODE, ANALYSTS_FOLDER_MODE, analysts
 SCHEMAS = ("marts", "kpi")  # what analysts get
 
 
-def publish_analysts_copy(warehouse: Path, target: Path) -> dict[str, int]:
-    """Write the copy next to its target, then move it into place in one rename. Returns the rows
+def publish_analysts_copy(warehouse: Path, target: Path, manifest: Path | None = None) -> dict[str, int]:
+    """Write the copy next to its target, then move it into place in one rename; with dbt's
+    ``manifest``, every table and column carries its dbt description as a comment. Returns the rows
     per table copied."""
     target.parent.mkdir(parents=True, exist_ok=True)
     group = analysts_group()
@@ -36,7 +38,7 @@ def publish_analysts_copy(warehouse: Path, target: Path) -> dict[str, int]:
     leftovers = [temporary, Path(f"{temporary}.wal"), Path(f"{temporary}.tmp")]
     remove_temporary(leftovers)
     try:
-        rows = _copy(warehouse, temporary)
+        rows = _copy(warehouse, temporary, model_descriptions(manifest) if manifest else {})
         with open(temporary, "rb") as handle:
             os.fsync(handle.fileno())
         os.chmod(temporary, ANALYSTS_FILE_MODE)
@@ -62,8 +64,9 @@ def _month_name(column: str) -> str:
     return f"{column}_month"
 
 
-def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
-    """The select list of one table in the copy: minimised where the table is about persons."""
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tuple[str, str, str]]:
+    """One table's columns in the copy, minimised where the table is about persons:
+    (select expression, name in the copy, name in the warehouse)."""
     columns = con.execute(
         "select column_name, data_type from duckdb_columns() where database_name = 'warehouse' "
         "and schema_name = ? and table_name = ? order by column_index",
@@ -75,22 +78,22 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[st
         quoted = f'"{name}"'
         if name == "employer_key":
             select.append(
-                f"case when {quoted} != '' then left(sha256('employer|' || {quoted}), 16) end as {quoted}"
+                (f"case when {quoted} != '' then left(sha256('employer|' || {quoted}), 16) end", name, name)
             )
         elif not personal:
-            select.append(quoted)
+            select.append((quoted, name, name))
         elif name in EMPLOYER_DETAILS:
             continue
         elif data_type in ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE"):
-            select.append(f"strftime({quoted}, '%Y-%m') as \"{_month_name(name)}\"")
+            select.append((f"strftime({quoted}, '%Y-%m')", _month_name(name), name))
         elif name.endswith("_eur"):
-            select.append(f"cast(round({quoted}) as integer) as {quoted}")
+            select.append((f"cast(round({quoted}) as integer)", name, name))
         else:
-            select.append(quoted)
+            select.append((quoted, name, name))
     return select
 
 
-def _copy(warehouse: Path, temporary: Path) -> dict[str, int]:
+def _copy(warehouse: Path, temporary: Path, descriptions: dict) -> dict[str, int]:
     rows: dict[str, int] = {}
     con = duckdb.connect(str(temporary))
     try:
@@ -102,8 +105,11 @@ def _copy(warehouse: Path, temporary: Path) -> dict[str, int]:
         for schema in SCHEMAS:
             con.execute(f"create schema if not exists {schema}")
         for schema, table in tables:
-            select = ", ".join(_columns(con, schema, table))
+            columns = _columns(con, schema, table)
+            select = ", ".join(f'{expression} as "{name}"' for expression, name, _ in columns)
             con.execute(f"create table {schema}.{table} as select {select} from warehouse.{schema}.{table}")
+            if (schema, table) in descriptions:
+                _describe(con, schema, table, columns, *descriptions[(schema, table)])
             rows[f"{schema}.{table}"] = con.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
         con.execute("detach warehouse")
         con.execute("checkpoint")
@@ -167,3 +173,41 @@ def disclosure_metrics(copy: Path) -> list[tuple]:
         return found
     finally:
         con.close()
+
+
+def model_descriptions(manifest: Path) -> dict[tuple[str, str], tuple[str, dict[str, str]]]:
+    """(schema, table) -> (the model's description, {column: description}) from dbt's manifest:
+    what dbt documents is what the analysts read in `duckdb_tables()` and `duckdb_columns()`."""
+    document = json.loads(manifest.read_text("utf-8"))
+    found = {}
+    for node in document.get("nodes", {}).values():
+        if node.get("resource_type") not in ("model", "seed") or node.get("schema") not in SCHEMAS:
+            continue
+        columns = {
+            name: " ".join(c.get("description", "").split()) for name, c in node.get("columns", {}).items()
+        }
+        description = " ".join(node.get("description", "").split())
+        found[(node["schema"], node.get("alias") or node["name"])] = (description, columns)
+    return found
+
+
+def _describe(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: list, description: str, documented: dict
+) -> None:
+    """dbt's descriptions as DuckDB comments; a minimised column says what it became."""
+    if description:
+        con.execute(f"comment on table {schema}.{table} is {_literal(description)}")
+    for expression, name, original in columns:
+        text = documented.get(original, "")
+        if name != original:
+            text = f"{text} Month (JJJJ-MM) in the analysts' copy.".strip()
+        elif original == "employer_key":
+            text = "The employer: an opaque code in the analysts' copy, its name in marts.dim_employers."
+        elif original.endswith("_eur") and expression != f'"{original}"':
+            text = f"{text} Whole euros in the analysts' copy.".strip()
+        if text:
+            con.execute(f'comment on column {schema}.{table}."{name}" is {_literal(text)}')
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

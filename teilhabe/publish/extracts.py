@@ -26,8 +26,6 @@ import polars as pl
 
 from teilhabe.publish.suppression import TableSpec, suppress
 
-TIERS = ("werkstatt", "kreis", "jobcenter", "landschaftsverband", "nrw")  # `level` of a row
-
 
 @dataclass(frozen=True)
 class KpiExtract:

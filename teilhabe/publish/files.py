@@ -80,10 +80,6 @@ def csv_bytes(sheet: Sheet) -> bytes:
     return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 
-def write_csv(sheet: Sheet, path: Path) -> None:
-    path.write_bytes(csv_bytes(sheet))
-
-
 def write_parquet(sheet: Sheet, path: Path) -> None:
     """Typed columns; suppressed cells null and listed by name in ``suppressed``."""
     names = [

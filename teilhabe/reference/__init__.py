@@ -17,9 +17,5 @@ def nrw_kreise() -> pl.DataFrame:
     return pl.read_csv(KREISE_CSV, separator=";", infer_schema=False)
 
 
-def kreis_names() -> dict[str, str]:
-    return dict(nrw_kreise().select("kreisschluessel", "name").iter_rows())
-
-
 def kreis_landschaftsverband() -> dict[str, str]:
     return dict(nrw_kreise().select("kreisschluessel", "landschaftsverband").iter_rows())

@@ -4,7 +4,7 @@ select
     werkstatt_nr,
     person_local_key,
     transition_date,
-    extract(year from transition_date) as transition_year,
+    cast(extract(year from transition_date) as integer) as transition_year,
     transition_kind,
     employer_name,
     employer_postcode,

@@ -11,8 +11,8 @@ by_region as (
         coalesce(kreisschluessel, landschaftsverband) as region,
         landschaftsverband,
         year,
-        sum(numerator) as numerator,
-        sum(denominator) as denominator,
+        cast(sum(numerator) as bigint) as numerator,
+        cast(sum(denominator) as bigint) as denominator,
         count(*) as workshops,
         count(*) filter (where denominator is null) as workshops_missing
     from workshops

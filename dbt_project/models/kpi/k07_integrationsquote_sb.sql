@@ -39,7 +39,7 @@ windows as (
 select
     jobcenter,
     month,
-    case when loaded_months = 13 then integration_months end as numerator,
+    case when loaded_months = 13 then cast(integration_months as bigint) end as numerator,
     case when loaded_months = 13 then {{ rounded_ratio('sb_gl_total', '12') }} end as denominator,
     case when loaded_months = 13 then {{ percent('integration_months * 12', 'sb_gl_total') }} end as value,
     false as is_provisional,

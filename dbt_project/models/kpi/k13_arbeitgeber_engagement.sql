@@ -14,7 +14,7 @@ with employers as (
 
 select
     kreisschluessel,
-    year,
+    cast(year as integer) as year,
     count(*) as employers,
     count(*) filter (where is_public_administration) as numerator,
     count(*) as denominator,

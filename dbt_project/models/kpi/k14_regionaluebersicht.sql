@@ -111,7 +111,7 @@ budget as (
     select
         kreisschluessel,
         year,
-        sum(active_cases) as budget_fuer_arbeit_active
+        cast(sum(active_cases) as bigint) as budget_fuer_arbeit_active
     from {{ ref('k05_budget_fuer_arbeit') }}
     group by kreisschluessel, year
 ),
@@ -145,7 +145,8 @@ k07_december as (
     select
         jobcenter as kreisschluessel,
         cast(left(month, 4) as integer) as year,
-        value as k07_december
+        value as k07_december,
+        missing_reason as k07_missing_reason
     from {{ ref('k07_integrationsquote_sb') }}
     where right(month, 2) = '12'
 )
@@ -172,6 +173,8 @@ select
             when jobcenter_years.year is null then 'no Jobcenter data for the Kreis'
             when jobcenter_side.sb_gl_customers_december is null
                 then 'the Jobcenter has not delivered December yet'
+            when k07_december.k07_december is null
+                then 'K07 for December: ' || coalesce(k07_december.k07_missing_reason, 'no value')
         end
     ), '') as missing_reason
 from workshop_side

@@ -6,8 +6,8 @@ select
     bool_or(industry_wz like '84.%') as is_public_administration,
     count(distinct employer_name) as spellings,
     list(distinct contact order by contact) as contacts,
-    min(year) as first_year,
-    max(year) as last_year
+    cast(min(year) as integer) as first_year,
+    cast(max(year) as integer) as last_year
 from {{ ref('int_employer_contacts') }}
 where employer_key != ''
 group by employer_key

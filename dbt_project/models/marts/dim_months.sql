@@ -16,6 +16,6 @@ select
     strftime(month_start, '%Y-%m') as month,
     month_start,
     last_day(month_start) as stichtag,
-    extract(year from month_start) as year,
-    extract(month from month_start) as month_of_year
+    cast(extract(year from month_start) as integer) as year,
+    cast(extract(month from month_start) as integer) as month_of_year
 from months

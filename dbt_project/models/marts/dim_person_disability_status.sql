@@ -54,9 +54,9 @@ changes as (
 numbered as (
     select
         *,
-        sum(case when is_change then 1 else 0 end) over (
+        cast(sum(case when is_change then 1 else 0 end) over (
             partition by person_key, jobcenter order by stichtag rows unbounded preceding
-        ) as spell_no
+        ) as bigint) as spell_no
     from changes
 )
 
