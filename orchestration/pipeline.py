@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration import REPOSITORY_TAG
 from teilhabe.disk import free_bytes, is_disk_full
 from teilhabe.settings import data_home
 
@@ -33,7 +34,7 @@ def _execute(job_name: str, **kwargs) -> PipelineResult:
     try:
         with dg.DagsterInstance.get() as instance:
             _release_dead_runs(instance)
-            tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+            tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), **REPOSITORY_TAG}
             result = defs.resolve_job_def(job_name).execute_in_process(
                 instance=instance, raise_on_error=False, tags=tags, **kwargs
             )

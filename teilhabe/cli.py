@@ -8,7 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from teilhabe.settings import PRIVATE_UMASK, data_home, quiet_telemetry
+from teilhabe.settings import PRIVATE_UMASK, REPO_ROOT, data_home, quiet_telemetry
 
 
 def _years(text: str) -> tuple[int, int]:
@@ -218,7 +218,10 @@ def cmd_dev(_: argparse.Namespace) -> int:
     home = data_home().ensure()
     os.environ["DAGSTER_HOME"] = str(home.dagster_home)
     dagster = Path(sys.executable).with_name("dagster")
-    os.execv(dagster, [str(dagster), "dev", "-m", "orchestration.definitions"])  # noqa: S606
+    # From the project folder, `dagster dev` takes module and code location name from pyproject.toml:
+    # the name the command line's runs are tagged with (orchestration.CODE_LOCATION).
+    os.chdir(REPO_ROOT)
+    os.execv(dagster, [str(dagster), "dev"])  # noqa: S606
     return 0  # not reached
 
 

@@ -75,3 +75,34 @@ def test_inbox_sensor_requests_one_run_for_new_files(faulty, tmp_path):
     assert isinstance(first, dg.RunRequest)
     context = dg.build_sensor_context(resources={"data_home": home}, cursor=first.run_key)
     assert isinstance(inbox_sensor(context), dg.SkipReason), "nothing new: no second run"
+
+
+def test_a_command_line_run_is_listed_under_its_job_as_the_ui_lists_them(tmp_path):
+    """The UI lists a job's runs by job name and the tag of its code location (repository@location);
+    a run started by `teilhabe run` carries both, and the location is the one pyproject.toml names
+    for `dagster dev`."""
+    import os
+    import subprocess
+    import sys
+    import tomllib
+    from pathlib import Path
+
+    from orchestration import CODE_LOCATION, REPOSITORY_TAG
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text("utf-8"))
+    assert project["tool"]["dagster"]["code_location_name"] == CODE_LOCATION
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    home = tmp_path / "home"
+    env = {**os.environ, "TEILHABE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("teilhabe")), "run", "--inbox", str(inbox)],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
+    instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+    try:
+        listed = instance.get_runs(dg.RunsFilter(job_name="pipeline", tags=REPOSITORY_TAG))
+    finally:
+        instance.dispose()
+    assert len(listed) == 1 and listed[0].status == dg.DagsterRunStatus.SUCCESS
