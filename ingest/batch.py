@@ -131,11 +131,10 @@ def _count_quarantined(batch: Batch, findings: pl.DataFrame) -> None:
 
 
 def read_batch(
-    incoming: Iterable[Incoming | Path], known_workshops: set[str] | None = None, limits: Limits | None = None
+    incoming: Iterable[Incoming | Path], known_workshops: set[str] | None = None, limits: Limits = Limits()
 ) -> Batch:
     """Read and validate files. ``known_workshops``: the register's Werkstatt-Nr. before this batch
     (a register in the batch adds to it); None means no register is known and none is checked."""
-    limits = limits or Limits.from_environment()
     items = [i if isinstance(i, Incoming) else from_path(i, limits) for i in incoming]
     results = _read_all(items, limits)
     batch = Batch()

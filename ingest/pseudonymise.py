@@ -25,15 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-KEY_ENV = "TEILHABE_PSEUDONYM_KEY"
-KEY_FILE_ENV = "TEILHABE_PSEUDONYM_KEY_FILE"
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
-
-
-def default_key_file() -> Path:
-    """Outside the repository and the data home: the user's configuration folder."""
-    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "teilhabe" / "pseudonym.key"
 
 
 MIN_KEY_BYTES = 32  # privacy.md §1
@@ -69,14 +61,14 @@ def _usable(secret: bytes, source: str) -> bytes:
     return secret
 
 
-def load_key() -> PseudonymKey:
-    """The key from TEILHABE_PSEUDONYM_KEY, else from the key file; on a first run a random key is
-    created in the key file (mode 600). Never a key written in the code. A short or empty key, or
-    a key file that group or others can read, is refused (KeyProblem) before anything is read."""
-    if KEY_ENV in os.environ:
-        source = f"environment variable {KEY_ENV}"
-        return PseudonymKey(_usable(os.environ[KEY_ENV].encode(), source), source)
-    path = Path(os.environ.get(KEY_FILE_ENV) or default_key_file())
+def load_key(secret: bytes | None, path: Path) -> PseudonymKey:
+    """The key given (Settings.pseudonym_key, from TEILHABE_PSEUDONYM_KEY), else the key file's;
+    on a first run a random key is created in the key file (mode 600). Never a key written in the
+    code. A short or empty key, or a key file that group or others can read, is refused
+    (KeyProblem) before anything is read."""
+    if secret is not None:
+        source = "environment variable TEILHABE_PSEUDONYM_KEY"
+        return PseudonymKey(_usable(secret, source), source)
     if path.exists():
         mode = path.stat().st_mode
         if mode & 0o077:
@@ -103,7 +95,7 @@ def _create_key(path: Path) -> PseudonymKey:
         try:
             os.link(temporary, path)
         except FileExistsError:
-            return load_key()
+            return load_key(None, path)
     finally:
         os.unlink(temporary)
     directory = os.open(path.parent, os.O_RDONLY)

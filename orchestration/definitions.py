@@ -1,19 +1,29 @@
-"""The one entry point of the code location: ``dagster dev -m orchestration.definitions``."""
+"""The one entry point of the code location: ``dagster dev -m orchestration.definitions``.
+
+Importing it reads where the data home is (TEILHABE_HOME) and dbt's manifest; it creates nothing.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.dbt import dbt_resource
-from orchestration.defs import ingest, publish, warehouse
-from orchestration.resources import data_home_resource
-from teilhabe.settings import quiet_telemetry
+from orchestration.defs import jobs, schedules, sensors
+from orchestration.defs.assets import ingest, publish, warehouse
+from orchestration.defs.resources import resources
+from teilhabe.settings import quiet_telemetry, settings
 
 quiet_telemetry()
 
-defs = dg.Definitions.merge(
-    ingest.defs,
-    warehouse.defs,
-    publish.defs,
-    dg.Definitions(resources={"dbt": dbt_resource(), "data_home": data_home_resource()}),
+defs = dg.Definitions(
+    assets=[
+        ingest.landing_tables,
+        warehouse.warehouse_dbt_assets,
+        publish.analysts_copy,
+        publish.latest_extracts,
+        *publish.PERIOD_ASSETS.values(),
+    ],
+    jobs=[jobs.pipeline_job, *jobs.PUBLISH_JOBS.values()],
+    schedules=schedules.partner_schedules(),
+    sensors=[sensors.inbox_sensor],
+    resources=resources(settings().home),
 )

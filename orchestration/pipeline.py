@@ -11,14 +11,14 @@ import logging
 import os
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dagster as dg
 
 from orchestration import REPOSITORY_TAG
 from teilhabe.disk import free_bytes, is_disk_full
-from teilhabe.settings import data_home
+from teilhabe.settings import DataHome
 
 # The run's full log is in the Dagster instance (see it with `make dev`); the terminal shows the
 # summary with one line per warning and per failed step (no stack traces).
@@ -27,22 +27,23 @@ MAX_PROBLEM_LINE = 300
 PID_TAG, HOST_TAG = "teilhabe/pid", "teilhabe/host"
 
 
-def _execute(job_name: str, **kwargs) -> PipelineResult:
-    """Run a job in this process, recorded in the data home's Dagster instance."""
+def _execute(home: DataHome, job_name: str, **kwargs) -> PipelineResult:
+    """Run a job in this process on a data home, recorded in its Dagster instance."""
     from orchestration.definitions import defs
+    from orchestration.defs.resources import resources
 
     try:
-        with dg.DagsterInstance.get() as instance:
+        with dg.DagsterInstance.from_config(str(home.ensure().dagster_home)) as instance:
             _release_dead_runs(instance)
             tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), **REPOSITORY_TAG}
             result = defs.resolve_job_def(job_name).execute_in_process(
-                instance=instance, raise_on_error=False, tags=tags, **kwargs
+                instance=instance, raise_on_error=False, tags=tags, resources=resources(home), **kwargs
             )
             return _result(result, _warnings(instance, result.run_id))
     except Exception as error:  # the run could not even be recorded (e.g. a full disk)
         line = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
         if is_disk_full(error):
-            line = f"the disk of {data_home().root} is full ({free_bytes(data_home().root) >> 20} MB free): {line}"
+            line = f"the disk of {home.root} is full ({free_bytes(home.root) >> 20} MB free): {line}"
         return PipelineResult(False, "-", 0, ("run",), problems=(line[:MAX_PROBLEM_LINE],))
 
 
@@ -112,22 +113,20 @@ class PipelineResult:
         return "\n".join([*lines, *self.problems])
 
 
-def run_pipeline(inbox: Path) -> PipelineResult:
-    home = data_home().ensure()
-    os.environ["DAGSTER_HOME"] = str(home.dagster_home)
-    os.environ["TEILHABE_INBOX"] = str(inbox)
-    return _execute("pipeline", run_config=QUIET)
+def run_pipeline(home: DataHome, inbox: Path) -> PipelineResult:
+    """The pipeline job on a data home, taking the deliveries of ``inbox``."""
+    return _execute(replace(home, inbox_dir=inbox), "pipeline", run_config=QUIET)
 
 
-def run_publish(partners: list[str], period: str) -> PipelineResult:
+def run_publish(home: DataHome, partners: list[str], period: str) -> PipelineResult:
     """Re-issue one period for some partners (or all of the period's kind), as the UI would."""
-    home = data_home().ensure()
-    os.environ["DAGSTER_HOME"] = str(home.dagster_home)
-    from orchestration.defs.publish import ASSET_NAMES, PERIOD_ASSETS, partition_of_period
+    from orchestration.defs.partitions import ASSET_NAMES
+    from publish.periods import partition_of_period
 
     kind, key = partition_of_period(period)
-    config = {**QUIET, "ops": {PERIOD_ASSETS[kind].op.name: {"config": {"partners": partners}}}}
-    return _execute(f"publish_{ASSET_NAMES[kind]}", run_config=config, partition_key=key)
+    op = f"outbox__periods__{ASSET_NAMES[kind]}"
+    config = {**QUIET, "ops": {op: {"config": {"partners": partners}}}}
+    return _execute(home, f"publish_{ASSET_NAMES[kind]}", run_config=config, partition_key=key)
 
 
 def _result(result: dg.ExecuteInProcessResult, warnings: tuple[str, ...]) -> PipelineResult:

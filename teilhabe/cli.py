@@ -8,7 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from teilhabe.settings import PRIVATE_UMASK, REPO_ROOT, data_home, quiet_telemetry
+from teilhabe.settings import PRIVATE_UMASK, REPO_ROOT, quiet_telemetry, settings
 
 
 def _years(text: str) -> tuple[int, int]:
@@ -52,17 +52,20 @@ def refuse(message: str) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from ingest.ops_tables import warehouse_key_problem
     from ingest.pseudonymise import KeyProblem, load_key
-    from ingest.warehouse import warehouse_key_problem
     from teilhabe.disk import StorageError, require_free_space
 
-    home = data_home()
+    config = settings()
+    home = config.home
     inbox = Path(args.inbox).resolve() if args.inbox else home.inbox
     if args.inbox and not inbox.is_dir():
         return refuse(f"no inbox folder at {inbox}")
     try:
-        require_free_space(home.root, "teilhabe run")
-        key = load_key()  # a key that cannot be used is refused before anything is read
+        require_free_space(home.root, "teilhabe run", keep_free=config.min_free_bytes)
+        key = load_key(
+            config.pseudonym_key, config.pseudonym_key_file
+        )  # a key that cannot be used is refused before anything is read
     except (StorageError, KeyProblem) as problem:
         return refuse(str(problem))
     if problem := warehouse_key_problem(home.warehouse, key):
@@ -78,7 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(simulate(out=inbox, profile="demo", years=(2023, 2024), seed=7, progress=False).summary())
     from orchestration.pipeline import run_pipeline
 
-    result = run_pipeline(inbox=inbox)
+    result = run_pipeline(home, inbox)
     print(result.summary())
     print()
     for label, path in (
@@ -112,7 +115,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     missing = [p for p in args.files if not p.is_file()]
     if missing:
         return refuse(f"keine Datei: {', '.join(map(str, missing))}")
-    batch = read_batch(args.files, known_workshops=known)
+    batch = read_batch(args.files, known_workshops=known, limits=settings().limits)
     findings = {name: [] for name in batch.files}
     for row in batch.findings.iter_rows(named=True):
         findings[row["file"]].append(Issue(**row))
@@ -141,9 +144,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
     """Re-issue a period's extracts (a new version only where the figures changed)."""
     import datetime as dt
 
-    from teilhabe.publish.deliver import mismatch
-    from teilhabe.publish.extracts import period_kind, period_problem
-    from teilhabe.publish.partners import load_partners
+    from publish.partners import load_partners
+    from publish.periods import period_kind, period_problem
+    from publish.step import mismatch
 
     if problem := period_problem(args.period, dt.date.today()):
         return refuse(problem)
@@ -156,13 +159,14 @@ def cmd_publish(args: argparse.Namespace) -> int:
             )
         if known[ident].period != kind:
             return refuse(mismatch(known[ident], args.period))
-    if not data_home().warehouse.exists():
-        return refuse(f"no warehouse at {data_home().warehouse} yet: run `teilhabe run` first")
+    home = settings().home
+    if not home.warehouse.exists():
+        return refuse(f"no warehouse at {home.warehouse} yet: run `teilhabe run` first")
     from orchestration.pipeline import run_publish
 
-    result = run_publish(args.partner or [], args.period)
+    result = run_publish(home, args.partner or [], args.period)
     print(result.summary())
-    print(f"extracts        {data_home().outbox}/<partner>/{args.period}/latest")
+    print(f"extracts        {home.outbox}/<partner>/{args.period}/latest")
     return 0 if result.success else 1
 
 
@@ -171,17 +175,19 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     every delivery taken again in the order it arrived, then the whole pipeline."""
     import duckdb
 
+    from ingest.load import replay
+    from ingest.ops_tables import carry_over
     from ingest.pseudonymise import KeyProblem, load_key
-    from ingest.warehouse import carry_over, replay
     from teilhabe.settings import DataHome
 
-    old, new = data_home(), DataHome(args.to.resolve())
+    config = settings()
+    old, new = config.home, DataHome(args.to.resolve())
     if not old.warehouse.exists():
         return refuse(f"no warehouse to rebuild from at {old.warehouse}")
     if new.root.exists() and any(new.root.iterdir()):
         return refuse(f"{new.root} is not empty: a rebuild makes a new data home")
     try:
-        key = load_key()
+        key = load_key(config.pseudonym_key, config.pseudonym_key_file)
     except KeyProblem as problem:
         return refuse(str(problem))
     with duckdb.connect(str(old.warehouse), read_only=True) as con:
@@ -190,17 +196,19 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         ).fetchall()
     new.ensure()
     with duckdb.connect(str(new.warehouse)) as con:
-        report = replay(con, deliveries, old.archive, new.archive, key)
+        report = replay(
+            con, deliveries, old.archive, new.archive, key,
+            limits=config.limits, chunk_files=config.ingest_chunk_files,
+        )  # fmt: skip
         carry_over(old.warehouse, con)
     if old.outbox.exists():  # partners' versions go on: equal figures make no new version
         shutil.copytree(old.outbox, new.outbox, symlinks=True, dirs_exist_ok=True)
     print(f"rebuilt {new.root} from the archive of {old.root}: {report.summary()}")
     if report.skipped_known:
         print(f"({report.skipped_known} deliveries were no longer in the archive: removed by its retention)")
-    os.environ["TEILHABE_HOME"], os.environ["DAGSTER_HOME"] = str(new.root), str(new.root / "dagster")
     from orchestration.pipeline import run_pipeline
 
-    result = run_pipeline(inbox=new.inbox)
+    result = run_pipeline(new, new.inbox)
     print(result.summary())
     return 0 if result.success else 1
 
@@ -210,18 +218,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from teilhabe.bench import run_benchmark
     from teilhabe.bench.scenarios import DEFAULT_SCENARIOS
 
-    work = (args.work or data_home().root / "bench").resolve()
+    work = (args.work or settings().home.root / "bench").resolve()
     return run_benchmark(args.scenario or list(DEFAULT_SCENARIOS), work)
 
 
 def cmd_dev(_: argparse.Namespace) -> int:
-    home = data_home().ensure()
-    os.environ["DAGSTER_HOME"] = str(home.dagster_home)
+    home = settings().home.ensure()
     dagster = Path(sys.executable).with_name("dagster")
     # From the project folder, `dagster dev` takes module and code location name from pyproject.toml:
     # the name the command line's runs are tagged with (orchestration.CODE_LOCATION).
     os.chdir(REPO_ROOT)
-    os.execv(dagster, [str(dagster), "dev"])  # noqa: S606
+    environment = {**os.environ, "DAGSTER_HOME": str(home.dagster_home), "TEILHABE_HOME": str(home.root)}
+    os.execve(dagster, [str(dagster), "dev"], environment)  # noqa: S606
     return 0  # not reached
 
 

@@ -5,23 +5,17 @@ as what it is (which step, which path, how much is free), with the step's tempor
 from __future__ import annotations
 
 import errno
-import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-MIN_FREE_ENV = "TEILHABE_MIN_FREE_MB"
-DEFAULT_MIN_FREE_MB = 256
+DEFAULT_MIN_FREE_BYTES = 256 << 20  # Settings.min_free_bytes (TEILHABE_MIN_FREE_MB)
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
 _FULL_TEXTS = ("no space left", "disk i/o error", "disk is full", "could not write", "quota exceeded")
 
 
 class StorageError(RuntimeError):
     """A step could not write: the disk is full or failing. The message names step and path."""
-
-
-def min_free_bytes() -> int:
-    return int(os.environ.get(MIN_FREE_ENV, DEFAULT_MIN_FREE_MB)) << 20
 
 
 def free_bytes(path: Path) -> int:
@@ -36,16 +30,16 @@ def _mb(value: int) -> str:
     return f"{value / 2**20:,.0f} MB"
 
 
-def require_free_space(path: Path, step: str, need: int = 0) -> None:
+def require_free_space(path: Path, step: str, need: int = 0, keep_free: int = DEFAULT_MIN_FREE_BYTES) -> None:
     """Refuse to start a writing step when the disk cannot hold what it writes (``need`` bytes
-    beyond the minimum kept free; a minimum of 0 switches the check off)."""
-    if min_free_bytes() == 0:
+    beyond the ``keep_free`` minimum; a minimum of 0 switches the check off)."""
+    if keep_free == 0:
         return
-    free, wanted = free_bytes(path), need + min_free_bytes()
+    free, wanted = free_bytes(path), need + keep_free
     if free < wanted:
         raise StorageError(
             f"{step}: only {_mb(free)} free on the disk of {path}, need {_mb(wanted)} "
-            f"(free space, or lower {MIN_FREE_ENV})"
+            f"(free space, or lower TEILHABE_MIN_FREE_MB)"
         )
 
 

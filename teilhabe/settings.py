@@ -1,10 +1,12 @@
-"""Where everything lives. One data home (``TEILHABE_HOME``, default ``./data``) holds all state."""
+"""Where everything lives and every setting: one data home (``TEILHABE_HOME``, default ``./data``)
+holds all state; ``Settings`` holds every ``TEILHABE_*`` setting, read here and nowhere else."""
 
 from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -23,11 +25,16 @@ concurrency:
 
 @dataclass(frozen=True)
 class DataHome:
+    """Where one warehouse keeps everything: ``root`` (TEILHABE_HOME), its drop folder (``inbox``,
+    default ``<root>/inbox``) and its Dagster instance (DAGSTER_HOME, default ``<root>/dagster``)."""
+
     root: Path
+    inbox_dir: Path | None = None
+    dagster_dir: Path | None = None
 
     @property
     def inbox(self) -> Path:
-        return self.root / "inbox"
+        return self.inbox_dir or self.root / "inbox"
 
     @property
     def archive(self) -> Path:
@@ -46,12 +53,17 @@ class DataHome:
         return self.root / "outbox"
 
     @property
+    def dbt_state(self) -> Path:
+        """dbt's target folders and partial parse for the runs of this data home."""
+        return self.root / "dbt"
+
+    @property
     def dagster_home(self) -> Path:
-        return Path(os.environ.get("DAGSTER_HOME") or self.root / "dagster")
+        return self.dagster_dir or self.root / "dagster"
 
     def ensure(self) -> DataHome:
         os.umask(PRIVATE_UMASK)
-        for folder in (self.root, self.inbox, self.outbox, self.archive):
+        for folder in (self.root, self.root / "inbox", self.outbox, self.archive):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.analysts_copy.parent.mkdir(mode=ANALYSTS_FOLDER_MODE, exist_ok=True)
         self.dagster_home.mkdir(parents=True, exist_ok=True)
@@ -66,7 +78,6 @@ class DataHome:
 PRIVATE_UMASK = 0o077
 ARCHIVE_FILE_MODE = 0o400
 ANALYSTS_FOLDER_MODE, ANALYSTS_FILE_MODE = 0o750, 0o440
-ANALYSTS_GROUP_ENV = "TEILHABE_ANALYSTS_GROUP"
 
 
 def _policy(home: DataHome, path: Path, is_dir: bool) -> int:
@@ -107,10 +118,8 @@ def tighten_modes(home: DataHome) -> list[str]:
     return found
 
 
-def analysts_group() -> int | None:
-    """The group id of the analysts who may read their copy (TEILHABE_ANALYSTS_GROUP), or None:
-    the pipeline user's own group."""
-    name = os.environ.get(ANALYSTS_GROUP_ENV)
+def analysts_group_id(name: str | None) -> int | None:
+    """The group id of the analysts who may read their copy, or None: the pipeline user's own group."""
     if not name:
         return None
     import grp
@@ -118,16 +127,7 @@ def analysts_group() -> int | None:
     try:
         return grp.getgrnam(name).gr_gid
     except KeyError:
-        raise ValueError(f"{ANALYSTS_GROUP_ENV}: there is no group {name!r} on this machine") from None
-
-
-DUCKDB_MEMORY_ENV = "TEILHABE_DUCKDB_MEMORY_LIMIT"
-DEFAULT_DUCKDB_MEMORY = "1536MB"  # per DuckDB process; spills to disk beyond it
-
-
-def duckdb_memory_limit() -> str:
-    """DuckDB would take 80 % of the machine by default; the pipeline shares it with Python."""
-    return os.environ.get(DUCKDB_MEMORY_ENV, DEFAULT_DUCKDB_MEMORY)
+        raise ValueError(f"TEILHABE_ANALYSTS_GROUP: there is no group {name!r} on this machine") from None
 
 
 @dataclass(frozen=True)
@@ -139,31 +139,66 @@ class Limits:
     workbook_memory_bytes: int = 512 << 20  # address space of a workbook worker (a monthly workbook: ~20 MB)
     workbook_seconds: float = 60.0  # per workbook (a monthly workbook: ~0.01 s)
 
+
+def default_key_file(environ: Mapping[str, str]) -> Path:
+    """Outside the repository and the data home: the user's configuration folder."""
+    base = Path(environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "teilhabe" / "pseudonym.key"
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes")
+
+
+def _megabytes(value: str | None, default: int) -> int:
+    return int(value) << 20 if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every ``TEILHABE_*`` setting, read in one place (``from_environment``) and passed on
+    explicitly: readers, the load stage and publishing take what they need as arguments."""
+
+    home: DataHome
+    duckdb_memory_limit: str = "1536MB"  # per DuckDB process (DuckDB would take 80 % of the machine)
+    limits: Limits = Limits()
+    # Processed files leave the inbox (privacy.md §2) unless the inbox must not be changed (a
+    # read-only share, the benchmark's inbox views): then the pipeline remembers them instead.
+    keep_inbox_files: bool = False
+    ingest_chunk_files: int = 2000  # about five months of NRW deliveries: ~1 GB of frames at a time
+    archive_retention_years: int = 6  # privacy.md §2: enough to rebuild five years of history
+    min_free_bytes: int = 256 << 20  # kept free on the data home's disk; 0 switches the check off
+    analysts_group: str | None = None  # the group that may read the analysts' copy
+    pseudonym_key: bytes | None = field(default=None, repr=False)  # the secret itself, never shown
+    pseudonym_key_file: Path | None = None
+    publish_file_delay: float = 0.0  # seconds between an extract's files: lets crash tests kill mid-write
+
     @classmethod
-    def from_environment(cls) -> Limits:
-        """``TEILHABE_MAX_FILE_MB``, ``TEILHABE_WORKBOOK_MEMORY_MB``, ``TEILHABE_WORKBOOK_SECONDS``."""
-        default = cls()
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        get, default, limits = environ.get, cls(DataHome(Path())), Limits()
+        dagster = get("DAGSTER_HOME")
         return cls(
-            max_file_bytes=int(os.environ.get("TEILHABE_MAX_FILE_MB", default.max_file_bytes >> 20)) << 20,
-            workbook_memory_bytes=int(
-                os.environ.get("TEILHABE_WORKBOOK_MEMORY_MB", default.workbook_memory_bytes >> 20)
-            )
-            << 20,
-            workbook_seconds=float(os.environ.get("TEILHABE_WORKBOOK_SECONDS", default.workbook_seconds)),
-        )
+            home=DataHome(Path(get("TEILHABE_HOME") or "data").resolve(), None, Path(dagster) if dagster else None),
+            duckdb_memory_limit=get("TEILHABE_DUCKDB_MEMORY_LIMIT") or default.duckdb_memory_limit,
+            limits=Limits(
+                max_file_bytes=_megabytes(get("TEILHABE_MAX_FILE_MB"), limits.max_file_bytes),
+                workbook_memory_bytes=_megabytes(get("TEILHABE_WORKBOOK_MEMORY_MB"), limits.workbook_memory_bytes),
+                workbook_seconds=float(get("TEILHABE_WORKBOOK_SECONDS") or limits.workbook_seconds),
+            ),
+            keep_inbox_files=_flag(get("TEILHABE_KEEP_INBOX_FILES")),
+            ingest_chunk_files=int(get("TEILHABE_INGEST_CHUNK_FILES") or default.ingest_chunk_files),
+            archive_retention_years=int(get("TEILHABE_ARCHIVE_RETENTION_YEARS") or default.archive_retention_years),
+            min_free_bytes=_megabytes(get("TEILHABE_MIN_FREE_MB"), default.min_free_bytes),
+            analysts_group=get("TEILHABE_ANALYSTS_GROUP") or None,
+            pseudonym_key=environ["TEILHABE_PSEUDONYM_KEY"].encode() if "TEILHABE_PSEUDONYM_KEY" in environ else None,
+            pseudonym_key_file=Path(get("TEILHABE_PSEUDONYM_KEY_FILE") or default_key_file(environ)),
+            publish_file_delay=float(get("TEILHABE_PUBLISH_FILE_DELAY") or 0),
+        )  # fmt: skip
 
 
-KEEP_INBOX_ENV = "TEILHABE_KEEP_INBOX_FILES"
-
-
-def keep_inbox_files() -> bool:
-    """Processed files leave the inbox (privacy.md §2) unless the inbox must not be changed (a
-    read-only share, the benchmark's inbox views): then the pipeline remembers them instead."""
-    return os.environ.get(KEEP_INBOX_ENV, "").lower() in ("1", "true", "yes")
-
-
-def data_home() -> DataHome:
-    return DataHome(Path(os.environ.get("TEILHABE_HOME", "data")).resolve())
+def settings() -> Settings:
+    """The settings of this process, from its environment (read when asked, never on import)."""
+    return Settings.from_environment()
 
 
 def quiet_telemetry() -> None:

@@ -52,15 +52,19 @@ def demo_home(demo, tmp_path_factory) -> dict:
     import dagster as dg
 
     from orchestration.definitions import defs
-    from orchestration.resources import DataHome
+    from orchestration.defs.resources import DataHomeResource
 
     root = tmp_path_factory.mktemp("demo_home")
     inbox = root / "inbox"
     shutil.copytree(demo, inbox)
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("pipeline").execute_in_process(
-            instance=instance, resources={"data_home": DataHome(root=str(root), inbox_dir=str(inbox))}
+            instance=instance, resources={"data_home": DataHomeResource(root=str(root), inbox_dir=str(inbox))}
         )
         events = [str(e) for e in instance.all_logs(result.run_id)]
+        partitions = {
+            name: instance.get_materialized_partitions(dg.AssetKey(["outbox", "periods", name]))
+            for name in ("monthly", "quarterly", "yearly")
+        }
     assert result.success
-    return {"root": root, "result": result, "events": events}
+    return {"root": root, "result": result, "events": events, "period_partitions": partitions}

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration.resources import DataHome
+from orchestration.defs.resources import DataHomeResource
 
 READER = """
 import duckdb, json, sys, time
@@ -40,7 +40,7 @@ def _run(root: Path, inbox: Path) -> None:
 
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("pipeline").execute_in_process(
-            instance=instance, resources={"data_home": DataHome(root=str(root), inbox_dir=str(inbox))}
+            instance=instance, resources={"data_home": DataHomeResource(root=str(root), inbox_dir=str(inbox))}
         )
     assert result.success
 

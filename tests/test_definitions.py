@@ -22,7 +22,7 @@ def test_definitions_validate_like_the_cli():
 
 def test_dbt_assets_serialise_warehouse_writers():
     """Every asset that writes the DuckDB file shares the pool "warehouse" (one writer at a time)."""
-    from orchestration.defs.warehouse import warehouse_dbt_assets
+    from orchestration.defs.assets.warehouse import warehouse_dbt_assets
 
     assert warehouse_dbt_assets.op.pool == "warehouse"
 
@@ -50,7 +50,7 @@ def test_every_asset_key_and_group_is_as_recorded():
 def test_the_contract_check_is_declared_as_it_acts():
     """Findings quarantine files and rows and let the rest load (severity WARN): the check must not
     claim to block downstream assets."""
-    from orchestration.defs.ingest import landing_tables
+    from orchestration.defs.assets.ingest import landing_tables
 
     specs = [spec for spec in landing_tables.check_specs if spec.name == "contract"]
     assert specs and not any(spec.blocking for spec in specs)

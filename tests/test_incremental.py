@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.resources import DataHome
+from orchestration.defs.resources import DataHomeResource
 
 SPLIT = dt.datetime(2024, 10, 1, tzinfo=dt.UTC).timestamp()  # files received later come in phase 2
 
@@ -24,7 +24,7 @@ def _run(root: Path, inbox: Path) -> None:
 
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("pipeline").execute_in_process(
-            instance=instance, resources={"data_home": DataHome(root=str(root), inbox_dir=str(inbox))}
+            instance=instance, resources={"data_home": DataHomeResource(root=str(root), inbox_dir=str(inbox))}
         )
     assert result.success
 

@@ -15,7 +15,7 @@ import pytest
 from hostile import UEBERGAENGE_HEADER, far_cell_workbook, lying_far_cell_workbook
 
 from ingest import inbox as inbox_module
-from ingest import warehouse as wh
+from ingest import load as wh
 from ingest.batch import read_batch
 from ingest.identify import identify, implausible_period
 from ingest.inbox import InboxFile, Unstable, display_name, name_problem, scan_inbox, take
@@ -23,9 +23,9 @@ from ingest.issues import Issue
 from ingest.pseudonymise import PseudonymKey
 from ingest.readers import WORKBOOK_SHEETS
 from ingest.workbooks import Cells, Unreadable, WorkbookReader
-from teilhabe.publish.extracts import period_problem
-from teilhabe.publish.partners import load_partners
-from teilhabe.publish.readiness import readiness
+from publish.partners import load_partners
+from publish.periods import period_problem
+from publish.readiness import readiness
 
 KEY = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
 TODAY = dt.date(2026, 12, 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import shutil
 import stat
 from pathlib import Path
@@ -13,8 +14,12 @@ import duckdb
 import polars as pl
 import pytest
 
-from ingest import warehouse as wh
+from ingest import chunk as chunk_module
+from ingest import load as wh
+from ingest.ops_tables import prepare
 from ingest.pseudonymise import PseudonymKey, load_key, local_key, normalise_name, person_key
+from ingest.retention import prune_archive
+from teilhabe.settings import default_key_file
 
 KEY = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
 
@@ -208,8 +213,8 @@ def test_a_crash_leaves_the_previous_state(demo, tmp_path, monkeypatch):
     inbox = tmp_path / "inbox"
     shutil.copytree(demo, inbox)
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    wh.prepare(con)
-    real = wh.landing_frame
+    prepare(con)
+    real = chunk_module.landing_frame
     calls = {"n": 0}
 
     def failing(*args, **kwargs):
@@ -218,12 +223,12 @@ def test_a_crash_leaves_the_previous_state(demo, tmp_path, monkeypatch):
             raise OSError("disk full (simulated)")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(wh, "landing_frame", failing)
+    monkeypatch.setattr(chunk_module, "landing_frame", failing)
     with pytest.raises(OSError):
         wh.ingest(con, inbox, tmp_path / "archive", KEY)
     assert con.execute("select count(*) from ops.delivery_log").fetchone()[0] == 0
     assert sum(counts(con).values()) == 0
-    monkeypatch.setattr(wh, "landing_frame", real)
+    monkeypatch.setattr(chunk_module, "landing_frame", real)
     report = wh.ingest(con, inbox, tmp_path / "archive", KEY)
     assert report.loaded > 800, "the rerun takes everything"
 
@@ -233,24 +238,23 @@ def test_a_crash_keeps_the_whole_chunks_before_it_and_the_rerun_takes_the_rest(d
     ones had not arrived), and the rerun ends exactly where one uninterrupted run ends."""
     inbox = tmp_path / "inbox"
     shutil.copytree(demo, inbox)
-    monkeypatch.setenv(wh.CHUNK_ENV, "300")
-    real_chunk, real_frame = wh._ingest_chunk, wh.landing_frame
+    real_chunk, real_frame = wh.load_chunk, chunk_module.landing_frame
     chunks: list[list[str]] = []
 
-    def chunk(con, files, *args, **kwargs):
+    def chunk(ctx, files):
         chunks.append([file.name for file in files])
-        return real_chunk(con, files, *args, **kwargs)
+        return real_chunk(ctx, files)
 
     def frame(*args, **kwargs):
         if len(chunks) == 2:
             raise OSError("disk full (simulated)")
         return real_frame(*args, **kwargs)
 
-    monkeypatch.setattr(wh, "_ingest_chunk", chunk)
-    monkeypatch.setattr(wh, "landing_frame", frame)
+    monkeypatch.setattr(wh, "load_chunk", chunk)
+    monkeypatch.setattr(chunk_module, "landing_frame", frame)
     con = duckdb.connect(str(tmp_path / "crashed.duckdb"))
     with pytest.raises(OSError):
-        wh.ingest(con, inbox, tmp_path / "archive", KEY)
+        wh.ingest(con, inbox, tmp_path / "archive", KEY, chunk_files=300)
     assert len(chunks) == 2 and len(chunks[0]) == 300
     assert sorted(r[0] for r in con.execute("select file_name from ops.delivery_log").fetchall()) == sorted(
         chunks[0]
@@ -263,13 +267,13 @@ def test_a_crash_keeps_the_whole_chunks_before_it_and_the_rerun_takes_the_rest(d
     ).fetchall()
     assert mismatched == [], "every logged file is in the landing whole, nothing else is"
 
-    monkeypatch.setattr(wh, "_ingest_chunk", real_chunk)
-    monkeypatch.setattr(wh, "landing_frame", real_frame)
-    wh.ingest(con, inbox, tmp_path / "archive", KEY)
+    monkeypatch.setattr(wh, "load_chunk", real_chunk)
+    monkeypatch.setattr(chunk_module, "landing_frame", real_frame)
+    wh.ingest(con, inbox, tmp_path / "archive", KEY, chunk_files=300)
     assert not list(inbox.iterdir()), "after the rerun every file is taken"
     shutil.copytree(demo, tmp_path / "inbox2")
     with duckdb.connect(str(tmp_path / "uninterrupted.duckdb")) as uninterrupted:
-        wh.ingest(uninterrupted, tmp_path / "inbox2", tmp_path / "archive2", KEY)
+        wh.ingest(uninterrupted, tmp_path / "inbox2", tmp_path / "archive2", KEY, chunk_files=300)
     con.execute(f"attach '{tmp_path / 'uninterrupted.duckdb'}' as uninterrupted (read_only)")
     log = "delivery_id, file_name, status, rows_in, rows_loaded, rows_quarantined, superseded_by"
     for table, columns in [*((f"landing.{t}", "*") for t in counts(con)), ("ops.delivery_log", log)]:
@@ -282,11 +286,11 @@ def test_first_run_creates_a_private_key_outside_the_repo(tmp_path, monkeypatch)
     monkeypatch.delenv("TEILHABE_PSEUDONYM_KEY", raising=False)
     monkeypatch.delenv("TEILHABE_PSEUDONYM_KEY_FILE", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    first = load_key()
+    first = load_key(None, default_key_file(os.environ))
     assert first.created and "config/teilhabe/pseudonym.key" in first.source
     path = Path(tmp_path / "config" / "teilhabe" / "pseudonym.key")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    again = load_key()
+    again = load_key(None, default_key_file(os.environ))
     assert not again.created and again.secret == first.secret
 
 
@@ -299,10 +303,10 @@ def test_archive_retention_removes_only_expired_files(demo, tmp_path):
     wh.ingest(con, inbox, tmp_path / "archive", KEY)
     archived = lambda: sum(1 for p in (tmp_path / "archive").rglob("*") if p.is_file())  # noqa: E731
     before = archived()
-    assert wh.prune_archive(con, tmp_path / "archive", years=6, today=dt.date(2026, 11, 23)) == 0
+    assert prune_archive(con, tmp_path / "archive", years=6, today=dt.date(2026, 11, 23)) == 0
     assert archived() == before
     # Six years after 2023 has ended, everything of 2023 goes; 2024 stays.
-    removed = wh.prune_archive(con, tmp_path / "archive", years=6, today=dt.date(2030, 1, 15))
+    removed = prune_archive(con, tmp_path / "archive", years=6, today=dt.date(2030, 1, 15))
     assert 0 < removed < before and archived() == before - removed
     # What stays of 2023 shares its bytes with a later delivery (a quiet month's header-only file).
     kept_2023 = con.execute(
@@ -320,10 +324,9 @@ def test_chunked_reading_gives_the_same_warehouse(demo, tmp_path, monkeypatch):
     """Big inboxes are read in chunks inside one transaction; the result does not depend on it."""
     results = []
     for chunk in ("100000", "150"):
-        monkeypatch.setenv("TEILHABE_INGEST_CHUNK_FILES", chunk)
         con = duckdb.connect(str(tmp_path / f"w{chunk}.duckdb"))
         shutil.copytree(demo, tmp_path / f"inbox{chunk}")
-        wh.ingest(con, tmp_path / f"inbox{chunk}", tmp_path / f"archive{chunk}", KEY)
+        wh.ingest(con, tmp_path / f"inbox{chunk}", tmp_path / f"archive{chunk}", KEY, chunk_files=int(chunk))
         statuses = con.execute("select file_name, status from ops.delivery_log order by file_name").fetchall()
         results.append((counts(con), statuses))
         con.close()

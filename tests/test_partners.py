@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from teilhabe.publish.partners import PartnerConfigError, check_cron, load_partners
+from publish.partners import PartnerConfigError, check_cron, load_partners
 
 
 def test_default_partners_load_with_one_jobcenter_partner_each():

@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from orchestration.resources import DataHome
+from orchestration.defs.resources import DataHomeResource
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def pipeline_run(faulty, tmp_path_factory):
     job = defs.resolve_job_def("pipeline")
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(
-            instance=instance, resources={"data_home": DataHome(root=str(root), inbox_dir=str(inbox))}
+            instance=instance, resources={"data_home": DataHomeResource(root=str(root), inbox_dir=str(inbox))}
         )
     return result, root
 
@@ -65,11 +65,11 @@ def test_contract_checks_report_findings_without_values(pipeline_run, faulty):
 
 
 def test_inbox_sensor_requests_one_run_for_new_files(faulty, tmp_path):
-    from orchestration.defs.ingest import inbox_sensor
+    from orchestration.defs.sensors import inbox_sensor
 
     inbox = tmp_path / "inbox"
     shutil.copytree(faulty, inbox)  # arrival mtimes are long past: the inbox is quiet
-    home = DataHome(root=str(tmp_path), inbox_dir=str(inbox))
+    home = DataHomeResource(root=str(tmp_path), inbox_dir=str(inbox))
     context = dg.build_sensor_context(resources={"data_home": home})
     first = inbox_sensor(context)
     assert isinstance(first, dg.RunRequest)

@@ -64,7 +64,10 @@ def test_short_empty_and_readable_keys_are_refused_before_anything_is_read(tmp_p
     assert not (tmp_path / "warehouse.duckdb").exists() and not (tmp_path / "archive").exists()
 
 
-CREATE_KEY = "from ingest.pseudonymise import load_key; load_key()"
+CREATE_KEY = (
+    "from ingest.pseudonymise import load_key; from teilhabe.settings import settings; "
+    "s = settings(); load_key(s.pseudonym_key, s.pseudonym_key_file)"
+)
 
 
 def test_a_killed_first_run_never_leaves_an_empty_or_partial_key(tmp_path):
@@ -225,8 +228,8 @@ def test_no_residence_postcode_anywhere(demo_home, demo, database):
 def test_k05_means_reveal_no_subsidy(demo_home):
     """Where a Kreis' Budget für Arbeit cases are suppressed its mean subsidy is too, and no hidden
     group's sum of subsidies follows from the visible means × cases and the totals."""
-    from teilhabe.publish.extracts import EXTRACTS, complete_table, decide
-    from teilhabe.publish.suppression import determined_cells
+    from publish.extracts import EXTRACTS, complete_table, decide
+    from publish.suppression import determined_cells
 
     with duckdb.connect(str(demo_home["root"] / "warehouse.duckdb"), read_only=True) as con:
         table, groups = complete_table(con, EXTRACTS["k05"])
@@ -306,7 +309,7 @@ def test_a_corrected_delivery_reveals_no_cell_suppressed_before(demo_home, demo,
     import dagster as dg
 
     from orchestration.definitions import defs
-    from orchestration.resources import DataHome
+    from orchestration.defs.resources import DataHomeResource
 
     home = tmp_path / "home"
     shutil.copytree(demo_home["root"], home, symlinks=True, ignore=shutil.ignore_patterns("dagster"))
@@ -329,7 +332,7 @@ def test_a_corrected_delivery_reveals_no_cell_suppressed_before(demo_home, demo,
     before = {p: _cells(p / "v0001") for p in home.glob("outbox/*/*") if (p / "v0001").is_dir()}
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("pipeline").execute_in_process(
-            instance=instance, resources={"data_home": DataHome(root=str(home), inbox_dir=str(inbox))}
+            instance=instance, resources={"data_home": DataHomeResource(root=str(home), inbox_dir=str(inbox))}
         )
     assert result.success
     restated = [p for p in before if (p / "v0002" / "manifest.json").exists()]

@@ -21,12 +21,14 @@ import polars as pl
 import pytest
 from python_calamine import CalamineWorkbook
 
-from orchestration.resources import DataHome
-from teilhabe.publish.deliver import deliver, publish
-from teilhabe.publish.extracts import EXTRACTS, LINKS, decide, partner_sheets
-from teilhabe.publish.files import Sheet, csv_bytes, neutralise, write_xlsx
-from teilhabe.publish.partners import load_partners
-from teilhabe.publish.validation import validate_delivery
+from orchestration.defs.resources import DataHomeResource
+from publish.extracts import EXTRACTS, LINKS, decide, partner_sheets
+from publish.files import Sheet, csv_bytes, neutralise, write_xlsx
+from publish.outbox import deliver
+from publish.partners import load_partners
+from publish.periods import period_of_partition
+from publish.step import publish
+from publish.validation import validate_delivery
 
 PARTNERS = {"lwl", "lvr", "nrw_inklusiv", "jobcenter_05112", "jobcenter_05513", "jobcenter_05914"}
 
@@ -270,7 +272,7 @@ def test_the_annual_report_waits_for_the_leistungsdokumentation(copy_home):
 def test_a_failed_validation_blocks_the_delivery_and_shows_in_dagster(copy_home, monkeypatch):
     """A partner's extract with another Kreis' row fails GX: no new version, latest unchanged, the
     asset check fails in the Dagster run."""
-    import teilhabe.publish.deliver as deliver_module
+    import publish.step as deliver_module
     from orchestration.definitions import defs
 
     real = deliver_module.partner_sheets
@@ -289,7 +291,7 @@ def test_a_failed_validation_blocks_the_delivery_and_shows_in_dagster(copy_home,
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("publish_monthly").execute_in_process(
             instance=instance,
-            resources={"data_home": DataHome(root=str(copy_home))},
+            resources={"data_home": DataHomeResource(root=str(copy_home))},
             partition_key="2024-11",
             run_config={"ops": {"outbox__periods__monthly": {"config": {"partners": ["jobcenter_05914"]}}}},
         )
@@ -320,7 +322,7 @@ def test_jobcenters_are_validated_together_and_alone_when_one_fails(demo_home, c
         report = demo_home["root"] / "reports" / "validation" / name / "2024-12.html"
         assert f"Validated in one run with {len(jobcenters) - 1} other partners" in report.read_text()
 
-    import teilhabe.publish.deliver as deliver_module
+    import publish.step as deliver_module
 
     real = deliver_module.partner_sheets
 
@@ -415,3 +417,31 @@ def test_no_identifier_leaves_in_extracts_manifests_data_docs_or_dagster_events(
         words = set(re.findall(r"[\w.-]+", text))
         assert not words & exact, f"{where} shows an identifier or birth date"
         assert not set(re.findall(r"\w+", text)) & names, f"{where} shows a person's name"
+
+
+def test_the_period_partitions_show_what_was_delivered(demo_home, copy_home):
+    """The UI's period partitions tell the truth: the pipeline's deliveries materialise their
+    period's partition; a re-issue of a period without data materialises nothing."""
+    from orchestration.definitions import defs
+
+    delivered = {
+        path.parent.name
+        for path in (demo_home["root"] / "outbox").glob("*/*/latest")
+        if (path / "manifest.json").exists()
+    }
+    partitions = demo_home["period_partitions"]
+    shown = {
+        period_of_partition(kind, key)
+        for kind, name in (("month", "monthly"), ("quarter", "quarterly"), ("year", "yearly"))
+        for key in partitions[name]
+    }
+    assert "2024" in delivered and shown == delivered
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("publish_yearly").execute_in_process(
+            instance=instance,
+            resources={"data_home": DataHomeResource(root=str(copy_home))},
+            partition_key="2019",
+        )
+        assert result.success
+        yearly = dg.AssetKey(["outbox", "periods", "yearly"])
+        assert "2019" not in instance.get_materialized_partitions(yearly), "no data, not materialised"

@@ -203,11 +203,11 @@ def _run(root: Path, inbox: Path) -> None:
     import dagster as dg
 
     from orchestration.definitions import defs
-    from orchestration.resources import DataHome
+    from orchestration.defs.resources import DataHomeResource
 
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("pipeline").execute_in_process(
-            instance=instance, resources={"data_home": DataHome(root=str(root), inbox_dir=str(inbox))}
+            instance=instance, resources={"data_home": DataHomeResource(root=str(root), inbox_dir=str(inbox))}
         )
     assert result.success
 

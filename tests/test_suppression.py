@@ -9,7 +9,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from teilhabe.publish.suppression import TableSpec, determined_cells, published, suppress
+from publish.suppression import TableSpec, determined_cells, published, suppress
 
 COLUMNS = ("count", "den", "num", "cases", "money")
 

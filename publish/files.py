@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 import xlsxwriter
 
-from teilhabe.publish.suppression import SUPPRESSED
+from publish.suppression import SUPPRESSED
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LEGEND = (

@@ -4,7 +4,7 @@ formats, when. A wrong entry is refused at load with a message naming the partne
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -41,6 +41,7 @@ class Partner:
     schedule: str
     period: str
     target: str
+    template_id: str | None = None  # the partners.yaml entry this partner was made from (a template)
 
     def scope_kreise(self) -> tuple[str, ...]:
         """The Kreise whose rows this partner may see."""
@@ -127,7 +128,8 @@ def load_partners(path: Path = PARTNERS_FILE, jobcenters: list[str] | None = Non
                     k: (v.format(kreisschluessel=kreis, kreis_name=names[kreis]) if isinstance(v, str) else v)
                     for k, v in entry.items()
                 }
-                partners.append(_partner({**filled, "scope": {"kreise": [kreis]}}, filled.get("id", where)))
+                made = _partner({**filled, "scope": {"kreise": [kreis]}}, filled.get("id", where))
+                partners.append(replace(made, template_id=str(entry.get("id"))))
         else:
             raise _refuse(where, f"unknown template {template!r} (known: each_jobcenter)")
     ids = [p.id for p in partners]

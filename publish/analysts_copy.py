@@ -19,18 +19,21 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.ops_tables import PUBLISH_DDL
 from teilhabe.disk import is_disk_full, remove_temporary, storage_error
-from teilhabe.settings import ANALYSTS_FILE_MODE, ANALYSTS_FOLDER_MODE, analysts_group
+from teilhabe.settings import ANALYSTS_FILE_MODE, ANALYSTS_FOLDER_MODE, analysts_group_id
 
 SCHEMAS = ("marts", "kpi")  # what analysts get
 
 
-def publish_analysts_copy(warehouse: Path, target: Path, manifest: Path | None = None) -> dict[str, int]:
+def publish_analysts_copy(
+    warehouse: Path, target: Path, manifest: Path | None = None, group_name: str | None = None
+) -> dict[str, int]:
     """Write the copy next to its target, then move it into place in one rename; with dbt's
-    ``manifest``, every table and column carries its dbt description as a comment. Returns the rows
-    per table copied."""
+    ``manifest``, every table and column carries its dbt description as a comment; readable by the
+    group ``group_name`` (Settings.analysts_group). Returns the rows per table copied."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    group = analysts_group()
+    group = analysts_group_id(group_name)
     os.chmod(target.parent, ANALYSTS_FOLDER_MODE)  # the operator and the analysts' group only
     if group is not None:
         os.chown(target.parent, -1, group)
@@ -128,19 +131,11 @@ QUASI_IDENTIFIERS = {
 }
 
 
-METRICS_DDL = """
-create schema if not exists ops;
-create table if not exists ops.disclosure_metrics (
-    measured_at timestamp, table_name varchar, quasi_identifiers varchar,
-    units bigint, unique_units bigint, share_unique double
-)"""
-
-
 def record_disclosure_metrics(warehouse: Path, copy: Path) -> list[tuple]:
     """Measure the copy and append the figures to ops.disclosure_metrics of the warehouse."""
     found = disclosure_metrics(copy)
     with duckdb.connect(str(warehouse)) as con:
-        con.execute(METRICS_DDL)
+        con.execute(PUBLISH_DDL)
         con.executemany(
             "insert into ops.disclosure_metrics values (now()::timestamp, ?, ?, ?, ?, ?)",
             [list(r) for r in found],

@@ -14,7 +14,6 @@ a year-to-date table are covered too.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,7 +23,9 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from teilhabe.publish.suppression import TableSpec, suppress
+from ingest.ops_tables import PUBLISH_DDL
+from publish.periods import period_months
+from publish.suppression import TableSpec, suppress
 
 
 @dataclass(frozen=True)
@@ -271,13 +272,6 @@ def _link_keys(table: pl.DataFrame, period: Callable[[str], str | None], tiers: 
     ]
 
 
-HISTORY_DDL = """
-create schema if not exists ops;
-create table if not exists ops.suppression_history (
-    kpi varchar not null, period varchar not null, tier varchar not null, region varchar not null,
-    landschaftsverband varchar not null, row_key varchar not null, column_name varchar not null,
-    recorded_at timestamp
-)"""
 _CELL = ("_period", "_tier", "_region", "_landschaftsverband", "_row")  # a row's identity across runs
 _KEYS = ["period", "tier", "region", "landschaftsverband", "row_key"]
 
@@ -340,7 +334,7 @@ def remember_suppressed(con: duckdb.DuckDBPyConnection, decision: Decision, publ
     if not frames:
         return
     suppressed_now = pl.concat(frames).unique().to_arrow()  # noqa: F841 (read by DuckDB by name)
-    con.execute(HISTORY_DDL)
+    con.execute(PUBLISH_DDL)
     con.execute(
         """insert into ops.suppression_history
            select kpi, period, tier, region, landschaftsverband, row_key, column_name, now()::timestamp
@@ -390,60 +384,6 @@ def decide(con: duckdb.DuckDBPyConnection) -> Decision:
 
 def _any(mask: pl.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
     return np.logical_or.reduce([mask[c].to_numpy() for c in columns])
-
-
-# --- periods --------------------------------------------------------------------------------------
-# A delivery covers a period: a month "2024-06", a quarter "2024-Q2" or a year "2024". Monthly KPIs
-# give the period's months, yearly KPIs the year the period ends in (provisional flags say what is
-# not final yet).
-
-
-FIRST_PERIOD = "2019"  # the first period that can be published (and the first Dagster partition)
-
-
-def period_kind(period: str) -> str:
-    if len(period) == 4 and period.isdigit():
-        return "year"
-    if len(period) == 7 and period[4:6] == "-Q" and period[6] in "1234":
-        return "quarter"
-    if len(period) == 7 and period[4] == "-" and period[5:].isdigit() and 1 <= int(period[5:]) <= 12:
-        return "month"
-    raise ValueError(f"period {period!r} is not JJJJ, JJJJ-Qn or JJJJ-MM")
-
-
-def period_months(period: str) -> list[str]:
-    kind, year = period_kind(period), period[:4]
-    if kind == "month":
-        return [period]
-    first, count = ((int(period[6]) - 1) * 3 + 1, 3) if kind == "quarter" else (1, 12)
-    return [f"{year}-{m:02d}" for m in range(first, first + count)]
-
-
-def period_problem(period: str, today: dt.date) -> str | None:
-    """Why a period cannot be published (yet), or None: not a period, before the first one, or
-    not ended on ``today`` (a period is published once it has ended)."""
-    try:
-        kind = period_kind(period)
-    except ValueError as problem:
-        return str(problem)
-    if period[:4] < FIRST_PERIOD:
-        return f"period {period} lies before {FIRST_PERIOD}, the first published period"
-    last = period_months(period)[-1]
-    if last >= f"{today:%Y-%m}":
-        newest = latest_period(kind, f"{(today.replace(day=1) - dt.timedelta(days=1)):%Y-%m}")
-        return f"period {period} has not ended yet (the latest {kind}ly period is {newest})"
-    return None
-
-
-def latest_period(kind: str, last_month: str) -> str:
-    """The latest period of a kind that the loaded months cover completely."""
-    year, month = int(last_month[:4]), int(last_month[5:])
-    if kind == "month":
-        return last_month
-    if kind == "quarter":
-        quarter = month // 3
-        return f"{year}-Q{quarter}" if quarter else f"{year - 1}-Q4"
-    return str(year if month == 12 else year - 1)
 
 
 # --- a partner's slice ----------------------------------------------------------------------------
@@ -496,7 +436,7 @@ def in_scope(table: pl.DataFrame, partner) -> pl.Expr:
 
 def partner_sheets(decision: Decision, partner, period: str) -> list:
     """The partner's KPIs for the period, cut from the decided complete tables."""
-    from teilhabe.publish.files import Sheet
+    from publish.files import Sheet
 
     descriptions = column_descriptions()
     months = period_months(period)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from teilhabe.publish.extracts import EXTRACTS, latest_period, period_months
+from publish.extracts import EXTRACTS
+from publish.periods import latest_period, period_months
 
 # The senders each KPI's figures come from.
 SOURCES = {

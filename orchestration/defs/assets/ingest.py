@@ -2,25 +2,22 @@
 
 One multi-asset materialises all landing tables together (a run reads each new file once and
 validates each source table once), with a contract check per landing table that shows the
-findings (file, row, column, rule; never a value) in the UI. A sensor watches the inbox.
+findings (file, row, column, rule; never a value) in the UI.
 """
 # No `from __future__ import annotations` here: Dagster inspects the context annotation at runtime.
 
-import hashlib
 import time
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
 from ingest.identify import Delivery
-from ingest.inbox import scan_inbox
+from ingest.load import ingest
 from ingest.pseudonymise import load_key
-from ingest.warehouse import ingest, prune_archive, retention_years
-from orchestration.resources import DataHome
+from ingest.retention import prune_archive
+from orchestration.defs.resources import DataHomeResource
 from schemas import SOURCE_TABLES
 from teilhabe.disk import is_disk_full, require_free_space, storage_error
-from teilhabe.settings import DataHome as SettingsHome
 from teilhabe.settings import tighten_modes
 
 LANDING_KEYS = {table: dg.AssetKey(["landing", table]) for table in SOURCE_TABLES}
@@ -60,32 +57,35 @@ MAX_FINDINGS_SHOWN = 200
     pool="warehouse",
     can_subset=False,
 )
-def landing_tables(context: dg.AssetExecutionContext, data_home: DataHome):
-    key = load_key()
+def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResource):
+    settings = data_home.settings()
+    home = settings.home
+    key = load_key(settings.pseudonym_key, settings.pseudonym_key_file)
     if key.created:
         context.log.warning(
             f"No pseudonym key was configured: created a random key in {key.source}. Keep it: changing it means rebuilding from the raw archive."
         )
     started = time.perf_counter()
-    if loose := tighten_modes(SettingsHome(Path(data_home.root))):
+    if loose := tighten_modes(home):
         context.log.warning(
             f"data home: {len(loose)} entries could be read by others and were made private: "
             + ", ".join(loose[:3])
             + (", …" if len(loose) > 3 else "")
         )
-    require_free_space(data_home.warehouse, "ingest")
+    require_free_space(home.warehouse, "ingest", keep_free=settings.min_free_bytes)
     with data_home.connect() as con:
         try:
-            report = ingest(con, data_home.inbox, data_home.archive, key, run_id=context.run.run_id)
+            report = ingest(
+                con, home.inbox, home.archive, key, run_id=context.run.run_id, limits=settings.limits,
+                keep_files=settings.keep_inbox_files, chunk_files=settings.ingest_chunk_files,
+            )  # fmt: skip
         except Exception as error:
             if is_disk_full(error):
-                raise dg.Failure(str(storage_error("ingest", Path(data_home.root), error))) from None
+                raise dg.Failure(str(storage_error("ingest", home.root, error))) from None
             raise
-        removed = prune_archive(con, data_home.archive, retention_years())
-        if removed:
-            context.log.info(
-                f"archive retention ({retention_years()} years): {removed} expired files removed"
-            )
+        years = settings.archive_retention_years
+        if removed := prune_archive(con, home.archive, years):
+            context.log.info(f"archive retention ({years} years): {removed} expired files removed")
         findings = con.execute(
             "select q.file_name, q.source_row, q.source_table, q.column_name, q.rule, q.level, q.message, "
             "d.format, d.part from ops.quarantine q join ops.delivery_log d using (delivery_id) where d.run_id = ?",
@@ -150,36 +150,3 @@ def _markdown(frame: pl.DataFrame) -> str:
     return header + "\n".join(
         "| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in frame.iter_rows()
     )
-
-
-pipeline_job = dg.define_asset_job(
-    "pipeline",
-    # Everything but the re-issue assets of past periods (orchestration/defs/publish.py).
-    selection=dg.AssetSelection.all() - dg.AssetSelection.key_prefixes(["outbox", "periods"]),
-    description="Ingest every new delivery, build the warehouse, publish the analysts' copy and extracts",
-)
-
-
-@dg.sensor(job=pipeline_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
-def inbox_sensor(context: dg.SensorEvaluationContext, data_home: DataHome):
-    """Starts the pipeline when the inbox changed and has been quiet for a minute (no half-uploaded
-    files; `.part` uploads are ignored). The cursor is the inbox's signature of names, sizes and
-    times (the change time too: a correction that keeps the modification time is a change)."""
-    inbox = data_home.inbox
-    if not inbox.is_dir():
-        return dg.SkipReason(f"no inbox at {inbox}")
-    scan = scan_inbox(inbox)
-    entries = sorted((f.name, f.size, f.mtime_ns, f.ctime_ns) for f in scan.files)
-    if not entries:
-        return dg.SkipReason("the inbox is empty")
-    newest = max(mtime for _, _, mtime, _ in entries) / 1e9  # an upload writing now has mtime now
-    if time.time() - newest < 60:
-        return dg.SkipReason("files are still arriving")
-    signature = hashlib.sha256(repr(entries).encode()).hexdigest()[:32]
-    if signature == context.cursor:
-        return dg.SkipReason("no new deliveries")
-    context.update_cursor(signature)
-    return dg.RunRequest(run_key=signature, tags={"trigger": "inbox_sensor", "files": str(len(entries))})
-
-
-defs = dg.Definitions(assets=[landing_tables], jobs=[pipeline_job], sensors=[inbox_sensor])

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import polars as pl
 
-from teilhabe.publish.extracts import EXTRACTS, period_months
+from publish.extracts import EXTRACTS
+from publish.periods import period_months
 
 NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "Int64", "Int32", "float64", "Float64"]
 TEXT_TYPES = ["object", "str", "string"]
@@ -212,7 +213,7 @@ Internal report of the data home: it shows which checks ran and how many values 
 <tbody>
 {rows}
 </tbody></table>
-<p>Generated {datetime.now(UTC).isoformat(timespec="seconds")} by Great Expectations checks of teilhabe/publish/validation.py.</p>
+<p>Generated {datetime.now(UTC).isoformat(timespec="seconds")} by Great Expectations checks of publish/validation.py.</p>
 </body></html>
 """
     path.parent.mkdir(parents=True, exist_ok=True)

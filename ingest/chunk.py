@@ -1,0 +1,386 @@
+"""Loading one chunk of files, inside its transaction, in named steps: read and archive each file
+once; date register versions; decide each file's status (loaded, rejected, duplicate, superseded);
+replace older deliveries of the same table, sender and period; write landing rows, the delivery
+log and the quarantine; remember the inbox files; count. Set operations throughout: one join per
+table, never one query per file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from ingest.batch import Batch, Incoming, read_batch
+from ingest.identify import Delivery
+from ingest.inbox import IgnoredEntry, InboxFile, Unstable, take
+from ingest.landing import landing_frame
+from ingest.pseudonymise import PseudonymKey
+from teilhabe.settings import Limits
+
+
+@dataclass
+class IngestReport:
+    new_files: int = 0
+    skipped_known: int = 0
+    rehashed: int = 0  # files whose stat changed but whose hash shows the same bytes
+    ignored: int = 0  # entries that are no deliveries (ops.ignored_entries)
+    uploads_in_progress: int = 0
+    moved_out: int = 0  # processed files removed from the inbox (the archive holds them)
+    loaded: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    superseded: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    tables_changed: set[str] = field(default_factory=set)
+
+    def summary(self) -> str:
+        text = (
+            f"{self.new_files} new files ({self.skipped_known} already known): {self.loaded} loaded, "
+            f"{self.rejected} rejected, {self.duplicates} duplicates, {self.superseded} superseded; "
+            f"{self.rows_loaded:,} rows loaded, {self.rows_quarantined:,} quarantined"
+        )
+        if self.moved_out:
+            text += f"; {self.moved_out} processed files moved out of the inbox (archived)"
+        if self.ignored:
+            text += f"; {self.ignored} inbox entries ignored (see ops.ignored_entries)"
+        if self.uploads_in_progress:
+            text += f"; {self.uploads_in_progress} uploads in progress (.part) left for the next run"
+        return text
+
+
+@dataclass
+class LoadContext:
+    """What every step of loading shares: the connection (inside the chunk's transaction), the
+    archive, the pseudonym key, the run, its time, the limits per file, and the report it adds to."""
+
+    con: duckdb.DuckDBPyConnection
+    archive: Path
+    key: PseudonymKey
+    run_id: str
+    now: dt.datetime
+    report: IngestReport
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A file to take: from the inbox, or (rebuilding) a delivery as the archive kept it, under
+    the name, arrival and modification time it was delivered with."""
+
+    file: InboxFile
+    received_at: dt.datetime
+    mtime_ns: int
+    name_problem: str | None = None
+    from_inbox: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.file.name
+
+
+@dataclass
+class _Intake:
+    """Taking a chunk's files: each read once (hashed, archived, kept for reading); what was
+    taken, and what changed while being read (left for the next run, as if not arrived yet)."""
+
+    archive: Path
+    limits: Limits
+    taken: dict[str, tuple[str, int, Arrival]] = field(default_factory=dict)
+    unstable: list[IgnoredEntry] = field(default_factory=list)
+
+    def incoming(self, arrival: Arrival) -> Incoming:
+        load = lambda: self._take(arrival)  # noqa: E731
+        return Incoming(arrival.name, arrival.received_at.date(), load, arrival.name_problem)
+
+    def _take(self, arrival: Arrival) -> bytes | None:
+        try:
+            taken = take(arrival.file, self.archive, self.limits.max_file_bytes)
+        except Unstable as reason:
+            self.unstable.append(IgnoredEntry(arrival.name, "unstable", str(reason)))
+            return b""
+        except OSError as error:
+            raise OSError(
+                error.errno, f"archiving {arrival.name!r} into {self.archive} failed: {error.strerror}"
+            ) from error
+        self.taken[arrival.name] = (taken.sha256, taken.size, arrival)
+        return taken.content
+
+
+@dataclass(frozen=True)
+class _Taken:
+    """A file of the chunk as it was taken: its hash, size, times and (if from the inbox) its entry."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+    received_at: dt.datetime
+    inbox_file: InboxFile | None
+
+
+def load_chunk(ctx: LoadContext, arrivals: list[Arrival]) -> _Intake:
+    """Load one chunk (the caller holds the transaction); returns what was taken and what changed
+    while being read."""
+    intake, batch = _read(ctx, arrivals)
+    taken = {
+        name: _Taken(sha, size, a.mtime_ns, a.received_at, a.file if a.from_inbox else None)
+        for name, (sha, size, a) in intake.taken.items()
+    }
+    _date_registers(batch, taken)
+    log, latest = _decide(ctx, batch, taken)
+    _replace_older(ctx, latest, log)
+    _write_landing(ctx, batch, latest, log)
+    _write_log(ctx.con, log, batch.findings)
+    _warn_unknown_persons(ctx.con, log.filter(pl.col("status") == "loaded")["delivery_id"].to_list())
+    _remember_inbox_files(ctx, log, taken)
+    _count(ctx.report, log)
+    return intake
+
+
+def _read(ctx: LoadContext, arrivals: list[Arrival]) -> tuple[_Intake, Batch]:
+    """Each file read once (hashed and archived on the way); a file that changed while being read
+    is dropped from the batch, as if it had not arrived yet."""
+    intake = _Intake(ctx.archive, ctx.limits)
+    batch = read_batch(
+        [intake.incoming(arrival) for arrival in arrivals],
+        known_workshops=_known_workshops(ctx.con),
+        limits=ctx.limits,
+    )
+    ctx.report.new_files -= len(intake.unstable)
+    if intake.unstable:
+        unstable = [entry.name for entry in intake.unstable]
+        batch.files = {name: outcome for name, outcome in batch.files.items() if name not in unstable}
+        batch.findings = batch.findings.filter(~pl.col("file").is_in(unstable))
+        batch.valid = {t: f.filter(~pl.col("_file").is_in(unstable)) for t, f in batch.valid.items()}
+    return intake, batch
+
+
+def _known_workshops(con: duckdb.DuckDBPyConnection) -> set[str] | None:
+    rows = con.execute(
+        """
+        select werkstatt_nr from landing.lv_werkstaetten
+        where delivery_id in (select max(delivery_id) from landing.lv_werkstaetten group by sender)
+        """
+    ).fetchall()
+    return {r[0] for r in rows} if rows else None
+
+
+def _date_registers(batch: Batch, taken: dict[str, _Taken]) -> None:
+    """Register versions are kept side by side (their period is the day they came): dim_workshops
+    builds the history from them. Every other delivery has the period it names."""
+    for outcome in batch.files.values():
+        if outcome.delivery and outcome.delivery.format == "lv_register":
+            d = outcome.delivery
+            received = taken[outcome.name].received_at.date().isoformat()
+            outcome.delivery = Delivery(d.name, "lv_register", d.sender, "werkstaetten", received)
+
+
+def _duplicate_key(
+    sha256: str, fmt: str | None, sender: str | None, part: str | None, period: str | None
+) -> tuple:
+    """Identical bytes for the same sender, part and period (a register: whenever it came)."""
+    return (sha256, sender, part, "" if fmt == "lv_register" else period)
+
+
+def _replacement_key(table: str, delivery: Delivery) -> tuple[str, str, str]:
+    return (table, delivery.sender or "", delivery.period)
+
+
+def _previous_deliveries(con: duckdb.DuckDBPyConnection) -> dict[tuple, int]:
+    """The first delivery of each content (for duplicates), loaded or superseded since."""
+    previous: dict[tuple, int] = {}
+    for sha, fmt, sender, part, period, delivery_id in con.execute(
+        "select sha256, format, sender, part, period, delivery_id from ops.delivery_log "
+        "where status in ('loaded', 'superseded') order by delivery_id"
+    ).fetchall():
+        previous.setdefault(_duplicate_key(sha, fmt, sender, part, period), delivery_id)
+    return previous
+
+
+def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[pl.DataFrame, dict]:
+    """Each file's delivery id (in received order) and status, as the rows of the delivery log;
+    and which file now holds each (landing table, sender, period): a later file of the batch wins."""
+    start = ctx.con.execute("select coalesce(max(delivery_id), 0) from ops.delivery_log").fetchone()[0]
+    in_received_order = sorted(batch.files, key=lambda n: (taken[n].mtime_ns, n))
+    ids = {name: start + i for i, name in enumerate(in_received_order, start=1)}
+    previous = _previous_deliveries(ctx.con)
+    log_rows, latest = [], {}
+    for name in in_received_order:
+        outcome, file = batch.files[name], taken[name]
+        d = outcome.delivery
+        status, message = "loaded", None
+        named = (d.format, d.sender, d.part, d.period) if d else (None, None, None, None)
+        content = _duplicate_key(file.sha256, *named)
+        if outcome.rejected_because:
+            status, message = "rejected", outcome.rejected_because
+        elif content in previous:
+            status, message = (
+                "duplicate",
+                f"dieselben Bytes wie Lieferung {previous[content]} (nichts geändert)",
+            )
+        else:
+            previous[content] = ids[name]
+            for table in d.tables:
+                latest[_replacement_key(table, d)] = name
+        log_rows.append(
+            {
+                "delivery_id": ids[name], "file_name": name, "format": d.format if d else None,
+                "sender": d.sender if d else None, "part": d.part if d else None, "period": d.period if d else None,
+                "sha256": file.sha256, "bytes": file.size, "file_mtime_ns": file.mtime_ns,
+                "received_at": file.received_at, "ingested_at": ctx.now, "run_id": ctx.run_id, "status": status,
+                "rows_in": outcome.rows_in, "rows_loaded": outcome.rows_loaded if status == "loaded" else 0,
+                "rows_quarantined": outcome.rows_quarantined, "message": message, "superseded_by": None,
+            }
+        )  # fmt: skip
+    log = pl.DataFrame(log_rows, infer_schema_length=None)
+    return _superseded_within(log, batch, latest, ids), latest
+
+
+def _superseded_within(log: pl.DataFrame, batch: Batch, latest: dict, ids: dict[str, int]) -> pl.DataFrame:
+    """Within the batch, a file all of whose tables were taken by a later file never loads."""
+    winners = set(latest.values())
+    loaded_files = log.filter(pl.col("status") == "loaded")["file_name"].to_list()
+    superseded_by = {
+        n: ids[latest[_replacement_key(t, batch.files[n].delivery)]]
+        for n in loaded_files
+        if n not in winners
+        for t in batch.files[n].delivery.tables[:1]
+    }
+    in_batch = pl.col("file_name").is_in(list(superseded_by))
+    return log.with_columns(
+        pl.when(in_batch).then(pl.lit("superseded")).otherwise(pl.col("status")).alias("status"),
+        pl.when(in_batch).then(0).otherwise(pl.col("rows_loaded")).alias("rows_loaded"),
+        pl.col("file_name")
+        .replace_strict(superseded_by, default=None, return_dtype=pl.Int64)
+        .alias("superseded_by"),
+    )
+
+
+def _replace_older(ctx: LoadContext, latest: dict, log: pl.DataFrame) -> None:
+    """Earlier deliveries of the same table, sender and period leave the landing tables (they stay
+    in the archive and the log, as superseded): one join per table."""
+    ids = dict(log.select("file_name", "delivery_id").iter_rows())
+    replacing = pl.DataFrame(
+        [(table, sender, period, ids[name]) for (table, sender, period), name in latest.items()],
+        schema={"landing_table": pl.String, "sender": pl.String, "period": pl.String, "new_id": pl.Int64},
+        orient="row",
+    )
+    con = ctx.con
+    con.register("_replacing", replacing.to_arrow())
+    superseded: dict[int, int] = {}  # old delivery -> the one replacing it
+    for table in replacing["landing_table"].unique().to_list():
+        replaced = con.execute(
+            f"""
+            select distinct l.delivery_id, r.new_id
+            from landing.{table} l
+            join _replacing r on r.landing_table = '{table}' and l.sender = r.sender and l.period = r.period
+            """
+        ).fetchall()
+        if replaced:
+            con.execute(
+                f"delete from landing.{table} where delivery_id in (select unnest(?))",
+                [[old for old, _ in replaced]],
+            )
+            superseded.update(replaced)
+    con.unregister("_replacing")
+    if superseded:
+        con.register(
+            "_superseded", pl.DataFrame(list(superseded.items()), schema=["old", "new"], orient="row")
+        )
+        con.execute(
+            "update ops.delivery_log set status = 'superseded', superseded_by = s.new "
+            "from _superseded s where delivery_id = s.old"
+        )
+        con.unregister("_superseded")
+        ctx.report.superseded += len(superseded)
+
+
+def _write_landing(ctx: LoadContext, batch: Batch, latest: dict, log: pl.DataFrame) -> None:
+    """The valid rows of each table's winning files, pseudonymised, into landing."""
+    deliveries = log.filter(pl.col("file_name").is_in(list(set(latest.values())))).select(
+        pl.col("file_name").alias("_file"), "delivery_id", "sender", "period"
+    )
+    for table, valid in batch.valid.items():
+        wanted = {n for (t, _, _), n in latest.items() if t == table}
+        rows = landing_frame(
+            table, valid.filter(pl.col("_file").is_in(list(wanted))), deliveries, ctx.key.secret
+        )
+        if rows.height:
+            ctx.con.register("_rows", rows.to_arrow())
+            ctx.con.execute(f"insert into landing.{table} by name select * from _rows")
+            ctx.con.unregister("_rows")
+            ctx.report.tables_changed.add(table)
+
+
+def _write_log(con: duckdb.DuckDBPyConnection, log: pl.DataFrame, findings: pl.DataFrame) -> None:
+    """The delivery log's rows and every finding (file, row, column, rule) into the quarantine."""
+    con.register("_log", log.to_arrow())
+    con.execute("insert into ops.delivery_log by name select * from _log")
+    con.unregister("_log")
+    findings = findings.join(
+        log.select(pl.col("file_name").alias("file"), "delivery_id"), on="file", how="inner"
+    ).select(
+        "delivery_id", pl.col("file").alias("file_name"), pl.col("row").alias("source_row"),
+        pl.col("table").alias("source_table"), pl.col("column").alias("column_name"), "rule", "level",
+        "message", "value",
+    )  # fmt: skip
+    if findings.height:
+        con.register("_findings", findings.to_arrow())
+        con.execute("insert into ops.quarantine by name select * from _findings")
+        con.unregister("_findings")
+
+
+def _warn_unknown_persons(con: duckdb.DuckDBPyConnection, delivery_ids: list[int]) -> None:
+    """A transition of a Personennummer that no snapshot of its workshop holds is loaded, with a
+    warning: a typing error in the number, or a person the snapshots missed."""
+    con.execute(
+        """
+        insert into ops.quarantine by name
+        select t.delivery_id, d.file_name, t.source_row as source_row, 'wfbm_uebergaenge' as source_table,
+               'Personennummer' as column_name, 'unknown_person' as rule, 'warning' as level,
+               'Übergang einer Person, die in keiner Monatsmeldung (Personen) dieser Werkstatt vorkommt'
+                   as message, null as value
+        from landing.wfbm_uebergaenge t
+        join ops.delivery_log d using (delivery_id)
+        where t.delivery_id in (select unnest(?))
+          and not exists (
+              select 1 from landing.wfbm_personen p
+              where p.sender = t.sender and p.person_local_key = t.person_local_key
+          )
+        """,
+        [delivery_ids],
+    )
+
+
+def _remember_inbox_files(ctx: LoadContext, log: pl.DataFrame, taken: dict[str, _Taken]) -> None:
+    """The inbox files taken, with what identifies them unchanged on the next run (ops.inbox_files)."""
+    files = {name: t.inbox_file for name, t in taken.items() if t.inbox_file is not None}
+    seen = (
+        log.filter(pl.col("file_name").is_in(list(files)))
+        .select("file_name", "bytes", "file_mtime_ns", "sha256", "delivery_id")
+        .with_columns(
+            pl.col("file_name").replace_strict({n: f.ctime_ns for n, f in files.items()}).alias("ctime"),
+            pl.col("file_name").replace_strict({n: f.inode for n, f in files.items()}).alias("inode"),
+            pl.lit(ctx.now).alias("seen_at"),
+        )
+    )
+    ctx.con.register("_seen", seen.to_arrow())
+    ctx.con.execute(
+        "insert or replace into ops.inbox_files select file_name, bytes, file_mtime_ns, ctime, inode, sha256, "
+        "delivery_id, seen_at from _seen"
+    )
+    ctx.con.unregister("_seen")
+
+
+def _count(report: IngestReport, log: pl.DataFrame) -> None:
+    by_status = dict(log.group_by("status").len().iter_rows())
+    report.loaded += by_status.get("loaded", 0)
+    report.rejected += by_status.get("rejected", 0)
+    report.duplicates += by_status.get("duplicate", 0)
+    report.superseded += by_status.get("superseded", 0)
+    report.rows_loaded += int(log.filter(pl.col("status") == "loaded")["rows_loaded"].sum())
+    report.rows_quarantined += int(log["rows_quarantined"].sum())

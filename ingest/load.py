@@ -1,0 +1,229 @@
+"""The load stage: every new delivery of the inbox into the warehouse (raw archive, delivery log,
+quarantine, landing tables); one chunk is loaded by ingest/chunk.py.
+
+One run takes every new file of the inbox. A file is known when its name, size, modification and
+change time and inode are what the last run recorded (``ops.inbox_files``): the change time moves
+whenever the bytes change, even under an upload that keeps timestamps, so anything else is hashed,
+and only new bytes make a new delivery. Entries that are no deliveries (directories, symbolic
+links, FIFOs, hidden files, files still being written) are recorded in ``ops.ignored_entries``
+with the reason. Each new file is archived as received (content-addressed by SHA-256,
+owner-only), read and validated with the rest of its batch, and logged. Identical bytes for the same sender, part and
+period are a duplicate. A newer delivery for the same landing table, sender and period replaces
+the older one's rows (the older stays in the archive and the log, as superseded). Files are taken
+in received order, in chunks of a few thousand, each chunk one transaction: a crash leaves the
+landing tables as they were after the last whole chunk, as if the later files had not arrived yet,
+and the rerun takes those. (One transaction for a whole initial load would hold every uncommitted
+row in memory: DuckDB keeps them outside its memory limit, ~0.2 GiB per chunk.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from ingest.chunk import Arrival, IngestReport, LoadContext, load_chunk
+from ingest.inbox import (
+    IgnoredEntry,
+    InboxFile,
+    InboxScan,
+    Unstable,
+    archive_path,
+    content_hash,
+    name_problem,
+    scan_inbox,
+)
+from ingest.ops_tables import check_key, prepare
+from ingest.pseudonymise import PseudonymKey
+from teilhabe.settings import Limits
+
+DEFAULT_CHUNK_FILES = 2000  # Settings.ingest_chunk_files
+
+
+def _new_files(
+    con: duckdb.DuckDBPyConnection, scan: InboxScan, report: IngestReport
+) -> tuple[list[InboxFile], list[IgnoredEntry], dict[InboxFile, str]]:
+    """The inbox's new deliveries, in received order. A known name with a new size or modification
+    time is a new delivery (the same bytes again are logged as a duplicate). A known name, size and
+    modification time with another change time or inode (copied, restored, or an upload that keeps
+    timestamps) is hashed: only changed bytes make a delivery. Also returns the unchanged files
+    with their SHA-256."""
+    known = {
+        row[0]: row[1:]
+        for row in con.execute(
+            "select file_name, bytes, file_mtime_ns, file_ctime_ns, file_inode, sha256 from ops.inbox_files"
+        ).fetchall()
+    }
+    new, unstable, refreshed, unchanged = [], [], [], {}
+    for file in scan.files:
+        record = known.get(file.name)
+        if record and record[:4] == file.signature:
+            report.skipped_known += 1
+            unchanged[file] = record[4]
+            continue
+        if record and record[:2] == file.signature[:2]:
+            try:
+                same = content_hash(file) == record[4]
+            except Unstable as reason:
+                unstable.append(IgnoredEntry(file.name, "unstable", str(reason)))
+                continue
+            if same:
+                report.skipped_known += 1
+                report.rehashed += 1
+                refreshed.append((*file.signature, file.name))
+                unchanged[file] = record[4]
+                continue
+        new.append(file)
+    if refreshed:  # one set-based update (executemany costs ~1 ms a row)
+        columns = ["bytes", "mtime_ns", "ctime_ns", "inode", "file_name"]
+        con.register("_refreshed", pl.DataFrame(refreshed, schema=columns, orient="row").to_arrow())
+        con.execute(
+            "update ops.inbox_files f set bytes = r.bytes, file_mtime_ns = r.mtime_ns, file_ctime_ns = r.ctime_ns, "
+            "file_inode = r.inode from _refreshed r where f.file_name = r.file_name"
+        )
+        con.unregister("_refreshed")
+    return new, unstable, unchanged
+
+
+def _record_ignored(
+    con: duckdb.DuckDBPyConnection, ignored: list[IgnoredEntry], now: dt.datetime, run_id: str
+) -> None:
+    if ignored:
+        entries = {(e.name, e.kind): e.reason for e in ignored}  # one row per entry, however often seen
+        frame = pl.DataFrame(
+            [(name, kind, reason, now, now, run_id) for (name, kind), reason in entries.items()],
+            schema=["entry_name", "kind", "reason", "first_seen_at", "last_seen_at", "run_id"],
+            orient="row",
+        )
+        con.register("_ignored", frame.to_arrow())
+        con.execute(
+            """
+            insert into ops.ignored_entries select * from _ignored
+            on conflict (entry_name, kind) do update
+            set reason = excluded.reason, last_seen_at = excluded.last_seen_at, run_id = excluded.run_id
+            """
+        )
+        con.unregister("_ignored")
+
+
+def received_at(file: InboxFile, now: dt.datetime) -> dt.datetime:
+    """When a file arrived: its modification time, never later than now (a clock ahead or a
+    forged time cannot make a future period plausible)."""
+    return min(dt.datetime.fromtimestamp(file.mtime_ns / 1e9, dt.UTC).replace(tzinfo=None), now)
+
+
+def ingest(
+    con: duckdb.DuckDBPyConnection,
+    inbox: Path,
+    archive: Path,
+    key: PseudonymKey,
+    run_id: str = "",
+    limits: Limits = Limits(),
+    keep_files: bool = False,
+    chunk_files: int = DEFAULT_CHUNK_FILES,
+) -> IngestReport:
+    """Take every new delivery of the inbox; processed files then leave it (unless ``keep_files``)."""
+    prepare(con)
+    report = IngestReport()
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    scan = scan_inbox(inbox)
+    report.uploads_in_progress = len(scan.uploads_in_progress)
+    check_key(con, key, now)
+    files, unstable, known = _new_files(con, scan, report)
+    report.new_files = len(files)
+    if not keep_files:  # archived before, nothing new: the plaintext leaves the inbox too
+        report.moved_out += _clear_inbox(
+            [f for f, sha in known.items() if archive_path(archive, sha).exists()]
+        )
+    arrivals = [
+        Arrival(f, received_at(f, now), f.mtime_ns, name_problem(os.path.basename(f.path))) for f in files
+    ]
+    ctx = LoadContext(con, archive, key, run_id, now, report, limits)
+    ignored = scan.ignored + unstable + _load(ctx, arrivals, chunk_files, keep_files)
+    _record_ignored(con, ignored, now, run_id)
+    report.ignored = len(ignored)
+    return report
+
+
+def _clear_inbox(files: list[InboxFile]) -> int:
+    """Remove processed files from the inbox (the archive holds them, privacy.md §2): only if the
+    name still holds the very file that was taken (a new upload under it stays for the next run),
+    and only where the pipeline may (an inbox it cannot change keeps them, known by their record)."""
+    removed = 0
+    for file in files:
+        try:
+            info = os.lstat(file.path)
+            if (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino) == file.signature:
+                os.unlink(file.path)
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def _load(
+    ctx: LoadContext, arrivals: list[Arrival], chunk_files: int, keep: bool = True
+) -> list[IgnoredEntry]:
+    """Arrivals in received order, in chunks of a few thousand (never two of one name), each
+    chunk one transaction; after its commit, the chunk's inbox files leave the inbox (unless
+    ``keep``). Returns the entries that changed while being read."""
+    ctx.archive.mkdir(parents=True, exist_ok=True)
+    os.chmod(ctx.archive, 0o700)  # plaintext lives here and only here (privacy.md §2)
+    arrivals = sorted(arrivals, key=lambda a: (a.received_at, a.mtime_ns, a.name))
+    chunks, current, names = [], [], set()
+    for arrival in arrivals:  # chunks bound memory; fixed costs are paid once per chunk
+        if len(current) >= chunk_files or arrival.name in names:
+            chunks.append(current)
+            current, names = [], set()
+        current.append(arrival)
+        names.add(arrival.name)
+    chunks += [current] if current else []
+    ignored = []
+    for chunk in chunks:
+        ctx.con.execute("begin transaction")
+        try:
+            intake = load_chunk(ctx, chunk)
+            os.sync()  # the archived files are on disk before the log that names them commits
+            ctx.con.execute("commit")
+        except BaseException:
+            ctx.con.execute("rollback")
+            raise
+        ignored += intake.unstable
+        if not keep:
+            ctx.report.moved_out += _clear_inbox(
+                [a.file for _, _, a in intake.taken.values() if a.from_inbox]
+            )
+    return ignored
+
+
+def replay(
+    con: duckdb.DuckDBPyConnection,
+    deliveries: list[tuple[str, str, int, int, dt.datetime]],
+    source_archive: Path,
+    archive: Path,
+    key: PseudonymKey,
+    run_id: str = "rebuild",
+    limits: Limits = Limits(),
+    chunk_files: int = DEFAULT_CHUNK_FILES,
+) -> IngestReport:
+    """Load deliveries again, as the archive kept them, in the order they first arrived (a new data
+    home under a new key). ``deliveries``: (file name, sha256, bytes, mtime_ns, received_at) from
+    the old delivery log; files the retention removed are skipped (and counted)."""
+    prepare(con)
+    report, now = IngestReport(), dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    check_key(con, key, now)
+    arrivals = []
+    for name, sha256, size, mtime_ns, received in deliveries:
+        path = archive_path(source_archive, sha256)
+        if not path.exists():
+            report.skipped_known += 1  # removed by the archive's retention
+            continue
+        info = path.stat()
+        file = InboxFile(os.fsencode(path), name, size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+        arrivals.append(Arrival(file, received, mtime_ns, from_inbox=False))
+    report.new_files = len(arrivals)
+    _load(LoadContext(con, archive, key, run_id, now, report, limits), arrivals, chunk_files)
+    return report

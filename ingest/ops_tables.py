@@ -1,0 +1,169 @@
+"""The warehouse's own tables, defined in one place: the ``ops`` schema (delivery log, inbox record,
+ignored entries, quarantine, the pseudonym key's fingerprint, what publishing wrote) and the
+landing tables, created and migrated by ``prepare``. Also what a rebuild under a new key carries over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+
+from ingest.landing import DROPPED, empty_landing_frame, snake
+from ingest.pseudonymise import KeyProblem, PseudonymKey
+from schemas import SOURCE_TABLES
+
+LOAD_DDL = """
+create schema if not exists landing;
+create schema if not exists ops;
+create sequence if not exists ops.delivery_ids start 1;
+create table if not exists ops.delivery_log (
+    delivery_id bigint primary key,
+    file_name varchar not null,
+    format varchar,
+    sender varchar,
+    part varchar,
+    period varchar,
+    sha256 varchar not null,
+    bytes bigint not null,
+    file_mtime_ns bigint not null,
+    received_at timestamp not null,
+    ingested_at timestamp not null,
+    run_id varchar,
+    status varchar not null,
+    rows_in integer,
+    rows_loaded integer,
+    rows_quarantined integer,
+    message varchar,
+    superseded_by bigint,
+    archive_removed_at timestamp
+);
+create table if not exists ops.pseudonym_key (
+    fingerprint varchar not null,
+    first_used_at timestamp not null
+);
+create table if not exists ops.inbox_files (
+    file_name varchar primary key,
+    bytes bigint not null,
+    file_mtime_ns bigint not null,
+    file_ctime_ns bigint,
+    file_inode bigint,
+    sha256 varchar not null,
+    delivery_id bigint,
+    seen_at timestamp not null
+);
+create table if not exists ops.ignored_entries (
+    entry_name varchar not null,
+    kind varchar not null,
+    reason varchar not null,
+    first_seen_at timestamp not null,
+    last_seen_at timestamp not null,
+    run_id varchar,
+    primary key (entry_name, kind)
+);
+create table if not exists ops.quarantine (
+    delivery_id bigint not null,
+    file_name varchar not null,
+    source_row integer,
+    source_table varchar,
+    column_name varchar,
+    rule varchar not null,
+    level varchar not null,
+    message varchar not null,
+    value varchar
+);
+"""
+
+
+# Written by publishing: what partners received, which of their cells were suppressed (they stay
+# suppressed in every later version, privacy.md §3), and how unique the analysts' copy's rows are.
+PUBLISH_DDL = """
+create schema if not exists ops;
+create table if not exists ops.extract_log (
+    partner varchar, period varchar, version varchar, status varchar, files integer,
+    figures_sha256 varchar, manifest_sha256 varchar, supersedes varchar, restates varchar,
+    message varchar, logged_at timestamp
+);
+create table if not exists ops.suppression_history (
+    kpi varchar not null, period varchar not null, tier varchar not null, region varchar not null,
+    landschaftsverband varchar not null, row_key varchar not null, column_name varchar not null,
+    recorded_at timestamp
+);
+create table if not exists ops.disclosure_metrics (
+    measured_at timestamp, table_name varchar, quasi_identifiers varchar,
+    units bigint, unique_units bigint, share_unique double
+);
+"""
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(LOAD_DDL)
+    # A warehouse from before ops.inbox_files: its files are known by the log (and hashed once).
+    con.execute(
+        """
+        insert into ops.inbox_files
+        select file_name, bytes, file_mtime_ns, null, null, sha256, delivery_id, ingested_at
+        from ops.delivery_log
+        where not exists (select 1 from ops.inbox_files)
+        qualify row_number() over (partition by file_name order by delivery_id desc) = 1
+        """
+    )
+    for table in SOURCE_TABLES:
+        con.register("_empty", empty_landing_frame(table).to_arrow())
+        con.execute(f"create table if not exists landing.{table} as select * from _empty")
+        con.unregister("_empty")
+        for column in DROPPED.get(table, ()):  # a warehouse from before they were dropped at the door
+            con.execute(f"alter table landing.{table} drop column if exists {snake(column)}")
+
+
+def check_key(con: duckdb.DuckDBPyConnection, key: PseudonymKey, now: dt.datetime | None = None) -> None:
+    """One key per warehouse: its fingerprint is kept on first use, and another key is refused
+    (its pseudonyms would never meet the old ones)."""
+    row = con.execute("select fingerprint from ops.pseudonym_key").fetchone()
+    if row is None:
+        con.execute(
+            "insert into ops.pseudonym_key values (?, ?)", [key.fingerprint, now or dt.datetime.now()]
+        )
+    elif row[0] != key.fingerprint:
+        raise KeyProblem(
+            f"this warehouse was built with another pseudonym key (fingerprint {row[0]}, this key "
+            f"{key.fingerprint}): use that key, or build a new data home from the archive with this one "
+            "(`teilhabe rebuild --to DIR`)"
+        )
+
+
+def warehouse_key_problem(warehouse: Path, key: PseudonymKey) -> str | None:
+    """Whether a warehouse was built with another key, checked read-only before a run starts
+    (None also where it cannot be read now: the ingest checks again, under its lock)."""
+    if not warehouse.exists():
+        return None
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            check_key(con, key)
+    except KeyProblem as problem:
+        return str(problem)
+    except duckdb.Error:  # locked by a running pipeline, or a warehouse from before fingerprints
+        return None
+    return None
+
+
+# What a rebuilt home keeps of the old one (no pseudonyms in either): what partners received, and
+# which of their cells were suppressed (they stay suppressed, privacy.md §3).
+CARRIED_OVER = ("ops.extract_log", "ops.suppression_history")
+
+
+def carry_over(old_warehouse: Path, con: duckdb.DuckDBPyConnection) -> None:
+    """The publication history a rebuild keeps: what partners received does not change with a key."""
+    con.execute(f"attach '{old_warehouse}' as previous (read_only)")
+    try:
+        for table in CARRIED_OVER:
+            found = con.execute(
+                "select count(*) from duckdb_tables() where database_name = 'previous' "
+                "and schema_name = ? and table_name = ?",
+                table.split("."),
+            ).fetchone()[0]
+            if found:
+                con.execute(f"create or replace table {table} as select * from previous.{table}")
+    finally:
+        con.execute("detach previous")

@@ -1,0 +1,1 @@
+"""The assets of the pipeline, one file per stage: ingest, warehouse (dbt), publish."""

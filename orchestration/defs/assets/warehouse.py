@@ -1,0 +1,75 @@
+"""The warehouse: every dbt seed, model and test as Dagster assets and asset checks, grouped by layer."""
+# No `from __future__ import annotations` here: Dagster inspects the context annotation at runtime.
+
+import uuid
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
+
+from orchestration.dbt import (
+    KEEP_RUN_TARGETS,
+    RUN_TARGET_PREFIX,
+    DbtConsole,
+    dbt_environment,
+    dbt_errors,
+    dbt_project,
+    ensure_manifest,
+    keep_partial_parse,
+    prune_run_targets,
+    restore_partial_parse,
+)
+from orchestration.defs.resources import DataHomeResource
+from teilhabe.disk import is_disk_full, remove_temporary, require_free_space, storage_error
+
+ensure_manifest()  # dagster-dbt builds the assets from the manifest (parsed only when dbt files changed)
+
+
+class LayeredTranslator(DagsterDbtTranslator):
+    """dbt's assets grouped by layer, as the warehouse's schemas are: staging, intermediate, marts,
+    kpi, and the seeds in reference."""
+
+    def get_group_name(self, dbt_resource_props) -> str | None:
+        return dbt_resource_props.get("config", {}).get("schema") or super().get_group_name(
+            dbt_resource_props
+        )
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    pool="warehouse",
+    dagster_dbt_translator=LayeredTranslator(),
+)
+def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, data_home: DataHomeResource):
+    """``dbt build`` of the selected models: models, seeds and their tests in one invocation. Its
+    dbt state (target folder, partial parse) lives in the data home, apart from the manifest that
+    Dagster prepares and from `make docs` (each dbt project path and profile keeps its own)."""
+    settings = data_home.settings()
+    warehouse, state = settings.home.warehouse, settings.home.dbt_state
+    size = warehouse.stat().st_size if warehouse.exists() else 0
+    require_free_space(warehouse, "dbt build", need=size // 2, keep_free=settings.min_free_bytes)
+    run_target = state / f"{RUN_TARGET_PREFIX}{context.run.run_id[:8]}-{uuid.uuid4().hex[:6]}"
+    restore_partial_parse(state, run_target)
+    try:
+        # dagster-dbt echoes every dbt event to stdout: into the run's dbt folder instead (the
+        # Dagster run log has them as events).
+        with (
+            dbt_environment(warehouse, settings.duckdb_memory_limit),
+            DbtConsole(run_target / "console.log").redirect(),
+        ):
+            invocation = dbt.cli(["build"], context=context, target_path=run_target)
+            yield from invocation.stream()
+    except DagsterDbtCliRuntimeError as error:
+        remove_temporary([Path(f"{warehouse}.tmp")])  # DuckDB's spill files of the failed build
+        if is_disk_full(error):
+            remove_temporary([run_target])
+            raise dg.Failure(str(storage_error("dbt build", warehouse, error, dbt_errors(error)))) from None
+        raise dg.Failure(f"dbt build failed: {dbt_errors(error)}") from None
+    keep_partial_parse(run_target, state)
+    prune_run_targets(state, KEEP_RUN_TARGETS)
+
+
+ANALYSTS_INPUTS = [key for key in warehouse_dbt_assets.keys if key.path[0] in ("marts", "kpi")]
+KPI_ASSETS = [key for key in warehouse_dbt_assets.keys if key.path[0] == "kpi"]

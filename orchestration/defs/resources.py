@@ -1,0 +1,53 @@
+"""Resources: the data home every asset works in, and dbt."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from orchestration.dbt import WarehouseDbt, dbt_project
+from teilhabe.settings import PRIVATE_UMASK, DataHome, Settings
+
+
+class DataHomeResource(dg.ConfigurableResource):
+    """The data home (``root``; the code location gives it TEILHABE_HOME) and the drop folder a run
+    takes (``inbox_dir``; default ``<root>/inbox``; ``teilhabe run --inbox`` sets it per run). Every
+    other setting is read from the environment when a run starts (teilhabe/settings.py)."""
+
+    root: str
+    inbox_dir: str = ""
+
+    @property
+    def home(self) -> DataHome:
+        return DataHome(Path(self.root), Path(self.inbox_dir) if self.inbox_dir else None)
+
+    def settings(self) -> Settings:
+        return replace(Settings.from_environment(), home=self.home)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        os.umask(PRIVATE_UMASK)  # a run started from the UI writes as privately as the CLI
+        self.home.ensure()
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The one writing connection to the warehouse (callers are serialised by the pool)."""
+        warehouse = self.home.warehouse
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(warehouse), config={"memory_limit": self.settings().duckdb_memory_limit})
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def resources(home: DataHome) -> dict[str, dg.ConfigurableResource]:
+    data_home = DataHomeResource(root=str(home.root), inbox_dir=str(home.inbox_dir or ""))
+    dbt = WarehouseDbt(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt")))
+    return {"data_home": data_home, "dbt": dbt}

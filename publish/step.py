@@ -1,0 +1,128 @@
+"""The publish step: which partners get which period, suppression decided once for all of them,
+validation, delivery through the outbox writer (publish/outbox.py), and every outcome logged in
+ops.extract_log."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from ingest.ops_tables import PUBLISH_DDL
+from publish.extracts import partner_sheets, remember_suppressed
+from publish.outbox import Outcome, deliver, validation_reports
+from publish.partners import Partner, load_partners
+from publish.periods import period_kind as period_kind_of
+from publish.readiness import readiness
+
+
+def partners_in_warehouse(con: duckdb.DuckDBPyConnection) -> list[Partner]:
+    """partners.yaml with its Jobcenter template expanded for the Jobcenters in the warehouse."""
+    jobcenters = [
+        row[0] for row in con.execute("select jobcenter from marts.dim_jobcenters order by 1").fetchall()
+    ]
+    return load_partners(jobcenters=jobcenters)
+
+
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    outbox: Path,
+    partner_ids: list[str] | None = None,
+    period_kind: str | None = None,
+    period: str | None = None,
+    validate: bool = True,
+    today: date | None = None,
+    file_delay: float = 0.0,
+) -> list[Outcome]:
+    """Deliver the chosen partners' extracts (default: all; or those of one period kind) for
+    ``period`` (default: each one's latest complete period, publish/readiness.py).
+    Suppression is decided once for all of them; each outcome is logged in ops.extract_log."""
+    from publish.extracts import decide
+
+    partners = partners_in_warehouse(con)
+    if partner_ids:
+        if unknown := set(partner_ids) - {p.id for p in partners}:
+            raise ValueError(f"unknown partner(s) {', '.join(sorted(unknown))} (see partners.yaml)")
+        partners = [p for p in partners if p.id in partner_ids]
+        if period and (wrong := [p for p in partners if p.period != period_kind_of(period)]):
+            raise ValueError(mismatch(wrong[0], period))
+    if period_kind:
+        partners = [p for p in partners if p.period == period_kind]
+    decision = decide(con)
+    deliveries = con.execute("select * from marts.fct_monthly_deliveries").pl()
+    outcomes, planned = [], []
+    for partner in partners:
+        ready = readiness(deliveries, partner, today or date.today())
+        chosen = period or ready.period
+        if chosen is None:
+            outcomes.append(
+                Outcome(partner.id, "-", "no_data", None, ready.waiting or "no complete period yet")
+            )
+            continue
+        if period and ready.period and chosen > ready.period and period_kind_of(chosen) == partner.period:
+            # A period asked for by name whose inputs are not in: nothing shows 0 for missing data.
+            outcomes.append(
+                Outcome(partner.id, chosen, "waiting", None, ready.waiting or "its data is not complete")
+            )
+            continue
+        if period is None and (waiting := _waiting_for(con, partner, chosen)):
+            outcomes.append(Outcome(partner.id, chosen, "waiting", None, waiting))
+            continue
+        sheets = partner_sheets(decision, partner, chosen)
+        if not any(s.frame.height for s in sheets):
+            outcomes.append(Outcome(partner.id, chosen, "no_data", None, "no rows in the partner's scope"))
+            continue
+        planned.append((partner, chosen, sheets, ready))
+    validator = None
+    if validate:
+        from publish.validation import validate_delivery, validate_together
+
+        passed = validate_together([(p, c, s) for p, c, s, _ in planned], validation_reports(outbox))
+
+        def validator(sheets, partner, chosen, reports):
+            return passed.get(partner.id) or validate_delivery(sheets, partner, chosen, reports)
+
+    held: list = []
+    for partner, chosen, sheets, ready in planned:
+        outcome = deliver(partner, chosen, sheets, outbox, ready.through or chosen, validator, file_delay)
+        if outcome.status in ("delivered", "unchanged", "completed"):  # what the partner holds
+            held += sheets
+        if ready.waiting and period is None:
+            outcome = replace(outcome, message=f"{outcome.message}; {ready.waiting}")
+        outcomes.append(outcome)
+    remember_suppressed(con, decision, held)
+    con.execute(PUBLISH_DDL)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    logged = [o for o in outcomes if o.status != "no_data"]
+    con.executemany(
+        "insert into ops.extract_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (o.partner, o.period, o.version, o.status, o.files, o.figures_sha256, o.manifest_sha256,
+             o.supersedes, ",".join(o.restates) or None, o.message, now)
+            for o in logged
+        ],
+    ) if logged else None  # fmt: skip
+    return outcomes
+
+
+def _waiting_for(con: duckdb.DuckDBPyConnection, partner: Partner, period: str) -> str | None:
+    """A Landschaftsverband's annual report waits for its Leistungsdokumentation of the year (K12
+    compares with it); a re-issue asked for by name is made regardless."""
+    if "k12" not in partner.kpis or not partner.landschaftsverband or period_kind_of(period) != "year":
+        return None
+    arrived = con.execute(
+        "select count(*) from marts.fct_reported_figures where landschaftsverband = ? and year = ?",
+        [partner.landschaftsverband, int(period)],
+    ).fetchone()[0]
+    return (
+        None if arrived else f"waiting for the {partner.landschaftsverband} Leistungsdokumentation {period}"
+    )
+
+
+def mismatch(partner: Partner, period: str) -> str:
+    return (
+        f"partner {partner.id} receives {partner.period}ly extracts, not a {period_kind_of(period)} "
+        f"({period}); see partners.yaml"
+    )
