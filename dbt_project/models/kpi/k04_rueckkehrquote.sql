@@ -13,8 +13,8 @@ with transitions as (
 loaded_until as (
     select
         sender as werkstatt_nr,
-        max(period) as last_month
-    from {{ ref('stg_ops__deliveries') }}
+        max(month) as last_month
+    from {{ ref('fct_monthly_deliveries') }}
     where source_system = 'wfbm'
     group by sender
 )

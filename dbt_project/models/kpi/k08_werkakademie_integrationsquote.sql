@@ -16,7 +16,7 @@ entries_with_job as (
         entries.*,
         exists(
             select 1
-            from {{ ref('stg_jc__integrations') }} as integrations
+            from {{ ref('fct_integrations') }} as integrations
             where
                 integrations.jobcenter = entries.jobcenter
                 and integrations.kunde_key = entries.kunde_key

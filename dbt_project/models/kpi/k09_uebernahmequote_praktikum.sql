@@ -7,7 +7,7 @@ with spells as (
         start_date,
         end_date,
         extract(year from end_date) as year,
-        {{ employer_key('employer_name') }} as employer
+        employer_key as employer
     from {{ ref('fct_measure_spells') }}
     where measure = 'employer_measure' and end_date is not null
 ),
@@ -17,12 +17,12 @@ spells_with_job as (
         spells.*,
         exists(
             select 1
-            from {{ ref('stg_jc__integrations') }} as integrations
+            from {{ ref('fct_integrations') }} as integrations
             where
                 integrations.jobcenter = spells.jobcenter
                 and integrations.kunde_key = spells.kunde_key
                 and integrations.integration_date between spells.end_date and spells.end_date + 92
-                and {{ employer_key('integrations.employer_name') }} = spells.employer
+                and integrations.employer_key = spells.employer
         ) as taken_on
     from spells
 ),

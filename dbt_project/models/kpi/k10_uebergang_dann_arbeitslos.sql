@@ -16,7 +16,7 @@ flagged as (
         transitions.*,
         exists(
             select 1
-            from {{ ref('stg_jc__customers') }} as customers
+            from {{ ref('fct_jobcenter_customer_months') }} as customers
             where
                 customers.person_key = transitions.person_key
                 and customers.is_unemployed
@@ -50,8 +50,8 @@ grain as (
 ),
 
 jobcenter_data as (
-    select last_day(cast(max(period) || '-01' as date)) as loaded_until
-    from {{ ref('stg_ops__deliveries') }}
+    select last_day(cast(max(month) || '-01' as date)) as loaded_until
+    from {{ ref('fct_monthly_deliveries') }}
     where source_system = 'jc'
 )
 

@@ -5,12 +5,12 @@
 with entries as (
     select distinct
         workshops.kreisschluessel,
-        extract(year from persons.entry_date) as year,
-        persons.person_key,
-        persons.entry_date
-    from {{ ref('stg_wfbm__persons') }} as persons
+        extract(year from memberships.entry_date) as year,
+        memberships.person_key,
+        memberships.entry_date
+    from {{ ref('fct_workshop_memberships') }} as memberships
     inner join {{ ref('dim_workshops') }} as workshops
-        on persons.werkstatt_nr = workshops.werkstatt_nr and workshops.is_current
+        on memberships.werkstatt_nr = workshops.werkstatt_nr and workshops.is_current
 ),
 
 flagged as (
@@ -18,7 +18,7 @@ flagged as (
         entries.*,
         exists(
             select 1
-            from {{ ref('stg_jc__customers') }} as customers
+            from {{ ref('fct_jobcenter_customer_months') }} as customers
             where
                 customers.person_key = entries.person_key
                 and customers.stichtag between entries.entry_date - 730 and entries.entry_date
@@ -61,8 +61,8 @@ grain as (
 ),
 
 jobcenter_data as (
-    select cast(min(period) || '-01' as date) as loaded_from
-    from {{ ref('stg_ops__deliveries') }}
+    select cast(min(month) || '-01' as date) as loaded_from
+    from {{ ref('fct_monthly_deliveries') }}
     where source_system = 'jc'
 )
 

@@ -39,7 +39,7 @@ reported as (
         biap_persons_reported as biap,
         transitions_reported as transitions,
         bfa_transitions_reported as bfa
-    from {{ ref('stg_lv__reported_figures') }}
+    from {{ ref('fct_reported_figures') }}
 ),
 
 both_sides as (

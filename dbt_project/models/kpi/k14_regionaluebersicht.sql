@@ -45,21 +45,12 @@ december_persons as (
 
 residence_at_exit as (
     select
-        transitions.werkstatt_nr,
-        transitions.person_local_key,
-        transitions.transition_date,
-        transitions.transition_year as year,
-        persons.residence_kreisschluessel as kreisschluessel
-    from {{ ref('int_transitions_deduplicated') }} as transitions
-    inner join {{ ref('stg_wfbm__persons') }} as persons
-        on
-            transitions.werkstatt_nr = persons.werkstatt_nr
-            and transitions.person_local_key = persons.person_local_key
-            and persons.stichtag < transitions.transition_date + 31
-    qualify row_number() over (
-        partition by transitions.werkstatt_nr, transitions.person_local_key, transitions.transition_date
-        order by persons.stichtag desc
-    ) = 1
+        werkstatt_nr,
+        person_local_key,
+        transition_date,
+        transition_year as year,
+        residence_kreisschluessel as kreisschluessel
+    from {{ ref('int_transition_residences') }}
 ),
 
 ab_counts as (
