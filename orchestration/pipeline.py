@@ -11,12 +11,14 @@ import logging
 import os
 import re
 import socket
+import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dagster as dg
 
 from orchestration import REPOSITORY_TAG
+from orchestration.progress import Progress
 from teilhabe.disk import free_bytes, is_disk_full
 from teilhabe.settings import DataHome
 
@@ -30,15 +32,24 @@ PID_TAG, HOST_TAG = "teilhabe/pid", "teilhabe/host"
 def _execute(home: DataHome, job_name: str, **kwargs) -> PipelineResult:
     """Run a job in this process on a data home, recorded in its Dagster instance."""
     from orchestration.definitions import defs
+    from orchestration.defs.assets.warehouse import warehouse_dbt_assets
     from orchestration.defs.resources import resources
 
     try:
         with dg.DagsterInstance.from_config(str(home.ensure().dagster_home)) as instance:
             _release_dead_runs(instance)
             tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), **REPOSITORY_TAG}
-            result = defs.resolve_job_def(job_name).execute_in_process(
-                instance=instance, raise_on_error=False, tags=tags, resources=resources(home), **kwargs
-            )
+            run_id = str(uuid.uuid4())
+            dbt_nodes = len(warehouse_dbt_assets.keys) + len(warehouse_dbt_assets.check_keys)
+            progress = Progress(instance, run_id, dbt_nodes)
+            progress.start()
+            try:
+                result = defs.resolve_job_def(job_name).execute_in_process(
+                    instance=instance, raise_on_error=False, tags=tags, resources=resources(home),
+                    run_id=run_id, **kwargs,
+                )  # fmt: skip
+            finally:
+                progress.stop()
             return _result(result, _warnings(instance, result.run_id))
     except Exception as error:  # the run could not even be recorded (e.g. a full disk)
         line = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
@@ -102,6 +113,7 @@ class PipelineResult:
     ingest_summary: str = ""
     extracts_summary: str = ""
     problems: tuple[str, ...] = ()  # one line per failed step and per warning
+    extracts_by_period: str = ""  # a line per period and outcome, naming the partners
 
     def summary(self) -> str:
         status = "succeeded" if self.success else f"FAILED in {', '.join(self.failed_steps)}"
@@ -110,6 +122,7 @@ class PipelineResult:
             lines.append(f"ingest: {self.ingest_summary}")
         if self.extracts_summary:
             lines.append(f"extracts: {self.extracts_summary}")
+            lines += [f"  {line}" for line in self.extracts_by_period.splitlines()]
         return "\n".join([*lines, *self.problems])
 
 
@@ -150,4 +163,5 @@ def _result(result: dg.ExecuteInProcessResult, warnings: tuple[str, ...]) -> Pip
         summary("run_summary"),
         summary("extracts_summary"),
         errors + warnings,
+        summary("extracts_by_period"),
     )

@@ -26,21 +26,11 @@ def partners_in_warehouse(con: duckdb.DuckDBPyConnection) -> list[Partner]:
     return load_partners(jobcenters=jobcenters)
 
 
-def publish(
-    con: duckdb.DuckDBPyConnection,
-    outbox: Path,
-    partner_ids: list[str] | None = None,
-    period_kind: str | None = None,
-    period: str | None = None,
-    validate: bool = True,
-    today: date | None = None,
-    file_delay: float = 0.0,
-) -> list[Outcome]:
-    """Deliver the chosen partners' extracts (default: all; or those of one period kind) for
-    ``period`` (default: each one's latest complete period, publish/readiness.py).
-    Suppression is decided once for all of them; each outcome is logged in ops.extract_log."""
-    from publish.extracts import decide
-
+def _chosen(
+    con: duckdb.DuckDBPyConnection, partner_ids: list[str] | None, period_kind: str | None, period: str | None
+) -> list[Partner]:
+    """The partners asked for (default: all; or those of one period kind); an unknown id, or a
+    period of another kind than a partner receives, is refused."""
     partners = partners_in_warehouse(con)
     if partner_ids:
         if unknown := set(partner_ids) - {p.id for p in partners}:
@@ -50,11 +40,15 @@ def publish(
             raise ValueError(mismatch(wrong[0], period))
     if period_kind:
         partners = [p for p in partners if p.period == period_kind]
-    decision = decide(con)
+    return partners
+
+
+def _plan(con, decision, partners: list[Partner], period: str | None, today: date):
+    """Per partner: the period to deliver and its sheets, or the outcome saying why not."""
     deliveries = con.execute("select * from marts.fct_monthly_deliveries").pl()
     outcomes, planned = [], []
     for partner in partners:
-        ready = readiness(deliveries, partner, today or date.today())
+        ready = readiness(deliveries, partner, today)
         chosen = period or ready.period
         if chosen is None:
             outcomes.append(
@@ -75,15 +69,41 @@ def publish(
             outcomes.append(Outcome(partner.id, chosen, "no_data", None, "no rows in the partner's scope"))
             continue
         planned.append((partner, chosen, sheets, ready))
-    validator = None
-    if validate:
-        from publish.validation import validate_delivery, validate_together
+    return outcomes, planned
 
-        passed = validate_together([(p, c, s) for p, c, s, _ in planned], validation_reports(outbox))
 
-        def validator(sheets, partner, chosen, reports):
-            return passed.get(partner.id) or validate_delivery(sheets, partner, chosen, reports)
+def _validator(planned: list, reports: Path):
+    """Great Expectations once per KPI for all partners together; a partner whose group verdict
+    failed is validated alone (only the leaking one is blocked)."""
+    from publish.validation import validate_delivery, validate_together
 
+    passed = validate_together([(p, c, s) for p, c, s, _ in planned], reports)
+
+    def validator(sheets, partner, chosen, reports):
+        return passed.get(partner.id) or validate_delivery(sheets, partner, chosen, reports)
+
+    return validator
+
+
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    outbox: Path,
+    partner_ids: list[str] | None = None,
+    period_kind: str | None = None,
+    period: str | None = None,
+    validate: bool = True,
+    today: date | None = None,
+    file_delay: float = 0.0,
+) -> list[Outcome]:
+    """Deliver the chosen partners' extracts (default: all; or those of one period kind) for
+    ``period`` (default: each one's latest complete period, publish/readiness.py).
+    Suppression is decided once for all of them; each outcome is logged in ops.extract_log."""
+    from publish.extracts import decide
+
+    partners = _chosen(con, partner_ids, period_kind, period)
+    decision = decide(con)
+    outcomes, planned = _plan(con, decision, partners, period, today or date.today())
+    validator = _validator(planned, validation_reports(outbox)) if validate else None
     held: list = []
     for partner, chosen, sheets, ready in planned:
         outcome = deliver(partner, chosen, sheets, outbox, ready.through or chosen, validator, file_delay)
@@ -93,18 +113,23 @@ def publish(
             outcome = replace(outcome, message=f"{outcome.message}; {ready.waiting}")
         outcomes.append(outcome)
     remember_suppressed(con, decision, held)
+    _log(con, outcomes)
+    return outcomes
+
+
+def _log(con: duckdb.DuckDBPyConnection, outcomes: list[Outcome]) -> None:
     con.execute(PUBLISH_DDL)
     now = datetime.now(UTC).replace(tzinfo=None)
     logged = [o for o in outcomes if o.status != "no_data"]
-    con.executemany(
-        "insert into ops.extract_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (o.partner, o.period, o.version, o.status, o.files, o.figures_sha256, o.manifest_sha256,
-             o.supersedes, ",".join(o.restates) or None, o.message, now)
-            for o in logged
-        ],
-    ) if logged else None  # fmt: skip
-    return outcomes
+    if logged:
+        con.executemany(
+            "insert into ops.extract_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (o.partner, o.period, o.version, o.status, o.files, o.figures_sha256, o.manifest_sha256,
+                 o.supersedes, ",".join(o.restates) or None, o.message, now)
+                for o in logged
+            ],
+        )  # fmt: skip
 
 
 def _waiting_for(con: duckdb.DuckDBPyConnection, partner: Partner, period: str) -> str | None:

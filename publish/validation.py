@@ -104,6 +104,23 @@ def _suite(gx, name: str, kpi: str, frame: pl.DataFrame, partners: list, period:
     for rate, (_, _, per) in extract.rates.items():
         add(gxe.ExpectColumnValuesToBeBetween(column=rate, min_value=0, max_value=per))
 
+    _scope(suite, kpi, frame, partners)
+    if extract.period == "month":
+        add(gxe.ExpectColumnValuesToBeInSet(column="month", value_set=period_months(period)))
+        add(gxe.ExpectColumnValuesToNotBeNull(column="month"))
+    else:
+        add(gxe.ExpectColumnValuesToBeInSet(column="year", value_set=[int(period[:4])]))
+        add(gxe.ExpectColumnValuesToNotBeNull(column="year"))
+    return suite
+
+
+def _scope(suite, kpi: str, frame: pl.DataFrame, partners: list) -> None:
+    """Only the partners' scope: their Kreise or Jobcenters, their Landschaftsverband, and no
+    total rows for a partner who receives none."""
+    import great_expectations.expectations as gxe
+
+    add = suite.add_expectation
+
     def within(column: str, allowed_of) -> None:
         if len(partners) == 1:
             add(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(allowed_of(partners[0]))))
@@ -125,13 +142,6 @@ def _suite(gx, name: str, kpi: str, frame: pl.DataFrame, partners: list, period:
         within("landschaftsverband", lambda p: [p.landschaftsverband])
     if "level" in frame.columns and not any(p.statewide or p.landschaftsverband for p in partners):
         add(gxe.ExpectColumnValuesToBeInSet(column="level", value_set=["werkstatt", "kreis", "jobcenter"]))
-    if extract.period == "month":
-        add(gxe.ExpectColumnValuesToBeInSet(column="month", value_set=period_months(period)))
-        add(gxe.ExpectColumnValuesToNotBeNull(column="month"))
-    else:
-        add(gxe.ExpectColumnValuesToBeInSet(column="year", value_set=[int(period[:4])]))
-        add(gxe.ExpectColumnValuesToNotBeNull(column="year"))
-    return suite
 
 
 # Unexpected values are neither kept nor shown: a blocked delivery's values were withheld.

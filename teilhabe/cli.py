@@ -91,7 +91,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         ("extracts", home.outbox),
     ):
         built = path.exists() and (path.is_file() or any(path.iterdir()))
-        print(f"{label:<16}{path}{'' if built else '  (not built yet)'}")
+        note = "  (empty: every file taken is in the archive)" if label == "inbox" else "  (not built yet)"
+        print(f"{label:<16}{path}{'' if built else note}")
+    print("the run, its checks and its log in the Dagster UI: make dev (http://127.0.0.1:3000)")
     return 0 if result.success else 1
 
 

@@ -77,11 +77,13 @@ def test_inbox_sensor_requests_one_run_for_new_files(faulty, tmp_path):
     assert isinstance(inbox_sensor(context), dg.SkipReason), "nothing new: no second run"
 
 
-def test_a_command_line_run_is_listed_under_its_job_as_the_ui_lists_them(tmp_path):
+def test_a_command_line_run_is_listed_under_its_job_as_the_ui_lists_them(demo, tmp_path):
     """The UI lists a job's runs by job name and the tag of its code location (repository@location);
     a run started by `teilhabe run` carries both, and the location is the one pyproject.toml names
-    for `dagster dev`."""
+    for `dagster dev`. On the demo, the console gets a short account without control characters
+    (dbt's and Dagster's own logs stay in the run's log)."""
     import os
+    import shutil
     import subprocess
     import sys
     import tomllib
@@ -92,7 +94,7 @@ def test_a_command_line_run_is_listed_under_its_job_as_the_ui_lists_them(tmp_pat
     project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text("utf-8"))
     assert project["tool"]["dagster"]["code_location_name"] == CODE_LOCATION
     inbox = tmp_path / "inbox"
-    inbox.mkdir()
+    shutil.copytree(demo, inbox)
     home = tmp_path / "home"
     env = {**os.environ, "TEILHABE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
     done = subprocess.run(
@@ -100,6 +102,11 @@ def test_a_command_line_run_is_listed_under_its_job_as_the_ui_lists_them(tmp_pat
         env=env, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
+    console = (done.stdout + done.stderr).splitlines()
+    assert len(console) < 40, "\n".join(console)
+    assert not any("\x1b" in line or "\r" in line for line in console), "no terminal codes into a pipe"
+    assert any(line.startswith("dbt build") for line in console), "each stage is shown"
+    assert not any(" START " in line or "PASS" in line for line in console), "dbt's lines stay in the log"
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
     try:
         listed = instance.get_runs(dg.RunsFilter(job_name="pipeline", tags=REPOSITORY_TAG))

@@ -1,6 +1,7 @@
 -- kpis.md "Same employer": each pair is a spelling and its key; the rows returned break the rule.
 -- noqa: disable=LT01
-{{ config(meta={'dagster': {'ref': {'name': 'dim_employers'}}}) }}
+-- A check of dim_employers (its key follows this rule): built after it, shown as its asset check.
+-- depends_on: {{ ref('dim_employers') }}
 with cases as (
     select unnest([
         {'employer_name': 'Autohaus König AG', 'expected': 'autohaus koenig'},

@@ -22,7 +22,7 @@ with in_work_area as (
         area = 'work_area'
         and entry_date <= stichtag
         and (exit_date is null or exit_date >= stichtag)
-        {{ changed_partitions('wfbm', 'werkstatt_nr', 'month') }}
+        {{ changed_partitions('wfbm', 'werkstatt_nr', 'month') }}  -- noqa: LT02, LT05
 ),
 
 on_biap as (
@@ -33,7 +33,7 @@ on_biap as (
     from {{ ref('stg_wfbm__placements') }}
     where
         is_biap and start_date <= stichtag and (end_date is null or end_date >= stichtag)
-        {{ changed_partitions('wfbm', 'werkstatt_nr', 'month') }}
+        {{ changed_partitions('wfbm', 'werkstatt_nr', 'month') }}  -- noqa: LT02, LT05
 )
 
 select

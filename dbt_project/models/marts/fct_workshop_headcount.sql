@@ -19,5 +19,5 @@ select
 from {{ ref('stg_wfbm__persons') }}
 where
     entry_date <= stichtag and (exit_date is null or exit_date >= stichtag)
-    {{ changed_partitions('wfbm', 'werkstatt_nr', 'month') }}
+    {{ changed_partitions('wfbm', 'werkstatt_nr', 'month') }}  -- noqa: LT02, LT05
 group by werkstatt_nr, month, stichtag, area

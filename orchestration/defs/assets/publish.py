@@ -70,8 +70,15 @@ def _publish(context, data_home: DataHomeResource, partners: list[str], kind: st
         f"| {o.partner} | {o.period} | {o.status} | {o.version or ''} | {o.message} |" for o in outcomes
     )
     summary = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in counts.items() if n) or "no partners"
+    groups: dict[tuple[str, str], list[str]] = {}
+    for o in outcomes:
+        if o.status != "no_data":
+            groups.setdefault((o.period, o.status), []).append(o.partner)
+    by_period = "\n".join(
+        f"{period} {status}: {', '.join(ids)}" for (period, status), ids in sorted(groups.items())
+    )
     yield dg.MaterializeResult(
-        metadata={**counts, "extracts_summary": summary, "outbox": str(outbox),
+        metadata={**counts, "extracts_summary": summary, "extracts_by_period": by_period, "outbox": str(outbox),
                   "deliveries": dg.MetadataValue.md(table)}
     )  # fmt: skip
     yield dg.AssetCheckResult(
