@@ -1,4 +1,5 @@
 """The agencies' export formats as data (spec/sources.md): file names, bytes, headers, code texts.
+Column names and their order are the contracts' (schemas/), written here as each file's header.
 
 One description per format, read by the readers and written by the delivery simulator. A quirk of a
 format lives here and nowhere else; the tests check it against the spec's byte-exact samples.
@@ -8,6 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from schemas import SOURCE_TABLES
+from schemas.base import WERKSTATT_NR_PATTERN as WERKSTATT_NR
 
 
 @dataclass(frozen=True)
@@ -25,43 +29,10 @@ LV_CSV = CsvDialect(encoding="cp1252", line_end="\r\n", date_format="%d.%m.%Y", 
 
 # --- Workshops, W-CSV: three files a month ------------------------------------------------------
 
+# Column names and order live in the contracts (schemas/); the files carry them as the header.
 WFBM_CSV_COLUMNS: dict[str, tuple[str, ...]] = {
-    "personen": (
-        "Personennummer",
-        "Nachname",
-        "Vorname",
-        "Geburtsdatum",
-        "Geschlecht",
-        "PLZ",
-        "Wohnort_Kreis",
-        "Bereich",
-        "Eintritt",
-        "Austritt",
-        "Austrittsgrund",
-        "Behinderungsart",
-        "Kostentraeger",
-        "Arbeitszeit_Std",
-    ),
-    "aussenarbeitsplaetze": (
-        "Personennummer",
-        "Art",
-        "Betrieb",
-        "Betrieb_PLZ",
-        "Branche_WZ",
-        "Beginn",
-        "Ende",
-        "Std_Woche",
-        "Jobcoach",
-    ),
-    "uebergaenge": (
-        "Personennummer",
-        "Datum",
-        "Art",
-        "Arbeitgeber",
-        "Arbeitgeber_PLZ",
-        "Branche_WZ",
-        "Rueckkehr",
-    ),
+    part: SOURCE_TABLES[f"wfbm_{part}"].columns
+    for part in ("personen", "aussenarbeitsplaetze", "uebergaenge")
 }
 WFBM_PARTS = tuple(WFBM_CSV_COLUMNS)
 
@@ -158,83 +129,24 @@ XLSX_CODE_TEXTS: dict[str, dict[str, dict[str, str]]] = {
 # --- Jobcenters, JC: four files a month ----------------------------------------------------------
 
 JC_COLUMNS: dict[str, tuple[str, ...]] = {
-    "bestand": ("monat", "geschlecht", "elb", "arbeitslose"),
-    "kunden": (
-        "kundennummer",
-        "nachname",
-        "vorname",
-        "geburtsdatum",
-        "geschlecht",
-        "plz",
-        "gdb",
-        "gleichstellung",
-        "rehabilitand",
-        "arbeitslos",
-        "elb_seit",
-    ),
-    "massnahmen": (
-        "kundennummer",
-        "massnahme",
-        "eintritt",
-        "austritt",
-        "arbeitgeber",
-        "arbeitgeber_plz",
-        "abbruch",
-    ),
-    "integrationen": (
-        "kundennummer",
-        "datum",
-        "art",
-        "arbeitgeber",
-        "arbeitgeber_plz",
-        "branche_wz",
-        "befristet",
-        "foerderung",
-    ),
+    part: SOURCE_TABLES[f"jc_{part}"].columns for part in ("bestand", "kunden", "massnahmen", "integrationen")
 }
 JC_PARTS = tuple(JC_COLUMNS)
 
 # --- Landschaftsverband, LV ----------------------------------------------------------------------
 
-LV_REGISTER_COLUMNS = (
-    "Werkstatt-Nr.",
-    "Name",
-    "Träger",
-    "Straße",
-    "PLZ",
-    "Ort",
-    "Kreisschlüssel",
-    "Plätze",
-    "anerkannt seit",
-)
+LV_REGISTER_COLUMNS = SOURCE_TABLES["lv_werkstaetten"].columns
 LV_LD_SHEET = "Leistungsdokumentation"
-LV_LD_COLUMNS = (
-    "Werkstatt-Nr.",
-    "Werkstatt",
-    "Beschäftigte AB 31.12.",
-    "BiAp 31.12.",
-    "Übergänge",
-    "davon Budget für Arbeit",
-    "Plätze",
-)
-LV_BFA_COLUMNS = (
-    "Aktenzeichen",
-    "Nachname",
-    "Vorname",
-    "Geburtsdatum",
-    "Herkunft Werkstatt-Nr.",
-    "Arbeitgeber",
-    "Arbeitgeber PLZ",
-    "Beginn",
-    "Ende",
-    "Lohnkostenzuschuss EUR/Monat",
-    "Status",
-)
+LV_LD_COLUMNS = SOURCE_TABLES["lv_leistungsdokumentation"].columns
+LV_BFA_COLUMNS = SOURCE_TABLES["lv_budget_fuer_arbeit"].columns
 LANDSCHAFTSVERBAENDE = ("LWL", "LVR")
 
 # --- File names ----------------------------------------------------------------------------------
 
-WERKSTATT_NR = r"(?:LWL|LVR)-\d{4}"
+
+# German letters as the agencies' names and headers spell them without umlauts (Müller = Mueller):
+# person keys, column names. The employer key (kpis.md) does the same in SQL (macros/employer_key.sql).
+UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue"})
 # Matched with fullmatch(): the whole name, nothing before or after (not even a newline).
 FILE_NAME_PATTERNS: dict[str, re.Pattern[str]] = {
     "wfbm_csv": re.compile(

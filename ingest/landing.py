@@ -13,6 +13,7 @@ import re
 
 import polars as pl
 
+from ingest.formats import UMLAUTS
 from ingest.pseudonymise import local_key, person_key
 from schemas import SOURCE_TABLES
 from schemas.rules import GERMAN_DATE, parse_date, parse_decimal
@@ -31,12 +32,11 @@ LOCAL_IDS = {
     "kundennummer": "kunde_key",
     "Aktenzeichen": "case_key",
 }
-_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue"})
 
 
 def snake(header: str) -> str:
     """``Werkstatt-Nr.`` -> ``werkstatt_nr``; ``Beschäftigte AB 31.12.`` -> ``beschaeftigte_ab_31_12``."""
-    return re.sub(r"[^a-z0-9]+", "_", header.translate(_FOLD).lower()).strip("_")
+    return re.sub(r"[^a-z0-9]+", "_", header.translate(UMLAUTS).lower()).strip("_")
 
 
 def _kind(table: str, column: str) -> tuple[str, dict]:

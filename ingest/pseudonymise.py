@@ -25,8 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
-
+from ingest.formats import UMLAUTS
 
 MIN_KEY_BYTES = 32  # privacy.md §1
 FINGERPRINT_MESSAGE = b"teilhabe/pseudonym-key/fingerprint/v1"
@@ -108,7 +107,7 @@ def _create_key(path: Path) -> PseudonymKey:
 
 def normalise_name(text: str) -> str:
     """NFKC, lower case, ä→ae ö→oe ü→ue ß→ss, accents removed, non a-z to blank, blanks collapsed."""
-    text = unicodedata.normalize("NFKC", text).lower().translate(_FOLD)
+    text = unicodedata.normalize("NFKC", text).lower().translate(UMLAUTS)
     text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
     return " ".join(re.sub(r"[^a-z]", " ", text).split())
 

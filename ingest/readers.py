@@ -26,6 +26,7 @@ from ingest.formats import (
     JC_CSV,
     LV_CSV,
     LV_LD_SHEET,
+    WERKSTATT_NR,
     WFBM_CSV,
     XLSX_CODE_TEXTS,
     XLSX_HEADER_ROW,
@@ -424,7 +425,7 @@ def _title_block(result: ReadResult, rows: list[list], sheet: str) -> tuple[str,
             column="B",
         )
         return None
-    if not re.fullmatch(r"(LWL|LVR)-\d{4}", sender):
+    if not re.fullmatch(WERKSTATT_NR, sender):
         result.reject(
             "title_block",
             f"Tabellenblatt {sheet}: keine Werkstatt-Nr. (LWL-NNNN oder LVR-NNNN) in B2",

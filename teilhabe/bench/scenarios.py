@@ -221,10 +221,9 @@ def _stages(home: Path, run_id: str, measured: Measured) -> list[Stage]:
     """Stage windows from the run's step events in the data home's Dagster instance."""
     import dagster as dg
 
-    os.environ["DAGSTER_HOME"] = str(home / "dagster")
     windows: dict[str, list[float]] = {}
     run_started = None
-    with dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         for event in instance.all_logs(run_id):
             kind = event.dagster_event.event_type_value if event.dagster_event else None
             if kind in ("RUN_START", "PIPELINE_START"):
