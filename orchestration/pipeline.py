@@ -11,16 +11,19 @@ import logging
 import os
 import re
 import socket
+import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dagster as dg
 
-from orchestration import REPOSITORY_TAG
+from orchestration import CODE_LOCATION, REPOSITORY_TAG
 from orchestration.progress import Progress
 from teilhabe.disk import free_bytes, is_disk_full
-from teilhabe.settings import DataHome
+from teilhabe.settings import REPO_ROOT, DataHome
 
 # The run's full log is in the Dagster instance (see it with `make dev`); the terminal shows the
 # summary with one line per warning and per failed step (no stack traces).
@@ -29,12 +32,51 @@ MAX_PROBLEM_LINE = 300
 PID_TAG, HOST_TAG = "teilhabe/pid", "teilhabe/host"
 
 
-def _execute(home: DataHome, job_name: str, **kwargs) -> PipelineResult:
-    """Run a job in this process on a data home, recorded in its Dagster instance."""
+def _job_origin(job_name: str):
+    """Where the UI finds a job again (code location, repository, job): a run that carries it can
+    be re-executed from the UI like a run launched there. Only the names are used for that; the
+    rest says how `dagster dev` loads the location (pyproject.toml's [tool.dagster])."""
+    from dagster._core.remote_origin import (
+        ManagedGrpcPythonEnvCodeLocationOrigin,
+        RemoteJobOrigin,
+        RemoteRepositoryOrigin,
+    )
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    target = LoadableTargetOrigin(
+        executable_path=sys.executable,
+        module_name="orchestration.definitions",
+        working_directory=str(REPO_ROOT),
+    )
+    location = ManagedGrpcPythonEnvCodeLocationOrigin(target, CODE_LOCATION)
+    return RemoteJobOrigin(RemoteRepositoryOrigin(location, "__repository__"), job_name)
+
+
+@contextmanager
+def _runs_with_origin(instance: dg.DagsterInstance, job_name: str) -> Iterator[None]:
+    """execute_in_process records no job origin (dagster-io/dagster#19458): its run could not be
+    re-executed from the UI. Runs created on this instance meanwhile get the code location's."""
+    create = instance.create_run_for_job
+
+    def with_origin(*args, **kwargs):
+        kwargs.setdefault("remote_job_origin", _job_origin(job_name))
+        return create(*args, **kwargs)
+
+    instance.create_run_for_job = with_origin
+    try:
+        yield
+    finally:
+        del instance.create_run_for_job  # the class's method again
+
+
+def _execute(home: DataHome, job_name: str, run_config: dict, **kwargs) -> PipelineResult:
+    """Run a job in this process on a data home, recorded in its Dagster instance. The data home
+    and inbox are the run's resource config: the UI shows them, and a re-execution takes them."""
     from orchestration.definitions import defs
     from orchestration.defs.assets.warehouse import warehouse_dbt_assets
-    from orchestration.defs.resources import resources
 
+    location = {"root": str(home.root), "inbox_dir": str(home.inbox_dir or "")}
+    config = {**run_config, "resources": {"data_home": {"config": location}}}
     try:
         with dg.DagsterInstance.from_config(str(home.ensure().dagster_home)) as instance:
             _release_dead_runs(instance)
@@ -44,10 +86,11 @@ def _execute(home: DataHome, job_name: str, **kwargs) -> PipelineResult:
             progress = Progress(instance, run_id, dbt_nodes)
             progress.start()
             try:
-                result = defs.resolve_job_def(job_name).execute_in_process(
-                    instance=instance, raise_on_error=False, tags=tags, resources=resources(home),
-                    run_id=run_id, **kwargs,
-                )  # fmt: skip
+                with _runs_with_origin(instance, job_name):
+                    result = defs.resolve_job_def(job_name).execute_in_process(
+                        instance=instance, raise_on_error=False, tags=tags, run_config=config,
+                        run_id=run_id, **kwargs,
+                    )  # fmt: skip
             finally:
                 progress.stop()
             return _result(result, _warnings(instance, result.run_id))

@@ -107,9 +107,24 @@ def test_a_command_line_run_is_listed_under_its_job_as_the_ui_lists_them(demo, t
     assert not any("\x1b" in line or "\r" in line for line in console), "no terminal codes into a pipe"
     assert any(line.startswith("dbt build") for line in console), "each stage is shown"
     assert not any(" START " in line or "PASS" in line for line in console), "dbt's lines stay in the log"
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import ModuleTarget
+
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
     try:
         listed = instance.get_runs(dg.RunsFilter(job_name="pipeline", tags=REPOSITORY_TAG))
+        assert len(listed) == 1 and listed[0].status == dg.DagsterRunStatus.SUCCESS
+        # Re-executable from the UI: the run names the job's origin, and the code location that
+        # `dagster dev` loads (pyproject.toml) resolves it, as the UI's re-execution does.
+        origin = listed[0].remote_job_origin
+        assert origin is not None and origin.location_name == CODE_LOCATION
+        assert listed[0].run_config["resources"]["data_home"]["config"]["inbox_dir"] == str(inbox)
+        target = ModuleTarget(
+            module_name=project["tool"]["dagster"]["module_name"], attribute=None,
+            working_directory=str(Path(__file__).parents[1]), location_name=CODE_LOCATION,
+        )  # fmt: skip
+        with WorkspaceProcessContext(instance, target) as workspace:
+            location = workspace.create_request_context().get_code_location(origin.location_name)
+            assert location.get_repository(origin.repository_origin.repository_name).has_job("pipeline")
     finally:
         instance.dispose()
-    assert len(listed) == 1 and listed[0].status == dg.DagsterRunStatus.SUCCESS
