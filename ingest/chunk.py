@@ -17,7 +17,7 @@ import polars as pl
 from ingest.batch import Batch, Incoming, read_batch
 from ingest.identify import Delivery
 from ingest.inbox import IgnoredEntry, InboxFile, Unstable, take
-from ingest.landing import landing_frame
+from ingest.landing import PERSON_COLUMNS, landing_frame, linkage_frame
 from ingest.pseudonymise import PseudonymKey
 from teilhabe.settings import Limits
 
@@ -314,6 +314,19 @@ def _write_landing(ctx: LoadContext, batch: Batch, latest: dict, log: pl.DataFra
             ctx.con.execute(f"insert into landing.{table} by name select * from _rows")
             ctx.con.unregister("_rows")
             ctx.report.tables_changed.add(table)
+        if table in PERSON_COLUMNS and rows.height:
+            wanted_rows = valid.filter(pl.col("_file").is_in(list(wanted)))
+            _write_linkage_records(ctx, linkage_frame(table, wanted_rows, deliveries, ctx.key.secret))
+
+
+def _write_linkage_records(ctx: LoadContext, records: pl.DataFrame) -> None:
+    """New person records' encodings (a person already known under the same identity is kept as
+    first delivered)."""
+    ctx.con.register("_records", records.to_arrow())
+    ctx.con.execute(
+        "insert into linkage.person_records by name select * from _records on conflict do nothing"
+    )
+    ctx.con.unregister("_records")
 
 
 def _write_log(con: duckdb.DuckDBPyConnection, log: pl.DataFrame, findings: pl.DataFrame) -> None:

@@ -13,8 +13,9 @@ import re
 
 import polars as pl
 
+from ingest.encodings import PURPOSE, encode
 from ingest.formats import UMLAUTS
-from ingest.pseudonymise import local_key, person_key
+from ingest.pseudonymise import local_key, person_key, subkey
 from schemas import SOURCE_TABLES
 from schemas.rules import GERMAN_DATE, parse_date, parse_decimal
 
@@ -87,6 +88,38 @@ def landing_frame(table: str, valid: pl.DataFrame, deliveries: pl.DataFrame, key
             expr = expr.cast(pl.Int32, strict=False)
         out.append(expr.alias(snake(column)))
     return frame.select(out)
+
+
+# Sex and Kreis of residence of a person record, where its source has them (linkage.md §2).
+LINKAGE_EVIDENCE = {
+    "wfbm_personen": (pl.col("Geschlecht"), pl.col("Wohnort_Kreis")),
+    "jc_kunden": (pl.col("geschlecht"), pl.col("sender")),  # a Jobcenter's customers live in its Kreis
+    "lv_budget_fuer_arbeit": (pl.lit(None, pl.String), pl.lit(None, pl.String)),
+}
+
+
+def linkage_frame(table: str, valid: pl.DataFrame, deliveries: pl.DataFrame, key: bytes) -> pl.DataFrame:
+    """The comparison encodings of each person record (ingest/encodings.py), one row per source-local
+    person and identity as delivered; nothing of the plaintext."""
+    frame = valid.join(deliveries, on="_file", how="inner")
+    surname, first_name, birth = PERSON_COLUMNS[table]
+    local_id = next(c for c in SOURCE_TABLES[table].columns if c in LOCAL_IDS)
+    birth_iso = parse_date(pl.col(birth), GERMAN_DATE if birth[0].isupper() else "%Y-%m-%d")
+    frame = frame.with_columns(birth_iso.cast(pl.String).alias("_birth_iso"))
+    sex, kreis = LINKAGE_EVIDENCE[table]
+    identity = frame.select(
+        pl.lit(table).alias("source_table"),
+        pl.col("sender"),
+        local_key(frame, key, pl.col("sender"), local_id).alias("local_key"),
+        person_key(frame, key, surname, first_name, "_birth_iso").alias("person_key"),
+        sex.str.to_lowercase().alias("sex"),
+        kreis.alias("kreisschluessel"),
+        pl.col("delivery_id").alias("first_delivery_id"),
+    )
+    encodings = encode(frame, subkey(key, PURPOSE), surname, first_name, "_birth_iso")
+    return pl.concat([identity, encodings], how="horizontal").unique(
+        ["source_table", "local_key", "person_key"], keep="first", maintain_order=True
+    )
 
 
 def empty_landing_frame(table: str) -> pl.DataFrame:

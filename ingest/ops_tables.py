@@ -76,6 +76,30 @@ create table if not exists ops.quarantine (
 """
 
 
+# linkage.md §2: the comparison encodings of every person record, for the pipeline alone (never in
+# the analysts' copy, an extract or a log). One row per source-local person and identity delivered.
+LINKAGE_DDL = """
+create schema if not exists linkage;
+create table if not exists linkage.person_records (
+    source_table varchar not null,
+    sender varchar not null,
+    local_key varchar not null,
+    person_key varchar not null,
+    sex varchar,
+    kreisschluessel varchar,
+    first_delivery_id bigint not null,
+    surname_bloom bit not null,
+    first_name_bloom bit not null,
+    surname_phonetic varchar,
+    first_name_phonetic varchar,
+    birth_date_hash varchar,
+    birth_day_hash varchar,
+    birth_month_hash varchar,
+    birth_year_hash varchar,
+    primary key (source_table, local_key, person_key)
+);
+"""
+
 # Written by publishing: what partners received, which of their cells were suppressed (they stay
 # suppressed in every later version, privacy.md §3), and how unique the analysts' copy's rows are.
 PUBLISH_DDL = """
@@ -99,6 +123,7 @@ create table if not exists ops.disclosure_metrics (
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LOAD_DDL)
+    con.execute(LINKAGE_DDL)
     # A warehouse from before ops.inbox_files: its files are known by the log (and hashed once).
     con.execute(
         """

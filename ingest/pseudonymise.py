@@ -48,7 +48,12 @@ class PseudonymKey:
 
     def subkey(self, purpose: str) -> bytes:
         """A key of its own for one purpose (e.g. linkage encodings), derived from this one."""
-        return hmac.new(self.secret, f"teilhabe/subkey/{purpose}".encode(), hashlib.sha256).digest()
+        return subkey(self.secret, purpose)
+
+
+def subkey(secret: bytes, purpose: str) -> bytes:
+    """The key for one purpose, derived from the pseudonym key (privacy.md §1: one per purpose)."""
+    return hmac.new(secret, f"teilhabe/subkey/{purpose}".encode(), hashlib.sha256).digest()
 
 
 def _usable(secret: bytes, source: str) -> bytes:
@@ -124,7 +129,7 @@ def _hmac(key: bytes) -> Callable[[str], str]:
     return digest
 
 
-def _mapped(column: pl.Expr, frame: pl.DataFrame, function: Callable[[str], str]) -> pl.Expr:
+def per_distinct(column: pl.Expr, frame: pl.DataFrame, function: Callable[[str], str]) -> pl.Expr:
     """Apply a Python function once per distinct value of an expression, then join back."""
     values = frame.select(column.alias("_v")).unique()["_v"].drop_nulls().to_list()
     mapping = dict(zip(values, map(function, values), strict=True))
@@ -136,17 +141,17 @@ def person_key(frame: pl.DataFrame, key: bytes, surname: str, first_name: str, b
     normalised once per distinct name, the HMAC once per distinct person."""
     identity = pl.concat_str(
         [
-            _mapped(pl.col(surname), frame, normalise_name),
-            _mapped(pl.col(first_name), frame, normalise_name),
+            per_distinct(pl.col(surname), frame, normalise_name),
+            per_distinct(pl.col(first_name), frame, normalise_name),
             pl.col(birth_iso),
         ],
         separator="|",
     )
-    return _mapped(identity, frame, _hmac(key))
+    return per_distinct(identity, frame, _hmac(key))
 
 
 def local_key(frame: pl.DataFrame, key: bytes, sender: str | pl.Expr, identifier: str) -> pl.Expr:
     """A source-local id salted with its sender: ties spells together within one source only."""
     sender_expr = pl.lit(sender) if isinstance(sender, str) else sender
     value = pl.concat_str([sender_expr, pl.col(identifier)], separator="|")
-    return _mapped(value, frame, _hmac(key))
+    return per_distinct(value, frame, _hmac(key))

@@ -1,0 +1,134 @@
+"""Comparison encodings of a person record for linkage across agencies (spec/linkage.md §2),
+computed in the reader, in memory, from the plaintext that never leaves it.
+
+- Field-level Bloom filters of the normalised surname and first name: the name's character bigrams
+  (padded with ``_`` at both ends), each mapped to ``BLOOM_HASHES`` of ``BLOOM_BITS`` positions by
+  double hashing of one keyed HMAC per bigram (Schnell, Bachteler, Reiher 2009). Similar names give
+  similar bit sets: the Dice coefficient of two filters estimates their bigram similarity, computed
+  in SQL on DuckDB's BIT type.
+- Keyed hashes of the birth date and of its day, month and year apart (a swapped day and month, or
+  one mistyped component, still agree in the others).
+- Keyed Kölner Phonetik codes of both names, for blocking only.
+- Sex and Kreis of residence as delivered.
+
+Every keyed function uses the subkey ``linkage`` of the pseudonym key (privacy.md §1), never the key
+itself: an encoding cannot be compared with a person key. The encodings live in the schema
+``linkage`` only, which the pipeline alone reads (never the analysts' copy, an extract or a log).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from functools import cache
+
+import polars as pl
+
+from ingest.pseudonymise import normalise_name, per_distinct
+
+PURPOSE = "linkage"
+BLOOM_BITS = 1000
+BLOOM_HASHES = 20
+HASH_HEX = 16  # 64 bits of a keyed hash: collisions are negligible at a few million values
+
+# Kölner Phonetik (Postel 1969): letter -> code; the context rules are in _phonetic_code.
+_PLAIN_CODES = {
+    **dict.fromkeys("aeijouy", "0"),
+    "b": "1",
+    **dict.fromkeys("fvw", "3"),
+    **dict.fromkeys("gkq", "4"),
+    "l": "5",
+    **dict.fromkeys("mn", "6"),
+    "r": "7",
+    **dict.fromkeys("sz", "8"),
+}
+
+
+def _letter_code(previous: str, letter: str, following: str, first: bool) -> str:
+    """The Kölner Phonetik code of one letter in its context ("" for h and anything not a-z)."""
+    if letter in _PLAIN_CODES:
+        return _PLAIN_CODES[letter]
+    if letter == "p":
+        return "3" if following == "h" else "1"
+    if letter in "dt":
+        return "8" if following in ("c", "s", "z") else "2"
+    if letter == "x":
+        return "8" if previous in ("c", "k", "q") else "48"
+    if letter == "c":
+        if first:
+            return "4" if following in "ahkloqrux" and following else "8"
+        if previous in ("s", "z"):
+            return "8"
+        return "4" if following and following in "ahkoqux" else "8"
+    return ""
+
+
+def koelner_phonetik(name: str) -> str:
+    """The Kölner Phonetik code of a normalised name (a-z and blanks; blanks are ignored, so
+    ``mueller luedenscheidt`` gives 65752682)."""
+    letters = name.replace(" ", "")
+    raw = "".join(
+        _letter_code(letters[i - 1] if i else "", letter, letters[i + 1 : i + 2], i == 0)
+        for i, letter in enumerate(letters)
+    )
+    collapsed = "".join(code for i, code in enumerate(raw) if i == 0 or code != raw[i - 1])
+    return collapsed[:1] + collapsed[1:].replace("0", "")
+
+
+def _keyed(subkey: bytes, label: str) -> Callable[[str], str]:
+    keyed = hmac.new(subkey, label.encode() + b"|", hashlib.sha256)
+
+    def digest(value: str) -> str:
+        mac = keyed.copy()
+        mac.update(value.encode())
+        return mac.hexdigest()[:HASH_HEX]
+
+    return digest
+
+
+def bloom_filter(name: str, subkey: bytes) -> str:
+    """The Bloom filter of a normalised name as a string of BLOOM_BITS '0'/'1' (DuckDB's BIT text)."""
+    padded = f"_{name}_"
+    bits = 0
+    for i in range(len(padded) - 1):
+        for position in _bigram_positions(subkey, padded[i : i + 2]):
+            bits |= 1 << position
+    return format(bits, f"0{BLOOM_BITS}b")
+
+
+@cache
+def _bigram_positions(subkey: bytes, bigram: str) -> tuple[int, ...]:
+    """BLOOM_HASHES positions of one bigram by double hashing of one keyed HMAC."""
+    digest = hmac.new(subkey, b"bloom|" + bigram.encode(), hashlib.sha256).digest()
+    first, second = int.from_bytes(digest[:8], "big"), int.from_bytes(digest[8:16], "big") | 1
+    return tuple((first + i * second) % BLOOM_BITS for i in range(BLOOM_HASHES))
+
+
+def encode(frame: pl.DataFrame, subkey: bytes, surname: str, first_name: str, birth_iso: str) -> pl.DataFrame:
+    """The encodings of each row's person (birth date as JJJJ-MM-TT text); plaintext columns are
+    read here and returned in no form but these. Every function runs once per distinct value."""
+    names = frame.select(
+        per_distinct(pl.col(surname), frame, normalise_name).alias("surname"),
+        per_distinct(pl.col(first_name), frame, normalise_name).alias("first_name"),
+        pl.col(birth_iso).alias("birth"),
+    )
+    phonetic = _keyed(subkey, "phonetic")
+
+    def bloom(name: str) -> str:
+        return bloom_filter(name, subkey)
+
+    def code(name: str) -> str:
+        return phonetic(koelner_phonetik(name))
+
+    surname_, first_, birth = pl.col("surname"), pl.col("first_name"), pl.col("birth")
+    return names.select(
+        per_distinct(surname_, names, bloom).alias("surname_bloom"),
+        per_distinct(first_, names, bloom).alias("first_name_bloom"),
+        per_distinct(surname_, names, code).alias("surname_phonetic"),
+        per_distinct(first_, names, code).alias("first_name_phonetic"),
+        per_distinct(birth, names, _keyed(subkey, "date")).alias("birth_date_hash"),
+        per_distinct(birth.str.slice(8, 2), names, _keyed(subkey, "day")).alias("birth_day_hash"),
+        per_distinct(birth.str.slice(5, 2), names, _keyed(subkey, "month")).alias("birth_month_hash"),
+        per_distinct(birth.str.slice(0, 4), names, _keyed(subkey, "year")).alias("birth_year_hash"),
+    )

@@ -1,0 +1,122 @@
+"""Comparison encodings at the door (spec/linkage.md §2): Kölner Phonetik as published, Bloom
+filters whose Dice similarity follows the names' similarity (in Python and in DuckDB's SQL alike),
+keyed with a subkey, and stored only in the pipeline's own schema."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+import pytest
+
+from ingest.encodings import BLOOM_BITS, bloom_filter, encode, koelner_phonetik
+from ingest.pseudonymise import normalise_name, subkey
+
+SECRET = b"test-only-pseudonym-key, never a real secret"
+SUBKEY = subkey(SECRET, "linkage")
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("Müller-Lüdenscheidt", "65752682"),  # the examples of Postel's description and Wikipedia
+        ("Wikipedia", "3412"),
+        ("Breschnew", "17863"),
+        ("Meier", "67"),
+        ("Maier", "67"),
+        ("Mayr", "67"),
+        ("Xaver", "4837"),
+    ],
+)
+def test_koelner_phonetik_gives_the_published_codes(name, code):
+    assert koelner_phonetik(normalise_name(name)) == code
+
+
+def _dice(a: str, b: str) -> float:
+    x, y = int(a, 2), int(b, 2)
+    return 2 * (x & y).bit_count() / (x.bit_count() + y.bit_count())
+
+
+def test_bloom_filters_are_as_similar_as_the_names():
+    def bloom(name: str) -> str:
+        return bloom_filter(normalise_name(name), SUBKEY)
+
+    assert len(bloom("Hoffmann")) == BLOOM_BITS and set(bloom("Hoffmann")) == {"0", "1"}
+    assert bloom("Müller") == bloom("MUELLER"), "normalised before encoding"
+
+    def bigram_dice(a: str, b: str) -> float:
+        grams = [{f"_{n}_"[i : i + 2] for i in range(len(n) + 1)} for n in map(normalise_name, (a, b))]
+        return 2 * len(grams[0] & grams[1]) / (len(grams[0]) + len(grams[1]))
+
+    # The filters' Dice estimates the names' bigram Dice, a little above it where few bigrams are
+    # shared (unrelated names still meet in some of their ~20 % set bits).
+    pairs = [("Hofmann", "Hoffmann"), ("Meier", "Maier"), ("Hans-Peter", "Hans"), ("Müller", "Schmidt"),
+             ("Anna", "Thomas"), ("Mohammed", "Muhammad"), ("Schneider", "Schnieder")]  # fmt: skip
+    for a, b in pairs:
+        assert _dice(bloom(a), bloom(b)) == pytest.approx(bigram_dice(a, b), abs=0.15), (a, b)
+    assert _dice(bloom("Hofmann"), bloom("Hoffmann")) > 0.9
+    assert _dice(bloom("Müller"), bloom("Schmidt")) < 0.2
+    other_key = bloom_filter(
+        normalise_name("Hoffmann"), subkey(b"another key of thirty-two bytes or more", "linkage")
+    )
+    assert _dice(other_key, bloom("Hoffmann")) < 0.5, "the positions depend on the key"
+
+
+def test_dice_in_sql_equals_dice_in_python():
+    names = ["Hofmann", "Hoffmann", "Meier", "Maier", "Schmidt"]
+    filters = [bloom_filter(normalise_name(n), SUBKEY) for n in names]
+    con = duckdb.connect()
+    con.register("f", pl.DataFrame({"name": names, "bits": filters}).to_arrow())
+    rows = con.execute(
+        """
+        select a.name, b.name,
+               2 * bit_count(a.bits::bit & b.bits::bit) / (bit_count(a.bits::bit) + bit_count(b.bits::bit))
+        from f as a cross join f as b
+        """
+    ).fetchall()
+    by_name = dict(zip(names, filters, strict=True))
+    for a, b, dice in rows:
+        assert dice == pytest.approx(_dice(by_name[a], by_name[b]))
+
+
+def test_encodings_hold_no_plaintext_and_are_keyed():
+    frame = pl.DataFrame(
+        {"nachname": ["Müller", "Mueller", "Yılmaz"], "vorname": ["Anna", "Anna", "Ali"],
+         "geb": ["1980-02-03", "1980-03-02", "1975-12-24"]}
+    )  # fmt: skip
+    encoded = encode(frame, SUBKEY, "nachname", "vorname", "geb")
+    assert encoded.columns == [
+        "surname_bloom", "first_name_bloom", "surname_phonetic", "first_name_phonetic",
+        "birth_date_hash", "birth_day_hash", "birth_month_hash", "birth_year_hash",
+    ]  # fmt: skip
+    row = encoded.row(0, named=True)
+    plaintext = {"müller", "mueller", "anna", "1980-02-03", "1980", "02", "03", "65", "06"}
+    values = {str(value).lower() for row_values in encoded.iter_rows() for value in row_values}
+    assert not plaintext & values
+    assert row["surname_bloom"] == encoded["surname_bloom"][1], "Müller and Mueller encode alike"
+    # A swapped day and month: the date differs, its year agrees, day and month agree crosswise.
+    swapped = encoded.row(1, named=True)
+    assert row["birth_date_hash"] != swapped["birth_date_hash"]
+    assert row["birth_year_hash"] == swapped["birth_year_hash"]
+    assert row["birth_day_hash"] != swapped["birth_day_hash"]
+    again = encode(
+        frame, subkey(b"another key of thirty-two bytes or more", "linkage"), "nachname", "vorname", "geb"
+    )
+    assert again["birth_date_hash"][0] != row["birth_date_hash"], "every hash is keyed"
+
+
+def test_the_warehouse_keeps_encodings_of_every_person_record_apart(demo_home):
+    """Every source's person records are encoded in the schema `linkage`; the analysts' copy does
+    not have it."""
+    root = demo_home["root"]
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        counts = dict(
+            con.execute("select source_table, count(*) from linkage.person_records group by 1").fetchall()
+        )
+        persons = con.execute(
+            "select count(distinct person_local_key) from landing.wfbm_personen"
+        ).fetchone()[0]
+    assert set(counts) == {"wfbm_personen", "jc_kunden", "lv_budget_fuer_arbeit"}
+    assert counts["wfbm_personen"] >= persons, "each workshop person at least once"
+    with duckdb.connect(str(root / "analysts" / "teilhabe.duckdb"), read_only=True) as copy:
+        schemas = {row[0] for row in copy.execute("select schema_name from duckdb_schemas()").fetchall()}
+    assert "linkage" not in schemas
