@@ -7,7 +7,8 @@ computed in the reader, in memory, from the plaintext that never leaves it.
   similar bit sets: the Dice coefficient of two filters estimates their bigram similarity, computed
   in SQL on DuckDB's BIT type.
 - Keyed hashes of the birth date and of its day, month and year apart (a swapped day and month, or
-  one mistyped component, still agree in the others).
+  one mistyped component, still agree in the others). Day and month share one keyed function, so a
+  swap shows as one record's day equal to the other's month.
 - Keyed Kölner Phonetik codes of both names, for blocking only.
 - Sex and Kreis of residence as delivered.
 
@@ -113,7 +114,7 @@ def encode(frame: pl.DataFrame, subkey: bytes, surname: str, first_name: str, bi
         per_distinct(pl.col(first_name), frame, normalise_name).alias("first_name"),
         pl.col(birth_iso).alias("birth"),
     )
-    phonetic = _keyed(subkey, "phonetic")
+    phonetic, day_or_month = _keyed(subkey, "phonetic"), _keyed(subkey, "day_or_month")
 
     def bloom(name: str) -> str:
         return bloom_filter(name, subkey)
@@ -128,7 +129,7 @@ def encode(frame: pl.DataFrame, subkey: bytes, surname: str, first_name: str, bi
         per_distinct(surname_, names, code).alias("surname_phonetic"),
         per_distinct(first_, names, code).alias("first_name_phonetic"),
         per_distinct(birth, names, _keyed(subkey, "date")).alias("birth_date_hash"),
-        per_distinct(birth.str.slice(8, 2), names, _keyed(subkey, "day")).alias("birth_day_hash"),
-        per_distinct(birth.str.slice(5, 2), names, _keyed(subkey, "month")).alias("birth_month_hash"),
+        per_distinct(birth.str.slice(8, 2), names, day_or_month).alias("birth_day_hash"),
+        per_distinct(birth.str.slice(5, 2), names, day_or_month).alias("birth_month_hash"),
         per_distinct(birth.str.slice(0, 4), names, _keyed(subkey, "year")).alias("birth_year_hash"),
     )

@@ -98,6 +98,10 @@ def test_encodings_hold_no_plaintext_and_are_keyed():
     assert row["birth_date_hash"] != swapped["birth_date_hash"]
     assert row["birth_year_hash"] == swapped["birth_year_hash"]
     assert row["birth_day_hash"] != swapped["birth_day_hash"]
+    assert (row["birth_day_hash"], row["birth_month_hash"]) == (
+        swapped["birth_month_hash"],
+        swapped["birth_day_hash"],
+    )
     again = encode(
         frame, subkey(b"another key of thirty-two bytes or more", "linkage"), "nachname", "vorname", "geb"
     )
