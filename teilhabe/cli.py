@@ -224,6 +224,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_benchmark(args.scenario or list(DEFAULT_SCENARIOS), work)
 
 
+def cmd_linkage_evaluate(args: argparse.Namespace) -> int:
+    """Precision, recall and F1 of the linkage on a known truth, through the keyed encodings."""
+    from linkage.evaluate import evaluate_febrl4
+
+    if not args.febrl4:
+        return refuse("say which truth to evaluate against: --febrl4")
+    for label, quality in evaluate_febrl4(args.sample).items():
+        print(f"FEBRL4, given name, surname, date of birth; {label}: {quality.summary()}")
+    return 0
+
+
 def cmd_dev(_: argparse.Namespace) -> int:
     home = settings().home.ensure()
     dagster = Path(sys.executable).with_name("dagster")
@@ -294,6 +305,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rebuild.add_argument("--to", required=True, type=Path, help="the new data home (an empty folder)")
     rebuild.set_defaults(func=cmd_rebuild)
+
+    linkage = verbs.add_parser("linkage", help="linking people across agencies (spec/linkage.md)")
+    linkage_verbs = linkage.add_subparsers(dest="linkage_verb", required=True, metavar="VERB")
+    evaluate = linkage_verbs.add_parser("evaluate", help="precision, recall and F1 against a known truth")
+    evaluate.add_argument("--febrl4", action="store_true", help="the public FEBRL4 benchmark (5,000 x 5,000)")
+    evaluate.add_argument("--sample", type=int, help="only the first N persons of each file")
+    evaluate.set_defaults(func=cmd_linkage_evaluate)
 
     dev = verbs.add_parser("dev", help="the Dagster UI on this data home")
     dev.set_defaults(func=cmd_dev)
