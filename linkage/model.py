@@ -9,6 +9,7 @@ hashes, so only plausible pairs are scored.
 
 from __future__ import annotations
 
+import polars as pl
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
@@ -22,13 +23,15 @@ ENCODED_COLUMNS = (
 )  # fmt: skip
 
 
-def _dice(column: str) -> str:
-    left, right = f'"{column}_l"', f'"{column}_r"'
+def _dice(column: str, other: str | None = None) -> str:
+    left, right = f'"{column}_l"', f'"{other or column}_r"'
     return f"2.0 * bit_count({left} & {right}) / (bit_count({left}) + bit_count({right}))"
 
 
-def name_comparison(column: str, label: str) -> cl.CustomComparison:
-    """Dice similarity of two Bloom filters at falling thresholds."""
+def name_comparison(column: str, label: str, other: str) -> cl.CustomComparison:
+    """Dice similarity of two Bloom filters at falling thresholds; below them, whether the name
+    is the other record's ``other`` name (surname and first name swapped on a form)."""
+    crossed = f"({_dice(column, other)} >= 0.8 or {_dice(other, column)} >= 0.8)"
     return cl.CustomComparison(
         output_column_name=column,
         comparison_description=f"{label}: Dice similarity of the keyed Bloom filters",
@@ -39,6 +42,7 @@ def name_comparison(column: str, label: str) -> cl.CustomComparison:
                 cll.CustomLevel(f"{_dice(column)} >= {threshold}", label_for_charts=f"Dice >= {threshold}")
                 for threshold in (0.9, 0.8, 0.7, 0.6, 0.5)
             ),
+            cll.CustomLevel(crossed, label_for_charts="swapped with the other name"),
             cll.ElseLevel(),
         ],
     )
@@ -66,8 +70,8 @@ def birth_date_comparison() -> cl.CustomComparison:
 
 def settings(link_type: str = "link_only", with_sex_and_kreis: bool = True) -> SettingsCreator:
     comparisons = [
-        name_comparison("surname_bloom", "surname"),
-        name_comparison("first_name_bloom", "first name"),
+        name_comparison("surname_bloom", "surname", "first_name_bloom"),
+        name_comparison("first_name_bloom", "first name", "surname_bloom"),
         birth_date_comparison(),
     ]
     if with_sex_and_kreis:
@@ -80,20 +84,26 @@ def settings(link_type: str = "link_only", with_sex_and_kreis: bool = True) -> S
             block_on("surname_phonetic", "first_name_phonetic"),
             block_on("surname_phonetic", "birth_year_hash"),
             block_on("first_name_phonetic", "birth_year_hash", "birth_month_hash"),
+            # surname and first name swapped on one of the forms
+            "l.surname_phonetic = r.first_name_phonetic and l.first_name_phonetic = r.surname_phonetic",
         ],
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
     )
 
 
-def trained_linker(db_api: DuckDBAPI, tables: list[str], link_settings: SettingsCreator) -> Linker:
+def trained_linker(
+    db_api: DuckDBAPI, tables: list[str], link_settings: SettingsCreator, exact_share: float = 0.7
+) -> Linker:
     """A linker over registered DuckDB tables, its parameters estimated without labels: the prior
-    from records that agree on everything, u from random pairs, m by expectation maximisation
-    (blocked on the birth date to learn the names, on the names to learn the birth date)."""
+    from the pairs that agree on everything (``exact_share``: the share of true matches expected to
+    agree exactly: most in registers, few in a benchmark whose every duplicate is corrupted), u from
+    random pairs, m by expectation maximisation (blocked on the birth date to learn the names, on
+    the names to learn the birth date)."""
     frames = [db_api.register(table, table_name=f"linkage_input_{i}") for i, table in enumerate(tables)]
     linker = Linker(frames, link_settings, log_level="WARNING")
     linker.training.estimate_probability_two_random_records_match(
-        [block_on("surname_phonetic", "first_name_phonetic", "birth_date_hash")], recall=0.7
+        [block_on("surname_phonetic", "first_name_phonetic", "birth_date_hash")], recall=exact_share
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=2_000_000, seed=1)
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("birth_date_hash"))
@@ -101,3 +111,12 @@ def trained_linker(db_api: DuckDBAPI, tables: list[str], link_settings: Settings
         block_on("surname_phonetic", "first_name_phonetic")
     )
     return linker
+
+
+def one_to_one(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Each record linked to at most one record of the other source: the pairs taken greedily by
+    falling match probability (a person appears once in each register)."""
+    ranked = pairs.sort(["match_probability", "unique_id_l", "unique_id_r"], descending=[True, False, False])
+    return ranked.unique("unique_id_l", keep="first", maintain_order=True).unique(
+        "unique_id_r", keep="first", maintain_order=True
+    )

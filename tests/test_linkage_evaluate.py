@@ -14,10 +14,12 @@ from linkage.evaluate import evaluate_febrl4
 def test_accepted_links_are_precise_and_the_review_band_adds_recall():
     quality = evaluate_febrl4(sample=500)
     accepted, reviewed = quality["accepted"], quality["accepted or in review"]
+    assigned = quality["one to one, accepted or in review"]
     assert accepted.true_links == 500
     assert accepted.precision >= 0.98, accepted.summary()
-    assert reviewed.recall >= accepted.recall and reviewed.recall >= 0.8, reviewed.summary()
-    assert reviewed.f1 >= 0.85, reviewed.summary()
+    assert reviewed.recall >= accepted.recall and reviewed.recall >= 0.9, reviewed.summary()
+    # Measured on this sample: 0.965 and 0.967; on all of FEBRL4 0.927 and 0.965 (README).
+    assert assigned.precision >= 0.99 and assigned.f1 >= 0.94, assigned.summary()
 
 
 def test_the_command_prints_the_figures():
@@ -27,4 +29,4 @@ def test_the_command_prints_the_figures():
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [line for line in done.stdout.splitlines() if line.startswith("FEBRL4")]
-    assert len(lines) == 2 and all("precision" in line and "F1" in line for line in lines), done.stdout
+    assert len(lines) == 3 and all("precision" in line and "F1" in line for line in lines), done.stdout
