@@ -144,9 +144,6 @@ LANDSCHAFTSVERBAENDE = ("LWL", "LVR")
 # --- File names ----------------------------------------------------------------------------------
 
 
-# German letters as the agencies' names and headers spell them without umlauts (Müller = Mueller):
-# person keys, column names. The employer key (kpis.md) does the same in SQL (macros/employer_key.sql).
-UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue"})
 # Matched with fullmatch(): the whole name, nothing before or after (not even a newline).
 FILE_NAME_PATTERNS: dict[str, re.Pattern[str]] = {
     "wfbm_csv": re.compile(

@@ -14,8 +14,7 @@ import re
 import polars as pl
 
 from ingest.encodings import PURPOSE, encode
-from ingest.formats import UMLAUTS
-from ingest.pseudonymise import local_key, person_key, subkey
+from ingest.pseudonymise import UMLAUTS, local_key, person_key, subkey
 from schemas import SOURCE_TABLES
 from schemas.rules import GERMAN_DATE, parse_date, parse_decimal
 

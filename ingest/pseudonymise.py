@@ -25,7 +25,9 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest.formats import UMLAUTS
+# German letters as the agencies' names and headers spell them without umlauts (Müller = Mueller):
+# person keys, column names (ingest/landing.py). The employer key (kpis.md) does the same in SQL (macros/employer_key.sql).
+UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue"})
 
 MIN_KEY_BYTES = 32  # privacy.md §1
 FINGERPRINT_MESSAGE = b"teilhabe/pseudonym-key/fingerprint/v1"

@@ -66,22 +66,25 @@ def test_short_empty_and_readable_keys_are_refused_before_anything_is_read(tmp_p
 
 CREATE_KEY = (
     "from ingest.pseudonymise import load_key; from teilhabe.settings import settings; "
-    "s = settings(); load_key(s.pseudonym_key, s.pseudonym_key_file)"
+    "s = settings(); print('ready', flush=True); load_key(s.pseudonym_key, s.pseudonym_key_file)"
 )
 
 
 def test_a_killed_first_run_never_leaves_an_empty_or_partial_key(tmp_path):
     """The first run's key is written to a private temporary file, synced and linked to its name:
-    killed at any moment, the key file is either absent or whole."""
+    killed at any moment, the key file is either absent or whole. The kills are timed from the
+    moment the imports are done (they take longer on a busy machine), across the key's writing."""
     outcomes = set()
     for attempt in range(40):
         config = tmp_path / f"config{attempt}"
         env = _without_key({**os.environ, "XDG_CONFIG_HOME": str(config)})
         env.pop("TEILHABE_PSEUDONYM_KEY_FILE", None)
-        process = subprocess.Popen([sys.executable, "-c", CREATE_KEY], env=env)
-        time.sleep(0.15 + 0.015 * attempt)  # across the import and the write
+        process = subprocess.Popen([sys.executable, "-c", CREATE_KEY], env=env, stdout=subprocess.PIPE)
+        assert process.stdout.readline() == b"ready\n"
+        time.sleep(0.0005 * attempt)  # 0 to 20 ms: before, while and after the key is written
         process.send_signal(signal.SIGKILL)
         process.wait()
+        process.stdout.close()
         key = config / "teilhabe" / "pseudonym.key"
         if key.exists():
             content = key.read_bytes()
