@@ -181,15 +181,15 @@ def _load_totals(con: duckdb.DuckDBPyConnection, extract: KpiExtract, frame: pl.
         extract.period, *extract.counts, *extract.rates, *extract.means, "is_provisional", "missing_reason",
         *(total for _, total in extract.means.values()),
     }  # fmt: skip
-    # a table of Landschaftsverband rows names the total's region (NRW) in its landschaftsverband column
-    own = "region" if extract.grain == "landschaftsverband" else "landschaftsverband"
+    lv = pl.when(pl.col("level") == "landschaftsverband").then(pl.col("region"))  # null on NRW
     named = {
         "level": pl.col("level"),
         "_tier": pl.col("level"),
         "_region": pl.col("region"),
-        "_landschaftsverband": pl.col("landschaftsverband"),
+        "_landschaftsverband": lv,
         "_period": pl.col(extract.period).cast(pl.String),
-        "landschaftsverband": pl.col(own),
+        # a table of Landschaftsverband rows names the total's region (NRW) in its landschaftsverband column
+        "landschaftsverband": pl.col("region") if extract.grain == "landschaftsverband" else lv,
     }
     if extract.grain in _NAME:
         named[_NAME[extract.grain]] = pl.col("region_name")

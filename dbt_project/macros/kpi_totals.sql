@@ -45,8 +45,7 @@ with parts as (
 
 landschaftsverband_summed as (
     {{ _kpi_totals_summed(
-        'parts', "'landschaftsverband'", 'part_landschaftsverband', 'part_landschaftsverband',
-        period, counts, count_types, rates, means
+        'parts', "'landschaftsverband'", 'part_landschaftsverband', period, counts, count_types, rates, means
     ) }}
 ),
 
@@ -58,7 +57,7 @@ landschaftsverband_totals as (
 nrw_summed as (
     {{ _kpi_totals_summed(
         'parts' if grain == 'landschaftsverband' else 'landschaftsverband_totals',
-        "'nrw'", "'NRW'", 'cast(null as varchar)', period, counts, count_types, rates, means
+        "'nrw'", "'NRW'", period, counts, count_types, rates, means
     ) }}
 ),
 
@@ -76,11 +75,10 @@ select * from nrw_totals
 
 
 {#- One level's sums: per region and period, the counts, the parts without a rate, the means' sums. -#}
-{% macro _kpi_totals_summed(rows, level, region, landschaftsverband, period, counts, count_types, rates, means) -%}
+{% macro _kpi_totals_summed(rows, level, region, period, counts, count_types, rates, means) -%}
     select
         {{ level }} as level,
         {{ region }} as region,
-        {{ landschaftsverband }} as landschaftsverband,
         {{ period }},
         count(*) as parts,
         {%- for column in counts %}
@@ -103,7 +101,6 @@ select * from nrw_totals
     select
         level,
         region,
-        landschaftsverband,
         region || ' insgesamt' as region_name,
         {{ period }},
         {%- for column in counts %}
