@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
 import duckdb
@@ -31,7 +30,8 @@ from publish.suppression import TableSpec, suppress
 @dataclass(frozen=True)
 class KpiExtract:
     """How one KPI table leaves: its grain, which columns are counts, rates and means, and whether
-    its rows add up to Landschaftsverband and NRW totals."""
+    its rows add up to Landschaftsverband and NRW totals (then the dbt model kpi.<table>_totals
+    computes them, macro kpi_totals)."""
 
     kpi: str
     table: str  # the dbt model in schema kpi
@@ -130,14 +130,6 @@ LINKS = (
 )  # fmt: skip
 
 
-def _rounded(numerator: float, denominator: float, per: int) -> Decimal | None:
-    """Half away from zero, as kpis.md requires (Decimal, not float rounding)."""
-    if not denominator:
-        return None
-    exact = Decimal(str(numerator)) * per / Decimal(str(denominator))
-    return exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
 def _load(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> pl.DataFrame:
     """The KPI table with a readable name per row and the internal columns _tier, _region,
     _kreisschluessel and _landschaftsverband that scope and link rows."""
@@ -177,54 +169,43 @@ def _load(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> pl.DataFrame:
     )
 
 
-def _total_row(extract: KpiExtract, parts: pl.DataFrame, tier: str, region: str, lv: str | None) -> dict:
-    row: dict = dict.fromkeys(parts.columns)
-    row.update(level=tier, _tier=tier, _region=region, _landschaftsverband=lv, _period=parts["_period"][0])
-    row[extract.period] = parts[extract.period][0]
-    name = {"werkstatt": "werkstatt_name", "kreis": "kreis_name", "jobcenter": "jobcenter_name"}.get(
-        extract.grain
+_NAME = {"werkstatt": "werkstatt_name", "kreis": "kreis_name", "jobcenter": "jobcenter_name"}
+
+
+def _load_totals(con: duckdb.DuckDBPyConnection, extract: KpiExtract, frame: pl.DataFrame) -> pl.DataFrame:
+    """The KPI's Landschaftsverband and NRW totals, computed by dbt (model kpi.<table>_totals, macro
+    kpi_totals), as rows of the loaded KPI table: its columns and types, the total's name in the
+    grain's name column, the internal columns set, every column a total has no figure for null."""
+    totals = con.execute(f"select * from kpi.{extract.table}_totals order by all").pl()
+    figures = {
+        extract.period, *extract.counts, *extract.rates, *extract.means, "is_provisional", "missing_reason",
+        *(total for _, total in extract.means.values()),
+    }  # fmt: skip
+    lv = pl.when(pl.col("level") == "landschaftsverband").then(pl.col("region"))  # null on NRW
+    named = {
+        "level": pl.col("level"),
+        "_tier": pl.col("level"),
+        "_region": pl.col("region"),
+        "_landschaftsverband": lv,
+        "_period": pl.col(extract.period).cast(pl.String),
+        # a table of Landschaftsverband rows names the total's region (NRW) in its landschaftsverband column
+        "landschaftsverband": pl.col("region") if extract.grain == "landschaftsverband" else lv,
+    }
+    if extract.grain in _NAME:
+        named[_NAME[extract.grain]] = pl.col("region_name")
+    return totals.select(
+        (named[c] if c in named else pl.col(c) if c in figures else pl.lit(None)).cast(dtype).alias(c)
+        for c, dtype in frame.schema.items()
     )
-    if name:
-        row[name] = f"{region} insgesamt"
-    if extract.grain != "landschaftsverband" and "landschaftsverband" in parts.columns:
-        row["landschaftsverband"] = lv
-    if extract.grain == "landschaftsverband":
-        row["landschaftsverband"] = region
-    # A total of parts that are all missing is missing, not 0.
-    sums = {c: None if parts[c].null_count() == parts.height else parts[c].sum() for c in extract.counts}
-    row.update(sums)
-    if missing := [c for c, v in sums.items() if v is None]:
-        row["missing_reason"] = f"no part has a value for {', '.join(missing)}"
-    for rate, (num, den, per) in extract.rates.items():
-        if parts[rate].null_count():
-            row["missing_reason"] = f"{parts[rate].null_count()} of {parts.height} parts without a value"
-        else:
-            value = _rounded(sums[num], sums[den], per)
-            row[rate] = float(value) if value is not None else None
-    for mean, (cases, total) in extract.means.items():
-        row[total] = None if sums[cases] is None else parts[total].sum()
-        value = _rounded(row[total], sums[cases], 1) if sums[cases] is not None else None
-        row[mean] = float(value) if value is not None else None
-    row["is_provisional"] = bool(parts["is_provisional"].any())
-    return row
 
 
 def complete_table(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> tuple[pl.DataFrame, dict]:
-    """All rows of a KPI with its Landschaftsverband and NRW totals, and per period the groups of
-    parts and their total (row indexes) that secondary suppression protects."""
+    """All rows of a KPI with its Landschaftsverband and NRW totals (computed by dbt), and per period
+    the groups of parts and their total (row indexes) that secondary suppression protects."""
     frame = _load(con, extract)
     if not extract.totals or frame.is_empty():
         return frame, {}
-    rows: list[dict] = []
-    for _, parts in frame.group_by("_period", maintain_order=True):
-        lv_totals = []
-        if extract.grain != "landschaftsverband":
-            for (lv,), lv_parts in parts.group_by("_landschaftsverband", maintain_order=True):
-                lv_totals.append(_total_row(extract, lv_parts, "landschaftsverband", lv, lv))
-            rows += lv_totals
-        lv_frame = pl.DataFrame(lv_totals, schema=frame.schema) if lv_totals else parts
-        rows.append(_total_row(extract, lv_frame, "nrw", "NRW", None))
-    table = pl.concat([frame, pl.DataFrame(rows, schema=frame.schema)], how="vertical")
+    table = pl.concat([frame, _load_totals(con, extract, frame)], how="vertical")
     order = pl.col("level").replace_strict({"landschaftsverband": 1, "nrw": 2}, default=0)
     table = table.sort(["_period", "_landschaftsverband", order], nulls_last=True, maintain_order=True)
     groups: dict[str, list[tuple[int, ...]]] = {}

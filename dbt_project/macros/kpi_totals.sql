@@ -1,0 +1,132 @@
+{#-
+    The Landschaftsverband and NRW totals of a KPI table (kpis.md, privacy.md §3), per period: one
+    row per Landschaftsverband summing its rows, and one NRW row summing the Landschaftsverband rows
+    (for a table whose grain is the Landschaftsverband, the NRW row alone, summing its rows).
+
+    A count whose parts are all missing is missing, not 0 ("no part has a value for ..."). A rate is
+    recomputed from the summed numerator and denominator with the KPI's own macro, and is missing
+    when any part's rate is ("N of M parts without a value"). A mean is recomputed from the summed
+    cases and sum. A total is provisional when any part is.
+
+      kpi:          the KPI model, ref('…')
+      grain:        werkstatt | kreis | jobcenter | landschaftsverband: a row's Landschaftsverband is
+                    the current register's (dim_workshops), its Kreis' (dim_regions), or its own
+      period:       year | month
+      counts:       the columns summed
+      count_types:  {column: type} where a summed column is not a bigint
+      rates:        {rate: its SQL over the summed counts}, e.g. percent('numerator', 'denominator')
+      means:        {mean: [cases, sum, its SQL over the summed cases and sum]}
+      own_landschaftsverband: the KPI table's own landschaftsverband column says whose a row is
+-#}
+{% macro kpi_totals(
+    kpi, grain, period, counts, count_types={}, rates={}, means={}, own_landschaftsverband=false
+) -%}
+with parts as (
+    select
+        kpi_rows.*,
+        {%- if own_landschaftsverband or grain == 'landschaftsverband' %}
+            kpi_rows.landschaftsverband as part_landschaftsverband
+        {%- elif grain == 'werkstatt' %}
+            workshops.landschaftsverband as part_landschaftsverband
+        {%- else %}
+            regions.landschaftsverband as part_landschaftsverband
+        {%- endif %}
+    from {{ kpi }} as kpi_rows
+    {%- if grain == 'werkstatt' %}
+        left join {{ ref('dim_workshops') }} as workshops
+            on kpi_rows.werkstatt_nr = workshops.werkstatt_nr and workshops.is_current
+    {%- elif not own_landschaftsverband and grain in ('kreis', 'jobcenter') %}
+        left join {{ ref('dim_regions') }} as regions
+            on kpi_rows.{{ 'jobcenter' if grain == 'jobcenter' else 'kreisschluessel' }} = regions.kreisschluessel
+    {%- endif %}
+),
+
+{%- if grain != 'landschaftsverband' %}
+
+landschaftsverband_summed as (
+    {{ _kpi_totals_summed(
+        'parts', "'landschaftsverband'", 'part_landschaftsverband', period, counts, count_types, rates, means
+    ) }}
+),
+
+landschaftsverband_totals as (
+    {{ _kpi_totals_rated('landschaftsverband_summed', period, counts, rates, means) }}
+),
+{%- endif %}
+
+nrw_summed as (
+    {{ _kpi_totals_summed(
+        'parts' if grain == 'landschaftsverband' else 'landschaftsverband_totals',
+        "'nrw'", "'NRW'", period, counts, count_types, rates, means
+    ) }}
+),
+
+nrw_totals as (
+    {{ _kpi_totals_rated('nrw_summed', period, counts, rates, means) }}
+)
+
+{%- if grain != 'landschaftsverband' %}
+
+select * from landschaftsverband_totals
+union all
+{%- endif %}
+select * from nrw_totals
+{%- endmacro %}
+
+
+{#- One level's sums: per region and period, the counts, the parts without a rate, the means' sums. -#}
+{% macro _kpi_totals_summed(rows, level, region, period, counts, count_types, rates, means) -%}
+    select
+        {{ level }} as level,
+        {{ region }} as region,
+        {{ period }},
+        count(*) as parts,
+        {%- for column in counts %}
+            cast(sum({{ column }}) as {{ count_types.get(column, 'bigint') }}) as {{ column }},
+        {%- endfor %}
+        {%- for rate in rates %}
+            count(*) filter (where {{ rate }} is null) as {{ rate }}_parts_missing,
+        {%- endfor %}
+        {%- for mean, (cases, total, _) in means.items() %}
+            case when sum({{ cases }}) is not null then coalesce(sum({{ total }}), 0) end as {{ total }},
+        {%- endfor %}
+        bool_or(is_provisional) as is_provisional
+    from {{ rows }}
+    group by all
+{%- endmacro %}
+
+
+{#- One level's rows: the rates and means recomputed from the sums, and why a figure is missing. -#}
+{% macro _kpi_totals_rated(summed, period, counts, rates, means) -%}
+    select
+        level,
+        region,
+        region || ' insgesamt' as region_name,
+        {{ period }},
+        {%- for column in counts %}
+            {{ column }},
+        {%- endfor %}
+        {%- for rate, expression in rates.items() %}
+            case when {{ rate }}_parts_missing = 0 then {{ expression }} end as {{ rate }},
+        {%- endfor %}
+        {%- for mean, (cases, total, expression) in means.items() %}
+            case when {{ cases }} is not null then {{ expression }} end as {{ mean }},
+            {{ total }},
+        {%- endfor %}
+        is_provisional,
+        coalesce(
+            {%- for rate in rates | reverse %}
+                case
+                    when {{ rate }}_parts_missing > 0
+                        then {{ rate }}_parts_missing || ' of ' || parts || ' parts without a value'
+                end,
+            {%- endfor %}
+            'no part has a value for ' || nullif(concat_ws(
+                ', '
+                {%- for column in counts %},
+                    case when {{ column }} is null then '{{ column }}' end
+                {%- endfor %}
+            ), '')
+        ) as missing_reason
+    from {{ summed }}
+{%- endmacro %}

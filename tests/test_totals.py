@@ -1,0 +1,151 @@
+"""The Landschaftsverband and NRW totals come from dbt (kpi.<table>_totals, macro kpi_totals) and
+are what they claim to be: on the demo warehouse every total row the publish step works with, and
+every total cell a partner receives, equals the sum of its parts computed here, independently, from
+the KPI rows; a rate equals the summed numerator over the summed denominator rounded half away from
+zero (exact fractions here, not the SQL macro), a mean the summed subsidies over the summed cases."""
+
+from __future__ import annotations
+
+import csv
+from fractions import Fraction
+from math import floor
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from publish.extracts import EXTRACTS, KpiExtract, complete_table
+
+TOTALS = [kpi for kpi, extract in EXTRACTS.items() if extract.totals]
+NAME = {"werkstatt": "werkstatt_name", "kreis": "kreis_name", "jobcenter": "jobcenter_name"}
+
+
+def half_up(value: Fraction) -> float:
+    """Rounded half away from zero to 2 decimals (the values are not negative)."""
+    return float(Fraction(floor(value * 100 + Fraction(1, 2)), 100))
+
+
+def exact(value: float | int) -> Fraction:
+    """A number of the warehouse (integer, or a decimal with 2 places read as float) exactly."""
+    return Fraction(str(value)) if isinstance(value, float) else Fraction(value)
+
+
+def total_of(extract: KpiExtract, parts: list[dict]) -> dict:
+    """What a total of ``parts`` (rows of the KPI, or Landschaftsverband totals for NRW) must hold."""
+    row: dict = {"is_provisional": any(p["is_provisional"] for p in parts), "missing_reason": None}
+    for column in extract.counts:
+        values = [exact(p[column]) for p in parts if p[column] is not None]
+        row[column] = sum(values) if values else None
+    if missing := [c for c in extract.counts if row[c] is None]:
+        row["missing_reason"] = f"no part has a value for {', '.join(missing)}"
+    for rate, (num, den, per) in extract.rates.items():
+        without = sum(p[rate] is None for p in parts)
+        row[rate] = None
+        if without:
+            row["missing_reason"] = f"{without} of {len(parts)} parts without a value"
+        elif row[den]:
+            row[rate] = half_up(row[num] * per / row[den])
+    for mean, (cases, total) in extract.means.items():
+        sums = [exact(p[total]) for p in parts if p[total] is not None]
+        row[total] = None if row[cases] is None else sum(sums, Fraction(0))
+        row[mean] = half_up(row[total] / row[cases]) if row[cases] else None
+    return row
+
+
+def is_total(extract: KpiExtract) -> pl.Expr:
+    """A total row (K10's rows are Landschaftsverband rows themselves: its only total is NRW)."""
+    levels = ["nrw"] if extract.grain == "landschaftsverband" else ["landschaftsverband", "nrw"]
+    return pl.col("level").is_in(levels)
+
+
+def expected_totals(extract: KpiExtract, table: pl.DataFrame) -> dict[tuple, dict]:
+    """(level, region, period) -> the total's figures, from the KPI's own rows of ``table``."""
+    base = table.filter(~is_total(extract))
+    found: dict[tuple, dict] = {}
+    for period in base["_period"].unique(maintain_order=True):
+        rows = base.filter(pl.col("_period") == period).to_dicts()
+        if extract.grain == "landschaftsverband":
+            found[("nrw", "NRW", period)] = total_of(extract, rows)
+            continue
+        lvs = {}
+        for lv in dict.fromkeys(r["_landschaftsverband"] for r in rows):
+            lvs[lv] = total_of(extract, [r for r in rows if r["_landschaftsverband"] == lv])
+            found[("landschaftsverband", lv, period)] = lvs[lv]
+        found[("nrw", "NRW", period)] = total_of(extract, list(lvs.values()))
+    return found
+
+
+def comparable(value):
+    return float(value) if isinstance(value, Fraction) else value
+
+
+@pytest.fixture(scope="module")
+def tables(demo_home) -> dict[str, pl.DataFrame]:
+    with duckdb.connect(str(demo_home["root"] / "warehouse.duckdb"), read_only=True) as con:
+        return {kpi: complete_table(con, EXTRACTS[kpi])[0] for kpi in TOTALS}
+
+
+def test_every_kpi_with_totals_has_its_dbt_model(demo_home):
+    with duckdb.connect(str(demo_home["root"] / "warehouse.duckdb"), read_only=True) as con:
+        models = {
+            name
+            for (name,) in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'kpi' and table_name like '%_totals'"
+            ).fetchall()
+        }
+    assert models == {f"{EXTRACTS[kpi].table}_totals" for kpi in TOTALS}
+
+
+@pytest.mark.parametrize("kpi", TOTALS)
+def test_total_rows_are_the_sums_of_their_parts(tables, kpi):
+    extract, table = EXTRACTS[kpi], tables[kpi]
+    expected = expected_totals(extract, table)
+    totals = table.filter(is_total(extract))
+    found = {(r["level"], r["_region"], r["_period"]): r for r in totals.to_dicts()}
+    assert set(found) == set(expected)
+    figures = [*extract.counts, *extract.rates, *extract.means, "is_provisional", "missing_reason"]
+    for key, row in found.items():
+        assert {c: row[c] for c in figures} == {c: comparable(expected[key][c]) for c in figures}, key
+        level, region, _ = key
+        assert row["_tier"] == level
+        assert row["_landschaftsverband"] == (region if level == "landschaftsverband" else None)
+        if extract.grain in NAME:
+            assert row[NAME[extract.grain]] == f"{region} insgesamt"
+        else:
+            assert row["landschaftsverband"] == region
+    assert any(row[extract.counts[0]] for row in found.values()), "the demo has totals with figures"
+
+
+def _text(value: Fraction | float | None, decimals: bool) -> str:
+    """As publish.files writes a number: two decimals with a comma, or an integer."""
+    if value is None:
+        return ""
+    return f"{float(value):.2f}".replace(".", ",") if decimals else str(int(value))
+
+
+def test_published_totals_are_the_sums_of_their_parts(demo_home, tables):
+    """Every total cell a partner received is suppressed ('*') or the independently computed sum."""
+    checked = 0
+    for path in sorted((demo_home["root"] / "outbox").glob("*/*/latest/k*.csv")):
+        kpi = path.stem
+        if kpi not in TOTALS:
+            continue
+        extract = EXTRACTS[kpi]
+        expected = expected_totals(extract, tables[kpi])
+        for row in csv.DictReader(_lines(path), delimiter=";"):
+            totals = ("nrw",) if extract.grain == "landschaftsverband" else ("landschaftsverband", "nrw")
+            if row["level"] not in totals:
+                continue
+            region = "NRW" if row["level"] == "nrw" else row["landschaftsverband"]
+            period = row["year"] if extract.period == "year" else row["month"]
+            total = expected[(row["level"], region, period)]
+            for column in [*extract.counts, *extract.rates, *extract.means]:
+                text = _text(total[column], tables[kpi].schema[column].is_float())
+                assert row[column] in ("*", text), (path, region, period, column)
+                checked += row[column] != "*"
+    assert checked > 20
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text("utf-8-sig").splitlines()
