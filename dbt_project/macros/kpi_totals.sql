@@ -88,7 +88,11 @@ select * from nrw_totals
             count(*) filter (where {{ rate }} is null) as {{ rate }}_parts_missing,
         {%- endfor %}
         {%- for mean, (cases, total, _) in means.items() %}
-            case when sum({{ cases }}) is not null then coalesce(sum({{ total }}), 0) end as {{ total }},
+            {#- sums of money in whole cents: a sum of doubles depends on the order of its parts -#}
+            case
+                when sum({{ cases }}) is not null
+                    then cast(coalesce(sum(cast({{ total }} as decimal(38, 2))), 0) as double)
+            end as {{ total }},
         {%- endfor %}
         bool_or(is_provisional) as is_provisional
     from {{ rows }}
