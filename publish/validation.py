@@ -22,6 +22,7 @@ import polars as pl
 
 from publish.extracts import EXTRACTS
 from publish.periods import period_months
+from teilhabe.settings import quiet_telemetry
 
 NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "Int64", "Int32", "float64", "Float64"]
 TEXT_TYPES = ["object", "str", "string"]
@@ -150,7 +151,7 @@ RESULT_FORMAT = {"result_format": "BASIC", "exclude_unexpected_values": True, "p
 
 def _context():
     """An ephemeral GX context without Data Docs sites (the report is ours, see write_report)."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    quiet_telemetry()  # GX reports usage unless told not to (teilhabe/settings.py)
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,
