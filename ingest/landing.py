@@ -89,11 +89,13 @@ def landing_frame(table: str, valid: pl.DataFrame, deliveries: pl.DataFrame, key
     return frame.select(out)
 
 
-# Sex and Kreis of residence of a person record, where its source has them (linkage.md §2).
+# Sex, Kreis of residence and workshop of a person record, where its source has them (linkage.md
+# §2): a Budget für Arbeit case names the workshop its person came from.
+NONE = pl.lit(None, pl.String)
 LINKAGE_EVIDENCE = {
-    "wfbm_personen": (pl.col("Geschlecht"), pl.col("Wohnort_Kreis")),
-    "jc_kunden": (pl.col("geschlecht"), pl.col("sender")),  # a Jobcenter's customers live in its Kreis
-    "lv_budget_fuer_arbeit": (pl.lit(None, pl.String), pl.lit(None, pl.String)),
+    "wfbm_personen": (pl.col("Geschlecht"), pl.col("Wohnort_Kreis"), pl.col("sender")),
+    "jc_kunden": (pl.col("geschlecht"), pl.col("sender"), NONE),  # a Jobcenter's customers live in its Kreis
+    "lv_budget_fuer_arbeit": (NONE, NONE, pl.col("Herkunft Werkstatt-Nr.")),
 }
 
 
@@ -129,7 +131,7 @@ def _with_birth_date(table: str, frame: pl.DataFrame) -> pl.DataFrame:
 def _record_identity(table: str, frame: pl.DataFrame, key: bytes) -> pl.DataFrame:
     surname, first_name, _ = PERSON_COLUMNS[table]
     local_id = next(c for c in SOURCE_TABLES[table].columns if c in LOCAL_IDS)
-    sex, kreis = LINKAGE_EVIDENCE[table]
+    sex, kreis, workshop = LINKAGE_EVIDENCE[table]
     return frame.select(
         pl.lit(table).alias("source_table"),
         pl.col("sender"),
@@ -137,6 +139,7 @@ def _record_identity(table: str, frame: pl.DataFrame, key: bytes) -> pl.DataFram
         person_key(frame, key, surname, first_name, "_birth_iso").alias("person_key"),
         sex.str.to_lowercase().alias("sex"),
         kreis.alias("kreisschluessel"),
+        workshop.alias("werkstatt_nr"),
         pl.col("delivery_id").alias("first_delivery_id"),
     )
 

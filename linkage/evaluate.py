@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -14,7 +15,7 @@ from splink import DuckDBAPI
 
 from ingest.encodings import encode
 from ingest.pseudonymise import subkey
-from linkage.model import LOWER_THRESHOLD, UPPER_THRESHOLD, one_to_one, settings, trained_linker
+from linkage.model import LOWER_THRESHOLD, UPPER_THRESHOLD, one_to_one, prepared, settings, trained_linker
 
 EVALUATION_KEY = b"linkage-evaluation-key-not-for-real-data-0123456789"
 
@@ -82,14 +83,14 @@ def evaluate_febrl4(sample: int | None = None) -> dict[str, Quality]:
     con = duckdb.connect()
     for name, frame in (("febrl_a", left), ("febrl_b", right)):
         con.register("_records", _records(frame, key).to_arrow())
-        con.execute(
-            f"create table {name} as select * replace (surname_bloom::bit as surname_bloom, "
-            "first_name_bloom::bit as first_name_bloom) from _records"
-        )
+        con.execute(f"create table {name} as {prepared('_records')}")
         con.unregister("_records")
     # FEBRL4 corrupts every duplicate: about a quarter of the true pairs agree exactly on all three.
     linker = trained_linker(
-        DuckDBAPI(con), ["febrl_a", "febrl_b"], settings(with_sex_and_kreis=False), exact_share=0.25
+        DuckDBAPI(con),
+        ["febrl_a", "febrl_b"],
+        settings(with_sex_and_kreis=False, broad=True),
+        exact_share=0.25,
     )
     pairs = linker.inference.predict(threshold_match_probability=LOWER_THRESHOLD).as_duckdbpyrelation().pl()
     seconds = time.perf_counter() - started
@@ -108,3 +109,80 @@ def evaluate_febrl4(sample: int | None = None) -> dict[str, Quality]:
         correct = sum(person_of[a] == person_of[b] for a, b in found.iter_rows())
         quality[label] = Quality((left.height, right.height), true_links, found.height, correct, seconds)
     return quality
+
+
+# --- against a simulated truth -------------------------------------------------------------------
+
+PAIRS_SQL = """
+with nodes as (
+    select t.source_table, t.local_key, t.source_table || '|' || t.sender as dataset, t.true_id,
+        p.person_id, t.error
+    from _truth t join linkage.person_ids p using (source_table, local_key)
+),
+exact as (  -- the exact keyed hash alone: nodes sharing a person key
+    select distinct a.source_table || a.local_key as node_a, b.source_table || b.local_key as node_b
+    from linkage.person_records a join linkage.person_records b using (person_key)
+    where a.source_table || a.sender <> b.source_table || b.sender
+),
+candidates as (  -- pairs of nodes in other datasets that are one person in truth or as linked
+    select a.source_table || a.local_key as node_a, b.source_table || b.local_key as node_b,
+        a.true_id = b.true_id as is_true, a.person_id = b.person_id as is_found,
+        coalesce(a.error, b.error) as error
+    from nodes a join nodes b
+        on a.true_id = b.true_id and a.dataset <> b.dataset and a.source_table || a.local_key < b.source_table || b.local_key
+    union
+    select a.source_table || a.local_key, b.source_table || b.local_key,
+        a.true_id = b.true_id, a.person_id = b.person_id, coalesce(a.error, b.error)
+    from nodes a join nodes b
+        on a.person_id = b.person_id and a.dataset <> b.dataset and a.source_table || a.local_key < b.source_table || b.local_key
+)
+select c.*, e.node_a is not null as is_exact
+from candidates c left join exact e using (node_a, node_b)
+"""
+
+
+def evaluate_simulation(
+    con: duckdb.DuckDBPyConnection, truth: Path, key: bytes
+) -> tuple[Quality, Quality, pl.DataFrame]:
+    """Cross-agency links of a warehouse built from a simulated inbox against the simulator's true
+    identities (``<inbox>.truth/identities.csv``): the linkage's quality, the exact keyed hash's
+    on the same data, and the recall per kind of spelling error (``name_errors.csv``)."""
+    from ingest.pseudonymise import local_key
+
+    started = time.perf_counter()
+    identities = pl.read_csv(truth / "identities.csv", infer_schema=False)
+    errors_file = truth / "name_errors.csv"
+    errors = (
+        pl.read_csv(errors_file, infer_schema=False)
+        .group_by("source_table", "sender", "local_id")
+        .agg(pl.col("error").first())
+        if errors_file.exists()
+        else pl.DataFrame(schema=dict.fromkeys(("source_table", "sender", "local_id", "error"), pl.String))
+    )
+    frame = identities.join(errors, on=["source_table", "sender", "local_id"], how="left")
+    frame = frame.select(
+        "source_table", "sender", pl.col("person_id").cast(pl.Int64).alias("true_id"), "error",
+        local_key(frame, key, pl.col("sender"), "local_id").alias("local_key"),
+    ).unique(["source_table", "local_key"])  # fmt: skip
+    con.register("_truth", frame.to_arrow())
+    pairs = con.execute(PAIRS_SQL).pl()
+    con.unregister("_truth")
+    seconds = time.perf_counter() - started
+    records = (frame.height, con.execute("select count(*) from linkage.person_ids").fetchone()[0])
+    true_links = int(pairs["is_true"].sum())
+
+    def quality(found: pl.Expr) -> Quality:
+        chosen = pairs.filter(found)
+        return Quality(records, true_links, chosen.height, int(chosen["is_true"].sum()), seconds)
+
+    by_error = (
+        pairs.filter(pl.col("is_true") & pl.col("error").is_not_null())
+        .group_by("error")
+        .agg(
+            pl.len().alias("true_links"),
+            pl.col("is_found").sum().alias("found"),
+            pl.col("is_exact").sum().alias("found_by_exact_key"),
+        )
+        .sort("error")
+    )
+    return quality(pl.col("is_found")), quality(pl.col("is_exact")), by_error

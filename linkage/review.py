@@ -66,7 +66,7 @@ def pairs_for_review(
             row["record_id_l"],
             row["record_id_r"],
             row["match_probability"],
-            {k: row[k] for k in ("surname", "first_name", "birth_date", "sex", "kreis")},
+            {k: row[k] for k in ("surname", "first_name", "birth_date", "sex", "kreis", "werkstatt")},
             shown.get(row["record_id_l"], _unavailable()),
             shown.get(row["record_id_r"], _unavailable()),
         )

@@ -31,7 +31,7 @@ import duckdb
 import polars as pl
 
 from linkage.decisions import read_decisions
-from linkage.model import LOWER_THRESHOLD, UPPER_THRESHOLD, agreement_sql, blocking_rules, settings
+from linkage.model import LOWER_THRESHOLD, UPPER_THRESHOLD, agreement_sql, blocking_rules, prepared, settings
 
 LOG = logging.getLogger(__name__)
 ACROSS_DATASETS = "l.dataset <> r.dataset"
@@ -62,8 +62,9 @@ create table if not exists linkage.person_id_changes (
 create table if not exists ops.linkage_review (
     record_id_l varchar, record_id_r varchar, source_table_l varchar, source_table_r varchar,
     match_probability double, surname varchar, first_name varchar, birth_date varchar, sex varchar,
-    kreis varchar
+    kreis varchar, werkstatt varchar
 );
+alter table ops.linkage_review add column if not exists werkstatt varchar;
 create table if not exists ops.linkage_metrics (
     measured_at timestamp, run_id varchar, records bigint, new_records bigint, persons bigint,
     pairs_scored bigint, links_accepted bigint, pairs_in_review bigint, decisions bigint,
@@ -82,7 +83,7 @@ select
     source_table, local_key, person_key, first_delivery_id,
     surname_bloom::varchar as surname_bloom, first_name_bloom::varchar as first_name_bloom,
     surname_phonetic, first_name_phonetic, birth_date_hash, birth_day_hash, birth_month_hash,
-    birth_year_hash, sex, kreisschluessel
+    birth_year_hash, sex, kreisschluessel, werkstatt_nr
 from linkage.person_records
 """
 
@@ -166,10 +167,7 @@ def _score(
         return None
     scratch = duckdb.connect()
     scratch.register("_records", records.to_arrow())
-    scratch.execute(
-        "create table records as select * replace (surname_bloom::bit as surname_bloom, "
-        "first_name_bloom::bit as first_name_bloom) from _records"
-    )
+    scratch.execute(f"create table records as {prepared('_records')}")
     db_api = DuckDBAPI(scratch)
     condition = ACROSS_DATASETS
     if enough and (retrain or stored is None or records.height >= RETRAIN_GROWTH * stored[0]):
@@ -385,7 +383,7 @@ def _review(con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame) -> tuple[in
     agreement = ", ".join(f"{sql} as {name}" for name, sql in agreement_sql().items())
     encodings = (
         "surname_bloom", "first_name_bloom", "birth_date_hash", "birth_day_hash", "birth_month_hash",
-        "birth_year_hash", "sex", "kreisschluessel",
+        "birth_year_hash", "sex", "kreisschluessel", "werkstatt_nr", "surname_bloom_bits", "first_name_bloom_bits",
     )  # fmt: skip
     sides = {side: ", ".join(f'{side}.{c} as "{c}_{side}"' for c in encodings) for side in ("l", "r")}
     con.execute("delete from ops.linkage_review")
@@ -393,7 +391,8 @@ def _review(con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame) -> tuple[in
         f"""
         insert into ops.linkage_review
         with records as (
-            select md5(source_table || '|' || local_key || '|' || person_key) as record_id, *
+            select md5(source_table || '|' || local_key || '|' || person_key) as record_id, *,
+                bit_count(surname_bloom) as surname_bloom_bits, bit_count(first_name_bloom) as first_name_bloom_bits
             from linkage.person_records
         ),
         open_pairs as (

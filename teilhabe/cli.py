@@ -228,10 +228,40 @@ def cmd_linkage_evaluate(args: argparse.Namespace) -> int:
     """Precision, recall and F1 of the linkage on a known truth, through the keyed encodings."""
     from linkage.evaluate import evaluate_febrl4
 
+    if args.truth:
+        return _evaluate_simulation(args.truth)
     if not args.febrl4:
-        return refuse("say which truth to evaluate against: --febrl4")
+        return refuse("say which truth to evaluate against: --febrl4, or --truth <inbox>.truth")
     for label, quality in evaluate_febrl4(args.sample).items():
         print(f"FEBRL4, given name, surname, date of birth; {label}: {quality.summary()}")
+    return 0
+
+
+def _evaluate_simulation(truth: Path) -> int:
+    import duckdb
+
+    from ingest.pseudonymise import load_key
+    from linkage.evaluate import evaluate_simulation
+
+    config = settings()
+    if not (truth / "identities.csv").exists():
+        return refuse(f"{truth} holds no identities.csv: the ground truth of `teilhabe simulate`")
+    try:
+        con = duckdb.connect(str(config.home.warehouse), read_only=True)
+    except duckdb.Error as error:
+        return refuse(f"cannot open the warehouse {config.home.warehouse}: {error}")
+    key = load_key(config.pseudonym_key, config.pseudonym_key_file)
+    try:
+        linkage, exact, by_error = evaluate_simulation(con, truth, key.secret)
+    finally:
+        con.close()
+    print(f"cross-agency links, linkage: {linkage.summary()}")
+    print(f"cross-agency links, exact keyed hash alone: {exact.summary()}")
+    for row in by_error.iter_rows(named=True):
+        print(
+            f"  {row['error']:<20} {row['true_links']:>6} true links: {row['found']:>6} found "
+            f"({row['found_by_exact_key']} by the exact key)"
+        )
     return 0
 
 
@@ -376,6 +406,9 @@ def _add_linkage_verbs(verbs) -> None:
     evaluate = linkage_verbs.add_parser("evaluate", help="precision, recall and F1 against a known truth")
     evaluate.add_argument("--febrl4", action="store_true", help="the public FEBRL4 benchmark (5,000 x 5,000)")
     evaluate.add_argument("--sample", type=int, help="only the first N persons of each file")
+    evaluate.add_argument(
+        "--truth", type=Path, help="a simulated inbox's ground truth (<inbox>.truth) against this data home"
+    )
     evaluate.set_defaults(func=cmd_linkage_evaluate)
     review = linkage_verbs.add_parser(
         "review", help="pairs left for clerical review, with both records' plaintext from the archive"

@@ -111,7 +111,7 @@ def test_review_shows_the_archived_plaintext_of_both_records(demo_home, warehous
     con.execute("delete from ops.linkage_review")
     con.execute(
         "insert into ops.linkage_review values (?, ?, 'wfbm_personen', 'jc_kunden', 0.7, 'Dice >= 0.8', "
-        "'identical', 'exact', 'same', 'differs')",
+        "'identical', 'exact', 'same', 'differs', 'missing')",
         list(pair),
     )
     settings = Settings.from_environment()
