@@ -100,13 +100,37 @@ LINKAGE_EVIDENCE = {
 def linkage_frame(table: str, valid: pl.DataFrame, deliveries: pl.DataFrame, key: bytes) -> pl.DataFrame:
     """The comparison encodings of each person record (ingest/encodings.py), one row per source-local
     person and identity as delivered; nothing of the plaintext."""
-    frame = valid.join(deliveries, on="_file", how="inner")
-    surname, first_name, birth = PERSON_COLUMNS[table]
+    frame = _with_birth_date(table, valid.join(deliveries, on="_file", how="inner"))
+    surname, first_name, _ = PERSON_COLUMNS[table]
+    encodings = encode(frame, subkey(key, PURPOSE), surname, first_name, "_birth_iso")
+    return pl.concat([_record_identity(table, frame, key), encodings], how="horizontal").unique(
+        ["source_table", "local_key", "person_key"], keep="first", maintain_order=True
+    )
+
+
+def record_rows(table: str, valid: pl.DataFrame, deliveries: pl.DataFrame, key: bytes) -> pl.DataFrame:
+    """For clerical review only (``teilhabe linkage review``, by the operator who may read the
+    archive): each row's record identity beside its plaintext name, birth date and local id."""
+    frame = _with_birth_date(table, valid.join(deliveries, on="_file", how="inner"))
     local_id = next(c for c in SOURCE_TABLES[table].columns if c in LOCAL_IDS)
+    shown = frame.select(
+        "_row", *(pl.col(c).alias(n) for c, n in zip(PERSON_COLUMNS[table], ("Nachname", "Vorname", "Geburtsdatum"), strict=True)),
+        pl.col(local_id).alias("lokale Nummer"),
+    )  # fmt: skip
+    return pl.concat([_record_identity(table, frame, key), shown], how="horizontal")
+
+
+def _with_birth_date(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    birth = PERSON_COLUMNS[table][2]
     birth_iso = parse_date(pl.col(birth), GERMAN_DATE if birth[0].isupper() else "%Y-%m-%d")
-    frame = frame.with_columns(birth_iso.cast(pl.String).alias("_birth_iso"))
+    return frame.with_columns(birth_iso.cast(pl.String).alias("_birth_iso"))
+
+
+def _record_identity(table: str, frame: pl.DataFrame, key: bytes) -> pl.DataFrame:
+    surname, first_name, _ = PERSON_COLUMNS[table]
+    local_id = next(c for c in SOURCE_TABLES[table].columns if c in LOCAL_IDS)
     sex, kreis = LINKAGE_EVIDENCE[table]
-    identity = frame.select(
+    return frame.select(
         pl.lit(table).alias("source_table"),
         pl.col("sender"),
         local_key(frame, key, pl.col("sender"), local_id).alias("local_key"),
@@ -114,10 +138,6 @@ def linkage_frame(table: str, valid: pl.DataFrame, deliveries: pl.DataFrame, key
         sex.str.to_lowercase().alias("sex"),
         kreis.alias("kreisschluessel"),
         pl.col("delivery_id").alias("first_delivery_id"),
-    )
-    encodings = encode(frame, subkey(key, PURPOSE), surname, first_name, "_birth_iso")
-    return pl.concat([identity, encodings], how="horizontal").unique(
-        ["source_table", "local_key", "person_key"], keep="first", maintain_order=True
     )
 
 

@@ -9,10 +9,15 @@ hashes, so only plausible pairs are scored.
 
 from __future__ import annotations
 
+import logging
+
 import polars as pl
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
-from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink import DuckDBAPI, Linker, SettingsCreator
+from splink.internals.exceptions import SplinkException
+
+LOG = logging.getLogger(__name__)
 
 UPPER_THRESHOLD = 0.95  # a pair at or above is a link
 LOWER_THRESHOLD = 0.50  # a pair below is no link; between the two: clerical review
@@ -28,47 +33,105 @@ def _dice(column: str, other: str | None = None) -> str:
     return f"2.0 * bit_count({left} & {right}) / (bit_count({left}) + bit_count({right}))"
 
 
-def name_comparison(column: str, label: str, other: str) -> cl.CustomComparison:
-    """Dice similarity of two Bloom filters at falling thresholds; below them, whether the name
-    is the other record's ``other`` name (surname and first name swapped on a form)."""
+# Starting m probabilities (the share of true matches at each level, most agreeing first), from
+# the literature's error rates of registers; EM re-estimates them where the data allows, and they
+# stand where it does not (few true matches, e.g. a small data home's first deliveries).
+NAME_M = (0.85, 0.04, 0.03, 0.025, 0.015, 0.01, 0.005)  # + else: the rest
+BIRTH_DATE_M = (0.92, 0.01, 0.05)
+
+
+def name_levels(column: str, other: str) -> list[tuple[str, str]]:
+    """(SQL condition, words) of each agreement level of a name, strictest first: identical
+    filters, Dice similarity at falling thresholds, then whether the name is the other record's
+    ``other`` name (surname and first name swapped on a form)."""
     crossed = f"({_dice(column, other)} >= 0.8 or {_dice(other, column)} >= 0.8)"
-    return cl.CustomComparison(
-        output_column_name=column,
-        comparison_description=f"{label}: Dice similarity of the keyed Bloom filters",
-        comparison_levels=[
-            cll.NullLevel(column),
-            cll.CustomLevel(f'"{column}_l" = "{column}_r"', label_for_charts="identical"),
-            *(
-                cll.CustomLevel(f"{_dice(column)} >= {threshold}", label_for_charts=f"Dice >= {threshold}")
-                for threshold in (0.9, 0.8, 0.7, 0.6, 0.5)
-            ),
-            cll.CustomLevel(crossed, label_for_charts="swapped with the other name"),
-            cll.ElseLevel(),
-        ],
-    )
+    return [
+        (f'"{column}_l" = "{column}_r"', "identical"),
+        *((f"{_dice(column)} >= {t}", f"Dice >= {t}") for t in (0.9, 0.8, 0.7, 0.6, 0.5)),
+        (crossed, "swapped with the other name"),
+    ]
 
 
-def birth_date_comparison() -> cl.CustomComparison:
+def birth_date_levels() -> list[tuple[str, str]]:
+    """Agreement levels of the birth date's keyed hashes: exact; day and month swapped; two of the
+    three parts agree."""
     same = {part: f'"birth_{part}_hash_l" = "birth_{part}_hash_r"' for part in ("day", "month", "year")}
     swapped = (
         '"birth_day_hash_l" = "birth_month_hash_r" and "birth_month_hash_l" = "birth_day_hash_r" '
         f"and {same['year']}"
     )
     two_of_three = " + ".join(f"cast({condition} as integer)" for condition in same.values()) + " >= 2"
+    return [
+        ('"birth_date_hash_l" = "birth_date_hash_r"', "exact"),
+        (swapped, "day and month swapped"),
+        (two_of_three, "two of three parts agree"),
+    ]
+
+
+def _comparison(name: str, description: str, null_column: str, levels, m) -> cl.CustomComparison:
+    """A comparison of the levels, each with its starting m probability; the else level the rest."""
     return cl.CustomComparison(
-        output_column_name="birth_date",
-        comparison_description="birth date: keyed hashes of the date and of its parts",
+        output_column_name=name,
+        comparison_description=description,
         comparison_levels=[
-            cll.NullLevel("birth_date_hash"),
-            cll.CustomLevel('"birth_date_hash_l" = "birth_date_hash_r"', label_for_charts="exact"),
-            cll.CustomLevel(swapped, label_for_charts="day and month swapped"),
-            cll.CustomLevel(two_of_three, label_for_charts="two of three parts agree"),
-            cll.ElseLevel(),
+            cll.NullLevel(null_column),
+            *(
+                cll.CustomLevel(sql, label_for_charts=label).configure(m_probability=p)
+                for (sql, label), p in zip(levels, m, strict=True)
+            ),
+            cll.ElseLevel().configure(m_probability=max(1e-4, 1 - sum(m))),
         ],
     )
 
 
-def settings(link_type: str = "link_only", with_sex_and_kreis: bool = True) -> SettingsCreator:
+def name_comparison(column: str, label: str, other: str) -> cl.CustomComparison:
+    description = f"{label}: Dice similarity of the keyed Bloom filters"
+    return _comparison(column, description, column, name_levels(column, other), NAME_M)
+
+
+def birth_date_comparison() -> cl.CustomComparison:
+    description = "birth date: keyed hashes of the date and of its parts"
+    return _comparison("birth_date", description, "birth_date_hash", birth_date_levels(), BIRTH_DATE_M)
+
+
+def agreement_sql() -> dict[str, str]:
+    """For the review list: how each field of a pair agrees, in words (never a value), as SQL over
+    a join of two records whose columns carry the suffixes ``_l`` and ``_r``."""
+    levels = {
+        "surname": ("surname_bloom", name_levels("surname_bloom", "first_name_bloom")),
+        "first_name": ("first_name_bloom", name_levels("first_name_bloom", "surname_bloom")),
+        "birth_date": ("birth_date_hash", birth_date_levels()),
+        "sex": ("sex", [('"sex_l" = "sex_r"', "same")]),
+        "kreis": ("kreisschluessel", [('"kreisschluessel_l" = "kreisschluessel_r"', "same")]),
+    }
+    return {
+        name: f'case when "{column}_l" is null or "{column}_r" is null then \'missing\' '
+        + " ".join(f"when {sql} then '{label}'" for sql, label in conditions)
+        + " else 'differs' end"
+        for name, (column, conditions) in levels.items()
+    }
+
+
+# Which pairs are scored at all: agreeing birth dates, or phonetically agreeing names.
+BLOCKING_RULES = (
+    "l.birth_date_hash = r.birth_date_hash",
+    "l.surname_phonetic = r.surname_phonetic and l.first_name_phonetic = r.first_name_phonetic",
+    "l.surname_phonetic = r.surname_phonetic and l.birth_year_hash = r.birth_year_hash",
+    "l.first_name_phonetic = r.first_name_phonetic and l.birth_year_hash = r.birth_year_hash "
+    "and l.birth_month_hash = r.birth_month_hash",
+    # surname and first name swapped on one of the forms
+    "l.surname_phonetic = r.first_name_phonetic and l.first_name_phonetic = r.surname_phonetic",
+)
+
+
+def blocking_rules(condition: str = "") -> list[str]:
+    """The blocking rules, each narrowed by ``condition`` (e.g. only pairs across sources)."""
+    return [f"({rule}) and ({condition})" if condition else rule for rule in BLOCKING_RULES]
+
+
+def settings(
+    link_type: str = "link_only", with_sex_and_kreis: bool = True, condition: str = ""
+) -> SettingsCreator:
     comparisons = [
         name_comparison("surname_bloom", "surname", "first_name_bloom"),
         name_comparison("first_name_bloom", "first name", "surname_bloom"),
@@ -79,37 +142,54 @@ def settings(link_type: str = "link_only", with_sex_and_kreis: bool = True) -> S
     return SettingsCreator(
         link_type=link_type,
         comparisons=comparisons,
-        blocking_rules_to_generate_predictions=[
-            block_on("birth_date_hash"),
-            block_on("surname_phonetic", "first_name_phonetic"),
-            block_on("surname_phonetic", "birth_year_hash"),
-            block_on("first_name_phonetic", "birth_year_hash", "birth_month_hash"),
-            # surname and first name swapped on one of the forms
-            "l.surname_phonetic = r.first_name_phonetic and l.first_name_phonetic = r.surname_phonetic",
-        ],
+        blocking_rules_to_generate_predictions=blocking_rules(condition),
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
     )
 
 
 def trained_linker(
-    db_api: DuckDBAPI, tables: list[str], link_settings: SettingsCreator, exact_share: float = 0.7
+    db_api: DuckDBAPI,
+    tables: list[str],
+    link_settings: SettingsCreator,
+    exact_share: float = 0.7,
+    condition: str = "",
+    expectation_maximisation: bool = True,
 ) -> Linker:
     """A linker over registered DuckDB tables, its parameters estimated without labels: the prior
     from the pairs that agree on everything (``exact_share``: the share of true matches expected to
     agree exactly: most in registers, few in a benchmark whose every duplicate is corrupted), u from
     random pairs, m by expectation maximisation (blocked on the birth date to learn the names, on
-    the names to learn the birth date)."""
+    the names to learn the birth date). ``condition`` narrows every training block as the
+    blocking rules are narrowed."""
     frames = [db_api.register(table, table_name=f"linkage_input_{i}") for i, table in enumerate(tables)]
     linker = Linker(frames, link_settings, log_level="WARNING")
+
+    def rule(sql: str) -> str:
+        return f"({sql}) and ({condition})" if condition else sql
+
     linker.training.estimate_probability_two_random_records_match(
-        [block_on("surname_phonetic", "first_name_phonetic", "birth_date_hash")], recall=exact_share
+        [
+            rule(
+                "l.surname_phonetic = r.surname_phonetic and l.first_name_phonetic = r.first_name_phonetic "
+                "and l.birth_date_hash = r.birth_date_hash"
+            )
+        ],
+        recall=exact_share,
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=2_000_000, seed=1)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("birth_date_hash"))
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("surname_phonetic", "first_name_phonetic")
-    )
+    for block in (
+        ()
+        if not expectation_maximisation
+        else (
+            "l.birth_date_hash = r.birth_date_hash",
+            "l.surname_phonetic = r.surname_phonetic and l.first_name_phonetic = r.first_name_phonetic",
+        )
+    ):
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule(block))
+        except (ValueError, SplinkException) as error:  # too few matches in the block to estimate m
+            LOG.warning("EM blocked on %s did not converge (%s): the starting m values stand", block, error)
     return linker
 
 

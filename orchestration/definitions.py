@@ -8,7 +8,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.defs import jobs, schedules, sensors
-from orchestration.defs.assets import ingest, publish, warehouse
+from orchestration.defs.assets import ingest, linkage, publish, warehouse
 from orchestration.defs.resources import resources
 from teilhabe.settings import quiet_telemetry, settings
 
@@ -17,6 +17,7 @@ quiet_telemetry()
 defs = dg.Definitions(
     assets=[
         ingest.landing_tables,
+        linkage.person_ids,
         warehouse.warehouse_dbt_assets,
         publish.analysts_copy,
         publish.latest_extracts,

@@ -16,6 +16,7 @@ import dagster as dg
 # The pipeline's steps as an operator names them; re-issue steps are named by their period kind.
 STAGES = {
     "landing_tables": "ingest",
+    "linkage__person_ids": "linkage",
     "warehouse_dbt_assets": "dbt build",
     "analysts__teilhabe_duckdb": "analysts' copy",
     "outbox__extracts": "extracts",

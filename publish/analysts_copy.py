@@ -56,7 +56,14 @@ def publish_analysts_copy(
     return rows
 
 
-PERSON_KEYS = {"person_key", "person_local_key", "kunde_key", "case_key"}  # a row is about one person
+PERSON_KEYS = {
+    "person_id",
+    "person_key",
+    "person_local_key",
+    "kunde_key",
+    "case_key",
+    "local_key",
+}  # a row is about one person
 EMPLOYER_DETAILS = {"employer_name", "employer_postcode"}  # in dim_employers only
 
 
@@ -151,14 +158,21 @@ def disclosure_metrics(copy: Path) -> list[tuple]:
         found = []
         for table, (place, entry) in QUASI_IDENTIFIERS.items():
             columns = {r[0] for r in con.execute(f"describe marts.{table}").fetchall()}
-            people = "person_key" if "person_key" in columns else None
-            if not people or place not in columns or entry not in columns:
+            if place not in columns or entry not in columns:
                 continue
+            # A fact table without person_id reaches it through its source-local key.
+            person = "facts.person_id" if "person_id" in columns else "records.person_id"
+            bridge = (
+                ""
+                if "person_id" in columns
+                else "join marts.dim_person_records as records on records.source_table = 'jc_kunden' "
+                "and records.local_key = facts.kunde_key"
+            )
             # One row per person and entry (a customer's months are one unit), with birth year and sex.
-            units = f"""select distinct facts.{place} as place, facts.{entry} as entry, facts.person_key,
+            units = f"""select distinct facts.{place} as place, facts.{entry} as entry, {person} as person_id,
                                persons.birth_year, persons.sex
-                        from marts.{table} as facts
-                        left join marts.dim_persons as persons using (person_key)"""
+                        from marts.{table} as facts {bridge}
+                        left join marts.dim_persons as persons on persons.person_id = {person}"""
             rows, unique = con.execute(
                 f"""select count(*), count(*) filter (where n = 1) from (
                         select count(*) over (partition by birth_year, sex, place, entry) as n from ({units}))"""

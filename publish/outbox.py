@@ -119,8 +119,10 @@ def deliver(
     data_through: str,
     validate=None,
     file_delay: float = 0.0,
+    linkage_quality: dict | None = None,
 ) -> Outcome:
-    """Validate, then write a new version unless the newest one holds the same figures."""
+    """Validate, then write a new version unless the newest one holds the same figures.
+    ``linkage_quality``: the latest linkage run's measures (linkage.md §4), stated in the manifest."""
     folder = outbox / partner.id / period
     csvs = {sheet.kpi: csv_bytes(sheet) for sheet in sheets}
     figures = {kpi: _sha(data) for kpi, data in csvs.items()}
@@ -181,6 +183,7 @@ def deliver(
             "kpi_definitions_version": kpi_definitions_version(),
             "code_version": code_version(),
             "validation": report.summary() if report else "not validated",
+            "linkage_quality": linkage_quality,
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         manifest_bytes = json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")

@@ -85,6 +85,31 @@ def _validator(planned: list, reports: Path):
     return validator
 
 
+def linkage_quality(con: duckdb.DuckDBPyConnection) -> dict | None:
+    """The latest linkage run's measures (linkage.md §4: every cross-agency figure rests on them):
+    the model's estimated share of matching pairs, the pairs left for review, and the share of each
+    source's persons found in another source."""
+    found = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'ops' and table_name = 'linkage_metrics'"
+    ).fetchone()[0]
+    if not found:
+        return None
+    row = con.execute(
+        """select measured_at, persons, links_accepted, pairs_in_review, decisions, estimated_match_probability,
+                  share_linked_wfbm_personen, share_linked_jc_kunden, share_linked_lv_budget_fuer_arbeit
+           from ops.linkage_metrics order by measured_at desc limit 1"""
+    ).fetchone()
+    if row is None:
+        return None
+    names = ("measured_at", "persons", "links_accepted", "pairs_in_review", "operator_decisions",
+             "estimated_match_probability", "share_linked_wfbm_personen", "share_linked_jc_kunden",
+             "share_linked_lv_budget_fuer_arbeit")  # fmt: skip
+    return {
+        name: (value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else value)
+        for name, value in zip(names, row, strict=True)
+    }
+
+
 def publish(
     con: duckdb.DuckDBPyConnection,
     outbox: Path,
@@ -104,9 +129,12 @@ def publish(
     decision = decide(con)
     outcomes, planned = _plan(con, decision, partners, period, today or date.today())
     validator = _validator(planned, validation_reports(outbox)) if validate else None
+    linkage = linkage_quality(con)
     held: list = []
     for partner, chosen, sheets, ready in planned:
-        outcome = deliver(partner, chosen, sheets, outbox, ready.through or chosen, validator, file_delay)
+        outcome = deliver(
+            partner, chosen, sheets, outbox, ready.through or chosen, validator, file_delay, linkage
+        )
         if outcome.status in ("delivered", "unchanged", "completed"):  # what the partner holds
             held += sheets
         if ready.waiting and period is None:

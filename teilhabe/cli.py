@@ -240,6 +240,63 @@ def cmd_linkage_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_linkage_review(args: argparse.Namespace) -> int:
+    """The pairs the model left for review, with both records' plaintext from the archive; at a
+    terminal, each one decided (accept/reject) into the decisions file the next run applies."""
+    import duckdb
+
+    from ingest.pseudonymise import load_key
+    from linkage.decisions import record_decision
+    from linkage.review import pairs_for_review
+
+    config = settings()
+    home = config.home
+    if not home.warehouse.exists():
+        return refuse(f"no warehouse in {home.root}: run the pipeline first")
+    try:
+        con = duckdb.connect(str(home.warehouse), read_only=True)
+    except duckdb.IOException:
+        return refuse("the warehouse is in use by a run: try again when it has finished")
+    key = load_key(config.pseudonym_key, config.pseudonym_key_file)
+    try:
+        pairs = pairs_for_review(con, home.archive, key.secret, args.limit, config.limits)
+    finally:
+        con.close()
+    if not pairs:
+        print("Keine Paare zur Prüfung.")
+        return 0
+    interactive = sys.stdin.isatty() and not args.list
+    for pair in pairs:
+        print(pair.text())
+        if not interactive:
+            continue
+        answer = (
+            input("  [a]nnehmen (dieselbe Person), [v]erwerfen, [s]päter, [b]eenden? ").strip().lower()[:1]
+        )
+        if answer == "b":
+            break
+        if answer in ("a", "v"):
+            decision = "accept" if answer == "a" else "reject"
+            record_decision(home.linkage_decisions, pair.record_l, pair.record_r, decision)
+            print(f"  -> {decision} in {home.linkage_decisions} (gilt ab dem nächsten Lauf)")
+    return 0
+
+
+def cmd_linkage_decide(args: argparse.Namespace) -> int:
+    """Records one decision on a pair of records (ids from ``teilhabe linkage review``)."""
+    from linkage.decisions import record_decision
+
+    home = settings().home
+    try:
+        record_decision(home.linkage_decisions, args.record_l, args.record_r, args.decision, args.note or "")
+    except ValueError as error:
+        return refuse(str(error))
+    print(
+        f"{args.decision}: {args.record_l} / {args.record_r} -> {home.linkage_decisions} (applies from the next run)"
+    )
+    return 0
+
+
 def cmd_dev(_: argparse.Namespace) -> int:
     home = settings().home.ensure()
     dagster = Path(sys.executable).with_name("dagster")
@@ -325,16 +382,32 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--to", required=True, type=Path, help="the new data home (an empty folder)")
     rebuild.set_defaults(func=cmd_rebuild)
 
+    _add_linkage_verbs(verbs)
+
+    dev = verbs.add_parser("dev", help="the Dagster UI on this data home")
+    dev.set_defaults(func=cmd_dev)
+    return parser
+
+
+def _add_linkage_verbs(verbs) -> None:
     linkage = verbs.add_parser("linkage", help="linking people across agencies (spec/linkage.md)")
     linkage_verbs = linkage.add_subparsers(dest="linkage_verb", required=True, metavar="VERB")
     evaluate = linkage_verbs.add_parser("evaluate", help="precision, recall and F1 against a known truth")
     evaluate.add_argument("--febrl4", action="store_true", help="the public FEBRL4 benchmark (5,000 x 5,000)")
     evaluate.add_argument("--sample", type=int, help="only the first N persons of each file")
     evaluate.set_defaults(func=cmd_linkage_evaluate)
-
-    dev = verbs.add_parser("dev", help="the Dagster UI on this data home")
-    dev.set_defaults(func=cmd_dev)
-    return parser
+    review = linkage_verbs.add_parser(
+        "review", help="pairs left for clerical review, with both records' plaintext from the archive"
+    )
+    review.add_argument("--limit", type=int, default=20, help="at most N pairs, most probable first")
+    review.add_argument("--list", action="store_true", help="only list them, even at a terminal")
+    review.set_defaults(func=cmd_linkage_review)
+    decide = linkage_verbs.add_parser("decide", help="accept or reject one pair (overrides the model)")
+    decide.add_argument("record_l", help="record id (from `teilhabe linkage review`)")
+    decide.add_argument("record_r", help="the other record's id")
+    decide.add_argument("decision", choices=["accept", "reject"])
+    decide.add_argument("--note", help="why (kept in the decisions file)")
+    decide.set_defaults(func=cmd_linkage_decide)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,6 +53,11 @@ class DataHome:
         return self.root / "outbox"
 
     @property
+    def linkage_decisions(self) -> Path:
+        """The operator's accept/reject decisions on pairs of person records (linkage/decisions.py)."""
+        return self.root / "linkage" / "decisions.csv"
+
+    @property
     def dbt_state(self) -> Path:
         """dbt's target folders and partial parse for the runs of this data home."""
         return self.root / "dbt"

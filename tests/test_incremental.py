@@ -40,6 +40,7 @@ def two_phases(demo, tmp_path_factory):
     _run(root, inbox)
     con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
     phase_one = con.execute("select max(delivery_id) from ops.delivery_log").fetchone()[0]
+    PERSON_IDS_AFTER_PHASE_ONE[root] = con.execute("select * from linkage.person_ids").pl()
     con.close()
     for path in held.iterdir():
         shutil.copy2(path, inbox / path.name)
@@ -50,6 +51,25 @@ def two_phases(demo, tmp_path_factory):
         (inbox / name).write_bytes(header)
     _run(root, inbox)
     return root, phase_one
+
+
+PERSON_IDS_AFTER_PHASE_ONE: dict = {}
+
+
+def test_a_new_delivery_never_renumbers_known_people(two_phases):
+    """linkage.md §3: every source-local person known after phase one keeps its person_id, unless
+    a logged merge or split changed it (none expected here)."""
+    root, _ = two_phases
+    before = PERSON_IDS_AFTER_PHASE_ONE[root]
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    after = con.execute("select * from linkage.person_ids").pl()
+    changes = con.execute("select count(*) from linkage.person_id_changes").fetchone()[0]
+    con.close()
+    assert before.height > 1000 and after.height > before.height
+    joined = before.join(after, on=["source_table", "local_key"], how="left", suffix="_after")
+    assert joined["person_id_after"].null_count() == 0, "a known person disappeared"
+    renumbered = joined.filter(joined["person_id"] != joined["person_id_after"]).height
+    assert renumbered == changes == 0
 
 
 EMPTIED = ("jc_05112_202403_kunden.csv", "wfbm_LVR-0201_2024-02_personen.csv")

@@ -6,9 +6,19 @@ with transitions as (
         landschaftsverband,
         transition_year as year,
         transition_date,
-        person_key
+        person_id
     from {{ ref('fct_transitions') }}
     where landschaftsverband is not null
+),
+
+customer_months as (
+    select
+        records.person_id,
+        months.stichtag,
+        months.is_unemployed
+    from {{ ref('fct_jobcenter_customer_months') }} as months
+    inner join {{ ref('dim_person_records') }} as records
+        on records.source_table = 'jc_kunden' and months.kunde_key = records.local_key
 ),
 
 flagged as (
@@ -16,9 +26,9 @@ flagged as (
         transitions.*,
         exists(
             select 1
-            from {{ ref('fct_jobcenter_customer_months') }} as customers
+            from customer_months as customers
             where
-                customers.person_key = transitions.person_key
+                customers.person_id = transitions.person_id
                 and customers.is_unemployed
                 and customers.stichtag between transitions.transition_date and transitions.transition_date
                 + 365

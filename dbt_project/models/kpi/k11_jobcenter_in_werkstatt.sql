@@ -6,11 +6,21 @@ with entries as (
     select distinct
         workshops.kreisschluessel,
         extract(year from memberships.entry_date) as year,
-        memberships.person_key,
+        memberships.person_id,
         memberships.entry_date
     from {{ ref('fct_workshop_memberships') }} as memberships
     inner join {{ ref('dim_workshops') }} as workshops
         on memberships.werkstatt_nr = workshops.werkstatt_nr and workshops.is_current
+),
+
+customer_months as (
+    select
+        records.person_id,
+        months.stichtag,
+        months.is_unemployed
+    from {{ ref('fct_jobcenter_customer_months') }} as months
+    inner join {{ ref('dim_person_records') }} as records
+        on records.source_table = 'jc_kunden' and months.kunde_key = records.local_key
 ),
 
 flagged as (
@@ -18,9 +28,9 @@ flagged as (
         entries.*,
         exists(
             select 1
-            from {{ ref('fct_jobcenter_customer_months') }} as customers
+            from customer_months as customers
             where
-                customers.person_key = entries.person_key
+                customers.person_id = entries.person_id
                 and customers.stichtag between entries.entry_date - 730 and entries.entry_date
         ) as from_jobcenter
     from entries
@@ -30,10 +40,10 @@ per_person as (
     select
         kreisschluessel,
         year,
-        person_key,
+        person_id,
         bool_or(from_jobcenter) as from_jobcenter
     from flagged
-    group by kreisschluessel, year, person_key
+    group by kreisschluessel, year, person_id
 ),
 
 counted as (

@@ -35,12 +35,14 @@ budget_files as (
 
 december_persons as (
     select
-        residence_kreisschluessel as kreisschluessel,
-        cast(left(month, 4) as integer) as year,
-        person_key,
-        is_on_biap
-    from {{ ref('int_work_area_persons') }}
-    where right(month, 2) = '12'
+        persons.residence_kreisschluessel as kreisschluessel,
+        cast(left(persons.month, 4) as integer) as year,
+        records.person_id,
+        persons.is_on_biap
+    from {{ ref('int_work_area_persons') }} as persons
+    inner join {{ ref('dim_person_records') }} as records
+        on records.source_table = 'wfbm_personen' and persons.person_local_key = records.local_key
+    where right(persons.month, 2) = '12'
 ),
 
 residence_at_exit as (
@@ -57,7 +59,7 @@ ab_counts as (
     select
         kreisschluessel,
         year,
-        count(distinct person_key) as ab_persons
+        count(distinct person_id) as ab_persons
     from december_persons
     group by kreisschluessel, year
 ),
@@ -66,7 +68,7 @@ biap_counts as (
     select
         kreisschluessel,
         year,
-        count(distinct person_key) as biap_persons
+        count(distinct person_id) as biap_persons
     from december_persons
     where is_on_biap
     group by kreisschluessel, year

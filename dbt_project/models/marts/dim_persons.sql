@@ -1,8 +1,9 @@
--- One row per person across agencies (the cross-agency link): the pseudonym every source derives
--- from name and birth date, with what the sources say about the person. No name, no birth date.
+-- One row per person across agencies (person_id, from the linkage stage: spec/linkage.md), with
+-- what the sources say about the person. No name, no birth date.
 with appearances as (
     select
-        person_key,
+        'wfbm_personen' as source_table,
+        person_local_key as local_key,
         birth_year,
         sex,
         disability_type,
@@ -12,7 +13,8 @@ with appearances as (
     from {{ ref('stg_wfbm__persons') }}
     union all
     select
-        person_key,
+        'jc_kunden' as source_table,
+        kunde_key as local_key,
         birth_year,
         sex,
         cast(null as varchar) as disability_type,
@@ -22,7 +24,8 @@ with appearances as (
     from {{ ref('stg_jc__customers') }}
     union all
     select
-        person_key,
+        'lv_budget_fuer_arbeit' as source_table,
+        case_key as local_key,
         birth_year,
         cast(null as varchar) as sex,
         cast(null as varchar) as disability_type,
@@ -30,10 +33,20 @@ with appearances as (
         start_date as seen_on,
         'lv' as source_system
     from {{ ref('stg_lv__budget_fuer_arbeit_cases') }}
+),
+
+linked as (
+    select
+        records.person_id,
+        appearances.*
+    from appearances
+    inner join {{ ref('dim_person_records') }} as records
+        on appearances.source_table = records.source_table and appearances.local_key = records.local_key
 )
 
 select
-    person_key,
+    person_id,
+    count(distinct source_table || local_key) as source_records,
     min(birth_year) as birth_year,
     arg_max(sex, seen_on) filter (where sex is not null) as sex,
     arg_max(disability_type, seen_on) filter (where disability_type is not null) as disability_type,
@@ -44,5 +57,5 @@ select
     bool_or(source_system = 'lv') as known_to_landschaftsverband,
     min(seen_on) as first_seen_on,
     max(seen_on) as last_seen_on
-from appearances
-group by person_key
+from linked
+group by person_id

@@ -6,6 +6,7 @@ select
     workshops.kreisschluessel,
     transitions.person_local_key,
     persons.person_key,
+    records.person_id,
     transitions.transition_date,
     transitions.transition_year,
     transitions.transition_kind,
@@ -22,3 +23,5 @@ left join {{ ref('int_workshop_person_keys') }} as persons
     on
         transitions.werkstatt_nr = persons.werkstatt_nr
         and transitions.person_local_key = persons.person_local_key
+left join {{ ref('dim_person_records') }} as records
+    on records.source_table = 'wfbm_personen' and transitions.person_local_key = records.local_key

@@ -1,0 +1,75 @@
+"""The operator's clerical decisions on pairs of person records (linkage.md §3): a CSV file in the
+data home, ``linkage/decisions.csv``, one line per pair (record ids only, never a value), that
+overrides the model on every later run. The newest line for a pair counts."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import getpass
+from pathlib import Path
+
+import polars as pl
+
+COLUMNS = ("record_id_l", "record_id_r", "decision", "decided_by", "decided_at", "note")
+DECISIONS = ("accept", "reject")
+_RECORD_ID = r"^[0-9a-f]{32}$"
+
+
+def read_decisions(path: Path) -> pl.DataFrame:
+    """The valid decisions, one per pair (the smaller record id on the left); lines that are not
+    a decision (a typo, a half-edited line) are left out and listed by ``invalid_lines``."""
+    frame = _read(path)
+    ordered = frame.with_columns(
+        pl.min_horizontal("record_id_l", "record_id_r").alias("record_id_l"),
+        pl.max_horizontal("record_id_l", "record_id_r").alias("record_id_r"),
+    )
+    return (
+        ordered.filter(_valid())
+        .with_row_index("_line")
+        .sort("_line")
+        .unique(["record_id_l", "record_id_r"], keep="last", maintain_order=True)
+        .drop("_line")
+    )
+
+
+def invalid_lines(path: Path) -> list[int]:
+    """Line numbers (1 = the header) of lines that are no valid decision."""
+    frame = _read(path).with_row_index("_line", offset=2)
+    return frame.filter(~_valid())["_line"].to_list()
+
+
+def record_decision(path: Path, record_l: str, record_r: str, decision: str, note: str = "") -> None:
+    """Appends one decision (the file is created with its header, private to the operator)."""
+    if decision not in DECISIONS:
+        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    new = not path.exists()
+    with path.open("a", newline="", encoding="utf-8") as out:
+        path.chmod(0o600)
+        writer = csv.writer(out)
+        if new:
+            writer.writerow(COLUMNS)
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+        writer.writerow((*sorted((record_l, record_r)), decision, getpass.getuser(), now, note))
+
+
+def _read(path: Path) -> pl.DataFrame:
+    empty = pl.DataFrame(schema=dict.fromkeys(COLUMNS, pl.String))
+    if not path.exists():
+        return empty
+    try:
+        frame = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True)
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError):
+        return empty
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    return frame.with_columns(pl.lit(None, pl.String).alias(c) for c in missing).select(COLUMNS)
+
+
+def _valid() -> pl.Expr:
+    return (
+        pl.col("record_id_l").str.contains(_RECORD_ID).fill_null(False)
+        & pl.col("record_id_r").str.contains(_RECORD_ID).fill_null(False)
+        & (pl.col("record_id_l") != pl.col("record_id_r")).fill_null(False)
+        & pl.col("decision").str.strip_chars().str.to_lowercase().is_in(DECISIONS).fill_null(False)
+    )

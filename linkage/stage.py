@@ -1,0 +1,460 @@
+"""The linkage stage of every run (linkage.md §3): score the new person records against the known
+ones, decide links, form clusters and give each a stable ``person_id``.
+
+1. Records: ``linkage.person_records`` (the reader's encodings). A node is one source-local person
+   (source table and local key); its records are the identities it was delivered under.
+2. Scoring: Splink's Fellegi-Sunter model, trained once per data home without labels (and again
+   when the records have doubled since), stored in ``linkage.model``. Only pairs across datasets
+   (a dataset: one sender's source table) are scored, and of those only pairs with a new record:
+   the known pairs stay in ``linkage.pairs``.
+3. Decisions, in this order: the operator's accepted pairs (decisions file); the exact person key
+   (privacy.md §1: the deterministic link); pairs at or above the upper threshold by falling
+   probability, never joining two people of one dataset and never a pair the operator rejected.
+4. ``linkage.person_ids``: each cluster keeps the id most of its nodes had (a new delivery adds
+   people or joins records to known people, it never renumbers them); a split or merge is logged
+   in ``linkage.person_id_changes``.
+5. ``ops.linkage_review`` (pairs between the thresholds, no values) and ``ops.linkage_metrics``.
+
+Splink works in an in-memory DuckDB of its own: its scratch tables never reach the warehouse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from linkage.decisions import read_decisions
+from linkage.model import LOWER_THRESHOLD, UPPER_THRESHOLD, agreement_sql, blocking_rules, settings
+
+LOG = logging.getLogger(__name__)
+ACROSS_DATASETS = "l.dataset <> r.dataset"
+MIN_LINKS_FOR_EM = 2_000
+MIN_RECORDS_TO_TRAIN = 500  # fewer: too few pairs to estimate m and u; the exact key links alone
+RETRAIN_GROWTH = 2.0  # retrain once the records have doubled since the model was trained
+
+LINKAGE_STAGE_DDL = """
+create schema if not exists linkage;
+create schema if not exists ops;
+create table if not exists linkage.model (
+    trained_at timestamp, trained_on_records bigint, settings_json varchar
+);
+create table if not exists linkage.pairs (
+    record_id_l varchar not null, record_id_r varchar not null, match_probability double,
+    match_weight double, scored_at timestamp,
+    primary key (record_id_l, record_id_r)
+);
+create table if not exists linkage.scored_records (record_id varchar primary key);
+create table if not exists linkage.person_ids (
+    source_table varchar not null, local_key varchar not null, person_id bigint not null,
+    primary key (source_table, local_key)
+);
+create table if not exists linkage.person_id_changes (
+    changed_at timestamp, source_table varchar, local_key varchar, old_person_id bigint,
+    new_person_id bigint
+);
+create table if not exists ops.linkage_review (
+    record_id_l varchar, record_id_r varchar, source_table_l varchar, source_table_r varchar,
+    match_probability double, surname varchar, first_name varchar, birth_date varchar, sex varchar,
+    kreis varchar
+);
+create table if not exists ops.linkage_metrics (
+    measured_at timestamp, run_id varchar, records bigint, new_records bigint, persons bigint,
+    pairs_scored bigint, links_accepted bigint, pairs_in_review bigint, decisions bigint,
+    model_trained_at timestamp, estimated_match_probability double,
+    share_linked_wfbm_personen double, share_linked_jc_kunden double,
+    share_linked_lv_budget_fuer_arbeit double, decisions_sha256 varchar, seconds double
+);
+"""
+
+# A record's id: stable across runs and rebuilds under one key (its source, local key and identity).
+RECORDS_SQL = """
+select
+    md5(source_table || '|' || local_key || '|' || person_key) as unique_id,
+    source_table || '|' || local_key as node,
+    source_table || '|' || sender as dataset,
+    source_table, local_key, person_key, first_delivery_id,
+    surname_bloom::varchar as surname_bloom, first_name_bloom::varchar as first_name_bloom,
+    surname_phonetic, first_name_phonetic, birth_date_hash, birth_day_hash, birth_month_hash,
+    birth_year_hash, sex, kreisschluessel
+from linkage.person_records
+"""
+
+
+@dataclass
+class LinkageReport:
+    records: int = 0
+    new_records: int = 0
+    pairs_scored: int = 0
+    links_accepted: int = 0
+    pairs_in_review: int = 0
+    persons: int = 0
+    decisions: int = 0
+    trained: bool = False
+    model: str = "none (fewer records than needed: exact links only)"
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        if not self.new_records and not self.trained and not self.records:
+            return "linkage: no person records"
+        return (
+            f"linkage: {self.records:,} records ({self.new_records:,} new) -> {self.persons:,} persons; "
+            f"{self.pairs_scored:,} pairs scored, {self.links_accepted:,} links accepted, "
+            f"{self.pairs_in_review:,} pairs for review, {self.decisions:,} operator decisions; "
+            f"model {self.model} ({self.seconds:.1f} s)"
+        )
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(LINKAGE_STAGE_DDL)
+
+
+def link_persons(
+    con: duckdb.DuckDBPyConnection, decisions_file: Path, run_id: str = "", retrain: bool = False
+) -> LinkageReport:
+    """The linkage stage on the warehouse connection ``con``; does nothing when no record is new
+    and the decisions are unchanged."""
+    started = time.perf_counter()
+    prepare(con)
+    decisions = read_decisions(decisions_file)
+    decisions_sha = hashlib.sha256(decisions.write_csv().encode()).hexdigest()
+    records = con.sql(RECORDS_SQL).pl()
+    scored = set(con.sql("select record_id from linkage.scored_records").pl()["record_id"])
+    records = records.with_columns(pl.col("unique_id").is_in(list(scored)).not_().alias("is_new"))
+    report = LinkageReport(records=records.height, new_records=int(records["is_new"].sum()))
+    last = con.execute(
+        "select decisions_sha256 from ops.linkage_metrics order by measured_at desc limit 1"
+    ).fetchone()
+    if not report.new_records and not retrain and last and last[0] == decisions_sha:
+        report.persons = con.execute("select count(distinct person_id) from linkage.person_ids").fetchone()[0]
+        report.seconds = time.perf_counter() - started
+        return report
+    model = _score(con, records, report, retrain)
+    clusters = _clusters(con, records, decisions)
+    report.persons = _assign_person_ids(con, clusters)
+    report.links_accepted, report.pairs_in_review = _review(con, decisions)
+    report.decisions = decisions.height
+    report.seconds = time.perf_counter() - started
+    _metrics(con, records, report, model, run_id, decisions_sha)
+    return report
+
+
+# --- scoring ----------------------------------------------------------------------------------------
+
+
+def _score(
+    con: duckdb.DuckDBPyConnection, records: pl.DataFrame, report: LinkageReport, retrain: bool
+) -> dict | None:
+    """Scores the pairs with a new record (all pairs after a retraining) into ``linkage.pairs``;
+    returns the model in use (None: too few records to train one)."""
+    from splink import DuckDBAPI, Linker
+
+    stored = con.execute(
+        "select trained_on_records, settings_json, trained_at from linkage.model order by trained_at desc limit 1"
+    ).fetchone()
+    enough = records.height >= MIN_RECORDS_TO_TRAIN and records["dataset"].n_unique() > 1
+    if not enough and stored is None:
+        con.execute(
+            "insert or ignore into linkage.scored_records select unnest(?)", [records["unique_id"].to_list()]
+        )
+        return None
+    scratch = duckdb.connect()
+    scratch.register("_records", records.to_arrow())
+    scratch.execute(
+        "create table records as select * replace (surname_bloom::bit as surname_bloom, "
+        "first_name_bloom::bit as first_name_bloom) from _records"
+    )
+    db_api = DuckDBAPI(scratch)
+    condition = ACROSS_DATASETS
+    if enough and (retrain or stored is None or records.height >= RETRAIN_GROWTH * stored[0]):
+        exact_links = records.group_by("person_key").agg(pl.col("dataset").n_unique() - 1)["dataset"].sum()
+        model = _train(db_api, condition, int(exact_links))
+        con.execute("insert into linkage.model values (now(), ?, ?)", [records.height, json.dumps(model)])
+        report.trained, everything = True, True
+        report.model = f"trained now on {records.height:,} records"
+    else:
+        model = json.loads(stored[1])
+        everything = False
+        report.model = f"trained {stored[2]:%Y-%m-%d} on {stored[0]:,} records"
+    linker = Linker(db_api.register("records", table_name="linkage_records"), model, log_level="ERROR")
+    if everything:
+        pairs = linker.inference.predict_within(
+            db_api.register("records", table_name="linkage_all"),
+            blocking_rules_to_generate_predictions=blocking_rules(condition),
+            threshold_match_probability=LOWER_THRESHOLD,
+            warning_mode="never",
+        )
+    else:
+        scratch.execute("create table new_records as select * from records where is_new")
+        scratch.execute("create table known_records as select * from records where not is_new")
+        new = db_api.register("new_records", table_name="linkage_new")
+        rules = blocking_rules(condition)
+        within = linker.inference.predict_within(
+            new, blocking_rules_to_generate_predictions=rules,
+            threshold_match_probability=LOWER_THRESHOLD, warning_mode="never",
+        )  # fmt: skip
+        between = linker.inference.predict_between(
+            db_api.register("known_records", table_name="linkage_known"), new,
+            blocking_rules_to_generate_predictions=rules,
+            threshold_match_probability=LOWER_THRESHOLD, warning_mode="never",
+        )  # fmt: skip
+        pairs = [within, between]
+    frame = pl.concat([_pair_frame(p) for p in (pairs if isinstance(pairs, list) else [pairs])])
+    scratch.close()
+    if everything:
+        con.execute("delete from linkage.pairs")
+    con.register("_pairs", frame.to_arrow())
+    con.execute("insert or replace into linkage.pairs by name select *, now() as scored_at from _pairs")
+    con.unregister("_pairs")
+    con.execute(
+        "insert or ignore into linkage.scored_records select unnest(?)", [records["unique_id"].to_list()]
+    )
+    report.pairs_scored = frame.height
+    return model
+
+
+def _train(db_api, condition: str, exact_links: int) -> dict:
+    """The model's parameters: u from random pairs, the prior from the exact agreements, m by EM
+    when the data holds enough matches for it (at least ``MIN_LINKS_FOR_EM`` exact links across
+    datasets) and EM finds a match class that agrees on names and birth date; otherwise the
+    starting m values (linkage/model.py) stand: EM on a handful of matches among many
+    non-matches converges to a class that is no match at all."""
+    from linkage.model import trained_linker
+
+    link_settings = settings("dedupe_only", condition=condition)
+    if exact_links >= MIN_LINKS_FOR_EM:
+        model = trained_linker(
+            db_api, ["records"], link_settings, condition=condition
+        ).misc.save_model_to_json()
+        if _plausible(model):
+            return model
+        LOG.warning("EM found no plausible match class: the starting m values stand")
+    linker = trained_linker(
+        db_api, ["records"], settings("dedupe_only", condition=condition), condition=condition,
+        expectation_maximisation=False,
+    )  # fmt: skip
+    return linker.misc.save_model_to_json()
+
+
+def _plausible(model: dict) -> bool:
+    """Matches agree exactly on most names and birth dates (a register's error rate is a few
+    percent, never half)."""
+    strictest = {
+        c["output_column_name"]: next(
+            level for level in c["comparison_levels"] if not level.get("is_null_level")
+        )
+        for c in model["comparisons"]
+    }
+    return all(
+        strictest[name].get("m_probability", 0) > 0.5
+        for name in ("surname_bloom", "first_name_bloom", "birth_date")
+    )
+
+
+def _pair_frame(pairs) -> pl.DataFrame:
+    """Splink's pairs in the stored order (the smaller record id on the left)."""
+    frame = pairs.as_duckdbpyrelation().pl()
+    swap = pl.col("unique_id_l") > pl.col("unique_id_r")
+    return frame.select(
+        pl.when(swap).then(pl.col("unique_id_r")).otherwise(pl.col("unique_id_l")).alias("record_id_l"),
+        pl.when(swap).then(pl.col("unique_id_l")).otherwise(pl.col("unique_id_r")).alias("record_id_r"),
+        "match_probability", "match_weight",
+    ).unique(["record_id_l", "record_id_r"])  # fmt: skip
+
+
+# --- decisions and clusters ---------------------------------------------------------------------
+
+
+def _clusters(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:
+    """Each node's cluster (a representative node). Links are taken in order of certainty; a link
+    that would join two nodes of one dataset (a person appears once per register), or a pair the
+    operator rejected, is skipped. The loop is in Python because each link depends on the ones
+    before it (a constrained union-find); its size is the number of links, not of records."""
+    node_of = dict(zip(records["unique_id"], records["node"], strict=True))
+    dataset_of = dict(zip(records["node"], records["dataset"], strict=True))
+    parent = {node: node for node in dataset_of}
+    datasets = {node: {dataset} for node, dataset in dataset_of.items()}
+    rejected: dict[str, set[str]] = {}
+    members = {node: [node] for node in parent}
+
+    def find(node: str) -> str:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    def union(a: str, b: str, one_per_dataset: bool) -> None:
+        ra, rb = find(a), find(b)
+        if ra == rb or (one_per_dataset and datasets[ra] & datasets[rb]):
+            return
+        small, large = sorted((ra, rb), key=lambda r: len(members[r]))
+        if any(find(other) == large for node in members[small] for other in rejected.get(node, ())):
+            return
+        parent[small] = large
+        members[large] += members.pop(small)
+        datasets[large] |= datasets.pop(small)
+
+    def node_pairs(frame: pl.DataFrame) -> list[tuple[str, str]]:
+        return [
+            (node_of[a], node_of[b])
+            for a, b in frame.select("record_id_l", "record_id_r").iter_rows()
+            if a in node_of and b in node_of
+        ]
+
+    for a, b in node_pairs(decisions.filter(pl.col("decision") == "reject")):
+        rejected.setdefault(a, set()).add(b)
+        rejected.setdefault(b, set()).add(a)
+    for a, b in node_pairs(decisions.filter(pl.col("decision") == "accept")):
+        union(a, b, one_per_dataset=False)
+    exact = records.sort("node").group_by("person_key", maintain_order=True).agg("node")
+    for nodes in exact["node"]:
+        for other in nodes[1:]:
+            union(nodes[0], other, one_per_dataset=False)
+    links = con.execute(
+        "select record_id_l, record_id_r from linkage.pairs where match_probability >= ? "
+        "order by match_probability desc, record_id_l, record_id_r",
+        [UPPER_THRESHOLD],
+    ).pl()
+    for a, b in node_pairs(links):
+        union(a, b, one_per_dataset=True)
+    return pl.DataFrame(
+        {"node": list(parent), "cluster": [find(node) for node in parent]},
+        schema={"node": pl.String, "cluster": pl.String},
+    )
+
+
+def _assign_person_ids(con: duckdb.DuckDBPyConnection, clusters: pl.DataFrame) -> int:
+    """Each cluster keeps the person id most of its nodes had; a cluster with none (new people, or
+    the smaller part of a split) gets the next free number. Returns the number of persons."""
+    con.register("_clusters", clusters.to_arrow())
+    con.execute(
+        """
+        create or replace temp table _assigned as
+        with nodes as (
+            select c.node, c.cluster, split_part(c.node, '|', 1) as source_table,
+                split_part(c.node, '|', 2) as local_key, p.person_id as old_id
+            from _clusters c
+            left join linkage.person_ids p
+                on p.source_table = split_part(c.node, '|', 1) and p.local_key = split_part(c.node, '|', 2)
+        ),
+        votes as (
+            select cluster, old_id, count(*) as nodes from nodes where old_id is not null group by all
+        ),
+        -- each old id to the cluster holding most of its nodes, each cluster one old id
+        by_id as (
+            select * from votes qualify row_number() over (partition by old_id order by nodes desc, cluster) = 1
+        ),
+        kept as (
+            select * from by_id qualify row_number() over (partition by cluster order by nodes desc, old_id) = 1
+        ),
+        fresh as (
+            select cluster, (select coalesce(max(person_id), 0) from linkage.person_ids)
+                + row_number() over (order by min(node)) as new_id
+            from nodes where cluster not in (select cluster from kept) group by cluster
+        )
+        select nodes.source_table, nodes.local_key, nodes.old_id,
+            coalesce(kept.old_id, fresh.new_id) as person_id
+        from nodes left join kept using (cluster) left join fresh using (cluster)
+        """
+    )
+    con.unregister("_clusters")
+    con.execute(
+        "insert into linkage.person_id_changes select now(), source_table, local_key, old_id, person_id "
+        "from _assigned where old_id is not null and old_id <> person_id"
+    )
+    con.execute("delete from linkage.person_ids")
+    con.execute("insert into linkage.person_ids select source_table, local_key, person_id from _assigned")
+    persons = con.execute("select count(distinct person_id) from _assigned").fetchone()[0]
+    con.execute("drop table _assigned")
+    return persons
+
+
+# --- review and metrics -------------------------------------------------------------------------
+
+
+def _review(con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame) -> tuple[int, int]:
+    """``ops.linkage_review``: the pairs between the thresholds that no decision settled and whose
+    records are not already one person, with how each field agrees (never a value)."""
+    con.register("_decided", decisions.select("record_id_l", "record_id_r").to_arrow())
+    agreement = ", ".join(f"{sql} as {name}" for name, sql in agreement_sql().items())
+    encodings = (
+        "surname_bloom", "first_name_bloom", "birth_date_hash", "birth_day_hash", "birth_month_hash",
+        "birth_year_hash", "sex", "kreisschluessel",
+    )  # fmt: skip
+    sides = {side: ", ".join(f'{side}.{c} as "{c}_{side}"' for c in encodings) for side in ("l", "r")}
+    con.execute("delete from ops.linkage_review")
+    con.execute(
+        f"""
+        insert into ops.linkage_review
+        with records as (
+            select md5(source_table || '|' || local_key || '|' || person_key) as record_id, *
+            from linkage.person_records
+        ),
+        open_pairs as (
+            select p.record_id_l, p.record_id_r, p.match_probability,
+                l.source_table as source_table_l, r.source_table as source_table_r, {sides["l"]}, {sides["r"]}
+            from linkage.pairs p
+            join records l on l.record_id = p.record_id_l
+            join records r on r.record_id = p.record_id_r
+            join linkage.person_ids il on il.source_table = l.source_table and il.local_key = l.local_key
+            join linkage.person_ids ir on ir.source_table = r.source_table and ir.local_key = r.local_key
+            where p.match_probability >= ? and p.match_probability < ? and il.person_id <> ir.person_id
+                and not exists (select 1 from _decided d where d.record_id_l = p.record_id_l
+                                and d.record_id_r = p.record_id_r)
+        )
+        select record_id_l, record_id_r, source_table_l, source_table_r, match_probability, {agreement}
+        from open_pairs
+        order by match_probability desc
+        """,
+        [LOWER_THRESHOLD, UPPER_THRESHOLD],
+    )
+    con.unregister("_decided")
+    accepted = con.execute(
+        "select count(*) from linkage.pairs where match_probability >= ?", [UPPER_THRESHOLD]
+    ).fetchone()[0]
+    return accepted, con.execute("select count(*) from ops.linkage_review").fetchone()[0]
+
+
+def _metrics(
+    con: duckdb.DuckDBPyConnection,
+    records: pl.DataFrame,
+    report: LinkageReport,
+    model: dict | None,
+    run_id: str,
+    decisions_sha: str,
+) -> None:
+    """One row per run: the model's prior, the review band, the share of each source's local persons
+    that are one person with a record of another source."""
+    con.execute(
+        """
+        insert into ops.linkage_metrics
+        with sources as (
+            select source_table, person_id,
+                count(*) over (partition by person_id) > count(*) over (partition by person_id, source_table)
+                    as linked_across
+            from linkage.person_ids
+        ),
+        shares as (
+            select
+                avg(linked_across::int) filter (where source_table = 'wfbm_personen') as wfbm,
+                avg(linked_across::int) filter (where source_table = 'jc_kunden') as jc,
+                avg(linked_across::int) filter (where source_table = 'lv_budget_fuer_arbeit') as lv
+            from sources
+        )
+        select now(), ?, ?, ?, ?, ?, ?, ?, ?,
+            (select max(trained_at) from linkage.model), ?, shares.wfbm, shares.jc, shares.lv, ?, ?
+        from shares
+        """,
+        [
+            run_id, report.records, report.new_records, report.persons, report.pairs_scored,
+            report.links_accepted, report.pairs_in_review, report.decisions,
+            model.get("probability_two_random_records_match") if model else None,
+            decisions_sha, report.seconds,
+        ],
+    )  # fmt: skip

@@ -1,0 +1,160 @@
+"""The linkage stage in the pipeline (spec/linkage.md §3): person_ids over every source-local
+person, the operator's decisions overriding the model, the review list showing plaintext only from
+the archive, and nothing of the encodings leaving the pipeline."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import polars as pl
+import pytest
+
+from ingest.pseudonymise import load_key, person_key
+from linkage.decisions import invalid_lines, read_decisions, record_decision
+from linkage.review import pairs_for_review
+from linkage.stage import link_persons
+from teilhabe.settings import Settings
+
+RECORD_ID = "md5(source_table || '|' || local_key || '|' || person_key)"
+
+
+@pytest.fixture
+def warehouse(demo_home, tmp_path):
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy2(demo_home["root"] / "warehouse.duckdb", copy)
+    con = duckdb.connect(str(copy))
+    yield con
+    con.close()
+
+
+def _person_of(con, record_id: str) -> int:
+    return con.execute(
+        f"select p.person_id from linkage.person_records r join linkage.person_ids p using (source_table, local_key) "
+        f"where {RECORD_ID.replace('source_table', 'r.source_table').replace('local_key', 'r.local_key')} = ?",
+        [record_id],
+    ).fetchone()[0]
+
+
+def test_every_source_person_has_one_person_id_and_dim_persons_is_keyed_by_it(demo_home):
+    con = duckdb.connect(str(demo_home["root"] / "warehouse.duckdb"), read_only=True)
+    try:
+        local = con.execute(
+            "select count(*) from (select distinct source_table, local_key from linkage.person_records)"
+        ).fetchone()[0]
+        assert con.execute("select count(*) from linkage.person_ids").fetchone()[0] == local
+        persons = con.execute("select count(distinct person_id) from linkage.person_ids").fetchone()[0]
+        assert con.execute(
+            "select count(*), count(distinct person_id) from marts.dim_persons"
+        ).fetchone() == (
+            persons,
+            persons,
+        )
+        metrics = con.execute("select records, persons, pairs_in_review from ops.linkage_metrics").fetchall()
+        assert metrics and metrics[0][0] >= local and metrics[0][1] == persons
+    finally:
+        con.close()
+
+
+def test_the_operators_decisions_override_the_model(warehouse, tmp_path):
+    con = warehouse
+    records = con.execute(
+        f"select {RECORD_ID} as record_id, source_table, sender, person_id "
+        "from linkage.person_records join linkage.person_ids using (source_table, local_key) order by 1"
+    ).pl()
+    # Two people the model keeps apart (different sources, different persons) ...
+    left = records.filter(pl.col("source_table") == "wfbm_personen").row(0, named=True)
+    right = records.filter(
+        (pl.col("source_table") == "jc_kunden") & (pl.col("person_id") != left["person_id"])
+    ).row(0, named=True)
+    # ... and two records the exact key links (one person in two sources).
+    linked = records.filter(pl.col("person_id").is_in(
+        records.group_by("person_id").agg(pl.col("source_table").n_unique().alias("n")).filter(pl.col("n") > 1)["person_id"]
+    )).sort("person_id", "record_id")  # fmt: skip
+    first, second = linked.row(0, named=True), linked.row(1, named=True)
+    assert first["person_id"] == second["person_id"]
+    decisions = tmp_path / "linkage" / "decisions.csv"
+    record_decision(
+        decisions, left["record_id"], right["record_id"], "accept", "same person, checked in the files"
+    )
+    record_decision(decisions, first["record_id"], second["record_id"], "reject")
+    untouched = records.filter(
+        ~pl.col("person_id").is_in([left["person_id"], right["person_id"], first["person_id"]])
+    )
+    link_persons(con, decisions, run_id="decisions")
+    assert _person_of(con, left["record_id"]) == _person_of(con, right["record_id"])
+    assert _person_of(con, first["record_id"]) != _person_of(con, second["record_id"])
+    ids = con.execute(
+        f"select {RECORD_ID} as record_id, person_id from linkage.person_records join linkage.person_ids "
+        "using (source_table, local_key)"
+    ).pl()
+    kept = untouched.join(ids, on="record_id", suffix="_after")
+    assert kept.height == untouched.height and (kept["person_id"] == kept["person_id_after"]).all(), (
+        "a decision renumbered people it was not about"
+    )
+    # The newest line for a pair counts; a broken line is listed, not applied.
+    with decisions.open("a") as out:
+        out.write("not-a-record,other,accept,,,\n")
+    assert invalid_lines(decisions) == [4]
+    assert read_decisions(decisions).height == 2
+
+
+def test_review_shows_the_archived_plaintext_of_both_records(demo_home, warehouse):
+    """The operator's view: both records read back from the archive; their names and birth dates
+    hash to the records' person keys (so they are the records, not look-alikes)."""
+    con = warehouse
+    pair = con.execute(
+        f"""select l.record_id, r.record_id from
+            (select {RECORD_ID} as record_id from linkage.person_records where source_table = 'wfbm_personen' limit 1) l,
+            (select {RECORD_ID} as record_id from linkage.person_records where source_table = 'jc_kunden' limit 1) r"""
+    ).fetchone()
+    con.execute("delete from ops.linkage_review")
+    con.execute(
+        "insert into ops.linkage_review values (?, ?, 'wfbm_personen', 'jc_kunden', 0.7, 'Dice >= 0.8', "
+        "'identical', 'exact', 'same', 'differs')",
+        list(pair),
+    )
+    settings = Settings.from_environment()
+    key = load_key(settings.pseudonym_key, settings.pseudonym_key_file).secret
+    (shown,) = pairs_for_review(con, demo_home["root"] / "archive", key)
+    for record_id, side in ((shown.record_l, shown.left), (shown.record_r, shown.right)):
+        assert side["Datei"].endswith((".csv", ".xlsx")) and int(side["Zeile"]) >= 1
+        birth = side["Geburtsdatum"]
+        iso = birth if "-" in birth else "-".join(reversed(birth.split(".")))
+        frame = pl.DataFrame({"n": [side["Nachname"]], "v": [side["Vorname"]], "b": [iso]})
+        hashed = frame.select(person_key(frame, key, "n", "v", "b"))[0, 0]
+        expected = con.execute(
+            f"select person_key from linkage.person_records where {RECORD_ID} = ?", [record_id]
+        ).fetchone()[0]
+        assert hashed == expected
+    assert "Trefferwahrscheinlichkeit 0.700" in shown.text()
+
+
+def test_no_encoding_reaches_the_analysts_copy(demo_home):
+    copy = duckdb.connect(str(demo_home["root"] / "analysts" / "teilhabe.duckdb"), read_only=True)
+    try:
+        columns = {r[0] for r in copy.execute("select column_name from duckdb_columns()").fetchall()}
+        schemas = {r[0] for r in copy.execute("select schema_name from duckdb_tables()").fetchall()}
+    finally:
+        copy.close()
+    assert "linkage" not in schemas
+    assert not {
+        c for c in columns if "bloom" in c or "phonetic" in c or (c.startswith("birth_") and "hash" in c)
+    }
+
+
+def test_every_manifest_states_the_linkage_quality(demo_home):
+    import json
+
+    manifests = sorted((demo_home["root"] / "outbox").glob("*/*/v*/manifest.json"))
+    assert manifests
+    con = duckdb.connect(str(demo_home["root"] / "warehouse.duckdb"), read_only=True)
+    in_review = con.execute(
+        "select pairs_in_review from ops.linkage_metrics order by measured_at desc"
+    ).fetchone()[0]
+    con.close()
+    for path in manifests:
+        quality = json.loads(path.read_text("utf-8"))["linkage_quality"]
+        assert (
+            quality["pairs_in_review"] == in_review and 0 < quality["share_linked_lv_budget_fuer_arbeit"] <= 1
+        )
