@@ -23,9 +23,12 @@ def _years(text: str) -> tuple[int, int]:
 
 
 def _rate(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a rate between 0 and 1, got {text!r}") from None
     if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("--defects is a rate between 0 and 1")
+        raise argparse.ArgumentTypeError(f"expected a rate between 0 and 1, got {text!r}")
     return value
 
 
@@ -40,6 +43,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         defect_rate=args.defects,
         truth_dir=args.truth,
         progress=not args.quiet,
+        name_error_rate=args.name_errors,
+        decoy_share=args.decoys,
     )
     print(report.summary())
     return 0
@@ -345,6 +350,20 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--years", type=_years, default=(2023, 2024), help="YYYY-YYYY (default 2023-2024)")
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--defects", type=_rate, default=0.0, help="share of files with an injected fault")
+    sim.add_argument(
+        "--name-errors",
+        type=_rate,
+        default=0.05,
+        metavar="RATE",
+        help="share of (person, agency) records with a typing, name or birth-date error (default 0.05)",
+    )
+    sim.add_argument(
+        "--decoys",
+        type=_rate,
+        default=0.01,
+        metavar="SHARE",
+        help="share of people who are near-twins of another: same birth date, similar name (default 0.01)",
+    )
     sim.add_argument("--truth", type=Path, default=None, help="ground-truth folder (default: OUT.truth)")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(func=cmd_simulate)

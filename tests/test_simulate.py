@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import json
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -48,6 +49,25 @@ def read_wfbm(path: Path) -> pl.DataFrame:
 
 def oracle(inbox: Path, name: str) -> pl.DataFrame:
     return pl.read_csv(truth(inbox) / "oracle" / f"{name}.csv", infer_schema_length=0)
+
+
+def _identities(inbox: Path) -> dict[tuple[str, str, str], int]:
+    """(source_table, sender, local_id) -> person_id, from the ground truth."""
+    frame = pl.read_csv(truth(inbox) / "identities.csv", infer_schema_length=0)
+    return {(t, s, i): int(p) for t, s, i, p in frame.iter_rows()}
+
+
+def _erroneous(inbox: Path) -> dict[tuple[str, str, str], tuple[str, str]]:
+    """(source_table, sender, local_id) -> (error, field) of the records written with an error."""
+    frame = pl.read_csv(truth(inbox) / "name_errors.csv", infer_schema_length=0)
+    return {(r[0], r[1], r[2]): (r[4], r[5]) for r in frame.iter_rows()}
+
+
+def _identity(nachname: str, vorname: str, geburtsdatum: str) -> tuple[str, str, str]:
+    """The identity the warehouse links on: normalised names, birth date as JJJJ-MM-TT."""
+    if "." in geburtsdatum:
+        geburtsdatum = dt.datetime.strptime(geburtsdatum, "%d.%m.%Y").date().isoformat()
+    return normalise_name(nachname), normalise_name(vorname), geburtsdatum
 
 
 # --- formats -------------------------------------------------------------------------------------
@@ -140,36 +160,39 @@ def test_every_transition_leaves_a_workshop_membership(demo):
 
 
 def test_budget_fuer_arbeit_cases_match_bfa_transitions(demo):
-    """Every BFA transition has a Budget für Arbeit case of the same person, origin and start."""
+    """Every BFA transition has a Budget für Arbeit case of the same person (by the true identities),
+    origin and start; and the same name and birth date where neither agency got them wrong."""
+    ids = _identities(demo)
+    wrong = _erroneous(demo)
     cases = pl.concat([read_wfbm(p) for p in demo.glob("lv_*_budget_fuer_arbeit_*.csv")])
-    case_keys = {
-        (
-            normalise_name(r["Nachname"]),
-            normalise_name(r["Vorname"]),
-            r["Geburtsdatum"],
-            r["Herkunft Werkstatt-Nr."],
-            r["Beginn"],
+    case_keys = {}
+    for r in cases.filter(pl.col("Status") != "abgelehnt").iter_rows(named=True):
+        record = ("lv_budget_fuer_arbeit", r["Aktenzeichen"][:3], r["Aktenzeichen"])
+        key = (ids[record], r["Herkunft Werkstatt-Nr."], r["Beginn"])
+        case_keys[key] = (
+            None if record in wrong else _identity(r["Nachname"], r["Vorname"], r["Geburtsdatum"])
         )
-        for r in cases.filter(pl.col("Status") != "abgelehnt").iter_rows(named=True)
-    }
     people = {}
     for path in demo.glob("wfbm_*_personen.csv"):
         nr = path.name.split("_")[1]
         for r in read_wfbm(path).iter_rows(named=True):
-            people[(nr, r["Personennummer"])] = (
-                normalise_name(r["Nachname"]),
-                normalise_name(r["Vorname"]),
-                r["Geburtsdatum"],
-            )
-    matched = 0
+            record = ("wfbm_personen", nr, r["Personennummer"])
+            identity = None if record in wrong else _identity(r["Nachname"], r["Vorname"], r["Geburtsdatum"])
+            people[(nr, r["Personennummer"])] = (ids[record], identity)
+    matched = same = 0
     for path in demo.glob("wfbm_*_uebergaenge.csv"):
         nr = path.name.split("_")[1]
         for r in read_wfbm(path).filter(pl.col("Art") == "BFA").iter_rows(named=True):
             if (nr, r["Personennummer"]) not in people:
                 continue
-            assert (*people[(nr, r["Personennummer"])], nr, r["Datum"]) in case_keys, r
+            person, identity = people[(nr, r["Personennummer"])]
+            assert (person, nr, r["Datum"]) in case_keys, r
+            case_identity = case_keys[(person, nr, r["Datum"])]
+            if identity and case_identity:
+                assert identity == case_identity, r
+                same += 1
             matched += 1
-    assert matched >= 10
+    assert matched >= 10 and same >= matched // 2
 
 
 def test_people_cross_agencies(demo):
@@ -194,6 +217,252 @@ def test_people_cross_agencies(demo):
 def test_name_variants_link_to_one_identity():
     assert normalise_name(" MÜLLER ") == normalise_name("Mueller") == normalise_name("Müller")
     assert normalise_name("Anna-Lena") == normalise_name("Anna Lena")
+
+
+# --- names as agencies get them wrong, near-twins, and who is who ------------------------------------
+
+NAME = re.compile(r"^[^\W\d_]+(?:[ -][^\W\d_]+)*$")  # letters; parts joined by a hyphen or a blank
+
+
+@pytest.fixture(scope="module")
+def small_world():
+    from teilhabe.simulate.profiles import load_profile
+    from teilhabe.simulate.world import build_world
+
+    return build_world(load_profile("demo"), 2024, 2024, seed=7, decoy_share=0.01)
+
+
+def _differing(world, spelled: pl.DataFrame, source: str) -> pl.Series:
+    """Per person: the source's record differs from the true identity after normalisation."""
+    true = world.persons.sort("person_id")
+    spelled = spelled.sort("person_id")
+    return pl.Series(
+        [
+            _identity(n, v, str(dt.date(1970, 1, 1) + dt.timedelta(days=d)))
+            != _identity(n0, v0, str(dt.date(1970, 1, 1) + dt.timedelta(days=d0)))
+            for n, v, d, n0, v0, d0 in zip(
+                spelled[f"nachname_{source}"],
+                spelled[f"vorname_{source}"],
+                spelled[f"geburtsdatum_{source}"],
+                true["nachname"],
+                true["vorname"],
+                true["geburtsdatum"],
+                strict=True,
+            )
+        ]
+    )
+
+
+def test_about_five_percent_of_records_carry_an_error_normalisation_keeps(small_world):
+    from teilhabe.simulate.errors import ERROR_KINDS
+    from teilhabe.simulate.render import spelled_people
+
+    spelled, errors = spelled_people(small_world, 0.05, seed=7)
+    n = small_world.persons.height
+    assert n > 5000
+    for source in ("wfbm", "jc", "lv"):
+        differs = _differing(small_world, spelled, source)
+        assert 0.04 <= differs.mean() <= 0.06, (source, differs.mean())
+        wrong = set(errors.filter(pl.col("source") == source)["person_id"])
+        assert set(spelled["person_id"].filter(differs)) == wrong, "every recorded error is a real one"
+        for col in ("nachname", "vorname"):
+            written = spelled[f"{col}_{source}"].str.strip_chars()
+            assert written.str.contains(NAME.pattern).all(), (source, col)
+            assert all(v.encode("cp1252") for v in written)
+    assert set(errors["error"]) == set(ERROR_KINDS), "every kind of error occurs"
+    assert errors.select("person_id", "source").is_unique().all(), "at most one error per person and source"
+    # A wrong birth date is still a date in the past, at most a year off (day and month swapped: 1 year).
+    true_dob = dict(small_world.persons.select("person_id", "geburtsdatum").iter_rows())
+    dates = errors.filter(pl.col("field") == "geburtsdatum")
+    assert all(
+        0 < abs(d - true_dob[p]) <= 366 for p, d in dates.select("person_id", "geburtsdatum").iter_rows()
+    )
+    assert dates["geburtsdatum"].max() < (dt.date.today() - dt.date(1970, 1, 1)).days
+    married = errors.filter(pl.col("error") == "married_name")
+    assert married["person_id"].is_unique().all(), "a marriage shows in one source only"
+    sex = dict(small_world.persons.select("person_id", "geschlecht").iter_rows())
+    assert {sex[p] for p in married["person_id"]} == {"w"}
+
+
+def test_no_errors_at_rate_zero_and_the_same_errors_for_the_same_seed(small_world):
+    from teilhabe.simulate.render import spelled_people
+
+    spelled, errors = spelled_people(small_world, 0.0, seed=7)
+    assert errors.is_empty()
+    for source in ("wfbm", "jc", "lv"):
+        assert not _differing(small_world, spelled, source).any()
+    again = spelled_people(small_world, 0.05, seed=7)
+    assert again[0].equals(spelled_people(small_world, 0.05, seed=7)[0])
+    other = spelled_people(small_world, 0.05, seed=8)[1]
+    assert set(other["person_id"]) != set(again[1]["person_id"]), "another seed, other errors"
+
+
+@pytest.fixture(scope="module")
+def records(demo) -> pl.DataFrame:
+    """Every person record of the inbox's CSV files and of the December 2024 workbooks."""
+    rows = []
+    for path in sorted(demo.glob("wfbm_*_personen.csv")):
+        nr = path.name.split("_")[1]
+        frame = read_wfbm(path).select("Personennummer", "Nachname", "Vorname", "Geburtsdatum")
+        rows += [("wfbm_personen", nr, *r) for r in frame.iter_rows()]
+    for path in sorted(demo.glob("jc_*_kunden.csv")):
+        kreis = path.name.split("_")[1]
+        frame = pl.read_csv(path, separator=";", infer_schema=False)
+        rows += [
+            ("jc_kunden", kreis, *r)
+            for r in frame.select("kundennummer", "nachname", "vorname", "geburtsdatum").iter_rows()
+        ]
+    for path in sorted(demo.glob("lv_*_budget_fuer_arbeit_*.csv")):
+        lv = path.name.split("_")[1]
+        frame = read_wfbm(path).select("Aktenzeichen", "Nachname", "Vorname", "Geburtsdatum")
+        rows += [("lv_budget_fuer_arbeit", lv, *r) for r in frame.iter_rows()]
+    books = [p for p in demo.glob("*2024*.xlsx") if "12-2024" in p.name or "2024_12" in p.name]
+    assert books
+    for path in books:
+        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Beschäftigte").to_python()
+        nr = sheet[1][1]
+        rows += [
+            ("wfbm_personen", nr, r[0], r[1], r[2], r[3].strftime("%d.%m.%Y"))
+            for r in sheet[XLSX_HEADER_ROW:]
+        ]
+    frame = pl.DataFrame(
+        rows,
+        schema=["source_table", "sender", "local_id", "nachname", "vorname", "geburtsdatum"],
+        orient="row",
+    )
+    return frame.with_columns(
+        pl.struct("nachname", "vorname", "geburtsdatum")
+        .map_elements(lambda r: "|".join(_identity(*r.values())), return_dtype=pl.String)
+        .alias("identity")
+    ).unique(["source_table", "sender", "local_id", "identity"], maintain_order=True)
+
+
+def test_identities_name_the_person_behind_every_record(demo, records):
+    ids = _identities(demo)
+    keys = set(records.select("source_table", "sender", "local_id").iter_rows())
+    assert {t for t, _, _ in keys} == {"wfbm_personen", "jc_kunden", "lv_budget_fuer_arbeit"}
+    assert keys <= set(ids), "every Personennummer, Kundennummer and Aktenzeichen has its person"
+    # ... and nothing else: every record of the Jobcenters, Landschaftsverbände and CSV workshops
+    # named there is in the files (the workbooks were read for one month only).
+    csv_workshops = {p.split("_")[1] for p in _names(demo, "wfbm_*_personen.csv")}
+    fully_read = [k for k in ids if k[0] != "wfbm_personen" or k[1] in csv_workshops]
+    assert set(fully_read) == {k for k in keys if k[0] != "wfbm_personen" or k[1] in csv_workshops}
+    assert {k[1] for k in ids if k[0] == "jc_kunden"} == {jc.split("_")[1] for jc in _names(demo, "jc_*")}
+    assert {k[1] for k in ids if k[0] == "lv_budget_fuer_arbeit"} == {"LWL", "LVR"}
+    assert records.select("source_table", "sender", "local_id").is_unique().all(), (
+        "one spelling per record: an agency keeps its spelling month after month"
+    )
+
+
+def _names(inbox: Path, pattern: str) -> set[str]:
+    return {p.name for p in inbox.glob(pattern)}
+
+
+def test_the_recorded_errors_are_the_records_that_differ(demo, records):
+    """Records without a recorded error agree on one identity per person across all agencies; those
+    with one differ from it in the field recorded; about 5 % of the records have one."""
+    ids = _identities(demo)
+    wrong = _erroneous(demo)
+    people = records.with_columns(
+        pl.struct("source_table", "sender", "local_id")
+        .map_elements(lambda r: ids[tuple(r.values())], return_dtype=pl.Int64)
+        .alias("person_id"),
+        pl.struct("source_table", "sender", "local_id")
+        .map_elements(lambda r: tuple(r.values()) in wrong, return_dtype=pl.Boolean)
+        .alias("wrong"),
+    )
+    right = (
+        people.filter(~pl.col("wrong")).group_by("person_id").agg(pl.col("identity").n_unique().alias("n"))
+    )
+    assert (right["n"] == 1).all(), "error-free records of one person agree across agencies"
+    truth_of = dict(people.filter(~pl.col("wrong")).select("person_id", "identity").iter_rows())
+    checked = 0
+    for r in people.filter(pl.col("wrong")).iter_rows(named=True):
+        if r["person_id"] not in truth_of:
+            continue
+        true = truth_of[r["person_id"]].split("|")
+        written = r["identity"].split("|")
+        field = wrong[(r["source_table"], r["sender"], r["local_id"])][1]
+        differs = [
+            f
+            for f, a, b in zip(("nachname", "vorname", "geburtsdatum"), true, written, strict=True)
+            if a != b
+        ]
+        assert differs == [field], (r, true)
+        checked += 1
+    assert checked >= 5  # few people cross agencies; the small world's test checks every record
+    share = len(wrong) / len(ids)
+    assert 0.035 <= share <= 0.065, share
+    kinds = {error for error, _ in wrong.values()}
+    assert {"typo", "letter_dropped", "date_mistyped", "day_month_swapped", "married_name"} <= kinds
+
+
+def test_every_written_spelling_is_a_known_identifier(demo, records):
+    """The privacy scans search the warehouse for identifiers.csv: it must hold every (erroneous)
+    spelling of the inbox, by the identity it normalises to."""
+    identifiers = pl.read_csv(truth(demo) / "identifiers.csv", infer_schema_length=0).filter(
+        pl.col("kind") == "person"
+    )
+    known = {
+        "|".join(_identity(n, v, d))
+        for n, v, d in identifiers.select("value", "value2", "value3").iter_rows()
+    }
+    assert set(records["identity"]) <= known
+    for path in demo.glob("*.csv"):
+        if not path.name.startswith("jc_"):
+            path.read_bytes().decode("cp1252")  # strict: every name fits Windows-1252
+
+
+def test_decoys_are_other_people_with_a_twins_birth_date_and_a_similar_name(demo, records):
+    ids = _identities(demo)
+    wrong = _erroneous(demo)
+    simulation = json.loads((truth(demo) / "simulation.json").read_text())
+    decoys = pl.read_csv(truth(demo) / "decoys.csv")
+    assert simulation["decoy_share"] == 0.01 and simulation["name_error_rate"] == 0.05
+    assert 0.005 * simulation["people"] <= decoys.height <= 0.015 * simulation["people"]
+    assert set(decoys["kind"]) == {"same_surname", "surname_one_edit"}
+    identity = {}
+    for r in records.iter_rows(named=True):
+        key = (r["source_table"], r["sender"], r["local_id"])
+        if key not in wrong:
+            identity[ids[key]] = r["identity"].split("|")
+    checked = 0
+    for person, twin, kind in decoys.iter_rows():
+        assert person != twin
+        if person not in identity or twin not in identity:
+            continue
+        (sur, first, born), (sur2, first2, born2) = identity[person], identity[twin]
+        assert born == born2, "the same birth date"
+        if kind == "same_surname":
+            assert sur == sur2 and first != first2
+        else:
+            assert first == first2 and sur != sur2 and _one_edit(sur, sur2)
+        checked += 1
+    assert checked >= 20
+    # In the files: pairs of different people with one birth date and similar names.
+    by_birth: dict[tuple[str, str], set[int]] = {}
+    for person, (sur, _, born) in identity.items():
+        by_birth.setdefault((sur, born), set()).add(person)
+    assert sum(len(p) > 1 for p in by_birth.values()) >= checked // 2
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """One letter substituted, added or dropped (after normalisation: Kühn/Kuhn is kuehn/kuhn)."""
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long = sorted((a, b), key=len)
+    return len(long) - len(short) == 1 and any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def test_simulate_command_options():
+    from teilhabe.cli import build_parser
+
+    args = build_parser().parse_args(["simulate", "--out", "x"])
+    assert (args.name_errors, args.decoys) == (0.05, 0.01)
+    args = build_parser().parse_args(["simulate", "--out", "x", "--name-errors", "0", "--decoys", "0.02"])
+    assert (args.name_errors, args.decoys) == (0.0, 0.02)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["simulate", "--out", "x", "--name-errors", "1.5"])
 
 
 # --- the oracle ------------------------------------------------------------------------------------

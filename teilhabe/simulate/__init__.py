@@ -8,6 +8,9 @@ Layout written:
 ``OUT.truth/deliveries.csv``  every file: sender, part, period, arrival, kind, SHA-256, rows
 ``OUT.truth/defects.csv``     every injected fault: file, row, column, fault (with --defects)
 ``OUT.truth/identifiers.csv`` the plaintext identifiers in the inbox, for privacy scans in tests
+``OUT.truth/identities.csv``  who each delivered person record is: source_table, sender, local_id, person_id
+``OUT.truth/name_errors.csv`` each person record delivered with a name or birth-date error, and its kind
+``OUT.truth/decoys.csv``      the near-twins: other people with a twin's birth date and a similar name
 """
 
 from __future__ import annotations
@@ -94,7 +97,12 @@ def simulate(
     defect_rate: float = 0.0,
     truth_dir: Path | str | None = None,
     progress: bool = True,
+    name_error_rate: float = 0.05,
+    decoy_share: float = 0.01,
 ) -> SimulationReport:
+    """``name_error_rate``: the share of (person, agency source) whose records carry one error that
+    normalisation does not remove (errors.py); ``decoy_share``: the share of people created as
+    near-twins of another person (world.People)."""
     started = time.perf_counter()
     inbox = Path(out)
     truth = Path(truth_dir) if truth_dir else inbox.with_name(inbox.name + ".truth")
@@ -104,9 +112,9 @@ def simulate(
     (truth / "later").mkdir(parents=True)
     (truth / "oracle").mkdir()
 
-    world = build_world(load_profile(profile), years[0], years[1], seed)
+    world = build_world(load_profile(profile), years[0], years[1], seed, decoy_share)
     scenario = Scenario.plan(world)
-    renderer = Renderer(world, seed)
+    renderer = Renderer(world, seed, name_error_rate)
     injector = DefectInjector(np.random.default_rng(seed + 1), defect_rate)
     report = SimulationReport(inbox=inbox, truth=truth)
     writer = _Writer(inbox, truth / "later", report, injector)
@@ -143,7 +151,12 @@ def simulate(
     oracle.k12(reported).write_csv(truth / "oracle" / "k12_abgleich_leistungsdokumentation.csv")
     reported.write_csv(truth / "oracle" / "leistungsdokumentation_reported.csv")
     writer.finish(truth)
-    _write_identifiers(world, truth / "identifiers.csv")
+    identities = renderer.delivered_people.frame()
+    identities.write_csv(truth / "identities.csv")
+    errors = _delivered_errors(renderer.name_errors, identities)
+    errors.select(*IDENTITY_COLUMNS, "error", "field").write_csv(truth / "name_errors.csv")
+    world.decoys.write_csv(truth / "decoys.csv")
+    _write_identifiers(world, errors, truth / "identifiers.csv")
     (truth / "simulation.json").write_text(
         json.dumps(
             {
@@ -151,13 +164,21 @@ def simulate(
                 "years": list(years),
                 "seed": seed,
                 "defect_rate": defect_rate,
+                "name_error_rate": name_error_rate,
+                "decoy_share": decoy_share,
+                "people": world.persons.height,
+                "decoys": world.decoys.height,
+                "person_records": identities.height,
+                "person_records_with_errors": errors.height,
                 "first_month": month_label(world.first_month),
                 "last_month": month_label(world.last_month),
                 "scenario": {
                     k: ([v[0], month_label(v[1])] if v else None) for k, v in scenario.__dict__.items()
                 },
                 "oracle_holds_for": "the inbox alone, and the inbox plus later/ (which changes no KPI"
-                " input); not with injected faults, which quarantine rows",
+                " input); not with injected faults, which quarantine rows; the cross-agency KPIs count"
+                " people by their true identity (identities.csv), which a linkage must find despite"
+                " the name errors and decoys",
             },
             indent=2,
         )
@@ -363,9 +384,28 @@ def _true_ab_biap(world: World) -> dict[tuple[str, int], tuple[int, int]]:
     return {(nr, year): c for year in complete.years for nr, c in complete.ab_and_biap(year).items()}
 
 
-def _write_identifiers(world: World, path: Path) -> None:
-    """Every plaintext identifier in the inbox, so tests can prove none reaches the warehouse."""
-    people = world.persons.select(
+IDENTITY_COLUMNS = ("source_table", "sender", "local_id", "person_id")
+_TABLE_SOURCE = {"wfbm_personen": "wfbm", "jc_kunden": "jc", "lv_budget_fuer_arbeit": "lv"}
+
+
+def _delivered_errors(name_errors: pl.DataFrame, identities: pl.DataFrame) -> pl.DataFrame:
+    """The person records delivered with an error (identities joined with the renderer's errors)."""
+    return (
+        identities.with_columns(pl.col("source_table").replace_strict(_TABLE_SOURCE).alias("source"))
+        .join(name_errors, on=["person_id", "source"])
+        .sort(*IDENTITY_COLUMNS)
+    )
+
+
+def _write_identifiers(world: World, errors: pl.DataFrame, path: Path) -> None:
+    """Every plaintext identifier in the inbox, so tests can prove none reaches the warehouse: every
+    person's true name and birth date, and each erroneous one as written (before the agency's
+    case, umlaut and blank conventions, like the true names)."""
+    people = pl.concat(
+        [world.persons, errors.unique(["nachname", "vorname", "geburtsdatum"], maintain_order=True)],
+        how="diagonal",
+    )
+    people = people.select(
         pl.lit("person").alias("kind"),
         pl.col("nachname").alias("value"),
         pl.col("vorname").alias("value2"),
@@ -375,7 +415,7 @@ def _write_identifiers(world: World, path: Path) -> None:
         [
             world.memberships.select(
                 pl.lit("personennummer").alias("kind"), pl.col("personennummer").alias("value")
-            ).unique(),
+            ).unique(maintain_order=True),
             world.jc_spells.select(
                 pl.lit("kundennummer").alias("kind"), pl.col("kundennummer").alias("value")
             ),

@@ -1,7 +1,7 @@
 """People's and employers' names, and the ways agencies spell them differently.
 
 Every variant produced here must normalise (privacy.md §1, kpis.md "Same employer") to the
-same identity as its original: the simulated world links people only through that identity.
+same identity as its original; the errors that normalisation does not remove are errors.py's.
 """
 
 from __future__ import annotations
@@ -235,6 +235,25 @@ FEMALE_FIRST = [
 MALE_FIRST = [n for n in MALE_FIRST if n.encode("cp1252", "ignore").decode("cp1252") == n]
 FEMALE_FIRST = [n for n in FEMALE_FIRST if n.encode("cp1252", "ignore").decode("cp1252") == n]
 SECOND_FIRST = {"m": ["Peter", "Josef", "Ali", "Karl", "Maria"], "w": ["Marie", "Luise", "Sophie", "Maria"]}
+# How other registers write a name from another script or language (Windows-1252 only): each variant
+# is another name after normalisation (linkage.md §1). The first block are names of the lists above;
+# the second the classic cases, should the lists hold them.
+TRANSLITERATIONS = {
+    "Ahmad": ("Ahmed", "Achmed"),
+    "Mustafa": ("Mustapha", "Moustafa"),
+    "Mehmet": ("Mehmed",),
+    "Gül": ("Gul",),
+    "Özdemir": ("Ozdemir",),
+    "Öztürk": ("Ozturk",),
+    "Haddad": ("Hadad",),
+    "Nowak": ("Novak", "Nowack"),
+    "Kowalski": ("Kowalsky",),
+    "Lewandowski": ("Lewandowsky",),
+    "Mohammed": ("Muhammad", "Mohamed", "Mohammad"),
+    "Aleksandr": ("Alexander", "Aleksander"),
+    "Jurij": ("Juri", "Yuri"),
+    "Sergej": ("Sergei", "Sergey"),
+}
 
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
 

@@ -40,6 +40,7 @@ from teilhabe.simulate.calendar import (
     month_last_day,
     to_date,
 )
+from teilhabe.simulate.errors import misspell_source
 from teilhabe.simulate.names import employer_variant, spell
 from teilhabe.simulate.world import World
 
@@ -136,6 +137,39 @@ class Rendered:
     kind: str = "regular"
 
 
+class DeliveredPeople:
+    """Who stands behind each person record delivered: (source table, sender as the pipeline stores
+    it, the source's local id) -> person_id, collected while the files are rendered."""
+
+    def __init__(self) -> None:
+        self.parts: list[pl.DataFrame] = []
+
+    def add(self, table: str, frame: pl.DataFrame, sender: str, local_id: str) -> None:
+        self.parts.append(
+            frame.select(
+                pl.lit(table).alias("source_table"),
+                pl.col(sender).alias("sender"),
+                pl.col(local_id).alias("local_id"),
+                pl.col("person_id"),
+            ).unique()
+        )
+
+    def frame(self) -> pl.DataFrame:
+        schema = {
+            "source_table": pl.String,
+            "sender": pl.String,
+            "local_id": pl.String,
+            "person_id": pl.Int64,
+        }
+        if not self.parts:
+            return pl.DataFrame(schema=schema)
+        return (
+            pl.concat([p.cast(schema) for p in self.parts])
+            .unique()
+            .sort("source_table", "sender", "local_id")
+        )
+
+
 # --- spelling -----------------------------------------------------------------------------------
 
 
@@ -146,21 +180,51 @@ def _pick_styles(ids: np.ndarray, salt: int, styles: tuple[list[int], list[float
     return np.asarray(values)[np.searchsorted(np.cumsum(weights), u, side="right").clip(0, len(values) - 1)]
 
 
-def spelled_people(world: World) -> pl.DataFrame:
+NAME_ERROR_SCHEMA = {
+    "person_id": pl.Int64,
+    "source": pl.String,
+    "error": pl.String,
+    "field": pl.String,
+    "nachname": pl.String,
+    "vorname": pl.String,
+    "geburtsdatum": pl.Int64,
+}
+
+
+def spelled_people(
+    world: World, name_error_rate: float = 0.0, seed: int = 0
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each person as each agency source writes them (``<column>_<source>``), and the records that carry
+    an error (errors.py; NAME_ERROR_SCHEMA, the names before the agency's spelling style)."""
     persons = world.persons
     ids = persons["person_id"].to_numpy()
+    true_dob = persons["geburtsdatum"].to_numpy()
+    sex = persons["geschlecht"].to_numpy()
+    names = {col: persons[col].to_list() for col in ("nachname", "vorname")}
     columns = {"person_id": ids}
+    errors = []
     for salt, source in enumerate(NAME_STYLES, start=11):
+        wrong = misspell_source(ids, names, true_dob, sex, source, name_error_rate, seed)
         styles = _pick_styles(ids, salt, NAME_STYLES[source])
         cache: dict[tuple[str, int], str] = {}
         for col in ("nachname", "vorname"):
-            values = persons[col].to_list()
+            values = list(names[col])
+            for i, m in wrong.items():
+                values[i] = getattr(m, col)
             columns[f"{col}_{source}"] = [
                 cache.setdefault((v, int(s)), spell(v, int(s))) for v, s in zip(values, styles, strict=True)
             ]
-    columns["geburtsdatum"] = persons["geburtsdatum"].to_numpy()
-    columns["geschlecht"] = persons["geschlecht"].to_numpy()
-    return pl.DataFrame(columns)
+        dob = true_dob.copy()
+        for i, m in wrong.items():
+            dob[i] = m.geburtsdatum
+        columns[f"geburtsdatum_{source}"] = dob
+        errors += [
+            (int(ids[i]), source, m.error, m.field, m.nachname, m.vorname, m.geburtsdatum)
+            for i, m in wrong.items()
+        ]
+    columns["geburtsdatum"] = true_dob
+    columns["geschlecht"] = sex
+    return pl.DataFrame(columns), pl.DataFrame(errors, schema=NAME_ERROR_SCHEMA, orient="row")
 
 
 def spelled_employers(world: World) -> pl.DataFrame:
@@ -222,10 +286,11 @@ def _split_files(frame: pl.DataFrame, key: str) -> dict[str, list[str]]:
 
 
 class Renderer:
-    def __init__(self, world: World, seed: int) -> None:
+    def __init__(self, world: World, seed: int, name_error_rate: float = 0.0) -> None:
         self.world = world
         self.seed = seed
-        self.people = spelled_people(world)
+        self.people, self.name_errors = spelled_people(world, name_error_rate, seed)
+        self.delivered_people = DeliveredPeople()
         self.employers = spelled_employers(world)
         self.vendor = dict(world.workshops.select("werkstatt_nr", "vendor").iter_rows())
         self.csv_workshops = [nr for nr, vendor in self.vendor.items() if vendor == "csv"]
@@ -287,7 +352,7 @@ class Renderer:
                 pl.col("personennummer").alias("Personennummer"),
                 pl.col("nachname_wfbm").alias("Nachname"),
                 pl.col("vorname_wfbm").alias("Vorname"),
-                _date("geburtsdatum", d).alias("Geburtsdatum"),
+                _date("geburtsdatum_wfbm", d).alias("Geburtsdatum"),
                 pl.col("geschlecht").alias("Geschlecht"),
                 pl.col("plz").alias("PLZ"),
                 pl.col("wohnort_kreis").alias("Wohnort_Kreis"),
@@ -341,6 +406,13 @@ class Renderer:
         tables = self.workshop_tables(month)
         label = month_label(month)
         year, mon = label.split("-")
+        never_sent = [nr for nr, part, m in skip if m == month and part in ("personen", "workbook")]
+        self.delivered_people.add(
+            "wfbm_personen",
+            tables["personen"].filter(~pl.col("werkstatt_nr").is_in(never_sent)),
+            "werkstatt_nr",
+            "personennummer",
+        )
         csv_lines = {}
         for part, frame in tables.items():
             csv = frame.filter(pl.col("werkstatt_nr").is_in(self.csv_workshops))
@@ -422,7 +494,7 @@ class Renderer:
             .with_columns(
                 pl.col("nachname_jc").alias("nachname"),
                 pl.col("vorname_jc").alias("vorname"),
-                _date("geburtsdatum", d).alias("geburtsdatum"),
+                _date("geburtsdatum_jc", d).alias("geburtsdatum"),
                 pl.when(pl.col("gdb") > 0)
                 .then(pl.col("gdb").cast(pl.String))
                 .otherwise(pl.lit(""))
@@ -454,6 +526,7 @@ class Renderer:
             )
             .sort("jobcenter", "datum", "kundennummer")
         )
+        self.delivered_people.add("jc_kunden", kunden, "jobcenter", "kundennummer")
         bestand = self.world.jc_bestand.filter(pl.col("month") == month).with_columns(
             pl.lit(label).alias("monat"), pl.col("elb").cast(pl.String), pl.col("arbeitslose").cast(pl.String)
         )
@@ -527,7 +600,7 @@ class Renderer:
                 pl.col("aktenzeichen").alias("Aktenzeichen"),
                 pl.col("nachname_lv").alias("Nachname"),
                 pl.col("vorname_lv").alias("Vorname"),
-                _date("geburtsdatum", d).alias("Geburtsdatum"),
+                _date("geburtsdatum_lv", d).alias("Geburtsdatum"),
                 pl.col("herkunft").alias("Herkunft Werkstatt-Nr."),
                 pl.col("name_lv").alias("Arbeitgeber"),
                 pl.col("plz").alias("Arbeitgeber PLZ"),
@@ -536,6 +609,7 @@ class Renderer:
                 _decimal_cents("subsidy_cents", d).alias("Lohnkostenzuschuss EUR/Monat"),
                 status.alias("Status"),
             ).sort("aktenzeichen")
+            self.delivered_people.add("lv_budget_fuer_arbeit", frame, "lv", "aktenzeichen")
             split = _split_files(frame.with_columns(_lines(frame, LV_BFA_COLUMNS)), "lv")
             for lv in ("LWL", "LVR"):
                 file = CsvFile(

@@ -59,18 +59,27 @@ class Table:
 
 
 class People:
-    """Every simulated person, unique by the identity the warehouse links on (name and birth date)."""
+    """Every simulated person, unique by the identity the warehouse links on (name and birth date).
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    A share ``decoy_share`` of the people of each batch (a workshop's, a Jobcenter's) are near-twins of
+    another person of the same batch and sex (so mostly of the same Kreis): the same birth date and the
+    same surname with another first name, or the same first name and a surname one letter away
+    (Meier/Meyer). They are other people, whom a linkage must not merge. Which ones, and how, is drawn
+    from ``decoy_rng``, apart from the world's own draws."""
+
+    def __init__(
+        self, rng: np.random.Generator, decoy_rng: np.random.Generator | None = None, decoy_share: float = 0.0
+    ) -> None:
         self.rng = rng
+        self.decoy_rng = decoy_rng if decoy_rng is not None else np.random.default_rng(0)
+        self.decoy_share = decoy_share
         self.surnames = np.array(SURNAMES)
         self.first = {"m": np.array(MALE_FIRST), "w": np.array(FEMALE_FIRST)}
         self.first["d"] = np.concatenate([self.first["m"], self.first["w"]])
-        norm = {}
-        self._sur_norm = np.array([norm.setdefault(normalise_name(n), len(norm)) for n in SURNAMES])
+        self._norm: dict[str, int] = {}
+        self._sur_norm = np.array([self._norm_id(n) for n in SURNAMES])
         self._first_norm = {
-            sex: np.array([norm.setdefault(normalise_name(n), len(norm)) for n in names])
-            for sex, names in self.first.items()
+            sex: np.array([self._norm_id(n) for n in names]) for sex, names in self.first.items()
         }
         self._keys: set[int] = set()
         self.ids: list[np.ndarray] = []
@@ -78,7 +87,14 @@ class People:
         self.vorname: list[np.ndarray] = []
         self.dob: list[np.ndarray] = []
         self.sex: list[np.ndarray] = []
+        self.decoys: list[tuple[int, int, str]] = []  # (person_id, twin's person_id, kind)
         self.count = 0
+
+    def _norm_id(self, name: str) -> int:
+        return self._norm.setdefault(normalise_name(name), len(self._norm))
+
+    def _key(self, nachname: str, vorname: str, dob: int) -> int:
+        return _identity_key(self._norm_id(nachname), self._norm_id(vorname), dob)
 
     def new(self, dob: np.ndarray, sex: np.ndarray | None = None) -> np.ndarray:
         rng, n = self.rng, len(dob)
@@ -92,22 +108,71 @@ class People:
             mask = sex == s
             first[mask] = rng.integers(0, len(self.first[s]), mask.sum())
             first_norm[mask] = self._first_norm[s][first[mask]]
-        keys = (self._sur_norm[sur] * 1000 + first_norm) * 1_000_000 + (dob + 100_000)
+        keys = _identity_key(self._sur_norm[sur], first_norm, dob)
+        twins = self._twins(dob, sex)
         for i in range(n):  # a clash of identity is rare; move the birth date until unique
-            while int(keys[i]) in self._keys:
-                dob[i] += 1
-                keys[i] += 1
-            self._keys.add(int(keys[i]))
+            if i not in twins:
+                self._register(keys, dob, i)
         ids = np.arange(self.count, self.count + n)
         self.count += n
+        nachname = self.surnames[sur].astype(object)
+        vorname = np.array([self.first[s][f] for s, f in zip(sex, first, strict=True)], dtype=object)
+        for j, i in twins.items():
+            made = self._near_twin(str(nachname[i]), str(vorname[i]), str(sex[j]), int(dob[i]))
+            if made is None:
+                self._register(keys, dob, j)
+                continue
+            nachname[j], vorname[j], dob[j], kind = made
+            self.decoys.append((int(ids[j]), int(ids[i]), kind))
         self.ids.append(ids)
-        self.nachname.append(self.surnames[sur])
-        self.vorname.append(
-            np.array([self.first[s][f] for s, f in zip(sex, first, strict=True)], dtype=object)
-        )
+        self.nachname.append(nachname)
+        self.vorname.append(vorname)
         self.dob.append(dob)
         self.sex.append(sex)
         return ids
+
+    def _register(self, keys: np.ndarray, dob: np.ndarray, i: int) -> None:
+        while int(keys[i]) in self._keys:
+            dob[i] += 1
+            keys[i] += 1
+        self._keys.add(int(keys[i]))
+
+    def _twins(self, dob: np.ndarray, sex: np.ndarray) -> dict[int, int]:
+        """Decoy -> its twin (an ordinary person of the batch: same sex, born within a year)."""
+        if self.decoy_share <= 0:
+            return {}
+        chosen = np.flatnonzero(self.decoy_rng.random(len(dob)) < self.decoy_share)
+        ordinary = np.ones(len(dob), dtype=bool)
+        ordinary[chosen] = False
+        twins = {}
+        for j in chosen:
+            candidates = np.flatnonzero(ordinary & (sex == sex[j]))
+            if len(candidates):
+                i = int(candidates[np.argmin(np.abs(dob[candidates] - dob[j]))])
+                if abs(int(dob[i]) - int(dob[j])) <= 365:
+                    twins[int(j)] = i
+        return twins
+
+    def _near_twin(self, nachname: str, vorname: str, sex: str, dob: int) -> tuple[str, str, int, str] | None:
+        """A new identity like the twin's (same birth date), or None if every try is taken."""
+        rng = self.decoy_rng
+        surname_first = rng.random() < 0.6
+        for attempt in range(6):
+            if (attempt % 2 == 0) == surname_first:
+                kind, sur = "same_surname", nachname
+                first = str(self.first[sex][rng.integers(0, len(self.first[sex]))])
+                if normalise_name(first) == normalise_name(vorname):
+                    continue
+            else:
+                kind, first = "surname_one_edit", vorname
+                sur = surname_one_edit(nachname, rng)
+                if sur is None:
+                    continue
+            key = self._key(sur, first, dob)
+            if key not in self._keys:
+                self._keys.add(key)
+                return sur, first, dob, kind
+        return None
 
     def frame(self) -> pl.DataFrame:
         return pl.DataFrame(
@@ -119,6 +184,40 @@ class People:
                 "geschlecht": np.concatenate(self.sex),
             }
         ).with_columns(pl.col("person_id").cast(pl.Int64), pl.col("geburtsdatum").cast(pl.Int64))
+
+    def decoy_frame(self) -> pl.DataFrame:
+        return pl.DataFrame(
+            self.decoys,
+            schema={"person_id": pl.Int64, "twin_person_id": pl.Int64, "kind": pl.String},
+            orient="row",
+        )
+
+
+def _identity_key(surname: np.ndarray | int, first_name: np.ndarray | int, dob: np.ndarray | int):
+    """One integer per (normalised surname, normalised first name, birth date)."""
+    return (surname * (1 << 20) + first_name) * 1_000_000 + (dob + 100_000)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """a and b differ by one substituted, added or dropped letter."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+# Surnames of the list one letter apart (Meier/Meyer, Schmid/Schmidt, Hofmann/Hoffmann, Kuhn/Kühn).
+SURNAME_NEIGHBOURS = {
+    a: [b for b in SURNAMES if _one_edit(a, b) and normalise_name(a) != normalise_name(b)] for a in SURNAMES
+}
+
+
+def surname_one_edit(surname: str, rng: np.random.Generator) -> str | None:
+    """Another surname of the list one letter away (Meier/Meyer, Hofmann/Hoffmann), if there is one."""
+    near = SURNAME_NEIGHBOURS.get(surname)
+    return near[int(rng.integers(0, len(near)))] if near else None
 
 
 @dataclass
@@ -138,6 +237,7 @@ class World:
     jc_integrations: pl.DataFrame
     jc_customer_months: pl.DataFrame
     jc_bestand: pl.DataFrame
+    decoys: pl.DataFrame = field(default_factory=pl.DataFrame)  # person_id, twin_person_id, kind
 
     @property
     def first_month(self) -> int:
@@ -149,14 +249,16 @@ class World:
 
 
 class WorldBuilder:
-    def __init__(self, profile: Profile, first_year: int, last_year: int, seed: int) -> None:
+    def __init__(
+        self, profile: Profile, first_year: int, last_year: int, seed: int, decoy_share: float = 0.0
+    ) -> None:
         self.profile = profile
         self.first_year, self.last_year = first_year, last_year
         self.rng = np.random.default_rng(seed)
         self.T0 = day(dt.date(first_year, 1, 1))
         self.T1 = day(dt.date(last_year, 12, 31))
         self.months = np.arange(month_of(first_year, 1), month_of(last_year, 12) + 1)
-        self.people = People(self.rng)
+        self.people = People(self.rng, np.random.default_rng([seed, 0xDEC0]), decoy_share)
         kreise = nrw_kreise()
         self.kreis_lv = dict(kreise.select("kreisschluessel", "landschaftsverband").iter_rows())
         self.kreis_name = dict(kreise.select("kreisschluessel", "name").iter_rows())
@@ -1217,6 +1319,7 @@ class WorldBuilder:
             jc_integrations=integrations,
             jc_customer_months=self.customer_months(),
             jc_bestand=self.bestand(),
+            decoys=self.people.decoy_frame(),
         )
 
     def _append_new_spells(self) -> None:
@@ -1295,5 +1398,7 @@ _BFA_CAST = {
 }
 
 
-def build_world(profile: Profile, first_year: int, last_year: int, seed: int) -> World:
-    return WorldBuilder(profile, first_year, last_year, seed).build()
+def build_world(
+    profile: Profile, first_year: int, last_year: int, seed: int, decoy_share: float = 0.0
+) -> World:
+    return WorldBuilder(profile, first_year, last_year, seed, decoy_share).build()
