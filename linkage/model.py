@@ -139,11 +139,13 @@ BLOCKING_RULES = (
 )
 
 
-# For a benchmark whose every duplicate carries several errors (FEBRL4): one name's code with the
-# birth year and month, too. At NRW scale they would add a million pairs of common names per year.
+# For a benchmark whose every duplicate carries several errors (FEBRL4: often both names, or a name
+# and the date): the birth date alone, both names' codes alone, one name's code with part of the date.
+# At NRW scale they would add millions of pairs of common names and shared birthdays per year.
 BROAD_RULES = (
-    "l.surname_phonetic = r.surname_phonetic and l.birth_year_hash = r.birth_year_hash "
-    "and l.birth_month_hash = r.birth_month_hash",
+    "l.birth_date_hash = r.birth_date_hash",
+    "l.surname_phonetic = r.surname_phonetic and l.first_name_phonetic = r.first_name_phonetic",
+    "l.surname_phonetic = r.surname_phonetic and l.birth_year_hash = r.birth_year_hash",
     "l.first_name_phonetic = r.first_name_phonetic and l.birth_year_hash = r.birth_year_hash "
     "and l.birth_month_hash = r.birth_month_hash",
 )

@@ -74,17 +74,42 @@ create table if not exists ops.linkage_metrics (
 );
 """
 
-# A record's id: stable across runs and rebuilds under one key (its source, local key and identity).
-RECORDS_SQL = """
+# A record's id: stable across runs and rebuilds under one key (its source, local key and identity);
+# its node (the source-local person) and dataset (its sender's source table); whether it is new.
+NODES_SQL = """
 select
     md5(source_table || '|' || local_key || '|' || person_key) as unique_id,
     source_table || '|' || local_key as node,
     source_table || '|' || sender as dataset,
-    source_table, local_key, person_key, first_delivery_id,
-    surname_bloom::varchar as surname_bloom, first_name_bloom::varchar as first_name_bloom,
-    surname_phonetic, first_name_phonetic, birth_date_hash, birth_day_hash, birth_month_hash,
-    birth_year_hash, sex, kreisschluessel, werkstatt_nr
+    person_key,
+    md5(source_table || '|' || local_key || '|' || person_key) not in (
+        select record_id from linkage.scored_records
+    ) as is_new
 from linkage.person_records
+"""
+
+# The encodings Splink compares: of every record (``all``), or of the new ones and of the known
+# ones that share a blocking key with a new one (a new month's few thousand, not everyone).
+ENCODINGS_SQL = """
+with records as (
+    select
+        md5(source_table || '|' || local_key || '|' || person_key) as unique_id,
+        source_table || '|' || sender as dataset,
+        surname_bloom::varchar as surname_bloom, first_name_bloom::varchar as first_name_bloom,
+        surname_phonetic, first_name_phonetic, birth_date_hash, birth_day_hash, birth_month_hash,
+        birth_year_hash, sex, kreisschluessel, werkstatt_nr
+    from linkage.person_records
+),
+new as (select * from records where unique_id in (select unique_id from _new))
+select *, unique_id in (select unique_id from _new) as is_new
+from records
+where {all}
+    or unique_id in (select unique_id from _new)
+    or birth_date_hash in (select birth_date_hash from new)
+    or surname_phonetic || '|' || first_name_phonetic in (
+        select surname_phonetic || '|' || first_name_phonetic from new
+        union all select first_name_phonetic || '|' || surname_phonetic from new
+    )
 """
 
 
@@ -102,8 +127,10 @@ class LinkageReport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        if not self.new_records and not self.trained and not self.records:
+        if not self.records:
             return "linkage: no person records"
+        if self.model.startswith("unchanged"):
+            return f"linkage: nothing new ({self.records:,} records, {self.persons:,} persons; {self.seconds:.1f} s)"
         return (
             f"linkage: {self.records:,} records ({self.new_records:,} new) -> {self.persons:,} persons; "
             f"{self.pairs_scored:,} pairs scored, {self.links_accepted:,} links accepted, "
@@ -125,15 +152,14 @@ def link_persons(
     prepare(con)
     decisions = read_decisions(decisions_file)
     decisions_sha = hashlib.sha256(decisions.write_csv().encode()).hexdigest()
-    records = con.sql(RECORDS_SQL).pl()
-    scored = set(con.sql("select record_id from linkage.scored_records").pl()["record_id"])
-    records = records.with_columns(pl.col("unique_id").is_in(list(scored)).not_().alias("is_new"))
+    records = con.sql(NODES_SQL).pl()
     report = LinkageReport(records=records.height, new_records=int(records["is_new"].sum()))
     last = con.execute(
         "select decisions_sha256 from ops.linkage_metrics order by measured_at desc limit 1"
     ).fetchone()
     if not report.new_records and not retrain and last and last[0] == decisions_sha:
         report.persons = con.execute("select count(distinct person_id) from linkage.person_ids").fetchone()[0]
+        report.model = "unchanged: no new record, no new decision"
         report.seconds = time.perf_counter() - started
         return report
     model = _score(con, records, report, retrain)
@@ -161,16 +187,18 @@ def _score(
     ).fetchone()
     enough = records.height >= MIN_RECORDS_TO_TRAIN and records["dataset"].n_unique() > 1
     if not enough and stored is None:
-        con.execute(
-            "insert or ignore into linkage.scored_records select unnest(?)", [records["unique_id"].to_list()]
-        )
+        _remember_scored(con, records)
         return None
+    train = enough and (retrain or stored is None or records.height >= RETRAIN_GROWTH * stored[0])
+    con.register("_new", records.filter(pl.col("is_new")).select("unique_id").to_arrow())
+    encodings = con.sql(ENCODINGS_SQL.format(all="true" if train else "false")).fetch_arrow_table()
+    con.unregister("_new")
     scratch = duckdb.connect()
-    scratch.register("_records", records.to_arrow())
+    scratch.register("_records", encodings)
     scratch.execute(f"create table records as {prepared('_records')}")
     db_api = DuckDBAPI(scratch)
     condition = ACROSS_DATASETS
-    if enough and (retrain or stored is None or records.height >= RETRAIN_GROWTH * stored[0]):
+    if train:
         exact_links = records.group_by("person_key").agg(pl.col("dataset").n_unique() - 1)["dataset"].sum()
         model = _train(db_api, condition, int(exact_links))
         con.execute("insert into linkage.model values (now(), ?, ?)", [records.height, json.dumps(model)])
@@ -210,11 +238,15 @@ def _score(
     con.register("_pairs", frame.to_arrow())
     con.execute("insert or replace into linkage.pairs by name select *, now() as scored_at from _pairs")
     con.unregister("_pairs")
-    con.execute(
-        "insert or ignore into linkage.scored_records select unnest(?)", [records["unique_id"].to_list()]
-    )
+    _remember_scored(con, records)
     report.pairs_scored = frame.height
     return model
+
+
+def _remember_scored(con: duckdb.DuckDBPyConnection, records: pl.DataFrame) -> None:
+    con.register("_scored", records.filter(pl.col("is_new")).select("unique_id").to_arrow())
+    con.execute("insert or ignore into linkage.scored_records select unique_id from _scored")
+    con.unregister("_scored")
 
 
 def _train(db_api, condition: str, exact_links: int) -> dict:
@@ -310,7 +342,12 @@ def _clusters(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, decisions: 
         rejected.setdefault(b, set()).add(a)
     for a, b in node_pairs(decisions.filter(pl.col("decision") == "accept")):
         union(a, b, one_per_dataset=False)
-    exact = records.sort("node").group_by("person_key", maintain_order=True).agg("node")
+    exact = (
+        records.group_by("person_key")
+        .agg(pl.col("node").unique().sort())
+        .filter(pl.col("node").list.len() > 1)
+        .sort("person_key")
+    )
     for nodes in exact["node"]:
         for other in nodes[1:]:
             union(nodes[0], other, one_per_dataset=False)
@@ -366,8 +403,15 @@ def _assign_person_ids(con: duckdb.DuckDBPyConnection, clusters: pl.DataFrame) -
         "insert into linkage.person_id_changes select now(), source_table, local_key, old_id, person_id "
         "from _assigned where old_id is not null and old_id <> person_id"
     )
-    con.execute("delete from linkage.person_ids")
-    con.execute("insert into linkage.person_ids select source_table, local_key, person_id from _assigned")
+    # only what changed is written: a new month's few thousand rows, not everyone's
+    con.execute(
+        "delete from linkage.person_ids where (source_table, local_key) in "
+        "(select (source_table, local_key) from _assigned where old_id is distinct from person_id)"
+    )
+    con.execute(
+        "insert into linkage.person_ids select source_table, local_key, person_id from _assigned "
+        "where old_id is distinct from person_id"
+    )
     persons = con.execute("select count(distinct person_id) from _assigned").fetchone()[0]
     con.execute("drop table _assigned")
     return persons

@@ -25,10 +25,23 @@ def spec_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> Path:
-    """A demo inbox (profile demo, 2023-2024, seed 7); its ground truth is in ``<inbox>.truth``."""
+    """A demo inbox (profile demo, 2023-2024, seed 7) whose names are spelled without errors (its
+    decoys, different people with similar names, stay): the KPI oracle comparisons hold exactly on
+    it. Its ground truth is in ``<inbox>.truth``."""
     from teilhabe.simulate import simulate
 
     inbox = tmp_path_factory.mktemp("demo") / "inbox"
+    simulate(out=inbox, profile="demo", years=(2023, 2024), seed=7, name_error_rate=0.0, progress=False)
+    return inbox
+
+
+@pytest.fixture(scope="session")
+def demo_with_errors(tmp_path_factory) -> Path:
+    """The demo inbox as `teilhabe simulate` writes it by default: 5 % of the person records of each
+    source with a spelling error (spec/linkage.md §1), 1 % near-twin decoys."""
+    from teilhabe.simulate import simulate
+
+    inbox = tmp_path_factory.mktemp("demo_with_errors") / "inbox"
     simulate(out=inbox, profile="demo", years=(2023, 2024), seed=7, progress=False)
     return inbox
 

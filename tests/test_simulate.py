@@ -298,25 +298,25 @@ def test_no_errors_at_rate_zero_and_the_same_errors_for_the_same_seed(small_worl
 
 
 @pytest.fixture(scope="module")
-def records(demo) -> pl.DataFrame:
+def records(demo_with_errors) -> pl.DataFrame:
     """Every person record of the inbox's CSV files and of the December 2024 workbooks."""
     rows = []
-    for path in sorted(demo.glob("wfbm_*_personen.csv")):
+    for path in sorted(demo_with_errors.glob("wfbm_*_personen.csv")):
         nr = path.name.split("_")[1]
         frame = read_wfbm(path).select("Personennummer", "Nachname", "Vorname", "Geburtsdatum")
         rows += [("wfbm_personen", nr, *r) for r in frame.iter_rows()]
-    for path in sorted(demo.glob("jc_*_kunden.csv")):
+    for path in sorted(demo_with_errors.glob("jc_*_kunden.csv")):
         kreis = path.name.split("_")[1]
         frame = pl.read_csv(path, separator=";", infer_schema=False)
         rows += [
             ("jc_kunden", kreis, *r)
             for r in frame.select("kundennummer", "nachname", "vorname", "geburtsdatum").iter_rows()
         ]
-    for path in sorted(demo.glob("lv_*_budget_fuer_arbeit_*.csv")):
+    for path in sorted(demo_with_errors.glob("lv_*_budget_fuer_arbeit_*.csv")):
         lv = path.name.split("_")[1]
         frame = read_wfbm(path).select("Aktenzeichen", "Nachname", "Vorname", "Geburtsdatum")
         rows += [("lv_budget_fuer_arbeit", lv, *r) for r in frame.iter_rows()]
-    books = [p for p in demo.glob("*2024*.xlsx") if "12-2024" in p.name or "2024_12" in p.name]
+    books = [p for p in demo_with_errors.glob("*2024*.xlsx") if "12-2024" in p.name or "2024_12" in p.name]
     assert books
     for path in books:
         sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Beschäftigte").to_python()
@@ -337,17 +337,19 @@ def records(demo) -> pl.DataFrame:
     ).unique(["source_table", "sender", "local_id", "identity"], maintain_order=True)
 
 
-def test_identities_name_the_person_behind_every_record(demo, records):
-    ids = _identities(demo)
+def test_identities_name_the_person_behind_every_record(demo_with_errors, records):
+    ids = _identities(demo_with_errors)
     keys = set(records.select("source_table", "sender", "local_id").iter_rows())
     assert {t for t, _, _ in keys} == {"wfbm_personen", "jc_kunden", "lv_budget_fuer_arbeit"}
     assert keys <= set(ids), "every Personennummer, Kundennummer and Aktenzeichen has its person"
     # ... and nothing else: every record of the Jobcenters, Landschaftsverbände and CSV workshops
     # named there is in the files (the workbooks were read for one month only).
-    csv_workshops = {p.split("_")[1] for p in _names(demo, "wfbm_*_personen.csv")}
+    csv_workshops = {p.split("_")[1] for p in _names(demo_with_errors, "wfbm_*_personen.csv")}
     fully_read = [k for k in ids if k[0] != "wfbm_personen" or k[1] in csv_workshops]
     assert set(fully_read) == {k for k in keys if k[0] != "wfbm_personen" or k[1] in csv_workshops}
-    assert {k[1] for k in ids if k[0] == "jc_kunden"} == {jc.split("_")[1] for jc in _names(demo, "jc_*")}
+    assert {k[1] for k in ids if k[0] == "jc_kunden"} == {
+        jc.split("_")[1] for jc in _names(demo_with_errors, "jc_*")
+    }
     assert {k[1] for k in ids if k[0] == "lv_budget_fuer_arbeit"} == {"LWL", "LVR"}
     assert records.select("source_table", "sender", "local_id").is_unique().all(), (
         "one spelling per record: an agency keeps its spelling month after month"
@@ -358,11 +360,11 @@ def _names(inbox: Path, pattern: str) -> set[str]:
     return {p.name for p in inbox.glob(pattern)}
 
 
-def test_the_recorded_errors_are_the_records_that_differ(demo, records):
+def test_the_recorded_errors_are_the_records_that_differ(demo_with_errors, records):
     """Records without a recorded error agree on one identity per person across all agencies; those
     with one differ from it in the field recorded; about 5 % of the records have one."""
-    ids = _identities(demo)
-    wrong = _erroneous(demo)
+    ids = _identities(demo_with_errors)
+    wrong = _erroneous(demo_with_errors)
     people = records.with_columns(
         pl.struct("source_table", "sender", "local_id")
         .map_elements(lambda r: ids[tuple(r.values())], return_dtype=pl.Int64)
@@ -397,10 +399,10 @@ def test_the_recorded_errors_are_the_records_that_differ(demo, records):
     assert {"typo", "letter_dropped", "date_mistyped", "day_month_swapped", "married_name"} <= kinds
 
 
-def test_every_written_spelling_is_a_known_identifier(demo, records):
+def test_every_written_spelling_is_a_known_identifier(demo_with_errors, records):
     """The privacy scans search the warehouse for identifiers.csv: it must hold every (erroneous)
     spelling of the inbox, by the identity it normalises to."""
-    identifiers = pl.read_csv(truth(demo) / "identifiers.csv", infer_schema_length=0).filter(
+    identifiers = pl.read_csv(truth(demo_with_errors) / "identifiers.csv", infer_schema_length=0).filter(
         pl.col("kind") == "person"
     )
     known = {
@@ -408,16 +410,16 @@ def test_every_written_spelling_is_a_known_identifier(demo, records):
         for n, v, d in identifiers.select("value", "value2", "value3").iter_rows()
     }
     assert set(records["identity"]) <= known
-    for path in demo.glob("*.csv"):
+    for path in demo_with_errors.glob("*.csv"):
         if not path.name.startswith("jc_"):
             path.read_bytes().decode("cp1252")  # strict: every name fits Windows-1252
 
 
-def test_decoys_are_other_people_with_a_twins_birth_date_and_a_similar_name(demo, records):
-    ids = _identities(demo)
-    wrong = _erroneous(demo)
-    simulation = json.loads((truth(demo) / "simulation.json").read_text())
-    decoys = pl.read_csv(truth(demo) / "decoys.csv")
+def test_decoys_are_other_people_with_a_twins_birth_date_and_a_similar_name(demo_with_errors, records):
+    ids = _identities(demo_with_errors)
+    wrong = _erroneous(demo_with_errors)
+    simulation = json.loads((truth(demo_with_errors) / "simulation.json").read_text())
+    decoys = pl.read_csv(truth(demo_with_errors) / "decoys.csv")
     assert simulation["decoy_share"] == 0.01 and simulation["name_error_rate"] == 0.05
     assert 0.005 * simulation["people"] <= decoys.height <= 0.015 * simulation["people"]
     assert set(decoys["kind"]) == {"same_surname", "surname_one_edit"}
@@ -566,14 +568,14 @@ def _digest(inbox: Path) -> str:
     return h.hexdigest()
 
 
-def test_same_seed_same_bytes(demo, tmp_path):
+def test_same_seed_same_bytes(demo_with_errors, tmp_path):
     from teilhabe.simulate import simulate
 
     again = tmp_path / "inbox"
     simulate(out=again, profile="demo", years=(2023, 2024), seed=7, progress=False)
-    assert _digest(again) == _digest(demo)
+    assert _digest(again) == _digest(demo_with_errors)
     assert (truth(again) / "oracle" / "k07_integrationsquote_sb.csv").read_bytes() == (
-        truth(demo) / "oracle" / "k07_integrationsquote_sb.csv"
+        truth(demo_with_errors) / "oracle" / "k07_integrationsquote_sb.csv"
     ).read_bytes()
 
 
