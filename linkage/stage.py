@@ -30,6 +30,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from ingest.ops_tables import LINKAGE_DDL
 from linkage.decisions import read_decisions
 from linkage.model import LOWER_THRESHOLD, UPPER_THRESHOLD, agreement_sql, blocking_rules, prepared, settings
 
@@ -140,6 +141,7 @@ class LinkageReport:
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(LINKAGE_DDL)  # the readers' table, for a stage run before any ingest
     con.execute(LINKAGE_STAGE_DDL)
 
 

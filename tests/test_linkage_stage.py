@@ -158,3 +158,14 @@ def test_every_manifest_states_the_linkage_quality(demo_home):
         assert (
             quality["pairs_in_review"] == in_review and 0 < quality["share_linked_lv_budget_fuer_arbeit"] <= 1
         )
+
+
+def test_pairs_waiting_for_review_show_as_a_warning_in_dagster(demo_home):
+    con = duckdb.connect(str(demo_home["root"] / "warehouse.duckdb"), read_only=True)
+    waiting = con.execute("select count(*) from ops.linkage_review").fetchone()[0]
+    con.close()
+    (check,) = [
+        e for e in demo_home["result"].get_asset_check_evaluations() if e.check_name == "review_queue"
+    ]
+    assert check.passed == (waiting == 0)
+    assert check.metadata["pairs_in_review"].value == waiting
