@@ -14,6 +14,7 @@ import polars as pl
 from ingest.batch import Incoming, read_batch
 from ingest.inbox import archive_path, read_bounded
 from ingest.landing import record_rows
+from linkage.stage import RECORD_ID
 from teilhabe.settings import Limits
 
 SHOWN = ("Nachname", "Vorname", "Geburtsdatum", "lokale Nummer")
@@ -52,11 +53,12 @@ def pairs_for_review(
     wanted = pl.concat([review["record_id_l"], review["record_id_r"]]).unique().to_list()
     con.register("_wanted", pl.DataFrame({"record_id": wanted}).to_arrow())
     sources = con.execute(
-        """
-        select md5(r.source_table || '|' || r.local_key || '|' || r.person_key) as record_id,
-            r.source_table, d.delivery_id, d.file_name, d.sha256, d.sender, d.period, d.received_at
-        from linkage.person_records r join ops.delivery_log d on d.delivery_id = r.first_delivery_id
-        where md5(r.source_table || '|' || r.local_key || '|' || r.person_key) in (select record_id from _wanted)
+        f"""
+        with records as (select {RECORD_ID} as record_id, * from linkage.person_records)
+        select r.record_id, r.source_table, d.delivery_id, d.file_name, d.sha256, d.sender, d.period,
+            d.received_at
+        from records r join ops.delivery_log d on d.delivery_id = r.first_delivery_id
+        where r.record_id in (select record_id from _wanted)
         """
     ).pl()
     con.unregister("_wanted")

@@ -75,26 +75,26 @@ create table if not exists ops.linkage_metrics (
 );
 """
 
-# A record's id: stable across runs and rebuilds under one key (its source, local key and identity);
-# its node (the source-local person) and dataset (its sender's source table); whether it is new.
-NODES_SQL = """
+# A record's id: stable across runs and rebuilds under one key (its source, local key and identity).
+RECORD_ID = "md5(source_table || '|' || local_key || '|' || person_key)"
+
+# Each record's node (the source-local person) and dataset (its sender's source table); whether new.
+NODES_SQL = f"""
 select
-    md5(source_table || '|' || local_key || '|' || person_key) as unique_id,
+    {RECORD_ID} as unique_id,
     source_table || '|' || local_key as node,
     source_table || '|' || sender as dataset,
     person_key,
-    md5(source_table || '|' || local_key || '|' || person_key) not in (
-        select record_id from linkage.scored_records
-    ) as is_new
+    {RECORD_ID} not in (select record_id from linkage.scored_records) as is_new
 from linkage.person_records
 """
 
 # The encodings Splink compares: of every record (``all``), or of the new ones and of the known
 # ones that share a blocking key with a new one (a new month's few thousand, not everyone).
-ENCODINGS_SQL = """
+ENCODINGS_SQL = f"""
 with records as (
     select
-        md5(source_table || '|' || local_key || '|' || person_key) as unique_id,
+        {RECORD_ID} as unique_id,
         source_table || '|' || sender as dataset,
         surname_bloom::varchar as surname_bloom, first_name_bloom::varchar as first_name_bloom,
         surname_phonetic, first_name_phonetic, birth_date_hash, birth_day_hash, birth_month_hash,
@@ -104,7 +104,7 @@ with records as (
 new as (select * from records where unique_id in (select unique_id from _new))
 select *, unique_id in (select unique_id from _new) as is_new
 from records
-where {all}
+where {{all}}
     or unique_id in (select unique_id from _new)
     or birth_date_hash in (select birth_date_hash from new)
     or surname_phonetic || '|' || first_name_phonetic in (
@@ -437,7 +437,7 @@ def _review(con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame) -> tuple[in
         f"""
         insert into ops.linkage_review
         with records as (
-            select md5(source_table || '|' || local_key || '|' || person_key) as record_id, *,
+            select {RECORD_ID} as record_id, *,
                 bit_count(surname_bloom) as surname_bloom_bits, bit_count(first_name_bloom) as first_name_bloom_bits
             from linkage.person_records
         ),

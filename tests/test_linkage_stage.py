@@ -13,10 +13,8 @@ import pytest
 from ingest.pseudonymise import load_key, person_key
 from linkage.decisions import invalid_lines, read_decisions, record_decision
 from linkage.review import pairs_for_review
-from linkage.stage import link_persons
+from linkage.stage import RECORD_ID, link_persons
 from teilhabe.settings import Settings
-
-RECORD_ID = "md5(source_table || '|' || local_key || '|' || person_key)"
 
 
 @pytest.fixture
