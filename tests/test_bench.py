@@ -108,6 +108,7 @@ def test_teilhabe_bench_writes_its_report(tmp_path, monkeypatch):
     assert [s["name"] for s in run["stages"]] == [
         "start-up",
         "ingest and validation",
+        "linkage",
         "dbt build",
         "publication (analysts' copy, extracts)",
     ]
@@ -121,7 +122,7 @@ def test_teilhabe_bench_writes_its_report(tmp_path, monkeypatch):
     ) as con:
         delivered = con.execute("select count(*), sum(files) from ops.extract_log where status = 'delivered'")
         partners, files = delivered.fetchone()
-    assert partners >= 3 and run["stages"][3]["files"] == files
+    assert partners >= 3 and run["stages"][4]["files"] == files
     table = (tmp_path / "work" / "results" / "latest.md").read_text()
     assert "| demo | demo-load | **whole run** |" in table
     assert "make run on the demo profile" in table

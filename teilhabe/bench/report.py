@@ -111,10 +111,10 @@ def goals(results: dict[str, ScenarioFigures]) -> list[Goal]:
     increment = results.get("nrw-5y+1m")
     if increment and increment.measured.stages:
         run = increment.measured
-        core = _stage_seconds(run, "ingest and validation") + _stage_seconds(run, "dbt build")
+        core = sum(_stage_seconds(run, stage) for stage in ("ingest and validation", "linkage", "dbt build"))
         found.append(
             Goal(
-                "one new month on 5 loaded years: ingest and build <= 30 s",
+                "one new month on 5 loaded years: ingest, linkage and build <= 30 s",
                 f"{core:.1f} s (+ start-up {_stage_seconds(run, 'start-up'):.1f} s, "
                 f"publication {_stage_seconds(run, PUBLICATION):.1f} s, reported apart)",
                 core <= 30,

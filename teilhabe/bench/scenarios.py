@@ -22,9 +22,13 @@ from pathlib import Path
 
 from teilhabe.bench.measure import Measured, run_measured
 
-STAGE_OF_STEP = {"landing_tables": "ingest and validation", "warehouse_dbt_assets": "dbt build"}
+STAGE_OF_STEP = {
+    "landing_tables": "ingest and validation",
+    "linkage__person_ids": "linkage",
+    "warehouse_dbt_assets": "dbt build",
+}
 PUBLICATION = "publication (analysts' copy, extracts)"
-STAGES = ("start-up", "ingest and validation", "dbt build", PUBLICATION)
+STAGES = ("start-up", "ingest and validation", "linkage", "dbt build", PUBLICATION)
 NRW_WORLD = ("nrw", (2020, 2025))
 DEMO_WORLD = ("demo", (2023, 2024))
 
