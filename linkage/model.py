@@ -10,6 +10,7 @@ hashes, so only plausible pairs are scored.
 from __future__ import annotations
 
 import logging
+import uuid
 
 import polars as pl
 import splink.comparison_level_library as cll
@@ -191,7 +192,9 @@ def trained_linker(
     random pairs, m by expectation maximisation (blocked on the birth date to learn the names, on
     the names to learn the birth date). ``condition`` narrows every training block as the
     blocking rules are narrowed."""
-    frames = [db_api.register(table, table_name=f"linkage_input_{i}") for i, table in enumerate(tables)]
+    # a name of its own per linker: a second training on the same connection must not collide
+    run = uuid.uuid4().hex[:8]
+    frames = [db_api.register(table, table_name=f"linkage_input_{run}_{i}") for i, table in enumerate(tables)]
     linker = Linker(frames, link_settings, log_level="WARNING")
 
     def rule(sql: str) -> str:

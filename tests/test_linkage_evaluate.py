@@ -30,3 +30,35 @@ def test_the_command_prints_the_figures():
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [line for line in done.stdout.splitlines() if line.startswith("FEBRL4")]
     assert len(lines) == 3 and all("precision" in line and "F1" in line for line in lines), done.stdout
+
+
+def test_an_implausible_em_leaves_the_starting_m_values(monkeypatch):
+    """Where EM finds no match class that agrees on names and birth date, the model is trained again
+    without it on the same connection, and the starting m values stand."""
+    import duckdb
+    import polars as pl
+    from splink import DuckDBAPI
+
+    from ingest.pseudonymise import subkey
+    from linkage import stage
+    from linkage.evaluate import EVALUATION_KEY, _records, febrl4
+    from linkage.model import NAME_M, prepared
+
+    left, right = febrl4(sample=300)
+    key = subkey(EVALUATION_KEY, "linkage")
+    frames = [
+        _records(frame, key).with_columns(
+            pl.lit(name).alias("dataset"), *(pl.lit(None, pl.String).alias(c) for c in ("sex", "kreisschluessel", "werkstatt_nr"))
+        )
+        for name, frame in (("a", left), ("b", right))
+    ]  # fmt: skip
+    con = duckdb.connect()
+    con.register("_records", pl.concat(frames).drop("person").to_arrow())
+    con.execute(f"create table records as {prepared('_records')}")
+    monkeypatch.setattr(stage, "_plausible", lambda model: False)
+    model = stage._train(DuckDBAPI(con), stage.ACROSS_DATASETS, stage.MIN_LINKS_FOR_EM)
+    surname = next(c for c in model["comparisons"] if c["output_column_name"] == "surname_bloom")
+    identical = next(
+        level for level in surname["comparison_levels"] if level["label_for_charts"] == "identical"
+    )
+    assert identical["m_probability"] == NAME_M[0]
