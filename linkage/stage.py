@@ -307,13 +307,50 @@ def _clusters(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, decisions: 
     """Each node's cluster (a representative node). Links are taken in order of certainty; a link
     that would join two nodes of one dataset (a person appears once per register), or a pair the
     operator rejected, is skipped. The loop is in Python because each link depends on the ones
-    before it (a constrained union-find); its size is the number of links, not of records."""
-    node_of = dict(zip(records["unique_id"], records["node"], strict=True))
-    dataset_of = dict(zip(records["node"], records["dataset"], strict=True))
-    parent = {node: node for node in dataset_of}
-    datasets = {node: {dataset} for node, dataset in dataset_of.items()}
-    rejected: dict[str, set[str]] = {}
+    before it (a constrained union-find); it sees only the nodes of some link (a few thousand):
+    every other node is a cluster of its own."""
+    nodes = records.select("unique_id", "node", "dataset")
+
+    def node_pairs(frame: pl.DataFrame) -> list[tuple[str, str]]:
+        joined = (
+            frame.select("record_id_l", "record_id_r")
+            .with_row_index("_order")
+            .join(
+                nodes.select(pl.col("unique_id").alias("record_id_l"), pl.col("node").alias("a")),
+                on="record_id_l",
+            )
+            .join(
+                nodes.select(pl.col("unique_id").alias("record_id_r"), pl.col("node").alias("b")),
+                on="record_id_r",
+            )
+            .sort("_order")
+        )
+        return list(zip(joined["a"], joined["b"], strict=True))
+
+    exact = (
+        records.group_by("person_key")
+        .agg(pl.col("node").unique().sort())
+        .filter(pl.col("node").list.len() > 1)
+        .sort("person_key")
+    )
+    links = con.execute(
+        "select record_id_l, record_id_r from linkage.pairs where match_probability >= ? "
+        "order by match_probability desc, record_id_l, record_id_r",
+        [UPPER_THRESHOLD],
+    ).pl()
+    rejected_pairs = node_pairs(decisions.filter(pl.col("decision") == "reject"))
+    accepted_pairs = node_pairs(decisions.filter(pl.col("decision") == "accept"))
+    exact_pairs = [(group[0], other) for group in exact["node"] for other in group[1:]]
+    linked_pairs = node_pairs(links)
+    involved = {node for pair in accepted_pairs + exact_pairs + linked_pairs for node in pair}
+    found = nodes.filter(pl.col("node").is_in(list(involved))).unique("node")
+    parent = {node: node for node in found["node"]}
+    datasets = {node: {dataset} for node, dataset in zip(found["node"], found["dataset"], strict=True)}
     members = {node: [node] for node in parent}
+    rejected: dict[str, set[str]] = {}
+    for a, b in rejected_pairs:
+        rejected.setdefault(a, set()).add(b)
+        rejected.setdefault(b, set()).add(a)
 
     def find(node: str) -> str:
         while parent[node] != node:
@@ -326,43 +363,28 @@ def _clusters(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, decisions: 
         if ra == rb or (one_per_dataset and datasets[ra] & datasets[rb]):
             return
         small, large = sorted((ra, rb), key=lambda r: len(members[r]))
-        if any(find(other) == large for node in members[small] for other in rejected.get(node, ())):
+        if any(
+            other in parent and find(other) == large
+            for node in members[small]
+            for other in rejected.get(node, ())
+        ):
             return
         parent[small] = large
         members[large] += members.pop(small)
         datasets[large] |= datasets.pop(small)
 
-    def node_pairs(frame: pl.DataFrame) -> list[tuple[str, str]]:
-        return [
-            (node_of[a], node_of[b])
-            for a, b in frame.select("record_id_l", "record_id_r").iter_rows()
-            if a in node_of and b in node_of
-        ]
-
-    for a, b in node_pairs(decisions.filter(pl.col("decision") == "reject")):
-        rejected.setdefault(a, set()).add(b)
-        rejected.setdefault(b, set()).add(a)
-    for a, b in node_pairs(decisions.filter(pl.col("decision") == "accept")):
-        union(a, b, one_per_dataset=False)
-    exact = (
-        records.group_by("person_key")
-        .agg(pl.col("node").unique().sort())
-        .filter(pl.col("node").list.len() > 1)
-        .sort("person_key")
+    for pairs, one_per_dataset in ((accepted_pairs, False), (exact_pairs, False), (linked_pairs, True)):
+        for a, b in pairs:
+            union(a, b, one_per_dataset)
+    linked = pl.DataFrame(
+        {"node": list(parent), "linked_to": [find(node) for node in parent]},
+        schema={"node": pl.String, "linked_to": pl.String},
     )
-    for nodes in exact["node"]:
-        for other in nodes[1:]:
-            union(nodes[0], other, one_per_dataset=False)
-    links = con.execute(
-        "select record_id_l, record_id_r from linkage.pairs where match_probability >= ? "
-        "order by match_probability desc, record_id_l, record_id_r",
-        [UPPER_THRESHOLD],
-    ).pl()
-    for a, b in node_pairs(links):
-        union(a, b, one_per_dataset=True)
-    return pl.DataFrame(
-        {"node": list(parent), "cluster": [find(node) for node in parent]},
-        schema={"node": pl.String, "cluster": pl.String},
+    return (
+        nodes.select("node")
+        .unique()
+        .join(linked, on="node", how="left")
+        .select("node", pl.coalesce("linked_to", "node").alias("cluster"))
     )
 
 
