@@ -204,20 +204,21 @@ def _score(
         exact_links = records.group_by("person_key").agg(pl.col("dataset").n_unique() - 1)["dataset"].sum()
         model = _train(db_api, condition, int(exact_links))
         con.execute("insert into linkage.model values (now(), ?, ?)", [records.height, json.dumps(model)])
-        report.trained, everything = True, True
+        report.trained = True
         report.model = f"trained now on {records.height:,} records"
     else:
         model = json.loads(stored[1])
-        everything = False
         report.model = f"trained {stored[2]:%Y-%m-%d} on {stored[0]:,} records"
     linker = Linker(db_api.register("records", table_name="linkage_records"), model, log_level="ERROR")
-    if everything:
-        pairs = linker.inference.predict_within(
-            db_api.register("records", table_name="linkage_all"),
-            blocking_rules_to_generate_predictions=blocking_rules(condition),
-            threshold_match_probability=LOWER_THRESHOLD,
-            warning_mode="never",
-        )
+    if train:  # a new model scores every pair again
+        pairs = [
+            linker.inference.predict_within(
+                db_api.register("records", table_name="linkage_all"),
+                blocking_rules_to_generate_predictions=blocking_rules(condition),
+                threshold_match_probability=LOWER_THRESHOLD,
+                warning_mode="never",
+            )
+        ]
     else:
         scratch.execute("create table new_records as select * from records where is_new")
         scratch.execute("create table known_records as select * from records where not is_new")
@@ -233,9 +234,9 @@ def _score(
             threshold_match_probability=LOWER_THRESHOLD, warning_mode="never",
         )  # fmt: skip
         pairs = [within, between]
-    frame = pl.concat([_pair_frame(p) for p in (pairs if isinstance(pairs, list) else [pairs])])
+    frame = pl.concat([_pair_frame(p) for p in pairs])
     scratch.close()
-    if everything:
+    if train:
         con.execute("delete from linkage.pairs")
     con.register("_pairs", frame.to_arrow())
     con.execute("insert or replace into linkage.pairs by name select *, now() as scored_at from _pairs")
@@ -268,9 +269,8 @@ def _train(db_api, condition: str, exact_links: int) -> dict:
             return model
         LOG.warning("EM found no plausible match class: the starting m values stand")
     linker = trained_linker(
-        db_api, ["records"], settings("dedupe_only", condition=condition), condition=condition,
-        expectation_maximisation=False,
-    )  # fmt: skip
+        db_api, ["records"], link_settings, condition=condition, expectation_maximisation=False
+    )
     return linker.misc.save_model_to_json()
 
 
