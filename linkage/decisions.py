@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import getpass
+import re
 from pathlib import Path
 
 import polars as pl
@@ -20,6 +21,8 @@ def read_decisions(path: Path) -> pl.DataFrame:
     """The valid decisions, one per pair (the smaller record id on the left); lines that are not
     a decision (a typo, a half-edited line) are left out and listed by ``invalid_lines``."""
     frame = _read(path)
+    if frame.width == 0:  # no CSV of decisions: none apply (invalid_lines says so)
+        frame = pl.DataFrame(schema=dict.fromkeys(COLUMNS, pl.String))
     ordered = frame.with_columns(
         pl.min_horizontal("record_id_l", "record_id_r").alias("record_id_l"),
         pl.max_horizontal("record_id_l", "record_id_r").alias("record_id_r"),
@@ -34,8 +37,12 @@ def read_decisions(path: Path) -> pl.DataFrame:
 
 
 def invalid_lines(path: Path) -> list[int]:
-    """Line numbers (1 = the header) of lines that are no valid decision."""
-    frame = _read(path).with_row_index("_line", offset=2)
+    """Line numbers (1 = the header) of lines that are no valid decision; [1] when the file cannot
+    be read as a CSV of decisions at all."""
+    frame = _read(path)
+    if frame.width == 0:
+        return [1] if path.exists() else []
+    frame = frame.with_row_index("_line", offset=2)
     return frame.filter(~_valid())["_line"].to_list()
 
 
@@ -43,6 +50,10 @@ def record_decision(path: Path, record_l: str, record_r: str, decision: str, not
     """Appends one decision (the file is created with its header, private to the operator)."""
     if decision not in DECISIONS:
         raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    if not all(re.fullmatch(_RECORD_ID, record) for record in (record_l, record_r)) or record_l == record_r:
+        raise ValueError(
+            "record ids are two different 32-digit hex ids, as `teilhabe linkage review` shows them"
+        )
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     new = not path.exists()
     with path.open("a", newline="", encoding="utf-8") as out:
@@ -55,14 +66,16 @@ def record_decision(path: Path, record_l: str, record_r: str, decision: str, not
 
 
 def _read(path: Path) -> pl.DataFrame:
-    empty = pl.DataFrame(schema=dict.fromkeys(COLUMNS, pl.String))
+    """The file's decisions as text; a frame without columns when it is no CSV of decisions."""
     if not path.exists():
-        return empty
+        return pl.DataFrame(schema=dict.fromkeys(COLUMNS, pl.String))
     try:
         frame = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True)
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError):
-        return empty
-    missing = [c for c in COLUMNS if c not in frame.columns]
+        return pl.DataFrame()
+    if not set(COLUMNS[:3]) <= set(frame.columns):
+        return pl.DataFrame()
+    missing = [c for c in COLUMNS if c not in frame.columns]  # decided_by, decided_at, note are optional
     return frame.with_columns(pl.lit(None, pl.String).alias(c) for c in missing).select(COLUMNS)
 
 

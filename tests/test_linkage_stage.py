@@ -167,3 +167,12 @@ def test_pairs_waiting_for_review_show_as_a_warning_in_dagster(demo_home):
     ]
     assert check.passed == (waiting == 0)
     assert check.metadata["pairs_in_review"].value == waiting
+
+
+def test_a_decisions_file_that_is_no_csv_applies_nothing_and_says_so(tmp_path):
+    path = tmp_path / "decisions.csv"
+    path.write_bytes(bytes(range(256)) * 8)
+    assert read_decisions(path).height == 0
+    assert invalid_lines(path) == [1]
+    with pytest.raises(ValueError, match="32-digit"):
+        record_decision(path, "abc", "def", "accept")
