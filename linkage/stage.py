@@ -32,7 +32,15 @@ import polars as pl
 
 from ingest.ops_tables import LINKAGE_DDL
 from linkage.decisions import read_decisions
-from linkage.model import LOWER_THRESHOLD, UPPER_THRESHOLD, agreement_sql, blocking_rules, prepared, settings
+from linkage.model import (
+    LOWER_THRESHOLD,
+    UPPER_THRESHOLD,
+    agreement_sql,
+    blocking_rules,
+    prepared,
+    settings,
+    source_pair_m,
+)
 
 LOG = logging.getLogger(__name__)
 ACROSS_DATASETS = "l.dataset <> r.dataset"
@@ -201,8 +209,7 @@ def _score(
     db_api = DuckDBAPI(scratch)
     condition = ACROSS_DATASETS
     if train:
-        exact_links = records.group_by("person_key").agg(pl.col("dataset").n_unique() - 1)["dataset"].sum()
-        model = _train(db_api, condition, int(exact_links))
+        model = _train(db_api, condition, _exact_links(records), records.height)
         con.execute("insert into linkage.model values (now(), ?, ?)", [records.height, json.dumps(model)])
         report.trained = True
         report.model = f"trained now on {records.height:,} records"
@@ -252,18 +259,28 @@ def _remember_scored(con: duckdb.DuckDBPyConnection, records: pl.DataFrame) -> N
     con.unregister("_scored")
 
 
-def _train(db_api, condition: str, exact_links: int) -> dict:
-    """The model's parameters: u from random pairs, the prior from the exact agreements, m by EM
-    when the data holds enough matches for it (at least ``MIN_LINKS_FOR_EM`` exact links across
-    datasets) and EM finds a match class that agrees on names and birth date; otherwise the
-    starting m values (linkage/model.py) stand: EM on a handful of matches among many
-    non-matches converges to a class that is no match at all."""
+def _exact_links(records: pl.DataFrame) -> pl.DataFrame:
+    """The pairs of nodes in two datasets that share a person key, with their source tables."""
+    nodes = records.select(
+        "person_key", "dataset", pl.col("dataset").str.split("|").list.first().alias("table")
+    ).unique()
+    pairs = nodes.join(nodes, on="person_key", suffix="_r").filter(pl.col("dataset") < pl.col("dataset_r"))
+    return pairs.select(pl.col("table").alias("table_l"), pl.col("table_r"))
+
+
+def _train(db_api, condition: str, exact_links: pl.DataFrame, records: int) -> dict:
+    """The model's parameters: u from random pairs, the prior from the exact agreements, and the
+    share of matches per kind of source pair from the ``exact_links``; m by EM when the data holds
+    enough matches for it (at least ``MIN_LINKS_FOR_EM`` exact links across datasets) and EM finds
+    a match class that agrees on names and birth date; otherwise the starting m values
+    (linkage/model.py) stand: EM on a handful of matches among many non-matches converges to a
+    class that is no match at all."""
     from linkage.model import trained_linker
 
-    link_settings = settings("dedupe_only", condition=condition)
-    if exact_links >= MIN_LINKS_FOR_EM:
+    link_settings = settings("dedupe_only", condition=condition, source_pairs_m=source_pair_m(exact_links))
+    if exact_links.height >= MIN_LINKS_FOR_EM:
         model = trained_linker(
-            db_api, ["records"], link_settings, condition=condition
+            db_api, ["records"], link_settings, condition=condition, records=records
         ).misc.save_model_to_json()
         if _plausible(model):
             return model
