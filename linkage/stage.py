@@ -214,7 +214,7 @@ def _score(
         report.trained = True
         report.model = f"trained now on {records.height:,} records"
     else:
-        model = json.loads(stored[1])
+        model = for_records(json.loads(stored[1]), stored[0], records.height)
         report.model = f"trained {stored[2]:%Y-%m-%d} on {stored[0]:,} records"
     linker = Linker(db_api.register("records", table_name="linkage_records"), model, log_level="ERROR")
     if train:  # a new model scores every pair again
@@ -257,6 +257,15 @@ def _remember_scored(con: duckdb.DuckDBPyConnection, records: pl.DataFrame) -> N
     con.register("_scored", records.filter(pl.col("is_new")).select("unique_id").to_arrow())
     con.execute("insert or ignore into linkage.scored_records select unique_id from _scored")
     con.unregister("_scored")
+
+
+def for_records(model: dict, trained_on: int, records: int) -> dict:
+    """The stored model for today's number of records: the chance that two random records are one
+    person falls as the records grow (the matches grow with the records, the pairs with their
+    square), so a model trained on fewer records would link ever more readily until the next
+    training."""
+    prior = model["probability_two_random_records_match"] * trained_on / max(records, trained_on, 1)
+    return {**model, "probability_two_random_records_match": prior}
 
 
 def _exact_links(records: pl.DataFrame) -> pl.DataFrame:

@@ -13,7 +13,7 @@ import pytest
 from ingest.pseudonymise import load_key, person_key
 from linkage.decisions import invalid_lines, read_decisions, record_decision
 from linkage.review import pairs_for_review
-from linkage.stage import RECORD_ID, link_persons
+from linkage.stage import RECORD_ID, for_records, link_persons
 from teilhabe.settings import Settings
 
 
@@ -176,3 +176,14 @@ def test_a_decisions_file_that_is_no_csv_applies_nothing_and_says_so(tmp_path):
     assert invalid_lines(path) == [1]
     with pytest.raises(ValueError, match="32-digit"):
         record_decision(path, "abc", "def", "accept")
+
+
+def test_a_stored_model_links_less_readily_as_the_records_grow():
+    """Between two trainings the prior falls with the records: the true pairs grow with them, the
+    pairs with their square."""
+    model = {"probability_two_random_records_match": 1e-6, "comparisons": []}
+    prior = "probability_two_random_records_match"
+    assert for_records(model, trained_on=1000, records=2000)[prior] == pytest.approx(5e-7)
+    assert for_records(model, trained_on=1000, records=1000)[prior] == pytest.approx(1e-6)
+    assert for_records(model, trained_on=1000, records=500)[prior] == pytest.approx(1e-6)  # never raised
+    assert model[prior] == 1e-6  # the stored model is left as it is
