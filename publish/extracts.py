@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 
 import duckdb
 import numpy as np
@@ -222,7 +221,28 @@ def complete_table(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> tuple
                 found.append((*base.filter(pl.col("_landschaftsverband") == lv)["_i"], total))
             found.append((*lv_rows["_i"], nrw))
         groups[period] = found
-    return table, groups
+    return table.with_columns(_partial_totals(table, groups, extract)), groups
+
+
+def _partial_totals(table: pl.DataFrame, groups: dict, extract: KpiExtract) -> pl.Series:
+    """Per total row, the counts it sums from only some of its rows, because the others have no
+    value (e.g. the Jobcenter figures of a Landschaftsverband's Kreise where only one Jobcenter
+    delivered): "<column>: <n> of <m> parts without a value"."""
+    parts_of = {group[-1]: group[:-1] for period_groups in groups.values() for group in period_groups}
+
+    def base_rows(row: int) -> list[int]:
+        return [base for part in parts_of[row] for base in (base_rows(part) if part in parts_of else [part])]
+
+    notes: list[str | None] = [None] * table.height
+    for total in parts_of:
+        rows = base_rows(total)
+        pieces = [
+            f"{count}: {missing} of {len(rows)} parts without a value"
+            for count in extract.counts
+            if 0 < (missing := table[count].gather(rows).null_count()) < len(rows)
+        ]
+        notes[total] = "; ".join(pieces) or None
+    return pl.Series("note", notes, dtype=pl.String)
 
 
 @dataclass
@@ -368,30 +388,6 @@ def _any(mask: pl.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
 
 
 # --- a partner's slice ----------------------------------------------------------------------------
-EXTRA_DESCRIPTIONS = {
-    "level": "werkstatt/kreis/jobcenter: one row of the grain; landschaftsverband, nrw: the total of the rows above.",
-    "werkstatt_name": "Name of the workshop (current register).",
-    "landschaftsverband": "LWL or LVR: whose row it is (empty on the NRW total).",
-    "kreis_name": "Name of the Kreis.",
-    "jobcenter_name": "Name of the Jobcenter (by its Kreis).",
-    "suppressed": "Parquet only: the columns of this row suppressed for confidentiality (their values are null).",
-}
-
-
-@cache
-def column_descriptions() -> dict[str, dict[str, str]]:
-    """The KPI columns' descriptions, from the dbt project (one place for them)."""
-    import yaml
-
-    from teilhabe.settings import DBT_PROJECT_DIR
-
-    document = yaml.safe_load((DBT_PROJECT_DIR / "models" / "kpi" / "_kpi__models.yml").read_text("utf-8"))
-    return {
-        model["name"]: {
-            c["name"]: " ".join(str(c.get("description", "")).split()) for c in model.get("columns", [])
-        }
-        for model in document["models"]
-    }
 
 
 def public_columns(extract: KpiExtract, table: pl.DataFrame) -> list[str]:
@@ -419,7 +415,6 @@ def partner_sheets(decision: Decision, partner, period: str) -> list:
     """The partner's KPIs for the period, cut from the decided complete tables."""
     from publish.files import Sheet
 
-    descriptions = column_descriptions()
     months = period_months(period)
     sheets = []
     for kpi in partner.kpis:
@@ -432,14 +427,5 @@ def partner_sheets(decision: Decision, partner, period: str) -> list:
         frame = frame.select(public_columns(extract, table)).with_columns(
             pl.when(hidden[c]).then(None).otherwise(pl.col(c)).alias(c) for c in hidden.columns
         )
-        sheets.append(
-            Sheet(
-                kpi,
-                extract.title,
-                frame,
-                hidden,
-                {**EXTRA_DESCRIPTIONS, **descriptions.get(extract.table, {})},
-                keys,
-            )
-        )
+        sheets.append(Sheet(kpi, extract.title, frame, hidden, keys))
     return sheets

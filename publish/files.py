@@ -1,33 +1,38 @@
 """Extract files a partner can open: CSV as German Excel reads it (';', UTF-8 with BOM, decimal
-comma), an XLSX workbook (one sheet per KPI, header row, widths, frozen header, a sheet describing
-every column and the symbols), and Parquet for data teams.
+comma), an XLSX workbook (one sheet per KPI, header row, widths, frozen header, a sheet explaining
+every column and the symbols), both with German headers and words (publish/labels.py), and Parquet
+with the typed snake_case columns for data teams.
 
 Suppressed cells are "*" in CSV and XLSX; in Parquet they are null and named in the row's
-``suppressed`` column. Missing values (the KPI cannot be computed) are empty; ``missing_reason``
-says why. Text that Excel would read as a formula is neutralised (privacy.md §5).
+``suppressed`` column. A figure that cannot be computed is "x" in CSV and XLSX (null in Parquet);
+``missing_reason`` ("fehlt, weil") says why. Text that Excel would read as a formula is neutralised
+(privacy.md §5).
+
+Excel opening a CSV by double click turns a Kreisschlüssel 05513 into 5513 and a month 2024-12 into
+a date. No CSV form keeps them as text without a formula (="05513"), which privacy.md §5 rules out,
+or without changing the value a program reads; the Erläuterungen say so and point to the XLSX.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 import xlsxwriter
 
-from publish.suppression import SUPPRESSED
+from publish.labels import NOT_COMPUTABLE, PROVISIONAL, SHEET_NAMES, SUPPRESSED, SYMBOLS, column, translated
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-LEGEND = (
-    ("*", "Geheimhaltung: Fallzahl 1 oder 2, Quote mit Nenner unter 10 (samt Zähler), Mittelwert aus "
-          "weniger als 3 Fällen, oder sekundär gesperrt, damit kein gesperrter Wert aus Summen "
-          "zurückgerechnet werden kann (Praxis der Statistik der BA). / Suppressed for confidentiality."),
-    ("(leer)", "Wert fehlt, der Grund steht in missing_reason (fehlt, nicht null). / Missing, see missing_reason."),
-    ("insgesamt", "Zeilen mit level landschaftsverband oder nrw sind Summen der Zeilen darüber. / Totals."),
-)  # fmt: skip
+CSV_AND_EXCEL = (
+    "CSV und Excel: Öffnet Excel die CSV-Datei per Doppelklick, macht es aus dem Kreisschlüssel 05513 die "
+    "Zahl 5513 und aus dem Monat 2024-12 ein Datum. Eine CSV-Form, die das verhindert, ohne eine Formel "
+    '(="05513", aus Sicherheitsgründen ausgeschlossen) oder einen veränderten Wert zu schreiben, gibt es '
+    "nicht. Bitte in Excel die XLSX-Datei verwenden, die diese Spalten als Text hält, oder die CSV-Datei "
+    "über Daten > Aus Text/CSV mit dem Spaltentyp Text importieren."
+)
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,10 @@ class Sheet:
     title: str
     frame: pl.DataFrame
     suppressed: pl.DataFrame  # bool, one column per decided column of ``frame``
-    descriptions: dict[str, str]
     keys: pl.DataFrame | None = None  # per row: _period, _tier, _region, _landschaftsverband (never leaves)
+
+    def headers(self) -> list[str]:
+        return [column(self.kpi, name).header for name in self.frame.columns]
 
 
 def neutralise(text: str) -> str:
@@ -47,18 +54,18 @@ def neutralise(text: str) -> str:
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
-def _cell_text(value: object, dtype: pl.DataType, hidden: bool) -> str:
+def _cell_text(kpi: str, name: str, value: object, dtype: pl.DataType, hidden: bool) -> str:
     if hidden:
         return SUPPRESSED
     if value is None:
-        return ""
+        return NOT_COMPUTABLE if dtype.is_numeric() else ""
     if dtype == pl.Boolean:
-        return "ja" if value else "nein"
+        return PROVISIONAL if value and name == "is_provisional" else "ja" if value else ""
     if dtype.is_float():
         return f"{value:.2f}".replace(".", ",")
     if dtype.is_numeric():
         return str(value)
-    return neutralise(str(value))
+    return neutralise(translated(kpi, name, str(value)))
 
 
 def _hidden(sheet: Sheet, column: str) -> list[bool]:
@@ -71,12 +78,15 @@ def csv_bytes(sheet: Sheet) -> bytes:
     """The sheet as German Excel opens it with a double click."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(sheet.frame.columns)
+    writer.writerow(sheet.headers())
     columns = [
-        (sheet.frame[c].to_list(), sheet.frame.schema[c], _hidden(sheet, c)) for c in sheet.frame.columns
+        (c, sheet.frame[c].to_list(), sheet.frame.schema[c], _hidden(sheet, c)) for c in sheet.frame.columns
     ]
     for i in range(sheet.frame.height):
-        writer.writerow(_cell_text(values[i], dtype, hidden[i]) for values, dtype, hidden in columns)
+        writer.writerow(
+            _cell_text(sheet.kpi, name, values[i], dtype, hidden[i])
+            for name, values, dtype, hidden in columns
+        )
     return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 
@@ -91,54 +101,58 @@ def write_parquet(sheet: Sheet, path: Path) -> None:
 
 
 def write_xlsx(sheets: list[Sheet], path: Path, title: str) -> None:
-    """One workbook: a sheet per KPI and a sheet "Erläuterungen" describing every column."""
+    """One workbook: a sheet per KPI and a sheet "Erläuterungen" explaining every column (its
+    German header, its name in Parquet) and the symbols."""
     workbook = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
-    workbook.set_properties({"title": title, "author": "Teilhabe Warehouse"})
-    bold = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+    workbook.set_properties({"title": title, "author": "Teilhabe Warehouse", "language": "de-DE"})
+    bold = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
     decimal = workbook.add_format({"num_format": "0.00"})
     right = workbook.add_format({"align": "right"})
+    wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
     for sheet in sheets:
-        ws = workbook.add_worksheet(re.sub(r"[\[\]:*?/\\]", "-", f"{sheet.kpi.upper()} {sheet.title}")[:31])
-        for j, column in enumerate(sheet.frame.columns):
-            dtype = sheet.frame.schema[column]
-            values, hidden = sheet.frame[column].to_list(), _hidden(sheet, column)
-            ws.write_string(0, j, column, bold)
-            width = len(column)
+        ws = workbook.add_worksheet(SHEET_NAMES[sheet.kpi])
+        for j, (name, heading) in enumerate(zip(sheet.frame.columns, sheet.headers(), strict=True)):
+            dtype = sheet.frame.schema[name]
+            values, hidden = sheet.frame[name].to_list(), _hidden(sheet, name)
+            ws.write_string(0, j, heading, bold)
+            width = min(len(heading), 24)
             for i, value in enumerate(values, start=1):
-                if hidden[i - 1]:
-                    ws.write_string(i, j, SUPPRESSED, right)
-                elif value is None:
-                    continue
-                elif dtype == pl.Boolean:
-                    ws.write_string(i, j, "ja" if value else "nein")
+                if hidden[i - 1] or value is None or dtype == pl.Boolean:
+                    text = _cell_text(sheet.kpi, name, value, dtype, hidden[i - 1])
+                    ws.write_string(i, j, text, right if dtype.is_numeric() else None)
                 elif dtype.is_numeric():
                     ws.write_number(i, j, value, decimal if dtype.is_float() else None)
                 else:
-                    text = neutralise(str(value))
+                    text = neutralise(translated(sheet.kpi, name, str(value)))
                     ws.write_string(i, j, text)
                     width = max(width, len(text))
             ws.set_column(j, j, min(max(width, 8) + 2, 60))
         ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, sheet.frame.height, len(sheet.frame.columns) - 1)
     ws = workbook.add_worksheet("Erläuterungen")
-    for j, header in enumerate(("Tabelle", "Spalte", "Beschreibung")):
-        ws.write_string(0, j, header, bold)
+    for j, heading in enumerate(("Tabelle", "Spalte", "Spalte in Parquet", "Erläuterung")):
+        ws.write_string(0, j, heading, bold)
     row = 1
     for sheet in sheets:
-        for column in sheet.frame.columns:
-            ws.write_string(row, 0, f"{sheet.kpi.upper()} {sheet.title}")
-            ws.write_string(row, 1, column)
-            ws.write_string(row, 2, sheet.descriptions.get(column, ""))
+        for name in sheet.frame.columns:
+            ws.write_string(row, 0, SHEET_NAMES[sheet.kpi])
+            ws.write_string(row, 1, column(sheet.kpi, name).header)
+            ws.write_string(row, 2, name)
+            ws.write_string(row, 3, column(sheet.kpi, name).explanation, wrap)
             row += 1
     row += 1
     ws.write_string(row, 0, "Zeichen", bold)
-    ws.write_string(row, 1, "Bedeutung", bold)
-    for symbol, meaning in LEGEND:
+    ws.write_string(row, 3, "Bedeutung", bold)
+    for symbol, meaning in SYMBOLS:
         row += 1
         ws.write_string(row, 0, symbol)
-        ws.write_string(row, 1, meaning)
-    ws.set_column(0, 0, 34)
-    ws.set_column(1, 1, 28)
-    ws.set_column(2, 2, 100)
+        ws.write_string(row, 3, meaning, wrap)
+    row += 2
+    ws.write_string(row, 0, "CSV und Excel", bold)
+    ws.write_string(row, 3, CSV_AND_EXCEL, wrap)
+    ws.set_column(0, 0, 30)
+    ws.set_column(1, 1, 40)
+    ws.set_column(2, 2, 26)
+    ws.set_column(3, 3, 90)
     ws.freeze_panes(1, 0)
     workbook.close()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from extract_files import csv_rows
 
 TEILHABE = str(Path(sys.executable).with_name("teilhabe"))
 ANOTHER_KEY = "another key, as long as a key must be: 0123456789"
@@ -258,7 +259,7 @@ def test_k05_means_reveal_no_subsidy(demo_home):
 
 
 def _csv_rows(path: Path) -> list[dict]:
-    return list(csv.DictReader(path.read_text("utf-8-sig").splitlines(), delimiter=";"))
+    return csv_rows(path)
 
 
 def _cells(version: Path) -> dict[tuple, str]:

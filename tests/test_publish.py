@@ -4,6 +4,7 @@ immutable versions that a crash never leaves half-done."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -19,9 +20,11 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+from extract_files import names_by_header, read_csv
 from python_calamine import CalamineWorkbook
 
 from orchestration.defs.resources import DataHomeResource
+from publish import labels
 from publish.extracts import EXTRACTS, LINKS, decide, partner_sheets
 from publish.files import Sheet, csv_bytes, neutralise, write_xlsx
 from publish.outbox import deliver
@@ -45,9 +48,7 @@ def _latest(home, partner: str) -> Path:
 
 
 def _csv(path: Path) -> pl.DataFrame:
-    raw = path.read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM"
-    return pl.read_csv(raw[3:], separator=";", infer_schema_length=0)
+    return read_csv(path)
 
 
 def test_every_partner_gets_a_complete_delivery_after_a_run(home):
@@ -141,7 +142,7 @@ def test_published_cells_keep_the_small_cell_rules(home):
                     f"{partner} {path.name} {count}"
                 )
             for rate, (num, den, _) in extract.rates.items():
-                shown = frame.filter(pl.col(rate).is_not_null() & (pl.col(rate) != "*"))
+                shown = frame.filter(~pl.col(rate).is_in(["*", "x"]))
                 small = shown.filter(pl.col(den).str.replace(",", ".").cast(pl.Float64, strict=False) < 10)
                 assert small.is_empty(), f"{partner} {path.name}: a rate over fewer than 10"
                 assert shown.filter(pl.col(num) == "*").is_empty(), "a rate beside its suppressed numerator"
@@ -175,7 +176,8 @@ def test_files_open_as_german_excel_and_data_teams_expect(home):
     latest = _latest(home, "lwl")
     raw = (latest / "k01.csv").read_bytes()
     assert b"\r\n" in raw and raw.decode("utf-8-sig").splitlines()[0].startswith(
-        "level;werkstatt_nr;werkstatt_name"
+        "Ebene;Werkstatt-Nr.;Werkstatt;Landschaftsverband;Kreisschlüssel;Jahr;BiAp (Personen);Beschäftigte AB;"
+        "BiAp-Quote (%);Rang;BiAp-Quote Vorjahr (%);Rang Vorjahr;vorläufig;fehlt, weil"
     )
     k01 = _csv(latest / "k01.csv")
     emscher = k01.filter(pl.col("werkstatt_nr") == "LWL-0101")
@@ -185,17 +187,63 @@ def test_files_open_as_german_excel_and_data_teams_expect(home):
     book = CalamineWorkbook.from_path(str(latest / "lwl_2024.xlsx"))
     assert book.sheet_names[0].startswith("K01") and book.sheet_names[-1] == "Erläuterungen"
     sheet = book.get_sheet_by_name(book.sheet_names[0]).to_python()
-    assert sheet[0][:3] == ["level", "werkstatt_nr", "werkstatt_name"]
+    assert sheet[0][:3] == ["Ebene", "Werkstatt-Nr.", "Werkstatt"]
     assert 19.79 in sheet[1], "numbers are numbers in Excel"
     legend = book.get_sheet_by_name("Erläuterungen").to_python()
-    described = {(row[0][:3], row[1]) for row in legend[1:] if row[0]}
-    assert ("K01", "value") in described and any(row[0] == "*" for row in legend)
+    described = {(row[0][:3], row[1], row[2]) for row in legend[1:] if row[0]}
+    assert ("K01", "BiAp-Quote (%)", "value") in described, "German header beside the Parquet name"
+    assert {"*", "x", "p"} <= {row[0] for row in legend}, "the BA's symbols explained"
     with zipfile.ZipFile(latest / "lwl_2024.xlsx") as archive:
         assert 'state="frozen"' in archive.read("xl/worksheets/sheet1.xml").decode()
     parquet = pl.read_parquet(latest / "k02.parquet")
     assert parquet.schema["numerator"] == pl.Int64 and parquet.schema["value"] == pl.Float64
     hidden = parquet.filter(pl.col("suppressed") != "")
     assert hidden.height and hidden.filter(pl.col("numerator").is_not_null()).is_empty()
+
+
+def test_partners_read_german_headers_words_and_symbols(home):
+    """Headers, levels, reasons and notes in German; the BA's symbols; a total that sums only some
+    of its rows says so; sheet names within Excel's 31 characters."""
+    english = re.compile(r"\b(no|of|parts|value|the|has|not|yet|needs|file|for December)\b")
+    with duckdb.connect(str(home["root"] / "warehouse.duckdb"), read_only=True) as con:
+        reasons = {
+            (kpi, text)
+            for kpi, extract in EXTRACTS.items()
+            for table in (extract.table, f"{extract.table}_totals" if extract.totals else None)
+            if table and extract.kpi != "k12"
+            for (text,) in con.execute(
+                f"select distinct missing_reason from kpi.{table} where missing_reason is not null"
+            ).fetchall()
+        }
+    assert len(reasons) > 5
+    for kpi, text in reasons:
+        assert not english.search(labels.reason(kpi, text)), f"{kpi}: no German for {text!r}"
+    notes = []
+    for partner in PARTNERS:
+        latest = _latest(home, partner)
+        for path in latest.glob("k*.csv"):
+            rows = list(csv.DictReader(path.read_text("utf-8-sig").splitlines(), delimiter=";"))
+            headers = set(rows[0]) if rows else set()
+            assert headers <= set(names_by_header(path.stem)), (
+                f"{path}: {headers - set(names_by_header(path.stem))}"
+            )
+            for row in rows:
+                assert row.get("vorläufig", "") in ("", "p"), row
+                assert row.get("Ebene", "Werkstatt") in labels.VALUES["level"].values(), row
+                for text in (row.get("fehlt, weil", ""), row.get("Hinweis", "")):
+                    assert not english.search(text), f"{path}: {text!r}"
+                notes.append((partner, path.stem, row.get("Ebene"), row.get("Hinweis", "")))
+        book = CalamineWorkbook.from_path(str(next(latest.glob("*.xlsx"))))
+        assert all(len(name) <= 31 for name in book.sheet_names)
+        assert set(book.sheet_names) <= {*labels.SHEET_NAMES.values(), "Erläuterungen"}
+    # The demo's LVR has one Jobcenter (Duisburg): its K14 total of SB/GL customers is Duisburg's alone.
+    assert any(
+        partner == "lvr"
+        and kpi == "k14"
+        and level == "Landschaftsverband insgesamt"
+        and note.startswith("SB/GL-Kunden Dezember: Summe unvollständig")
+        for partner, kpi, level, note in notes
+    ), [n for n in notes if n[1] == "k14" and n[3]]
 
 
 def test_text_that_excel_would_run_is_neutralised(tmp_path):
@@ -242,7 +290,7 @@ def test_equal_figures_make_no_new_version_and_a_correction_restates(copy_home):
         .otherwise(pl.col("numerator"))
         .alias("numerator")
     )
-    sheets[0] = Sheet(k01.kpi, k01.title, corrected, k01.suppressed, k01.descriptions)
+    sheets[0] = Sheet(k01.kpi, k01.title, corrected, k01.suppressed)
     outcome = deliver(lwl, "2024", sheets, copy_home / "outbox", "2024-12", validate_delivery)
     assert (outcome.status, outcome.version, outcome.restates) == ("delivered", "v0002", ("k01",))
     folder = copy_home / "outbox" / "lwl" / "2024"
@@ -282,7 +330,7 @@ def test_a_failed_validation_blocks_the_delivery_and_shows_in_dagster(copy_home,
         k06 = sheets[0]
         foreign = k06.frame.head(1).with_columns(pl.lit("05315").alias("jobcenter"), pl.lit(2).alias("sb"))
         sheets[0] = Sheet(k06.kpi, k06.title, pl.concat([k06.frame, foreign], how="vertical_relaxed"),
-                          pl.concat([k06.suppressed, k06.suppressed.head(1)]), k06.descriptions)  # fmt: skip
+                          pl.concat([k06.suppressed, k06.suppressed.head(1)]))  # fmt: skip
         return sheets
 
     monkeypatch.setattr(deliver_module, "partner_sheets", leaking)
@@ -332,9 +380,7 @@ def test_jobcenters_are_validated_together_and_alone_when_one_fails(demo_home, c
             k06 = sheets[0]
             foreign = k06.frame.head(1).with_columns(pl.lit("05315").alias("jobcenter"))
             suppressed = pl.concat([k06.suppressed, k06.suppressed.head(1)])
-            sheets[0] = Sheet(
-                k06.kpi, k06.title, pl.concat([k06.frame, foreign]), suppressed, k06.descriptions
-            )
+            sheets[0] = Sheet(k06.kpi, k06.title, pl.concat([k06.frame, foreign]), suppressed)
         return sheets
 
     monkeypatch.setattr(deliver_module, "partner_sheets", leaking)

@@ -1,0 +1,257 @@
+"""What a partner reads: the German header and explanation of every extract column, the German
+words for code values and missing reasons, and the symbols of the Statistik der Bundesagentur für
+Arbeit. One table, ``COLUMNS``: CSV and XLSX use its German headers, Parquet keeps the typed
+snake_case names for data teams, and the workbook's sheet "Erläuterungen" lists both.
+
+A column's row is looked up by (KPI, column), then by column alone: ``numerator`` is
+"BiAp (Personen)" in K01 and "Übergänge" in K02.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from publish.suppression import SUPPRESSED
+
+# The symbols of the BA's statistics, used alike in every file and report.
+NOT_COMPUTABLE = "x"
+PROVISIONAL = "p"
+SYMBOLS = (
+    (SUPPRESSED, "Geheimhaltung: Fallzahl 1 oder 2, Quote mit Nenner unter 10 (samt Zähler), Mittelwert aus "
+                 "weniger als 3 Fällen, oder sekundär gesperrt, damit kein gesperrter Wert aus Summen "
+                 "zurückgerechnet werden kann (Praxis der Statistik der BA)."),
+    (NOT_COMPUTABLE, "Wert nicht berechenbar oder nicht sinnvoll (etwa ein Rang in einer Summenzeile); warum "
+                     "er fehlt, steht in der Spalte „fehlt, weil“ (fehlt, nicht null)."),
+    (PROVISIONAL, "vorläufig: der Zeitraum, den die Kennzahl nachverfolgt, ist noch nicht vollständig geliefert; "
+                  "der Wert kann sich mit späteren Lieferungen ändern."),
+    ("-", "nichts vorhanden (in Berichten für eine Fallzahl von genau null; in den Dateien steht 0)."),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str  # German, in CSV and XLSX
+    explanation: str  # German, in the sheet "Erläuterungen"
+
+
+_RATE = "Quote in Prozent: Zähler ÷ Nenner × 100, auf 2 Nachkommastellen kaufmännisch gerundet."
+_PROVISIONAL = Column("vorläufig", f"„{PROVISIONAL}“, solange der Zeitraum, den die Kennzahl nachverfolgt, nicht "
+                                  "vollständig geliefert ist.")  # fmt: skip
+
+COLUMNS: dict[tuple[str, str], Column] = {
+    # the same in every KPI
+    ("", "level"): Column("Ebene", "Werkstatt, Kreis oder Jobcenter: eine Zeile der Kennzahl; "
+                                   "„Landschaftsverband insgesamt“ und „NRW insgesamt“: die Summe der Zeilen darüber."),
+    ("", "werkstatt_nr"): Column("Werkstatt-Nr.", "Nummer der Werkstatt im Register des Landschaftsverbands."),
+    ("", "werkstatt_name"): Column("Werkstatt", "Name der Werkstatt (aktuelles Register)."),
+    ("", "landschaftsverband"): Column("Landschaftsverband", "LWL oder LVR: wessen Zeile es ist (leer bei NRW insgesamt)."),
+    ("", "kreisschluessel"): Column("Kreisschlüssel", "Amtlicher Kreisschlüssel (5 Stellen) des Kreises."),
+    ("", "kreis_name"): Column("Kreis", "Name des Kreises oder der kreisfreien Stadt."),
+    ("", "jobcenter"): Column("Jobcenter (Kreisschlüssel)", "Das Jobcenter, bezeichnet durch den Kreisschlüssel seines Kreises."),
+    ("", "jobcenter_name"): Column("Jobcenter", "Name des Jobcenters (nach seinem Kreis)."),
+    ("", "year"): Column("Jahr", "Das Berichtsjahr J."),
+    ("", "month"): Column("Monat", "Der Berichtsmonat (JJJJ-MM); Stichtag ist sein letzter Tag."),
+    ("", "is_provisional"): _PROVISIONAL,
+    ("", "missing_reason"): Column("fehlt, weil", "Warum ein Wert fehlt („x“): fehlt, nicht null."),
+    ("", "note"): Column("Hinweis", "Bei Summenzeilen: welche Spalten nur einen Teil der Zeilen darüber "
+                                    "enthalten, weil die übrigen keinen Wert haben (Summe unvollständig)."),
+    ("", "suppressed"): Column("gesperrt", "Nur Parquet: die Spalten dieser Zeile, die wegen Geheimhaltung "
+                                           "gesperrt sind (ihre Werte sind leer)."),
+    **{
+        (kpi, "kreisschluessel"): Column("Kreisschlüssel", "Kreis, in dem die Werkstatt ihren Sitz hat.")
+        for kpi in ("k01", "k02", "k03", "k04")
+    },
+    # K01 BiAp-Quote
+    ("k01", "numerator"): Column("BiAp (Personen)", "Personen auf einem betriebsintegrierten Arbeitsplatz "
+                                                    "(BiAp oder BIG) am 31.12.J, die im Arbeitsbereich sind."),
+    ("k01", "denominator"): Column("Beschäftigte AB", "Personen im Arbeitsbereich (AB) am 31.12.J."),
+    ("k01", "value"): Column("BiAp-Quote (%)", f"BiAp (Personen) ÷ Beschäftigte AB × 100. {_RATE}"),
+    ("k01", "rank"): Column("Rang", "Rang im Landschaftsverband nach der ungerundeten Quote (1 = höchste; "
+                                    "gleiche Quoten teilen einen Rang: 1, 2, 2, 4)."),
+    ("k01", "value_prev_year"): Column("BiAp-Quote Vorjahr (%)", "Die BiAp-Quote der Werkstatt im Jahr J-1."),
+    ("k01", "rank_prev_year"): Column("Rang Vorjahr", "Ihr Rang im Jahr J-1."),
+    # K02 Übergangsquote, K03 Übergänge je 1.000
+    ("k02", "numerator"): Column("Übergänge", "Übergänge auf den allgemeinen Arbeitsmarkt mit Datum im Jahr J."),
+    ("k02", "denominator"): Column("Beschäftigte AB Vorjahr", "Personen im Arbeitsbereich am 31.12.(J-1)."),
+    ("k02", "value"): Column("Übergangsquote (%)", f"Übergänge ÷ Beschäftigte AB Vorjahr × 100. {_RATE}"),
+    ("k03", "numerator"): Column("Übergänge", "Übergänge auf den allgemeinen Arbeitsmarkt mit Datum im Jahr J."),
+    ("k03", "denominator"): Column("Beschäftigte AB Vorjahr", "Personen im Arbeitsbereich am 31.12.(J-1)."),
+    ("k03", "value"): Column("Übergänge je 1.000", "Übergänge je 1.000 Beschäftigte im Arbeitsbereich am "
+                                                   "31.12.(J-1): die ungerundete Übergangsquote × 10, auf 2 "
+                                                   "Nachkommastellen gerundet (kein Prozentwert)."),
+    # K04 Rückkehrquote
+    ("k04", "numerator"): Column("Rückkehrer", "Übergänge im Jahr J, nach denen die Person binnen 365 Tagen "
+                                               "in die Werkstatt zurückkehrte."),
+    ("k04", "denominator"): Column("Übergänge", "Übergänge mit Datum im Jahr J."),
+    ("k04", "value"): Column("Rückkehrquote (%)", f"Rückkehrer ÷ Übergänge × 100. {_RATE} Vorläufig, bis "
+                                                  "der Dezember des Folgejahres geliefert ist."),
+    # K05 Budget für Arbeit
+    ("k05", "kreisschluessel"): Column("Kreisschlüssel", "Kreis der Werkstatt, aus der die Person kam "
+                                                         "(„unbekannt“, wenn keine genannt ist)."),
+    ("k05", "kreis_name"): Column("Kreis", "Name dieses Kreises."),
+    ("k05", "active_cases"): Column("laufende Fälle 31.12.", "Fälle des Budgets für Arbeit, die am 31.12.J "
+                                                             "liefen (nicht abgelehnt, Beginn bis dahin, "
+                                                             "Ende leer oder später)."),
+    ("k05", "new_cases"): Column("neue Fälle", "Fälle mit Beginn im Jahr J."),
+    ("k05", "mean_monthly_subsidy_eur"): Column("mittlerer Lohnkostenzuschuss (EUR/Monat)",
+                                                "Mittlerer monatlicher Lohnkostenzuschuss der laufenden Fälle "
+                                                "(gesperrt bei weniger als 3 Fällen)."),
+    # K06 Zielgruppenbestand
+    ("k06", "sb"): Column("schwerbehindert (SB)", "Kundinnen und Kunden mit GdB ab 50 am Stichtag."),
+    ("k06", "gl"): Column("gleichgestellt (GL)", "Kundinnen und Kunden mit GdB 30 bis 40 und Gleichstellung."),
+    ("k06", "rehabilitanden"): Column("Rehabilitanden", "Rehabilitandinnen und Rehabilitanden am Stichtag."),
+    ("k06", "any_target"): Column("Zielgruppe insgesamt (Personen)", "Verschiedene Personen in mindestens "
+                                                                     "einer der drei Gruppen."),
+    # K07 Integrationsquote SB/GL
+    ("k07", "numerator"): Column("Integrationsmonate SB/GL", "Monate t-11 bis t mit mindestens einer "
+                                                             "Integration einer Person, die in dem Monat SB "
+                                                             "oder GL war (je Person und Monat einmal)."),
+    ("k07", "denominator"): Column("SB/GL im Mittel", "Mittlerer Bestand an SB und GL der Monate t-12 bis "
+                                                      "t-1 (ein Mittelwert, daher mit Nachkommastellen)."),
+    ("k07", "value"): Column("Integrationsquote SB/GL (%)", f"Integrationsmonate ÷ SB/GL im Mittel × 100. "
+                                                            f"{_RATE} Braucht 13 geladene Monate."),
+    # K08 Werkakademie-Integrationsquote
+    ("k08", "numerator"): Column("integriert binnen 183 Tagen", "Eintritte in die Werkakademie im Jahr J "
+                                                                "mit einer Integration binnen 183 Tagen."),
+    ("k08", "denominator"): Column("Eintritte Werkakademie", "Personen, die im Jahr J erstmals in die "
+                                                             "Werkakademie eintraten."),
+    ("k08", "value"): Column("Werkakademie-Integrationsquote (%)", _RATE),
+    # K09 Übernahmequote Praktikum
+    ("k09", "numerator"): Column("übernommen", "Praktika (MAG) mit Ende im Jahr J, nach denen binnen 92 "
+                                               "Tagen eine Integration beim selben Arbeitgeber folgte."),
+    ("k09", "denominator"): Column("beendete Praktika", "Praktika (MAG) mit Ende im Jahr J."),
+    ("k09", "value"): Column("Übernahmequote Praktikum (%)", _RATE),
+    # K10 Übergang, dann arbeitslos
+    ("k10", "landschaftsverband"): Column("Landschaftsverband", "LWL oder LVR (der verlassenen Werkstatt); "
+                                                               "NRW bei der Summe."),
+    ("k10", "numerator"): Column("danach arbeitslos", "Übergänge im Jahr J, deren Person binnen 365 Tagen "
+                                                      "in einem Monat arbeitslos beim Jobcenter gemeldet war."),
+    ("k10", "denominator"): Column("Übergänge", "Übergänge mit Datum im Jahr J."),
+    ("k10", "value"): Column("Übergang, dann arbeitslos (%)", _RATE),
+    # K11 Vom Jobcenter in die Werkstatt
+    ("k11", "entrants"): Column("Eintritte Werkstatt (Personen)", "Personen, die im Jahr J in eine Werkstatt "
+                                                                  "des Kreises eintraten."),
+    ("k11", "from_jobcenter"): Column("davon vom Jobcenter", "Davon Personen, die in den 24 Monaten vor dem "
+                                                             "Eintritt Kunden eines Jobcenters waren."),
+    # K12 Abgleich Leistungsdokumentation
+    ("k12", "measure"): Column("Merkmal", "Beschäftigte AB 31.12., BiAp 31.12., Übergänge, davon Budget für Arbeit."),
+    ("k12", "reported"): Column("laut Leistungsdokumentation", "Die Zahl, die der Landschaftsverband meldet."),
+    ("k12", "computed"): Column("aus Personendaten", "Die Zahl, berechnet aus den Personenmeldungen der Werkstatt."),
+    ("k12", "difference"): Column("Differenz", "aus Personendaten minus laut Leistungsdokumentation."),
+    ("k12", "status"): Column("Abgleich", "„stimmt“ (gleich), „weicht ab“ (Differenz zu klären) oder "
+                                          "„fehlt“ (eine Seite fehlt)."),
+    # K13 Arbeitgeber-Engagement
+    ("k13", "employers"): Column("Arbeitgeber", "Verschiedene Arbeitgeber mit einem BiAp-, BIG- oder "
+                                                "Praktikumsplatz, einem Übergang, einem Budget für Arbeit oder "
+                                                "einer SB/GL-Integration im Kreis."),
+    ("k13", "numerator"): Column("davon öffentliche Verwaltung", "Davon Arbeitgeber der öffentlichen "
+                                                                 "Verwaltung (WZ 84)."),
+    ("k13", "denominator"): Column("Arbeitgeber (Nenner)", "Wie „Arbeitgeber“: der Nenner des Anteils."),
+    ("k13", "value"): Column("Anteil öffentliche Verwaltung (%)", _RATE),
+    # K14 Regionalübersicht NRW inklusiv
+    ("k14", "ab_persons"): Column("Beschäftigte AB (Wohnort)", "Personen im Arbeitsbereich am 31.12.J mit "
+                                                               "Wohnort im Kreis."),
+    ("k14", "biap_persons"): Column("BiAp (Personen, Wohnort)", "Davon auf einem BiAp- oder BIG-Platz."),
+    ("k14", "transitions"): Column("Übergänge (Wohnort)", "Übergänge im Jahr J von Personen mit Wohnort im Kreis."),
+    ("k14", "budget_fuer_arbeit_active"): Column("Budget für Arbeit laufend 31.12.",
+                                                 "Laufende Fälle am 31.12.J aus den Werkstätten des Kreises (K05)."),
+    ("k14", "sb_gl_customers_december"): Column("SB/GL-Kunden Dezember", "SB- und GL-Kunden des Jobcenters "
+                                                                         "des Kreises im Dezember (K06)."),
+    ("k14", "sb_gl_integration_months"): Column("SB/GL-Integrationsmonate", "Integrationsmonate von SB und "
+                                                                            "GL im Jahr J."),
+    ("k14", "k07_december"): Column("Integrationsquote SB/GL Dezember (%)", "K07 für den Dezember des Jahres."),
+}  # fmt: skip
+
+# Sheet names (at most 31 characters, Excel's limit) and titles per KPI.
+SHEET_NAMES = {
+    "k01": "K01 BiAp-Quote",
+    "k02": "K02 Übergangsquote",
+    "k03": "K03 Übergänge je 1.000",
+    "k04": "K04 Rückkehrquote",
+    "k05": "K05 Budget für Arbeit",
+    "k06": "K06 Zielgruppenbestand",
+    "k07": "K07 Integrationsquote SB-GL",
+    "k08": "K08 Werkakademie",
+    "k09": "K09 Übernahme Praktikum",
+    "k10": "K10 Übergang, dann arbeitslos",
+    "k11": "K11 Jobcenter in Werkstatt",
+    "k12": "K12 Abgleich LD",
+    "k13": "K13 Arbeitgeber",
+    "k14": "K14 Regionalübersicht",
+}
+
+VALUES = {
+    "level": {
+        "werkstatt": "Werkstatt",
+        "kreis": "Kreis",
+        "jobcenter": "Jobcenter",
+        "landschaftsverband": "Landschaftsverband insgesamt",
+        "nrw": "NRW insgesamt",
+    },
+    "measure": {
+        "ab": "Beschäftigte AB 31.12.",
+        "biap": "BiAp 31.12.",
+        "transitions": "Übergänge",
+        "bfa": "davon Budget für Arbeit",
+    },
+    "status": {"ok": "stimmt", "abweichung": "weicht ab", "fehlt": "fehlt"},
+}
+
+# Why a value is missing, in German: (pattern of the warehouse's reason, German; \1 ... its groups).
+_REASONS = (
+    (r"no personen snapshot for December (\d{4})", r"keine Personenmeldung für Dezember \1"),
+    (r"no persons in AB on 31\.12\.(\d{4})", r"am 31.12.\1 niemand im Arbeitsbereich"),
+    (r"no persons in AB on 31\.12\. of the previous year", "am 31.12. des Vorjahres niemand im Arbeitsbereich"),
+    (r"no transitions in the year", "keine Übergänge im Jahr"),
+    (r"no active cases on 31\.12\.", "am 31.12. kein laufender Fall"),
+    (r"needs 13 loaded months \(t-12 \.\.\. t\)", "braucht 13 geladene Monate (t-12 bis t)"),
+    (r"no Werkakademie entries in the year", "keine Eintritte in die Werkakademie im Jahr"),
+    (r"no MAG spells ending in the year", "kein Praktikum (MAG) im Jahr beendet"),
+    (r"no workshop has delivered December yet", "noch keine Werkstatt hat den Dezember geliefert"),
+    (r"no Budget für Arbeit file for the year yet", "noch keine Datei zum Budget für Arbeit für das Jahr"),
+    (r"no Jobcenter data for the Kreis", "keine Daten des Jobcenters für den Kreis"),
+    (r"the Jobcenter has not delivered December yet", "das Jobcenter hat den Dezember noch nicht geliefert"),
+    (r"the Budget für Arbeit file of (\w+) for (\d{4}) has not been delivered",
+     r"die Datei zum Budget für Arbeit des \1 für \2 ist nicht geliefert"),
+    (r"(\d+) of (\d+) parts without a value", r"\1 von \2 Teilen ohne Wert"),
+    (r"no value", "kein Wert"),
+)  # fmt: skip
+
+
+def column(kpi: str, name: str) -> Column:
+    """The German header and explanation of a KPI's column; a column nobody described yet keeps its
+    name (the tests find it before a partner does)."""
+    return COLUMNS.get((kpi, name)) or COLUMNS.get(("", name)) or Column(name, "")
+
+
+def header(kpi: str, name: str) -> str:
+    return column(kpi, name).header
+
+
+def reason(kpi: str, text: str) -> str:
+    """A missing reason in German; several are joined by "; ". A reason without a German form
+    stays as it is (never lost; the tests list every reason the warehouse writes)."""
+    return "; ".join(_one_reason(kpi, part) for part in text.split("; "))
+
+
+def _one_reason(kpi: str, text: str) -> str:
+    if text.startswith("K07 for December: "):
+        return "K07 für Dezember: " + _one_reason("k07", text.removeprefix("K07 for December: "))
+    if match := re.fullmatch(r"(\w+): (\d+) of (\d+) parts without a value", text):
+        name, missing, parts = match.groups()
+        return f"{header(kpi, name)}: Summe unvollständig ({missing} von {parts} Zeilen ohne Wert)"
+    if text.startswith("no part has a value for "):
+        names = text.removeprefix("no part has a value for ").split(", ")
+        return "kein Teil hat einen Wert für " + ", ".join(header(kpi, name) for name in names)
+    for pattern, german in _REASONS:
+        if re.fullmatch(pattern, text):
+            return re.sub(pattern, german, text)
+    return text
+
+
+def translated(kpi: str, name: str, value: str) -> str:
+    """A code value or missing reason as a partner reads it."""
+    if name in ("missing_reason", "note"):
+        return reason(kpi, value)
+    return VALUES.get(name, {}).get(value, value)
