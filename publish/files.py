@@ -54,7 +54,7 @@ def neutralise(text: str) -> str:
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
-def _cell_text(kpi: str, name: str, value: object, dtype: pl.DataType, hidden: bool) -> str:
+def cell_text(kpi: str, name: str, value: object, dtype: pl.DataType, hidden: bool) -> str:
     if hidden:
         return SUPPRESSED
     if value is None:
@@ -68,10 +68,16 @@ def _cell_text(kpi: str, name: str, value: object, dtype: pl.DataType, hidden: b
     return neutralise(translated(kpi, name, str(value)))
 
 
-def _hidden(sheet: Sheet, column: str) -> list[bool]:
+def hidden_cells(sheet: Sheet, column: str) -> list[bool]:
     if column in sheet.suppressed.columns:
         return sheet.suppressed[column].to_list()
     return [False] * sheet.frame.height
+
+
+def texts(sheet: Sheet, name: str) -> list[str]:
+    """A column's cells as every human-readable file shows them (CSV, report): one source."""
+    dtype, hidden = sheet.frame.schema[name], hidden_cells(sheet, name)
+    return [cell_text(sheet.kpi, name, v, dtype, h) for v, h in zip(sheet.frame[name], hidden, strict=True)]
 
 
 def csv_bytes(sheet: Sheet) -> bytes:
@@ -79,14 +85,7 @@ def csv_bytes(sheet: Sheet) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(sheet.headers())
-    columns = [
-        (c, sheet.frame[c].to_list(), sheet.frame.schema[c], _hidden(sheet, c)) for c in sheet.frame.columns
-    ]
-    for i in range(sheet.frame.height):
-        writer.writerow(
-            _cell_text(sheet.kpi, name, values[i], dtype, hidden[i])
-            for name, values, dtype, hidden in columns
-        )
+    writer.writerows(zip(*(texts(sheet, name) for name in sheet.frame.columns), strict=True))
     return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 
@@ -113,12 +112,12 @@ def write_xlsx(sheets: list[Sheet], path: Path, title: str) -> None:
         ws = workbook.add_worksheet(SHEET_NAMES[sheet.kpi])
         for j, (name, heading) in enumerate(zip(sheet.frame.columns, sheet.headers(), strict=True)):
             dtype = sheet.frame.schema[name]
-            values, hidden = sheet.frame[name].to_list(), _hidden(sheet, name)
+            values, hidden = sheet.frame[name].to_list(), hidden_cells(sheet, name)
             ws.write_string(0, j, heading, bold)
             width = min(len(heading), 24)
             for i, value in enumerate(values, start=1):
                 if hidden[i - 1] or value is None or dtype == pl.Boolean:
-                    text = _cell_text(sheet.kpi, name, value, dtype, hidden[i - 1])
+                    text = cell_text(sheet.kpi, name, value, dtype, hidden[i - 1])
                     ws.write_string(i, j, text, right if dtype.is_numeric() else None)
                 elif dtype.is_numeric():
                     ws.write_number(i, j, value, decimal if dtype.is_float() else None)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from publish.files import Sheet, csv_bytes, write_parquet, write_xlsx
 from publish.partners import Partner
+from publish.reports import REPORT_STEM, partner_report
 from teilhabe.disk import is_disk_full, storage_error
 from teilhabe.settings import DBT_PROJECT_DIR, REPO_ROOT
 
@@ -152,6 +153,10 @@ def deliver(
     restates = tuple(k for k in figures if previous["figures"].get(k) != figures[k]) if previous else ()
     try:
         files = _write_files(partner, period, sheets, csvs, building, file_delay)
+        pages = partner_report(partner, period, sheets, data_through)  # the report a person reads
+        for suffix, data in (("html", pages.html), ("pdf", pages.pdf)):
+            _write(building / f"{REPORT_STEM}.{suffix}", data, file_delay)
+            files.append((f"{REPORT_STEM}.{suffix}", sum(s.frame.height for s in sheets)))
         if report is not None:
             _write(
                 building / "validation.json",

@@ -71,8 +71,9 @@ def test_every_partner_gets_a_complete_delivery_after_a_run(home):
             import hashlib
 
             assert hashlib.sha256((latest / entry["name"]).read_bytes()).hexdigest() == entry["sha256"]
-        suffixes = {Path(n).suffix[1:] for n in listed - {"validation.json"}}
+        suffixes = {Path(n).suffix[1:] for n in listed - {"validation.json", "bericht.html", "bericht.pdf"}}
         assert suffixes == set(configured[partner].formats)
+        assert {"bericht.html", "bericht.pdf"} <= listed, "the report a person reads"
         statement = json.loads((latest / "validation.json").read_text("utf-8"))
         assert statement["success"] and statement["passed"] == statement["expectations"] == len(
             statement["checks"]
@@ -350,7 +351,8 @@ def test_a_failed_validation_blocks_the_delivery_and_shows_in_dagster(copy_home,
     report = (copy_home / "reports" / "validation" / "jobcenter_05914" / "2024-11.html").read_text()
     assert "blocked: not delivered" in report and "FAILED" in report, "the failed check is in the report"
     assert "05315" not in report, "the report never shows the withheld value"
-    assert not list((copy_home / "outbox").rglob("*.html")), "validation reports stay inside"
+    leaving = [p for p in (copy_home / "outbox").rglob("*.html") if p.name != "bericht.html"]
+    assert not leaving, "validation reports stay inside (the partner report is the only page that leaves)"
 
 
 def test_jobcenters_are_validated_together_and_alone_when_one_fails(demo_home, copy_home, monkeypatch):
