@@ -75,8 +75,6 @@ COLUMNS: dict[tuple[str, str], Column] = {
     ("k02", "numerator"): Column("Übergänge", "Übergänge auf den allgemeinen Arbeitsmarkt mit Datum im Jahr J."),
     ("k02", "denominator"): Column("Beschäftigte AB Vorjahr", "Personen im Arbeitsbereich am 31.12.(J-1)."),
     ("k02", "value"): Column("Übergangsquote (%)", f"Übergänge ÷ Beschäftigte AB Vorjahr × 100. {_RATE}"),
-    ("k03", "numerator"): Column("Übergänge", "Übergänge auf den allgemeinen Arbeitsmarkt mit Datum im Jahr J."),
-    ("k03", "denominator"): Column("Beschäftigte AB Vorjahr", "Personen im Arbeitsbereich am 31.12.(J-1)."),
     ("k03", "value"): Column("Übergänge je 1.000", "Übergänge je 1.000 Beschäftigte im Arbeitsbereich am "
                                                    "31.12.(J-1): die ungerundete Übergangsquote × 10, auf 2 "
                                                    "Nachkommastellen gerundet (kein Prozentwert)."),
@@ -162,6 +160,8 @@ COLUMNS: dict[tuple[str, str], Column] = {
                                                                             "GL im Jahr J."),
     ("k14", "k07_december"): Column("Integrationsquote SB/GL Dezember (%)", "K07 für den Dezember des Jahres."),
 }  # fmt: skip
+# K03 is K02 per 1,000 instead of per 100: the same numerator and denominator.
+COLUMNS |= {("k03", name): COLUMNS[("k02", name)] for name in ("numerator", "denominator")}
 
 # Sheet names (at most 31 characters, Excel's limit) and titles per KPI.
 SHEET_NAMES = {

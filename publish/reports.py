@@ -71,7 +71,7 @@ def _table(sheet: Sheet) -> dict:
     cells = [texts(sheet, c) for c in columns]
     numeric = [sheet.frame.schema[c].is_numeric() for c in columns]
     return {
-        "caption": f"{SHEET_NAMES[sheet.kpi]}",
+        "caption": SHEET_NAMES[sheet.kpi],
         "columns": ["", *(column(sheet.kpi, c).header for c in columns)],
         "align": ["left", *("right" if n else "left" for n in numeric)],
         "rows": [[name, *row] for name, *row in zip(_row_names(sheet), *cells, strict=True)],
@@ -99,11 +99,10 @@ def _chart(sheet: Sheet) -> dict | None:
         return None
     header = column(sheet.kpi, "value").header
     names, labels = _row_names(sheet), texts(sheet, "value")
-    hidden = texts(sheet, "value")
     data = pl.DataFrame(
         {
             "name": [names[i] for i in base],
-            "value": [None if hidden[i] in ("*", "x") else frame["value"][i] for i in base],
+            "value": [None if labels[i] in ("*", "x") else frame["value"][i] for i in base],
             "label": [labels[i] for i in base],
         },
         schema={"name": pl.String, "value": pl.Float64, "label": pl.String},
