@@ -16,7 +16,7 @@ INBOX ?=
 # SCENARIOS="demo nrw-1y" picks benchmark scenarios (default: all; the NRW ones take ~20 minutes).
 SCENARIOS ?=
 
-.PHONY: help setup run test dev lint format docs bench clean
+.PHONY: help setup run test dev lint format docs bench pictures clean
 
 help:
 	@echo "make run    - set up, simulate a demo inbox (unless INBOX=dir), run the whole pipeline"
@@ -24,6 +24,7 @@ help:
 	@echo "make dev    - the Dagster UI (dagster dev) on http://127.0.0.1:3000"
 	@echo "make bench  - the benchmark (SCENARIOS=\"demo nrw-1y ...\"); results in data/bench/results"
 	@echo "make lint   - ruff (with complexity rules) and sqlfluff (dbt templater)"
+	@echo "make pictures - the README's report pictures from the data home of make run (needs chromium)"
 
 # uv itself is installed into a private venv from PyPI, pinned; everything else comes from uv.lock.
 $(UV):
@@ -49,6 +50,15 @@ dev: setup
 
 bench: setup
 	$(RUN) bench $(foreach scenario,$(SCENARIOS),--scenario $(scenario))
+
+# The README's pictures of the reports: LWL, Jobcenter Hagen, NRW inklusiv, as `make run` left them.
+pictures:
+	@for partner in lwl jobcenter_05914 nrw_inklusiv; do \
+	    page="$$(ls -d "$(TEILHABE_HOME)"/outbox/$$partner/*/latest | tail -1)/bericht.html"; \
+	    chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1100,1500 \
+	        --screenshot="docs/bericht_$$partner.png" "file://$$(realpath "$$page")" 2>/dev/null \
+	        && echo "docs/bericht_$$partner.png"; \
+	done
 
 lint: setup
 	$(VENV)/bin/ruff check .

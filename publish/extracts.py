@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from ingest.ops_tables import PUBLISH_DDL
-from publish.periods import period_months
+from publish.periods import shown_months
 from publish.suppression import TableSpec, suppress
 
 
@@ -61,6 +61,12 @@ class KpiExtract:
 
 
 _RATE = {"value": ("numerator", "denominator", 100)}
+PEER_GROUP = "vergleichsgruppe"  # the level of a peer group's total (tables of Jobcenters)
+TOTAL_LEVELS = ("landschaftsverband", "nrw", PEER_GROUP)
+# A total a Jobcenter compares itself with (its peer group, NRW) is shown to it only where it sums
+# at least this many other Jobcenters with figures: else its own figures subtracted from the total
+# would show another Jobcenter's (privacy.md §4).
+MIN_OTHERS_IN_COMPARISON = 2
 EXTRACTS = {
     e.kpi: e
     for e in (
@@ -144,7 +150,8 @@ def _load(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> pl.DataFrame:
                   from {table} k left join marts.dim_regions r on r.kreisschluessel = k.kreisschluessel"""
     elif extract.grain == "jobcenter":
         sql = f"""select k.*, 'Jobcenter ' || r.kreis_name as jobcenter_name, k.jobcenter as _kreisschluessel,
-                         r.landschaftsverband as _landschaftsverband, k.jobcenter as _region
+                         r.landschaftsverband as _landschaftsverband, k.jobcenter as _region,
+                         r.vergleichsgruppe as _vergleichsgruppe
                   from {table} k left join marts.dim_regions r on r.kreisschluessel = k.jobcenter"""
     else:
         sql = f"""select k.*, null::varchar as _kreisschluessel, k.landschaftsverband as _landschaftsverband,
@@ -172,7 +179,7 @@ _NAME = {"werkstatt": "werkstatt_name", "kreis": "kreis_name", "jobcenter": "job
 
 
 def _load_totals(con: duckdb.DuckDBPyConnection, extract: KpiExtract, frame: pl.DataFrame) -> pl.DataFrame:
-    """The KPI's Landschaftsverband and NRW totals, computed by dbt (model kpi.<table>_totals, macro
+    """The KPI's Landschaftsverband, NRW and peer-group totals, computed by dbt (model kpi.<table>_totals, macro
     kpi_totals), as rows of the loaded KPI table: its columns and types, the total's name in the
     grain's name column, the internal columns set, every column a total has no figure for null."""
     totals = con.execute(f"select * from kpi.{extract.table}_totals order by all").pl()
@@ -182,6 +189,7 @@ def _load_totals(con: duckdb.DuckDBPyConnection, extract: KpiExtract, frame: pl.
     }  # fmt: skip
     lv = pl.when(pl.col("level") == "landschaftsverband").then(pl.col("region"))  # null on NRW
     named = {
+        "_vergleichsgruppe": pl.when(pl.col("level") == PEER_GROUP).then(pl.col("region")),
         "level": pl.col("level"),
         "_tier": pl.col("level"),
         "_region": pl.col("region"),
@@ -199,18 +207,19 @@ def _load_totals(con: duckdb.DuckDBPyConnection, extract: KpiExtract, frame: pl.
 
 
 def complete_table(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> tuple[pl.DataFrame, dict]:
-    """All rows of a KPI with its Landschaftsverband and NRW totals (computed by dbt), and per period
-    the groups of parts and their total (row indexes) that secondary suppression protects."""
+    """All rows of a KPI with its Landschaftsverband and NRW totals (computed by dbt; a table of
+    Jobcenters also its peer groups'), and per period the groups of parts and their total (row
+    indexes) that secondary suppression protects."""
     frame = _load(con, extract)
     if not extract.totals or frame.is_empty():
         return frame, {}
     table = pl.concat([frame, _load_totals(con, extract, frame)], how="vertical")
-    order = pl.col("level").replace_strict({"landschaftsverband": 1, "nrw": 2}, default=0)
+    order = pl.col("level").replace_strict({"landschaftsverband": 1, PEER_GROUP: 2, "nrw": 3}, default=0)
     table = table.sort(["_period", "_landschaftsverband", order], nulls_last=True, maintain_order=True)
     groups: dict[str, list[tuple[int, ...]]] = {}
     indexed = table.with_row_index("_i")
     for (period,), block in indexed.group_by("_period", maintain_order=True):
-        base = block.filter(~pl.col("level").is_in(["landschaftsverband", "nrw"]))
+        base = block.filter(~pl.col("level").is_in(TOTAL_LEVELS))
         lv_rows = block.filter(pl.col("level") == "landschaftsverband")
         nrw = block.filter(pl.col("level") == "nrw")["_i"][0]
         found = []
@@ -220,6 +229,10 @@ def complete_table(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> tuple
             for lv, total in lv_rows.select("_landschaftsverband", "_i").iter_rows():
                 found.append((*base.filter(pl.col("_landschaftsverband") == lv)["_i"], total))
             found.append((*lv_rows["_i"], nrw))
+        if extract.grain == "jobcenter":
+            peer_totals = block.filter(pl.col("level") == PEER_GROUP).select("_vergleichsgruppe", "_i")
+            for group, total in peer_totals.iter_rows():
+                found.append((*base.filter(pl.col("_vergleichsgruppe") == group)["_i"], total))
         groups[period] = found
     return table.with_columns(_partial_totals(table, groups, extract)), groups
 
@@ -399,28 +412,57 @@ def public_columns(extract: KpiExtract, table: pl.DataFrame) -> list[str]:
     return (["level"] if extract.totals else []) + first + [c for c in columns if c not in first]
 
 
-def in_scope(table: pl.DataFrame, partner) -> pl.Expr:
+def in_scope(table: pl.DataFrame, partner, extract: KpiExtract) -> pl.Series:
     """Rows a partner may see (privacy.md §4): a Landschaftsverband its own rows and total, a
-    Jobcenter or Kreis list its own Kreise' rows, the statewide initiative everything."""
+    Jobcenter or Kreis list its own Kreise' rows — in a table of Jobcenters with the totals they
+    compare themselves with (``comparisons``) — the statewide initiative everything."""
     if partner.statewide:
-        return pl.lit(True)
+        return pl.Series([True] * table.height)
     if partner.landschaftsverband:
-        return pl.col("_landschaftsverband") == partner.landschaftsverband
-    return ~pl.col("level").is_in(["landschaftsverband", "nrw"]) & pl.col("_kreisschluessel").is_in(
-        list(partner.kreise)
-    )
+        return table["_landschaftsverband"] == partner.landschaftsverband
+    own = table.select(
+        ~pl.col("level").is_in(TOTAL_LEVELS) & pl.col("_kreisschluessel").is_in(list(partner.kreise))
+    ).to_series()
+    return own | comparisons(table, own, extract) if extract.grain == "jobcenter" else own
+
+
+def comparisons(table: pl.DataFrame, own: pl.Series, extract: KpiExtract) -> pl.Series:
+    """The NRW total and the own peer groups' totals of a table of Jobcenters, per period, where no
+    other Jobcenter's figures follow from them and the partner's own rows (``own``): each sums at
+    least MIN_OTHERS_IN_COMPARISON other Jobcenters with figures, and so does NRW without the peer
+    group (else NRW minus the peer group would show one Jobcenter)."""
+    has_figures = pl.any_horizontal(pl.col(c).is_not_null() for c in extract.counts)
+    rows = table.with_columns(own.alias("_own"), has_figures.alias("_figures"))
+    base = rows.filter(~pl.col("level").is_in(TOTAL_LEVELS) & pl.col("_figures"))
+    own_groups = set(rows.filter(pl.col("_own"))["_vergleichsgruppe"])
+    others = base.filter(~pl.col("_own")).group_by("_period", "_vergleichsgruppe").len()
+    others_in = {(period, group): n for period, group, n in others.iter_rows()}
+    all_others = {period: sum(n for (p, _), n in others_in.items() if p == period) for period, _ in others_in}
+    shown = []
+    for level, period, group in rows.select("level", "_period", "_vergleichsgruppe").iter_rows():
+        outside = all_others.get(period, 0) - others_in.get((period, group), 0)
+        if level == "nrw":
+            shown.append(all_others.get(period, 0) >= MIN_OTHERS_IN_COMPARISON)
+        elif level == PEER_GROUP and group in own_groups:
+            shown.append(
+                others_in.get((period, group), 0) >= MIN_OTHERS_IN_COMPARISON
+                and (outside == 0 or outside >= MIN_OTHERS_IN_COMPARISON)
+            )
+        else:
+            shown.append(False)
+    return pl.Series(shown, dtype=pl.Boolean)
 
 
 def partner_sheets(decision: Decision, partner, period: str) -> list:
     """The partner's KPIs for the period, cut from the decided complete tables."""
     from publish.files import Sheet
 
-    months = period_months(period)
+    months = shown_months(period, partner.history_months)
     sheets = []
     for kpi in partner.kpis:
         extract, table, mask = EXTRACTS[kpi], decision.tables[kpi], decision.masks[kpi]
         periods = months if extract.period == "month" else [period[:4]]
-        keep = table.select((pl.col("_period").is_in(periods) & in_scope(table, partner)).alias("k"))["k"]
+        keep = table["_period"].is_in(periods) & in_scope(table, partner, extract)
         frame, hidden = table.filter(keep), mask.filter(keep)
         hidden = hidden.with_columns(pl.col(c) & frame[c].is_not_null() for c in hidden.columns)
         keys = frame.select(_CELL)

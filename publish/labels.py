@@ -42,7 +42,10 @@ _PROVISIONAL = Column("vorläufig", f"„{PROVISIONAL}“, solange der Zeitraum,
 COLUMNS: dict[tuple[str, str], Column] = {
     # the same in every KPI
     ("", "level"): Column("Ebene", "Werkstatt, Kreis oder Jobcenter: eine Zeile der Kennzahl; "
-                                   "„Landschaftsverband insgesamt“ und „NRW insgesamt“: die Summe der Zeilen darüber."),
+                                   "„Landschaftsverband insgesamt“ und „NRW insgesamt“: die Summe der Zeilen darüber; "
+                                   "„Vergleichsgruppe insgesamt“: die Summe der Jobcenter gleicher Form (gE, zkT) in "
+                                   "Kreisen gleichen Typs (kreisfreie Stadt, Kreis), mit denen sich ein Jobcenter "
+                                   "vergleicht."),
     ("", "werkstatt_nr"): Column("Werkstatt-Nr.", "Nummer der Werkstatt im Register des Landschaftsverbands."),
     ("", "werkstatt_name"): Column("Werkstatt", "Name der Werkstatt (aktuelles Register)."),
     ("", "landschaftsverband"): Column("Landschaftsverband", "LWL oder LVR: wessen Zeile es ist (leer bei NRW insgesamt)."),
@@ -188,6 +191,7 @@ VALUES = {
         "jobcenter": "Jobcenter",
         "landschaftsverband": "Landschaftsverband insgesamt",
         "nrw": "NRW insgesamt",
+        "vergleichsgruppe": "Vergleichsgruppe insgesamt",
     },
     "measure": {
         "ab": "Beschäftigte AB 31.12.",

@@ -74,6 +74,20 @@ def code_version() -> str:
         return "unknown"
 
 
+def _restatement_note(previous: dict, restates: tuple[str, ...], data_through: str) -> str:
+    """Why a new version's figures differ from the one it replaces, as far as the manifests tell:
+    later deliveries, changed definitions or a changed pipeline; else corrected deliveries."""
+    why = []
+    if previous.get("data_through") != data_through:
+        why.append(f"deliveries up to {data_through} taken (before: up to {previous.get('data_through')})")
+    if previous.get("kpi_definitions_version") != kpi_definitions_version():
+        why.append("the KPI definitions (kpis.md) changed")
+    if previous.get("code_version") != code_version():
+        why.append(f"the pipeline changed ({previous.get('code_version')} -> {code_version()})")
+    because = "; ".join(why) or "corrected or late deliveries for the period"
+    return f"Replaces {previous['version']}: {', '.join(restates)} differ. Since then: {because}."
+
+
 def _versions(folder: Path) -> list[Path]:
     """Complete versions (their manifest exists), oldest first."""
     return sorted(p for p in folder.glob("v[0-9][0-9][0-9][0-9]") if (p / "manifest.json").exists())
@@ -171,11 +185,7 @@ def deliver(
             "version": version,
             "supersedes": newest.name if newest else None,
             "restates": list(restates),
-            "restatement_note": (
-                f"Replaces {newest.name}: corrected deliveries changed {', '.join(restates)}."
-                if restates
-                else None
-            ),
+            "restatement_note": _restatement_note(previous, restates, data_through) if restates else None,
             "data_through": data_through,
             "kpis": list(partner.kpis),
             "files": [

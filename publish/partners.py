@@ -42,6 +42,7 @@ class Partner:
     period: str
     target: str
     template_id: str | None = None  # the partners.yaml entry this partner was made from (a template)
+    history_months: int = 0  # monthly KPIs over this many months up to the period (0: the period's)
 
     def scope_kreise(self) -> tuple[str, ...]:
         """The Kreise whose rows this partner may see."""
@@ -77,8 +78,11 @@ def _refuse(where: str, message: str) -> PartnerConfigError:
 
 def _partner(entry: dict, where: str) -> Partner:
     known = {"id", "name", "scope", "kpis", "formats", "schedule", "period", "target"}
-    if unknown := set(entry) - known:
+    if unknown := set(entry) - known - {"history_months"}:
         raise _refuse(where, f"unknown field(s) {', '.join(sorted(unknown))}")
+    history = entry.get("history_months", 0)
+    if not isinstance(history, int) or isinstance(history, bool) or not 0 <= history <= 60:
+        raise _refuse(where, f"history_months {history!r} is not a number of months from 0 to 60")
     for field in known:
         if field not in entry:
             raise _refuse(where, f"field {field!r} missing")
@@ -108,6 +112,7 @@ def _partner(entry: dict, where: str) -> Partner:
     return Partner(
         id=str(entry["id"]), name=str(entry["name"]), landschaftsverband=lv, kreise=kreise, statewide=statewide,
         kpis=kpis, formats=formats, schedule=str(entry["schedule"]), period=entry["period"], target=str(entry["target"]),
+        history_months=history,
     )  # fmt: skip
 
 

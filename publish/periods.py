@@ -29,6 +29,17 @@ def period_months(period: str) -> list[str]:
     return [f"{year}-{m:02d}" for m in range(first, first + count)]
 
 
+def shown_months(period: str, history_months: int = 0) -> list[str]:
+    """The months a delivery's monthly KPIs show: the period's months, or, for a partner with a
+    history (partners.yaml ``history_months``), that many months ending with the period's last."""
+    months = period_months(period)
+    if history_months <= len(months):
+        return months
+    year, month = int(months[-1][:4]), int(months[-1][5:])
+    index = year * 12 + month - 1
+    return [f"{i // 12}-{i % 12 + 1:02d}" for i in range(index - history_months + 1, index + 1)]
+
+
 def period_problem(period: str, today: dt.date) -> str | None:
     """Why a period cannot be published (yet), or None: not a period, before the first one, or
     not ended on ``today`` (a period is published once it has ended)."""

@@ -25,8 +25,10 @@ import polars as pl
 import typst
 import vl_convert
 
+from publish.extracts import TOTAL_LEVELS
 from publish.files import Sheet, texts
 from publish.labels import PROVISIONAL, SHEET_NAMES, SYMBOLS, column, translated
+from publish.tiles import TILES
 
 LOG = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).with_name("templates")
@@ -41,7 +43,15 @@ KEYS = ("werkstatt_nr", "kreisschluessel", "jobcenter", "landschaftsverband")  #
 # Shown once above the table (the period, the partner's scope) or as notes below it, not per row.
 NOT_IN_TABLE = {"level", "landschaftsverband", "werkstatt_nr", "kreisschluessel", "jobcenter", "year",
                 "month", "note", *NAMES}  # fmt: skip
-TOTAL_LEVELS = ("landschaftsverband", "nrw")
+# The totals a Jobcenter compares itself with, drawn beside its own figures.
+COMPARISONS = ("vergleichsgruppe", "nrw")
+# Over several months: a rate as it is; a count as an index (first month all lines show = 100),
+# since a Jobcenter's count and NRW's differ by an order of magnitude.
+TREND_COLUMN = {"k06": "any_target"}
+# The figures of a regional overview drawn as tile maps of the Kreise.
+TILE_FIGURES = {"k14": ("biap_persons", "transitions", "k07_december")}
+TILE_SHADES = ["#f0f4f8", "#7fa6cc"]  # light to mid blue: dark text stays at 4.5:1 or more on every shade
+TILE_MISSING = "#d9d9d9"
 
 
 @dataclass(frozen=True)
@@ -50,60 +60,163 @@ class Report:
     pdf: bytes
 
 
-def _row_names(sheet: Sheet) -> list[str]:
+def _months(sheet: Sheet) -> list[str] | None:
+    """The month of each row, where the sheet holds several months (a Jobcenter's history)."""
+    frame = sheet.frame
+    if "month" not in frame.columns or frame["month"].n_unique() < 2:
+        return None
+    return frame["month"].to_list()
+
+
+def _series_names(sheet: Sheet) -> list[str]:
+    """Whose figure each row is: its name, else its key, else whose row it is."""
     frame = sheet.frame
     candidates = [c for c in (*NAMES, *KEYS) if c in frame.columns]
-    names = frame.select(pl.coalesce(*candidates).fill_null("")).to_series().to_list()
+    return frame.select(pl.coalesce(*candidates).fill_null("")).to_series().to_list()
+
+
+def _row_names(sheet: Sheet) -> list[str]:
+    frame = sheet.frame
+    names = _series_names(sheet)
     if "measure" in frame.columns:  # K12: one row per workshop and measure
         measures = [translated(sheet.kpi, "measure", m) for m in frame["measure"]]
         names = [f"{name}: {measure}" for name, measure in zip(names, measures, strict=True)]
     return names
 
 
-def _table(sheet: Sheet) -> dict:
-    """The sheet as the report shows it: a row header (the name), the figures as in the CSV;
-    "vorläufig" and "fehlt, weil" only where a row has them."""
+def _table(sheet: Sheet, rows: list[int] | None = None, caption: str | None = None) -> dict:
+    """The sheet (or some of its ``rows``) as the report shows it: a row header (the name), the
+    figures as in the CSV; "vorläufig" and "fehlt, weil" only where a row has them."""
+    rows = list(range(sheet.frame.height)) if rows is None else rows
     columns = [
         c
         for c in sheet.frame.columns
-        if c not in NOT_IN_TABLE and c != "measure" and any(text != "" for text in texts(sheet, c))
+        if c not in NOT_IN_TABLE and c != "measure" and any(texts(sheet, c)[i] != "" for i in rows)
     ]
-    cells = [texts(sheet, c) for c in columns]
+    cells = [[texts(sheet, c)[i] for i in rows] for c in columns]
     numeric = [sheet.frame.schema[c].is_numeric() for c in columns]
+    names = _row_names(sheet)
     return {
-        "caption": SHEET_NAMES[sheet.kpi],
+        "caption": caption or SHEET_NAMES[sheet.kpi],
         "columns": ["", *(column(sheet.kpi, c).header for c in columns)],
         "align": ["left", *("right" if n else "left" for n in numeric)],
-        "rows": [[name, *row] for name, *row in zip(_row_names(sheet), *cells, strict=True)],
+        "rows": [[names[i], *row] for i, *row in zip(rows, *cells, strict=True)],
     }
+
+
+def _history_table(sheet: Sheet) -> dict:
+    """The trend's figures as the CSV has them, newest month first: a column per line (the
+    Jobcenter, its peer group, NRW); "x" where a line has no row that month."""
+    months, series = _months(sheet), _series_names(sheet)
+    name = TREND_COLUMN.get(sheet.kpi, "value")
+    cell = {(m, w): t for m, w, t in zip(months, series, texts(sheet, name), strict=True)}
+    lines = list(dict.fromkeys(series))
+    return {
+        "caption": f"{SHEET_NAMES[sheet.kpi]}: {column(sheet.kpi, name).header} je Monat",
+        "columns": ["", *lines],
+        "align": ["left", *("right" for _ in lines)],
+        "rows": [[m, *(cell.get((m, w), "x") for w in lines)] for m in sorted(set(months), reverse=True)],
+    }
+
+
+def _tables(sheet: Sheet) -> list[dict]:
+    """Over several months: the last month's rows in full, then the trend's figure by month."""
+    if not (months := _months(sheet)):
+        return [_table(sheet)]
+    last = max(months)
+    rows = [i for i, m in enumerate(months) if m == last]
+    return [_table(sheet, rows, f"{SHEET_NAMES[sheet.kpi]}: {last}"), _history_table(sheet)]
+
+
+def _questions(sheet: Sheet) -> list[str]:
+    """The reconciliation's differences that need an answer from the Landschaftsverband or the
+    workshop (K12 status "weicht ab" or "fehlt"), as the table shows them; a row whose status is
+    suppressed is not listed (whether it differs is withheld too)."""
+    if "status" not in sheet.frame.columns:
+        return []
+    names, status = _row_names(sheet), texts(sheet, "status")
+    reported, computed, difference = (texts(sheet, c) for c in ("reported", "computed", "difference"))
+    listed = []
+    for i, word in enumerate(status):
+        if word == translated(sheet.kpi, "status", "abweichung"):
+            listed.append(f"{names[i]}: laut Leistungsdokumentation {reported[i]}, aus Personendaten "
+                          f"{computed[i]}, Differenz {difference[i]}.")  # fmt: skip
+        elif word == translated(sheet.kpi, "status", "fehlt"):
+            side = "Leistungsdokumentation" if reported[i] == "x" else "Personendaten"
+            listed.append(f"{names[i]}: keine Zahl aus {side}.")
+    return listed
 
 
 def _notes(sheet: Sheet) -> list[str]:
     if "note" not in sheet.frame.columns:
         return []
+    names = _row_names(sheet)
+    if months := _months(sheet):
+        names = [f"{name}, {month}" for name, month in zip(names, months, strict=True)]
     return [
         f"{name}: {translated(sheet.kpi, 'note', note)}"
-        for name, note in zip(_row_names(sheet), sheet.frame["note"], strict=True)
+        for name, note in zip(names, sheet.frame["note"], strict=True)
         if note
     ]
 
 
-def _chart(sheet: Sheet) -> dict | None:
-    """A bar chart of the KPI's rate per row of its grain (no totals), where it has one and at
-    least three rows; a suppressed or missing value gets no bar, only its symbol."""
+def _shown(label: str) -> bool:
+    return label not in ("*", "x")
+
+
+def _missing(label: str) -> str:
+    return "gesperrt (*)" if label == "*" else "nicht berechenbar (x)"
+
+
+def _svg(chart: alt.TopLevelMixin, alt_text: str, caption: str) -> dict:
+    """The chart as SVG (German number and date formats), and inline with its text alternative."""
+    chart = chart.configure(
+        font=FONT, aria=False, view={"stroke": None},
+        axis={"labelColor": COLOURS["text"], "titleColor": COLOURS["text"], "labelFontSize": 11,
+              "titleFontSize": 11, "gridColor": "#dddddd", "labelLimit": 320},
+        legend={"labelColor": COLOURS["text"], "titleColor": COLOURS["text"], "labelFontSize": 11,
+                "labelLimit": 360, "titleLimit": 360, "orient": "bottom", "direction": "vertical"},
+    )  # fmt: skip
+    svg = vl_convert.vegalite_to_svg(
+        chart.to_dict(validate=False), format_locale="de-DE", time_format_locale="de-DE"
+    )
+    inline = svg.replace(
+        "<svg ", f'<svg role="img" aria-label="{html.escape(alt_text)}" focusable="false" ', 1
+    )
+    return {"svg": svg, "svg_inline": inline, "alt": alt_text, "caption": caption}
+
+
+def _charts(sheet: Sheet) -> list[dict]:
+    """A line chart over the months where the sheet holds several (a Jobcenter's history), else a
+    bar chart of the KPI's rate per row of its grain, or of a Jobcenter beside its comparisons;
+    tile maps of a regional overview's main figures."""
+    if _months(sheet):
+        return [_trend_chart(sheet)]
+    return [chart for chart in (_bar_chart(sheet), *_tile_maps(sheet)) if chart]
+
+
+def _bar_chart(sheet: Sheet) -> dict | None:
+    """Bars of the rate: per row of the KPI's grain (no totals) where there are at least three, or
+    one row beside the totals it compares with (a Jobcenter, its peer group, NRW). A suppressed or
+    missing value gets no bar, only its symbol."""
     frame = sheet.frame
     if "value" not in frame.columns or "level" not in frame.columns:
         return None
-    base = [i for i, level in enumerate(frame["level"]) if level not in TOTAL_LEVELS]
-    if len(base) < 3:
+    levels = frame["level"].to_list()
+    base = [i for i, level in enumerate(levels) if level not in TOTAL_LEVELS]
+    if len(base) == 1 and any(level in COMPARISONS for level in levels):
+        base += [i for i, level in enumerate(levels) if level in COMPARISONS]
+    elif set(levels) <= {"landschaftsverband", "nrw"} and len(levels) >= 2:  # a table of the two LVs
+        base = list(range(len(levels)))
+    elif len(base) < 3:
         return None
     header = column(sheet.kpi, "value").header
     names, labels = _row_names(sheet), texts(sheet, "value")
     data = pl.DataFrame(
         {
             "name": [names[i] for i in base],
-            "value": [None if labels[i] in ("*", "x") else frame["value"][i] for i in base],
-            "label": [labels[i] for i in base],
+            "value": [frame["value"][i] if _shown(labels[i]) else None for i in base],
+            "label": [labels[i] + _rank(sheet, i) if _shown(labels[i]) else labels[i] for i in base],
         },
         schema={"name": pl.String, "value": pl.Float64, "label": pl.String},
     )
@@ -115,27 +228,159 @@ def _chart(sheet: Sheet) -> dict | None:
         align="left", dx=4, color=COLOURS["text"], fontSize=11
     )
     chart = (bars + text.encode(x="at:Q", text="label:N")).properties(width=420, height=alt.Step(20))
-    chart = chart.configure(
-        font=FONT, aria=False, view={"stroke": None},
-        axis={"labelColor": COLOURS["text"], "titleColor": COLOURS["text"], "labelFontSize": 11,
-              "titleFontSize": 11, "gridColor": "#dddddd", "labelLimit": 320},
-    )  # fmt: skip
-    svg = vl_convert.vegalite_to_svg(chart.to_dict(validate=False), format_locale="de-DE")
-    ranks = texts(sheet, "rank") if "rank" in frame.columns else None
+    ranked = [_rank(sheet, i) for i in range(frame.height)]
     described = [
-        f"{names[i]} {labels[i]}" + (f", Rang {ranks[i]}" if ranks and ranks[i] not in ("*", "x") else "")
-        if labels[i] not in ("*", "x")
-        else f"{names[i]}: {'gesperrt (*)' if labels[i] == '*' else 'nicht berechenbar (x)'}"
+        f"{names[i]} {labels[i]}{ranked[i]}" if _shown(labels[i]) else f"{names[i]}: {_missing(labels[i])}"
         for i in base
     ]
     alt_text = f"Balkendiagramm {header}: " + "; ".join(described) + "."
-    inline = svg.replace(
-        "<svg ", f'<svg role="img" aria-label="{html.escape(alt_text)}" focusable="false" ', 1
-    )
     grain = {"werkstatt": "Werkstatt", "kreis": "Kreis", "jobcenter": "Jobcenter"}.get(
-        frame["level"][base[0]], "Zeile"
+        levels[base[0]], "Zeile"
     )
-    return {"svg": svg, "svg_inline": inline, "alt": alt_text, "caption": f"{header} je {grain}"}
+    return _svg(chart, alt_text, f"{header} je {grain}")
+
+
+def _rank(sheet: Sheet, row: int) -> str:
+    """ ", Rang 1 (Vorjahr 3)" where the sheet ranks its rows and the rank is shown."""
+    if "rank" not in sheet.frame.columns or not _shown(rank := texts(sheet, "rank")[row]) or not rank:
+        return ""
+    before = texts(sheet, "rank_prev_year")[row] if "rank_prev_year" in sheet.frame.columns else ""
+    return f", Rang {rank}" + (f" (Vorjahr {before})" if before and _shown(before) else "")
+
+
+def _tile_maps(sheet: Sheet) -> list[dict]:
+    """A tile map of the Kreise (publish/tiles.py) for each main figure of a regional overview,
+    where the sheet has at least three Kreise: a tile's shade is its value; a suppressed or missing
+    value is a grey tile with its symbol, never a shade."""
+    frame = sheet.frame
+    if "kreisschluessel" not in frame.columns or "level" not in frame.columns:
+        return []
+    rows = [
+        i
+        for i, (level, key) in enumerate(zip(frame["level"], frame["kreisschluessel"], strict=True))
+        if level == "kreis" and key in TILES
+    ]
+    if len(rows) < 3:
+        return []
+    maps = []
+    for name in TILE_FIGURES.get(sheet.kpi, ()):
+        labels, header = texts(sheet, name), column(sheet.kpi, name).header
+        keys = [frame["kreisschluessel"][i] for i in rows]
+        data = pl.DataFrame(
+            {
+                "row": [TILES[k][0] for k in keys],
+                "col": [TILES[k][1] for k in keys],
+                "tile": [TILES[k][2] for k in keys],
+                "value": [frame[name][i] if _shown(labels[i]) else None for i in rows],
+                "label": [labels[i] for i in rows],
+            },
+            schema={
+                "row": pl.Int64,
+                "col": pl.Int64,
+                "tile": pl.String,
+                "value": pl.Float64,
+                "label": pl.String,
+            },
+        )
+        grid = alt.Chart(data).encode(
+            x=alt.X(
+                "col:O",
+                axis=None,
+                scale=alt.Scale(domain=list(range(min(data["col"]), max(data["col"]) + 1))),
+            ),
+            y=alt.Y(
+                "row:O",
+                axis=None,
+                scale=alt.Scale(domain=list(range(min(data["row"]), max(data["row"]) + 1))),
+            ),
+        )
+        shade = alt.Color(
+            "value:Q",
+            title=header,
+            scale=alt.Scale(range=TILE_SHADES),
+            legend=alt.Legend(format=",~r", orient="right", direction="vertical"),
+        )
+        # every Kreis a grey tile; shaded on top only where its value is shown
+        blank = grid.mark_rect(stroke="white", strokeWidth=2, color=TILE_MISSING)
+        shaded = grid.transform_filter("isValid(datum.value)").mark_rect(stroke="white", strokeWidth=2)
+        tiles = blank + shaded.encode(color=shade)
+        words = grid.mark_text(dy=-7, fontSize=9, color=COLOURS["text"]).encode(text="tile:N")
+        figures = grid.mark_text(dy=7, fontSize=11, fontWeight="bold", color=COLOURS["text"]).encode(
+            text="label:N"
+        )
+        chart = (tiles + words + figures).properties(width=alt.Step(66), height=alt.Step(44))
+        described = [
+            f"{frame['kreis_name'][i] if 'kreis_name' in frame.columns else frame['kreisschluessel'][i]} "
+            + (labels[i] if _shown(labels[i]) else _missing(labels[i]))
+            for i in rows
+        ]
+        alt_text = f"Kachelkarte {header} je Kreis: " + "; ".join(described) + "."
+        maps.append(
+            _svg(
+                chart, alt_text, f"{header} je Kreis (Kachelkarte: ein Feld je Kreis, Lage wie auf der Karte)"
+            )
+        )
+    return maps
+
+
+def _german(number: float) -> str:
+    return f"{number:.1f}".replace(".", ",")
+
+
+def _trend_chart(sheet: Sheet) -> dict:
+    """Lines over the months, one per row name (a Jobcenter, its peer group, NRW): the rate, or a
+    count as an index. A suppressed or missing value gets no point and breaks its line."""
+    frame, months = sheet.frame, _months(sheet)
+    name = TREND_COLUMN.get(sheet.kpi, "value")
+    series, labels = _series_names(sheet), texts(sheet, name)
+    values = [frame[name][i] if _shown(labels[i]) else None for i in range(frame.height)]
+    header = column(sheet.kpi, name).header
+    shown_texts = labels
+    if name != "value":  # an index: 100 in the first month in which every line shows a value
+        by_month: dict[str, dict[str, float]] = {}
+        for who, month, value in zip(series, months, values, strict=True):
+            if value is not None:
+                by_month.setdefault(month, {})[who] = value
+        lines = set(series)
+        start = next(
+            (m for m in sorted(by_month) if set(by_month[m]) == lines and all(by_month[m].values())), None
+        )
+        base = by_month[start] if start else {}
+        values = [
+            v * 100 / base[w] if v is not None and w in base else None
+            for w, v in zip(series, values, strict=True)
+        ]
+        shown_texts = [
+            _german(v) if v is not None else label for v, label in zip(values, labels, strict=True)
+        ]
+        header = f"{header}, Index ({start or 'erster Monat'} = 100)"
+    data = pl.DataFrame(
+        {"series": series, "month": [f"{m}-01" for m in months], "value": values},
+        schema={"series": pl.String, "month": pl.String, "value": pl.Float64},
+    )
+    colours = [COLOURS["bar"], "#b35c00", "#4d4d4d"]  # each at least 4.5:1 on white
+    chart = (
+        alt.Chart(data)
+        .mark_line(point=True, invalid="break-paths-filter-domains", strokeWidth=2)
+        .encode(
+            x=alt.X("month:T", title=None, axis=alt.Axis(format="%m/%Y", labelAngle=-45, tickCount=12)),
+            y=alt.Y("value:Q", title=header, axis=alt.Axis(format=",~r"), scale=alt.Scale(zero=False)),
+            color=alt.Color("series:N", title=None, sort=list(dict.fromkeys(series)),
+                            scale=alt.Scale(range=colours)),
+            strokeDash=alt.StrokeDash("series:N", legend=None, sort=list(dict.fromkeys(series))),
+        )
+        .properties(width=640, height=240)
+    )  # fmt: skip
+    described = []
+    for who in dict.fromkeys(series):
+        points = [
+            f"{month} {text}" if _shown(text) else f"{month} {_missing(text)}"
+            for w, month, text in zip(series, months, shown_texts, strict=True)
+            if w == who
+        ]
+        described.append(f"{who}: " + ", ".join(points))
+    alt_text = f"Liniendiagramm {header} je Monat: " + "; ".join(described) + "."
+    return _svg(chart, alt_text, f"{header}, {months[0]} bis {months[-1]}")
 
 
 def content(partner, period: str, sheets: list[Sheet], data_through: str) -> dict:
@@ -148,9 +393,10 @@ def content(partner, period: str, sheets: list[Sheet], data_through: str) -> dic
             {
                 "heading": SHEET_NAMES[sheet.kpi],
                 "intro": intro,
-                "chart": _chart(sheet),
-                "tables": [_table(sheet)],
+                "charts": _charts(sheet),
+                "tables": _tables(sheet),
                 "notes": _notes(sheet),
+                "questions": _questions(sheet),
             }
         )
     return {
@@ -185,7 +431,7 @@ def _html_template() -> jinja2.Template:
 
 def render(report: dict) -> Report:
     payload = json.dumps(
-        {**report, "sections": [{**s, "chart": s["chart"] and {k: s["chart"][k] for k in ("svg", "alt", "caption")}}
+        {**report, "sections": [{**s, "charts": [{k: c[k] for k in ("svg", "alt", "caption")} for c in s["charts"]]}
                                 for s in report["sections"]]},
         ensure_ascii=False,
     )  # fmt: skip

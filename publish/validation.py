@@ -20,8 +20,8 @@ from pathlib import Path
 
 import polars as pl
 
-from publish.extracts import EXTRACTS
-from publish.periods import period_months
+from publish.extracts import EXTRACTS, PEER_GROUP
+from publish.periods import shown_months
 from teilhabe.settings import quiet_telemetry
 
 NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "Int64", "Int32", "float64", "Float64"]
@@ -107,7 +107,8 @@ def _suite(gx, name: str, kpi: str, frame: pl.DataFrame, partners: list, period:
 
     _scope(suite, kpi, frame, partners)
     if extract.period == "month":
-        add(gxe.ExpectColumnValuesToBeInSet(column="month", value_set=period_months(period)))
+        months = sorted({m for p in partners for m in shown_months(period, p.history_months)})
+        add(gxe.ExpectColumnValuesToBeInSet(column="month", value_set=months))
         add(gxe.ExpectColumnValuesToNotBeNull(column="month"))
     else:
         add(gxe.ExpectColumnValuesToBeInSet(column="year", value_set=[int(period[:4])]))
@@ -142,7 +143,10 @@ def _scope(suite, kpi: str, frame: pl.DataFrame, partners: list) -> None:
     if "landschaftsverband" in frame.columns and all(p.landschaftsverband for p in partners):
         within("landschaftsverband", lambda p: [p.landschaftsverband])
     if "level" in frame.columns and not any(p.statewide or p.landschaftsverband for p in partners):
-        add(gxe.ExpectColumnValuesToBeInSet(column="level", value_set=["werkstatt", "kreis", "jobcenter"]))
+        # a Jobcenter's own rows, and in a table of Jobcenters the totals it compares itself with
+        comparisons = ["nrw", PEER_GROUP] if EXTRACTS[kpi].grain == "jobcenter" else []
+        levels = ["werkstatt", "kreis", "jobcenter", *comparisons]
+        add(gxe.ExpectColumnValuesToBeInSet(column="level", value_set=levels))
 
 
 # Unexpected values are neither kept nor shown: a blocked delivery's values were withheld.

@@ -13,6 +13,7 @@ def test_default_partners_load_with_one_jobcenter_partner_each():
     assert {"lwl", "lvr", "nrw_inklusiv", "jobcenter_05914", "jobcenter_05513"} == ids
     hagen = next(p for p in partners if p.id == "jobcenter_05914")
     assert hagen.scope_kreise() == ("05914",) and hagen.name == "Jobcenter Hagen"
+    assert hagen.history_months == 24, "a Jobcenter's K06 and K07 over two years, for its report's trend"
     lwl = next(p for p in partners if p.id == "lwl")
     assert "05513" in lwl.scope_kreise() and "05315" not in lwl.scope_kreise()
     assert len(next(p for p in partners if p.id == "nrw_inklusiv").scope_kreise()) == 53
@@ -27,6 +28,8 @@ def test_default_partners_load_with_one_jobcenter_partner_each():
         ({"schedule": "every monday"}, "5 fields"),
         ({"formats": ["pdf"]}, "unknown format pdf"),
         ({"scope": {"landschaftsverband": "LWL", "statewide": True}}, "exactly one of"),
+        ({"history_months": "24"}, "history_months '24' is not a number of months from 0 to 60"),
+        ({"history_months": 600}, "history_months 600 is not a number of months from 0 to 60"),
     ],
 )
 def test_a_wrong_entry_is_refused_with_a_clear_message(tmp_path, change, message):

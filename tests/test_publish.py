@@ -25,7 +25,7 @@ from python_calamine import CalamineWorkbook
 
 from orchestration.defs.resources import DataHomeResource
 from publish import labels
-from publish.extracts import EXTRACTS, LINKS, decide, partner_sheets
+from publish.extracts import EXTRACTS, LINKS, comparisons, decide, partner_sheets
 from publish.files import Sheet, csv_bytes, neutralise, write_xlsx
 from publish.outbox import deliver
 from publish.partners import load_partners
@@ -94,6 +94,9 @@ def test_no_extract_holds_another_partners_rows(home):
     con = duckdb.connect(str(home["root"] / "warehouse.duckdb"), read_only=True)
     seats = dict(con.execute("select werkstatt_nr, kreisschluessel from marts.dim_workshops").fetchall())
     lv_of = dict(con.execute("select kreisschluessel, landschaftsverband from marts.dim_regions").fetchall())
+    peer_group = dict(
+        con.execute("select kreisschluessel, vergleichsgruppe from marts.dim_regions").fetchall()
+    )
     con.close()
     rows: dict[str, set] = {}
     for partner in PARTNERS:
@@ -110,14 +113,23 @@ def test_no_extract_holds_another_partners_rows(home):
                     row.get("kreisschluessel") or row.get("jobcenter") or seats.get(row.get("werkstatt_nr"))
                 )
                 level = row.get("level")
-                if partner != "nrw_inklusiv":
+                jobcenter_table = EXTRACTS[path.stem].grain == "jobcenter"
+                if partner != "nrw_inklusiv" and not (partner.startswith("jobcenter") and jobcenter_table):
                     assert level != "nrw", f"{partner} {path.name}: the NRW total is the statewide partner's"
                 if kreis and kreis != "unbekannt":
                     assert kreis in scope, f"{partner} {path.name}: row of Kreis {kreis}"
                 if row.get("landschaftsverband") and partner in ("lwl", "lvr"):
                     assert row["landschaftsverband"] == partner.upper()
                 if partner.startswith("jobcenter"):
-                    assert level in (None, "kreis", "jobcenter"), f"{partner} sees a total: {row}"
+                    # its own rows, and in a table of Jobcenters the totals it compares itself with
+                    comparisons = ("nrw", "vergleichsgruppe") if jobcenter_table else ()
+                    assert level in (None, "kreis", "jobcenter", *comparisons), (
+                        f"{partner} sees a total: {row}"
+                    )
+                    if level == "vergleichsgruppe":  # its own peer group's
+                        assert row["jobcenter_name"] == f"Vergleichsgruppe: {peer_group[partner[-5:]]}", row
+                    if level in comparisons:
+                        continue  # a total of all Jobcenters of NRW or of a peer group: not another's row
                 rows[partner].add(
                     (path.stem, level, kreis, row.get("werkstatt_nr"), row.get("landschaftsverband"))
                 )
@@ -131,6 +143,43 @@ def test_no_extract_holds_another_partners_rows(home):
         other_lv = "lvr" if lv_of[one[-5:]] == "LWL" else "lwl"
         assert not rows[one] & rows[other_lv], f"{one} shares rows with {other_lv}"
         assert all(row[2] == one[-5:] for row in rows[one] & rows[lv_of[one[-5:]].lower()])
+
+
+def test_a_jobcenter_sees_a_comparison_only_where_no_other_jobcenters_figures_follow_from_it():
+    """NRW and the own peer group's total are shown to a Jobcenter only where each sums at least two
+    other Jobcenters with figures, and NRW without the peer group too: else subtracting its own
+    figures (or the peer group from NRW) would show another Jobcenter's."""
+    rows = []
+
+    def month(period, members, figures=None):
+        for jobcenter, group in members:
+            has = figures is None or jobcenter in figures
+            rows.append(("jobcenter", period, group, jobcenter, 5 if has else None, 50 if has else None))
+        for level, group in (
+            ("nrw", None),
+            *(("vergleichsgruppe", g) for g in sorted({g for _, g in members})),
+        ):
+            rows.append((level, period, group, None, 10, 100))
+
+    a, b = "Jobcenter gE in Kreisen", "Jobcenter zkT in Kreisen"
+    month("2024-12", [("J1", a), ("J2", a), ("J3", a), ("J4", b), ("J5", b)])
+    month(
+        "2024-11", [("J1", a), ("J2", a), ("J3", a), ("J4", b), ("J5", b)], figures={"J1", "J2", "J4", "J5"}
+    )
+    month("2024-10", [("J1", a), ("J2", a), ("J3", a), ("J4", b)])
+    month("2024-09", [("J1", a), ("J2", a)])
+    table = pl.DataFrame(
+        rows, orient="row",
+        schema=["level", "_period", "_vergleichsgruppe", "_kreisschluessel", "numerator", "denominator"],
+    )  # fmt: skip
+    own = table["_kreisschluessel"] == "J1"
+    shown = table.filter(comparisons(table, own, EXTRACTS["k08"]))
+    assert set(shown.select("_period", "level", "_vergleichsgruppe").iter_rows()) == {
+        ("2024-12", "nrw", None),
+        ("2024-12", "vergleichsgruppe", a),  # two others in it, two outside: not B's, not J2's alone
+        ("2024-11", "nrw", None),  # J3 without figures: A would be J1 + J2
+        ("2024-10", "nrw", None),  # NRW minus A would be J4 alone
+    }  # 2024-09: NRW would be J1 + J2
 
 
 def test_published_cells_keep_the_small_cell_rules(home):
@@ -300,7 +349,8 @@ def test_equal_figures_make_no_new_version_and_a_correction_restates(copy_home):
     assert (
         manifest["supersedes"] == "v0001"
         and manifest["restates"] == ["k01"]
-        and "k01" in manifest["restatement_note"]
+        and manifest["restatement_note"]
+        == "Replaces v0001: k01 differ. Since then: corrected or late deliveries for the period."
     )
     assert (folder / "v0001" / "manifest.json").exists(), "a delivery never changes once made"
 

@@ -18,6 +18,7 @@ import pytest
 
 from publish.extracts import EXTRACTS
 from publish.labels import column
+from publish.reports import TILE_MISSING, TREND_COLUMN
 
 PARTNERS = ("lwl", "lvr", "nrw_inklusiv", "jobcenter_05112", "jobcenter_05513", "jobcenter_05914")
 # a row's name in the report: its name, else its key (K05's Kreis "unbekannt"), else whose row it is
@@ -36,11 +37,13 @@ def _pdf_text(path: Path) -> str:
 
 
 def _figure_rows(path: Path) -> list[str]:
-    """Each CSV row as the report's table shows it: the row's name, then its figures."""
+    """Each CSV row as the report's tables show it: the row's name, then its figures. A CSV of
+    several months (a Jobcenter's history): the last month's rows so, and per month the trend's
+    figure of each line (the Jobcenter, its peer group, NRW; "x" where a line has no row)."""
     kpi = path.stem
     extract = EXTRACTS[kpi]
     figures = [column(kpi, c).header for c in (*extract.counts, *extract.rates, *extract.means)]
-    rows = []
+    rows, named = [], []
     for row in csv.DictReader(path.read_text("utf-8-sig").splitlines(), delimiter=";"):
         name = next(row[h] for h in NAMES if row.get(h))
         if kpi == "k12":
@@ -48,7 +51,15 @@ def _figure_rows(path: Path) -> list[str]:
         first = list(row).index(figures[0])
         cells = [row[h] for h in list(row)[first:] if h not in ("vorläufig", "fehlt, weil", "Hinweis")]
         rows.append(" ".join([name, *cells]))
-    return rows
+        named.append((row.get("Monat"), name, row))
+    months = sorted({month for month, _, _ in named if month})
+    if len(months) < 2:
+        return rows
+    trend = column(kpi, TREND_COLUMN.get(kpi, "value")).header
+    lines = list(dict.fromkeys(name for _, name, _ in named))
+    cell = {(month, name): row[trend] for month, name, row in named}
+    last = [r for r, (month, _, _) in zip(rows, named, strict=True) if month == months[-1]]
+    return last + [" ".join([m, *(cell.get((m, line), "x") for line in lines)]) for m in months]
 
 
 def test_the_pdf_shows_every_figure_as_the_csv_does(demo_home):
@@ -105,13 +116,29 @@ def test_the_html_is_accessible_and_self_contained(demo_home):
 
 
 def test_a_suppressed_value_gets_no_bar(demo_home):
-    """A chart never shows a suppressed value, not even as a bar of length 0: one bar per shown value."""
+    """A chart never shows a suppressed value, not even as a bar of length 0, a point or a tile's
+    shade: one bar per shown value, one point per shown month, one shaded tile per shown Kreis."""
     home = demo_home["root"]
-    charts = 0
+    charts = lines = maps = 0
     for partner in PARTNERS:
         page = (_latest(home, partner) / "bericht.html").read_text("utf-8")
         for svg in re.findall(r"<svg .*?</svg>", page, re.S):
             label = re.search(r'aria-label="([^"]*)"', svg).group(1)
+            if label.startswith("Liniendiagramm"):  # "<line>: <month> <value>, ...; <line>: ..."
+                points = re.search(r'<g class="mark-symbol role-mark[^>]*>(.*?)</g>', svg, re.S)
+                shown = re.findall(r"\d{4}-\d{2} \d", label)
+                assert (points.group(1).count("<path") if points else 0) == len(shown), (partner, label)
+                lines += 1
+                continue
+            if label.startswith("Kachelkarte"):  # "<Kreis> <value>; ...": a grey tile each, a shade if shown
+                described = label.split(" je Kreis: ", 1)[1].rstrip(".").split("; ")
+                shown = [d for d in described if not d.endswith(("(*)", "(x)"))]
+                grey, shaded = re.findall(r'<g class="mark-rect role-mark[^>]*>(.*?)</g>', svg, re.S)
+                assert set(re.findall(r'fill="([^"]*)"', grey)) == {TILE_MISSING}
+                assert grey.count("<path") == len(described) and shaded.count("<path") == len(shown), label
+                assert TILE_MISSING not in shaded
+                maps += 1
+                continue
             described = label.split(": ", 1)[1].rstrip(".").split("; ")
             shown = [d for d in described if not d.endswith(("(*)", "(x)"))]
             bars = re.search(r'<g class="mark-rect role-mark[^>]*>(.*?)</g>', svg, re.S)
@@ -121,6 +148,38 @@ def test_a_suppressed_value_gets_no_bar(demo_home):
             if charts_with_star:
                 assert "gesperrt (*)" in label
     assert charts >= 5
+    assert lines == 2 * 3, "K06 and K07 over 24 months in each Jobcenter's report"
+    assert maps == 3 * 3, "K14's three tile maps for LWL, LVR and NRW inklusiv"
+
+
+def test_a_jobcenter_report_compares_it_with_its_peer_group_and_nrw_over_two_years(demo_home):
+    page = (_latest(demo_home["root"], "jobcenter_05914") / "bericht.html").read_text("utf-8")
+    labels = re.findall(r'<svg [^>]*aria-label="([^"]*)"', page)
+    k07 = next(label for label in labels if label.startswith("Liniendiagramm Integrationsquote SB/GL"))
+    lines = re.findall(r"(?:^|; )([^;]+?): 20\d\d-\d\d ", k07.split(" je Monat: ", 1)[1])
+    assert lines == [
+        "Jobcenter Hagen",
+        "Vergleichsgruppe: Jobcenter gE in kreisfreien Städten",
+        "NRW insgesamt",
+    ]
+    assert len(re.findall(r"Jobcenter Hagen: (.*?)(?:;|\.$)", k07)[0].split(", 20")) == 24, "24 months"
+    k08 = next(label for label in labels if label.startswith("Balkendiagramm Werkakademie"))
+    assert "Jobcenter Hagen " in k08 and "Vergleichsgruppe: " in k08 and "NRW insgesamt " in k08
+
+
+def test_a_landschaftsverband_report_lists_the_differences_that_need_an_answer(demo_home):
+    asked = 0
+    for partner in ("lwl", "lvr"):
+        latest = _latest(demo_home["root"], partner)
+        page = (latest / "bericht.html").read_text("utf-8")
+        for row in csv.DictReader((latest / "k12.csv").read_text("utf-8-sig").splitlines(), delimiter=";"):
+            listed = (
+                f"{row['Werkstatt']}: {row['Merkmal']}: laut Leistungsdokumentation {row['laut Leistungsdokumentation']}, "
+                f"aus Personendaten {row['aus Personendaten']}, Differenz {row['Differenz']}."
+            )
+            assert (listed in page) == (row["Abgleich"] == "weicht ab"), listed
+            asked += row["Abgleich"] == "weicht ab"
+    assert asked, "the demo's Leistungsdokumentation differs somewhere"
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium here (Debian package chromium)")

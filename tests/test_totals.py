@@ -1,5 +1,5 @@
-"""The Landschaftsverband and NRW totals come from dbt (kpi.<table>_totals, macro kpi_totals) and
-are what they claim to be: on the demo warehouse every total row the publish step works with, and
+"""The Landschaftsverband, NRW and peer-group totals come from dbt (kpi.<table>_totals, macro
+kpi_totals) and are what they claim to be: on the demo warehouse every total row the publish step works with, and
 every total cell a partner receives, equals the sum of its parts computed here, independently, from
 the KPI rows; a rate equals the summed numerator over the summed denominator rounded half away from
 zero (exact fractions here, not the SQL macro), a mean the summed subsidies over the summed cases."""
@@ -52,10 +52,20 @@ def total_of(extract: KpiExtract, parts: list[dict]) -> dict:
     return row
 
 
+def total_levels(extract: KpiExtract) -> tuple[str, ...]:
+    """The levels of total rows (K10's rows are Landschaftsverband rows themselves: its only total
+    is NRW; a table of Jobcenters also has its peer groups')."""
+    if extract.grain == "landschaftsverband":
+        return ("nrw",)
+    return (
+        ("landschaftsverband", "nrw", "vergleichsgruppe")
+        if extract.grain == "jobcenter"
+        else ("landschaftsverband", "nrw")
+    )
+
+
 def is_total(extract: KpiExtract) -> pl.Expr:
-    """A total row (K10's rows are Landschaftsverband rows themselves: its only total is NRW)."""
-    levels = ["nrw"] if extract.grain == "landschaftsverband" else ["landschaftsverband", "nrw"]
-    return pl.col("level").is_in(levels)
+    return pl.col("level").is_in(total_levels(extract))
 
 
 def expected_totals(extract: KpiExtract, table: pl.DataFrame) -> dict[tuple, dict]:
@@ -72,6 +82,10 @@ def expected_totals(extract: KpiExtract, table: pl.DataFrame) -> dict[tuple, dic
             lvs[lv] = total_of(extract, [r for r in rows if r["_landschaftsverband"] == lv])
             found[("landschaftsverband", lv, period)] = lvs[lv]
         found[("nrw", "NRW", period)] = total_of(extract, list(lvs.values()))
+        if extract.grain == "jobcenter":
+            for group in dict.fromkeys(r["_vergleichsgruppe"] for r in rows):
+                members = [r for r in rows if r["_vergleichsgruppe"] == group]
+                found[("vergleichsgruppe", group, period)] = total_of(extract, members)
     return found
 
 
@@ -109,7 +123,9 @@ def test_total_rows_are_the_sums_of_their_parts(tables, kpi):
         level, region, _ = key
         assert row["_tier"] == level
         assert row["_landschaftsverband"] == (region if level == "landschaftsverband" else None)
-        if extract.grain in NAME:
+        if level == "vergleichsgruppe":
+            assert row[NAME[extract.grain]] == f"Vergleichsgruppe: {region}"
+        elif extract.grain in NAME:
             assert row[NAME[extract.grain]] == f"{region} insgesamt"
         else:
             assert row["landschaftsverband"] == region
@@ -133,10 +149,13 @@ def test_published_totals_are_the_sums_of_their_parts(demo_home, tables):
         extract = EXTRACTS[kpi]
         expected = expected_totals(extract, tables[kpi])
         for row in csv_rows(path):
-            totals = ("nrw",) if extract.grain == "landschaftsverband" else ("landschaftsverband", "nrw")
-            if row["level"] not in totals:
+            if row["level"] not in total_levels(extract):
                 continue
-            region = "NRW" if row["level"] == "nrw" else row["landschaftsverband"]
+            region = {
+                "nrw": "NRW",
+                "landschaftsverband": row["landschaftsverband"],
+                "vergleichsgruppe": (row.get("jobcenter_name") or "").removeprefix("Vergleichsgruppe: "),
+            }[row["level"]]
             period = row["year"] if extract.period == "year" else row["month"]
             total = expected[(row["level"], region, period)]
             for column in [*extract.counts, *extract.rates, *extract.means]:

@@ -1,7 +1,9 @@
 {#-
     The Landschaftsverband and NRW totals of a KPI table (kpis.md, privacy.md §3), per period: one
     row per Landschaftsverband summing its rows, and one NRW row summing the Landschaftsverband rows
-    (for a table whose grain is the Landschaftsverband, the NRW row alone, summing its rows).
+    (for a table whose grain is the Landschaftsverband, the NRW row alone, summing its rows). A table
+    of Jobcenters also gets one row per peer group (level vergleichsgruppe, dim_regions), summing
+    its Jobcenters: the line a Jobcenter's report compares with.
 
     A count whose parts are all missing is missing, not 0 ("no part has a value for ..."). A rate is
     recomputed from the summed numerator and denominator with the KPI's own macro, and is missing
@@ -30,6 +32,9 @@ with parts as (
             workshops.landschaftsverband as part_landschaftsverband
         {%- else %}
             regions.landschaftsverband as part_landschaftsverband
+        {%- endif %}
+        {%- if grain == 'jobcenter' %},
+            regions.vergleichsgruppe as part_vergleichsgruppe
         {%- endif %}
     from {{ kpi }} as kpi_rows
     {%- if grain == 'werkstatt' %}
@@ -64,6 +69,18 @@ nrw_summed as (
 nrw_totals as (
     {{ _kpi_totals_rated('nrw_summed', period, counts, rates, means) }}
 )
+{%- if grain == 'jobcenter' %},
+
+peer_group_summed as (
+    {{ _kpi_totals_summed(
+        'parts', "'vergleichsgruppe'", 'part_vergleichsgruppe', period, counts, count_types, rates, means
+    ) }}
+),
+
+peer_group_totals as (
+    {{ _kpi_totals_rated('peer_group_summed', period, counts, rates, means) }}
+)
+{%- endif %}
 
 {%- if grain != 'landschaftsverband' %}
 
@@ -71,6 +88,10 @@ select * from landschaftsverband_totals
 union all
 {%- endif %}
 select * from nrw_totals
+{%- if grain == 'jobcenter' %}
+union all
+select * from peer_group_totals
+{%- endif %}
 {%- endmacro %}
 
 
@@ -105,7 +126,9 @@ select * from nrw_totals
     select
         level,
         region,
-        region || ' insgesamt' as region_name,
+        case
+            when level = 'vergleichsgruppe' then 'Vergleichsgruppe: ' || region else region || ' insgesamt'
+        end as region_name,
         {{ period }},
         {%- for column in counts %}
             {{ column }},
