@@ -23,7 +23,16 @@ from pathlib import Path
 import polars as pl
 import xlsxwriter
 
-from publish.labels import NOT_COMPUTABLE, PROVISIONAL, SHEET_NAMES, SUPPRESSED, SYMBOLS, column, translated
+from publish.labels import (
+    DEFINITIONS,
+    NOT_COMPUTABLE,
+    PROVISIONAL,
+    SHEET_NAMES,
+    SUPPRESSED,
+    SYMBOLS,
+    column,
+    translated,
+)
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_AND_EXCEL = (
@@ -107,7 +116,6 @@ def write_xlsx(sheets: list[Sheet], path: Path, title: str) -> None:
     bold = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
     decimal = workbook.add_format({"num_format": "0.00"})
     right = workbook.add_format({"align": "right"})
-    wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
     for sheet in sheets:
         ws = workbook.add_worksheet(SHEET_NAMES[sheet.kpi])
         for j, (name, heading) in enumerate(zip(sheet.frame.columns, sheet.headers(), strict=True)):
@@ -128,11 +136,24 @@ def write_xlsx(sheets: list[Sheet], path: Path, title: str) -> None:
             ws.set_column(j, j, min(max(width, 8) + 2, 60))
         ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, sheet.frame.height, len(sheet.frame.columns) - 1)
+    _write_explanations(workbook, sheets, bold)
+    workbook.close()
+
+
+def _write_explanations(workbook: xlsxwriter.Workbook, sheets: list[Sheet], bold) -> None:
+    """The sheet "Erläuterungen": each KPI's definition, then each of its columns (German header,
+    Parquet name, explanation); the symbols; why the CSV cannot keep key columns as text in Excel."""
+    wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
+    italic = workbook.add_format({"italic": True})
     ws = workbook.add_worksheet("Erläuterungen")
     for j, heading in enumerate(("Tabelle", "Spalte", "Spalte in Parquet", "Erläuterung")):
         ws.write_string(0, j, heading, bold)
     row = 1
     for sheet in sheets:
+        ws.write_string(row, 0, SHEET_NAMES[sheet.kpi])
+        ws.write_string(row, 1, "Kennzahl", italic)
+        ws.write_string(row, 3, DEFINITIONS[sheet.kpi], wrap)
+        row += 1
         for name in sheet.frame.columns:
             ws.write_string(row, 0, SHEET_NAMES[sheet.kpi])
             ws.write_string(row, 1, column(sheet.kpi, name).header)
@@ -154,4 +175,3 @@ def write_xlsx(sheets: list[Sheet], path: Path, title: str) -> None:
     ws.set_column(2, 2, 26)
     ws.set_column(3, 3, 90)
     ws.freeze_panes(1, 0)
-    workbook.close()

@@ -166,6 +166,56 @@ COLUMNS: dict[tuple[str, str], Column] = {
 # K03 is K02 per 1,000 instead of per 100: the same numerator and denominator.
 COLUMNS |= {("k03", name): COLUMNS[("k02", name)] for name in ("numerator", "denominator")}
 
+# What each KPI measures, in plain German (spec/kpis.md): the report's introduction to its section
+# and the first line of its sheet in the Erläuterungen.
+DEFINITIONS = {
+    "k01": "Anteil der Beschäftigten im Arbeitsbereich einer Werkstatt, die am 31.12. auf einem "
+           "betriebsintegrierten Arbeitsplatz arbeiten (BiAp, auch als Gruppe; ein Praktikum zählt nicht): "
+           "Personen auf BiAp ÷ Personen im Arbeitsbereich × 100. Der Rang vergleicht die Werkstätten eines "
+           "Landschaftsverbands (1 = höchste Quote, gleiche Quoten teilen sich einen Rang); daneben Quote und "
+           "Rang des Vorjahres.",
+    "k02": "Übergänge aus der Werkstatt auf den allgemeinen Arbeitsmarkt im Jahr (jede Art, auch Budget für "
+           "Arbeit) ÷ Beschäftigte im Arbeitsbereich am 31.12. des Vorjahres × 100.",
+    "k03": "Wie die Übergangsquote, aber je 1.000 Beschäftigte: Übergänge im Jahr ÷ Beschäftigte im "
+           "Arbeitsbereich am 31.12. des Vorjahres × 1.000.",
+    "k04": "Anteil der Übergänge des Jahres, nach denen die Person binnen 365 Tagen in die Werkstatt "
+           "zurückkehrte: Übergänge mit Rückkehr ÷ Übergänge × 100. Vorläufig, bis der Dezember des "
+           "Folgejahres geliefert ist.",
+    "k05": "Budgets für Arbeit nach dem Kreis der Werkstatt, aus der die Person kam („unbekannt“, wenn aus "
+           "keiner): am 31.12. laufende Fälle (nicht abgelehnt, begonnen, nicht beendet), im Jahr begonnene "
+           "Fälle und der mittlere monatliche Lohnkostenzuschuss der laufenden Fälle.",
+    "k06": "Kundinnen und Kunden des Jobcenters am Monatsende: schwerbehindert (SB, GdB ab 50), "
+           "gleichgestellt (GL, GdB 30 oder 40 mit Gleichstellung), Rehabilitanden, und die Personen, die zu "
+           "mindestens einer dieser Gruppen gehören.",
+    "k07": "Integrationsmonate schwerbehinderter und gleichgestellter Kundinnen und Kunden in den zwölf "
+           "Monaten bis zum Berichtsmonat ÷ ihr mittlerer Bestand in den zwölf Monaten davor × 100. Eine "
+           "Person zählt höchstens einmal je Monat (wie § 48a SGB II). Braucht 13 geladene Monate.",
+    "k08": "Personen, die im Jahr in die Werkakademie eintraten und binnen 183 Tagen danach eine Arbeit "
+           "aufnahmen (Integration) ÷ Eintritte in die Werkakademie im Jahr × 100. Vorläufig, bis die 183 "
+           "Tage vergangen sind.",
+    "k09": "Praktika bei einem Arbeitgeber (MAG), die im Jahr endeten und binnen 92 Tagen in eine Arbeit "
+           "beim selben Arbeitgeber mündeten ÷ im Jahr beendete Praktika × 100.",
+    "k10": "Übergänge aus der Werkstatt im Jahr, deren Person binnen 365 Tagen danach beim Jobcenter "
+           "arbeitslos gemeldet war ÷ Übergänge im Jahr × 100, je Landschaftsverband. Dafür werden Personen "
+           "über Werkstatt und Jobcenter hinweg erkannt (pseudonymisiert). Vorläufig, bis die 365 Tage "
+           "vergangen sind.",
+    "k11": "Eintritte in die Werkstätten des Kreises im Jahr, und wie viele dieser Personen in den 24 Monaten "
+           "vor dem Eintritt Kundin oder Kunde eines Jobcenters waren. Vorläufig, wo die Daten des "
+           "Jobcenters nicht so weit zurückreichen.",
+    "k12": "Je Werkstatt die Zahlen der Leistungsdokumentation des Landschaftsverbands (Beschäftigte im "
+           "Arbeitsbereich und auf BiAp am 31.12., Übergänge, davon Budget für Arbeit) neben denselben "
+           "Zahlen aus den Personenmeldungen der Werkstatt: die Differenz und ob sie „stimmt“, „weicht ab“ "
+           "oder eine Seite „fehlt“.",
+    "k13": "Verschiedene Arbeitgeber im Kreis, die mit einer Werkstatt oder dem Jobcenter zusammenarbeiten "
+           "(ein BiAp-, Gruppen- oder Praktikumsplatz, ein Übergang, ein Budget für Arbeit, die Arbeit einer "
+           "SB/GL-Person), und der Anteil der öffentlichen Verwaltung (WZ 84) unter ihnen. Derselbe "
+           "Arbeitgeber wird am vereinheitlichten Namen erkannt.",
+    "k14": "Die wichtigsten Zahlen je Kreis: Beschäftigte im Arbeitsbereich und auf BiAp am 31.12. nach "
+           "Wohnort, Übergänge im Jahr, am 31.12. laufende Budgets für Arbeit (wie K05), SB/GL-Kundinnen und "
+           "-Kunden im Dezember (wie K06), ihre Integrationsmonate im Jahr und K07 für Dezember.",
+}  # fmt: skip
+ROUNDING = "Quoten auf 2 Nachkommastellen kaufmännisch gerundet; der Rang nach der ungerundeten Quote."
+
 # Sheet names (at most 31 characters, Excel's limit) and titles per KPI.
 SHEET_NAMES = {
     "k01": "K01 BiAp-Quote",

@@ -27,7 +27,7 @@ import vl_convert
 
 from publish.extracts import TOTAL_LEVELS
 from publish.files import Sheet, texts
-from publish.labels import PROVISIONAL, SHEET_NAMES, SYMBOLS, column, translated
+from publish.labels import DEFINITIONS, PROVISIONAL, ROUNDING, SHEET_NAMES, SYMBOLS, column, translated
 from publish.tiles import TILES
 
 LOG = logging.getLogger(__name__)
@@ -387,8 +387,8 @@ def content(partner, period: str, sheets: list[Sheet], data_through: str) -> dic
     """What the report says, as plain data (JSON for typst, the context of the HTML template)."""
     sections = []
     for sheet in sheets:
-        figure = "value" if "value" in sheet.frame.columns else None
-        intro = column(sheet.kpi, figure).explanation if figure else ""
+        rounding = f" {ROUNDING}" if "value" in sheet.frame.columns else ""
+        intro = DEFINITIONS[sheet.kpi] + rounding
         sections.append(
             {
                 "heading": SHEET_NAMES[sheet.kpi],

@@ -242,6 +242,9 @@ def test_files_open_as_german_excel_and_data_teams_expect(home):
     legend = book.get_sheet_by_name("Erläuterungen").to_python()
     described = {(row[0][:3], row[1], row[2]) for row in legend[1:] if row[0]}
     assert ("K01", "BiAp-Quote (%)", "value") in described, "German header beside the Parquet name"
+    assert next(row[3] for row in legend if row[1] == "Kennzahl") == labels.DEFINITIONS["k01"], (
+        "what K01 measures"
+    )
     assert {"*", "x", "p"} <= {row[0] for row in legend}, "the BA's symbols explained"
     with zipfile.ZipFile(latest / "lwl_2024.xlsx") as archive:
         assert 'state="frozen"' in archive.read("xl/worksheets/sheet1.xml").decode()

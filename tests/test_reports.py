@@ -17,7 +17,7 @@ import pypdf
 import pytest
 
 from publish.extracts import EXTRACTS
-from publish.labels import column
+from publish.labels import DEFINITIONS, column
 from publish.reports import TILE_MISSING, TREND_COLUMN
 
 PARTNERS = ("lwl", "lvr", "nrw_inklusiv", "jobcenter_05112", "jobcenter_05513", "jobcenter_05914")
@@ -111,8 +111,12 @@ def test_the_html_is_accessible_and_self_contained(demo_home):
                 assert attributes.get("role") == "img" and attributes.get("aria-label"), partner
         urls = set(re.findall(r"https?://[^\s\"'<>]+", page))
         assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}, urls
+        for path in _latest(home, partner).glob("k*.csv"):  # each KPI defined in plain German
+            assert DEFINITIONS[path.stem] in page, (partner, path.stem)
     lwl = (_latest(home, "lwl") / "bericht.html").read_text("utf-8")
-    assert "Emscher-Werkstatt 19,79, Rang 1" in lwl, "the chart's text alternative carries the figures"
+    assert "Emscher-Werkstatt 19,79, Rang 1 (Vorjahr 3)" in lwl, (
+        "the chart's text alternative carries the figures"
+    )
 
 
 def test_a_suppressed_value_gets_no_bar(demo_home):
