@@ -8,7 +8,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.defs import jobs, schedules, sensors
-from orchestration.defs.assets import ingest, linkage, publish, warehouse
+from orchestration.defs.assets import ingest, linkage, operations, publish, warehouse
 from orchestration.defs.resources import resources
 from teilhabe.settings import quiet_telemetry, settings
 
@@ -22,9 +22,11 @@ defs = dg.Definitions(
         publish.analysts_copy,
         publish.latest_extracts,
         *publish.PERIOD_ASSETS.values(),
+        operations.operations_digest,
     ],
-    jobs=[jobs.pipeline_job, *jobs.PUBLISH_JOBS.values()],
-    schedules=schedules.partner_schedules(),
+    asset_checks=[operations.deliveries_on_time],
+    jobs=[jobs.pipeline_job, *jobs.PUBLISH_JOBS.values(), operations.digest_job],
+    schedules=[*schedules.partner_schedules(), operations.digest_schedule],
     sensors=[sensors.inbox_sensor],
     resources=resources(settings().home),
 )

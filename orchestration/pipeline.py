@@ -185,6 +185,11 @@ def run_publish(home: DataHome, partners: list[str], period: str) -> PipelineRes
     return _execute(home, f"publish_{ASSET_NAMES[kind]}", run_config=config, partition_key=key)
 
 
+def run_digest(home: DataHome) -> PipelineResult:
+    """The operators' digest of overdue and late deliveries, as its daily schedule runs it."""
+    return _execute(home, "operations_digest", run_config=QUIET)
+
+
 def _result(result: dg.ExecuteInProcessResult, warnings: tuple[str, ...]) -> PipelineResult:
     def summary(name: str) -> str:
         found = [

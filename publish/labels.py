@@ -255,6 +255,9 @@ VALUES = {
 # Why a value is missing, in German: (pattern of the warehouse's reason, German; \1 ... its groups).
 _REASONS = (
     (r"no personen snapshot for December (\d{4})", r"keine Personenmeldung für Dezember \1"),
+    (r"no personen snapshot for December (\d{4}): the personen file of ([\w-]+) for (\d{4})-(\d{2}) is overdue "
+     r"since (\d{4})-(\d{2})-(\d{2})",
+     r"keine Personenmeldung für Dezember \1: die Personenmeldung von \2 für \4/\3 ist seit dem \7.\6.\5 überfällig"),
     (r"no persons in AB on 31\.12\.(\d{4})", r"am 31.12.\1 niemand im Arbeitsbereich"),
     (r"no persons in AB on 31\.12\. of the previous year", "am 31.12. des Vorjahres niemand im Arbeitsbereich"),
     (r"no transitions in the year", "keine Übergänge im Jahr"),

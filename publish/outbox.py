@@ -135,9 +135,11 @@ def deliver(
     validate=None,
     file_delay: float = 0.0,
     linkage_quality: dict | None = None,
+    data_status: list[str] | None = None,
 ) -> Outcome:
     """Validate, then write a new version unless the newest one holds the same figures.
-    ``linkage_quality``: the latest linkage run's measures (linkage.md §4), stated in the manifest."""
+    ``linkage_quality``: the latest linkage run's measures (linkage.md §4), stated in the manifest;
+    ``data_status``: the report's lines on missing and late files (publish/expected.py)."""
     folder = outbox / partner.id / period
     csvs = {sheet.kpi: csv_bytes(sheet) for sheet in sheets}
     figures = {kpi: _sha(data) for kpi, data in csvs.items()}
@@ -167,7 +169,7 @@ def deliver(
     restates = tuple(k for k in figures if previous["figures"].get(k) != figures[k]) if previous else ()
     try:
         files = _write_files(partner, period, sheets, csvs, building, file_delay)
-        pages = partner_report(partner, period, sheets, data_through)  # the report a person reads
+        pages = partner_report(partner, period, sheets, data_through, data_status)  # what a person reads
         for suffix, data in (("html", pages.html), ("pdf", pages.pdf)):
             _write(building / f"{REPORT_STEM}.{suffix}", data, file_delay)
             files.append((f"{REPORT_STEM}.{suffix}", sum(s.frame.height for s in sheets)))

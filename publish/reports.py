@@ -383,7 +383,9 @@ def _trend_chart(sheet: Sheet) -> dict:
     return _svg(chart, alt_text, f"{header}, {months[0]} bis {months[-1]}")
 
 
-def content(partner, period: str, sheets: list[Sheet], data_through: str) -> dict:
+def content(
+    partner, period: str, sheets: list[Sheet], data_through: str, data_status: list[str] | None = None
+) -> dict:
     """What the report says, as plain data (JSON for typst, the context of the HTML template)."""
     sections = []
     for sheet in sheets:
@@ -407,6 +409,11 @@ def content(partner, period: str, sheets: list[Sheet], data_through: str) -> dic
         ),
         "author": "Teilhabe Warehouse",
         "sections": sections,
+        "data_status": (
+            data_status or ["Alle Lieferungen, auf denen diese Zahlen beruhen, kamen fristgerecht."]
+        )
+        if data_status is not None
+        else [],
         "symbols": [f"{symbol}: {meaning}" for symbol, meaning in SYMBOLS if symbol != PROVISIONAL]
         + [f"{PROVISIONAL} in der Spalte „vorläufig“: {dict(SYMBOLS)[PROVISIONAL]}"],
         "colours": COLOURS,
@@ -443,5 +450,7 @@ def render(report: dict) -> Report:
     return Report(_html_template().render(**report).encode("utf-8"), pdf)
 
 
-def partner_report(partner, period: str, sheets: list[Sheet], data_through: str) -> Report:
-    return render(content(partner, period, sheets, data_through))
+def partner_report(
+    partner, period: str, sheets: list[Sheet], data_through: str, data_status: list[str] | None = None
+) -> Report:
+    return render(content(partner, period, sheets, data_through, data_status))

@@ -11,10 +11,12 @@ from pathlib import Path
 import duckdb
 
 from ingest.ops_tables import PUBLISH_DDL
+from publish.expected import data_status
 from publish.extracts import partner_sheets, remember_suppressed
 from publish.outbox import Outcome, deliver, validation_reports
 from publish.partners import Partner, load_partners
 from publish.periods import period_kind as period_kind_of
+from publish.periods import shown_months
 from publish.readiness import readiness
 
 
@@ -132,9 +134,13 @@ def publish(
     linkage = linkage_quality(con)
     held: list = []
     for partner, chosen, sheets, ready in planned:
-        outcome = deliver(
-            partner, chosen, sheets, outbox, ready.through or chosen, validator, file_delay, linkage
+        periods = shown_months(chosen, partner.history_months) + (
+            [chosen] if partner.period == "year" else []
         )
+        outcome = deliver(
+            partner, chosen, sheets, outbox, ready.through or chosen, validator, file_delay, linkage,
+            data_status(con, partner, periods),
+        )  # fmt: skip
         if outcome.status in ("delivered", "unchanged", "completed"):  # what the partner holds
             held += sheets
         if ready.waiting and period is None:

@@ -177,6 +177,25 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0 if result.success else 1
 
 
+def cmd_digest(_: argparse.Namespace) -> int:
+    """Write and print the digest of overdue and late deliveries (as the daily schedule does)."""
+    import datetime as dt
+
+    home = settings().home
+    if not home.warehouse.exists():
+        return refuse(f"no warehouse at {home.warehouse} yet: run `teilhabe run` first")
+    from orchestration.pipeline import run_digest
+
+    result = run_digest(home)
+    written = home.operations_reports / f"digest-{dt.date.today():%Y-%m-%d}.txt"
+    if result.success and written.exists():
+        print(written.read_text("utf-8"), end="")
+        print(f"digest          {written} (and .csv)")
+    else:
+        print(result.summary())
+    return 0 if result.success else 1
+
+
 def cmd_rebuild(args: argparse.Namespace) -> int:
     """A new data home built from this one's archive under the current key (after a key change):
     every delivery taken again in the order it arrived, then the whole pipeline."""
@@ -391,6 +410,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="partner id of partners.yaml (repeatable; default: all of the period's kind)",
     )
     pub.set_defaults(func=cmd_publish)
+
+    digest = verbs.add_parser(
+        "digest", help="overdue and late deliveries, for the operator (reports/operations/)"
+    )
+    digest.set_defaults(func=cmd_digest)
 
     from teilhabe.bench.scenarios import DEFAULT_SCENARIOS as DEFAULT_BENCH
     from teilhabe.bench.scenarios import SCENARIOS

@@ -58,6 +58,11 @@ class DataHome:
         return self.root / "linkage" / "decisions.csv"
 
     @property
+    def operations_reports(self) -> Path:
+        """The operators' digests of overdue and late deliveries (publish/expected.py)."""
+        return self.root / "reports" / "operations"
+
+    @property
     def dbt_state(self) -> Path:
         """dbt's target folders and partial parse for the runs of this data home."""
         return self.root / "dbt"

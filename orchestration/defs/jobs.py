@@ -8,8 +8,11 @@ from orchestration.defs.partitions import ASSET_NAMES
 
 pipeline_job = dg.define_asset_job(
     "pipeline",
-    # Everything but the re-issue assets of past periods (orchestration/defs/assets/publish.py).
-    selection=dg.AssetSelection.all() - dg.AssetSelection.key_prefixes(["outbox", "periods"]),
+    # Everything but the re-issue assets of past periods (orchestration/defs/assets/publish.py) and
+    # the operators' daily digest (its own schedule).
+    selection=dg.AssetSelection.all()
+    - dg.AssetSelection.key_prefixes(["outbox", "periods"])
+    - dg.AssetSelection.assets(["reports", "operations"]),
     description="Ingest every new delivery, build the warehouse, publish the analysts' copy and extracts",
 )
 

@@ -121,7 +121,7 @@ class Oracle:
                         "rank": ranks[nr],
                         "value_prev_year": _fmt(prev[1][nr]) if prev else None,
                         "rank_prev_year": prev[2][nr] if prev else None,
-                        "missing_reason": None if c else _no_snapshot(year),
+                        "missing_reason": None if c else _no_snapshot(year) + _overdue_december(nr, year),
                     }
                 )
         return pl.DataFrame(rows, schema=_K01_SCHEMA)
@@ -474,6 +474,15 @@ def _year_month(d: int) -> tuple[int, int]:
 
 def _no_snapshot(year: int) -> str:
     return f"no personen snapshot for December {year}"
+
+
+def _overdue_december(nr: str, year: int) -> str:
+    """Every simulated workshop is registered and recognised throughout, so its December personen
+    file is overdue from the day after its due day (the 15th of January) on (ops.expected_deliveries)."""
+    due = dt.date(year + 1, 1, 15)
+    return (
+        f": the personen file of {nr} for {year}-12 is overdue since {due}" if dt.date.today() > due else ""
+    )
 
 
 def _fmt(value: Fraction | None) -> str | None:

@@ -20,7 +20,10 @@ rated as (
         december.ab_persons as denominator,
         {{ percent('december.biap_persons', 'december.ab_persons') }} as value,
         case
-            when december.ab_persons is null then 'no personen snapshot for December ' || grain.year
+            when december.ab_persons is null
+                then
+                    'no personen snapshot for December ' || grain.year
+                    || {{ overdue('grain.werkstatt_nr', 'personen', "grain.year || '-12'") }}
             when december.ab_persons = 0 then 'no persons in AB on 31.12.' || grain.year
         end as missing_reason
     from {{ ref('int_workshop_years') }} as grain

@@ -1,0 +1,109 @@
+"""Operations (issue 17): whether every sender delivered what it should, by when. The delivery
+calendar itself is a dbt model (ops.expected_deliveries); here its checks, one per part, and the
+daily digest of overdue and late senders.
+
+Why a check per part, naming the senders in its metadata, and not a check per sender or Dagster's
+freshness checks: the senders are known only from the registers inside the warehouse, and the code
+location must not open the warehouse when it loads (one writer, and a reader blocks it); freshness
+checks of time partitions watch one asset's newest partition, not 150 senders' files.
+"""
+# No `from __future__ import annotations` here: Dagster inspects the context annotation at runtime.
+
+import csv
+
+import dagster as dg
+
+from orchestration.defs.resources import DataHomeResource
+from publish.expected import digest, overdue, write
+from teilhabe.settings import DBT_PROJECT_DIR
+
+CALENDAR_KEY = dg.AssetKey(["ops", "expected_deliveries"])
+DIGEST_KEY = dg.AssetKey(["reports", "operations"])
+MAX_SENDERS_SHOWN = 50
+
+
+def _parts() -> list[tuple[str, str]]:
+    """(source system, part) of every part the calendar expects (the seed delivery_due_dates)."""
+    with open(DBT_PROJECT_DIR / "seeds" / "delivery_due_dates.csv", encoding="utf-8") as handle:
+        return [(row["source_system"], row["part"]) for row in csv.DictReader(handle, delimiter=";")]
+
+
+PARTS = _parts()
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            f"on_time_{part}",
+            asset=CALENDAR_KEY,
+            blocking=False,
+            description=f"Every {part} file ({system}) expected by its due day has arrived; fails naming the "
+            "overdue senders and periods",
+        )
+        for system, part in PARTS
+    ],
+    pool="warehouse",
+)
+def deliveries_on_time(context: dg.AssetCheckExecutionContext, data_home: DataHomeResource):
+    with data_home.connect() as con:
+        missing = overdue(con)
+    if missing:  # one line on the console of `teilhabe run`, the details in the checks
+        shown = ", ".join(f"{r['sender']} {r['part']} {r['period']}" for r in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        context.log.warning(
+            f"{len(missing)} files overdue from {len({r['sender'] for r in missing})} senders: {shown}{more} "
+            "(ops.expected_deliveries)"
+        )
+    for _, part in PARTS:
+        rows = [r for r in missing if r["part"] == part]
+        listed = [
+            f"{r['sender']} {r['period']} (due {r['due_on']:%Y-%m-%d})" for r in rows[:MAX_SENDERS_SHOWN]
+        ]
+        yield dg.AssetCheckResult(
+            check_name=f"on_time_{part}",
+            passed=not rows,
+            metadata={
+                "overdue_files": len(rows),
+                "overdue_senders": len({r["sender"] for r in rows}),
+                "overdue": dg.MetadataValue.md("\n".join(f"- {item}" for item in listed) or "none"),
+            },
+        )
+
+
+@dg.asset(
+    key=DIGEST_KEY,
+    deps=[CALENDAR_KEY],
+    group_name="ops",
+    kinds={"csv"},
+    pool="warehouse",
+    description="Daily digest of overdue and late deliveries (reports/operations/digest-<date>.txt and .csv)",
+)
+def operations_digest(context: dg.AssetExecutionContext, data_home: DataHomeResource):
+    home = data_home.settings().home
+    with data_home.connect() as con:
+        report = digest(con)
+    path = write(report, home.operations_reports)
+    context.log.info(report.text())
+    return dg.MaterializeResult(
+        metadata={
+            "overdue_files": len(report.overdue),
+            "late_files": len(report.late),
+            "path": dg.MetadataValue.path(str(path)),
+        }
+    )
+
+
+digest_job = dg.define_asset_job(
+    "operations_digest",
+    selection=dg.AssetSelection.assets(DIGEST_KEY),
+    description="Write the digest of overdue and late senders",
+)
+
+digest_schedule = dg.ScheduleDefinition(
+    name="operations_digest_daily",
+    job=digest_job,
+    cron_schedule="30 6 * * *",
+    execution_timezone="Europe/Berlin",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every morning: overdue and late senders into the run log and reports/operations/",
+)

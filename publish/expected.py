@@ -1,0 +1,156 @@
+"""What should have arrived, from the delivery calendar ops.expected_deliveries (dbt model
+dbt_project/models/operations; issue 17): for the operator of a hundred senders, the daily digest of
+overdue and late files (internal, reports/operations/: senders, parts and periods, never a person
+or a value); for a partner, the data status of its report — which of the files its figures rest on
+were missing or late.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+CALENDAR = "ops.expected_deliveries"
+LATE_WINDOW_DAYS = 90  # late arrivals are listed for this long after their due day
+COLUMNS = ("status", "sender", "sender_kind", "landschaftsverband", "part", "period", "due_on", "received_at",
+           "days_late", "file_name")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Digest:
+    as_of: date
+    overdue: list[dict]
+    late: list[dict]
+
+    def text(self) -> str:
+        def line(row: dict) -> str:
+            when = (
+                f"received {row['received_at']:%Y-%m-%d}, {row['days_late']} days late"
+                if row["received_at"]
+                else f"{row['days_late']} days overdue"
+            )
+            return (
+                f"  {row['sender']:<10} {row['sender_kind']:<18} {row['part']:<22} {row['period']:<8} "
+                f"due {row['due_on']:%Y-%m-%d}, {when}"
+            )
+
+        senders = len({r["sender"] for r in self.overdue})
+        lines = [
+            f"Delivery digest as of {self.as_of:%Y-%m-%d}",
+            f"overdue: {len(self.overdue)} files from {senders} senders" + (":" if self.overdue else ""),
+            *(line(r) for r in self.overdue),
+            f"late in the last {LATE_WINDOW_DAYS} days: {len(self.late)} files" + (":" if self.late else ""),
+            *(line(r) for r in self.late),
+        ]
+        return "\n".join(lines) + "\n"
+
+    def csv(self) -> str:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows([*self.overdue, *self.late])
+        return buffer.getvalue()
+
+
+def calendar_exists(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'ops' and table_name = 'expected_deliveries'"
+        ).fetchone()[0]
+    )
+
+
+def overdue(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Every overdue file, the longest overdue first."""
+    if not calendar_exists(con):
+        return []
+    return _rows(
+        con,
+        f"select * from {CALENDAR} where status = 'overdue' order by days_late desc, sender, part, period",
+    )
+
+
+def digest(con: duckdb.DuckDBPyConnection, today: date | None = None) -> Digest:
+    today = today or date.today()
+    if not calendar_exists(con):
+        return Digest(today, [], [])
+    late = _rows(
+        con,
+        f"select * from {CALENDAR} where status = 'late' and due_on >= ? order by due_on desc, sender, part",
+        [today - timedelta(days=LATE_WINDOW_DAYS)],
+    )
+    return Digest(today, overdue(con), late)
+
+
+def write(report: Digest, folder: Path) -> Path:
+    """``digest-<date>.txt`` and ``.csv`` in ``folder``, each written whole and renamed into place."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"digest-{report.as_of:%Y-%m-%d}"
+    for suffix, text in ((".txt", report.text()), (".csv", report.csv())):
+        target = stem.with_suffix(suffix)
+        partial = target.with_name(f".{target.name}.partial")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, target)
+    return stem.with_suffix(".txt")
+
+
+PART_NAMES = {
+    "personen": "Personenmeldung", "aussenarbeitsplaetze": "Außenarbeitsplätze", "uebergaenge": "Übergänge",
+    "bestand": "Bestand", "kunden": "Kunden", "massnahmen": "Maßnahmen", "integrationen": "Integrationen",
+    "leistungsdokumentation": "Leistungsdokumentation", "budget_fuer_arbeit": "Budget für Arbeit",
+}  # fmt: skip
+MAX_STATUS_LINES = 15
+
+
+def data_status(con: duckdb.DuckDBPyConnection, partner, periods: list[str]) -> list[str] | None:
+    """The files of the partner's scope for ``periods`` (months and years) that are overdue or came
+    late, in German, the longest overdue first; at most MAX_STATUS_LINES and how many more. A
+    Landschaftsverband's scope: its workshops and its own files; a Jobcenter's: its own files.
+    None where there is no calendar yet."""
+    if not calendar_exists(con):
+        return None
+    if partner.statewide:
+        scope, parameters = "true", []
+    elif partner.landschaftsverband:
+        scope = "e.landschaftsverband = ? and e.sender_kind in ('werkstatt', 'landschaftsverband')"
+        parameters = [partner.landschaftsverband]
+    else:
+        scope, parameters = (
+            "e.sender_kind = 'jobcenter' and list_contains(?, e.sender)",
+            [list(partner.kreise)],
+        )
+    rows = _rows(
+        con,
+        f"""select e.*, w.workshop_name
+            from {CALENDAR} e
+            left join marts.dim_workshops w on w.werkstatt_nr = e.sender and w.is_current
+            where e.status in ('overdue', 'late') and list_contains(?, e.period) and {scope}
+            order by e.status desc, e.days_late desc, e.sender, e.part, e.period""",
+        [periods, *parameters],
+    )
+    lines = []
+    for row in rows[:MAX_STATUS_LINES]:
+        who = f"{row['sender']} ({row['workshop_name']})" if row["workshop_name"] else row["sender"]
+        period = f"{row['period'][5:]}/{row['period'][:4]}" if len(row["period"]) == 7 else row["period"]
+        what = f"{PART_NAMES.get(row['part'], row['part'])} von {who} für {period}"
+        if row["status"] == "overdue":
+            lines.append(f"Überfällig: {what}, fällig am {row['due_on']:%d.%m.%Y}.")
+        else:
+            lines.append(
+                f"Verspätet: {what}, eingegangen am {row['received_at']:%d.%m.%Y}, fällig am {row['due_on']:%d.%m.%Y}."
+            )
+    if len(rows) > MAX_STATUS_LINES:
+        lines.append(f"… und {len(rows) - MAX_STATUS_LINES} weitere.")
+    return lines
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> list[dict]:
+    cursor = con.execute(sql, parameters or [])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -1,0 +1,138 @@
+"""Operating many senders (issue 17): the delivery calendar knows what should have arrived, the
+Dagster checks and the daily digest name what is overdue, and a KPI missing for it says which file.
+Checked on the demo run, whose simulator never sends one workshop's December personen file
+(its ground truth names it) and sends everything else before the 15th."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import dagster as dg
+import duckdb
+import pytest
+
+from publish.expected import data_status, digest
+
+
+@pytest.fixture(scope="module")
+def never_sent(demo) -> tuple[str, str]:
+    scenario = json.loads((demo.with_name(demo.name + ".truth") / "simulation.json").read_text())["scenario"]
+    return tuple(scenario["missing_snapshot"])
+
+
+@pytest.fixture(scope="module")
+def calendar(demo_home) -> duckdb.DuckDBPyConnection:
+    with duckdb.connect(str(demo_home["root"] / "warehouse.duckdb"), read_only=True) as con:
+        yield con
+
+
+def test_the_calendar_lists_the_file_that_never_came(calendar, never_sent):
+    nr, month = never_sent
+    overdue = calendar.execute(
+        "select sender, part, period, due_on, days_late > 0 from ops.expected_deliveries where status = 'overdue'"
+    ).fetchall()
+    assert [row[:3] for row in overdue] == [(nr, "personen", month)]
+    assert str(overdue[0][3]) == f"{int(month[:4]) + 1}-01-15" and overdue[0][4]
+    statuses = dict(
+        calendar.execute("select status, count(*) from ops.expected_deliveries group by 1").fetchall()
+    )
+    assert set(statuses) == {"on_time", "overdue"}, "the simulator sends everything else by the 14th"
+    # every registered workshop is expected in every month with its three parts, each Jobcenter
+    # with its four, each Landschaftsverband with its two yearly files
+    expected = calendar.execute(
+        """select sender_kind, count(distinct sender), count(distinct period), count(distinct part), count(*)
+           from ops.expected_deliveries group by 1 order by 1"""
+    ).fetchall()
+    workshops = calendar.execute("select count(distinct werkstatt_nr) from marts.dim_workshops").fetchone()[0]
+    assert expected == [
+        ("jobcenter", 3, 24, 4, 3 * 24 * 4),
+        ("landschaftsverband", 2, 2, 2, 2 * 2 * 2),
+        ("werkstatt", workshops, 24, 3, workshops * 24 * 3),
+    ]
+
+
+def test_k01_says_which_file_is_overdue(calendar, never_sent):
+    nr, month = never_sent
+    reason = calendar.execute(
+        "select missing_reason from kpi.k01_biap_quote where werkstatt_nr = ? and year = ?",
+        [nr, int(month[:4])],
+    ).fetchone()[0]
+    due = f"{int(month[:4]) + 1}-01-15"
+    assert reason == (
+        f"no personen snapshot for December {month[:4]}: the personen file of {nr} for {month} is overdue since {due}"
+    )
+
+
+def test_the_check_of_that_part_fails_naming_the_sender(demo_home, never_sent):
+    nr, month = never_sent
+    evaluations = [
+        e
+        for e in demo_home["result"].get_asset_check_evaluations()
+        if e.asset_key == dg.AssetKey(["ops", "expected_deliveries"])
+    ]
+    assert all(e.passed for e in evaluations if not e.check_name.startswith("on_time_")), "dbt's tests of it"
+    checks = {e.check_name: e for e in evaluations if e.check_name.startswith("on_time_")}
+    assert set(checks) == {
+        f"on_time_{part}"
+        for part in ("personen", "aussenarbeitsplaetze", "uebergaenge", "bestand", "kunden", "massnahmen",
+                     "integrationen", "leistungsdokumentation", "budget_fuer_arbeit")
+    }  # fmt: skip
+    failed = {name for name, check in checks.items() if not check.passed}
+    assert failed == {"on_time_personen"}
+    listed = checks["on_time_personen"].metadata["overdue"].value
+    assert f"{nr} {month} (due " in listed
+    assert any(f"{nr} personen {month}" in line for line in demo_home["events"]), "and on the run's console"
+
+
+def test_the_daily_digest_names_it(demo_home, never_sent, tmp_path):
+    """The digest job as its schedule runs it, on a copy of the demo's data home."""
+    from orchestration.definitions import defs
+    from orchestration.defs.resources import DataHomeResource
+
+    nr, month = never_sent
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy2(demo_home["root"] / "warehouse.duckdb", home / "warehouse.duckdb")
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("operations_digest").execute_in_process(
+            instance=instance, resources={"data_home": DataHomeResource(root=str(home))}
+        )
+    assert result.success
+    written = sorted((home / "reports" / "operations").iterdir())
+    assert [p.suffix for p in written] == [".csv", ".txt"]
+    text = written[1].read_text("utf-8")
+    assert (
+        "overdue: 1 files from 1 senders" in text and nr in text and f"personen               {month}" in text
+    )
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        assert digest(con).csv() == written[0].read_text("utf-8")
+
+
+def test_a_report_says_which_files_its_figures_miss(calendar, demo_home, never_sent):
+    """The report's data status (issue 16): the overdue file in the scope and period of the partner
+    whose figures rest on it, and no one else's; the demo's 2024 reports say all came on time."""
+    from publish.extracts import decide, partner_sheets
+    from publish.partners import load_partners
+    from publish.periods import shown_months
+    from publish.reports import partner_report
+
+    nr, month = never_sent
+    year = month[:4]
+    partners = {p.id: p for p in load_partners(jobcenters=["05112", "05513", "05914"])}
+    name = calendar.execute(
+        "select workshop_name from marts.dim_workshops where werkstatt_nr = ?", [nr]
+    ).fetchone()[0]
+    line = f"Überfällig: Personenmeldung von {nr} ({name}) für 12/{year}, fällig am 15.01.{int(year) + 1}."
+    assert data_status(calendar, partners[nr[:3].lower()], [*shown_months(year), year]) == [line]
+    assert data_status(calendar, partners["nrw_inklusiv"], shown_months(f"{year}-Q4")) == [line]
+    assert data_status(calendar, partners["lwl"], [*shown_months(year), year]) == []
+    assert (
+        data_status(calendar, partners["lvr"], [*shown_months(str(int(year) + 1)), str(int(year) + 1)]) == []
+    )
+    assert data_status(calendar, partners["jobcenter_05914"], shown_months(month, 24)) == []
+    lvr = partners[nr[:3].lower()]
+    pages = partner_report(lvr, year, partner_sheets(decide(calendar), lvr, year), month, [line])
+    assert line in pages.html.decode("utf-8")
+    delivered = next((demo_home["root"] / "outbox" / lvr.id).iterdir()) / "latest" / "bericht.html"
+    assert "Datenstand" in (page := delivered.read_text("utf-8")) and "kamen fristgerecht" in page
