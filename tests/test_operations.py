@@ -15,10 +15,20 @@ import pytest
 from publish.expected import data_status, digest
 
 
+def _scenario(demo) -> dict:
+    return json.loads((demo.with_name(demo.name + ".truth") / "simulation.json").read_text())["scenario"]
+
+
 @pytest.fixture(scope="module")
 def never_sent(demo) -> tuple[str, str]:
-    scenario = json.loads((demo.with_name(demo.name + ".truth") / "simulation.json").read_text())["scenario"]
-    return tuple(scenario["missing_snapshot"])
+    """The workshop and month whose personen file never comes."""
+    return tuple(_scenario(demo)["missing_snapshot"])
+
+
+@pytest.fixture(scope="module")
+def silent(demo) -> tuple[str, str]:
+    """The workshop recognised in October of the last year that has sent nothing, and that month."""
+    return tuple(_scenario(demo)["silent_workshop"])
 
 
 @pytest.fixture(scope="module")
@@ -27,17 +37,28 @@ def calendar(demo_home) -> duckdb.DuckDBPyConnection:
         yield con
 
 
-def test_the_calendar_lists_the_file_that_never_came(calendar, never_sent):
+def test_the_calendar_lists_the_files_that_never_came(calendar, never_sent, silent):
     nr, month = never_sent
+    quiet, recognised = silent
     overdue = calendar.execute(
-        "select sender, part, period, due_on, days_late > 0 from ops.expected_deliveries where status = 'overdue'"
+        """select sender, part, period, due_on, days_late > 0 from ops.expected_deliveries
+           where status = 'overdue' order by sender, period, part"""
     ).fetchall()
-    assert [row[:3] for row in overdue] == [(nr, "personen", month)]
-    assert str(overdue[0][3]) == f"{int(month[:4]) + 1}-01-15" and overdue[0][4]
+    year = recognised[:4]
+    assert [row[:3] for row in overdue] == [
+        (nr, "personen", month),
+        *((quiet, part, f"{year}-{m}") for m in ("10", "11", "12")
+          for part in ("aussenarbeitsplaetze", "personen", "uebergaenge")),
+    ], "the missing December file, and every file of the workshop recognised in October that never sent"  # fmt: skip
+    assert str(overdue[0][3]) == f"{int(month[:4]) + 1}-01-15" and all(row[4] for row in overdue)
+    not_expected = calendar.execute(
+        "select distinct sender, period from ops.expected_deliveries where status = 'not_expected'"
+    ).fetchall()
+    assert {sender for sender, _ in not_expected} == {quiet} and max(p for _, p in not_expected) < recognised
     statuses = dict(
         calendar.execute("select status, count(*) from ops.expected_deliveries group by 1").fetchall()
     )
-    assert set(statuses) == {"on_time", "overdue"}, "the simulator sends everything else by the 14th"
+    assert set(statuses) == {"on_time", "overdue", "not_expected"}, "the simulator sends the rest by the 14th"
     # every registered workshop is expected in every month with its three parts, each Jobcenter
     # with its four, each Landschaftsverband with its two yearly files
     expected = calendar.execute(
@@ -52,7 +73,19 @@ def test_the_calendar_lists_the_file_that_never_came(calendar, never_sent):
     ]
 
 
-def test_k01_says_which_file_is_overdue(calendar, never_sent):
+def test_k01_says_which_file_is_overdue(calendar, never_sent, silent):
+    quiet, recognised = silent
+    year = int(recognised[:4])
+    reasons = dict(
+        calendar.execute(
+            "select year, missing_reason from kpi.k01_biap_quote where werkstatt_nr = ?", [quiet]
+        ).fetchall()
+    )
+    assert reasons == {
+        year - 1: f"no personen snapshot for December {year - 1}",  # not recognised yet: nothing overdue
+        year: f"no personen snapshot for December {year}: the personen file of {quiet} for {year}-12 is overdue "
+        f"since {year + 1}-01-15",
+    }
     nr, month = never_sent
     reason = calendar.execute(
         "select missing_reason from kpi.k01_biap_quote where werkstatt_nr = ? and year = ?",
@@ -64,8 +97,9 @@ def test_k01_says_which_file_is_overdue(calendar, never_sent):
     )
 
 
-def test_the_check_of_that_part_fails_naming_the_sender(demo_home, never_sent):
+def test_the_check_of_that_part_fails_naming_the_sender(demo_home, never_sent, silent):
     nr, month = never_sent
+    quiet, recognised = silent
     evaluations = [
         e
         for e in demo_home["result"].get_asset_check_evaluations()
@@ -79,9 +113,9 @@ def test_the_check_of_that_part_fails_naming_the_sender(demo_home, never_sent):
                      "integrationen", "leistungsdokumentation", "budget_fuer_arbeit")
     }  # fmt: skip
     failed = {name for name, check in checks.items() if not check.passed}
-    assert failed == {"on_time_personen"}
+    assert failed == {"on_time_personen", "on_time_aussenarbeitsplaetze", "on_time_uebergaenge"}
     listed = checks["on_time_personen"].metadata["overdue"].value
-    assert f"{nr} {month} (due " in listed
+    assert f"{nr} {month} (due " in listed and f"{quiet} {recognised[:4]}-12 (due " in listed
     assert any(f"{nr} personen {month}" in line for line in demo_home["events"]), "and on the run's console"
 
 
@@ -103,15 +137,17 @@ def test_the_daily_digest_names_it(demo_home, never_sent, tmp_path):
     assert [p.suffix for p in written] == [".csv", ".txt"]
     text = written[1].read_text("utf-8")
     assert (
-        "overdue: 1 files from 1 senders" in text and nr in text and f"personen               {month}" in text
+        "overdue: 10 files from 2 senders" in text
+        and nr in text
+        and f"personen               {month}" in text
     )
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         assert digest(con).csv() == written[0].read_text("utf-8")
 
 
-def test_a_report_says_which_files_its_figures_miss(calendar, demo_home, never_sent):
-    """The report's data status (issue 16): the overdue file in the scope and period of the partner
-    whose figures rest on it, and no one else's; the demo's 2024 reports say all came on time."""
+def test_a_report_says_which_files_its_figures_miss(calendar, demo_home, never_sent, silent):
+    """The report's data status (issue 16): the overdue files in the scope and period of the partner
+    whose figures rest on them, and no one else's; the LWL's 2024 report says all came on time."""
     from publish.extracts import decide, partner_sheets
     from publish.partners import load_partners
     from publish.periods import shown_months
@@ -127,12 +163,16 @@ def test_a_report_says_which_files_its_figures_miss(calendar, demo_home, never_s
     assert data_status(calendar, partners[nr[:3].lower()], [*shown_months(year), year]) == [line]
     assert data_status(calendar, partners["nrw_inklusiv"], shown_months(f"{year}-Q4")) == [line]
     assert data_status(calendar, partners["lwl"], [*shown_months(year), year]) == []
-    assert (
-        data_status(calendar, partners["lvr"], [*shown_months(str(int(year) + 1)), str(int(year) + 1)]) == []
-    )
+    quiet, _ = silent
+    later = data_status(calendar, partners["lvr"], [*shown_months(str(int(year) + 1)), str(int(year) + 1)])
+    assert len(later) == 9 and all(f"von {quiet} (Werkstatt am Rheinufer)" in line for line in later)
     assert data_status(calendar, partners["jobcenter_05914"], shown_months(month, 24)) == []
     lvr = partners[nr[:3].lower()]
     pages = partner_report(lvr, year, partner_sheets(decide(calendar), lvr, year), month, [line])
     assert line in pages.html.decode("utf-8")
-    delivered = next((demo_home["root"] / "outbox" / lvr.id).iterdir()) / "latest" / "bericht.html"
-    assert "Datenstand" in (page := delivered.read_text("utf-8")) and "kamen fristgerecht" in page
+    lwl = next((demo_home["root"] / "outbox" / "lwl").iterdir()) / "latest" / "bericht.html"
+    assert "Datenstand" in (page := lwl.read_text("utf-8")) and "kamen fristgerecht" in page
+    lvr_page = (
+        next((demo_home["root"] / "outbox" / lvr.id).iterdir()) / "latest" / "bericht.html"
+    ).read_text()
+    assert later[0] in lvr_page, "the LVR's 2024 report names the overdue files of its new workshop"

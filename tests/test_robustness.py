@@ -285,11 +285,16 @@ def test_a_correction_keeping_name_size_and_time_is_a_new_delivery(later_home, d
         name.split("/")[0]
         for name in set(before) ^ set(after) | {n for n in before if before[n] != after.get(n)}
     }
-    assert changed == {"jobcenter_05914"}, changed
-    manifest = json.loads(
-        (later_home / "outbox" / "jobcenter_05914" / "2024-12" / "latest" / "manifest.json").read_text()
-    )
-    assert manifest["version"] == "v0002" and "k06" in manifest["restates"]
+    # Hagen's K06 changed, and with it the NRW and peer-group totals every Jobcenter compares its K06 with
+    assert changed == {"jobcenter_05112", "jobcenter_05513", "jobcenter_05914"}, changed
+    for partner in changed:
+        manifest = json.loads(
+            (later_home / "outbox" / partner / "2024-12" / "latest" / "manifest.json").read_text()
+        )
+        assert manifest["version"] == "v0002" and manifest["restates"] == ["k06"], (
+            partner,
+            manifest["restates"],
+        )
     with duckdb.connect(str(later_home / "warehouse.duckdb"), read_only=True) as con:
         statuses = [s for (s,) in con.execute(
             "select status from ops.delivery_log where file_name = 'jc_05914_202412_kunden.csv' order by delivery_id"

@@ -518,7 +518,14 @@ def test_oracle_k01_agrees_with_the_files(demo):
 
 def test_missing_snapshot_is_missing_not_zero(demo):
     deliveries = pl.read_csv(truth(demo) / "deliveries.csv", infer_schema_length=0)
+    scenario = json.loads((truth(demo) / "simulation.json").read_text())["scenario"]
+    silent = scenario["silent_workshop"][0]
     k01 = oracle(demo, "k01_biap_quote").filter(pl.col("missing_reason").is_not_null())
+    assert set(k01.filter(pl.col("werkstatt_nr") == silent)["year"]) == {"2023", "2024"}, (
+        "registered, never sent"
+    )
+    assert not [f for f in demo.iterdir() if silent in f.name], "nothing from it in the inbox"
+    k01 = k01.filter(pl.col("werkstatt_nr") != silent)
     assert k01.height == 1
     row = k01.row(0, named=True)
     assert row["value"] is None and "December 2023" in row["missing_reason"]

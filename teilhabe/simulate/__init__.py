@@ -29,6 +29,7 @@ import numpy as np
 import polars as pl
 from tqdm import tqdm
 
+from ingest.formats import WFBM_CSV_COLUMNS
 from teilhabe.simulate.calendar import month_label, month_of
 from teilhabe.simulate.defects import DefectInjector
 from teilhabe.simulate.oracle import KPI_FILES, Delivered, Oracle
@@ -67,6 +68,7 @@ class Scenario:
     corrected_workbook: tuple[str, int] | None  # first sent with a BiAp row missing, then corrected
     corrected_csv: tuple[str, int] | None  # personen re-sent under the same name (later wave)
     duplicate_csv: tuple[str, int] | None  # a Jobcenter file re-sent with identical bytes (later wave)
+    silent_workshop: tuple[str, int] | None  # (werkstatt_nr, month recognised): registered, never sends
 
     @classmethod
     def plan(cls, world: World) -> Scenario:
@@ -86,7 +88,29 @@ class Scenario:
             corrected_workbook=(xlsx_lvr[0], month_of(last, 12)) if xlsx_lvr else None,
             corrected_csv=(csv_all[0], month_of(last, 3)) if len(csv_all) else None,
             duplicate_csv=(world.profile.jobcenters[0].kreis, month_of(last, 6)),
+            silent_workshop=(_next_number(ws["werkstatt_nr"], "LVR"), month_of(last, 10)),
         )
+
+
+def _next_number(numbers: pl.Series, lv: str) -> str:
+    """The next free Werkstatt-Nr. of a Landschaftsverband."""
+    taken = [int(nr[4:]) for nr in numbers if nr.startswith(lv)]
+    return f"{lv}-{max(taken, default=200) + 1:04d}"
+
+
+def _add_silent_workshop(world: World, scenario: Scenario) -> None:
+    """A workshop the LVR recognised in October of the last year (in its register from the start,
+    with its recognition date) that has sent nothing yet: its files are overdue from November on,
+    and it has no people. Its Kreis is that of the LVR's first workshop."""
+    nr, month = scenario.silent_workshop
+    first = world.workshops.filter(pl.col("landschaftsverband") == "LVR").row(0, named=True)
+    year, mon = month_label(month).split("-")
+    silent = {**first, "werkstatt_nr": nr, "name": "Werkstatt am Rheinufer", "traeger": "Rheinufer gGmbH",
+              "places": 80, "vendor": "csv", "recognised": f"01.{mon}.{year}"}  # fmt: skip
+    world.workshops = pl.concat(
+        [world.workshops.with_columns(pl.lit("01.01.1998").alias("recognised")), pl.DataFrame([silent])],
+        how="vertical_relaxed",
+    )
 
 
 def simulate(
@@ -114,6 +138,7 @@ def simulate(
 
     world = build_world(load_profile(profile), years[0], years[1], seed, decoy_share)
     scenario = Scenario.plan(world)
+    _add_silent_workshop(world, scenario)
     renderer = Renderer(world, seed, name_error_rate)
     injector = DefectInjector(np.random.default_rng(seed + 1), defect_rate)
     report = SimulationReport(inbox=inbox, truth=truth)
@@ -124,6 +149,9 @@ def simulate(
         if scenario.missing_snapshot
         else set()
     )
+    silent = scenario.silent_workshop[0]
+    months = range(world.first_month, world.last_month + 1)
+    skip |= {(silent, part, m) for part in WFBM_CSV_COLUMNS for m in months}
     for rendered in renderer.register_files():
         writer.deliver(rendered)
     months = range(world.first_month, world.last_month + 1)
@@ -134,7 +162,7 @@ def simulate(
         writer.deliver(rendered)
 
     missing = frozenset([scenario.missing_snapshot] if scenario.missing_snapshot else [])
-    oracle = Oracle(world, Delivered(missing_snapshots=missing))
+    oracle = Oracle(world, Delivered(missing_snapshots=missing, silent_workshops=frozenset([silent])))
     reported = leistungsdokumentation(oracle, world)
     for rendered in renderer.ld_files(reported):
         writer.deliver(rendered)
@@ -376,11 +404,12 @@ def leistungsdokumentation(oracle: Oracle, world: World) -> pl.DataFrame:
         .otherwise(pl.col("biap"))
         .alias("biap")
     )
-    return reported.filter(~((pl.col("werkstatt_nr") == omitted) & (pl.col("year") == world.first_year)))
+    reported = reported.filter(~((pl.col("werkstatt_nr") == omitted) & (pl.col("year") == world.first_year)))
+    return reported.filter(~pl.col("werkstatt_nr").is_in(list(oracle.delivered.silent_workshops)))
 
 
 def _true_ab_biap(world: World) -> dict[tuple[str, int], tuple[int, int]]:
-    complete = Oracle(world, Delivered(missing_snapshots=frozenset()))
+    complete = Oracle(world, Delivered(missing_snapshots=frozenset(), silent_workshops=frozenset()))
     return {(nr, year): c for year in complete.years for nr, c in complete.ab_and_biap(year).items()}
 
 

@@ -47,6 +47,7 @@ class Delivered:
     Landschaftsverband's reported figures."""
 
     missing_snapshots: frozenset[tuple[str, int]]  # (werkstatt_nr, month)
+    silent_workshops: frozenset[str] = frozenset()  # registered, never sent a file
 
 
 class Oracle:
@@ -58,6 +59,13 @@ class Oracle:
         self.first_day = day(dt.date(world.first_year, 1, 1))
         self.lv_of = dict(world.workshops.select("werkstatt_nr", "landschaftsverband").iter_rows())
         self.kreis_of = dict(world.workshops.select("werkstatt_nr", "kreis").iter_rows())
+        recognised = dict.fromkeys(world.workshops["werkstatt_nr"], "01.01.1998")
+        if "recognised" in world.workshops.columns:
+            recognised.update(world.workshops.select("werkstatt_nr", "recognised").iter_rows())
+        # the day each workshop was recognised (anerkannt seit)
+        self.recognised = {
+            nr: dt.datetime.strptime(text, "%d.%m.%Y").date() for nr, text in recognised.items()
+        }
         self.years = range(world.first_year, world.last_year + 1)
 
     # --- workshops ----------------------------------------------------------------------------
@@ -67,6 +75,7 @@ class Oracle:
         return (
             self.first_month <= month <= self.last_month
             and (nr, month) not in self.delivered.missing_snapshots
+            and nr not in self.delivered.silent_workshops
         )
 
     def ab_and_biap(self, year: int) -> dict[str, tuple[int, int] | None]:
@@ -90,6 +99,15 @@ class Oracle:
             nr: (counts.get(nr, (0, 0)) if self._has_snapshot(nr, d) else None)
             for nr in self.w.workshops["werkstatt_nr"]
         }
+
+    def _overdue_december(self, nr: str, year: int) -> str:
+        """A workshop recognised by 31.12. is expected to send its December personen file by the
+        15th of January (every simulated register lists every workshop from the start); overdue
+        from the day after (ops.expected_deliveries)."""
+        due = dt.date(year + 1, 1, 15)
+        if self.recognised[nr] > dt.date(year, 12, 31) or dt.date.today() <= due:
+            return ""
+        return f": the personen file of {nr} for {year}-12 is overdue since {due}"
 
     def transitions_in(self, year: int) -> pl.DataFrame:
         """Transitions whose Datum lies in the year and that some delivered file carried."""
@@ -121,7 +139,9 @@ class Oracle:
                         "rank": ranks[nr],
                         "value_prev_year": _fmt(prev[1][nr]) if prev else None,
                         "rank_prev_year": prev[2][nr] if prev else None,
-                        "missing_reason": None if c else _no_snapshot(year) + _overdue_december(nr, year),
+                        "missing_reason": None
+                        if c
+                        else _no_snapshot(year) + self._overdue_december(nr, year),
                     }
                 )
         return pl.DataFrame(rows, schema=_K01_SCHEMA)
@@ -177,7 +197,8 @@ class Oracle:
                         "numerator": b,
                         "denominator": n,
                         "value": _fmt(rate(b, n)),
-                        "is_provisional": provisional,
+                        # until the workshop's December Y+1 is loaded: never, from one that never sent
+                        "is_provisional": provisional or nr in self.delivered.silent_workshops,
                         "missing_reason": None if n else "no transitions in the year",
                     }
                 )
@@ -474,15 +495,6 @@ def _year_month(d: int) -> tuple[int, int]:
 
 def _no_snapshot(year: int) -> str:
     return f"no personen snapshot for December {year}"
-
-
-def _overdue_december(nr: str, year: int) -> str:
-    """Every simulated workshop is registered and recognised throughout, so its December personen
-    file is overdue from the day after its due day (the 15th of January) on (ops.expected_deliveries)."""
-    due = dt.date(year + 1, 1, 15)
-    return (
-        f": the personen file of {nr} for {year}-12 is overdue since {due}" if dt.date.today() > due else ""
-    )
 
 
 def _fmt(value: Fraction | None) -> str | None:

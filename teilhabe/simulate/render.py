@@ -563,7 +563,7 @@ class Renderer:
                     r["ort"],
                     r["kreis"],
                     str(places),
-                    "01.01.1998",
+                    r.get("recognised") or "01.01.1998",
                 ]
                 lines.append(";".join(_quote_py(f) for f in fields))
             when = dt.datetime.combine(to_date(day(dt.date(self.world.first_year, 1, 1)) - 20), dt.time(9))
