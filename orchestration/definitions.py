@@ -23,6 +23,7 @@ defs = dg.Definitions(
         publish.latest_extracts,
         *publish.PERIOD_ASSETS.values(),
         operations.operations_digest,
+        operations.sender_feedback,
     ],
     asset_checks=[operations.deliveries_on_time],
     jobs=[jobs.pipeline_job, *jobs.PUBLISH_JOBS.values(), operations.digest_job],

@@ -3,6 +3,7 @@ contract checks show findings (file, row, column, rule) in the UI without any id
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import dagster as dg
@@ -128,3 +129,54 @@ def test_a_command_line_run_is_listed_under_its_job_as_the_ui_lists_them(demo, t
             assert location.get_repository(origin.repository_origin.repository_name).has_job("pipeline")
     finally:
         instance.dispose()
+
+
+def test_every_sender_hears_what_became_of_its_files(pipeline_run, faulty):
+    """A Rückmeldung (issue 17) for every known sender and period this run took a file of, listing
+    each injected fault of `simulate --defects` with its row and column, and no identifier."""
+    import csv
+    import re
+
+    _, root = pipeline_run
+    truth = faulty.with_name(faulty.name + ".truth")
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        known = {r[0] for r in con.execute("select werkstatt_nr from marts.dim_workshops").fetchall()}
+        log = con.execute("select file_name, sender, period, status from ops.delivery_log").fetchall()
+    folder = {s: f"werkstatt_{s}" for s in known} | {"LWL": "lwl", "LVR": "lvr"}
+    folder |= {s: f"jobcenter_{s}" for _, s, _, _ in log if s and s.isdigit()}
+    of_file = {name: (sender, period) for name, sender, period, _ in log if sender in folder and period}
+    senders = set(of_file.values())
+    pages = {}
+    for sender, period in senders:
+        latest = root / "outbox" / folder[sender] / "rueckmeldung" / period / "latest"
+        assert json.loads((latest / "manifest.json").read_text())["sender"] == sender
+        rows = list(
+            csv.DictReader((latest / "rueckmeldung.csv").read_text("utf-8-sig").splitlines(), delimiter=";")
+        )
+        pages[sender, period] = ((latest / "rueckmeldung.html").read_text("utf-8"), rows)
+    assert len(senders) > 100, "every workshop, Jobcenter and Landschaftsverband that delivered"
+    assert not list((root / "outbox").glob("werkstatt_LWL-9*")), (
+        "no folder for a Werkstatt-Nr. no register knows"
+    )
+
+    defects = pl.read_csv(truth / "defects.csv", infer_schema_length=0)
+    listed = 0
+    for fault in defects.iter_rows(named=True):
+        if fault["file"] not in of_file:
+            continue  # its sender is not known (a name that matches no pattern, an unknown Werkstatt-Nr.)
+        page, rows = pages[of_file[fault["file"]]]
+        assert fault["file"] in page, fault
+        if fault["level"] == "row":
+            at = [r for r in rows if r["Datei"] == fault["file"] and r["Zeile"] == fault["row"]]
+            assert at and (not fault["column"] or fault["column"] in {r["Spalte"] for r in at}), fault
+        elif fault["level"] == "file":
+            assert re.search(re.escape(fault["file"]) + r"</th>.*?abgelehnt", page, re.S), fault
+        listed += 1
+    assert listed >= 15
+
+    identifiers = pl.read_csv(truth / "identifiers.csv", infer_schema_length=0)
+    secrets = set(identifiers["value"].drop_nulls()) | set(identifiers["value2"].drop_nulls())
+    secrets |= set(identifiers["value3"].drop_nulls())
+    for (sender, period), (page, rows) in pages.items():
+        words = set(re.split(r"[\s;,<>\"'()=:]+", page + " ".join(" ".join(r.values()) for r in rows)))
+        assert not words & secrets, f"the Rückmeldung to {sender} for {period} shows an identifier"

@@ -13,8 +13,10 @@ import csv
 
 import dagster as dg
 
+from orchestration.defs.assets.ingest import DELIVERY_LOG_KEY
 from orchestration.defs.resources import DataHomeResource
 from publish.expected import digest, overdue, write
+from publish.feedback import send_feedback
 from teilhabe.settings import DBT_PROJECT_DIR
 
 CALENDAR_KEY = dg.AssetKey(["ops", "expected_deliveries"])
@@ -89,6 +91,29 @@ def operations_digest(context: dg.AssetExecutionContext, data_home: DataHomeReso
             "overdue_files": len(report.overdue),
             "late_files": len(report.late),
             "path": dg.MetadataValue.path(str(path)),
+        }
+    )
+
+
+@dg.asset(
+    key=["outbox", "rueckmeldungen"],
+    deps=[CALENDAR_KEY, DELIVERY_LOG_KEY, dg.AssetKey(["marts", "fct_workshop_headcount"])],
+    group_name="publish",
+    kinds={"html", "csv"},
+    pool="warehouse",
+    description="A Rückmeldung to every sender whose file this run took: its files, findings (row, column, "
+    "rule; no identifier), parts still expected, plausibility, in outbox/<sender>/rueckmeldung/<period>/",
+)
+def sender_feedback(context: dg.AssetExecutionContext, data_home: DataHomeResource):
+    home = data_home.settings().home
+    with data_home.connect() as con:
+        outcomes = send_feedback(con, home.outbox, context.run.run_id)
+    delivered = [f"{sender} {period}" for sender, period, status in outcomes if status == "delivered"]
+    return dg.MaterializeResult(
+        metadata={
+            "delivered": len(delivered),
+            "unchanged": len(outcomes) - len(delivered),
+            "senders": dg.MetadataValue.md("\n".join(f"- {item}" for item in delivered[:100]) or "none"),
         }
     )
 

@@ -1,0 +1,281 @@
+"""A Rückmeldung to every sender (issue 17): after each run that took a file of a sender, what
+became of each of its files for that period, every rejected file and every quarantined row with row,
+column and rule (a value only where it is not an identifier: an unknown code may be shown, a name
+never, ingest/issues.py), the parts still expected for the period, plausibility notes, and how to
+check a file before sending. In German, as HTML and CSV, in outbox/<sender>/rueckmeldung/<period>/
+(sender_folder: a Landschaftsverband or Jobcenter in its partner folder),
+delivered like an extract: a version folder written whole and renamed into place, `latest` switched
+atomically, no new version when nothing changed, every outcome in ops.feedback_log.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import jinja2
+import polars as pl
+
+from publish.expected import PART_NAMES, calendar_exists
+from publish.outbox import _fsync_dir, _switch_latest, _versions, _write
+
+TEMPLATES = Path(__file__).with_name("templates")
+FOLDER = "rueckmeldung"
+WRITERS = 8  # threads writing versions (they wait for the disk, not the CPU)
+HEADCOUNT_CHANGE = 0.20  # a workshop's headcount that moves more than this against the month before
+STATUS_WORDS = {
+    "loaded": "geladen",
+    "rejected": "abgelehnt",
+    "duplicate": "Duplikat einer früheren Lieferung (nichts geändert)",
+    "superseded": "ersetzt durch eine spätere Lieferung",
+}
+LEVEL_WORDS = {"file": "Datei abgelehnt", "row": "Zeile zurückgestellt", "warning": "Hinweis"}
+FEEDBACK_DDL = """
+create schema if not exists ops;
+create table if not exists ops.feedback_log (
+    sender varchar not null,
+    period varchar not null,
+    version varchar,
+    status varchar not null,
+    files integer,
+    findings integer,
+    run_id varchar,
+    logged_at timestamp not null
+);
+"""
+CSV_HEADER = ("Datei", "Zeile", "Spalte", "Regel", "Art", "Meldung", "Wert")
+
+
+@dataclass(frozen=True)
+class Feedback:
+    sender: str
+    sender_kind: str
+    period: str
+    files: list[dict]
+    findings: list[dict]
+    expected: list[str]  # parts of the period not received (yet)
+    notes: list[str]  # plausibility
+
+    def state(self) -> str:
+        """What the sender is told, without the day it is told: equal states make no new version."""
+        body = {
+            "files": self.files,
+            "findings": self.findings,
+            "expected": self.expected,
+            "notes": self.notes,
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+    def csv(self) -> bytes:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+        writer.writerow(CSV_HEADER)
+        for f in self.findings:
+            writer.writerow([f["file_name"], f["source_row"] or "", f["column_name"] or "", f["rule"],
+                             LEVEL_WORDS.get(f["level"], f["level"]), f["message"], f["value"] or ""])  # fmt: skip
+        return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, parameters: list) -> list[dict]:
+    cursor = con.execute(sql, parameters)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def senders_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str]]:
+    """(sender, period) of every file this run took whose sender is known: a workshop of a register,
+    a Jobcenter of the reference list, a Landschaftsverband. A name no register knows gets no folder
+    (the operator sees the file in the run's findings); nor does any text a file could smuggle in."""
+    return [
+        (sender, period)
+        for sender, period in con.execute(
+            """select distinct log.sender, log.period from ops.delivery_log as log
+               where log.run_id = ? and log.period is not null
+                 and (log.sender in ('LWL', 'LVR')
+                      or log.sender in (select werkstatt_nr from marts.dim_workshops)
+                      or log.sender in (select kreisschluessel from marts.dim_regions))
+               order by all""",
+            [run_id],
+        ).fetchall()
+    ]
+
+
+def feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> list[Feedback]:
+    """The Rückmeldungen for (sender, period) pairs, each query once for all of them."""
+    if not pairs:
+        return []
+    con.register("wanted", pl.DataFrame(pairs, schema=["sender", "period"], orient="row").to_arrow())
+    try:
+        return _feedbacks(con, pairs)
+    finally:
+        con.unregister("wanted")
+
+
+def _feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> list[Feedback]:
+    files = _grouped(
+        con,
+        """select log.sender, log.period, log.delivery_id, log.file_name, log.format, log.part, log.status,
+                  log.received_at, log.rows_in, log.rows_loaded, log.rows_quarantined, log.message
+           from ops.delivery_log as log join wanted using (sender, period)
+           order by log.received_at, log.delivery_id""",
+    )
+    findings = _grouped(
+        con,
+        """select log.sender, log.period, q.file_name, q.source_row, q.column_name, q.rule, q.level, q.message,
+                  q.value
+           from ops.quarantine as q
+           join ops.delivery_log as log on q.delivery_id = log.delivery_id and log.status in ('loaded', 'rejected')
+           join wanted using (sender, period)
+           order by q.file_name, q.source_row nulls first, q.column_name, q.rule""",
+    )
+    expected = {}
+    if calendar_exists(con):
+        expected = _grouped(
+            con,
+            """select e.sender, e.period, e.part, e.status from ops.expected_deliveries as e
+               join wanted using (sender, period) where e.status in ('overdue', 'pending') order by e.part""",
+        )
+    notes = _headcount_notes(con)
+    made = []
+    for sender, period in pairs:
+        mine = files.get((sender, period), [])
+        first = mine[0]["format"] if mine else ""
+        kind = (
+            "jobcenter"
+            if first == "jc_csv"
+            else "landschaftsverband"
+            if first.startswith("lv")
+            else "werkstatt"
+        )
+        missing = [
+            PART_NAMES.get(e["part"], e["part"]) + (" (überfällig)" if e["status"] == "overdue" else "")
+            for e in expected.get((sender, period), [])
+        ]
+        shown = [{k: v for k, v in f.items() if k != "delivery_id"} for f in mine]
+        made.append(
+            Feedback(sender, kind, period, shown, findings.get((sender, period), []), missing,
+                     notes.get((sender, period), []) if kind == "werkstatt" else [])
+        )  # fmt: skip
+    return made
+
+
+def _grouped(con: duckdb.DuckDBPyConnection, sql: str) -> dict[tuple[str, str], list[dict]]:
+    """Rows by (sender, period), the two columns dropped."""
+    grouped: dict[tuple[str, str], list[dict]] = {}
+    for row in _rows(con, sql, []):
+        grouped.setdefault((row.pop("sender"), row.pop("period")), []).append(row)
+    return grouped
+
+
+def _headcount_notes(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list[str]]:
+    """A workshop's headcount on the Stichtag that moved by more than HEADCOUNT_CHANGE against the
+    month before (a forgotten area, or a file of another month?), for the wanted (sender, period)."""
+    moved = con.execute(
+        f"""with months as (
+               select werkstatt_nr, month, sum(persons) as persons from marts.fct_workshop_headcount group by all
+           )
+           select this.werkstatt_nr, this.month, before.persons, this.persons
+           from months as this
+           join wanted on wanted.sender = this.werkstatt_nr and wanted.period = this.month
+           join months as before
+             on before.werkstatt_nr = this.werkstatt_nr
+            and before.month = strftime(cast(this.month || '-01' as date) - interval 1 month, '%Y-%m')
+           where before.persons > 0 and abs(this.persons - before.persons) > {HEADCOUNT_CHANGE} * before.persons"""
+    ).fetchall()
+    return {
+        (nr, month): [
+            f"Die Zahl der Beschäftigten am Stichtag änderte sich gegenüber dem Vormonat um "
+            f"{(now - before) * 100 / before:+.0f} % ({before} → {now}). Bitte prüfen, ob die Personenmeldung "
+            "vollständig ist."
+        ]
+        for nr, month, before, now in moved
+    }
+
+
+@cache
+def _template() -> jinja2.Template:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    return environment.get_template("rueckmeldung.html.j2")
+
+
+def html(item: Feedback) -> bytes:
+    period = f"{item.period[5:]}/{item.period[:4]}" if len(item.period) == 7 else item.period
+    files = [
+        {**f, "status_word": STATUS_WORDS.get(f["status"], f["status"]), "part_word": PART_NAMES.get(f["part"], f["part"])}
+        for f in item.files
+    ]  # fmt: skip
+    findings = [{**f, "level_word": LEVEL_WORDS.get(f["level"], f["level"])} for f in item.findings]
+    register = "lv_<LV>_werkstaetten.csv" if item.sender_kind == "werkstatt" else None
+    page = _template().render(
+        sender=item.sender, period=period, files=files, findings=findings, expected=item.expected,
+        notes=item.notes, register=register, created=f"{datetime.now(UTC):%d.%m.%Y}",
+    )  # fmt: skip
+    return page.encode("utf-8")
+
+
+def sender_folder(sender: str, kind: str) -> str:
+    """A sender's folder in the outbox: a Landschaftsverband's and a Jobcenter's are their partner
+    folders (partners.yaml ids: lwl, jobcenter_05914), a workshop's is werkstatt_<Werkstatt-Nr.>."""
+    return {"landschaftsverband": sender.lower(), "jobcenter": f"jobcenter_{sender}"}.get(
+        kind, f"werkstatt_{sender}"
+    )
+
+
+def deliver_feedback(item: Feedback, outbox: Path) -> tuple[str, str | None]:
+    """Write a new version unless the newest one says the same; (status, version)."""
+    folder = outbox / sender_folder(item.sender, item.sender_kind) / FOLDER / item.period
+    versions = _versions(folder) if folder.exists() else []
+    newest = versions[-1] if versions else None
+    if newest and json.loads((newest / "manifest.json").read_text("utf-8"))["state_sha256"] == item.state():
+        return "unchanged", newest.name
+    folder.mkdir(parents=True, exist_ok=True)
+    version = f"v{(int(newest.name[1:]) if newest else 0) + 1:04d}"
+    building = folder / f".{version}.tmp-{uuid.uuid4().hex[:8]}"
+    building.mkdir()
+    try:
+        _write(building / "rueckmeldung.html", html(item))
+        _write(building / "rueckmeldung.csv", item.csv())
+        manifest = {
+            "sender": item.sender, "period": item.period, "version": version,
+            "supersedes": newest.name if newest else None, "files": len(item.files),
+            "findings": len(item.findings), "state_sha256": item.state(),
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }  # fmt: skip
+        _write(building / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
+        _fsync_dir(building)
+        building.rename(folder / version)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    _fsync_dir(folder)
+    _switch_latest(folder, folder / version)
+    return "delivered", version
+
+
+def send_feedback(con: duckdb.DuckDBPyConnection, outbox: Path, run_id: str) -> list[tuple[str, str, str]]:
+    """A Rückmeldung for every (sender, period) whose file this run took; (sender, period, status)."""
+    con.execute(FEEDBACK_DDL)
+    now, items = datetime.now(UTC).replace(tzinfo=None), feedbacks(con, senders_of_run(con, run_id))
+    # Each version is written and synced to disk apart; the waits for the disk overlap in threads
+    # (a first load of five years is ~9,000 of them).
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        results = list(pool.map(lambda item: deliver_feedback(item, outbox), items))
+    logged = [
+        (item.sender, item.period, version, status, len(item.files), len(item.findings), run_id, now)
+        for item, (status, version) in zip(items, results, strict=True)
+    ]
+    if logged:
+        con.executemany("insert into ops.feedback_log values (?, ?, ?, ?, ?, ?, ?, ?)", logged)
+    return [(sender, period, status) for sender, period, _, status, *_ in logged]
