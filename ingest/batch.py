@@ -48,10 +48,11 @@ class FileOutcome:
     rows_in: int = 0
     rows_quarantined: int = 0
     rejected_because: str | None = None
+    held_because: str | None = None  # a workshop no register names yet: loaded once one does
 
     @property
     def rows_loaded(self) -> int:
-        return 0 if self.rejected_because else self.rows_in - self.rows_quarantined
+        return 0 if self.rejected_because or self.held_because else self.rows_in - self.rows_quarantined
 
 
 @dataclass
@@ -63,6 +64,10 @@ class Batch:
     @property
     def rejected(self) -> list[FileOutcome]:
         return [f for f in self.files.values() if f.rejected_because]
+
+    @property
+    def held(self) -> list[FileOutcome]:
+        return [f for f in self.files.values() if f.held_because]
 
 
 def registered_workshops(register: pl.DataFrame) -> set[str]:
@@ -148,6 +153,8 @@ def read_batch(
             )
     for item, result in zip(items, results, strict=True):
         d = result.delivery
+        outcome = FileOutcome(item.name, d)
+        batch.files[item.name] = outcome
         if (
             not result.rejected
             and d
@@ -155,12 +162,16 @@ def read_batch(
             and known_workshops is not None
             and d.sender not in known_workshops
         ):
-            result.reject(
-                "unknown_werkstatt_nr",
-                f"die Werkstatt-Nr. {d.sender} steht nicht im Werkstättenverzeichnis des Landschaftsverbands",
+            # A new workshop may send before its Landschaftsverband's register names it: the file
+            # is held (archived, logged as held, nothing loaded), and a later run loads it once a
+            # register names the workshop (ingest/load.py). Its row findings come then.
+            outcome.held_because = (
+                f"die Werkstatt-Nr. {d.sender} steht (noch) nicht im Werkstättenverzeichnis des "
+                "Landschaftsverbands: die Datei wird gehalten und geladen, sobald das Verzeichnis sie nennt"
             )
-        outcome = FileOutcome(item.name, d)
-        batch.files[item.name] = outcome
+            outcome.rows_in = sum(f.height for f in result.tables.values()) + result.rows_removed
+            issues.append(Issue(item.name, None, None, "unknown_werkstatt_nr", "file", outcome.held_because))
+            continue
         issues.extend(result.issues)
         rejection = next((i for i in result.issues if i.level == "file"), None)
         outcome.rejected_because = rejection.message if rejection else None
@@ -170,7 +181,9 @@ def read_batch(
             tables.setdefault(table, []).append(frame)
     findings = [issues_frame(issues)]
     periods = {
-        name: o.delivery.period for name, o in batch.files.items() if o.delivery and not o.rejected_because
+        name: o.delivery.period
+        for name, o in batch.files.items()
+        if o.delivery and not o.rejected_because and not o.held_because
     }
     content = check_content({table: pl.concat(frames) for table, frames in tables.items()}, periods)
     for name, issue in content.rejected.items():

@@ -34,6 +34,8 @@ class IngestReport:
     rejected: int = 0
     duplicates: int = 0
     superseded: int = 0
+    held: int = 0  # files of a workshop no register names yet
+    released: int = 0  # held files loaded in this run, a register naming their workshop having come
     rows_loaded: int = 0
     rows_quarantined: int = 0
     tables_changed: set[str] = field(default_factory=set)
@@ -44,6 +46,8 @@ class IngestReport:
             f"{self.rejected} rejected, {self.duplicates} duplicates, {self.superseded} superseded; "
             f"{self.rows_loaded:,} rows loaded, {self.rows_quarantined:,} quarantined"
         )
+        if self.held or self.released:
+            text += f"; {self.held} held for a register to name their workshop, {self.released} held before loaded now"
         if self.moved_out:
             text += f"; {self.moved_out} processed files moved out of the inbox (archived)"
         if self.ignored:
@@ -147,7 +151,7 @@ def _read(ctx: LoadContext, arrivals: list[Arrival]) -> tuple[_Intake, Batch]:
     intake = _Intake(ctx.archive, ctx.limits)
     batch = read_batch(
         [intake.incoming(arrival) for arrival in arrivals],
-        known_workshops=_known_workshops(ctx.con),
+        known_workshops=known_workshops(ctx.con),
         limits=ctx.limits,
     )
     ctx.report.new_files -= len(intake.unstable)
@@ -159,7 +163,7 @@ def _read(ctx: LoadContext, arrivals: list[Arrival]) -> tuple[_Intake, Batch]:
     return intake, batch
 
 
-def _known_workshops(con: duckdb.DuckDBPyConnection) -> set[str] | None:
+def known_workshops(con: duckdb.DuckDBPyConnection) -> set[str] | None:
     rows = con.execute(
         """
         select werkstatt_nr from landing.lv_werkstaetten
@@ -217,6 +221,8 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
         content = _duplicate_key(file.sha256, *named)
         if outcome.rejected_because:
             status, message = "rejected", outcome.rejected_because
+        elif outcome.held_because:
+            status, message = "held", outcome.held_because
         elif content in previous:
             status, message = (
                 "duplicate",
@@ -395,5 +401,6 @@ def _count(report: IngestReport, log: pl.DataFrame) -> None:
     report.rejected += by_status.get("rejected", 0)
     report.duplicates += by_status.get("duplicate", 0)
     report.superseded += by_status.get("superseded", 0)
+    report.held += by_status.get("held", 0)
     report.rows_loaded += int(log.filter(pl.col("status") == "loaded")["rows_loaded"].sum())
     report.rows_quarantined += int(log["rows_quarantined"].sum())

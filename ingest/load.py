@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from ingest.chunk import Arrival, IngestReport, LoadContext, load_chunk
+from ingest.chunk import Arrival, IngestReport, LoadContext, known_workshops, load_chunk
 from ingest.inbox import (
     IgnoredEntry,
     InboxFile,
@@ -143,9 +143,48 @@ def ingest(
     ]
     ctx = LoadContext(con, archive, key, run_id, now, report, limits)
     ignored = scan.ignored + unstable + _load(ctx, arrivals, chunk_files, keep_files)
+    _release_held(ctx, chunk_files)
     _record_ignored(con, ignored, now, run_id)
     report.ignored = len(ignored)
     return report
+
+
+def _release_held(ctx: LoadContext, chunk_files: int) -> None:
+    """Load the held files of workshops a register now names, from the archive, as they first
+    arrived (their received time decides which is the newer of two); then their held entries are
+    marked released. A crash between the two repeats the load in the next run, where the same
+    bytes are a duplicate: nothing is loaded twice, nothing is lost."""
+    known = known_workshops(ctx.con) or set()
+    held = [
+        row
+        for row in ctx.con.execute(
+            """select delivery_id, file_name, sha256, bytes, file_mtime_ns, received_at, sender
+               from ops.delivery_log where status = 'held' order by received_at, delivery_id"""
+        ).fetchall()
+        if row[6] in known
+    ]
+    arrivals = []
+    for _, name, sha256, size, mtime_ns, received, _ in held:
+        path = archive_path(ctx.archive, sha256)
+        if path.exists():  # the retention keeps held files (ingest/retention.py)
+            info = path.stat()
+            file = InboxFile(os.fsencode(path), name, size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+            arrivals.append(Arrival(file, received, mtime_ns, from_inbox=False))
+    if not arrivals:
+        return
+    _load(ctx, arrivals, chunk_files)
+    ids = [row[0] for row in held]
+    ctx.con.execute(
+        """update ops.delivery_log as held
+           set status = 'released',
+               message = 'gehalten, bis das Werkstättenverzeichnis die Werkstatt nannte; dann geladen',
+               superseded_by = (select max(now.delivery_id) from ops.delivery_log as now
+                                where now.sha256 = held.sha256 and now.file_name = held.file_name
+                                  and now.status != 'held' and now.status != 'released')
+           where list_contains(?, held.delivery_id)""",
+        [ids],
+    )
+    ctx.report.released += len(arrivals)
 
 
 def _clear_inbox(files: list[InboxFile]) -> int:

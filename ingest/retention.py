@@ -24,7 +24,8 @@ def prune_archive(
     """
     expired = con.execute(
         f"select sha256 from ops.delivery_log group by sha256 "
-        f"having max({period_end}) < ? and bool_and(archive_removed_at is null)",
+        # a held file waits for its register, however old its period (ingest/load.py)
+        f"having max({period_end}) < ? and bool_and(archive_removed_at is null) and bool_and(status != 'held')",
         [cutoff],
     ).fetchall()
     for (sha256,) in expired:

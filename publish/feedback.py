@@ -38,6 +38,8 @@ STATUS_WORDS = {
     "rejected": "abgelehnt",
     "duplicate": "Duplikat einer früheren Lieferung (nichts geändert)",
     "superseded": "ersetzt durch eine spätere Lieferung",
+    "held": "gehalten: die Werkstatt steht noch nicht im Werkstättenverzeichnis; geladen, sobald es sie nennt",
+    "released": "gehalten, bis das Werkstättenverzeichnis die Werkstatt nannte; dann geladen",
 }
 LEVEL_WORDS = {"file": "Datei abgelehnt", "row": "Zeile zurückgestellt", "warning": "Hinweis"}
 FEEDBACK_DDL = """
@@ -94,8 +96,9 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, parameters: list) -> list[di
 
 def senders_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str]]:
     """(sender, period) of every file this run took whose sender is known: a workshop of a register,
-    a Jobcenter of the reference list, a Landschaftsverband. A name no register knows gets no folder
-    (the operator sees the file in the run's findings); nor does any text a file could smuggle in."""
+    a Jobcenter of the reference list, a Landschaftsverband, a workshop whose file is held for its
+    register (a well-formed Werkstatt-Nr.). Nothing else gets a folder (the operator sees such a file
+    in the run's findings), so no text a file could smuggle in names one."""
     return [
         (sender, period)
         for sender, period in con.execute(
@@ -103,7 +106,8 @@ def senders_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[st
                where log.run_id = ? and log.period is not null
                  and (log.sender in ('LWL', 'LVR')
                       or log.sender in (select werkstatt_nr from marts.dim_workshops)
-                      or log.sender in (select kreisschluessel from marts.dim_regions))
+                      or log.sender in (select kreisschluessel from marts.dim_regions)
+                      or (log.status = 'held' and regexp_full_match(log.sender, '(LWL|LVR)-[0-9]{4}')))
                order by all""",
             [run_id],
         ).fetchall()

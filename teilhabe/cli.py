@@ -129,6 +129,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     for name, outcome in batch.files.items():
         if outcome.rejected_because:
             verdict = "würde ABGELEHNT"
+        elif outcome.held_because:
+            verdict = "würde GEHALTEN, bis das Werkstättenverzeichnis die Werkstatt nennt"
         else:
             loaded = outcome.rows_loaded
             verdict = (
@@ -144,7 +146,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(
             "(Werkstatt-Nr. nicht gegen das Verzeichnis geprüft: --register lv_<LV>_werkstaetten.csv angeben)"
         )
-    return 1 if batch.rejected else 0
+    return 1 if batch.rejected or batch.held else 0
 
 
 def cmd_publish(args: argparse.Namespace) -> int:

@@ -152,3 +152,56 @@ def test_incremental_equals_a_full_rebuild(two_phases):
                 f"except all select {select} from {right}.{schema}.{table})"
             ).fetchone()[0]
             assert differ == 0, f"{schema}.{table}: {differ} rows only in the {left} build"
+
+
+def test_a_new_workshops_files_before_its_register_are_held_then_loaded(demo, demo_home, tmp_path):
+    """Issue 17: a workshop's files that arrive before the register that names it are held (archived,
+    logged, nothing loaded), and the first run after that register loads them: every KPI then
+    equals the run where the register came first (the demo's)."""
+    import polars as pl
+
+    root, inbox = tmp_path / "home", tmp_path / "inbox"
+    shutil.copytree(demo, inbox)
+    register = inbox / "lv_LVR_werkstaetten.csv"
+    lines = register.read_bytes().split(b"\r\n")
+    new = "LVR-0204"
+    register.write_bytes(b"\r\n".join(line for line in lines if not line.startswith(new.encode())))
+    os.utime(
+        register, ns=((demo / register.name).stat().st_atime_ns, (demo / register.name).stat().st_mtime_ns)
+    )
+    _run(root, inbox)
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        statuses = dict(
+            con.execute(
+                "select status, count(*) from ops.delivery_log where sender = ? group by 1", [new]
+            ).fetchall()
+        )
+        assert set(statuses) == {"held"} and statuses["held"] >= 24, statuses
+        assert not con.execute(
+            "select count(*) from landing.wfbm_personen where sender = ?", [new]
+        ).fetchone()[0]
+    (inbox / register.name).write_bytes((demo / register.name).read_bytes())  # the register naming it
+    _run(root, inbox)
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        statuses = dict(
+            con.execute(
+                "select status, count(*) from ops.delivery_log where sender = ? group by 1", [new]
+            ).fetchall()
+        )
+        assert statuses.get("held") is None and statuses["released"] == statuses["loaded"], statuses
+        later = {
+            table: con.execute(f"select * from kpi.{table} order by all").pl()
+            for (table,) in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'kpi' order by 1"
+            ).fetchall()
+        }
+    with duckdb.connect(str(demo_home["root"] / "warehouse.duckdb"), read_only=True) as con:
+        for table, frame in later.items():
+            first = con.execute(f"select * from kpi.{table} order by all").pl()
+            assert frame.equals(first), f"kpi.{table} differs from the run where the register came first"
+    assert any(
+        frame.filter(pl.col(c) == new).height
+        for frame in later.values()
+        for c in frame.columns
+        if c == "werkstatt_nr"
+    )

@@ -45,7 +45,10 @@ def test_every_injected_fault_is_caught_with_its_rule(faulty, faulty_batch):
         mine = findings.filter((pl.col("file") == fault["file"]) & (pl.col("rule") == rule))
         assert mine.height, f"{fault} not reported as {rule}"
         if fault["level"] == "file":
-            assert faulty_batch.files[fault["file"]].rejected_because, fault
+            outcome = faulty_batch.files[fault["file"]]
+            # a workshop no register names yet is held for one, not rejected (ingest/load.py)
+            held = fault["fault"] == "unknown_werkstatt_nr"
+            assert outcome.held_because if held else outcome.rejected_because, fault
             assert (mine["level"] == "file").all()
         else:
             assert fault["row"] in mine["row"].to_list(), (fault, mine.rows())
