@@ -24,6 +24,7 @@ defs = dg.Definitions(
         *publish.PERIOD_ASSETS.values(),
         operations.operations_digest,
         operations.sender_feedback,
+        operations.last_complete_run,
     ],
     asset_checks=[operations.deliveries_on_time],
     jobs=[jobs.pipeline_job, *jobs.PUBLISH_JOBS.values(), operations.digest_job],

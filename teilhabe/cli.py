@@ -84,6 +84,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         print(f"No inbox given: simulating the demo profile into {inbox}")
         print(simulate(out=inbox, profile="demo", years=(2023, 2024), seed=7, progress=False).summary())
+    from ingest.run_state import nothing_to_do
+
+    if nothing_to_do(home.warehouse, inbox, home.linkage_decisions):
+        print("nothing new or changed since the last complete run: no ingest, build or publication")
+        print(f"inbox           {inbox}")
+        return 0
     from orchestration.pipeline import run_pipeline
 
     result = run_pipeline(home, inbox)

@@ -205,3 +205,37 @@ def test_a_new_workshops_files_before_its_register_are_held_then_loaded(demo, de
         for c in frame.columns
         if c == "werkstatt_nr"
     )
+
+
+def test_a_run_with_nothing_new_or_changed_does_nothing(demo_home, demo, tmp_path):
+    """Issue 17: after a complete run, a run that finds nothing new or changed builds and publishes
+    nothing: the command line decides so before Dagster starts, the job skips everything after the
+    ingest. A new file, a duplicate's absence of news, and an operator's decision tell apart."""
+    from ingest.run_state import nothing_to_do
+    from orchestration.definitions import defs
+
+    root = tmp_path / "home"
+    shutil.copytree(demo_home["root"], root, symlinks=True, ignore=shutil.ignore_patterns("dagster"))
+    inbox, decisions = root / "inbox", root / "linkage" / "decisions.csv"
+    warehouse = root / "warehouse.duckdb"
+    assert not any(inbox.iterdir()) and nothing_to_do(warehouse, inbox, decisions)
+
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("pipeline").execute_in_process(
+            instance=instance, resources={"data_home": DataHomeResource(root=str(root), inbox_dir=str(inbox))}
+        )
+    assert result.success and not result.get_asset_materialization_events(), "nothing built or published"
+
+    name = sorted(p.name for p in demo.iterdir() if p.name.startswith("jc_"))[0]
+    shutil.copy2(demo / name, inbox / name)  # the same bytes uploaded again: a duplicate, no news
+    os.utime(inbox / name)
+    assert not nothing_to_do(warehouse, inbox, decisions), "a file the warehouse has not seen is work"
+    _run(root, inbox)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(
+            "select status from ops.delivery_log order by delivery_id desc limit 1"
+        ).fetchone() == ("duplicate",)
+    assert nothing_to_do(warehouse, inbox, decisions), "a duplicate changes nothing"
+    decisions.parent.mkdir(exist_ok=True)
+    decisions.write_text("")
+    assert not nothing_to_do(warehouse, inbox, decisions), "an operator's linkage decision is work"

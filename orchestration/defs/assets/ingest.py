@@ -15,6 +15,7 @@ from ingest.identify import Delivery
 from ingest.load import ingest
 from ingest.pseudonymise import load_key
 from ingest.retention import prune_archive
+from ingest.run_state import unchanged_since_last_run
 from orchestration.defs.resources import DataHomeResource
 from schemas import SOURCE_TABLES
 from teilhabe.disk import is_disk_full, require_free_space, storage_error
@@ -32,6 +33,7 @@ MAX_FINDINGS_SHOWN = 200
             group_name="ingest",
             kinds={"duckdb", "pandera"},
             description=f"Landing table {table}: typed, pseudonymised rows of the valid deliveries",
+            skippable=True,  # not materialised by a run that found nothing new (ingest/run_state.py)
         )
         for table, key in LANDING_KEYS.items()
     ]
@@ -41,6 +43,7 @@ MAX_FINDINGS_SHOWN = 200
             group_name="ingest",
             kinds={"duckdb"},
             description="Every delivery received: sender, part, period, SHA-256, status, rows",
+            skippable=True,
         )
     ],
     check_specs=[
@@ -86,6 +89,18 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResourc
         years = settings.archive_retention_years
         if removed := prune_archive(con, home.archive, years):
             context.log.info(f"archive retention ({years} years): {removed} expired files removed")
+        if unchanged_since_last_run(con, home.linkage_decisions):
+            # Nothing new or changed since the last complete run: nothing downstream runs (the
+            # assets below are skipped), no build, no publication.
+            context.log.info(f"{report.summary()}: nothing new or changed since the last complete run")
+            for asset_key in LANDING_KEYS.values():
+                yield dg.AssetCheckResult(
+                    asset_key=asset_key,
+                    check_name="contract",
+                    passed=True,
+                    metadata={"findings": "no new file"},
+                )
+            return
         findings = con.execute(
             "select q.file_name, q.source_row, q.source_table, q.column_name, q.rule, q.level, q.message, "
             "d.format, d.part from ops.quarantine q join ops.delivery_log d using (delivery_id) where d.run_id = ?",

@@ -13,6 +13,7 @@ import csv
 
 import dagster as dg
 
+from ingest.run_state import record
 from orchestration.defs.assets.ingest import DELIVERY_LOG_KEY
 from orchestration.defs.resources import DataHomeResource
 from publish.expected import digest, overdue, write
@@ -116,6 +117,20 @@ def sender_feedback(context: dg.AssetExecutionContext, data_home: DataHomeResour
             "senders": dg.MetadataValue.md("\n".join(f"- {item}" for item in delivered[:100]) or "none"),
         }
     )
+
+
+@dg.asset(
+    key=["ops", "last_complete_run"],
+    deps=[["analysts", "teilhabe_duckdb"], ["outbox", "extracts"], ["outbox", "rueckmeldungen"]],
+    group_name="ops",
+    kinds={"duckdb"},
+    pool="warehouse",
+    description="What the last complete run built from (ops.run_state): a later run that finds nothing new "
+    "or changed skips the build and publication",
+)
+def last_complete_run(context: dg.AssetExecutionContext, data_home: DataHomeResource):
+    with data_home.connect() as con:
+        record(con, data_home.settings().home.linkage_decisions, context.run.run_id)
 
 
 digest_job = dg.define_asset_job(

@@ -1,0 +1,111 @@
+"""What the last complete pipeline run built from (issue 17: runs that cost nothing when nothing
+changed): the newest delivery it took, a fingerprint of what turns deliveries into figures (the dbt
+project, partners.yaml, the code version) and of the operator's linkage decisions. A run that finds
+no new file and the same state skips the build and publication; anything else (a new or released
+file, a changed model or decision, a run that failed after its ingest) builds as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import duckdb
+
+from teilhabe.settings import DBT_PROJECT_DIR, REPO_ROOT
+
+RUN_STATE_DDL = """
+create schema if not exists ops;
+create table if not exists ops.run_state (
+    last_delivery_id bigint,
+    fingerprint varchar not null,
+    decisions_sha256 varchar not null,
+    run_id varchar,
+    completed_at timestamp not null
+);
+"""
+
+
+def fingerprint() -> str:
+    """Changes whenever a dbt model, macro or seed, partners.yaml or the checked-out code changes."""
+    digest = hashlib.sha256()
+    for folder in ("models", "macros", "seeds"):
+        for path in sorted((DBT_PROJECT_DIR / folder).rglob("*")):
+            if path.is_file():
+                digest.update(str(path.relative_to(DBT_PROJECT_DIR)).encode() + path.read_bytes())
+    for path in (DBT_PROJECT_DIR / "dbt_project.yml", REPO_ROOT / "partners.yaml"):
+        digest.update(path.read_bytes())
+    digest.update(_code_version().encode())
+    return digest.hexdigest()
+
+
+def _code_version() -> str:
+    head = REPO_ROOT / ".git" / "HEAD"
+    try:
+        ref = head.read_text().strip()
+        return (REPO_ROOT / ".git" / ref[5:]).read_text().strip() if ref.startswith("ref: ") else ref
+    except OSError:
+        return "unknown"
+
+
+def decisions_sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+
+
+def current(con: duckdb.DuckDBPyConnection, decisions: Path) -> tuple:
+    """The newest delivery that was more than a duplicate, the fingerprint, the decisions."""
+    newest = con.execute(
+        "select max(delivery_id) from ops.delivery_log where status != 'duplicate'"
+    ).fetchone()[0]
+    return (newest, fingerprint(), decisions_sha(decisions))
+
+
+def unchanged_since_last_run(con: duckdb.DuckDBPyConnection, decisions: Path) -> bool:
+    """True when the last complete run built from exactly what is here now."""
+    con.execute(RUN_STATE_DDL)
+    last = con.execute(
+        "select last_delivery_id, fingerprint, decisions_sha256 from ops.run_state order by completed_at desc limit 1"
+    ).fetchone()
+    return last is not None and tuple(last) == current(con, decisions)
+
+
+def record(con: duckdb.DuckDBPyConnection, decisions: Path, run_id: str) -> None:
+    con.execute(RUN_STATE_DDL)
+    con.execute("delete from ops.run_state")
+    con.execute(
+        "insert into ops.run_state values (?, ?, ?, ?, ?)",
+        [*current(con, decisions), run_id, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+    )
+
+
+def nothing_to_do(warehouse: Path, inbox: Path, decisions: Path) -> bool:
+    """Before anything starts (Dagster's start-up alone takes seconds): the inbox holds no file the
+    warehouse has not seen with this name, size, times and inode, and the last complete run built
+    from what is here now. Any doubt (no warehouse, a run writing it now) means work to do."""
+    if not warehouse.exists():
+        return False
+    from ingest.inbox import scan_inbox
+
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            tables = {t for (t,) in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'ops'"
+            ).fetchall()}  # fmt: skip
+            if not {"run_state", "inbox_files", "delivery_log"} <= tables:
+                return False
+            known = {
+                (name, *signature)
+                for name, *signature in con.execute(
+                    "select file_name, bytes, file_mtime_ns, file_ctime_ns, file_inode from ops.inbox_files"
+                ).fetchall()
+            }
+            if any((f.name, *f.signature) not in known for f in scan_inbox(inbox).files):
+                return False
+            last = con.execute(
+                "select last_delivery_id, fingerprint, decisions_sha256 from ops.run_state "
+                "order by completed_at desc limit 1"
+            ).fetchone()
+            return last is not None and tuple(last) == current(con, decisions)
+    except (duckdb.Error, OSError):
+        return False
