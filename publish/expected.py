@@ -110,7 +110,8 @@ MAX_STATUS_LINES = 15
 
 def data_status(con: duckdb.DuckDBPyConnection, partner, periods: list[str]) -> list[str] | None:
     """The files of the partner's scope for ``periods`` (months and years) that are overdue or came
-    late, in German, the longest overdue first; at most MAX_STATUS_LINES and how many more. A
+    late, in German, the longest overdue first, one line per sender, period and status; at most
+    MAX_STATUS_LINES and how many more. A
     Landschaftsverband's scope: its workshops and its own files; a Jobcenter's: its own files.
     None where there is no calendar yet."""
     if not calendar_exists(con):
@@ -134,19 +135,27 @@ def data_status(con: duckdb.DuckDBPyConnection, partner, periods: list[str]) -> 
             order by e.status desc, e.days_late desc, e.sender, e.part, e.period""",
         [periods, *parameters],
     )
+    # one line per sender, period and status: the parts named together
+    grouped: dict[tuple, list[str]] = {}
+    for row in rows:
+        key = (row["status"], row["sender"], row["workshop_name"], row["period"], row["due_on"],
+               row["received_at"].date() if row["received_at"] else None)  # fmt: skip
+        grouped.setdefault(key, []).append(PART_NAMES.get(row["part"], row["part"]))
     lines = []
-    for row in rows[:MAX_STATUS_LINES]:
-        who = f"{row['sender']} ({row['workshop_name']})" if row["workshop_name"] else row["sender"]
-        period = f"{row['period'][5:]}/{row['period'][:4]}" if len(row["period"]) == 7 else row["period"]
-        what = f"{PART_NAMES.get(row['part'], row['part'])} von {who} für {period}"
-        if row["status"] == "overdue":
-            lines.append(f"Überfällig: {what}, fällig am {row['due_on']:%d.%m.%Y}.")
+    order = list(PART_NAMES.values())  # personen first, as the spec lists them
+    for (status, sender, name, period, due, received), found in list(grouped.items())[:MAX_STATUS_LINES]:
+        parts = sorted(found, key=lambda part: order.index(part) if part in order else len(order))
+        who = f"{sender} ({name})" if name else sender
+        when = f"{period[5:]}/{period[:4]}" if len(period) == 7 else period
+        what = f"{', '.join(parts[:-1])} und {parts[-1]}" if len(parts) > 1 else parts[0]
+        if status == "overdue":
+            lines.append(f"Überfällig: {what} von {who} für {when}, fällig am {due:%d.%m.%Y}.")
         else:
             lines.append(
-                f"Verspätet: {what}, eingegangen am {row['received_at']:%d.%m.%Y}, fällig am {row['due_on']:%d.%m.%Y}."
+                f"Verspätet: {what} von {who} für {when}, eingegangen am {received:%d.%m.%Y}, fällig am {due:%d.%m.%Y}."
             )
-    if len(rows) > MAX_STATUS_LINES:
-        lines.append(f"… und {len(rows) - MAX_STATUS_LINES} weitere.")
+    if len(grouped) > MAX_STATUS_LINES:
+        lines.append(f"… und {len(grouped) - MAX_STATUS_LINES} weitere.")
     return lines
 
 

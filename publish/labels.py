@@ -214,7 +214,8 @@ DEFINITIONS = {
            "Wohnort, Übergänge im Jahr, am 31.12. laufende Budgets für Arbeit (wie K05), SB/GL-Kundinnen und "
            "-Kunden im Dezember (wie K06), ihre Integrationsmonate im Jahr und K07 für Dezember.",
 }  # fmt: skip
-ROUNDING = "Quoten auf 2 Nachkommastellen kaufmännisch gerundet; der Rang nach der ungerundeten Quote."
+ROUNDING = "Quoten auf 2 Nachkommastellen kaufmännisch gerundet."
+RANKING = "Der Rang folgt der ungerundeten Quote."
 
 # Sheet names (at most 31 characters, Excel's limit) and titles per KPI.
 SHEET_NAMES = {

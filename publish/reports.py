@@ -27,7 +27,16 @@ import vl_convert
 
 from publish.extracts import TOTAL_LEVELS
 from publish.files import Sheet, texts
-from publish.labels import DEFINITIONS, PROVISIONAL, ROUNDING, SHEET_NAMES, SYMBOLS, column, translated
+from publish.labels import (
+    DEFINITIONS,
+    PROVISIONAL,
+    RANKING,
+    ROUNDING,
+    SHEET_NAMES,
+    SYMBOLS,
+    column,
+    translated,
+)
 from publish.tiles import TILES
 
 LOG = logging.getLogger(__name__)
@@ -390,6 +399,7 @@ def content(
     sections = []
     for sheet in sheets:
         rounding = f" {ROUNDING}" if "value" in sheet.frame.columns else ""
+        rounding += f" {RANKING}" if "rank" in sheet.frame.columns else ""
         intro = DEFINITIONS[sheet.kpi] + rounding
         sections.append(
             {
@@ -404,7 +414,7 @@ def content(
     return {
         "title": f"Kennzahlen für {partner.name}, {period}",
         "subtitle": (
-            f"Datenstand: Lieferungen bis {data_through}. Erstellt am "
+            f"Berücksichtigt sind die Lieferungen bis {data_through}. Erstellt am "
             f"{datetime.now(UTC):%d.%m.%Y} vom Teilhabe Warehouse."
         ),
         "author": "Teilhabe Warehouse",

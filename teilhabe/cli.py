@@ -87,7 +87,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ingest.run_state import nothing_to_do
 
     if nothing_to_do(home.warehouse, inbox, home.linkage_decisions):
+        from teilhabe.settings import tighten_and_say
+
         print("nothing new or changed since the last complete run: no ingest, build or publication")
+        if warning := tighten_and_say(home):  # the data home stays private however a run ends
+            print(f"warning: {warning}")
         print(f"inbox           {inbox}")
         return 0
     from orchestration.pipeline import run_pipeline

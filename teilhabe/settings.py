@@ -128,6 +128,14 @@ def tighten_modes(home: DataHome) -> list[str]:
     return found
 
 
+def tighten_and_say(home: DataHome) -> str | None:
+    """tighten_modes, and what a run says about it (None when everything was private already)."""
+    if not (loose := tighten_modes(home)):
+        return None
+    shown = ", ".join(loose[:3]) + (", …" if len(loose) > 3 else "")
+    return f"data home: {len(loose)} entries could be read by others and were made private: {shown}"
+
+
 def analysts_group_id(name: str | None) -> int | None:
     """The group id of the analysts who may read their copy, or None: the pipeline user's own group."""
     if not name:

@@ -27,7 +27,7 @@ NAMES = ("Werkstatt", "Kreis", "Jobcenter", "Werkstatt-Nr.", "Kreisschlüssel", 
 
 
 def _latest(home: Path, partner: str) -> Path:
-    return next((home / "outbox" / partner).iterdir()) / "latest"
+    return next(p for p in (home / "outbox" / partner).iterdir() if p.name != "rueckmeldung") / "latest"
 
 
 def _pdf_text(path: Path) -> str:

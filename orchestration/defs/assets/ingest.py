@@ -19,7 +19,7 @@ from ingest.run_state import unchanged_since_last_run
 from orchestration.defs.resources import DataHomeResource
 from schemas import SOURCE_TABLES
 from teilhabe.disk import is_disk_full, require_free_space, storage_error
-from teilhabe.settings import tighten_modes
+from teilhabe.settings import tighten_and_say
 
 LANDING_KEYS = {table: dg.AssetKey(["landing", table]) for table in SOURCE_TABLES}
 DELIVERY_LOG_KEY = dg.AssetKey(["ops", "delivery_log"])
@@ -69,12 +69,8 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResourc
             f"No pseudonym key was configured: created a random key in {key.source}. Keep it: changing it means rebuilding from the raw archive."
         )
     started = time.perf_counter()
-    if loose := tighten_modes(home):
-        context.log.warning(
-            f"data home: {len(loose)} entries could be read by others and were made private: "
-            + ", ".join(loose[:3])
-            + (", …" if len(loose) > 3 else "")
-        )
+    if warning := tighten_and_say(home):
+        context.log.warning(warning)
     require_free_space(home.warehouse, "ingest", keep_free=settings.min_free_bytes)
     with data_home.connect() as con:
         try:
