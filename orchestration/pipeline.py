@@ -28,6 +28,17 @@ from teilhabe.settings import REPO_ROOT, DataHome
 # The run's full log is in the Dagster instance (see it with `make dev`); the terminal shows the
 # summary with one line per warning and per failed step (no stack traces).
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+class _SkippedBuild(logging.Filter):
+    """A run that found nothing new skips the dbt build, whose tests then gate nothing downstream:
+    Dagster says so once per test and step (ingest/run_state.py); the operator needs none of it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Blocking asset check ")
+
+
+logging.getLogger("dagster._core.execution.plan.active").addFilter(_SkippedBuild())
 MAX_PROBLEM_LINE = 300
 PID_TAG, HOST_TAG = "teilhabe/pid", "teilhabe/host"
 
