@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from teilhabe.settings import DBT_PROJECT_DIR, REPO_ROOT
+from teilhabe.settings import DBT_PROJECT_DIR, REPO_ROOT, code_version
 
 RUN_STATE_DDL = """
 create schema if not exists ops;
@@ -36,17 +36,8 @@ def fingerprint() -> str:
                 digest.update(str(path.relative_to(DBT_PROJECT_DIR)).encode() + path.read_bytes())
     for path in (DBT_PROJECT_DIR / "dbt_project.yml", REPO_ROOT / "partners.yaml"):
         digest.update(path.read_bytes())
-    digest.update(_code_version().encode())
+    digest.update(code_version().encode())
     return digest.hexdigest()
-
-
-def _code_version() -> str:
-    head = REPO_ROOT / ".git" / "HEAD"
-    try:
-        ref = head.read_text().strip()
-        return (REPO_ROOT / ".git" / ref[5:]).read_text().strip() if ref.startswith("ref: ") else ref
-    except OSError:
-        return "unknown"
 
 
 def decisions_sha(path: Path) -> str:

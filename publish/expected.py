@@ -70,7 +70,7 @@ def overdue(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Every overdue file, the longest overdue first."""
     if not calendar_exists(con):
         return []
-    return _rows(
+    return query_rows(
         con,
         f"select * from {CALENDAR} where status = 'overdue' order by days_late desc, sender, part, period",
     )
@@ -80,7 +80,7 @@ def digest(con: duckdb.DuckDBPyConnection, today: date | None = None) -> Digest:
     today = today or date.today()
     if not calendar_exists(con):
         return Digest(today, [], [])
-    late = _rows(
+    late = query_rows(
         con,
         f"select * from {CALENDAR} where status = 'late' and due_on >= ? order by due_on desc, sender, part",
         [today - timedelta(days=LATE_WINDOW_DAYS)],
@@ -126,7 +126,7 @@ def data_status(con: duckdb.DuckDBPyConnection, partner, periods: list[str]) -> 
             "e.sender_kind = 'jobcenter' and list_contains(?, e.sender)",
             [list(partner.kreise)],
         )
-    rows = _rows(
+    rows = query_rows(
         con,
         f"""select e.*, w.workshop_name
             from {CALENDAR} e
@@ -159,7 +159,8 @@ def data_status(con: duckdb.DuckDBPyConnection, partner, periods: list[str]) -> 
     return lines
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> list[dict]:
+def query_rows(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> list[dict]:
+    """A query's rows as dicts."""
     cursor = con.execute(sql, parameters or [])
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

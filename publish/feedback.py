@@ -19,15 +19,14 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 
 import duckdb
-import jinja2
 import polars as pl
 
-from publish.expected import PART_NAMES, calendar_exists
+from publish.expected import PART_NAMES, calendar_exists, query_rows
 from publish.outbox import _fsync_dir, _switch_latest, _versions, _write
+from publish.reports import html_template
 
 TEMPLATES = Path(__file__).with_name("templates")
 FOLDER = "rueckmeldung"
@@ -86,12 +85,6 @@ class Feedback:
             writer.writerow([f["file_name"], f["source_row"] or "", f["column_name"] or "", f["rule"],
                              LEVEL_WORDS.get(f["level"], f["level"]), f["message"], f["value"] or ""])  # fmt: skip
         return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
-
-
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, parameters: list) -> list[dict]:
-    cursor = con.execute(sql, parameters)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def senders_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str]]:
@@ -176,7 +169,7 @@ def _feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> 
 def _grouped(con: duckdb.DuckDBPyConnection, sql: str) -> dict[tuple[str, str], list[dict]]:
     """Rows by (sender, period), the two columns dropped."""
     grouped: dict[tuple[str, str], list[dict]] = {}
-    for row in _rows(con, sql, []):
+    for row in query_rows(con, sql):
         grouped.setdefault((row.pop("sender"), row.pop("period")), []).append(row)
     return grouped
 
@@ -206,14 +199,6 @@ def _headcount_notes(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], li
     }
 
 
-@cache
-def _template() -> jinja2.Template:
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
-    )
-    return environment.get_template("rueckmeldung.html.j2")
-
-
 def html(item: Feedback) -> bytes:
     period = f"{item.period[5:]}/{item.period[:4]}" if len(item.period) == 7 else item.period
     files = [
@@ -222,7 +207,7 @@ def html(item: Feedback) -> bytes:
     ]  # fmt: skip
     findings = [{**f, "level_word": LEVEL_WORDS.get(f["level"], f["level"])} for f in item.findings]
     register = "lv_<LV>_werkstaetten.csv" if item.sender_kind == "werkstatt" else None
-    page = _template().render(
+    page = html_template("rueckmeldung.html.j2").render(
         sender=item.sender, period=period, files=files, findings=findings, expected=item.expected,
         notes=item.notes, register=register, created=f"{datetime.now(UTC):%d.%m.%Y}",
     )  # fmt: skip

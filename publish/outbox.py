@@ -28,7 +28,7 @@ from publish.files import Sheet, csv_bytes, write_parquet, write_xlsx
 from publish.partners import Partner
 from publish.reports import REPORT_STEM, partner_report
 from teilhabe.disk import is_disk_full, storage_error
-from teilhabe.settings import DBT_PROJECT_DIR, REPO_ROOT
+from teilhabe.settings import DBT_PROJECT_DIR, code_version
 
 SUPPRESSION_RULE = (
     "privacy.md §3: counts 1-2 '*'; rates with denominator < 10 or a suppressed numerator '*' with "
@@ -61,17 +61,6 @@ def kpi_definitions_version() -> str:
     for path in sorted((DBT_PROJECT_DIR / "models" / "kpi").glob("*")):
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:16]
-
-
-def code_version() -> str:
-    head = REPO_ROOT / ".git" / "HEAD"
-    try:
-        ref = head.read_text().strip()
-        if ref.startswith("ref: "):
-            return (REPO_ROOT / ".git" / ref[5:]).read_text().strip()[:12]
-        return ref[:12]
-    except OSError:
-        return "unknown"
 
 
 def _restatement_note(previous: dict, restates: tuple[str, ...], data_through: str) -> str:

@@ -439,11 +439,12 @@ def _compiler() -> typst.Compiler:
 
 
 @cache
-def _html_template() -> jinja2.Template:
+def html_template(name: str) -> jinja2.Template:
+    """A page template of publish/templates, escaping everything it is given."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    return environment.get_template("report.html.j2")
+    return environment.get_template(name)
 
 
 def render(report: dict) -> Report:
@@ -457,7 +458,7 @@ def render(report: dict) -> Report:
     )
     for warning in warnings:  # e.g. a missing font: typst falls back to its serif, still readable
         LOG.warning("report %s: typst: %s", report["title"], warning.message)
-    return Report(_html_template().render(**report).encode("utf-8"), pdf)
+    return Report(html_template("report.html.j2").render(**report).encode("utf-8"), pdf)
 
 
 def partner_report(

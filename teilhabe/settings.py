@@ -12,6 +12,19 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
+
+def code_version() -> str:
+    """The checked-out commit (12 hex digits), for manifests and the run state."""
+    head = REPO_ROOT / ".git" / "HEAD"
+    try:
+        ref = head.read_text().strip()
+        if ref.startswith("ref: "):
+            return (REPO_ROOT / ".git" / ref[5:]).read_text().strip()[:12]
+        return ref[:12]
+    except OSError:
+        return "unknown"
+
+
 # Dagster instance settings: telemetry off, and one writer at a time for the warehouse file
 # (DuckDB allows one writing process; every asset touching it joins the pool "warehouse").
 _DAGSTER_YAML = """\
