@@ -36,6 +36,9 @@ class LayeredTranslator(DagsterDbtTranslator):
         )
 
 
+BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
@@ -43,9 +46,11 @@ class LayeredTranslator(DagsterDbtTranslator):
     dagster_dbt_translator=LayeredTranslator(),
 )
 def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, data_home: DataHomeResource):
-    """``dbt build`` of the selected models: models, seeds and their tests in one invocation. Its
-    dbt state (target folder, partial parse) lives in the data home, apart from the manifest that
-    Dagster prepares and from `make docs` (each dbt project path and profile keeps its own)."""
+    """``dbt build`` of the selected models: models, seeds and their data tests in one invocation.
+    dbt's unit tests check the SQL, not the data: they run in ``make test``
+    (tests/test_dbt_unit_tests.py), not on every delivery (~10 s of a 5-year build). Its dbt state
+    (target folder, partial parse) lives in the data home, apart from the manifest that Dagster
+    prepares and from `make docs` (each dbt project path and profile keeps its own)."""
     settings = data_home.settings()
     warehouse, state = settings.home.warehouse, settings.home.dbt_state
     size = warehouse.stat().st_size if warehouse.exists() else 0
@@ -59,7 +64,7 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
             dbt_environment(warehouse, settings.duckdb_memory_limit),
             DbtConsole(run_target / "console.log").redirect(),
         ):
-            invocation = dbt.cli(["build"], context=context, target_path=run_target)
+            invocation = dbt.cli(BUILD_ARGS, context=context, target_path=run_target)
             yield from invocation.stream()
     except DagsterDbtCliRuntimeError as error:
         remove_temporary([Path(f"{warehouse}.tmp")])  # DuckDB's spill files of the failed build
