@@ -110,6 +110,27 @@ def _write(path: Path, data: bytes, delay: float = 0.0) -> None:
         time.sleep(delay)
 
 
+def _figures(csvs: dict[str, bytes]) -> tuple[dict[str, str], str]:
+    """Each KPI's CSV checksum, and one over all of them: what a version's figures are."""
+    figures = {kpi: _sha(data) for kpi, data in csvs.items()}
+    return figures, _sha(json.dumps(figures, sort_keys=True).encode())
+
+
+def _newest(folder: Path) -> tuple[Path | None, dict | None]:
+    """The newest complete version of a partner's period and its manifest (None, None: none yet)."""
+    versions = _versions(folder) if folder.exists() else []
+    newest = versions[-1] if versions else None
+    return newest, (json.loads((newest / "manifest.json").read_text("utf-8")) if newest else None)
+
+
+def holds_figures(partner: Partner, period: str, sheets: list[Sheet], outbox: Path) -> bool:
+    """Whether the partner's newest version of the period already holds these figures: then there
+    is nothing to validate, render or write (``deliver`` at most finishes a switch of ``latest``)."""
+    _, previous = _newest(outbox / partner.id / period)
+    figures_sha = _figures({sheet.kpi: csv_bytes(sheet) for sheet in sheets})[1]
+    return previous is not None and previous["figures_sha256"] == figures_sha
+
+
 def validation_reports(outbox: Path) -> Path:
     """The internal folder of validation reports beside the outbox (never inside it)."""
     return outbox.parent / "reports" / "validation"
@@ -131,11 +152,8 @@ def deliver(
     ``data_status``: the report's lines on missing and late files (publish/expected.py)."""
     folder = outbox / partner.id / period
     csvs = {sheet.kpi: csv_bytes(sheet) for sheet in sheets}
-    figures = {kpi: _sha(data) for kpi, data in csvs.items()}
-    figures_sha = _sha(json.dumps(figures, sort_keys=True).encode())
-    versions = _versions(folder) if folder.exists() else []
-    newest = versions[-1] if versions else None
-    previous = json.loads((newest / "manifest.json").read_text("utf-8")) if newest else None
+    figures, figures_sha = _figures(csvs)
+    newest, previous = _newest(folder)
     if previous and previous["figures_sha256"] == figures_sha:
         completed = not ((folder / "latest").is_symlink() and os.readlink(folder / "latest") == newest.name)
         _switch_latest(folder, newest)

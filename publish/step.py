@@ -13,7 +13,7 @@ import duckdb
 from ingest.ops_tables import PUBLISH_DDL
 from publish.expected import data_status
 from publish.extracts import partner_sheets, remember_suppressed
-from publish.outbox import Outcome, deliver, validation_reports
+from publish.outbox import Outcome, deliver, holds_figures, validation_reports
 from publish.partners import Partner, load_partners
 from publish.periods import period_kind as period_kind_of
 from publish.periods import shown_months
@@ -74,12 +74,14 @@ def _plan(con, decision, partners: list[Partner], period: str | None, today: dat
     return outcomes, planned
 
 
-def _validator(planned: list, reports: Path):
-    """Great Expectations once per KPI for all partners together; a partner whose group verdict
-    failed is validated alone (only the leaking one is blocked)."""
+def _validator(planned: list, outbox: Path):
+    """Great Expectations once per KPI for all partners together whose figures changed (the others'
+    newest version stands, validated when it was made); a partner whose group verdict failed is
+    validated alone (only the leaking one is blocked)."""
     from publish.validation import validate_delivery, validate_together
 
-    passed = validate_together([(p, c, s) for p, c, s, _ in planned], reports)
+    changed = [(p, c, s) for p, c, s, _ in planned if not holds_figures(p, c, s, outbox)]
+    passed = validate_together(changed, validation_reports(outbox)) if changed else {}
 
     def validator(sheets, partner, chosen, reports):
         return passed.get(partner.id) or validate_delivery(sheets, partner, chosen, reports)
@@ -130,7 +132,7 @@ def publish(
     partners = _chosen(con, partner_ids, period_kind, period)
     decision = decide(con)
     outcomes, planned = _plan(con, decision, partners, period, today or date.today())
-    validator = _validator(planned, validation_reports(outbox)) if validate else None
+    validator = _validator(planned, outbox) if validate else None
     linkage = linkage_quality(con)
     held: list = []
     for partner, chosen, sheets, ready in planned:

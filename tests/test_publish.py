@@ -329,6 +329,23 @@ def copy_home(home, tmp_path):
     return root
 
 
+def test_a_run_that_changes_no_figures_validates_and_writes_nothing(copy_home):
+    """Partners whose figures are unchanged keep their newest version as it stands: no Great
+    Expectations run, no validation report, no new version (a new month re-validates only what it
+    changed)."""
+    reports = copy_home / "reports" / "validation"
+    before = {path: path.stat().st_mtime_ns for path in reports.rglob("*") if path.is_file()}
+    versions = sorted(str(p.relative_to(copy_home)) for p in (copy_home / "outbox").glob("*/*/v*"))
+    assert before and versions
+    with duckdb.connect(str(copy_home / "warehouse.duckdb")) as con:
+        outcomes = publish(con, copy_home / "outbox")
+    assert {o.status for o in outcomes} <= {"unchanged", "no_data", "waiting"}
+    assert "unchanged" in {o.status for o in outcomes}
+    after = {path: path.stat().st_mtime_ns for path in reports.rglob("*") if path.is_file()}
+    assert after == before, "no partner was validated again"
+    assert sorted(str(p.relative_to(copy_home)) for p in (copy_home / "outbox").glob("*/*/v*")) == versions
+
+
 def test_equal_figures_make_no_new_version_and_a_correction_restates(copy_home):
     con = duckdb.connect(str(copy_home / "warehouse.duckdb"))
     again = publish(con, copy_home / "outbox", partner_ids=["lwl"], validate=False)
