@@ -441,3 +441,53 @@ def test_the_analysts_copy_is_minimised_and_measured(demo_home):
     assert {m[0] for m in metrics} >= {"marts.fct_workshop_memberships", "marts.fct_budget_fuer_arbeit_cases"}
     for _, units, unique, share in metrics:
         assert units > 0 and 0 <= unique <= units and share == round(unique / units, 4)
+
+
+def test_every_loose_mode_of_the_data_home_is_tightened_and_named(tmp_path):
+    """privacy.md §2 on a data home with loose modes everywhere: folders 700, files 600, the
+    archive's files 400 (the owner's write bit too), the analysts' copy 750/440; the inbox and
+    symbolic links are left alone."""
+    from teilhabe.settings import DataHome, tighten_modes
+
+    home = DataHome(tmp_path / "home")
+    made = {
+        "outbox/lwl/2024/v0001/k01.csv": 0o644,
+        "archive/2024/05/file.csv": 0o600,
+        "analysts/teilhabe.duckdb": 0o644,
+        "reports/operations/digest.txt": 0o640,
+        "warehouse.duckdb": 0o600,
+        "inbox/sent.csv": 0o666,
+    }
+    saved = os.umask(0o077)  # every folder made private; the loose ones below on purpose
+    try:
+        for name, mode in made.items():
+            path = home.root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("x")
+            path.chmod(mode)
+    finally:
+        os.umask(saved)
+    for folder in ("outbox/lwl", "analysts", "inbox", "archive/2024"):
+        (home.root / folder).chmod(0o755)
+    (home.root / "outbox/lwl/2024/latest").symlink_to("v0001")
+    found = tighten_modes(home)
+    modes = {name: stat.S_IMODE((home.root / name).lstat().st_mode) for name in made}
+    assert modes == {
+        "outbox/lwl/2024/v0001/k01.csv": 0o600,
+        "archive/2024/05/file.csv": 0o400,
+        "analysts/teilhabe.duckdb": 0o640,  # the group may read, never write; the owner's bits stay
+        "reports/operations/digest.txt": 0o600,
+        "warehouse.duckdb": 0o600,
+        "inbox/sent.csv": 0o666,
+    }
+    folders = {
+        f: stat.S_IMODE((home.root / f).stat().st_mode)
+        for f in ("outbox/lwl", "analysts", "inbox", "archive/2024")
+    }
+    assert folders == {"outbox/lwl": 0o700, "analysts": 0o750, "inbox": 0o755, "archive/2024": 0o700}
+    assert set(found) == {
+        "outbox/lwl/2024/v0001/k01.csv (was 644)", "archive/2024/05/file.csv (was 600)",
+        "analysts/teilhabe.duckdb (was 644)", "reports/operations/digest.txt (was 640)",
+        "outbox/lwl (was 755)", "analysts (was 755)", "archive/2024 (was 755)",
+    }  # fmt: skip
+    assert tighten_modes(home) == [], "a second pass finds nothing"
