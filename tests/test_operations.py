@@ -73,7 +73,7 @@ def test_the_calendar_lists_the_files_that_never_came(calendar, never_sent, sile
     ]
 
 
-def test_k01_says_which_file_is_overdue(calendar, never_sent, silent):
+def test_k01_and_k02_say_which_file_is_overdue(calendar, never_sent, silent):
     quiet, recognised = silent
     year = int(recognised[:4])
     reasons = dict(
@@ -95,6 +95,12 @@ def test_k01_says_which_file_is_overdue(calendar, never_sent, silent):
     assert reason == (
         f"no personen snapshot for December {month[:4]}: the personen file of {nr} for {month} is overdue since {due}"
     )
+    # K02 of the next year divides by that December's count: it says the same
+    k02 = calendar.execute(
+        "select missing_reason from kpi.k02_uebergangsquote where werkstatt_nr = ? and year = ?",
+        [nr, int(month[:4]) + 1],
+    ).fetchone()[0]
+    assert k02 == reason
 
 
 def test_the_check_of_that_part_fails_naming_the_sender(demo_home, never_sent, silent):

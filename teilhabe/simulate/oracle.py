@@ -156,7 +156,9 @@ class Oracle:
                 ab = base.get(nr)
                 n = counts.get(nr, 0)
                 value = rate(n, ab[0]) if ab else None
-                reason = None if ab else _no_snapshot(year - 1)
+                # the calendar starts with the first month delivered: no December before it is due
+                overdue = self._overdue_december(nr, year - 1) if year - 1 >= self.w.first_year else ""
+                reason = None if ab else _no_snapshot(year - 1) + overdue
                 if ab and ab[0] == 0:
                     reason = "no persons in AB on 31.12. of the previous year"
                 rows.append(

@@ -27,9 +27,10 @@ select
     {{ percent('coalesce(transitions.transitions, 0)', 'previous_december.ab_persons') }} as value,
     false as is_provisional,
     case
-        when
-            previous_december.ab_persons is null
-            then 'no personen snapshot for December ' || (grain.year - 1)
+        when previous_december.ab_persons is null
+            then
+                'no personen snapshot for December ' || (grain.year - 1)
+                || {{ overdue('grain.werkstatt_nr', 'personen', "(grain.year - 1) || '-12'") }}
         when previous_december.ab_persons = 0 then 'no persons in AB on 31.12. of the previous year'
     end as missing_reason
 from {{ ref('int_workshop_years') }} as grain
