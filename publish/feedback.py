@@ -2,9 +2,9 @@
 became of each of its files for that period, every rejected file and every quarantined row with row,
 column and rule (a value only where it is not an identifier: an unknown code may be shown, a name
 never, ingest/issues.py), the parts still expected for the period, plausibility notes, and how to
-check a file before sending. In German, as HTML and CSV, in outbox/<sender>/rueckmeldung/<period>/
-(sender_folder: a Landschaftsverband or Jobcenter in its partner folder),
-delivered like an extract: a version folder written whole and renamed into place, `latest` switched
+check a file before sending. In German, as HTML and CSV, in outbox/<folder>/rueckmeldung/<period>/
+(senders.yaml names each sender's folder and how it is addressed, publish/senders.py), delivered
+like an extract: a version folder written whole and renamed into place, `latest` switched
 atomically, no new version when nothing changed, every outcome in ops.feedback_log.
 """
 
@@ -27,6 +27,7 @@ import polars as pl
 from publish.expected import PART_NAMES, calendar_exists, query_rows
 from publish.outbox import _fsync_dir, _switch_latest, _versions, _write
 from publish.reports import html_template
+from publish.senders import Sender, SenderDirectory, load_senders
 
 TEMPLATES = Path(__file__).with_name("templates")
 FOLDER = "rueckmeldung"
@@ -143,6 +144,8 @@ def _feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> 
                join wanted using (sender, period) where e.status in ('overdue', 'pending') order by e.part""",
         )
     notes = _headcount_notes(con)
+    for where, lines in _unknown_person_notes(con).items():
+        notes.setdefault(where, []).extend(lines)
     made = []
     for sender, period in pairs:
         mine = files.get((sender, period), [])
@@ -199,7 +202,44 @@ def _headcount_notes(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], li
     }
 
 
-def html(item: Feedback) -> bytes:
+UNKNOWN_PERSONS_LISTED = 20
+
+
+def _unknown_person_notes(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list[str]]:
+    """A transition of a person whom no Personenmeldung of the workshop up to that month names (a
+    mistyped Personennummer?), for the wanted (sender, period) whose Personenmeldung is in: by file
+    and row, never the number itself."""
+    rows = con.execute(
+        """select u.sender, u.period, log.file_name, u.source_row
+           from landing.wfbm_uebergaenge as u
+           join wanted on wanted.sender = u.sender and wanted.period = u.period
+           join ops.delivery_log as log on log.delivery_id = u.delivery_id
+           where exists (select 1 from landing.wfbm_personen as p where p.sender = u.sender and p.period = u.period)
+             and not exists (
+               select 1 from landing.wfbm_personen as p
+               where p.sender = u.sender and p.period <= u.period and p.person_local_key = u.person_local_key)
+           order by all"""
+    ).fetchall()
+    found: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    for sender, period, file_name, row in rows:
+        found.setdefault((sender, period), []).append((file_name, row))
+    notes = {}
+    for where, hits in found.items():
+        shown = "; ".join(f"{name} Zeile {row}" for name, row in hits[:UNKNOWN_PERSONS_LISTED])
+        more = (
+            f" und {len(hits) - UNKNOWN_PERSONS_LISTED} weitere" if len(hits) > UNKNOWN_PERSONS_LISTED else ""
+        )
+        who = (
+            "Ein Übergang einer Person, die" if len(hits) == 1 else f"{len(hits)} Übergänge von Personen, die"
+        )
+        notes[where] = [
+            f"{who} in keiner Personenmeldung der Werkstatt bis {where[1]} "
+            f"{'steht' if len(hits) == 1 else 'stehen'}: {shown}{more}. Bitte prüfen Sie dort die Personennummer."
+        ]
+    return notes
+
+
+def html(item: Feedback, addressee: str) -> bytes:
     period = f"{item.period[5:]}/{item.period[:4]}" if len(item.period) == 7 else item.period
     files = [
         {**f, "status_word": STATUS_WORDS.get(f["status"], f["status"]), "part_word": PART_NAMES.get(f["part"], f["part"])}
@@ -208,23 +248,15 @@ def html(item: Feedback) -> bytes:
     findings = [{**f, "level_word": LEVEL_WORDS.get(f["level"], f["level"])} for f in item.findings]
     register = "lv_<LV>_werkstaetten.csv" if item.sender_kind == "werkstatt" else None
     page = html_template("rueckmeldung.html.j2").render(
-        sender=item.sender, period=period, files=files, findings=findings, expected=item.expected,
+        sender=addressee, period=period, files=files, findings=findings, expected=item.expected,
         notes=item.notes, register=register, created=f"{datetime.now(UTC):%d.%m.%Y}",
     )  # fmt: skip
     return page.encode("utf-8")
 
 
-def sender_folder(sender: str, kind: str) -> str:
-    """A sender's folder in the outbox: a Landschaftsverband's and a Jobcenter's are their partner
-    folders (partners.yaml ids: lwl, jobcenter_05914), a workshop's is werkstatt_<Werkstatt-Nr.>."""
-    return {"landschaftsverband": sender.lower(), "jobcenter": f"jobcenter_{sender}"}.get(
-        kind, f"werkstatt_{sender}"
-    )
-
-
-def deliver_feedback(item: Feedback, outbox: Path) -> tuple[str, str | None]:
+def deliver_feedback(item: Feedback, sender: Sender, outbox: Path) -> tuple[str, str | None]:
     """Write a new version unless the newest one says the same; (status, version)."""
-    folder = outbox / sender_folder(item.sender, item.sender_kind) / FOLDER / item.period
+    folder = outbox / sender.folder / FOLDER / item.period
     versions = _versions(folder) if folder.exists() else []
     newest = versions[-1] if versions else None
     if newest and json.loads((newest / "manifest.json").read_text("utf-8"))["state_sha256"] == item.state():
@@ -234,7 +266,7 @@ def deliver_feedback(item: Feedback, outbox: Path) -> tuple[str, str | None]:
     building = folder / f".{version}.tmp-{uuid.uuid4().hex[:8]}"
     building.mkdir()
     try:
-        _write(building / "rueckmeldung.html", html(item))
+        _write(building / "rueckmeldung.html", html(item, sender.name))
         _write(building / "rueckmeldung.csv", item.csv())
         manifest = {
             "sender": item.sender, "period": item.period, "version": version,
@@ -253,14 +285,46 @@ def deliver_feedback(item: Feedback, outbox: Path) -> tuple[str, str | None]:
     return "delivered", version
 
 
-def send_feedback(con: duckdb.DuckDBPyConnection, outbox: Path, run_id: str) -> list[tuple[str, str, str]]:
-    """A Rückmeldung for every (sender, period) whose file this run took; (sender, period, status)."""
+def addressed(con: duckdb.DuckDBPyConnection, items: list[Feedback], directory: SenderDirectory) -> list:
+    """Each Rückmeldung's sender entry of senders.yaml (None: it gets none), with the workshop's
+    name of its newest register and the Jobcenter's Kreis name for the templates."""
+    workshops = dict(
+        con.execute(
+            "select werkstatt_nr, arg_max(workshop_name, valid_from) from marts.dim_workshops group by 1"
+        ).fetchall()
+    )
+    kreise = dict(con.execute("select kreisschluessel, kreis_name from marts.dim_regions").fetchall())
+    made = []
+    for item in items:
+        names = (
+            {"workshop_name": workshops[item.sender]}
+            if item.sender in workshops
+            else {"kreis_name": kreise[item.sender]}
+            if item.sender in kreise
+            else {}
+        )
+        sender = directory.sender(item.sender, item.sender_kind, names)
+        made.append(sender if sender is not None and sender.feedback else None)
+    return made
+
+
+def send_feedback(
+    con: duckdb.DuckDBPyConnection, outbox: Path, run_id: str, directory: SenderDirectory | None = None
+) -> list[tuple[str, str, str]]:
+    """A Rückmeldung for every (sender, period) whose file this run took and whose sender
+    senders.yaml addresses (``directory``: loaded from it by default); (sender, period, status),
+    status ``not_sent`` for a sender without one."""
     con.execute(FEEDBACK_DDL)
     now, items = datetime.now(UTC).replace(tzinfo=None), feedbacks(con, senders_of_run(con, run_id))
+    senders = addressed(con, items, directory or load_senders())
+
+    def deliver(item: Feedback, sender: Sender | None) -> tuple[str, str | None]:
+        return deliver_feedback(item, sender, outbox) if sender else ("not_sent", None)
+
     # Each version is written and synced to disk apart; the waits for the disk overlap in threads
     # (a first load of five years is ~9,000 of them).
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        results = list(pool.map(lambda item: deliver_feedback(item, outbox), items))
+        results = list(pool.map(deliver, items, senders))
     logged = [
         (item.sender, item.period, version, status, len(item.files), len(item.findings), run_id, now)
         for item, (status, version) in zip(items, results, strict=True)

@@ -18,6 +18,7 @@ from orchestration.defs.assets.ingest import DELIVERY_LOG_KEY
 from orchestration.defs.resources import DataHomeResource
 from publish.expected import digest, overdue, write
 from publish.feedback import send_feedback
+from publish.senders import SenderConfigError, load_senders
 from teilhabe.settings import DBT_PROJECT_DIR
 
 CALENDAR_KEY = dg.AssetKey(["ops", "expected_deliveries"])
@@ -98,22 +99,33 @@ def operations_digest(context: dg.AssetExecutionContext, data_home: DataHomeReso
 
 @dg.asset(
     key=["outbox", "rueckmeldungen"],
-    deps=[CALENDAR_KEY, DELIVERY_LOG_KEY, dg.AssetKey(["marts", "fct_workshop_headcount"])],
+    deps=[
+        CALENDAR_KEY,
+        DELIVERY_LOG_KEY,
+        *(dg.AssetKey(["marts", m]) for m in ("fct_workshop_headcount", "dim_workshops", "dim_regions")),
+    ],
     group_name="publish",
     kinds={"html", "csv"},
     pool="warehouse",
     description="A Rückmeldung to every sender whose file this run took: its files, findings (row, column, "
-    "rule; no identifier), parts still expected, plausibility, in outbox/<sender>/rueckmeldung/<period>/",
+    "rule; no identifier), parts still expected, plausibility, in outbox/<folder>/rueckmeldung/<period>/ "
+    "(senders.yaml)",
 )
 def sender_feedback(context: dg.AssetExecutionContext, data_home: DataHomeResource):
     home = data_home.settings().home
+    try:
+        senders = load_senders()
+    except SenderConfigError as problem:
+        raise dg.Failure(str(problem)) from None
     with data_home.connect() as con:
-        outcomes = send_feedback(con, home.outbox, context.run.run_id)
+        outcomes = send_feedback(con, home.outbox, context.run.run_id, senders)
     delivered = [f"{sender} {period}" for sender, period, status in outcomes if status == "delivered"]
     return dg.MaterializeResult(
         metadata={
-            "delivered": len(delivered),
-            "unchanged": len(outcomes) - len(delivered),
+            **{
+                status: sum(o[2] == status for o in outcomes)
+                for status in ("delivered", "unchanged", "not_sent")
+            },
             "senders": dg.MetadataValue.md("\n".join(f"- {item}" for item in delivered[:100]) or "none"),
         }
     )

@@ -1,0 +1,124 @@
+"""The Rückmeldung's configuration and notes (issue 17). senders.yaml: the shipped defaults give
+every sender its folder and the name it is addressed by; an entry of one sender overrides its
+template; a wrong entry is refused at load; the Rückmeldungen follow it. Plausibility: a transition
+of a person no Personenmeldung names is pointed out by file and row."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pytest
+import yaml
+
+from publish.feedback import feedbacks, send_feedback
+from publish.senders import SenderConfigError, load_senders
+
+
+def test_every_kind_of_sender_gets_its_folder_and_name():
+    senders = load_senders()
+    lwl = senders.sender("LWL", "landschaftsverband")
+    assert (lwl.folder, lwl.name) == ("lwl", "LWL-Inklusionsamt Arbeit")
+    workshop = senders.sender("LWL-0101", "werkstatt", {"workshop_name": "Emscher-Werkstatt"})
+    assert (workshop.folder, workshop.name) == ("werkstatt_LWL-0101", "Emscher-Werkstatt (LWL-0101)")
+    held = senders.sender("LWL-9105", "werkstatt")  # not in a register yet: no name known
+    assert (held.folder, held.name) == ("werkstatt_LWL-9105", "Werkstatt (LWL-9105)")
+    hagen = senders.sender("05914", "jobcenter", {"kreis_name": "Hagen"})
+    assert (hagen.folder, hagen.name) == ("jobcenter_05914", "Jobcenter Hagen")
+    assert senders.sender("../../etc", "werkstatt") is None, "an id that is no folder name gets no folder"
+    assert senders.sender("XYZ", "landschaftsverband") is None, "no entry, no template: no Rückmeldung"
+
+
+def _directory(tmp_path, entries):
+    path = tmp_path / "senders.yaml"
+    path.write_text(yaml.safe_dump({"senders": entries}, allow_unicode=True))
+    return load_senders(path)
+
+
+TEMPLATE = {"template": "each_workshop", "name": "{workshop_name}", "folder": "werkstatt_{werkstatt_nr}"}
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ([{**TEMPLATE, "contact": "x"}], "unknown field(s) contact"),
+        ([{**TEMPLATE, "folder": "w_{workshop_name}"}], "folder uses {workshop_name}"),
+        ([{**TEMPLATE, "name": "{kreis_name}"}], "name uses {kreis_name}"),
+        ([{"template": "each_person", "name": "x", "folder": "x"}], "unknown template 'each_person'"),
+        ([{"id": "LWL", "name": "LWL", "folder": "../lwl"}], "is not one plain folder name"),
+        ([{"id": "LWL-0101", "feedback": "no"}], "feedback 'no' is not true or false"),
+        (
+            [{"id": "LWL", "name": "a", "folder": "a"}, {"id": "LWL", "name": "b", "folder": "b"}],
+            "given twice",
+        ),
+        ([{"name": "x"}], "needs an id"),
+    ],
+)
+def test_a_wrong_entry_is_refused_with_a_clear_message(tmp_path, entries, message):
+    with pytest.raises(SenderConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        _directory(tmp_path, entries)
+
+
+def test_the_rueckmeldungen_follow_senders_yaml(demo_home, tmp_path):
+    """One workshop asked for no Rückmeldung, the LWL's go to another folder, the others as their
+    templates say, each addressed by its name."""
+    root = tmp_path / "home"
+    root.mkdir()
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", root / "warehouse.duckdb")
+    with duckdb.connect(str(root / "warehouse.duckdb")) as con:
+        run_id, quiet = con.execute(
+            """select log.run_id, log.sender from ops.delivery_log as log
+               join marts.dim_workshops as w on w.werkstatt_nr = log.sender
+               where log.status = 'loaded' order by log.delivery_id limit 1"""
+        ).fetchone()
+        directory = _directory(
+            tmp_path,
+            [
+                {"id": "LWL", "name": "LWL-Inklusionsamt Arbeit", "folder": "lwl_eingang"},
+                {
+                    "template": "each_workshop",
+                    "name": "Werkstatt {workshop_name}",
+                    "folder": "w_{werkstatt_nr}",
+                },
+                {"id": quiet, "feedback": False},
+            ],
+        )
+        outcomes = send_feedback(con, root / "outbox", run_id, directory)
+        names = dict(con.execute("select werkstatt_nr, workshop_name from marts.dim_workshops").fetchall())
+    status = {(sender, period): s for sender, period, s in outcomes}
+    assert {s for (sender, _), s in status.items() if sender == quiet} == {"not_sent"}
+    assert not any((root / "outbox").glob(f"*{quiet}*")), "no folder for a sender without Rückmeldung"
+    assert {s for (sender, _), s in status.items() if sender.startswith("LVR-") and sender != quiet} == {
+        "delivered"
+    }
+    assert {s for (sender, _), s in status.items() if len(sender) == 5} == {"not_sent"}, (
+        "no Jobcenter template"
+    )
+    lwl = [period for (sender, period) in status if sender == "LWL"]
+    assert lwl and all(
+        (root / "outbox" / "lwl_eingang" / "rueckmeldung" / p / "latest").is_dir() for p in lwl
+    )
+    other = next(s for s in status if s[0].startswith("LVR-") and s[0] != quiet)
+    page = root / "outbox" / f"w_{other[0]}" / "rueckmeldung" / other[1] / "latest" / "rueckmeldung.html"
+    assert f"<h1>Rückmeldung an Werkstatt {names[other[0]]} für" in page.read_text("utf-8")
+
+
+def test_a_transition_of_an_unknown_person_is_pointed_out_by_file_and_row(demo_home, tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        sender, period, row, file_name = con.execute(
+            """select u.sender, u.period, u.source_row, log.file_name from landing.wfbm_uebergaenge as u
+               join ops.delivery_log as log using (delivery_id) order by u.period desc, u.sender limit 1"""
+        ).fetchone()
+        clean = feedbacks(con, [(sender, period)])[0]
+        assert not any("keiner Personenmeldung" in note for note in clean.notes)
+        con.execute(
+            "update landing.wfbm_uebergaenge set person_local_key = 'a number no register knows' "
+            "where sender = ? and period = ? and source_row = ?",
+            [sender, period, row],
+        )
+        mistyped = feedbacks(con, [(sender, period)])[0]
+    [note] = [note for note in mistyped.notes if "keiner Personenmeldung" in note]
+    assert note.startswith("Ein Übergang einer Person") and f"{file_name} Zeile {row}." in note
+    assert "a number no register knows" not in note
