@@ -26,7 +26,7 @@ from pathlib import Path
 
 from publish.files import Sheet, csv_bytes, write_parquet, write_xlsx
 from publish.partners import Partner
-from publish.reports import REPORT_STEM, partner_report
+from publish.reports import REPORT_STEM, Report, partner_report
 from teilhabe.disk import is_disk_full, storage_error
 from teilhabe.settings import DBT_PROJECT_DIR, code_version
 
@@ -146,10 +146,12 @@ def deliver(
     file_delay: float = 0.0,
     linkage_quality: dict | None = None,
     data_status: list[str] | None = None,
+    pages: Report | None = None,
 ) -> Outcome:
     """Validate, then write a new version unless the newest one holds the same figures.
     ``linkage_quality``: the latest linkage run's measures (linkage.md §4), stated in the manifest;
-    ``data_status``: the report's lines on missing and late files (publish/expected.py)."""
+    ``data_status``: the report's lines on missing and late files (publish/expected.py); ``pages``:
+    the report, where it was rendered already (publish/reports.py ``partner_reports``)."""
     folder = outbox / partner.id / period
     csvs = {sheet.kpi: csv_bytes(sheet) for sheet in sheets}
     figures, figures_sha = _figures(csvs)
@@ -176,7 +178,8 @@ def deliver(
     restates = tuple(k for k in figures if previous["figures"].get(k) != figures[k]) if previous else ()
     try:
         files = _write_files(partner, period, sheets, csvs, building, file_delay)
-        pages = partner_report(partner, period, sheets, data_through, data_status)  # what a person reads
+        if pages is None:  # what a person reads
+            pages = partner_report(partner, period, sheets, data_through, data_status)
         for suffix, data in (("html", pages.html), ("pdf", pages.pdf)):
             _write(building / f"{REPORT_STEM}.{suffix}", data, file_delay)
             files.append((f"{REPORT_STEM}.{suffix}", sum(s.frame.height for s in sheets)))

@@ -18,6 +18,7 @@ from publish.partners import Partner, load_partners
 from publish.periods import period_kind as period_kind_of
 from publish.periods import shown_months
 from publish.readiness import readiness
+from publish.reports import partner_reports
 
 
 def partners_in_warehouse(con: duckdb.DuckDBPyConnection) -> list[Partner]:
@@ -74,14 +75,17 @@ def _plan(con, decision, partners: list[Partner], period: str | None, today: dat
     return outcomes, planned
 
 
-def _validator(planned: list, outbox: Path):
+def _validator(changed: list, outbox: Path):
     """Great Expectations once per KPI for all partners together whose figures changed (the others'
     newest version stands, validated when it was made); a partner whose group verdict failed is
     validated alone (only the leaking one is blocked)."""
     from publish.validation import validate_delivery, validate_together
 
-    changed = [(p, c, s) for p, c, s, _ in planned if not holds_figures(p, c, s, outbox)]
-    passed = validate_together(changed, validation_reports(outbox)) if changed else {}
+    passed = (
+        validate_together([(p, c, s) for p, c, s, _ in changed], validation_reports(outbox))
+        if changed
+        else {}
+    )
 
     def validator(sheets, partner, chosen, reports):
         return passed.get(partner.id) or validate_delivery(sheets, partner, chosen, reports)
@@ -132,16 +136,22 @@ def publish(
     partners = _chosen(con, partner_ids, period_kind, period)
     decision = decide(con)
     outcomes, planned = _plan(con, decision, partners, period, today or date.today())
-    validator = _validator(planned, outbox) if validate else None
+    # Only partners whose figures changed are validated and get a new report; the others' newest
+    # version stands.
+    changed = [(p, c, s, r) for p, c, s, r in planned if not holds_figures(p, c, s, outbox)]
+    validator = _validator(changed, outbox) if validate else None
+    status = {
+        p.id: data_status(con, p, shown_months(c, p.history_months) + ([c] if p.period == "year" else []))
+        for p, c, _, _ in planned
+    }
+    reports = partner_reports([(p, c, s, r.through or c, status[p.id]) for p, c, s, r in changed])
+    pages = {p.id: report for (p, *_), report in zip(changed, reports, strict=True)}
     linkage = linkage_quality(con)
     held: list = []
     for partner, chosen, sheets, ready in planned:
-        periods = shown_months(chosen, partner.history_months) + (
-            [chosen] if partner.period == "year" else []
-        )
         outcome = deliver(
             partner, chosen, sheets, outbox, ready.through or chosen, validator, file_delay, linkage,
-            data_status(con, partner, periods),
+            status[partner.id], pages.get(partner.id),
         )  # fmt: skip
         if outcome.status in ("delivered", "unchanged", "completed"):  # what the partner holds
             held += sheets

@@ -255,6 +255,24 @@ def test_files_open_as_german_excel_and_data_teams_expect(home):
     assert hidden.height and hidden.filter(pl.col("numerator").is_not_null()).is_empty()
 
 
+@pytest.mark.parametrize(
+    ("text", "german"),
+    [
+        ("needs 13 loaded months (t-12 ... t): the kunden file of 05914 for 2022-12 is overdue",
+         "braucht 13 geladene Monate (t-12 bis t): die Kundendatei von 05914 für 12/2022 ist überfällig"),
+        ("needs 13 loaded months (t-12 ... t): the kunden files of 05914 for 2022-11, 2022-12 are overdue",
+         "braucht 13 geladene Monate (t-12 bis t): die Kundendateien von 05914 für 2022-11, 2022-12 sind überfällig"),
+        ("K07 for December: needs 13 loaded months (t-12 ... t): the kunden file of 05914 for 2022-12 is overdue",
+         "K07 für Dezember: braucht 13 geladene Monate (t-12 bis t): die Kundendatei von 05914 für 12/2022 ist "
+         "überfällig"),
+    ],
+)  # fmt: skip
+def test_reasons_the_demo_never_writes_are_german_too(text, german):
+    """The overdue Jobcenter files of K07's window (dbt unit test k07_needs_thirteen_loaded_months):
+    no simulated Jobcenter misses a month, so the demo's tables never hold them."""
+    assert labels.reason("k07", text) == german
+
+
 def test_partners_read_german_headers_words_and_symbols(home):
     """Headers, levels, reasons and notes in German; the BA's symbols; a total that sums only some
     of its rows says so; sheet names within Excel's 31 characters."""

@@ -198,3 +198,27 @@ def test_a_browser_renders_the_lwl_report(demo_home, tmp_path):
     )  # fmt: skip
     assert shot.exists() and shot.stat().st_size > 20_000, done.stderr[-2000:]
     print(f"screenshot: {shot}")
+
+
+def test_reports_rendered_in_worker_processes_equal_those_rendered_in_one(demo_home):
+    """A new month at NRW scale renders ~50 reports in a pool of processes: each the same page as
+    one process renders."""
+    import duckdb
+
+    from publish.expected import data_status
+    from publish.extracts import decide, partner_sheets
+    from publish.periods import shown_months
+    from publish.reports import POOL_FROM, partner_report, partner_reports
+    from publish.step import partners_in_warehouse
+
+    with duckdb.connect(str(demo_home["root"] / "warehouse.duckdb"), read_only=True) as con:
+        decision = decide(con)
+        jobs = []
+        for partner in partners_in_warehouse(con):
+            period = {"year": "2024", "month": "2024-12", "quarter": "2024-Q4"}[partner.period]
+            status = data_status(con, partner, shown_months(period, partner.history_months))
+            jobs.append((partner, period, partner_sheets(decision, partner, period), period, status))
+    jobs = (jobs * POOL_FROM)[:POOL_FROM]
+    pooled = partner_reports(jobs)
+    assert [r.html for r in pooled] == [partner_report(*job).html for job in jobs]
+    assert all(r.pdf.startswith(b"%PDF") for r in pooled)

@@ -19,3 +19,25 @@
             and expected.status = 'overdue'
     ), '')
 {%- endmacro %}
+
+{#-
+    Where a figure over a window of months is missing because files in it are overdue: the words to
+    add to its missing_reason, naming the sender, the part and every overdue month; else ''.
+
+      first_period, last_period: SQL of the window's first and last month ('JJJJ-MM')
+-#}
+{% macro overdue_in(sender, part, first_period, last_period) -%}
+    coalesce((
+        select
+            ': the {{ part }} ' || case when count(*) = 1 then 'file' else 'files' end
+            || ' of ' || any_value(expected.sender) || ' for ' || string_agg(expected.period, ', ' order by expected.period)
+            || case when count(*) = 1 then ' is' else ' are' end || ' overdue'
+        from {{ ref('expected_deliveries') }} as expected
+        where
+            expected.sender = {{ sender }}
+            and expected.part = '{{ part }}'
+            and expected.period between {{ first_period }} and {{ last_period }}
+            and expected.status = 'overdue'
+        having count(*) > 0
+    ), '')
+{%- endmacro %}

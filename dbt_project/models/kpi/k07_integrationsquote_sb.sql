@@ -43,5 +43,10 @@ select
     case when loaded_months = 13 then {{ rounded_ratio('sb_gl_total', '12') }} end as denominator,
     case when loaded_months = 13 then {{ percent('integration_months * 12', 'sb_gl_total') }} end as value,
     false as is_provisional,
-    case when loaded_months < 13 then 'needs 13 loaded months (t-12 ... t)' end as missing_reason
+    case
+        when loaded_months < 13
+            then
+                'needs 13 loaded months (t-12 ... t)'
+                || {{ overdue_in('jobcenter', 'kunden', "strftime(cast(month || '-01' as date) - interval 12 month, '%Y-%m')", 'month') }}
+    end as missing_reason
 from windows
