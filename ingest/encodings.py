@@ -9,6 +9,11 @@ computed in the reader, in memory, from the plaintext that never leaves it.
 - Keyed hashes of the birth date and of its day, month and year apart (a swapped day and month, or
   one mistyped component, still agree in the others). Day and month share one keyed function, so a
   swap shows as one record's day equal to the other's month.
+- Keyed hashes of the date's near variants (``birth_near_hashes``): two dates share one exactly
+  when they differ in one digit by a neighbouring key of the number row (``1985`` / ``1986``,
+  ``09`` / ``00``) or in two neighbouring digits swapped (``12`` / ``21``). A typed date is far more
+  often wrong in this way than a random pair of dates is near, so such a pair is strong evidence
+  where "two of three parts agree" is weak (any two people born in the same month of one year).
 - Keyed Kölner Phonetik codes of both names, for blocking only.
 - Sex and Kreis of residence as delivered.
 
@@ -106,6 +111,36 @@ def _bigram_positions(subkey: bytes, bigram: str) -> tuple[int, ...]:
     return tuple((first + i * second) % BLOOM_BITS for i in range(BLOOM_HASHES))
 
 
+# The number row pairs each digit with its neighbours (1-2, ..., 8-9, 9-0, and 0-1 as numbers):
+# a digit's bucket in two pairings, so that two neighbouring digits share a bucket in exactly one.
+_NEAR_PAIRINGS = ({d: d // 2 for d in range(10)}, {d: ((d + 1) % 10) // 2 for d in range(10)})
+NEAR_HEX = 12
+
+
+def near_variants(iso_date: str) -> list[str]:
+    """The variants of a date (JJJJ-MM-TT) that a near date shares: per digit position and pairing,
+    the date with that digit replaced by its bucket; per pair of neighbouring digits, the date with
+    the two sorted. Each variant names its position and kind, so that variants never coincide across
+    positions."""
+    digits = iso_date.replace("-", "")
+    variants = [
+        f"{position}{kind}{digits[:position]}{pairing[int(digits[position])]}{digits[position + 1 :]}"
+        for position in range(len(digits))
+        for kind, pairing in zip("ab", _NEAR_PAIRINGS, strict=True)
+    ]
+    variants += [
+        f"{position}s{digits[:position]}{''.join(sorted(digits[position : position + 2]))}{digits[position + 2 :]}"
+        for position in range(len(digits) - 1)
+    ]
+    return variants
+
+
+def _near_hashes(subkey: bytes) -> Callable[[str], str]:
+    """The keyed near variants of a date, blank-separated (split into a list by ``encode``)."""
+    keyed = _keyed(subkey, "near")
+    return lambda iso_date: " ".join(keyed(variant)[:NEAR_HEX] for variant in near_variants(iso_date))
+
+
 def encode(frame: pl.DataFrame, subkey: bytes, surname: str, first_name: str, birth_iso: str) -> pl.DataFrame:
     """The encodings of each row's person (birth date as JJJJ-MM-TT text); plaintext columns are
     read here and returned in no form but these. Every function runs once per distinct value."""
@@ -132,4 +167,5 @@ def encode(frame: pl.DataFrame, subkey: bytes, surname: str, first_name: str, bi
         per_distinct(birth.str.slice(8, 2), names, day_or_month).alias("birth_day_hash"),
         per_distinct(birth.str.slice(5, 2), names, day_or_month).alias("birth_month_hash"),
         per_distinct(birth.str.slice(0, 4), names, _keyed(subkey, "year")).alias("birth_year_hash"),
+        per_distinct(birth, names, _near_hashes(subkey)).str.split(" ").alias("birth_near_hashes"),
     )

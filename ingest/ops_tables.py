@@ -97,10 +97,12 @@ create table if not exists linkage.person_records (
     birth_month_hash varchar,
     birth_year_hash varchar,
     werkstatt_nr varchar,
+    birth_near_hashes varchar[],
     primary key (source_table, local_key, person_key)
 );
 -- added after the table was first created: a warehouse from before gets the column (null)
 alter table linkage.person_records add column if not exists werkstatt_nr varchar;
+alter table linkage.person_records add column if not exists birth_near_hashes varchar[];
 """
 
 # Written by publishing: what partners received, which of their cells were suppressed (they stay

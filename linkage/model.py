@@ -3,7 +3,7 @@ the model learns its m and u probabilities without labels (linkage.md §3).
 
 Comparisons work on the encodings only: the Dice similarity of the names' Bloom filters (computed in
 SQL on DuckDB's BIT type), agreement levels of the birth date's keyed hashes (exact; day and month
-swapped; two of three parts), sex and Kreis. Blocking uses the keyed phonetic codes and birth-date
+swapped; one digit mistyped; two of three parts), sex and Kreis. Blocking uses the keyed phonetic codes and birth-date
 hashes, so only plausible pairs are scored.
 """
 
@@ -48,7 +48,7 @@ def prepared(relation: str) -> str:
 # the literature's error rates of registers; EM re-estimates them where the data allows, and they
 # stand where it does not (few true matches, e.g. a small data home's first deliveries).
 NAME_M = (0.93, 0.025, 0.015, 0.01, 0.006, 0.004, 0.003)  # + else: the rest
-BIRTH_DATE_M = (0.95, 0.01, 0.035)
+BIRTH_DATE_M = (0.95, 0.01, 0.02, 0.02)
 
 # The supporting evidence: the share of matches that agree (m) and of random pairs (u; estimated
 # from random pairs where they hold both values, which for the workshop is rare). Sex is recorded
@@ -120,8 +120,9 @@ def name_levels(column: str, other: str) -> list[tuple[str, str]]:
 
 
 def birth_date_levels() -> list[tuple[str, str]]:
-    """Agreement levels of the birth date's keyed hashes: exact; day and month swapped; two of the
-    three parts agree."""
+    """Agreement levels of the birth date's keyed hashes: exact; day and month swapped; one digit a
+    neighbouring key or two neighbouring digits swapped (a typing error); two of the three parts
+    agree."""
     same = {part: f'"birth_{part}_hash_l" = "birth_{part}_hash_r"' for part in ("day", "month", "year")}
     swapped = (
         '"birth_day_hash_l" = "birth_month_hash_r" and "birth_month_hash_l" = "birth_day_hash_r" '
@@ -131,6 +132,7 @@ def birth_date_levels() -> list[tuple[str, str]]:
     return [
         ('"birth_date_hash_l" = "birth_date_hash_r"', "exact"),
         (swapped, "day and month swapped"),
+        ('list_has_any("birth_near_hashes_l", "birth_near_hashes_r")', "one digit mistyped"),
         (two_of_three, "two of three parts agree"),
     ]
 

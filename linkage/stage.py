@@ -106,7 +106,7 @@ with records as (
         source_table || '|' || sender as dataset,
         surname_bloom::varchar as surname_bloom, first_name_bloom::varchar as first_name_bloom,
         surname_phonetic, first_name_phonetic, birth_date_hash, birth_day_hash, birth_month_hash,
-        birth_year_hash, sex, kreisschluessel, werkstatt_nr
+        birth_year_hash, birth_near_hashes, sex, kreisschluessel, werkstatt_nr
     from linkage.person_records
 ),
 new as (select * from records where unique_id in (select unique_id from _new))
@@ -477,7 +477,7 @@ def _review(con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame) -> tuple[in
     agreement = ", ".join(f"{sql} as {name}" for name, sql in agreement_sql().items())
     encodings = (
         "surname_bloom", "first_name_bloom", "birth_date_hash", "birth_day_hash", "birth_month_hash",
-        "birth_year_hash", "sex", "kreisschluessel", "werkstatt_nr", "surname_bloom_bits", "first_name_bloom_bits",
+        "birth_year_hash", "birth_near_hashes", "sex", "kreisschluessel", "werkstatt_nr", "surname_bloom_bits", "first_name_bloom_bits",
     )  # fmt: skip
     sides = {side: ", ".join(f'{side}.{c} as "{c}_{side}"' for c in encodings) for side in ("l", "r")}
     con.execute("delete from ops.linkage_review")

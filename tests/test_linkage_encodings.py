@@ -86,11 +86,16 @@ def test_encodings_hold_no_plaintext_and_are_keyed():
     encoded = encode(frame, SUBKEY, "nachname", "vorname", "geb")
     assert encoded.columns == [
         "surname_bloom", "first_name_bloom", "surname_phonetic", "first_name_phonetic",
-        "birth_date_hash", "birth_day_hash", "birth_month_hash", "birth_year_hash",
+        "birth_date_hash", "birth_day_hash", "birth_month_hash", "birth_year_hash", "birth_near_hashes",
     ]  # fmt: skip
     row = encoded.row(0, named=True)
     plaintext = {"müller", "mueller", "anna", "1980-02-03", "1980", "02", "03", "65", "06"}
-    values = {str(value).lower() for row_values in encoded.iter_rows() for value in row_values}
+    values = {
+        str(item).lower()
+        for row_values in encoded.iter_rows()
+        for value in row_values
+        for item in (value if isinstance(value, list) else [value])
+    }
     assert not plaintext & values
     assert row["surname_bloom"] == encoded["surname_bloom"][1], "Müller and Mueller encode alike"
     # A swapped day and month: the date differs, its year agrees, day and month agree crosswise.
@@ -106,6 +111,31 @@ def test_encodings_hold_no_plaintext_and_are_keyed():
         frame, subkey(b"another key of thirty-two bytes or more", "linkage"), "nachname", "vorname", "geb"
     )
     assert again["birth_date_hash"][0] != row["birth_date_hash"], "every hash is keyed"
+
+
+@pytest.mark.parametrize(
+    ("other", "near"),
+    [
+        ("1985-03-13", True),  # the day's last digit one key off
+        ("1984-03-12", True),  # the year's
+        ("1985-04-12", True),  # the month's
+        ("1985-03-21", True),  # two neighbouring digits swapped
+        ("1958-03-12", True),
+        ("1980-03-12", False),  # 5 and 0 are no neighbours
+        ("1985-03-14", False),
+        ("1986-04-12", False),  # two digits differ
+        ("1986-03-13", False),
+        ("2012-03-19", False),
+    ],
+)
+def test_a_mistyped_digit_shares_a_near_hash_and_other_dates_do_not(other, near):
+    frame = pl.DataFrame(
+        {"nachname": ["Meier", "Meier"], "vorname": ["Jan", "Jan"], "geb": ["1985-03-12", other]}
+    )
+    encoded = encode(frame, SUBKEY, "nachname", "vorname", "geb")
+    left, right = (set(hashes) for hashes in encoded["birth_near_hashes"])
+    assert bool(left & right) is near
+    assert len(left) == 23, "8 digits in two pairings of neighbours, 7 pairs of neighbouring digits"
 
 
 def test_the_warehouse_keeps_encodings_of_every_person_record_apart(demo_home):
