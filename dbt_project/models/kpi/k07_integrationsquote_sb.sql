@@ -47,6 +47,9 @@ select
         when loaded_months < 13
             then
                 'needs 13 loaded months (t-12 ... t)'
-                || {{ overdue_in('jobcenter', 'kunden', "strftime(cast(month || '-01' as date) - interval 12 month, '%Y-%m')", 'month') }}
+                || {{ overdue_in(
+                    'jobcenter', 'kunden',
+                    "strftime(cast(month || '-01' as date) - interval 12 month, '%Y-%m')", 'month'
+                ) }}
     end as missing_reason
 from windows
