@@ -140,9 +140,9 @@ def publish(
     # version stands.
     changed = [(p, c, s, r) for p, c, s, r in planned if not holds_figures(p, c, s, outbox)]
     validator = _validator(changed, outbox) if validate else None
-    status = {
+    status = {  # the report's data status: only a new version has a report to put it in
         p.id: data_status(con, p, shown_months(c, p.history_months) + ([c] if p.period == "year" else []))
-        for p, c, _, _ in planned
+        for p, c, _, _ in changed
     }
     reports = partner_reports([(p, c, s, r.through or c, status[p.id]) for p, c, s, r in changed])
     pages = {p.id: report for (p, *_), report in zip(changed, reports, strict=True)}
@@ -151,7 +151,7 @@ def publish(
     for partner, chosen, sheets, ready in planned:
         outcome = deliver(
             partner, chosen, sheets, outbox, ready.through or chosen, validator, file_delay, linkage,
-            status[partner.id], pages.get(partner.id),
+            status.get(partner.id), pages.get(partner.id),
         )  # fmt: skip
         if outcome.status in ("delivered", "unchanged", "completed"):  # what the partner holds
             held += sheets

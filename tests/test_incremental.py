@@ -154,6 +154,15 @@ def test_incremental_equals_a_full_rebuild(two_phases):
             assert differ == 0, f"{schema}.{table}: {differ} rows only in the {left} build"
 
 
+def _statuses(con: duckdb.DuckDBPyConnection, sender: str) -> dict[str, int]:
+    """How many of a sender's files the delivery log holds in each status."""
+    return dict(
+        con.execute(
+            "select status, count(*) from ops.delivery_log where sender = ? group by 1", [sender]
+        ).fetchall()
+    )
+
+
 def test_a_new_workshops_files_before_its_register_are_held_then_loaded(demo, demo_home, tmp_path):
     """Issue 17: a workshop's files that arrive before the register that names it are held (archived,
     logged, nothing loaded), and the first run after that register loads them: every KPI then
@@ -171,11 +180,7 @@ def test_a_new_workshops_files_before_its_register_are_held_then_loaded(demo, de
     )
     _run(root, inbox)
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
-        statuses = dict(
-            con.execute(
-                "select status, count(*) from ops.delivery_log where sender = ? group by 1", [new]
-            ).fetchall()
-        )
+        statuses = _statuses(con, new)
         assert set(statuses) == {"held"} and statuses["held"] >= 24, statuses
         assert not con.execute(
             "select count(*) from landing.wfbm_personen where sender = ?", [new]
@@ -183,11 +188,7 @@ def test_a_new_workshops_files_before_its_register_are_held_then_loaded(demo, de
     (inbox / register.name).write_bytes((demo / register.name).read_bytes())  # the register naming it
     _run(root, inbox)
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
-        statuses = dict(
-            con.execute(
-                "select status, count(*) from ops.delivery_log where sender = ? group by 1", [new]
-            ).fetchall()
-        )
+        statuses = _statuses(con, new)
         assert statuses.get("held") is None and statuses["released"] == statuses["loaded"], statuses
         later = {
             table: con.execute(f"select * from kpi.{table} order by all").pl()
