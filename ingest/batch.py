@@ -21,7 +21,7 @@ from ingest.identify import Delivery, identify
 from ingest.inbox import display_name, name_problem, read_bounded
 from ingest.issues import ISSUE_SCHEMA, Issue, issues_frame
 from ingest.plausibility import check_content
-from ingest.readers import WORKBOOK_SHEETS, ReadResult, read_delivery
+from ingest.readers import WORKBOOK_SHEETS, PlainCsv, ReadResult, read_delivery
 from ingest.sniff import is_zip
 from ingest.validate import validate
 from ingest.workbooks import WorkbookReader
@@ -88,9 +88,10 @@ def _too_large(name: str, limits: Limits) -> ReadResult:
     )
 
 
-def _read_all(items: list[Incoming], limits: Limits) -> list[ReadResult]:
-    """Every file read once, in order; workbooks parsed by the workers a few files ahead. Every
-    file's bytes are loaded, also those its name rules out (the pipeline archives each file)."""
+def _read_all(items: list[Incoming], limits: Limits, plain: PlainCsv | None) -> list[ReadResult]:
+    """Every file read once, in order; workbooks parsed by the workers a few files ahead, plain
+    CSV files' lines handed to ``plain``. Every file's bytes are loaded, also those its name rules
+    out (the pipeline archives each file)."""
     results: list[ReadResult] = []
     ahead: dict[int, bytes | None] = {}  # workbooks loaded early (and handed to a worker if a ZIP)
     workbooks = [i for i, item in enumerate(items) if _is_workbook(item)]
@@ -114,7 +115,7 @@ def _read_all(items: list[Incoming], limits: Limits) -> list[ReadResult]:
                 results.append(_too_large(item.name, limits))
             else:
                 cells = reader.result(index) if early and content and is_zip(content) else None
-                results.append(read_delivery(item.name, content, item.received, cells))
+                results.append(read_delivery(item.name, content, item.received, cells, plain))
     return results
 
 
@@ -129,6 +130,23 @@ def from_path(path: Path, limits: Limits) -> Incoming:
     )
 
 
+def _rows_in(result: ReadResult) -> int:
+    return sum(f.height for f in result.tables.values()) + result.plain_rows + result.rows_removed
+
+
+def _in_file_order(frames: list[pl.DataFrame], order: pl.DataFrame) -> pl.DataFrame:
+    """A table's rows in the order its files were read (plain CSV files' rows come parsed
+    together), each file's rows in their own order."""
+    if len(frames) == 1:
+        return frames[0]
+    return (
+        pl.concat(frames)
+        .join(order, on="_file", how="left", maintain_order="left")
+        .sort("_order", maintain_order=True)
+        .drop("_order")
+    )
+
+
 def _count_quarantined(batch: Batch, findings: pl.DataFrame) -> None:
     per_file = findings.group_by("file").agg(pl.col("row").n_unique().alias("rows"))
     for name, rows in per_file.iter_rows():
@@ -136,12 +154,19 @@ def _count_quarantined(batch: Batch, findings: pl.DataFrame) -> None:
 
 
 def read_batch(
-    incoming: Iterable[Incoming | Path], known_workshops: set[str] | None = None, limits: Limits = Limits()
+    incoming: Iterable[Incoming | Path],
+    known_workshops: set[str] | None = None,
+    limits: Limits = Limits(),
+    by_table: bool = True,
 ) -> Batch:
     """Read and validate files. ``known_workshops``: the register's Werkstatt-Nr. before this batch
-    (a register in the batch adds to it); None means no register is known and none is checked."""
+    (a register in the batch adds to it); None means no register is known and none is checked.
+    ``by_table``: plain CSV files parsed table by table (False: each file alone, the reference
+    the table-by-table reading must equal, finding for finding)."""
     items = [i if isinstance(i, Incoming) else from_path(i, limits) for i in incoming]
-    results = _read_all(items, limits)
+    plain = PlainCsv() if by_table else None
+    results = _read_all(items, limits, plain)
+    plain_tables = plain.parse() if plain else {}
     batch = Batch()
     issues: list[Issue] = []
     tables: dict[str, list[pl.DataFrame]] = {}
@@ -169,23 +194,29 @@ def read_batch(
                 f"die Werkstatt-Nr. {d.sender} steht (noch) nicht im Werkstättenverzeichnis des "
                 "Landschaftsverbands: die Datei wird gehalten und geladen, sobald das Verzeichnis sie nennt"
             )
-            outcome.rows_in = sum(f.height for f in result.tables.values()) + result.rows_removed
+            outcome.rows_in = _rows_in(result)
             issues.append(Issue(item.name, None, None, "unknown_werkstatt_nr", "file", outcome.held_because))
             continue
         issues.extend(result.issues)
         rejection = next((i for i in result.issues if i.level == "file"), None)
         outcome.rejected_because = rejection.message if rejection else None
-        outcome.rows_in = sum(f.height for f in result.tables.values()) + result.rows_removed
+        outcome.rows_in = _rows_in(result)
         outcome.rows_quarantined = result.rows_removed
         for table, frame in result.tables.items():
             tables.setdefault(table, []).append(frame)
+    held = [o.name for o in batch.held]
+    for table, frame in plain_tables.items():
+        tables.setdefault(table, []).append(frame.filter(~pl.col("_file").is_in(held)) if held else frame)
     findings = [issues_frame(issues)]
     periods = {
         name: o.delivery.period
         for name, o in batch.files.items()
         if o.delivery and not o.rejected_because and not o.held_because
     }
-    content = check_content({table: pl.concat(frames) for table, frames in tables.items()}, periods)
+    order = (
+        pl.DataFrame({"_file": [i.name for i in items]}).unique(maintain_order=True).with_row_index("_order")
+    )
+    content = check_content({t: _in_file_order(frames, order) for t, frames in tables.items()}, periods)
     for name, issue in content.rejected.items():
         batch.files[name].rejected_because, batch.files[name].rows_quarantined = issue.message, 0
     findings += [issues_frame(list(content.rejected.values())), content.findings]

@@ -48,6 +48,15 @@ WORKBOOK_SHEETS = {"wfbm_xlsx": tuple(XLSX_SHEETS.values()), "lv_ld": (LV_LD_SHE
 ZERO_PADDED = {"wfbm_personen": {"Wohnort_Kreis": 5}}
 XLSX_NUMBER_KEYS = {"PLZ": 5, "Wohnort_Kreis": 5, "Betrieb_PLZ": 5, "Arbeitgeber_PLZ": 5}
 MAX_LINE_CHARACTERS = 10_000  # an export row has a few hundred characters
+RESTORED_ZERO = "führende Null fehlte (Excel?): ergänzt"
+# The many monthly CSV files: parsed table by table (PlainCsv), not file by file.
+PLAIN_FORMATS = {"wfbm_csv", "jc_csv"}
+# A data line that is one whole record: each field unquoted (no quote in it) or quoted ("" inside).
+_FIELD = '(?:[^{d}"\n]*|"(?:[^"\n]|"")*")'
+_REGULAR_LINES = {
+    d: re.compile(f"(?:{_FIELD.format(d=d)}(?:{d}{_FIELD.format(d=d)})*\n)*")
+    for d in {dialect.delimiter for dialect in (WFBM_CSV, JC_CSV)}
+}
 
 
 @dataclass
@@ -55,6 +64,7 @@ class ReadResult:
     delivery: Delivery | None
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
+    plain_rows: int = 0  # data rows handed to a PlainCsv (parsed there, with the rest of the table)
 
     @property
     def rejected(self) -> bool:
@@ -71,7 +81,7 @@ class ReadResult:
     ) -> ReadResult:
         name = self.delivery.name if self.delivery else "?"
         self.issues.append(Issue(name, row, column, rule, "file", message))
-        self.tables = {}
+        self.tables, self.plain_rows = {}, 0
         return self
 
     def note(self, row: int | None, column: str | None, rule: str, level: str, message: str, **kw) -> None:
@@ -79,11 +89,16 @@ class ReadResult:
 
 
 def read_delivery(
-    name: str, content: bytes, received: dt.date | None = None, cells: Cells | Unreadable | None = None
+    name: str,
+    content: bytes,
+    received: dt.date | None = None,
+    cells: Cells | Unreadable | None = None,
+    plain: PlainCsv | None = None,
 ) -> ReadResult:
     """Identify and read one file; never raises on bad input. ``received``: the day it arrived
     (a period after that month is implausible; default today). ``cells``: a workbook's cells as a
-    WorkbookReader opened them (None: opened here, in a worker of its own)."""
+    WorkbookReader opened them (None: opened here, in a worker of its own). ``plain``: where a
+    plain CSV file of a workshop or Jobcenter goes to be parsed with the others of its table."""
     received = received or dt.date.today()
     delivery = identify(name)
     if isinstance(delivery, Issue):
@@ -114,7 +129,8 @@ def read_delivery(
                 return result.reject(
                     "wrong_file_type", f"Dies ist {what_it_is(content)}, keine CSV-Datei (Text mit ';')"
                 )
-            _read_csv(result, content, DIALECTS[delivery.format], delivery.tables[0])
+            bulk = plain if delivery.format in PLAIN_FORMATS else None
+            _read_csv(result, content, DIALECTS[delivery.format], delivery.tables[0], bulk)
     except Exception as error:  # a reader bug or an unforeseen file: one finding, never a crash
         return result.reject("unreadable", f"die Datei konnte nicht gelesen werden ({type(error).__name__})")
     return result
@@ -218,10 +234,10 @@ def _check_header(result: ReadResult, header: list[str], expected: tuple[str, ..
     return False
 
 
-def _lines(result: ReadResult, text: str) -> list[str] | None:
-    """The file's lines. A line ends with CRLF or LF (mixed is read, with a warning); a bare CR or
-    a NUL byte rejects the file. Checked on the whole text first, line by line only to name the
-    row of a fault."""
+def _line_text(result: ReadResult, text: str) -> str | None:
+    """The file's text with LF line ends. A line ends with CRLF or LF (mixed is read, with a
+    warning); a bare CR or a NUL byte rejects the file. Checked on the whole text, line by line
+    only to name the row of a fault."""
     line_feeds, crlf = text.count("\n"), text.count("\r\n")
     if text.count("\r") != crlf:
         number = next(n for n, line in enumerate(text.split("\n"), 1) if "\r" in line.removesuffix("\r"))
@@ -235,34 +251,41 @@ def _lines(result: ReadResult, text: str) -> list[str] | None:
             "nul_bytes", f"Zeile {number} enthält Null-Bytes (0x00): keine CSV-Textdatei", row=number
         )
         return None
-    if crlf == line_feeds:
-        lines = text.split("\r\n")
-    else:
-        lines = [line.removesuffix("\r") for line in text.split("\n")]
-        if crlf:
-            result.note(
-                None, None, "mixed_line_ends", "warning", "Zeilenenden gemischt (CRLF und LF); beide gelesen"
-            )
-    if lines[-1] == "":
-        lines.pop()
-    return lines
+    if crlf and crlf != line_feeds:
+        result.note(
+            None, None, "mixed_line_ends", "warning", "Zeilenenden gemischt (CRLF und LF); beide gelesen"
+        )
+    return text.replace("\r\n", "\n") if crlf else text
 
 
 def _lengths_ok(result: ReadResult, lines: list[str]) -> bool:
     """No data line longer than any export row (the header is judged by its column names)."""
-    if len(lines) < 2 or max(map(len, lines[1:])) <= MAX_LINE_CHARACTERS:
+    if not lines or max(map(len, lines)) <= MAX_LINE_CHARACTERS:
         return True
-    number, line = next((n, line) for n, line in enumerate(lines[1:], 2) if len(line) > MAX_LINE_CHARACTERS)
-    result.reject(
-        "line_too_long",
-        f"Zeile {number} ist {len(line):,} Zeichen lang; eine Zeile einer Meldung hat höchstens "
-        "einige hundert".replace(",", "."),
-        row=number,
-    )
+    index, line = next((i, line) for i, line in enumerate(lines) if len(line) > MAX_LINE_CHARACTERS)
+    _too_long(result, index + 2, len(line))
     return False
 
 
-def _read_csv(result: ReadResult, content: bytes, dialect: CsvDialect, table: str) -> ReadResult:
+def _too_long(result: ReadResult, row: int, length: int) -> None:
+    result.reject(
+        "line_too_long",
+        f"Zeile {row} ist {length:,} Zeichen lang; eine Zeile einer Meldung hat höchstens "
+        "einige hundert".replace(",", "."),
+        row=row,
+    )
+
+
+def _wrong_field_count(result: ReadResult, row: int, fields: int, width: int) -> None:
+    result.reject("field_count", f"Zeile {row} hat {fields} Felder, die Kopfzeile {width}", row=row)
+
+
+def _read_csv(
+    result: ReadResult, content: bytes, dialect: CsvDialect, table: str, plain: PlainCsv | None = None
+) -> ReadResult:
+    """A CSV file checked and parsed; with ``plain``, a plain file (the agreed header in order, no
+    quotation mark anywhere) is only checked here and its data lines handed to ``plain``, which
+    parses every such file of a table in one pass."""
     text = _decode(result, content, dialect)
     if text is None:
         return result
@@ -276,17 +299,22 @@ def _read_csv(result: ReadResult, content: bytes, dialect: CsvDialect, table: st
             f"Datei abgeschnitten: die letzte Zeile (Zeile {rows}) endet ohne Zeilenumbruch",
             row=rows,
         )
-    lines = _lines(result, text)
-    if lines is None:
+    text = _line_text(result, text)
+    if text is None:
         return result
-    if not lines[0].strip():
+    first, data = text.split("\n", 1)
+    if not first.strip():
         return result.reject("empty_file", "leere Datei (keine Kopfzeile)")
-    header = lines[0].split(dialect.delimiter)
-    if len(header) == 1 and "," in lines[0]:
+    header = first.split(dialect.delimiter)
+    if len(header) == 1 and "," in first:
         return result.reject("wrong_separator", "falsches Trennzeichen: ',' statt ';'", row=1)
-    if not _check_header(result, header, expected) or not _lengths_ok(result, lines):
+    if not _check_header(result, header, expected):
         return result
-    if not _field_counts_ok(result, lines[1:], dialect, len(header)):
+    if plain is not None and tuple(header) == expected and PlainCsv.takes(data, dialect.delimiter):
+        plain.add(result, table, dialect.delimiter, data)
+        return result
+    lines = data.split("\n")[:-1]
+    if not _lengths_ok(result, lines) or not _field_counts_ok(result, lines, dialect, len(header)):
         return result
     frame = pl.read_csv(
         io.StringIO(text),
@@ -295,7 +323,7 @@ def _read_csv(result: ReadResult, content: bytes, dialect: CsvDialect, table: st
         infer_schema=False,
         has_header=True,
     )
-    if frame.height != len(lines) - 1:
+    if frame.height != len(lines):
         return result.reject(
             "line_breaks",
             "ein Feld in Anführungszeichen reicht über mehrere Zeilen; jede Zeile muss einzeilig sein",
@@ -315,13 +343,113 @@ def _field_counts_ok(result: ReadResult, lines: list[str], dialect: CsvDialect, 
     for index in suspicious:  # exact count for the few lines with quotes or an odd count
         (fields,) = csv.reader([lines[index]], delimiter=dialect.delimiter, quotechar='"')
         if len(fields) != width:
-            result.reject(
-                "field_count",
-                f"Zeile {index + 2} hat {len(fields)} Felder, die Kopfzeile {width}",
-                row=index + 2,
-            )
+            _wrong_field_count(result, index + 2, len(fields), width)
             return False
     return True
+
+
+class PlainCsv:
+    """The data lines of regular CSV files (the agreed header in its order, every line one whole
+    record: a quoted field opens and closes on its line), parsed table by table: a thousand
+    monthly files cost one pass, not a thousand. Each file was checked whole before it came here
+    (encoding, line ends, header); what is checked per line (length, number of fields) and
+    restored (leading zeros) is done here for all lines of a table at once, with exactly the
+    findings the file-by-file reader gives."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, list[tuple[ReadResult, str]]] = {}
+        self._delimiters: dict[str, str] = {}
+
+    @staticmethod
+    def takes(data: str, delimiter: str) -> bool:
+        """Whether every data line is one whole record (quotes only around whole fields)."""
+        return '"' not in data or _REGULAR_LINES[delimiter].fullmatch(data) is not None
+
+    def add(self, result: ReadResult, table: str, delimiter: str, data: str) -> None:
+        self._files.setdefault(table, []).append((result, data))
+        self._delimiters[table] = delimiter
+        result.plain_rows = data.count("\n")
+
+    def parse(self) -> dict[str, pl.DataFrame]:
+        """Each table's rows (text, ``_file`` and ``_row``) of the files it kept; a file with a
+        line too long or a wrong number of fields is rejected (its ReadResult says why)."""
+        tables = {}
+        for table, files in self._files.items():
+            frame = self._parse_table(table, files)
+            if frame.height:
+                tables[table] = frame
+        self._files.clear()
+        return tables
+
+    def _parse_table(self, table: str, files: list[tuple[ReadResult, str]]) -> pl.DataFrame:
+        expected = list(SOURCE_TABLES[table].columns)
+        width, delimiter = len(expected), self._delimiters[table]
+        by_name = {result.delivery.name: result for result, _ in files}
+        with_rows = [(r.delivery.name, r.plain_rows) for r, _ in files if r.plain_rows]
+        origin = pl.DataFrame(with_rows, schema={"_file": pl.String, "rows": pl.Int64}, orient="row")
+        lines = origin.select(
+            pl.col("_file").repeat_by("rows").explode(),
+            pl.int_ranges(2, pl.col("rows") + 2).explode().alias("_row"),
+        ).with_columns(pl.Series("_line", "".join(data for _, data in files).split("\n")[:-1], pl.String))
+        self._reject_faulty(lines, by_name, delimiter, width)
+        kept = lines.filter(pl.col("_file").is_in([n for n, r in by_name.items() if r.plain_rows]))
+        if not kept.height:
+            return pl.DataFrame(
+                schema={**dict.fromkeys(expected, pl.String), "_file": pl.String, "_row": pl.Int64}
+            )
+        text = kept["_line"].str.join("\n").item() + "\n"
+        frame = pl.read_csv(
+            io.StringIO(text), separator=delimiter, quote_char='"', infer_schema=False, has_header=False,
+            new_columns=expected,
+        )  # fmt: skip
+        if frame.height != kept.height:  # cannot happen for regular lines: a reader bug, not a file's
+            raise RuntimeError(f"{table}: {kept.height} lines parsed as {frame.height} rows")
+        frame = pl.concat([frame, kept.select("_file", "_row")], how="horizontal")
+        return self._restore_zeros(table, frame, by_name)
+
+    @staticmethod
+    def _reject_faulty(
+        lines: pl.DataFrame, by_name: dict[str, ReadResult], delimiter: str, width: int
+    ) -> None:
+        """As file by file: the first line too long rejects a file, else the first line with
+        another number of fields than the header (counted exactly where a line has quotes)."""
+        measured = lines.with_columns(
+            pl.col("_line").str.len_chars().alias("length"),
+            (pl.col("_line").str.count_matches(delimiter, literal=True) + 1).alias("fields"),
+        )
+        suspicious = measured.filter(
+            (pl.col("length") > MAX_LINE_CHARACTERS)
+            | (pl.col("fields") != width)
+            | pl.col("_line").str.contains('"', literal=True)
+        )
+        too_long, miscounted = {}, {}
+        for name, row, line, length, counted in suspicious.iter_rows():
+            if length > MAX_LINE_CHARACTERS:
+                too_long.setdefault(name, (row, length))
+                continue
+            fields = (
+                len(next(csv.reader([line], delimiter=delimiter, quotechar='"'))) if '"' in line else counted
+            )
+            if fields != width:
+                miscounted.setdefault(name, (row, fields))
+        for name, (row, length) in too_long.items():
+            _too_long(by_name[name], row, length)
+        for name, (row, fields) in miscounted.items():
+            if name not in too_long:
+                _wrong_field_count(by_name[name], row, fields, width)
+
+    @staticmethod
+    def _restore_zeros(table: str, frame: pl.DataFrame, by_name: dict[str, ReadResult]) -> pl.DataFrame:
+        for column, digits in ZERO_PADDED.get(table, {}).items():
+            short = pl.col(column).str.contains(rf"^\d{{{digits - 1}}}$").fill_null(False)
+            for name, row, value in frame.filter(short).select("_file", "_row", column).iter_rows():
+                by_name[name].note(
+                    row, column, "leading_zero_restored", "warning", RESTORED_ZERO, value=value
+                )
+            frame = frame.with_columns(
+                pl.when(short).then(pl.col(column).str.zfill(digits)).otherwise(pl.col(column)).alias(column)
+            )
+        return frame
 
 
 def _restore_zeros(result: ReadResult, frame: pl.DataFrame, table: str) -> pl.DataFrame:
@@ -333,7 +461,7 @@ def _restore_zeros(result: ReadResult, frame: pl.DataFrame, table: str) -> pl.Da
                 column,
                 "leading_zero_restored",
                 "warning",
-                "führende Null fehlte (Excel?): ergänzt",
+                RESTORED_ZERO,
                 value=frame[column][index],
             )
         frame = frame.with_columns(

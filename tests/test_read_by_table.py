@@ -1,0 +1,112 @@
+"""Reading the many monthly CSV files table by table (one parse per table, issue 18) must give
+exactly what reading each file alone gives: the same outcome per file, the same findings (file,
+row, column, rule, message, value) and the same valid rows, on an inbox with injected faults and on
+files made to trip each per-line check."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from polars.testing import assert_frame_equal
+
+from ingest import readers
+from ingest.batch import read_batch
+from tests.hostile import UEBERGAENGE_HEADER
+
+
+def _per_line_faults(folder: Path, demo: Path) -> dict[str, str | None]:
+    """Files that pass the whole-file checks and fail (or pass) a per-line one; -> expected rule."""
+    personen = (demo / "wfbm_LWL-0101_2024-01_personen.csv").read_bytes()
+    header, *lines = personen.decode("cp1252").split("\r\n")[:-1]
+    expected: dict[str, str | None] = {}
+
+    def write(name: str, text: str, encoding: str, rule: str | None) -> None:
+        (folder / name).write_bytes(text.encode(encoding))
+        expected[name] = rule
+
+    def personen_file(period: str, body: list[str], rule: str | None) -> None:
+        write(f"wfbm_LWL-0101_{period}_personen.csv", "\r\n".join([header, *body]) + "\r\n", "cp1252", rule)
+
+    short_kreis = [line.replace(";05", ";5", 1) for line in lines[:3]] + lines[3:]
+    personen_file("2024-02", short_kreis, None)  # leading zeros restored, with a warning per row
+    personen_file("2024-03", [*lines[:5], lines[5] + ";extra", *lines[6:]], "field_count")
+    personen_file("2024-04", [*lines[:2], lines[2] + "x" * 12000, *lines[3:]], "line_too_long")
+    personen_file("2024-05", [*lines[:1], ";;;;", lines[1] + ";", *lines[2:]], "field_count")
+    quoted = [f'"{line}"' if i == 3 else line for i, line in enumerate(lines)]  # one field, quoted
+    personen_file("2024-06", quoted, "field_count")
+    personen_file("2024-07", [], None)  # the header only
+    personen_file("2024-08", [*lines[:4], "x" * 11000 + ";" * 3, lines[4] + ";"], "line_too_long")
+    uebergaenge = [
+        '4711;15.03.2024;BIAP;"Bäckerei ""Zum Hirsch"" OHG";44135;10.71;N',
+        '4712;16.03.2024;SVB;"Müller; Söhne";44135;47.11;N',  # a delimiter inside quotes
+        '4713;17.03.2024;SVB;"Meier ""Mitte";44135;"47.11";N',
+    ]
+    write("wfbm_LWL-0101_2024-03_uebergaenge.csv", UEBERGAENGE_HEADER + "\r\n" + "\r\n".join(uebergaenge) + "\r\n",
+          "cp1252", None)  # fmt: skip
+    broken = [*uebergaenge[:1], '4714;18.03.2024;SVB;"Firma', 'zwei Zeilen";44135;47.11;N']
+    write("wfbm_LWL-0101_2024-04_uebergaenge.csv", UEBERGAENGE_HEADER + "\n" + "\n".join(broken) + "\n",
+          "cp1252", "field_count")  # fmt: skip
+    miscounted = [*uebergaenge[:2], '4715;19.03.2024;SVB;"A;B";44135;47.11']
+    write("wfbm_LWL-0101_2024-05_uebergaenge.csv", UEBERGAENGE_HEADER + "\n" + "\n".join(miscounted) + "\n",
+          "cp1252", "field_count")  # fmt: skip
+    mixed = UEBERGAENGE_HEADER + "\r\n" + uebergaenge[0] + "\n" + uebergaenge[1] + "\r\n"
+    write("wfbm_LWL-0101_2024-06_uebergaenge.csv", mixed, "cp1252", None)
+    massnahmen_header = (demo / "jc_05914_202401_massnahmen.csv").read_text("utf-8-sig").split("\n")[0]
+    massnahmen = [
+        '"111D1";MAG;2024-01-05;;"BÄCKEREI ""ZUM GRAF"" OHG";56793;N',
+        "111D2;MAG;2024-01-06;;X;56793;N",
+    ]
+    write("jc_05914_202401_massnahmen.csv", "\ufeff" + massnahmen_header + "\n" + "\n".join(massnahmen) + "\n",
+          "utf-8", None)  # fmt: skip
+    return expected
+
+
+def test_reading_by_table_equals_reading_each_file_alone(faulty, demo, tmp_path, monkeypatch):
+    folder = tmp_path / "inbox"
+    shutil.copytree(faulty, folder)
+    expected = _per_line_faults(folder, demo)
+    taken = []
+    add = readers.PlainCsv.add
+    monkeypatch.setattr(
+        readers.PlainCsv,
+        "add",
+        lambda self, result, *a: taken.append(result.delivery.name) or add(self, result, *a),
+    )
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+
+    by_table = read_batch(files, by_table=True)
+    alone = read_batch(files, by_table=False)
+
+    assert len(taken) > 0.8 * sum(p.suffix == ".csv" for p in files)  # most CSV files took the table path
+    assert set(expected) - {"wfbm_LWL-0101_2024-04_uebergaenge.csv"} <= set(taken)  # multi-line: alone
+    assert by_table.files == alone.files
+    assert_frame_equal(by_table.findings, alone.findings)
+    assert by_table.valid.keys() == alone.valid.keys()
+    for table, frame in by_table.valid.items():
+        assert_frame_equal(frame, alone.valid[table])
+    rejected = {name: o.rejected_because for name, o in by_table.files.items()}
+    for name, rule in expected.items():
+        rules = set(by_table.findings.filter(file=name, level="file")["rule"])
+        assert rules == ({rule} if rule else set()), name
+        assert (rejected[name] is not None) == (rule is not None), name
+    restored = by_table.findings.filter(
+        file="wfbm_LWL-0101_2024-02_personen.csv", rule="leading_zero_restored"
+    )
+    assert restored["row"].to_list() == [2, 3, 4] and restored["value"].str.len_chars().to_list() == [4, 4, 4]
+    assert by_table.files["wfbm_LWL-0101_2024-03_uebergaenge.csv"].rows_in == 3
+    assert by_table.files["wfbm_LWL-0101_2024-07_personen.csv"].rows_in == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a;b\n", 'a;"b;c"\n', 'a;"b""c"\n;\n', ""],
+)
+def test_regular_lines_are_whole_records(text):
+    assert readers.PlainCsv.takes(text, ";")
+
+
+@pytest.mark.parametrize("text", ['a;"b\n', 'a;b"c\n', '"a"b;c\n', 'a;"b\nc"\n'])
+def test_lines_with_a_stray_or_open_quote_are_read_file_by_file(text):
+    assert not readers.PlainCsv.takes(text, ";")
