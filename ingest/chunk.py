@@ -17,7 +17,7 @@ import polars as pl
 from ingest.batch import Batch, Incoming, read_batch
 from ingest.identify import Delivery
 from ingest.inbox import IgnoredEntry, InboxFile, Unstable, take
-from ingest.landing import PERSON_COLUMNS, landing_frame, linkage_frame
+from ingest.landing import PERSON_COLUMNS, identified, landing_frame, linkage_frame
 from ingest.pseudonymise import PseudonymKey
 from teilhabe.settings import Limits
 
@@ -312,17 +312,17 @@ def _write_landing(ctx: LoadContext, batch: Batch, latest: dict, log: pl.DataFra
     )
     for table, valid in batch.valid.items():
         wanted = {n for (t, _, _), n in latest.items() if t == table}
-        rows = landing_frame(
+        frame = identified(
             table, valid.filter(pl.col("_file").is_in(list(wanted))), deliveries, ctx.key.secret
         )
+        rows = landing_frame(table, frame)
         if rows.height:
             ctx.con.register("_rows", rows.to_arrow())
             ctx.con.execute(f"insert into landing.{table} by name select * from _rows")
             ctx.con.unregister("_rows")
             ctx.report.tables_changed.add(table)
         if table in PERSON_COLUMNS and rows.height:
-            wanted_rows = valid.filter(pl.col("_file").is_in(list(wanted)))
-            _write_linkage_records(ctx, linkage_frame(table, wanted_rows, deliveries, ctx.key.secret))
+            _write_linkage_records(ctx, linkage_frame(table, frame, ctx.key.secret))
 
 
 def _write_linkage_records(ctx: LoadContext, records: pl.DataFrame) -> None:

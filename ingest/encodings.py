@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache, partial
 
 import polars as pl
 
@@ -135,10 +135,13 @@ def near_variants(iso_date: str) -> list[str]:
     return variants
 
 
-def _near_hashes(subkey: bytes) -> Callable[[str], str]:
+@lru_cache(
+    maxsize=1 << 17
+)  # every birth date of a region (~25,000): each computed once per run, not per chunk
+def _near_hashes(subkey: bytes, iso_date: str) -> str:
     """The keyed near variants of a date, blank-separated (split into a list by ``encode``)."""
     keyed = _keyed(subkey, "near")
-    return lambda iso_date: " ".join(keyed(variant)[:NEAR_HEX] for variant in near_variants(iso_date))
+    return " ".join(keyed(variant)[:NEAR_HEX] for variant in near_variants(iso_date))
 
 
 def encode(frame: pl.DataFrame, subkey: bytes, surname: str, first_name: str, birth_iso: str) -> pl.DataFrame:
@@ -167,5 +170,5 @@ def encode(frame: pl.DataFrame, subkey: bytes, surname: str, first_name: str, bi
         per_distinct(birth.str.slice(8, 2), names, day_or_month).alias("birth_day_hash"),
         per_distinct(birth.str.slice(5, 2), names, day_or_month).alias("birth_month_hash"),
         per_distinct(birth.str.slice(0, 4), names, _keyed(subkey, "year")).alias("birth_year_hash"),
-        per_distinct(birth, names, _near_hashes(subkey)).str.split(" ").alias("birth_near_hashes"),
+        per_distinct(birth, names, partial(_near_hashes, subkey)).str.split(" ").alias("birth_near_hashes"),
     )

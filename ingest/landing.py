@@ -52,9 +52,27 @@ def _kind(table: str, column: str) -> tuple[str, dict]:
     return "text", {}
 
 
-def landing_frame(table: str, valid: pl.DataFrame, deliveries: pl.DataFrame, key: bytes) -> pl.DataFrame:
-    """Typed, pseudonymised landing rows. ``deliveries``: _file -> delivery_id, sender, period."""
+def identified(table: str, valid: pl.DataFrame, deliveries: pl.DataFrame, key: bytes) -> pl.DataFrame:
+    """Valid rows with their delivery (``deliveries``: _file -> delivery_id, sender, period) and
+    their keys, computed once for the landing rows and the linkage records alike: a person's birth
+    date as JJJJ-MM-TT and person key, each source-local id's keyed local key."""
     frame = valid.join(deliveries, on="_file", how="inner")
+    if person := PERSON_COLUMNS.get(table):
+        surname, first_name, birth = person
+        birth_iso = parse_date(pl.col(birth), GERMAN_DATE if birth[0].isupper() else "%Y-%m-%d")
+        frame = frame.with_columns(birth_iso.cast(pl.String).alias("_birth_iso"))
+        frame = frame.with_columns(
+            person_key(frame, key, surname, first_name, "_birth_iso").alias("_person_key")
+        )
+    return frame.with_columns(
+        local_key(frame, key, pl.col("sender"), column).alias(f"_key {column}")
+        for column in SOURCE_TABLES[table].columns
+        if column in LOCAL_IDS
+    )
+
+
+def landing_frame(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Typed, pseudonymised landing rows of ``identified`` rows."""
     source = SOURCE_TABLES[table]
     person = PERSON_COLUMNS.get(table)
     out: list[pl.Expr] = [
@@ -64,18 +82,15 @@ def landing_frame(table: str, valid: pl.DataFrame, deliveries: pl.DataFrame, key
         pl.col("_row").alias("source_row"),
     ]
     if person:
-        surname, first_name, birth = person
-        birth_iso = parse_date(pl.col(birth), GERMAN_DATE if birth[0].isupper() else "%Y-%m-%d")
-        frame = frame.with_columns(birth_iso.cast(pl.String).alias("_birth_iso"))
         out += [
-            person_key(frame, key, surname, first_name, "_birth_iso").alias("person_key"),
+            pl.col("_person_key").alias("person_key"),
             pl.col("_birth_iso").str.slice(0, 4).cast(pl.Int32).alias("birth_year"),
         ]
     for column in source.columns:
         if (person and column in person) or column in DROPPED.get(table, ()):
             continue
         if column in LOCAL_IDS:
-            out.append(local_key(frame, key, pl.col("sender"), column).alias(LOCAL_IDS[column]))
+            out.append(pl.col(f"_key {column}").alias(LOCAL_IDS[column]))
             continue
         kind, stats = _kind(table, column)
         expr = pl.col(column)
@@ -99,13 +114,12 @@ LINKAGE_EVIDENCE = {
 }
 
 
-def linkage_frame(table: str, valid: pl.DataFrame, deliveries: pl.DataFrame, key: bytes) -> pl.DataFrame:
-    """The comparison encodings of each person record (ingest/encodings.py), one row per source-local
-    person and identity as delivered; nothing of the plaintext."""
-    frame = _with_birth_date(table, valid.join(deliveries, on="_file", how="inner"))
+def linkage_frame(table: str, frame: pl.DataFrame, key: bytes) -> pl.DataFrame:
+    """The comparison encodings of each person record of ``identified`` rows (ingest/encodings.py),
+    one row per source-local person and identity as delivered; nothing of the plaintext."""
     surname, first_name, _ = PERSON_COLUMNS[table]
     encodings = encode(frame, subkey(key, PURPOSE), surname, first_name, "_birth_iso")
-    return pl.concat([_record_identity(table, frame, key), encodings], how="horizontal").unique(
+    return pl.concat([_record_identity(table, frame), encodings], how="horizontal").unique(
         ["source_table", "local_key", "person_key"], keep="first", maintain_order=True
     )
 
@@ -113,30 +127,25 @@ def linkage_frame(table: str, valid: pl.DataFrame, deliveries: pl.DataFrame, key
 def record_rows(table: str, valid: pl.DataFrame, deliveries: pl.DataFrame, key: bytes) -> pl.DataFrame:
     """For clerical review only (``teilhabe linkage review``, by the operator who may read the
     archive): each row's record identity beside its plaintext name, birth date and local id."""
-    frame = _with_birth_date(table, valid.join(deliveries, on="_file", how="inner"))
-    local_id = next(c for c in SOURCE_TABLES[table].columns if c in LOCAL_IDS)
+    frame = identified(table, valid, deliveries, key)
     shown = frame.select(
         "_row", *(pl.col(c).alias(n) for c, n in zip(PERSON_COLUMNS[table], ("Nachname", "Vorname", "Geburtsdatum"), strict=True)),
-        pl.col(local_id).alias("lokale Nummer"),
+        pl.col(_local_id(table)).alias("lokale Nummer"),
     )  # fmt: skip
-    return pl.concat([_record_identity(table, frame, key), shown], how="horizontal")
+    return pl.concat([_record_identity(table, frame), shown], how="horizontal")
 
 
-def _with_birth_date(table: str, frame: pl.DataFrame) -> pl.DataFrame:
-    birth = PERSON_COLUMNS[table][2]
-    birth_iso = parse_date(pl.col(birth), GERMAN_DATE if birth[0].isupper() else "%Y-%m-%d")
-    return frame.with_columns(birth_iso.cast(pl.String).alias("_birth_iso"))
+def _local_id(table: str) -> str:
+    return next(c for c in SOURCE_TABLES[table].columns if c in LOCAL_IDS)
 
 
-def _record_identity(table: str, frame: pl.DataFrame, key: bytes) -> pl.DataFrame:
-    surname, first_name, _ = PERSON_COLUMNS[table]
-    local_id = next(c for c in SOURCE_TABLES[table].columns if c in LOCAL_IDS)
+def _record_identity(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     sex, kreis, workshop = LINKAGE_EVIDENCE[table]
     return frame.select(
         pl.lit(table).alias("source_table"),
         pl.col("sender"),
-        local_key(frame, key, pl.col("sender"), local_id).alias("local_key"),
-        person_key(frame, key, surname, first_name, "_birth_iso").alias("person_key"),
+        pl.col(f"_key {_local_id(table)}").alias("local_key"),
+        pl.col("_person_key").alias("person_key"),
         sex.str.to_lowercase().alias("sex"),
         kreis.alias("kreisschluessel"),
         workshop.alias("werkstatt_nr"),
@@ -151,4 +160,4 @@ def empty_landing_frame(table: str) -> pl.DataFrame:
     deliveries = pl.DataFrame(
         schema={"_file": pl.String, "delivery_id": pl.Int64, "sender": pl.String, "period": pl.String}
     )
-    return landing_frame(table, valid, deliveries, b"-")
+    return landing_frame(table, identified(table, valid, deliveries, b"-"))
