@@ -477,6 +477,11 @@ def _with_origin(frame: pl.DataFrame, name: str, rows: list[int]) -> pl.DataFram
 # --- Excel --------------------------------------------------------------------------------------
 
 
+def _german_date(day: dt.date) -> str:
+    """TT.MM.JJJJ (as strftime, a third of its time: a year of workbooks holds a million dates)."""
+    return f"{day.day:02d}.{day.month:02d}.{day.year}"
+
+
 def _text(value: object, column: str) -> str | None:
     """An Excel cell as the W-CSV text of its column."""
     if value is None or value == "":
@@ -484,7 +489,7 @@ def _text(value: object, column: str) -> str | None:
     if isinstance(value, dt.datetime):
         value = value.date()
     if isinstance(value, dt.date):
-        return value.strftime("%d.%m.%Y")
+        return _german_date(value)
     if isinstance(value, float):
         if column in XLSX_NUMBER_KEYS and value.is_integer():
             return str(int(value)).zfill(XLSX_NUMBER_KEYS[column])
@@ -606,7 +611,7 @@ def _column_text(values: list, column: str) -> list[str | None]:
     if kinds <= {str}:
         return [v or None for v in values]
     if kinds <= {dt.date}:
-        return [v.strftime("%d.%m.%Y") if v else None for v in values]
+        return [_german_date(v) if v else None for v in values]
     if kinds <= {float} and column not in XLSX_NUMBER_KEYS:
         return [f"{v:g}".replace(".", ",") if v != "" and v is not None else None for v in values]
     return [_text(v, column) for v in values]
