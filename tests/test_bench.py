@@ -69,6 +69,22 @@ def test_peak_memory_counts_the_children(tmp_path):
     assert measured.samples, "memory was sampled while it ran"
 
 
+def test_cpu_time_counts_the_children_and_falls_in_its_window(tmp_path):
+    """A parent idles 1 s, then its child spins 1.5 s: the child's CPU counts for the command, and
+    the samples put it in the second half, not the first."""
+    child = "import time; end = time.process_time() + 1.5\nwhile time.process_time() < end: pass"
+    parent = (
+        f"import subprocess, sys, time; time.sleep(1.0); subprocess.run([sys.executable, '-c', {child!r}])"
+    )
+    measured = run_measured([sys.executable, "-c", parent], dict(os.environ), tmp_path / "log")
+    assert measured.returncode == 0
+    assert 1.4 <= measured.cpu_seconds <= measured.seconds
+    idle = measured.cpu_between(measured.started, measured.started + 0.8)
+    busy = measured.cpu_between(measured.started + 1.0, measured.started + measured.seconds)
+    assert idle < 0.5
+    assert busy > 1.2
+
+
 def test_inbox_cuts_follow_the_received_dates(tmp_path):
     source = tmp_path / "all"
     source.mkdir()
@@ -113,6 +129,7 @@ def test_teilhabe_bench_writes_its_report(tmp_path, monkeypatch):
         "publication (analysts' copy, extracts)",
     ]
     assert all(s["seconds"] > 0 and s["peak_rss"] > 0 for s in run["stages"])
+    assert 0 < sum(s["cpu_seconds"] for s in run["stages"]) <= run["cpu_seconds"] * 1.05
     assert sum(s["seconds"] for s in run["stages"]) <= run["seconds"]
     inbox = tmp_path / "work" / "homes" / "demo" / "inbox"
     assert run["files"] == demo["baseline"]["files"] == len(list(inbox.iterdir()))

@@ -158,8 +158,8 @@ def markdown(info: dict, startup: dict[str, float], results: dict[str, ScenarioF
         + ", ".join(f"{k} {v}" for k, v in info["versions"].items())
         + ".",
         "",
-        "| scenario | run | stage | wall s | files | rows | rows/s | peak RSS MiB | × baseline |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| scenario | run | stage | wall s | CPU s | files | rows | rows/s | peak RSS MiB | × baseline |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for figures in results.values():
         base = figures.baseline
@@ -173,20 +173,20 @@ def markdown(info: dict, startup: dict[str, float], results: dict[str, ScenarioF
                     }.get(stage.name)
                 lines.append(
                     f"| {figures.scenario} | {run.label} | {stage.name} | {stage.seconds:.1f} | "
-                    f"{stage.files or ''} | {stage.rows or ''} | "
+                    f"{stage.cpu_seconds:.1f} | {stage.files or ''} | {stage.rows or ''} | "
                     f"{f'{stage.rows_per_second:,.0f}' if stage.rows_per_second else ''} | "
                     f"{stage.peak_rss / MIB:,.0f} | {_ratio(stage.seconds, reference)} |"
                 )
             whole_ratio = _ratio(run.seconds, base.seconds if base and len(figures.runs) == 1 else None)
             lines.append(
                 f"| {figures.scenario} | {run.label} | **whole run**{'' if run.success else ' (FAILED)'} | "
-                f"**{run.seconds:.1f}** | {run.files} | {run.rows:,} | "
+                f"**{run.seconds:.1f}** | {run.cpu_seconds:.1f} | {run.files} | {run.rows:,} | "
                 f"{run.rows / run.seconds:,.0f} | {run.peak_rss / MIB:,.0f} | {whole_ratio} |"
             )
         if base:
             lines.append(
                 f"| {figures.scenario} | baseline | plain DuckDB: read {base.read_seconds:.1f} s, "
-                f"K01/K02/K06/K07 {base.kpi_seconds:.1f} s | {base.seconds:.1f} | {base.files} | "
+                f"K01/K02/K06/K07 {base.kpi_seconds:.1f} s | {base.seconds:.1f} | {base.cpu_seconds:.1f} | {base.files} | "
                 f"{base.rows:,} | {base.rows / base.seconds:,.0f} | {base.peak_rss / MIB:,.0f} | 1.0x |"
             )
     lines += ["", "Fixed start-up costs, each measured alone:", ""]

@@ -75,6 +75,7 @@ class Stage:
     name: str
     seconds: float
     peak_rss: int
+    cpu_seconds: float = 0.0  # user + system of the whole process tree in the stage's window
     files: int = 0
     rows: int = 0
 
@@ -92,6 +93,7 @@ class RunFigures:
     peak_rss: int
     files: int
     rows: int
+    cpu_seconds: float = 0.0
     stages: list[Stage] = field(default_factory=list)
     success: bool = True
 
@@ -107,6 +109,7 @@ class BaselineFigures:
     peak_rss: int
     files: int
     rows: int
+    cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -182,7 +185,15 @@ def run_pipeline_measured(home: Path, inbox: Path, label: str, logs: Path) -> Ru
     log = logs / f"{label}.log"
     measured = run_measured(command, bench_env(home), log)
     run_id = re.search(r"pipeline run ([0-9a-f-]{36})", log.read_text(errors="replace"))
-    figures = RunFigures(label, measured.seconds, measured.peak_rss, 0, 0, success=measured.returncode == 0)
+    figures = RunFigures(
+        label,
+        measured.seconds,
+        measured.peak_rss,
+        0,
+        0,
+        measured.cpu_seconds,
+        success=measured.returncode == 0,
+    )
     if run_id:
         figures.stages = _stages(home, run_id.group(1), measured)
     import duckdb
@@ -238,11 +249,22 @@ def _stages(home: Path, run_id: str, measured: Measured) -> list[Stage]:
     begin = measured.started
     end = measured.started + measured.seconds
     first_step = min((min(times) for times in windows.values()), default=run_started or end)
-    stages = [Stage("start-up", first_step - begin, measured.peak_between(begin, first_step))]
+    stages = [
+        Stage(
+            "start-up",
+            first_step - begin,
+            measured.peak_between(begin, first_step),
+            measured.cpu_between(begin, first_step),
+        )
+    ]
     for name in STAGES[1:]:
         if name in windows:
             start, stop = min(windows[name]), max(windows[name])
-            stages.append(Stage(name, stop - start, measured.peak_between(start, stop)))
+            stages.append(
+                Stage(
+                    name, stop - start, measured.peak_between(start, stop), measured.cpu_between(start, stop)
+                )
+            )
     return stages
 
 
@@ -270,6 +292,7 @@ def run_baseline_measured(inbox: Path, work: Path, label: str, logs: Path) -> Ba
         measured.peak_rss,
         result["files"],
         result["rows"],
+        measured.cpu_seconds,
     )
 
 
