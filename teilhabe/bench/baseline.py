@@ -22,7 +22,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from ingest.readers import read_delivery
+from ingest.identify import identify
+from ingest.issues import Issue
+from ingest.readers import WORKBOOK_SHEETS, read_delivery
+from ingest.sniff import is_zip
+from ingest.workbooks import WorkbookReader
 
 WFBM_PARTS = ("personen", "aussenarbeitsplaetze", "uebergaenge")
 JC_PARTS = ("bestand", "kunden", "massnahmen", "integrationen")
@@ -202,10 +206,20 @@ def _decoded(paths: list[Path], folder: Path) -> list[Path]:
 
 
 def _read_workbooks(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> int:
-    """Workshop workbooks and Leistungsdokumentation through the pipeline's calamine reader."""
+    """Workshop workbooks and Leistungsdokumentation through the pipeline's calamine reader, opened
+    by a worker per core (a worker started per workbook would cost more than reading it)."""
     frames: dict[str, list[pl.DataFrame]] = {}
-    for path in paths:
-        result = read_delivery(path.name, path.read_bytes())
+    contents = [path.read_bytes() for path in paths]
+    submitted = []
+    with WorkbookReader(workers=len(os.sched_getaffinity(0))) as reader:
+        for index, (path, content) in enumerate(zip(paths, contents, strict=True)):
+            delivery = identify(path.name)
+            if not isinstance(delivery, Issue) and delivery.format in WORKBOOK_SHEETS and is_zip(content):
+                reader.submit(index, content, WORKBOOK_SHEETS[delivery.format])
+                submitted.append(index)
+        cells = {index: reader.result(index) for index in submitted}
+    for index, path in enumerate(paths):
+        result = read_delivery(path.name, contents[index], cells=cells.get(index))
         if result.rejected or not result.delivery:
             continue
         received = path.stat().st_mtime_ns
