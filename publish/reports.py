@@ -495,16 +495,41 @@ POOL_FROM = 12
 
 
 def partner_reports(jobs: list[tuple]) -> list[Report]:
-    """``partner_report(*job)`` for every job, in order: in worker processes, one per core, when there
-    are enough to pay for their start-up (all 56 partners' reports at NRW scale: 26 s in one process,
-    16 s in two on 2 cores). The workers are spawned, so a script that publishes must keep its own
-    work under ``if __name__ == "__main__":`` (as the ``teilhabe`` and ``dagster`` commands do)."""
-    workers = min(os.cpu_count() or 1, len(jobs) // (POOL_FROM // 2))
-    if len(jobs) < POOL_FROM or workers < 2:
-        return [partner_report(*job) for job in jobs]
-    # spawn, not fork: the publishing process holds the warehouse open and DuckDB's threads
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_report_of, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+    """``partner_report(*job)`` for every job, in order (see ``ReportRendering``)."""
+    with ReportRendering(jobs) as rendering:
+        return rendering.reports()
+
+
+class ReportRendering:
+    """``partner_report(*job)`` for every job: in worker processes, one per core, when there are
+    enough to pay for their start-up (all 56 partners' reports at NRW scale: 26 s in one process,
+    16 s in two on 2 cores), started on entering, so that the caller's own work (Great Expectations)
+    runs meanwhile; ``reports()`` waits for them, in order. Fewer jobs are rendered in this process
+    by ``reports()``. The workers are spawned, so a script that publishes must keep its own work
+    under ``if __name__ == "__main__":`` (as the ``teilhabe`` and ``dagster`` commands do)."""
+
+    def __init__(self, jobs: list[tuple]):
+        self.jobs = jobs
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending = None
+
+    def __enter__(self) -> ReportRendering:
+        workers = min(os.cpu_count() or 1, len(self.jobs) // (POOL_FROM // 2))
+        if len(self.jobs) >= POOL_FROM and workers >= 2:
+            # spawn, not fork: the publishing process holds the warehouse open and DuckDB's threads
+            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            chunks = max(1, len(self.jobs) // (4 * workers))
+            self._pending = self._pool.map(_report_of, self.jobs, chunksize=chunks)
+        return self
+
+    def reports(self) -> list[Report]:
+        if self._pending is None:
+            return [partner_report(*job) for job in self.jobs]
+        return list(self._pending)
+
+    def __exit__(self, *_) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
 
 
 def _report_of(job: tuple) -> Report:

@@ -18,7 +18,7 @@ from publish.partners import Partner, load_partners
 from publish.periods import period_kind as period_kind_of
 from publish.periods import shown_months
 from publish.readiness import readiness
-from publish.reports import partner_reports
+from publish.reports import ReportRendering
 
 
 def partners_in_warehouse(con: duckdb.DuckDBPyConnection) -> list[Partner]:
@@ -139,12 +139,14 @@ def publish(
     # Only partners whose figures changed are validated and get a new report; the others' newest
     # version stands.
     changed = [(p, c, s, r) for p, c, s, r in planned if not holds_figures(p, c, s, outbox)]
-    validator = _validator(changed, outbox) if validate else None
     status = {  # the report's data status: only a new version has a report to put it in
         p.id: data_status(con, p, shown_months(c, p.history_months) + ([c] if p.period == "year" else []))
         for p, c, _, _ in changed
     }
-    reports = partner_reports([(p, c, s, r.through or c, status[p.id]) for p, c, s, r in changed])
+    # The reports render in worker processes while Great Expectations validates here.
+    with ReportRendering([(p, c, s, r.through or c, status[p.id]) for p, c, s, r in changed]) as rendering:
+        validator = _validator(changed, outbox) if validate else None
+        reports = rendering.reports()
     pages = {p.id: report for (p, *_), report in zip(changed, reports, strict=True)}
     linkage = linkage_quality(con)
     held: list = []
