@@ -38,7 +38,7 @@ from ingest.formats import (
 from ingest.identify import Delivery, identify, implausible_period
 from ingest.issues import Issue, listed, shown
 from ingest.sniff import is_text, is_zip, what_it_is
-from ingest.workbooks import Cells, Unreadable, WorkbookReader
+from ingest.workbooks import Cells, SheetLayout, SheetText, Unreadable, WorkbookReader
 from schemas import SOURCE_TABLES
 
 BOM = b"\xef\xbb\xbf"
@@ -47,6 +47,16 @@ WORKBOOK_SHEETS = {"wfbm_xlsx": tuple(XLSX_SHEETS.values()), "lv_ld": (LV_LD_SHE
 # Keys that Excel may turn into numbers: restored to this many digits (sources.md: unambiguous).
 ZERO_PADDED = {"wfbm_personen": {"Wohnort_Kreis": 5}}
 XLSX_NUMBER_KEYS = {"PLZ": 5, "Wohnort_Kreis": 5, "Betrieb_PLZ": 5, "Arbeitgeber_PLZ": 5}
+# What the workbook workers convert to text: each sheet's header row and its zero-padded keys.
+WORKBOOK_LAYOUTS = {
+    "wfbm_xlsx": {
+        XLSX_SHEETS[part]: SheetLayout(
+            XLSX_HEADER_ROW, {h: XLSX_NUMBER_KEYS[c] for h, c in headers.items() if c in XLSX_NUMBER_KEYS}
+        )
+        for part, headers in XLSX_HEADERS.items()
+    },
+    "lv_ld": {LV_LD_SHEET: SheetLayout(1, {})},
+}
 MAX_LINE_CHARACTERS = 10_000  # an export row has a few hundred characters
 RESTORED_ZERO = "führende Null fehlte (Excel?): ergänzt"
 # The many monthly CSV files: parsed table by table (PlainCsv), not file by file.
@@ -116,7 +126,9 @@ def read_delivery(
                 )
             if cells is None:
                 with WorkbookReader(workers=1) as reader:
-                    reader.submit(0, content, WORKBOOK_SHEETS[delivery.format])
+                    reader.submit(
+                        0, content, WORKBOOK_SHEETS[delivery.format], WORKBOOK_LAYOUTS[delivery.format]
+                    )
                     cells = reader.result(0)
             if isinstance(cells, Unreadable):
                 return result.reject(cells.rule, cells.message)
@@ -477,28 +489,6 @@ def _with_origin(frame: pl.DataFrame, name: str, rows: list[int]) -> pl.DataFram
 # --- Excel --------------------------------------------------------------------------------------
 
 
-def _german_date(day: dt.date) -> str:
-    """TT.MM.JJJJ (as strftime, a third of its time: a year of workbooks holds a million dates)."""
-    return f"{day.day:02d}.{day.month:02d}.{day.year}"
-
-
-def _text(value: object, column: str) -> str | None:
-    """An Excel cell as the W-CSV text of its column."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    if isinstance(value, dt.date):
-        return _german_date(value)
-    if isinstance(value, float):
-        if column in XLSX_NUMBER_KEYS and value.is_integer():
-            return str(int(value)).zfill(XLSX_NUMBER_KEYS[column])
-        return f"{value:g}".replace(".", ",")
-    if isinstance(value, int):
-        return str(value)
-    return str(value)
-
-
 def _read_workbook(result: ReadResult, cells: Cells, received: dt.date) -> ReadResult:
     missing = [s for s in XLSX_SHEETS.values() if s not in cells.sheet_names]
     if missing:
@@ -515,7 +505,7 @@ def _read_workbook(result: ReadResult, cells: Cells, received: dt.date) -> ReadR
         if not _check_header(result, [str(h) for h in header], tuple(mapping)):
             return result
         columns = [mapping[h] for h in header]
-        data, row_numbers = _sheet_rows(result, sheet_name, rows, XLSX_HEADER_ROW, columns, f"wfbm_{part}")
+        data, row_numbers = _sheet_rows(result, sheet_name, cells.texts[sheet_name], f"wfbm_{part}")
         frame = pl.DataFrame(data, schema=dict.fromkeys(columns, pl.String), orient="col")
         codes = XLSX_CODE_TEXTS[part]
         frame = frame.with_columns(pl.col(c).replace(m) for c, m in codes.items())
@@ -570,51 +560,16 @@ def _title_block(result: ReadResult, rows: list[list], sheet: str) -> tuple[str,
 
 
 def _sheet_rows(
-    result: ReadResult, sheet: str, rows: list[list], header_row: int, columns: list[str], table: str
+    result: ReadResult, sheet: str, text: SheetText, table: str
 ) -> tuple[list[list[str | None]], list[int]]:
-    """The data rows below the header as text columns, with their Excel row numbers. Blank rows
-    between data are skipped with a warning; a row with text only in its first cell is a note,
-    quarantined."""
-    kept, numbers, blank = [], [], []
-    width = len(columns)
-    for offset, raw in enumerate(rows[header_row:]):
-        excel_row = header_row + 1 + offset
-        if all(c == "" or c is None for c in raw):
-            blank.append(excel_row)
-            continue
-        cells = raw[:width] if len(raw) >= width else list(raw) + [""] * (width - len(raw))
-        if isinstance(cells[0], str) and all(c == "" or c is None for c in cells[1:]):
-            message = f"Tabellenblatt {sheet}: keine Datenzeile (eine Notiz oder Bemerkung)"
-            result.note(excel_row, None, "note_row", "row", message, table=table)
-            continue
-        kept.append(cells)
-        numbers.append(excel_row)
-    last = max(numbers, default=0)
-    for excel_row in blank:
-        if excel_row < last:
-            result.note(
-                excel_row, None, "blank_row", "warning", f"Tabellenblatt {sheet}: Leerzeile übersprungen"
-            )
-    if not kept:
-        return [[] for _ in columns], numbers
-    data = [
-        _column_text(list(values), column)
-        for values, column in zip(zip(*kept, strict=True), columns, strict=True)
-    ]
-    return data, numbers
-
-
-def _column_text(values: list, column: str) -> list[str | None]:
-    """A sheet column as W-CSV text: one loop per column for the usual single-typed columns (text,
-    dates), the cell-by-cell rule only for mixed ones."""
-    kinds = {type(v) for v in values if v is not None and v != ""}
-    if kinds <= {str}:
-        return [v or None for v in values]
-    if kinds <= {dt.date}:
-        return [_german_date(v) if v else None for v in values]
-    if kinds <= {float} and column not in XLSX_NUMBER_KEYS:
-        return [f"{v:g}".replace(".", ",") if v != "" and v is not None else None for v in values]
-    return [_text(v, column) for v in values]
+    """A sheet's data columns (as its worker converted them, ingest/workbooks.py ``sheet_text``) and
+    their Excel row numbers; its notes quarantined, its blank rows between data a warning."""
+    for excel_row in text.notes:
+        message = f"Tabellenblatt {sheet}: keine Datenzeile (eine Notiz oder Bemerkung)"
+        result.note(excel_row, None, "note_row", "row", message, table=table)
+    for excel_row in text.blanks:
+        result.note(excel_row, None, "blank_row", "warning", f"Tabellenblatt {sheet}: Leerzeile übersprungen")
+    return text.columns, text.rows
 
 
 def _read_ld(result: ReadResult, cells: Cells) -> ReadResult:
@@ -625,7 +580,7 @@ def _read_ld(result: ReadResult, cells: Cells) -> ReadResult:
     header = [str(h) for h in (rows[0] if rows else []) if h != ""]
     if not _check_header(result, header, expected):
         return result
-    data, numbers = _sheet_rows(result, LV_LD_SHEET, rows, 1, header, "lv_leistungsdokumentation")
+    data, numbers = _sheet_rows(result, LV_LD_SHEET, cells.texts[LV_LD_SHEET], "lv_leistungsdokumentation")
     frame = pl.DataFrame(data, schema=dict.fromkeys(header, pl.String), orient="col").select(expected)
     result.tables["lv_leistungsdokumentation"] = _with_origin(frame, result.delivery.name, numbers)
     return result

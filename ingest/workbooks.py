@@ -9,13 +9,16 @@ unpacked size, each wanted sheet's declared range), so the common hostile cases 
 message; the limits catch everything else.
 
 The workers import nothing but the standard library and calamine (a start takes ~0.1 s) and send
-back the cells of the wanted sheets. They run as the same user: this is a resource boundary, not
+back the cells of the wanted sheets; given a sheet's layout, its data rows already as the text a
+CSV export would hold (so that this conversion, a Python loop over every cell, runs on every core
+and not in the ingesting process). They run as the same user: this is a resource boundary, not
 a security boundary.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import html
 import io
 import os
@@ -26,8 +29,9 @@ import sys
 import time
 import zipfile
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 
 MAX_ENTRIES = 2_000  # a workbook of three sheets has about a dozen parts
 MAX_UNPACKED_BYTES = 256 << 20  # a workshop's monthly workbook unpacks to a few MB
@@ -36,11 +40,32 @@ _HEAD = 1 << 16  # bytes of an XML part read for the structural checks
 
 
 @dataclass(frozen=True)
+class SheetLayout:
+    """Where a sheet's header is, and the columns (by header text) whose numbers are keys with
+    leading zeros (a PLZ 1067 is "01067")."""
+
+    header_row: int  # 1-based
+    zero_padded: dict[str, int]  # header text -> digits
+
+
+@dataclass(frozen=True)
+class SheetText:
+    """A sheet's data below its header, as W-CSV text columns (one per non-empty header cell)."""
+
+    columns: list[list[str | None]]
+    rows: list[int]  # the data rows' Excel row numbers
+    notes: list[int]  # rows with text in their first cell only (a remark, not data)
+    blanks: list[int]  # empty rows between data rows
+
+
+@dataclass(frozen=True)
 class Cells:
-    """What a workbook holds: its sheet names and the rows of the sheets asked for."""
+    """What a workbook holds: its sheet names and the rows of the sheets asked for (with a layout:
+    the rows down to the header, and the data below it in ``texts``)."""
 
     sheet_names: list[str]
     rows: dict[str, list[list]]
+    texts: dict[str, SheetText] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -134,9 +159,72 @@ def _structure_problem(content: bytes, wanted: tuple[str, ...]) -> Unreadable | 
     return None
 
 
-def open_workbook(content: bytes, wanted: tuple[str, ...]) -> Cells | Unreadable:
+def german_date(day: dt.date) -> str:
+    """TT.MM.JJJJ (as strftime, a third of its time: a year of workbooks holds a million dates)."""
+    return f"{day.day:02d}.{day.month:02d}.{day.year}"
+
+
+def cell_text(value: object, digits: int | None) -> str | None:
+    """An Excel cell as W-CSV text; ``digits``: a key number's width (zero-padded)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, dt.date):
+        return german_date(value)
+    if isinstance(value, float):
+        if digits and value.is_integer():
+            return str(int(value)).zfill(digits)
+        return f"{value:g}".replace(".", ",")
+    return str(value)
+
+
+def _column_text(values: list, digits: int | None) -> list[str | None]:
+    """A sheet column as W-CSV text: one loop per column for the usual single-typed columns (text,
+    dates), the cell-by-cell rule only for mixed ones."""
+    kinds = {type(v) for v in values if v is not None and v != ""}
+    if kinds <= {str}:
+        return [v or None for v in values]
+    if kinds <= {dt.date}:
+        return [german_date(v) if v else None for v in values]
+    if kinds <= {float} and not digits:
+        return [f"{v:g}".replace(".", ",") if v != "" and v is not None else None for v in values]
+    return [cell_text(v, digits) for v in values]
+
+
+def sheet_text(rows: list[list], layout: SheetLayout) -> SheetText:
+    """The data rows below the header as text columns, one per non-empty header cell. Empty rows
+    are skipped (noted where data follows); a row with text in its first cell only is a note."""
+    header = [h for h in (rows[layout.header_row - 1] if len(rows) >= layout.header_row else []) if h != ""]
+    width = len(header)
+    kept, numbers, notes, blank = [], [], [], []
+    for offset, raw in enumerate(rows[layout.header_row :]):
+        excel_row = layout.header_row + 1 + offset
+        if all(c == "" or c is None for c in raw):
+            blank.append(excel_row)
+            continue
+        cells = raw[:width] if len(raw) >= width else list(raw) + [""] * (width - len(raw))
+        if isinstance(cells[0], str) and all(c == "" or c is None for c in cells[1:]):
+            notes.append(excel_row)
+            continue
+        kept.append(cells)
+        numbers.append(excel_row)
+    last = max(numbers, default=0)
+    if not kept:
+        return SheetText([[] for _ in header], numbers, notes, [r for r in blank if r < last])
+    columns = [
+        _column_text(list(values), layout.zero_padded.get(str(name)))
+        for values, name in zip(zip(*kept, strict=True), header, strict=True)
+    ]
+    return SheetText(columns, numbers, notes, [r for r in blank if r < last])
+
+
+def open_workbook(
+    content: bytes, wanted: tuple[str, ...], layout: dict[str, SheetLayout] | None = None
+) -> Cells | Unreadable:
     """The wanted sheets' rows (dense from A1, Excel dates as datetime), after the structural
-    checks. Runs in a worker; in the parent only for trusted files (tests)."""
+    checks; with a ``layout`` for a sheet, its rows down to the header and its data as text.
+    Runs in a worker; in the parent only for trusted files (tests)."""
     from python_calamine import CalamineWorkbook
 
     if problem := _structure_problem(content, wanted):
@@ -144,7 +232,7 @@ def open_workbook(content: bytes, wanted: tuple[str, ...]) -> Cells | Unreadable
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(content))
         names = list(book.sheet_names)
-        rows = {}
+        rows, texts = {}, {}
         for sheet in (s for s in wanted if s in names):
             found = book.get_sheet_by_name(sheet)
             end = found.end or (0, 0)
@@ -155,6 +243,9 @@ def open_workbook(content: bytes, wanted: tuple[str, ...]) -> Cells | Unreadable
                     f"erlaubt sind höchstens {MAX_SHEET_CELLS:,} Zellen".replace(",", "."),
                 )
             rows[sheet] = found.to_python(skip_empty_area=False)
+            if layout and sheet in layout:
+                texts[sheet] = sheet_text(rows[sheet], layout[sheet])
+                del rows[sheet][layout[sheet].header_row :]
     except MemoryError:
         return Unreadable("reader_limit", "die Arbeitsmappe braucht beim Lesen mehr Speicher als erlaubt")
     except Exception:  # calamine's errors: a damaged or not-really-xlsx file
@@ -162,7 +253,7 @@ def open_workbook(content: bytes, wanted: tuple[str, ...]) -> Cells | Unreadable
             "unreadable",
             "keine lesbare Excel-Arbeitsmappe (.xlsx): die Datei ist beschädigt oder unvollständig",
         )
-    return Cells(names, rows)
+    return Cells(names, rows, texts)
 
 
 def _serve(descriptor: int, memory_bytes: int) -> None:
@@ -179,8 +270,8 @@ def _serve(descriptor: int, memory_bytes: int) -> None:
             return
         if task is None:
             return
-        key, content, wanted = task
-        connection.send((key, open_workbook(content, wanted)))
+        key, content, wanted, layout = task
+        connection.send((key, open_workbook(content, wanted, layout)))
 
 
 @dataclass
@@ -207,8 +298,10 @@ class WorkbookReader:
     def __exit__(self, *_) -> None:
         self.close()
 
-    def submit(self, key, content: bytes, wanted: tuple[str, ...]) -> None:
-        self._queue.append((key, content, wanted))
+    def submit(
+        self, key, content: bytes, wanted: tuple[str, ...], layout: dict[str, SheetLayout] | None = None
+    ) -> None:
+        self._queue.append((key, content, wanted, layout))
         self._dispatch()
 
     def result(self, key) -> Cells | Unreadable:
@@ -236,14 +329,7 @@ class WorkbookReader:
         spawn, which re-imports the caller's main module), talking over a socket pair. Its stderr
         is discarded: a Rust abort prints a backtrace, and the failure is reported here."""
         ours, theirs = socket.socketpair()
-        command = [
-            sys.executable,
-            "-I",
-            "-m",
-            "ingest.workbooks",
-            str(theirs.fileno()),
-            str(self.memory_bytes),
-        ]
+        command = [sys.executable, "-I", "-c", _WORKER, str(theirs.fileno()), str(self.memory_bytes)]
         process = subprocess.Popen(  # noqa: S603 (our own module, fixed arguments)
             command, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, env={**os.environ, "RUST_BACKTRACE": "0"},
@@ -259,14 +345,14 @@ class WorkbookReader:
                 self._workers.append(idle)
             if idle is None:
                 return
-            key, content, wanted = self._queue.popleft()
+            task = self._queue.popleft()
             try:
-                idle.connection.send((key, content, wanted))
+                idle.connection.send(task)
             except OSError:  # the worker is gone: replace it, try again
                 self._replace(idle)
-                self._queue.appendleft((key, content, wanted))
+                self._queue.appendleft(task)
                 continue
-            idle.task = (key, time.monotonic())
+            idle.task = (task[0], time.monotonic())
 
     def _replace(self, worker: _Worker) -> None:
         if worker.process.poll() is None:
@@ -312,7 +398,9 @@ class WorkbookReader:
         )
 
 
-if __name__ == "__main__":  # the worker process (`python -m ingest.workbooks FD MEMORY`)
-    from ingest.workbooks import _serve as serve  # results pickle as ingest.workbooks.*, not __main__.*
-
-    serve(int(sys.argv[1]), int(sys.argv[2]))
+# The worker process: this very file's package (not whichever one the environment would find first,
+# as `-m` in isolated mode would), imported as ingest.workbooks so that results pickle as such.
+_WORKER = (
+    f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r}); "
+    "from ingest.workbooks import _serve; _serve(int(sys.argv[1]), int(sys.argv[2]))"
+)

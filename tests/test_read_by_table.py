@@ -5,6 +5,7 @@ files made to trip each per-line check."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -110,3 +111,32 @@ def test_regular_lines_are_whole_records(text):
 @pytest.mark.parametrize("text", ['a;"b\n', 'a;b"c\n', '"a"b;c\n', 'a;"b\nc"\n'])
 def test_lines_with_a_stray_or_open_quote_are_read_file_by_file(text):
     assert not readers.PlainCsv.takes(text, ";")
+
+
+def test_a_workers_sheet_text_is_what_a_csv_export_would_hold():
+    """The conversion the workbook workers do: dates as TT.MM.JJJJ, key numbers zero-padded, other
+    numbers with a decimal comma, a mixed column cell by cell; a note row and the blank rows between
+    data set apart (a trailing blank row is not worth a warning)."""
+    from ingest.workbooks import SheetLayout, sheet_text
+
+    header = ["Pers.-Nr.", "PLZ", "Tage", "Seit"]
+    rows = [
+        ["Titel", "", "", ""],
+        header,
+        ["01-1", 1067.0, 2.5, dt.datetime(2024, 3, 1)],
+        ["", "", "", ""],
+        ["Bemerkung: Zahlen vorläufig", "", "", ""],
+        ["01-2", "45131", 3.0, ""],
+        ["01-3", 45131.0, 12.0, "31.12.2023"],
+        [None, None],
+    ]
+    text = sheet_text(rows, SheetLayout(2, {"PLZ": 5}))
+    assert text.rows == [3, 6, 7]
+    assert text.notes == [5]
+    assert text.blanks == [4]
+    assert text.columns == [
+        ["01-1", "01-2", "01-3"],
+        ["01067", "45131", "45131"],
+        ["2,5", "3", "12"],
+        ["01.03.2024", None, "31.12.2023"],
+    ]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.formats import XLSX_HEADER_ROW, XLSX_HEADERS
+from ingest.formats import XLSX_HEADER_ROW, XLSX_HEADERS, XLSX_SHEETS
 from teilhabe.simulate.render import CsvFile, Rendered, Sheet, XlsxFile
 
 FaultResult = CsvFile | XlsxFile | bytes
@@ -165,6 +165,8 @@ class DefectInjector:
             for _ in range(10):
                 i = self._row_index(len(file.lines))
                 fields = file.lines[i].split(";")
+                if col >= len(fields):  # a line an earlier fault shortened (or a note line)
+                    continue
                 new = make(fields[col])
                 if new is not None:
                     fields[col] = new
@@ -173,13 +175,17 @@ class DefectInjector:
                     return copy, i + 2, ""
             return None
         if isinstance(file, XlsxFile):
-            for s, part in enumerate(("personen", "aussenarbeitsplaetze", "uebergaenge")):
+            for part in ("personen", "aussenarbeitsplaetze", "uebergaenge"):
                 headers = list(XLSX_HEADERS[part].values())
-                sheet = file.sheets[s]
-                if column not in headers or not sheet.rows:
+                # by name: an earlier fault may have removed a sheet
+                s = next((n for n, sh in enumerate(file.sheets) if sh.title == XLSX_SHEETS[part]), None)
+                if s is None or column not in headers or not file.sheets[s].rows:
                     continue
+                sheet = file.sheets[s]
                 col = headers.index(column)
                 i = self._row_index(len(sheet.rows))
+                if col >= len(sheet.rows[i]):  # a note or blank row an earlier fault put there
+                    continue
                 new = make(_as_text(sheet.rows[i][col]))
                 if new is None:
                     continue
