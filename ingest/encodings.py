@@ -31,7 +31,8 @@ from functools import cache, lru_cache, partial
 
 import polars as pl
 
-from ingest.pseudonymise import normalise_name, per_distinct
+from ingest import pseudonymise
+from ingest.pseudonymise import keyed_hash, normalise_name, per_distinct
 
 PURPOSE = "linkage"
 BLOOM_BITS = 1000
@@ -82,15 +83,10 @@ def koelner_phonetik(name: str) -> str:
     return collapsed[:1] + collapsed[1:].replace("0", "")
 
 
+@cache
 def _keyed(subkey: bytes, label: str) -> Callable[[str], str]:
-    keyed = hmac.new(subkey, label.encode() + b"|", hashlib.sha256)
-
-    def digest(value: str) -> str:
-        mac = keyed.copy()
-        mac.update(value.encode())
-        return mac.hexdigest()[:HASH_HEX]
-
-    return digest
+    digest = keyed_hash(subkey, label.encode() + b"|")
+    return lambda value: digest(value)[:HASH_HEX]
 
 
 def bloom_filter(name: str, subkey: bytes) -> str:
@@ -142,6 +138,13 @@ def _near_hashes(subkey: bytes, iso_date: str) -> str:
     """The keyed near variants of a date, blank-separated (split into a list by ``encode``)."""
     keyed = _keyed(subkey, "near")
     return " ".join(keyed(variant)[:NEAR_HEX] for variant in near_variants(iso_date))
+
+
+def forget_values() -> None:
+    """Drop every value remembered across chunks (names, birth dates) with its hashes."""
+    _near_hashes.cache_clear()
+    _keyed.cache_clear()
+    pseudonymise.forget_values()
 
 
 def encode(frame: pl.DataFrame, subkey: bytes, surname: str, first_name: str, birth_iso: str) -> pl.DataFrame:

@@ -26,6 +26,7 @@ import duckdb
 import polars as pl
 
 from ingest.chunk import Arrival, IngestReport, LoadContext, known_workshops, load_chunk
+from ingest.encodings import forget_values
 from ingest.inbox import (
     IgnoredEntry,
     InboxFile,
@@ -142,8 +143,11 @@ def ingest(
         Arrival(f, received_at(f, now), f.mtime_ns, name_problem(os.path.basename(f.path))) for f in files
     ]
     ctx = LoadContext(con, archive, key, run_id, now, report, limits)
-    ignored = scan.ignored + unstable + _load(ctx, arrivals, chunk_files, keep_files)
-    _release_held(ctx, chunk_files)
+    try:
+        ignored = scan.ignored + unstable + _load(ctx, arrivals, chunk_files, keep_files)
+        _release_held(ctx, chunk_files)
+    finally:
+        forget_values()  # the names and dates remembered across chunks, and their hashes
     _record_ignored(con, ignored, now, run_id)
     report.ignored = len(ignored)
     return report

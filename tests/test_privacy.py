@@ -44,6 +44,31 @@ def _without_key(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k != "TEILHABE_PSEUDONYM_KEY"}
 
 
+def test_the_fast_keyed_hash_is_hmac_sha256_and_nothing_is_remembered_after_ingest(tmp_path):
+    """keyed_hash is RFC 2104 HMAC-SHA256 for short, block-long and long keys, with a prefix; and
+    the names and hashes ingest remembers across chunks are gone when it ends."""
+    import hashlib
+    import hmac
+
+    from ingest import pseudonymise
+    from ingest.load import ingest
+    from ingest.pseudonymise import PseudonymKey, keyed_hash
+
+    for key in (b"k", b"x" * 64, bytes(range(200))):
+        for prefix, message in ((b"", "müller|hans|1970-01-01"), (b"near|", ""), (b"date|", "1970-12-31")):
+            expected = hmac.new(key, prefix + message.encode(), hashlib.sha256).hexdigest()
+            assert keyed_hash(key, prefix)(message) == expected
+    pseudonymise.normalise_name("Müller")
+    pseudonymise._hmac(b"k" * 32)("müller|hans|1970-01-01")
+    assert pseudonymise.normalise_name.cache_info().currsize and pseudonymise._hmac.cache_info().currsize
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        ingest(con, inbox, tmp_path / "archive", PseudonymKey(b"k" * 32, "test"))
+    assert not pseudonymise.normalise_name.cache_info().currsize
+    assert not pseudonymise._hmac.cache_info().currsize
+
+
 def test_short_empty_and_readable_keys_are_refused_before_anything_is_read(tmp_path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
