@@ -21,7 +21,7 @@ from ingest.identify import Delivery, identify
 from ingest.inbox import display_name, name_problem, read_bounded
 from ingest.issues import ISSUE_SCHEMA, Issue, issues_frame
 from ingest.plausibility import check_content
-from ingest.readers import WORKBOOK_LAYOUTS, WORKBOOK_SHEETS, PlainCsv, ReadResult, read_delivery
+from ingest.readers import WORKBOOK_SHEETS, PlainCsv, ReadResult, read_delivery, submit_workbook
 from ingest.sniff import is_zip
 from ingest.validate import validate
 from ingest.workbooks import WorkbookReader
@@ -104,8 +104,7 @@ def _read_all(items: list[Incoming], limits: Limits, plain: PlainCsv | None) -> 
                 early = workbooks[next_workbook]
                 ahead[early] = content = items[early].load()
                 if content and is_zip(content):
-                    kind = identify(items[early].name).format
-                    reader.submit(early, content, WORKBOOK_SHEETS[kind], WORKBOOK_LAYOUTS[kind])
+                    submit_workbook(reader, early, content, identify(items[early].name).format)
                 next_workbook += 1
             early = index in ahead
             content = ahead.pop(index) if early else item.load()

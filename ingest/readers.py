@@ -43,7 +43,6 @@ from schemas import SOURCE_TABLES
 
 BOM = b"\xef\xbb\xbf"
 DIALECTS = {"wfbm_csv": WFBM_CSV, "jc_csv": JC_CSV, "lv_register": LV_CSV, "lv_bfa": LV_CSV}
-WORKBOOK_SHEETS = {"wfbm_xlsx": tuple(XLSX_SHEETS.values()), "lv_ld": (LV_LD_SHEET,)}
 # Keys that Excel may turn into numbers: restored to this many digits (sources.md: unambiguous).
 ZERO_PADDED = {"wfbm_personen": {"Wohnort_Kreis": 5}}
 XLSX_NUMBER_KEYS = {"PLZ": 5, "Wohnort_Kreis": 5, "Betrieb_PLZ": 5, "Arbeitgeber_PLZ": 5}
@@ -57,6 +56,7 @@ WORKBOOK_LAYOUTS = {
     },
     "lv_ld": {LV_LD_SHEET: SheetLayout(1, {})},
 }
+WORKBOOK_SHEETS = {kind: tuple(layout) for kind, layout in WORKBOOK_LAYOUTS.items()}
 MAX_LINE_CHARACTERS = 10_000  # an export row has a few hundred characters
 RESTORED_ZERO = "führende Null fehlte (Excel?): ergänzt"
 # The many monthly CSV files: parsed table by table (PlainCsv), not file by file.
@@ -98,6 +98,11 @@ class ReadResult:
         self.issues.append(Issue(self.delivery.name, row, column, rule, level, message, **kw))
 
 
+def submit_workbook(reader: WorkbookReader, key, content: bytes, kind: str) -> None:
+    """Hand a workbook of format ``kind`` to a worker, with the sheets to read and their layout."""
+    reader.submit(key, content, WORKBOOK_SHEETS[kind], WORKBOOK_LAYOUTS[kind])
+
+
 def read_delivery(
     name: str,
     content: bytes,
@@ -126,9 +131,7 @@ def read_delivery(
                 )
             if cells is None:
                 with WorkbookReader(workers=1) as reader:
-                    reader.submit(
-                        0, content, WORKBOOK_SHEETS[delivery.format], WORKBOOK_LAYOUTS[delivery.format]
-                    )
+                    submit_workbook(reader, 0, content, delivery.format)
                     cells = reader.result(0)
             if isinstance(cells, Unreadable):
                 return result.reject(cells.rule, cells.message)

@@ -159,19 +159,19 @@ def _structure_problem(content: bytes, wanted: tuple[str, ...]) -> Unreadable | 
     return None
 
 
-def german_date(day: dt.date) -> str:
+def _german_date(day: dt.date) -> str:
     """TT.MM.JJJJ (as strftime, a third of its time: a year of workbooks holds a million dates)."""
     return f"{day.day:02d}.{day.month:02d}.{day.year}"
 
 
-def cell_text(value: object, digits: int | None) -> str | None:
+def _cell_text(value: object, digits: int | None) -> str | None:
     """An Excel cell as W-CSV text; ``digits``: a key number's width (zero-padded)."""
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
         value = value.date()
     if isinstance(value, dt.date):
-        return german_date(value)
+        return _german_date(value)
     if isinstance(value, float):
         if digits and value.is_integer():
             return str(int(value)).zfill(digits)
@@ -186,10 +186,10 @@ def _column_text(values: list, digits: int | None) -> list[str | None]:
     if kinds <= {str}:
         return [v or None for v in values]
     if kinds <= {dt.date}:
-        return [german_date(v) if v else None for v in values]
+        return [_german_date(v) if v else None for v in values]
     if kinds <= {float} and not digits:
         return [f"{v:g}".replace(".", ",") if v != "" and v is not None else None for v in values]
-    return [cell_text(v, digits) for v in values]
+    return [_cell_text(v, digits) for v in values]
 
 
 def sheet_text(rows: list[list], layout: SheetLayout) -> SheetText:

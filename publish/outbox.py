@@ -151,7 +151,7 @@ def deliver(
     """Validate, then write a new version unless the newest one holds the same figures.
     ``linkage_quality``: the latest linkage run's measures (linkage.md §4), stated in the manifest;
     ``data_status``: the report's lines on missing and late files (publish/expected.py); ``pages``:
-    the report, where it was rendered already (publish/reports.py ``partner_reports``)."""
+    the report, where it was rendered already (publish/reports.py ``ReportRendering``)."""
     folder = outbox / partner.id / period
     csvs = {sheet.kpi: csv_bytes(sheet) for sheet in sheets}
     figures, figures_sha = _figures(csvs)

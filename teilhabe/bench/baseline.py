@@ -24,7 +24,7 @@ import polars as pl
 
 from ingest.identify import identify
 from ingest.issues import Issue
-from ingest.readers import WORKBOOK_LAYOUTS, WORKBOOK_SHEETS, read_delivery
+from ingest.readers import WORKBOOK_SHEETS, read_delivery, submit_workbook
 from ingest.sniff import is_zip
 from ingest.workbooks import WorkbookReader
 
@@ -215,9 +215,7 @@ def _read_workbooks(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> int:
         for index, (path, content) in enumerate(zip(paths, contents, strict=True)):
             delivery = identify(path.name)
             if not isinstance(delivery, Issue) and delivery.format in WORKBOOK_SHEETS and is_zip(content):
-                reader.submit(
-                    index, content, WORKBOOK_SHEETS[delivery.format], WORKBOOK_LAYOUTS[delivery.format]
-                )
+                submit_workbook(reader, index, content, delivery.format)
                 submitted.append(index)
         cells = {index: reader.result(index) for index in submitted}
     for index, path in enumerate(paths):

@@ -76,11 +76,6 @@ def tree_usage(pid: int) -> tuple[int, float]:
     return rss, ticks / TICK
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants."""
-    return tree_usage(pid)[0]
-
-
 def run_measured(command: list[str], env: dict[str, str], log: Path) -> Measured:
     """Run a command to completion with its output in ``log``, sampling its tree's memory and CPU."""
     samples: list[tuple[float, int, float]] = []
