@@ -151,10 +151,10 @@ def encode(frame: pl.DataFrame, subkey: bytes, surname: str, first_name: str, bi
     """The encodings of each row's person (birth date as JJJJ-MM-TT text); plaintext columns are
     read here and returned in no form but these. Every function runs once per distinct value."""
     names = frame.select(
-        per_distinct(pl.col(surname), frame, normalise_name).alias("surname"),
-        per_distinct(pl.col(first_name), frame, normalise_name).alias("first_name"),
-        pl.col(birth_iso).alias("birth"),
-    )
+        # a name with no letters left is missing (null: no evidence), not a name that differs
+        per_distinct(pl.col(name), frame, normalise_name).replace("", None).alias(alias)
+        for name, alias in ((surname, "surname"), (first_name, "first_name"))
+    ).with_columns(frame[birth_iso].alias("birth"))
     phonetic, day_or_month = _keyed(subkey, "phonetic"), _keyed(subkey, "day_or_month")
 
     def bloom(name: str) -> str:

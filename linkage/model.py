@@ -278,7 +278,12 @@ def trained_linker(
     ``records``). ``condition`` narrows every training block as the blocking rules are narrowed."""
     # a name of its own per linker: a second training on the same connection must not collide
     run = uuid.uuid4().hex[:8]
-    frames = [db_api.register(table, table_name=f"linkage_input_{run}_{i}") for i, table in enumerate(tables)]
+    # each dataset under its own name: Splink samples u's random pairs by a hash of dataset and id,
+    # so a name that changed from run to run gave another sample, and another model, every time
+    frames = [
+        db_api.register(table, table_name=f"linkage_input_{run}_{i}", dataset_display_name=table)
+        for i, table in enumerate(tables)
+    ]
     linker = Linker(frames, link_settings, log_level="WARNING")
 
     def rule(sql: str) -> str:

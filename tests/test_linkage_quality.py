@@ -73,3 +73,24 @@ def test_k10_and_k11_on_errors_against_the_oracle(errors_home, demo_with_errors,
     linkage = quality[0]
     assert (missing >= 0).all(), "no entrant counted from a Jobcenter through a false link"
     assert missing.sum() <= linkage.true_links - linkage.correct
+
+
+def test_k14_on_errors_against_the_oracle(errors_home, demo_with_errors, quality):
+    """K14's persons in AB and on BiAp count each person once per Kreis: only a wrong link (two
+    people merged, or one person's two workshop records not joined) can move them, by one per such
+    link at most. Its other figures do not rest on linking and equal the oracle exactly."""
+    truth = demo_with_errors.with_name("inbox.truth") / "oracle"
+    keys = ["kreisschluessel", "year"]
+    expected = pl.read_csv(truth / "k14_regionaluebersicht.csv", infer_schema_length=0)
+    k14 = errors_home.execute("select * from kpi.k14_regionaluebersicht").pl()
+    mine = k14.select(*keys, *[pl.col(c).cast(pl.String) for c in expected.columns if c not in keys])
+    joined = expected.join(mine.with_columns(pl.col("year").cast(pl.String)), on=keys, suffix="_w")
+    assert joined.height == expected.height == k14.height
+    assert joined["ab_persons"].cast(pl.Int64).sum() > 0
+    for column in ("transitions", "sb_gl_customers_december", "sb_gl_integration_months", "k07_december"):
+        assert joined[column].eq_missing(joined[f"{column}_w"]).all(), column
+    linkage = quality[0]
+    wrong_links = (linkage.found - linkage.correct) + (linkage.true_links - linkage.correct)
+    for column in ("ab_persons", "biap_persons"):
+        moved = (joined[column].cast(pl.Int64) - joined[f"{column}_w"].cast(pl.Int64)).abs().sum()
+        assert moved <= wrong_links, (column, moved, wrong_links)

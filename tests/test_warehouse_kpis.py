@@ -59,6 +59,7 @@ def test_k04_equals_the_oracle(warehouse, demo):
         ("k09_uebernahmequote_praktikum", ["jobcenter", "year"]),
         ("k10_uebergang_dann_arbeitslos", ["landschaftsverband", "year"]),
         ("k11_jobcenter_in_werkstatt", ["kreisschluessel", "year"]),
+        ("k14_regionaluebersicht", ["kreisschluessel", "year"]),
         ("k12_abgleich_leistungsdokumentation", ["werkstatt_nr", "year", "measure"]),
     ],
 )

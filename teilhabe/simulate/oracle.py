@@ -17,6 +17,7 @@ from fractions import Fraction
 
 import polars as pl
 
+from teilhabe.reference import nrw_kreise
 from teilhabe.simulate.calendar import NEVER, day, month_label, month_last_day, month_of
 from teilhabe.simulate.world import World
 
@@ -78,16 +79,24 @@ class Oracle:
             and nr not in self.delivered.silent_workshops
         )
 
-    def ab_and_biap(self, year: int) -> dict[str, tuple[int, int] | None]:
-        """Persons in AB and persons on BiAp on 31.12.year per workshop (None: no snapshot)."""
+    def in_ab_on_december_31(self, year: int) -> pl.DataFrame:
+        """The memberships in AB on 31.12.year, each with whether its person is on BiAp then."""
         d = day(dt.date(year, 12, 31))
         m = self.w.memberships
         ab = m.filter((pl.col("eintritt") <= d) & (pl.col("austritt") >= d) & (pl.col("bbb_end") < d))
+        on_biap = self.w.placements.filter(
+            pl.col("art").is_in(["BIAP", "BIG"]) & (pl.col("beginn") <= d) & (pl.col("ende") >= d)
+        )
+        return ab.with_columns(
+            pl.col("membership_id").is_in(on_biap["membership_id"].implode()).alias("on_biap")
+        )
+
+    def ab_and_biap(self, year: int) -> dict[str, tuple[int, int] | None]:
+        """Persons in AB and persons on BiAp on 31.12.year per workshop (None: no snapshot)."""
+        d = day(dt.date(year, 12, 31))
+        ab = self.in_ab_on_december_31(year)
         on_biap = (
-            self.w.placements.filter(
-                pl.col("art").is_in(["BIAP", "BIG"]) & (pl.col("beginn") <= d) & (pl.col("ende") >= d)
-            )
-            .join(ab.select("membership_id"), on="membership_id")
+            ab.filter("on_biap")
             .group_by("werkstatt_nr")
             .agg(pl.col("personennummer").n_unique().alias("biap"))
         )
@@ -435,6 +444,63 @@ class Oracle:
                 )
         return pl.DataFrame(rows, schema=_K11_SCHEMA)
 
+    def k14(self) -> pl.DataFrame:
+        """The regional overview per Kreis and year (kpis.md K14): persons in AB and on BiAp on
+        31.12. by Kreis of residence, each person once even if two workshops report them (the one
+        figure here that rests on linking people), transitions by Kreis of residence, the
+        Jobcenter's SB+GL customers in December, its SB/GL integration months and K07 for December.
+        The Budget für Arbeit column (K05) has no oracle yet and is not compared."""
+        k06 = self.k06()
+        k07 = self.k07()
+        integration_months = (
+            self.integration_months()
+            .filter(pl.col("counts") & (pl.col("month") <= self.last_month))
+            .with_columns((pl.col("month") // 12 + 1970).alias("year"))
+            .group_by("jobcenter", "year")
+            .len()
+        )
+        delivering = {j.kreis for j in self.w.profile.jobcenters}
+        rows = []
+        for year in self.years:
+            d = day(dt.date(year, 12, 31))
+            reported = [nr for nr in self.w.workshops["werkstatt_nr"] if self._has_snapshot(nr, d)]
+            persons = self.in_ab_on_december_31(year).filter(pl.col("werkstatt_nr").is_in(reported))
+            ab = dict(persons.group_by("wohnort_kreis").agg(pl.col("person_id").n_unique()).iter_rows())
+            biap = dict(
+                persons.filter("on_biap")
+                .group_by("wohnort_kreis")
+                .agg(pl.col("person_id").n_unique())
+                .iter_rows()
+            )
+            transitions = dict(self.transitions_in(year).group_by("wohnort_kreis").len().iter_rows())
+            december = month_label(month_of(year, 12))
+            customers = {
+                jc: sb + gl
+                for jc, sb, gl in k06.filter(pl.col("month") == december)
+                .select("jobcenter", "sb", "gl")
+                .iter_rows()
+            }
+            k07_december = dict(
+                k07.filter(pl.col("month") == december).select("jobcenter", "value").iter_rows()
+            )
+            months = dict(
+                integration_months.filter(pl.col("year") == year).select("jobcenter", "len").iter_rows()
+            )
+            for kreis in sorted(nrw_kreise()["kreisschluessel"]):
+                rows.append(
+                    {
+                        "kreisschluessel": kreis,
+                        "year": year,
+                        "ab_persons": ab.get(kreis, 0) if reported else None,
+                        "biap_persons": biap.get(kreis, 0) if reported else None,
+                        "transitions": transitions.get(kreis, 0),
+                        "sb_gl_customers_december": customers.get(kreis),
+                        "sb_gl_integration_months": months.get(kreis, 0) if kreis in delivering else None,
+                        "k07_december": k07_december.get(kreis),
+                    }
+                )
+        return pl.DataFrame(rows, schema=_K14_SCHEMA)
+
     def computed_ld(self) -> pl.DataFrame:
         """What the Leistungsdokumentation figures are when computed from person-level data."""
         rows = []
@@ -576,6 +642,17 @@ _K12_SCHEMA = {
     "status": pl.String,
 }
 
+_K14_SCHEMA = {
+    "kreisschluessel": pl.String,
+    "year": pl.Int64,
+    "ab_persons": pl.Int64,
+    "biap_persons": pl.Int64,
+    "transitions": pl.Int64,
+    "sb_gl_customers_december": pl.Int64,
+    "sb_gl_integration_months": pl.Int64,
+    "k07_december": pl.String,
+}
+
 KPI_FILES = {
     "k01_biap_quote": Oracle.k01,
     "k02_uebergangsquote": Oracle.k02,
@@ -586,4 +663,5 @@ KPI_FILES = {
     "k09_uebernahmequote_praktikum": Oracle.k09,
     "k10_uebergang_dann_arbeitslos": Oracle.k10,
     "k11_jobcenter_in_werkstatt": Oracle.k11,
+    "k14_regionaluebersicht": Oracle.k14,
 }
