@@ -276,6 +276,13 @@ _REASONS = (
     (r"the Jobcenter has not delivered December yet", "das Jobcenter hat den Dezember noch nicht geliefert"),
     (r"the Budget für Arbeit file of (\w+) for (\d{4}) has not been delivered",
      r"die Datei zum Budget für Arbeit des \1 für \2 ist nicht geliefert"),
+    (r"no Leistungsdokumentation of (\w+) for (\d{4}) yet", r"noch keine Leistungsdokumentation des \1 für \2"),
+    (r"no Leistungsdokumentation of (\w+) for (\d{4}) yet: the leistungsdokumentation file of \w+ for \d{4} is "
+     r"overdue since (\d{4})-(\d{2})-(\d{2})",
+     r"noch keine Leistungsdokumentation des \1 für \2: sie ist seit dem \5.\4.\3 überfällig"),
+    (r"the Leistungsdokumentation of (\w+) for (\d{4}) has no row for the workshop",
+     r"die Leistungsdokumentation des \1 für \2 hat keine Zeile für die Werkstatt"),
+    (r"no data of the workshop for the year", "keine Daten der Werkstatt für das Jahr"),
     (r"(\d+) of (\d+) parts without a value", r"\1 von \2 Teilen ohne Wert"),
     (r"no value", "kein Wert"),
 )  # fmt: skip

@@ -149,6 +149,9 @@ def _questions(sheet: Sheet) -> list[str]:
         return []
     names, status = _row_names(sheet), texts(sheet, "status")
     reported, computed, difference = (texts(sheet, c) for c in ("reported", "computed", "difference"))
+    reasons = (
+        texts(sheet, "missing_reason") if "missing_reason" in sheet.frame.columns else [""] * len(status)
+    )
     listed = []
     for i, word in enumerate(status):
         if word == translated(sheet.kpi, "status", "abweichung"):
@@ -156,7 +159,8 @@ def _questions(sheet: Sheet) -> list[str]:
                           f"{computed[i]}, Differenz {difference[i]}.")  # fmt: skip
         elif word == translated(sheet.kpi, "status", "fehlt"):
             side = "Leistungsdokumentation" if reported[i] == "x" else "Personendaten"
-            listed.append(f"{names[i]}: keine Zahl aus {side}.")
+            why = f" ({reasons[i]})" if reasons[i] else ""
+            listed.append(f"{names[i]}: keine Zahl aus {side}{why}.")
     return listed
 
 

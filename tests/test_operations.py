@@ -103,6 +103,36 @@ def test_k01_and_k02_say_which_file_is_overdue(calendar, never_sent, silent):
     assert k02 == reason
 
 
+def test_k12_says_which_side_is_missing_and_which_file_is_overdue(calendar, never_sent, silent):
+    """The never-sent December leaves K12's computed AB and BiAp missing, with K01's reason; the
+    silent workshop, which the Landschaftsverband does not report either, misses both sides."""
+    nr, month = never_sent
+    rows = dict(
+        calendar.execute(
+            "select measure, missing_reason from kpi.k12_abgleich_leistungsdokumentation "
+            "where werkstatt_nr = ? and year = ?",
+            [nr, int(month[:4])],
+        ).fetchall()
+    )
+    k01 = calendar.execute(
+        "select missing_reason from kpi.k01_biap_quote where werkstatt_nr = ? and year = ?",
+        [nr, int(month[:4])],
+    ).fetchone()[0]
+    assert rows == {"ab": k01, "biap": k01, "transitions": None, "bfa": None}
+    quiet, recognised = silent
+    year = int(recognised[:4])
+    lv, reasons = calendar.execute(
+        "select any_value(w.landschaftsverband), list(distinct k.missing_reason order by k.missing_reason) "
+        "from kpi.k12_abgleich_leistungsdokumentation k join marts.dim_workshops w using (werkstatt_nr) "
+        "where k.werkstatt_nr = ? and k.year = ? and k.measure = 'ab'",
+        [quiet, year],
+    ).fetchone()
+    assert reasons == [
+        f"the Leistungsdokumentation of {lv} for {year} has no row for the workshop; no personen snapshot for "
+        f"December {year}: the personen file of {quiet} for {year}-12 is overdue since {year + 1}-01-15"
+    ]
+
+
 def test_the_check_of_that_part_fails_naming_the_sender(demo_home, never_sent, silent):
     nr, month = never_sent
     quiet, recognised = silent

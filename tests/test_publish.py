@@ -265,11 +265,16 @@ def test_files_open_as_german_excel_and_data_teams_expect(home):
         ("K07 for December: needs 13 loaded months (t-12 ... t): the kunden file of 05914 for 2022-12 is overdue",
          "K07 für Dezember: braucht 13 geladene Monate (t-12 bis t): die Kundendatei von 05914 für 12/2022 ist "
          "überfällig"),
+        ("no Leistungsdokumentation of LWL for 2024 yet: the leistungsdokumentation file of LWL for 2024 is overdue "
+         "since 2025-03-31",
+         "noch keine Leistungsdokumentation des LWL für 2024: sie ist seit dem 31.03.2025 überfällig"),
+        ("no Leistungsdokumentation of LVR for 2026 yet", "noch keine Leistungsdokumentation des LVR für 2026"),
     ],
 )  # fmt: skip
 def test_reasons_the_demo_never_writes_are_german_too(text, german):
     """The overdue Jobcenter files of K07's window (dbt unit test k07_needs_thirteen_loaded_months):
-    no simulated Jobcenter misses a month, so the demo's tables never hold them."""
+    no simulated Jobcenter misses a month, so the demo's tables never hold them; nor does it miss a
+    Leistungsdokumentation (K12)."""
     assert labels.reason("k07", text) == german
 
 
@@ -282,7 +287,7 @@ def test_partners_read_german_headers_words_and_symbols(home):
             (kpi, text)
             for kpi, extract in EXTRACTS.items()
             for table in (extract.table, f"{extract.table}_totals" if extract.totals else None)
-            if table and extract.kpi != "k12"
+            if table
             for (text,) in con.execute(
                 f"select distinct missing_reason from kpi.{table} where missing_reason is not null"
             ).fetchall()

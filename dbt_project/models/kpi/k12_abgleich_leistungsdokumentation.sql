@@ -1,7 +1,8 @@
 -- K12 Abgleich Leistungsdokumentation: per workshop, year and figure (AB 31.12., BiAp 31.12.,
 -- transitions, of which BFA) the figure the Landschaftsverband reports beside the one computed from
 -- person-level data, their difference, and a status ok (equal), abweichung, or fehlt (one side
--- missing). Grain: workshop, year, measure.
+-- missing) with the reason: which file is missing, and since when it is overdue. Grain: workshop,
+-- year, measure.
 with transitions as (
     select
         werkstatt_nr,
@@ -19,6 +20,7 @@ measures as (
 computed as (
     select
         grain.werkstatt_nr,
+        grain.landschaftsverband,
         grain.year,
         december.ab_persons as ab,
         december.biap_persons as biap,
@@ -34,6 +36,7 @@ computed as (
 reported as (
     select
         werkstatt_nr,
+        landschaftsverband,
         year,
         ab_persons_reported as ab,
         biap_persons_reported as biap,
@@ -42,10 +45,19 @@ reported as (
     from {{ ref('fct_reported_figures') }}
 ),
 
+reported_years as (  -- the Leistungsdokumentation files that arrived
+    select distinct
+        landschaftsverband,
+        year
+    from reported
+),
+
 both_sides as (
     select
         coalesce(computed.werkstatt_nr, reported.werkstatt_nr) as werkstatt_nr,
+        coalesce(computed.landschaftsverband, reported.landschaftsverband) as landschaftsverband,
         coalesce(computed.year, reported.year) as year,
+        computed.werkstatt_nr is not null as has_workshop_data,
         measures.measure,
         case measures.measure
             when 'ab' then reported.ab when 'biap' then reported.biap
@@ -63,15 +75,41 @@ both_sides as (
 )
 
 select
-    werkstatt_nr,
-    year,
-    measure,
-    reported,
-    computed,
-    computed - reported as difference,
+    both_sides.werkstatt_nr,
+    both_sides.year,
+    both_sides.measure,
+    both_sides.reported,
+    both_sides.computed,
+    both_sides.computed - both_sides.reported as difference,
     case
-        when reported is null or computed is null then 'fehlt'
-        when reported = computed then 'ok'
+        when both_sides.reported is null or both_sides.computed is null then 'fehlt'
+        when both_sides.reported = both_sides.computed then 'ok'
         else 'abweichung'
-    end as status
+    end as status,
+    nullif(concat_ws(
+        '; ',
+        case
+            when both_sides.reported is not null then null
+            when reported_years.year is null
+                then
+                    'no Leistungsdokumentation of ' || both_sides.landschaftsverband || ' for '
+                    || both_sides.year || ' yet'
+                    || {{ overdue('both_sides.landschaftsverband', 'leistungsdokumentation',
+                                  'cast(both_sides.year as varchar)') }}
+            else
+                'the Leistungsdokumentation of ' || both_sides.landschaftsverband || ' for '
+                || both_sides.year || ' has no row for the workshop'
+        end,
+        case
+            when both_sides.computed is not null then null
+            when not both_sides.has_workshop_data then 'no data of the workshop for the year'
+            else
+                'no personen snapshot for December ' || both_sides.year
+                || {{ overdue('both_sides.werkstatt_nr', 'personen', "both_sides.year || '-12'") }}
+        end
+    ), '') as missing_reason
 from both_sides
+left join reported_years
+    on
+        both_sides.landschaftsverband = reported_years.landschaftsverband
+        and both_sides.year = reported_years.year
