@@ -201,7 +201,7 @@ def _score(
         return None
     train = enough and (retrain or stored is None or records.height >= RETRAIN_GROWTH * stored[0])
     con.register("_new", records.filter(pl.col("is_new")).select("unique_id").to_arrow())
-    encodings = con.sql(ENCODINGS_SQL.format(all="true" if train else "false")).fetch_arrow_table()
+    encodings = con.sql(ENCODINGS_SQL.format(all="true" if train else "false")).to_arrow_table()
     con.unregister("_new")
     scratch = duckdb.connect()
     scratch.register("_records", encodings)

@@ -434,23 +434,23 @@ def comparisons(table: pl.DataFrame, own: pl.Series, extract: KpiExtract) -> pl.
     has_figures = pl.any_horizontal(pl.col(c).is_not_null() for c in extract.counts)
     rows = table.with_columns(own.alias("_own"), has_figures.alias("_figures"))
     base = rows.filter(~pl.col("level").is_in(TOTAL_LEVELS) & pl.col("_figures"))
-    own_groups = set(rows.filter(pl.col("_own"))["_vergleichsgruppe"])
-    others = base.filter(~pl.col("_own")).group_by("_period", "_vergleichsgruppe").len()
-    others_in = {(period, group): n for period, group, n in others.iter_rows()}
-    all_others = {period: sum(n for (p, _), n in others_in.items() if p == period) for period, _ in others_in}
-    shown = []
-    for level, period, group in rows.select("level", "_period", "_vergleichsgruppe").iter_rows():
-        outside = all_others.get(period, 0) - others_in.get((period, group), 0)
-        if level == "nrw":
-            shown.append(all_others.get(period, 0) >= MIN_OTHERS_IN_COMPARISON)
-        elif level == PEER_GROUP and group in own_groups:
-            shown.append(
-                others_in.get((period, group), 0) >= MIN_OTHERS_IN_COMPARISON
-                and (outside == 0 or outside >= MIN_OTHERS_IN_COMPARISON)
-            )
-        else:
-            shown.append(False)
-    return pl.Series(shown, dtype=pl.Boolean)
+    own_groups = [g for g in rows.filter(pl.col("_own"))["_vergleichsgruppe"].unique() if g is not None]
+    others = base.filter(~pl.col("_own")).group_by("_period", "_vergleichsgruppe").len("_in_group")
+    in_all = others.group_by("_period").agg(pl.col("_in_group").sum().alias("_in_all"))
+    counted = rows.join(others, on=["_period", "_vergleichsgruppe"], how="left", maintain_order="left").join(
+        in_all, on="_period", how="left", maintain_order="left"
+    )
+    in_group, everyone = pl.col("_in_group").fill_null(0), pl.col("_in_all").fill_null(0)
+    outside = everyone - in_group
+    return counted.select(
+        pl.when(pl.col("level") == "nrw")
+        .then(everyone >= MIN_OTHERS_IN_COMPARISON)
+        .when((pl.col("level") == PEER_GROUP) & pl.col("_vergleichsgruppe").is_in(own_groups))
+        .then(
+            (in_group >= MIN_OTHERS_IN_COMPARISON) & ((outside == 0) | (outside >= MIN_OTHERS_IN_COMPARISON))
+        )
+        .otherwise(False)
+    ).to_series()
 
 
 def partner_sheets(decision: Decision, partner, period: str) -> list:

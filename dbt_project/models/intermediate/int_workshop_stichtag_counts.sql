@@ -1,10 +1,22 @@
 -- Per workshop and delivered monthly snapshot: distinct persons in AB and on BiAp on the Stichtag.
+-- Incremental by delivered month, as int_work_area_persons that it counts (a table built before it
+-- was incremental gets its bookkeeping column on the next build: macros/incremental_months.sql).
+{{ config(
+    materialized='incremental',
+    unique_key=['werkstatt_nr', 'month'],
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    post_hook="{{ delete_emptied_partitions('wfbm', 'werkstatt_nr', 'month') }}",
+) }}
+-- depends_on: {{ ref('stg_ops__deliveries') }}
+
 with snapshots as (
     select distinct
         werkstatt_nr,
         month,
         stichtag
     from {{ ref('stg_wfbm__persons') }}
+    where true {{ changed_partitions('wfbm', 'werkstatt_nr', 'month') }}
 ),
 
 counts as (
@@ -14,6 +26,7 @@ counts as (
         count(distinct person_local_key) as ab_persons,
         count(distinct person_local_key) filter (where is_on_biap) as biap_persons
     from {{ ref('int_work_area_persons') }}
+    where true {{ changed_partitions('wfbm', 'werkstatt_nr', 'month') }}
     group by werkstatt_nr, month
 )
 
@@ -22,6 +35,7 @@ select
     snapshots.month,
     snapshots.stichtag,
     coalesce(counts.ab_persons, 0) as ab_persons,
-    coalesce(counts.biap_persons, 0) as biap_persons
+    coalesce(counts.biap_persons, 0) as biap_persons,
+    {{ delivered_through() }} as delivered_through
 from snapshots
 left join counts on snapshots.werkstatt_nr = counts.werkstatt_nr and snapshots.month = counts.month

@@ -35,27 +35,47 @@ with appearances as (
     from {{ ref('stg_lv__budget_fuer_arbeit_cases') }}
 ),
 
-linked as (
+-- Each source record summarised first (a person recurs in every monthly snapshot: millions of
+-- appearances, ~300,000 records at NRW 5 years), then the records joined to their person. A
+-- workshop's or Jobcenter's record has one row per month (their unique keys), so its latest value
+-- is unambiguous (Budget für Arbeit cases carry none of these values); a person's records seen on
+-- the same day may disagree: then the larger value is taken, the same on every build.
+records as (
     select
-        records.person_id,
-        appearances.*
+        source_table,
+        local_key,
+        any_value(source_system) as source_system,
+        min(birth_year) as birth_year,
+        max_by(sex, seen_on) filter (where sex is not null) as sex,
+        max(seen_on) filter (where sex is not null) as sex_seen_on,
+        max_by(disability_type, seen_on) filter (where disability_type is not null) as disability_type,
+        max(seen_on) filter (where disability_type is not null) as disability_type_seen_on,
+        max_by(residence_kreisschluessel, seen_on) filter (where residence_kreisschluessel is not null)
+            as residence,
+        max(seen_on) filter (where residence_kreisschluessel is not null) as residence_seen_on,
+        min(seen_on) as first_seen_on,
+        max(seen_on) as last_seen_on
     from appearances
-    inner join {{ ref('dim_person_records') }} as records
-        on appearances.source_table = records.source_table and appearances.local_key = records.local_key
+    group by source_table, local_key
 )
 
 select
-    person_id,
-    count(distinct source_table || local_key) as source_records,
-    min(birth_year) as birth_year,
-    arg_max(sex, seen_on) filter (where sex is not null) as sex,
-    arg_max(disability_type, seen_on) filter (where disability_type is not null) as disability_type,
-    arg_max(residence_kreisschluessel, seen_on) filter (where residence_kreisschluessel is not null)
-        as latest_residence_kreisschluessel,
-    bool_or(source_system = 'wfbm') as known_to_workshops,
-    bool_or(source_system = 'jc') as known_to_jobcenters,
-    bool_or(source_system = 'lv') as known_to_landschaftsverband,
-    min(seen_on) as first_seen_on,
-    max(seen_on) as last_seen_on
-from linked
-group by person_id
+    person_records.person_id,
+    count(*) as source_records,
+    min(records.birth_year) as birth_year,
+    arg_max(records.sex, row(records.sex_seen_on, records.sex)) filter (where records.sex is not null) as sex,
+    arg_max(records.disability_type, row(records.disability_type_seen_on, records.disability_type))
+    filter (where records.disability_type is not null) as disability_type,
+    arg_max(records.residence, row(records.residence_seen_on, records.residence))
+    filter (where records.residence is not null) as latest_residence_kreisschluessel,
+    bool_or(records.source_system = 'wfbm') as known_to_workshops,
+    bool_or(records.source_system = 'jc') as known_to_jobcenters,
+    bool_or(records.source_system = 'lv') as known_to_landschaftsverband,
+    min(records.first_seen_on) as first_seen_on,
+    max(records.last_seen_on) as last_seen_on
+from records
+inner join {{ ref('dim_person_records') }} as person_records
+    on
+        records.source_table = person_records.source_table
+        and records.local_key = person_records.local_key
+group by person_records.person_id
