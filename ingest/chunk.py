@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -17,7 +18,7 @@ import polars as pl
 from ingest.batch import Batch, Incoming, read_batch
 from ingest.identify import Delivery
 from ingest.inbox import IgnoredEntry, InboxFile, Unstable, take
-from ingest.landing import PERSON_COLUMNS, identified, landing_frame, linkage_frame
+from ingest.landing import PERSON_COLUMNS, RECORD_IDENTITY, identified, landing_frame, linkage_frame
 from ingest.pseudonymise import PseudonymKey
 from teilhabe.settings import Limits
 
@@ -322,12 +323,25 @@ def _write_landing(ctx: LoadContext, batch: Batch, latest: dict, log: pl.DataFra
             ctx.con.unregister("_rows")
             ctx.report.tables_changed.add(table)
         if table in PERSON_COLUMNS and rows.height:
-            _write_linkage_records(ctx, linkage_frame(table, frame, ctx.key.secret))
+            records = linkage_frame(table, frame, ctx.key.secret, partial(_not_recorded, ctx.con))
+            _write_linkage_records(ctx, records)
+
+
+def _not_recorded(con: duckdb.DuckDBPyConnection, records: pl.DataFrame) -> pl.DataFrame:
+    """The person records whose identity linkage.person_records does not hold yet."""
+    con.register("_candidates", records.select(RECORD_IDENTITY).with_row_index("_i").to_arrow())
+    new = con.execute(
+        "select _i from _candidates c anti join linkage.person_records r using (source_table, local_key, person_key) "
+        "order by _i"
+    ).pl()
+    con.unregister("_candidates")
+    return records[new["_i"]]
 
 
 def _write_linkage_records(ctx: LoadContext, records: pl.DataFrame) -> None:
     """New person records' encodings (a person already known under the same identity is kept as
-    first delivered)."""
+    first delivered: ``_not_recorded`` left such records out before encoding, the conflict clause
+    keeps it so whatever the caller passed)."""
     ctx.con.register("_records", records.to_arrow())
     ctx.con.execute(
         "insert into linkage.person_records by name select * from _records on conflict do nothing"

@@ -10,6 +10,7 @@ is dropped (the Kreisschlüssel stays).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import polars as pl
 
@@ -114,14 +115,24 @@ LINKAGE_EVIDENCE = {
 }
 
 
-def linkage_frame(table: str, frame: pl.DataFrame, key: bytes) -> pl.DataFrame:
+RECORD_IDENTITY = ["source_table", "local_key", "person_key"]
+
+
+def linkage_frame(
+    table: str, frame: pl.DataFrame, key: bytes, known: Callable[[pl.DataFrame], pl.DataFrame] | None = None
+) -> pl.DataFrame:
     """The comparison encodings of each person record of ``identified`` rows (ingest/encodings.py),
-    one row per source-local person and identity as delivered; nothing of the plaintext."""
+    one row per source-local person and identity as first delivered; nothing of the plaintext.
+    ``known`` removes the identities already recorded (they keep their first encodings) before any
+    encoding is computed: a monthly snapshot repeats nearly every person of the month before."""
+    records = _record_identity(table, frame).with_row_index("_frame_row")
+    records = records.unique(RECORD_IDENTITY, keep="first", maintain_order=True)
+    if known is not None:
+        records = known(records)
     surname, first_name, _ = PERSON_COLUMNS[table]
-    encodings = encode(frame, subkey(key, PURPOSE), surname, first_name, "_birth_iso")
-    return pl.concat([_record_identity(table, frame), encodings], how="horizontal").unique(
-        ["source_table", "local_key", "person_key"], keep="first", maintain_order=True
-    )
+    rows = frame[records["_frame_row"]]
+    encodings = encode(rows, subkey(key, PURPOSE), surname, first_name, "_birth_iso")
+    return pl.concat([records.drop("_frame_row"), encodings], how="horizontal")
 
 
 def record_rows(table: str, valid: pl.DataFrame, deliveries: pl.DataFrame, key: bytes) -> pl.DataFrame:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from linkage.decisions import retrain_request
 from teilhabe.settings import DBT_PROJECT_DIR, REPO_ROOT, code_version
 
 RUN_STATE_DDL = """
@@ -41,7 +42,10 @@ def fingerprint() -> str:
 
 
 def decisions_sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+    """The operator's decisions and, while one is pending, a request to retrain the model: either
+    one changed makes a run work to do."""
+    sha = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+    return sha + " retrain requested" if retrain_request(path).exists() else sha
 
 
 def current(con: duckdb.DuckDBPyConnection, decisions: Path) -> tuple:
@@ -62,6 +66,10 @@ def unchanged_since_last_run(con: duckdb.DuckDBPyConnection, decisions: Path) ->
 
 
 def record(con: duckdb.DuckDBPyConnection, decisions: Path, run_id: str) -> None:
+    """The state a complete run built from. A retraining the operator requested was done by this
+    run (linkage/stage.py): the request ends here, not earlier, so that a run failing after the
+    linkage leaves it for the next one."""
+    retrain_request(decisions).unlink(missing_ok=True)
     con.execute(RUN_STATE_DDL)
     con.execute("delete from ops.run_state")
     con.execute(

@@ -1,6 +1,8 @@
 """The operator's clerical decisions on pairs of person records (linkage.md §3): a CSV file in the
 data home, ``linkage/decisions.csv``, one line per pair (record ids only, never a value), that
-overrides the model on every later run. The newest line for a pair counts."""
+overrides the model on every later run. The newest line for a pair counts. Beside it, the
+operator's request to train the model again (``teilhabe linkage retrain``), which the next
+complete run carries out and then removes."""
 
 from __future__ import annotations
 
@@ -63,6 +65,26 @@ def record_decision(path: Path, record_l: str, record_r: str, decision: str, not
             writer.writerow(COLUMNS)
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds")
         writer.writerow((*sorted((record_l, record_r)), decision, getpass.getuser(), now, note))
+
+
+def retrain_request(decisions: Path) -> Path:
+    """The file whose presence asks the next run to train the linkage model again, beside the
+    decisions (``decisions``: their path)."""
+    return decisions.with_name("retrain-requested")
+
+
+def request_retraining(decisions: Path, note: str = "") -> Path:
+    """Asks the next run to train the model again on all records, and to score every pair anew
+    (a model trained before a fix of the training, or on data that has changed in kind since).
+    Without the request a model is trained again once the records have doubled."""
+    request = retrain_request(decisions)
+    request.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+    request.write_text(
+        f"requested_by={getpass.getuser()}\nrequested_at={now}\nnote={note}\n", encoding="utf-8"
+    )
+    request.chmod(0o600)
+    return request
 
 
 def _read(path: Path) -> pl.DataFrame:

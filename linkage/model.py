@@ -109,9 +109,13 @@ def source_pair_comparison(m: list[float]) -> cl.CustomComparison:
 
 def name_levels(column: str, other: str) -> list[tuple[str, str]]:
     """(SQL condition, words) of each agreement level of a name, strictest first: identical
-    filters, Dice similarity at falling thresholds, then whether the name is the other record's
-    ``other`` name (surname and first name swapped on a form)."""
-    crossed = f"({_dice(column, other)} >= 0.8 or {_dice(other, column)} >= 0.8)"
+    filters, Dice similarity at falling thresholds, then surname and first name swapped on a form:
+    each name like the other record's other name (one of them may carry a typo). One name shared
+    crosswise is no swap: many surnames are first names too (Werner, Otto, Peters/Peter), and at
+    NRW scale such strangers born on one day made 9 of 25 wrong links, and EM took them for 17 %
+    of all matches."""
+    across, back = _dice(column, other), _dice(other, column)
+    crossed = f"(({across} >= 0.8 and {back} >= 0.6) or ({back} >= 0.8 and {across} >= 0.6))"
     return [
         (f'"{column}_l" = "{column}_r"', "identical"),
         *((f"{_dice(column)} >= {t}", f"Dice >= {t}") for t in (0.9, 0.8, 0.7, 0.6, 0.5)),

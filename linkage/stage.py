@@ -31,7 +31,7 @@ import duckdb
 import polars as pl
 
 from ingest.ops_tables import LINKAGE_DDL
-from linkage.decisions import read_decisions
+from linkage.decisions import read_decisions, retrain_request
 from linkage.model import (
     LOWER_THRESHOLD,
     UPPER_THRESHOLD,
@@ -157,8 +157,10 @@ def link_persons(
     con: duckdb.DuckDBPyConnection, decisions_file: Path, run_id: str = "", retrain: bool = False
 ) -> LinkageReport:
     """The linkage stage on the warehouse connection ``con``; does nothing when no record is new
-    and the decisions are unchanged."""
+    and the decisions are unchanged. The model is trained again (``retrain``) also when the
+    operator asked for it (``teilhabe linkage retrain``, a file beside the decisions)."""
     started = time.perf_counter()
+    retrain = retrain or retrain_request(decisions_file).exists()
     prepare(con)
     decisions = read_decisions(decisions_file)
     decisions_sha = hashlib.sha256(decisions.write_csv().encode()).hexdigest()

@@ -477,6 +477,24 @@ def _add_linkage_verbs(verbs) -> None:
     decide.add_argument("decision", choices=["accept", "reject"])
     decide.add_argument("--note", help="why (kept in the decisions file)")
     decide.set_defaults(func=cmd_linkage_decide)
+    retrain = linkage_verbs.add_parser(
+        "retrain", help="train the model again on all records at the next run, and score every pair anew"
+    )
+    retrain.add_argument("--note", help="why (kept in the request until the run has done it)")
+    retrain.set_defaults(func=cmd_linkage_retrain)
+
+
+def cmd_linkage_retrain(args: argparse.Namespace) -> int:
+    """Asks the next run to train the linkage model again (otherwise it is trained again once the
+    records have doubled): after a fix of the training, or when the deliveries changed in kind."""
+    from linkage.decisions import request_retraining
+
+    request = request_retraining(settings().home.linkage_decisions, args.note or "")
+    print(
+        f"retraining requested ({request}): the next run trains the model on all records, scores every "
+        "pair anew and rebuilds the figures; person_ids are kept as on every run"
+    )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -268,3 +268,18 @@ def test_a_run_with_nothing_new_or_changed_does_nothing(demo_home, demo, tmp_pat
     decisions.parent.mkdir(exist_ok=True)
     decisions.write_text("")
     assert not nothing_to_do(warehouse, inbox, decisions), "an operator's linkage decision is work"
+
+    # The operator asks for the model to be trained again (`teilhabe linkage retrain`): the next
+    # run trains it, scores every pair anew, and the request ends with that complete run.
+    from linkage.decisions import request_retraining
+
+    _run(root, inbox)
+    assert nothing_to_do(warehouse, inbox, decisions), "the decision was applied"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        models = con.execute("select count(*) from linkage.model").fetchone()[0]
+    request = request_retraining(decisions, "trained before a fix of the training")
+    assert not nothing_to_do(warehouse, inbox, decisions), "a requested retraining is work"
+    _run(root, inbox)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from linkage.model").fetchone()[0] == models + 1
+    assert not request.exists() and nothing_to_do(warehouse, inbox, decisions), "done once, not again"
