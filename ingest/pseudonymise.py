@@ -155,10 +155,12 @@ def forget_values() -> None:
 
 
 def per_distinct(column: pl.Expr, frame: pl.DataFrame, function: Callable[[str], str]) -> pl.Expr:
-    """Apply a Python function once per distinct value of an expression, then join back."""
-    values = frame.select(column.alias("_v")).unique()["_v"].drop_nulls().to_list()
-    mapping = dict(zip(values, map(function, values), strict=True))
-    return column.replace_strict(mapping, default=None, return_dtype=pl.String)
+    """Apply a Python function once per distinct value of an expression, then join back (old and
+    new values as two Series: a dict of a few hundred thousand values costs more to convert than
+    the hashing)."""
+    values = frame.select(column.alias("_v")).to_series().drop_nulls().unique()
+    results = pl.Series(list(map(function, values.to_list())), dtype=pl.String)
+    return column.replace_strict(values, results, default=None, return_dtype=pl.String)
 
 
 def person_key(frame: pl.DataFrame, key: bytes, surname: str, first_name: str, birth_iso: str) -> pl.Expr:
