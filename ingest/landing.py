@@ -119,16 +119,14 @@ RECORD_IDENTITY = ["source_table", "local_key", "person_key"]
 
 
 def linkage_frame(
-    table: str, frame: pl.DataFrame, key: bytes, known: Callable[[pl.DataFrame], pl.DataFrame] | None = None
+    table: str, frame: pl.DataFrame, key: bytes, not_recorded: Callable[[pl.DataFrame], pl.DataFrame]
 ) -> pl.DataFrame:
     """The comparison encodings of each person record of ``identified`` rows (ingest/encodings.py),
     one row per source-local person and identity as first delivered; nothing of the plaintext.
-    ``known`` removes the identities already recorded (they keep their first encodings) before any
-    encoding is computed: a monthly snapshot repeats nearly every person of the month before."""
+    ``not_recorded`` keeps the identities not recorded yet (a recorded one keeps its first
+    encodings), before any encoding is computed: a monthly snapshot repeats nearly everyone."""
     records = _record_identity(table, frame).with_row_index("_frame_row")
-    records = records.unique(RECORD_IDENTITY, keep="first", maintain_order=True)
-    if known is not None:
-        records = known(records)
+    records = not_recorded(records.unique(RECORD_IDENTITY, keep="first", maintain_order=True))
     surname, first_name, _ = PERSON_COLUMNS[table]
     rows = frame[records["_frame_row"]]
     encodings = encode(rows, subkey(key, PURPOSE), surname, first_name, "_birth_iso")
