@@ -76,19 +76,20 @@ def _plan(con, decision, partners: list[Partner], period: str | None, today: dat
 
 
 def _validator(changed: list, outbox: Path):
-    """Great Expectations once per KPI for all partners together whose figures changed (the others'
-    newest version stands, validated when it was made); a partner whose group verdict failed is
-    validated alone (only the leaking one is blocked)."""
+    """Great Expectations for every partner whose figures changed (the others' newest version
+    stands, validated when it was made), all before the first delivery, while the reports render:
+    once per KPI for each group of partners of one shape, and alone a partner of no group or of a
+    group whose verdict failed (only the leaking one is blocked)."""
     from publish.validation import validate_delivery, validate_together
 
-    passed = (
-        validate_together([(p, c, s) for p, c, s, _ in changed], validation_reports(outbox))
-        if changed
-        else {}
-    )
+    reports = validation_reports(outbox)
+    verdicts = validate_together([(p, c, s) for p, c, s, _ in changed], reports) if changed else {}
+    for partner, chosen, sheets, _ in changed:
+        if partner.id not in verdicts:
+            verdicts[partner.id] = validate_delivery(sheets, partner, chosen, reports)
 
     def validator(sheets, partner, chosen, reports):
-        return passed.get(partner.id) or validate_delivery(sheets, partner, chosen, reports)
+        return verdicts.get(partner.id) or validate_delivery(sheets, partner, chosen, reports)
 
     return validator
 

@@ -57,9 +57,7 @@ class ValidationReport:
     def summary(self) -> str:
         if self.success:
             shared = (
-                f" (validated together with {self.together_with - 1} other partners)"
-                if self.together_with > 1
-                else ""
+                f" (validated together with {_others(self.together_with)})" if self.together_with > 1 else ""
             )
             return f"{self.expectations} expectations met{shared}"
         failed = "; ".join(
@@ -83,6 +81,10 @@ class ValidationReport:
                 for c in self.checks
             ],
         }
+
+
+def _others(together: int) -> str:
+    return f"{together - 1} other partner{'s' if together > 2 else ''}"
 
 
 def _suite(gx, name: str, kpi: str, frame: pl.DataFrame, partners: list, period: str):
@@ -207,7 +209,7 @@ def write_report(path: Path, partner, period: str, checks: list[Check], together
         for c in checks
     )
     together = (
-        f"<p>Validated in one run with {together_with - 1} other partners of the same shape.</p>"
+        f"<p>Validated in one run with {_others(together_with)} of the same shape.</p>"
         if together_with > 1
         else ""
     )
@@ -250,8 +252,9 @@ def validate_delivery(sheets: list, partner, period: str, reports: Path) -> Vali
 
 
 def validate_together(deliveries: list[tuple], reports: Path) -> dict[str, ValidationReport]:
-    """Partners of one shape — Kreis-scoped, same KPIs and period: the Jobcenters — validated with one
-    suite per KPI over all their rows, each row's scope checked as a (partner, Kreis) pair. GX's cost
+    """Partners of one shape — same kind of scope, KPIs and period: the Jobcenters, the two
+    Landschaftsverbände — validated with one suite per KPI over all their rows, each row's scope
+    checked as a (partner, Kreis or Landschaftsverband) pair. GX's cost
     is per expectation, not per row: one run instead of one per partner.
 
     Only a pass is final: a group with any failure returns no report, and its partners are then
@@ -259,12 +262,10 @@ def validate_together(deliveries: list[tuple], reports: Path) -> dict[str, Valid
     period, sheets)."""
     groups: dict[tuple, list] = {}
     for partner, period, sheets in deliveries:
-        if not (partner.statewide or partner.landschaftsverband):
-            groups.setdefault((partner.kpis, period, tuple(s.kpi for s in sheets)), []).append(
-                (partner, sheets)
-            )
+        shape = (partner.statewide, bool(partner.landschaftsverband), partner.kpis, period)
+        groups.setdefault((*shape, tuple(s.kpi for s in sheets)), []).append((partner, sheets))
     passed = {}
-    for (_, period, kpis), members in groups.items():
+    for (*_, period, kpis), members in groups.items():
         if len(members) < 2:
             continue
         partners = [partner for partner, _ in members]

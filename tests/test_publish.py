@@ -453,7 +453,9 @@ def test_a_failed_validation_blocks_the_delivery_and_shows_in_dagster(copy_home,
     assert not leaving, "validation reports stay inside (the partner report and the Rückmeldung leave)"
 
 
-def test_jobcenters_are_validated_together_and_alone_when_one_fails(demo_home, copy_home, monkeypatch):
+def test_partners_of_one_shape_are_validated_together_and_alone_when_one_fails(
+    demo_home, copy_home, monkeypatch
+):
     """The Jobcenters' extracts pass GX in one run per KPI; when one of them leaks a foreign row,
     the group's verdict is not used: each is validated alone, only the leaking one is blocked."""
     jobcenters = sorted(
@@ -469,6 +471,11 @@ def test_jobcenters_are_validated_together_and_alone_when_one_fails(demo_home, c
         )
         report = demo_home["root"] / "reports" / "validation" / name / "2024-12.html"
         assert f"Validated in one run with {len(jobcenters) - 1} other partners" in report.read_text()
+    for name in ("lwl", "lvr"):  # the two Landschaftsverbände are of one shape too
+        manifest = json.loads(
+            (demo_home["root"] / "outbox" / name / "2024" / "latest" / "manifest.json").read_text()
+        )
+        assert manifest["validation"].endswith("(validated together with 1 other partner)")
 
     import publish.step as deliver_module
 
