@@ -201,7 +201,8 @@ def _score(
     if not enough and stored is None:
         _remember_scored(con, records)
         return None
-    train = enough and (retrain or stored is None or records.height >= RETRAIN_GROWTH * stored[0])
+    changed = stored is not None and compares_otherwise(json.loads(stored[1]))
+    train = enough and (retrain or stored is None or changed or records.height >= RETRAIN_GROWTH * stored[0])
     con.register("_new", records.filter(pl.col("is_new")).select("unique_id").to_arrow())
     encodings = con.sql(ENCODINGS_SQL.format(all="true" if train else "false")).to_arrow_table()
     con.unregister("_new")
@@ -214,7 +215,9 @@ def _score(
         model = _train(db_api, condition, _exact_links(records), records.height)
         con.execute("insert into linkage.model values (now(), ?, ?)", [records.height, json.dumps(model)])
         report.trained = True
-        report.model = f"trained now on {records.height:,} records"
+        report.model = f"trained now on {records.height:,} records" + (
+            " (the comparisons of the stored model were not the code's)" if changed else ""
+        )
     else:
         model = for_records(json.loads(stored[1]), stored[0], records.height)
         report.model = f"trained {stored[2]:%Y-%m-%d} on {stored[0]:,} records"
@@ -259,6 +262,21 @@ def _remember_scored(con: duckdb.DuckDBPyConnection, records: pl.DataFrame) -> N
     con.register("_scored", records.filter(pl.col("is_new")).select("unique_id").to_arrow())
     con.execute("insert or ignore into linkage.scored_records select unique_id from _scored")
     con.unregister("_scored")
+
+
+def _levels(model: dict) -> list[tuple[str, list[str]]]:
+    return [
+        (c["output_column_name"], [level.get("sql_condition", "") for level in c["comparison_levels"]])
+        for c in model["comparisons"]
+    ]
+
+
+def compares_otherwise(model: dict) -> bool:
+    """Whether a stored model compares records otherwise than this code does (a comparison level
+    changed since it was trained): its m and u belong to other levels, so it is trained again
+    instead of scoring new pairs with levels that are no longer the code's."""
+    current = settings("dedupe_only", condition=ACROSS_DATASETS, source_pairs_m=[0.25] * 4)
+    return _levels(model) != _levels(current.create_settings_dict("duckdb"))
 
 
 def for_records(model: dict, trained_on: int, records: int) -> dict:

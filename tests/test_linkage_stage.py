@@ -4,6 +4,7 @@ the archive, and nothing of the encodings leaving the pipeline."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import duckdb
@@ -13,7 +14,7 @@ import pytest
 from ingest.pseudonymise import load_key, person_key
 from linkage.decisions import invalid_lines, read_decisions, record_decision
 from linkage.review import pairs_for_review
-from linkage.stage import RECORD_ID, for_records, link_persons
+from linkage.stage import RECORD_ID, compares_otherwise, for_records, link_persons
 from teilhabe.settings import Settings
 
 
@@ -187,3 +188,33 @@ def test_a_stored_model_links_less_readily_as_the_records_grow():
     assert for_records(model, trained_on=1000, records=1000)[prior] == pytest.approx(1e-6)
     assert for_records(model, trained_on=1000, records=500)[prior] == pytest.approx(1e-6)  # never raised
     assert model[prior] == 1e-6  # the stored model is left as it is
+
+
+def test_a_stored_model_that_compares_otherwise_is_trained_again(warehouse, tmp_path):
+    """A model trained before a comparison level changed (an older release) is trained again by the
+    next run that scores pairs, not used with levels that are no longer the code's."""
+    con = warehouse
+    newest = "select settings_json from linkage.model order by trained_at desc limit 1"
+
+    def one_record_new() -> None:  # as if a new month had brought it
+        con.execute(
+            "delete from linkage.scored_records where record_id = (select min(record_id) from linkage.scored_records)"
+        )
+
+    assert not compares_otherwise(json.loads(con.execute(newest).fetchone()[0]))
+    one_record_new()
+    report = link_persons(con, tmp_path / "decisions.csv")
+    assert report.new_records == 1 and not report.trained, "the code's own model stands"
+
+    model = json.loads(con.execute(newest).fetchone()[0])
+    model["comparisons"][0]["comparison_levels"][-2]["sql_condition"] = (
+        '"surname_bloom_l" = "first_name_bloom_r"'
+    )
+    con.execute(
+        "update linkage.model set settings_json = ? where trained_at = (select max(trained_at) from linkage.model)",
+        [json.dumps(model)],
+    )
+    one_record_new()
+    report = link_persons(con, tmp_path / "decisions.csv")
+    assert report.trained and "not the code's" in report.model
+    assert not compares_otherwise(json.loads(con.execute(newest).fetchone()[0]))
