@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from linkage.decisions import retrain_request
+from linkage.decisions import retrain_pending
 from teilhabe.settings import DBT_PROJECT_DIR, REPO_ROOT, code_version
 
 RUN_STATE_DDL = """
@@ -45,7 +45,7 @@ def decisions_sha(path: Path) -> str:
     """The operator's decisions and, while one is pending, a request to retrain the model: either
     one changed makes a run work to do."""
     sha = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
-    return sha + " retrain requested" if retrain_request(path).exists() else sha
+    return sha + " retrain requested" if retrain_pending(path) else sha
 
 
 def current(con: duckdb.DuckDBPyConnection, decisions: Path) -> tuple:
@@ -66,10 +66,8 @@ def unchanged_since_last_run(con: duckdb.DuckDBPyConnection, decisions: Path) ->
 
 
 def record(con: duckdb.DuckDBPyConnection, decisions: Path, run_id: str) -> None:
-    """The state a complete run built from. A retraining the operator requested was done by this
-    run (linkage/stage.py): the request ends here, not earlier, so that a run failing after the
-    linkage leaves it for the next one."""
-    retrain_request(decisions).unlink(missing_ok=True)
+    """The state a complete run built from (a retraining the operator requested ended with this
+    run's linkage stage, linkage/stage.py)."""
     con.execute(RUN_STATE_DDL)
     con.execute("delete from ops.run_state")
     con.execute(

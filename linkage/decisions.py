@@ -73,6 +73,29 @@ def retrain_request(decisions: Path) -> Path:
     return decisions.with_name("retrain-requested")
 
 
+def _taken(decisions: Path) -> Path:
+    return decisions.with_name("retrain-taken")
+
+
+def retrain_pending(decisions: Path) -> bool:
+    """A request not yet served: pending, or taken by a run that has not finished its linkage."""
+    return retrain_request(decisions).exists() or _taken(decisions).exists()
+
+
+def take_retrain_request(decisions: Path) -> bool:
+    """Takes the pending request for this run's linkage: moved aside, so that a request the operator
+    makes while the model trains is a new one, kept for the next run. True when one was pending
+    (also one that a run failing before the end of its linkage had taken)."""
+    request = retrain_request(decisions)
+    if request.exists():
+        request.replace(_taken(decisions))
+    return _taken(decisions).exists()
+
+
+def retrain_request_served(decisions: Path) -> None:
+    _taken(decisions).unlink(missing_ok=True)
+
+
 def request_retraining(decisions: Path, note: str = "") -> Path:
     """Asks the next run to train the model again on all records, and to score every pair anew
     (a model trained before a fix of the training, or on data that has changed in kind since).

@@ -31,7 +31,7 @@ import duckdb
 import polars as pl
 
 from ingest.ops_tables import LINKAGE_DDL
-from linkage.decisions import read_decisions, retrain_request
+from linkage.decisions import read_decisions, retrain_request_served, take_retrain_request
 from linkage.model import (
     LOWER_THRESHOLD,
     UPPER_THRESHOLD,
@@ -158,9 +158,10 @@ def link_persons(
 ) -> LinkageReport:
     """The linkage stage on the warehouse connection ``con``; does nothing when no record is new
     and the decisions are unchanged. The model is trained again (``retrain``) also when the
-    operator asked for it (``teilhabe linkage retrain``, a file beside the decisions)."""
+    operator asked for it (``teilhabe linkage retrain``, a file beside the decisions); the request
+    ends when the stage has done it."""
     started = time.perf_counter()
-    retrain = retrain or retrain_request(decisions_file).exists()
+    retrain = take_retrain_request(decisions_file) or retrain
     prepare(con)
     decisions = read_decisions(decisions_file)
     decisions_sha = hashlib.sha256(decisions.write_csv().encode()).hexdigest()
@@ -181,6 +182,7 @@ def link_persons(
     report.decisions = decisions.height
     report.seconds = time.perf_counter() - started
     _metrics(con, records, report, model, run_id, decisions_sha)
+    retrain_request_served(decisions_file)
     return report
 
 

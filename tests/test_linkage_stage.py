@@ -12,7 +12,13 @@ import polars as pl
 import pytest
 
 from ingest.pseudonymise import load_key, person_key
-from linkage.decisions import invalid_lines, read_decisions, record_decision
+from linkage.decisions import (
+    invalid_lines,
+    read_decisions,
+    record_decision,
+    request_retraining,
+    retrain_pending,
+)
 from linkage.review import pairs_for_review
 from linkage.stage import RECORD_ID, compares_otherwise, for_records, link_persons
 from teilhabe.settings import Settings
@@ -218,3 +224,36 @@ def test_a_stored_model_that_compares_otherwise_is_trained_again(warehouse, tmp_
     report = link_persons(con, tmp_path / "decisions.csv")
     assert report.trained and "not the code's" in report.model
     assert not compares_otherwise(json.loads(con.execute(newest).fetchone()[0]))
+
+
+def test_a_retraining_requested_while_the_model_trains_is_kept_for_the_next_run(
+    warehouse, tmp_path, monkeypatch
+):
+    """The request a run took ends with its linkage; one the operator makes meanwhile is a new one
+    and stays. A request taken by a run that failed before the end of its linkage stays too."""
+    from linkage import stage
+
+    con, decisions = warehouse, tmp_path / "linkage" / "decisions.csv"
+    models = lambda: con.execute("select count(*) from linkage.model").fetchone()[0]  # noqa: E731
+    before = models()
+    request_retraining(decisions, "first")
+    real = stage._clusters
+
+    def operator_asks_again(*args):
+        request_retraining(decisions, "asked while the model trained")
+        return real(*args)
+
+    monkeypatch.setattr(stage, "_clusters", operator_asks_again)
+    assert link_persons(con, decisions).trained and models() == before + 1
+    assert retrain_pending(decisions), "the second request is not lost"
+
+    def fails(*args):
+        raise RuntimeError("the run dies during its linkage")
+
+    monkeypatch.setattr(stage, "_clusters", fails)
+    with pytest.raises(RuntimeError):
+        link_persons(con, decisions)
+    assert retrain_pending(decisions), "a request of a failed linkage stays"
+    monkeypatch.setattr(stage, "_clusters", real)
+    assert link_persons(con, decisions).trained
+    assert not retrain_pending(decisions), "served"
