@@ -1,8 +1,8 @@
 """The operator's clerical decisions on pairs of person records (linkage.md §3): a CSV file in the
 data home, ``linkage/decisions.csv``, one line per pair (record ids only, never a value), that
 overrides the model on every later run. The newest line for a pair counts. Beside it, the
-operator's request to train the model again (``teilhabe linkage retrain``), which the next
-complete run carries out and then removes."""
+operator's request to train the model again (``teilhabe linkage retrain``), which the next run's
+linkage stage takes, and ends when that stage completes."""
 
 from __future__ import annotations
 
