@@ -127,10 +127,36 @@ class _Taken:
     inbox_file: InboxFile | None
 
 
-def load_chunk(ctx: LoadContext, arrivals: list[Arrival]) -> _Intake:
-    """Load one chunk (the caller holds the transaction); returns what was taken and what changed
-    while being read."""
-    intake, batch = _read(ctx, arrivals)
+@dataclass
+class ReadChunk:
+    """A chunk's files as read, before its transaction: what was taken (hashed, archived) and the
+    batch read and validated from them. Reading touches no table, so the next chunk is read while
+    one is written (ingest/load.py)."""
+
+    intake: _Intake
+    batch: Batch
+
+
+def read_chunk(archive: Path, limits: Limits, arrivals: list[Arrival], known: set[str] | None) -> ReadChunk:
+    """Each file read once (hashed and archived on the way) and validated with the rest of the
+    chunk against the workshops ``known`` before it; a file that changed while being read is
+    dropped from the batch, as if it had not arrived yet."""
+    intake = _Intake(archive, limits)
+    batch = read_batch(
+        [intake.incoming(arrival) for arrival in arrivals], known_workshops=known, limits=limits
+    )
+    if intake.unstable:
+        unstable = [entry.name for entry in intake.unstable]
+        batch.files = {name: outcome for name, outcome in batch.files.items() if name not in unstable}
+        batch.findings = batch.findings.filter(~pl.col("file").is_in(unstable))
+        batch.valid = {t: f.filter(~pl.col("_file").is_in(unstable)) for t, f in batch.valid.items()}
+    return ReadChunk(intake, batch)
+
+
+def load_chunk(ctx: LoadContext, chunk: ReadChunk) -> None:
+    """Load one chunk as read (the caller holds the transaction)."""
+    intake, batch = chunk.intake, chunk.batch
+    ctx.report.new_files -= len(intake.unstable)
     taken = {
         name: _Taken(sha, size, a.mtime_ns, a.received_at, a.file if a.from_inbox else None)
         for name, (sha, size, a) in intake.taken.items()
@@ -143,25 +169,6 @@ def load_chunk(ctx: LoadContext, arrivals: list[Arrival]) -> _Intake:
     _warn_unknown_persons(ctx.con, log.filter(pl.col("status") == "loaded")["delivery_id"].to_list())
     _remember_inbox_files(ctx, log, taken)
     _count(ctx.report, log)
-    return intake
-
-
-def _read(ctx: LoadContext, arrivals: list[Arrival]) -> tuple[_Intake, Batch]:
-    """Each file read once (hashed and archived on the way); a file that changed while being read
-    is dropped from the batch, as if it had not arrived yet."""
-    intake = _Intake(ctx.archive, ctx.limits)
-    batch = read_batch(
-        [intake.incoming(arrival) for arrival in arrivals],
-        known_workshops=known_workshops(ctx.con),
-        limits=ctx.limits,
-    )
-    ctx.report.new_files -= len(intake.unstable)
-    if intake.unstable:
-        unstable = [entry.name for entry in intake.unstable]
-        batch.files = {name: outcome for name, outcome in batch.files.items() if name not in unstable}
-        batch.findings = batch.findings.filter(~pl.col("file").is_in(unstable))
-        batch.valid = {t: f.filter(~pl.col("_file").is_in(unstable)) for t, f in batch.valid.items()}
-    return intake, batch
 
 
 def known_workshops(con: duckdb.DuckDBPyConnection) -> set[str] | None:

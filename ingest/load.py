@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from ingest.chunk import Arrival, IngestReport, LoadContext, known_workshops, load_chunk
+from ingest.chunk import Arrival, IngestReport, LoadContext, known_workshops, load_chunk, read_chunk
 from ingest.encodings import forget_values
+from ingest.identify import Delivery, identify
 from ingest.inbox import (
     IgnoredEntry,
     InboxFile,
@@ -224,22 +227,44 @@ def _load(
         current.append(arrival)
         names.add(arrival.name)
     chunks += [current] if current else []
-    ignored = []
-    for chunk in chunks:
-        ctx.con.execute("begin transaction")
-        try:
-            intake = load_chunk(ctx, chunk)
-            os.sync()  # the archived files are on disk before the log that names them commits
-            ctx.con.execute("commit")
-        except BaseException:
-            ctx.con.execute("rollback")
-            raise
-        ignored += intake.unstable
-        if not keep:
-            ctx.report.moved_out += _clear_inbox(
-                [a.file for _, _, a in intake.taken.values() if a.from_inbox]
-            )
+    ignored: list[IgnoredEntry] = []
+    known = known_workshops(ctx.con)
+    with ThreadPoolExecutor(1, thread_name_prefix="teilhabe-read-ahead") as reader:
+        read = partial(reader.submit, read_chunk, ctx.archive, ctx.limits)
+        pending = read(chunks[0], known) if chunks else None
+        for index, chunk in enumerate(chunks):
+            taken = pending.result()
+            following = chunks[index + 1] if index + 1 < len(chunks) else None
+            # The next chunk is read (files taken, parsed, validated: no table touched) while this
+            # one is written, on the other core. A register changes the workshops the next chunk
+            # is checked against: after a chunk holding one, the next is read once it committed.
+            ahead = following is not None and not _names_register(chunk)
+            pending = read(following, known) if ahead else None
+            ctx.con.execute("begin transaction")
+            try:
+                load_chunk(ctx, taken)
+                os.sync()  # the archived files are on disk before the log that names them commits
+                ctx.con.execute("commit")
+            except BaseException:
+                ctx.con.execute("rollback")
+                if pending is not None:
+                    pending.cancel()
+                raise
+            if following is not None and not ahead:
+                known = known_workshops(ctx.con)
+                pending = read(following, known)
+            ignored += taken.intake.unstable
+            if not keep:
+                ctx.report.moved_out += _clear_inbox(
+                    [a.file for _, _, a in taken.intake.taken.values() if a.from_inbox]
+                )
     return ignored
+
+
+def _names_register(chunk: list[Arrival]) -> bool:
+    return any(
+        isinstance(d := identify(arrival.name), Delivery) and d.format == "lv_register" for arrival in chunk
+    )
 
 
 def replay(

@@ -144,7 +144,7 @@ def keyed_hash(key: bytes, prefix: bytes = b"") -> Callable[[str], str]:
 def _hmac(key: bytes) -> Callable[[str], str]:
     """A key's hash, remembered for the values of the run (a person recurs in every monthly file,
     so in every chunk); ``forget_values`` ends that at the end of ingest."""
-    return lru_cache(maxsize=1 << 17)(keyed_hash(key))
+    return lru_cache(maxsize=1 << 19)(keyed_hash(key))
 
 
 def forget_values() -> None:

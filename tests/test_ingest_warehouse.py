@@ -241,9 +241,9 @@ def test_a_crash_keeps_the_whole_chunks_before_it_and_the_rerun_takes_the_rest(d
     real_chunk, real_frame = wh.load_chunk, chunk_module.landing_frame
     chunks: list[list[str]] = []
 
-    def chunk(ctx, files):
-        chunks.append([file.name for file in files])
-        return real_chunk(ctx, files)
+    def chunk(ctx, read):
+        chunks.append(list(read.batch.files))
+        return real_chunk(ctx, read)
 
     def frame(*args, **kwargs):
         if len(chunks) == 2:
@@ -280,6 +280,34 @@ def test_a_crash_keeps_the_whole_chunks_before_it_and_the_rerun_takes_the_rest(d
         a, b = f"select {columns} from {table}", f"select {columns} from uninterrupted.{table}"
         differing = con.execute(f"select count(*) from (({a} except all {b}) union all ({b} except all {a}))")
         assert differing.fetchone()[0] == 0, f"{table} differs from an uninterrupted run"
+
+
+def test_a_chunk_after_a_register_is_read_against_it(demo, tmp_path):
+    """Each chunk is read while the one before it is written, against the registers before that
+    one; a chunk holding a register is written before the next is read. A new register naming a
+    workshop, then that workshop's files, in the following chunks of one run: loaded, not held."""
+    new, register = "LVR-0204", "lv_LVR_werkstaetten.csv"
+    first, inbox = tmp_path / "first", tmp_path / "inbox"
+    first.mkdir()
+    inbox.mkdir()
+    lines = (demo / register).read_bytes().split(b"\r\n")
+    (first / register).write_bytes(b"\r\n".join(line for line in lines if not line.startswith(new.encode())))
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    wh.ingest(con, first, tmp_path / "archive", KEY)
+    assert new not in chunk_module.known_workshops(con)
+
+    shutil.copy2(demo / register, inbox / register)
+    named = next(line for line in lines if line.startswith(new.encode())).split(b";")[1].decode("cp1252")
+    files = sorted(p.name for p in demo.iterdir() if named in p.name)[:3]  # workbooks named by workshop
+    assert files, f"the demo has files of {new} ({named})"
+    for name in files:  # arriving after the register (one chunk each)
+        assert (demo / name).stat().st_mtime_ns > (demo / register).stat().st_mtime_ns
+        shutil.copy2(demo / name, inbox / name)
+    report = wh.ingest(con, inbox, tmp_path / "archive", KEY, chunk_files=1)
+    statuses = dict(
+        con.execute("select file_name, status from ops.delivery_log where sender = ?", [new]).fetchall()
+    )
+    assert report.held == 0 and statuses == dict.fromkeys(files, "loaded"), statuses
 
 
 def test_first_run_creates_a_private_key_outside_the_repo(tmp_path, monkeypatch):
