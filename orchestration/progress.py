@@ -25,6 +25,7 @@ STAGES = {
     "outbox__periods__yearly": "extracts",
 }
 COUNTED = {"ASSET_MATERIALIZATION", "ASSET_CHECK_EVALUATION", "ASSET_OBSERVATION"}
+WATCHED = {dg.DagsterEventType(kind) for kind in (*COUNTED, "STEP_START", "STEP_SUCCESS", "STEP_FAILURE")}
 POLL_SECONDS = 0.5
 
 
@@ -38,7 +39,7 @@ class Progress(threading.Thread):
         self.out = out or sys.stdout
         self.live = self.out.isatty()
         self._stopping = threading.Event()
-        self._seen = 0
+        self._cursor: str | None = None  # the last event read
         self._running: dict[str, float] = {}  # step -> when it started
         self._counts: dict[str, int] = {}
 
@@ -54,11 +55,15 @@ class Progress(threading.Thread):
             self._poll()
 
     def _poll(self) -> None:
+        """The step events written since the last poll (a cursor: reading the whole log on every
+        poll decoded ~1,000 events each half second, ~15 s of CPU in a new month's run)."""
         try:
-            entries = self.instance.all_logs(self.run_id)
+            page = self.instance.get_records_for_run(self.run_id, cursor=self._cursor, of_type=WATCHED)
         except Exception:  # the log cannot be read now (locked, a full disk): try again later
             return
-        for entry in entries[self._seen :]:
+        self._cursor = page.cursor
+        for record in page.records:
+            entry = record.event_log_entry
             event = entry.dagster_event
             if event is None or event.step_key not in STAGES:
                 continue
@@ -71,7 +76,6 @@ class Progress(threading.Thread):
                 seconds = entry.timestamp - self._running.pop(step)
                 verdict = "done" if kind == "STEP_SUCCESS" else "FAILED"
                 self._line(f"{STAGES[step]:<16}{verdict} in {seconds:.1f} s", final=True)
-        self._seen = len(entries)
         if self.live:
             for step, started in self._running.items():
                 count = self._counts.get(step, 0)

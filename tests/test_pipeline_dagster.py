@@ -181,3 +181,33 @@ def test_every_sender_hears_what_became_of_its_files(pipeline_run, faulty):
     for (sender, period), (page, rows) in pages.items():
         words = set(re.split(r"[\s;,<>\"'()=:]+", page + " ".join(" ".join(r.values()) for r in rows)))
         assert not words & secrets, f"the Rückmeldung to {sender} for {period} shows an identifier"
+
+
+def test_the_console_shows_each_stage_once_as_it_ends():
+    """The command line's progress lines come from the run's event log, read from where the last
+    poll ended: each stage's line once, the steps Dagster runs besides them none."""
+    import io
+    import uuid
+
+    from orchestration.progress import Progress
+
+    @dg.asset(key="landing_tables")
+    def ingest() -> None: ...
+
+    @dg.asset(key=["analysts", "teilhabe_duckdb"], deps=[ingest])
+    def copy(context) -> None:
+        context.log.info("a step's own log line is not a stage's line")
+
+    @dg.asset(deps=[copy])
+    def unnamed() -> None: ...
+
+    out, run_id = io.StringIO(), str(uuid.uuid4())
+    with dg.instance_for_test() as instance:
+        progress = Progress(instance, run_id, dbt_nodes=0, out=out)
+        progress.start()
+        job = dg.Definitions(assets=[ingest, copy, unnamed]).resolve_implicit_global_asset_job_def()
+        assert job.execute_in_process(instance=instance, run_id=run_id).success
+        progress.stop()
+        progress._poll()  # a poll with nothing new adds nothing
+    lines = out.getvalue().splitlines()
+    assert [line.split(" done in ")[0].strip() for line in lines] == ["ingest", "analysts' copy"], lines
