@@ -12,8 +12,9 @@ period are a duplicate. A newer delivery for the same landing table, sender and 
 the older one's rows (the older stays in the archive and the log, as superseded). Files are taken
 in received order, in chunks of a few thousand, each chunk one transaction: a crash leaves the
 landing tables as they were after the last whole chunk, as if the later files had not arrived yet,
-and the rerun takes those. While a chunk is written, the next one is read in a second thread. (One transaction for a whole initial load would hold every uncommitted
-row in memory: DuckDB keeps them outside its memory limit, ~0.2 GiB per chunk.)
+and the rerun takes those. (One transaction for a whole initial load would hold every uncommitted
+row in memory: DuckDB keeps them outside its memory limit, ~0.2 GiB per chunk.) While a chunk is
+written, the next one is read in a second thread.
 """
 
 from __future__ import annotations
