@@ -56,7 +56,7 @@ class Progress(threading.Thread):
 
     def _poll(self) -> None:
         """The step events written since the last poll (a cursor: reading the whole log on every
-        poll decoded ~1,000 events each half second, ~15 s of CPU in a new month's run)."""
+        poll decoded up to ~1,000 events each half second, on the interpreter the steps run on)."""
         try:
             page = self.instance.get_records_for_run(self.run_id, cursor=self._cursor, of_type=WATCHED)
         except Exception:  # the log cannot be read now (locked, a full disk): try again later
