@@ -28,9 +28,16 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from ingest.chunk import Arrival, IngestReport, LoadContext, known_workshops, load_chunk, read_chunk
+from ingest.chunk import (
+    Arrival,
+    IngestReport,
+    LoadContext,
+    ReadChunk,
+    known_workshops,
+    load_chunk,
+    read_chunk,
+)
 from ingest.encodings import forget_values
-from ingest.identify import Delivery, identify
 from ingest.inbox import (
     IgnoredEntry,
     InboxFile,
@@ -233,13 +240,13 @@ def _load(
     with ThreadPoolExecutor(1, thread_name_prefix="teilhabe-read-ahead") as reader:
         read = partial(reader.submit, read_chunk, ctx.archive, ctx.limits)
         pending = read(chunks[0], known) if chunks else None
-        for index, chunk in enumerate(chunks):
+        for index in range(len(chunks)):
             taken = pending.result()
             following = chunks[index + 1] if index + 1 < len(chunks) else None
             # The next chunk is read (files taken, parsed, validated: no table touched) while this
             # one is written, on the other core. A register changes the workshops the next chunk
             # is checked against: after a chunk holding one, the next is read once it committed.
-            ahead = following is not None and not _names_register(chunk)
+            ahead = following is not None and not _holds_register(taken)
             pending = read(following, known) if ahead else None
             ctx.con.execute("begin transaction")
             try:
@@ -262,10 +269,8 @@ def _load(
     return ignored
 
 
-def _names_register(chunk: list[Arrival]) -> bool:
-    return any(
-        isinstance(d := identify(arrival.name), Delivery) and d.format == "lv_register" for arrival in chunk
-    )
+def _holds_register(chunk: ReadChunk) -> bool:
+    return any(o.delivery and o.delivery.format == "lv_register" for o in chunk.batch.files.values())
 
 
 def replay(
