@@ -46,10 +46,13 @@ from publish.tiles import TILES
 LOG = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).with_name("templates")
 REPORT_STEM = "bericht"
-# typst's wheel brings no sans-serif font; DejaVu (Debian's fonts-dejavu-core) is taken from here,
-# and no other system font, so the PDF is the same on every machine.
-FONT_DIRS = ("/usr/share/fonts/truetype/dejavu",)
-FONT = "DejaVu Sans"
+# Liberation Sans, shipped in templates/fonts (SIL OFL) and no system font, so the PDF is the same
+# on every machine. vl-convert carries the same font in its library and measures a chart's texts in
+# it from memory; a font it has to open from disk it opens for every text it measures (~1,600 times
+# per chart), 3-4 times slower. Arial and Helvetica have its metrics: the HTML page's charts, laid
+# out in it, fit in a browser that shows them in one of those.
+FONT_DIRS = (str(TEMPLATES / "fonts"),)
+FONT = "Liberation Sans, Arial, Helvetica, sans-serif"
 COLOURS = {"text": "#1a1a1a", "background": "#ffffff", "head": "#e8eef5", "bar": "#1f5a96"}  # WCAG AA
 NAMES = ("werkstatt_name", "kreis_name", "jobcenter_name")  # a row's name, first found
 KEYS = ("werkstatt_nr", "kreisschluessel", "jobcenter", "landschaftsverband")  # the name's fallback
@@ -85,7 +88,17 @@ def _series_names(sheet: Sheet) -> list[str]:
     """Whose figure each row is: its name, else its key, else whose row it is."""
     frame = sheet.frame
     candidates = [c for c in (*NAMES, *KEYS) if c in frame.columns]
-    return frame.select(pl.coalesce(*candidates).fill_null("")).to_series().to_list()
+    named = frame.with_columns(pl.coalesce(*candidates).fill_null("").alias("_shown_name"))
+    if keys := [c for c in KEYS if c in frame.columns]:
+        # Two workshops of one name (there are) would share one bar and one line: their key added.
+        key = pl.coalesce(*keys).cast(pl.String)
+        shared = key.is_not_null() & (key.n_unique().over("_shown_name") > 1)
+        named = named.with_columns(
+            _shown_name=pl.when(shared)
+            .then(pl.format("{} ({})", "_shown_name", key))
+            .otherwise("_shown_name")
+        )
+    return named["_shown_name"].to_list()
 
 
 def _row_names(sheet: Sheet) -> list[str]:
@@ -209,16 +222,21 @@ def _charts(sheet: Sheet) -> list[dict]:
     tile maps of a regional overview's main figures."""
     if _months(sheet):
         return [_trend_chart(sheet)]
-    return [chart for chart in (_bar_chart(sheet), *_tile_maps(sheet)) if chart]
+    return [*_bar_charts(sheet), *_tile_maps(sheet)]
 
 
-def _bar_chart(sheet: Sheet) -> dict | None:
+# A bar chart of more bars would not fit on the PDF's page at a readable size (the LWL's 49
+# workshops, the 53 Kreise): it is drawn in parts, on one scale.
+BARS_PER_CHART = 18
+
+
+def _bar_charts(sheet: Sheet) -> list[dict]:
     """Bars of the rate: per row of the KPI's grain (no totals) where there are at least three, or
-    one row beside the totals it compares with (a Jobcenter, its peer group, NRW). A suppressed or
-    missing value gets no bar, only its symbol."""
+    one row beside the totals it compares with (a Jobcenter, its peer group, NRW), highest first. A
+    suppressed or missing value gets no bar, only its symbol."""
     frame = sheet.frame
     if "value" not in frame.columns or "level" not in frame.columns:
-        return None
+        return []
     levels = frame["level"].to_list()
     base = [i for i, level in enumerate(levels) if level not in TOTAL_LEVELS]
     if len(base) == 1 and any(level in COMPARISONS for level in levels):
@@ -226,35 +244,49 @@ def _bar_chart(sheet: Sheet) -> dict | None:
     elif set(levels) <= {"landschaftsverband", "nrw"} and len(levels) >= 2:  # a table of the two LVs
         base = list(range(len(levels)))
     elif len(base) < 3:
-        return None
+        return []
     header = column(sheet.kpi, "value").header
     names, labels = _row_names(sheet), texts(sheet, "value")
+    shown = [_shown(labels[i]) for i in range(frame.height)]
     data = pl.DataFrame(
         {
             "name": [names[i] for i in base],
-            "value": [frame["value"][i] if _shown(labels[i]) else None for i in base],
-            "label": [labels[i] + _rank(sheet, i) if _shown(labels[i]) else labels[i] for i in base],
+            "value": [frame["value"][i] if shown[i] else None for i in base],
+            "label": [labels[i] + _rank(sheet, i) if shown[i] else labels[i] for i in base],
+            "described": [
+                f"{names[i]} {labels[i]}{_rank(sheet, i)}"
+                if shown[i]
+                else f"{names[i]}: {_missing(labels[i])}"
+                for i in base
+            ],
         },
-        schema={"name": pl.String, "value": pl.Float64, "label": pl.String},
+        schema={"name": pl.String, "value": pl.Float64, "label": pl.String, "described": pl.String},
+    ).sort("value", descending=True, nulls_last=True, maintain_order=True)
+    grain = {"werkstatt": "Werkstatt", "kreis": "Kreis", "jobcenter": "Jobcenter"}.get(
+        levels[base[0]], "Zeile"
     )
-    order = data.sort("value", descending=True, nulls_last=True)["name"].to_list()
-    axis = alt.Chart(data).encode(y=alt.Y("name:N", sort=order, title=None))
+    parts = -(-data.height // BARS_PER_CHART)
+    size = -(-data.height // parts)  # parts of equal size
+    top = data["value"].max()
+    domain = [0, max(float(top), 0.0)] if top is not None else None
+    charts = []
+    for number, start in enumerate(range(0, data.height, size), 1):
+        part = f", Teil {number} von {parts}" if parts > 1 else ""
+        charts.append(_bars(data.slice(start, size), header, domain, part, f"{header} je {grain}{part}"))
+    return charts
+
+
+def _bars(data: pl.DataFrame, header: str, domain: list | None, part: str, caption: str) -> dict:
+    axis = alt.Chart(data).encode(y=alt.Y("name:N", sort=data["name"].to_list(), title=None))
     bars = axis.transform_filter("isValid(datum.value)").mark_bar(color=COLOURS["bar"])
-    bars = bars.encode(x=alt.X("value:Q", title=header, axis=alt.Axis(format=",~r")))
+    scale = alt.Scale(domain=domain, nice=True) if domain else alt.Undefined
+    bars = bars.encode(x=alt.X("value:Q", title=header, axis=alt.Axis(format=",~r"), scale=scale))
     text = axis.transform_calculate(at="isValid(datum.value) ? datum.value : 0").mark_text(
         align="left", dx=4, color=COLOURS["text"], fontSize=11
     )
     chart = (bars + text.encode(x="at:Q", text="label:N")).properties(width=420, height=alt.Step(20))
-    ranked = [_rank(sheet, i) for i in range(frame.height)]
-    described = [
-        f"{names[i]} {labels[i]}{ranked[i]}" if _shown(labels[i]) else f"{names[i]}: {_missing(labels[i])}"
-        for i in base
-    ]
-    alt_text = f"Balkendiagramm {header}: " + "; ".join(described) + "."
-    grain = {"werkstatt": "Werkstatt", "kreis": "Kreis", "jobcenter": "Jobcenter"}.get(
-        levels[base[0]], "Zeile"
-    )
-    return _svg(chart, alt_text, f"{header} je {grain}")
+    alt_text = f"Balkendiagramm {header}{part}: " + "; ".join(data["described"]) + "."
+    return _svg(chart, alt_text, caption)
 
 
 def _rank(sheet: Sheet, row: int) -> str:
@@ -441,7 +473,7 @@ def content(
 @cache
 def _compiler() -> typst.Compiler:
     """One compiler, reused: built from the template's path (a compiler built from bytes cannot
-    compile twice), with DejaVu and the fonts in typst's wheel only."""
+    compile twice), with Liberation Sans and the fonts in typst's wheel only."""
     fonts = typst.Fonts(include_system_fonts=False, include_embedded_fonts=True, font_paths=list(FONT_DIRS))
     return typst.Compiler(input=str(TEMPLATES / "report.typ"), root=str(TEMPLATES), font_paths=fonts)
 

@@ -44,8 +44,14 @@ def _figure_rows(path: Path) -> list[str]:
     extract = EXTRACTS[kpi]
     figures = [column(kpi, c).header for c in (*extract.counts, *extract.rates, *extract.means)]
     rows, named = [], []
-    for row in csv.DictReader(path.read_text("utf-8-sig").splitlines(), delimiter=";"):
+    read = list(csv.DictReader(path.read_text("utf-8-sig").splitlines(), delimiter=";"))
+    numbers: dict[str, set] = {}  # two workshops of one name are told apart by their number
+    for row in read:
+        numbers.setdefault(next(row[h] for h in NAMES if row.get(h)), set()).add(row.get("Werkstatt-Nr."))
+    for row in read:
         name = next(row[h] for h in NAMES if row.get(h))
+        if len(numbers[name]) > 1:
+            name = f"{name} ({row['Werkstatt-Nr.']})"
         if kpi == "k12":
             name = f"{name}: {row['Merkmal']}"
         first = list(row).index(figures[0])
@@ -222,3 +228,86 @@ def test_reports_rendered_in_worker_processes_equal_those_rendered_in_one(demo_h
     pooled = partner_reports(jobs)
     assert [r.html for r in pooled] == [partner_report(*job).html for job in jobs]
     assert all(r.pdf.startswith(b"%PDF") for r in pooled)
+
+
+def test_two_workshops_of_one_name_get_a_bar_and_a_row_each(demo_home):
+    """Registers hold workshops of one name (NRW: two "Werkstatt Dortmund" of the LWL). Each keeps
+    its own bar, line of the chart's text and table row, told apart by its number."""
+    import dataclasses
+
+    import duckdb
+    import polars as pl
+
+    from publish.extracts import decide, partner_sheets
+    from publish.reports import partner_report
+    from publish.step import partners_in_warehouse
+
+    with duckdb.connect(str(demo_home["root"] / "warehouse.duckdb"), read_only=True) as con:
+        lwl = next(p for p in partners_in_warehouse(con) if p.id == "lwl")
+        sheets = partner_sheets(decide(con), lwl, "2024")
+    k01 = next(s for s in sheets if s.kpi == "k01")
+    workshops = k01.frame.filter(pl.col("level") == "werkstatt")
+    (name, first), (_, second) = workshops.select("werkstatt_name", "werkstatt_nr").head(2).rows()
+    renamed = k01.frame.with_columns(
+        werkstatt_name=pl.when(pl.col("werkstatt_nr") == second)
+        .then(pl.lit(name))
+        .otherwise("werkstatt_name")
+    )
+    report = partner_report(lwl, "2024", [dataclasses.replace(k01, frame=renamed)], "2024")
+    page = report.html.decode("utf-8")
+    chart = re.search(r'<svg [^>]*aria-label="(Balkendiagramm[^"]*)"(.*?)</svg>', page, re.S)
+    bars = re.search(r'<g class="mark-rect role-mark[^>]*>(.*?)</g>', chart.group(2), re.S).group(1)
+    assert bars.count("<path") == workshops.filter(pl.col("value").is_not_null()).height
+    for number in (first, second):
+        assert f"{name} ({number}) " in chart.group(1), "the chart's text alternative"
+        assert f">{name} ({number})<" in chart.group(2), "the axis label"
+        assert f'<th scope="row">{name} ({number})</th>' in page, "the table row"
+
+
+def test_a_long_bar_chart_is_drawn_in_parts_on_one_scale(demo_home):
+    """A Landschaftsverband's ~50 workshops in one chart ran off the PDF's page: parts of at most
+    BARS_PER_CHART bars, highest first, every row in one part, all on one scale."""
+    import dataclasses
+
+    import duckdb
+    import polars as pl
+
+    from publish.extracts import decide, partner_sheets
+    from publish.reports import BARS_PER_CHART, partner_report
+    from publish.step import partners_in_warehouse
+
+    with duckdb.connect(str(demo_home["root"] / "warehouse.duckdb"), read_only=True) as con:
+        lwl = next(p for p in partners_in_warehouse(con) if p.id == "lwl")
+        sheets = partner_sheets(decide(con), lwl, "2024")
+    k01 = next(s for s in sheets if s.kpi == "k01")
+    one = k01.frame.filter(pl.col("level") == "werkstatt").head(1)
+    rows = 2 * BARS_PER_CHART + 3
+    many = pl.concat(
+        [
+            one.with_columns(
+                werkstatt_nr=pl.lit(f"LWL-9{i:03}"),
+                werkstatt_name=pl.lit(f"Werkstatt {i}"),
+                value=pl.lit(float(i)),
+            )
+            for i in range(1, rows + 1)
+        ]
+    )
+    hidden = pl.concat([k01.suppressed.head(1)] * rows)
+    report = partner_report(
+        lwl, "2024", [dataclasses.replace(k01, frame=many, suppressed=hidden, keys=None)], "2024"
+    )
+    charts = re.findall(
+        r'<svg [^>]*aria-label="(Balkendiagramm[^"]*)"(.*?)</svg>', report.html.decode(), re.S
+    )
+    assert len(charts) == 3
+    described, scales = [], set()
+    for number, (label, svg) in enumerate(charts, 1):
+        assert f", Teil {number} von 3: " in label
+        names = re.findall(r"(Werkstatt \d+) \d", label)
+        bars = re.search(r'<g class="mark-rect role-mark[^>]*>(.*?)</g>', svg, re.S).group(1)
+        assert bars.count("<path") == len(names) <= BARS_PER_CHART
+        described += names
+        ticks = re.findall(r'<g class="mark-text role-axis-label"[^>]*>(.*?)</g>', svg, re.S)
+        scales.add(tuple(re.findall(r">([^<]*)</text>", next(t for t in ticks if "Werkstatt" not in t))))
+    assert described == [f"Werkstatt {i}" for i in range(rows, 0, -1)], "each row once, highest first"
+    assert len(scales) == 1, "the same axis in every part"
