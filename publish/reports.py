@@ -525,37 +525,47 @@ def partner_report(
     return render(content(partner, period, sheets, data_through, data_status))
 
 
-# A worker process starts in ~2 s (altair, Vega and typst imported again); a report takes ~0.5 s
-# (its charts ~0.3 s). Below this many reports one process is quicker.
+# A worker process starts in ~3 s (altair, Vega and typst imported again, Vega's engine started);
+# a report takes ~0.3 s (its charts ~0.1 s). Below this many reports one process is quicker.
 POOL_FROM = 12
 
 
 def partner_reports(jobs: list[tuple]) -> list[Report]:
     """``partner_report(*job)`` for every job, in order (see ``ReportRendering``)."""
-    with ReportRendering(jobs) as rendering:
-        return rendering.reports()
+    with ReportRendering(len(jobs)) as rendering:
+        return rendering.render(jobs).reports()
 
 
 class ReportRendering:
     """``partner_report(*job)`` for every job: in worker processes, one per core, when there are
-    enough to pay for their start-up (all 56 partners' reports at NRW scale: 26 s in one process,
-    16 s in two on 2 cores), started on entering, so that the caller's own work (Great Expectations)
-    runs meanwhile; ``reports()`` waits for them, in order. Fewer jobs are rendered in this process
-    by ``reports()``. The workers are spawned, so a script that publishes must keep its own work
-    under ``if __name__ == "__main__":`` (as the ``teilhabe`` and ``dagster`` commands do)."""
+    enough to pay for their start-up (all 56 partners' reports at NRW scale: 13.5 s in one process,
+    ~10 s in two on 2 cores). The workers start on entering, for as many reports as are
+    ``expected``, and get ready while the caller decides what to render (the extracts' tables);
+    ``render()`` hands them the jobs, the caller's own work (Great Expectations) runs meanwhile, and
+    ``reports()`` waits for them, in order. Fewer jobs are rendered in this process by
+    ``reports()``. The workers are spawned, so a script that publishes must keep its own work under
+    ``if __name__ == "__main__":`` (as the ``teilhabe`` and ``dagster`` commands do)."""
 
-    def __init__(self, jobs: list[tuple]):
-        self.jobs = jobs
+    def __init__(self, expected: int):
+        self.expected = expected
+        self.jobs: list[tuple] = []
         self._pool: ProcessPoolExecutor | None = None
+        self._workers = min(os.cpu_count() or 1, expected // (POOL_FROM // 2))
         self._pending = None
 
     def __enter__(self) -> ReportRendering:
-        workers = min(os.cpu_count() or 1, len(self.jobs) // (POOL_FROM // 2))
-        if len(self.jobs) >= POOL_FROM and workers >= 2:
+        if self.expected >= POOL_FROM and self._workers >= 2:
             # spawn, not fork: the publishing process holds the warehouse open and DuckDB's threads
-            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-            chunks = max(1, len(self.jobs) // (4 * workers))
-            self._pending = self._pool.map(_report_of, self.jobs, chunksize=chunks)
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+            for _ in range(self._workers):
+                self._pool.submit(_get_ready)
+        return self
+
+    def render(self, jobs: list[tuple]) -> ReportRendering:
+        self.jobs = jobs
+        if self._pool is not None and len(jobs) >= POOL_FROM:
+            chunks = max(1, len(jobs) // (4 * self._workers))
+            self._pending = self._pool.map(_report_of, jobs, chunksize=chunks)
         return self
 
     def reports(self) -> list[Report]:
@@ -564,8 +574,15 @@ class ReportRendering:
         return list(self._pending)
 
     def __exit__(self, *_) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+        if self._pool is not None:  # workers that got nothing to render are not waited for
+            self._pool.shutdown(wait=self._pending is not None, cancel_futures=True)
+
+
+def _get_ready() -> None:
+    """A worker's first task: this module imported (by unpickling this function), the typst
+    compiler built and Vega's engine started (its first chart takes ~1 s)."""
+    _compiler()
+    vl_convert.vegalite_to_svg({"mark": "point", "data": {"values": [{"x": 1}]}})
 
 
 def _report_of(job: tuple) -> Report:

@@ -135,17 +135,19 @@ def publish(
     from publish.extracts import decide
 
     partners = _chosen(con, partner_ids, period_kind, period)
-    decision = decide(con)
-    outcomes, planned = _plan(con, decision, partners, period, today or date.today())
-    # Only partners whose figures changed are validated and get a new report; the others' newest
-    # version stands.
-    changed = [(p, c, s, r) for p, c, s, r in planned if not holds_figures(p, c, s, outbox)]
-    status = {  # the report's data status: only a new version has a report to put it in
-        p.id: data_status(con, p, shown_months(c, p.history_months) + ([c] if p.period == "year" else []))
-        for p, c, _, _ in changed
-    }
-    # The reports render in worker processes while Great Expectations validates here.
-    with ReportRendering([(p, c, s, r.through or c, status[p.id]) for p, c, s, r in changed]) as rendering:
+    # The reports render in worker processes, which get ready while the tables are decided, and
+    # then render while Great Expectations validates here.
+    with ReportRendering(expected=len(partners)) as rendering:
+        decision = decide(con)
+        outcomes, planned = _plan(con, decision, partners, period, today or date.today())
+        # Only partners whose figures changed are validated and get a new report; the others' newest
+        # version stands.
+        changed = [(p, c, s, r) for p, c, s, r in planned if not holds_figures(p, c, s, outbox)]
+        status = {  # the report's data status: only a new version has a report to put it in
+            p.id: data_status(con, p, shown_months(c, p.history_months) + ([c] if p.period == "year" else []))
+            for p, c, _, _ in changed
+        }
+        rendering.render([(p, c, s, r.through or c, status[p.id]) for p, c, s, r in changed])
         validator = _validator(changed, outbox) if validate else None
         reports = rendering.reports()
     pages = {p.id: report for (p, *_), report in zip(changed, reports, strict=True)}
