@@ -26,7 +26,7 @@ from pathlib import Path
 
 from publish.files import Sheet, csv_bytes, write_parquet, write_xlsx
 from publish.partners import Partner
-from publish.reports import REPORT_STEM, Report, partner_report
+from publish.reports import REPORT_STEM, NotRendered, Report, partner_report
 from teilhabe.disk import is_disk_full, storage_error
 from teilhabe.settings import DBT_PROJECT_DIR, code_version
 
@@ -146,12 +146,13 @@ def deliver(
     file_delay: float = 0.0,
     linkage_quality: dict | None = None,
     data_status: list[str] | None = None,
-    pages: Report | None = None,
+    pages: Report | NotRendered | None = None,
 ) -> Outcome:
     """Validate, then write a new version unless the newest one holds the same figures.
     ``linkage_quality``: the latest linkage run's measures (linkage.md §4), stated in the manifest;
     ``data_status``: the report's lines on missing and late files (publish/expected.py); ``pages``:
-    the report, where it was rendered already (publish/reports.py ``ReportRendering``)."""
+    the report, where it was rendered already (publish/reports.py ``ReportRendering``); a report
+    that failed to render blocks the delivery, as failed validation does."""
     folder = outbox / partner.id / period
     csvs = {sheet.kpi: csv_bytes(sheet) for sheet in sheets}
     figures, figures_sha = _figures(csvs)
@@ -168,6 +169,9 @@ def deliver(
     report = validate(sheets, partner, period, validation_reports(outbox)) if validate else None
     if report is not None and not report.success:
         return Outcome(partner.id, period, "blocked", None, report.summary(), figures_sha256=figures_sha)
+    if isinstance(pages, NotRendered):
+        message = f"the report could not be rendered: {pages.reason}"
+        return Outcome(partner.id, period, "blocked", None, message, figures_sha256=figures_sha)
 
     folder.mkdir(parents=True, exist_ok=True)
     for leftover in folder.glob(".v*.tmp-*"):  # a crashed attempt; never visible as a version

@@ -17,6 +17,8 @@ import logging
 import multiprocessing
 import os
 import re
+import struct
+import unicodedata
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,6 +76,13 @@ TILE_MISSING = "#d9d9d9"
 class Report:
     html: bytes
     pdf: bytes
+
+
+@dataclass(frozen=True)
+class NotRendered:
+    """A report that failed to render: that partner's delivery is blocked, the others' go out."""
+
+    reason: str
 
 
 def _months(sheet: Sheet) -> list[str] | None:
@@ -246,17 +255,15 @@ def _bar_charts(sheet: Sheet) -> list[dict]:
     elif len(base) < 3:
         return []
     header = column(sheet.kpi, "value").header
-    names, labels = _row_names(sheet), texts(sheet, "value")
+    names, labels, ranks = _row_names(sheet), texts(sheet, "value"), _ranks(sheet)
     shown = [_shown(labels[i]) for i in range(frame.height)]
     data = pl.DataFrame(
         {
             "name": [names[i] for i in base],
             "value": [frame["value"][i] if shown[i] else None for i in base],
-            "label": [labels[i] + _rank(sheet, i) if shown[i] else labels[i] for i in base],
+            "label": [labels[i] + ranks[i] if shown[i] else labels[i] for i in base],
             "described": [
-                f"{names[i]} {labels[i]}{_rank(sheet, i)}"
-                if shown[i]
-                else f"{names[i]}: {_missing(labels[i])}"
+                f"{names[i]} {labels[i]}{ranks[i]}" if shown[i] else f"{names[i]}: {_missing(labels[i])}"
                 for i in base
             ],
         },
@@ -289,12 +296,18 @@ def _bars(data: pl.DataFrame, header: str, domain: list | None, part: str, capti
     return _svg(chart, alt_text, caption)
 
 
-def _rank(sheet: Sheet, row: int) -> str:
-    """ ", Rang 1 (Vorjahr 3)" where the sheet ranks its rows and the rank is shown."""
-    if "rank" not in sheet.frame.columns or not _shown(rank := texts(sheet, "rank")[row]) or not rank:
-        return ""
-    before = texts(sheet, "rank_prev_year")[row] if "rank_prev_year" in sheet.frame.columns else ""
-    return f", Rang {rank}" + (f" (Vorjahr {before})" if before and _shown(before) else "")
+def _ranks(sheet: Sheet) -> list[str]:
+    """Per row ", Rang 1 (Vorjahr 3)" where the sheet ranks its rows and the rank is shown, else ""."""
+    height = sheet.frame.height
+    if "rank" not in sheet.frame.columns:
+        return [""] * height
+    before = texts(sheet, "rank_prev_year") if "rank_prev_year" in sheet.frame.columns else [""] * height
+    return [
+        f", Rang {rank}" + (f" (Vorjahr {prev})" if prev and _shown(prev) else "")
+        if rank and _shown(rank)
+        else ""
+        for rank, prev in zip(texts(sheet, "rank"), before, strict=True)
+    ]
 
 
 def _tile_maps(sheet: Sheet) -> list[dict]:
@@ -488,11 +501,16 @@ def html_template(name: str) -> jinja2.Template:
 
 
 def render(report: dict) -> Report:
-    payload = json.dumps(
-        {**report, "sections": [{**s, "charts": [{k: c[k] for k in ("svg", "alt", "caption")} for c in s["charts"]]}
-                                for s in report["sections"]]},
-        ensure_ascii=False,
-    )  # fmt: skip
+    printed = {**report, "sections": [{**s, "charts": [{k: c[k] for k in ("svg", "alt", "caption")} for c in s["charts"]]}
+                                      for s in report["sections"]]}  # fmt: skip
+    lacking: set[str] = set()
+    payload = json.dumps(_in_font(printed, lacking), ensure_ascii=False)
+    if lacking:
+        LOG.warning(
+            "report %s: characters the PDF's font has no glyph for are shown as %s in the PDF (the HTML "
+            "page shows them as sent): %s", report["title"], NO_GLYPH,
+            ", ".join(f"U+{ord(c):04X}" for c in sorted(lacking)),
+        )  # fmt: skip
     pdf, warnings = _compiler().compile_with_warnings(
         format="pdf", sys_inputs={"data": payload}, pdf_standards=["ua-1"]
     )
@@ -500,6 +518,79 @@ def render(report: dict) -> Report:
         LOG.warning("report %s: typst: %s", report["title"], warning.message)
     page = _numbered_ids(html_template("report.html.j2").render(**report))
     return Report(page.encode("utf-8"), pdf)
+
+
+# A register's workshop name may hold any character (an emoji, CJK): a tagged PDF (PDF/UA) may not
+# show a character its font has no glyph for, and typst refuses to make it. In the PDF only, such a
+# character becomes NO_GLYPH; an invisible one (a control, a bidi isolate) or a mark is left out.
+NO_GLYPH = "\u25a1"  # □, in Liberation Sans
+
+
+def _in_font(value, lacking: set[str]):
+    """``value`` (a report's content: dicts, lists, texts) with every text NFC-normalised and each
+    character outside the PDF's fonts replaced; those characters are added to ``lacking``."""
+    if isinstance(value, str):
+        return _not_in_font().sub(
+            lambda m: _replaced(m.group(), lacking), unicodedata.normalize("NFC", value)
+        )
+    if isinstance(value, dict):
+        return {key: _in_font(item, lacking) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_in_font(item, lacking) for item in value]
+    return value
+
+
+def _replaced(char: str, lacking: set[str]) -> str:
+    lacking.add(char)
+    invisible = unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp", "Mn", "Me")
+    return "" if invisible else NO_GLYPH  # a mark (an emoji's variation selector) goes with its letter
+
+
+def _covered(font: Path) -> set[int]:
+    """The code points a TrueType font has a glyph for: its Windows Unicode (3, 1) cmap, format 4."""
+    data = font.read_bytes()
+    tables = struct.unpack_from(">H", data, 4)[0]
+    cmap = next(
+        struct.unpack_from(">I", data, 12 + 16 * i + 8)[0]
+        for i in range(tables)
+        if data[12 + 16 * i : 16 + 16 * i] == b"cmap"
+    )
+    subtables = struct.unpack_from(">H", data, cmap + 2)[0]
+    at = next(
+        cmap + struct.unpack_from(">I", data, cmap + 4 + 8 * i + 4)[0]
+        for i in range(subtables)
+        if struct.unpack_from(">HH", data, cmap + 4 + 8 * i) == (3, 1)
+    )
+    assert struct.unpack_from(">H", data, at)[0] == 4, f"{font.name}: cmap format 4 expected"
+    segments = struct.unpack_from(">H", data, at + 6)[0] // 2
+    ends_at, starts_at = at + 14, at + 16 + 2 * segments  # a reserved pad between the two
+    deltas_at, offsets_at = at + 16 + 4 * segments, at + 16 + 6 * segments
+    ends, starts, offsets = (
+        struct.unpack_from(f">{segments}H", data, a) for a in (ends_at, starts_at, offsets_at)
+    )
+    deltas = struct.unpack_from(f">{segments}h", data, deltas_at)
+    covered = set()
+    for i, (start, end, delta, offset) in enumerate(zip(starts, ends, deltas, offsets, strict=True)):
+        for code in range(start, min(end, 0xFFFE) + 1):
+            if offset:  # the glyph is looked up in an array after the offsets
+                glyph = struct.unpack_from(">H", data, offsets_at + 2 * i + offset + 2 * (code - start))[0]
+                glyph = (glyph + delta) & 0xFFFF if glyph else 0
+            else:
+                glyph = (code + delta) & 0xFFFF
+            if glyph:
+                covered.add(code)
+    return covered
+
+
+@cache
+def _not_in_font() -> re.Pattern:
+    """A character neither of the shipped fonts (regular, bold) has, nor a line break or tab."""
+    covered = set.intersection(*(_covered(font) for font in (TEMPLATES / "fonts").glob("*.ttf")))
+    covered |= {ord(c) for c in "\t\n\r"}
+    starts = sorted(code for code in covered if code - 1 not in covered)
+    ends = sorted(code for code in covered if code + 1 not in covered)
+    ranges = "".join(f"\\U{start:08x}-\\U{end:08x}" for start, end in zip(starts, ends, strict=True))
+    return re.compile(f"[^{ranges}]")
 
 
 _SVG_ID = re.compile(r'(id="|url\(#)(gradient_|clip)(\d+)')
@@ -530,7 +621,7 @@ def partner_report(
 POOL_FROM = 12
 
 
-def partner_reports(jobs: list[tuple]) -> list[Report]:
+def partner_reports(jobs: list[tuple]) -> list[Report | NotRendered]:
     """``partner_report(*job)`` for every job, in order (see ``ReportRendering``)."""
     with ReportRendering(len(jobs)) as rendering:
         return rendering.render(jobs).reports()
@@ -542,7 +633,7 @@ class ReportRendering:
     ~10 s in two on 2 cores). The workers start on entering, for as many reports as are
     ``expected``, and get ready while the caller decides what to render (the extracts' tables);
     ``render()`` hands them the jobs, the caller's own work (Great Expectations) runs meanwhile, and
-    ``reports()`` waits for them, in order. Fewer jobs are rendered in this process by
+    ``reports()`` waits for them, in order (a report that failed as ``NotRendered``). Fewer jobs are rendered in this process by
     ``reports()``. The workers are spawned, so a script that publishes must keep its own work under
     ``if __name__ == "__main__":`` (as the ``teilhabe`` and ``dagster`` commands do)."""
 
@@ -568,9 +659,9 @@ class ReportRendering:
             self._pending = self._pool.map(_report_of, jobs, chunksize=chunks)
         return self
 
-    def reports(self) -> list[Report]:
+    def reports(self) -> list[Report | NotRendered]:
         if self._pending is None:
-            return [partner_report(*job) for job in self.jobs]
+            return [_report_of(job) for job in self.jobs]
         return list(self._pending)
 
     def __exit__(self, *_) -> None:
@@ -585,5 +676,8 @@ def _get_ready() -> None:
     vl_convert.vegalite_to_svg({"mark": "point", "data": {"values": [{"x": 1}]}})
 
 
-def _report_of(job: tuple) -> Report:
-    return partner_report(*job)
+def _report_of(job: tuple) -> Report | NotRendered:
+    try:
+        return partner_report(*job)
+    except Exception as error:  # one partner's report, whatever failed in it
+        return NotRendered(f"{type(error).__name__}: {error}")

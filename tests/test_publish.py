@@ -598,3 +598,28 @@ def test_the_period_partitions_show_what_was_delivered(demo_home, copy_home):
         assert result.success
         yearly = dg.AssetKey(["outbox", "periods", "yearly"])
         assert "2019" not in instance.get_materialized_partitions(yearly), "no data, not materialised"
+
+
+def test_a_report_that_fails_blocks_only_its_partner(copy_home, monkeypatch):
+    """Whatever makes one partner's report fail, the others' deliveries go out; that partner's is
+    blocked with the reason, and no half-made version of it is left."""
+    from publish import reports
+
+    real = reports.partner_report
+
+    def failing(partner, *rest):
+        if partner.id == "jobcenter_05513":
+            raise RuntimeError("typst: the text could not be displayed")
+        return real(partner, *rest)
+
+    monkeypatch.setattr(reports, "partner_report", failing)
+    jobcenters = ["jobcenter_05112", "jobcenter_05513", "jobcenter_05914"]
+    with duckdb.connect(str(copy_home / "warehouse.duckdb")) as con:
+        outcomes = {o.partner: o for o in publish(con, copy_home / "outbox", jobcenters, "month", "2024-11")}
+    blocked = outcomes["jobcenter_05513"]
+    assert blocked.status == "blocked" and "typst: the text could not be displayed" in blocked.message
+    folder = copy_home / "outbox" / "jobcenter_05513" / "2024-11"
+    assert not folder.exists() or not any(folder.iterdir()), "nothing of it left behind"
+    for other in ("jobcenter_05112", "jobcenter_05914"):
+        assert outcomes[other].status == "delivered"
+        assert (copy_home / "outbox" / other / "2024-11" / "latest" / "bericht.pdf").exists()

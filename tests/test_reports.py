@@ -311,3 +311,40 @@ def test_a_long_bar_chart_is_drawn_in_parts_on_one_scale(demo_home):
         scales.add(tuple(re.findall(r">([^<]*)</text>", next(t for t in ticks if "Werkstatt" not in t))))
     assert described == [f"Werkstatt {i}" for i in range(rows, 0, -1)], "each row once, highest first"
     assert len(scales) == 1, "the same axis in every part"
+
+
+def test_a_name_the_pdf_font_lacks_is_kept_in_the_html_and_marked_in_the_pdf(demo_home, caplog):
+    """A register may name a workshop in any character (it arrives as UTF-8). A tagged PDF may not
+    show a character its font lacks, and typst refused the whole report; the PDF now shows □ for
+    it (an invisible one or a mark left out), the HTML page the name as sent, and the operator is
+    told which."""
+    import dataclasses
+    import io
+
+    import duckdb
+    import polars as pl
+
+    from publish.extracts import decide, partner_sheets
+    from publish.reports import NO_GLYPH, partner_report
+    from publish.step import partners_in_warehouse
+
+    with duckdb.connect(str(demo_home["root"] / "warehouse.duckdb"), read_only=True) as con:
+        lwl = next(p for p in partners_in_warehouse(con) if p.id == "lwl")
+        sheets = partner_sheets(decide(con), lwl, "2024")
+    k01 = next(s for s in sheets if s.kpi == "k01")
+    number = k01.frame.filter(pl.col("level") == "werkstatt")["werkstatt_nr"][0]
+    name = "Werkstatt 😀\ufe0f 日本 \u2066Ölberg <b>fett</b>"
+    renamed = k01.frame.with_columns(
+        werkstatt_name=pl.when(pl.col("werkstatt_nr") == number)
+        .then(pl.lit(name))
+        .otherwise("werkstatt_name")
+    )
+    with caplog.at_level("WARNING", logger="publish.reports"):
+        report = partner_report(lwl, "2024", [dataclasses.replace(k01, frame=renamed)], "2024")
+    text = " ".join(
+        " ".join(page.extract_text().split()) for page in pypdf.PdfReader(io.BytesIO(report.pdf)).pages
+    )
+    assert f"Werkstatt {NO_GLYPH} {NO_GLYPH * 2} Ölberg <b>fett</b>" in text
+    assert "Werkstatt 😀\ufe0f 日本 \u2066Ölberg &lt;b&gt;fett&lt;/b&gt;" in report.html.decode("utf-8")
+    warned = [r.getMessage() for r in caplog.records if "no glyph" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].endswith(": U+2066, U+65E5, U+672C, U+FE0F, U+1F600"), warned
