@@ -25,6 +25,7 @@ import duckdb
 import polars as pl
 
 from publish.expected import PART_NAMES, calendar_exists, query_rows
+from publish.files import neutralise
 from publish.outbox import _fsync_dir, _switch_latest, _versions, _write
 from publish.reports import html_template
 from publish.senders import Sender, SenderDirectory, load_senders
@@ -82,9 +83,10 @@ class Feedback:
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
         writer.writerow(CSV_HEADER)
-        for f in self.findings:
-            writer.writerow([f["file_name"], f["source_row"] or "", f["column_name"] or "", f["rule"],
-                             LEVEL_WORDS.get(f["level"], f["level"]), f["message"], f["value"] or ""])  # fmt: skip
+        for f in self.findings:  # a value or file name the sender wrote as a formula stays text in Excel
+            cells = [f["file_name"], f["source_row"] or "", f["column_name"] or "", f["rule"],
+                     LEVEL_WORDS.get(f["level"], f["level"]), f["message"], f["value"] or ""]  # fmt: skip
+            writer.writerow([neutralise(str(cell)) for cell in cells])
         return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 

