@@ -264,6 +264,15 @@ class Decision:
 
     tables: dict[str, pl.DataFrame]
     masks: dict[str, pl.DataFrame]
+    _cuts: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def of_periods(self, kpi: str, periods: tuple[str, ...]) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The table's and its mask's rows of these periods, cut once for all partners that show
+        them (the 53 Jobcenters show the same 24 months)."""
+        if (kpi, periods) not in self._cuts:
+            keep = self.tables[kpi]["_period"].is_in(list(periods))
+            self._cuts[kpi, periods] = (self.tables[kpi].filter(keep), self.masks[kpi].filter(keep))
+        return self._cuts[kpi, periods]
 
 
 def _decide_table(table: pl.DataFrame, groups: dict, extract: KpiExtract, forced: dict) -> pl.DataFrame:
@@ -460,9 +469,9 @@ def partner_sheets(decision: Decision, partner, period: str) -> list:
     months = shown_months(period, partner.history_months)
     sheets = []
     for kpi in partner.kpis:
-        extract, table, mask = EXTRACTS[kpi], decision.tables[kpi], decision.masks[kpi]
-        periods = months if extract.period == "month" else [period[:4]]
-        keep = table["_period"].is_in(periods) & in_scope(table, partner, extract)
+        extract = EXTRACTS[kpi]
+        table, mask = decision.of_periods(kpi, tuple(months) if extract.period == "month" else (period[:4],))
+        keep = in_scope(table, partner, extract)
         frame, hidden = table.filter(keep), mask.filter(keep)
         hidden = hidden.with_columns(pl.col(c) & frame[c].is_not_null() for c in hidden.columns)
         keys = frame.select(_CELL)

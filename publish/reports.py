@@ -497,12 +497,14 @@ def html_template(name: str) -> jinja2.Template:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
+    environment.globals["font"] = FONT
     return environment.get_template(name)
 
 
 def render(report: dict) -> Report:
-    printed = {**report, "sections": [{**s, "charts": [{k: c[k] for k in ("svg", "alt", "caption")} for c in s["charts"]]}
-                                      for s in report["sections"]]}  # fmt: skip
+    printed = {**report, "font": FONT.split(",", maxsplit=1)[0],
+               "sections": [{**s, "charts": [{k: c[k] for k in ("svg", "alt", "caption")} for c in s["charts"]]}
+                            for s in report["sections"]]}  # fmt: skip
     lacking: set[str] = set()
     payload = json.dumps(_in_font(printed, lacking), ensure_ascii=False)
     if lacking:
