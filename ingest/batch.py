@@ -170,6 +170,7 @@ def read_batch(
     batch = Batch()
     issues: list[Issue] = []
     tables: dict[str, list[pl.DataFrame]] = {}
+    data_rows = {}  # per file: its rows but a workbook's note rows
     for result in results:  # registers first: a workshop's file is checked against the register in force
         d = result.delivery
         if d and d.format == "lv_register" and not result.rejected:
@@ -202,6 +203,7 @@ def read_batch(
         outcome.rejected_because = rejection.message if rejection else None
         outcome.rows_in = _rows_in(result)
         outcome.rows_quarantined = result.rows_removed
+        data_rows[item.name] = outcome.rows_in - result.rows_removed
         for table, frame in result.tables.items():
             tables.setdefault(table, []).append(frame)
     held = [o.name for o in batch.held]
@@ -226,5 +228,29 @@ def read_batch(
         batch.valid[table] = checked.valid
         findings.append(checked.findings)
         _count_quarantined(batch, checked.findings)
+    findings.append(issues_frame(_reject_unusable(batch, data_rows)))
     batch.findings = pl.concat(findings).sort("file", "row", "column", nulls_last=False)
     return batch
+
+
+def _reject_unusable(batch: Batch, data_rows: dict[str, int]) -> list[Issue]:
+    """A file with data rows of which not one is valid (an export changed its date format) is
+    rejected whole: loaded, it would replace the period's earlier delivery with nothing, and its
+    figures would read 0 where they are missing. Its row findings stay, to say what is wrong. (A
+    file of no data rows, or only a note such as "keine Übergänge", is a valid empty delivery.)"""
+    valid_files = {name for frame in batch.valid.values() for name in frame["_file"].unique().to_list()}
+    issues = []
+    for outcome in batch.files.values():
+        if (
+            data_rows.get(outcome.name)
+            and outcome.name not in valid_files
+            and not outcome.rejected_because
+            and not outcome.held_because
+        ):
+            rows = f"{outcome.rows_in:,}".replace(",", ".")
+            outcome.rejected_because = (
+                f"keine Zeile verwendbar: alle {rows} Datenzeilen sind fehlerhaft (Befunde je Zeile unten); "
+                "die Datei wird nicht geladen, eine frühere Lieferung für diesen Zeitraum bleibt gültig"
+            )
+            issues.append(Issue(outcome.name, None, None, "no_valid_row", "file", outcome.rejected_because))
+    return issues

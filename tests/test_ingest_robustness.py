@@ -194,6 +194,38 @@ def test_a_date_after_the_stichtag_is_a_row_fault_and_many_reject_the_file(tmp_p
     assert "späteren Zeitraum" in batch.files[many.name].rejected_because
 
 
+def test_a_file_without_one_valid_row_is_rejected_and_the_earlier_delivery_stays(tmp_path):
+    """A Jobcenter's system update writes every date as TT.MM.JJJJ. Loaded, the file would replace
+    the period's earlier delivery with no row, and the period's figures would read 0 instead of
+    the ones delivered before (or missing). It is rejected whole, with every row's finding; a file
+    of no data rows (a month without transitions) is a valid delivery."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    name = "jc_05914_202401_bestand.csv"
+    header = "\ufeffmonat;geschlecht;elb;arbeitslose\n"
+    (inbox / name).write_text(header + "2024-01;M;10;5\n2024-01;W;12;6\n", "utf-8")
+    con = duckdb.connect()
+    assert wh.ingest(con, inbox, tmp_path / "archive", KEY).loaded == 1
+    (inbox / name).write_text(header + "01.2024;M;11;5\n01.2024;W;13;6\n", "utf-8")  # a correction, all wrong
+    report = wh.ingest(con, inbox, tmp_path / "archive", KEY)
+    assert (report.new_files, report.rejected, report.superseded) == (1, 1, 0)
+    assert con.execute("select elb from landing.jc_bestand order by elb").fetchall() == [(10,), (12,)]
+    status, loaded, quarantined, message = con.execute(
+        "select status, rows_loaded, rows_quarantined, message from ops.delivery_log order by delivery_id desc limit 1"
+    ).fetchone()
+    assert (status, loaded, quarantined) == ("rejected", 0, 2) and "keine Zeile verwendbar" in message
+    findings = con.execute(
+        "select source_row, column_name, rule from ops.quarantine order by source_row nulls first"
+    ).fetchall()
+    assert findings[0] == (None, None, "no_valid_row") and {(r, c) for r, c, _ in findings[1:]} == {
+        (2, "monat"),
+        (3, "monat"),
+    }
+    empty = _uebergaenge(tmp_path, "wfbm_LWL-0101_2022-01_uebergaenge.csv", [])
+    outcome = read_batch([empty]).files[empty.name]
+    assert not outcome.rejected_because and outcome.rows_in == 0
+
+
 def test_mixed_line_ends_are_read_and_control_characters_quarantine_their_row(tmp_path):
     rows = ["1;03.01.2022;SVB;Firma;44137;84.11;", "2;04.01.2022;SVB;Fir\x07ma;44137;84.11;"]
     path = tmp_path / "wfbm_LWL-0101_2022-01_uebergaenge.csv"

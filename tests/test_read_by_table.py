@@ -39,10 +39,10 @@ def _per_line_faults(folder: Path, demo: Path) -> dict[str, str | None]:
     personen_file("2024-06", quoted, "field_count")
     personen_file("2024-07", [], None)  # the header only
     personen_file("2024-08", [*lines[:4], "x" * 11000 + ";" * 3, lines[4] + ";"], "line_too_long")
-    uebergaenge = [
-        '4711;15.03.2024;BIAP;"Bäckerei ""Zum Hirsch"" OHG";44135;10.71;N',
-        '4712;16.03.2024;SVB;"Müller; Söhne";44135;47.11;N',  # a delimiter inside quotes
-        '4713;17.03.2024;SVB;"Meier ""Mitte";44135;"47.11";N',
+    uebergaenge = [  # valid but for the first's Art: a file of no valid row is rejected whole
+        '4711;15.03.2024;BIAP;"Bäckerei ""Zum Hirsch"" OHG";44135;10.71;',
+        '4712;16.03.2024;SVB;"Müller; Söhne";44135;47.11;',  # a delimiter inside quotes
+        '4713;17.03.2024;SVB;"Meier ""Mitte";44135;"47.11";',
     ]
     write("wfbm_LWL-0101_2024-03_uebergaenge.csv", UEBERGAENGE_HEADER + "\r\n" + "\r\n".join(uebergaenge) + "\r\n",
           "cp1252", None)  # fmt: skip
@@ -56,8 +56,8 @@ def _per_line_faults(folder: Path, demo: Path) -> dict[str, str | None]:
     write("wfbm_LWL-0101_2024-06_uebergaenge.csv", mixed, "cp1252", None)
     massnahmen_header = (demo / "jc_05914_202401_massnahmen.csv").read_text("utf-8-sig").split("\n")[0]
     massnahmen = [
-        '"111D1";MAG;2024-01-05;;"BÄCKEREI ""ZUM GRAF"" OHG";56793;N',
-        "111D2;MAG;2024-01-06;;X;56793;N",
+        '"914D000001";MAG;2024-01-05;;"BÄCKEREI ""ZUM GRAF"" OHG";56793;N',
+        "914D000002;MAG;2024-01-06;;X;56793;N",
     ]
     write("jc_05914_202401_massnahmen.csv", "\ufeff" + massnahmen_header + "\n" + "\n".join(massnahmen) + "\n",
           "utf-8", None)  # fmt: skip
