@@ -43,6 +43,10 @@ STATUS_WORDS = {
     "released": "gehalten, bis das Werkstättenverzeichnis die Werkstatt nannte; dann geladen",
 }
 LEVEL_WORDS = {"file": "Datei abgelehnt", "row": "Zeile zurückgestellt", "warning": "Hinweis"}
+# Findings the page lists one by one; beyond, it sums them up by file, column and rule (a file in a
+# new date format has a finding in every row: 40,000 of them made a page of 8 MB). The CSV has all.
+FINDINGS_LISTED = 200
+ROWS_NAMED = 5  # per summed-up finding, its first rows
 FEEDBACK_DDL = """
 create schema if not exists ops;
 create table if not exists ops.feedback_log (
@@ -241,6 +245,27 @@ def _unknown_person_notes(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str
     return notes
 
 
+def _summed_up(findings: list[dict]) -> list[dict]:
+    """One line per file, column, kind and rule (and its message): how many rows, the first ones."""
+    lines: dict[tuple, dict] = {}
+    for f in findings:
+        key = (f["file_name"], f["column_name"] or "", f["level_word"], f["rule"], f["message"])
+        line = lines.setdefault(key, {"count": 0, "rows": []})
+        line["count"] += 1
+        if f["source_row"] is not None and len(line["rows"]) <= ROWS_NAMED:
+            line["rows"].append(str(f["source_row"]))
+    return [
+        {"file_name": file_name, "column_name": column, "level_word": level, "rule": rule, "message": message,
+         "count": _german(line["count"]),
+         "rows": ", ".join(line["rows"][:ROWS_NAMED]) + (" …" if len(line["rows"]) > ROWS_NAMED else "")}
+        for (file_name, column, level, rule, message), line in lines.items()
+    ]  # fmt: skip
+
+
+def _german(number: int) -> str:
+    return f"{number:,}".replace(",", ".")
+
+
 def html(item: Feedback, addressee: str) -> bytes:
     period = f"{item.period[5:]}/{item.period[:4]}" if len(item.period) == 7 else item.period
     files = [
@@ -250,8 +275,10 @@ def html(item: Feedback, addressee: str) -> bytes:
     findings = [{**f, "level_word": LEVEL_WORDS.get(f["level"], f["level"])} for f in item.findings]
     register = "lv_<LV>_werkstaetten.csv" if item.sender_kind == "werkstatt" else None
     page = html_template("rueckmeldung.html.j2").render(
-        sender=addressee, period=period, files=files, findings=findings, expected=item.expected,
-        notes=item.notes, register=register, created=f"{datetime.now(UTC):%d.%m.%Y}",
+        sender=addressee, period=period, files=files, findings=findings[:FINDINGS_LISTED], expected=item.expected,
+        notes=item.notes, register=register, created=f"{datetime.now(UTC):%d.%m.%Y}", found=_german(len(findings)),
+        summary=_summed_up(findings) if len(findings) > FINDINGS_LISTED else [],
+        not_listed=_german(len(findings) - FINDINGS_LISTED) if len(findings) > FINDINGS_LISTED else None,
     )  # fmt: skip
     return page.encode("utf-8")
 

@@ -6,6 +6,7 @@ of a person no Personenmeldung names is pointed out by file and row."""
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 
 import duckdb
@@ -148,3 +149,40 @@ def test_a_value_written_as_a_formula_stays_text_in_the_rueckmeldung(demo, demo_
     [finding] = [row for row in rows[1:] if row[2] == "geschlecht"]
     assert finding[1] == "2" and finding[-1] == "'" + fields[4], finding
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+def test_a_file_wrong_in_every_row_is_summed_up_for_its_sender(demo, demo_home, tmp_path):
+    """A Jobcenter's new export writes every date as TT.MM.JJJJ: two findings in each of 1,840 rows.
+    The page sums them up by file, column and rule (how many, the first rows) and lists only the
+    first FINDINGS_LISTED; the CSV keeps every one."""
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+    from publish.feedback import FINDINGS_LISTED, ROWS_NAMED, html
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    name = "jc_05112_202312_kunden.csv"
+    header, *lines = (demo / name).read_text("utf-8-sig").splitlines()
+    german = [re.sub(r"(\d{4})-(\d{2})-(\d{2})", r"\3.\2.\1", line) for line in lines]
+    (inbox / name).write_text("\ufeff" + "\n".join([header, *german]) + "\n", "utf-8")
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        load.ingest(con, inbox, tmp_path / "archive", key, run_id="german dates")
+        [item] = feedbacks(con, [("05112", "2023-12")])
+    births = [f for f in item.findings if f["file_name"] == name and f["column_name"] == "geburtsdatum"]
+    assert len(births) == len(lines) and len(item.findings) > FINDINGS_LISTED
+    page = html(item, "Jobcenter Duisburg").decode("utf-8")
+    first = ", ".join(str(row) for row in range(2, 2 + ROWS_NAMED))
+    count = f"{len(lines):,}".replace(",", ".")
+    assert re.search(
+        rf"<th scope=\"row\">{name}</th><td>geburtsdatum</td>.*?<td class=\"num\">{count}</td><td>{first} …</td>",
+        page,
+        re.S,
+    ), "the summed-up line of the birth dates"
+    assert page.count('<th scope="row">') == FINDINGS_LISTED + len(
+        {(f["file_name"], f["column_name"], f["rule"]) for f in item.findings}
+    ) + len(item.files)
+    rest = f"{len(item.findings) - FINDINGS_LISTED:,}".replace(",", ".")
+    assert f"die übrigen {rest} in" in page
+    assert len(item.csv().decode("utf-8-sig").splitlines()) == len(item.findings) + 1
