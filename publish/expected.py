@@ -111,7 +111,7 @@ MAX_STATUS_LINES = 15
 def data_status(con: duckdb.DuckDBPyConnection, partner, periods: list[str]) -> list[str] | None:
     """The files of the partner's scope for ``periods`` (months and years) that are overdue or came
     late, in German, the longest overdue first, one line per sender, period and status; at most
-    MAX_STATUS_LINES and how many more. A
+    MAX_STATUS_LINES and how many more; then those in force with quarantined rows. A
     Landschaftsverband's scope: its workshops and its own files; a Jobcenter's: its own files.
     None where there is no calendar yet."""
     if not calendar_exists(con):
@@ -156,6 +156,40 @@ def data_status(con: duckdb.DuckDBPyConnection, partner, periods: list[str]) -> 
             )
     if len(grouped) > MAX_STATUS_LINES:
         lines.append(f"… und {len(grouped) - MAX_STATUS_LINES} weitere.")
+    incomplete = _incomplete(con, scope, [periods, *parameters])
+    return (lines or ([ON_TIME] if incomplete else [])) + incomplete
+
+
+ON_TIME = "Alle Lieferungen, auf denen diese Zahlen beruhen, kamen fristgerecht."
+
+
+def _incomplete(con: duckdb.DuckDBPyConnection, scope: str, parameters: list) -> list[str]:
+    """The files in force whose quarantined rows are missing from the figures, one line each:
+    the figures rest on the rest of the file (the sender was told, in its Rückmeldung)."""
+    rows = query_rows(
+        con,
+        f"""select distinct e.sender, e.part, e.period, w.workshop_name, log.rows_in, log.rows_quarantined
+            from {CALENDAR} e
+            join ops.delivery_log as log
+              on log.sender = e.sender and log.part = e.part and log.period = e.period and log.status = 'loaded'
+            left join marts.dim_workshops w on w.werkstatt_nr = e.sender and w.is_current
+            where log.rows_quarantined > 0 and list_contains(?, e.period) and {scope}
+            order by log.rows_quarantined desc, e.sender, e.part, e.period""",
+        parameters,
+    )
+    lines = []
+    for row in rows[:MAX_STATUS_LINES]:
+        who = f"{row['sender']} ({row['workshop_name']})" if row["workshop_name"] else row["sender"]
+        period = row["period"]
+        when = f"{period[5:]}/{period[:4]}" if len(period) == 7 else period
+        part = PART_NAMES.get(row["part"], row["part"])
+        quarantined, delivered = (f"{row[c]:,}".replace(",", ".") for c in ("rows_quarantined", "rows_in"))
+        lines.append(
+            f"Unvollständig: {part} von {who} für {when}: {quarantined} von {delivered} Zeilen zurückgestellt "
+            "(fehlerhaft); sie fehlen in diesen Zahlen, bis eine korrigierte Datei kommt."
+        )
+    if len(rows) > MAX_STATUS_LINES:
+        lines.append(f"… und {len(rows) - MAX_STATUS_LINES} weitere Dateien mit zurückgestellten Zeilen.")
     return lines
 
 

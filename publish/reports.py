@@ -31,6 +31,7 @@ import polars as pl
 import typst
 import vl_convert
 
+from publish.expected import ON_TIME
 from publish.extracts import TOTAL_LEVELS
 from publish.files import Sheet, texts
 from publish.labels import (
@@ -472,11 +473,7 @@ def content(
         ),
         "author": "Teilhabe Warehouse",
         "sections": sections,
-        "data_status": (
-            data_status or ["Alle Lieferungen, auf denen diese Zahlen beruhen, kamen fristgerecht."]
-        )
-        if data_status is not None
-        else [],
+        "data_status": (data_status or [ON_TIME]) if data_status is not None else [],
         "symbols": [f"{symbol}: {meaning}" for symbol, meaning in SYMBOLS if symbol != PROVISIONAL]
         + [f"{PROVISIONAL} in der Spalte „vorläufig“: {dict(SYMBOLS)[PROVISIONAL]}"],
         "colours": COLOURS,

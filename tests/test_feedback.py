@@ -186,3 +186,34 @@ def test_a_file_wrong_in_every_row_is_summed_up_for_its_sender(demo, demo_home, 
     rest = f"{len(item.findings) - FINDINGS_LISTED:,}".replace(",", ".")
     assert f"die übrigen {rest} in" in page
     assert len(item.csv().decode("utf-8-sig").splitlines()) == len(item.findings) + 1
+
+
+def test_a_partner_reads_which_files_its_figures_miss_rows_of(demo, demo_home, tmp_path):
+    """Quarantined rows are missing from the figures until a corrected file comes: the report's
+    data status names each such file in force (part, sender, period, how many rows of how many)."""
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+    from publish.expected import ON_TIME, data_status
+    from publish.step import partners_in_warehouse
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    name = "jc_05112_202412_kunden.csv"
+    header, *lines = (demo / name).read_text("utf-8-sig").splitlines()
+    wrong = [re.sub(r";[MW];", ";X;", line, count=1) if i < 2 else line for i, line in enumerate(lines)]
+    (inbox / name).write_text("\ufeff" + "\n".join([header, *wrong]) + "\n", "utf-8")
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        partners = {p.id: p for p in partners_in_warehouse(con)}
+        months = ["2024-11", "2024-12"]
+        before = data_status(con, partners["jobcenter_05112"], months)
+        load.ingest(con, inbox, tmp_path / "archive", key, run_id="two wrong rows")
+        after = data_status(con, partners["jobcenter_05112"], months)
+        elsewhere = data_status(con, partners["jobcenter_05914"], months)
+    count = f"{len(lines):,}".replace(",", ".")
+    line = f"Unvollständig: Kunden von 05112 für 12/2024: 2 von {count} Zeilen zurückgestellt"
+    assert not any(line in text for text in before)
+    assert any(text.startswith(line) for text in after), after
+    assert (after[0] == ON_TIME) == (before == []), "punctuality is still stated"
+    assert not any("05112" in text for text in elsewhere), "another Jobcenter's report does not name it"
