@@ -247,7 +247,7 @@ def _reject_unusable(batch: Batch, data_rows: dict[str, int]) -> list[Issue]:
             and not outcome.rejected_because
             and not outcome.held_because
         ):
-            rows = f"{outcome.rows_in:,}".replace(",", ".")
+            rows = f"{data_rows[outcome.name]:,}".replace(",", ".")
             outcome.rejected_because = (
                 f"keine Zeile verwendbar: alle {rows} Datenzeilen sind fehlerhaft (Befunde je Zeile unten); "
                 "die Datei wird nicht geladen, eine frühere Lieferung für diesen Zeitraum bleibt gültig"

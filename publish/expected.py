@@ -146,7 +146,7 @@ def data_status(con: duckdb.DuckDBPyConnection, partner, periods: list[str]) -> 
     for (status, sender, name, period, due, received), found in list(grouped.items())[:MAX_STATUS_LINES]:
         parts = sorted(found, key=lambda part: order.index(part) if part in order else len(order))
         who = f"{sender} ({name})" if name else sender
-        when = f"{period[5:]}/{period[:4]}" if len(period) == 7 else period
+        when = german_period(period)
         what = f"{', '.join(parts[:-1])} und {parts[-1]}" if len(parts) > 1 else parts[0]
         if status == "overdue":
             lines.append(f"Überfällig: {what} von {who} für {when}, fällig am {due:%d.%m.%Y}.")
@@ -180,10 +180,8 @@ def _incomplete(con: duckdb.DuckDBPyConnection, scope: str, parameters: list) ->
     lines = []
     for row in rows[:MAX_STATUS_LINES]:
         who = f"{row['sender']} ({row['workshop_name']})" if row["workshop_name"] else row["sender"]
-        period = row["period"]
-        when = f"{period[5:]}/{period[:4]}" if len(period) == 7 else period
-        part = PART_NAMES.get(row["part"], row["part"])
-        quarantined, delivered = (f"{row[c]:,}".replace(",", ".") for c in ("rows_quarantined", "rows_in"))
+        part, when = PART_NAMES.get(row["part"], row["part"]), german_period(row["period"])
+        quarantined, delivered = german_count(row["rows_quarantined"]), german_count(row["rows_in"])
         lines.append(
             f"Unvollständig: {part} von {who} für {when}: {quarantined} von {delivered} Zeilen zurückgestellt "
             "(fehlerhaft); sie fehlen in diesen Zahlen, bis eine korrigierte Datei kommt."
@@ -191,6 +189,16 @@ def _incomplete(con: duckdb.DuckDBPyConnection, scope: str, parameters: list) ->
     if len(rows) > MAX_STATUS_LINES:
         lines.append(f"… und {len(rows) - MAX_STATUS_LINES} weitere Dateien mit zurückgestellten Zeilen.")
     return lines
+
+
+def german_period(period: str) -> str:
+    """2024-12 as 12/2024; a year as it is."""
+    return f"{period[5:]}/{period[:4]}" if len(period) == 7 else period
+
+
+def german_count(number: int) -> str:
+    """1840 as 1.840."""
+    return f"{number:,}".replace(",", ".")
 
 
 def query_rows(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> list[dict]:

@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from publish.expected import PART_NAMES, calendar_exists, query_rows
+from publish.expected import PART_NAMES, calendar_exists, german_count, german_period, query_rows
 from publish.files import neutralise
 from publish.outbox import _fsync_dir, _switch_latest, _versions, _write
 from publish.reports import html_template
@@ -252,22 +252,18 @@ def _summed_up(findings: list[dict]) -> list[dict]:
         key = (f["file_name"], f["column_name"] or "", f["level_word"], f["rule"], f["message"])
         line = lines.setdefault(key, {"count": 0, "rows": []})
         line["count"] += 1
-        if f["source_row"] is not None and len(line["rows"]) <= ROWS_NAMED:
+        if f["source_row"] is not None and len(line["rows"]) < ROWS_NAMED:
             line["rows"].append(str(f["source_row"]))
     return [
         {"file_name": file_name, "column_name": column, "level_word": level, "rule": rule, "message": message,
-         "count": _german(line["count"]),
-         "rows": ", ".join(line["rows"][:ROWS_NAMED]) + (" …" if len(line["rows"]) > ROWS_NAMED else "")}
+         "count": german_count(line["count"]),
+         "rows": ", ".join(line["rows"]) + (" …" if line["count"] > len(line["rows"]) else "")}
         for (file_name, column, level, rule, message), line in lines.items()
     ]  # fmt: skip
 
 
-def _german(number: int) -> str:
-    return f"{number:,}".replace(",", ".")
-
-
 def html(item: Feedback, addressee: str) -> bytes:
-    period = f"{item.period[5:]}/{item.period[:4]}" if len(item.period) == 7 else item.period
+    period = german_period(item.period)
     files = [
         {**f, "status_word": STATUS_WORDS.get(f["status"], f["status"]), "part_word": PART_NAMES.get(f["part"], f["part"])}
         for f in item.files
@@ -276,9 +272,9 @@ def html(item: Feedback, addressee: str) -> bytes:
     register = "lv_<LV>_werkstaetten.csv" if item.sender_kind == "werkstatt" else None
     page = html_template("rueckmeldung.html.j2").render(
         sender=addressee, period=period, files=files, findings=findings[:FINDINGS_LISTED], expected=item.expected,
-        notes=item.notes, register=register, created=f"{datetime.now(UTC):%d.%m.%Y}", found=_german(len(findings)),
+        notes=item.notes, register=register, created=f"{datetime.now(UTC):%d.%m.%Y}", found=german_count(len(findings)),
         summary=_summed_up(findings) if len(findings) > FINDINGS_LISTED else [],
-        not_listed=_german(len(findings) - FINDINGS_LISTED) if len(findings) > FINDINGS_LISTED else None,
+        not_listed=german_count(len(findings) - FINDINGS_LISTED) if len(findings) > FINDINGS_LISTED else None,
     )  # fmt: skip
     return page.encode("utf-8")
 
