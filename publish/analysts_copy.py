@@ -9,12 +9,20 @@ are left to `dim_employers` (facts keep the employer key), and money per case is
 employer key, a normalised name in the warehouse, becomes an opaque code in every table. How many
 person-level rows are still unique on year of birth, sex, Kreis or workshop and month of entry is
 measured on the copy and kept in ops.disclosure_metrics.
+
+Each run starts from the previous copy and writes again only what differs from the warehouse: a
+table whose content fingerprint (row count and sum of row hashes, computed on the minimised
+columns) is unchanged stays as it is, a table too big to copy whole (PARTS) is compared part by
+part and only the parts that differ are replaced. At NRW 5 years a new month's copy took 8.7 s when
+written whole, 7.7 s of it the 4.3 M rows of the Jobcenters' customer months.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -26,12 +34,18 @@ from teilhabe.settings import ANALYSTS_FILE_MODE, ANALYSTS_FOLDER_MODE, analysts
 SCHEMAS = ("marts", "kpi")  # what analysts get
 
 
+@dataclass(frozen=True)
+class Copied:
+    rows: dict[str, int]  # per table of the copy
+    written: int  # rows written this time; the others were kept from the previous copy
+
+
 def publish_analysts_copy(
     warehouse: Path, target: Path, manifest: Path | None = None, group_name: str | None = None
-) -> dict[str, int]:
+) -> Copied:
     """Write the copy next to its target, then move it into place in one rename; with dbt's
     ``manifest``, every table and column carries its dbt description as a comment; readable by the
-    group ``group_name`` (Settings.analysts_group). Returns the rows per table copied."""
+    group ``group_name`` (Settings.analysts_group)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     group = analysts_group_id(group_name)
     os.chmod(target.parent, ANALYSTS_FOLDER_MODE)  # the operator and the analysts' group only
@@ -41,7 +55,12 @@ def publish_analysts_copy(
     leftovers = [temporary, Path(f"{temporary}.wal"), Path(f"{temporary}.tmp")]
     remove_temporary(leftovers)
     try:
-        rows = _copy(warehouse, temporary, model_descriptions(manifest) if manifest else {})
+        copied = _copy(
+            warehouse,
+            temporary,
+            model_descriptions(manifest) if manifest else {},
+            target if target.exists() else None,
+        )
         with open(temporary, "rb") as handle:
             os.fsync(handle.fileno())
         os.chmod(temporary, ANALYSTS_FILE_MODE)
@@ -53,7 +72,7 @@ def publish_analysts_copy(
         if isinstance(error, Exception) and is_disk_full(error):
             raise storage_error("the analysts' copy", temporary, error) from error
         raise
-    return rows
+    return copied
 
 
 PERSON_KEYS = {
@@ -103,21 +122,29 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tu
     return select
 
 
-def _copy(warehouse: Path, temporary: Path, descriptions: dict) -> dict[str, int]:
+# Tables too big to copy whole on every run, and the columns of the parts a delivery replaces (the
+# partitions of dbt's incremental models): only the parts that differ are copied again.
+PARTS = {("marts", "fct_jobcenter_customer_months"): ("jobcenter", "month")}
+
+
+def _copy(warehouse: Path, temporary: Path, descriptions: dict, previous: Path | None = None) -> Copied:
+    """Write the copy at ``temporary``, starting from ``previous`` (the copy analysts read now)
+    where it can be used."""
+    con = _start(temporary, previous)
     rows: dict[str, int] = {}
-    con = duckdb.connect(str(temporary))
+    written = 0
     try:
         con.execute(f"attach '{warehouse}' as warehouse (read_only)")
         tables = con.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = 'warehouse' "
             f"and schema_name in ({', '.join(repr(s) for s in SCHEMAS)}) order by all"
         ).fetchall()
+        _drop_all_but(con, tables)
         for schema in SCHEMAS:
             con.execute(f"create schema if not exists {schema}")
         for schema, table in tables:
             columns = _columns(con, schema, table)
-            select = ", ".join(f'{expression} as "{name}"' for expression, name, _ in columns)
-            con.execute(f"create table {schema}.{table} as select {select} from warehouse.{schema}.{table}")
+            written += _update(con, schema, table, columns, PARTS.get((schema, table), ()))
             if (schema, table) in descriptions:
                 _describe(con, schema, table, columns, *descriptions[(schema, table)])
             rows[f"{schema}.{table}"] = con.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
@@ -125,7 +152,93 @@ def _copy(warehouse: Path, temporary: Path, descriptions: dict) -> dict[str, int
         con.execute("checkpoint")
     finally:
         con.close()
-    return rows
+    return Copied(rows, written)
+
+
+def _start(temporary: Path, previous: Path | None) -> duckdb.DuckDBPyConnection:
+    """A connection to ``temporary``: a byte copy of the previous copy, or a new file where there is
+    none, it cannot be opened, or more than half of it is free space left by earlier updates."""
+    if previous is not None:
+        try:
+            shutil.copyfile(previous, temporary)
+            con = duckdb.connect(str(temporary))
+            used, free = con.execute("select used_blocks, free_blocks from pragma_database_size()").fetchone()
+            if free <= used:
+                return con
+            con.close()
+        except (OSError, duckdb.Error):
+            pass
+        remove_temporary([temporary, Path(f"{temporary}.wal")])
+    return duckdb.connect(str(temporary))
+
+
+def _drop_all_but(con: duckdb.DuckDBPyConnection, tables: list[tuple[str, str]]) -> None:
+    """Remove from the copy every schema and table the warehouse no longer publishes."""
+    kept = set(tables)
+    for schema, table in con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
+    ).fetchall():
+        if (schema, table) not in kept:
+            con.execute(f'drop table "{schema}"."{table}"')
+    for (schema,) in con.execute(
+        "select schema_name from duckdb_schemas() where database_name = current_database() and not internal"
+    ).fetchall():
+        if schema not in (*SCHEMAS, "main"):
+            con.execute(f'drop schema "{schema}" cascade')
+
+
+def _update(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: list, parts: tuple[str, ...]
+) -> int:
+    """Make the copy's table equal to the warehouse's, minimised: kept where its fingerprint is
+    the same, replaced part by part where it has ``parts``, else written whole. Returns the rows
+    written."""
+    select = ", ".join(f'{expression} as "{name}"' for expression, name, _ in columns)
+    source = f"(select {select} from warehouse.{schema}.{table})"
+    wanted = con.execute(f"select column_name, column_type from (describe {source})").fetchall()
+    present = con.execute(
+        "select column_name, data_type from duckdb_columns() where database_name = current_database() "
+        "and schema_name = ? and table_name = ? order by column_index",
+        [schema, table],
+    ).fetchall()
+    if present != wanted:  # new, or its columns changed
+        return _write_whole(con, schema, table, source)
+    names = ", ".join(f'"{name}"' for _, name, _ in columns)
+    fingerprint = f"count(*) as n, sum(hash({names})) as h"
+    if not parts:
+        copied, built = (
+            con.execute(f"select {fingerprint} from {t}").fetchone() for t in (f"{schema}.{table}", source)
+        )
+        return 0 if copied == built else _write_whole(con, schema, table, source)
+    keys = ", ".join(f'"{key}"' for key in parts)
+    per_part = f"select {keys}, hash({keys}) as part, {fingerprint} from {{}} group by all"
+    changed = con.execute(
+        f"""select part, {", ".join(f'coalesce(copied."{key}", built."{key}")' for key in parts)}
+            from ({per_part.format(f"{schema}.{table}")}) as copied
+            full join ({per_part.format(source)}) as built using (part)
+            where copied.n is distinct from built.n or copied.h is distinct from built.h"""
+    ).fetchall()
+    if not changed:
+        return 0
+    con.execute("create or replace temporary table changed_parts (part ubigint)")
+    con.executemany("insert into changed_parts values (?)", [[part] for part, *_ in changed])
+    # Each key's values as constants too: DuckDB then skips the row groups of other months.
+    where, values = [f"hash({keys}) in (select part from changed_parts)"], []
+    for index, key in enumerate(parts, start=1):
+        distinct = sorted({row[index] for row in changed if row[index] is not None})
+        if len(distinct) == len({row[index] for row in changed}):  # no NULL among them
+            where.append(f'"{key}" in ({", ".join("?" * len(distinct))})')
+            values += distinct
+    condition = " and ".join(where)
+    con.execute(f"delete from {schema}.{table} where {condition}", values)
+    return con.execute(
+        f"insert into {schema}.{table} select * from {source} where {condition}", values
+    ).fetchone()[0]
+
+
+def _write_whole(con: duckdb.DuckDBPyConnection, schema: str, table: str, source: str) -> int:
+    con.execute(f"create or replace table {schema}.{table} as select * from {source}")
+    return con.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
 
 
 # Person-level tables and their quasi-identifiers in the copy: year of birth, sex, where (Kreis or

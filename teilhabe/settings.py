@@ -3,6 +3,7 @@ holds all state; ``Settings`` holds every ``TEILHABE_*`` setting, read here and 
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Mapping
@@ -25,14 +26,28 @@ def code_version() -> str:
         return "unknown"
 
 
-# Dagster instance settings: telemetry off, and one writer at a time for the warehouse file
-# (DuckDB allows one writing process; every asset touching it joins the pool "warehouse").
-_DAGSTER_YAML = """\
+# Dagster instance settings: telemetry off, one writer at a time for the warehouse file (DuckDB
+# allows one writing process; every asset touching it joins the pool "warehouse"), and the event
+# log in Dagster's files written without its per-event costs (orchestration/event_log.py). The
+# file names its own folder: a data home that moved gets it written again.
+DAGSTER_YAML_MARK = "# Written by Teilhabe Warehouse (teilhabe/settings.py); edit it and it is left as it is."
+_DAGSTER_YAML_BEFORE = """\
 telemetry:
   enabled: false
 concurrency:
   pools:
     default_limit: 1
+"""  # what data homes made before 2026-12-04 hold
+
+
+def dagster_yaml(dagster_home: Path) -> str:
+    events = json.dumps(str(dagster_home / "history" / "runs"))  # YAML reads a JSON string
+    return f"""{DAGSTER_YAML_MARK}
+{_DAGSTER_YAML_BEFORE}event_log_storage:
+  module: orchestration.event_log
+  class: QuickSqliteEventLogStorage
+  config:
+    base_dir: {events}
 """
 
 
@@ -90,9 +105,13 @@ class DataHome:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.analysts_copy.parent.mkdir(mode=ANALYSTS_FOLDER_MODE, exist_ok=True)
         self.dagster_home.mkdir(parents=True, exist_ok=True)
-        dagster_yaml = self.dagster_home / "dagster.yaml"
-        if not dagster_yaml.exists():
-            dagster_yaml.write_text(_DAGSTER_YAML)
+        written = self.dagster_home / "dagster.yaml"
+        wanted = dagster_yaml(self.dagster_home.resolve())
+        current = written.read_text("utf-8") if written.exists() else None
+        if current != wanted and (
+            current in (None, _DAGSTER_YAML_BEFORE) or current.startswith(DAGSTER_YAML_MARK)
+        ):
+            written.write_text(wanted, "utf-8")
         return self
 
 

@@ -84,7 +84,11 @@ def test_copy_holds_marts_and_kpis_only_and_is_read_only(home):
     )
 
 
-def test_readers_see_only_complete_states_while_the_pipeline_runs(home, demo):
+def test_readers_see_only_complete_states_while_the_pipeline_runs(home, demo, tmp_path):
+    """... and the second run's copy, updated from the first, equals a copy written whole."""
+    from orchestration.dbt import dbt_project
+    from publish.analysts_copy import publish_analysts_copy
+
     root, inbox = home
     copy = root / "analysts" / "teilhabe.duckdb"
     before = _state(copy)
@@ -102,6 +106,11 @@ def test_readers_see_only_complete_states_while_the_pipeline_runs(home, demo):
     assert report["reads"] > 20
     assert after != before, "the run changed the copy"
     assert {tuple(s) for s in report["seen"]} <= {tuple(before), tuple(after)}, "only complete states"
+    whole = publish_analysts_copy(
+        root / "warehouse.duckdb", tmp_path / "whole.duckdb", dbt_project.manifest_path
+    )
+    assert whole.written > 0
+    assert _contents(copy) == _contents(tmp_path / "whole.duckdb")
 
 
 def test_every_table_and_column_says_what_it_is(home):
@@ -135,3 +144,90 @@ def test_every_table_and_column_says_what_it_is(home):
     assert all(t == "INTEGER" for _, t in years), years
     minimised = {c: comment for c, comment, _, _ in columns}["marts.fct_workshop_memberships.entry_month"]
     assert "Month (JJJJ-MM)" in minimised
+
+
+def _contents(copy: Path) -> dict:
+    """Every table of a copy: its columns with their types and comments, and its rows in order."""
+    import duckdb
+
+    con = duckdb.connect(str(copy), read_only=True)
+    try:
+        found = {}
+        for schema, table, comment in con.execute(
+            "select schema_name, table_name, comment from duckdb_tables() order by all"
+        ).fetchall():
+            columns = con.execute(
+                "select column_name, data_type, comment from duckdb_columns() "
+                "where schema_name = ? and table_name = ? order by column_index",
+                [schema, table],
+            ).fetchall()
+            rows = con.execute(f"select * from {schema}.{table} order by all").fetchall()
+            found[f"{schema}.{table}"] = (comment, columns, rows)
+        return found
+    finally:
+        con.close()
+
+
+def test_a_copy_updated_from_the_previous_one_equals_one_written_whole(tmp_path):
+    """The copy starts from the previous one and writes only what differs: parts of the customer
+    months replaced, added, removed (also a part whose key is NULL), a table changed, a column
+    added, a table gone, a schema the copy must not hold; the result equals a copy written whole."""
+    import duckdb
+
+    from publish.analysts_copy import publish_analysts_copy
+
+    warehouse, copy = tmp_path / "warehouse.duckdb", tmp_path / "analysts" / "teilhabe.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema marts; create schema kpi; create schema ops")
+    con.execute(
+        "create table marts.fct_jobcenter_customer_months (jobcenter varchar, month varchar, "
+        "kunde_key varchar, benefit_since date, delivered_through integer)"
+    )
+    con.execute(
+        """insert into marts.fct_jobcenter_customer_months values
+           ('05111', '2024-01', 'a', '2020-03-04', 1), ('05111', '2024-01', 'b', null, 1),
+           ('05111', '2024-01', 'b', null, 1), ('05111', '2024-02', 'a', '2020-03-04', 2),
+           ('05111', '2024-02', 'c', '2021-05-06', 2), ('05112', '2024-01', 'd', '2019-01-31', 1),
+           (null, '2024-01', 'e', null, 1)"""
+    )
+    con.execute("create table marts.dim_workshops as select 'W1' as werkstatt_nr, 'Alte Werkstatt' as name")
+    con.execute("create table kpi.k01_biap_quote as select 2024 as year, 5 as persons")
+    con.execute("create table kpi.k99_retired as select 1 as x")
+    con.execute("create table ops.delivery_log as select 1 as delivery_id")
+    con.close()
+    publish_analysts_copy(warehouse, copy)
+    copy.chmod(0o600)  # a copy holding what it must not (an earlier version's leftovers)
+    with duckdb.connect(str(copy)) as old:
+        old.execute("create schema linkage; create table linkage.encodings as select 'x' as bloom")
+        old.execute("create table marts.stale as select 1 as x")
+
+    con = duckdb.connect(str(warehouse))
+    con.execute(
+        """delete from marts.fct_jobcenter_customer_months
+           where (jobcenter = '05111' and month = '2024-02') or jobcenter = '05112' or jobcenter is null"""
+    )
+    con.execute(
+        """insert into marts.fct_jobcenter_customer_months values
+           ('05111', '2024-02', 'a', '2020-03-04', 3), ('05111', '2024-02', 'f', '2022-07-08', 3),
+           ('05113', '2024-03', 'g', '2023-09-10', 3), (null, '2024-01', 'h', null, 3)"""
+    )
+    con.execute("update marts.dim_workshops set name = 'Neue Werkstatt'")
+    con.execute("alter table kpi.k01_biap_quote add column rate double")
+    con.execute("drop table kpi.k99_retired")
+    con.execute("create table kpi.k02_uebergangsquote as select 2024 as year, 7 as transitions")
+    con.close()
+
+    updated = publish_analysts_copy(warehouse, copy)
+    whole = publish_analysts_copy(warehouse, tmp_path / "whole" / "teilhabe.duckdb")
+    assert _contents(copy) == _contents(tmp_path / "whole" / "teilhabe.duckdb")
+    assert set(_contents(copy)) == {
+        "marts.fct_jobcenter_customer_months", "marts.dim_workshops", "kpi.k01_biap_quote",
+        "kpi.k02_uebergangsquote",
+    }  # fmt: skip
+    assert updated.rows == whole.rows
+    # the two replaced parts of the customer months (4 rows), not the unchanged one (3 rows); the
+    # changed workshop, the table with a new column and the new table (1 row each)
+    assert updated.written == 4 + 3, updated
+    assert whole.written == sum(whole.rows.values())
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o440
+    assert publish_analysts_copy(warehouse, copy).written == 0, "nothing changed, nothing written"

@@ -160,19 +160,22 @@ def analysts_copy(context: dg.AssetExecutionContext, data_home: DataHomeResource
         require_free_space(
             target, "the analysts' copy", need=warehouse.stat().st_size, keep_free=settings.min_free_bytes
         )
-        rows = publish_analysts_copy(warehouse, target, dbt_project.manifest_path, settings.analysts_group)
+        copied = publish_analysts_copy(warehouse, target, dbt_project.manifest_path, settings.analysts_group)
         metrics = record_disclosure_metrics(warehouse, target)
     except StorageError as problem:
         raise dg.Failure(str(problem)) from None
     unique = ", ".join(f"{table} {share:.1%}" for table, _, _, _, share in metrics if share is not None)
     context.log.info(
-        f"analysts' copy at {target}: {len(rows)} tables; rows unique on their quasi-identifiers: {unique}"
+        f"analysts' copy at {target}: {len(copied.rows)} tables, {copied.written:,} of "
+        f"{sum(copied.rows.values()):,} rows written (the others kept from the previous copy); "
+        f"rows unique on their quasi-identifiers: {unique}"
     )
     return dg.MaterializeResult(
         metadata={
             "path": str(target),
-            "tables": len(rows),
-            "rows": sum(rows.values()),
+            "tables": len(copied.rows),
+            "rows": sum(copied.rows.values()),
+            "rows written": copied.written,
             **{
                 f"unique share {table}": dg.MetadataValue.float(share)
                 for table, _, _, _, share in metrics
