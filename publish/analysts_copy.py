@@ -212,23 +212,22 @@ def _update(
         return 0 if copied == built else _write_whole(con, schema, table, source)
     keys = ", ".join(f'"{key}"' for key in parts)
     per_part = f"select {keys}, hash({keys}) as part, {fingerprint} from {{}} group by all"
-    changed = con.execute(
-        f"""select part, {", ".join(f'coalesce(copied."{key}", built."{key}")' for key in parts)}
+    con.execute(
+        f"""create or replace temporary table changed_parts as
+            select part, {", ".join(f'coalesce(copied."{key}", built."{key}") as "{key}"' for key in parts)}
             from ({per_part.format(f"{schema}.{table}")}) as copied
             full join ({per_part.format(source)}) as built using (part)
             where copied.n is distinct from built.n or copied.h is distinct from built.h"""
-    ).fetchall()
-    if not changed:
+    )
+    if not con.execute("select count(*) from changed_parts").fetchone()[0]:
         return 0
-    con.execute("create or replace temporary table changed_parts (part ubigint)")
-    con.executemany("insert into changed_parts values (?)", [[part] for part, *_ in changed])
     # Each key's values as constants too: DuckDB then skips the row groups of other months.
     where, values = [f"hash({keys}) in (select part from changed_parts)"], []
-    for index, key in enumerate(parts, start=1):
-        distinct = sorted({row[index] for row in changed if row[index] is not None})
-        if len(distinct) == len({row[index] for row in changed}):  # no NULL among them
-            where.append(f'"{key}" in ({", ".join("?" * len(distinct))})')
-            values += distinct
+    for key in parts:
+        found = [value for (value,) in con.execute(f'select distinct "{key}" from changed_parts').fetchall()]
+        if None not in found:
+            where.append(f'"{key}" in ({", ".join("?" * len(found))})')
+            values += found
     condition = " and ".join(where)
     con.execute(f"delete from {schema}.{table} where {condition}", values)
     return con.execute(

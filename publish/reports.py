@@ -633,8 +633,9 @@ class ReportRendering:
     ``expected``, and get ready while the caller decides what to render (the extracts' tables);
     ``render()`` hands them the jobs, the caller's own work (Great Expectations) runs meanwhile, and
     ``reports()`` waits for them, in order (a report that failed as ``NotRendered``). Fewer jobs
-    are rendered in this process by ``reports()``. The workers are spawned, so a script that publishes must keep its own work under
-    ``if __name__ == "__main__":`` (as the ``teilhabe`` and ``dagster`` commands do)."""
+    are rendered in this process by ``reports()``. The workers are spawned, so a script that
+    publishes must keep its own work under ``if __name__ == "__main__":`` (as the ``teilhabe`` and
+    ``dagster`` commands do)."""
 
     def __init__(self, expected: int):
         self.expected = expected

@@ -111,7 +111,11 @@ class DataHome:
         if current != wanted and (
             current in (None, _DAGSTER_YAML_BEFORE) or current.startswith(DAGSTER_YAML_MARK)
         ):
-            written.write_text(wanted, "utf-8")
+            temporary = written.with_name(
+                f".{written.name}.tmp"
+            )  # a UI starting meanwhile reads a whole file
+            temporary.write_text(wanted, "utf-8")
+            os.replace(temporary, written)
         return self
 
 
