@@ -318,7 +318,8 @@ def _write_landing(ctx: LoadContext, batch: Batch, latest: dict, log: pl.DataFra
     deliveries = log.filter(pl.col("file_name").is_in(list(set(latest.values())))).select(
         pl.col("file_name").alias("_file"), "delivery_id", "sender", "period"
     )
-    for table, valid in batch.valid.items():
+    for table in list(batch.valid):
+        valid = batch.valid.pop(table)  # each table's rows let go once written: less memory at once
         wanted = {n for (t, _, _), n in latest.items() if t == table}
         frame = identified(
             table, valid.filter(pl.col("_file").is_in(list(wanted))), deliveries, ctx.key.secret

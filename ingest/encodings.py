@@ -35,7 +35,8 @@ from ingest import pseudonymise
 from ingest.pseudonymise import keyed_hash, normalise_name, per_distinct
 
 PURPOSE = "linkage"
-BLOOM_BITS = 1000
+BLOOM_BITS = 1000  # whole bytes: the linkage stage moves the filters as bytes (linkage/stage.py)
+assert BLOOM_BITS % 8 == 0
 BLOOM_HASHES = 20
 HASH_HEX = 16  # 64 bits of a keyed hash: collisions are negligible at a few million values
 
@@ -89,14 +90,24 @@ def _keyed(subkey: bytes, label: str) -> Callable[[str], str]:
     return lambda value: digest(value)[:HASH_HEX]
 
 
-def bloom_filter(name: str, subkey: bytes) -> str:
-    """The Bloom filter of a normalised name as a string of BLOOM_BITS '0'/'1' (DuckDB's BIT text)."""
+def _bloom_bits(name: str, subkey: bytes) -> int:
     padded = f"_{name}_"
     bits = 0
     for i in range(len(padded) - 1):
         for position in _bigram_positions(subkey, padded[i : i + 2]):
             bits |= 1 << position
-    return format(bits, f"0{BLOOM_BITS}b")
+    return bits
+
+
+def bloom_filter(name: str, subkey: bytes) -> str:
+    """The Bloom filter of a normalised name as a string of BLOOM_BITS '0'/'1' (DuckDB's BIT text)."""
+    return format(_bloom_bits(name, subkey), f"0{BLOOM_BITS}b")
+
+
+def bloom_bytes(name: str, subkey: bytes) -> bytes:
+    """The same filter as its BLOOM_BITS / 8 bytes, the first bit first (DuckDB casts them to the
+    same BIT): what the reader hands on, an eighth of the text's memory."""
+    return _bloom_bits(name, subkey).to_bytes(BLOOM_BITS // 8, "big")
 
 
 @cache
@@ -157,16 +168,16 @@ def encode(frame: pl.DataFrame, subkey: bytes, surname: str, first_name: str, bi
     ).with_columns(frame[birth_iso].alias("birth"))
     phonetic, day_or_month = _keyed(subkey, "phonetic"), _keyed(subkey, "day_or_month")
 
-    def bloom(name: str) -> str:
-        return bloom_filter(name, subkey)
+    def bloom(name: str) -> bytes:
+        return bloom_bytes(name, subkey)
 
     def code(name: str) -> str:
         return phonetic(koelner_phonetik(name))
 
     surname_, first_, birth = pl.col("surname"), pl.col("first_name"), pl.col("birth")
     return names.select(
-        per_distinct(surname_, names, bloom).alias("surname_bloom"),
-        per_distinct(first_, names, bloom).alias("first_name_bloom"),
+        per_distinct(surname_, names, bloom, pl.Binary).alias("surname_bloom"),
+        per_distinct(first_, names, bloom, pl.Binary).alias("first_name_bloom"),
         per_distinct(surname_, names, code).alias("surname_phonetic"),
         per_distinct(first_, names, code).alias("first_name_phonetic"),
         per_distinct(birth, names, _keyed(subkey, "date")).alias("birth_date_hash"),

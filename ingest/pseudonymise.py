@@ -154,13 +154,15 @@ def forget_values() -> None:
     normalise_name.cache_clear()
 
 
-def per_distinct(column: pl.Expr, frame: pl.DataFrame, function: Callable[[str], str]) -> pl.Expr:
+def per_distinct(
+    column: pl.Expr, frame: pl.DataFrame, function: Callable[[str], str | bytes], dtype=pl.String
+) -> pl.Expr:
     """Apply a Python function once per distinct value of an expression, then join back (old and
     new values as two Series: a dict of a few hundred thousand values costs more to convert than
-    the hashing)."""
+    the hashing); ``dtype``: the function's results' type."""
     values = frame.select(column.alias("_v")).to_series().drop_nulls().unique()
-    results = pl.Series(list(map(function, values.to_list())), dtype=pl.String)
-    return column.replace_strict(values, results, default=None, return_dtype=pl.String)
+    results = pl.Series(list(map(function, values.to_list())), dtype=dtype)
+    return column.replace_strict(values, results, default=None, return_dtype=dtype)
 
 
 def person_key(frame: pl.DataFrame, key: bytes, surname: str, first_name: str, birth_iso: str) -> pl.Expr:

@@ -35,8 +35,9 @@ def _dice(column: str, other: str | None = None) -> str:
 
 
 def prepared(relation: str) -> str:
-    """The SQL that makes a model's input from encoded records (Bloom filters as text): the filters
-    as DuckDB BITs and their bit counts, counted once per record instead of once per pair."""
+    """The SQL that makes a model's input from encoded records (Bloom filters as text or as their
+    bytes): the filters as DuckDB BITs and their bit counts, counted once per record instead of
+    once per pair."""
     return f"""
         select * replace (surname_bloom::bit as surname_bloom, first_name_bloom::bit as first_name_bloom),
             bit_count(surname_bloom::bit) as surname_bloom_bits,

@@ -104,7 +104,9 @@ with records as (
     select
         {RECORD_ID} as unique_id,
         source_table || '|' || sender as dataset,
-        surname_bloom::varchar as surname_bloom, first_name_bloom::varchar as first_name_bloom,
+        -- the filters' bytes (BLOOM_BITS is a multiple of 8, so BIT -> BLOB -> BIT keeps every
+        -- bit): an eighth of their text form, which made the linkage stage the run's peak of memory
+        surname_bloom::blob as surname_bloom, first_name_bloom::blob as first_name_bloom,
         surname_phonetic, first_name_phonetic, birth_date_hash, birth_day_hash, birth_month_hash,
         birth_year_hash, birth_near_hashes, sex, kreisschluessel, werkstatt_nr
     from linkage.person_records
@@ -208,9 +210,11 @@ def _score(
     con.register("_new", records.filter(pl.col("is_new")).select("unique_id").to_arrow())
     encodings = con.sql(ENCODINGS_SQL.format(all="true" if train else "false")).to_arrow_table()
     con.unregister("_new")
-    scratch = duckdb.connect()
+    scratch = _scratch(con)
     scratch.register("_records", encodings)
     scratch.execute(f"create table records as {prepared('_records')}")
+    scratch.unregister("_records")
+    del encodings  # held in the scratch database now
     db_api = DuckDBAPI(scratch)
     condition = ACROSS_DATASETS
     if train:
@@ -258,6 +262,16 @@ def _score(
     _remember_scored(con, records)
     report.pairs_scored = frame.height
     return model
+
+
+def _scratch(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Splink's in-memory database under the warehouse's memory limit (instead of DuckDB's default,
+    80 % of the machine), spilling to the warehouse's temporary folder in the data home: encodings
+    never land outside it. Training at NRW 5 years: 1.6 GB of memory, before 2.4 GB."""
+    limit, temp = con.execute(
+        "select current_setting('memory_limit'), current_setting('temp_directory')"
+    ).fetchone()
+    return duckdb.connect(config={"memory_limit": limit, "temp_directory": temp})
 
 
 def _remember_scored(con: duckdb.DuckDBPyConnection, records: pl.DataFrame) -> None:

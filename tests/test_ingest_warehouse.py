@@ -359,3 +359,17 @@ def test_chunked_reading_gives_the_same_warehouse(demo, tmp_path, monkeypatch):
         results.append((counts(con), statuses))
         con.close()
     assert results[0] == results[1]
+
+
+def test_the_ingest_connection_gets_half_the_duckdb_memory_limit():
+    from pathlib import Path
+
+    from teilhabe.settings import DataHome, Settings, memory_bytes
+
+    def limit(configured: str) -> str:
+        return Settings(DataHome(Path()), duckdb_memory_limit=configured).ingest_memory_limit
+
+    assert limit("1GB") == "500000000B"
+    assert limit("1536MB") == "768000000B"
+    assert memory_bytes(limit("2GiB")) == 1 << 30
+    assert limit("80%") == "80%", "a limit that is no size is left to DuckDB"

@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from ingest.encodings import BLOOM_BITS, bloom_filter, encode, koelner_phonetik
+from ingest.encodings import BLOOM_BITS, bloom_bytes, bloom_filter, encode, koelner_phonetik
 from ingest.pseudonymise import normalise_name, subkey
 
 SECRET = b"test-only-pseudonym-key, never a real secret"
@@ -185,3 +185,18 @@ def test_the_warehouse_keeps_encodings_of_every_person_record_apart(demo_home):
     with duckdb.connect(str(root / "analysts" / "teilhabe.duckdb"), read_only=True) as copy:
         schemas = {row[0] for row in copy.execute("select schema_name from duckdb_schemas()").fetchall()}
     assert "linkage" not in schemas
+
+
+def test_the_filters_bytes_are_the_same_bits_in_duckdb():
+    """The reader hands the filters on as bytes (an eighth of their text); DuckDB must read them as
+    the same BIT, first bit first, and the linkage stage moves them back and forth as bytes."""
+    names = ["hoffmann", "anna", "yilmaz", "x"]
+    con = duckdb.connect()
+    for name in names:
+        text, raw = bloom_filter(name, SUBKEY), bloom_bytes(name, SUBKEY)
+        assert len(raw) * 8 == BLOOM_BITS
+        same, round_trip = con.execute(
+            "select ?::bit = ?::blob::bit, ?::bit::blob", [text, raw, text]
+        ).fetchone()
+        assert same, name
+        assert round_trip == raw, name

@@ -21,7 +21,7 @@ from linkage.decisions import (
 )
 from linkage.review import pairs_for_review
 from linkage.stage import RECORD_ID, compares_otherwise, for_records, link_persons
-from teilhabe.settings import Settings
+from teilhabe.settings import Settings, memory_bytes
 
 
 @pytest.fixture
@@ -257,3 +257,16 @@ def test_a_retraining_requested_while_the_model_trains_is_kept_for_the_next_run(
     monkeypatch.setattr(stage, "_clusters", real)
     assert link_persons(con, decisions).trained
     assert not retrain_pending(decisions), "served"
+
+
+def test_splink_works_under_the_warehouses_memory_limit_and_spills_only_into_the_data_home(tmp_path):
+    from linkage.stage import _scratch
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), config={"memory_limit": "300MB"})
+    settings_sql = "select current_setting('memory_limit'), current_setting('temp_directory')"
+    limit, temp = _scratch(con).execute(settings_sql).fetchone()
+    warehouse_limit, warehouse_temp = con.execute(settings_sql).fetchone()
+    # DuckDB shows a limit rounded to a tenth of a MiB, and takes it back so
+    assert abs(memory_bytes(limit) - memory_bytes(warehouse_limit)) <= 0.1 * (1 << 20)
+    assert memory_bytes(limit) < 300 * 10**6, "the warehouse's limit, not DuckDB's default"
+    assert temp == warehouse_temp and temp.startswith(str(tmp_path)), temp

@@ -36,11 +36,13 @@ class DataHomeResource(dg.ConfigurableResource):
         self.home.ensure()
 
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The one writing connection to the warehouse (callers are serialised by the pool)."""
+    def connect(self, memory_limit: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The one writing connection to the warehouse (callers are serialised by the pool), under
+        the settings' memory limit unless the caller needs less (``memory_limit``)."""
         warehouse = self.home.warehouse
         warehouse.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(warehouse), config={"memory_limit": self.settings().duckdb_memory_limit})
+        limit = memory_limit or self.settings().duckdb_memory_limit
+        con = duckdb.connect(str(warehouse), config={"memory_limit": limit})
         try:
             yield con
         finally:

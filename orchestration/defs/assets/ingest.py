@@ -72,7 +72,7 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResourc
     if warning := tighten_and_say(home):
         context.log.warning(warning)
     require_free_space(home.warehouse, "ingest", keep_free=settings.min_free_bytes)
-    with data_home.connect() as con:
+    with data_home.connect(settings.ingest_memory_limit) as con:
         try:
             report = ingest(
                 con, home.inbox, home.archive, key, run_id=context.run.run_id, limits=settings.limits,
