@@ -267,7 +267,7 @@ def _score(
 def _scratch(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """Splink's in-memory database under the warehouse's memory limit (instead of DuckDB's default,
     80 % of the machine), spilling to the warehouse's temporary folder in the data home: encodings
-    never land outside it. Training at NRW 5 years: 1.6 GB of memory, before 2.4 GB."""
+    never land outside it. Training at NRW 5 years: 1.6 GiB of memory, before 2.3 GiB."""
     limit, temp = con.execute(
         "select current_setting('memory_limit'), current_setting('temp_directory')"
     ).fetchone()
