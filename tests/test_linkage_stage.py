@@ -270,3 +270,22 @@ def test_splink_works_under_the_warehouses_memory_limit_and_spills_only_into_the
     assert abs(memory_bytes(limit) - memory_bytes(warehouse_limit)) <= 0.1 * (1 << 20)
     assert memory_bytes(limit) < 300 * 10**6, "the warehouse's limit, not DuckDB's default"
     assert temp == warehouse_temp and temp.startswith(str(tmp_path)), temp
+
+
+def test_no_level_of_a_trained_model_vetoes_a_link():
+    """EM drives the m of a level its pairs never show towards zero; one such difference (a sex
+    recorded otherwise) would then outweigh names, birth date and Kreis together."""
+    from linkage.model import M_FLOOR, with_m_floor
+
+    null = {"sql_condition": "x IS NULL", "is_null_level": True}
+    model = {
+        "comparisons": [
+            {"comparison_levels": [null, *({"m_probability": m} for m in (1.0, 8.7e-41))]},
+            {"comparison_levels": [null, *({"m_probability": m} for m in (0.93, 0.05, 0.02))]},
+        ]
+    }
+    floored = with_m_floor(json.loads(json.dumps(model)))
+    sex, name = ([lv.get("m_probability") for lv in c["comparison_levels"]] for c in floored["comparisons"])
+    assert sex[0] is None, "the null level has no m"
+    assert sex[2] >= M_FLOOR / (1 + M_FLOOR) and sum(sex[1:]) == pytest.approx(1.0)
+    assert name[1:] == [0.93, 0.05, 0.02], "a comparison without a vanishing level stays as it is"
