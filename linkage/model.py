@@ -303,7 +303,8 @@ def trained_linker(
     from the pairs that agree on everything (``exact_share``: the share of true matches expected to
     agree exactly: most in registers, few in a benchmark whose every duplicate is corrupted), u from
     random pairs, m by expectation maximisation on pairs born on one day (``em_block``: of the
-    ``records``). ``condition`` narrows every training block as the blocking rules are narrowed."""
+    ``records``), no level's m below M_FLOOR. ``condition`` narrows every training block as the
+    blocking rules are narrowed."""
     # a name of its own per linker: a second training on the same connection must not collide
     run = uuid.uuid4().hex[:8]
     # each dataset under its own name: Splink samples u's random pairs by a hash of dataset and id,
