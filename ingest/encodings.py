@@ -100,7 +100,8 @@ def _bloom_bits(name: str, subkey: bytes) -> int:
 
 
 def bloom_filter(name: str, subkey: bytes) -> str:
-    """The Bloom filter of a normalised name as a string of BLOOM_BITS '0'/'1' (DuckDB's BIT text)."""
+    """The Bloom filter of a normalised name as a string of BLOOM_BITS '0'/'1' (DuckDB's BIT text),
+    its readable form; the reader hands on ``bloom_bytes``."""
     return format(_bloom_bits(name, subkey), f"0{BLOOM_BITS}b")
 
 

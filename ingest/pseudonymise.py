@@ -155,7 +155,10 @@ def forget_values() -> None:
 
 
 def per_distinct(
-    column: pl.Expr, frame: pl.DataFrame, function: Callable[[str], str | bytes], dtype=pl.String
+    column: pl.Expr,
+    frame: pl.DataFrame,
+    function: Callable[[str], str | bytes],
+    dtype: pl.DataType = pl.String,
 ) -> pl.Expr:
     """Apply a Python function once per distinct value of an expression, then join back (old and
     new values as two Series: a dict of a few hundred thousand values costs more to convert than

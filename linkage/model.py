@@ -277,10 +277,11 @@ def with_m_floor(model: dict) -> dict:
             for level in comparison["comparison_levels"]
             if not level.get("is_null_level") and level.get("m_probability") is not None
         ]
-        raised = [max(level["m_probability"], M_FLOOR) for level in levels]
-        if any(level["m_probability"] < M_FLOOR for level in levels):
+        if levels and min(level["m_probability"] for level in levels) < M_FLOOR:
+            raised = [max(level["m_probability"], M_FLOOR) for level in levels]
+            total = sum(raised)
             for level, m in zip(levels, raised, strict=True):
-                level["m_probability"] = m / sum(raised)
+                level["m_probability"] = m / total
     return model
 
 
