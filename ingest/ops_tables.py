@@ -88,8 +88,8 @@ create table if not exists linkage.person_records (
     sex varchar,
     kreisschluessel varchar,
     first_delivery_id bigint not null,
-    surname_bloom bit not null,
-    first_name_bloom bit not null,
+    surname_bloom bit,  -- null: a name without letters ("1234"), missing to the model, not different
+    first_name_bloom bit,
     surname_phonetic varchar,
     first_name_phonetic varchar,
     birth_date_hash varchar,
@@ -103,6 +103,9 @@ create table if not exists linkage.person_records (
 -- added after the table was first created: a warehouse from before gets the column (null)
 alter table linkage.person_records add column if not exists werkstatt_nr varchar;
 alter table linkage.person_records add column if not exists birth_near_hashes varchar[];
+-- a warehouse from before required both filters: one such name stopped the whole ingest
+alter table linkage.person_records alter column surname_bloom drop not null;
+alter table linkage.person_records alter column first_name_bloom drop not null;
 """
 
 # Written by publishing: what partners received, which of their cells were suppressed (they stay

@@ -200,3 +200,32 @@ def test_the_filters_bytes_are_the_same_bits_in_duckdb():
         ).fetchone()
         assert same, name
         assert round_trip == raw, name
+
+
+def test_a_name_without_letters_is_missing_to_the_linkage_and_stops_no_ingest():
+    """A surname "1234" normalises to nothing: its filter is null (no evidence), and the person
+    records take it, also in a warehouse whose table required both filters before."""
+    from ingest.ops_tables import LINKAGE_DDL
+
+    frame = pl.DataFrame({"nachname": ["1234"], "vorname": ["Anna"], "geb": ["1980-02-03"]})
+    encoded = encode(frame, SUBKEY, "nachname", "vorname", "geb")
+    assert encoded["surname_bloom"][0] is None and encoded["first_name_bloom"][0] is not None
+    con = duckdb.connect()
+    con.execute(
+        "create schema linkage; create table linkage.person_records (source_table varchar not null, "
+        "sender varchar not null, local_key varchar not null, person_key varchar not null, sex varchar, "
+        "kreisschluessel varchar, first_delivery_id bigint not null, surname_bloom bit not null, "
+        "first_name_bloom bit not null, surname_phonetic varchar, first_name_phonetic varchar, "
+        "birth_date_hash varchar, birth_day_hash varchar, birth_month_hash varchar, birth_year_hash varchar, "
+        "primary key (source_table, local_key, person_key))"
+    )  # the table as warehouses before 2026-12-04 have it
+    con.execute(LINKAGE_DDL)
+    records = encoded.with_columns(
+        pl.lit("wfbm_personen").alias("source_table"), pl.lit("LWL-0105").alias("sender"),
+        pl.lit("k").alias("local_key"), pl.lit("p").alias("person_key"), pl.lit(1).alias("first_delivery_id"),
+    )  # fmt: skip
+    con.register("_records", records.to_arrow())
+    con.execute("insert into linkage.person_records by name select * from _records")
+    assert con.execute(
+        "select count(*) from linkage.person_records where surname_bloom is null"
+    ).fetchone() == (1,)
