@@ -32,7 +32,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 # Bytecode compiled once here: where PYTHONDONTWRITEBYTECODE is set (many container images set it)
-# every process would otherwise compile Dagster, GX, dbt and altair from source at each start
+# every process would otherwise compile Dagster, GX, dbt and Splink from source at each start
 # (measured: Great Expectations' import 9.3 -> 4.5 s, the Dagster code location 12.8 -> 6.1 s).
 $(VENV)/.synced: pyproject.toml uv.lock Makefile | $(UV)
 	@echo "setting up the environment from uv.lock (.venv)"

@@ -21,7 +21,6 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from ingest.ops_tables import PUBLISH_DDL
 from publish.periods import shown_months
 from publish.suppression import TableSpec, suppress
 
@@ -337,6 +336,8 @@ def remember_suppressed(con: duckdb.DuckDBPyConnection, decision: Decision, publ
     the sheets delivered or confirmed), of the whole table — the rows of other scopes too, whose
     suppression protects these — so that a later decision starts from them: on unchanged figures it
     then arrives at the same cells, on changed figures at these and more."""
+    from ingest.ops_tables import PUBLISH_DDL  # here, not on top: it loads the contracts (pandera)
+
     held = {
         (sheet.kpi, period)
         for sheet in published

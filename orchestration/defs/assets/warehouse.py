@@ -1,6 +1,7 @@
 """The warehouse: every dbt seed, model and test as Dagster assets and asset checks, grouped by layer."""
 # No `from __future__ import annotations` here: Dagster inspects the context annotation at runtime.
 
+import os
 import uuid
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from orchestration.dbt import (
     restore_partial_parse,
 )
 from orchestration.defs.resources import DataHomeResource
+from orchestration.pipeline import PID_TAG
+from publish.validation import import_in_background
 from teilhabe.disk import is_disk_full, remove_temporary, require_free_space, storage_error
 
 ensure_manifest()  # dagster-dbt builds the assets from the manifest (parsed only when dbt files changed)
@@ -57,6 +60,9 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     require_free_space(warehouse, "dbt build", need=size // 2, keep_free=settings.min_free_bytes)
     run_target = state / f"{RUN_TARGET_PREFIX}{context.run.run_id[:8]}-{uuid.uuid4().hex[:6]}"
     restore_partial_parse(state, run_target)
+    # A run of `teilhabe run` publishes in this process later; the build runs in dbt's process and
+    # this one waits, so the publication's slowest import is done now.
+    importing = import_in_background() if context.run.tags.get(PID_TAG) == str(os.getpid()) else None
     try:
         # dagster-dbt echoes every dbt event to stdout: into the run's dbt folder instead (the
         # Dagster run log has them as events).
@@ -72,6 +78,9 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
             remove_temporary([run_target])
             raise dg.Failure(str(storage_error("dbt build", warehouse, error, dbt_errors(error)))) from None
         raise dg.Failure(f"dbt build failed: {dbt_errors(error)}") from None
+    finally:
+        if importing is not None:
+            importing.join()
     keep_partial_parse(run_target, state)
     prune_run_targets(state, KEEP_RUN_TARGETS)
 
