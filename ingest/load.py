@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -249,9 +250,13 @@ def _load(
             ahead = following is not None and not _holds_register(taken)
             pending = read(following, known) if ahead else None
             ctx.con.execute("begin transaction")
+            # The archived files are on disk before the log that names them commits: synced while
+            # the chunk is written (the wait is the disk's, not a core's).
+            syncing = threading.Thread(target=os.sync, name="teilhabe-archive-sync")
+            syncing.start()
             try:
                 load_chunk(ctx, taken)
-                os.sync()  # the archived files are on disk before the log that names them commits
+                syncing.join()
                 ctx.con.execute("commit")
             except BaseException:
                 ctx.con.execute("rollback")

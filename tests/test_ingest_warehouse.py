@@ -8,6 +8,8 @@ import hmac
 import os
 import shutil
 import stat
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -280,6 +282,37 @@ def test_a_crash_keeps_the_whole_chunks_before_it_and_the_rerun_takes_the_rest(d
         a, b = f"select {columns} from {table}", f"select {columns} from uninterrupted.{table}"
         differing = con.execute(f"select count(*) from (({a} except all {b}) union all ({b} except all {a}))")
         assert differing.fetchone()[0] == 0, f"{table} differs from an uninterrupted run"
+
+
+def test_a_chunks_log_commits_only_after_its_archived_files_are_synced(demo, tmp_path, monkeypatch):
+    """The archive is made durable while the chunk is written, and the delivery log that names its
+    files commits only once that sync has returned: on a slow disk the log waits for it."""
+    inbox = tmp_path / "inbox"
+    shutil.copytree(demo, inbox)
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    logged_when_synced: list[int] = []
+    written = threading.Event()
+    real_chunk = wh.load_chunk
+
+    def chunk(ctx, read):
+        real_chunk(ctx, read)
+        written.set()
+
+    def slow_sync():  # a disk slower than the chunk's writing
+        assert written.wait(timeout=60)
+        written.clear()
+        time.sleep(0.2)  # a commit that did not wait would be done by now
+        logged_when_synced.append(con.cursor().execute("select count(*) from ops.delivery_log").fetchone()[0])
+
+    monkeypatch.setattr(wh, "load_chunk", chunk)
+    monkeypatch.setattr(wh.os, "sync", slow_sync)
+    wh.ingest(con, inbox, tmp_path / "archive", KEY, chunk_files=300)
+    files = len(list(demo.iterdir()))
+    assert len(logged_when_synced) == -(-files // 300)
+    assert logged_when_synced == [300 * number for number in range(len(logged_when_synced))], (
+        "at each sync only the chunks before are committed"
+    )
+    assert con.execute("select count(*) from ops.delivery_log").fetchone()[0] == files
 
 
 def test_a_chunk_after_a_register_is_read_against_it(demo, tmp_path):
