@@ -85,6 +85,27 @@ def test_every_hostile_entry_is_logged_with_its_reason(hostile_run):
     assert "uploads in progress" in hostile_run["log"] and "inbox entries ignored" in hostile_run["log"]
 
 
+def test_the_console_names_each_rejected_file_with_its_reason(hostile_run):
+    """Not only "26 rejected": the operator reads which files and why, control characters escaped."""
+    with duckdb.connect(str(hostile_run["home"] / "warehouse.duckdb"), read_only=True) as con:
+        rejected = con.execute(
+            "select file_name, message from ops.delivery_log where status = 'rejected' order by delivery_id"
+        ).fetchall()
+    assert len(rejected) > 3
+    lines = [
+        line
+        for line in hostile_run["log"].splitlines()
+        if line.startswith("warning: landing_tables: rejected ")
+    ]
+    assert len(lines) == min(len(rejected), 20), lines
+    for (name, message), line in zip(rejected, lines, strict=False):
+        assert line.startswith(f"warning: landing_tables: rejected {name}: "), (line, name)
+        assert display_name(message.encode())[:40] in line, (line, message)
+        assert not any(ord(char) < 32 for char in line), line
+    if len(rejected) > 20:
+        assert f"warning: landing_tables: {len(rejected) - 20} more files rejected" in hostile_run["log"]
+
+
 def test_many_columns_give_one_short_line(hostile_run):
     with duckdb.connect(str(hostile_run["home"] / "warehouse.duckdb"), read_only=True) as con:
         message = con.execute(

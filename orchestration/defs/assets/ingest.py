@@ -12,6 +12,7 @@ import dagster as dg
 import polars as pl
 
 from ingest.identify import Delivery
+from ingest.inbox import display_name
 from ingest.load import ingest
 from ingest.pseudonymise import load_key
 from ingest.retention import prune_archive
@@ -24,6 +25,7 @@ from teilhabe.settings import tighten_and_say
 LANDING_KEYS = {table: dg.AssetKey(["landing", table]) for table in SOURCE_TABLES}
 DELIVERY_LOG_KEY = dg.AssetKey(["ops", "delivery_log"])
 MAX_FINDINGS_SHOWN = 200
+MAX_REJECTIONS_LOGGED = 20  # one warning line each; the rest are counted (all in ops.delivery_log)
 
 
 @dg.multi_asset(
@@ -103,6 +105,7 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResourc
             [context.run.run_id],
         ).pl()
         findings = _with_fed_tables(findings)
+        _warn_rejected(context, con)
         counts = {t: con.execute(f"select count(*) from landing.{t}").fetchone()[0] for t in SOURCE_TABLES}
     context.log.info(report.summary() + f" in {time.perf_counter() - started:.1f} s")
     yield dg.MaterializeResult(asset_key=DELIVERY_LOG_KEY, metadata={"run_summary": report.summary()})
@@ -139,6 +142,24 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResourc
                 "warnings": int((mine["level"] == "warning").sum()),
                 "findings": dg.MetadataValue.md(_markdown(shown)) if shown.height else "none",
             },
+        )
+
+
+def _warn_rejected(context: dg.AssetExecutionContext, con) -> None:
+    """Each file this run rejected, with its reason, as a warning: the console and the run's log say
+    what to look at, not only how many."""
+    rejected = con.execute(
+        "select file_name, message from ops.delivery_log where run_id = ? and status = 'rejected' "
+        "order by delivery_id",
+        [context.run.run_id],
+    ).fetchall()
+    for name, message in rejected[:MAX_REJECTIONS_LOGGED]:
+        # the message may quote a header the sender wrote: control characters are shown escaped
+        context.log.warning(f"rejected {name}: {display_name((message or 'no reason recorded').encode())}")
+    if len(rejected) > MAX_REJECTIONS_LOGGED:
+        context.log.warning(
+            f"{len(rejected) - MAX_REJECTIONS_LOGGED} more files rejected: their reasons are in "
+            "ops.delivery_log and the senders' Rückmeldungen"
         )
 
 
