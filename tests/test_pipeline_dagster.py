@@ -40,6 +40,42 @@ def test_the_pipeline_job_ingests_and_builds(pipeline_run):
     assert con.execute("select count(*) from ops.quarantine").fetchone()[0] > 10
 
 
+def test_the_run_log_names_each_file_rejected_or_with_quarantined_rows(pipeline_run):
+    """The operator's console says which files and why (rules, never a value), up to a limit."""
+    import re
+    from types import SimpleNamespace
+
+    from orchestration.defs.assets.ingest import MAX_REJECTIONS_LOGGED, _warn_rejected
+
+    result, root = pipeline_run
+    lines: list[str] = []
+    context = SimpleNamespace(
+        run=SimpleNamespace(run_id=result.run_id), log=SimpleNamespace(warning=lines.append)
+    )
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        _warn_rejected(context, con)
+        (rejected,) = con.execute(
+            "select count(*) from ops.delivery_log where status = 'rejected'"
+        ).fetchone()
+        (with_rows,) = con.execute(
+            "select count(distinct delivery_id) from ops.quarantine join ops.delivery_log using (delivery_id) "
+            "where level = 'row' and status <> 'rejected'"
+        ).fetchone()
+        rules = {
+            r
+            for (r,) in con.execute("select distinct rule from ops.quarantine where level = 'row'").fetchall()
+        }
+    assert rejected and with_rows
+    files = rejected + with_rows
+    assert len(lines) == min(files, MAX_REJECTIONS_LOGGED) + (files > MAX_REJECTIONS_LOGGED), lines
+    shown = lines[:MAX_REJECTIONS_LOGGED]
+    assert sum(line.startswith("rejected ") for line in shown) == min(rejected, MAX_REJECTIONS_LOGGED)
+    for line in shown:
+        if not line.startswith("rejected "):
+            found = re.fullmatch(r"(1 row|\d+ rows) of (.+) quarantined \((.+)\)", line)
+            assert found and set(found[3].split(", ")) <= rules, f"rules only, never a value: {line}"
+
+
 def test_contract_checks_report_findings_without_values(pipeline_run, faulty):
     result, _ = pipeline_run
     checks = {

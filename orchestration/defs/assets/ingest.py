@@ -25,7 +25,7 @@ from teilhabe.settings import tighten_and_say
 LANDING_KEYS = {table: dg.AssetKey(["landing", table]) for table in SOURCE_TABLES}
 DELIVERY_LOG_KEY = dg.AssetKey(["ops", "delivery_log"])
 MAX_FINDINGS_SHOWN = 200
-MAX_REJECTIONS_LOGGED = 20  # one warning line each; the rest are counted (all in ops.delivery_log)
+MAX_REJECTIONS_LOGGED = 20  # one warning line per file; the rest are counted (all in the ops tables)
 
 
 @dg.multi_asset(
@@ -146,20 +146,33 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResourc
 
 
 def _warn_rejected(context: dg.AssetExecutionContext, con) -> None:
-    """Each file this run rejected, with its reason, as a warning: the console and the run's log say
-    what to look at, not only how many."""
+    """Each file this run rejected with its reason, and each file with quarantined rows with how
+    many and by which rules (never a value), as warnings: the console and the run's log say what to
+    look at, not only how many."""
+    run = [context.run.run_id]
     rejected = con.execute(
         "select file_name, message from ops.delivery_log where run_id = ? and status = 'rejected' "
         "order by delivery_id",
-        [context.run.run_id],
+        run,
     ).fetchall()
-    for name, message in rejected[:MAX_REJECTIONS_LOGGED]:
-        # the message may quote a header the sender wrote: control characters are shown escaped
-        context.log.warning(f"rejected {name}: {display_name((message or 'no reason recorded').encode())}")
-    if len(rejected) > MAX_REJECTIONS_LOGGED:
+    quarantined = con.execute(
+        """select d.file_name, count(distinct q.source_row), string_agg(distinct q.rule, ', ' order by q.rule)
+           from ops.quarantine q join ops.delivery_log d using (delivery_id)
+           where d.run_id = ? and d.status <> 'rejected' and q.level = 'row'
+           group by d.delivery_id, d.file_name order by d.delivery_id""",
+        run,
+    ).fetchall()
+    lines = [
+        # a message may quote a header the sender wrote: control characters are shown escaped
+        *(f"rejected {name}: {display_name((message or 'no reason recorded').encode())}" for name, message in rejected),
+        *(f"{rows} row{'s' * (rows != 1)} of {name} quarantined ({rules})" for name, rows, rules in quarantined),
+    ]  # fmt: skip
+    for line in lines[:MAX_REJECTIONS_LOGGED]:
+        context.log.warning(line)
+    if len(lines) > MAX_REJECTIONS_LOGGED:
         context.log.warning(
-            f"{len(rejected) - MAX_REJECTIONS_LOGGED} more files rejected: their reasons are in "
-            "ops.delivery_log and the senders' Rückmeldungen"
+            f"{len(lines) - MAX_REJECTIONS_LOGGED} more files rejected or with quarantined rows: see "
+            "ops.delivery_log, ops.quarantine and the senders' Rückmeldungen"
         )
 
 
