@@ -20,6 +20,7 @@ Splink works in an in-memory DuckDB of its own: its scratch tables never reach t
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -40,6 +41,7 @@ from linkage.model import (
     prepared,
     settings,
     source_pair_m,
+    with_m_floor,
 )
 
 LOG = logging.getLogger(__name__)
@@ -299,9 +301,9 @@ def for_records(model: dict, trained_on: int, records: int) -> dict:
     """The stored model for today's number of records: the chance that two random records are one
     person falls as the records grow (the matches grow with the records, the pairs with their
     square), so a model trained on fewer records would link ever more readily until the next
-    training."""
+    training. No level's m below M_FLOOR: a model stored before the floor existed gets it here."""
     prior = model["probability_two_random_records_match"] * trained_on / max(records, trained_on, 1)
-    return {**model, "probability_two_random_records_match": prior}
+    return with_m_floor({**copy.deepcopy(model), "probability_two_random_records_match": prior})
 
 
 def _exact_links(records: pl.DataFrame) -> pl.DataFrame:

@@ -196,6 +196,18 @@ def test_a_stored_model_links_less_readily_as_the_records_grow():
     assert model[prior] == 1e-6  # the stored model is left as it is
 
 
+def test_a_model_stored_before_the_floor_on_m_gets_it_when_used():
+    """A data home trained before the floor (8603ed8) scores its new records without the veto,
+    before it is trained again."""
+    from linkage.model import M_FLOOR
+
+    sex = {"comparison_levels": [{"m_probability": 1.0}, {"m_probability": 8.7e-41}]}
+    model = {"probability_two_random_records_match": 1e-6, "comparisons": [sex]}
+    used = for_records(model, trained_on=1000, records=1000)
+    assert used["comparisons"][0]["comparison_levels"][1]["m_probability"] >= M_FLOOR / (1 + M_FLOOR)
+    assert sex["comparison_levels"][1]["m_probability"] == 8.7e-41, "the stored model is left as it is"
+
+
 def test_a_stored_model_that_compares_otherwise_is_trained_again(warehouse, tmp_path):
     """A model trained before a comparison level changed (an older release) is trained again by the
     next run that scores pairs, not used with levels that are no longer the code's."""

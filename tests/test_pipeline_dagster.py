@@ -45,7 +45,7 @@ def test_the_run_log_names_each_file_rejected_or_with_quarantined_rows(pipeline_
     import re
     from types import SimpleNamespace
 
-    from orchestration.defs.assets.ingest import MAX_REJECTIONS_LOGGED, _warn_rejected
+    from orchestration.defs.assets.ingest import MAX_FILES_WARNED, _warn_files_with_findings
 
     result, root = pipeline_run
     lines: list[str] = []
@@ -53,7 +53,7 @@ def test_the_run_log_names_each_file_rejected_or_with_quarantined_rows(pipeline_
         run=SimpleNamespace(run_id=result.run_id), log=SimpleNamespace(warning=lines.append)
     )
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
-        _warn_rejected(context, con)
+        _warn_files_with_findings(context, con)
         (rejected,) = con.execute(
             "select count(*) from ops.delivery_log where status = 'rejected'"
         ).fetchone()
@@ -67,9 +67,9 @@ def test_the_run_log_names_each_file_rejected_or_with_quarantined_rows(pipeline_
         }
     assert rejected and with_rows
     files = rejected + with_rows
-    assert len(lines) == min(files, MAX_REJECTIONS_LOGGED) + (files > MAX_REJECTIONS_LOGGED), lines
-    shown = lines[:MAX_REJECTIONS_LOGGED]
-    assert sum(line.startswith("rejected ") for line in shown) == min(rejected, MAX_REJECTIONS_LOGGED)
+    assert len(lines) == min(files, MAX_FILES_WARNED) + (files > MAX_FILES_WARNED), lines
+    shown = lines[:MAX_FILES_WARNED]
+    assert sum(line.startswith("rejected ") for line in shown) == min(rejected, MAX_FILES_WARNED)
     for line in shown:
         if not line.startswith("rejected "):
             found = re.fullmatch(r"(1 row|\d+ rows) of (.+) quarantined \((.+)\)", line)

@@ -25,7 +25,7 @@ from teilhabe.settings import tighten_and_say
 LANDING_KEYS = {table: dg.AssetKey(["landing", table]) for table in SOURCE_TABLES}
 DELIVERY_LOG_KEY = dg.AssetKey(["ops", "delivery_log"])
 MAX_FINDINGS_SHOWN = 200
-MAX_REJECTIONS_LOGGED = 20  # one warning line per file; the rest are counted (all in the ops tables)
+MAX_FILES_WARNED = 20  # a warning line per file rejected or with quarantined rows; the rest counted
 
 
 @dg.multi_asset(
@@ -105,7 +105,7 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResourc
             [context.run.run_id],
         ).pl()
         findings = _with_fed_tables(findings)
-        _warn_rejected(context, con)
+        _warn_files_with_findings(context, con)
         counts = {t: con.execute(f"select count(*) from landing.{t}").fetchone()[0] for t in SOURCE_TABLES}
     context.log.info(report.summary() + f" in {time.perf_counter() - started:.1f} s")
     yield dg.MaterializeResult(asset_key=DELIVERY_LOG_KEY, metadata={"run_summary": report.summary()})
@@ -145,7 +145,7 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResourc
         )
 
 
-def _warn_rejected(context: dg.AssetExecutionContext, con) -> None:
+def _warn_files_with_findings(context: dg.AssetExecutionContext, con) -> None:
     """Each file this run rejected with its reason, and each file with quarantined rows with how
     many and by which rules (never a value), as warnings: the console and the run's log say what to
     look at, not only how many."""
@@ -167,11 +167,11 @@ def _warn_rejected(context: dg.AssetExecutionContext, con) -> None:
         *(f"rejected {name}: {display_name((message or 'no reason recorded').encode())}" for name, message in rejected),
         *(f"{rows} row{'s' * (rows != 1)} of {name} quarantined ({rules})" for name, rows, rules in quarantined),
     ]  # fmt: skip
-    for line in lines[:MAX_REJECTIONS_LOGGED]:
+    for line in lines[:MAX_FILES_WARNED]:
         context.log.warning(line)
-    if len(lines) > MAX_REJECTIONS_LOGGED:
+    if len(lines) > MAX_FILES_WARNED:
         context.log.warning(
-            f"{len(lines) - MAX_REJECTIONS_LOGGED} more files rejected or with quarantined rows: see "
+            f"{len(lines) - MAX_FILES_WARNED} more files rejected or with quarantined rows: see "
             "ops.delivery_log, ops.quarantine and the senders' Rückmeldungen"
         )
 
