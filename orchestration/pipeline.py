@@ -43,6 +43,12 @@ MAX_PROBLEM_LINE = 300
 PID_TAG, HOST_TAG = "teilhabe/pid", "teilhabe/host"
 
 
+def executed_here(run: dg.DagsterRun) -> bool:
+    """Whether this process executes the whole run (``teilhabe run``, in process), so that its later
+    steps run here too; a run from the UI executes each step in a process of its own."""
+    return run.tags.get(PID_TAG) == str(os.getpid())
+
+
 def _job_origin(job_name: str):
     """Where the UI finds a job again (code location, repository, job): a run that carries it can
     be re-executed from the UI like a run launched there. Only the names are used for that; the

@@ -1,7 +1,6 @@
 """The warehouse: every dbt seed, model and test as Dagster assets and asset checks, grouped by layer."""
 # No `from __future__ import annotations` here: Dagster inspects the context annotation at runtime.
 
-import os
 import uuid
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from orchestration.dbt import (
     restore_partial_parse,
 )
 from orchestration.defs.resources import DataHomeResource
-from orchestration.pipeline import PID_TAG
+from orchestration.pipeline import executed_here
 from publish.validation import import_in_background
 from teilhabe.disk import is_disk_full, remove_temporary, require_free_space, storage_error
 
@@ -62,7 +61,7 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     restore_partial_parse(state, run_target)
     # A run of `teilhabe run` publishes in this process later; the build runs in dbt's process and
     # this one waits, so the publication's slowest import is done now.
-    importing = import_in_background() if context.run.tags.get(PID_TAG) == str(os.getpid()) else None
+    importing = import_in_background() if executed_here(context.run) else None
     try:
         # dagster-dbt echoes every dbt event to stdout: into the run's dbt folder instead (the
         # Dagster run log has them as events).
