@@ -8,6 +8,8 @@ import hmac
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -18,6 +20,7 @@ import pytest
 
 from ingest import chunk as chunk_module
 from ingest import load as wh
+from ingest.batch import LOOKAHEAD
 from ingest.ops_tables import prepare
 from ingest.pseudonymise import PseudonymKey, load_key, local_key, normalise_name, person_key
 from ingest.retention import prune_archive
@@ -282,6 +285,82 @@ def test_a_crash_keeps_the_whole_chunks_before_it_and_the_rerun_takes_the_rest(d
         a, b = f"select {columns} from {table}", f"select {columns} from uninterrupted.{table}"
         differing = con.execute(f"select count(*) from (({a} except all {b}) union all ({b} except all {a}))")
         assert differing.fetchone()[0] == 0, f"{table} differs from an uninterrupted run"
+
+
+KILLED_IN_SECOND_CHUNK = """
+import os, sys
+from pathlib import Path
+import duckdb
+from ingest import load
+from ingest.pseudonymise import PseudonymKey
+
+chunks = []
+real = load.load_chunk
+def load_chunk(ctx, read):
+    chunks.append(read)
+    real(ctx, read)
+    if len(chunks) == 2:
+        os._exit(9)  # killed with the second chunk written, before its commit: no rollback, no close
+load.load_chunk = load_chunk
+con = duckdb.connect(sys.argv[1])
+load.ingest(con, Path(sys.argv[2]), Path(sys.argv[3]), PseudonymKey(sys.argv[4].encode(), "test"), chunk_files=300)
+"""
+
+
+def test_a_killed_ingest_keeps_the_chunks_it_committed(demo, tmp_path):
+    """The chunks commit without a checkpoint each (one at the end of the ingest): a process killed
+    in the second chunk leaves the first one committed, and DuckDB replays it from its write-ahead
+    log when the file is opened again. A finished ingest leaves the file checkpointed."""
+    inbox = tmp_path / "inbox"
+    shutil.copytree(demo, inbox)
+    warehouse = tmp_path / "warehouse.duckdb"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_IN_SECOND_CHUNK, str(warehouse), str(inbox), str(tmp_path / "archive"),
+         KEY.secret.decode()],
+        cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert killed.returncode == 9, killed.stderr
+    assert Path(f"{warehouse}.wal").stat().st_size > 0, "the first chunk was not checkpointed on its own"
+    with duckdb.connect(str(warehouse)) as con:
+        assert con.execute("select count(*) from ops.delivery_log").fetchone()[0] == 300
+        assert counts(con)["wfbm_personen"] > 0
+        threshold = con.execute("select current_setting('checkpoint_threshold')").fetchone()[0]
+        wh.ingest(con, inbox, tmp_path / "archive", KEY, chunk_files=300)
+        assert con.execute("select count(*) from ops.delivery_log").fetchone()[0] == len(list(demo.iterdir()))
+        assert con.execute("select current_setting('checkpoint_threshold')").fetchone()[0] == threshold
+        assert not Path(f"{warehouse}.wal").exists() or Path(f"{warehouse}.wal").stat().st_size == 0, (
+            "a finished ingest checkpoints"
+        )
+
+
+def test_files_are_taken_ahead_of_the_reader_but_only_a_few(demo, tmp_path, monkeypatch):
+    """Taking (hashing, archiving) runs ahead of the reading, so its waits on the disk overlap the
+    parsing; only a few files' bytes wait in memory (those taken after the furthest file read, a
+    workbook being read a few files early), whatever the chunk's size."""
+    inbox = tmp_path / "inbox"
+    shutil.copytree(demo, inbox)
+    started: list[str] = []
+    ahead: list[int] = []  # files whose taking started, less those the reader has
+    real_take, real_load = chunk_module.take, chunk_module._Intake._load
+
+    def take(file, *args):
+        started.append(file.name)
+        return real_take(file, *args)
+
+    def load(self, index):
+        content = real_load(self, index)
+        ahead.append(len(started) - len(ahead) - 1)
+        return content
+
+    monkeypatch.setattr(chunk_module, "take", take)
+    monkeypatch.setattr(chunk_module._Intake, "_load", load)
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    wh.ingest(con, inbox, tmp_path / "archive", KEY, chunk_files=10_000)
+    files = len(list(demo.iterdir()))
+    assert sorted(started) == sorted(p.name for p in demo.iterdir()), "every file taken once"
+    assert len(ahead) == files
+    assert 1 < max(ahead) <= chunk_module.TAKE_AHEAD + LOOKAHEAD
+    assert con.execute("select count(*) from ops.delivery_log").fetchone()[0] == files
 
 
 def test_a_chunks_log_commits_only_after_its_archived_files_are_synced(demo, tmp_path, monkeypatch):
