@@ -41,7 +41,6 @@ from ingest.chunk import (
     read_chunk,
 )
 from ingest.encodings import forget_values
-from ingest.identify import Delivery, identify
 from ingest.inbox import (
     IgnoredEntry,
     InboxFile,
@@ -230,7 +229,15 @@ def _load(
     ``keep``). Returns the entries that changed while being read."""
     ctx.archive.mkdir(parents=True, exist_ok=True)
     os.chmod(ctx.archive, 0o700)  # plaintext lives here and only here (privacy.md §2)
-    chunks = _chunks(sorted(arrivals, key=lambda a: (a.received_at, a.mtime_ns, a.name)), chunk_files)
+    arrivals = sorted(arrivals, key=lambda a: (a.received_at, a.mtime_ns, a.name))
+    chunks, current, names = [], [], set()
+    for arrival in arrivals:  # chunks bound memory; fixed costs are paid once per chunk
+        if len(current) >= chunk_files or arrival.name in names:
+            chunks.append(current)
+            current, names = [], set()
+        current.append(arrival)
+        names.add(arrival.name)
+    chunks += [current] if current else []
     ignored: list[IgnoredEntry] = []
     known = known_workshops(ctx.con)
     with _one_checkpoint(ctx.con), ThreadPoolExecutor(1, thread_name_prefix="teilhabe-read-ahead") as reader:
@@ -282,32 +289,6 @@ def _one_checkpoint(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     finally:
         con.execute(f"set checkpoint_threshold = '{threshold}'")
     con.execute("checkpoint")
-
-
-def _chunks(arrivals: list[Arrival], chunk_files: int) -> list[list[Arrival]]:
-    """Arrivals in chunks of at most ``chunk_files`` (chunks bound memory; fixed costs are paid
-    once per chunk), never two files of one name in a chunk. Registers (one, or several in a row)
-    form a chunk of their own: the chunk after a register is read only once the register is
-    written (below), and a register alone is written in milliseconds, where a chunk of 2,000 files
-    around it took 8 s at NRW 5 years, with nothing read meanwhile."""
-    chunks: list[list[Arrival]] = []
-    current: list[Arrival] = []
-    names: set[str] = set()
-    in_register = False  # whether the current chunk holds registers
-    for arrival in arrivals:
-        register = _is_register(arrival)
-        if current and (len(current) >= chunk_files or arrival.name in names or register != in_register):
-            chunks.append(current)
-            current, names = [], set()
-        current.append(arrival)
-        names.add(arrival.name)
-        in_register = register
-    return [*chunks, current] if current else chunks
-
-
-def _is_register(arrival: Arrival) -> bool:
-    delivery = identify(arrival.name)
-    return not arrival.name_problem and isinstance(delivery, Delivery) and delivery.format == "lv_register"
 
 
 def _holds_register(chunk: ReadChunk) -> bool:
