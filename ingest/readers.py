@@ -521,12 +521,12 @@ def _read_workbook(result: ReadResult, cells: Cells, received: dt.date) -> ReadR
         # Long texts to codes in Python, on the few hundred cells of a sheet (a polars replace would
         # wait for polars' threads, see _text_frame: ~6 ms per workbook at NRW 5 years).
         codes = XLSX_CODE_TEXTS[part]
-        data = [
-            [codes[c].get(v, v) for v in values] if c in codes else values
+        by_column = {
+            c: [codes[c].get(v, v) for v in values] if c in codes else values
             for c, values in zip(columns, data, strict=True)
-        ]
+        }
         table = f"wfbm_{part}"
-        frame = _text_frame(dict(zip(columns, data, strict=True)), SOURCE_TABLES[table].columns)
+        frame = _text_frame(by_column, SOURCE_TABLES[table].columns)
         result.tables[table] = _with_origin(frame, result.delivery.name, row_numbers)
     if len(blocks) != 1:
         return result.reject(
