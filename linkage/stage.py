@@ -40,6 +40,7 @@ from linkage.model import (
     blocking_rules,
     prepared,
     settings,
+    sharing_a_block,
     source_pair_m,
     with_m_floor,
 )
@@ -100,7 +101,7 @@ from linkage.person_records
 """
 
 # The encodings Splink compares: of every record (``all``), or of the new ones and of the known
-# ones that share a blocking key with a new one (a new month's few thousand, not everyone).
+# ones that meet a new one in a block (a new month's few thousand, not everyone).
 ENCODINGS_SQL = f"""
 with records as (
     select
@@ -113,16 +114,12 @@ with records as (
         birth_year_hash, birth_near_hashes, sex, kreisschluessel, werkstatt_nr
     from linkage.person_records
 ),
-new as (select * from records where unique_id in (select unique_id from _new))
+new as materialized (select * from records where unique_id in (select unique_id from _new))
 select *, unique_id in (select unique_id from _new) as is_new
 from records
 where {{all}}
     or unique_id in (select unique_id from _new)
-    or birth_date_hash in (select birth_date_hash from new)
-    or surname_phonetic || '|' || first_name_phonetic in (
-        select surname_phonetic || '|' || first_name_phonetic from new
-        union all select first_name_phonetic || '|' || surname_phonetic from new
-    )
+    or {sharing_a_block("new")}
 """
 
 
@@ -522,20 +519,25 @@ def _review(con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame) -> tuple[in
     con.execute(
         f"""
         insert into ops.linkage_review
-        with records as (
+        with band as (
+            select * from linkage.pairs where match_probability >= ? and match_probability < ?
+        ),
+        -- only the records of the band's pairs (a few hundred of all) get their bits counted
+        records as (
             select {RECORD_ID} as record_id, *,
                 bit_count(surname_bloom) as surname_bloom_bits, bit_count(first_name_bloom) as first_name_bloom_bits
             from linkage.person_records
+            where {RECORD_ID} in (select record_id_l from band union all select record_id_r from band)
         ),
         open_pairs as (
             select p.record_id_l, p.record_id_r, p.match_probability,
                 l.source_table as source_table_l, r.source_table as source_table_r, {sides["l"]}, {sides["r"]}
-            from linkage.pairs p
+            from band p
             join records l on l.record_id = p.record_id_l
             join records r on r.record_id = p.record_id_r
             join linkage.person_ids il on il.source_table = l.source_table and il.local_key = l.local_key
             join linkage.person_ids ir on ir.source_table = r.source_table and ir.local_key = r.local_key
-            where p.match_probability >= ? and p.match_probability < ? and il.person_id <> ir.person_id
+            where il.person_id <> ir.person_id
                 and not exists (select 1 from _decided d where d.record_id_l = p.record_id_l
                                 and d.record_id_r = p.record_id_r)
         )

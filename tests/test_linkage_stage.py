@@ -5,6 +5,8 @@ the archive, and nothing of the encodings leaving the pipeline."""
 from __future__ import annotations
 
 import json
+import random
+import re
 import shutil
 
 import duckdb
@@ -19,6 +21,7 @@ from linkage.decisions import (
     request_retraining,
     retrain_pending,
 )
+from linkage.model import BLOCKING_RULES, sharing_a_block
 from linkage.review import pairs_for_review
 from linkage.stage import RECORD_ID, compares_otherwise, for_records, link_persons
 from teilhabe.settings import Settings, memory_bytes
@@ -301,3 +304,32 @@ def test_no_level_of_a_trained_model_vetoes_a_link():
     assert sex[0] is None, "the null level has no m"
     assert sex[2] >= M_FLOOR / (1 + M_FLOOR) and sum(sex[1:]) == pytest.approx(1.0)
     assert name[1:] == [0.93, 0.05, 0.02], "a comparison without a vanishing level stays as it is"
+
+
+def test_new_records_are_scored_against_exactly_the_known_ones_they_meet_in_a_block():
+    """A new month's records are compared only with the known records that meet one of them in a
+    block of the blocking rules, on either side of a pair (``sharing_a_block``): no pair the rules
+    make is lost, and no other record is read into the scoring."""
+    columns = ("birth_date_hash", "birth_day_hash", "birth_month_hash", "birth_year_hash",
+               "surname_phonetic", "first_name_phonetic")  # fmt: skip
+    rng = random.Random(3)
+    # Few values per column, so that records meet in every kind of block; the names' codes share
+    # one alphabet, so that names swapped between the fields meet too.
+    choices = ([f"d{i}" for i in range(30)], ["1", "2", "3", "4"], ["1", "2", "3", "4"], ["1", "2", "3", "4"],
+               list("uvwxyz"), list("uvwxyz"))  # fmt: skip
+    rows = [(i, *(rng.choice(values) for values in choices)) for i in range(400)]
+    con = duckdb.connect()
+    con.execute(f"create table records (id integer, {', '.join(f'{c} varchar' for c in columns)})")
+    con.executemany("insert into records values (?, ?, ?, ?, ?, ?, ?)", rows)
+    con.execute("create table new as select * from records where id % 10 = 0")
+
+    def sides(rule: str, left: str, right: str) -> str:
+        return re.sub(r"\br\.", f"{right}.", re.sub(r"\bl\.", f"{left}.", rule))
+
+    paired = " or ".join(f"({sides(r, 'k', 'n')}) or ({sides(r, 'n', 'k')})" for r in BLOCKING_RULES)
+    met = {row[0] for row in con.execute(f"select k.id from records k join new n on {paired}").fetchall()}
+    selected = {
+        row[0] for row in con.execute(f"select id from records where {sharing_a_block('new')}").fetchall()
+    }
+    assert selected == met
+    assert 100 < len(met) < 300, "the data meets in some blocks and not in others"
