@@ -7,13 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import subprocess
 import sys
 
 import duckdb
 import pytest
 
 from teilhabe.bench.baseline import run_baseline
-from teilhabe.bench.measure import run_measured
+from teilhabe.bench.measure import run_measured, tree_usage
 from teilhabe.bench.scenarios import link_files
 
 SAME = {
@@ -83,6 +84,15 @@ def test_cpu_time_counts_the_children_and_falls_in_its_window(tmp_path):
     busy = measured.cpu_between(measured.started + 1.0, measured.started + measured.seconds)
     assert idle < 0.5
     assert busy > 1.2
+
+
+def test_a_reaped_process_gives_no_sample_rather_than_zero():
+    """After the command is reaped /proc knows nothing of its tree: a (0 bytes, 0 s) sample there
+    would be the nearest to the command's end and make its last stage's CPU time 0."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    assert tree_usage(process.pid) is None
+    assert tree_usage(os.getpid()) is not None
 
 
 def test_inbox_cuts_follow_the_received_dates(tmp_path):

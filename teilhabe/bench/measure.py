@@ -57,9 +57,10 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def tree_usage(pid: int) -> tuple[int, float]:
+def tree_usage(pid: int) -> tuple[int, float] | None:
     """Resident bytes and CPU seconds (user + system, with the reaped children's) of a process and
-    all its descendants."""
+    all its descendants; None once the process itself is gone (reaped), when /proc can no longer
+    account for its tree and a zero would read as time running backwards."""
     tree, rss, ticks, todo = _children(), 0, 0, [pid]
     while todo:
         current = todo.pop()
@@ -71,7 +72,9 @@ def tree_usage(pid: int) -> tuple[int, float]:
             # utime, stime, cutime, cstime: fields 14-17 of stat, after the name in parentheses
             ticks += sum(int(f) for f in stat[stat.rindex(b")") + 2 :].split()[11:15])
         except (OSError, ValueError):
-            pass
+            if current == pid:
+                return None
+            continue  # a descendant that ended: its time is in its parent's once reaped
         todo.extend(tree.get(current, []))
     return rss, ticks / TICK
 
@@ -86,9 +89,12 @@ def run_measured(command: list[str], env: dict[str, str], log: Path) -> Measured
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
 
         def sample() -> None:
-            samples.append((time.time(), *tree_usage(process.pid)))
-            while not done.wait(SAMPLE_SECONDS):
-                samples.append((time.time(), *tree_usage(process.pid)))
+            while True:
+                moment, usage = time.time(), tree_usage(process.pid)
+                if usage is not None:  # a sample after the reaping would put the tree's CPU at 0
+                    samples.append((moment, *usage))
+                if done.wait(SAMPLE_SECONDS):
+                    return
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
