@@ -623,3 +623,24 @@ def test_a_report_that_fails_blocks_only_its_partner(copy_home, monkeypatch):
     for other in ("jobcenter_05112", "jobcenter_05914"):
         assert outcomes[other].status == "delivered"
         assert (copy_home / "outbox" / other / "2024-11" / "latest" / "bericht.pdf").exists()
+
+
+def test_validation_holds_the_extract_to_its_contract_not_to_itself(copy_home, tmp_path):
+    """GX expects the documented columns and numeric figures, not whatever the frame has: an
+    internal column let out, a rate or a mean turned to text, fails; the sheets as made pass."""
+    lwl = next(p for p in load_partners() if p.id == "lwl")
+    with duckdb.connect(str(copy_home / "warehouse.duckdb")) as con:
+        sheets = {sheet.kpi: sheet for sheet in partner_sheets(decide(con), lwl, "2024")}
+    assert validate_delivery(list(sheets.values()), lwl, "2024", tmp_path).success
+    k01, k05 = sheets["k01"].frame, sheets["k05"].frame
+    for kpi, frame, expectation, column in (
+        ("k01", k01.with_columns(pl.lit("05915").alias("_kreisschluessel")),
+         "expect_table_columns_to_match_ordered_list", None),
+        ("k01", k01.with_columns(pl.col("value").cast(pl.String)), "expect_column_values_to_be_between", "value"),
+        ("k05", k05.with_columns(pl.col("mean_monthly_subsidy_eur").cast(pl.String)),
+         "expect_column_values_to_be_in_type_list", "mean_monthly_subsidy_eur"),
+    ):  # fmt: skip
+        sheet = sheets[kpi]
+        changed = sheets | {kpi: Sheet(kpi, sheet.title, frame, sheet.suppressed)}
+        verdict = validate_delivery(list(changed.values()), lwl, "2024", tmp_path)
+        assert [(f.kpi, f.expectation, f.column) for f in verdict.findings] == [(kpi, expectation, column)]
