@@ -110,8 +110,9 @@ def _check(key: list[str]) -> list[dg.AssetCheckSpec]:
         dg.AssetCheckSpec(
             "gx_validation",
             asset=key,
-            description="Great Expectations suite per extract: columns and types, rates 0-100, no count of 1 or 2, "
-            "only the partner's scope, only the requested period. A failure blocks that delivery.",
+            description="Great Expectations suite per extract: only documented columns, numbers where figures are, "
+            "rates 0-100, no count of 1 or 2, only the partner's scope, only the requested period. A failure "
+            "blocks that delivery.",
         )
     ]
 
