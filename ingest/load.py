@@ -55,7 +55,7 @@ from ingest.ops_tables import check_key, prepare
 from ingest.pseudonymise import PseudonymKey
 from teilhabe.settings import Limits
 
-DEFAULT_CHUNK_FILES = 2000  # Settings.ingest_chunk_files
+DEFAULT_CHUNK_FILES = 1750  # Settings.ingest_chunk_files
 
 
 def _new_files(

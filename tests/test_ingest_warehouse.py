@@ -485,3 +485,16 @@ def test_the_ingest_connection_gets_half_the_duckdb_memory_limit():
     assert limit("1536MB") == "768000000B"
     assert memory_bytes(limit("2GiB")) == 1 << 30
     assert limit("80%") == "80%", "a limit that is no size is left to DuckDB"
+
+
+def test_dbt_run_by_hand_gets_the_same_default_memory_limit_as_the_pipeline():
+    """dbt's profile falls back to its own default when TEILHABE_DUCKDB_MEMORY_LIMIT is unset (a
+    `dbt build` by hand, `make docs`): it must be the settings' default."""
+    import re
+    from pathlib import Path
+
+    from teilhabe.settings import DataHome, Settings
+
+    profile = (Path(__file__).resolve().parents[1] / "dbt_project" / "profiles.yml").read_text()
+    fallback = re.search(r"env_var\('TEILHABE_DUCKDB_MEMORY_LIMIT', '([^']+)'\)", profile)
+    assert fallback and fallback.group(1) == Settings(DataHome(Path())).duckdb_memory_limit
