@@ -53,9 +53,9 @@ from ingest.inbox import (
 )
 from ingest.ops_tables import check_key, prepare
 from ingest.pseudonymise import PseudonymKey
-from teilhabe.settings import Limits
+from teilhabe.settings import Limits, Settings
 
-DEFAULT_CHUNK_FILES = 1750  # Settings.ingest_chunk_files
+DEFAULT_CHUNK_FILES = Settings.ingest_chunk_files  # one default, in the settings
 
 
 def _new_files(

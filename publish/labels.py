@@ -288,10 +288,16 @@ _REASONS = (
 )  # fmt: skip
 
 
+def described(kpi: str, name: str) -> Column | None:
+    """A KPI's column as the partners' Erläuterungen describe it; None for a column nobody
+    described (an internal or hidden one: Great Expectations blocks it, publish/validation.py)."""
+    return COLUMNS.get((kpi, name)) or COLUMNS.get(("", name))
+
+
 def column(kpi: str, name: str) -> Column:
     """The German header and explanation of a KPI's column; a column nobody described yet keeps its
     name (the tests find it before a partner does)."""
-    return COLUMNS.get((kpi, name)) or COLUMNS.get(("", name)) or Column(name, "")
+    return described(kpi, name) or Column(name, "")
 
 
 def header(kpi: str, name: str) -> str:

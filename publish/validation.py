@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from publish.extracts import EXTRACTS, PEER_GROUP
-from publish.labels import COLUMNS
+from publish.labels import described
 from publish.periods import shown_months
 from teilhabe.settings import quiet_telemetry
 
@@ -125,7 +125,7 @@ def _suite(gx, name: str, kpi: str, frame: pl.DataFrame, partners: list, period:
 def _documented(kpi: str, columns: list[str]) -> list[str]:
     """The columns a partner's Erläuterungen describe (publish/labels.py), in the frame's order;
     ``partner`` tells apart the partners validated together."""
-    return [c for c in columns if c == "partner" or (kpi, c) in COLUMNS or ("", c) in COLUMNS]
+    return [c for c in columns if c == "partner" or described(kpi, c) is not None]
 
 
 def _scope(suite, kpi: str, frame: pl.DataFrame, partners: list) -> None:
