@@ -9,6 +9,7 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from ingest.landing import DROPPED, empty_landing_frame, snake
 from ingest.pseudonymise import KeyProblem, PseudonymKey
@@ -127,6 +128,17 @@ create table if not exists ops.disclosure_metrics (
     units bigint, unique_units bigint, share_unique double
 );
 """
+
+
+def append_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    """Rows (tuples in the table's column order) appended in one statement. DuckDB's executemany
+    runs the insert once per row, ~1 ms each: a first load of five years logs ~9,000 Rückmeldungen."""
+    if rows:
+        con.register("_appended", pl.DataFrame(rows, orient="row", infer_schema_length=None).to_arrow())
+        try:
+            con.execute(f"insert into {table} select * from _appended")
+        finally:
+            con.unregister("_appended")
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:

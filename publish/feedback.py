@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from ingest.ops_tables import append_rows
 from publish.expected import PART_NAMES, calendar_exists, german_count, german_period, query_rows
 from publish.files import neutralise
 from publish.outbox import _fsync_dir, _switch_latest, _versions, _write
@@ -354,6 +355,5 @@ def send_feedback(
         (item.sender, item.period, version, status, len(item.files), len(item.findings), run_id, now)
         for item, (status, version) in zip(items, results, strict=True)
     ]
-    if logged:
-        con.executemany("insert into ops.feedback_log values (?, ?, ?, ?, ?, ?, ?, ?)", logged)
+    append_rows(con, "ops.feedback_log", logged)
     return [(sender, period, status) for sender, period, _, status, *_ in logged]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.ops_tables import PUBLISH_DDL
+from ingest.ops_tables import PUBLISH_DDL, append_rows
 from publish.expected import data_status
 from publish.extracts import partner_sheets, remember_suppressed
 from publish.outbox import Outcome, deliver, holds_figures, validation_reports
@@ -171,16 +171,16 @@ def publish(
 def _log(con: duckdb.DuckDBPyConnection, outcomes: list[Outcome]) -> None:
     con.execute(PUBLISH_DDL)
     now = datetime.now(UTC).replace(tzinfo=None)
-    logged = [o for o in outcomes if o.status != "no_data"]
-    if logged:
-        con.executemany(
-            "insert into ops.extract_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (o.partner, o.period, o.version, o.status, o.files, o.figures_sha256, o.manifest_sha256,
-                 o.supersedes, ",".join(o.restates) or None, o.message, now)
-                for o in logged
-            ],
-        )  # fmt: skip
+    append_rows(
+        con,
+        "ops.extract_log",
+        [
+            (o.partner, o.period, o.version, o.status, o.files, o.figures_sha256, o.manifest_sha256,
+             o.supersedes, ",".join(o.restates) or None, o.message, now)
+            for o in outcomes
+            if o.status != "no_data"
+        ],
+    )  # fmt: skip
 
 
 def _waiting_for(con: duckdb.DuckDBPyConnection, partner: Partner, period: str) -> str | None:

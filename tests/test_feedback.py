@@ -85,8 +85,14 @@ def test_the_rueckmeldungen_follow_senders_yaml(demo_home, tmp_path):
                 {"id": quiet, "feedback": False},
             ],
         )
+        con.execute("delete from ops.feedback_log")  # the pipeline's run logged its own
         outcomes = send_feedback(con, root / "outbox", run_id, directory)
         names = dict(con.execute("select werkstatt_nr, workshop_name from marts.dim_workshops").fetchall())
+        logged = con.execute(
+            "select sender, period, status, version is not null from ops.feedback_log"
+        ).fetchall()
+    # the log holds each outcome once, with the version a delivered Rückmeldung got
+    assert sorted(logged) == sorted((*outcome, outcome[2] == "delivered") for outcome in outcomes)
     status = {(sender, period): s for sender, period, s in outcomes}
     assert {s for (sender, _), s in status.items() if sender == quiet} == {"not_sent"}
     assert not any((root / "outbox").glob(f"*{quiet}*")), "no folder for a sender without Rückmeldung"
