@@ -76,9 +76,12 @@ def test_the_operators_decisions_override_the_model(warehouse, tmp_path):
         (pl.col("source_table") == "jc_kunden") & (pl.col("person_id") != left["person_id"])
     ).row(0, named=True)
     # ... and two records the exact key links (one person in two sources).
-    linked = records.filter(pl.col("person_id").is_in(
-        records.group_by("person_id").agg(pl.col("source_table").n_unique().alias("n")).filter(pl.col("n") > 1)["person_id"]
-    )).sort("person_id", "record_id")  # fmt: skip
+    shared = (
+        records.group_by("person_id")
+        .agg(pl.col("source_table").n_unique().alias("n"))
+        .filter(pl.col("n") > 1)
+    )
+    linked = records.join(shared.select("person_id"), on="person_id").sort("person_id", "record_id")
     first, second = linked.row(0, named=True), linked.row(1, named=True)
     assert first["person_id"] == second["person_id"]
     decisions = tmp_path / "linkage" / "decisions.csv"
