@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.ops_tables import PUBLISH_DDL
+from ingest.ops_tables import PUBLISH_DDL, append_rows
 from teilhabe.disk import is_disk_full, remove_temporary, storage_error
 from teilhabe.settings import ANALYSTS_FILE_MODE, ANALYSTS_FOLDER_MODE, analysts_group_id
 
@@ -255,10 +255,8 @@ def record_disclosure_metrics(warehouse: Path, copy: Path) -> list[tuple]:
     found = disclosure_metrics(copy)
     with duckdb.connect(str(warehouse)) as con:
         con.execute(PUBLISH_DDL)
-        con.executemany(
-            "insert into ops.disclosure_metrics values (now()::timestamp, ?, ?, ?, ?, ?)",
-            [list(r) for r in found],
-        )
+        measured_at = con.execute("select now()::timestamp").fetchone()[0]
+        append_rows(con, "ops.disclosure_metrics", [(measured_at, *row) for row in found])
     return found
 
 
