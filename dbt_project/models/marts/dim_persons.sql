@@ -1,62 +1,39 @@
 -- One row per person across agencies (person_id, from the linkage stage: spec/linkage.md), with
 -- what the sources say about the person. No name, no birth date.
-with appearances as (
+-- Each source record is summarised first (a person recurs in every monthly snapshot: millions of
+-- appearances, ~300,000 records at NRW 5 years; the workshops' and Jobcenters' records
+-- incrementally in int_person_source_records, the few Budget für Arbeit cases here), then joined
+-- to their person. A person's records seen on the same day may disagree: then the larger value is
+-- taken, the same on every build.
+with records as (
     select
-        'wfbm_personen' as source_table,
-        person_local_key as local_key,
+        source_table,
+        local_key,
         birth_year,
         sex,
+        sex_seen_on,
         disability_type,
-        residence_kreisschluessel,
-        stichtag as seen_on,
-        'wfbm' as source_system
-    from {{ ref('stg_wfbm__persons') }}
-    union all
-    select
-        'jc_kunden' as source_table,
-        kunde_key as local_key,
-        birth_year,
-        sex,
-        cast(null as varchar) as disability_type,
-        jobcenter as residence_kreisschluessel,
-        stichtag as seen_on,
-        'jc' as source_system
-    from {{ ref('stg_jc__customers') }}
+        disability_type_seen_on,
+        residence,
+        residence_seen_on,
+        first_seen_on,
+        last_seen_on
+    from {{ ref('int_person_source_records') }}
     union all
     select
         'lv_budget_fuer_arbeit' as source_table,
         case_key as local_key,
-        birth_year,
-        cast(null as varchar) as sex,
-        cast(null as varchar) as disability_type,
-        cast(null as varchar) as residence_kreisschluessel,
-        start_date as seen_on,
-        'lv' as source_system
-    from {{ ref('stg_lv__budget_fuer_arbeit_cases') }}
-),
-
--- Each source record summarised first (a person recurs in every monthly snapshot: millions of
--- appearances, ~300,000 records at NRW 5 years), then the records joined to their person. A
--- workshop's or Jobcenter's record has one row per month (their unique keys), so its latest value
--- is unambiguous (Budget für Arbeit cases carry none of these values); a person's records seen on
--- the same day may disagree: then the larger value is taken, the same on every build.
-records as (
-    select
-        source_table,
-        local_key,
-        any_value(source_system) as source_system,
         min(birth_year) as birth_year,
-        max_by(sex, seen_on) filter (where sex is not null) as sex,
-        max(seen_on) filter (where sex is not null) as sex_seen_on,
-        max_by(disability_type, seen_on) filter (where disability_type is not null) as disability_type,
-        max(seen_on) filter (where disability_type is not null) as disability_type_seen_on,
-        max_by(residence_kreisschluessel, seen_on) filter (where residence_kreisschluessel is not null)
-            as residence,
-        max(seen_on) filter (where residence_kreisschluessel is not null) as residence_seen_on,
-        min(seen_on) as first_seen_on,
-        max(seen_on) as last_seen_on
-    from appearances
-    group by source_table, local_key
+        cast(null as varchar) as sex,
+        cast(null as date) as sex_seen_on,
+        cast(null as varchar) as disability_type,
+        cast(null as date) as disability_type_seen_on,
+        cast(null as varchar) as residence,
+        cast(null as date) as residence_seen_on,
+        min(start_date) as first_seen_on,
+        max(start_date) as last_seen_on
+    from {{ ref('stg_lv__budget_fuer_arbeit_cases') }}
+    group by case_key
 )
 
 select
@@ -68,9 +45,9 @@ select
     filter (where records.disability_type is not null) as disability_type,
     arg_max(records.residence, row(records.residence_seen_on, records.residence))
     filter (where records.residence is not null) as latest_residence_kreisschluessel,
-    bool_or(records.source_system = 'wfbm') as known_to_workshops,
-    bool_or(records.source_system = 'jc') as known_to_jobcenters,
-    bool_or(records.source_system = 'lv') as known_to_landschaftsverband,
+    bool_or(records.source_table = 'wfbm_personen') as known_to_workshops,
+    bool_or(records.source_table = 'jc_kunden') as known_to_jobcenters,
+    bool_or(records.source_table = 'lv_budget_fuer_arbeit') as known_to_landschaftsverband,
     min(records.first_seen_on) as first_seen_on,
     max(records.last_seen_on) as last_seen_on
 from records

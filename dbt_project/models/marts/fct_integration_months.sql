@@ -8,6 +8,16 @@ with months as (
     from {{ ref('stg_jc__integrations') }}
 ),
 
+-- Both months looked up in one pass over the snapshots (millions of rows), not one join each.
+looked_up as (
+    select
+        jobcenter,
+        kunde_key,
+        month,
+        unnest([month, strftime(cast(month || '-01' as date) - interval 1 month, '%Y-%m')]) as status_month
+    from months
+),
+
 status as (
     select
         jobcenter,
@@ -18,20 +28,17 @@ status as (
 )
 
 select
-    months.jobcenter,
-    months.kunde_key,
-    months.month,
-    cast(left(months.month, 4) as integer) * 12 + cast(right(months.month, 2) as integer) - 1 as month_index,
-    coalesce(same_month.is_sb_or_gl, previous_month.is_sb_or_gl, false) as counts_for_k07
-from months
-left join status as same_month
+    looked_up.jobcenter,
+    looked_up.kunde_key,
+    looked_up.month,
+    cast(left(looked_up.month, 4) as integer) * 12
+    + cast(right(looked_up.month, 2) as integer) - 1 as month_index,
+    -- the same month's status where the customer is in its snapshot, else the previous month's
+    coalesce(arg_max(status.is_sb_or_gl, status.month = looked_up.month), false) as counts_for_k07
+from looked_up
+left join status
     on
-        months.jobcenter = same_month.jobcenter
-        and months.kunde_key = same_month.kunde_key
-        and months.month = same_month.month
-left join status as previous_month
-    on
-        months.jobcenter = previous_month.jobcenter
-        and months.kunde_key = previous_month.kunde_key
-        -- the month computed on the small side: the snapshots are joined on their plain column
-        and strftime(cast(months.month || '-01' as date) - interval 1 month, '%Y-%m') = previous_month.month
+        looked_up.jobcenter = status.jobcenter
+        and looked_up.kunde_key = status.kunde_key
+        and looked_up.status_month = status.month
+group by looked_up.jobcenter, looked_up.kunde_key, looked_up.month
