@@ -73,6 +73,7 @@ class Feedback:
     findings: list[dict]
     expected: list[str]  # parts of the period not received (yet)
     notes: list[str]  # plausibility
+    nothing_expected: str | None = None  # why the calendar expects nothing of the period, if it does not
 
     def state(self) -> str:
         """What the sender is told, without the day it is told: equal states make no new version."""
@@ -81,6 +82,7 @@ class Feedback:
             "findings": self.findings,
             "expected": self.expected,
             "notes": self.notes,
+            **({"nothing_expected": self.nothing_expected} if self.nothing_expected else {}),
         }
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -143,12 +145,12 @@ def _feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> 
            join wanted using (sender, period)
            order by q.file_name, q.source_row nulls first, q.column_name, q.rule""",
     )
-    expected = {}
+    calendar = {}
     if calendar_exists(con):
-        expected = _grouped(
+        calendar = _grouped(
             con,
             """select e.sender, e.period, e.part, e.status from ops.expected_deliveries as e
-               join wanted using (sender, period) where e.status in ('overdue', 'pending') order by e.part""",
+               join wanted using (sender, period) order by e.part""",
         )
     notes = _headcount_notes(con)
     for where, lines in _unknown_person_notes(con).items():
@@ -164,16 +166,38 @@ def _feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> 
             if first.startswith("lv")
             else "werkstatt"
         )
+        entries = calendar.get((sender, period), [])
         missing = [
             PART_NAMES.get(e["part"], e["part"]) + (" (überfällig)" if e["status"] == "overdue" else "")
-            for e in expected.get((sender, period), [])
+            for e in entries
+            if e["status"] in ("overdue", "pending")
         ]
         shown = [{k: v for k, v in f.items() if k != "delivery_id"} for f in mine]
         made.append(
             Feedback(sender, kind, period, shown, findings.get((sender, period), []), missing,
-                     notes.get((sender, period), []) if kind == "werkstatt" else [])
+                     notes.get((sender, period), []) if kind == "werkstatt" else [],
+                     _nothing_expected(entries, kind))
         )  # fmt: skip
     return made
+
+
+def _nothing_expected(entries: list[dict], sender_kind: str) -> str | None:
+    """Why the delivery calendar expects nothing of this sender for the period, where it does not
+    (then "all expected parts have arrived" would be wrong): the sender is not expected then, or the
+    period lies outside the calendar (a future month, a mistyped period in the file name)."""
+    if any(e["status"] != "not_expected" for e in entries):
+        return None
+    if entries:
+        who = (
+            "Ihre Werkstatt ist für diesen Zeitraum nicht als anerkannt im Werkstättenverzeichnis geführt"
+            if sender_kind == "werkstatt"
+            else "Sie sind für diesen Zeitraum nicht als Lieferant geführt"
+        )
+        return f"Der Lieferkalender erwartet für diesen Zeitraum keine Lieferung von Ihnen: {who}."
+    return (
+        "Der Lieferkalender führt diesen Zeitraum nicht: er umfasst die Monate, für die Lieferungen "
+        "dieser Art vorliegen. Bitte prüfen Sie den Zeitraum im Dateinamen."
+    )
 
 
 def _grouped(con: duckdb.DuckDBPyConnection, sql: str) -> dict[tuple[str, str], list[dict]]:
@@ -273,7 +297,7 @@ def html(item: Feedback, addressee: str) -> bytes:
     register = "lv_<LV>_werkstaetten.csv" if item.sender_kind == "werkstatt" else None
     page = html_template("rueckmeldung.html.j2").render(
         sender=addressee, period=period, files=files, findings=findings[:FINDINGS_LISTED], expected=item.expected,
-        notes=item.notes, register=register, created=f"{datetime.now(UTC):%d.%m.%Y}", found=german_count(len(findings)),
+        nothing_expected=item.nothing_expected, notes=item.notes, register=register, created=f"{datetime.now(UTC):%d.%m.%Y}", found=german_count(len(findings)),
         summary=_summed_up(findings) if len(findings) > FINDINGS_LISTED else [],
         not_listed=german_count(len(findings) - FINDINGS_LISTED) if len(findings) > FINDINGS_LISTED else None,
     )  # fmt: skip

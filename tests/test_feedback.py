@@ -223,3 +223,39 @@ def test_a_partner_reads_which_files_its_figures_miss_rows_of(demo, demo_home, t
     assert any(text.startswith(line) for text in after), after
     assert (after[0] == ON_TIME) == (before == []), "punctuality is still stated"
     assert not any("05112" in text for text in elsewhere), "another Jobcenter's report does not name it"
+
+
+def test_a_period_the_calendar_does_not_hold_is_not_called_complete(demo, demo_home, tmp_path):
+    """A file for a month that has not begun is rejected; its Rückmeldung must not tell the sender
+    that all parts expected for that month have arrived (the calendar expects nothing then) but
+    that the calendar does not hold the month, and to check the period in the file name. A month
+    the calendar holds, with every part in, still says so."""
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+    from publish.feedback import html
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copyfile(demo / "jc_05112_202312_kunden.csv", inbox / "jc_05112_209912_kunden.csv")
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        load.ingest(con, inbox, tmp_path / "archive", key, run_id="a future month")
+        complete = con.execute(
+            """select period from ops.expected_deliveries where sender = '05112' group by period
+               having bool_and(status in ('on_time', 'late')) order by period desc limit 1"""
+        ).fetchone()[0]
+        future, received = feedbacks(con, [("05112", "2099-12"), ("05112", complete)])
+        unrecognised, period = con.execute(  # a workshop of the demo recognised only later
+            "select sender, min(period) from ops.expected_deliveries where status = 'not_expected' "
+            "and sender_kind = 'werkstatt' group by sender order by sender limit 1"
+        ).fetchone()
+        [before] = feedbacks(con, [(unrecognised, period)])
+    assert [f["status"] for f in future.files] == ["rejected"]
+    page = html(future, "Jobcenter Duisburg").decode("utf-8")
+    assert "alle erwarteten Teile sind eingegangen" not in page
+    assert "Der Lieferkalender führt diesen Zeitraum nicht" in page and "Zeitraum im Dateinamen" in page
+    assert "nicht als anerkannt im Werkstättenverzeichnis" in html(before, unrecognised).decode("utf-8")
+    assert received.nothing_expected is None and not received.expected
+    complete_page = html(received, "Jobcenter Duisburg").decode("utf-8")
+    assert "Nichts: alle erwarteten Teile sind eingegangen." in complete_page
