@@ -1,8 +1,10 @@
 """What the last complete pipeline run built from (issue 17: runs that cost nothing when nothing
-changed): the newest delivery it took, a fingerprint of what turns deliveries into figures (the dbt
-project, partners.yaml, the code version) and of the operator's linkage decisions. A run that finds
-no new file and the same state skips the build and publication; anything else (a new or released
-file, a changed model or decision, a run that failed after its ingest) builds as before.
+changed): the deliveries in force (the files whose rows are in the landing tables), a fingerprint of
+what turns deliveries into figures (the dbt project, partners.yaml, the code version) and of the
+operator's linkage decisions. A run that finds no new file and the same state skips the build and
+publication; one whose new files changed none of it (rejected, held) only tells their senders
+(orchestration/defs/assets/warehouse.py); anything else (a new, corrected or released file, a
+changed model or decision, a run that failed after its ingest) builds as before.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from teilhabe.settings import DBT_PROJECT_DIR, REPO_ROOT, code_version
 RUN_STATE_DDL = """
 create schema if not exists ops;
 create table if not exists ops.run_state (
-    last_delivery_id bigint,
+    deliveries_in_force varchar not null,
     fingerprint varchar not null,
     decisions_sha256 varchar not null,
     run_id varchar,
@@ -35,7 +37,11 @@ def fingerprint() -> str:
         for path in sorted((DBT_PROJECT_DIR / folder).rglob("*")):
             if path.is_file():
                 digest.update(str(path.relative_to(DBT_PROJECT_DIR)).encode() + path.read_bytes())
-    for path in (DBT_PROJECT_DIR / "dbt_project.yml", REPO_ROOT / "partners.yaml"):
+    for path in (
+        DBT_PROJECT_DIR / "dbt_project.yml",
+        DBT_PROJECT_DIR / "selectors.yml",
+        REPO_ROOT / "partners.yaml",
+    ):
         digest.update(path.read_bytes())
     digest.update(code_version().encode())
     return digest.hexdigest()
@@ -49,26 +55,58 @@ def decisions_sha(path: Path) -> str:
 
 
 def current(con: duckdb.DuckDBPyConnection, decisions: Path) -> tuple:
-    """The newest delivery that was more than a duplicate, the fingerprint, the decisions."""
-    newest = con.execute(
-        "select max(delivery_id) from ops.delivery_log where status != 'duplicate'"
+    """The deliveries in force, the fingerprint, the decisions. In force are the files whose rows
+    the landing tables hold or held (loaded, superseded by a correction: the deliveries the dbt
+    project reads, models/staging/stg_ops__deliveries.sql); a rejected, held or duplicate file
+    changes no figure."""
+    in_force = con.execute(
+        """select md5(coalesce(string_agg(delivery_id::varchar || ' ' || status, ',' order by delivery_id), ''))
+           from ops.delivery_log where status in ('loaded', 'superseded')"""
     ).fetchone()[0]
-    return (newest, fingerprint(), decisions_sha(decisions))
+    return (in_force, fingerprint(), decisions_sha(decisions))
+
+
+def _last(con: duckdb.DuckDBPyConnection) -> tuple | None:
+    last = con.execute(
+        "select deliveries_in_force, fingerprint, decisions_sha256 from ops.run_state "
+        "order by completed_at desc limit 1"
+    ).fetchone()
+    return None if last is None else tuple(last)
+
+
+def _ensure_table(con: duckdb.DuckDBPyConnection) -> None:
+    """The table in its current shape: one from before the deliveries in force is dropped (the
+    next run builds, as after any upgrade)."""
+    columns = {c for (c,) in con.execute(
+        "select column_name from duckdb_columns() where schema_name = 'ops' and table_name = 'run_state'"
+    ).fetchall()}  # fmt: skip
+    if columns and "deliveries_in_force" not in columns:
+        con.execute("drop table ops.run_state")
+    con.execute(RUN_STATE_DDL)
 
 
 def unchanged_since_last_run(con: duckdb.DuckDBPyConnection, decisions: Path) -> bool:
     """True when the last complete run built from exactly what is here now."""
-    con.execute(RUN_STATE_DDL)
-    last = con.execute(
-        "select last_delivery_id, fingerprint, decisions_sha256 from ops.run_state order by completed_at desc limit 1"
-    ).fetchone()
-    return last is not None and tuple(last) == current(con, decisions)
+    _ensure_table(con)
+    last = _last(con)
+    return last is not None and last == current(con, decisions)
+
+
+def took_files_to_answer(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
+    """Whether this run took a file its sender hears about though it changed no figure (rejected,
+    held): a duplicate alone is no news."""
+    return (
+        con.execute(
+            "select count(*) from ops.delivery_log where run_id = ? and status <> 'duplicate'", [run_id]
+        ).fetchone()[0]
+        > 0
+    )
 
 
 def record(con: duckdb.DuckDBPyConnection, decisions: Path, run_id: str) -> None:
     """The state a complete run built from (a retraining the operator requested ended with this
     run's linkage stage, linkage/stage.py)."""
-    con.execute(RUN_STATE_DDL)
+    _ensure_table(con)
     con.execute("delete from ops.run_state")
     con.execute(
         "insert into ops.run_state values (?, ?, ?, ?, ?)",
@@ -99,10 +137,7 @@ def nothing_to_do(warehouse: Path, inbox: Path, decisions: Path) -> bool:
             }
             if any((f.name, *f.signature) not in known for f in scan_inbox(inbox).files):
                 return False
-            last = con.execute(
-                "select last_delivery_id, fingerprint, decisions_sha256 from ops.run_state "
-                "order by completed_at desc limit 1"
-            ).fetchone()
-            return last is not None and tuple(last) == current(con, decisions)
+            last = _last(con)  # a table from before the deliveries in force: an error, work to do
+            return last is not None and last == current(con, decisions)
     except (duckdb.Error, OSError):
         return False

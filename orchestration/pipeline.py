@@ -177,6 +177,7 @@ class PipelineResult:
     extracts_summary: str = ""
     problems: tuple[str, ...] = ()  # one line per failed step and per warning
     extracts_by_period: str = ""  # a line per period and outcome, naming the partners
+    feedback_summary: str = ""
 
     def summary(self) -> str:
         status = "succeeded" if self.success else f"FAILED in {', '.join(self.failed_steps)}"
@@ -186,6 +187,12 @@ class PipelineResult:
         if self.extracts_summary:
             lines.append(f"extracts: {self.extracts_summary}")
             lines += [f"  {line}" for line in self.extracts_by_period.splitlines()]
+        elif self.success and self.feedback_summary:
+            lines.append(
+                "extracts: none published: no file of this run changed a figure (warehouse and analysts' copy as they were)"
+            )
+        if self.feedback_summary:
+            lines.append(f"Rückmeldungen: {self.feedback_summary}")
         return "\n".join([*lines, *self.problems])
 
 
@@ -232,4 +239,5 @@ def _result(result: dg.ExecuteInProcessResult, warnings: tuple[str, ...]) -> Pip
         summary("extracts_summary"),
         errors + warnings,
         summary("extracts_by_period"),
+        summary("feedback_summary"),
     )

@@ -20,6 +20,7 @@ STAGES = {
     "warehouse_dbt_assets": "dbt build",
     "analysts__teilhabe_duckdb": "analysts' copy",
     "outbox__extracts": "extracts",
+    "outbox__rueckmeldungen": "Rückmeldungen",
     "outbox__periods__monthly": "extracts",
     "outbox__periods__quarterly": "extracts",
     "outbox__periods__yearly": "extracts",

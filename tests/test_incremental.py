@@ -283,3 +283,53 @@ def test_a_run_with_nothing_new_or_changed_does_nothing(demo_home, demo, tmp_pat
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from linkage.model").fetchone()[0] == models + 1
     assert not request.exists() and nothing_to_do(warehouse, inbox, decisions), "done once, not again"
+
+
+def test_a_run_whose_files_change_no_figure_only_answers_their_senders(demo_home, demo, tmp_path):
+    """Issue 17: a run whose new files are all rejected or held builds no KPI and publishes nothing
+    (no analysts' copy, no extract), but each of those senders gets its Rückmeldung; the next run
+    then has nothing to do."""
+    from ingest.run_state import nothing_to_do
+    from orchestration.definitions import defs
+
+    root = tmp_path / "home"
+    shutil.copytree(demo_home["root"], root, symlinks=True, ignore=shutil.ignore_patterns("dagster"))
+    inbox, decisions, warehouse = (
+        root / "inbox",
+        root / "linkage" / "decisions.csv",
+        root / "warehouse.duckdb",
+    )
+    jobcenter = sorted(p.name for p in demo.iterdir() if p.name.startswith("jc_"))[0].split("_")[1]
+    rejected = f"jc_{jobcenter}_202501_kunden.csv"
+    (inbox / rejected).write_bytes(b"\xef\xbb\xbfspalte_a;spalte_b\r\n1;2\r\n")  # not the Kunden export
+    held = next(p for p in demo.iterdir() if p.name.startswith("wfbm_") and p.name.endswith("_personen.csv"))
+    unknown_workshop = "LWL-0999"  # a well-formed Werkstatt-Nr. no register names
+    (inbox / held.name.replace(held.name.split("_")[1], unknown_workshop)).write_bytes(held.read_bytes())
+    copy = root / "analysts" / "teilhabe.duckdb"
+    copy_before = copy.stat().st_mtime_ns if copy.exists() else None
+
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("pipeline").execute_in_process(
+            instance=instance, resources={"data_home": DataHomeResource(root=str(root), inbox_dir=str(inbox))}
+        )
+    assert result.success
+    built = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"outbox/rueckmeldungen", "ops/expected_deliveries", "ops/delivery_log"} <= built, built
+    assert not {
+        k for k in built if k.startswith(("kpi/", "analysts/", "outbox/extracts", "ops/last_complete"))
+    }
+    assert {"marts/fct_workshop_headcount", "marts/dim_persons"} & built == {"marts/fct_workshop_headcount"}
+    assert (copy.stat().st_mtime_ns if copy.exists() else None) == copy_before, "the analysts' copy stands"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        statuses = dict(
+            con.execute(
+                "select sender, status from ops.delivery_log where file_name in (?, ?)",
+                [rejected, held.name.replace(held.name.split("_")[1], unknown_workshop)],
+            ).fetchall()
+        )
+    assert statuses == {jobcenter: "rejected", unknown_workshop: "held"}, statuses
+    answer = root / "outbox" / f"jobcenter_{jobcenter}" / "rueckmeldung" / "2025-01" / "latest"
+    page = (answer / "rueckmeldung.html").read_text("utf-8")
+    assert rejected in page and "abgelehnt" in page.lower()
+    assert any((root / "outbox" / f"werkstatt_{unknown_workshop}" / "rueckmeldung").iterdir())
+    assert nothing_to_do(warehouse, inbox, decisions), "the files are taken, the warehouse stands as it was"

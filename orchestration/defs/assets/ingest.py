@@ -16,7 +16,7 @@ from ingest.inbox import display_name
 from ingest.load import ingest
 from ingest.pseudonymise import load_key
 from ingest.retention import prune_archive
-from ingest.run_state import unchanged_since_last_run
+from ingest.run_state import took_files_to_answer, unchanged_since_last_run
 from orchestration.defs.resources import DataHomeResource
 from schemas import SOURCE_TABLES
 from teilhabe.disk import is_disk_full, require_free_space, storage_error
@@ -87,9 +87,12 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResourc
         years = settings.archive_retention_years
         if removed := prune_archive(con, home.archive, years):
             context.log.info(f"archive retention ({years} years): {removed} expired files removed")
-        if unchanged_since_last_run(con, home.linkage_decisions):
+        if unchanged_since_last_run(con, home.linkage_decisions) and not took_files_to_answer(
+            con, context.run.run_id
+        ):
             # Nothing new or changed since the last complete run: nothing downstream runs (the
-            # assets below are skipped), no build, no publication.
+            # assets below are skipped), no build, no publication. (New files that changed no
+            # figure, rejected or held, go on: their senders hear of them, warehouse.py.)
             context.log.info(f"{report.summary()}: nothing new or changed since the last complete run")
             for asset_key in LANDING_KEYS.values():
                 yield dg.AssetCheckResult(

@@ -10,6 +10,7 @@ checks of time partitions watch one asset's newest partition, not 150 senders' f
 # No `from __future__ import annotations` here: Dagster inspects the context annotation at runtime.
 
 import csv
+from collections import Counter
 
 import dagster as dg
 
@@ -120,8 +121,11 @@ def sender_feedback(context: dg.AssetExecutionContext, data_home: DataHomeResour
     with data_home.connect() as con:
         outcomes = send_feedback(con, home.outbox, context.run.run_id, senders)
     delivered = [f"{sender} {period}" for sender, period, status in outcomes if status == "delivered"]
+    counts = Counter(status for *_, status in outcomes)
     return dg.MaterializeResult(
         metadata={
+            "feedback_summary": f"{counts['delivered']} delivered, {counts['unchanged']} unchanged, "
+            f"{counts['not_sent']} without an address in senders.yaml",
             **{
                 status: sum(o[2] == status for o in outcomes)
                 for status in ("delivered", "unchanged", "not_sent")

@@ -8,6 +8,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
+from ingest.run_state import unchanged_since_last_run
 from orchestration.dbt import (
     KEEP_RUN_TARGETS,
     RUN_TARGET_PREFIX,
@@ -39,6 +40,10 @@ class LayeredTranslator(DagsterDbtTranslator):
 
 
 BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
+# A run whose new files changed nothing the warehouse is built from (rejected or held files) builds
+# only what the senders' Rückmeldungen read (dbt_project/selectors.yml; dbt takes a --selector over
+# the --select dagster-dbt adds); the marts and KPIs stay, nothing is published.
+FEEDBACK_ONLY_ARGS = [*BUILD_ARGS, "--selector", "sender_feedback_inputs"]
 
 
 @dbt_assets(
@@ -55,6 +60,15 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     prepares and from `make docs` (each dbt project path and profile keeps its own)."""
     settings = data_home.settings()
     warehouse, state = settings.home.warehouse, settings.home.dbt_state
+    args = BUILD_ARGS
+    if not context.is_subset:
+        with data_home.connect() as con:
+            if unchanged_since_last_run(con, settings.home.linkage_decisions):
+                args = FEEDBACK_ONLY_ARGS
+                context.log.info(
+                    "no delivery in force, model or decision changed since the last complete run: "
+                    "building only what the senders' Rückmeldungen read; nothing is published"
+                )
     size = warehouse.stat().st_size if warehouse.exists() else 0
     require_free_space(warehouse, "dbt build", need=size // 2, keep_free=settings.min_free_bytes)
     run_target = state / f"{RUN_TARGET_PREFIX}{context.run.run_id[:8]}-{uuid.uuid4().hex[:6]}"
@@ -69,7 +83,7 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
             dbt_environment(warehouse, settings.duckdb_memory_limit),
             DbtConsole(run_target / "console.log").redirect(),
         ):
-            invocation = dbt.cli(BUILD_ARGS, context=context, target_path=run_target)
+            invocation = dbt.cli(args, context=context, target_path=run_target)
             yield from invocation.stream()
     except DagsterDbtCliRuntimeError as error:
         remove_temporary([Path(f"{warehouse}.tmp")])  # DuckDB's spill files of the failed build
