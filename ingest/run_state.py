@@ -1,7 +1,7 @@
 """What the last complete pipeline run built from (issue 17: runs that cost nothing when nothing
 changed): the deliveries in force (the files whose rows are in the landing tables), a fingerprint of
-what turns deliveries into figures (the dbt project, partners.yaml, the code version) and of the
-operator's linkage decisions. A run that finds no new file and the same state skips the build and
+what turns deliveries into figures (the dbt project, partners.yaml, the pipeline's code and locked
+dependencies) and of the operator's linkage decisions. A run that finds no new file and the same state skips the build and
 publication; one whose new files changed none of it (rejected, held) only tells their senders
 (orchestration/defs/assets/warehouse.py); anything else (a new, corrected or released file, a
 changed model or decision, a run that failed after its ingest) builds as before.
@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from linkage.decisions import retrain_pending
-from teilhabe.settings import DBT_PROJECT_DIR, REPO_ROOT, code_version
+from teilhabe.settings import DBT_PROJECT_DIR, REPO_ROOT
 
 RUN_STATE_DDL = """
 create schema if not exists ops;
@@ -30,20 +30,30 @@ create table if not exists ops.run_state (
 """
 
 
-def fingerprint() -> str:
-    """Changes whenever a dbt model, macro or seed, partners.yaml or the checked-out code changes."""
+# What turns deliveries into figures, extracts and Rückmeldungen besides the dbt project: the
+# pipeline's code and templates (not the docs, the tests or the simulator, so that a commit that
+# only touches those builds nothing, and an edit not yet committed does).
+CODE_FOLDERS = ("ingest", "linkage", "orchestration", "publish", "schemas", "teilhabe")
+NOT_CODE_PARTS = {"simulate", "bench", "__pycache__"}
+
+
+def fingerprint(repo: Path = REPO_ROOT) -> str:
+    """Changes whenever a dbt model, macro, seed or selector, partners.yaml, a locked dependency or
+    the pipeline's code changes (every file of CODE_FOLDERS: modules, templates, fonts, reference
+    data), committed or not."""
     digest = hashlib.sha256()
-    for folder in ("models", "macros", "seeds"):
-        for path in sorted((DBT_PROJECT_DIR / folder).rglob("*")):
-            if path.is_file():
-                digest.update(str(path.relative_to(DBT_PROJECT_DIR)).encode() + path.read_bytes())
-    for path in (
-        DBT_PROJECT_DIR / "dbt_project.yml",
-        DBT_PROJECT_DIR / "selectors.yml",
-        REPO_ROOT / "partners.yaml",
-    ):
-        digest.update(path.read_bytes())
-    digest.update(code_version().encode())
+    dbt = repo / DBT_PROJECT_DIR.name
+    files = [path for folder in ("models", "macros", "seeds") for path in sorted((dbt / folder).rglob("*"))]
+    files += [dbt / "dbt_project.yml", dbt / "selectors.yml", repo / "partners.yaml", repo / "uv.lock"]
+    files += sorted(
+        path
+        for folder in CODE_FOLDERS
+        for path in (repo / folder).rglob("*")
+        if not NOT_CODE_PARTS.intersection(path.relative_to(repo).parts)
+    )
+    for path in files:
+        if path.is_file():
+            digest.update(str(path.relative_to(repo)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 

@@ -285,6 +285,38 @@ def test_a_run_with_nothing_new_or_changed_does_nothing(demo_home, demo, tmp_pat
     assert not request.exists() and nothing_to_do(warehouse, inbox, decisions), "done once, not again"
 
 
+def test_the_run_state_follows_the_code_not_the_docs(tmp_path):
+    """A commit that touches only the README, the tests or the simulator is no reason to build; an
+    edit of the pipeline's code or of a dbt model is, committed or not."""
+    from ingest.run_state import CODE_FOLDERS, fingerprint
+    from teilhabe.settings import REPO_ROOT
+
+    repo = tmp_path / "repo"
+    for name in (*CODE_FOLDERS, "dbt_project", "tests"):
+        shutil.copytree(
+            REPO_ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", "target", "logs")
+        )
+    for name in ("partners.yaml", "uv.lock", "README.md"):
+        shutil.copy2(REPO_ROOT / name, repo / name)
+    before = fingerprint(repo)
+
+    def edited(path: Path) -> str:
+        original = path.read_bytes()
+        path.write_bytes(original + b"\n# edited\n")
+        try:
+            return fingerprint(repo)
+        finally:
+            path.write_bytes(original)
+
+    assert edited(repo / "README.md") == before
+    assert edited(repo / "tests" / "conftest.py") == before
+    assert edited(repo / "teilhabe" / "simulate" / "__init__.py") == before
+    assert edited(repo / "publish" / "feedback.py") != before
+    assert edited(repo / "dbt_project" / "models" / "kpi" / "k01_biap_quote.sql") != before
+    assert edited(repo / "uv.lock") != before
+    assert fingerprint(repo) == before
+
+
 def test_a_run_whose_files_change_no_figure_only_answers_their_senders(demo_home, demo, tmp_path):
     """Issue 17: a run whose new files are all rejected or held builds no KPI and publishes nothing
     (no analysts' copy, no extract), but each of those senders gets its Rückmeldung; the next run
