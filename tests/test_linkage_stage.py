@@ -336,3 +336,44 @@ def test_new_records_are_scored_against_exactly_the_known_ones_they_meet_in_a_bl
     }
     assert selected == met
     assert 100 < len(met) < 300, "the data meets in some blocks and not in others"
+
+
+def test_splink_and_the_stage_log_into_the_run_not_onto_stderr(capsys):
+    """An operator's console shows warnings that need them (in the run's summary), not Splink's
+    note that a comparison level never occurred in the training pairs (stderr, before)."""
+    import logging
+
+    from splink.internals.splink_logging import enable
+
+    from orchestration.defs.assets.linkage import _into_run_log
+
+    class Recorded:
+        def __init__(self):
+            self.lines: list[tuple[str, str]] = []
+
+        def info(self, message):
+            self.lines.append(("info", message))
+
+        def warning(self, message):
+            self.lines.append(("warning", message))
+
+    log = Recorded()
+    splink = logging.getLogger("splink")
+    before = list(splink.handlers)
+    with _into_run_log(log):
+        enable("WARNING")  # what every Linker does: a handler on stderr where it finds none
+        logging.getLogger("splink.internals.expectation_maximisation").warning(
+            "WARNING:\nLevel swapped on comparison surname_bloom not observed in dataset, unable to train m value\n"
+        )
+        logging.getLogger("linkage.stage").warning(
+            "EM found no plausible match class: the starting m values stand"
+        )
+    assert log.lines == [
+        (
+            "info",
+            "Level swapped on comparison surname_bloom not observed in dataset, unable to train m value",
+        ),
+        ("warning", "EM found no plausible match class: the starting m values stand"),
+    ]
+    assert capsys.readouterr().err == ""
+    assert splink.handlers == before
