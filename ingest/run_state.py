@@ -64,16 +64,39 @@ def decisions_sha(path: Path) -> str:
     return sha + " retrain requested" if retrain_pending(path) else sha
 
 
+# The deliveries in force: the files whose rows the landing tables hold or held (loaded,
+# superseded by a correction: the deliveries the dbt project reads,
+# models/staging/stg_ops__deliveries.sql); a rejected, held or duplicate file changes no figure.
+IN_FORCE_SIGNATURE = """
+    select {group} md5(coalesce(string_agg(delivery_id::varchar || ' ' || status, ',' order by delivery_id), ''))
+    from ops.delivery_log where status in ('loaded', 'superseded') {group_by}
+"""
+
+
+def deliveries_in_force(con: duckdb.DuckDBPyConnection) -> str:
+    """A signature of the deliveries in force (also the delivery log's data version in Dagster)."""
+    return con.execute(IN_FORCE_SIGNATURE.format(group="", group_by="")).fetchone()[0]
+
+
+def landing_versions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Per landing table, a signature of the deliveries in force that feed it: its data version in
+    Dagster, so that a run whose files changed no table leaves the assets downstream in sync."""
+    from ingest.identify import Delivery
+    from schemas import SOURCE_TABLES
+
+    parts = con.execute(
+        IN_FORCE_SIGNATURE.format(group="format, part,", group_by="group by all order by all")
+    ).fetchall()
+    versions = {table: hashlib.sha256() for table in SOURCE_TABLES}
+    for format_, part, signature in parts:
+        for table in Delivery("", format_, None, part, "").tables:
+            versions[table].update(f"{format_} {part} {signature};".encode())
+    return {table: digest.hexdigest()[:32] for table, digest in versions.items()}
+
+
 def current(con: duckdb.DuckDBPyConnection, decisions: Path) -> tuple:
-    """The deliveries in force, the fingerprint, the decisions. In force are the files whose rows
-    the landing tables hold or held (loaded, superseded by a correction: the deliveries the dbt
-    project reads, models/staging/stg_ops__deliveries.sql); a rejected, held or duplicate file
-    changes no figure."""
-    in_force = con.execute(
-        """select md5(coalesce(string_agg(delivery_id::varchar || ' ' || status, ',' order by delivery_id), ''))
-           from ops.delivery_log where status in ('loaded', 'superseded')"""
-    ).fetchone()[0]
-    return (in_force, fingerprint(), decisions_sha(decisions))
+    """The deliveries in force, the fingerprint, the decisions."""
+    return (deliveries_in_force(con), fingerprint(), decisions_sha(decisions))
 
 
 def _last(con: duckdb.DuckDBPyConnection) -> tuple | None:

@@ -320,7 +320,11 @@ def test_the_run_state_follows_the_code_not_the_docs(tmp_path):
 def test_a_run_whose_files_change_no_figure_only_answers_their_senders(demo_home, demo, tmp_path):
     """Issue 17: a run whose new files are all rejected or held builds no KPI and publishes nothing
     (no analysts' copy, no extract), but each of those senders gets its Rückmeldung; the next run
-    then has nothing to do."""
+    then has nothing to do. In Dagster the warehouse stays in sync: the landing tables, the delivery
+    log and the person ids keep their data versions, so no mart or KPI shows newer upstream data."""
+    from dagster._core.definitions.data_version import StaleStatus
+    from dagster._utils.test.data_versions import get_stale_status_resolver  # what the UI shows
+
     from ingest.run_state import nothing_to_do
     from orchestration.definitions import defs
 
@@ -331,27 +335,47 @@ def test_a_run_whose_files_change_no_figure_only_answers_their_senders(demo_home
         root / "linkage" / "decisions.csv",
         root / "warehouse.duckdb",
     )
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("delete from ops.run_state")  # the first run below builds all, in this instance
     jobcenter = sorted(p.name for p in demo.iterdir() if p.name.startswith("jc_"))[0].split("_")[1]
     rejected = f"jc_{jobcenter}_202501_kunden.csv"
-    (inbox / rejected).write_bytes(b"\xef\xbb\xbfspalte_a;spalte_b\r\n1;2\r\n")  # not the Kunden export
     held = next(p for p in demo.iterdir() if p.name.startswith("wfbm_") and p.name.endswith("_personen.csv"))
     unknown_workshop = "LWL-0999"  # a well-formed Werkstatt-Nr. no register names
-    (inbox / held.name.replace(held.name.split("_")[1], unknown_workshop)).write_bytes(held.read_bytes())
     copy = root / "analysts" / "teilhabe.duckdb"
-    copy_before = copy.stat().st_mtime_ns if copy.exists() else None
+    resources = {"data_home": DataHomeResource(root=str(root), inbox_dir=str(inbox))}
+
+    def versions(result) -> dict[str, str]:
+        return {
+            e.asset_key.to_user_string(): e.event_specific_data.materialization.tags["dagster/data_version"]
+            for e in result.get_asset_materialization_events()
+        }
 
     with dg.instance_for_test() as instance:
-        result = defs.resolve_job_def("pipeline").execute_in_process(
-            instance=instance, resources={"data_home": DataHomeResource(root=str(root), inbox_dir=str(inbox))}
-        )
-    assert result.success
-    built = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+        full = defs.resolve_job_def("pipeline").execute_in_process(instance=instance, resources=resources)
+        assert full.success
+        copy_before = copy.stat().st_mtime_ns
+        (inbox / rejected).write_bytes(b"\xef\xbb\xbfspalte_a;spalte_b\r\n1;2\r\n")  # not the Kunden export
+        (inbox / held.name.replace(held.name.split("_")[1], unknown_workshop)).write_bytes(held.read_bytes())
+        result = defs.resolve_job_def("pipeline").execute_in_process(instance=instance, resources=resources)
+        assert result.success
+        resolver = get_stale_status_resolver(instance, list(defs.assets))
+        out_of_sync = {
+            key.to_user_string()
+            for key in defs.resolve_asset_graph().get_all_asset_keys()
+            if key.path[0] in ("marts", "kpi", "intermediate", "staging")
+            and resolver.get_status(key) != StaleStatus.FRESH
+        }
+    assert not out_of_sync, f"shown with newer upstream data after a run that changed nothing: {out_of_sync}"
+    built = set(versions(result))
     assert {"outbox/rueckmeldungen", "ops/expected_deliveries", "ops/delivery_log"} <= built, built
     assert not {
         k for k in built if k.startswith(("kpi/", "analysts/", "outbox/extracts", "ops/last_complete"))
     }
     assert {"marts/fct_workshop_headcount", "marts/dim_persons"} & built == {"marts/fct_workshop_headcount"}
-    assert (copy.stat().st_mtime_ns if copy.exists() else None) == copy_before, "the analysts' copy stands"
+    before = versions(full)
+    for key in ("ops/delivery_log", "landing/jc_kunden", "landing/wfbm_personen", "linkage/person_ids"):
+        assert versions(result)[key] == before[key], key
+    assert copy.stat().st_mtime_ns == copy_before, "the analysts' copy stands"
     with duckdb.connect(str(warehouse), read_only=True) as con:
         statuses = dict(
             con.execute(

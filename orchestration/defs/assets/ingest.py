@@ -16,7 +16,12 @@ from ingest.inbox import display_name
 from ingest.load import ingest
 from ingest.pseudonymise import load_key
 from ingest.retention import prune_archive
-from ingest.run_state import took_files_to_answer, unchanged_since_last_run
+from ingest.run_state import (
+    deliveries_in_force,
+    landing_versions,
+    took_files_to_answer,
+    unchanged_since_last_run,
+)
 from orchestration.defs.resources import DataHomeResource
 from schemas import SOURCE_TABLES
 from teilhabe.disk import is_disk_full, require_free_space, storage_error
@@ -110,11 +115,19 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResourc
         findings = _with_fed_tables(findings)
         _warn_files_with_findings(context, con)
         counts = {t: con.execute(f"select count(*) from landing.{t}").fetchone()[0] for t in SOURCE_TABLES}
+        # Data versions of what the warehouse reads: a table no delivery in force changed keeps its
+        # version, and Dagster keeps the assets built from it in sync.
+        log_version, versions = deliveries_in_force(con), landing_versions(con)
     context.log.info(report.summary() + f" in {time.perf_counter() - started:.1f} s")
-    yield dg.MaterializeResult(asset_key=DELIVERY_LOG_KEY, metadata={"run_summary": report.summary()})
+    yield dg.MaterializeResult(
+        asset_key=DELIVERY_LOG_KEY,
+        metadata={"run_summary": report.summary()},
+        data_version=dg.DataVersion(log_version),
+    )
     for table, asset_key in LANDING_KEYS.items():
         yield dg.MaterializeResult(
             asset_key=asset_key,
+            data_version=dg.DataVersion(versions[table]),
             metadata={
                 "rows": dg.MetadataValue.int(counts[table]),
                 "changed_in_this_run": table in report.tables_changed,
