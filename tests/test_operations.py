@@ -156,7 +156,8 @@ def test_the_check_of_that_part_fails_naming_the_sender(demo_home, never_sent, s
 
 
 def test_the_daily_digest_names_it(demo_home, never_sent, tmp_path):
-    """The digest job as its schedule runs it, on a copy of the demo's data home."""
+    """The digest job as its schedule runs it, on a copy of the demo's data home whose calendar was
+    built before the files fell due (no run since: nothing arrived): it is rebuilt as of today."""
     from orchestration.definitions import defs
     from orchestration.defs.resources import DataHomeResource
 
@@ -164,11 +165,15 @@ def test_the_daily_digest_names_it(demo_home, never_sent, tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy2(demo_home["root"] / "warehouse.duckdb", home / "warehouse.duckdb")
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute("update ops.expected_deliveries set status = 'pending' where status = 'overdue'")
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("operations_digest").execute_in_process(
             instance=instance, resources={"data_home": DataHomeResource(root=str(home))}
         )
     assert result.success
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["on_time_personen"] is False, "the UI's check is as of today too"
     written = sorted((home / "reports" / "operations").iterdir())
     assert [p.suffix for p in written] == [".csv", ".txt"]
     text = written[1].read_text("utf-8")

@@ -151,8 +151,11 @@ def last_complete_run(context: dg.AssetExecutionContext, data_home: DataHomeReso
 
 digest_job = dg.define_asset_job(
     "operations_digest",
-    selection=dg.AssetSelection.assets(DIGEST_KEY),
-    description="Write the digest of overdue and late senders",
+    # The calendar first: its statuses are as of the day it was built, and a day on which nothing
+    # arrives builds nothing (ingest/run_state.py), which is when files fall overdue. With it run
+    # its checks: the UI's overdue senders are as of today too.
+    selection=dg.AssetSelection.assets(CALENDAR_KEY, DIGEST_KEY),
+    description="Rebuild the delivery calendar as of today, then write the digest of overdue and late senders",
 )
 
 digest_schedule = dg.ScheduleDefinition(

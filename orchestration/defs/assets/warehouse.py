@@ -75,7 +75,7 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     restore_partial_parse(state, run_target)
     # A run of `teilhabe run` publishes in this process later; the build runs in dbt's process and
     # this one waits, so the publication's slowest import is done now.
-    importing = import_in_background() if executed_here(context.run) else None
+    importing = import_in_background() if executed_here(context.run) and not context.is_subset else None
     try:
         # dagster-dbt echoes every dbt event to stdout: into the run's dbt folder instead (the
         # Dagster run log has them as events).
