@@ -79,7 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"No pseudonym key configured: created a random key in {key.source} (keep it safe; set")
         print("TEILHABE_PSEUDONYM_KEY or TEILHABE_PSEUDONYM_KEY_FILE to use your own).")
     home.ensure()
-    if args.demo and not any(inbox.iterdir()):
+    if args.demo and not any(inbox.iterdir()) and not home.warehouse.exists():
         from teilhabe.simulate import simulate
 
         print(f"No inbox given: simulating the demo profile into {inbox}")
@@ -403,7 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     source = run.add_mutually_exclusive_group()
     source.add_argument("--inbox", type=Path, help="the drop folder to take deliveries from")
     source.add_argument(
-        "--demo", action="store_true", help="simulate a demo inbox first if the inbox is empty"
+        "--demo",
+        action="store_true",
+        help="simulate a demo inbox first if the inbox is empty and nothing was loaded yet",
     )
     run.set_defaults(func=cmd_run)
 

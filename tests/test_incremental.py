@@ -285,6 +285,20 @@ def test_a_run_with_nothing_new_or_changed_does_nothing(demo_home, demo, tmp_pat
     assert not request.exists() and nothing_to_do(warehouse, inbox, decisions), "done once, not again"
 
 
+def test_make_run_again_finds_nothing_new(demo_home, tmp_path, monkeypatch, capsys):
+    """`make run` (`teilhabe run --demo`) a second time: the demo is not simulated again into the
+    emptied inbox (its files would all be duplicates), the run ends at once."""
+    from teilhabe.cli import main
+
+    root = tmp_path / "home"
+    shutil.copytree(demo_home["root"], root, symlinks=True, ignore=shutil.ignore_patterns("dagster"))
+    monkeypatch.setenv("TEILHABE_HOME", str(root))
+    assert not any((root / "inbox").iterdir())
+    assert main(["run", "--demo"]) == 0
+    assert not any((root / "inbox").iterdir())
+    assert "nothing new or changed since the last complete run" in capsys.readouterr().out
+
+
 def test_the_run_state_follows_the_code_not_the_docs(tmp_path):
     """A commit that touches only the README, the tests or the simulator is no reason to build; an
     edit of the pipeline's code or of a dbt model is, committed or not."""
