@@ -60,22 +60,23 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     prepares and from `make docs` (each dbt project path and profile keeps its own)."""
     settings = data_home.settings()
     warehouse, state = settings.home.warehouse, settings.home.dbt_state
-    args = BUILD_ARGS
+    feedback_only = False
     if not context.is_subset:
         with data_home.connect() as con:
-            if unchanged_since_last_run(con, settings.home.linkage_decisions):
-                args = FEEDBACK_ONLY_ARGS
-                context.log.info(
-                    "no delivery in force, model or decision changed since the last complete run: "
-                    "building only what the senders' Rückmeldungen read; nothing is published"
-                )
+            feedback_only = unchanged_since_last_run(con, settings.home.linkage_decisions)
+    if feedback_only:
+        context.log.info(
+            "no delivery in force, model or decision changed since the last complete run: "
+            "building only what the senders' Rückmeldungen read; nothing is published"
+        )
     size = warehouse.stat().st_size if warehouse.exists() else 0
     require_free_space(warehouse, "dbt build", need=size // 2, keep_free=settings.min_free_bytes)
     run_target = state / f"{RUN_TARGET_PREFIX}{context.run.run_id[:8]}-{uuid.uuid4().hex[:6]}"
     restore_partial_parse(state, run_target)
-    # A run of `teilhabe run` publishes in this process later; the build runs in dbt's process and
-    # this one waits, so the publication's slowest import is done now.
-    importing = import_in_background() if executed_here(context.run) and not context.is_subset else None
+    # A full run of `teilhabe run` publishes in this process later; the build runs in dbt's process
+    # and this one waits, so the publication's slowest import is done now.
+    publishes_later = executed_here(context.run) and not context.is_subset and not feedback_only
+    importing = import_in_background() if publishes_later else None
     try:
         # dagster-dbt echoes every dbt event to stdout: into the run's dbt folder instead (the
         # Dagster run log has them as events).
@@ -83,6 +84,7 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
             dbt_environment(warehouse, settings.duckdb_memory_limit),
             DbtConsole(run_target / "console.log").redirect(),
         ):
+            args = FEEDBACK_ONLY_ARGS if feedback_only else BUILD_ARGS
             invocation = dbt.cli(args, context=context, target_path=run_target)
             yield from invocation.stream()
     except DagsterDbtCliRuntimeError as error:
