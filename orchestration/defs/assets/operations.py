@@ -126,10 +126,7 @@ def sender_feedback(context: dg.AssetExecutionContext, data_home: DataHomeResour
         metadata={
             "feedback_summary": f"{counts['delivered']} delivered, {counts['unchanged']} unchanged, "
             f"{counts['not_sent']} without an address in senders.yaml",
-            **{
-                status: sum(o[2] == status for o in outcomes)
-                for status in ("delivered", "unchanged", "not_sent")
-            },
+            **{status: counts[status] for status in ("delivered", "unchanged", "not_sent")},
             "senders": dg.MetadataValue.md("\n".join(f"- {item}" for item in delivered[:100]) or "none"),
         }
     )
