@@ -322,4 +322,6 @@ def replay(
         arrivals.append(Arrival(file, received, mtime_ns, from_inbox=False))
     report.new_files = len(arrivals)
     _load(LoadContext(con, archive, key, run_id, now, report, limits), arrivals, chunk_files)
+    # The senders heard of these files when the old data home took them.
+    con.execute("insert or ignore into ops.answered_runs values (?, ?)", [run_id, now])
     return report

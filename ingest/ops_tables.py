@@ -75,6 +75,14 @@ create table if not exists ops.quarantine (
     value varchar
 );
 """
+# Runs whose senders have had their Rückmeldungen (publish/feedback.py): the files of any other run
+# (one that failed after its ingest) are answered by the next run that gets that far.
+ANSWERED_RUNS_DDL = """
+create table if not exists ops.answered_runs (
+    run_id varchar primary key,
+    answered_at timestamp not null
+);
+"""
 
 
 # linkage.md §2: the comparison encodings of every person record, for the pipeline alone (never in
@@ -148,6 +156,7 @@ KEY_COLUMNS = {"person_key", *LOCAL_IDS.values()}
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LOAD_DDL)
+    prepare_answered_runs(con)
     con.execute(LINKAGE_DDL)
     # A warehouse from before ops.inbox_files: its files are known by the log (and hashed once).
     con.execute(
@@ -173,6 +182,27 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
         )
         for column in DROPPED.get(table, ()):  # a warehouse from before they were dropped at the door
             con.execute(f"alter table landing.{table} drop column if exists {snake(column)}")
+
+
+def prepare_answered_runs(con: duckdb.DuckDBPyConnection) -> None:
+    """ops.answered_runs; in a warehouse from before it, every run counts as answered (its senders
+    heard of its files then, or never will)."""
+    if not _exists(con, "ops", "answered_runs"):
+        con.execute(ANSWERED_RUNS_DDL)
+        con.execute(
+            "insert into ops.answered_runs select distinct run_id, now()::timestamp from ops.delivery_log "
+            "where run_id is not null"
+        )
+
+
+def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where database_name = current_database() "
+            "and schema_name = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
 
 
 def check_key(con: duckdb.DuckDBPyConnection, key: PseudonymKey, now: dt.datetime | None = None) -> None:

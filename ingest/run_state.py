@@ -1,10 +1,11 @@
 """What the last complete pipeline run built from (issue 17: runs that cost nothing when nothing
 changed): the deliveries in force (the files whose rows are in the landing tables), a fingerprint of
 what turns deliveries into figures (the dbt project, partners.yaml, the pipeline's code and locked
-dependencies) and of the operator's linkage decisions. A run that finds no new file and the same state skips the build and
-publication; one whose new files changed none of it (rejected, held) only tells their senders
-(orchestration/defs/assets/warehouse.py); anything else (a new, corrected or released file, a
-changed model or decision, a run that failed after its ingest) builds as before.
+dependencies) and of the operator's linkage decisions. A run that finds no new file and the same
+state skips the build and publication; one whose new files changed none of it (rejected, held), or
+that finds senders a failed run did not tell, only tells them (orchestration/defs/assets/warehouse.py);
+anything else (a new, corrected or released file, a changed model or decision, a run that failed
+after its ingest) builds as before.
 """
 
 from __future__ import annotations
@@ -125,15 +126,19 @@ def unchanged_since_last_run(con: duckdb.DuckDBPyConnection, decisions: Path) ->
     return last is not None and last == current(con, decisions)
 
 
-def took_files_to_answer(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
-    """Whether this run took a file its sender hears about though it changed no figure (rejected,
-    held): a duplicate alone is no news."""
-    return (
-        con.execute(
-            "select count(*) from ops.delivery_log where run_id = ? and status <> 'duplicate'", [run_id]
-        ).fetchone()[0]
-        > 0
-    )
+def unanswered_runs(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Runs that took a file whose sender has not had its Rückmeldung yet: this one, or one that
+    failed after its ingest. A rejected or held file is news to its sender though it changed no
+    figure; a duplicate alone is not (it is listed when its period is answered)."""
+    return [
+        run_id
+        for (run_id,) in con.execute(
+            """select distinct run_id from ops.delivery_log
+               where status <> 'duplicate' and run_id is not null
+                 and run_id not in (select run_id from ops.answered_runs)
+               order by 1"""
+        ).fetchall()
+    ]
 
 
 def record(con: duckdb.DuckDBPyConnection, decisions: Path, run_id: str) -> None:
@@ -160,7 +165,7 @@ def nothing_to_do(warehouse: Path, inbox: Path, decisions: Path) -> bool:
             tables = {t for (t,) in con.execute(
                 "select table_name from duckdb_tables() where schema_name = 'ops'"
             ).fetchall()}  # fmt: skip
-            if not {"run_state", "inbox_files", "delivery_log"} <= tables:
+            if not {"run_state", "inbox_files", "delivery_log", "answered_runs"} <= tables:
                 return False
             known = {
                 (name, *signature)
@@ -169,6 +174,8 @@ def nothing_to_do(warehouse: Path, inbox: Path, decisions: Path) -> bool:
                 ).fetchall()
             }
             if any((f.name, *f.signature) not in known for f in scan_inbox(inbox).files):
+                return False
+            if unanswered_runs(con):  # senders still to be told (a run failed before it told them)
                 return False
             last = _last(con)  # a table from before the deliveries in force: an error, work to do
             return last is not None and last == current(con, decisions)

@@ -24,7 +24,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from ingest.ops_tables import append_rows
+from ingest.ops_tables import append_rows, prepare_answered_runs
+from ingest.run_state import unanswered_runs
 from publish.expected import PART_NAMES, calendar_exists, german_count, german_period, query_rows
 from publish.files import neutralise
 from publish.outbox import _fsync_dir, _switch_latest, _versions, _write
@@ -97,22 +98,22 @@ class Feedback:
         return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 
-def senders_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str]]:
-    """(sender, period) of every file this run took whose sender is known: a workshop of a register,
-    a Jobcenter of the reference list, a Landschaftsverband, a workshop whose file is held for its
-    register (a well-formed Werkstatt-Nr.). Nothing else gets a folder (the operator sees such a file
-    in the run's findings), so no text a file could smuggle in names one."""
+def senders_to_answer(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> list[tuple[str, str]]:
+    """(sender, period) of every file these runs took whose sender is known: a workshop of a
+    register, a Jobcenter of the reference list, a Landschaftsverband, a workshop whose file is held
+    for its register (a well-formed Werkstatt-Nr.). Nothing else gets a folder (the operator sees
+    such a file in the run's findings), so no text a file could smuggle in names one."""
     return [
         (sender, period)
         for sender, period in con.execute(
             """select distinct log.sender, log.period from ops.delivery_log as log
-               where log.run_id = ? and log.period is not null
+               where list_contains(?, log.run_id) and log.period is not null
                  and (log.sender in ('LWL', 'LVR')
                       or log.sender in (select werkstatt_nr from marts.dim_workshops)
                       or log.sender in (select kreisschluessel from marts.dim_regions)
                       or (log.status = 'held' and regexp_full_match(log.sender, '(LWL|LVR)-[0-9]{4}')))
                order by all""",
-            [run_id],
+            [run_ids],
         ).fetchall()
     ]
 
@@ -361,11 +362,13 @@ def addressed(con: duckdb.DuckDBPyConnection, items: list[Feedback], directory: 
 def send_feedback(
     con: duckdb.DuckDBPyConnection, outbox: Path, run_id: str, directory: SenderDirectory | None = None
 ) -> list[tuple[str, str, str]]:
-    """A Rückmeldung for every (sender, period) whose file this run took and whose sender
-    senders.yaml addresses (``directory``: loaded from it by default); (sender, period, status),
-    status ``not_sent`` for a sender without one."""
+    """A Rückmeldung for every (sender, period) whose file this run took, or a run that failed
+    before its Rückmeldungen, and whose sender senders.yaml addresses (``directory``: loaded from it
+    by default); (sender, period, status), status ``not_sent`` for a sender without one."""
     con.execute(FEEDBACK_DDL)
-    now, items = datetime.now(UTC).replace(tzinfo=None), feedbacks(con, senders_of_run(con, run_id))
+    prepare_answered_runs(con)
+    runs = sorted({run_id, *unanswered_runs(con)})
+    now, items = datetime.now(UTC).replace(tzinfo=None), feedbacks(con, senders_to_answer(con, runs))
     senders = addressed(con, items, directory or load_senders())
 
     def deliver(item: Feedback, sender: Sender | None) -> tuple[str, str | None]:
@@ -379,5 +382,12 @@ def send_feedback(
         (item.sender, item.period, version, status, len(item.files), len(item.findings), run_id, now)
         for item, (status, version) in zip(items, results, strict=True)
     ]
-    append_rows(con, "ops.feedback_log", logged)
+    con.begin()
+    try:
+        append_rows(con, "ops.feedback_log", logged)
+        con.execute("insert or ignore into ops.answered_runs select unnest(?), ?", [runs, now])
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
     return [(sender, period, status) for sender, period, _, status, *_ in logged]

@@ -403,3 +403,47 @@ def test_a_run_whose_files_change_no_figure_only_answers_their_senders(demo_home
     assert rejected in page and "abgelehnt" in page.lower()
     assert any((root / "outbox" / f"werkstatt_{unknown_workshop}" / "rueckmeldung").iterdir())
     assert nothing_to_do(warehouse, inbox, decisions), "the files are taken, the warehouse stands as it was"
+
+
+def test_senders_a_failed_run_did_not_tell_hear_from_the_next_run(demo_home, demo, tmp_path, monkeypatch):
+    """Issue 17: a Rückmeldung to every sender whose file a run took, also when that run failed after
+    its ingest (here: writing the Rückmeldungen failed). Its files are taken and logged, so the inbox
+    holds nothing new; the next run still has work to do, and tells that sender."""
+    from ingest.run_state import nothing_to_do
+    from orchestration.definitions import defs
+
+    root = tmp_path / "home"
+    shutil.copytree(demo_home["root"], root, symlinks=True, ignore=shutil.ignore_patterns("dagster"))
+    inbox, decisions, warehouse = (
+        root / "inbox",
+        root / "linkage" / "decisions.csv",
+        root / "warehouse.duckdb",
+    )
+    jobcenter = sorted(p.name for p in demo.iterdir() if p.name.startswith("jc_"))[0].split("_")[1]
+    rejected = f"jc_{jobcenter}_202501_kunden.csv"
+    (inbox / rejected).write_bytes(b"\xef\xbb\xbfspalte_a;spalte_b\r\n1;2\r\n")  # not the Kunden export
+    answers = root / "outbox" / f"jobcenter_{jobcenter}" / "rueckmeldung" / "2025-01"
+    resources = {"data_home": DataHomeResource(root=str(root), inbox_dir=str(inbox))}
+
+    def failing(*args, **kwargs):
+        raise OSError("the outbox's disk went away")
+
+    with dg.instance_for_test() as instance:
+        with monkeypatch.context() as patched:
+            patched.setattr("orchestration.defs.assets.operations.send_feedback", failing)
+            failed = defs.resolve_job_def("pipeline").execute_in_process(
+                instance=instance, resources=resources, raise_on_error=False
+            )
+        assert not failed.success
+        assert not (inbox / rejected).exists() and not answers.exists()
+        assert not nothing_to_do(warehouse, inbox, decisions), "its sender is still to be told"
+        result = defs.resolve_job_def("pipeline").execute_in_process(instance=instance, resources=resources)
+    assert result.success
+    page = (answers / "latest" / "rueckmeldung.html").read_text("utf-8")
+    assert rejected in page and "abgelehnt" in page.lower()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        told = con.execute(
+            "select count(*) from ops.answered_runs where run_id in (?, ?)", [failed.run_id, result.run_id]
+        ).fetchone()[0]
+    assert told == 2
+    assert nothing_to_do(warehouse, inbox, decisions), "told once, not again"

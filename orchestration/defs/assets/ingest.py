@@ -19,7 +19,7 @@ from ingest.retention import prune_archive
 from ingest.run_state import (
     deliveries_in_force,
     landing_versions,
-    took_files_to_answer,
+    unanswered_runs,
     unchanged_since_last_run,
 )
 from orchestration.defs.resources import DataHomeResource
@@ -92,12 +92,11 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResourc
         years = settings.archive_retention_years
         if removed := prune_archive(con, home.archive, years):
             context.log.info(f"archive retention ({years} years): {removed} expired files removed")
-        if unchanged_since_last_run(con, home.linkage_decisions) and not took_files_to_answer(
-            con, context.run.run_id
-        ):
+        if unchanged_since_last_run(con, home.linkage_decisions) and not unanswered_runs(con):
             # Nothing new or changed since the last complete run: nothing downstream runs (the
-            # assets below are skipped), no build, no publication. (New files that changed no
-            # figure, rejected or held, go on: their senders hear of them, warehouse.py.)
+            # assets below are skipped), no build, no publication. (Files that changed no figure,
+            # rejected or held, go on: their senders hear of them, warehouse.py; so do the files
+            # of a run that failed before its Rückmeldungen.)
             context.log.info(f"{report.summary()}: nothing new or changed since the last complete run")
             for asset_key in LANDING_KEYS.values():
                 yield dg.AssetCheckResult(
