@@ -3,7 +3,8 @@ with Landschaftsverband and NRW totals where the figures add up — whose small 
 once, for all partners together, and only then cut into a partner's scope and period.
 
 A figure that appears in two tables (SB+GL in K06 and K14, K07 for December in K14, Budget für
-Arbeit in K05 and K14, last year's K01 beside this year's) is suppressed in both if in one.
+Arbeit in K05 and K14, last year's K01 beside this year's, a workshop's transitions in K02, K03, K04
+and K12, its persons in AB and on BiAp in K01, K02 and K12) is suppressed in both if in one.
 
 A cell once published as suppressed stays suppressed (privacy.md §3, versions): the suppressed cells
 of every KPI table and period a partner received are remembered in ops.suppression_history (KPI,
@@ -117,10 +118,18 @@ class Link:
     b_period: Callable[[str], str | None] = str
     a_period: Callable[[str], str | None] = str
     tiers: tuple[str, ...] = ("kreis", "landschaftsverband", "nrw")
+    a_row: str | None = None  # only rows of this row key carry the figure (K12's measures)
 
 
 def _december(month: str) -> str | None:
     return month[:4] if month.endswith("-12") else None
+
+
+def _next_year(year: str) -> str:
+    return str(int(year) + 1)
+
+
+WORKSHOP_TIERS = ("werkstatt", "landschaftsverband", "nrw")
 
 
 LINKS = (
@@ -129,8 +138,17 @@ LINKS = (
     Link("k14", ("k07_december",), "k07", ("value",), _december),
     # K14 counts Budget für Arbeit by Kreis without 'unbekannt': equal to K05 per Kreis only.
     Link("k14", ("budget_fuer_arbeit_active",), "k05", ("active_cases",), tiers=("kreis",)),
-    Link("k01", ("value_prev_year",), "k01", ("value",), a_period=str, b_period=lambda y: str(int(y) + 1),
+    Link("k01", ("value_prev_year",), "k01", ("value",), a_period=str, b_period=_next_year,
          tiers=("werkstatt",)),
+    # A workshop's transitions of a year are K02's and K03's numerator and K04's denominator; its
+    # persons in AB on 31.12. are K01's denominator, and K02's of the year after. K12 shows the
+    # workshop's own figures beside the Landschaftsverband's.
+    Link("k02", ("numerator",), "k03", ("numerator",), tiers=WORKSHOP_TIERS),
+    Link("k02", ("numerator",), "k04", ("denominator",), tiers=WORKSHOP_TIERS),
+    Link("k02", ("denominator",), "k01", ("denominator",), b_period=_next_year, tiers=WORKSHOP_TIERS),
+    Link("k12", ("computed",), "k01", ("numerator",), a_row="biap", tiers=("werkstatt",)),
+    Link("k12", ("computed",), "k01", ("denominator",), a_row="ab", tiers=("werkstatt",)),
+    Link("k12", ("computed",), "k02", ("numerator",), a_row="transitions", tiers=("werkstatt",)),
 )  # fmt: skip
 
 
@@ -287,10 +305,12 @@ def _decide_table(table: pl.DataFrame, groups: dict, extract: KpiExtract, forced
     return pl.DataFrame(masks)
 
 
-def _link_keys(table: pl.DataFrame, period: Callable[[str], str | None], tiers: tuple[str, ...]) -> list:
+def _link_keys(
+    table: pl.DataFrame, period: Callable[[str], str | None], tiers: tuple[str, ...], row: str | None = None
+) -> list:
     return [
-        (tier, region, period(p)) if tier in tiers else None
-        for tier, region, p in table.select("_tier", "_region", "_period").iter_rows()
+        (tier, region, period(p)) if tier in tiers and (row is None or key == row) else None
+        for tier, region, p, key in table.select("_tier", "_region", "_period", "_row").iter_rows()
     ]
 
 
@@ -383,7 +403,7 @@ def decide(con: duckdb.DuckDBPyConnection) -> Decision:
     while changed:
         pushed: set[str] = set()
         for link in LINKS:
-            keys_a = _link_keys(tables[link.a], link.a_period, link.tiers)
+            keys_a = _link_keys(tables[link.a], link.a_period, link.tiers, link.a_row)
             keys_b = _link_keys(tables[link.b], link.b_period, link.tiers)
             hidden_a = {
                 k for k, m in zip(keys_a, _any(masks[link.a], link.a_columns), strict=True) if k and m

@@ -177,17 +177,25 @@ def _feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> 
         made.append(
             Feedback(sender, kind, period, shown, findings.get((sender, period), []), missing,
                      notes.get((sender, period), []) if kind == "werkstatt" else [],
-                     _nothing_expected(entries, kind))
+                     _nothing_expected(entries, kind, any(f["status"] == "held" for f in mine)))
         )  # fmt: skip
     return made
 
 
-def _nothing_expected(entries: list[dict], sender_kind: str) -> str | None:
+def _nothing_expected(entries: list[dict], sender_kind: str, held: bool = False) -> str | None:
     """Why the delivery calendar expects nothing of this sender for the period, where it does not
-    (then "all expected parts have arrived" would be wrong): the sender is not expected then, or the
-    period lies outside the calendar (a future month, a mistyped period in the file name)."""
+    (then "all expected parts have arrived" would be wrong): the sender is not expected then, no
+    register names the workshop yet (its files are held), or the period lies outside the calendar
+    (a future month, a mistyped period in the file name)."""
     if any(e["status"] != "not_expected" for e in entries):
         return None
+    if held and not entries:
+        return (
+            "Der Lieferkalender erwartet von Ihrer Werkstatt noch nichts: kein Werkstättenverzeichnis "
+            "eines Landschaftsverbands nennt ihre Werkstatt-Nr. bisher. Bitte prüfen Sie die Werkstatt-Nr. "
+            "im Dateinamen; stimmt sie, werden die gehaltenen Dateien geladen, sobald das Verzeichnis "
+            "sie nennt."
+        )
     if entries:
         who = (
             "Ihre Werkstatt ist für diesen Zeitraum nicht als anerkannt im Werkstättenverzeichnis geführt"

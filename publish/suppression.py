@@ -13,7 +13,10 @@ any partner's slice is cut from it.
 - Secondary: where rows are parts of a total (the groups), a group never has exactly one suppressed
   count: the next smallest cell of the group is suppressed too. As a safety net the table is then
   checked exactly: while any suppressed count can be computed from the published counts and the
-  group equations (linear algebra), the next smallest cell of one of its groups is suppressed.
+  group equations (linear algebra), or is 0 because its group's published parts already make the
+  total (counts are never negative), the next smallest cell of one of its groups is suppressed.
+  A cell without a value (no delivery: "x", left out of its total) hides nothing and never counts
+  as one of a group's suppressed cells.
 Everything is repeated until nothing changes.
 """
 
@@ -54,6 +57,9 @@ def suppress(
         *(c for pair in spec.rates.values() for c in pair),
     }
     values = {c: frame[c].fill_null(0).to_numpy().astype(float) for c in numeric}
+    # A cell without a value is published as "x" and left out of its total: it hides nothing, so
+    # it never stands in for a suppressed cell, nor is it a denominator below 10.
+    missing = {c: frame[c].is_null().to_numpy() for c in numeric}
     mask = {c: np.zeros(frame.height, dtype=bool) for c in columns}
     for c, cells in (forced or {}).items():
         mask[c] |= cells
@@ -63,45 +69,69 @@ def suppress(
         for c in spec.counts:
             mask[c] |= (values[c] >= 1) & (values[c] <= 2)
         for rate, (numerator, denominator) in spec.rates.items():
-            mask[rate] |= (values[denominator] < 10) | mask[numerator] | mask[denominator]
+            small = (values[denominator] < 10) & ~missing[denominator]
+            mask[rate] |= small | mask[numerator] | mask[denominator]
             mask[numerator] |= mask[rate]
         for mean, (cases, total) in spec.means.items():
             mask[mean] |= (values[cases] < 3) | mask[cases]
-            _secondary(values[total], mask[mean], spec.groups)
-            _until_not_determined(values[total], mask[mean], spec.groups)
+            _secondary(values[total], mask[mean], spec.groups, missing[total])
+            _until_not_determined(values[total], mask[mean], spec.groups, missing[total])
         for linked in spec.together:
             anywhere = np.logical_or.reduce([mask[c] for c in linked])
             for c in linked:
                 mask[c] |= anywhere
         for c in spec.counts:
-            _secondary(values[c], mask[c], spec.groups)
-            _until_not_determined(values[c], mask[c], spec.groups)
+            _secondary(values[c], mask[c], spec.groups, missing[c])
+            _until_not_determined(values[c], mask[c], spec.groups, missing[c])
         changed = any((mask[c] != before[c]).any() for c in columns)
     return pl.DataFrame({c: mask[c] for c in sorted(columns)})
 
 
-def _next_smallest(values: np.ndarray, mask: np.ndarray, group: tuple[int, ...]) -> int | None:
+def _next_smallest(values: np.ndarray, taken: np.ndarray, group: tuple[int, ...]) -> int | None:
     """The smallest published cell of a group (ties: the first); zeros too, as they carry information."""
-    candidates = [i for i in group if not mask[i]]
+    candidates = [i for i in group if not taken[i]]
     return min(candidates, key=lambda i: (values[i], i)) if candidates else None
 
 
-def _secondary(values: np.ndarray, mask: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> None:
+def _secondary(
+    values: np.ndarray, mask: np.ndarray, groups: tuple[tuple[int, ...], ...], missing: np.ndarray
+) -> None:
+    hidden = mask & ~missing
     changed = True
     while changed:
         changed = False
         for group in groups:
-            if mask[list(group)].sum() == 1:
-                pick = _next_smallest(values, mask, group)
+            if missing[group[-1]]:  # a total without a value: nothing to subtract from
+                continue
+            if hidden[list(group)].sum() == 1:
+                pick = _next_smallest(values, mask | missing, group)
                 if pick is not None:
-                    mask[pick] = True
+                    mask[pick] = hidden[pick] = True
                     changed = True
 
 
-def determined_cells(mask: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> list[int]:
+def determined_cells(
+    mask: np.ndarray,
+    groups: tuple[tuple[int, ...], ...],
+    values: np.ndarray | None = None,
+    missing: np.ndarray | None = None,
+) -> list[int]:
     """Suppressed cells whose value follows from the published cells and the group sums: x_i is
-    determined when the unit vector e_i lies in the row space of the equations over the unknowns."""
-    unknown = np.flatnonzero(mask)
+    determined when the unit vector e_i lies in the row space of the equations over the unknowns.
+    With the ``values``, also every hidden part of a group whose published total equals its
+    published parts: counts are never negative, so each hidden part is 0. A cell without a value
+    (``missing``) is known to be outside its total, not hidden."""
+    missing = np.zeros(len(mask), dtype=bool) if missing is None else missing
+    hidden = mask & ~missing
+    groups = tuple(g for g in groups if not missing[g[-1]])  # a total without a value: no equation
+    found = set(_by_equations(hidden, groups))
+    if values is not None:
+        found.update(_zero_by_the_rest(hidden, missing, values, groups))
+    return sorted(found)
+
+
+def _by_equations(hidden: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> list[int]:
+    unknown = np.flatnonzero(hidden)
     if not len(unknown) or not groups:
         return []
     position = {cell: k for k, cell in enumerate(unknown)}
@@ -129,15 +159,33 @@ def determined_cells(mask: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> l
     return found
 
 
-def _until_not_determined(values: np.ndarray, mask: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> None:
-    while determined := determined_cells(mask, groups):
-        cell = determined[0]
-        for group in groups:
-            if cell in group:
-                pick = _next_smallest(values, mask, group)
-                if pick is not None:
-                    mask[pick] = True
-                    break
+def _zero_by_the_rest(
+    hidden: np.ndarray, missing: np.ndarray, values: np.ndarray, groups: tuple[tuple[int, ...], ...]
+) -> list[int]:
+    found = []
+    for *parts, total in groups:
+        unknown_parts = [i for i in parts if hidden[i]]
+        if unknown_parts and not hidden[total]:
+            rest = values[total] - sum(values[i] for i in parts if not hidden[i] and not missing[i])
+            if abs(rest) < 1e-9:
+                found += unknown_parts
+    return found
+
+
+def _until_not_determined(
+    values: np.ndarray, mask: np.ndarray, groups: tuple[tuple[int, ...], ...], missing: np.ndarray
+) -> None:
+    while determined := determined_cells(mask, groups, values, missing):
+        for cell in determined:
+            picks = [
+                pick
+                for group in groups
+                if cell in group and not missing[group[-1]]
+                and (pick := _next_smallest(values, mask | missing, group)) is not None
+            ]  # fmt: skip
+            if picks:
+                mask[picks[0]] = True
+                break
         else:
             return
 

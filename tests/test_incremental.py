@@ -213,6 +213,13 @@ def test_a_new_workshops_files_before_its_register_are_held_then_loaded(demo, de
         assert not con.execute(
             "select count(*) from landing.wfbm_personen where sender = ?", [new]
         ).fetchone()[0]
+    # Its Rückmeldung says why nothing was loaded, not that all rows were, nor to check the period.
+    answers = sorted(
+        (root / "outbox" / f"werkstatt_{new}" / "rueckmeldung").glob("*/latest/rueckmeldung.html")
+    )
+    page = answers[-1].read_text("utf-8")
+    assert "gehalten" in page and "Werkstatt-Nr." in page and "Werkstättenverzeichnis" in page
+    assert "alle Zeilen wurden geladen" not in page and "Zeitraum im Dateinamen" not in page
     (inbox / register.name).write_bytes((demo / register.name).read_bytes())  # the register naming it
     _run(root, inbox)
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:

@@ -205,9 +205,10 @@ def test_a_figure_in_several_tables_and_extracts_is_suppressed_alike(home):
     con.close()
     for link in LINKS:  # the same figure in two tables: suppressed in both or in neither
         a, b = decision.tables[link.a], decision.tables[link.b]
-        keys_a = {
+        keys_a = {  # (a table with several rows per region and period: those of the figure's row key)
             (t, r, link.a_period(p)): i
-            for i, (t, r, p) in enumerate(a.select("_tier", "_region", "_period").iter_rows())
+            for i, (t, r, p, row) in enumerate(a.select("_tier", "_region", "_period", "_row").iter_rows())
+            if link.a_row is None or row == link.a_row
         }
         for j, (t, r, p) in enumerate(b.select("_tier", "_region", "_period").iter_rows()):
             key = (t, r, link.b_period(p))

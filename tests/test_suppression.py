@@ -14,11 +14,18 @@ from publish.suppression import TableSpec, determined_cells, published, suppress
 COLUMNS = ("count", "den", "num", "cases", "money")
 
 
+def _summed(parts: list[dict]) -> dict:
+    """A total as SQL sums: over the parts with a value, none where no part has one."""
+    present = [part for part in parts if part["count"] is not None]
+    return {k: sum(part[k] for part in present) if present else None for k in COLUMNS}
+
+
 @st.composite
-def regional_tables(draw):
+def regional_tables(draw, missing_parts: bool = False):
     """Kreise in two Landschaftsverbände, their LV totals and the NRW total, with a count, a rate
     (numerator/denominator) and a mean of money over cases (its sum adds up like a count); small
-    numbers are frequent on purpose."""
+    numbers are frequent on purpose. With ``missing_parts``, some Kreise have no value at all (no
+    delivery: published as "x", left out of the totals)."""
     sizes = [draw(st.integers(1, 6)), draw(st.integers(1, 6))]
     small = st.one_of(st.integers(0, 4), st.integers(0, 60))
     rows, groups, lv_rows = [], [], []
@@ -26,6 +33,9 @@ def regional_tables(draw):
         start = len(rows)
         for _ in range(size):
             den = draw(small)
+            if missing_parts and draw(st.integers(0, 3)) == 0:
+                rows.append(dict.fromkeys(COLUMNS))
+                continue
             rows.append(
                 {
                     "count": draw(small),
@@ -35,12 +45,10 @@ def regional_tables(draw):
                     "money": draw(st.integers(0, 40_000)),
                 }
             )
-        total = {k: sum(r[k] for r in rows[start:]) for k in COLUMNS}
-        rows.append(total)
+        rows.append(_summed(rows[start:]))
         groups.append(tuple(range(start, len(rows))))
         lv_rows.append(len(rows) - 1)
-    nrw = {k: rows[lv_rows[0]][k] + rows[lv_rows[1]][k] for k in COLUMNS}
-    rows.append(nrw)
+    rows.append(_summed([rows[lv_rows[0]], rows[lv_rows[1]]]))
     groups.append((*lv_rows, len(rows) - 1))
     frame = pl.DataFrame(rows).with_columns(
         (pl.col("num") * 100 / pl.col("den")).alias("rate"),
@@ -205,6 +213,50 @@ def test_an_attacker_with_every_version_recovers_nothing(table, data):
         assert not (before & ~after).any(), f"{column}: a cell suppressed in version 1 is shown in version 2"
         assert recoverable(after, spec.groups) == [], column
         assert joint_recoverable(before, after, spec.groups) == [], column
+
+
+def known_to_an_attacker(mask: np.ndarray, missing: np.ndarray, values: np.ndarray, groups) -> list[int]:
+    """Independently of the implementation: the hidden cells (suppressed, with a value) an
+    attacker computes from the published cells, knowing that a cell without a value ("x") is
+    outside its total and that counts are never negative: by the group equations (null space), and
+    as 0 in a group whose published parts already make its published total."""
+    hidden = mask & ~missing
+    found = set(recoverable(hidden, groups))
+    for *parts, total in groups:
+        if hidden[total]:
+            continue
+        rest = values[total] - sum(values[i] for i in parts if not hidden[i] and not missing[i])
+        if rest == 0:
+            found.update(i for i in parts if hidden[i])
+    return sorted(found)
+
+
+@settings(max_examples=300, deadline=None)
+@given(regional_tables(missing_parts=True))
+def test_a_part_without_a_value_protects_nothing(table):
+    """A Kreis or workshop without a delivery is published as "x" and its total sums the others:
+    it hides nothing, so a suppressed cell beside it needs another suppressed cell in its group
+    (as in a Landschaftsverband's K01 where one workshop's December file was overdue)."""
+    frame, spec = table
+    mask = suppress(frame, spec)
+    for column in spec.counts:
+        missing = frame[column].is_null().to_numpy()
+        values = frame[column].fill_null(0).to_numpy()
+        hidden = mask[column].to_numpy()
+        assert known_to_an_attacker(hidden, missing, values, spec.groups) == [], column
+        assert not ((values >= 1) & (values <= 2) & ~hidden).any(), f"{column}: a 1 or 2 is published"
+
+
+def test_a_zero_total_does_not_reveal_its_hidden_parts():
+    """Rates over fewer than 10 hide their numerators, also a numerator of 0; a published total of 0
+    (or one its published parts already make) would show that every hidden part is 0."""
+    frame = pl.DataFrame({"num": [0, 0, 0, 0], "den": [8, 9, 30, 47]}).with_columns(
+        (pl.col("num") * 100 / pl.col("den")).alias("rate")
+    )
+    spec = TableSpec(counts=("num", "den"), rates={"rate": ("num", "den")}, groups=((0, 1, 2, 3),))
+    hidden = suppress(frame, spec)["num"].to_list()
+    assert hidden[:2] == [True, True], "the rates over 8 and 9 and their numerators"
+    assert hidden[2] or hidden[3], "the total 0 or another part is hidden with them"
 
 
 def test_published_shows_stars_and_keeps_zeros():
