@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 
 from ingest.batch import Batch, Incoming, read_batch
-from ingest.identify import Delivery
+from ingest.identify import Delivery, sender_named_in
 from ingest.inbox import IgnoredEntry, InboxFile, Unstable, take
 from ingest.landing import PERSON_COLUMNS, RECORD_IDENTITY, identified, landing_frame, linkage_frame
 from ingest.pseudonymise import PseudonymKey
@@ -253,6 +253,7 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
         status, message = "loaded", None
         named = (d.format, d.sender, d.part, d.period) if d else (None, None, None, None)
         content = _duplicate_key(file.sha256, *named)
+        sender, period = (d.sender, d.period) if d else (sender_named_in(name) or (None, None))
         if outcome.rejected_because:
             status, message = "rejected", outcome.rejected_because
         elif outcome.held_because:
@@ -269,7 +270,7 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
         log_rows.append(
             {
                 "delivery_id": ids[name], "file_name": name, "format": d.format if d else None,
-                "sender": d.sender if d else None, "part": d.part if d else None, "period": d.period if d else None,
+                "sender": sender, "part": d.part if d else None, "period": period,
                 "sha256": file.sha256, "bytes": file.size, "file_mtime_ns": file.mtime_ns,
                 "received_at": file.received_at, "ingested_at": ctx.now, "run_id": ctx.run_id, "status": status,
                 "rows_in": outcome.rows_in, "rows_loaded": outcome.rows_loaded if status == "loaded" else 0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, replace
 
 from ingest.formats import FILE_NAME_PATTERNS, WFBM_PARTS
@@ -45,6 +46,25 @@ class Delivery:
 
     def with_title_block(self, sender: str, period: str) -> Delivery:
         return replace(self, sender=sender, period=period)
+
+
+_WORKSHOP_IN_NAME = re.compile(r"(?<![A-Za-z0-9])(LWL|LVR)-(\d{4})(?!\d)")
+_JOBCENTER_IN_NAME = re.compile(r"(?<![A-Za-z0-9])jc[_-](\d{5})(?!\d)", re.IGNORECASE)
+_MONTH_IN_NAME = re.compile(r"(?<!\d)(20\d{2})[-_. ]?(0[1-9]|1[0-2])(?!\d)")
+
+
+def sender_named_in(name: str) -> tuple[str, str] | None:
+    """The sender and month a file name that matches no agreed pattern still names plainly (a copy
+    "Kopie von wfbm_LVR-0205_2024-02_uebergaenge (1).csv", "LVR-0202 Werkstattmeldung 2024_10.xlsx"),
+    so that its sender hears why it was rejected; None where it names neither clearly. Nothing is
+    loaded on this reading: it only addresses the Rückmeldung (to a sender the registers know)."""
+    workshop, jobcenter = _WORKSHOP_IN_NAME.findall(name), _JOBCENTER_IN_NAME.findall(name)
+    senders = {f"{lv}-{number}" for lv, number in workshop} | set(jobcenter)
+    rest = _JOBCENTER_IN_NAME.sub(" ", _WORKSHOP_IN_NAME.sub(" ", name))
+    months = {f"{year}-{month}" for year, month in _MONTH_IN_NAME.findall(rest)}
+    if len(senders) != 1 or len(months) != 1:
+        return None
+    return senders.pop(), months.pop()
 
 
 def implausible_period(period: str, received: dt.date) -> str | None:

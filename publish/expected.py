@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -104,6 +105,7 @@ PART_NAMES = {
     "personen": "Personenmeldung", "aussenarbeitsplaetze": "Außenarbeitsplätze", "uebergaenge": "Übergänge",
     "bestand": "Bestand", "kunden": "Kunden", "massnahmen": "Maßnahmen", "integrationen": "Integrationen",
     "leistungsdokumentation": "Leistungsdokumentation", "budget_fuer_arbeit": "Budget für Arbeit",
+    "werkstaetten": "Werkstättenverzeichnis", "workbook": "Arbeitsmappe (alle Teile)",
 }  # fmt: skip
 MAX_STATUS_LINES = 15
 
@@ -192,8 +194,15 @@ def _incomplete(con: duckdb.DuckDBPyConnection, scope: str, parameters: list) ->
 
 
 def german_period(period: str) -> str:
-    """2024-12 as 12/2024; a year as it is."""
-    return f"{period[5:]}/{period[:4]}" if len(period) == 7 else period
+    """2024-12 as 12/2024, 2024-Q4 as 4. Quartal 2024, a register's day 2024-03-12 as 12.03.2024; a
+    year as it is."""
+    if re.fullmatch(r"\d{4}-\d{2}", period):
+        return f"{period[5:]}/{period[:4]}"
+    if re.fullmatch(r"\d{4}-Q[1-4]", period):
+        return f"{period[-1]}. Quartal {period[:4]}"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", period):
+        return f"{period[8:]}.{period[5:7]}.{period[:4]}"
+    return period
 
 
 def german_count(number: int) -> str:

@@ -159,14 +159,7 @@ def _feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> 
     made = []
     for sender, period in pairs:
         mine = files.get((sender, period), [])
-        first = mine[0]["format"] if mine else ""
-        kind = (
-            "jobcenter"
-            if first == "jc_csv"
-            else "landschaftsverband"
-            if first.startswith("lv")
-            else "werkstatt"
-        )
+        kind = sender_kind(sender)
         entries = calendar.get((sender, period), [])
         missing = [
             PART_NAMES.get(e["part"], e["part"]) + (" (überfällig)" if e["status"] == "overdue" else "")
@@ -180,6 +173,13 @@ def _feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> 
                      _nothing_expected(entries, kind, any(f["status"] == "held" for f in mine)))
         )  # fmt: skip
     return made
+
+
+def sender_kind(sender: str) -> str:
+    """A Landschaftsverband (LWL, LVR), a workshop (its Werkstatt-Nr.) or a Jobcenter (its Kreis)."""
+    if sender in ("LWL", "LVR"):
+        return "landschaftsverband"
+    return "werkstatt" if sender.startswith(("LWL-", "LVR-")) else "jobcenter"
 
 
 def _nothing_expected(entries: list[dict], sender_kind: str, held: bool = False) -> str | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,8 +59,14 @@ class Sheet:
         return [column(self.kpi, name).header for name in self.frame.columns]
 
 
+NEGATIVE_NUMBER = re.compile(r"-\d+(?:[.,]\d+)?")  # Excel reads it as a number, not a formula
+
+
 def neutralise(text: str) -> str:
-    """A text cell Excel would evaluate as a formula gets a leading apostrophe."""
+    """A text cell Excel would evaluate as a formula gets a leading apostrophe (a negative number,
+    say a value a sender wrote, stays as it is)."""
+    if NEGATIVE_NUMBER.fullmatch(text):
+        return text
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
@@ -98,13 +105,22 @@ def csv_bytes(sheet: Sheet) -> bytes:
     return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 
+READ_ALOUD = ("missing_reason", "note")  # sentences, in German in every file; codes stay codes in Parquet
+
+
 def write_parquet(sheet: Sheet, path: Path) -> None:
-    """Typed columns; suppressed cells null and listed by name in ``suppressed``."""
+    """Typed columns; suppressed cells null and listed by name in ``suppressed``; why a figure is
+    missing in German, as in the CSV."""
     names = [
         ",".join(c for c in sheet.suppressed.columns if row[c])
         for row in sheet.suppressed.iter_rows(named=True)
     ]
-    frame = sheet.frame.with_columns(pl.Series("suppressed", names, dtype=pl.String))
+    frame = sheet.frame.with_columns(
+        pl.col(c).map_elements(lambda text, c=c: translated(sheet.kpi, c, text), return_dtype=pl.String)
+        for c in READ_ALOUD
+        if c in sheet.frame.columns
+    )
+    frame = frame.with_columns(pl.Series("suppressed", names, dtype=pl.String))
     frame.write_parquet(path, statistics=False)
 
 

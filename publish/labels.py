@@ -25,7 +25,6 @@ SYMBOLS = (
                      "er fehlt, steht in der Spalte „fehlt, weil“ (fehlt, nicht null)."),
     (PROVISIONAL, "vorläufig: der Zeitraum, den die Kennzahl nachverfolgt, ist noch nicht vollständig geliefert; "
                   "der Wert kann sich mit späteren Lieferungen ändern."),
-    ("-", "nichts vorhanden (in Berichten für eine Fallzahl von genau null; in den Dateien steht 0)."),
 )  # fmt: skip
 
 
@@ -156,7 +155,9 @@ COLUMNS: dict[tuple[str, str], Column] = {
     ("k14", "biap_persons"): Column("BiAp (Personen, Wohnort)", "Davon auf einem BiAp- oder BIG-Platz."),
     ("k14", "transitions"): Column("Übergänge (Wohnort)", "Übergänge im Jahr J von Personen mit Wohnort im Kreis."),
     ("k14", "budget_fuer_arbeit_active"): Column("Budget für Arbeit laufend 31.12.",
-                                                 "Laufende Fälle am 31.12.J aus den Werkstätten des Kreises (K05)."),
+                                                 "Laufende Fälle am 31.12.J aus den Werkstätten des Kreises (K05; "
+                                                 "Fälle ohne bekannten Kreis, in K05 „unbekannt“, fehlen "
+                                                 "hier, daher kann die Summe kleiner sein)."),
     ("k14", "sb_gl_customers_december"): Column("SB/GL-Kunden Dezember", "SB- und GL-Kunden des Jobcenters "
                                                                          "des Kreises im Dezember (K06)."),
     ("k14", "sb_gl_integration_months"): Column("SB/GL-Integrationsmonate", "Integrationsmonate von SB und "
@@ -211,7 +212,8 @@ DEFINITIONS = {
            "SB/GL-Person), und der Anteil der öffentlichen Verwaltung (WZ 84) unter ihnen. Derselbe "
            "Arbeitgeber wird am vereinheitlichten Namen erkannt.",
     "k14": "Die wichtigsten Zahlen je Kreis: Beschäftigte im Arbeitsbereich und auf BiAp am 31.12. nach "
-           "Wohnort, Übergänge im Jahr, am 31.12. laufende Budgets für Arbeit (wie K05), SB/GL-Kundinnen und "
+           "Wohnort, Übergänge im Jahr, am 31.12. laufende Budgets für Arbeit (wie K05, ohne Fälle unbekannten "
+           "Kreises), SB/GL-Kundinnen und "
            "-Kunden im Dezember (wie K06), ihre Integrationsmonate im Jahr und K07 für Dezember.",
 }  # fmt: skip
 ROUNDING = "Quoten auf 2 Nachkommastellen kaufmännisch gerundet."

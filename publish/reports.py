@@ -30,7 +30,7 @@ import polars as pl
 import typst
 import vl_convert
 
-from publish.expected import ON_TIME
+from publish.expected import ON_TIME, german_period
 from publish.extracts import TOTAL_LEVELS
 from publish.files import Sheet, texts
 from publish.labels import (
@@ -279,9 +279,9 @@ def _bar_charts(sheet: Sheet) -> list[dict]:
         },
         schema={"name": pl.String, "value": pl.Float64, "label": pl.String, "described": pl.String},
     ).sort("value", descending=True, nulls_last=True, maintain_order=True)
-    grain = {"werkstatt": "Werkstatt", "kreis": "Kreis", "jobcenter": "Jobcenter"}.get(
-        levels[base[0]], "Zeile"
-    )
+    grain = {
+        "werkstatt": "Werkstatt", "kreis": "Kreis", "jobcenter": "Jobcenter", "landschaftsverband": "Landschaftsverband"
+    }.get(levels[base[0]], "Zeile")  # fmt: skip
     parts = -(-data.height // BARS_PER_CHART)
     size = -(-data.height // parts)  # parts of equal size
     top = data["value"].max()
@@ -486,16 +486,18 @@ def content(
             }
         )
     return {
-        "title": f"Kennzahlen für {partner.name}, {period}",
+        "title": f"Kennzahlen für {partner.name}, {german_period(period)}",
         "subtitle": (
-            f"Berücksichtigt sind die Lieferungen bis {data_through}. Erstellt am "
+            f"Berücksichtigt sind die Lieferungen bis {german_period(data_through)}. Erstellt am "
             f"{datetime.now(UTC):%d.%m.%Y} vom Teilhabe Warehouse."
         ),
         "author": "Teilhabe Warehouse",
         "sections": sections,
         "data_status": (data_status or [ON_TIME]) if data_status is not None else [],
         "symbols": [f"{symbol}: {meaning}" for symbol, meaning in SYMBOLS if symbol != PROVISIONAL]
-        + [f"{PROVISIONAL} in der Spalte „vorläufig“: {dict(SYMBOLS)[PROVISIONAL]}"],
+        + [
+            f"{PROVISIONAL} in der Spalte „vorläufig“: {dict(SYMBOLS)[PROVISIONAL].removeprefix('vorläufig: ')}"
+        ],
         "colours": COLOURS,
     }
 

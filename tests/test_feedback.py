@@ -259,3 +259,38 @@ def test_a_period_the_calendar_does_not_hold_is_not_called_complete(demo, demo_h
     assert received.nothing_expected is None and not received.expected
     complete_page = html(received, "Jobcenter Duisburg").decode("utf-8")
     assert "Nichts: alle erwarteten Teile sind eingegangen." in complete_page
+
+
+def test_a_file_named_otherwise_is_answered_to_the_sender_its_name_names(demo, demo_home, tmp_path):
+    """A copy saved as "Kopie von … (1).csv" matches no agreed name and is rejected; its name still
+    names the workshop and the month plainly, so that workshop hears why (and the expected name).
+    A name that names no sender clearly reaches no one but the operator."""
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+    from publish.feedback import senders_to_answer
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    original = sorted(
+        p.name for p in demo.iterdir() if p.name.startswith("wfbm_") and "_uebergaenge" in p.name
+    )[0]
+    copy = f"Kopie von {original.removesuffix('.csv')} (1).csv"
+    (inbox / copy).write_bytes((demo / original).read_bytes())
+    (inbox / "Meldung Dezember.csv").write_bytes((demo / original).read_bytes())
+    workshop, period = original.split("_")[1], original.split("_")[2]
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        load.ingest(con, inbox, tmp_path / "archive", key, run_id="misnamed")
+        logged = con.execute(
+            "select file_name, status, sender, period from ops.delivery_log where run_id = 'misnamed' order by 1"
+        ).fetchall()
+        assert logged == [
+            (copy, "rejected", workshop, period),
+            ("Meldung Dezember.csv", "rejected", None, None),
+        ], logged
+        assert senders_to_answer(con, ["misnamed"]) == [(workshop, period)]
+        [item] = feedbacks(con, [(workshop, period)])
+    [answered] = [f for f in item.files if f["file_name"] == copy]
+    assert answered["status"] == "rejected" and "wfbm_<Werkstatt-Nr>" in answered["message"]
+    assert item.sender_kind == "werkstatt"

@@ -254,6 +254,11 @@ def test_files_open_as_german_excel_and_data_teams_expect(home):
     assert parquet.schema["numerator"] == pl.Int64 and parquet.schema["value"] == pl.Float64
     hidden = parquet.filter(pl.col("suppressed") != "")
     assert hidden.height and hidden.filter(pl.col("numerator").is_not_null()).is_empty()
+    tables = [(pl.read_parquet(p), _csv(p.with_suffix(".csv"))) for p in sorted(latest.glob("k*.parquet"))]
+    reasons = [(a["missing_reason"].to_list(), b["missing_reason"].to_list()) for a, b in tables]
+    assert any(any(a) for a, _ in reasons) and all(a == b for a, b in reasons), (
+        "why a figure is missing, alike"
+    )
 
 
 @pytest.mark.parametrize(
@@ -341,6 +346,7 @@ def test_text_that_excel_would_run_is_neutralised(tmp_path):
     with zipfile.ZipFile(tmp_path / "x.xlsx") as archive:
         assert "<f>" not in archive.read("xl/worksheets/sheet1.xml").decode(), "no formula cell"
     assert neutralise("\tx") == "'\tx" and neutralise("Köln") == "Köln"
+    assert neutralise("-5,0") == "-5,0" and neutralise("-5,0+A1") == "'-5,0+A1", "a negative number is none"
 
 
 @pytest.fixture
