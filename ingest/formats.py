@@ -159,3 +159,26 @@ FILE_NAME_PATTERNS: dict[str, re.Pattern[str]] = {
         r"(?!lv_|jc_|wfbm_).+\.xlsx", re.IGNORECASE
     ),  # free text; the title block says who
 }
+
+
+def in_workbook_terms(
+    table: str | None, column: str | None, rule: str, message: str
+) -> tuple[str | None, str]:
+    """A finding about a row of a workshop's workbook as its sender reads the workbook: the sheet
+    and its own header instead of the CSV export's column ("Entlassung (Blatt Beschäftigte)" for
+    "Austritt"), the texts its lists offer instead of the codes behind them, and the workbook's
+    headers in a message that names another column. (The warehouse keeps the CSV names.)"""
+    part = (table or "").removeprefix("wfbm_")
+    if part not in XLSX_HEADERS:
+        return column, message
+    header_of = {csv_name: header for header, csv_name in XLSX_HEADERS[part].items()}
+    texts = XLSX_CODE_TEXTS.get(part, {}).get(column or "")
+    if rule == "code" and texts:
+        message = f"unbekannter Eintrag, erlaubt: {', '.join(texts)}"
+    for csv_name, header in header_of.items():
+        if csv_name != header:
+            message = re.sub(rf"(?<![\w-]){re.escape(csv_name)}(?![\w-])", header, message)
+    if column:
+        shown = ", ".join(header_of.get(name, name) for name in column.split(", "))
+        column = f"{shown} (Blatt {XLSX_SHEETS[part]})"
+    return column, message

@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from ingest.formats import in_workbook_terms
 from ingest.ops_tables import append_rows, prepare_answered_runs
 from ingest.run_state import unanswered_runs
 from publish.expected import PART_NAMES, calendar_exists, german_count, german_period, query_rows
@@ -140,12 +141,18 @@ def _feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> 
     findings = _grouped(
         con,
         """select log.sender, log.period, q.file_name, q.source_row, q.column_name, q.rule, q.level, q.message,
-                  q.value
+                  q.value, log.format, q.source_table
            from ops.quarantine as q
            join ops.delivery_log as log on q.delivery_id = log.delivery_id and log.status in ('loaded', 'rejected')
            join wanted using (sender, period)
            order by q.file_name, q.source_row nulls first, q.column_name, q.rule""",
     )
+    for finding in (f for found in findings.values() for f in found):
+        if finding.pop("format") == "wfbm_xlsx":  # as the sender reads its workbook
+            finding["column_name"], finding["message"] = in_workbook_terms(
+                finding["source_table"], finding["column_name"], finding["rule"], finding["message"]
+            )
+        del finding["source_table"]
     calendar = {}
     if calendar_exists(con):
         calendar = _grouped(

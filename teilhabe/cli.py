@@ -116,6 +116,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Check export files before sending them: the pipeline's own readers and contracts, no
     warehouse. For the agencies that send, so in German."""
     from ingest.batch import read_batch
+    from ingest.formats import in_workbook_terms
     from ingest.issues import Issue
 
     known = None
@@ -135,6 +136,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     batch = read_batch(args.files, known_workshops=known, limits=settings().limits)
     findings = {name: [] for name in batch.files}
     for row in batch.findings.iter_rows(named=True):
+        delivery = batch.files[row["file"]].delivery
+        if delivery and delivery.format == "wfbm_xlsx":  # as the sender reads its workbook
+            row["column"], row["message"] = in_workbook_terms(
+                row["table"], row["column"], row["rule"], row["message"]
+            )
         findings[row["file"]].append(Issue(**row))
     for name, outcome in batch.files.items():
         if outcome.rejected_because:

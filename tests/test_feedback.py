@@ -294,3 +294,45 @@ def test_a_file_named_otherwise_is_answered_to_the_sender_its_name_names(demo, d
     [answered] = [f for f in item.files if f["file_name"] == copy]
     assert answered["status"] == "rejected" and "wfbm_<Werkstatt-Nr>" in answered["message"]
     assert item.sender_kind == "werkstatt"
+
+
+def test_a_workbooks_sender_reads_its_findings_in_its_workbooks_terms(demo, demo_home, tmp_path):
+    """A workshop that sends the monthly workbook knows its sheets, headers and list texts, not the
+    CSV export's columns and codes: its Rückmeldung names the sheet and header ("Bereich (Blatt
+    Beschäftigte)") and the texts its list offers, where the warehouse keeps the CSV's names."""
+    import io
+    import zipfile
+
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+
+    name = sorted(p.name for p in demo.iterdir() if p.suffix == ".xlsx")[0]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    changed = io.BytesIO()
+    with (
+        zipfile.ZipFile(demo / name) as source,
+        zipfile.ZipFile(changed, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for entry in source.infolist():
+            data = source.read(entry)
+            if entry.filename == "xl/sharedStrings.xml":  # every "Arbeitsbereich" cell: a text the list lacks
+                data = data.replace(b">Arbeitsbereich<", b">Werkstattbereich<")
+            target.writestr(entry, data)
+    (inbox / name).write_bytes(changed.getvalue())
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        load.ingest(con, inbox, tmp_path / "archive", key, run_id="workbook")
+        sender, period = con.execute(
+            "select sender, period from ops.delivery_log where run_id = 'workbook'"
+        ).fetchone()
+        kept = con.execute("select distinct column_name from ops.quarantine where rule = 'code'").fetchall()
+        [item] = feedbacks(con, [(sender, period)])
+    assert kept == [("Bereich",)], "the warehouse keeps the CSV's column"
+    coded = [f for f in item.findings if f["rule"] == "code"]
+    assert coded and {f["column_name"] for f in coded} == {"Bereich (Blatt Beschäftigte)"}
+    assert {f["message"] for f in coded} == {
+        "unbekannter Eintrag, erlaubt: Eingangsverfahren, Berufsbildungsbereich, Arbeitsbereich"
+    }
+    assert {f["value"] for f in coded} == {"Werkstattbereich"}
