@@ -94,6 +94,16 @@ def _validator(changed: list, outbox: Path):
     return validator
 
 
+def _months_behind(partner: Partner, period: str) -> list[str]:
+    """The periods whose files a delivery's figures rest on: its months; for a year, also the year
+    (the Landschaftsverbände's yearly files) and the December before (K02's and K03's persons in AB
+    on 31.12. of the year before, K01's figure of the year before)."""
+    months = shown_months(period, partner.history_months)
+    if partner.period != "year":
+        return months
+    return [f"{int(period) - 1}-12", *months, period]
+
+
 def linkage_quality(con: duckdb.DuckDBPyConnection) -> dict | None:
     """The latest linkage run's measures (linkage.md §4: every cross-agency figure rests on them):
     the model's estimated share of matching pairs, the pairs left for review, and the share of each
@@ -144,8 +154,7 @@ def publish(
         # version stands.
         changed = [(p, c, s, r) for p, c, s, r in planned if not holds_figures(p, c, s, outbox)]
         status = {  # the report's data status: only a new version has a report to put it in
-            p.id: data_status(con, p, shown_months(c, p.history_months) + ([c] if p.period == "year" else []))
-            for p, c, _, _ in changed
+            p.id: data_status(con, p, _months_behind(p, c)) for p, c, _, _ in changed
         }
         rendering.render([(p, c, s, r.through or c, status[p.id]) for p, c, s, r in changed])
         validator = _validator(changed, outbox) if validate else None

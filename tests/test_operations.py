@@ -218,3 +218,4 @@ def test_a_report_says_which_files_its_figures_miss(calendar, demo_home, never_s
         demo_home["root"] / "outbox" / lvr.id / str(int(year) + 1) / "latest" / "bericht.html"
     ).read_text()
     assert later[0] in lvr_page, "the LVR's 2024 report names the overdue files of its new workshop"
+    assert line in lvr_page, "and the December before, on which its K02 and K03 rest"
