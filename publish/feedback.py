@@ -177,7 +177,7 @@ def _feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> 
         made.append(
             Feedback(sender, kind, period, shown, findings.get((sender, period), []), missing,
                      notes.get((sender, period), []) if kind == "werkstatt" else [],
-                     _nothing_expected(entries, kind, any(f["status"] == "held" for f in mine)))
+                     _nothing_expected(entries, kind, mine))
         )  # fmt: skip
     return made
 
@@ -189,14 +189,20 @@ def sender_kind(sender: str) -> str:
     return "werkstatt" if sender.startswith(("LWL-", "LVR-")) else "jobcenter"
 
 
-def _nothing_expected(entries: list[dict], sender_kind: str, held: bool = False) -> str | None:
+def _nothing_expected(entries: list[dict], sender_kind: str, files: list[dict]) -> str | None:
     """Why the delivery calendar expects nothing of this sender for the period, where it does not
     (then "all expected parts have arrived" would be wrong): the sender is not expected then, no
-    register names the workshop yet (its files are held), or the period lies outside the calendar
-    (a future month, a mistyped period in the file name)."""
+    register names the workshop yet (its files are held), the file is a register (sent when it
+    changes), or the period lies outside the calendar (a future month, a mistyped period in the
+    file name)."""
     if any(e["status"] != "not_expected" for e in entries):
         return None
-    if held and not entries:
+    if files and not entries and all(f["part"] == "werkstaetten" for f in files):
+        return (
+            "Das Werkstättenverzeichnis wird geliefert, wenn es sich ändert: der Lieferkalender erwartet "
+            "es nicht zu festen Terminen."
+        )
+    if not entries and any(f["status"] == "held" for f in files):
         return (
             "Der Lieferkalender erwartet von Ihrer Werkstatt noch nichts: kein Werkstättenverzeichnis "
             "eines Landschaftsverbands nennt ihre Werkstatt-Nr. bisher. Bitte prüfen Sie die Werkstatt-Nr. "

@@ -28,7 +28,7 @@ MESSAGES = {
     "code": "unbekannter Code, erlaubt: {allowed}",
     "known_kreis": "Kreisschlüssel nicht in der NRW-Referenz",
     "pattern": "nicht in der Form {hint}",
-    "decimal_range": "außerhalb von {low_exclusive:g} < Wert <= {high:g}",
+    "decimal_range": "muss größer als {low_exclusive} und höchstens {high} sein",
     "decimal": "keine Zahl mit Dezimaltrennzeichen '{decimal}'",
     "dtype": "falscher Datentyp",
     "end_before_start": "liegt vor {start}",
@@ -145,6 +145,9 @@ def describe(rule: str, column: str, schema) -> str:
                 statistics = dict(check.statistics or {})
     if "fmt" in statistics:
         statistics["hint"] = _DATE_HINT[statistics["fmt"]]
+    for bound in ("low_exclusive", "high"):  # a German number: 0,5 not 0.5
+        if isinstance(statistics.get(bound), int | float):
+            statistics[bound] = f"{statistics[bound]:g}".replace(".", ",")
     if "allowed" in statistics:
         allowed = list(statistics["allowed"])
         statistics["allowed"] = (
