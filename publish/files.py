@@ -158,11 +158,12 @@ def write_xlsx(sheets: list[Sheet], path: Path, title: str) -> None:
 
 def _write_explanations(workbook: xlsxwriter.Workbook, sheets: list[Sheet], bold) -> None:
     """The sheet "Erläuterungen": each KPI's definition, then each of its columns (German header,
-    Parquet name, explanation); the symbols; why the CSV cannot keep key columns as text in Excel."""
+    its stable name, as in Parquet, explanation); the symbols; why the CSV cannot keep key columns
+    as text in Excel."""
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
     italic = workbook.add_format({"italic": True})
     ws = workbook.add_worksheet("Erläuterungen")
-    for j, heading in enumerate(("Tabelle", "Spalte", "Spalte in Parquet", "Erläuterung")):
+    for j, heading in enumerate(("Tabelle", "Spalte", "Kennung (auch in Parquet)", "Erläuterung")):
         ws.write_string(0, j, heading, bold)
     row = 1
     for sheet in sheets:
