@@ -4,7 +4,8 @@ once, for all partners together, and only then cut into a partner's scope and pe
 
 A figure that appears in two tables (SB+GL in K06 and K14, K07 for December in K14, Budget für
 Arbeit in K05 and K14, last year's K01 beside this year's, a workshop's transitions in K02, K03, K04
-and K12, its persons in AB and on BiAp in K01, K02 and K12) is suppressed in both if in one.
+and K12, its persons in AB and on BiAp in K01, K02 and K12) is suppressed in both if in one; so are
+a Kreis's figure and the workshop figures that make it (new Budgets für Arbeit: K05 and K12).
 
 A cell once published as suppressed stays suppressed (privacy.md §3, versions): the suppressed cells
 of every KPI table and period a partner received are remembered in ops.suppression_history (KPI,
@@ -119,6 +120,10 @@ class Link:
     a_period: Callable[[str], str | None] = str
     tiers: tuple[str, ...] = ("kreis", "landschaftsverband", "nrw")
     a_row: str | None = None  # only rows of this row key carry the figure (K12's measures)
+    # A's workshop rows are parts of B's Kreis figure (K12's Budget für Arbeit per workshop, K05's
+    # new cases by the Kreis of the workshop they came from): any of them suppressed suppresses the
+    # Kreis, and the Kreis suppressed suppresses them all.
+    a_by_kreis: bool = False
 
 
 def _december(month: str) -> str | None:
@@ -149,6 +154,7 @@ LINKS = (
     Link("k12", ("computed",), "k01", ("numerator",), a_row="biap", tiers=("werkstatt",)),
     Link("k12", ("computed",), "k01", ("denominator",), a_row="ab", tiers=("werkstatt",)),
     Link("k12", ("computed",), "k02", ("numerator",), a_row="transitions", tiers=("werkstatt",)),
+    Link("k12", ("computed",), "k05", ("new_cases",), a_row="bfa", tiers=("kreis",), a_by_kreis=True),
 )  # fmt: skip
 
 
@@ -306,8 +312,18 @@ def _decide_table(table: pl.DataFrame, groups: dict, extract: KpiExtract, forced
 
 
 def _link_keys(
-    table: pl.DataFrame, period: Callable[[str], str | None], tiers: tuple[str, ...], row: str | None = None
+    table: pl.DataFrame,
+    period: Callable[[str], str | None],
+    tiers: tuple[str, ...],
+    row: str | None = None,
+    by_kreis: bool = False,
 ) -> list:
+    if by_kreis:  # a workshop's row stands for its Kreis
+        workshop = pl.col("_tier") == "werkstatt"
+        table = table.with_columns(
+            pl.when(workshop).then(pl.lit("kreis")).otherwise(pl.col("_tier")).alias("_tier"),
+            pl.when(workshop).then(pl.col("_kreisschluessel")).otherwise(pl.col("_region")).alias("_region"),
+        )
     return [
         (tier, region, period(p)) if tier in tiers and (row is None or key == row) else None
         for tier, region, p, key in table.select("_tier", "_region", "_period", "_row").iter_rows()
@@ -403,7 +419,7 @@ def decide(con: duckdb.DuckDBPyConnection) -> Decision:
     while changed:
         pushed: set[str] = set()
         for link in LINKS:
-            keys_a = _link_keys(tables[link.a], link.a_period, link.tiers, link.a_row)
+            keys_a = _link_keys(tables[link.a], link.a_period, link.tiers, link.a_row, link.a_by_kreis)
             keys_b = _link_keys(tables[link.b], link.b_period, link.tiers)
             hidden_a = {
                 k for k, m in zip(keys_a, _any(masks[link.a], link.a_columns), strict=True) if k and m

@@ -3,7 +3,8 @@ decided once on a complete table (all regions with their Landschaftsverband and 
 any partner's slice is cut from it.
 
 - Primary: a count of 1 or 2 is suppressed (0 is published).
-- Rates: suppressed when the denominator is below 10 or the numerator or denominator is suppressed;
+- Rates: suppressed when the denominator is below 10 (and not 0: then there is no rate and the
+  numerator is 0 too) or the numerator or denominator is suppressed;
   a suppressed rate suppresses its numerator too (else the rate could be recomputed).
 - Means: suppressed when computed over fewer than 3 cases or when their number of cases is
   suppressed. A mean shown with its case count publishes the group's sum (mean × cases), so sums
@@ -11,7 +12,8 @@ any partner's slice is cut from it.
 - Together: cells of one row that reveal each other (a figure, its rank; two figures, their
   difference and a status saying whether they are equal) are suppressed all or none.
 - Secondary: where rows are parts of a total (the groups), a group never has exactly one suppressed
-  count: the next smallest cell of the group is suppressed too. As a safety net the table is then
+  count: the next smallest cell of the group is suppressed too (not a 0 while another is left: a
+  reader often knows a 0 from elsewhere). As a safety net the table is then
   checked exactly: while any suppressed count can be computed from the published counts and the
   group equations (linear algebra), or is 0 because its group's published parts already make the
   total (counts are never negative), the next smallest cell of one of its groups is suppressed.
@@ -69,7 +71,8 @@ def suppress(
         for c in spec.counts:
             mask[c] |= (values[c] >= 1) & (values[c] <= 2)
         for rate, (numerator, denominator) in spec.rates.items():
-            small = (values[denominator] < 10) & ~missing[denominator]
+            # (over 0 there is no rate, and its numerator is 0 too: nothing to hide)
+            small = (values[denominator] < 10) & (values[denominator] > 0) & ~missing[denominator]
             mask[rate] |= small | mask[numerator] | mask[denominator]
             mask[numerator] |= mask[rate]
         for mean, (cases, total) in spec.means.items():
@@ -88,9 +91,11 @@ def suppress(
 
 
 def _next_smallest(values: np.ndarray, taken: np.ndarray, group: tuple[int, ...]) -> int | None:
-    """The smallest published cell of a group (ties: the first); zeros too, as they carry information."""
+    """The smallest published cell of a group (ties: the first) that is not 0; a 0 only where no
+    other is left. A suppressed 0 protects little: a reader often knows it is 0 (a Kreis without a
+    workshop has no Budget für Arbeit from one; "kein laufender Fall" beside it; another table)."""
     candidates = [i for i in group if not taken[i]]
-    return min(candidates, key=lambda i: (values[i], i)) if candidates else None
+    return min(candidates, key=lambda i: (values[i] == 0, values[i], i)) if candidates else None
 
 
 def _secondary(

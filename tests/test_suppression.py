@@ -71,7 +71,7 @@ def test_primary_rules(table):
     for column in spec.counts:
         values = frame[column].to_numpy()
         assert not ((values >= 1) & (values <= 2) & ~mask[column].to_numpy()).any(), "a 1 or 2 is published"
-    shown = ~mask["rate"].to_numpy()
+    shown = ~mask["rate"].to_numpy() & (frame["den"].to_numpy() != 0)  # over 0 there is no rate ("x")
     assert (frame["den"].to_numpy()[shown] >= 10).all(), "a rate over fewer than 10 is published"
     assert not (mask["rate"].to_numpy() & ~mask["num"].to_numpy()).any(), (
         "a suppressed rate's numerator is published"
@@ -257,6 +257,14 @@ def test_a_zero_total_does_not_reveal_its_hidden_parts():
     hidden = suppress(frame, spec)["num"].to_list()
     assert hidden[:2] == [True, True], "the rates over 8 and 9 and their numerators"
     assert hidden[2] or hidden[3], "the total 0 or another part is hidden with them"
+
+
+def test_a_zero_is_not_the_complement_while_another_cell_is_left():
+    """A 0 hidden beside a suppressed 1 protects little: a reader often knows it is 0 (a Kreis
+    without a workshop, "kein laufender Fall", another table), and then the 1 follows."""
+    frame = pl.DataFrame({"count": [1, 0, 0, 7, 8]})
+    spec = TableSpec(counts=("count",), groups=((0, 1, 2, 3, 4),))
+    assert suppress(frame, spec)["count"].to_list() == [True, False, False, True, False]
 
 
 def test_published_shows_stars_and_keeps_zeros():
