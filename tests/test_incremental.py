@@ -56,6 +56,13 @@ def two_phases(demo, tmp_path_factory):
 PERSON_IDS_AFTER_PHASE_ONE: dict = {}
 
 
+def _copy_of_home(demo_home: dict, tmp_path: Path) -> tuple[Path, Path, Path, Path]:
+    """A copy of the demo's data home (without its Dagster instance): root, inbox, decisions, warehouse."""
+    root = tmp_path / "home"
+    shutil.copytree(demo_home["root"], root, symlinks=True, ignore=shutil.ignore_patterns("dagster"))
+    return root, root / "inbox", root / "linkage" / "decisions.csv", root / "warehouse.duckdb"
+
+
 def test_a_new_delivery_never_renumbers_known_people(two_phases):
     """linkage.md §3: every source-local person known after phase one keeps its person_id, unless
     a logged merge or split changed it (none expected here)."""
@@ -349,13 +356,7 @@ def test_a_run_whose_files_change_no_figure_only_answers_their_senders(demo_home
     from ingest.run_state import nothing_to_do
     from orchestration.definitions import defs
 
-    root = tmp_path / "home"
-    shutil.copytree(demo_home["root"], root, symlinks=True, ignore=shutil.ignore_patterns("dagster"))
-    inbox, decisions, warehouse = (
-        root / "inbox",
-        root / "linkage" / "decisions.csv",
-        root / "warehouse.duckdb",
-    )
+    root, inbox, decisions, warehouse = _copy_of_home(demo_home, tmp_path)
     with duckdb.connect(str(warehouse)) as con:
         con.execute("delete from ops.run_state")  # the first run below builds all, in this instance
     jobcenter = sorted(p.name for p in demo.iterdir() if p.name.startswith("jc_"))[0].split("_")[1]
@@ -419,13 +420,7 @@ def test_senders_a_failed_run_did_not_tell_hear_from_the_next_run(demo_home, dem
     from ingest.run_state import nothing_to_do
     from orchestration.definitions import defs
 
-    root = tmp_path / "home"
-    shutil.copytree(demo_home["root"], root, symlinks=True, ignore=shutil.ignore_patterns("dagster"))
-    inbox, decisions, warehouse = (
-        root / "inbox",
-        root / "linkage" / "decisions.csv",
-        root / "warehouse.duckdb",
-    )
+    root, inbox, decisions, warehouse = _copy_of_home(demo_home, tmp_path)
     jobcenter = sorted(p.name for p in demo.iterdir() if p.name.startswith("jc_"))[0].split("_")[1]
     rejected = f"jc_{jobcenter}_202501_kunden.csv"
     (inbox / rejected).write_bytes(b"\xef\xbb\xbfspalte_a;spalte_b\r\n1;2\r\n")  # not the Kunden export
