@@ -5,7 +5,8 @@ once, for all partners together, and only then cut into a partner's scope and pe
 A figure that appears in two tables (SB+GL in K06 and K14, K07 for December in K14, Budget für
 Arbeit in K05 and K14, last year's K01 beside this year's, a workshop's transitions in K02, K03, K04
 and K12, its persons in AB and on BiAp in K01, K02 and K12) is suppressed in both if in one; so are
-a Kreis's figure and the workshop figures that make it (new Budgets für Arbeit: K05 and K12).
+a Kreis's figure and the workshop figures that make it (new Budgets für Arbeit: K05 and K12), and
+K05's cases of unknown Kreis and K14's Landschaftsverband total, which leaves them out.
 
 A cell once published as suppressed stays suppressed (privacy.md §3, versions): the suppressed cells
 of every KPI table and period a partner received are remembered in ops.suppression_history (KPI,
@@ -124,6 +125,8 @@ class Link:
     # new cases by the Kreis of the workshop they came from): any of them suppressed suppresses the
     # Kreis, and the Kreis suppressed suppresses them all.
     a_by_kreis: bool = False
+    # How A's rows are keyed, where neither of the above says it (None: by tier, region, period).
+    a_keys: Callable[[pl.DataFrame], list] | None = None
 
 
 def _december(month: str) -> str | None:
@@ -135,6 +138,17 @@ def _next_year(year: str) -> str:
 
 
 WORKSHOP_TIERS = ("werkstatt", "landschaftsverband", "nrw")
+
+
+def _unknown_kreis_as_its_total(table: pl.DataFrame) -> list:
+    """K05's cases of unknown Kreis, keyed as their Landschaftsverband's total: K14's total leaves
+    them out, so K05's total minus K14's is exactly them."""
+    return [
+        ("landschaftsverband", lv, period) if tier == "kreis" and region == "unbekannt" else None
+        for tier, region, lv, period in table.select(
+            "_tier", "_region", "_landschaftsverband", "_period"
+        ).iter_rows()
+    ]
 
 
 LINKS = (
@@ -155,6 +169,8 @@ LINKS = (
     Link("k12", ("computed",), "k01", ("denominator",), a_row="ab", tiers=("werkstatt",)),
     Link("k12", ("computed",), "k02", ("numerator",), a_row="transitions", tiers=("werkstatt",)),
     Link("k12", ("computed",), "k05", ("new_cases",), a_row="bfa", tiers=("kreis",), a_by_kreis=True),
+    Link("k05", ("active_cases",), "k14", ("budget_fuer_arbeit_active",), tiers=("landschaftsverband",),
+         a_keys=_unknown_kreis_as_its_total),
 )  # fmt: skip
 
 
@@ -298,14 +314,23 @@ class Decision:
         return self._cuts[kpi, periods]
 
 
-def _decide_table(table: pl.DataFrame, groups: dict, extract: KpiExtract, forced: dict) -> pl.DataFrame:
+def _decide_table(
+    table: pl.DataFrame, groups: dict, extract: KpiExtract, forced: dict, earlier: dict | None = None
+) -> pl.DataFrame:
+    """Per period: the cells suppressed, with ``forced`` (linked or published suppressed before)
+    and ``earlier`` (published suppressed before) cells."""
     masks = {c: np.zeros(table.height, dtype=bool) for c in extract.decided}
     periods = table["_period"].to_numpy()
     for period in dict.fromkeys(periods):
         rows = np.flatnonzero(periods == period)
         local = {int(r): k for k, r in enumerate(rows)}
         local_groups = tuple(tuple(local[i] for i in g) for g in groups.get(period, ()))
-        piece = suppress(table[rows], extract.spec(local_groups), {c: m[rows] for c, m in forced.items()})
+        piece = suppress(
+            table[rows],
+            extract.spec(local_groups),
+            {c: m[rows] for c, m in forced.items()},
+            {c: m[rows] for c, m in (earlier or {}).items()},
+        )
         for c in piece.columns:
             masks[c][rows] = piece[c].to_numpy()
     return pl.DataFrame(masks)
@@ -328,6 +353,16 @@ def _link_keys(
         (tier, region, period(p)) if tier in tiers and (row is None or key == row) else None
         for tier, region, p, key in table.select("_tier", "_region", "_period", "_row").iter_rows()
     ]
+
+
+def link_keys(link: Link, tables: dict[str, pl.DataFrame]) -> tuple[list, list]:
+    """Each row's key of the linked figure in A's and in B's table (None: the row has it not)."""
+    keys_a = (
+        link.a_keys(tables[link.a])
+        if link.a_keys
+        else _link_keys(tables[link.a], link.a_period, link.tiers, link.a_row, link.a_by_kreis)
+    )
+    return keys_a, _link_keys(tables[link.b], link.b_period, link.tiers)
 
 
 _CELL = ("_period", "_tier", "_region", "_landschaftsverband", "_row")  # a row's identity across runs
@@ -413,14 +448,17 @@ def decide(con: duckdb.DuckDBPyConnection) -> Decision:
     for kpi, extract in EXTRACTS.items():
         tables[kpi], groups[kpi] = complete_table(con, extract)
     history = _suppressed_before(con)
-    forced = {kpi: _forced_by_history(kpi, t, history) for kpi, t in tables.items()}
-    masks = {kpi: _decide_table(tables[kpi], groups[kpi], EXTRACTS[kpi], forced[kpi]) for kpi in tables}
+    earlier = {kpi: _forced_by_history(kpi, t, history) for kpi, t in tables.items()}
+    forced = {kpi: {c: m.copy() for c, m in cells.items()} for kpi, cells in earlier.items()}
+    masks = {
+        kpi: _decide_table(tables[kpi], groups[kpi], EXTRACTS[kpi], forced[kpi], earlier[kpi])
+        for kpi in tables
+    }
     changed = set(tables)
     while changed:
         pushed: set[str] = set()
         for link in LINKS:
-            keys_a = _link_keys(tables[link.a], link.a_period, link.tiers, link.a_row, link.a_by_kreis)
-            keys_b = _link_keys(tables[link.b], link.b_period, link.tiers)
+            keys_a, keys_b = link_keys(link, tables)
             hidden_a = {
                 k for k, m in zip(keys_a, _any(masks[link.a], link.a_columns), strict=True) if k and m
             }
@@ -437,7 +475,7 @@ def decide(con: duckdb.DuckDBPyConnection) -> Decision:
                         forced[kpi][c] |= cells
                         pushed.add(kpi)
         for kpi in pushed:
-            masks[kpi] = _decide_table(tables[kpi], groups[kpi], EXTRACTS[kpi], forced[kpi])
+            masks[kpi] = _decide_table(tables[kpi], groups[kpi], EXTRACTS[kpi], forced[kpi], earlier[kpi])
         changed = pushed
     return Decision(tables, masks)
 

@@ -19,6 +19,10 @@ any partner's slice is cut from it.
   total (counts are never negative), the next smallest cell of one of its groups is suppressed.
   A cell without a value (no delivery: "x", left out of its total) hides nothing and never counts
   as one of a group's suppressed cells.
+- Versions: cells suppressed in an earlier version stay suppressed, and a reader of that version
+  knows their sum per group (the rest of the group was published then). So a group never has
+  exactly one cell suppressed anew beside them: else, those cells unchanged, it follows from the
+  new total.
 Everything is repeated until nothing changes.
 """
 
@@ -47,11 +51,15 @@ class TableSpec:
 
 
 def suppress(
-    frame: pl.DataFrame, spec: TableSpec, forced: dict[str, np.ndarray] | None = None
+    frame: pl.DataFrame,
+    spec: TableSpec,
+    forced: dict[str, np.ndarray] | None = None,
+    earlier: dict[str, np.ndarray] | None = None,
 ) -> pl.DataFrame:
     """A boolean frame, True where the cell must not be published (same columns as decided).
     ``forced`` marks cells suppressed from outside (the same figure suppressed in another table or
-    in an earlier version)."""
+    in an earlier version); ``earlier`` those of them suppressed in an earlier version, whose sum
+    per group a reader of that version knows (privacy.md §3, versions)."""
     columns = spec.columns()
     numeric = {
         *spec.counts,
@@ -85,6 +93,8 @@ def suppress(
                 mask[c] |= anywhere
         for c in spec.counts:
             _secondary(values[c], mask[c], spec.groups, missing[c])
+            if earlier is not None and c in earlier:
+                _secondary(values[c], mask[c], spec.groups, missing[c] | earlier[c])
             _until_not_determined(values[c], mask[c], spec.groups, missing[c])
         changed = any((mask[c] != before[c]).any() for c in columns)
     return pl.DataFrame({c: mask[c] for c in sorted(columns)})

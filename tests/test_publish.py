@@ -25,7 +25,7 @@ from python_calamine import CalamineWorkbook
 
 from orchestration.defs.resources import DataHomeResource
 from publish import labels
-from publish.extracts import EXTRACTS, LINKS, _link_keys, comparisons, decide, partner_sheets
+from publish.extracts import EXTRACTS, LINKS, comparisons, decide, link_keys, partner_sheets
 from publish.files import Sheet, csv_bytes, neutralise, write_xlsx
 from publish.outbox import deliver
 from publish.partners import load_partners
@@ -205,10 +205,8 @@ def test_a_figure_in_several_tables_and_extracts_is_suppressed_alike(home):
     con.close()
     linked = 0
     for link in LINKS:  # the same figure in two tables: suppressed in both or in neither
-        a, b = decision.tables[link.a], decision.tables[link.b]
-        # (keyed as the link says: K12's rows of one measure; a workshop's rows by its Kreis)
-        keys_a = _link_keys(a, link.a_period, link.tiers, link.a_row, link.a_by_kreis)
-        keys_b = _link_keys(b, link.b_period, link.tiers)
+        # (keyed as the link says: K12's rows of one measure, a workshop's rows by its Kreis, ...)
+        keys_a, keys_b = link_keys(link, decision.tables)
         shown: dict[tuple, set[bool]] = {}
         for keys, table, columns in ((keys_a, link.a, link.a_columns), (keys_b, link.b, link.b_columns)):
             for i, key in enumerate(keys):

@@ -207,7 +207,7 @@ def test_an_attacker_with_every_version_recovers_nothing(table, data):
     first = suppress(frame, spec)
     second_frame = _corrected(frame, spec, data)
     forced = {c: first[c].to_numpy() for c in first.columns}
-    second = suppress(second_frame, spec, forced)
+    second = suppress(second_frame, spec, forced, earlier=forced)
     for column in (*spec.counts, "mean"):
         before, after = first[column].to_numpy(), second[column].to_numpy()
         assert not (before & ~after).any(), f"{column}: a cell suppressed in version 1 is shown in version 2"
@@ -265,6 +265,20 @@ def test_a_zero_is_not_the_complement_while_another_cell_is_left():
     frame = pl.DataFrame({"count": [1, 0, 0, 7, 8]})
     spec = TableSpec(counts=("count",), groups=((0, 1, 2, 3, 4),))
     assert suppress(frame, spec)["count"].to_list() == [True, False, False, True, False]
+
+
+def test_a_cell_suppressed_anew_beside_earlier_ones_is_not_alone():
+    """Version 1 hides two workshops' transitions (1 and 3): their sum, 4, follows from its total.
+    A correction makes a third workshop's 5 a 2: version 2 hides it beside the two. Were it alone,
+    a reader of both versions would get it as 38 - 23 - 4 = 2 (found by an attack on the demo)."""
+    spec = TableSpec(counts=("count",), groups=((0, 1, 2, 3, 4, 5, 6),))
+    first = suppress(pl.DataFrame({"count": [11, 12, 9, 5, 1, 3, 41]}), spec)
+    assert first["count"].to_list() == [False] * 4 + [True, True, False]
+    earlier = {"count": first["count"].to_numpy()}
+    second = suppress(pl.DataFrame({"count": [11, 12, 9, 2, 1, 3, 38]}), spec, earlier, earlier)
+    hidden = second["count"].to_numpy()
+    assert hidden[3] and hidden[4] and hidden[5]
+    assert joint_recoverable(first["count"].to_numpy(), hidden, spec.groups) == []
 
 
 def test_published_shows_stars_and_keeps_zeros():
