@@ -205,7 +205,7 @@ def test_every_sender_hears_what_became_of_its_files(pipeline_run, faulty):
         assert fault["file"] in page, fault
         if fault["level"] == "row":
             at = [r for r in rows if r["Datei"] == fault["file"] and r["Zeile"] == fault["row"]]
-            assert at and (not fault["column"] or fault["column"] in {r["Spalte"] for r in at}), fault
+            assert at and (not fault["column"] or _as_sent(fault) in {r["Spalte"] for r in at}), fault
         elif fault["level"] == "file":
             assert re.search(re.escape(fault["file"]) + r"</th>.*?(abgelehnt|gehalten)", page, re.S), fault
         listed += 1
@@ -217,6 +217,19 @@ def test_every_sender_hears_what_became_of_its_files(pipeline_run, faulty):
     for (sender, period), (page, rows) in pages.items():
         words = set(re.split(r"[\s;,<>\"'()=:]+", page + " ".join(" ".join(r.values()) for r in rows)))
         assert not words & secrets, f"the Rückmeldung to {sender} for {period} shows an identifier"
+
+
+def _as_sent(fault: dict) -> str:
+    """The column of a fault as its sender names it: a workbook's by its sheet and header (the
+    format's headers, sources.md), a CSV's by the CSV's column."""
+    from ingest.formats import XLSX_HEADERS, XLSX_SHEETS
+
+    if not fault["file"].endswith(".xlsx"):
+        return fault["column"]
+    sheet = fault["detail"].removeprefix("sheet ")
+    part = next(part for part, name in XLSX_SHEETS.items() if name == sheet)
+    header_of = {column: header for header, column in XLSX_HEADERS[part].items()}
+    return f"{', '.join(header_of[c] for c in fault['column'].split(', '))} (Blatt {sheet})"
 
 
 def test_the_console_shows_each_stage_once_as_it_ends():
