@@ -169,6 +169,8 @@ LINKS = (
     Link("k12", ("computed",), "k01", ("denominator",), a_row="ab", tiers=("werkstatt",)),
     Link("k12", ("computed",), "k02", ("numerator",), a_row="transitions", tiers=("werkstatt",)),
     Link("k12", ("computed",), "k05", ("new_cases",), a_row="bfa", tiers=("kreis",), a_by_kreis=True),
+    # K10's denominator: a Landschaftsverband's transitions of the year, K02's total.
+    Link("k10", ("denominator",), "k02", ("numerator",), tiers=("landschaftsverband", "nrw")),
     Link("k05", ("active_cases",), "k14", ("budget_fuer_arbeit_active",), tiers=("landschaftsverband",),
          a_keys=_unknown_kreis_as_its_total),
 )  # fmt: skip
@@ -315,10 +317,11 @@ class Decision:
 
 
 def _decide_table(
-    table: pl.DataFrame, groups: dict, extract: KpiExtract, forced: dict, earlier: dict | None = None
+    table: pl.DataFrame, groups: dict, extract: KpiExtract, forced: dict, earlier: dict, delivered: set
 ) -> pl.DataFrame:
     """Per period: the cells suppressed, with ``forced`` (linked or published suppressed before)
-    and ``earlier`` (published suppressed before) cells."""
+    cells; a period ``delivered`` before is decided as a revision of what was published then
+    (``earlier``: the cells suppressed in it)."""
     masks = {c: np.zeros(table.height, dtype=bool) for c in extract.decided}
     periods = table["_period"].to_numpy()
     for period in dict.fromkeys(periods):
@@ -329,7 +332,7 @@ def _decide_table(
             table[rows],
             extract.spec(local_groups),
             {c: m[rows] for c, m in forced.items()},
-            {c: m[rows] for c, m in (earlier or {}).items()},
+            {c: m[rows] for c, m in earlier.items()} if period in delivered else None,
         )
         for c in piece.columns:
             masks[c][rows] = piece[c].to_numpy()
@@ -402,6 +405,9 @@ def _forced_by_history(kpi: str, table: pl.DataFrame, history: pl.DataFrame | No
     return forced
 
 
+DELIVERED = "(delivered)"  # ops.suppression_history: a period of a table a partner holds
+
+
 def remember_suppressed(con: duckdb.DuckDBPyConnection, decision: Decision, published: list) -> None:
     """Record the decision's suppressed cells of every KPI and period a partner holds (``published``:
     the sheets delivered or confirmed), of the whole table — the rows of other scopes too, whose
@@ -428,6 +434,10 @@ def remember_suppressed(con: duckdb.DuckDBPyConnection, decision: Decision, publ
         frames.append(cells.drop("hidden").with_columns(pl.lit(kpi).alias("kpi")))
     if not frames:
         return
+    # And which periods of a table were delivered at all (a later version is a revision of them).
+    marks = [{"kpi": kpi, "period": period, **dict.fromkeys(_KEYS[1:], ""), "column_name": DELIVERED}
+             for kpi, period in held]  # fmt: skip
+    frames.append(pl.DataFrame(marks).select(frames[0].columns))
     suppressed_now = pl.concat(frames).unique().to_arrow()  # noqa: F841 (read by DuckDB by name)
     con.execute(PUBLISH_DDL)
     con.execute(
@@ -450,10 +460,17 @@ def decide(con: duckdb.DuckDBPyConnection) -> Decision:
     history = _suppressed_before(con)
     earlier = {kpi: _forced_by_history(kpi, t, history) for kpi, t in tables.items()}
     forced = {kpi: {c: m.copy() for c, m in cells.items()} for kpi, cells in earlier.items()}
-    masks = {
-        kpi: _decide_table(tables[kpi], groups[kpi], EXTRACTS[kpi], forced[kpi], earlier[kpi])
-        for kpi in tables
+    marks = history.filter(pl.col("column_name") == DELIVERED) if history is not None else None
+    delivered = {
+        kpi: set() if marks is None else set(marks.filter(pl.col("kpi") == kpi)["period"]) for kpi in tables
     }
+
+    def decided(kpi: str) -> pl.DataFrame:
+        return _decide_table(
+            tables[kpi], groups[kpi], EXTRACTS[kpi], forced[kpi], earlier[kpi], delivered[kpi]
+        )
+
+    masks = {kpi: decided(kpi) for kpi in tables}
     changed = set(tables)
     while changed:
         pushed: set[str] = set()
@@ -475,7 +492,7 @@ def decide(con: duckdb.DuckDBPyConnection) -> Decision:
                         forced[kpi][c] |= cells
                         pushed.add(kpi)
         for kpi in pushed:
-            masks[kpi] = _decide_table(tables[kpi], groups[kpi], EXTRACTS[kpi], forced[kpi], earlier[kpi])
+            masks[kpi] = decided(kpi)
         changed = pushed
     return Decision(tables, masks)
 
@@ -548,7 +565,21 @@ def partner_sheets(decision: Decision, partner, period: str) -> list:
         table, mask = decision.of_periods(kpi, tuple(months) if extract.period == "month" else (period[:4],))
         keep = in_scope(table, partner, extract)
         frame, hidden = table.filter(keep), mask.filter(keep)
-        hidden = hidden.with_columns(pl.col(c) & frame[c].is_not_null() for c in hidden.columns)
+        # A row without figures (no delivery) shows "x" and why; in a row with figures, a figure
+        # without a value whose count is suppressed shows "*", and no reason says the count is 0
+        # ("kein laufender Fall" beside a suppressed count of cases would give it away).
+        has_figures = frame.select(
+            pl.any_horizontal(pl.col(c).is_not_null() for c in extract.counts)
+        ).to_series()
+        count_hidden = hidden.select(pl.any_horizontal(pl.col(c) for c in extract.counts)).to_series()
+        hidden = hidden.with_columns(
+            pl.col(c) & (frame[c].is_not_null() | has_figures) for c in hidden.columns
+        )
+        if "missing_reason" in frame.columns:
+            silent = (count_hidden & has_figures).alias("_silent")
+            frame = frame.with_columns(
+                pl.when(silent).then(None).otherwise(pl.col("missing_reason")).alias("missing_reason")
+            )
         keys = frame.select(_CELL)
         frame = frame.select(public_columns(extract, table)).with_columns(
             pl.when(hidden[c]).then(None).otherwise(pl.col(c)).alias(c) for c in hidden.columns

@@ -20,9 +20,10 @@ any partner's slice is cut from it.
   A cell without a value (no delivery: "x", left out of its total) hides nothing and never counts
   as one of a group's suppressed cells.
 - Versions: cells suppressed in an earlier version stay suppressed, and a reader of that version
-  knows their sum per group (the rest of the group was published then). So a group never has
-  exactly one cell suppressed anew beside them: else, those cells unchanged, it follows from the
-  new total.
+  knows their sum per group and every cell published then, which mostly still holds. So a group
+  never has exactly one cell suppressed anew beside them, and every total above a cell suppressed
+  anew is suppressed too: else, the other cells unchanged, the new cell follows from the change of
+  the total.
 Everything is repeated until nothing changes.
 """
 
@@ -93,8 +94,9 @@ def suppress(
                 mask[c] |= anywhere
         for c in spec.counts:
             _secondary(values[c], mask[c], spec.groups, missing[c])
-            if earlier is not None and c in earlier:
+            if earlier is not None and c in earlier:  # a revision of a published table
                 _secondary(values[c], mask[c], spec.groups, missing[c] | earlier[c])
+                _totals_above(mask[c], spec.groups, mask[c] & ~earlier[c] & ~missing[c])
             _until_not_determined(values[c], mask[c], spec.groups, missing[c])
         changed = any((mask[c] != before[c]).any() for c in columns)
     return pl.DataFrame({c: mask[c] for c in sorted(columns)})
@@ -123,6 +125,19 @@ def _secondary(
                 if pick is not None:
                     mask[pick] = hidden[pick] = True
                     changed = True
+
+
+def _totals_above(mask: np.ndarray, groups: tuple[tuple[int, ...], ...], anew: np.ndarray) -> None:
+    """Every total above a cell suppressed anew in a revision is suppressed too. A reader of the
+    earlier version knows the cells published then, and the unchanged ones still hold: any total
+    would give the new cell (its old value plus the change of the total)."""
+    above = anew.copy()
+    changed = True
+    while changed:
+        changed = False
+        for *parts, total in groups:
+            if above[list(parts)].any() and not above[total]:
+                above[total] = mask[total] = changed = True
 
 
 def determined_cells(

@@ -281,6 +281,27 @@ def test_a_cell_suppressed_anew_beside_earlier_ones_is_not_alone():
     assert joint_recoverable(first["count"].to_numpy(), hidden, spec.groups) == []
 
 
+def test_a_revision_hides_every_total_above_a_cell_suppressed_anew():
+    """A reader of version 1 knows every cell published then, and most still hold in version 2. A
+    workshop's 5 that a correction made a 2 would follow from any total above it (its old value plus
+    the change of the total): its Landschaftsverband's and the NRW total are suppressed with it,
+    and no other workshop's figure gives the totals back."""
+    # Two Landschaftsverbände (rows 0-6 with total 7, rows 8-9 with total 10) and NRW (row 11).
+    spec = TableSpec(counts=("count",), groups=((0, 1, 2, 3, 4, 5, 6, 7), (8, 9, 10), (7, 10, 11)))
+    before = [11, 12, 9, 5, 1, 3, 0, 41, 20, 30, 50, 91]
+    first = suppress(pl.DataFrame({"count": before}), spec)
+    earlier = {"count": first["count"].to_numpy()}
+    after = [11, 12, 9, 2, 1, 3, 0, 38, 20, 30, 50, 88]
+    hidden = suppress(pl.DataFrame({"count": after}), spec, earlier, earlier)["count"].to_numpy()
+    assert hidden[3] and hidden[7] and hidden[11], "the new 2, its Landschaftsverband's total, NRW"
+    # The strongest reader: every cell published in version 1 and not changed still holds.
+    known = {i: before[i] for i in range(len(before)) if not first["count"][i] and before[i] == after[i]}
+    unknown = [i for i in range(len(after)) if hidden[i] and i not in known]
+    for *parts, total in spec.groups:
+        if not hidden[total]:
+            assert sum(1 for i in parts if i in unknown) != 1, "a total gives the one cell it lacks"
+
+
 def test_published_shows_stars_and_keeps_zeros():
     # Row 0 stands alone; rows 1-3 are the parts of the total in row 4.
     frame = pl.DataFrame({"count": [0, 1, 5, 7, 13]})
