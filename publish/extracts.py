@@ -406,6 +406,48 @@ def _forced_by_history(kpi: str, table: pl.DataFrame, history: pl.DataFrame | No
 
 
 DELIVERED = "(delivered)"  # ops.suppression_history: a period of a table a partner holds
+CASES = "(cases) "  # ... and the cases each mean was published over (the count in row_key)
+
+
+def _cases_of_means(decision: Decision, held: set, columns: list[str]) -> list[pl.DataFrame]:
+    """For each mean a partner holds (a Kreis's, a total's): the cases it was published over."""
+    found = []
+    for kpi in {kpi for kpi, _ in held if EXTRACTS[kpi].means}:
+        table = decision.tables[kpi]
+        periods = [period for k, period in held if k == kpi]
+        for mean, (cases, _) in EXTRACTS[kpi].means.items():
+            rows = pl.concat(
+                [_cell_keys(table), table.select(pl.col(cases).alias("_cases"))], how="horizontal"
+            )
+            rows = rows.filter(pl.col("period").is_in(periods) & pl.col("_cases").is_not_null())
+            found.append(
+                rows.with_columns(
+                    pl.col("_cases").cast(pl.Int64).cast(pl.String).alias("row_key"),
+                    pl.lit(CASES + mean).alias("column_name"),
+                    pl.lit(kpi).alias("kpi"),
+                ).select(columns)
+            )
+    return found
+
+
+def _forced_by_changed_cases(kpi: str, table: pl.DataFrame, history: pl.DataFrame | None) -> dict:
+    """A mean published before over other cases: shown again over 1 or 2 cases more or less, the
+    two would give those cases' own mean (their sum: the one version's mean × cases minus the
+    other's; an attack found one person's Budget für Arbeit so). Such a mean is suppressed."""
+    forced = {}
+    if history is None or table.is_empty():
+        return forced
+    for mean, (cases, _) in EXTRACTS[kpi].means.items():
+        before = history.filter((pl.col("kpi") == kpi) & (pl.col("column_name") == CASES + mean))
+        now = (
+            _cell_keys(table).drop("row_key").with_row_index("_i").with_columns(table[cases].alias("_cases"))
+        )
+        pairs = now.join(before, on=["period", "tier", "region", "landschaftsverband"])
+        change = (pairs["_cases"] - pairs["row_key"].cast(pl.Int64)).abs()
+        cells = np.zeros(table.height, dtype=bool)
+        cells[pairs.filter((change >= 1) & (change <= 2))["_i"].to_numpy()] = True
+        forced[mean] = cells
+    return forced
 
 
 def remember_suppressed(con: duckdb.DuckDBPyConnection, decision: Decision, published: list) -> None:
@@ -438,6 +480,7 @@ def remember_suppressed(con: duckdb.DuckDBPyConnection, decision: Decision, publ
     marks = [{"kpi": kpi, "period": period, **dict.fromkeys(_KEYS[1:], ""), "column_name": DELIVERED}
              for kpi, period in held]  # fmt: skip
     frames.append(pl.DataFrame(marks).select(frames[0].columns))
+    frames += _cases_of_means(decision, held, frames[0].columns)
     suppressed_now = pl.concat(frames).unique().to_arrow()  # noqa: F841 (read by DuckDB by name)
     con.execute(PUBLISH_DDL)
     con.execute(
@@ -460,6 +503,9 @@ def decide(con: duckdb.DuckDBPyConnection) -> Decision:
     history = _suppressed_before(con)
     earlier = {kpi: _forced_by_history(kpi, t, history) for kpi, t in tables.items()}
     forced = {kpi: {c: m.copy() for c, m in cells.items()} for kpi, cells in earlier.items()}
+    for kpi, table in tables.items():
+        for mean, cells in _forced_by_changed_cases(kpi, table, history).items():
+            forced[kpi][mean] |= cells
     marks = history.filter(pl.col("column_name") == DELIVERED) if history is not None else None
     delivered = {
         kpi: set() if marks is None else set(marks.filter(pl.col("kpi") == kpi)["period"]) for kpi in tables

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 from extract_files import csv_rows
 
@@ -281,6 +282,48 @@ def test_k05_means_reveal_no_subsidy(demo_home):
     for row in published:
         if row["active_cases"] == "*":
             assert row["mean_monthly_subsidy_eur"] in ("*", ""), row
+
+
+def test_a_mean_shown_again_over_one_case_less_is_suppressed(demo_home, tmp_path):
+    """Two versions of a mean over 34 and 33 cases give the one case's own amount (34 × mean₁ −
+    33 × mean₂: an attack found one person's Budget für Arbeit so). A revision that moves a mean's
+    cases by 1 or 2 suppresses that mean, the Kreis's and its totals'."""
+    from publish.extracts import decide
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", warehouse)
+    mean = "mean_monthly_subsidy_eur"
+
+    def means_of(con, year: int, regions: list[str]) -> list[bool]:
+        decision = decide(con)
+        rows = decision.tables["k05"].with_columns(decision.masks["k05"][mean].alias("_hidden"))
+        rows = rows.filter((pl.col("_period") == str(year)) & pl.col("_region").is_in(regions))
+        return rows.sort("_region")["_hidden"].to_list()
+
+    with duckdb.connect(str(warehouse)) as con:
+        decision = decide(con)  # a Kreis of the year delivered whose mean was published
+        shown = decision.tables["k05"].with_columns(decision.masks["k05"][mean].alias("_hidden"))
+        year, kreis, lv = (
+            shown.filter((pl.col("level") == "kreis") & ~pl.col("_hidden") & (pl.col("active_cases") >= 4))
+            .sort("_period", "_region", descending=[True, False])
+            .select(pl.col("_period").cast(pl.Int64), "_region", "_landschaftsverband")
+            .row(0)
+        )
+        before = means_of(con, year, [kreis, lv, "NRW"])
+        # The revision: one case of that Kreis ends (its totals' cases with it).
+        con.execute(
+            "update kpi.k05_budget_fuer_arbeit set active_cases = active_cases - 1 "
+            "where year = ? and kreisschluessel = ?",
+            [year, kreis],
+        )
+        con.execute(
+            "update kpi.k05_budget_fuer_arbeit_totals set active_cases = active_cases - 1 "
+            "where year = ? and region in (?, 'NRW')",
+            [year, lv],
+        )
+        after = means_of(con, year, [kreis, lv, "NRW"])
+    assert before == [False, False, False], "published in the demo's delivery"
+    assert after == [True, True, True], "the Kreis's mean, its Landschaftsverband's and NRW's"
 
 
 def _csv_rows(path: Path) -> list[dict]:
