@@ -506,9 +506,10 @@ def decide(con: duckdb.DuckDBPyConnection) -> Decision:
     for kpi, table in tables.items():
         for mean, cells in _forced_by_changed_cases(kpi, table, history).items():
             forced[kpi][mean] |= cells
-    marks = history.filter(pl.col("column_name") == DELIVERED) if history is not None else None
+    # A period delivered: marked so, or (delivered before the marks) with a cell suppressed in it.
     delivered = {
-        kpi: set() if marks is None else set(marks.filter(pl.col("kpi") == kpi)["period"]) for kpi in tables
+        kpi: set() if history is None else set(history.filter(pl.col("kpi") == kpi)["period"])
+        for kpi in tables
     }
 
     def decided(kpi: str) -> pl.DataFrame:
