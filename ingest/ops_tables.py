@@ -195,12 +195,13 @@ def prepare_answered_runs(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str, database: str | None = None) -> bool:
+    """Whether the table exists in ``database`` (default: the connection's own)."""
     return bool(
         con.execute(
-            "select count(*) from duckdb_tables() where database_name = current_database() "
+            "select count(*) from duckdb_tables() where database_name = coalesce(?, current_database()) "
             "and schema_name = ? and table_name = ?",
-            [schema, table],
+            [database, schema, table],
         ).fetchone()[0]
     )
 
@@ -246,12 +247,7 @@ def carry_over(old_warehouse: Path, con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"attach '{old_warehouse}' as previous (read_only)")
     try:
         for table in CARRIED_OVER:
-            found = con.execute(
-                "select count(*) from duckdb_tables() where database_name = 'previous' "
-                "and schema_name = ? and table_name = ?",
-                table.split("."),
-            ).fetchone()[0]
-            if found:
+            if _exists(con, *table.split("."), database="previous"):
                 con.execute(f"create or replace table {table} as select * from previous.{table}")
     finally:
         con.execute("detach previous")

@@ -623,7 +623,7 @@ def partner_sheets(decision: Decision, partner, period: str) -> list:
             pl.col(c) & (frame[c].is_not_null() | has_figures) for c in hidden.columns
         )
         if "missing_reason" in frame.columns:
-            silent = (count_hidden & has_figures).alias("_silent")
+            silent = count_hidden & has_figures
             frame = frame.with_columns(
                 pl.when(silent).then(None).otherwise(pl.col("missing_reason")).alias("missing_reason")
             )
