@@ -67,6 +67,33 @@ def sender_named_in(name: str) -> tuple[str, str] | None:
     return senders.pop(), months.pop()
 
 
+# A part as senders write it in a name they typed themselves ("Übergänge", "Personen", "Kunden")
+_PART_IN_NAME = {
+    re.compile(pattern, re.IGNORECASE): part
+    for pattern, part in (
+        (r"personen", "personen"), (r"au(?:ss|ß)enarbeitspl(?:ae|ä)tze", "aussenarbeitsplaetze"),
+        (r"(?:ue|ü)berg(?:ae|ä)nge", "uebergaenge"), (r"bestand", "bestand"), (r"kunden", "kunden"),
+        (r"ma(?:ss|ß)nahmen", "massnahmen"), (r"integrationen", "integrationen"),
+    )
+}  # fmt: skip
+
+
+def intended_name(name: str) -> str | None:
+    """The agreed name a monthly CSV file misnamed by hand most likely meant
+    ("WfbM LWL-0101 Übergänge 2024-12.csv" -> wfbm_LWL-0101_2024-12_uebergaenge.csv): its sender,
+    month and part, each named once. None where the name does not say all three clearly."""
+    named = sender_named_in(name)
+    parts = {part for pattern, part in _PART_IN_NAME.items() if pattern.search(name)}
+    if not name.lower().endswith(".csv") or named is None or len(parts) != 1:
+        return None
+    (sender, month), part = named, parts.pop()
+    if sender[:3] in ("LWL", "LVR") and part in WFBM_PARTS:
+        return f"wfbm_{sender}_{month}_{part}.csv"
+    if sender.isdigit() and part not in WFBM_PARTS:
+        return f"jc_{sender}_{month.replace('-', '')}_{part}.csv"
+    return None
+
+
 def implausible_period(period: str, received: dt.date) -> str | None:
     """Why a period (JJJJ-MM or JJJJ) cannot be what a file received on ``received`` reports, or
     None: it lies before 2000, or it begins after the month the file arrived in."""
@@ -104,11 +131,17 @@ def identify(name: str) -> Delivery | Issue:
                 f"der Kreisschlüssel {sender} im Dateinamen ist kein Kreis in NRW",
             )
         return Delivery(name, fmt, sender, groups["part"], period)
+    meant = intended_name(name)
     return Issue(
         name,
         None,
         None,
         "file_name",
         "file",
-        f"der Dateiname passt zu keiner vereinbarten Meldung; erwartet: {EXPECTED_NAMES}",
+        "der Dateiname passt zu keiner vereinbarten Meldung; "
+        + (
+            f"gemeint ist wohl {meant} (bitte so benennen und erneut senden)"
+            if meant
+            else f"erwartet: {EXPECTED_NAMES}"
+        ),
     )

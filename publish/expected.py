@@ -11,7 +11,7 @@ import csv
 import io
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -20,7 +20,7 @@ import duckdb
 CALENDAR = "ops.expected_deliveries"
 LATE_WINDOW_DAYS = 90  # late arrivals are listed for this long after their due day
 COLUMNS = ("status", "sender", "sender_kind", "landschaftsverband", "part", "period", "due_on", "received_at",
-           "days_late", "file_name")  # fmt: skip
+           "days_late", "file_name", "message")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class Digest:
     as_of: date
     overdue: list[dict]
     late: list[dict]
+    rejected: list[dict] = field(default_factory=list)  # refused by a run of the window, not since sent again
+    held: list[dict] = field(default_factory=list)  # waiting for a register that names their sender
 
     def text(self) -> str:
         def line(row: dict) -> str:
@@ -41,6 +43,10 @@ class Digest:
                 f"due {row['due_on']:%Y-%m-%d}, {when}"
             )
 
+        def arrival(row: dict) -> str:
+            what = " ".join(row[c] or "?" for c in ("sender", "part", "period"))
+            return f"  {row['file_name']} ({what}), received {row['received_at']:%Y-%m-%d}: {row['message']}"
+
         senders = len({r["sender"] for r in self.overdue})
         lines = [
             f"Delivery digest as of {self.as_of:%Y-%m-%d}",
@@ -48,6 +54,11 @@ class Digest:
             *(line(r) for r in self.overdue),
             f"late in the last {LATE_WINDOW_DAYS} days: {len(self.late)} files" + (":" if self.late else ""),
             *(line(r) for r in self.late),
+            f"rejected in the last {LATE_WINDOW_DAYS} days, no good file since: {len(self.rejected)} files"
+            + (":" if self.rejected else ""),
+            *(arrival(r) for r in self.rejected),
+            f"held for a register: {len(self.held)} files" + (":" if self.held else ""),
+            *(arrival(r) for r in self.held),
         ]
         return "\n".join(lines) + "\n"
 
@@ -55,7 +66,7 @@ class Digest:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
-        writer.writerows([*self.overdue, *self.late])
+        writer.writerows([*self.overdue, *self.late, *self.rejected, *self.held])
         return buffer.getvalue()
 
 
@@ -86,7 +97,24 @@ def digest(con: duckdb.DuckDBPyConnection, today: date | None = None) -> Digest:
         f"select * from {CALENDAR} where status = 'late' and due_on >= ? order by due_on desc, sender, part",
         [today - timedelta(days=LATE_WINDOW_DAYS)],
     )
-    return Digest(today, overdue(con), late)
+    return Digest(today, overdue(con), late, *_arrivals_to_act_on(con, today))
+
+
+def _arrivals_to_act_on(con: duckdb.DuckDBPyConnection, today: date) -> tuple[list[dict], list[dict]]:
+    """The files the operator may have to chase: rejected by a run of the last LATE_WINDOW_DAYS and
+    not followed by a loaded file of the same sender, part and period (a file whose name said
+    neither stays listed for the window); and the files held for a register."""
+    arrivals = """select status, sender, part, period, received_at, file_name, message
+                  from ops.delivery_log as log where {} order by received_at, file_name"""
+    rejected = query_rows(
+        con,
+        arrivals.format("""status = 'rejected' and ingested_at >= ? and not exists (
+                select 1 from ops.delivery_log as later
+                where later.status = 'loaded' and later.sender = log.sender and later.part = log.part
+                      and later.period = log.period and later.delivery_id > log.delivery_id)"""),
+        [today - timedelta(days=LATE_WINDOW_DAYS)],
+    )
+    return rejected, query_rows(con, arrivals.format("status = 'held'"))
 
 
 def write(report: Digest, folder: Path) -> Path:

@@ -275,7 +275,12 @@ def complete_table(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> tuple
             for group, total in peer_totals.iter_rows():
                 found.append((*base.filter(pl.col("_vergleichsgruppe") == group)["_i"], total))
         groups[period] = found
-    return table.with_columns(_partial_totals(table, groups, extract)), groups
+    partial = _partial_totals(table, groups, extract)
+    if "note" in table.columns:  # the KPI's own notes on its rows (K11), the totals' beside them
+        partial = pl.Series(
+            "note", [a or b for a, b in zip(partial, table["note"], strict=True)], dtype=pl.String
+        )
+    return table.with_columns(partial), groups
 
 
 def _partial_totals(table: pl.DataFrame, groups: dict, extract: KpiExtract) -> pl.Series:

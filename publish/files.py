@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 import xlsxwriter
 
+from publish.expected import german_count
 from publish.labels import (
     DEFINITIONS,
     NOT_COMPUTABLE,
@@ -70,6 +71,20 @@ def neutralise(text: str) -> str:
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
+NOT_QUANTITIES = ("year", "rank", "rank_prev_year")  # 2024 and rank 12 are no amounts: never 2.024
+FIGURE = re.compile(r"(-?)(\d{4,})(,\d+)?")
+
+
+def grouped(text: str) -> str:
+    """A figure with German thousands separators, as a reader expects it (2.209; 1.631,44). Only
+    for reading (report, Excel's display): the CSV keeps 2209, which a program reads as the number
+    and German Excel shows as it is told."""
+    if not (match := FIGURE.fullmatch(text)):
+        return text
+    sign, digits, decimals = match.groups()
+    return f"{sign}{german_count(int(digits))}{decimals or ''}"
+
+
 def cell_text(kpi: str, name: str, value: object, dtype: pl.DataType, hidden: bool) -> str:
     if hidden:
         return SUPPRESSED
@@ -90,10 +105,14 @@ def hidden_cells(sheet: Sheet, column: str) -> list[bool]:
     return [False] * sheet.frame.height
 
 
-def texts(sheet: Sheet, name: str) -> list[str]:
-    """A column's cells as every human-readable file shows them (CSV, report): one source."""
+def texts(sheet: Sheet, name: str, for_reading: bool = False) -> list[str]:
+    """A column's cells as every human-readable file shows them (CSV, report): one source. The
+    report (``for_reading``) groups the digits of amounts."""
     dtype, hidden = sheet.frame.schema[name], hidden_cells(sheet, name)
-    return [cell_text(sheet.kpi, name, v, dtype, h) for v, h in zip(sheet.frame[name], hidden, strict=True)]
+    shown = [cell_text(sheet.kpi, name, v, dtype, h) for v, h in zip(sheet.frame[name], hidden, strict=True)]
+    if for_reading and dtype.is_numeric() and name not in NOT_QUANTITIES:
+        return [grouped(text) for text in shown]
+    return shown
 
 
 def csv_bytes(sheet: Sheet) -> bytes:
@@ -130,7 +149,11 @@ def write_xlsx(sheets: list[Sheet], path: Path, title: str) -> None:
     workbook = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
     workbook.set_properties({"title": title, "author": "Teilhabe Warehouse", "language": "de-DE"})
     bold = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
-    decimal = workbook.add_format({"num_format": "0.00"})
+    # Excel shows these by the reader's locale: 2.209 and 1.631,44 in a German Excel
+    amount, decimal = (
+        workbook.add_format({"num_format": "#,##0"}),
+        workbook.add_format({"num_format": "#,##0.00"}),
+    )
     right = workbook.add_format({"align": "right"})
     for sheet in sheets:
         ws = workbook.add_worksheet(SHEET_NAMES[sheet.kpi])
@@ -144,7 +167,8 @@ def write_xlsx(sheets: list[Sheet], path: Path, title: str) -> None:
                     text = cell_text(sheet.kpi, name, value, dtype, hidden[i - 1])
                     ws.write_string(i, j, text, right if dtype.is_numeric() else None)
                 elif dtype.is_numeric():
-                    ws.write_number(i, j, value, decimal if dtype.is_float() else None)
+                    shape = decimal if dtype.is_float() else None if name in NOT_QUANTITIES else amount
+                    ws.write_number(i, j, value, shape)
                 else:
                     text = neutralise(translated(sheet.kpi, name, str(value)))
                     ws.write_string(i, j, text)

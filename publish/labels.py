@@ -134,6 +134,10 @@ COLUMNS: dict[tuple[str, str], Column] = {
                                                                   "des Kreises eintraten."),
     ("k11", "from_jobcenter"): Column("davon vom Jobcenter", "Davon Personen, die in den 24 Monaten vor dem "
                                                              "Eintritt Kunden eines Jobcenters waren."),
+    ("k11", "note"): Column("Hinweis", "Bei einem Kreis, dessen Jobcenter keine Daten liefert: „davon vom "
+                                       "Jobcenter“ zählt nur Kundinnen und Kunden der Jobcenter, die liefern, und ist "
+                                       "damit eine Untergrenze. Bei Summenzeilen: welche Spalten nur einen Teil der "
+                                       "Zeilen darüber enthalten (Summe unvollständig)."),
     # K12 Abgleich Leistungsdokumentation
     ("k12", "measure"): Column("Merkmal", "Beschäftigte AB 31.12., BiAp 31.12., Übergänge, davon Budget für Arbeit."),
     ("k12", "reported"): Column("laut Leistungsdokumentation", "Die Zahl, die der Landschaftsverband meldet."),
@@ -162,7 +166,8 @@ COLUMNS: dict[tuple[str, str], Column] = {
                                                                          "des Kreises im Dezember (K06)."),
     ("k14", "sb_gl_integration_months"): Column("SB/GL-Integrationsmonate", "Integrationsmonate von SB und "
                                                                             "GL im Jahr J."),
-    ("k14", "k07_december"): Column("Integrationsquote SB/GL Dezember (%)", "K07 für den Dezember des Jahres."),
+    ("k14", "k07_december"): Column("Integrationsquote SB/GL Dezember (%)", "Die Integrationsquote SB/GL (K07) "
+                                                                            "für den Dezember des Jahres."),
 }  # fmt: skip
 # K03 is K02 per 1,000 instead of per 100: the same numerator and denominator.
 COLUMNS |= {("k03", name): COLUMNS[("k02", name)] for name in ("numerator", "denominator")}
@@ -212,9 +217,10 @@ DEFINITIONS = {
            "SB/GL-Person), und der Anteil der öffentlichen Verwaltung (WZ 84) unter ihnen. Derselbe "
            "Arbeitgeber wird am vereinheitlichten Namen erkannt.",
     "k14": "Die wichtigsten Zahlen je Kreis: Beschäftigte im Arbeitsbereich und auf BiAp am 31.12. nach "
-           "Wohnort, Übergänge im Jahr, am 31.12. laufende Budgets für Arbeit (wie K05, ohne Fälle unbekannten "
-           "Kreises), SB/GL-Kundinnen und "
-           "-Kunden im Dezember (wie K06), ihre Integrationsmonate im Jahr und K07 für Dezember.",
+           "Wohnort, Übergänge im Jahr, am 31.12. laufende Budgets für Arbeit nach dem Kreis der Werkstatt, aus "
+           "der die Person kam (ohne Fälle, deren Kreis unbekannt ist), schwerbehinderte und gleichgestellte "
+           "Kundinnen und Kunden (SB/GL) der Jobcenter im Dezember, ihre Integrationsmonate im Jahr und ihre "
+           "Integrationsquote im Dezember.",
 }  # fmt: skip
 ROUNDING = "Quoten auf 2 Nachkommastellen kaufmännisch gerundet."
 RANKING = "Der Rang folgt der ungerundeten Quote."
@@ -275,6 +281,8 @@ _REASONS = (
     (r"no workshop has delivered December yet", "noch keine Werkstatt hat den Dezember geliefert"),
     (r"no Budget für Arbeit file for the year yet", "noch keine Datei zum Budget für Arbeit für das Jahr"),
     (r"no Jobcenter data for the Kreis", "keine Daten des Jobcenters für den Kreis"),
+    (r"no data from the Kreis's own Jobcenter: only customers of delivering Jobcenters count",
+     "keine Daten vom Jobcenter des Kreises: gezählt sind nur Kundinnen und Kunden der Jobcenter, die liefern"),
     (r"the Jobcenter has not delivered December yet", "das Jobcenter hat den Dezember noch nicht geliefert"),
     (r"the Budget für Arbeit file of (\w+) for (\d{4}) has not been delivered",
      r"die Datei zum Budget für Arbeit des \1 für \2 ist nicht geliefert"),

@@ -126,9 +126,11 @@ def _table(sheet: Sheet, rows: list[int] | None = None, caption: str | None = No
     columns = [
         c
         for c in sheet.frame.columns
-        if c not in NOT_IN_TABLE and c != "measure" and any(texts(sheet, c)[i] != "" for i in rows)
+        if c not in NOT_IN_TABLE
+        and c != "measure"
+        and any(texts(sheet, c, for_reading=True)[i] != "" for i in rows)
     ]
-    cells = [[texts(sheet, c)[i] for i in rows] for c in columns]
+    cells = [[texts(sheet, c, for_reading=True)[i] for i in rows] for c in columns]
     numeric = [sheet.frame.schema[c].is_numeric() for c in columns]
     names = _row_names(sheet)
     return {
@@ -144,7 +146,7 @@ def _history_table(sheet: Sheet) -> dict:
     Jobcenter, its peer group, NRW); "x" where a line has no row that month."""
     months, series = _months(sheet), _series_names(sheet)
     name = TREND_COLUMN.get(sheet.kpi, "value")
-    cell = {(m, w): t for m, w, t in zip(months, series, texts(sheet, name), strict=True)}
+    cell = {(m, w): t for m, w, t in zip(months, series, texts(sheet, name, for_reading=True), strict=True)}
     lines = list(dict.fromkeys(series))
     return {
         "caption": f"{SHEET_NAMES[sheet.kpi]}: {column(sheet.kpi, name).header} je Monat",
@@ -169,10 +171,14 @@ def _questions(sheet: Sheet) -> list[str]:
     suppressed is not listed (whether it differs is withheld too)."""
     if "status" not in sheet.frame.columns:
         return []
-    names, status = _row_names(sheet), texts(sheet, "status")
-    reported, computed, difference = (texts(sheet, c) for c in ("reported", "computed", "difference"))
+    names, status = _row_names(sheet), texts(sheet, "status", for_reading=True)
+    reported, computed, difference = (
+        texts(sheet, c, for_reading=True) for c in ("reported", "computed", "difference")
+    )
     reasons = (
-        texts(sheet, "missing_reason") if "missing_reason" in sheet.frame.columns else [""] * len(status)
+        texts(sheet, "missing_reason", for_reading=True)
+        if "missing_reason" in sheet.frame.columns
+        else [""] * len(status)
     )
     listed = []
     for i, word in enumerate(status):
@@ -192,10 +198,15 @@ def _notes(sheet: Sheet) -> list[str]:
     names = _row_names(sheet)
     if months := _months(sheet):
         names = [f"{name}, {month}" for name, month in zip(names, months, strict=True)]
+    rows_of: dict[str, list[str]] = {}  # one line per note: the rows it is about named together
+    for name, note in zip(names, sheet.frame["note"], strict=True):
+        if note:
+            rows_of.setdefault(note, []).append(name)
     return [
-        f"{name}: {translated(sheet.kpi, 'note', note)}"
-        for name, note in zip(names, sheet.frame["note"], strict=True)
-        if note
+        f"{', '.join(rows[:-1])} und {rows[-1]}: {translated(sheet.kpi, 'note', note)}"
+        if len(rows) > 1
+        else f"{rows[0]}: {translated(sheet.kpi, 'note', note)}"
+        for note, rows in rows_of.items()
     ]
 
 
@@ -265,7 +276,7 @@ def _bar_charts(sheet: Sheet) -> list[dict]:
     elif len(base) < 3:
         return []
     header = column(sheet.kpi, "value").header
-    names, labels, ranks = _row_names(sheet), texts(sheet, "value"), _ranks(sheet)
+    names, labels, ranks = _row_names(sheet), texts(sheet, "value", for_reading=True), _ranks(sheet)
     shown = [_shown(labels[i]) for i in range(frame.height)]
     data = pl.DataFrame(
         {
@@ -318,12 +329,16 @@ def _ranks(sheet: Sheet) -> list[str]:
     height = sheet.frame.height
     if "rank" not in sheet.frame.columns:
         return [""] * height
-    before = texts(sheet, "rank_prev_year") if "rank_prev_year" in sheet.frame.columns else [""] * height
+    before = (
+        texts(sheet, "rank_prev_year", for_reading=True)
+        if "rank_prev_year" in sheet.frame.columns
+        else [""] * height
+    )
     return [
         f", Rang {rank}" + (f" (Vorjahr {prev})" if prev and _shown(prev) else "")
         if rank and _shown(rank)
         else ""
-        for rank, prev in zip(texts(sheet, "rank"), before, strict=True)
+        for rank, prev in zip(texts(sheet, "rank", for_reading=True), before, strict=True)
     ]
 
 
@@ -343,7 +358,7 @@ def _tile_maps(sheet: Sheet) -> list[dict]:
         return []
     maps = []
     for name in TILE_FIGURES.get(sheet.kpi, ()):
-        labels, header = texts(sheet, name), column(sheet.kpi, name).header
+        labels, header = texts(sheet, name, for_reading=True), column(sheet.kpi, name).header
         keys = [frame["kreisschluessel"][i] for i in rows]
         data = pl.DataFrame(
             {
@@ -414,7 +429,7 @@ def _trend_chart(sheet: Sheet) -> dict:
     count as an index. A suppressed or missing value gets no point and breaks its line."""
     frame, months = sheet.frame, _months(sheet)
     name = TREND_COLUMN.get(sheet.kpi, "value")
-    series, labels = _series_names(sheet), texts(sheet, name)
+    series, labels = _series_names(sheet), texts(sheet, name, for_reading=True)
     values = [frame[name][i] if _shown(labels[i]) else None for i in range(frame.height)]
     header = column(sheet.kpi, name).header
     shown_texts = labels

@@ -263,7 +263,7 @@ def test_a_period_the_calendar_does_not_hold_is_not_called_complete(demo, demo_h
 
 def test_a_file_named_otherwise_is_answered_to_the_sender_its_name_names(demo, demo_home, tmp_path):
     """A copy saved as "Kopie von … (1).csv" matches no agreed name and is rejected; its name still
-    names the workshop and the month plainly, so that workshop hears why (and the expected name).
+    names the workshop and the month plainly, so that workshop hears why (and the name it meant).
     A name that names no sender clearly reaches no one but the operator."""
     from ingest import load
     from ingest.pseudonymise import PseudonymKey
@@ -292,7 +292,7 @@ def test_a_file_named_otherwise_is_answered_to_the_sender_its_name_names(demo, d
         assert senders_to_answer(con, ["misnamed"]) == [(workshop, period)]
         [item] = feedbacks(con, [(workshop, period)])
     [answered] = [f for f in item.files if f["file_name"] == copy]
-    assert answered["status"] == "rejected" and "wfbm_<Werkstatt-Nr>" in answered["message"]
+    assert answered["status"] == "rejected" and f"gemeint ist wohl {original}" in answered["message"]
     assert item.sender_kind == "werkstatt"
 
 

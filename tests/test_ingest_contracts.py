@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from ingest.batch import read_batch
-from ingest.identify import identify
+from ingest.identify import identify, intended_name
 from ingest.issues import Issue
 from ingest.readers import read_delivery
 
@@ -127,7 +127,36 @@ def test_file_names_identify_sender_part_and_period():
     assert isinstance(identify("jc_05999_202412_kunden.csv"), Issue), "a Kreisschlüssel outside NRW"
     assert isinstance(identify("wfbm_LWL-0101_2024-13_personen.csv"), Issue)
     bad = identify("Bericht.csv")
-    assert isinstance(bad, Issue) and "erwartet" in bad.message
+    assert isinstance(bad, Issue) and "erwartet: wfbm_<Werkstatt-Nr>" in bad.message
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("WfbM LWL-0101 Übergänge 2024-12.csv", "wfbm_LWL-0101_2024-12_uebergaenge.csv"),
+        ("wfbm_LVR-0205_2024-02_Personen.csv", "wfbm_LVR-0205_2024-02_personen.csv"),
+        (
+            "Kopie von wfbm_LVR-0205_2024_02_aussenarbeitsplaetze (1).csv",
+            "wfbm_LVR-0205_2024-02_aussenarbeitsplaetze.csv",
+        ),
+        ("jc_05914_2024-12_Kunden.csv", "jc_05914_202412_kunden.csv"),
+        ("JC-05914 Maßnahmen 2024 12.csv", "jc_05914_202412_massnahmen.csv"),
+        ("wfbm_LWL-0101_2024-12_kunden.csv", None),  # a workshop sends no customers
+        ("LWL-0101 Personen und Übergänge 2024-12.csv", None),  # two parts: which one?
+        ("LWL-0101 Personen 2024-11 bis 2024-12.csv", None),
+        ("LWL-0202 Werkstattmeldung 2024_10.xlsx", None),  # a workbook's name is free
+    ],
+)
+def test_a_misnamed_file_is_told_the_name_it_meant(typed, meant):
+    """A monthly CSV named by hand: its sender reads the agreed name it most likely meant, where its
+    name says the sender, the month and the part once each; else the agreed patterns."""
+    assert intended_name(typed) == meant
+    if typed.endswith(".csv"):
+        issue = identify(typed)
+        assert isinstance(issue, Issue)
+        assert (f"gemeint ist wohl {meant} " in issue.message) if meant else ("erwartet:" in issue.message)
+        if meant:
+            assert identify(meant).format.endswith("_csv"), "the name it meant is an agreed one"
 
 
 def test_workbook_identified_by_its_title_block(demo):

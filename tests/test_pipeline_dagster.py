@@ -3,6 +3,7 @@ contract checks show findings (file, row, column, rule) in the UI without any id
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 
@@ -217,6 +218,29 @@ def test_every_sender_hears_what_became_of_its_files(pipeline_run, faulty):
     for (sender, period), (page, rows) in pages.items():
         words = set(re.split(r"[\s;,<>\"'()=:]+", page + " ".join(" ".join(r.values()) for r in rows)))
         assert not words & secrets, f"the Rückmeldung to {sender} for {period} shows an identifier"
+
+
+def test_the_digest_lists_the_files_rejected_and_held(pipeline_run, faulty):
+    """The operator's daily digest names each file a run refused whose sender has not sent a good
+    one since, with the reason, and each file held for a register."""
+    from publish.expected import digest
+
+    _, root = pipeline_run
+    file_faults = pl.read_csv(faulty.with_name(faulty.name + ".truth") / "defects.csv", infer_schema_length=0)
+    file_faults = set(file_faults.filter(pl.col("level") == "file")["file"])
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        report = digest(con)
+        log = con.execute("select file_name, status, message from ops.delivery_log").fetchall()
+    refused = {name: message for name, status, message in log if status == "rejected"}
+    held = {name for name, status, _ in log if status == "held"}
+    assert file_faults & set(refused) and held, "the faulty inbox has files refused and held"
+    text = report.text()
+    assert f"rejected in the last 90 days, no good file since: {len(refused)} files:" in text
+    assert all(f"  {name} (" in text and message in text for name, message in refused.items())
+    assert f"held for a register: {len(held)} files:" in text and all(
+        f"  {name} (LWL-9105" in text for name in held
+    )
+    assert {row["status"] for row in csv.DictReader(report.csv().splitlines())} >= {"rejected", "held"}
 
 
 def _as_sent(fault: dict) -> str:

@@ -249,7 +249,17 @@ def test_files_open_as_german_excel_and_data_teams_expect(home):
     )
     assert {"*", "x", "p"} <= {row[0] for row in legend}, "the BA's symbols explained"
     with zipfile.ZipFile(latest / "lwl_2024.xlsx") as archive:
-        assert 'state="frozen"' in archive.read("xl/worksheets/sheet1.xml").decode()
+        k01_xml, styles = (archive.read(f"xl/{p}.xml").decode() for p in ("worksheets/sheet1", "styles"))
+    assert 'state="frozen"' in k01_xml
+    shapes = dict(re.findall(r'<numFmt numFmtId="(\d+)" formatCode="([^"]+)"', styles))
+    cell_shapes = re.findall(r'<xf numFmtId="(\d+)"', styles.split("<cellXfs")[1])
+
+    def shapes_of(letter: str) -> set[str]:  # the number formats of a column's numeric cells
+        styled = re.findall(rf'<c r="{letter}\d+"(?: s="(\d+)")?><v>', k01_xml)
+        return {shapes.get(cell_shapes[int(s or 0)], "General") for s in styled}
+
+    assert shapes_of("G") == {"#,##0"}, "counts grouped in thousands (2.209 in a German Excel)"
+    assert shapes_of("F") == {"General"}, "the year stays 2024"
     parquet = pl.read_parquet(latest / "k02.parquet")
     assert parquet.schema["numerator"] == pl.Int64 and parquet.schema["value"] == pl.Float64
     hidden = parquet.filter(pl.col("suppressed") != "")

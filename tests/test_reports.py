@@ -36,6 +36,13 @@ def _pdf_text(path: Path) -> str:
     return re.sub(r"(?<=\w)- (?=\w)", "-", text)
 
 
+def _as_read(cell: str) -> str:
+    """A CSV figure as a German reader expects it in the report: 2209 -> 2.209, 1631,44 -> 1.631,44."""
+    if not (figure := re.fullmatch(r"(-?\d+)(,\d+)?", cell)):
+        return cell
+    return format(int(figure[1]), ",d").replace(",", ".") + (figure[2] or "")
+
+
 def _figure_rows(path: Path) -> list[str]:
     """Each CSV row as the report's tables show it: the row's name, then its figures. A CSV of
     several months (a Jobcenter's history): the last month's rows so, and per month the trend's
@@ -55,7 +62,9 @@ def _figure_rows(path: Path) -> list[str]:
         if kpi == "k12":
             name = f"{name}: {row['Merkmal']}"
         first = list(row).index(figures[0])
-        cells = [row[h] for h in list(row)[first:] if h not in ("vorläufig", "fehlt, weil", "Hinweis")]
+        cells = [
+            _as_read(row[h]) for h in list(row)[first:] if h not in ("vorläufig", "fehlt, weil", "Hinweis")
+        ]
         rows.append(" ".join([name, *cells]))
         named.append((row.get("Monat"), name, row))
     months = sorted({month for month, _, _ in named if month})
@@ -63,14 +72,14 @@ def _figure_rows(path: Path) -> list[str]:
         return rows
     trend = column(kpi, TREND_COLUMN.get(kpi, "value")).header
     lines = list(dict.fromkeys(name for _, name, _ in named))
-    cell = {(month, name): row[trend] for month, name, row in named}
+    cell = {(month, name): _as_read(row[trend]) for month, name, row in named}
     last = [r for r, (month, _, _) in zip(rows, named, strict=True) if month == months[-1]]
     return last + [" ".join([m, *(cell.get((m, line), "x") for line in lines)]) for m in months]
 
 
 def test_the_pdf_shows_every_figure_as_the_csv_does(demo_home):
     home = demo_home["root"]
-    checked = 0
+    checked = grouped = 0
     for partner in PARTNERS:
         latest = _latest(home, partner)
         text = _pdf_text(latest / "bericht.pdf")
@@ -79,7 +88,9 @@ def test_the_pdf_shows_every_figure_as_the_csv_does(demo_home):
             for row in _figure_rows(path):
                 assert row in text, f"{partner} {path.name}: {row!r} not in the PDF"
                 checked += 1
+                grouped += bool(re.search(r"\b\d{1,3}\.\d{3}\b", row))
     assert checked > 50
+    assert grouped, "figures of 1.000 and more with a thousands separator, as a German reader expects"
     lwl = _pdf_text(_latest(home, "lwl") / "bericht.pdf")
     assert "Emscher-Werkstatt 114 576 19,79 1 " in lwl, "the seeds' figure and rank 1"
 
@@ -348,3 +359,16 @@ def test_a_name_the_pdf_font_lacks_is_kept_in_the_html_and_marked_in_the_pdf(dem
     assert "Werkstatt 😀\ufe0f 日本 \u2066Ölberg &lt;b&gt;fett&lt;/b&gt;" in report.html.decode("utf-8")
     warned = [r.getMessage() for r in caplog.records if "no glyph" in r.getMessage()]
     assert len(warned) == 1 and warned[0].endswith(": U+2066, U+65E5, U+672C, U+FE0F, U+1F600"), warned
+
+
+def test_a_note_on_several_rows_is_said_once_naming_them(demo_home):
+    """K11's note where a Kreis's own Jobcenter sends nothing: in the report once, after the rows it
+    is about, as the CSV has it on each of them."""
+    latest = _latest(demo_home["root"], "nrw_inklusiv")
+    rows = list(csv.DictReader((latest / "k11.csv").read_text("utf-8-sig").splitlines(), delimiter=";"))
+    notes = {row["Hinweis"] for row in rows if row["Hinweis"]}
+    assert len(notes) == 1, notes
+    names = [row["Kreis"] for row in rows if row["Hinweis"]]
+    assert len(names) > 1
+    said = f"{', '.join(names[:-1])} und {names[-1]}: {notes.pop()}"
+    assert _pdf_text(latest / "bericht.pdf").count(said) == 1, said

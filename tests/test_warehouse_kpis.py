@@ -137,7 +137,7 @@ def test_every_missing_kpi_value_says_why(warehouse):
     ).fetchall():
         columns = [r[0] for r in warehouse.execute(f"describe kpi.{table}").fetchall()]
         for column in columns:
-            if column in ("missing_reason", "value_prev_year", "rank_prev_year"):
+            if column in ("missing_reason", "note", "value_prev_year", "rank_prev_year"):
                 continue
             count = warehouse.execute(
                 f'select count(*) from kpi.{table} where "{column}" is null and missing_reason is null'
@@ -145,3 +145,17 @@ def test_every_missing_kpi_value_says_why(warehouse):
             if count:
                 unexplained.append((table, column, count))
     assert unexplained == []
+
+
+def test_k11_says_where_the_kreiss_own_jobcenter_sent_nothing(warehouse, demo):
+    """Only customers of Jobcenters that deliver can count: a Kreis whose own Jobcenter sent no file
+    reads "0 from the Jobcenter" with a note saying so, never as a finding about that Jobcenter."""
+    delivering = {path.name.split("_")[1] for path in demo.glob("jc_*_kunden.csv")}
+    rows = warehouse.execute(
+        "select kreisschluessel, year, from_jobcenter, note from kpi.k11_jobcenter_in_werkstatt where entrants > 0"
+    ).fetchall()
+    noted = {kreis for kreis, _, _, note in rows if note}
+    without_own = {kreis for kreis, _, _, _ in rows if kreis not in delivering}
+    assert without_own, "the demo has workshops in a Kreis whose Jobcenter does not deliver"
+    assert noted == without_own, "a note exactly where the Kreis's own Jobcenter sent nothing"
+    assert all(note.startswith("no data from the Kreis's own Jobcenter") for *_, note in rows if note)

@@ -1,7 +1,9 @@
 -- K11 Vom Jobcenter in die Werkstatt: persons entering a workshop in Y (Eintritt in Y) who were a
 -- Jobcenter customer in any snapshot whose Stichtag lies in the 730 days before the Eintritt;
 -- provisional where the loaded Jobcenter data does not reach that far back. Grain: Kreis of the
--- workshop, year.
+-- workshop, year. Only customers of Jobcenters that deliver can count: where the Kreis's own
+-- Jobcenter sent nothing for Y and the two years before, a note says so (else "0 from the
+-- Jobcenter" reads as a finding about it).
 with entries as (
     select distinct
         workshops.kreisschluessel,
@@ -70,6 +72,26 @@ grain as (
     where workshops.is_current
 ),
 
+own_jobcenter_years as (
+    select distinct
+        kreisschluessel,
+        cast(left(month, 4) as integer) as year
+    from {{ ref('fct_monthly_deliveries') }}
+    where source_system = 'jc'
+),
+
+-- the years Y for which the Kreis's own Jobcenter sent data for Y or the two years before
+own_jobcenter as (
+    select distinct
+        grain.kreisschluessel,
+        grain.year
+    from grain
+    inner join own_jobcenter_years as delivered
+        on
+            grain.kreisschluessel = delivered.kreisschluessel
+            and delivered.year between grain.year - 2 and grain.year
+),
+
 jobcenter_data as (
     select cast(min(month) || '-01' as date) as loaded_from
     from {{ ref('fct_monthly_deliveries') }}
@@ -82,7 +104,13 @@ select
     coalesce(counted.entrants, 0) as entrants,
     coalesce(counted.from_jobcenter, 0) as from_jobcenter,
     coalesce(make_date(grain.year, 1, 1) - 730 < jobcenter_data.loaded_from, true) as is_provisional,
-    cast(null as varchar) as missing_reason
+    cast(null as varchar) as missing_reason,
+    case
+        when counted.entrants > 0 and own_jobcenter.kreisschluessel is null
+            then 'no data from the Kreis''s own Jobcenter: only customers of delivering Jobcenters count'
+    end as note
 from grain
 cross join jobcenter_data
 left join counted on grain.kreisschluessel = counted.kreisschluessel and grain.year = counted.year
+left join own_jobcenter
+    on grain.kreisschluessel = own_jobcenter.kreisschluessel and grain.year = own_jobcenter.year

@@ -81,7 +81,8 @@ def deliveries_on_time(context: dg.AssetCheckExecutionContext, data_home: DataHo
     group_name="ops",
     kinds={"csv"},
     pool="warehouse",
-    description="Daily digest of overdue and late deliveries (reports/operations/digest-<date>.txt and .csv)",
+    description="Daily digest of overdue and late deliveries, and of files rejected or held "
+    "(reports/operations/digest-<date>.txt and .csv)",
 )
 def operations_digest(context: dg.AssetExecutionContext, data_home: DataHomeResource):
     home = data_home.settings().home
@@ -93,6 +94,8 @@ def operations_digest(context: dg.AssetExecutionContext, data_home: DataHomeReso
         metadata={
             "overdue_files": len(report.overdue),
             "late_files": len(report.late),
+            "rejected_files": len(report.rejected),
+            "held_files": len(report.held),
             "path": dg.MetadataValue.path(str(path)),
         }
     )
@@ -151,8 +154,11 @@ digest_job = dg.define_asset_job(
     # The calendar first: its statuses are as of the day it was built, and a day on which nothing
     # arrives builds nothing (ingest/run_state.py), which is when files fall overdue. With it run
     # its checks: the UI's overdue senders are as of today too.
-    selection=dg.AssetSelection.assets(CALENDAR_KEY, DIGEST_KEY),
-    description="Rebuild the delivery calendar as of today, then write the digest of overdue and late senders",
+    # And the Rückmeldungen: a sender whose file a failed run took hears of it by the next morning,
+    # also when no new file starts a run before then (only runs not yet answered are answered).
+    selection=dg.AssetSelection.assets(CALENDAR_KEY, DIGEST_KEY, ["outbox", "rueckmeldungen"]),
+    description="Rebuild the delivery calendar as of today, write the digest of overdue and late senders, and "
+    "send the Rückmeldungen a failed run left unsent",
 )
 
 digest_schedule = dg.ScheduleDefinition(
@@ -161,5 +167,6 @@ digest_schedule = dg.ScheduleDefinition(
     cron_schedule="30 6 * * *",
     execution_timezone="Europe/Berlin",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every morning: overdue and late senders into the run log and reports/operations/",
+    description="Every morning: overdue and late senders into the run log and reports/operations/; "
+    "Rückmeldungen a failed run left unsent",
 )
