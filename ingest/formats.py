@@ -147,14 +147,14 @@ LANDSCHAFTSVERBAENDE = ("LWL", "LVR")
 # Matched with fullmatch(): the whole name, nothing before or after (not even a newline).
 FILE_NAME_PATTERNS: dict[str, re.Pattern[str]] = {
     "wfbm_csv": re.compile(
-        rf"wfbm_(?P<sender>{WERKSTATT_NR})_(?P<year>\d{{4}})-(?P<month>\d{{2}})_(?P<part>personen|aussenarbeitsplaetze|uebergaenge)\.csv"
+        rf"wfbm_(?P<sender>{WERKSTATT_NR})_(?P<year>[0-9]{{4}})-(?P<month>[0-9]{{2}})_(?P<part>personen|aussenarbeitsplaetze|uebergaenge)\.csv"
     ),
     "jc_csv": re.compile(
-        r"jc_(?P<sender>05\d{3})_(?P<year>\d{4})(?P<month>\d{2})_(?P<part>bestand|kunden|massnahmen|integrationen)\.csv"
+        r"jc_(?P<sender>05[0-9]{3})_(?P<year>[0-9]{4})(?P<month>[0-9]{2})_(?P<part>bestand|kunden|massnahmen|integrationen)\.csv"
     ),
     "lv_register": re.compile(r"lv_(?P<sender>LWL|LVR)_(?P<part>werkstaetten)\.csv"),
-    "lv_ld": re.compile(r"lv_(?P<sender>LWL|LVR)_(?P<part>leistungsdokumentation)_(?P<year>\d{4})\.xlsx"),
-    "lv_bfa": re.compile(r"lv_(?P<sender>LWL|LVR)_(?P<part>budget_fuer_arbeit)_(?P<year>\d{4})\.csv"),
+    "lv_ld": re.compile(r"lv_(?P<sender>LWL|LVR)_(?P<part>leistungsdokumentation)_(?P<year>[0-9]{4})\.xlsx"),
+    "lv_bfa": re.compile(r"lv_(?P<sender>LWL|LVR)_(?P<part>budget_fuer_arbeit)_(?P<year>[0-9]{4})\.csv"),
     "wfbm_xlsx": re.compile(
         r"(?!lv_|jc_|wfbm_).+\.xlsx", re.IGNORECASE
     ),  # free text; the title block says who

@@ -48,9 +48,9 @@ class Delivery:
         return replace(self, sender=sender, period=period)
 
 
-_WORKSHOP_IN_NAME = re.compile(r"(?<![A-Za-z0-9])(LWL|LVR)-(\d{4})(?!\d)")
-_JOBCENTER_IN_NAME = re.compile(r"(?<![A-Za-z0-9])jc[_-](\d{5})(?!\d)", re.IGNORECASE)
-_MONTH_IN_NAME = re.compile(r"(?<!\d)(20\d{2})[-_. ]?(0[1-9]|1[0-2])(?!\d)")
+_WORKSHOP_IN_NAME = re.compile(r"(?<![A-Za-z0-9])(LWL|LVR)-([0-9]{4})(?![0-9])")
+_JOBCENTER_IN_NAME = re.compile(r"(?<![A-Za-z0-9])jc[_-]([0-9]{5})(?![0-9])", re.IGNORECASE)
+_MONTH_IN_NAME = re.compile(r"(?<![0-9])(20[0-9]{2})[-_. ]?(0[1-9]|1[0-2])(?![0-9])")
 
 
 def sender_named_in(name: str) -> tuple[str, str] | None:

@@ -152,6 +152,10 @@ def _open_regular(file: InboxFile) -> int:
     except OSError as error:
         if error.errno in (errno.ENOENT, errno.ELOOP, errno.ENXIO):
             raise Unstable(f"replaced or removed while being read ({error.strerror})") from None
+        if error.errno in (errno.EACCES, errno.EPERM):  # the file's problem, not the run's
+            raise Unstable(
+                f"not readable by the pipeline ({error.strerror}): left until its permissions allow it"
+            ) from None
         raise
     info = os.fstat(descriptor)
     if not stat.S_ISREG(info.st_mode) or info.st_ino != file.inode:

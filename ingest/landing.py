@@ -17,6 +17,7 @@ import polars as pl
 from ingest.encodings import PURPOSE, encode
 from ingest.pseudonymise import UMLAUTS, local_key, person_key, subkey
 from schemas import SOURCE_TABLES
+from schemas.base import COUNT
 from schemas.rules import GERMAN_DATE, parse_date, parse_decimal
 
 # Per table: the person's (surname, first name, birth date) columns and the source-local id.
@@ -48,7 +49,7 @@ def _kind(table: str, column: str) -> tuple[str, dict]:
         return "date", stats["date_format"]
     if "decimal" in stats:
         return "decimal", stats["decimal"]
-    if "gdb_step" in stats or (stats.get("pattern", {}).get("regex") == r"^\d+$"):
+    if "gdb_step" in stats or (stats.get("pattern", {}).get("regex") == COUNT["regex"]):
         return "int", {}
     return "text", {}
 

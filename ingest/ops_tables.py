@@ -131,6 +131,9 @@ create table if not exists ops.suppression_history (
     landschaftsverband varchar not null, row_key varchar not null, column_name varchar not null,
     recorded_at timestamp
 );
+-- the suppressed cell's value when first published so (since 2026-12-05): a later version in
+-- which it changed treats it as suppressed anew (publish/extracts.py)
+alter table ops.suppression_history add column if not exists value double;
 create table if not exists ops.disclosure_metrics (
     measured_at timestamp, table_name varchar, quasi_identifiers varchar,
     units bigint, unique_units bigint, share_unique double

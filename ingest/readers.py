@@ -18,6 +18,7 @@ import csv
 import datetime as dt
 import io
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -218,7 +219,7 @@ def _check_header(result: ReadResult, header: list[str], expected: tuple[str, ..
         )
         return True
     if not missing and len(header) != len(set(header)):
-        twice = sorted({c for c in header if header.count(c) > 1})
+        twice = sorted(c for c, n in Counter(header).items() if n > 1)  # not header.count: 3 M columns
         result.reject(
             "duplicate_column", f"Spalte(n) {listed(twice)} mehrfach vorhanden", row=1, column=shown(twice[0])
         )
@@ -456,7 +457,7 @@ class PlainCsv:
     @staticmethod
     def _restore_zeros(table: str, frame: pl.DataFrame, by_name: dict[str, ReadResult]) -> pl.DataFrame:
         for column, digits in ZERO_PADDED.get(table, {}).items():
-            short = pl.col(column).str.contains(rf"^\d{{{digits - 1}}}$").fill_null(False)
+            short = pl.col(column).str.contains(rf"^[0-9]{{{digits - 1}}}$").fill_null(False)
             for name, row, value in frame.filter(short).select("_file", "_row", column).iter_rows():
                 by_name[name].note(
                     row, column, "leading_zero_restored", "warning", RESTORED_ZERO, value=value
@@ -469,7 +470,7 @@ class PlainCsv:
 
 def _restore_zeros(result: ReadResult, frame: pl.DataFrame, table: str) -> pl.DataFrame:
     for column, digits in ZERO_PADDED.get(table, {}).items():
-        short = frame[column].str.contains(rf"^\d{{{digits - 1}}}$").fill_null(False)
+        short = frame[column].str.contains(rf"^[0-9]{{{digits - 1}}}$").fill_null(False)
         for index in short.arg_true().to_list():
             result.note(
                 index + 2,

@@ -35,10 +35,14 @@ def validate(table: str, frame: pl.DataFrame) -> Validated:
     if broken.height:  # a schema-level failure (types, columns) means a reader bug, not a bad row
         raise RuntimeError(f"{table}: contract failed as a whole: {broken.select('column', 'check').rows()}")
     rules = failures.with_columns(pl.col("check").str.extract(r"^([a-z_]+)").alias("rule"))
-    messages = {
-        (column, check): describe(check, column, schema)
-        for column, check in rules.select("column", "rule").unique().iter_rows()
-    }
+    # one message per column and rule, joined on (a Python call per finding held 4.7 GB for the
+    # 1.3 million findings of a 1.5 MB file whose every row fails)
+    kinds = rules.select("column", "rule").unique()
+    messages = kinds.with_columns(
+        pl.Series(
+            "message", [describe(rule, column, schema) for column, rule in kinds.iter_rows()], dtype=pl.String
+        )
+    )
     hidden = set(source.identifiers)
     findings = (
         rules.join(
@@ -46,15 +50,14 @@ def validate(table: str, frame: pl.DataFrame) -> Validated:
             left_on=pl.col("index").cast(pl.UInt32),
             right_on="_index",
         )
+        .join(messages, on=["column", "rule"], how="left", nulls_equal=True)
         .select(
             pl.col("_file").alias("file"),
             pl.col("_row").alias("row"),
             pl.col("column"),
             pl.col("rule"),
             pl.lit("row").alias("level"),
-            pl.struct("column", "rule")
-            .map_elements(lambda s: messages[(s["column"], s["rule"])], return_dtype=pl.String)
-            .alias("message"),
+            pl.col("message"),
             pl.when(pl.col("column").is_in(list(hidden)))
             .then(None)
             .otherwise(pl.col("failure_case"))

@@ -175,8 +175,17 @@ def _cell_text(value: object, digits: int | None) -> str | None:
     if isinstance(value, float):
         if digits and value.is_integer():
             return str(int(value)).zfill(digits)
-        return f"{value:g}".replace(".", ",")
+        return _number_text(value)
     return str(value)
+
+
+def _number_text(value: float) -> str:
+    """An Excel number as the W-CSV writes it: a whole number without decimals (a Pers.-Nr.
+    4000001, where "{:g}" gave 4e+06 and made 288 persons one), others to Excel's 15 significant
+    digits with a decimal comma (never rounded to 6, never in exponent form below 10^15)."""
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.15g}".replace(".", ",")
 
 
 def _column_text(values: list, digits: int | None) -> list[str | None]:
@@ -188,22 +197,25 @@ def _column_text(values: list, digits: int | None) -> list[str | None]:
     if kinds <= {dt.date}:
         return [_german_date(v) if v else None for v in values]
     if kinds <= {float} and not digits:
-        return [f"{v:g}".replace(".", ",") if v != "" and v is not None else None for v in values]
+        return [_number_text(v) if v != "" and v is not None else None for v in values]
     return [_cell_text(v, digits) for v in values]
 
 
 def sheet_text(rows: list[list], layout: SheetLayout) -> SheetText:
     """The data rows below the header as text columns, one per non-empty header cell. Empty rows
     are skipped (noted where data follows); a row with text in its first cell only is a note."""
-    header = [h for h in (rows[layout.header_row - 1] if len(rows) >= layout.header_row else []) if h != ""]
-    width = len(header)
+    header_row = rows[layout.header_row - 1] if len(rows) >= layout.header_row else []
+    # Each named column read from its own position: a blank header cell between named ones (an
+    # inserted column) shifted every column after it, and "Rückkehr am" read an empty column.
+    positions = [i for i, h in enumerate(header_row) if h != ""]
+    header = [header_row[i] for i in positions]
     kept, numbers, notes, blank = [], [], [], []
     for offset, raw in enumerate(rows[layout.header_row :]):
         excel_row = layout.header_row + 1 + offset
         if all(c == "" or c is None for c in raw):
             blank.append(excel_row)
             continue
-        cells = raw[:width] if len(raw) >= width else list(raw) + [""] * (width - len(raw))
+        cells = [raw[i] if i < len(raw) else "" for i in positions]
         if isinstance(cells[0], str) and all(c == "" or c is None for c in cells[1:]):
             notes.append(excel_row)
             continue

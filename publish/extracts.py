@@ -171,6 +171,12 @@ LINKS = (
     Link("k12", ("computed",), "k05", ("new_cases",), a_row="bfa", tiers=("kreis",), a_by_kreis=True),
     # K10's denominator: a Landschaftsverband's transitions of the year, K02's total.
     Link("k10", ("denominator",), "k02", ("numerator",), tiers=("landschaftsverband", "nrw")),
+    # K14 counts by residence, K01/K02 by workshop; summed over NRW (every residence lies in NRW)
+    # they are the same persons, and over a Landschaftsverband whenever nobody lives in the other's
+    # Kreise (an attack found them equal and subtracted one from the other).
+    Link("k14", ("ab_persons",), "k01", ("denominator",), tiers=("landschaftsverband", "nrw")),
+    Link("k14", ("biap_persons",), "k01", ("numerator",), tiers=("landschaftsverband", "nrw")),
+    Link("k14", ("transitions",), "k02", ("numerator",), tiers=("landschaftsverband", "nrw")),
     Link("k05", ("active_cases",), "k14", ("budget_fuer_arbeit_active",), tiers=("landschaftsverband",),
          a_keys=_unknown_kreis_as_its_total),
 )  # fmt: skip
@@ -393,21 +399,35 @@ def _suppressed_before(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     ).fetchone()[0]
     if not found:
         return None
+    has_value = con.execute(
+        "select count(*) from duckdb_columns() where schema_name = 'ops' "
+        "and table_name = 'suppression_history' and column_name = 'value'"
+    ).fetchone()[0]
+    value = "value" if has_value else "null::double as value"  # a home not published since
     return con.execute(
-        f"select distinct kpi, {', '.join(_KEYS)}, column_name from ops.suppression_history"
+        f"select distinct kpi, {', '.join(_KEYS)}, column_name, {value} from ops.suppression_history"
     ).pl()
 
 
-def _forced_by_history(kpi: str, table: pl.DataFrame, history: pl.DataFrame | None) -> dict[str, np.ndarray]:
+def _forced_by_history(
+    kpi: str, table: pl.DataFrame, history: pl.DataFrame | None
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The cells published as suppressed before, and of them those whose value has changed since
+    (a reader of both versions learns the change from any total above: to the decision they are
+    suppressed anew)."""
     forced = {c: np.zeros(table.height, dtype=bool) for c in EXTRACTS[kpi].decided}
+    changed = {c: np.zeros(table.height, dtype=bool) for c in EXTRACTS[kpi].decided}
     if history is None or table.is_empty():
-        return forced
+        return forced, changed
     earlier = history.filter(pl.col("kpi") == kpi).drop("kpi")
     hits = _cell_keys(table).with_row_index("_i").join(earlier, on=_KEYS)
     for (column,), cells in hits.group_by("column_name"):
         if column in forced:
             forced[column][cells["_i"].to_numpy()] = True
-    return forced
+            now = table[column].cast(pl.Float64, strict=False).gather(cells["_i"])
+            moved = cells["value"].is_not_null() & ~(now - cells["value"]).abs().lt(1e-9).fill_null(False)
+            changed[column][cells.filter(moved)["_i"].to_numpy()] = True
+    return forced, changed
 
 
 DELIVERED = "(delivered)"  # ops.suppression_history: a period of a table a partner holds
@@ -415,14 +435,16 @@ CASES = "(cases) "  # ... and the cases each mean was published over (the count 
 
 
 def _cases_of_means(decision: Decision, held: set, columns: list[str]) -> list[pl.DataFrame]:
-    """For each mean a partner holds (a Kreis's, a total's): the cases it was published over."""
+    """For each mean a partner holds (a Kreis's, a total's): the cases it was published over, and
+    the mean itself."""
     found = []
     for kpi in {kpi for kpi, _ in held if EXTRACTS[kpi].means}:
         table = decision.tables[kpi]
         periods = [period for k, period in held if k == kpi]
         for mean, (cases, _) in EXTRACTS[kpi].means.items():
             rows = pl.concat(
-                [_cell_keys(table), table.select(pl.col(cases).alias("_cases"))], how="horizontal"
+                [_cell_keys(table), table.select(pl.col(cases).alias("_cases"), pl.col(mean).alias("_mean"))],
+                how="horizontal",
             )
             rows = rows.filter(pl.col("period").is_in(periods) & pl.col("_cases").is_not_null())
             found.append(
@@ -430,6 +452,7 @@ def _cases_of_means(decision: Decision, held: set, columns: list[str]) -> list[p
                     pl.col("_cases").cast(pl.Int64).cast(pl.String).alias("row_key"),
                     pl.lit(CASES + mean).alias("column_name"),
                     pl.lit(kpi).alias("kpi"),
+                    pl.col("_mean").cast(pl.Float64).alias("value"),
                 ).select(columns)
             )
     return found
@@ -438,19 +461,27 @@ def _cases_of_means(decision: Decision, held: set, columns: list[str]) -> list[p
 def _forced_by_changed_cases(kpi: str, table: pl.DataFrame, history: pl.DataFrame | None) -> dict:
     """A mean published before over other cases: shown again over 1 or 2 cases more or less, the
     two would give those cases' own mean (their sum: the one version's mean × cases minus the
-    other's; an attack found one person's Budget für Arbeit so). Such a mean is suppressed."""
+    other's; an attack found one person's Budget für Arbeit so). Over as many cases but another
+    mean, the two give the difference of the cases that were exchanged (an attack recovered four
+    persons' subsidies from four versions whose three cases rotated). Such a mean is suppressed."""
     forced = {}
     if history is None or table.is_empty():
         return forced
     for mean, (cases, _) in EXTRACTS[kpi].means.items():
         before = history.filter((pl.col("kpi") == kpi) & (pl.col("column_name") == CASES + mean))
         now = (
-            _cell_keys(table).drop("row_key").with_row_index("_i").with_columns(table[cases].alias("_cases"))
+            _cell_keys(table)
+            .drop("row_key")
+            .with_row_index("_i")
+            .with_columns(table[cases].alias("_cases"), table[mean].cast(pl.Float64).alias("_mean"))
         )
         pairs = now.join(before, on=["period", "tier", "region", "landschaftsverband"])
         change = (pairs["_cases"] - pairs["row_key"].cast(pl.Int64)).abs()
+        moved = pairs["value"].is_not_null() & ~(pairs["_mean"] - pairs["value"]).abs().lt(1e-9).fill_null(
+            False
+        )
         cells = np.zeros(table.height, dtype=bool)
-        cells[pairs.filter((change >= 1) & (change <= 2))["_i"].to_numpy()] = True
+        cells[pairs.filter(((change >= 1) & (change <= 2)) | ((change == 0) & moved))["_i"].to_numpy()] = True
         forced[mean] = cells
     return forced
 
@@ -472,17 +503,20 @@ def remember_suppressed(con: duckdb.DuckDBPyConnection, decision: Decision, publ
     for kpi in {kpi for kpi, _ in held}:
         table, mask = decision.tables[kpi], decision.masks[kpi]
         periods = [period for k, period in held if k == kpi]
-        cells = pl.concat([_cell_keys(table), mask], how="horizontal").filter(pl.col("period").is_in(periods))
-        cells = cells.unpivot(
-            index=_KEYS,
-            variable_name="column_name",
-            value_name="hidden",
-        ).filter(pl.col("hidden"))
-        frames.append(cells.drop("hidden").with_columns(pl.lit(kpi).alias("kpi")))
+        keys = _cell_keys(table).with_row_index("_i")
+        cells = pl.concat([keys, mask], how="horizontal").filter(pl.col("period").is_in(periods))
+        cells = cells.unpivot(index=["_i", *_KEYS], variable_name="column_name", value_name="hidden")
+        values = pl.concat(
+            [keys.select("_i"), table.select(pl.col(c).cast(pl.Float64, strict=False) for c in mask.columns)],
+            how="horizontal",
+        ).unpivot(index="_i", variable_name="column_name", value_name="_value")  # K01 has a column "value"
+        cells = cells.filter(pl.col("hidden")).join(values, on=["_i", "column_name"], how="left")
+        cells = cells.rename({"_value": "value"})
+        frames.append(cells.drop("_i", "hidden").with_columns(pl.lit(kpi).alias("kpi")))
     if not frames:
         return
     # And which periods of a table were delivered at all (a later version is a revision of them).
-    marks = [{"kpi": kpi, "period": period, **dict.fromkeys(_KEYS[1:], ""), "column_name": DELIVERED}
+    marks = [{"kpi": kpi, "period": period, **dict.fromkeys(_KEYS[1:], ""), "column_name": DELIVERED, "value": None}
              for kpi, period in held]  # fmt: skip
     frames.append(pl.DataFrame(marks).select(frames[0].columns))
     frames += _cases_of_means(decision, held, frames[0].columns)
@@ -490,12 +524,38 @@ def remember_suppressed(con: duckdb.DuckDBPyConnection, decision: Decision, publ
     con.execute(PUBLISH_DDL)
     con.execute(
         """insert into ops.suppression_history
-           select kpi, period, tier, region, landschaftsverband, row_key, column_name, now()::timestamp
+             (kpi, period, tier, region, landschaftsverband, row_key, column_name, recorded_at, value)
+           select kpi, period, tier, region, landschaftsverband, row_key, column_name, now()::timestamp, value
            from suppressed_now n
            where not exists (select 1 from ops.suppression_history h
                              where (h.kpi, h.period, h.tier, h.region, h.landschaftsverband, h.row_key, h.column_name)
                                  = (n.kpi, n.period, n.tier, n.region, n.landschaftsverband, n.row_key, n.column_name))"""
     )
+
+
+def _from_history(tables: dict[str, pl.DataFrame], history: pl.DataFrame | None) -> tuple[dict, dict, dict]:
+    """Per KPI, what the earlier versions fix: the cells forced (suppressed before, and means
+    shown before over 1 or 2 cases more or less), the cells suppressed before whose value a
+    reader of those versions still knows the sum of (``earlier``), and the periods delivered."""
+    earlier, changed_since = {}, {}
+    for kpi, table in tables.items():
+        earlier[kpi], changed_since[kpi] = _forced_by_history(kpi, table, history)
+    forced = {kpi: {c: m.copy() for c, m in cells.items()} for kpi, cells in earlier.items()}
+    for kpi, table in tables.items():
+        for mean, cells in _forced_by_changed_cases(kpi, table, history).items():
+            forced[kpi][mean] |= cells
+    # A cell suppressed before whose value changed: still suppressed, but decided as suppressed
+    # anew (the totals above it go with it, privacy.md §3 versions; an attack recovered a
+    # workshop's 2 -> 1 -> 0 transitions from totals that stayed published).
+    earlier = {
+        kpi: {c: m & ~changed_since[kpi][c] for c, m in cells.items()} for kpi, cells in earlier.items()
+    }
+    # A period delivered: marked so, or (delivered before the marks) with a cell suppressed in it.
+    delivered = {
+        kpi: set() if history is None else set(history.filter(pl.col("kpi") == kpi)["period"])
+        for kpi in tables
+    }
+    return forced, earlier, delivered
 
 
 def decide(con: duckdb.DuckDBPyConnection) -> Decision:
@@ -505,17 +565,7 @@ def decide(con: duckdb.DuckDBPyConnection) -> Decision:
     tables, groups = {}, {}
     for kpi, extract in EXTRACTS.items():
         tables[kpi], groups[kpi] = complete_table(con, extract)
-    history = _suppressed_before(con)
-    earlier = {kpi: _forced_by_history(kpi, t, history) for kpi, t in tables.items()}
-    forced = {kpi: {c: m.copy() for c, m in cells.items()} for kpi, cells in earlier.items()}
-    for kpi, table in tables.items():
-        for mean, cells in _forced_by_changed_cases(kpi, table, history).items():
-            forced[kpi][mean] |= cells
-    # A period delivered: marked so, or (delivered before the marks) with a cell suppressed in it.
-    delivered = {
-        kpi: set() if history is None else set(history.filter(pl.col("kpi") == kpi)["period"])
-        for kpi in tables
-    }
+    forced, earlier, delivered = _from_history(tables, _suppressed_before(con))
 
     def decided(kpi: str) -> pl.DataFrame:
         return _decide_table(
@@ -546,7 +596,42 @@ def decide(con: duckdb.DuckDBPyConnection) -> Decision:
         for kpi in pushed:
             masks[kpi] = decided(kpi)
         changed = pushed
+    if "k01" in tables:
+        tables["k01"] = _published_ranks(tables["k01"], masks["k01"])
     return Decision(tables, masks)
+
+
+def _published_ranks(table: pl.DataFrame, mask: pl.DataFrame) -> pl.DataFrame:
+    """K01's ranks among the rates that are published. A rank among all workshops would place the
+    suppressed ones: the ranks missing beside the published ones, each between two published rates,
+    with the total give their counts back (a rate of x of 20 between 9.70 % and 10.55 %: x = 2).
+    Ranked on the exact rate (kpis.md), 1 = highest, ties sharing a rank; last year's rank among
+    last year's rates published beside it (they are suppressed as last year's delivery did)."""
+    exact = pl.col("numerator") / pl.col("denominator")
+    rates = table.filter(pl.col("level") == "werkstatt").select(
+        pl.col("werkstatt_nr"), (pl.col("_period").cast(pl.Int64) + 1).cast(pl.String).alias("_period"),
+        exact.alias("_exact_prev_year"),
+    )  # fmt: skip
+    ranked = table.with_columns(
+        exact.alias("_exact"),
+        ~mask["value"].alias("_shown"),
+        ~mask["value_prev_year"].alias("_shown_prev_year"),
+    ).join(rates, on=["werkstatt_nr", "_period"], how="left", maintain_order="left")
+    group = ["_period", "_landschaftsverband"]
+    for rank, value, rate, shown in (
+        ("rank", "value", "_exact", "_shown"),
+        ("rank_prev_year", "value_prev_year", "_exact_prev_year", "_shown_prev_year"),
+    ):
+        workshop = pl.col("level") == "werkstatt"  # a total is no workshop: never ranked among them
+        ranks = pl.when(workshop & pl.col(shown) & pl.col(value).is_not_null()).then(pl.col(rate))
+        ranked = ranked.with_columns(
+            pl.when(workshop)
+            .then(ranks.rank(method="min", descending=True).over(group))
+            .otherwise(pl.col(rank))
+            .cast(table.schema[rank])
+            .alias(rank)
+        )
+    return ranked.select(table.columns)
 
 
 def _any(mask: pl.DataFrame, columns: tuple[str, ...]) -> np.ndarray:

@@ -70,9 +70,11 @@ COLUMNS: dict[tuple[str, str], Column] = {
     ("k01", "denominator"): Column("Beschäftigte AB", "Personen im Arbeitsbereich (AB) am 31.12.J."),
     ("k01", "value"): Column("BiAp-Quote (%)", f"BiAp (Personen) ÷ Beschäftigte AB × 100. {_RATE}"),
     ("k01", "rank"): Column("Rang", "Rang im Landschaftsverband nach der ungerundeten Quote (1 = höchste; "
-                                    "gleiche Quoten teilen einen Rang: 1, 2, 2, 4)."),
+                                    "gleiche Quoten teilen einen Rang: 1, 2, 2, 4), unter den veröffentlichten "
+                                    "Quoten: eine gesperrte („*“) erhält keinen Rang und zählt nicht mit."),
     ("k01", "value_prev_year"): Column("BiAp-Quote Vorjahr (%)", "Die BiAp-Quote der Werkstatt im Jahr J-1."),
-    ("k01", "rank_prev_year"): Column("Rang Vorjahr", "Ihr Rang im Jahr J-1."),
+    ("k01", "rank_prev_year"): Column("Rang Vorjahr", "Ihr Rang im Jahr J-1, unter den veröffentlichten "
+                                                      "Quoten des Vorjahres."),
     # K02 Übergangsquote, K03 Übergänge je 1.000
     ("k02", "numerator"): Column("Übergänge", "Übergänge auf den allgemeinen Arbeitsmarkt mit Datum im Jahr J."),
     ("k02", "denominator"): Column("Beschäftigte AB Vorjahr", "Personen im Arbeitsbereich am 31.12.(J-1)."),
@@ -223,7 +225,7 @@ DEFINITIONS = {
            "Integrationsquote im Dezember.",
 }  # fmt: skip
 ROUNDING = "Quoten auf 2 Nachkommastellen kaufmännisch gerundet."
-RANKING = "Der Rang folgt der ungerundeten Quote."
+RANKING = "Der Rang folgt der ungerundeten Quote, unter den veröffentlichten Quoten."
 
 # Sheet names (at most 31 characters, Excel's limit) and titles per KPI.
 SHEET_NAMES = {

@@ -12,11 +12,11 @@ FIRST_PERIOD = "2019"  # the first period that can be published (and the first D
 
 
 def period_kind(period: str) -> str:
-    if len(period) == 4 and period.isdigit():
+    if len(period) == 4 and period.isascii() and period.isdigit():
         return "year"
     if len(period) == 7 and period[4:6] == "-Q" and period[6] in "1234":
         return "quarter"
-    if len(period) == 7 and period[4] == "-" and period[5:].isdigit() and 1 <= int(period[5:]) <= 12:
+    if len(period) == 7 and period[4] == "-" and period[5:].isascii() and period[5:].isdigit() and 1 <= int(period[5:]) <= 12:
         return "month"
     raise ValueError(f"period {period!r} is not JJJJ, JJJJ-Qn or JJJJ-MM")
 

@@ -87,6 +87,9 @@ def suppress(
         for mean, (cases, total) in spec.means.items():
             mask[mean] |= (values[cases] < 3) | mask[cases]
             _secondary(values[total], mask[mean], spec.groups, missing[total])
+            if earlier is not None and mean in earlier:  # a revision: as for counts, on the sums
+                _secondary(values[total], mask[mean], spec.groups, missing[total] | earlier[mean])
+                _totals_above(mask[mean], spec.groups, mask[mean] & ~earlier[mean] & ~missing[total])
             _until_not_determined(values[total], mask[mean], spec.groups, missing[total])
         for linked in spec.together:
             anywhere = np.logical_or.reduce([mask[c] for c in linked])

@@ -8,11 +8,11 @@ import schemas.rules  # noqa: F401  (registers the custom checks before any cont
 from teilhabe.reference import nrw_kreise
 
 KREISE = tuple(nrw_kreise()["kreisschluessel"])
-PLZ = {"regex": r"^\d{5}$", "hint": "5 Ziffern"}
-WZ = {"regex": r"^\d{2}\.\d{2}$", "hint": "NN.NN (WZ 2008)"}
-WERKSTATT_NR_PATTERN = r"(?:LWL|LVR)-\d{4}"  # the one pattern: contracts, file names, title blocks
+PLZ = {"regex": r"^[0-9]{5}$", "hint": "5 Ziffern"}
+WZ = {"regex": r"^[0-9]{2}\.[0-9]{2}$", "hint": "NN.NN (WZ 2008)"}
+WERKSTATT_NR_PATTERN = r"(?:LWL|LVR)-[0-9]{4}"  # the one pattern: contracts, file names, title blocks
 WERKSTATT_NR = {"regex": rf"^{WERKSTATT_NR_PATTERN}$", "hint": "LWL-NNNN oder LVR-NNNN"}
-COUNT = {"regex": r"^\d+$", "hint": "eine ganze Zahl >= 0"}
+COUNT = {"regex": r"^[0-9]+$", "hint": "eine ganze Zahl >= 0"}
 YES_NO = ("J", "N")
 
 

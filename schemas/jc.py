@@ -8,13 +8,13 @@ from schemas.base import COUNT, PLZ, WZ, YES_NO, Contract
 from schemas.rules import ISO_DATE
 
 D = ISO_DATE
-KUNDENNUMMER = {"regex": r"^\d{3}D\d{6}$", "hint": "NNNDNNNNNN"}
+KUNDENNUMMER = {"regex": r"^[0-9]{3}D[0-9]{6}$", "hint": "NNNDNNNNNN"}
 
 
 class Bestand(Contract):
     """Totals for denominators, one row per sex."""
 
-    monat: str = pa.Field(pattern={"regex": r"^\d{4}-(0[1-9]|1[0-2])$", "hint": "JJJJ-MM"})
+    monat: str = pa.Field(pattern={"regex": r"^[0-9]{4}-(0[1-9]|1[0-2])$", "hint": "JJJJ-MM"})
     geschlecht: str = pa.Field(code=["M", "W", "D"], no_duplicate_row=(), one_version_per_file=())
     elb: str = pa.Field(pattern=COUNT)
     arbeitslose: str = pa.Field(pattern=COUNT)

@@ -16,7 +16,7 @@ from pandera.api.polars.types import PolarsData
 
 GERMAN_DATE = "%d.%m.%Y"
 ISO_DATE = "%Y-%m-%d"
-_DATE_SHAPE = {GERMAN_DATE: r"^\d{2}\.\d{2}\.\d{4}$", ISO_DATE: r"^\d{4}-\d{2}-\d{2}$"}
+_DATE_SHAPE = {GERMAN_DATE: r"^[0-9]{2}\.[0-9]{2}\.[0-9]{4}$", ISO_DATE: r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
 _DATE_HINT = {GERMAN_DATE: "TT.MM.JJJJ", ISO_DATE: "JJJJ-MM-TT"}
 
 # Rule id -> message (completed by the column's name and, where shown, the value). In German: the
@@ -55,7 +55,7 @@ def parse_decimal(expr: pl.Expr, decimal: str) -> pl.Expr:
 
 
 def _number_shape(decimal: str) -> str:
-    return r"^-?\d+(" + ("," if decimal == "," else r"\.") + r"\d+)?$"
+    return r"^-?[0-9]+(" + ("," if decimal == "," else r"\.") + r"[0-9]+)?$"
 
 
 # Registered checks: usable in any contract as Field(<rule>=<argument>), reported under <rule>.
@@ -106,8 +106,11 @@ def end_before_start(data: PolarsData, *, start: str, fmt: str) -> pl.LazyFrame:
 
 @extensions.register_check_method
 def gdb_step(data: PolarsData) -> pl.LazyFrame:
-    value = pl.col(data.key).cast(pl.Int64, strict=False)
-    return _rows(value.is_between(20, 100) & (value % 10 == 0))(data)
+    # Empty, or an ASCII number: "abc", "50 %" or "５０" cast to null and passed (a review found them)
+    text = pl.col(data.key)
+    value = text.cast(pl.Int64, strict=False)
+    number = text.str.contains(r"^[0-9]+$") & value.is_between(20, 100) & (value % 10 == 0)
+    return _rows(text.is_null() | number.fill_null(False))(data)
 
 
 @extensions.register_check_method(statistics=["other"])

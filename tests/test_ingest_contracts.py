@@ -189,3 +189,32 @@ def test_check_command_exit_codes(faulty, capsys):
     row_fault = defects.filter(pl.col("level") == "row")["file"][0]
     assert main(["check", str(faulty / row_fault)]) == 0
     assert "zurückgestellt" in capsys.readouterr().out
+
+
+def test_digits_are_ascii_digits_in_names_and_figures(spec_dir, tmp_path):
+    """Python's and polars' \\d match any script's digits: a fullwidth "１" in a name's month was
+    loaded as period 2024-0１, which no date cast reads, and every later run failed (found by a
+    hostile-input review). A name or a figure with such a digit is refused like any other."""
+    assert isinstance(identify("jc_05914_20240\uff11_kunden.csv"), Issue)
+    assert isinstance(identify("wfbm_LWL-0\uff1101_2024-01_personen.csv"), Issue)
+    sample = (spec_dir / "samples" / "jc_05914_202406_bestand.csv").read_bytes()
+    fullwidth = sample.replace(b";7088;", ";\uff17\uff10\uff18\uff18;".encode())
+    assert fullwidth != sample
+    (tmp_path / "jc_05914_202406_bestand.csv").write_bytes(fullwidth)
+    batch = read_batch([tmp_path / "jc_05914_202406_bestand.csv"])
+    found = batch.findings.filter(pl.col("level") == "row")
+    assert found.height == 1 and found["column"].item() == "elb", found.rows()
+    # a GdB that is no number passed as empty (cast to null) and lowered K06 without a finding
+    lines = (spec_dir / "samples" / "jc_05914_202406_kunden.csv").read_text("utf-8-sig").splitlines()
+    header, rows = lines[0], lines[1:6]
+    gdb = header.split(";").index("gdb")
+    odd = ["abc", "50 %", "\uff15\uff10", "50.0", "70"]
+    rows = [
+        ";".join(f if i != gdb else value for i, f in enumerate(r.split(";"))) for r, value in zip(rows, odd, strict=True)
+    ]
+    (tmp_path / "jc_05914_202406_kunden.csv").write_text(
+        "\ufeff" + "\r\n".join([header, *rows]) + "\r\n", "utf-8"
+    )
+    batch = read_batch([tmp_path / "jc_05914_202406_kunden.csv"])
+    refused = batch.findings.filter((pl.col("level") == "row") & (pl.col("column") == "gdb"))
+    assert sorted(refused["row"].to_list()) == [2, 3, 4, 5], refused.rows()

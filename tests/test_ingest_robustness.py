@@ -316,3 +316,61 @@ def test_a_transition_of_a_person_no_snapshot_holds_is_loaded_with_a_warning(tmp
     ).fetchall()
     assert warnings == [(3, "Personennummer", "warning", None)]
     assert con.execute("select count(*) from landing.wfbm_uebergaenge").fetchone()[0] == 2, "both rows load"
+
+
+def test_excel_numbers_become_the_text_the_csv_export_writes():
+    """A workbook whose Pers.-Nr. are numbers (4000001, ...) read as "4e+06" each ({:g}: six
+    significant digits), so 288 persons became one (a hostile-input review). Whole numbers are
+    written whole, others to Excel's 15 digits with a decimal comma, in a typed and a mixed column."""
+    from ingest.workbooks import _column_text
+
+    assert _column_text([4000001.0, 4000002.0, None], None) == ["4000001", "4000002", None]
+    assert _column_text([4000001.0, "P-7", 1234567.891], None) == ["4000001", "P-7", "1234567,891"]
+    assert _column_text([38.5, 7.0], None) == ["38,5", "7"]
+
+
+def test_a_file_the_pipeline_may_not_read_is_left_and_the_rest_load(spec_dir, tmp_path, monkeypatch):
+    """A file another user owns, mode 600, failed the whole run as an archive error, and every run
+    after (it stays in the inbox). Opening it is refused with EACCES (simulated: the tests run as
+    root, whom no mode stops): it is left in the inbox and named, and the other files load."""
+    import errno
+
+    import duckdb
+
+    from ingest import inbox as inbox_module
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    locked, readable = "jc_05914_202406_bestand.csv", "jc_05914_202406_kunden.csv"
+    for name in (locked, readable):
+        (inbox / name).write_bytes((spec_dir / "samples" / name).read_bytes())
+    real_open = os.open
+
+    def refusing(path, *args, **kwargs):
+        if os.fsdecode(path).endswith(locked):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(inbox_module.os, "open", refusing)
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        load.ingest(con, inbox, tmp_path / "archive", key, run_id="locked")
+        logged = con.execute("select file_name, status from ops.delivery_log").fetchall()
+        ignored = con.execute("select entry_name, reason from ops.ignored_entries").fetchall()
+    assert logged == [(readable, "loaded")]
+    assert [name for name, _ in ignored] == [locked] and "not readable" in ignored[0][1]
+    assert (inbox / locked).exists() and not (inbox / readable).exists()
+
+
+def test_a_header_repeating_one_column_a_hundred_thousand_times_is_refused_in_one_line():
+    """The duplicate check counted each column in the whole header (quadratic: 3 million columns,
+    6 MB, held a run for hours). One pass; the finding names the column once."""
+    from ingest.readers import read_delivery
+    from schemas import SOURCE_TABLES
+
+    header = ";".join(SOURCE_TABLES["wfbm_personen"].columns) + ";x" * 100_000
+    result = read_delivery("wfbm_LWL-0101_2023-10_personen.csv", (header + "\r\n").encode("cp1252"))
+    [issue] = result.issues
+    assert (issue.rule, issue.column) == ("duplicate_column", "x") and len(issue.message) < 100

@@ -284,10 +284,43 @@ def test_k05_means_reveal_no_subsidy(demo_home):
             assert row["mean_monthly_subsidy_eur"] in ("*", ""), row
 
 
-def test_a_mean_shown_again_over_one_case_less_is_suppressed(demo_home, tmp_path):
+def test_k01_ranks_place_no_suppressed_workshop(demo_home):
+    """A rank among all workshops would place the suppressed ones (the ranks missing beside the
+    published ones, each between two published rates; with the total, an attack got LVR-0206's
+    2 BiAp persons back): the published ranks are those among the published rates, on the exact
+    rate, 1 = highest, ties sharing a rank; the same for last year's. (The demo suppresses no K01
+    rate: tests/test_suppression.py has the attack's table.)"""
+    from fractions import Fraction
+
+    for lv in ("lwl", "lvr"):
+        path = next((demo_home["root"] / "outbox" / lv).glob("20*/latest/k01.csv"))
+        rows = list(csv.DictReader(path.read_text("utf-8-sig").splitlines(), delimiter=";"))
+        workshops = [row for row in rows if row["Ebene"] == "Werkstatt"]
+        shown = [row for row in workshops if row["BiAp-Quote (%)"] not in ("*", "x")]
+        rate = {
+            row["Werkstatt-Nr."]: Fraction(int(row["BiAp (Personen)"]), int(row["Beschäftigte AB"]))
+            for row in shown
+        }
+        for row in shown:
+            higher = sum(1 for other in rate.values() if other > rate[row["Werkstatt-Nr."]])
+            assert row["Rang"] == str(1 + higher), (lv, row)
+        last_year = [row for row in workshops if row["BiAp-Quote Vorjahr (%)"] not in ("*", "x")]
+        before = {
+            row["Werkstatt-Nr."]: float(row["BiAp-Quote Vorjahr (%)"].replace(",", ".")) for row in last_year
+        }
+        if len(set(before.values())) == len(before):  # no tie of the rounded rates to tell apart
+            for row in last_year:
+                higher = sum(1 for other in before.values() if other > before[row["Werkstatt-Nr."]])
+                assert row["Rang Vorjahr"] == str(1 + higher), (lv, row)
+
+
+@pytest.mark.parametrize("revision", ["one case less", "a case exchanged"])
+def test_a_mean_shown_again_over_one_case_less_is_suppressed(demo_home, tmp_path, revision):
     """Two versions of a mean over 34 and 33 cases give the one case's own amount (34 × mean₁ −
-    33 × mean₂: an attack found one person's Budget für Arbeit so). A revision that moves a mean's
-    cases by 1 or 2 suppresses that mean, the Kreis's and its totals'."""
+    33 × mean₂: an attack found one person's Budget für Arbeit so); over as many cases but another
+    mean, the difference of the cases exchanged (four versions of three rotating cases gave all
+    four). A revision that moves a mean's cases by 1 or 2, or its mean over as many cases,
+    suppresses that mean, the Kreis's and its totals'."""
     from publish.extracts import decide
 
     warehouse = tmp_path / "warehouse.duckdb"
@@ -310,15 +343,16 @@ def test_a_mean_shown_again_over_one_case_less_is_suppressed(demo_home, tmp_path
             .row(0)
         )
         before = means_of(con, year, [kreis, lv, "NRW"])
-        # The revision: one case of that Kreis ends (its totals' cases with it).
+        if revision == "one case less":  # one case of that Kreis ends (its totals' cases with it)
+            change = "active_cases = active_cases - 1"
+        else:  # one case ends, another with 30 € more begins: as many cases, another mean
+            change = "subsidy_sum_eur = subsidy_sum_eur + 30, mean_monthly_subsidy_eur = round((subsidy_sum_eur + 30) / active_cases, 2)"
         con.execute(
-            "update kpi.k05_budget_fuer_arbeit set active_cases = active_cases - 1 "
-            "where year = ? and kreisschluessel = ?",
+            f"update kpi.k05_budget_fuer_arbeit set {change} where year = ? and kreisschluessel = ?",
             [year, kreis],
         )
         con.execute(
-            "update kpi.k05_budget_fuer_arbeit_totals set active_cases = active_cases - 1 "
-            "where year = ? and region in (?, 'NRW')",
+            f"update kpi.k05_budget_fuer_arbeit_totals set {change} where year = ? and region in (?, 'NRW')",
             [year, lv],
         )
         after = means_of(con, year, [kreis, lv, "NRW"])
@@ -373,6 +407,47 @@ def _move_one_person(inbox: Path, demo: Path, small: set[str], target: dict[str,
                 (inbox / path.name).write_bytes("\r\n".join(lines).encode("cp1252"))
                 return source, target[source]
     raise AssertionError("no BiAp person in a Kreis with a small BiAp count")
+
+
+def test_a_suppressed_cell_that_changes_hides_the_totals_above_it(demo_home, tmp_path):
+    """The attack (2026-12-05): a workshop's transitions, suppressed as 2 in v0001, were corrected to
+    1 and then 0; each version still hid the cell, but its Landschaftsverband's and NRW's totals
+    stayed published, and the totals' change was the cell's. A cell suppressed before whose value
+    changed is decided as suppressed anew: the totals above it are suppressed with it."""
+    from publish.extracts import EXTRACTS, complete_table, decide
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        found = con.execute(
+            """select h.period, h.region, w.landschaftsverband from ops.suppression_history h
+               join marts.dim_workshops w on w.werkstatt_nr = h.region and w.is_current
+               where h.kpi = 'k02' and h.column_name = 'numerator' and h.tier = 'werkstatt' and h.value > 0
+               order by all limit 1"""
+        ).fetchone()
+        assert found, "the demo published a workshop's transitions as suppressed"
+        period, workshop, lv = found
+
+        def totals_hidden() -> list[bool]:
+            table, _ = complete_table(con, EXTRACTS["k02"])
+            mask = decide(con).masks["k02"]["numerator"]
+            rows = table.with_row_index("_i").filter(
+                (pl.col("_period") == period) & pl.col("_tier").is_in(["landschaftsverband", "nrw"])
+                & pl.col("_region").is_in([lv, "NRW"])
+            )  # fmt: skip
+            assert rows.height == 2
+            return [mask[i] for i in rows["_i"]]
+
+        assert totals_hidden() == [False, False], "unchanged, the totals stay published"
+        con.execute(
+            "update kpi.k02_uebergangsquote set numerator = numerator - 1 where werkstatt_nr = ? and year = ?",
+            [workshop, int(period)],
+        )
+        con.execute(
+            "update kpi.k02_uebergangsquote_totals set numerator = numerator - 1 where year = ? and region in (?, 'NRW')",
+            [int(period), lv],
+        )
+        assert totals_hidden() == [True, True], "its Landschaftsverband's total and NRW's"
 
 
 def test_a_corrected_delivery_reveals_no_cell_suppressed_before(demo_home, demo, tmp_path):

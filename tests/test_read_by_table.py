@@ -140,3 +140,19 @@ def test_a_workers_sheet_text_is_what_a_csv_export_would_hold():
         ["2,5", "3", "12"],
         ["01.03.2024", None, "31.12.2023"],
     ]
+
+
+def test_a_blank_header_cell_shifts_no_column():
+    """A column inserted without a heading (a hostile-input review: "Rückkehr am" then read the
+    empty column beside it, and K04 fell to 0.00 without a finding): each named column is read
+    from its own position."""
+    from ingest.workbooks import SheetLayout, sheet_text
+
+    rows = [
+        ["Titel", "", "", ""],
+        ["Pers.-Nr.", "", "Datum", "Rückkehr am"],
+        ["01-1", "", dt.datetime(2024, 3, 1), dt.datetime(2024, 9, 1)],
+        ["01-2", "Notiz", dt.datetime(2024, 4, 1), ""],
+    ]
+    text = sheet_text(rows, SheetLayout(2, {}))
+    assert text.columns == [["01-1", "01-2"], ["01.03.2024", "01.04.2024"], ["01.09.2024", None]]

@@ -302,6 +302,69 @@ def test_a_revision_hides_every_total_above_a_cell_suppressed_anew():
             assert sum(1 for i in parts if i in unknown) != 1, "a total gives the one cell it lacks"
 
 
+def test_a_revision_hides_the_totals_mean_above_a_mean_hidden_anew():
+    """The attack on K05 (2026-12-05): a Kreis's cases went from 5 to 4, so its mean is hidden in
+    the revision (and another Kreis's beside it). Had the Landschaftsverband's mean stayed, its
+    sum's change minus the published Kreise's changes would be the one case's subsidy; a reader of
+    version 1 knows the complement's sum, unchanged. The total's mean is hidden with it, and NRW's."""
+    # Kreise 0-3 of one Landschaftsverband (total 4), one Kreis of the other (5, total 6), NRW (7).
+    spec = TableSpec(counts=("cases",), means={"mean": ("cases", "money")},
+                     groups=((0, 1, 2, 3, 4), (5, 6), (4, 6, 7)))  # fmt: skip
+    cases_before = [7, 5, 9, 13, 34, 20, 20, 54]
+    money_before = [10487.12, 6500.0, 15000.0, 23000.0, 54987.12, 30000.0, 30000.0, 84987.12]
+    cases_after = [11, 4, 9, 13, 37, 20, 20, 57]
+    money_after = [16687.11, 5001.19, 15000.0, 23000.0, 59688.30, 30000.0, 30000.0, 89688.30]
+
+    def decided(cases, money, forced=None, earlier=None):
+        frame = pl.DataFrame(
+            {"cases": cases, "money": money, "mean": [m / c for m, c in zip(money, cases, strict=True)]}
+        )
+        return suppress(frame, spec, forced, earlier)
+
+    first = decided(cases_before, money_before)
+    assert not first["mean"].any(), "version 1 hides no mean"
+    earlier = {c: first[c].to_numpy() for c in first.columns}
+    forced = {c: m.copy() for c, m in earlier.items()}
+    forced["mean"][1] = True  # its cases changed by 1 (publish/extracts.py _forced_by_changed_cases)
+    hidden = decided(cases_after, money_after, forced, earlier)["mean"].to_numpy()
+    assert hidden[1] and hidden[4] and hidden[7], "the Kreis, its Landschaftsverband's mean, NRW's"
+    assert hidden[[0, 2, 3]].sum() >= 1, "and a complement among the Kreise"
+
+
+def test_k01_ranks_are_among_the_published_rates_only():
+    """The attack's table (LVR 2024): with LVR-0203 (24 of 330) and LVR-0206 (2 of 20) suppressed,
+    ranks among all workshops showed 5, 1, 2, 4 beside them: the missing 3 and 6, each between two
+    published rates, and the total gave 2 and 24 back. Ranked among the published rates only, the
+    suppressed ones leave no gap; last year's rank likewise among last year's published rates."""
+    from publish.extracts import _published_ranks
+
+    workshops = ["LVR-0201", "LVR-0202", "LVR-0203", "LVR-0204", "LVR-0205", "LVR-0206"]
+    this_year = pl.DataFrame({
+        "level": ["werkstatt"] * 6 + ["landschaftsverband"], "werkstatt_nr": [*workshops, None],
+        "_period": ["2024"] * 7, "_landschaftsverband": ["LVR"] * 7,
+        "numerator": [35, 60, 24, 40, 29, 2, 190], "denominator": [444, 523, 330, 379, 299, 20, 1995],
+        "value": [7.88, 11.47, 7.27, 10.55, 9.70, 10.0, 9.52], "rank": [5, 1, 4, 2, 3, 3, None],
+        "value_prev_year": [7.24, 11.70, 8.87, 10.76, None, None, None], "rank_prev_year": [4, 1, 3, 2, None, None, None],
+    })  # fmt: skip
+    last_year = this_year.with_columns(
+        pl.lit("2023").alias("_period"),
+        pl.Series("numerator", [32, 61, 29, 40, None, None, 162]),
+        pl.Series("denominator", [442, 521, 327, 372, None, None, 1662]),
+    )
+    table = pl.concat([last_year, this_year])
+    hidden = [False, False, True, False, False, True, False]
+    shown_last_year = [False] * 7
+    mask = pl.DataFrame({
+        "value": shown_last_year + hidden,
+        "value_prev_year": [*shown_last_year, False, False, True, False, False, False, False],
+    })  # fmt: skip
+    ranked = _published_ranks(table, mask).filter(pl.col("_period") == "2024")
+    assert ranked["rank"].to_list() == [4, 1, None, 2, 3, None, None]
+    assert ranked["rank_prev_year"].to_list() == [3, 1, None, 2, None, None, None], (
+        "29/327 suppressed last year"
+    )
+
+
 def test_published_shows_stars_and_keeps_zeros():
     # Row 0 stands alone; rows 1-3 are the parts of the total in row 4.
     frame = pl.DataFrame({"count": [0, 1, 5, 7, 13]})

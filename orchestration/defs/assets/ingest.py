@@ -194,15 +194,14 @@ def _warn_files_with_findings(context: dg.AssetExecutionContext, con) -> None:
 def _with_fed_tables(findings: pl.DataFrame) -> pl.DataFrame:
     """Each finding with the landing tables its file feeds (an unidentified file: every table), so
     that a file-level finding shows under each of them."""
-    fed = {
-        (fmt, part): list(Delivery("", fmt, None, part, "").tables) if fmt else list(SOURCE_TABLES)
-        for fmt, part in findings.select("format", "part").unique().iter_rows()
-    }
-    return findings.with_columns(
-        pl.struct("format", "part")
-        .map_elements(lambda r: fed[(r["format"], r["part"])], return_dtype=pl.List(pl.String))
-        .alias("feeds")
-    )
+    kinds = findings.select("format", "part").unique()
+    feeds = [
+        list(Delivery("", fmt, None, part, "").tables) if fmt else list(SOURCE_TABLES)
+        for fmt, part in kinds.iter_rows()
+    ]
+    fed = kinds.with_columns(pl.Series("feeds", feeds, dtype=pl.List(pl.String)))
+    # joined, not a Python call per finding (a file whose every row fails has millions)
+    return findings.join(fed, on=["format", "part"], how="left", nulls_equal=True, maintain_order="left")
 
 
 def _markdown(frame: pl.DataFrame) -> str:
