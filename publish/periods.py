@@ -16,7 +16,13 @@ def period_kind(period: str) -> str:
         return "year"
     if len(period) == 7 and period[4:6] == "-Q" and period[6] in "1234":
         return "quarter"
-    if len(period) == 7 and period[4] == "-" and period[5:].isascii() and period[5:].isdigit() and 1 <= int(period[5:]) <= 12:
+    if (
+        len(period) == 7
+        and period[4] == "-"
+        and period[5:].isascii()
+        and period[5:].isdigit()
+        and 1 <= int(period[5:]) <= 12
+    ):
         return "month"
     raise ValueError(f"period {period!r} is not JJJJ, JJJJ-Qn or JJJJ-MM")
 

@@ -210,7 +210,8 @@ def test_digits_are_ascii_digits_in_names_and_figures(spec_dir, tmp_path):
     gdb = header.split(";").index("gdb")
     odd = ["abc", "50 %", "\uff15\uff10", "50.0", "70"]
     rows = [
-        ";".join(f if i != gdb else value for i, f in enumerate(r.split(";"))) for r, value in zip(rows, odd, strict=True)
+        ";".join(f if i != gdb else value for i, f in enumerate(r.split(";")))
+        for r, value in zip(rows, odd, strict=True)
     ]
     (tmp_path / "jc_05914_202406_kunden.csv").write_text(
         "\ufeff" + "\r\n".join([header, *rows]) + "\r\n", "utf-8"
