@@ -115,7 +115,14 @@ def _read_all(items: list[Incoming], limits: Limits, plain: PlainCsv | None) -> 
                 results.append(_too_large(item.name, limits))
             else:
                 cells = reader.result(index) if early and content and is_zip(content) else None
-                results.append(read_delivery(item.name, content, item.received, cells, plain))
+                result = read_delivery(item.name, content, item.received, cells, plain)
+                if (rows := _rows_in(result)) > limits.max_file_rows:  # before a finding per row and rule
+                    result.reject(
+                        "too_many_rows",
+                        f"zu viele Zeilen: {_grouped(rows)}; eine Meldung hat höchstens einige Tausend "
+                        f"(Grenze {_grouped(limits.max_file_rows)})",
+                    )
+                results.append(result)
     return results
 
 
@@ -128,6 +135,10 @@ def from_path(path: Path, limits: Limits) -> Incoming:
         lambda: read_bounded(path, limits.max_file_bytes),
         name_problem(raw),
     )
+
+
+def _grouped(number: int) -> str:
+    return f"{number:,}".replace(",", ".")
 
 
 def _rows_in(result: ReadResult) -> int:
@@ -247,7 +258,7 @@ def _reject_unusable(batch: Batch, data_rows: dict[str, int]) -> list[Issue]:
             and not outcome.rejected_because
             and not outcome.held_because
         ):
-            rows = f"{data_rows[outcome.name]:,}".replace(",", ".")
+            rows = _grouped(data_rows[outcome.name])
             outcome.rejected_because = (
                 f"keine Zeile verwendbar: alle {rows} Datenzeilen sind fehlerhaft (Befunde je Zeile unten); "
                 "die Datei wird nicht geladen, eine frühere Lieferung für diesen Zeitraum bleibt gültig"

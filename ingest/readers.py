@@ -321,7 +321,12 @@ def _read_csv(
     first, data = text.split("\n", 1)
     if not first.strip():
         return result.reject("empty_file", "leere Datei (keine Kopfzeile)")
-    header = first.split(dialect.delimiter)
+    # A header in quotes ("Personennummer";...) is legal CSV, as is any quoted field
+    header = (
+        next(csv.reader([first], delimiter=dialect.delimiter))
+        if '"' in first
+        else first.split(dialect.delimiter)
+    )
     if len(header) == 1 and "," in first:
         return result.reject("wrong_separator", "falsches Trennzeichen: ',' statt ';'", row=1)
     if not _check_header(result, header, expected):
@@ -344,7 +349,7 @@ def _read_csv(
             "line_breaks",
             "ein Feld in Anführungszeichen reicht über mehrere Zeilen; jede Zeile muss einzeilig sein",
         )
-    frame = _restore_zeros(result, frame.select(expected), table)
+    frame = _restore_zeros(result, _quoted_empty_as_empty(frame.select(expected)), table)
     result.tables[table] = _with_origin(frame, result.delivery.name, list(range(2, frame.height + 2)))
     return result
 
@@ -390,7 +395,8 @@ class PlainCsv:
         """Each table's rows (text, ``_file`` and ``_row``) of the files it kept; a file with a
         line too long or a wrong number of fields is rejected (its ReadResult says why)."""
         tables = {}
-        for table, files in self._files.items():
+        for table, added in self._files.items():
+            files = [(result, data) for result, data in added if result.plain_rows]  # not rejected since
             frame = self._parse_table(table, files)
             if frame.height:
                 tables[table] = frame
@@ -420,7 +426,7 @@ class PlainCsv:
         )  # fmt: skip
         if frame.height != kept.height:  # cannot happen for regular lines: a reader bug, not a file's
             raise RuntimeError(f"{table}: {kept.height} lines parsed as {frame.height} rows")
-        frame = pl.concat([frame, kept.select("_file", "_row")], how="horizontal")
+        frame = pl.concat([_quoted_empty_as_empty(frame), kept.select("_file", "_row")], how="horizontal")
         return self._restore_zeros(table, frame, by_name)
 
     @staticmethod
@@ -466,6 +472,12 @@ class PlainCsv:
                 pl.when(short).then(pl.col(column).str.zfill(digits)).otherwise(pl.col(column)).alias(column)
             )
         return frame
+
+
+def _quoted_empty_as_empty(frame: pl.DataFrame) -> pl.DataFrame:
+    """A quoted empty field ("") is an empty field, as an unquoted one is: a fully quoted export
+    (legal CSV) had every empty Austritt read as a value, not a date, and its rows quarantined."""
+    return frame.with_columns(pl.col(c).replace("", None) for c, t in frame.schema.items() if t == pl.String)
 
 
 def _restore_zeros(result: ReadResult, frame: pl.DataFrame, table: str) -> pl.DataFrame:

@@ -196,6 +196,9 @@ class Limits:
     """What one delivery may cost, so that no file can exhaust or hang a run."""
 
     max_file_bytes: int = 64 << 20  # the largest export at NRW scale is about 1 MB
+    # A file's data rows: the largest export has a few thousand (a Jobcenter's customers); 64 MB of
+    # ";;;;" rows are 4 million, each failing a dozen rules, and their findings exhausted the memory.
+    max_file_rows: int = 50_000
     workbook_workers: int = 2
     workbook_memory_bytes: int = 512 << 20  # address space of a workbook worker (a monthly workbook: ~20 MB)
     workbook_seconds: float = 60.0  # per workbook (a monthly workbook: ~0.01 s)
@@ -253,6 +256,7 @@ class Settings:
             duckdb_memory_limit=get("TEILHABE_DUCKDB_MEMORY_LIMIT") or default.duckdb_memory_limit,
             limits=Limits(
                 max_file_bytes=_megabytes(get("TEILHABE_MAX_FILE_MB"), limits.max_file_bytes),
+                max_file_rows=int(get("TEILHABE_MAX_FILE_ROWS") or limits.max_file_rows),
                 workbook_memory_bytes=_megabytes(get("TEILHABE_WORKBOOK_MEMORY_MB"), limits.workbook_memory_bytes),
                 workbook_seconds=float(get("TEILHABE_WORKBOOK_SECONDS") or limits.workbook_seconds),
             ),
