@@ -41,6 +41,7 @@ from ingest.chunk import (
     read_chunk,
 )
 from ingest.encodings import forget_values
+from ingest.identify import FIRST_YEAR
 from ingest.inbox import (
     IgnoredEntry,
     InboxFile,
@@ -126,8 +127,10 @@ def _record_ignored(
 
 def received_at(file: InboxFile, now: dt.datetime) -> dt.datetime:
     """When a file arrived: its modification time, never later than now (a clock ahead or a
-    forged time cannot make a future period plausible)."""
-    return min(dt.datetime.fromtimestamp(file.mtime_ns / 1e9, dt.UTC).replace(tzinfo=None), now)
+    forged time cannot make a future period plausible), and now where that time is older than
+    any export (an archive unpacked without times gives 1980: its period was "after receipt")."""
+    modified = dt.datetime.fromtimestamp(file.mtime_ns / 1e9, dt.UTC).replace(tzinfo=None)
+    return now if modified.year < FIRST_YEAR else min(modified, now)
 
 
 def ingest(

@@ -418,3 +418,23 @@ def test_a_file_of_more_rows_than_any_export_is_refused_before_its_rows_are_chec
     assert outcome.rejected_because.startswith(f"zu viele Zeilen: {rows};")
     [outcome] = read_batch([path], limits=Limits(max_file_rows=rows)).files.values()
     assert not outcome.rejected_because
+
+
+def test_a_file_dated_before_any_export_arrived_now():
+    """Unpacked from an archive without times, a file is dated 1980: its December 2024 was "after
+    the month of receipt" and rejected (a hostile-input review). A time older than any export is
+    no arrival time: the run's own time stands for it; a plausible time is kept."""
+    import datetime as dt
+
+    from ingest.inbox import InboxFile
+    from ingest.load import received_at
+
+    now = dt.datetime(2025, 1, 20, 9, 0)
+
+    def dated(when: dt.datetime) -> InboxFile:
+        ns = int(when.replace(tzinfo=dt.UTC).timestamp() * 1e9)
+        return InboxFile(b"jc_05112_202412_kunden.csv", "jc_05112_202412_kunden.csv", 1, ns, ns, 1)
+
+    assert received_at(dated(dt.datetime(1980, 1, 1)), now) == now
+    assert received_at(dated(dt.datetime(2025, 1, 10, 8, 30)), now) == dt.datetime(2025, 1, 10, 8, 30)
+    assert received_at(dated(dt.datetime(2031, 1, 1)), now) == now

@@ -106,7 +106,7 @@ select
     coalesce(make_date(grain.year, 1, 1) - 730 < jobcenter_data.loaded_from, true) as is_provisional,
     cast(null as varchar) as missing_reason,
     case
-        when counted.entrants > 0 and own_jobcenter.kreisschluessel is null
+        when own_jobcenter.kreisschluessel is null  -- also over 0 entrants: never beside some only
             then 'no data from the Kreis''s own Jobcenter: only customers of delivering Jobcenters count'
     end as note
 from grain
