@@ -331,6 +331,7 @@ def _read_csv(
         return result.reject("wrong_separator", "falsches Trennzeichen: ',' statt ';'", row=1)
     if not _check_header(result, header, expected):
         return result
+    data = _without_blank_tail(result, data)
     if plain is not None and tuple(header) == expected and PlainCsv.takes(data, dialect.delimiter):
         plain.add(result, table, dialect.delimiter, data)
         return result
@@ -338,7 +339,7 @@ def _read_csv(
     if not _lengths_ok(result, lines) or not _field_counts_ok(result, lines, dialect, len(header)):
         return result
     frame = pl.read_csv(
-        io.StringIO(text),
+        io.StringIO(f"{first}\n{data}"),
         separator=dialect.delimiter,
         quote_char='"',
         infer_schema=False,
@@ -352,6 +353,20 @@ def _read_csv(
     frame = _restore_zeros(result, _quoted_empty_as_empty(frame.select(expected)), table)
     result.tables[table] = _with_origin(frame, result.delivery.name, list(range(2, frame.height + 2)))
     return result
+
+
+def _without_blank_tail(result: ReadResult, data: str) -> str:
+    """The data lines without the empty lines that end them (an editor's or Excel's extra line
+    breaks; one rejected a whole file as "1 field, the header 7"), each named in a warning."""
+    if not data.endswith("\n\n") and data != "\n":  # the usual file: nothing to split
+        return data
+    lines = data.split("\n")[:-1]
+    kept = len(lines)
+    while kept and lines[kept - 1] == "":
+        kept -= 1
+    for index in range(kept, len(lines)):  # line 1 is the header
+        result.note(index + 2, None, "blank_row", "warning", "Leerzeile am Dateiende übersprungen")
+    return "".join(f"{line}\n" for line in lines[:kept])
 
 
 def _field_counts_ok(result: ReadResult, lines: list[str], dialect: CsvDialect, width: int) -> bool:

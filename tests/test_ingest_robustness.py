@@ -438,3 +438,20 @@ def test_a_file_dated_before_any_export_arrived_now():
     assert received_at(dated(dt.datetime(1980, 1, 1)), now) == now
     assert received_at(dated(dt.datetime(2025, 1, 10, 8, 30)), now) == dt.datetime(2025, 1, 10, 8, 30)
     assert received_at(dated(dt.datetime(2031, 1, 1)), now) == now
+
+
+def test_empty_lines_at_the_end_of_a_csv_are_skipped_with_a_warning(spec_dir, tmp_path):
+    """An editor's or Excel's extra line breaks at the end rejected a whole file ("Zeile 3 hat 1
+    Felder, die Kopfzeile 7"): they are skipped, each named in a warning, and the rows load."""
+    from ingest.batch import read_batch
+
+    name = "wfbm_LWL-0101_2024-06_personen.csv"
+    plain = (spec_dir / "samples" / name).read_bytes()
+    lines = plain.count(b"\n")
+    (tmp_path / name).write_bytes(plain + b"\r\n\r\n")
+    for by_table in (True, False):
+        batch = read_batch([tmp_path / name], by_table=by_table)
+        [outcome] = batch.files.values()
+        assert not outcome.rejected_because and outcome.rows_in == lines - 1
+        warned = batch.findings.filter(pl.col("rule") == "blank_row")
+        assert warned["row"].to_list() == [lines + 1, lines + 2] and set(warned["level"]) == {"warning"}
