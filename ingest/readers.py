@@ -350,7 +350,7 @@ def _read_csv(
             "line_breaks",
             "ein Feld in Anführungszeichen reicht über mehrere Zeilen; jede Zeile muss einzeilig sein",
         )
-    frame = _restore_zeros(result, _quoted_empty_as_empty(frame.select(expected)), table)
+    frame = _restore_zeros(result, _blank_as_empty(frame.select(expected)), table)
     result.tables[table] = _with_origin(frame, result.delivery.name, list(range(2, frame.height + 2)))
     return result
 
@@ -441,7 +441,7 @@ class PlainCsv:
         )  # fmt: skip
         if frame.height != kept.height:  # cannot happen for regular lines: a reader bug, not a file's
             raise RuntimeError(f"{table}: {kept.height} lines parsed as {frame.height} rows")
-        frame = pl.concat([_quoted_empty_as_empty(frame), kept.select("_file", "_row")], how="horizontal")
+        frame = pl.concat([_blank_as_empty(frame), kept.select("_file", "_row")], how="horizontal")
         return self._restore_zeros(table, frame, by_name)
 
     @staticmethod
@@ -489,10 +489,15 @@ class PlainCsv:
         return frame
 
 
-def _quoted_empty_as_empty(frame: pl.DataFrame) -> pl.DataFrame:
-    """A quoted empty field ("") is an empty field, as an unquoted one is: a fully quoted export
-    (legal CSV) had every empty Austritt read as a value, not a date, and its rows quarantined."""
-    return frame.with_columns(pl.col(c).replace("", None) for c, t in frame.schema.items() if t == pl.String)
+def _blank_as_empty(frame: pl.DataFrame) -> pl.DataFrame:
+    """A field of blanks only, or a quoted empty one (""), is an empty field, as an unquoted empty
+    one is: a fully quoted export (legal CSV) had every empty Austritt read as a value, not a date,
+    and a Nachname of " " passed as given."""
+    return frame.with_columns(
+        pl.when(pl.col(c).str.strip_chars(" ") != "").then(pl.col(c)).alias(c)
+        for c, t in frame.schema.items()
+        if t == pl.String
+    )
 
 
 def _restore_zeros(result: ReadResult, frame: pl.DataFrame, table: str) -> pl.DataFrame:

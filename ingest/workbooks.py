@@ -176,7 +176,7 @@ def _cell_text(value: object, digits: int | None) -> str | None:
         if digits and value.is_integer():
             return str(int(value)).zfill(digits)
         return _number_text(value)
-    return str(value)
+    return str(value) if not isinstance(value, str) or value.strip(" ") else None
 
 
 def _number_text(value: float) -> str:
@@ -193,7 +193,7 @@ def _column_text(values: list, digits: int | None) -> list[str | None]:
     dates), the cell-by-cell rule only for mixed ones."""
     kinds = {type(v) for v in values if v is not None and v != ""}
     if kinds <= {str}:
-        return [v or None for v in values]
+        return [v if v and v.strip(" ") else None for v in values]  # blanks only: no value
     if kinds <= {dt.date}:
         return [_german_date(v) if v else None for v in values]
     if kinds <= {float} and not digits:

@@ -455,3 +455,22 @@ def test_empty_lines_at_the_end_of_a_csv_are_skipped_with_a_warning(spec_dir, tm
         assert not outcome.rejected_because and outcome.rows_in == lines - 1
         warned = batch.findings.filter(pl.col("rule") == "blank_row")
         assert warned["row"].to_list() == [lines + 1, lines + 2] and set(warned["level"]) == {"warning"}
+
+
+def test_a_field_of_blanks_only_is_empty(spec_dir, tmp_path):
+    """A Nachname of "   " passed as given (a hostile-input review): blanks only are no value, in a
+    CSV (both reading paths) as in a workbook's cells, so a required field says it is missing."""
+    from ingest.batch import read_batch
+    from ingest.workbooks import _column_text
+
+    name = "wfbm_LWL-0101_2024-06_personen.csv"
+    lines = (spec_dir / "samples" / name).read_bytes().split(b"\r\n")
+    header, first = lines[0].split(b";"), lines[1].split(b";")
+    first[header.index(b"Nachname")] = b"   "
+    lines[1] = b";".join(first)
+    (tmp_path / name).write_bytes(b"\r\n".join(lines))
+    for by_table in (True, False):
+        found = read_batch([tmp_path / name], by_table=by_table).findings
+        found = found.filter((pl.col("level") == "row") & (pl.col("row") == 2))
+        assert found.select("column", "rule").rows() == [("Nachname", "not_nullable")], found.rows()
+    assert _column_text(["Meier", "   ", ""], None) == ["Meier", None, None]
