@@ -283,9 +283,7 @@ def complete_table(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> tuple
         groups[period] = found
     partial = _partial_totals(table, groups, extract)
     if "note" in table.columns:  # the KPI's own notes on its rows (K11), the totals' beside them
-        partial = pl.Series(
-            "note", [a or b for a, b in zip(partial, table["note"], strict=True)], dtype=pl.String
-        )
+        partial = pl.coalesce(partial, "note")
     return table.with_columns(partial), groups
 
 
@@ -425,9 +423,13 @@ def _forced_by_history(
         if column in forced:
             forced[column][cells["_i"].to_numpy()] = True
             now = table[column].cast(pl.Float64, strict=False).gather(cells["_i"])
-            moved = cells["value"].is_not_null() & ~(now - cells["value"]).abs().lt(1e-9).fill_null(False)
-            changed[column][cells.filter(moved)["_i"].to_numpy()] = True
+            changed[column][cells.filter(_moved(now, cells["value"]))["_i"].to_numpy()] = True
     return forced, changed
+
+
+def _moved(now: pl.Series, recorded: pl.Series) -> pl.Series:
+    """Where a value recorded in the history (none before 2026-12-05) differs from today's."""
+    return recorded.is_not_null() & ~(now - recorded).abs().lt(1e-9).fill_null(False)
 
 
 DELIVERED = "(delivered)"  # ops.suppression_history: a period of a table a partner holds
@@ -477,9 +479,7 @@ def _forced_by_changed_cases(kpi: str, table: pl.DataFrame, history: pl.DataFram
         )
         pairs = now.join(before, on=["period", "tier", "region", "landschaftsverband"])
         change = (pairs["_cases"] - pairs["row_key"].cast(pl.Int64)).abs()
-        moved = pairs["value"].is_not_null() & ~(pairs["_mean"] - pairs["value"]).abs().lt(1e-9).fill_null(
-            False
-        )
+        moved = _moved(pairs["_mean"], pairs["value"])
         cells = np.zeros(table.height, dtype=bool)
         cells[pairs.filter(((change >= 1) & (change <= 2)) | ((change == 0) & moved))["_i"].to_numpy()] = True
         forced[mean] = cells
@@ -617,12 +617,11 @@ def _published_ranks(table: pl.DataFrame, mask: pl.DataFrame) -> pl.DataFrame:
         ~mask["value"].alias("_shown"),
         ~mask["value_prev_year"].alias("_shown_prev_year"),
     ).join(rates, on=["werkstatt_nr", "_period"], how="left", maintain_order="left")
-    group = ["_period", "_landschaftsverband"]
+    group, workshop = ["_period", "_landschaftsverband"], pl.col("level") == "werkstatt"  # totals: no rank
     for rank, value, rate, shown in (
         ("rank", "value", "_exact", "_shown"),
         ("rank_prev_year", "value_prev_year", "_exact_prev_year", "_shown_prev_year"),
     ):
-        workshop = pl.col("level") == "werkstatt"  # a total is no workshop: never ranked among them
         ranks = pl.when(workshop & pl.col(shown) & pl.col(value).is_not_null()).then(pl.col(rate))
         ranked = ranked.with_columns(
             pl.when(workshop)
