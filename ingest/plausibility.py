@@ -7,6 +7,9 @@ the wrong month. So, once per source table over the whole batch (never per file)
   measure's or case's start, a transition's or integration's day) but does, is a row fault;
 - many of them (a genuine export has none; a snapshot two years too late ~15 %) mean the file
   belongs to a later period: the file is rejected;
+- a date that must lie in the period itself (a Jobcenter's integrations are the job starts of the
+  month) but lies before it is a row fault (an integration of March 2023 in December 2024's file
+  would change 2023's published figures); many of them mean the file belongs to an earlier period;
 - a Jobcenter's bestand must name the file's own month in ``monat``;
 - a text field holding a control character is a row fault (no export writes one, and it would
   travel invisibly into every table and extract).
@@ -21,18 +24,36 @@ import polars as pl
 
 from ingest.issues import ISSUE_SCHEMA, Issue, listed
 
-# Per table, the date that cannot lie after the Stichtag, and its format.
-DATES_UP_TO_STICHTAG = {
-    "wfbm_personen": ("Eintritt", "%d.%m.%Y"),
-    "wfbm_aussenarbeitsplaetze": ("Beginn", "%d.%m.%Y"),
-    "wfbm_uebergaenge": ("Datum", "%d.%m.%Y"),
-    "jc_kunden": ("elb_seit", "%Y-%m-%d"),
-    "jc_massnahmen": ("eintritt", "%Y-%m-%d"),
-    "jc_integrationen": ("datum", "%Y-%m-%d"),
-    "lv_budget_fuer_arbeit": ("Beginn", "%d.%m.%Y"),
+# Per table, the dates its file's period bounds: (column, format, rule). "after_stichtag": the date
+# cannot lie after the period's last day; "before_period": nor before its first day.
+PERIOD_BOUNDED_DATES = {
+    "wfbm_personen": [("Eintritt", "%d.%m.%Y", "after_stichtag")],
+    "wfbm_aussenarbeitsplaetze": [("Beginn", "%d.%m.%Y", "after_stichtag")],
+    "wfbm_uebergaenge": [("Datum", "%d.%m.%Y", "after_stichtag")],  # re-sent rows lie earlier
+    "jc_kunden": [("elb_seit", "%Y-%m-%d", "after_stichtag")],
+    "jc_massnahmen": [("eintritt", "%Y-%m-%d", "after_stichtag")],
+    "jc_integrationen": [("datum", "%Y-%m-%d", "after_stichtag"), ("datum", "%Y-%m-%d", "before_period")],
+    "lv_budget_fuer_arbeit": [("Beginn", "%d.%m.%Y", "after_stichtag")],
+}
+ROW_MESSAGES = {
+    "after_stichtag": "Datum nach dem Stichtag {} des Meldezeitraums",
+    "before_period": "Datum vor dem Beginn {} des Meldezeitraums (gemeldet wird, was im Zeitraum begann)",
+}
+FILE_MESSAGES = {  # the bound, the period the file then belongs to
+    "after_stichtag": ("nach dem Stichtag", "späteren"),
+    "before_period": ("vor dem Beginn", "früheren"),
 }
 WRONG_PERIOD_SHARE, WRONG_PERIOD_MIN_ROWS = 0.05, 3
 CONTROL_CHARACTER = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
+def period_start(period: str) -> dt.date | None:
+    """The first day of a month (JJJJ-MM) or year (JJJJ); None for a register's period."""
+    if len(period) == 7:
+        return dt.date(int(period[:4]), int(period[5:]), 1)
+    if len(period) == 4:
+        return dt.date(int(period), 1, 1)
+    return None
 
 
 def stichtag(period: str) -> dt.date | None:
@@ -84,12 +105,11 @@ def _control_characters(frame: pl.DataFrame, table: str) -> tuple[pl.DataFrame, 
     return _row_findings(hits, table, pl.col("_column"), "control_character", message, None), bad
 
 
-def _late(frame: pl.DataFrame, table: str, ends: dict) -> pl.Series:
-    """Per row: its date lies after its file's Stichtag."""
-    column, fmt = DATES_UP_TO_STICHTAG[table]
-    end = pl.col("_file").replace_strict(ends, default=None, return_dtype=pl.Date)
-    late = (pl.col(column).str.to_date(fmt, strict=False) > end).fill_null(False)
-    return frame.select(late.alias("late"))["late"]
+def _outside(frame: pl.DataFrame, column: str, fmt: str, bounds: dict, after: bool) -> pl.Series:
+    """Per row: its date lies after (``after``) or before its file's bound."""
+    bound = pl.col("_file").replace_strict(bounds, default=None, return_dtype=pl.Date)
+    day = pl.col(column).str.to_date(fmt, strict=False)
+    return frame.select((day > bound if after else day < bound).fill_null(False).alias("out"))["out"]
 
 
 def _bestand_mismatch(frame: pl.DataFrame | None, periods: dict[str, str]) -> dict[str, Issue]:
@@ -106,57 +126,54 @@ def _bestand_mismatch(frame: pl.DataFrame | None, periods: dict[str, str]) -> di
     return rejected
 
 
-def _wrong_period(tables: dict, late: dict, ends: dict, periods: dict) -> dict[str, Issue]:
-    rejected = {}
-    for table, flags in late.items():
-        column = DATES_UP_TO_STICHTAG[table][0]
-        per_file = (
-            tables[table]
-            .select("_file")
-            .with_columns(flags)
-            .group_by("_file")
-            .agg(pl.col("late").sum(), pl.len())
+def _wrong_period(
+    frame: pl.DataFrame, out: pl.Series, column: str, rule: str, bounds: dict, periods: dict
+) -> dict[str, Issue]:
+    """Files with many rows dated outside their period."""
+    per_file = frame.select("_file").with_columns(out).group_by("_file").agg(pl.col("out").sum(), pl.len())
+    wrong = per_file.filter(
+        (pl.col("out") >= WRONG_PERIOD_MIN_ROWS) & (pl.col("out") > WRONG_PERIOD_SHARE * pl.col("len"))
+    )
+    where, belongs = FILE_MESSAGES[rule]
+    return {
+        name: Issue(
+            name,
+            None,
+            column,
+            "wrong_period",
+            "file",
+            f"{count} von {rows} Zeilen haben ein Datum ({column}) {where} {bounds[name]:%d.%m.%Y}: "
+            f"die Datei gehört wohl zu einem {belongs} Zeitraum als {periods[name]}",
         )
-        wrong = per_file.filter(
-            (pl.col("late") >= WRONG_PERIOD_MIN_ROWS) & (pl.col("late") > WRONG_PERIOD_SHARE * pl.col("len"))
-        )
-        for name, count, rows in wrong.iter_rows():
-            rejected.setdefault(name, Issue(
-                name, None, column, "wrong_period", "file",
-                f"{count} von {rows} Zeilen haben ein Datum ({column}) nach dem Stichtag {ends[name]:%d.%m.%Y}: "
-                f"die Datei gehört wohl zu einem späteren Zeitraum als {periods[name]}",
-            ))  # fmt: skip
-    return rejected
+        for name, count, rows in wrong.iter_rows()
+    }
 
 
 def check_content(tables: dict[str, pl.DataFrame], periods: dict[str, str]) -> Checked:
     """``tables``: every table of the batch (text, with _file and _row); ``periods``: the period
     each file names (after its title block)."""
-    ends = {name: stichtag(period) for name, period in periods.items()}
-    late = {
-        table: _late(frame, table, ends) for table, frame in tables.items() if table in DATES_UP_TO_STICHTAG
+    bounds = {
+        "after_stichtag": {name: stichtag(period) for name, period in periods.items()},
+        "before_period": {name: period_start(period) for name, period in periods.items()},
     }
-    rejected = _bestand_mismatch(tables.get("jc_bestand"), periods) | _wrong_period(
-        tables, late, ends, periods
-    )
+    rejected = _bestand_mismatch(tables.get("jc_bestand"), periods)
+    outside = {}  # (table, column, rule) -> per row: its date lies outside the bound
+    for table, frame in tables.items():
+        for column, fmt, rule in PERIOD_BOUNDED_DATES.get(table, []):
+            out = _outside(frame, column, fmt, bounds[rule], after=rule == "after_stichtag")
+            outside[table, column, rule] = out
+            rejected = _wrong_period(frame, out, column, rule, bounds[rule], periods) | rejected
     kept, findings = {}, []
     for table, delivered in tables.items():
         keep = ~delivered["_file"].is_in(list(rejected))
         frame = delivered.filter(keep)
         control, bad = _control_characters(frame, table)
         findings.append(control)
-        if table in late:
-            column = DATES_UP_TO_STICHTAG[table][0]
-            after = late[table].filter(keep)
-            end = (
-                pl.col("_file")
-                .replace_strict(ends, default=None, return_dtype=pl.Date)
-                .dt.strftime("%d.%m.%Y")
-            )
-            message = pl.format("Datum nach dem Stichtag {} des Meldezeitraums", end)
-            findings.append(
-                _row_findings(frame.filter(after), table, column, "after_stichtag", message, pl.col(column))
-            )
-            bad = bad | after
+        for column, _, rule in PERIOD_BOUNDED_DATES.get(table, []):
+            out = outside[table, column, rule].filter(keep)
+            bound = pl.col("_file").replace_strict(bounds[rule], default=None, return_dtype=pl.Date)
+            message = pl.format(ROW_MESSAGES[rule], bound.dt.strftime("%d.%m.%Y"))
+            findings.append(_row_findings(frame.filter(out), table, column, rule, message, pl.col(column)))
+            bad = bad | out
         kept[table] = frame.filter(~bad)
     return Checked(kept, pl.concat(findings) if findings else pl.DataFrame(schema=ISSUE_SCHEMA), rejected)

@@ -39,7 +39,7 @@ from ingest.formats import (
 from ingest.identify import Delivery, identify, implausible_period
 from ingest.issues import Issue, listed, shown
 from ingest.sniff import is_text, is_zip, what_it_is
-from ingest.workbooks import Cells, SheetLayout, SheetText, Unreadable, WorkbookReader
+from ingest.workbooks import BLANKS, Cells, SheetLayout, SheetText, Unreadable, WorkbookReader
 from schemas import SOURCE_TABLES
 
 BOM = b"\xef\xbb\xbf"
@@ -59,6 +59,7 @@ WORKBOOK_LAYOUTS = {
 }
 WORKBOOK_SHEETS = {kind: tuple(layout) for kind, layout in WORKBOOK_LAYOUTS.items()}
 MAX_LINE_CHARACTERS = 10_000  # an export row has a few hundred characters
+MAX_MISCOUNTED_LINES = 10  # lines with a wrong number of fields quarantined; more reject the file
 RESTORED_ZERO = "führende Null fehlte (Excel?): ergänzt"
 # The many monthly CSV files: parsed table by table (PlainCsv), not file by file.
 PLAIN_FORMATS = {"wfbm_csv", "jc_csv"}
@@ -292,8 +293,23 @@ def _too_long(result: ReadResult, row: int, length: int) -> None:
     )
 
 
-def _wrong_field_count(result: ReadResult, row: int, fields: int, width: int) -> None:
-    result.reject("field_count", f"Zeile {row} hat {fields} Felder, die Kopfzeile {width}", row=row)
+def _wrong_field_counts(
+    result: ReadResult, table: str, miscounted: list[tuple[int, int]], lines: int, width: int
+) -> None:
+    """Lines (row, fields) with another number of fields than the header. A few (a ';' in a name
+    left unquoted) are quarantined and the rest of the file loads; more, and the file is not laid
+    out as its header says: rejected, naming the first."""
+    if len(miscounted) > MAX_MISCOUNTED_LINES or 2 * len(miscounted) >= lines:
+        row, fields = miscounted[0]
+        result.reject("field_count", f"Zeile {row} hat {fields} Felder, die Kopfzeile {width}", row=row)
+        return
+    for row, fields in miscounted:
+        result.note(
+            row, None, "field_count", "row",
+            f"Zeile {row} hat {fields} Felder, die Kopfzeile {width} (ein Trennzeichen zu viel oder zu "
+            "wenig, etwa in einem Text ohne Anführungszeichen): Zeile nicht gelesen",
+            table=table,
+        )  # fmt: skip
 
 
 def _read_csv(
@@ -335,23 +351,34 @@ def _read_csv(
     if plain is not None and tuple(header) == expected and PlainCsv.takes(data, dialect.delimiter):
         plain.add(result, table, dialect.delimiter, data)
         return result
+    return _parse_file(result, first, data, dialect.delimiter, table)
+
+
+def _parse_file(result: ReadResult, first: str, data: str, delimiter: str, table: str) -> ReadResult:
+    """One file's data lines checked per line and parsed (the file-by-file path)."""
+    expected = SOURCE_TABLES[table].columns
     lines = data.split("\n")[:-1]
-    if not _lengths_ok(result, lines) or not _field_counts_ok(result, lines, dialect, len(header)):
+    if not _lengths_ok(result, lines):
         return result
+    rows = _rows_to_read(result, table, lines, delimiter, len(expected))
+    if rows is None:
+        return result
+    if len(rows) != len(lines):
+        data = "".join(f"{lines[row - 2]}\n" for row in rows)
     frame = pl.read_csv(
         io.StringIO(f"{first}\n{data}"),
-        separator=dialect.delimiter,
+        separator=delimiter,
         quote_char='"',
         infer_schema=False,
         has_header=True,
     )
-    if frame.height != len(lines):
+    if frame.height != len(rows):
         return result.reject(
             "line_breaks",
             "ein Feld in Anführungszeichen reicht über mehrere Zeilen; jede Zeile muss einzeilig sein",
         )
-    frame = _restore_zeros(result, _blank_as_empty(frame.select(expected)), table)
-    result.tables[table] = _with_origin(frame, result.delivery.name, list(range(2, frame.height + 2)))
+    frame = _restore_zeros(result, _trimmed(frame.select(expected)), table, rows)
+    result.tables[table] = _with_origin(frame, result.delivery.name, rows)
     return result
 
 
@@ -369,19 +396,37 @@ def _without_blank_tail(result: ReadResult, data: str) -> str:
     return "".join(f"{line}\n" for line in lines[:kept])
 
 
-def _field_counts_ok(result: ReadResult, lines: list[str], dialect: CsvDialect, width: int) -> bool:
-    """Every data line has as many fields as the header (polars would pad a short one with nulls)."""
+def _rows_to_read(
+    result: ReadResult, table: str, lines: list[str], delimiter: str, width: int
+) -> list[int] | None:
+    """The file rows of the data lines to parse: all but those with a wrong number of fields,
+    which are quarantined (None: there were so many that the file is rejected)."""
+    miscounted = _miscounted(lines, delimiter, width)
+    if not miscounted:
+        return list(range(2, len(lines) + 2))
+    _wrong_field_counts(result, table, [(i + 2, n) for i, n in miscounted], len(lines), width)
+    if result.rejected:
+        return None
+    dropped = {i for i, _ in miscounted}
+    return [i + 2 for i in range(len(lines)) if i not in dropped]
+
+
+def _miscounted(lines: list[str], delimiter: str, width: int) -> list[tuple[int, int]]:
+    """(index, fields) of the data lines with another number of fields than the header (polars
+    would pad a short one with nulls)."""
     if not lines:
-        return True
+        return []
     series = pl.Series(lines)
-    counts = series.str.count_matches(dialect.delimiter, literal=True) + 1
+    counts = series.str.count_matches(delimiter, literal=True) + 1
     suspicious = ((counts != width) | series.str.contains('"', literal=True)).arg_true().to_list()
+    miscounted = []
     for index in suspicious:  # exact count for the few lines with quotes or an odd count
-        (fields,) = csv.reader([lines[index]], delimiter=dialect.delimiter, quotechar='"')
+        (fields,) = csv.reader([lines[index]], delimiter=delimiter, quotechar='"')
         if len(fields) != width:
-            _wrong_field_count(result, index + 2, len(fields), width)
-            return False
-    return True
+            miscounted.append((index, len(fields)))
+            if len(miscounted) > MAX_MISCOUNTED_LINES:  # enough to reject the file
+                break
+    return miscounted
 
 
 class PlainCsv:
@@ -428,8 +473,10 @@ class PlainCsv:
             pl.col("_file").repeat_by("rows").explode(),
             pl.int_ranges(2, pl.col("rows") + 2).explode().alias("_row"),
         ).with_columns(pl.Series("_line", "".join(data for _, data in files).split("\n")[:-1], pl.String))
-        self._reject_faulty(lines, by_name, delimiter, width)
+        dropped = self._reject_faulty(table, lines, by_name, delimiter, width)
         kept = lines.filter(pl.col("_file").is_in([n for n, r in by_name.items() if r.plain_rows]))
+        if dropped is not None:
+            kept = kept.join(dropped, on=["_file", "_row"], how="anti", maintain_order="left")
         if not kept.height:
             return pl.DataFrame(
                 schema={**dict.fromkeys(expected, pl.String), "_file": pl.String, "_row": pl.Int64}
@@ -441,15 +488,16 @@ class PlainCsv:
         )  # fmt: skip
         if frame.height != kept.height:  # cannot happen for regular lines: a reader bug, not a file's
             raise RuntimeError(f"{table}: {kept.height} lines parsed as {frame.height} rows")
-        frame = pl.concat([_blank_as_empty(frame), kept.select("_file", "_row")], how="horizontal")
+        frame = pl.concat([_trimmed(frame), kept.select("_file", "_row")], how="horizontal")
         return self._restore_zeros(table, frame, by_name)
 
     @staticmethod
     def _reject_faulty(
-        lines: pl.DataFrame, by_name: dict[str, ReadResult], delimiter: str, width: int
-    ) -> None:
-        """As file by file: the first line too long rejects a file, else the first line with
-        another number of fields than the header (counted exactly where a line has quotes)."""
+        table: str, lines: pl.DataFrame, by_name: dict[str, ReadResult], delimiter: str, width: int
+    ) -> pl.DataFrame | None:
+        """As file by file: the first line too long rejects a file; lines with another number of
+        fields than the header (counted exactly where a line has quotes) are quarantined, or reject
+        their file if there are many. -> the quarantined lines (``_file``, ``_row``), if any."""
         measured = lines.with_columns(
             pl.col("_line").str.len_chars().alias("length"),
             (pl.col("_line").str.count_matches(delimiter, literal=True) + 1).alias("fields"),
@@ -467,13 +515,22 @@ class PlainCsv:
             fields = (
                 len(next(csv.reader([line], delimiter=delimiter, quotechar='"'))) if '"' in line else counted
             )
-            if fields != width:
-                miscounted.setdefault(name, (row, fields))
+            if fields != width and len(miscounted.setdefault(name, [])) <= MAX_MISCOUNTED_LINES:
+                miscounted[name].append((row, fields))
         for name, (row, length) in too_long.items():
             _too_long(by_name[name], row, length)
-        for name, (row, fields) in miscounted.items():
-            if name not in too_long:
-                _wrong_field_count(by_name[name], row, fields, width)
+        dropped = []
+        for name, rows in miscounted.items():
+            result = by_name[name]
+            if name in too_long:
+                continue
+            _wrong_field_counts(result, table, rows, result.plain_rows, width)
+            if not result.rejected:
+                result.plain_rows -= len(rows)
+                dropped.extend((name, row) for row, _ in rows)
+        if not dropped:
+            return None
+        return pl.DataFrame(dropped, schema={"_file": pl.String, "_row": pl.Int64}, orient="row")
 
     @staticmethod
     def _restore_zeros(table: str, frame: pl.DataFrame, by_name: dict[str, ReadResult]) -> pl.DataFrame:
@@ -489,23 +546,21 @@ class PlainCsv:
         return frame
 
 
-def _blank_as_empty(frame: pl.DataFrame) -> pl.DataFrame:
-    """A field of blanks only, or a quoted empty one (""), is an empty field, as an unquoted empty
-    one is: a fully quoted export (legal CSV) had every empty Austritt read as a value, not a date,
-    and a Nachname of " " passed as given."""
+def _trimmed(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each field without the blanks around it (formats.BLANKS); a field of blanks only, or a
+    quoted empty one (""), is an empty field, as an unquoted empty one is: a fully quoted export
+    (legal CSV) had every empty Austritt read as a value, not a date."""
     return frame.with_columns(
-        pl.when(pl.col(c).str.strip_chars(" ") != "").then(pl.col(c)).alias(c)
-        for c, t in frame.schema.items()
-        if t == pl.String
+        pl.col(c).str.strip_chars(BLANKS).replace("", None) for c, t in frame.schema.items() if t == pl.String
     )
 
 
-def _restore_zeros(result: ReadResult, frame: pl.DataFrame, table: str) -> pl.DataFrame:
+def _restore_zeros(result: ReadResult, frame: pl.DataFrame, table: str, rows: list[int]) -> pl.DataFrame:
     for column, digits in ZERO_PADDED.get(table, {}).items():
         short = frame[column].str.contains(rf"^[0-9]{{{digits - 1}}}$").fill_null(False)
         for index in short.arg_true().to_list():
             result.note(
-                index + 2,
+                rows[index],
                 column,
                 "leading_zero_restored",
                 "warning",

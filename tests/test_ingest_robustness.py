@@ -194,6 +194,28 @@ def test_a_date_after_the_stichtag_is_a_row_fault_and_many_reject_the_file(tmp_p
     assert "späteren Zeitraum" in batch.files[many.name].rejected_because
 
 
+def test_an_integration_dated_before_its_month_is_a_row_fault_and_many_reject_the_file(spec_dir, tmp_path):
+    """Integrations are the job starts of the month: one of March 2023 in a later file was loaded
+    and would have changed 2023's published figures (a hostile-input review). A row dated before
+    the month is quarantined; a file of many such rows belongs to an earlier month: rejected."""
+    name = "jc_05914_202406_integrationen.csv"
+    header, *rows = (spec_dir / "samples" / name).read_text("utf-8-sig").splitlines()
+    one = tmp_path / name
+    one.write_text(
+        "\n".join([header, rows[0].replace("2024-06-27", "2023-03-15"), *rows[1:]]) + "\n", "utf-8-sig"
+    )
+    july = tmp_path / "jc_05914_202407_integrationen.csv"
+    july.write_bytes(one.read_bytes().replace(b"2023-03-15", b"2024-06-30"))  # June's file under July's name
+    batch = read_batch([one, july])
+    assert (batch.files[one.name].rows_loaded, batch.files[one.name].rows_quarantined) == (len(rows) - 1, 1)
+    finding = batch.findings.filter(file=one.name, level="row")
+    assert finding.select("row", "column", "rule", "value").rows() == [
+        (2, "datum", "before_period", "2023-03-15")
+    ]
+    assert "01.06.2024" in finding["message"][0]
+    assert "früheren Zeitraum als 2024-07" in batch.files[july.name].rejected_because
+
+
 def test_a_file_without_one_valid_row_is_rejected_and_the_earlier_delivery_stays(tmp_path):
     """A Jobcenter's system update writes every date as TT.MM.JJJJ. Loaded, the file would replace
     the period's earlier delivery with no row, and the period's figures would read 0 instead of
@@ -474,3 +496,23 @@ def test_a_field_of_blanks_only_is_empty(spec_dir, tmp_path):
         found = found.filter((pl.col("level") == "row") & (pl.col("row") == 2))
         assert found.select("column", "rule").rows() == [("Nachname", "not_nullable")], found.rows()
     assert _column_text(["Meier", "   ", ""], None) == ["Meier", None, None]
+
+
+def test_blanks_around_a_value_are_padding(spec_dir, tmp_path):
+    """A Personennummer "4711 " beside "4711" made two persons of one (a hostile-input review):
+    the blanks around a value are trimmed, in both reading paths and in workbook cells, so the
+    repeated person is the same person twice, a duplicate row."""
+    from ingest.workbooks import _cell_text, _column_text
+
+    name = "wfbm_LWL-0101_2024-06_personen.csv"
+    lines = (spec_dir / "samples" / name).read_bytes().split(b"\r\n")
+    first = lines[1].split(b";")
+    first[0] = b" " + first[0] + b"\t "
+    lines.insert(-1, b";".join(first))
+    (tmp_path / name).write_bytes(b"\r\n".join(lines))
+    for by_table in (True, False):
+        batch = read_batch([tmp_path / name], by_table=by_table)
+        found = batch.findings.filter(pl.col("level") == "row")
+        assert found.select("row", "rule").rows() == [(len(lines) - 1, "no_duplicate_row")], found.rows()
+    assert _column_text([" Meier ", "\u00a0Ali"], None) == ["Meier", "Ali"]
+    assert _cell_text("4711 ", None) == "4711"

@@ -32,11 +32,12 @@ def _per_line_faults(folder: Path, demo: Path) -> dict[str, str | None]:
 
     short_kreis = [line.replace(";05", ";5", 1) for line in lines[:3]] + lines[3:]
     personen_file("2024-02", short_kreis, None)  # leading zeros restored, with a warning per row
-    personen_file("2024-03", [*lines[:5], lines[5] + ";extra", *lines[6:]], "field_count")
+    personen_file("2024-03", [*lines[:5], lines[5] + ";extra", *lines[6:]], None)  # row 7 quarantined
     personen_file("2024-04", [*lines[:2], lines[2] + "x" * 12000, *lines[3:]], "line_too_long")
-    personen_file("2024-05", [*lines[:1], ";;;;", lines[1] + ";", *lines[2:]], "field_count")
+    personen_file("2024-05", [*lines[:1], ";;;;", lines[1] + ";", *lines[2:]], None)
     quoted = [f'"{line}"' if i == 3 else line for i, line in enumerate(lines)]  # one field, quoted
-    personen_file("2024-06", quoted, "field_count")
+    personen_file("2024-06", quoted, None)
+    personen_file("2024-09", [line + ";" for line in lines], "field_count")  # every line: rejected
     personen_file("2024-07", [], None)  # the header only
     personen_file("2024-08", [*lines[:4], "x" * 11000 + ";" * 3, lines[4] + ";"], "line_too_long")
     uebergaenge = [  # valid but for the first's Art: a file of no valid row is rejected whole
@@ -51,7 +52,7 @@ def _per_line_faults(folder: Path, demo: Path) -> dict[str, str | None]:
           "cp1252", "field_count")  # fmt: skip
     miscounted = [*uebergaenge[:2], '4715;19.03.2024;SVB;"A;B";44135;47.11']
     write("wfbm_LWL-0101_2024-05_uebergaenge.csv", UEBERGAENGE_HEADER + "\n" + "\n".join(miscounted) + "\n",
-          "cp1252", "field_count")  # fmt: skip
+          "cp1252", None)  # fmt: skip
     mixed = UEBERGAENGE_HEADER + "\r\n" + uebergaenge[0] + "\n" + uebergaenge[1] + "\r\n"
     write("wfbm_LWL-0101_2024-06_uebergaenge.csv", mixed, "cp1252", None)
     massnahmen_header = (demo / "jc_05914_202401_massnahmen.csv").read_text("utf-8-sig").split("\n")[0]
@@ -88,6 +89,7 @@ def test_reading_by_table_equals_reading_each_file_alone(faulty, demo, tmp_path,
     for table, frame in by_table.valid.items():
         assert_frame_equal(frame, alone.valid[table])
     rejected = {name: o.rejected_because for name, o in by_table.files.items()}
+    personen_lines = (demo / "wfbm_LWL-0101_2024-01_personen.csv").read_bytes().count(b"\r\n") - 1
     for name, rule in expected.items():
         rules = set(by_table.findings.filter(file=name, level="file")["rule"])
         assert rules == ({rule} if rule else set()), name
@@ -97,6 +99,21 @@ def test_reading_by_table_equals_reading_each_file_alone(faulty, demo, tmp_path,
     )
     assert restored["row"].to_list() == [2, 3, 4] and restored["value"].str.len_chars().to_list() == [4, 4, 4]
     assert by_table.files["wfbm_LWL-0101_2024-03_uebergaenge.csv"].rows_in == 3
+    miscounted = by_table.findings.filter(rule="field_count", level="row").sort("file", "row")
+    assert miscounted.select("file", "row").rows() == [
+        ("wfbm_LWL-0101_2024-03_personen.csv", 7),
+        ("wfbm_LWL-0101_2024-05_personen.csv", 3),
+        ("wfbm_LWL-0101_2024-05_personen.csv", 4),
+        ("wfbm_LWL-0101_2024-05_uebergaenge.csv", 4),
+        ("wfbm_LWL-0101_2024-06_personen.csv", 5),
+    ]
+    data_lines = {"wfbm_LWL-0101_2024-03_personen.csv": (personen_lines, [7]),
+                  "wfbm_LWL-0101_2024-05_personen.csv": (personen_lines + 1, [3, 4])}  # fmt: skip
+    for name, (count, rows) in data_lines.items():
+        outcome = by_table.files[name]
+        assert (outcome.rows_in, outcome.rows_quarantined) == (count, len(rows)), name
+        loaded = by_table.valid["wfbm_personen"].filter(_file=name)["_row"].to_list()
+        assert not set(rows) & set(loaded) and loaded, name
     assert by_table.files["wfbm_LWL-0101_2024-07_personen.csv"].rows_in == 0
 
 
