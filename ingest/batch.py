@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest.identify import Delivery, identify
+from ingest.identify import Delivery, beyond_retention, identify
 from ingest.inbox import display_name, name_problem, read_bounded
 from ingest.issues import ISSUE_SCHEMA, Issue, issues_frame
 from ingest.plausibility import check_content
@@ -116,6 +116,11 @@ def _read_all(items: list[Incoming], limits: Limits, plain: PlainCsv | None) -> 
             else:
                 cells = reader.result(index) if early and content and is_zip(content) else None
                 result = read_delivery(item.name, content, item.received, cells, plain)
+                period = result.delivery.period if result.delivery and not result.rejected else ""
+                if period and (
+                    problem := beyond_retention(period, item.received, limits.max_period_age_years)
+                ):
+                    result.reject("beyond_retention", problem)
                 if (rows := _rows_in(result)) > limits.max_file_rows:  # before a finding per row and rule
                     result.reject(
                         "too_many_rows",

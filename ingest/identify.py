@@ -106,6 +106,20 @@ def implausible_period(period: str, received: dt.date) -> str | None:
     return None
 
 
+def beyond_retention(period: str, received: dt.date, years: int) -> str | None:
+    """Why the archive could not keep a file of ``period`` received on ``received``: the period
+    ended more than ``years`` (the archive's retention, privacy.md §2) before; else None. A quiet
+    month of 2000 was valid and set the delivery calendar back to 2000 (9,609 files overdue)."""
+    end = f"{period}-12" if len(period) == 4 else period
+    cutoff = dt.date(received.year - years, received.month, 1)
+    if end >= f"{cutoff:%Y-%m}":
+        return None
+    return (
+        f"der Zeitraum {period} endete vor mehr als {years} Jahren: Meldungen werden {years} Jahre "
+        "nach ihrem Zeitraum gelöscht (Aufbewahrungsfrist) und so alte nicht mehr angenommen"
+    )
+
+
 def identify(name: str) -> Delivery | Issue:
     """The delivery a file name announces, or a finding that says what was expected. The whole name
     must match (a trailing newline or other control character never does)."""

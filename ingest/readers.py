@@ -59,6 +59,8 @@ WORKBOOK_LAYOUTS = {
 }
 WORKBOOK_SHEETS = {kind: tuple(layout) for kind, layout in WORKBOOK_LAYOUTS.items()}
 MAX_LINE_CHARACTERS = 10_000  # an export row has a few hundred characters
+# A character of two to four bytes as UTF-8 writes it: in Windows-1252 text, "Ã¼" for "ü"
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 MAX_MISCOUNTED_LINES = 10  # lines with a wrong number of fields quarantined; more reject the file
 RESTORED_ZERO = "führende Null fehlte (Excel?): ergänzt"
 # The many monthly CSV files: parsed table by table (PlainCsv), not file by file.
@@ -171,7 +173,7 @@ def _decode(result: ReadResult, content: bytes, dialect: CsvDialect) -> str | No
             )
             return None
         try:
-            return content.decode("cp1252")
+            text = content.decode("cp1252")
         except UnicodeDecodeError as error:
             line = content[: error.start].count(b"\n") + 1
             result.reject(
@@ -180,6 +182,8 @@ def _decode(result: ReadResult, content: bytes, dialect: CsvDialect) -> str | No
                 row=line,
             )
             return None
+        _note_utf8_rows(result, content, dialect.delimiter.encode())
+        return text
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -193,6 +197,26 @@ def _decode(result: ReadResult, content: bytes, dialect: CsvDialect) -> str | No
     if not text.startswith("\ufeff"):
         result.note(1, None, "no_bom", "warning", "UTF-8 ohne BOM (als UTF-8 gelesen)")
     return text.removeprefix("\ufeff")
+
+
+def _note_utf8_rows(result: ReadResult, content: bytes, delimiter: bytes) -> None:
+    """Rows pasted into a Windows-1252 file from a UTF-8 source read as "MÃ¼ller": loaded as
+    delivered (the name then meets no other agency's record of the person), each named in a
+    warning with its column, so that the sender corrects it. One scan of the file finds none in
+    the usual case."""
+    if content.isascii() or not _UTF8_SEQUENCE.search(content):
+        return
+    header, *lines = content.split(b"\n")
+    columns = header.rstrip(b"\r").split(delimiter)
+    for row, line in enumerate(lines, 2):
+        if match := _UTF8_SEQUENCE.search(line):
+            index = line[: match.start()].count(delimiter)
+            column = columns[index].decode("cp1252", "replace") if index < len(columns) else None
+            result.note(
+                row, column, "utf8_in_cp1252", "warning",
+                "Zeichen in UTF-8-Kodierung (etwa 'Ã¼' statt 'ü') in einer Windows-1252-Datei: so "
+                "gelesen, wie geliefert; bitte die Zeile in Windows-1252 neu exportieren",
+            )  # fmt: skip
 
 
 def _is_utf8(content: bytes) -> bool:

@@ -202,6 +202,8 @@ class Limits:
     workbook_workers: int = 2
     workbook_memory_bytes: int = 512 << 20  # address space of a workbook worker (a monthly workbook: ~20 MB)
     workbook_seconds: float = 60.0  # per workbook (a monthly workbook: ~0.01 s)
+    # A period the archive would no longer keep (Settings.archive_retention_years) is not taken.
+    max_period_age_years: int = 6
 
 
 def default_key_file(environ: Mapping[str, str]) -> Path:
@@ -250,6 +252,7 @@ class Settings:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         get, default, limits = environ.get, cls(DataHome(Path())), Limits()
+        retention = int(get("TEILHABE_ARCHIVE_RETENTION_YEARS") or default.archive_retention_years)
         dagster = get("DAGSTER_HOME")
         return cls(
             home=DataHome(Path(get("TEILHABE_HOME") or "data").resolve(), None, Path(dagster) if dagster else None),
@@ -259,10 +262,11 @@ class Settings:
                 max_file_rows=int(get("TEILHABE_MAX_FILE_ROWS") or limits.max_file_rows),
                 workbook_memory_bytes=_megabytes(get("TEILHABE_WORKBOOK_MEMORY_MB"), limits.workbook_memory_bytes),
                 workbook_seconds=float(get("TEILHABE_WORKBOOK_SECONDS") or limits.workbook_seconds),
+                max_period_age_years=retention,
             ),
             keep_inbox_files=_flag(get("TEILHABE_KEEP_INBOX_FILES")),
             ingest_chunk_files=int(get("TEILHABE_INGEST_CHUNK_FILES") or default.ingest_chunk_files),
-            archive_retention_years=int(get("TEILHABE_ARCHIVE_RETENTION_YEARS") or default.archive_retention_years),
+            archive_retention_years=retention,
             min_free_bytes=_megabytes(get("TEILHABE_MIN_FREE_MB"), default.min_free_bytes),
             analysts_group=get("TEILHABE_ANALYSTS_GROUP") or None,
             pseudonym_key=environ["TEILHABE_PSEUDONYM_KEY"].encode() if "TEILHABE_PSEUDONYM_KEY" in environ else None,

@@ -26,6 +26,7 @@ from ingest.workbooks import Cells, Unreadable, WorkbookReader
 from publish.partners import load_partners
 from publish.periods import period_problem
 from publish.readiness import readiness
+from teilhabe.settings import Limits
 
 KEY = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
 TODAY = dt.date(2026, 12, 1)
@@ -63,6 +64,24 @@ def test_periods_after_the_month_of_receipt_or_before_2000_are_implausible():
     assert implausible_period("2025-02", received)
     assert implausible_period("2099", received)
     assert implausible_period("1999-12", received)
+
+
+def test_a_period_the_archive_would_no_longer_keep_is_refused(spec_dir, tmp_path):
+    """A valid quiet month of 2000 (a header only) from a registered workshop set the delivery
+    calendar back to 2000: 9,609 files overdue (a hostile-input review). A period that ended more
+    than the archive's retention before the file arrived is refused; the retention's edge is kept."""
+    from ingest.identify import beyond_retention
+
+    received = dt.date(2024, 12, 10)
+    assert beyond_retention("2018-12", received, 6) is None and beyond_retention("2018", received, 6) is None
+    assert beyond_retention("2018-11", received, 6) and beyond_retention("2017", received, 6)
+    header = (spec_dir / "samples" / "wfbm_LWL-0101_2024-08_uebergaenge.csv").read_bytes().split(b"\r\n")[0]
+    old = tmp_path / "wfbm_LWL-0101_2000-01_uebergaenge.csv"
+    old.write_bytes(header + b"\r\n")
+    [outcome] = read_batch([old]).files.values()
+    assert "vor mehr als 6 Jahren" in outcome.rejected_because
+    [outcome] = read_batch([old], limits=Limits(max_period_age_years=30)).files.values()
+    assert not outcome.rejected_because
 
 
 def test_inbox_entries_are_classified_without_following_links(tmp_path):
@@ -516,3 +535,24 @@ def test_blanks_around_a_value_are_padding(spec_dir, tmp_path):
         assert found.select("row", "rule").rows() == [(len(lines) - 1, "no_duplicate_row")], found.rows()
     assert _column_text([" Meier ", "\u00a0Ali"], None) == ["Meier", "Ali"]
     assert _cell_text("4711 ", None) == "4711"
+
+
+def test_rows_pasted_in_utf8_into_a_windows_1252_file_are_named(spec_dir, tmp_path):
+    """Rows pasted from a UTF-8 source into a Windows-1252 file ("MÃ¼ller") loaded without a word
+    (a hostile-input review): they still load as delivered, each named in a warning with its
+    column, in both reading paths; the file's own umlauts raise none."""
+    name = "wfbm_LWL-0101_2024-06_personen.csv"
+    lines = (spec_dir / "samples" / name).read_bytes().split(b"\r\n")
+    columns = lines[0].decode("cp1252").split(";")
+    with_umlaut = [i for i, line in enumerate(lines) if i and not line.isascii()]
+    assert len(with_umlaut) >= 2
+    pasted = with_umlaut[0]
+    line = lines[pasted].decode("cp1252")
+    lines[pasted] = line.encode("utf-8")
+    column = columns[line[: next(i for i, c in enumerate(line) if ord(c) > 127)].count(";")]
+    (tmp_path / name).write_bytes(b"\r\n".join(lines))
+    for by_table in (True, False):
+        batch = read_batch([tmp_path / name], by_table=by_table)
+        found = batch.findings.filter(rule="utf8_in_cp1252")
+        assert found.select("row", "column", "level").rows() == [(pasted + 1, column, "warning")]
+        assert not batch.files[name].rows_quarantined and not batch.files[name].rejected_because
