@@ -21,6 +21,7 @@ from ingest.identify import Delivery, sender_named_in
 from ingest.inbox import IgnoredEntry, InboxFile, Unstable, take
 from ingest.landing import PERSON_COLUMNS, RECORD_IDENTITY, identified, landing_frame, linkage_frame
 from ingest.pseudonymise import PseudonymKey
+from teilhabe.disk import free_bytes
 from teilhabe.settings import Limits
 
 
@@ -126,6 +127,10 @@ class _Intake:
         return self._pending.pop(index).result()
 
     def _take(self, arrival: Arrival) -> bytes | None:
+        room = free_bytes(self.archive) - self.limits.keep_free_bytes
+        if arrival.file.size > room:  # the size the copy takes, also of a sparse file
+            self.unstable.append(IgnoredEntry(arrival.name, "no_space", _no_space(arrival.file.size, room)))
+            return b""
         try:
             taken = take(arrival.file, self.archive, self.limits.max_file_bytes)
         except Unstable as reason:
@@ -137,6 +142,13 @@ class _Intake:
             ) from error
         self.taken[arrival.name] = (taken.sha256, taken.size, arrival)
         return taken.content
+
+
+def _no_space(size: int, room: int) -> str:
+    return (
+        f"too large to archive: {size / 2**20:,.0f} MB, {max(room, 0) / 2**20:,.0f} MB free beyond the "
+        "minimum kept free (TEILHABE_MIN_FREE_MB); left in the inbox"
+    )
 
 
 @dataclass(frozen=True)

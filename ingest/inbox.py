@@ -70,7 +70,7 @@ class InboxFile:
 @dataclass(frozen=True)
 class IgnoredEntry:
     name: str
-    kind: str  # directory | symlink | fifo | socket | device | hidden | unstable | unreadable
+    kind: str  # directory | symlink | fifo | socket | device | hidden | unstable | unreadable | no_space
     reason: str
 
 

@@ -204,6 +204,9 @@ class Limits:
     workbook_seconds: float = 60.0  # per workbook (a monthly workbook: ~0.01 s)
     # A period the archive would no longer keep (Settings.archive_retention_years) is not taken.
     max_period_age_years: int = 6
+    # A file larger than the free space beyond this (Settings.min_free_bytes) is left in the
+    # inbox: archiving it would fill the disk and fail this run and every one after.
+    keep_free_bytes: int = 256 << 20
 
 
 def default_key_file(environ: Mapping[str, str]) -> Path:
@@ -253,6 +256,7 @@ class Settings:
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         get, default, limits = environ.get, cls(DataHome(Path())), Limits()
         retention = int(get("TEILHABE_ARCHIVE_RETENTION_YEARS") or default.archive_retention_years)
+        keep_free = _megabytes(get("TEILHABE_MIN_FREE_MB"), default.min_free_bytes)
         dagster = get("DAGSTER_HOME")
         return cls(
             home=DataHome(Path(get("TEILHABE_HOME") or "data").resolve(), None, Path(dagster) if dagster else None),
@@ -263,11 +267,12 @@ class Settings:
                 workbook_memory_bytes=_megabytes(get("TEILHABE_WORKBOOK_MEMORY_MB"), limits.workbook_memory_bytes),
                 workbook_seconds=float(get("TEILHABE_WORKBOOK_SECONDS") or limits.workbook_seconds),
                 max_period_age_years=retention,
+                keep_free_bytes=keep_free,
             ),
             keep_inbox_files=_flag(get("TEILHABE_KEEP_INBOX_FILES")),
             ingest_chunk_files=int(get("TEILHABE_INGEST_CHUNK_FILES") or default.ingest_chunk_files),
             archive_retention_years=retention,
-            min_free_bytes=_megabytes(get("TEILHABE_MIN_FREE_MB"), default.min_free_bytes),
+            min_free_bytes=keep_free,
             analysts_group=get("TEILHABE_ANALYSTS_GROUP") or None,
             pseudonym_key=environ["TEILHABE_PSEUDONYM_KEY"].encode() if "TEILHABE_PSEUDONYM_KEY" in environ else None,
             pseudonym_key_file=Path(get("TEILHABE_PSEUDONYM_KEY_FILE") or default_key_file(environ)),

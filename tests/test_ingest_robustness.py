@@ -405,6 +405,36 @@ def test_a_file_the_pipeline_may_not_read_is_left_and_the_rest_load(spec_dir, tm
     assert (inbox / locked).exists() and not (inbox / readable).exists()
 
 
+def test_a_file_larger_than_the_free_space_is_left_and_the_rest_load(spec_dir, tmp_path):
+    """A sparse file of 2 GiB (no block in the inbox) would have filled the disk as its archive
+    copy and failed this run and every one after (a hostile-input review). A file larger than the
+    free space beyond the minimum kept free is left in the inbox and named; the others load."""
+    import duckdb
+
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+    from teilhabe.disk import free_bytes
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    huge, readable = "wfbm_LWL-0101_2024-06_personen.csv", "jc_05914_202406_kunden.csv"
+    (inbox / readable).write_bytes((spec_dir / "samples" / readable).read_bytes())
+    with open(inbox / huge, "wb") as sparse:
+        sparse.truncate(2 << 30)
+    archive = tmp_path / "archive"
+    limits = Limits(keep_free_bytes=max(free_bytes(tmp_path) - (1 << 30), 0))  # 1 GiB "free"
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        load.ingest(con, inbox, archive, key, run_id="huge", limits=limits)
+        logged = con.execute("select file_name, status from ops.delivery_log").fetchall()
+        ignored = con.execute("select entry_name, reason from ops.ignored_entries").fetchall()
+    assert logged == [(readable, "loaded")]
+    assert [name for name, _ in ignored] == [huge] and "too large to archive: 2,048 MB" in ignored[0][1]
+    assert (inbox / huge).exists() and not any(
+        p.stat().st_size > 1 << 20 for p in archive.rglob("*") if p.is_file()
+    )
+
+
 def test_a_header_repeating_one_column_a_hundred_thousand_times_is_refused_in_one_line():
     """The duplicate check counted each column in the whole header (quadratic: 3 million columns,
     6 MB, held a run for hours). One pass; the finding names the column once."""
