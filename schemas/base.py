@@ -14,6 +14,11 @@ WERKSTATT_NR_PATTERN = r"(?:LWL|LVR)-[0-9]{4}"  # the one pattern: contracts, fi
 WERKSTATT_NR = {"regex": rf"^{WERKSTATT_NR_PATTERN}$", "hint": "LWL-NNNN oder LVR-NNNN"}
 COUNT = {"regex": r"^[0-9]+$", "hint": "eine ganze Zahl >= 0"}
 YES_NO = ("J", "N")
+# Free texts, at most (characters): a name (German double names stay under 60), a source's own
+# key, a company's name.
+NAME_TEXT = {"limit": 100}
+KEY_TEXT = {"limit": 50}
+LONG_TEXT = {"limit": 200}
 
 
 class Contract(pa.DataFrameModel):

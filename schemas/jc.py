@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandera.polars as pa
 
-from schemas.base import COUNT, PLZ, WZ, YES_NO, Contract
+from schemas.base import COUNT, LONG_TEXT, NAME_TEXT, PLZ, WZ, YES_NO, Contract
 from schemas.rules import ISO_DATE
 
 D = ISO_DATE
@@ -24,8 +24,8 @@ class Kunden(Contract):
     """The customers in the target group on the Stichtag."""
 
     kundennummer: str = pa.Field(pattern=KUNDENNUMMER, no_duplicate_row=(), one_version_per_file=())
-    nachname: str
-    vorname: str
+    nachname: str = pa.Field(max_length=NAME_TEXT)
+    vorname: str = pa.Field(max_length=NAME_TEXT)
     geburtsdatum: str = pa.Field(date_format=D, impossible_date=D)
     geschlecht: str = pa.Field(code=["M", "W", "D"])
     plz: str = pa.Field(pattern=PLZ)
@@ -45,7 +45,7 @@ class Massnahmen(Contract):
     austritt: str = pa.Field(
         nullable=True, date_format=D, impossible_date=D, end_before_start={"start": "eintritt", "fmt": D}
     )
-    arbeitgeber: str = pa.Field(nullable=True)
+    arbeitgeber: str = pa.Field(nullable=True, max_length=LONG_TEXT)
     arbeitgeber_plz: str = pa.Field(nullable=True, pattern=PLZ)
     abbruch: str = pa.Field(code=list(YES_NO))
 
@@ -56,7 +56,7 @@ class Integrationen(Contract):
     kundennummer: str = pa.Field(pattern=KUNDENNUMMER, no_duplicate_row=())
     datum: str = pa.Field(date_format=D, impossible_date=D)
     art: str = pa.Field(code=["SVB", "AUSB", "SELB"])
-    arbeitgeber: str
+    arbeitgeber: str = pa.Field(max_length=LONG_TEXT)
     arbeitgeber_plz: str = pa.Field(pattern=PLZ)
     branche_wz: str = pa.Field(pattern=WZ)
     befristet: str = pa.Field(code=list(YES_NO))

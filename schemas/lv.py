@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandera.polars as pa
 
-from schemas.base import COUNT, KREISE, PLZ, WERKSTATT_NR, Contract
+from schemas.base import COUNT, KEY_TEXT, KREISE, LONG_TEXT, NAME_TEXT, PLZ, WERKSTATT_NR, Contract
 from schemas.rules import GERMAN_DATE
 
 D = GERMAN_DATE
@@ -14,11 +14,11 @@ class Werkstaetten(Contract):
     """The register of recognised workshops."""
 
     werkstatt_nr: str = pa.Field(alias="Werkstatt-Nr.", pattern=WERKSTATT_NR, one_version_per_file=())
-    name: str = pa.Field(alias="Name")
-    traeger: str = pa.Field(alias="Träger")
-    strasse: str = pa.Field(alias="Straße", nullable=True)
+    name: str = pa.Field(alias="Name", max_length=LONG_TEXT)
+    traeger: str = pa.Field(alias="Träger", max_length=LONG_TEXT)
+    strasse: str = pa.Field(alias="Straße", nullable=True, max_length=LONG_TEXT)
     plz: str = pa.Field(alias="PLZ", pattern=PLZ)
-    ort: str = pa.Field(alias="Ort")
+    ort: str = pa.Field(alias="Ort", max_length=LONG_TEXT)
     kreisschluessel: str = pa.Field(alias="Kreisschlüssel", known_kreis=list(KREISE))
     plaetze: str = pa.Field(alias="Plätze", pattern=COUNT)
     anerkannt_seit: str = pa.Field(alias="anerkannt seit", nullable=True, date_format=D, impossible_date=D)
@@ -28,7 +28,7 @@ class Leistungsdokumentation(Contract):
     """The figures each workshop reported for a year."""
 
     werkstatt_nr: str = pa.Field(alias="Werkstatt-Nr.", pattern=WERKSTATT_NR, one_version_per_file=())
-    werkstatt: str = pa.Field(alias="Werkstatt")
+    werkstatt: str = pa.Field(alias="Werkstatt", max_length=LONG_TEXT)
     ab: str = pa.Field(alias="Beschäftigte AB 31.12.", nullable=True, pattern=COUNT)
     biap: str = pa.Field(alias="BiAp 31.12.", nullable=True, pattern=COUNT)
     uebergaenge: str = pa.Field(alias="Übergänge", nullable=True, pattern=COUNT)
@@ -39,12 +39,14 @@ class Leistungsdokumentation(Contract):
 class BudgetFuerArbeit(Contract):
     """Budget für Arbeit cases touching the year."""
 
-    aktenzeichen: str = pa.Field(alias="Aktenzeichen", no_duplicate_row=(), one_version_per_file=())
-    nachname: str = pa.Field(alias="Nachname")
-    vorname: str = pa.Field(alias="Vorname")
+    aktenzeichen: str = pa.Field(
+        alias="Aktenzeichen", max_length=KEY_TEXT, no_duplicate_row=(), one_version_per_file=()
+    )
+    nachname: str = pa.Field(alias="Nachname", max_length=NAME_TEXT)
+    vorname: str = pa.Field(alias="Vorname", max_length=NAME_TEXT)
     geburtsdatum: str = pa.Field(alias="Geburtsdatum", date_format=D, impossible_date=D)
     herkunft: str = pa.Field(alias="Herkunft Werkstatt-Nr.", nullable=True, pattern=WERKSTATT_NR)
-    arbeitgeber: str = pa.Field(alias="Arbeitgeber")
+    arbeitgeber: str = pa.Field(alias="Arbeitgeber", max_length=LONG_TEXT)
     arbeitgeber_plz: str = pa.Field(alias="Arbeitgeber PLZ", pattern=PLZ)
     beginn: str = pa.Field(alias="Beginn", date_format=D, impossible_date=D)
     ende: str = pa.Field(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandera.polars as pa
 
-from schemas.base import KREISE, PLZ, WZ, Contract
+from schemas.base import KEY_TEXT, KREISE, LONG_TEXT, NAME_TEXT, PLZ, WZ, Contract
 from schemas.rules import GERMAN_DATE
 
 D = GERMAN_DATE
@@ -13,9 +13,11 @@ D = GERMAN_DATE
 class Personen(Contract):
     """Every person who belonged to the workshop on any day of the month (a full snapshot)."""
 
-    personennummer: str = pa.Field(alias="Personennummer", no_duplicate_row=(), one_version_per_file=())
-    nachname: str = pa.Field(alias="Nachname")
-    vorname: str = pa.Field(alias="Vorname")
+    personennummer: str = pa.Field(
+        alias="Personennummer", max_length=KEY_TEXT, no_duplicate_row=(), one_version_per_file=()
+    )
+    nachname: str = pa.Field(alias="Nachname", max_length=NAME_TEXT)
+    vorname: str = pa.Field(alias="Vorname", max_length=NAME_TEXT)
     geburtsdatum: str = pa.Field(alias="Geburtsdatum", date_format=D, impossible_date=D)
     geschlecht: str = pa.Field(alias="Geschlecht", code=["m", "w", "d"])
     plz: str = pa.Field(alias="PLZ", pattern=PLZ)
@@ -48,9 +50,9 @@ class Personen(Contract):
 class Aussenarbeitsplaetze(Contract):
     """Placements in regular companies active on any day of the month."""
 
-    personennummer: str = pa.Field(alias="Personennummer", no_duplicate_row=())
+    personennummer: str = pa.Field(alias="Personennummer", max_length=KEY_TEXT, no_duplicate_row=())
     art: str = pa.Field(alias="Art", code=["BIAP", "BIG", "PRA"])
-    betrieb: str = pa.Field(alias="Betrieb")
+    betrieb: str = pa.Field(alias="Betrieb", max_length=LONG_TEXT)
     betrieb_plz: str = pa.Field(alias="Betrieb_PLZ", pattern=PLZ)
     branche_wz: str = pa.Field(alias="Branche_WZ", pattern=WZ)
     beginn: str = pa.Field(alias="Beginn", date_format=D, impossible_date=D)
@@ -66,16 +68,16 @@ class Aussenarbeitsplaetze(Contract):
         decimal={"decimal": ","},
         decimal_range={"low_exclusive": 0, "high": 40, "decimal": ","},
     )
-    jobcoach: str = pa.Field(alias="Jobcoach", nullable=True)
+    jobcoach: str = pa.Field(alias="Jobcoach", nullable=True, max_length=NAME_TEXT)
 
 
 class Uebergaenge(Contract):
     """Transitions whose Datum lies in the month, re-sent when their Rueckkehr changes."""
 
-    personennummer: str = pa.Field(alias="Personennummer", no_duplicate_row=())
+    personennummer: str = pa.Field(alias="Personennummer", max_length=KEY_TEXT, no_duplicate_row=())
     datum: str = pa.Field(alias="Datum", date_format=D, impossible_date=D)
     art: str = pa.Field(alias="Art", code=["SVB", "BFA", "BFAUS", "INK", "AUS"])
-    arbeitgeber: str = pa.Field(alias="Arbeitgeber")
+    arbeitgeber: str = pa.Field(alias="Arbeitgeber", max_length=LONG_TEXT)
     arbeitgeber_plz: str = pa.Field(alias="Arbeitgeber_PLZ", pattern=PLZ)
     branche_wz: str = pa.Field(alias="Branche_WZ", pattern=WZ)
     rueckkehr: str = pa.Field(

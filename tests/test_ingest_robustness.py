@@ -586,3 +586,21 @@ def test_rows_pasted_in_utf8_into_a_windows_1252_file_are_named(spec_dir, tmp_pa
         found = batch.findings.filter(rule="utf8_in_cp1252")
         assert found.select("row", "column", "level").rows() == [(pasted + 1, column, "warning")]
         assert not batch.files[name].rows_quarantined and not batch.files[name].rejected_because
+
+
+def test_a_free_text_longer_than_any_export_writes_is_a_row_fault(spec_dir, tmp_path):
+    """6,200 names of 4,900 letters each (60 MB, every line within the reader's limit) held a run
+    for three minutes in the names' encodings (a hostile-input review). A name longer than 100
+    characters is a row fault, its value not shown (an identifier); 100 pass."""
+    name = "wfbm_LWL-0101_2024-06_personen.csv"
+    lines = (spec_dir / "samples" / name).read_bytes().split(b"\r\n")
+    header = lines[0].split(b";")
+    for index, length in ((1, 101), (2, 100)):
+        fields = lines[index].split(b";")
+        fields[header.index(b"Nachname")] = b"M" * length
+        lines[index] = b";".join(fields)
+    (tmp_path / name).write_bytes(b"\r\n".join(lines))
+    batch = read_batch([tmp_path / name])
+    found = batch.findings.filter(level="row")
+    assert found.select("row", "column", "rule", "value").rows() == [(2, "Nachname", "max_length", None)]
+    assert found["message"][0] == "länger als 100 Zeichen"
