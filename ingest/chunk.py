@@ -19,6 +19,7 @@ import polars as pl
 from ingest.batch import Batch, Incoming, read_batch
 from ingest.identify import Delivery, sender_named_in
 from ingest.inbox import IgnoredEntry, InboxFile, Unstable, take
+from ingest.issues import Issue, issues_frame
 from ingest.landing import PERSON_COLUMNS, RECORD_IDENTITY, identified, landing_frame, linkage_frame
 from ingest.pseudonymise import PseudonymKey
 from teilhabe.disk import free_bytes
@@ -240,15 +241,32 @@ def _replacement_key(table: str, delivery: Delivery) -> tuple[str, str, str]:
     return (table, delivery.sender or "", delivery.period)
 
 
-def _previous_deliveries(con: duckdb.DuckDBPyConnection) -> dict[tuple, int]:
-    """The first delivery of each content (for duplicates), loaded or superseded since."""
+# A workshop's placements can stay the same for months; any other file with data rows that is
+# byte for byte another period's was most likely exported for the wrong month.
+SAME_BYTES_EXPECTED = {"aussenarbeitsplaetze"}
+
+
+def _previous_deliveries(con: duckdb.DuckDBPyConnection) -> tuple[dict[tuple, int], dict[tuple, str]]:
+    """The first delivery of each content (for duplicates), loaded or superseded since; and the
+    period each content with data rows was first delivered for (sha256, sender, part)."""
     previous: dict[tuple, int] = {}
-    for sha, fmt, sender, part, period, delivery_id in con.execute(
-        "select sha256, format, sender, part, period, delivery_id from ops.delivery_log "
+    periods: dict[tuple, str] = {}
+    for sha, fmt, sender, part, period, rows, delivery_id in con.execute(
+        "select sha256, format, sender, part, period, rows_in, delivery_id from ops.delivery_log "
         "where status in ('loaded', 'superseded') order by delivery_id"
     ).fetchall():
         previous.setdefault(_duplicate_key(sha, fmt, sender, part, period), delivery_id)
-    return previous
+        if rows and fmt != "lv_register":
+            periods.setdefault((sha, sender, part), period)
+    return previous, periods
+
+
+def _same_bytes_as_another_period(name: str, period: str, other: str) -> Issue:
+    return Issue(
+        name, None, None, "same_bytes_other_period", "warning",
+        f"byteweise gleich der Lieferung für {other}: geladen für {period}; bitte prüfen, ob der "
+        "richtige Zeitraum exportiert wurde (sonst die richtige Datei erneut senden)",
+    )  # fmt: skip
 
 
 def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[pl.DataFrame, dict]:
@@ -257,8 +275,8 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
     start = ctx.con.execute("select coalesce(max(delivery_id), 0) from ops.delivery_log").fetchone()[0]
     in_received_order = sorted(batch.files, key=lambda n: (taken[n].mtime_ns, n))
     ids = {name: start + i for i, name in enumerate(in_received_order, start=1)}
-    previous = _previous_deliveries(ctx.con)
-    log_rows, latest = [], {}
+    previous, periods = _previous_deliveries(ctx.con)
+    log_rows, latest, warnings = [], {}, []
     for name in in_received_order:
         outcome, file = batch.files[name], taken[name]
         d = outcome.delivery
@@ -279,6 +297,10 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
             previous[content] = ids[name]
             for table in d.tables:
                 latest[_replacement_key(table, d)] = name
+            if outcome.rows_in and d.format != "lv_register" and d.part not in SAME_BYTES_EXPECTED:
+                other = periods.setdefault((file.sha256, d.sender, d.part), d.period)
+                if other != d.period:
+                    warnings.append(_same_bytes_as_another_period(name, d.period, other))
         log_rows.append(
             {
                 "delivery_id": ids[name], "file_name": name, "format": d.format if d else None,
@@ -289,6 +311,8 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
                 "rows_quarantined": outcome.rows_quarantined, "message": message, "superseded_by": None,
             }
         )  # fmt: skip
+    if warnings:
+        batch.findings = pl.concat([batch.findings, issues_frame(warnings)])
     log = pl.DataFrame(log_rows, infer_schema_length=None)
     return _superseded_within(log, batch, latest, ids), latest
 

@@ -435,6 +435,39 @@ def test_a_file_larger_than_the_free_space_is_left_and_the_rest_load(spec_dir, t
     )
 
 
+def test_the_same_bytes_under_another_period_load_with_a_warning(spec_dir, tmp_path):
+    """A snapshot sent again under the next month's name loaded without a word (a hostile-input
+    review). It loads (a month may be a copy of the one before), with a warning naming the period
+    whose bytes it repeats, in this run or a later one; a workshop's placements, which can stay the
+    same for months, raise none."""
+    import duckdb
+
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    personen = (spec_dir / "samples" / "wfbm_LWL-0101_2024-06_personen.csv").read_bytes()
+    placements = (spec_dir / "samples" / "wfbm_LWL-0101_2024-06_aussenarbeitsplaetze.csv").read_bytes()
+    warned = "select file_name, message from ops.quarantine where rule = 'same_bytes_other_period'"
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        for month in ("06", "07"):
+            (inbox / f"wfbm_LWL-0101_2024-{month}_personen.csv").write_bytes(personen)
+            (inbox / f"wfbm_LWL-0101_2024-{month}_aussenarbeitsplaetze.csv").write_bytes(placements)
+        load.ingest(con, inbox, tmp_path / "archive", key, run_id="one")
+        (inbox / "wfbm_LWL-0101_2024-08_personen.csv").write_bytes(personen)
+        load.ingest(con, inbox, tmp_path / "archive", key, run_id="two")
+        statuses = {s for (s,) in con.execute("select status from ops.delivery_log").fetchall()}
+        found = con.execute(warned + " order by file_name").fetchall()
+    assert statuses == {"loaded"}
+    assert [name for name, _ in found] == [
+        "wfbm_LWL-0101_2024-07_personen.csv",
+        "wfbm_LWL-0101_2024-08_personen.csv",
+    ]
+    assert all("gleich der Lieferung für 2024-06" in message for _, message in found)
+
+
 def test_a_header_repeating_one_column_a_hundred_thousand_times_is_refused_in_one_line():
     """The duplicate check counted each column in the whole header (quadratic: 3 million columns,
     6 MB, held a run for hours). One pass; the finding names the column once."""
