@@ -202,7 +202,7 @@ def load_chunk(ctx: LoadContext, chunk: ReadChunk) -> None:
     }
     _date_registers(batch, taken)
     log, latest = _decide(ctx, batch, taken)
-    _replace_older(ctx, latest, log)
+    log = _replace_older(ctx, latest, log)
     _write_landing(ctx, batch, latest, log)
     _write_log(ctx.con, log, batch.findings)
     _warn_unknown_persons(ctx.con, log.filter(pl.col("status") == "loaded")["delivery_id"].to_list())
@@ -273,7 +273,8 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
     """Each file's delivery id (in received order) and status, as the rows of the delivery log;
     and which file now holds each (landing table, sender, period): a later file of the batch wins."""
     start = ctx.con.execute("select coalesce(max(delivery_id), 0) from ops.delivery_log").fetchone()[0]
-    in_received_order = sorted(batch.files, key=lambda n: (taken[n].mtime_ns, n))
+    # as the chunks were cut (ingest/load.py): a file dated 1980 counts as received by the run
+    in_received_order = sorted(batch.files, key=lambda n: (taken[n].received_at, taken[n].mtime_ns, n))
     ids = {name: start + i for i, name in enumerate(in_received_order, start=1)}
     previous, periods = _previous_deliveries(ctx.con)
     log_rows, latest, warnings = [], {}, []
@@ -337,26 +338,40 @@ def _superseded_within(log: pl.DataFrame, batch: Batch, latest: dict, ids: dict[
     )
 
 
-def _replace_older(ctx: LoadContext, latest: dict, log: pl.DataFrame) -> None:
+def _replace_older(ctx: LoadContext, latest: dict, log: pl.DataFrame) -> pl.DataFrame:
     """Earlier deliveries of the same table, sender and period leave the landing tables (they stay
-    in the archive and the log, as superseded): one join per table."""
+    in the archive and the log, as superseded): one join per table. "Earlier" is received earlier
+    (spec/sources.md): a file received before the one in force (a held file released after its own
+    correction arrived) replaces nothing; it is superseded by that one where it loses every table.
+    Returns the log with those files marked."""
     ids = dict(log.select("file_name", "delivery_id").iter_rows())
+    received = dict(log.select("delivery_id", "received_at").iter_rows())
     replacing = pl.DataFrame(
-        [(table, sender, period, ids[name]) for (table, sender, period), name in latest.items()],
-        schema={"landing_table": pl.String, "sender": pl.String, "period": pl.String, "new_id": pl.Int64},
+        [(table, sender, period, ids[name], received[ids[name]]) for (table, sender, period), name in latest.items()],
+        schema={"landing_table": pl.String, "sender": pl.String, "period": pl.String, "new_id": pl.Int64,
+                "new_received": pl.Datetime("us")},
         orient="row",
-    )
+    )  # fmt: skip
     con = ctx.con
     con.register("_replacing", replacing.to_arrow())
     superseded: dict[int, int] = {}  # old delivery -> the one replacing it
+    kept_by: dict[int, int] = {}  # a new file received before the delivery in force -> that delivery
+    lost: set[int] = set()  # such files
     for table in replacing["landing_table"].unique().to_list():
-        replaced = con.execute(
+        found = con.execute(
             f"""
-            select distinct l.delivery_id, r.new_id
+            select distinct l.delivery_id, r.new_id, r.sender, r.period, d.received_at > r.new_received
             from landing.{table} l
             join _replacing r on r.landing_table = '{table}' and l.sender = r.sender and l.period = r.period
+            join ops.delivery_log d on d.delivery_id = l.delivery_id
             """
         ).fetchall()
+        replaced = [(old, new) for old, new, _, _, newer in found if not newer]
+        for old, new, sender, period, newer in found:
+            if newer:
+                kept_by[new] = old
+                lost.add(new)
+                latest.pop((table, sender, period), None)
         if replaced:
             con.execute(
                 f"delete from landing.{table} where delivery_id in (select unnest(?))",
@@ -374,6 +389,19 @@ def _replace_older(ctx: LoadContext, latest: dict, log: pl.DataFrame) -> None:
         )
         con.unregister("_superseded")
         ctx.report.superseded += len(superseded)
+    still_taking = {ids[name] for name in latest.values()}
+    beaten = {new: kept_by[new] for new in lost if new not in still_taking}
+    if not beaten:
+        return log
+    is_beaten = pl.col("delivery_id").is_in(list(beaten))
+    return log.with_columns(
+        pl.when(is_beaten).then(pl.lit("superseded")).otherwise(pl.col("status")).alias("status"),
+        pl.when(is_beaten).then(0).otherwise(pl.col("rows_loaded")).alias("rows_loaded"),
+        pl.when(is_beaten)
+        .then(pl.col("delivery_id").replace_strict(beaten, default=None, return_dtype=pl.Int64))
+        .otherwise(pl.col("superseded_by"))
+        .alias("superseded_by"),
+    )
 
 
 def _write_landing(ctx: LoadContext, batch: Batch, latest: dict, log: pl.DataFrame) -> None:

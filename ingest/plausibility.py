@@ -11,8 +11,9 @@ the wrong month. So, once per source table over the whole batch (never per file)
   month) but lies before it is a row fault (an integration of March 2023 in December 2024's file
   would change 2023's published figures); many of them mean the file belongs to an earlier period;
 - a Jobcenter's bestand must name the file's own month in ``monat``;
-- a text field holding a control character is a row fault (no export writes one, and it would
-  travel invisibly into every table and extract).
+- a text field holding a control character or an invisible format character is a row fault (no
+  export writes one, and it would travel invisibly into every table and extract, or make a
+  second person of one).
 """
 
 from __future__ import annotations
@@ -44,7 +45,12 @@ FILE_MESSAGES = {  # the bound, the period the file then belongs to
     "before_period": ("vor dem Beginn", "früheren"),
 }
 WRONG_PERIOD_SHARE, WRONG_PERIOD_MIN_ROWS = 0.05, 3
-CONTROL_CHARACTER = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+# Control characters, and the invisible format characters (soft hyphen, zero-width space and
+# joiners, direction marks, word joiner, a BOM inside a text): "01-00406" with a soft hyphen made
+# a second person of one, without a finding.
+CONTROL_CHARACTER = (
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x{ad}\x{200b}-\x{200f}\x{202a}-\x{202e}\x{2060}-\x{2064}\x{feff}]"
+)
 
 
 def period_start(period: str) -> dt.date | None:
@@ -101,7 +107,7 @@ def _control_characters(frame: pl.DataFrame, table: str) -> tuple[pl.DataFrame, 
     hits = (
         flags.filter(bad).unpivot(index=["_file", "_row"], on=texts, variable_name="_column").filter("value")
     )
-    message = "enthält ein Steuerzeichen (ein unsichtbares Sonderzeichen)"
+    message = "enthält ein Steuer- oder Formatzeichen (ein unsichtbares Sonderzeichen)"
     return _row_findings(hits, table, pl.col("_column"), "control_character", message, None), bad
 
 

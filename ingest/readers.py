@@ -61,16 +61,18 @@ WORKBOOK_SHEETS = {kind: tuple(layout) for kind, layout in WORKBOOK_LAYOUTS.item
 MAX_LINE_CHARACTERS = 10_000  # an export row has a few hundred characters
 # A character of two to four bytes as UTF-8 writes it: in Windows-1252 text, "Ã¼" for "ü"
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
-MAX_MISCOUNTED_LINES = 10  # lines with a wrong number of fields quarantined; more reject the file
+MAX_MISCOUNTED_LINES = 10  # unreadable lines (fields, quotes) quarantined; more reject the file
 RESTORED_ZERO = "führende Null fehlte (Excel?): ergänzt"
 # The many monthly CSV files: parsed table by table (PlainCsv), not file by file.
 PLAIN_FORMATS = {"wfbm_csv", "jc_csv"}
 # A data line that is one whole record: each field unquoted (no quote in it) or quoted ("" inside).
 _FIELD = '(?:[^{d}"\n]*|"(?:[^"\n]|"")*")'
-_REGULAR_LINES = {
-    d: re.compile(f"(?:{_FIELD.format(d=d)}(?:{d}{_FIELD.format(d=d)})*\n)*")
-    for d in {dialect.delimiter for dialect in (WFBM_CSV, JC_CSV)}
+_RECORD = {
+    d: f"{_FIELD.format(d=d)}(?:{d}{_FIELD.format(d=d)})*"
+    for d in {WFBM_CSV.delimiter, JC_CSV.delimiter, LV_CSV.delimiter}
 }
+_REGULAR_LINE = {d: re.compile(record) for d, record in _RECORD.items()}
+_REGULAR_LINES = {d: re.compile(f"(?:{record}\n)*") for d, record in _RECORD.items()}
 
 
 @dataclass
@@ -317,23 +319,31 @@ def _too_long(result: ReadResult, row: int, length: int) -> None:
     )
 
 
-def _wrong_field_counts(
-    result: ReadResult, table: str, miscounted: list[tuple[int, int]], lines: int, width: int
-) -> None:
-    """Lines (row, fields) with another number of fields than the header. A few (a ';' in a name
-    left unquoted) are quarantined and the rest of the file loads; more, and the file is not laid
-    out as its header says: rejected, naming the first."""
-    if len(miscounted) > MAX_MISCOUNTED_LINES or 2 * len(miscounted) >= lines:
-        row, fields = miscounted[0]
-        result.reject("field_count", f"Zeile {row} hat {fields} Felder, die Kopfzeile {width}", row=row)
+# Per kind of faulty line: why the whole file is rejected (many such lines), and what a quarantined
+# line adds to it.
+_LINE_FAULTS = {
+    "field_count": "ein Trennzeichen zu viel oder zu wenig, etwa in einem Text ohne Anführungszeichen",
+    "stray_quote": 'ein Feld mit " steht ganz in Anführungszeichen, ein " darin verdoppelt',
+}
+
+
+def _faulty_lines(result: ReadResult, table: str, faults: list[tuple[int, str, str]], lines: int) -> None:
+    """Lines (row, rule, what is wrong) that cannot be read as a record: another number of fields
+    than the header, or a stray quotation mark. A few (a ';' or '"' in a name left unquoted) are
+    quarantined and the rest of the file loads; more, and the file is not laid out as its header
+    says: rejected, naming the first."""
+    if len(faults) > MAX_MISCOUNTED_LINES or 2 * len(faults) >= lines:
+        row, rule, text = faults[0]
+        result.reject(rule, text, row=row)
         return
-    for row, fields in miscounted:
+    for row, rule, text in faults:
         result.note(
-            row, None, "field_count", "row",
-            f"Zeile {row} hat {fields} Felder, die Kopfzeile {width} (ein Trennzeichen zu viel oder zu "
-            "wenig, etwa in einem Text ohne Anführungszeichen): Zeile nicht gelesen",
-            table=table,
-        )  # fmt: skip
+            row, None, rule, "row", f"{text} ({_LINE_FAULTS[rule]}): Zeile nicht gelesen", table=table
+        )
+
+
+def _field_count(row: int, fields: int, width: int) -> tuple[int, str, str]:
+    return row, "field_count", f"Zeile {row} hat {fields} Felder, die Kopfzeile {width}"
 
 
 def _read_csv(
@@ -423,34 +433,44 @@ def _without_blank_tail(result: ReadResult, data: str) -> str:
 def _rows_to_read(
     result: ReadResult, table: str, lines: list[str], delimiter: str, width: int
 ) -> list[int] | None:
-    """The file rows of the data lines to parse: all but those with a wrong number of fields,
+    """The file rows of the data lines to parse: all but those that cannot be read as a record,
     which are quarantined (None: there were so many that the file is rejected)."""
-    miscounted = _miscounted(lines, delimiter, width)
-    if not miscounted:
+    faults = _unreadable_lines(lines, delimiter, width)
+    if not faults:
         return list(range(2, len(lines) + 2))
-    _wrong_field_counts(result, table, [(i + 2, n) for i, n in miscounted], len(lines), width)
+    _faulty_lines(result, table, [(i + 2, rule, text) for i, rule, text in faults], len(lines))
     if result.rejected:
         return None
-    dropped = {i for i, _ in miscounted}
+    dropped = {i for i, _, _ in faults}
     return [i + 2 for i in range(len(lines)) if i not in dropped]
 
 
-def _miscounted(lines: list[str], delimiter: str, width: int) -> list[tuple[int, int]]:
-    """(index, fields) of the data lines with another number of fields than the header (polars
-    would pad a short one with nulls)."""
+def _unreadable_lines(lines: list[str], delimiter: str, width: int) -> list[tuple[int, str, str]]:
+    """(index, rule, what is wrong) of the data lines with another number of fields than the
+    header (polars would pad a short one with nulls), or a quotation mark inside an unquoted field
+    or never closed (`O"Neill`: polars refused the whole file, and the finding named no row)."""
     if not lines:
         return []
     series = pl.Series(lines)
     counts = series.str.count_matches(delimiter, literal=True) + 1
     suspicious = ((counts != width) | series.str.contains('"', literal=True)).arg_true().to_list()
-    miscounted = []
+    faults = []
     for index in suspicious:  # exact count for the few lines with quotes or an odd count
         (fields,) = csv.reader([lines[index]], delimiter=delimiter, quotechar='"')
+        row = index + 2
         if len(fields) != width:
-            miscounted.append((index, len(fields)))
-            if len(miscounted) > MAX_MISCOUNTED_LINES:  # enough to reject the file
-                break
-    return miscounted
+            faults.append((index, *_field_count(row, len(fields), width)[1:]))
+        elif not _REGULAR_LINE[delimiter].fullmatch(lines[index]):
+            faults.append(
+                (
+                    index,
+                    "stray_quote",
+                    f'Zeile {row}: ein Anführungszeichen (") mitten in einem Feld oder nicht geschlossen',
+                )
+            )
+        if len(faults) > MAX_MISCOUNTED_LINES:  # enough to reject the file
+            break
+    return faults
 
 
 class PlainCsv:
@@ -548,7 +568,9 @@ class PlainCsv:
             result = by_name[name]
             if name in too_long:
                 continue
-            _wrong_field_counts(result, table, rows, result.plain_rows, width)
+            _faulty_lines(
+                result, table, [_field_count(row, fields, width) for row, fields in rows], result.plain_rows
+            )
             if not result.rejected:
                 result.plain_rows -= len(rows)
                 dropped.extend((name, row) for row, _ in rows)

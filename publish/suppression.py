@@ -15,8 +15,9 @@ any partner's slice is cut from it.
   count: the next smallest cell of the group is suppressed too (not a 0 while another is left: a
   reader often knows a 0 from elsewhere). As a safety net the table is then
   checked exactly: while any suppressed count can be computed from the published counts and the
-  group equations (linear algebra), or is 0 because its group's published parts already make the
-  total (counts are never negative), the next smallest cell of one of its groups is suppressed.
+  group equations (linear algebra), or is 0 or 1 because its group's published total leaves the
+  hidden parts no room (each hidden count is at least 1 unless it is 0), the next smallest cell of
+  one of its groups is suppressed.
   A cell without a value (no delivery: "x", left out of its total) hides nothing and never counts
   as one of a group's suppressed cells.
 - Versions: cells suppressed in an earlier version stay suppressed, and a reader of that version
@@ -151,15 +152,15 @@ def determined_cells(
 ) -> list[int]:
     """Suppressed cells whose value follows from the published cells and the group sums: x_i is
     determined when the unit vector e_i lies in the row space of the equations over the unknowns.
-    With the ``values``, also every hidden part of a group whose published total equals its
-    published parts: counts are never negative, so each hidden part is 0. A cell without a value
-    (``missing``) is known to be outside its total, not hidden."""
+    With the ``values``, also the hidden parts of a group whose published total leaves them no
+    room (_at_their_least). A cell without a value (``missing``) is known to be outside its total,
+    not hidden."""
     missing = np.zeros(len(mask), dtype=bool) if missing is None else missing
     hidden = mask & ~missing
     groups = tuple(g for g in groups if not missing[g[-1]])  # a total without a value: no equation
     found = set(_by_equations(hidden, groups))
     if values is not None:
-        found.update(_zero_by_the_rest(hidden, missing, values, groups))
+        found.update(_at_their_least(hidden, missing, values, groups))
     return sorted(found)
 
 
@@ -192,16 +193,21 @@ def _by_equations(hidden: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> li
     return found
 
 
-def _zero_by_the_rest(
+def _at_their_least(
     hidden: np.ndarray, missing: np.ndarray, values: np.ndarray, groups: tuple[tuple[int, ...], ...]
 ) -> list[int]:
+    """The hidden parts of a group whose published total leaves them no room. A reader knows that
+    a hidden count is at least 1 unless it is 0 (a suppressed count is 1 or 2, and a complement is
+    never a 0 while another cell is left), so where the total minus the published parts equals the
+    number of hidden parts that are not 0, each is exactly 1 or 0: one file gave eight hidden 1s
+    (K14, a Landschaftsverband's transitions: 35 - 32 published = 3 over three hidden Kreise).
+    Judged on the true values: every hidden part at most 1 (a total already made by the published
+    parts: every one 0)."""
     found = []
     for *parts, total in groups:
         unknown_parts = [i for i in parts if hidden[i]]
-        if unknown_parts and not hidden[total]:
-            rest = values[total] - sum(values[i] for i in parts if not hidden[i] and not missing[i])
-            if abs(rest) < 1e-9:
-                found += unknown_parts
+        if unknown_parts and not hidden[total] and all(values[i] <= 1 for i in unknown_parts):
+            found += unknown_parts
     return found
 
 

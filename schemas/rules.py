@@ -37,6 +37,7 @@ MESSAGES = {
     "gdb_step": "Grad der Behinderung muss leer sein oder 20 bis 100 in Zehnerschritten",
     "no_duplicate_row": "doppelte Zeile (gleich einer früheren Zeile der Datei)",
     "one_version_per_file": "kommt in der Datei zweimal mit verschiedenen Angaben vor",
+    "one_version_per_key": "kommt mit demselben {also} in der Datei zweimal mit verschiedenen Angaben vor",
     "note_row": "keine Datenzeile (eine Notiz oder Bemerkung)",
     "max_length": "länger als {limit} Zeichen",
 }
@@ -139,6 +140,14 @@ def _data_columns() -> pl.Expr:
 def one_version_per_file(data: PolarsData) -> pl.LazyFrame:
     """A key (a person in a snapshot, a sex in bestand) has one version of its data per file."""
     return _rows(pl.struct(_data_columns()).n_unique().over("_file", data.key) == 1)(data)
+
+
+@extensions.register_check_method(statistics=["also"])
+def one_version_per_key(data: PolarsData, *, also: str) -> pl.LazyFrame:
+    """A key of two columns (a transition: the person and its Datum) has one version of its data
+    per file: two rows of one transition, one with a Rückkehr, made the published K04 depend on
+    their order."""
+    return _rows(pl.struct(_data_columns()).n_unique().over("_file", data.key, also) == 1)(data)
 
 
 @extensions.register_check_method

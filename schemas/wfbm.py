@@ -74,7 +74,12 @@ class Aussenarbeitsplaetze(Contract):
 class Uebergaenge(Contract):
     """Transitions whose Datum lies in the month, re-sent when their Rueckkehr changes."""
 
-    personennummer: str = pa.Field(alias="Personennummer", max_length=KEY_TEXT, no_duplicate_row=())
+    personennummer: str = pa.Field(
+        alias="Personennummer",
+        max_length=KEY_TEXT,
+        no_duplicate_row=(),
+        one_version_per_key={"also": "Datum"},
+    )
     datum: str = pa.Field(alias="Datum", date_format=D, impossible_date=D)
     art: str = pa.Field(alias="Art", code=["SVB", "BFA", "BFAUS", "INK", "AUS"])
     arbeitgeber: str = pa.Field(alias="Arbeitgeber", max_length=LONG_TEXT)

@@ -278,6 +278,53 @@ def test_mixed_line_ends_are_read_and_control_characters_quarantine_their_row(tm
     assert {"mixed_line_ends", "control_character"} <= rules
 
 
+def test_an_invisible_format_character_in_a_key_quarantines_its_row(tmp_path):
+    """A soft hyphen in a Personennummer (cp1252 byte 0xAD, invisible) made a second person of one
+    without a finding (a hostile-input review); a zero-width space did the same from a workbook.
+    Such characters are row faults like control characters."""
+    rows = ["1;03.01.2022;SVB;Firma;44137;84.11;", "2\xad3;04.01.2022;SVB;Firma;44137;84.11;"]
+    path = tmp_path / "wfbm_LWL-0101_2022-01_uebergaenge.csv"
+    path.write_bytes(f"{UEBERGAENGE_HEADER}\r\n{rows[0]}\r\n{rows[1]}\r\n".encode("cp1252"))
+    batch = read_batch([path])
+    found = batch.findings.filter(level="row")
+    assert found.select("row", "column", "rule").rows() == [(3, "Personennummer", "control_character")]
+
+
+def test_one_transition_twice_with_other_data_quarantines_both_rows(tmp_path):
+    """One person's transition of one day twice in a file, once with a Rückkehr: both loaded, and
+    their order decided K04 (11.11 or 22.22, a hostile-input review). Like a person twice in a
+    snapshot, both rows are quarantined; the same row twice is a duplicate of the first."""
+    rows = [
+        "1;03.01.2022;SVB;Firma;44137;84.11;",
+        "1;03.01.2022;SVB;Firma;44137;84.11;20.01.2022",
+        "2;04.01.2022;SVB;Firma;44137;84.11;",
+        "2;04.01.2022;SVB;Firma;44137;84.11;",
+        "1;05.01.2022;SVB;Firma;44137;84.11;",
+    ]
+    path = _uebergaenge(tmp_path, "wfbm_LWL-0101_2022-01_uebergaenge.csv", rows)
+    batch = read_batch([path])
+    found = batch.findings.filter(level="row").select("row", "rule").rows()
+    assert found == [(2, "one_version_per_key"), (3, "one_version_per_key"), (5, "no_duplicate_row")]
+    assert "mit demselben Datum" in batch.findings.filter(rule="one_version_per_key")["message"][0]
+
+
+def test_a_stray_quotation_mark_quarantines_its_line(tmp_path):
+    """A Nachname O"Neill (a '"' inside an unquoted field) rejected the whole file as "konnte nicht
+    gelesen werden (ComputeError)", naming no row (a hostile-input review). The line is quarantined
+    with its row and the rest loads; a quoted field with "" inside is read as ever."""
+    rows = [
+        '1;03.01.2022;SVB;O"Neill GmbH;44137;84.11;',
+        '2;04.01.2022;SVB;"Bäckerei ""Zum Hirsch"" OHG";44137;84.11;',
+        "3;05.01.2022;SVB;Firma;44137;84.11;",
+    ]
+    path = _uebergaenge(tmp_path, "wfbm_LWL-0101_2022-01_uebergaenge.csv", rows)
+    batch = read_batch([path])
+    assert not batch.files[path.name].rejected_because
+    found = batch.findings.filter(level="row")
+    assert found.select("row", "rule").rows() == [(2, "stray_quote")]
+    assert batch.valid["wfbm_uebergaenge"]["Arbeitgeber"].to_list() == ['Bäckerei "Zum Hirsch" OHG', "Firma"]
+
+
 # --- when a partner's period is complete ----------------------------------------------------------
 
 
@@ -637,3 +684,64 @@ def test_a_free_text_longer_than_any_export_writes_is_a_row_fault(spec_dir, tmp_
     found = batch.findings.filter(level="row")
     assert found.select("row", "column", "rule", "value").rows() == [(2, "Nachname", "max_length", None)]
     assert found["message"][0] == "länger als 100 Zeichen"
+
+
+def test_a_malformed_residence_postcode_is_never_shown(spec_dir, tmp_path):
+    """A person's PLZ is dropped at the door (privacy.md: the Kreis stays), but a malformed one
+    was echoed as the finding's value into the sender's Rückmeldung and ops.quarantine (a privacy
+    attack). It is withheld like a name."""
+    for name, column, bad in (
+        ("wfbm_LWL-0101_2024-06_personen.csv", "PLZ", "4588"),
+        ("jc_05914_202406_kunden.csv", "plz", "581O9"),
+    ):
+        encoding = "cp1252" if name.startswith("wfbm") else "utf-8-sig"
+        end = "\r\n" if name.startswith("wfbm") else "\n"
+        header, first, *rest = (spec_dir / "samples" / name).read_bytes().decode(encoding).split(end)
+        fields = first.split(";")
+        fields[header.split(";").index(column)] = bad
+        (tmp_path / name).write_bytes(end.join([header, ";".join(fields), *rest]).encode(encoding))
+        found = read_batch([tmp_path / name]).findings.filter(level="row")
+        assert found.select("row", "column", "rule", "value").rows() == [(2, column, "pattern", None)], name
+
+
+def test_a_held_file_released_after_its_correction_replaces_nothing(spec_dir, tmp_path):
+    """A workshop's June file was held (no register named the workshop); its correction came with
+    the register in the next run and loaded, and then the release loaded the held file again over
+    it (a hostile-input review). "Earlier" is received earlier: the released file is superseded by
+    the correction, whose rows stay."""
+    import duckdb
+
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    inbox.mkdir()
+    register = (spec_dir / "samples" / "lv_LWL_werkstaetten.csv").read_bytes()
+    name = "wfbm_LWL-0101_2024-06_personen.csv"
+    held = (spec_dir / "samples" / name).read_bytes()
+    header, *rows = held.split(b"\r\n")[:-1]
+    correction = b"\r\n".join([header, *rows[:2]]) + b"\r\n"
+
+    def deliver(file: str, content: bytes, day: int) -> None:
+        (inbox / file).write_bytes(content)
+        stamp = dt.datetime(2024, 7, day).timestamp()
+        os.utime(inbox / file, (stamp, stamp))
+
+    without = b"\r\n".join(line for line in register.split(b"\r\n") if not line.startswith(b"LWL-0101"))
+    deliver("lv_LWL_werkstaetten.csv", without, 1)
+    deliver(name, held, 5)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        load.ingest(con, inbox, archive, key, run_id="one")
+        deliver(name, correction, 20)
+        deliver("lv_LWL_werkstaetten.csv", register, 21)
+        load.ingest(con, inbox, archive, key, run_id="two")
+        log = con.execute(
+            "select delivery_id, status, superseded_by from ops.delivery_log where file_name = ? order by 1",
+            [name],
+        ).fetchall()
+        loaded = con.execute("select count(*), min(delivery_id) from landing.wfbm_personen").fetchone()
+    (first, *_), corrected = log[0], next(entry for entry in log if entry[1] == "loaded")
+    assert log[0][1] == "released" and loaded == (2, corrected[0]), (log, loaded)
+    released = [entry for entry in log if entry[0] not in (first, corrected[0])]
+    assert [(status, by) for _, status, by in released] == [("superseded", corrected[0])], log

@@ -218,15 +218,17 @@ def test_an_attacker_with_every_version_recovers_nothing(table, data):
 def known_to_an_attacker(mask: np.ndarray, missing: np.ndarray, values: np.ndarray, groups) -> list[int]:
     """Independently of the implementation: the hidden cells (suppressed, with a value) an
     attacker computes from the published cells, knowing that a cell without a value ("x") is
-    outside its total and that counts are never negative: by the group equations (null space), and
-    as 0 in a group whose published parts already make its published total."""
+    outside its total and that a hidden count is at least 1 unless it is 0 (primaries are 1 or 2,
+    a complement is not a 0 while another cell is left): by the group equations (null space), and
+    as their least values in a group whose published total minus its published parts is no more
+    than the number of its hidden parts that are not 0."""
     hidden = mask & ~missing
     found = set(recoverable(hidden, groups))
     for *parts, total in groups:
         if hidden[total]:
             continue
         rest = values[total] - sum(values[i] for i in parts if not hidden[i] and not missing[i])
-        if rest == 0:
+        if rest == sum(min(values[i], 1) for i in parts if hidden[i]):
             found.update(i for i in parts if hidden[i])
     return sorted(found)
 
@@ -265,6 +267,18 @@ def test_a_zero_is_not_the_complement_while_another_cell_is_left():
     frame = pl.DataFrame({"count": [1, 0, 0, 7, 8]})
     spec = TableSpec(counts=("count",), groups=((0, 1, 2, 3, 4),))
     assert suppress(frame, spec)["count"].to_list() == [True, False, False, True, False]
+
+
+def test_hidden_ones_are_not_left_at_their_least():
+    """A reader knows a hidden count is at least 1 unless it is 0: K14's LVR transitions, 35 in
+    all, 32 in published Kreise and three hidden Kreise gave three 1s (a privacy attack). Another
+    cell of the group is hidden with them, so each hidden part keeps a range."""
+    frame = pl.DataFrame({"count": [1, 1, 1, 3, 5, 7, 8, 0, 0, 9, 35]})
+    spec = TableSpec(counts=("count",), groups=(tuple(range(11)),))
+    hidden = suppress(frame, spec)["count"].to_numpy()
+    assert hidden.tolist()[:4] == [True, True, True, True] and not hidden[10]
+    values = frame["count"].to_numpy()
+    assert known_to_an_attacker(hidden, np.zeros(11, dtype=bool), values, spec.groups) == []
 
 
 def test_a_cell_suppressed_anew_beside_earlier_ones_is_not_alone():
