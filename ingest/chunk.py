@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 
 from ingest.batch import Batch, Incoming, read_batch
+from ingest.formats import WFBM_PARTS
 from ingest.identify import Delivery, sender_named_in
 from ingest.inbox import IgnoredEntry, InboxFile, Unstable, take
 from ingest.issues import Issue, issues_frame
@@ -85,6 +86,7 @@ class Arrival:
     mtime_ns: int
     name_problem: str | None = None
     from_inbox: bool = True
+    held_id: int | None = None  # a held file being released: its held entry in the delivery log
 
     @property
     def name(self) -> str:
@@ -129,7 +131,7 @@ class _Intake:
 
     def _take(self, arrival: Arrival) -> bytes | None:
         room = free_bytes(self.archive) - self.limits.keep_free_bytes
-        if arrival.file.size > room:  # the size the copy takes, also of a sparse file
+        if arrival.from_inbox and arrival.file.size > room:  # what the copy takes, also of a sparse file
             self.unstable.append(IgnoredEntry(arrival.name, "no_space", _no_space(arrival.file.size, room)))
             return b""
         try:
@@ -161,6 +163,7 @@ class _Taken:
     mtime_ns: int
     received_at: dt.datetime
     inbox_file: InboxFile | None
+    held_id: int | None = None
 
 
 @dataclass
@@ -197,12 +200,12 @@ def load_chunk(ctx: LoadContext, chunk: ReadChunk) -> None:
     intake, batch = chunk.intake, chunk.batch
     ctx.report.new_files -= len(intake.unstable)
     taken = {
-        name: _Taken(sha, size, a.mtime_ns, a.received_at, a.file if a.from_inbox else None)
+        name: _Taken(sha, size, a.mtime_ns, a.received_at, a.file if a.from_inbox else None, a.held_id)
         for name, (sha, size, a) in intake.taken.items()
     }
     _date_registers(batch, taken)
     log, latest = _decide(ctx, batch, taken)
-    log = _replace_older(ctx, latest, log)
+    _replace_older(ctx, latest, log)
     _write_landing(ctx, batch, latest, log)
     _write_log(ctx.con, log, batch.findings)
     _warn_unknown_persons(ctx.con, log.filter(pl.col("status") == "loaded")["delivery_id"].to_list())
@@ -261,6 +264,28 @@ def _previous_deliveries(con: duckdb.DuckDBPyConnection) -> tuple[dict[tuple, in
     return previous, periods
 
 
+RELEASED_TOO_LATE = (
+    "gehalten, bis das Werkstättenverzeichnis die Werkstatt nannte; inzwischen kam eine spätere "
+    "Lieferung für denselben Zeitraum, die gilt"
+)
+
+
+def _taken_after(con: duckdb.DuckDBPyConnection, delivery: Delivery, held_id: int) -> int | None:
+    """The newest delivery of the same sender, part and period that the pipeline took after a held
+    file (its correction, sent with the register): the released file replaces nothing then. The
+    pipeline's own order (delivery ids), not the files' modification times, which senders set."""
+    overlapping = [delivery.part]  # a workshop's workbook holds its three CSV parts
+    if delivery.part == "workbook":
+        overlapping += WFBM_PARTS
+    elif delivery.part in WFBM_PARTS:
+        overlapping.append("workbook")
+    return con.execute(
+        "select max(delivery_id) from ops.delivery_log where sender = ? and period = ? "
+        "and list_contains(?, part) and delivery_id > ? and status in ('loaded', 'superseded')",
+        [delivery.sender, delivery.period, overlapping, held_id],
+    ).fetchone()[0]
+
+
 def _same_bytes_as_another_period(name: str, period: str, other: str) -> Issue:
     return Issue(
         name, None, None, "same_bytes_other_period", "warning",
@@ -281,7 +306,7 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
     for name in in_received_order:
         outcome, file = batch.files[name], taken[name]
         d = outcome.delivery
-        status, message = "loaded", None
+        status, message, superseded_by = "loaded", None, None
         named = (d.format, d.sender, d.part, d.period) if d else (None, None, None, None)
         content = _duplicate_key(file.sha256, *named)
         sender, period = (d.sender, d.period) if d else (sender_named_in(name) or (None, None))
@@ -294,6 +319,8 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
                 "duplicate",
                 f"dieselben Bytes wie Lieferung {previous[content]} (nichts geändert)",
             )
+        elif file.held_id is not None and (newer := _taken_after(ctx.con, d, file.held_id)):
+            status, message, superseded_by = "superseded", RELEASED_TOO_LATE, newer
         else:
             previous[content] = ids[name]
             for table in d.tables:
@@ -309,7 +336,7 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
                 "sha256": file.sha256, "bytes": file.size, "file_mtime_ns": file.mtime_ns,
                 "received_at": file.received_at, "ingested_at": ctx.now, "run_id": ctx.run_id, "status": status,
                 "rows_in": outcome.rows_in, "rows_loaded": outcome.rows_loaded if status == "loaded" else 0,
-                "rows_quarantined": outcome.rows_quarantined, "message": message, "superseded_by": None,
+                "rows_quarantined": outcome.rows_quarantined, "message": message, "superseded_by": superseded_by,
             }
         )  # fmt: skip
     if warnings:
@@ -332,46 +359,33 @@ def _superseded_within(log: pl.DataFrame, batch: Batch, latest: dict, ids: dict[
     return log.with_columns(
         pl.when(in_batch).then(pl.lit("superseded")).otherwise(pl.col("status")).alias("status"),
         pl.when(in_batch).then(0).otherwise(pl.col("rows_loaded")).alias("rows_loaded"),
-        pl.col("file_name")
-        .replace_strict(superseded_by, default=None, return_dtype=pl.Int64)
+        pl.when(in_batch)
+        .then(pl.col("file_name").replace_strict(superseded_by, default=None, return_dtype=pl.Int64))
+        .otherwise(pl.col("superseded_by").cast(pl.Int64))
         .alias("superseded_by"),
     )
 
 
-def _replace_older(ctx: LoadContext, latest: dict, log: pl.DataFrame) -> pl.DataFrame:
+def _replace_older(ctx: LoadContext, latest: dict, log: pl.DataFrame) -> None:
     """Earlier deliveries of the same table, sender and period leave the landing tables (they stay
-    in the archive and the log, as superseded): one join per table. "Earlier" is received earlier
-    (spec/sources.md): a file received before the one in force (a held file released after its own
-    correction arrived) replaces nothing; it is superseded by that one where it loses every table.
-    Returns the log with those files marked."""
+    in the archive and the log, as superseded): one join per table."""
     ids = dict(log.select("file_name", "delivery_id").iter_rows())
-    received = dict(log.select("delivery_id", "received_at").iter_rows())
     replacing = pl.DataFrame(
-        [(table, sender, period, ids[name], received[ids[name]]) for (table, sender, period), name in latest.items()],
-        schema={"landing_table": pl.String, "sender": pl.String, "period": pl.String, "new_id": pl.Int64,
-                "new_received": pl.Datetime("us")},
+        [(table, sender, period, ids[name]) for (table, sender, period), name in latest.items()],
+        schema={"landing_table": pl.String, "sender": pl.String, "period": pl.String, "new_id": pl.Int64},
         orient="row",
-    )  # fmt: skip
+    )
     con = ctx.con
     con.register("_replacing", replacing.to_arrow())
     superseded: dict[int, int] = {}  # old delivery -> the one replacing it
-    kept_by: dict[int, int] = {}  # a new file received before the delivery in force -> that delivery
-    lost: set[int] = set()  # such files
     for table in replacing["landing_table"].unique().to_list():
-        found = con.execute(
+        replaced = con.execute(
             f"""
-            select distinct l.delivery_id, r.new_id, r.sender, r.period, d.received_at > r.new_received
+            select distinct l.delivery_id, r.new_id
             from landing.{table} l
             join _replacing r on r.landing_table = '{table}' and l.sender = r.sender and l.period = r.period
-            join ops.delivery_log d on d.delivery_id = l.delivery_id
             """
         ).fetchall()
-        replaced = [(old, new) for old, new, _, _, newer in found if not newer]
-        for old, new, sender, period, newer in found:
-            if newer:
-                kept_by[new] = old
-                lost.add(new)
-                latest.pop((table, sender, period), None)
         if replaced:
             con.execute(
                 f"delete from landing.{table} where delivery_id in (select unnest(?))",
@@ -389,19 +403,6 @@ def _replace_older(ctx: LoadContext, latest: dict, log: pl.DataFrame) -> pl.Data
         )
         con.unregister("_superseded")
         ctx.report.superseded += len(superseded)
-    still_taking = {ids[name] for name in latest.values()}
-    beaten = {new: kept_by[new] for new in lost if new not in still_taking}
-    if not beaten:
-        return log
-    is_beaten = pl.col("delivery_id").is_in(list(beaten))
-    return log.with_columns(
-        pl.when(is_beaten).then(pl.lit("superseded")).otherwise(pl.col("status")).alias("status"),
-        pl.when(is_beaten).then(0).otherwise(pl.col("rows_loaded")).alias("rows_loaded"),
-        pl.when(is_beaten)
-        .then(pl.col("delivery_id").replace_strict(beaten, default=None, return_dtype=pl.Int64))
-        .otherwise(pl.col("superseded_by"))
-        .alias("superseded_by"),
-    )
 
 
 def _write_landing(ctx: LoadContext, batch: Batch, latest: dict, log: pl.DataFrame) -> None:

@@ -59,7 +59,10 @@ def capped(text: str, limit: int = MAX_MESSAGE) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def shown(text: str, limit: int = 40) -> str:
+SHOWN_CHARACTERS = 40  # of a value from a file, in a finding
+
+
+def shown(text: str, limit: int = SHOWN_CHARACTERS) -> str:
     """A value from a file as it may appear in a message: printable, at most ``limit`` characters."""
     return capped(display_name(text.encode("utf-8", "surrogatepass")), limit)
 

@@ -185,27 +185,32 @@ def _release_held(ctx: LoadContext, chunk_files: int) -> None:
         if row[6] in known
     ]
     arrivals = []
-    for _, name, sha256, size, mtime_ns, received, _ in held:
+    for held_id, name, sha256, size, mtime_ns, received, _ in held:
         path = archive_path(ctx.archive, sha256)
         if path.exists():  # the retention keeps held files (ingest/retention.py)
             info = path.stat()
             file = InboxFile(os.fsencode(path), name, size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
-            arrivals.append(Arrival(file, received, mtime_ns, from_inbox=False))
+            arrivals.append(Arrival(file, received, mtime_ns, from_inbox=False, held_id=held_id))
     if not arrivals:
         return
     _load(ctx, arrivals, chunk_files)
-    ids = [row[0] for row in held]
-    ctx.con.execute(
+    # Released: the held files this load logged anew (one it could not take stays held)
+    released = ctx.con.execute(
         """update ops.delivery_log as held
            set status = 'released',
-               message = 'gehalten, bis das Werkstättenverzeichnis die Werkstatt nannte; dann geladen',
+               message = 'gehalten, bis das Werkstättenverzeichnis die Werkstatt nannte; dann übernommen',
                superseded_by = (select max(now.delivery_id) from ops.delivery_log as now
                                 where now.sha256 = held.sha256 and now.file_name = held.file_name
                                   and now.status != 'held' and now.status != 'released')
-           where list_contains(?, held.delivery_id)""",
-        [ids],
-    )
-    ctx.report.released += len(arrivals)
+           where list_contains(?, held.delivery_id)
+             and exists (select 1 from ops.delivery_log as now
+                         where now.sha256 = held.sha256 and now.file_name = held.file_name
+                           and now.delivery_id > held.delivery_id
+                           and now.status != 'held' and now.status != 'released')
+           returning held.delivery_id""",
+        [[row[0] for row in held]],
+    ).fetchall()
+    ctx.report.released += len(released)
 
 
 def _clear_inbox(files: list[InboxFile]) -> int:

@@ -61,6 +61,8 @@ WORKBOOK_SHEETS = {kind: tuple(layout) for kind, layout in WORKBOOK_LAYOUTS.item
 MAX_LINE_CHARACTERS = 10_000  # an export row has a few hundred characters
 # A character of two to four bytes as UTF-8 writes it: in Windows-1252 text, "Ã¼" for "ü"
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+STRAY_QUOTE = "mitten in einem Feld oder nicht geschlossen"
+UTF8_ROWS_NAMED = 20  # rows named one by one in a warning; the others counted in one
 MAX_MISCOUNTED_LINES = 10  # unreadable lines (fields, quotes) quarantined; more reject the file
 RESTORED_ZERO = "führende Null fehlte (Excel?): ergänzt"
 # The many monthly CSV files: parsed table by table (PlainCsv), not file by file.
@@ -96,6 +98,9 @@ class ReadResult:
         self, rule: str, message: str, row: int | None = None, column: str | None = None
     ) -> ReadResult:
         name = self.delivery.name if self.delivery else "?"
+        # the file's rejection is its one finding: the lines quarantined or warned about before it
+        # go (both reading paths find them at different times)
+        self.issues = [i for i in self.issues if i.level == "file"]
         self.issues.append(Issue(name, row, column, rule, "file", message))
         self.tables, self.plain_rows = {}, 0
         return self
@@ -203,22 +208,29 @@ def _decode(result: ReadResult, content: bytes, dialect: CsvDialect) -> str | No
 
 def _note_utf8_rows(result: ReadResult, content: bytes, delimiter: bytes) -> None:
     """Rows pasted into a Windows-1252 file from a UTF-8 source read as "MÃ¼ller": loaded as
-    delivered (the name then meets no other agency's record of the person), each named in a
-    warning with its column, so that the sender corrects it. One scan of the file finds none in
-    the usual case."""
+    delivered (the name then meets no other agency's record of the person), the first
+    UTF8_ROWS_NAMED named in a warning with their column and the rest counted in one, so that the
+    sender corrects them. One scan of the file finds none in the usual case."""
     if content.isascii() or not _UTF8_SEQUENCE.search(content):
         return
-    header, *lines = content.split(b"\n")
-    columns = header.rstrip(b"\r").split(delimiter)
-    for row, line in enumerate(lines, 2):
-        if match := _UTF8_SEQUENCE.search(line):
-            index = line[: match.start()].count(delimiter)
-            column = columns[index].decode("cp1252", "replace") if index < len(columns) else None
-            result.note(
-                row, column, "utf8_in_cp1252", "warning",
-                "Zeichen in UTF-8-Kodierung (etwa 'Ã¼' statt 'ü') in einer Windows-1252-Datei: so "
-                "gelesen, wie geliefert; bitte die Zeile in Windows-1252 neu exportieren",
-            )  # fmt: skip
+    header = content[: content.find(b"\n")].rstrip(b"\r").split(delimiter)
+    rows: dict[int, str | None] = {}
+    line, counted_to = 0, 0  # line breaks before the match: 0 is the header
+    for match in _UTF8_SEQUENCE.finditer(content):
+        line += content.count(b"\n", counted_to, match.start())
+        counted_to = match.start()
+        if line and line + 1 not in rows:
+            start = content.rfind(b"\n", 0, match.start()) + 1
+            index = content.count(delimiter, start, match.start())
+            rows[line + 1] = header[index].decode("cp1252", "replace") if index < len(header) else None
+    message = (
+        "Zeichen in UTF-8-Kodierung (etwa 'Ã¼' statt 'ü') in einer Windows-1252-Datei: so gelesen, "
+        "wie geliefert; bitte {} in Windows-1252 neu exportieren"
+    )
+    for row, column in list(rows.items())[:UTF8_ROWS_NAMED]:
+        result.note(row, column, "utf8_in_cp1252", "warning", message.format("die Zeile"))
+    if (more := len(rows) - UTF8_ROWS_NAMED) > 0:
+        result.note(None, None, "utf8_in_cp1252", "warning", message.format(f"auch {more} weitere Zeilen"))
 
 
 def _is_utf8(content: bytes) -> bool:
@@ -343,7 +355,11 @@ def _faulty_lines(result: ReadResult, table: str, faults: list[tuple[int, str, s
 
 
 def _field_count(row: int, fields: int, width: int) -> tuple[int, str, str]:
-    return row, "field_count", f"Zeile {row} hat {fields} Felder, die Kopfzeile {width}"
+    return (
+        row,
+        "field_count",
+        f"Zeile {row} hat {fields} {'Feld' if fields == 1 else 'Felder'}, die Kopfzeile {width}",
+    )
 
 
 def _read_csv(
@@ -438,36 +454,35 @@ def _rows_to_read(
     faults = _unreadable_lines(lines, delimiter, width)
     if not faults:
         return list(range(2, len(lines) + 2))
-    _faulty_lines(result, table, [(i + 2, rule, text) for i, rule, text in faults], len(lines))
+    _faulty_lines(result, table, faults, len(lines))
     if result.rejected:
         return None
-    dropped = {i for i, _, _ in faults}
-    return [i + 2 for i in range(len(lines)) if i not in dropped]
+    dropped = {row for row, _, _ in faults}
+    return [row for row in range(2, len(lines) + 2) if row not in dropped]
 
 
 def _unreadable_lines(lines: list[str], delimiter: str, width: int) -> list[tuple[int, str, str]]:
-    """(index, rule, what is wrong) of the data lines with another number of fields than the
-    header (polars would pad a short one with nulls), or a quotation mark inside an unquoted field
-    or never closed (`O"Neill`: polars refused the whole file, and the finding named no row)."""
+    """(row, rule, what is wrong) of the data lines that are no record: a quotation mark inside
+    an unquoted field or never closed (`O"Neill`: polars refused the whole file, and the finding
+    named no row), or another number of fields than the header (polars would pad a short line with
+    nulls). Counted as the table-by-table reader counts them (PlainCsv._reject_faulty)."""
     if not lines:
         return []
     series = pl.Series(lines)
     counts = series.str.count_matches(delimiter, literal=True) + 1
     suspicious = ((counts != width) | series.str.contains('"', literal=True)).arg_true().to_list()
     faults = []
-    for index in suspicious:  # exact count for the few lines with quotes or an odd count
-        (fields,) = csv.reader([lines[index]], delimiter=delimiter, quotechar='"')
-        row = index + 2
-        if len(fields) != width:
-            faults.append((index, *_field_count(row, len(fields), width)[1:]))
-        elif not _REGULAR_LINE[delimiter].fullmatch(lines[index]):
-            faults.append(
-                (
-                    index,
-                    "stray_quote",
-                    f'Zeile {row}: ein Anführungszeichen (") mitten in einem Feld oder nicht geschlossen',
-                )
-            )
+    for index in suspicious:
+        line, row = lines[index], index + 2
+        if '"' not in line:
+            fields = counts[index]
+        elif _REGULAR_LINE[delimiter].fullmatch(line):
+            fields = len(next(csv.reader([line], delimiter=delimiter, quotechar='"')))
+        else:
+            faults.append((row, "stray_quote", f'Zeile {row}: ein Anführungszeichen (") {STRAY_QUOTE}'))
+            fields = width
+        if fields != width:
+            faults.append(_field_count(row, fields, width))
         if len(faults) > MAX_MISCOUNTED_LINES:  # enough to reject the file
             break
     return faults
@@ -593,7 +608,7 @@ class PlainCsv:
 
 
 def _trimmed(frame: pl.DataFrame) -> pl.DataFrame:
-    """Each field without the blanks around it (formats.BLANKS); a field of blanks only, or a
+    """Each field without the blanks around it (workbooks.BLANKS); a field of blanks only, or a
     quoted empty one (""), is an empty field, as an unquoted empty one is: a fully quoted export
     (legal CSV) had every empty Austritt read as a value, not a date."""
     return frame.with_columns(

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
-from ingest.issues import ISSUE_SCHEMA
+from ingest.issues import ISSUE_SCHEMA, SHOWN_CHARACTERS
+from ingest.plausibility import CONTROL_CHARACTER
 from schemas import SOURCE_TABLES
 from schemas.rules import describe
 
@@ -19,6 +20,17 @@ class Validated:
     valid: pl.DataFrame  # rows that passed every rule (text, with _file and _row)
     findings: pl.DataFrame  # one row per failed rule and row (ISSUE_SCHEMA, level "row")
     quarantined_rows: int
+
+
+def _shown(value: pl.Expr) -> pl.Expr:
+    """A value as a finding may show it (as issues.shown does): printable, at most SHOWN_CHARACTERS
+    (a company name of 10,000 characters was repeated whole, in ops.quarantine and the CSV)."""
+    printable = value.str.replace_all(CONTROL_CHARACTER, "?")
+    return (
+        pl.when(printable.str.len_chars() > SHOWN_CHARACTERS)
+        .then(printable.str.slice(0, SHOWN_CHARACTERS - 1) + "…")
+        .otherwise(printable)
+    )
 
 
 def validate(table: str, frame: pl.DataFrame) -> Validated:
@@ -60,7 +72,7 @@ def validate(table: str, frame: pl.DataFrame) -> Validated:
             pl.col("message"),
             pl.when(pl.col("column").is_in(list(hidden)))
             .then(None)
-            .otherwise(pl.col("failure_case"))
+            .otherwise(_shown(pl.col("failure_case")))
             .alias("value"),
             pl.lit(table).alias("table"),
         )

@@ -164,7 +164,7 @@ def _feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> 
                   q.value, log.format, q.source_table
            {told}
            qualify row_number() over (
-               partition by q.delivery_id, q.column_name, q.rule, q.level, q.message
+               partition by q.delivery_id, q.source_table, q.column_name, q.rule, q.level, q.message
                order by q.source_row nulls first) <= {ROWS_PER_RULE_IN_CSV}
            order by q.file_name, q.source_row nulls first, q.column_name, q.rule""",
     )
@@ -175,11 +175,13 @@ def _feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> 
                   coalesce(list_slice(
                       list(q.source_row order by q.source_row) filter (where q.source_row is not null),
                       1, {ROWS_NAMED}), []) as rows,
-                  any_value(log.format) as format, any_value(q.source_table) as source_table
+                  log.format, q.source_table, q.delivery_id  -- the key the listed findings are capped by
            {told}
            group by all
            order by q.file_name, min(q.source_row) nulls first, q.column_name, q.rule""",
     )
+    for line in (line for lines in summary.values() for line in lines):
+        del line["delivery_id"]
     for finding in (f for found in (*findings.values(), *summary.values()) for f in found):
         if finding.pop("format") == "wfbm_xlsx":  # as the sender reads its workbook
             finding["column_name"], finding["message"] = in_workbook_terms(

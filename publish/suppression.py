@@ -160,7 +160,7 @@ def determined_cells(
     groups = tuple(g for g in groups if not missing[g[-1]])  # a total without a value: no equation
     found = set(_by_equations(hidden, groups))
     if values is not None:
-        found.update(_at_their_least(hidden, missing, values, groups))
+        found.update(_at_their_least(hidden, values, groups))
     return sorted(found)
 
 
@@ -193,16 +193,14 @@ def _by_equations(hidden: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> li
     return found
 
 
-def _at_their_least(
-    hidden: np.ndarray, missing: np.ndarray, values: np.ndarray, groups: tuple[tuple[int, ...], ...]
-) -> list[int]:
+def _at_their_least(hidden: np.ndarray, values: np.ndarray, groups: tuple[tuple[int, ...], ...]) -> list[int]:
     """The hidden parts of a group whose published total leaves them no room. A reader knows that
     a hidden count is at least 1 unless it is 0 (a suppressed count is 1 or 2, and a complement is
-    never a 0 while another cell is left), so where the total minus the published parts equals the
-    number of hidden parts that are not 0, each is exactly 1 or 0: one file gave eight hidden 1s
-    (K14, a Landschaftsverband's transitions: 35 - 32 published = 3 over three hidden Kreise).
-    Judged on the true values: every hidden part at most 1 (a total already made by the published
-    parts: every one 0)."""
+    never a 0 while another cell is left): where the total minus the published parts equals the
+    number of hidden parts that are not 0, each is exactly its least, 1 or 0. That is the case
+    exactly when every hidden part is at most 1 (a total the published parts already make: all 0).
+    One file gave eight hidden 1s so (K14, a Landschaftsverband's transitions by residence: 35 in
+    all, 32 in published Kreise, three Kreise hidden)."""
     found = []
     for *parts, total in groups:
         unknown_parts = [i for i in parts if hidden[i]]

@@ -684,6 +684,11 @@ def test_a_free_text_longer_than_any_export_writes_is_a_row_fault(spec_dir, tmp_
     found = batch.findings.filter(level="row")
     assert found.select("row", "column", "rule", "value").rows() == [(2, "Nachname", "max_length", None)]
     assert found["message"][0] == "länger als 100 Zeichen"
+    company = _uebergaenge(
+        tmp_path, "wfbm_LWL-0101_2022-01_uebergaenge.csv", [f"1;03.01.2022;SVB;{'F' * 250};44137;84.11;"]
+    )
+    [value] = read_batch([company]).findings.filter(rule="max_length")["value"].to_list()
+    assert value == "F" * 39 + "…", "a value is shown as far as a finding shows one"
 
 
 def test_a_malformed_residence_postcode_is_never_shown(spec_dir, tmp_path):
@@ -707,8 +712,9 @@ def test_a_malformed_residence_postcode_is_never_shown(spec_dir, tmp_path):
 def test_a_held_file_released_after_its_correction_replaces_nothing(spec_dir, tmp_path):
     """A workshop's June file was held (no register named the workshop); its correction came with
     the register in the next run and loaded, and then the release loaded the held file again over
-    it (a hostile-input review). "Earlier" is received earlier: the released file is superseded by
-    the correction, whose rows stay."""
+    it (a hostile-input review). A released file replaces nothing the pipeline took after it: it is
+    superseded by the correction, whose rows stay. A file from the inbox replaces the one before it
+    whatever its modification time says (senders' tools keep old times)."""
     import duckdb
 
     from ingest import load
@@ -741,7 +747,31 @@ def test_a_held_file_released_after_its_correction_replaces_nothing(spec_dir, tm
             [name],
         ).fetchall()
         loaded = con.execute("select count(*), min(delivery_id) from landing.wfbm_personen").fetchone()
-    (first, *_), corrected = log[0], next(entry for entry in log if entry[1] == "loaded")
-    assert log[0][1] == "released" and loaded == (2, corrected[0]), (log, loaded)
-    released = [entry for entry in log if entry[0] not in (first, corrected[0])]
-    assert [(status, by) for _, status, by in released] == [("superseded", corrected[0])], log
+        (first, *_), corrected = log[0], next(entry for entry in log if entry[1] == "loaded")
+        assert log[0][1] == "released" and loaded == (2, corrected[0]), (log, loaded)
+        released = [entry for entry in log if entry[0] not in (first, corrected[0])]
+        assert [(status, by) for _, status, by in released] == [("superseded", corrected[0])], log
+        deliver(name, b"\r\n".join([header, *rows[:3]]) + b"\r\n", 2)  # dated before both
+        load.ingest(con, inbox, archive, key, run_id="three")
+        newest = con.execute("select max(delivery_id) from ops.delivery_log").fetchone()[0]
+        assert con.execute("select count(*), min(delivery_id) from landing.wfbm_personen").fetchone() == (
+            3,
+            newest,
+        )
+
+
+def test_many_utf8_rows_are_named_up_to_a_limit_and_counted(tmp_path):
+    """A file of many such rows gets UTF8_ROWS_NAMED warnings with their rows and one counting the
+    rest, not one per row (a review: 200,000 warnings from 8 MB)."""
+    from ingest.readers import UTF8_ROWS_NAMED
+
+    rows = [f"{n};03.01.2022;SVB;Bäckerei;44137;84.11;".encode() for n in range(UTF8_ROWS_NAMED + 5)]
+    rows.append("99;03.01.2022;SVB;Bäckerei;44137;84.11;".encode("cp1252"))
+    path = tmp_path / "wfbm_LWL-0101_2022-01_uebergaenge.csv"
+    path.write_bytes(b"\r\n".join([UEBERGAENGE_HEADER.encode(), *rows]) + b"\r\n")
+    found = read_batch([path]).findings.filter(rule="utf8_in_cp1252")
+    assert found["row"].to_list() == [None, *range(2, 2 + UTF8_ROWS_NAMED)]  # findings: file first
+    assert (
+        set(found["column"].drop_nulls()) == {"Arbeitgeber"}
+        and "auch 5 weitere Zeilen" in found["message"][0]
+    )

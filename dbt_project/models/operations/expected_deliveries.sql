@@ -4,10 +4,10 @@
 -- Who is expected: a workshop in every month in which it is in its Landschaftsverband's register
 -- in force on the Stichtag (the first register also before it arrived) and recognised by then; a
 -- Jobcenter from the first month it delivered (it joined the exchange) on; each Landschaftsverband
--- its yearly files. The calendar runs from the first month more than a quarter of the kind's
--- senders delivered to the newest month any of them delivered, so a month nobody has sent yet is
--- not 150 overdue files, nor one sender's stray old file 24 years of them; a year once its
--- December is in. Due dates come from the seed delivery_due_dates.
+-- its yearly files. The calendar runs from the first month a file of the kind with data rows came
+-- to the newest month any sender of the kind delivered, so a month nobody has sent yet is not 150
+-- overdue files, nor one sender's stray quiet month 24 years of them; a year once its December
+-- is in. Due dates come from the seed delivery_due_dates.
 {% set as_of = "date '" ~ var('as_of') ~ "'" if var('as_of') else 'current_date' %}
 
 with rules as (
@@ -27,6 +27,7 @@ deliveries as (
         ) as part,
         period,
         received_at,
+        rows_in,
         file_name
     from {{ ref('stg_ops__deliveries') }}
     where format != 'lv_register'
@@ -44,35 +45,15 @@ first_received as (
     group by all
 ),
 
-month_senders as (
-    select
-        source_system,
-        period,
-        count(distinct sender) as senders
-    from deliveries
-    where length(period) = 7
-    group by all
-),
-
-kind_senders as (
-    select
-        source_system,
-        count(distinct sender) as senders
-    from deliveries
-    where length(period) = 7
-    group by all
-),
-
 month_spans as (
-    -- from the first month more than a quarter of the kind's senders delivered: one sender's stray
-    -- old file (a quiet month of 2000, dated so by its modification time) made 9,609 files overdue
+    -- from the first month a file with data rows came (a quiet month of 2000, dated so by its
+    -- modification time, made 9,609 files overdue), to the newest month any sender delivered
     select
-        months.source_system,
-        cast(min(months.period) filter (where months.senders * 4 > kind.senders) || '-01' as date)
-            as first_month,
-        cast(max(months.period) || '-01' as date) as last_month
-    from month_senders as months
-    inner join kind_senders as kind on months.source_system = kind.source_system
+        source_system,
+        cast(coalesce(min(period) filter (where rows_in > 0), min(period)) || '-01' as date) as first_month,
+        cast(max(period) || '-01' as date) as last_month
+    from deliveries
+    where length(period) = 7
     group by all
 ),
 

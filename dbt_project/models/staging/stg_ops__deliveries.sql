@@ -9,6 +9,7 @@ select
     period,
     status,
     received_at,
+    rows_in,
     case
         when format in ('wfbm_csv', 'wfbm_xlsx') then 'wfbm'
         when format = 'jc_csv' then 'jc'
