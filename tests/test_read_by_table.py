@@ -48,9 +48,10 @@ def _per_line_faults(folder: Path, demo: Path) -> dict[str, str | None]:
     ]
     write("wfbm_LWL-0101_2024-03_uebergaenge.csv", UEBERGAENGE_HEADER + "\r\n" + "\r\n".join(uebergaenge) + "\r\n",
           "cp1252", None)  # fmt: skip
+    # a quote opened and closed on the next line: two of three lines are no record
     broken = [*uebergaenge[:1], '4714;18.03.2024;SVB;"Firma', 'zwei Zeilen";44135;47.11;N']
     write("wfbm_LWL-0101_2024-04_uebergaenge.csv", UEBERGAENGE_HEADER + "\n" + "\n".join(broken) + "\n",
-          "cp1252", "stray_quote")  # fmt: skip  (a quote opened, closed on the next line: two of three)
+          "cp1252", "stray_quote")  # fmt: skip
     miscounted = [*uebergaenge[:2], '4715;19.03.2024;SVB;"A;B";44135;47.11']
     write("wfbm_LWL-0101_2024-05_uebergaenge.csv", UEBERGAENGE_HEADER + "\n" + "\n".join(miscounted) + "\n",
           "cp1252", None)  # fmt: skip
