@@ -366,6 +366,9 @@ def _superseded_within(log: pl.DataFrame, batch: Batch, latest: dict, ids: dict[
     )
 
 
+WORKBOOK_TABLES = tuple(f"wfbm_{part}" for part in WFBM_PARTS)  # the landing tables a workbook fills
+
+
 def _replace_older(ctx: LoadContext, latest: dict, log: pl.DataFrame) -> None:
     """Earlier deliveries of the same table, sender and period leave the landing tables (they stay
     in the archive and the log, as superseded): one join per table."""
@@ -393,16 +396,36 @@ def _replace_older(ctx: LoadContext, latest: dict, log: pl.DataFrame) -> None:
             )
             superseded.update(replaced)
     con.unregister("_replacing")
-    if superseded:
-        con.register(
-            "_superseded", pl.DataFrame(list(superseded.items()), schema=["old", "new"], orient="row")
-        )
-        con.execute(
-            "update ops.delivery_log set status = 'superseded', superseded_by = s.new "
-            "from _superseded s where delivery_id = s.old"
-        )
-        con.unregister("_superseded")
-        ctx.report.superseded += len(superseded)
+    if not superseded:
+        return
+    # A workshop's workbook holds three parts: a CSV file replacing one of them leaves the others
+    # in force, and the workbook stays loaded, told as partly replaced (it was logged superseded
+    # whole, while two of its sheets were still what the figures rest on).
+    partly = {
+        old
+        for table in WORKBOOK_TABLES
+        for (old,) in con.execute(
+            f"select distinct delivery_id from landing.{table} where delivery_id in (select unnest(?))",
+            [list(superseded)],
+        ).fetchall()
+    }
+    changes = pl.DataFrame(
+        [(old, new, old in partly) for old, new in superseded.items()],
+        schema={"old": pl.Int64, "new": pl.Int64, "partly": pl.Boolean},
+        orient="row",
+    )
+    con.register("_superseded", changes.to_arrow())
+    con.execute(
+        """update ops.delivery_log
+           set status = case when s.partly then status else 'superseded' end,
+               superseded_by = case when s.partly then superseded_by else s.new end,
+               message = case when s.partly
+                              then 'teilweise ersetzt durch Lieferung ' || s.new || '; die übrigen Teile gelten'
+                              else message end
+           from _superseded s where delivery_id = s.old"""
+    )
+    con.unregister("_superseded")
+    ctx.report.superseded += len(superseded) - len(partly)
 
 
 def _write_landing(ctx: LoadContext, batch: Batch, latest: dict, log: pl.DataFrame) -> None:

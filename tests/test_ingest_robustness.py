@@ -775,3 +775,47 @@ def test_many_utf8_rows_are_named_up_to_a_limit_and_counted(tmp_path):
         set(found["column"].drop_nulls()) == {"Arbeitgeber"}
         and "auch 5 weitere Zeilen" in found["message"][0]
     )
+
+
+def test_a_csv_part_replacing_a_workbooks_sheet_leaves_the_workbook_loaded(spec_dir, tmp_path):
+    """A workshop's June workbook, then a CSV file of its June persons: the CSV replaces the
+    workbook's persons and its other sheets stay in force. The workbook was logged superseded whole
+    (its Rückmeldung said "ersetzt"); it stays loaded, told as partly replaced."""
+    import shutil
+
+    import duckdb
+
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    inbox.mkdir()
+    book = "Werkstätten Iserlohn - Meldung Juni 2024.xlsx"
+    for name in ("lv_LWL_werkstaetten.csv", book):
+        shutil.copyfile(spec_dir / "samples" / name, inbox / name)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        load.ingest(con, inbox, archive, key, run_id="workbook")
+        [(workbook,)] = con.execute(
+            "select delivery_id from ops.delivery_log where format = 'wfbm_xlsx'"
+        ).fetchall()
+        kept = {
+            table: con.execute(
+                f"select count(*) from landing.{table} where delivery_id = ?", [workbook]
+            ).fetchone()[0]
+            for table in ("wfbm_aussenarbeitsplaetze", "wfbm_uebergaenge")
+        }
+        assert all(kept.values()), kept
+        personen = (spec_dir / "samples" / "wfbm_LWL-0101_2024-06_personen.csv").read_bytes()
+        (inbox / "wfbm_LWL-0102_2024-06_personen.csv").write_bytes(personen)
+        load.ingest(con, inbox, archive, key, run_id="csv")
+        status, by, message = con.execute(
+            "select status, superseded_by, message from ops.delivery_log where delivery_id = ?", [workbook]
+        ).fetchone()
+        assert (status, by) == ("loaded", None) and "teilweise ersetzt durch Lieferung" in message
+        assert {
+            table: con.execute(
+                f"select count(*) from landing.{table} where delivery_id = ?", [workbook]
+            ).fetchone()[0]
+            for table in (*kept, "wfbm_personen")
+        } == {**kept, "wfbm_personen": 0}
