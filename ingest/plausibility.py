@@ -26,19 +26,31 @@ import polars as pl
 from ingest.issues import ISSUE_SCHEMA, Issue, listed
 
 # Per table, the dates its file's period bounds: (column, format, rule). "after_stichtag": the date
-# cannot lie after the period's last day; "before_period": nor before its first day.
+# cannot lie after the period's last day; "before_period": nor before its first day;
+# "born_after_stichtag": a birth date after the Stichtag (a row fault only: it says nothing about
+# the file's period, and the date, an identifier, is not shown).
 PERIOD_BOUNDED_DATES = {
-    "wfbm_personen": [("Eintritt", "%d.%m.%Y", "after_stichtag")],
+    "wfbm_personen": [
+        ("Eintritt", "%d.%m.%Y", "after_stichtag"),
+        ("Geburtsdatum", "%d.%m.%Y", "born_after_stichtag"),
+    ],
     "wfbm_aussenarbeitsplaetze": [("Beginn", "%d.%m.%Y", "after_stichtag")],
     "wfbm_uebergaenge": [("Datum", "%d.%m.%Y", "after_stichtag")],  # re-sent rows lie earlier
-    "jc_kunden": [("elb_seit", "%Y-%m-%d", "after_stichtag")],
+    "jc_kunden": [
+        ("elb_seit", "%Y-%m-%d", "after_stichtag"),
+        ("geburtsdatum", "%Y-%m-%d", "born_after_stichtag"),
+    ],
     "jc_massnahmen": [("eintritt", "%Y-%m-%d", "after_stichtag")],
     "jc_integrationen": [("datum", "%Y-%m-%d", "after_stichtag"), ("datum", "%Y-%m-%d", "before_period")],
-    "lv_budget_fuer_arbeit": [("Beginn", "%d.%m.%Y", "after_stichtag")],
+    "lv_budget_fuer_arbeit": [
+        ("Beginn", "%d.%m.%Y", "after_stichtag"),
+        ("Geburtsdatum", "%d.%m.%Y", "born_after_stichtag"),
+    ],
 }
 ROW_MESSAGES = {
     "after_stichtag": "Datum nach dem Stichtag {} des Meldezeitraums",
     "before_period": "Datum vor dem Beginn {} des Meldezeitraums (gemeldet wird, was im Zeitraum begann)",
+    "born_after_stichtag": "Geburtsdatum nach dem Stichtag {} des Meldezeitraums",
 }
 FILE_MESSAGES = {  # the bound, the period the file then belongs to
     "after_stichtag": ("nach dem Stichtag", "späteren"),
@@ -162,13 +174,15 @@ def check_content(tables: dict[str, pl.DataFrame], periods: dict[str, str]) -> C
         "after_stichtag": {name: stichtag(period) for name, period in periods.items()},
         "before_period": {name: period_start(period) for name, period in periods.items()},
     }
+    bounds["born_after_stichtag"] = bounds["after_stichtag"]
     rejected = _bestand_mismatch(tables.get("jc_bestand"), periods)
     outside = {}  # (table, column, rule) -> per row: its date lies outside the bound
     for table, frame in tables.items():
         for column, fmt, rule in PERIOD_BOUNDED_DATES.get(table, []):
-            out = _outside(frame, column, fmt, bounds[rule], after=rule == "after_stichtag")
+            out = _outside(frame, column, fmt, bounds[rule], after=rule != "before_period")
             outside[table, column, rule] = out
-            rejected = _wrong_period(frame, out, column, rule, bounds[rule], periods) | rejected
+            if rule in FILE_MESSAGES:
+                rejected = _wrong_period(frame, out, column, rule, bounds[rule], periods) | rejected
     kept, findings = {}, []
     for table, delivered in tables.items():
         keep = ~delivered["_file"].is_in(list(rejected))
@@ -179,7 +193,8 @@ def check_content(tables: dict[str, pl.DataFrame], periods: dict[str, str]) -> C
             out = outside[table, column, rule].filter(keep)
             bound = pl.col("_file").replace_strict(bounds[rule], default=None, return_dtype=pl.Date)
             message = pl.format(ROW_MESSAGES[rule], bound.dt.strftime("%d.%m.%Y"))
-            findings.append(_row_findings(frame.filter(out), table, column, rule, message, pl.col(column)))
+            value = None if rule == "born_after_stichtag" else pl.col(column)
+            findings.append(_row_findings(frame.filter(out), table, column, rule, message, value))
             bad = bad | out
         kept[table] = frame.filter(~bad)
     return Checked(kept, pl.concat(findings) if findings else pl.DataFrame(schema=ISSUE_SCHEMA), rejected)

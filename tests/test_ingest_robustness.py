@@ -819,3 +819,26 @@ def test_a_csv_part_replacing_a_workbooks_sheet_leaves_the_workbook_loaded(spec_
             ).fetchone()[0]
             for table in (*kept, "wfbm_personen")
         } == {**kept, "wfbm_personen": 0}
+
+
+def test_a_birth_date_after_the_stichtag_is_a_row_fault_and_not_shown(spec_dir, tmp_path):
+    """A person born after the Stichtag loaded without a finding (a hostile-input review). It is a
+    row fault naming the Stichtag; the date, an identifier, is not shown, and it says nothing
+    about the file's period (no file is rejected for it)."""
+    name = "wfbm_LWL-0101_2024-06_personen.csv"
+    lines = (spec_dir / "samples" / name).read_bytes().split(b"\r\n")
+    header = lines[0].split(b";")
+    for index in (1, 2, 3):
+        fields = lines[index].split(b";")
+        fields[header.index(b"Geburtsdatum")] = b"01.07.2024"
+        lines[index] = b";".join(fields)
+    (tmp_path / name).write_bytes(b"\r\n".join(lines))
+    batch = read_batch([tmp_path / name])
+    assert not batch.files[name].rejected_because
+    found = batch.findings.filter(rule="born_after_stichtag")
+    assert found.select("row", "column", "value").rows() == [
+        (2, "Geburtsdatum", None),
+        (3, "Geburtsdatum", None),
+        (4, "Geburtsdatum", None),
+    ]
+    assert "30.06.2024" in found["message"][0]
