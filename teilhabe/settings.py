@@ -11,6 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from teilhabe.disk import DEFAULT_MIN_FREE_BYTES
+
+ARCHIVE_RETENTION_YEARS = 6  # privacy.md §2: enough to rebuild five years of history
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
@@ -203,10 +207,10 @@ class Limits:
     workbook_memory_bytes: int = 512 << 20  # address space of a workbook worker (a monthly workbook: ~20 MB)
     workbook_seconds: float = 60.0  # per workbook (a monthly workbook: ~0.01 s)
     # A period the archive would no longer keep (Settings.archive_retention_years) is not taken.
-    max_period_age_years: int = 6
+    max_period_age_years: int = ARCHIVE_RETENTION_YEARS
     # A file larger than the free space beyond this (Settings.min_free_bytes) is left in the
     # inbox: archiving it would fill the disk and fail this run and every one after.
-    keep_free_bytes: int = 256 << 20
+    keep_free_bytes: int = DEFAULT_MIN_FREE_BYTES
 
 
 def default_key_file(environ: Mapping[str, str]) -> Path:
@@ -237,8 +241,8 @@ class Settings:
     # read-only share, the benchmark's inbox views): then the pipeline remembers them instead.
     keep_inbox_files: bool = False
     ingest_chunk_files: int = 1750  # about four months of NRW deliveries: ~0.9 GB of frames at a time
-    archive_retention_years: int = 6  # privacy.md §2: enough to rebuild five years of history
-    min_free_bytes: int = 256 << 20  # kept free on the data home's disk; 0 switches the check off
+    archive_retention_years: int = ARCHIVE_RETENTION_YEARS
+    min_free_bytes: int = DEFAULT_MIN_FREE_BYTES  # kept free on the data home's disk; 0: no check
     analysts_group: str | None = None  # the group that may read the analysts' copy
     pseudonym_key: bytes | None = field(default=None, repr=False)  # the secret itself, never shown
     pseudonym_key_file: Path | None = None
