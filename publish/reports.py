@@ -123,14 +123,14 @@ def _table(sheet: Sheet, rows: list[int] | None = None, caption: str | None = No
     """The sheet (or some of its ``rows``) as the report shows it: a row header (the name), the
     figures as in the CSV; "vorläufig" and "fehlt, weil" only where a row has them."""
     rows = list(range(sheet.frame.height)) if rows is None else rows
-    columns = [
-        c
+    shown = {  # each column's texts once (per row, a table of n rows cost n² cells)
+        c: [column_texts[i] for i in rows]
         for c in sheet.frame.columns
-        if c not in NOT_IN_TABLE
-        and c != "measure"
-        and any(texts(sheet, c, for_reading=True)[i] != "" for i in rows)
-    ]
-    cells = [[texts(sheet, c, for_reading=True)[i] for i in rows] for c in columns]
+        if c not in NOT_IN_TABLE and c != "measure"
+        for column_texts in [texts(sheet, c, for_reading=True)]
+    }
+    columns = [c for c, cells in shown.items() if any(cell != "" for cell in cells)]
+    cells = [shown[c] for c in columns]
     numeric = [sheet.frame.schema[c].is_numeric() for c in columns]
     names = _row_names(sheet)
     return {
