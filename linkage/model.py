@@ -348,10 +348,15 @@ def trained_linker(
         recall=exact_share,
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=1)
+    model = linker.misc.save_model_to_json()
     if expectation_maximisation:
         block = em_block(records)
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(rule(block))
+            model = linker.misc.save_model_to_json()
         except (ValueError, SplinkException) as error:  # too few matches in the block to estimate m
+            # Splink's EM takes the comparisons its block uses out of the linker's settings and puts
+            # them back only when it succeeds: the model from before it, not the linker's state
+            # (which lacked the birth date comparison, and the stage failed on it).
             LOG.warning("EM blocked on %s did not converge (%s): the starting m values stand", block, error)
-    return Linker(frames, with_m_floor(linker.misc.save_model_to_json()), log_level="WARNING")
+    return Linker(frames, with_m_floor(model), log_level="WARNING")

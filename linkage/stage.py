@@ -344,7 +344,7 @@ def _plausible(model: dict) -> bool:
         )
         for c in model["comparisons"]
     }
-    return all(
+    return not compares_otherwise(model) and all(
         strictest[name].get("m_probability", 0) > 0.5
         for name in ("surname_bloom", "first_name_bloom", "birth_date")
     )

@@ -377,3 +377,27 @@ def test_splink_and_the_stage_log_into_the_run_not_onto_stderr(capsys):
     ]
     assert capsys.readouterr().err == ""
     assert splink.handlers == before
+
+
+def test_a_training_whose_expectation_maximisation_fails_keeps_every_comparison(
+    warehouse, tmp_path, monkeypatch
+):
+    """Splink's EM takes the comparisons its block uses (the birth date) out of the linker's settings
+    and puts them back only when it succeeds. At NRW 5 years with a few crafted records it failed
+    (an m underflowing to 0), the model was stored without its birth date comparison, and the stage
+    failed on it (KeyError), stopping the run: the starting m values must stand instead."""
+    import splink.internals.em_training_session as em_session
+
+    from linkage import stage
+
+    def underflows(*args, **kwargs):
+        raise ValueError("m_probability value 0.0 is below the minimum allowed value of 1e-300")
+
+    monkeypatch.setattr(stage, "MIN_LINKS_FOR_EM", 0)  # the demo has fewer exact links than EM needs
+    monkeypatch.setattr(em_session, "expectation_maximisation", underflows)
+    report = link_persons(warehouse, tmp_path / "decisions.csv", retrain=True)
+    assert report.trained
+    stored = warehouse.execute("select settings_json from linkage.model order by trained_at desc limit 1")
+    model = json.loads(stored.fetchone()[0])
+    assert "birth_date" in [c["output_column_name"] for c in model["comparisons"]]
+    assert not compares_otherwise(model)
