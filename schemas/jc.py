@@ -24,8 +24,8 @@ class Kunden(Contract):
     """The customers in the target group on the Stichtag."""
 
     kundennummer: str = pa.Field(pattern=KUNDENNUMMER, no_duplicate_row=(), one_version_per_file=())
-    nachname: str = pa.Field(max_length=NAME_TEXT)
-    vorname: str = pa.Field(max_length=NAME_TEXT)
+    nachname: str = pa.Field(max_length=NAME_TEXT, has_letter=())
+    vorname: str = pa.Field(max_length=NAME_TEXT, has_letter=())
     geburtsdatum: str = pa.Field(date_format=D, impossible_date=D)
     geschlecht: str = pa.Field(code=["M", "W", "D"])
     plz: str = pa.Field(pattern=PLZ)

@@ -42,8 +42,8 @@ class BudgetFuerArbeit(Contract):
     aktenzeichen: str = pa.Field(
         alias="Aktenzeichen", max_length=KEY_TEXT, no_duplicate_row=(), one_version_per_file=()
     )
-    nachname: str = pa.Field(alias="Nachname", max_length=NAME_TEXT)
-    vorname: str = pa.Field(alias="Vorname", max_length=NAME_TEXT)
+    nachname: str = pa.Field(alias="Nachname", max_length=NAME_TEXT, has_letter=())
+    vorname: str = pa.Field(alias="Vorname", max_length=NAME_TEXT, has_letter=())
     geburtsdatum: str = pa.Field(alias="Geburtsdatum", date_format=D, impossible_date=D)
     herkunft: str = pa.Field(alias="Herkunft Werkstatt-Nr.", nullable=True, pattern=WERKSTATT_NR)
     arbeitgeber: str = pa.Field(alias="Arbeitgeber", max_length=LONG_TEXT)

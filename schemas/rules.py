@@ -9,10 +9,13 @@ of an identifier (privacy.md §1).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 import polars as pl
 from pandera import extensions
 from pandera.api.polars.types import PolarsData
+
+from ingest.pseudonymise import normalise_name
 
 GERMAN_DATE = "%d.%m.%Y"
 ISO_DATE = "%Y-%m-%d"
@@ -40,6 +43,11 @@ MESSAGES = {
     "one_version_per_key": "kommt mit demselben {also} in der Datei zweimal mit verschiedenen Angaben vor",
     "note_row": "keine Datenzeile (eine Notiz oder Bemerkung)",
     "max_length": "länger als {limit} Zeichen",
+    "has_letter": (
+        "enthält keinen Buchstaben A-Z (auch keinen mit Umlaut oder Akzent), etwa nur Fragezeichen: "
+        "beim Export verlorene Zeichen? Ein Name in anderer Schrift bitte so, wie er im Ausweis in "
+        "lateinischer Schrift steht"
+    ),
 }
 
 
@@ -91,6 +99,34 @@ def max_length(data: PolarsData, *, limit: int) -> pl.LazyFrame:
     """A free text no export writes so long: 6,200 names of 4,900 letters each (60 MB, every line
     within the reader's limit) held a run for three minutes in the names' encodings."""
     return _rows(pl.col(data.key).str.len_chars() <= limit)(data)
+
+
+# The last code point whose normalisation can give a letter a-z (mathematical alphanumerics, the
+# enclosed letters; tests/test_ingest_contracts.py checks all of Unicode).
+LAST_LATIN_SOURCE = 0x1F1FF
+
+
+@cache
+def latin_letter() -> str:
+    """A character class of every character that leaves a letter a-z in a name's normalisation
+    (privacy.md §1): A-Z, ä and é and their kind, ligatures, fullwidth and mathematical forms."""
+    ranges: list[list[int]] = []
+    for point in range(LAST_LATIN_SOURCE + 1):
+        if 0xD800 <= point <= 0xDFFF or not normalise_name(chr(point)):
+            continue
+        if ranges and ranges[-1][1] == point - 1:
+            ranges[-1][1] = point
+        else:
+            ranges.append([point, point])
+    return "[" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges) + "]"
+
+
+@extensions.register_check_method()
+def has_letter(data: PolarsData) -> pl.LazyFrame:
+    """A name must keep a letter in its normalisation: "????????" (letters lost in an export to
+    Windows-1252) gave the empty name, and every such person born on one day the same person key
+    (two different people in two agencies were linked as one)."""
+    return _rows(pl.col(data.key).str.contains(latin_letter()))(data)
 
 
 @extensions.register_check_method(statistics=["allowed"])

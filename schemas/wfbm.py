@@ -16,8 +16,8 @@ class Personen(Contract):
     personennummer: str = pa.Field(
         alias="Personennummer", max_length=KEY_TEXT, no_duplicate_row=(), one_version_per_file=()
     )
-    nachname: str = pa.Field(alias="Nachname", max_length=NAME_TEXT)
-    vorname: str = pa.Field(alias="Vorname", max_length=NAME_TEXT)
+    nachname: str = pa.Field(alias="Nachname", max_length=NAME_TEXT, has_letter=())
+    vorname: str = pa.Field(alias="Vorname", max_length=NAME_TEXT, has_letter=())
     geburtsdatum: str = pa.Field(alias="Geburtsdatum", date_format=D, impossible_date=D)
     geschlecht: str = pa.Field(alias="Geschlecht", code=["m", "w", "d"])
     plz: str = pa.Field(alias="PLZ", pattern=PLZ)

@@ -842,3 +842,47 @@ def test_a_birth_date_after_the_stichtag_is_a_row_fault_and_not_shown(spec_dir, 
         (4, "Geburtsdatum", None),
     ]
     assert "30.06.2024" in found["message"][0]
+
+
+def test_a_name_without_a_letter_is_a_row_fault(spec_dir, tmp_path):
+    """A name whose normalisation (privacy.md §1) leaves no letter ("????????": letters lost in an
+    export to Windows-1252, or a name in Cyrillic) gave the empty name, and every such person born
+    on one day one person key: two different people in two agencies were linked as one (a linkage
+    review). Such a row is quarantined, its value not shown; a letter with an accent or umlaut, or
+    in a ligature or fullwidth form, is a letter."""
+    cases = {  # file: {row: (column, value, quarantined)}
+        "wfbm_LWL-0101_2024-06_personen.csv": {
+            1: ("Nachname", "????????", True), 2: ("Vorname", "Ø", True),
+            3: ("Vorname", "É", False), 4: ("Nachname", "Œuvre", False),
+        },
+        "jc_05914_202406_kunden.csv": {
+            1: ("vorname", "Сергей", True), 2: ("nachname", "ﬀ", False), 3: ("nachname", "Ｍüller", False),
+        },
+    }  # fmt: skip
+    for name, rows in cases.items():
+        encoding = "cp1252" if name.startswith("wfbm") else "utf-8"
+        lines = (spec_dir / "samples" / name).read_bytes().split(b"\n")  # CRLF or LF
+        header = lines[0].split(b";")
+        for index, (column, value, _) in rows.items():
+            fields = lines[index].split(b";")
+            fields[header.index(column.encode())] = value.encode(encoding)
+            lines[index] = b";".join(fields)
+        (tmp_path / name).write_bytes(b"\n".join(lines))
+        found = read_batch([tmp_path / name]).findings.filter(rule="has_letter")
+        expected = [(index + 1, column, None) for index, (column, _, bad) in rows.items() if bad]
+        assert found.select("row", "column", "value").rows() == expected, name
+        assert "keinen Buchstaben" in found["message"][0]
+
+
+def test_the_letters_a_name_keeps_are_those_of_its_normalisation():
+    """The contract's character class (schemas/rules.py) against the person key's normalisation
+    itself, over every code point of Unicode: a name passes exactly when it keeps a letter a-z."""
+    from ingest.pseudonymise import normalise_name
+    from schemas.rules import latin_letter
+
+    points = [p for p in range(0x110000) if not 0xD800 <= p <= 0xDFFF]
+    characters = pl.Series([chr(p) for p in points])
+    in_class = characters.str.contains(latin_letter()).to_list()
+    keeps = [bool(normalise_name(c)) for c in characters]
+    assert in_class == keeps
+    assert sum(keeps) > 1_000, "the accented, fullwidth and mathematical letters are there"
