@@ -105,27 +105,29 @@ def _months_behind(partner: Partner, period: str) -> list[str]:
 
 
 def linkage_quality(con: duckdb.DuckDBPyConnection) -> dict | None:
-    """The latest linkage run's measures (linkage.md §4: every cross-agency figure rests on them):
-    the model's estimated share of matching pairs, the pairs left for review, and the share of each
-    source's persons found in another source."""
+    """What the cross-agency figures rest on (linkage.md §4), as a partner may read it: when the
+    latest linkage ran and the share of each kind of source's persons found in another, in whole
+    percent. No count: the statewide persons, links and pairs waiting for review (a 1 in a small
+    demo) are no partner's scope (privacy.md §3, §4), and stay in ops.linkage_metrics."""
     found = con.execute(
         "select count(*) from duckdb_tables() where schema_name = 'ops' and table_name = 'linkage_metrics'"
     ).fetchone()[0]
     if not found:
         return None
     row = con.execute(
-        """select measured_at, persons, links_accepted, pairs_in_review, decisions, estimated_match_probability,
-                  share_linked_wfbm_personen, share_linked_jc_kunden, share_linked_lv_budget_fuer_arbeit
+        """select measured_at, share_linked_wfbm_personen, share_linked_jc_kunden, share_linked_lv_budget_fuer_arbeit
            from ops.linkage_metrics order by measured_at desc limit 1"""
     ).fetchone()
     if row is None:
         return None
-    names = ("measured_at", "persons", "links_accepted", "pairs_in_review", "operator_decisions",
-             "estimated_match_probability", "share_linked_wfbm_personen", "share_linked_jc_kunden",
-             "share_linked_lv_budget_fuer_arbeit")  # fmt: skip
+    measured_at, *shares = row
+    names = ("share_linked_wfbm_personen", "share_linked_jc_kunden", "share_linked_lv_budget_fuer_arbeit")
     return {
-        name: (value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else value)
-        for name, value in zip(names, row, strict=True)
+        "measured_at": measured_at.isoformat(timespec="seconds"),
+        **{
+            name: None if share is None else round(share, 2)
+            for name, share in zip(names, shares, strict=True)
+        },
     }
 
 
