@@ -6,14 +6,15 @@ computed in the reader, in memory, from the plaintext that never leaves it.
   double hashing of one keyed HMAC per bigram (Schnell, Bachteler, Reiher 2009). Similar names give
   similar bit sets: the Dice coefficient of two filters estimates their bigram similarity, computed
   in SQL on DuckDB's BIT type.
-- Keyed hashes of the birth date and of its day, month and year apart (a swapped day and month, or
-  one mistyped component, still agree in the others). Day and month share one keyed function, so a
-  swap shows as one record's day equal to the other's month.
-- Keyed hashes of the date's near variants (``birth_near_hashes``): two dates share one exactly
-  when they differ in one digit by a neighbouring key of the number row (``1985`` / ``1986``,
-  ``09`` / ``00``) or in two neighbouring digits swapped (``12`` / ``21``). A typed date is far more
-  often wrong in this way than a random pair of dates is near, so such a pair is strong evidence
-  where "two of three parts agree" is weak (any two people born in the same month of one year).
+- Keyed hashes of the birth date and of its day, month and year apart (a mistyped component still
+  agrees in the others), each part under a function of its own; and the keyed hash of the date with
+  its day and month swapped (``birth_swapped_hash``, where the day could be a month and differs
+  from it), which equals the other record's date hash when one of them was typed the other way.
+  A privacy review recovered every birth date from the linkage schema without the key while day
+  and month shared one function and each record also carried the hashes of its one-digit
+  variants: the month hashes were the day hashes of 01-12, and the variants, in their order,
+  said which dates differ in which digit. What is left to a reader of this schema is in the
+  README ("Linking people across agencies").
 - Keyed Kölner Phonetik codes of both names, for blocking only.
 - Sex and Kreis of residence as delivered.
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from functools import cache, lru_cache, partial
+from functools import cache
 
 import polars as pl
 
@@ -119,42 +120,8 @@ def _bigram_positions(subkey: bytes, bigram: str) -> tuple[int, ...]:
     return tuple((first + i * second) % BLOOM_BITS for i in range(BLOOM_HASHES))
 
 
-# The number row pairs each digit with its neighbours (1-2, ..., 8-9, 9-0, and 0-1 as numbers):
-# a digit's bucket in two pairings, so that two neighbouring digits share a bucket in exactly one.
-_NEAR_PAIRINGS = ({d: d // 2 for d in range(10)}, {d: ((d + 1) % 10) // 2 for d in range(10)})
-NEAR_HEX = 12
-
-
-def near_variants(iso_date: str) -> list[str]:
-    """The variants of a date (JJJJ-MM-TT) that a near date shares: per digit position and pairing,
-    the date with that digit replaced by its bucket; per pair of neighbouring digits, the date with
-    the two sorted. Each variant names its position and kind, so that variants never coincide across
-    positions."""
-    digits = iso_date.replace("-", "")
-    variants = [
-        f"{position}{kind}{digits[:position]}{pairing[int(digits[position])]}{digits[position + 1 :]}"
-        for position in range(len(digits))
-        for kind, pairing in zip("ab", _NEAR_PAIRINGS, strict=True)
-    ]
-    variants += [
-        f"{position}s{digits[:position]}{''.join(sorted(digits[position : position + 2]))}{digits[position + 2 :]}"
-        for position in range(len(digits) - 1)
-    ]
-    return variants
-
-
-@lru_cache(
-    maxsize=1 << 17
-)  # every birth date of a region (~25,000): each computed once per run, not per chunk
-def _near_hashes(subkey: bytes, iso_date: str) -> str:
-    """The keyed near variants of a date, blank-separated (split into a list by ``encode``)."""
-    keyed = _keyed(subkey, "near")
-    return " ".join(keyed(variant)[:NEAR_HEX] for variant in near_variants(iso_date))
-
-
 def forget_values() -> None:
     """Drop every value remembered across chunks (names, birth dates) with its hashes."""
-    _near_hashes.cache_clear()
     _keyed.cache_clear()
     pseudonymise.forget_values()
 
@@ -167,7 +134,7 @@ def encode(frame: pl.DataFrame, subkey: bytes, surname: str, first_name: str, bi
         per_distinct(pl.col(name), frame, normalise_name).replace("", None).alias(alias)
         for name, alias in ((surname, "surname"), (first_name, "first_name"))
     ).with_columns(frame[birth_iso].alias("birth"))
-    phonetic, day_or_month = _keyed(subkey, "phonetic"), _keyed(subkey, "day_or_month")
+    phonetic, date = _keyed(subkey, "phonetic"), _keyed(subkey, "date")
 
     def bloom(name: str) -> bytes:
         return bloom_bytes(name, subkey)
@@ -175,15 +142,19 @@ def encode(frame: pl.DataFrame, subkey: bytes, surname: str, first_name: str, bi
     def code(name: str) -> str:
         return phonetic(koelner_phonetik(name))
 
+    def swapped(iso_date: str) -> str | None:
+        year, month, day = iso_date[:4], iso_date[5:7], iso_date[8:10]
+        return date(f"{year}-{day}-{month}") if "01" <= day <= "12" and day != month else None
+
     surname_, first_, birth = pl.col("surname"), pl.col("first_name"), pl.col("birth")
     return names.select(
         per_distinct(surname_, names, bloom, pl.Binary).alias("surname_bloom"),
         per_distinct(first_, names, bloom, pl.Binary).alias("first_name_bloom"),
         per_distinct(surname_, names, code).alias("surname_phonetic"),
         per_distinct(first_, names, code).alias("first_name_phonetic"),
-        per_distinct(birth, names, _keyed(subkey, "date")).alias("birth_date_hash"),
-        per_distinct(birth.str.slice(8, 2), names, day_or_month).alias("birth_day_hash"),
-        per_distinct(birth.str.slice(5, 2), names, day_or_month).alias("birth_month_hash"),
+        per_distinct(birth, names, date).alias("birth_date_hash"),
+        per_distinct(birth.str.slice(8, 2), names, _keyed(subkey, "day")).alias("birth_day_hash"),
+        per_distinct(birth.str.slice(5, 2), names, _keyed(subkey, "month")).alias("birth_month_hash"),
         per_distinct(birth.str.slice(0, 4), names, _keyed(subkey, "year")).alias("birth_year_hash"),
-        per_distinct(birth, names, partial(_near_hashes, subkey)).str.split(" ").alias("birth_near_hashes"),
+        per_distinct(birth, names, swapped).alias("birth_swapped_hash"),
     )

@@ -44,6 +44,8 @@ create table if not exists ops.pseudonym_key (
     fingerprint varchar not null,
     first_used_at timestamp not null
 );
+-- the kind of linkage encodings the warehouse holds (LINKAGE_ENCODINGS): added later, null before
+alter table ops.pseudonym_key add column if not exists linkage_encodings integer;
 create table if not exists ops.inbox_files (
     file_name varchar primary key,
     bytes bigint not null,
@@ -106,12 +108,12 @@ create table if not exists linkage.person_records (
     birth_month_hash varchar,
     birth_year_hash varchar,
     werkstatt_nr varchar,
-    birth_near_hashes varchar[],
+    birth_swapped_hash varchar,
     primary key (source_table, local_key, person_key)
 );
 -- added after the table was first created: a warehouse from before gets the column (null)
 alter table linkage.person_records add column if not exists werkstatt_nr varchar;
-alter table linkage.person_records add column if not exists birth_near_hashes varchar[];
+alter table linkage.person_records add column if not exists birth_swapped_hash varchar;
 -- a warehouse from before required both filters: one such name stopped the whole ingest
 alter table linkage.person_records alter column surname_bloom drop not null;
 alter table linkage.person_records alter column first_name_bloom drop not null;
@@ -209,13 +211,22 @@ def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str, database: s
     )
 
 
+# The kind of linkage encodings a warehouse holds (ingest/encodings.py). 2 (2026-12-05): day and
+# month hashed apart, no one-digit variants; from those of kind 1 a privacy review recovered every
+# birth date without the key. Records of two kinds never compare: a warehouse of an older kind is
+# rebuilt from the archive.
+LINKAGE_ENCODINGS = 2
+
+
 def check_key(con: duckdb.DuckDBPyConnection, key: PseudonymKey, now: dt.datetime | None = None) -> None:
     """One key per warehouse: its fingerprint is kept on first use, and another key is refused
-    (its pseudonyms would never meet the old ones)."""
-    row = con.execute("select fingerprint from ops.pseudonym_key").fetchone()
+    (its pseudonyms would never meet the old ones); so is a warehouse whose person records carry
+    linkage encodings of an older kind."""
+    row = con.execute("select fingerprint, linkage_encodings from ops.pseudonym_key").fetchone()
     if row is None:
         con.execute(
-            "insert into ops.pseudonym_key values (?, ?)", [key.fingerprint, now or dt.datetime.now()]
+            "insert into ops.pseudonym_key values (?, ?, ?)",
+            [key.fingerprint, now or dt.datetime.now(), LINKAGE_ENCODINGS],
         )
     elif row[0] != key.fingerprint:
         raise KeyProblem(
@@ -223,6 +234,22 @@ def check_key(con: duckdb.DuckDBPyConnection, key: PseudonymKey, now: dt.datetim
             f"{key.fingerprint}): use that key, or build a new data home from the archive with this one "
             "(`teilhabe rebuild --to DIR`)"
         )
+    elif row[1] != LINKAGE_ENCODINGS:
+        if _holds_person_records(con):
+            raise KeyProblem(
+                f"this warehouse holds linkage encodings of an older kind ({row[1] or 1}; this release "
+                f"writes {LINKAGE_ENCODINGS}, from which birth dates cannot be read back without the key): "
+                "build a new data home from the archive (`teilhabe rebuild --to DIR`) and use it instead "
+                "of this one, whose file should then be deleted"
+            )
+        con.execute("update ops.pseudonym_key set linkage_encodings = ?", [LINKAGE_ENCODINGS])
+
+
+def _holds_person_records(con: duckdb.DuckDBPyConnection) -> bool:
+    found = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'linkage' and table_name = 'person_records'"
+    ).fetchone()[0]
+    return bool(found) and con.execute("select count(*) from linkage.person_records").fetchone()[0] > 0
 
 
 def warehouse_key_problem(warehouse: Path, key: PseudonymKey) -> str | None:

@@ -62,7 +62,7 @@ def febrl4(sample: int | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
             pl.col("given_name"),  # missing in 346 records: no evidence either way, not a different name
             pl.col("surname"),
             # the digits as typed, also where a typo made the date impossible (64 in file B:
-            # 19450493): the encodings compare digits, and a mistyped digit is still near
+            # 19450493): a mistyped digit still leaves two of the three parts agreeing
             pl.when(pl.col("date_of_birth").str.contains(r"^\d{8}$"))
             .then(pl.col("date_of_birth").str.replace(r"^(\d{4})(\d{2})(\d{2})$", "$1-$2-$3"))
             .alias("birth"),

@@ -111,7 +111,7 @@ with records as (
         -- bit): an eighth of their text form, which made the linkage stage the run's peak of memory
         surname_bloom::blob as surname_bloom, first_name_bloom::blob as first_name_bloom,
         surname_phonetic, first_name_phonetic, birth_date_hash, birth_day_hash, birth_month_hash,
-        birth_year_hash, birth_near_hashes, sex, kreisschluessel, werkstatt_nr
+        birth_year_hash, birth_swapped_hash, sex, kreisschluessel, werkstatt_nr
     from linkage.person_records
 ),
 new as materialized (select * from records where unique_id in (select unique_id from _new))
@@ -512,7 +512,7 @@ def _review(con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame) -> tuple[in
     agreement = ", ".join(f"{sql} as {name}" for name, sql in agreement_sql().items())
     encodings = (
         "surname_bloom", "first_name_bloom", "birth_date_hash", "birth_day_hash", "birth_month_hash",
-        "birth_year_hash", "birth_near_hashes", "sex", "kreisschluessel", "werkstatt_nr", "surname_bloom_bits", "first_name_bloom_bits",
+        "birth_year_hash", "birth_swapped_hash", "sex", "kreisschluessel", "werkstatt_nr", "surname_bloom_bits", "first_name_bloom_bits",
     )  # fmt: skip
     sides = {side: ", ".join(f'{side}.{c} as "{c}_{side}"' for c in encodings) for side in ("l", "r")}
     con.execute("delete from ops.linkage_review")

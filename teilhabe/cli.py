@@ -239,6 +239,9 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             "select file_name, sha256, bytes, file_mtime_ns, received_at from ops.delivery_log order by delivery_id"
         ).fetchall()
     new.ensure()
+    if old.linkage_decisions.exists():  # the operator's decisions name records by ids a key keeps
+        new.linkage_decisions.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        shutil.copy2(old.linkage_decisions, new.linkage_decisions)
     with duckdb.connect(str(new.warehouse)) as con:
         report = replay(
             con, deliveries, old.archive, new.archive, key,

@@ -86,7 +86,7 @@ def test_encodings_hold_no_plaintext_and_are_keyed():
     encoded = encode(frame, SUBKEY, "nachname", "vorname", "geb")
     assert encoded.columns == [
         "surname_bloom", "first_name_bloom", "surname_phonetic", "first_name_phonetic",
-        "birth_date_hash", "birth_day_hash", "birth_month_hash", "birth_year_hash", "birth_near_hashes",
+        "birth_date_hash", "birth_day_hash", "birth_month_hash", "birth_year_hash", "birth_swapped_hash",
     ]  # fmt: skip
     row = encoded.row(0, named=True)
     plaintext = {"müller", "mueller", "anna", "1980-02-03", "1980", "02", "03", "65", "06"}
@@ -98,15 +98,14 @@ def test_encodings_hold_no_plaintext_and_are_keyed():
     }
     assert not plaintext & values
     assert row["surname_bloom"] == encoded["surname_bloom"][1], "Müller and Mueller encode alike"
-    # A swapped day and month: the date differs, its year agrees, day and month agree crosswise.
+    # A swapped day and month: the date differs, its year agrees, and each record's swapped date
+    # is the other's date; a day's hash is never the hash of the month of that number.
     swapped = encoded.row(1, named=True)
     assert row["birth_date_hash"] != swapped["birth_date_hash"]
     assert row["birth_year_hash"] == swapped["birth_year_hash"]
-    assert row["birth_day_hash"] != swapped["birth_day_hash"]
-    assert (row["birth_day_hash"], row["birth_month_hash"]) == (
-        swapped["birth_month_hash"],
-        swapped["birth_day_hash"],
-    )
+    assert row["birth_swapped_hash"] == swapped["birth_date_hash"]
+    assert swapped["birth_swapped_hash"] == row["birth_date_hash"]
+    assert row["birth_day_hash"] != swapped["birth_month_hash"]
     again = encode(
         frame, subkey(b"another key of thirty-two bytes or more", "linkage"), "nachname", "vorname", "geb"
     )
@@ -145,28 +144,51 @@ def test_names_count_as_swapped_only_when_both_moved(other, surname, first_name)
 
 
 @pytest.mark.parametrize(
-    ("other", "near"),
+    ("other", "level"),
     [
-        ("1985-03-13", True),  # the day's last digit one key off
-        ("1984-03-12", True),  # the year's
-        ("1985-04-12", True),  # the month's
-        ("1985-03-21", True),  # two neighbouring digits swapped
-        ("1958-03-12", True),
-        ("1980-03-12", False),  # 5 and 0 are no neighbours
-        ("1985-03-14", False),
-        ("1986-04-12", False),  # two digits differ
-        ("1986-03-13", False),
-        ("2012-03-19", False),
+        ("1985-03-12", "exact"),
+        ("1985-12-03", "day and month swapped"),
+        ("1985-03-13", "two of three parts agree"),  # a mistyped day
+        ("1958-03-12", "two of three parts agree"),  # a mistyped year
+        ("1985-04-13", "differs"),
+        ("1958-12-03", "differs"),  # swapped, and another year
     ],
 )
-def test_a_mistyped_digit_shares_a_near_hash_and_other_dates_do_not(other, near):
+def test_the_birth_dates_agree_by_their_keyed_parts(other, level):
+    from linkage.model import agreement_sql, prepared
+
     frame = pl.DataFrame(
         {"nachname": ["Meier", "Meier"], "vorname": ["Jan", "Jan"], "geb": ["1985-03-12", other]}
     )
+    con = duckdb.connect()
+    con.register("_encoded", encode(frame, SUBKEY, "nachname", "vorname", "geb").to_arrow())
+    con.execute(f"create table records as {prepared('_encoded')}")
+    pair = ", ".join(
+        f'l."{c}" as "{c}_l", r."{c}" as "{c}_r"' for c in con.sql("select * from records").columns
+    )
+    [agreed] = con.execute(
+        f"select {agreement_sql()['birth_date']} from (select {pair} "
+        "from (select * from records limit 1) l, (select * from records offset 1) r)"
+    ).fetchone()
+    assert agreed == level
+
+
+def test_the_date_hashes_do_not_tell_which_day_is_which_month():
+    """A privacy review recovered every birth date from the linkage schema without the key: the
+    month hashes were the day hashes of 01-12 (one keyed function for both), and each record's
+    hashes of its one-digit variants, in order, said which dates differ in which digit. Now no
+    value of one part's column is a value of another's, a record carries no variant of its date,
+    and only a date whose day could be a month, other than its own, has a swapped hash."""
+    dates = [f"1980-{month:02d}-{day:02d}" for month in range(1, 13) for day in range(1, 29)]
+    frame = pl.DataFrame({"nachname": ["Meier"] * len(dates), "vorname": ["Jan"] * len(dates), "geb": dates})
     encoded = encode(frame, SUBKEY, "nachname", "vorname", "geb")
-    left, right = (set(hashes) for hashes in encoded["birth_near_hashes"])
-    assert bool(left & right) is near
-    assert len(left) == 23, "8 digits in two pairings of neighbours, 7 pairs of neighbouring digits"
+    parts = ("birth_day_hash", "birth_month_hash", "birth_year_hash", "birth_date_hash")
+    values = {part: set(encoded[part]) for part in parts}
+    assert all(not values[a] & values[b] for a in parts for b in parts if a < b)
+    assert len(values["birth_day_hash"]) == 28 and len(values["birth_month_hash"]) == 12
+    has_swap = [d[8:] <= "12" and d[8:] != d[5:7] for d in dates]
+    assert encoded["birth_swapped_hash"].is_not_null().to_list() == has_swap
+    assert not [c for c in encoded.columns if encoded.schema[c] == pl.List]
 
 
 def test_the_warehouse_keeps_encodings_of_every_person_record_apart(demo_home):
@@ -229,3 +251,33 @@ def test_a_name_without_letters_is_missing_to_the_linkage_and_stops_no_ingest():
     assert con.execute(
         "select count(*) from linkage.person_records where surname_bloom is null"
     ).fetchone() == (1,)
+
+
+def test_a_warehouse_with_encodings_of_the_older_kind_is_refused_until_rebuilt(tmp_path):
+    """Person records encoded the old way (day and month under one function, one-digit variants)
+    never compare with new ones, and they are what let a reader recover birth dates: such a
+    warehouse is refused with the way out (a rebuild from the archive); one without person records
+    is simply marked as of the current kind."""
+    from ingest.ops_tables import LINKAGE_ENCODINGS, check_key, prepare
+    from ingest.pseudonymise import KeyProblem, PseudonymKey
+
+    key = PseudonymKey(b"k" * 32, "test")
+    for holds_records in (False, True):
+        con = duckdb.connect(str(tmp_path / f"w{holds_records}.duckdb"))
+        con.execute("create schema ops; create table ops.pseudonym_key (fingerprint varchar not null, "
+                    "first_used_at timestamp not null)")  # fmt: skip
+        con.execute("insert into ops.pseudonym_key values (?, now())", [key.fingerprint])
+        prepare(con)
+        if holds_records:
+            con.execute(
+                "insert into linkage.person_records (source_table, sender, local_key, person_key, "
+                "first_delivery_id) values ('jc_kunden', '05914', 'k', 'p', 1)"
+            )
+            with pytest.raises(KeyProblem, match=r"older kind.*teilhabe rebuild"):
+                check_key(con, key)
+        else:
+            check_key(con, key)
+            assert con.execute("select linkage_encodings from ops.pseudonym_key").fetchone() == (
+                LINKAGE_ENCODINGS,
+            )
+        con.close()

@@ -56,7 +56,7 @@ def test_the_fast_keyed_hash_is_hmac_sha256_and_nothing_is_remembered_after_inge
     from ingest.pseudonymise import PseudonymKey, keyed_hash
 
     for key in (b"k", b"x" * 64, bytes(range(200))):
-        for prefix, message in ((b"", "müller|hans|1970-01-01"), (b"near|", ""), (b"date|", "1970-12-31")):
+        for prefix, message in ((b"", "müller|hans|1970-01-01"), (b"day|", ""), (b"date|", "1970-12-31")):
             expected = hmac.new(key, prefix + message.encode(), hashlib.sha256).hexdigest()
             assert keyed_hash(key, prefix)(message) == expected
     pseudonymise.normalise_name("Müller")
