@@ -300,6 +300,39 @@ def with_m_floor(model: dict) -> dict:
     return model
 
 
+# Comparisons whose levels run from full agreement down (the else level last).
+GRADED = ("surname_bloom", "first_name_bloom", "birth_date")
+
+
+def with_agreement_bound(model: dict) -> dict:
+    """No partial agreement counts for more than full agreement: a level's Bayes factor (m / u) at
+    most that of its comparison's first level. Estimated apart, a near-identical first name
+    (Jonas / Jona) weighed 8.8 bits against 6.4 for an identical one (random pairs rarely have
+    names that close), so twins of one surname and birth date in two agencies linked more surely
+    than one person spelled alike (a linkage review); and the names swapped between the fields,
+    a level no random pair showed, got either no u (its pairs unscored) or one of 2·10⁻⁶ (+10.6
+    bits, in both name comparisons at once). Such a level's u is raised to meet the bound."""
+    for comparison in model["comparisons"]:
+        if comparison.get("output_column_name") not in GRADED:
+            continue
+        full, *partial, _ = [
+            level for level in comparison["comparison_levels"] if not level.get("is_null_level")
+        ]
+        if not isinstance(full.get("u_probability"), float | int) or not full["u_probability"]:
+            continue
+        bound = full["m_probability"] / full["u_probability"]
+        for level in partial:
+            u = level.get("u_probability")
+            if not isinstance(u, float | int) or not u or level["m_probability"] / u > bound:
+                level["u_probability"] = level["m_probability"] / bound
+    return model
+
+
+def usable(model: dict) -> dict:
+    """A model as it scores pairs: no level's m below M_FLOOR, no partial agreement above full."""
+    return with_agreement_bound(with_m_floor(model))
+
+
 def em_block(records: int) -> str:
     sixteenths = min(16, math.ceil(16 * EM_RECORDS / max(records, 1)))
     same_day = "l.birth_date_hash = r.birth_date_hash"
@@ -355,4 +388,4 @@ def trained_linker(
             # them back only when it succeeds: the model from before it, not the linker's state
             # (which lacked the birth date comparison, and the stage failed on it).
             LOG.warning("EM blocked on %s did not converge (%s): the starting m values stand", block, error)
-    return Linker(frames, with_m_floor(model), log_level="WARNING")
+    return Linker(frames, usable(model), log_level="WARNING")

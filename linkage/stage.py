@@ -42,7 +42,7 @@ from linkage.model import (
     settings,
     sharing_a_block,
     source_pair_m,
-    with_m_floor,
+    usable,
 )
 
 LOG = logging.getLogger(__name__)
@@ -298,9 +298,10 @@ def for_records(model: dict, trained_on: int, records: int) -> dict:
     """The stored model for today's number of records: the chance that two random records are one
     person falls as the records grow (the matches grow with the records, the pairs with their
     square), so a model trained on fewer records would link ever more readily until the next
-    training. No level's m below M_FLOOR: a model stored before the floor existed gets it here."""
+    training. No level's m below M_FLOOR and no partial agreement above full (linkage/model.py
+    ``usable``): a model stored before either existed gets them here."""
     prior = model["probability_two_random_records_match"] * trained_on / max(records, trained_on, 1)
-    return with_m_floor({**copy.deepcopy(model), "probability_two_random_records_match": prior})
+    return usable({**copy.deepcopy(model), "probability_two_random_records_match": prior})
 
 
 def _exact_links(records: pl.DataFrame) -> pl.DataFrame:

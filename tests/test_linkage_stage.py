@@ -404,3 +404,39 @@ def test_a_training_whose_expectation_maximisation_fails_keeps_every_comparison(
     model = json.loads(stored.fetchone()[0])
     assert "birth_date" in [c["output_column_name"] for c in model["comparisons"]]
     assert not compares_otherwise(model)
+
+
+def test_no_partial_agreement_counts_for_more_than_full_agreement():
+    """Estimated apart, a near-identical first name (Jonas / Jona) weighed 8.8 bits against 6.4
+    for an identical one, so twins of one surname and birth date in two agencies linked more
+    surely than one person spelled alike; names swapped between the fields, which no random pair
+    showed, had no u (their pairs were not scored) or one of 2e-6 (+10.6 bits). Every partial
+    level is now bounded by its comparison's full agreement, and the levels below stay as they are."""
+    from linkage.model import usable
+
+    def level(label, m, u=None):
+        return {"label_for_charts": label, "m_probability": m, **({"u_probability": u} if u else {})}
+
+    null = {"sql_condition": "x IS NULL", "is_null_level": True}
+    levels = [level("identical", 0.93, 0.0111), level("Dice >= 0.9", 0.025, 5.5e-5),
+              level("Dice >= 0.7", 0.01, 0.00106), level("swapped", 0.003), level("else", 0.032, 0.98)]  # fmt: skip
+    model = {
+        "comparisons": [
+            {"output_column_name": "first_name_bloom", "comparison_levels": [null, *levels]},
+            {"output_column_name": "source_pair", "comparison_levels": [level("a", 0.9, 0.001), level("b", 0.1, 0.999)]},
+        ]
+    }  # fmt: skip
+    before = json.loads(json.dumps(model))
+    bounded = usable(model)["comparisons"]
+    weight = {
+        lv["label_for_charts"]: lv["m_probability"] / lv["u_probability"]
+        for lv in bounded[0]["comparison_levels"][1:]
+    }
+    assert weight["Dice >= 0.9"] == pytest.approx(weight["identical"])
+    assert weight["swapped"] == pytest.approx(weight["identical"]), (
+        "an unobserved level gets a u at the bound"
+    )
+    assert bounded[0]["comparison_levels"][3] == before["comparisons"][0]["comparison_levels"][3], (
+        "below it: as before"
+    )
+    assert bounded[1] == before["comparisons"][1], "a comparison of kinds, not of agreement, is not bounded"
