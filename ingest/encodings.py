@@ -21,6 +21,12 @@ computed in the reader, in memory, from the plaintext that never leaves it.
 Every keyed function uses the subkey ``linkage`` of the pseudonym key (privacy.md §1), never the key
 itself: an encoding cannot be compared with a person key. The encodings live in the schema
 ``linkage`` only, which the pipeline alone reads (never the analysts' copy, an extract or a log).
+
+The name filters are stored sealed (``seal``): each record's filter XORed with a keystream of its
+own, drawn from the subkey ``linkage-seal`` and the record's id, and unsealed in memory by the
+linkage stage only. A privacy review decoded both names of 96 % of the records from unsealed filters
+without the key, in a minute (Bloom filters give their bigrams away to graph matching against
+published name lists); sealed, a filter shows nothing, not even which records share a name.
 """
 
 from __future__ import annotations
@@ -118,6 +124,38 @@ def _bigram_positions(subkey: bytes, bigram: str) -> tuple[int, ...]:
     digest = hmac.new(subkey, b"bloom|" + bigram.encode(), hashlib.sha256).digest()
     first, second = int.from_bytes(digest[:8], "big"), int.from_bytes(digest[8:16], "big") | 1
     return tuple((first + i * second) % BLOOM_BITS for i in range(BLOOM_HASHES))
+
+
+SEAL_PURPOSE = "linkage-seal"
+
+
+def record_ids(identity: pl.DataFrame) -> pl.Series:
+    """Each person record's id, as linkage/stage.py computes it in SQL (RECORD_ID): the md5 of its
+    source table, local key and person key."""
+    joined = identity.select(pl.concat_str("source_table", "local_key", "person_key", separator="|"))
+    return pl.Series(
+        [hashlib.md5(text.encode(), usedforsecurity=False).hexdigest() for text in joined.to_series()],
+        dtype=pl.String,
+    )
+
+
+def seal(filters: pl.Series, record_ids: pl.Series, seal_key: bytes, field: str) -> pl.Series:
+    """Each record's filter XORed with a keystream of its own (SHAKE-256 of the key, the field and
+    the record's id): sealing and unsealing are the same operation. A null filter stays null."""
+    size = BLOOM_BITS // 8
+    prefix = seal_key + b"|" + field.encode() + b"|"
+
+    def sealed(value: bytes | None, record: str) -> bytes | None:
+        if value is None:
+            return None
+        stream = hashlib.shake_256(prefix + record.encode()).digest(size)
+        return (int.from_bytes(value, "big") ^ int.from_bytes(stream, "big")).to_bytes(size, "big")
+
+    return pl.Series(
+        filters.name,
+        [sealed(v, r) for v, r in zip(filters.to_list(), record_ids.to_list(), strict=True)],
+        dtype=pl.Binary,
+    )
 
 
 def forget_values() -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from ingest.encodings import PURPOSE, encode
+from ingest.encodings import PURPOSE, SEAL_PURPOSE, encode, record_ids, seal
 from ingest.pseudonymise import UMLAUTS, local_key, person_key, subkey
 from schemas import SOURCE_TABLES
 from schemas.base import COUNT
@@ -131,6 +131,10 @@ def linkage_frame(
     surname, first_name, _ = PERSON_COLUMNS[table]
     rows = frame[records["_frame_row"]]
     encodings = encode(rows, subkey(key, PURPOSE), surname, first_name, "_birth_iso")
+    ids, seal_key = record_ids(records), subkey(key, SEAL_PURPOSE)
+    encodings = encodings.with_columns(
+        seal(encodings[name], ids, seal_key, name) for name in ("surname_bloom", "first_name_bloom")
+    )
     return pl.concat([records.drop("_frame_row"), encodings], how="horizontal")
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from ingest.encodings import seal
 from ingest.ops_tables import LINKAGE_DDL
 from linkage.decisions import read_decisions, retrain_request_served, take_retrain_request
 from linkage.model import (
@@ -155,10 +156,15 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def link_persons(
-    con: duckdb.DuckDBPyConnection, decisions_file: Path, run_id: str = "", retrain: bool = False
+    con: duckdb.DuckDBPyConnection,
+    decisions_file: Path,
+    seal_key: bytes,
+    run_id: str = "",
+    retrain: bool = False,
 ) -> LinkageReport:
     """The linkage stage on the warehouse connection ``con``; does nothing when no record is new
-    and the decisions are unchanged. The model is trained again (``retrain``) also when the
+    and the decisions are unchanged. ``seal_key`` unseals the stored name filters in memory
+    (ingest/encodings.py ``seal``). The model is trained again (``retrain``) also when the
     operator asked for it (``teilhabe linkage retrain``, a file beside the decisions); the request
     ends when the stage has done it."""
     started = time.perf_counter()
@@ -176,10 +182,10 @@ def link_persons(
         report.model = "unchanged: no new record, no new decision"
         report.seconds = time.perf_counter() - started
         return report
-    model = _score(con, records, report, retrain)
+    model = _score(con, records, report, retrain, seal_key)
     clusters = _clusters(con, records, decisions)
     report.persons = _assign_person_ids(con, clusters)
-    report.links_accepted, report.pairs_in_review = _review(con, decisions)
+    report.links_accepted, report.pairs_in_review = _review(con, decisions, seal_key)
     report.decisions = decisions.height
     report.seconds = time.perf_counter() - started
     _metrics(con, records, report, model, run_id, decisions_sha)
@@ -191,7 +197,11 @@ def link_persons(
 
 
 def _score(
-    con: duckdb.DuckDBPyConnection, records: pl.DataFrame, report: LinkageReport, retrain: bool
+    con: duckdb.DuckDBPyConnection,
+    records: pl.DataFrame,
+    report: LinkageReport,
+    retrain: bool,
+    seal_key: bytes,
 ) -> dict | None:
     """Scores the pairs with a new record (all pairs after a retraining) into ``linkage.pairs``;
     returns the model in use (None: too few records to train one)."""
@@ -207,10 +217,10 @@ def _score(
     changed = stored is not None and compares_otherwise(json.loads(stored[1]))
     train = enough and (retrain or stored is None or changed or records.height >= RETRAIN_GROWTH * stored[0])
     con.register("_new", records.filter(pl.col("is_new")).select("unique_id").to_arrow())
-    encodings = con.sql(ENCODINGS_SQL.format(all="true" if train else "false")).to_arrow_table()
+    encodings = unsealed(con.sql(ENCODINGS_SQL.format(all="true" if train else "false")).pl(), seal_key)
     con.unregister("_new")
     scratch = _scratch(con)
-    scratch.register("_records", encodings)
+    scratch.register("_records", encodings.to_arrow())
     scratch.execute(f"create table records as {prepared('_records')}")
     scratch.unregister("_records")
     del encodings  # held in the scratch database now
@@ -271,6 +281,14 @@ def _scratch(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
         "select current_setting('memory_limit'), current_setting('temp_directory')"
     ).fetchone()
     return duckdb.connect(config={"memory_limit": limit, "temp_directory": temp})
+
+
+def unsealed(records: pl.DataFrame, seal_key: bytes) -> pl.DataFrame:
+    """Records with their name filters unsealed (bytes), by their ``unique_id`` or ``record_id``."""
+    ids = records["unique_id" if "unique_id" in records.columns else "record_id"]
+    return records.with_columns(
+        seal(records[name], ids, seal_key, name) for name in ("surname_bloom", "first_name_bloom")
+    )
 
 
 def _remember_scored(con: duckdb.DuckDBPyConnection, records: pl.DataFrame) -> None:
@@ -506,10 +524,24 @@ def _assign_person_ids(con: duckdb.DuckDBPyConnection, clusters: pl.DataFrame) -
 # --- review and metrics -------------------------------------------------------------------------
 
 
-def _review(con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame) -> tuple[int, int]:
+def _review(con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame, seal_key: bytes) -> tuple[int, int]:
     """``ops.linkage_review``: the pairs between the thresholds that no decision settled and whose
     records are not already one person, with how each field agrees (never a value)."""
     con.register("_decided", decisions.select("record_id_l", "record_id_r").to_arrow())
+    # only the records of the band's pairs (a few hundred of all), their filters unsealed in memory
+    band_records = con.execute(
+        f"""
+        select {RECORD_ID} as record_id,
+            * replace (surname_bloom::blob as surname_bloom, first_name_bloom::blob as first_name_bloom)
+        from linkage.person_records
+        where {RECORD_ID} in (
+            select unnest([record_id_l, record_id_r]) from linkage.pairs
+            where match_probability >= ? and match_probability < ?
+        )
+        """,
+        [LOWER_THRESHOLD, UPPER_THRESHOLD],
+    ).pl()
+    con.register("_band_records", unsealed(band_records, seal_key).to_arrow())
     agreement = ", ".join(f"{sql} as {name}" for name, sql in agreement_sql().items())
     encodings = (
         "surname_bloom", "first_name_bloom", "birth_date_hash", "birth_day_hash", "birth_month_hash",
@@ -523,13 +555,7 @@ def _review(con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame) -> tuple[in
         with band as (
             select * from linkage.pairs where match_probability >= ? and match_probability < ?
         ),
-        -- only the records of the band's pairs (a few hundred of all) get their bits counted
-        records as (
-            select {RECORD_ID} as record_id, *,
-                bit_count(surname_bloom) as surname_bloom_bits, bit_count(first_name_bloom) as first_name_bloom_bits
-            from linkage.person_records
-            where {RECORD_ID} in (select record_id_l from band union all select record_id_r from band)
-        ),
+        records as ({prepared("_band_records")}),
         open_pairs as (
             select p.record_id_l, p.record_id_r, p.match_probability,
                 l.source_table as source_table_l, r.source_table as source_table_r, {sides["l"]}, {sides["r"]}
@@ -549,6 +575,7 @@ def _review(con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame) -> tuple[in
         [LOWER_THRESHOLD, UPPER_THRESHOLD],
     )
     con.unregister("_decided")
+    con.unregister("_band_records")
     accepted = con.execute(
         "select count(*) from linkage.pairs where match_probability >= ?", [UPPER_THRESHOLD]
     ).fetchone()[0]

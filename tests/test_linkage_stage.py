@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from ingest.encodings import SEAL_PURPOSE
 from ingest.pseudonymise import load_key, person_key
 from linkage.decisions import (
     invalid_lines,
@@ -25,6 +26,9 @@ from linkage.model import BLOCKING_RULES, sharing_a_block
 from linkage.review import pairs_for_review
 from linkage.stage import RECORD_ID, compares_otherwise, for_records, link_persons
 from teilhabe.settings import Settings, memory_bytes
+
+_SETTINGS = Settings.from_environment()  # the tests' key (conftest.py), which made the demo's warehouse
+SEAL_KEY = load_key(_SETTINGS.pseudonym_key, _SETTINGS.pseudonym_key_file).subkey(SEAL_PURPOSE)
 
 
 @pytest.fixture
@@ -92,7 +96,7 @@ def test_the_operators_decisions_override_the_model(warehouse, tmp_path):
     untouched = records.filter(
         ~pl.col("person_id").is_in([left["person_id"], right["person_id"], first["person_id"]])
     )
-    link_persons(con, decisions, run_id="decisions")
+    link_persons(con, decisions, SEAL_KEY, run_id="decisions")
     assert _person_of(con, left["record_id"]) == _person_of(con, right["record_id"])
     assert _person_of(con, first["record_id"]) != _person_of(con, second["record_id"])
     ids = con.execute(
@@ -230,7 +234,7 @@ def test_a_stored_model_that_compares_otherwise_is_trained_again(warehouse, tmp_
 
     assert not compares_otherwise(json.loads(con.execute(newest).fetchone()[0]))
     one_record_new()
-    report = link_persons(con, tmp_path / "decisions.csv")
+    report = link_persons(con, tmp_path / "decisions.csv", SEAL_KEY)
     assert report.new_records == 1 and not report.trained, "the code's own model stands"
 
     model = json.loads(con.execute(newest).fetchone()[0])
@@ -242,7 +246,7 @@ def test_a_stored_model_that_compares_otherwise_is_trained_again(warehouse, tmp_
         [json.dumps(model)],
     )
     one_record_new()
-    report = link_persons(con, tmp_path / "decisions.csv")
+    report = link_persons(con, tmp_path / "decisions.csv", SEAL_KEY)
     assert report.trained and "not the code's" in report.model
     assert not compares_otherwise(json.loads(con.execute(newest).fetchone()[0]))
 
@@ -265,7 +269,7 @@ def test_a_retraining_requested_while_the_model_trains_is_kept_for_the_next_run(
         return real(*args)
 
     monkeypatch.setattr(stage, "_clusters", operator_asks_again)
-    assert link_persons(con, decisions).trained and models() == before + 1
+    assert link_persons(con, decisions, SEAL_KEY).trained and models() == before + 1
     assert retrain_pending(decisions), "the second request is not lost"
 
     def fails(*args):
@@ -273,10 +277,10 @@ def test_a_retraining_requested_while_the_model_trains_is_kept_for_the_next_run(
 
     monkeypatch.setattr(stage, "_clusters", fails)
     with pytest.raises(RuntimeError):
-        link_persons(con, decisions)
+        link_persons(con, decisions, SEAL_KEY)
     assert retrain_pending(decisions), "a request of a failed linkage stays"
     monkeypatch.setattr(stage, "_clusters", real)
-    assert link_persons(con, decisions).trained
+    assert link_persons(con, decisions, SEAL_KEY).trained
     assert not retrain_pending(decisions), "served"
 
 
@@ -398,7 +402,7 @@ def test_a_training_whose_expectation_maximisation_fails_keeps_every_comparison(
 
     monkeypatch.setattr(stage, "MIN_LINKS_FOR_EM", 0)  # the demo has fewer exact links than EM needs
     monkeypatch.setattr(em_session, "expectation_maximisation", underflows)
-    report = link_persons(warehouse, tmp_path / "decisions.csv", retrain=True)
+    report = link_persons(warehouse, tmp_path / "decisions.csv", SEAL_KEY, retrain=True)
     assert report.trained
     stored = warehouse.execute("select settings_json from linkage.model order by trained_at desc limit 1")
     model = json.loads(stored.fetchone()[0])

@@ -129,6 +129,10 @@ def test_another_key_is_refused_and_a_rebuild_makes_a_new_home(demo_home, tmp_pa
     line = _refused(["run", "--inbox", str(home / "inbox")], _env(home, TEILHABE_PSEUDONYM_KEY=ANOTHER_KEY))
     assert "built with another pseudonym key" in line and "teilhabe rebuild --to" in line
 
+    from linkage.decisions import record_decision
+
+    decisions = home / "linkage" / "decisions.csv"  # the operator's: carried over by the rebuild
+    record_decision(decisions, "a" * 32, "b" * 32, "reject", "Zwillinge")
     rebuilt = tmp_path / "rebuilt"
     done = subprocess.run(
         [TEILHABE, "rebuild", "--to", str(rebuilt)],
@@ -140,6 +144,7 @@ def test_another_key_is_refused_and_a_rebuild_makes_a_new_home(demo_home, tmp_pa
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert "6 unchanged" in done.stdout, "the partners' figures do not depend on the key"
+    assert (rebuilt / "linkage" / "decisions.csv").read_bytes() == decisions.read_bytes()
     with duckdb.connect(str(rebuilt / "warehouse.duckdb"), read_only=True) as con:
         con.execute(f"attach '{home / 'warehouse.duckdb'}' as old (read_only)")
         tables = con.execute(

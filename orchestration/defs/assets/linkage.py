@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 import dagster as dg
 
+from ingest.encodings import SEAL_PURPOSE
+from ingest.pseudonymise import load_key
 from linkage.decisions import invalid_lines
 from linkage.stage import link_persons
 from orchestration.defs.assets.ingest import LANDING_KEYS
@@ -71,8 +73,9 @@ def person_ids(context: dg.AssetExecutionContext, data_home: DataHomeResource):
         context.log.warning(
             f"{decisions}: lines {bad[:10]} are no decision (record ids, accept|reject) and were left out"
         )
+    seal_key = load_key(settings.pseudonym_key, settings.pseudonym_key_file).subkey(SEAL_PURPOSE)
     with data_home.connect() as con, _into_run_log(context.log):
-        report = link_persons(con, decisions, run_id=context.run.run_id)
+        report = link_persons(con, decisions, seal_key, run_id=context.run.run_id)
         waiting = con.execute("select count(*) from ops.linkage_review").fetchone()[0]
         # its data version: the same people under the same ids leave the warehouse in sync
         version = con.execute(
