@@ -14,6 +14,7 @@ and writes the same files the same way.
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,13 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
     under the storage's lock, so by one thread at a time) and ``synchronous=NORMAL``."""
 
     def __init__(self, base_dir: str, inst_data=None):
+        from teilhabe.settings import PRIVATE_UMASK
+
+        # The data home is its user's alone (privacy.md §2). Every Dagster process of it (the UI,
+        # the daemon, each run's worker, also a `dagster dev` started by hand) makes this storage
+        # before it writes a file: from here on its files are private. Before, the UI's run logs
+        # were created readable by others, and every run of the UI warned that it had closed them.
+        os.umask(PRIVATE_UMASK)
         self._engines: OrderedDict[str, db.Engine] = OrderedDict()
         super().__init__(base_dir, inst_data)
 

@@ -23,7 +23,7 @@ import dagster as dg
 from orchestration import CODE_LOCATION, REPOSITORY_TAG
 from orchestration.progress import Progress
 from teilhabe.disk import free_bytes, is_disk_full
-from teilhabe.settings import REPO_ROOT, DataHome
+from teilhabe.settings import REPO_ROOT, WAREHOUSE_POOL, DataHome
 
 # The run's full log is in the Dagster instance (see it with `make dev`); the terminal shows the
 # summary with one line per warning and per failed step (no stack traces).
@@ -152,7 +152,9 @@ def _warnings(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...]:
 
 def _release_dead_runs(instance: dg.DagsterInstance) -> None:
     """A command-line run killed hard (SIGKILL, power cut) would keep its slot of the warehouse
-    pool, and every later run would wait for it forever: mark it failed and free the slot."""
+    pool, and every later run would wait for it forever: mark it failed and free the slot. So is
+    a slot held, or waited for, by any run that has ended (a run of the UI killed by the OOM killer
+    is marked failed, but only the daemon's run monitoring frees its slot, and it may not run)."""
     active = dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
     for record in instance.get_run_records(filters=active):
         run = record.dagster_run
@@ -165,6 +167,13 @@ def _release_dead_runs(instance: dg.DagsterInstance) -> None:
                 run, "the process running it is gone (killed); its warehouse slot was freed"
             )
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+    storage = instance.event_log_storage
+    holders = set(storage.get_concurrency_run_ids())
+    holders |= {step.run_id for step in storage.get_concurrency_info(WAREHOUSE_POOL).pending_steps}
+    for run_id in holders:
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            storage.free_concurrency_slots_for_run(run_id)
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,14 @@ def _entry(entry: object, where: str, template: str | None) -> dict:
                     where, f"{field} uses {', '.join('{' + b + '}' for b in sorted(bad))} "
                     f"(a {field} may use {', '.join('{' + a + '}' for a in sorted(allowed))})",
                 )  # fmt: skip
+        # as a sender's id fills it: `jobcenter/{kreisschluessel}` gave no folder, and every
+        # Jobcenter's Rückmeldung was silently not sent (an operator review)
+        example = entry["folder"].format(**dict.fromkeys(folder_fields, "LWL-0101"))
+        if not SAFE_FOLDER.fullmatch(example):
+            raise _refuse(
+                where, f"folder {entry['folder']!r} gives {example!r} for a sender: not one plain folder name "
+                "(letters, digits, _ and -)",
+            )  # fmt: skip
     elif "folder" in entry and (_placeholders(entry["folder"]) or not SAFE_FOLDER.fullmatch(entry["folder"])):
         raise _refuse(
             where, f"folder {entry['folder']!r} is not one plain folder name (letters, digits, _ and -)"

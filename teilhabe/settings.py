@@ -45,10 +45,33 @@ concurrency:
 """  # what data homes made before 2026-12-04 hold
 
 
+# One writer of the warehouse at a time: every step that opens it is in the pool "warehouse"
+# (default_limit 1), and a run of the UI, a sensor or a schedule that writes it waits in the queue
+# while another runs (WAREHOUSE_RUN_TAG: two runs started together both built and published everything,
+# the second finding nothing new). A run that ended without giving its slot back (killed: the OOM
+# killer, a reboot) has it freed by the daemon's run monitoring after a minute; before, every
+# later run waited for it forever.
+WAREHOUSE_RUN_TAG = "teilhabe/warehouse"
+WAREHOUSE_POOL = "warehouse"
+
+
 def dagster_yaml(dagster_home: Path) -> str:
     events = json.dumps(str(dagster_home / "history" / "runs"))  # YAML reads a JSON string
     return f"""{DAGSTER_YAML_MARK}
-{_DAGSTER_YAML_BEFORE}event_log_storage:
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 1
+  runs:
+    tag_concurrency_limits:
+      - key: {WAREHOUSE_RUN_TAG}
+        limit: 1
+run_monitoring:
+  enabled: true
+  max_resume_run_attempts: 0
+  free_slots_after_run_end_seconds: 60
+event_log_storage:
   module: orchestration.event_log
   class: QuickSqliteEventLogStorage
   config:

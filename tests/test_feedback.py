@@ -54,6 +54,8 @@ TEMPLATE = {"template": "each_workshop", "name": "{workshop_name}", "folder": "w
             "given twice",
         ),
         ([{"name": "x"}], "needs an id"),
+        # every Jobcenter's Rückmeldung was silently not sent (an operator review)
+        ([{**TEMPLATE, "folder": "werkstatt/{werkstatt_nr}"}], "not one plain folder name"),
     ],
 )
 def test_a_wrong_entry_is_refused_with_a_clear_message(tmp_path, entries, message):

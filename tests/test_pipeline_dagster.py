@@ -102,17 +102,42 @@ def test_contract_checks_report_findings_without_values(pipeline_run, faulty):
     assert "file_name" in shown and "rule" in shown
 
 
-def test_inbox_sensor_requests_one_run_for_new_files(faulty, tmp_path):
+def test_inbox_sensor_requests_one_run_for_new_files_and_tries_a_failed_one_again(
+    faulty, tmp_path, monkeypatch
+):
+    """One run for new files, none while nothing changed; but files a failed run left in the inbox
+    (the warehouse was open in another process) are tried again after a while, a few times. Before,
+    the cursor said "no new deliveries" until another file came."""
+    from orchestration.defs import sensors
     from orchestration.defs.sensors import inbox_sensor
 
     inbox = tmp_path / "inbox"
     shutil.copytree(faulty, inbox)  # arrival mtimes are long past: the inbox is quiet
     home = DataHomeResource(root=str(tmp_path), inbox_dir=str(inbox))
-    context = dg.build_sensor_context(resources={"data_home": home})
-    first = inbox_sensor(context)
-    assert isinstance(first, dg.RunRequest)
-    context = dg.build_sensor_context(resources={"data_home": home}, cursor=first.run_key)
-    assert isinstance(inbox_sensor(context), dg.SkipReason), "nothing new: no second run"
+    with dg.instance_for_test() as instance:
+
+        def tick(cursor=None):
+            context = dg.build_sensor_context(resources={"data_home": home}, cursor=cursor, instance=instance)
+            return inbox_sensor(context)
+
+        first = tick()
+        assert isinstance(first, dg.RunRequest)
+        assert isinstance(tick(first.run_key), dg.SkipReason), "nothing new: no second run"
+
+        def failed(run_id: str) -> None:
+            instance.add_run(dg.DagsterRun(job_name="pipeline", run_id=run_id, tags=first.tags,
+                                           status=dg.DagsterRunStatus.FAILURE))  # fmt: skip
+
+        failed("first-run")
+        waiting = tick(first.run_key)
+        assert isinstance(waiting, dg.SkipReason) and "trying again" in waiting.skip_message
+        monkeypatch.setattr(sensors, "RETRY_AFTER_SECONDS", 0)
+        again = tick(first.run_key)
+        assert isinstance(again, dg.RunRequest) and again.tags["retry_of"] == "first-run"
+        for attempt in range(sensors.RETRIES):
+            failed(f"retry-{attempt}")
+        given_up = tick(first.run_key)
+        assert isinstance(given_up, dg.SkipReason) and "failed" in given_up.skip_message
 
 
 def test_a_command_line_run_is_listed_under_its_job_as_the_ui_lists_them(demo, tmp_path):
@@ -284,3 +309,49 @@ def test_the_console_shows_each_stage_once_as_it_ends():
         progress._poll()  # a poll with nothing new adds nothing
     lines = out.getvalue().splitlines()
     assert [line.split(" done in ")[0].strip() for line in lines] == ["ingest", "analysts' copy"], lines
+
+
+def test_a_slot_held_by_a_run_that_ended_is_freed_before_the_next_run():
+    """A run of the UI killed by the OOM killer is marked failed, but its slot of the warehouse
+    pool stayed taken (only the daemon's run monitoring frees it) and every later run waited for it
+    forever, `teilhabe run` too (an operator review). The command line frees it before it starts;
+    a slot of a run still going is left alone."""
+    from orchestration.pipeline import _release_dead_runs
+
+    with dg.instance_for_test() as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("warehouse", 1)
+        for run_id, status in (
+            ("killed", dg.DagsterRunStatus.FAILURE),
+            ("going", dg.DagsterRunStatus.STARTED),
+        ):
+            instance.add_run(dg.DagsterRun(job_name="pipeline", run_id=run_id, status=status))
+        assert storage.claim_concurrency_slot("warehouse", "killed", "landing_tables").is_claimed
+        assert not storage.claim_concurrency_slot("warehouse", "going", "landing_tables").is_claimed
+        _release_dead_runs(instance)
+        assert storage.get_concurrency_run_ids() == {"going"}, "the waiting run got the freed slot"
+
+
+def test_a_warehouse_open_in_another_process_fails_the_step_with_a_clear_message(tmp_path):
+    """An analyst's session on the warehouse file, even a read-only one, keeps a run from writing
+    it: the step says so and names the process, instead of DuckDB's IOException."""
+    import subprocess
+    import sys
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}, read_only=True); "
+                               "print('open', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with (
+            pytest.raises(dg.Failure, match=r"open in another process .*PID"),
+            DataHomeResource(root=str(tmp_path)).connect(),
+        ):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()

@@ -639,3 +639,21 @@ def test_every_loose_mode_of_the_data_home_is_tightened_and_named(tmp_path):
         "outbox/lwl (was 755)", "analysts (was 755)", "archive/2024 (was 755)",
     }  # fmt: skip
     assert tighten_modes(home) == [], "a second pass finds nothing"
+
+
+def test_every_dagster_process_of_the_data_home_writes_private_files(tmp_path):
+    """A `dagster dev` started by hand (umask 022) created the UI's run logs readable by others, and
+    every run of the UI then warned that it had closed them (an operator review). The data home's
+    event log storage, which every Dagster process of it makes first, sets the private umask."""
+    from orchestration.event_log import QuickSqliteEventLogStorage
+
+    before = os.umask(0o022)
+    try:
+        storage = QuickSqliteEventLogStorage(str(tmp_path / "runs"))
+        with storage.run_connection("a-run") as connection:
+            connection.exec_driver_sql("select 1")
+        created = [p for p in (tmp_path / "runs").rglob("*") if p.is_file()]
+        assert created and all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in created), created
+        storage.dispose()
+    finally:
+        os.umask(before)

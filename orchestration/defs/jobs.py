@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.defs.partitions import ASSET_NAMES
+from teilhabe.settings import WAREHOUSE_RUN_TAG
 
 pipeline_job = dg.define_asset_job(
     "pipeline",
@@ -14,6 +15,7 @@ pipeline_job = dg.define_asset_job(
     - dg.AssetSelection.key_prefixes(["outbox", "periods"])
     - dg.AssetSelection.assets(["reports", "operations"]),
     description="Ingest every new delivery, build the warehouse, publish the analysts' copy and extracts",
+    tags={WAREHOUSE_RUN_TAG: "writes"},  # one such run at a time (teilhabe/settings.py dagster_yaml)
 )
 
 PUBLISH_JOBS = {
@@ -21,6 +23,7 @@ PUBLISH_JOBS = {
         f"publish_{name}",
         selection=dg.AssetSelection.assets(["outbox", "periods", name]),
         description=f"Re-issue one {kind}'s extracts (schedules of partners.yaml, `teilhabe publish`)",
+        tags={WAREHOUSE_RUN_TAG: "writes"},
     )
     for kind, name in ASSET_NAMES.items()  # partitioned as its asset (PERIOD_PARTITIONS)
 }

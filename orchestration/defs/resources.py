@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,7 +43,17 @@ class DataHomeResource(dg.ConfigurableResource):
         warehouse = self.home.warehouse
         warehouse.parent.mkdir(parents=True, exist_ok=True)
         limit = memory_limit or self.settings().duckdb_memory_limit
-        con = duckdb.connect(str(warehouse), config={"memory_limit": limit})
+        try:
+            con = duckdb.connect(str(warehouse), config={"memory_limit": limit})
+        except duckdb.IOException as error:
+            if "Could not set lock" not in str(error):
+                raise
+            holder = re.search(r"held in (.*?)\. See", str(error))
+            raise dg.Failure(
+                f"the warehouse is open in another process ({holder[1] if holder else 'unknown'}): a "
+                "session on warehouse.duckdb, even a read-only one, keeps every run from writing it. "
+                "Close it (analysts use the analysts' copy); the inbox sensor tries again a few minutes later"
+            ) from None
         try:
             yield con
         finally:

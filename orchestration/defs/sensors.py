@@ -10,12 +10,24 @@ from ingest.inbox import scan_inbox
 from orchestration.defs.jobs import pipeline_job
 from orchestration.defs.resources import DataHomeResource
 
+RETRY_AFTER_SECONDS = 600
+RETRIES = 3  # of a failed run for the same inbox; then the operator is needed (the run's log says why)
+DESCRIPTION = (
+    "Starts the pipeline when files in the inbox changed and have been quiet for a minute; starts it "
+    f"again {RETRY_AFTER_SECONDS // 60} minutes after a run of the same files failed (at most {RETRIES} times)"
+)
 
-@dg.sensor(job=pipeline_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+
+@dg.sensor(
+    job=pipeline_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
+    description=DESCRIPTION,
+)  # fmt: skip
 def inbox_sensor(context: dg.SensorEvaluationContext, data_home: DataHomeResource):
     """Starts the pipeline when the inbox changed and has been quiet for a minute (no half-uploaded
     files; `.part` uploads are ignored). The cursor is the inbox's signature of names, sizes and
-    times (the change time too: a correction that keeps the modification time is a change)."""
+    times (the change time too: a correction that keeps the modification time is a change). Files
+    a failed run left in the inbox (the warehouse was open in another process, say) are tried
+    again: before, the cursor said "no new deliveries" until another file came."""
     inbox = data_home.home.inbox
     if not inbox.is_dir():
         return dg.SkipReason(f"no inbox at {inbox}")
@@ -27,7 +39,20 @@ def inbox_sensor(context: dg.SensorEvaluationContext, data_home: DataHomeResourc
     if time.time() - newest < 60:
         return dg.SkipReason("files are still arriving")
     signature = hashlib.sha256(repr(entries).encode()).hexdigest()[:32]
-    if signature == context.cursor:
+    tags = {"trigger": "inbox_sensor", "files": str(len(entries)), "inbox": signature}
+    if signature != context.cursor:
+        context.update_cursor(signature)
+        return dg.RunRequest(run_key=signature, tags=tags)
+    runs = context.instance.get_runs(
+        filters=dg.RunsFilter(job_name=pipeline_job.name, tags={"inbox": signature})
+    )
+    if not runs or runs[0].status not in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
         return dg.SkipReason("no new deliveries")
-    context.update_cursor(signature)
-    return dg.RunRequest(run_key=signature, tags={"trigger": "inbox_sensor", "files": str(len(entries))})
+    if len(runs) > RETRIES:
+        return dg.SkipReason(f"the last {RETRIES + 1} runs of these files failed: see run {runs[0].run_id}")
+    ended = context.instance.get_run_record_by_id(runs[0].run_id).end_time or time.time()
+    if time.time() - ended < RETRY_AFTER_SECONDS:
+        return dg.SkipReason(
+            f"run {runs[0].run_id} of these files failed: trying again {RETRY_AFTER_SECONDS // 60} minutes after it"
+        )
+    return dg.RunRequest(run_key=f"{signature}-{runs[0].run_id}", tags={**tags, "retry_of": runs[0].run_id})
