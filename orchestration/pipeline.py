@@ -97,6 +97,12 @@ def _execute(home: DataHome, job_name: str, run_config: dict, **kwargs) -> Pipel
     try:
         with dg.DagsterInstance.from_config(str(home.ensure().dagster_home)) as instance:
             _release_dead_runs(instance)
+            if writing := instance.event_log_storage.get_concurrency_run_ids():
+                # a run of the UI or a sensor writes the warehouse: this one's steps wait for it
+                print(
+                    f"waiting: run {', '.join(sorted(writing))} is writing the warehouse (see make dev)",
+                    flush=True,
+                )
             tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), **REPOSITORY_TAG}
             run_id = str(uuid.uuid4())
             dbt_nodes = len(warehouse_dbt_assets.keys) + len(warehouse_dbt_assets.check_keys)

@@ -367,14 +367,14 @@ def cmd_linkage_decide(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_dev(_: argparse.Namespace) -> int:
+def cmd_dev(args: argparse.Namespace) -> int:
     home = settings().home.ensure()
     dagster = Path(sys.executable).with_name("dagster")
     # From the project folder, `dagster dev` takes module and code location name from pyproject.toml:
     # the name the command line's runs are tagged with (orchestration.CODE_LOCATION).
     os.chdir(REPO_ROOT)
     environment = {**os.environ, "DAGSTER_HOME": str(home.dagster_home), "TEILHABE_HOME": str(home.root)}
-    os.execve(dagster, [str(dagster), "dev"], environment)  # noqa: S606
+    os.execve(dagster, [str(dagster), "dev", "--port", str(args.port)], environment)  # noqa: S606
     return 0  # not reached
 
 
@@ -462,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_linkage_verbs(verbs)
 
     dev = verbs.add_parser("dev", help="the Dagster UI on this data home")
+    dev.add_argument("--port", type=int, default=3000, help="the UI's port (default 3000)")
     dev.set_defaults(func=cmd_dev)
     return parser
 

@@ -355,3 +355,18 @@ def test_a_warehouse_open_in_another_process_fails_the_step_with_a_clear_message
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_teilhabe_dev_starts_the_ui_of_this_data_home_on_the_port_asked_for(tmp_path, monkeypatch):
+    """`teilhabe dev` could not pick a port (an operator review): a second UI, or one beside
+    another service on 3000, needed `dagster dev` by hand, without the data home's settings."""
+    from teilhabe import cli
+
+    started = {}
+    monkeypatch.setenv("TEILHABE_HOME", str(tmp_path))
+    monkeypatch.setattr(cli.os, "chdir", lambda path: None)
+    monkeypatch.setattr(cli.os, "execve", lambda path, argv, env: started.update(argv=argv, env=env))
+    args = cli.build_parser().parse_args(["dev", "--port", "3311"])
+    args.func(args)
+    assert started["argv"][1:] == ["dev", "--port", "3311"]
+    assert started["env"]["DAGSTER_HOME"] == str(tmp_path / "dagster")
