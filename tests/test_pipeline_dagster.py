@@ -364,6 +364,7 @@ def test_teilhabe_dev_starts_the_ui_of_this_data_home_on_the_port_asked_for(tmp_
 
     started = {}
     monkeypatch.setenv("TEILHABE_HOME", str(tmp_path))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)  # `make test` exports the repository's
     monkeypatch.setattr(cli.os, "chdir", lambda path: None)
     monkeypatch.setattr(cli.os, "execve", lambda path, argv, env: started.update(argv=argv, env=env))
     args = cli.build_parser().parse_args(["dev", "--port", "3311"])
