@@ -25,7 +25,7 @@ from ingest.run_state import (
 from orchestration.defs.resources import DataHomeResource
 from schemas import SOURCE_TABLES
 from teilhabe.disk import is_disk_full, require_free_space, storage_error
-from teilhabe.settings import tighten_and_say
+from teilhabe.settings import WAREHOUSE_POOL, tighten_and_say
 
 LANDING_KEYS = {table: dg.AssetKey(["landing", table]) for table in SOURCE_TABLES}
 DELIVERY_LOG_KEY = dg.AssetKey(["ops", "delivery_log"])
@@ -64,7 +64,7 @@ MAX_FILES_WARNED = 20  # a warning line per file rejected or with quarantined ro
         )
         for key in LANDING_KEYS.values()
     ],
-    pool="warehouse",
+    pool=WAREHOUSE_POOL,
     can_subset=False,
 )
 def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResource):

@@ -14,6 +14,7 @@ from linkage.decisions import invalid_lines
 from linkage.stage import link_persons
 from orchestration.defs.assets.ingest import LANDING_KEYS
 from orchestration.defs.resources import DataHomeResource
+from teilhabe.settings import WAREHOUSE_POOL
 
 PERSON_TABLES = ("wfbm_personen", "jc_kunden", "lv_budget_fuer_arbeit")
 
@@ -54,7 +55,7 @@ def _into_run_log(log: dg.DagsterLogManager) -> Iterator[None]:
     group_name="linkage",
     kinds={"duckdb", "splink"},
     deps=[LANDING_KEYS[table] for table in PERSON_TABLES],
-    pool="warehouse",
+    pool=WAREHOUSE_POOL,
     check_specs=[
         dg.AssetCheckSpec(
             "review_queue",

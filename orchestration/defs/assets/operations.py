@@ -20,7 +20,7 @@ from orchestration.defs.resources import DataHomeResource
 from publish.expected import digest, overdue, write
 from publish.feedback import send_feedback
 from publish.senders import SenderConfigError, load_senders
-from teilhabe.settings import DBT_PROJECT_DIR
+from teilhabe.settings import DBT_PROJECT_DIR, WAREHOUSE_POOL
 
 CALENDAR_KEY = dg.AssetKey(["ops", "expected_deliveries"])
 DIGEST_KEY = dg.AssetKey(["reports", "operations"])
@@ -47,7 +47,7 @@ PARTS = _parts()
         )
         for system, part in PARTS
     ],
-    pool="warehouse",
+    pool=WAREHOUSE_POOL,
 )
 def deliveries_on_time(context: dg.AssetCheckExecutionContext, data_home: DataHomeResource):
     with data_home.connect() as con:
@@ -80,7 +80,7 @@ def deliveries_on_time(context: dg.AssetCheckExecutionContext, data_home: DataHo
     deps=[CALENDAR_KEY],
     group_name="ops",
     kinds={"csv"},
-    pool="warehouse",
+    pool=WAREHOUSE_POOL,
     description="Daily digest of overdue and late deliveries, and of files rejected or held "
     "(reports/operations/digest-<date>.txt and .csv)",
 )
@@ -110,7 +110,7 @@ def operations_digest(context: dg.AssetExecutionContext, data_home: DataHomeReso
     ],
     group_name="publish",
     kinds={"html", "csv"},
-    pool="warehouse",
+    pool=WAREHOUSE_POOL,
     description="A Rückmeldung to every sender whose file this run took: its files, findings (row, column, "
     "rule; no identifier), parts still expected, plausibility, in outbox/<folder>/rueckmeldung/<period>/ "
     "(senders.yaml)",
@@ -140,7 +140,7 @@ def sender_feedback(context: dg.AssetExecutionContext, data_home: DataHomeResour
     deps=[["analysts", "teilhabe_duckdb"], ["outbox", "extracts"], ["outbox", "rueckmeldungen"]],
     group_name="ops",
     kinds={"duckdb"},
-    pool="warehouse",
+    pool=WAREHOUSE_POOL,
     description="What the last complete run built from (ops.run_state): a later run that finds nothing new "
     "or changed skips the build and publication",
 )

@@ -22,6 +22,7 @@ from publish.analysts_copy import publish_analysts_copy, record_disclosure_metri
 from publish.partners import PARTNERS_FILE
 from publish.periods import partition_of_period, period_of_partition
 from teilhabe.disk import StorageError, require_free_space
+from teilhabe.settings import WAREHOUSE_POOL
 
 
 class PublishConfig(dg.Config):
@@ -119,7 +120,7 @@ def _check(key: list[str]) -> list[dg.AssetCheckSpec]:
 
 @dg.asset(
     key=["outbox", "extracts"], deps=KPI_ASSETS, group_name="publish", kinds={"csv", "xlsx", "parquet"},
-    pool="warehouse", check_specs=_check(["outbox", "extracts"]),
+    pool=WAREHOUSE_POOL, check_specs=_check(["outbox", "extracts"]),
     description="Every partner's extract for its latest complete period (new version only where figures changed)",
 )  # fmt: skip
 def latest_extracts(context: dg.AssetExecutionContext, data_home: DataHomeResource):
@@ -131,7 +132,7 @@ def _period_asset(kind: str) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key, deps=KPI_ASSETS, group_name="publish", partitions_def=PERIOD_PARTITIONS[kind],
-        kinds={"csv", "xlsx", "parquet"}, pool="warehouse", check_specs=_check(key), output_required=False,
+        kinds={"csv", "xlsx", "parquet"}, pool=WAREHOUSE_POOL, check_specs=_check(key), output_required=False,
         description=f"Extracts of the partners with {kind}ly periods, for one period (schedules, re-issues)",
     )  # fmt: skip
     def period_extracts(
@@ -151,7 +152,7 @@ PERIOD_ASSETS = {kind: _period_asset(kind) for kind in PERIOD_PARTITIONS}
     deps=ANALYSTS_INPUTS,
     group_name="publish",
     kinds={"duckdb"},
-    pool="warehouse",
+    pool=WAREHOUSE_POOL,
     description="The analysts' read-only copy: marts and KPI tables, replaced atomically after each build",
 )
 def analysts_copy(context: dg.AssetExecutionContext, data_home: DataHomeResource) -> dg.MaterializeResult:

@@ -25,6 +25,7 @@ from orchestration.defs.resources import DataHomeResource
 from orchestration.pipeline import executed_here
 from publish.validation import import_in_background
 from teilhabe.disk import is_disk_full, remove_temporary, require_free_space, storage_error
+from teilhabe.settings import WAREHOUSE_POOL
 
 ensure_manifest()  # dagster-dbt builds the assets from the manifest (parsed only when dbt files changed)
 
@@ -49,7 +50,7 @@ FEEDBACK_ONLY_ARGS = [*BUILD_ARGS, "--selector", "sender_feedback_inputs"]
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
-    pool="warehouse",
+    pool=WAREHOUSE_POOL,
     dagster_dbt_translator=LayeredTranslator(),
 )
 def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, data_home: DataHomeResource):
