@@ -31,4 +31,9 @@ defs = dg.Definitions(
     schedules=[*schedules.partner_schedules(), operations.digest_schedule],
     sensors=[sensors.inbox_sensor],
     resources=resources(settings().home),
+    # Every step in the run's own process, one after another, as `teilhabe run` does. The steps
+    # take turns at the one warehouse file anyway (pool "warehouse"), and a process per step
+    # (Dagster's default) spent ~10 s importing the code location before each: a demo run of the
+    # UI took 143 s against 35 s on the command line.
+    executor=dg.in_process_executor,
 )

@@ -27,6 +27,18 @@ def test_dbt_assets_serialise_warehouse_writers():
     assert warehouse_dbt_assets.op.pool == "warehouse"
 
 
+def test_runs_of_the_ui_execute_their_steps_in_one_process():
+    """A run launched in the UI, by the inbox sensor or a schedule runs its steps in its own process,
+    as `teilhabe run` does: a process per step (Dagster's default) imported the code location again
+    before each, ~10 s a step, and a demo run took four times as long."""
+    from orchestration.definitions import defs
+
+    repo = defs.get_repository_def()
+    jobs = repo.get_all_jobs()
+    assert {"pipeline", "__ASSET_JOB"} <= {job.name for job in jobs}  # also what the asset graph launches
+    assert {job.name: job.executor_def.name for job in jobs} == {job.name: "in_process" for job in jobs}
+
+
 def test_every_asset_key_and_group_is_as_recorded():
     """The shape of the asset graph, as the UI shows it: a change of an asset key or group is a
     decision (update tests/snapshots/asset_groups.txt with it). dbt's assets are grouped by layer."""
