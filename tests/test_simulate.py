@@ -422,7 +422,7 @@ def test_decoys_are_other_people_with_a_twins_birth_date_and_a_similar_name(demo
     decoys = pl.read_csv(truth(demo_with_errors) / "decoys.csv")
     assert simulation["decoy_share"] == 0.01 and simulation["name_error_rate"] == 0.05
     assert 0.005 * simulation["people"] <= decoys.height <= 0.015 * simulation["people"]
-    assert set(decoys["kind"]) == {"same_surname", "surname_one_edit"}
+    assert set(decoys["kind"]) == {"same_surname", "similar_first_name", "surname_one_edit"}
     identity = {}
     for r in records.iter_rows(named=True):
         key = (r["source_table"], r["sender"], r["local_id"])
@@ -437,6 +437,8 @@ def test_decoys_are_other_people_with_a_twins_birth_date_and_a_similar_name(demo
         assert born == born2, "the same birth date"
         if kind == "same_surname":
             assert sur == sur2 and first != first2
+        elif kind == "similar_first_name":  # Lena/Lina: what a typo would give, but another person
+            assert sur == sur2 and first != first2 and _bigram_dice(first, first2) >= 0.6
         else:
             assert first == first2 and sur != sur2 and _one_edit(sur, sur2)
         checked += 1
@@ -454,6 +456,12 @@ def _one_edit(a: str, b: str) -> bool:
         return sum(x != y for x, y in zip(a, b, strict=True)) == 1
     short, long = sorted((a, b), key=len)
     return len(long) - len(short) == 1 and any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def _bigram_dice(a: str, b: str) -> float:
+    """Dice of the two names' letter pairs, each name padded with a blank on both sides."""
+    pairs = [{f" {n} "[i : i + 2] for i in range(len(n) + 1)} for n in (a, b)]
+    return 2 * len(pairs[0] & pairs[1]) / (len(pairs[0]) + len(pairs[1]))
 
 
 def test_simulate_command_options():

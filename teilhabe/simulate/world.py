@@ -62,10 +62,12 @@ class People:
     """Every simulated person, unique by the identity the warehouse links on (name and birth date).
 
     A share ``decoy_share`` of the people of each batch (a workshop's, a Jobcenter's) are near-twins of
-    another person of the same batch and sex (so mostly of the same Kreis): the same birth date and the
-    same surname with another first name, or the same first name and a surname one letter away
-    (Meier/Meyer). They are other people, whom a linkage must not merge. Which ones, and how, is drawn
-    from ``decoy_rng``, apart from the world's own draws."""
+    another person of the same batch and sex (so mostly of the same Kreis), with the same birth date
+    and one of three kinds of name, each as likely: the same surname and another first name; the same
+    surname and a similar first name, as twins are often named (Lena/Lina, Tim/Timo,
+    Anna/Anna-Lena); the same first name and a surname one letter away (Meier/Meyer). They are other
+    people, whom a linkage must not merge. Which ones, and how, is drawn from ``decoy_rng``, apart
+    from the world's own draws."""
 
     def __init__(
         self, rng: np.random.Generator, decoy_rng: np.random.Generator | None = None, decoy_share: float = 0.0
@@ -156,15 +158,19 @@ class People:
     def _near_twin(self, nachname: str, vorname: str, sex: str, dob: int) -> tuple[str, str, int, str] | None:
         """A new identity like the twin's (same birth date), or None if every try is taken."""
         rng = self.decoy_rng
-        surname_first = rng.random() < 0.6
+        kinds = [DECOY_KINDS[k] for k in rng.permutation(len(DECOY_KINDS))]  # in this order of preference
         for attempt in range(6):
-            if (attempt % 2 == 0) == surname_first:
-                kind, sur = "same_surname", nachname
+            kind, sur, first = kinds[attempt % len(kinds)], nachname, vorname
+            if kind == "same_surname":
                 first = str(self.first[sex][rng.integers(0, len(self.first[sex]))])
                 if normalise_name(first) == normalise_name(vorname):
                     continue
+            elif kind == "similar_first_name":
+                near = FIRST_NAME_NEIGHBOURS[sex].get(vorname)
+                if not near:
+                    continue
+                first = near[int(rng.integers(0, len(near)))]
             else:
-                kind, first = "surname_one_edit", vorname
                 sur = surname_one_edit(nachname, rng)
                 if sur is None:
                     continue
@@ -212,6 +218,28 @@ def _one_edit(a: str, b: str) -> bool:
 SURNAME_NEIGHBOURS = {
     a: [b for b in SURNAMES if _one_edit(a, b) and normalise_name(a) != normalise_name(b)] for a in SURNAMES
 }
+
+
+def _bigram_dice(a: str, b: str) -> float:
+    grams = [{f"_{n}_"[i : i + 2] for i in range(len(n) + 1)} for n in (a, b)]
+    return 2 * len(grams[0] & grams[1]) / (len(grams[0]) + len(grams[1]))
+
+
+# First names of one list that twins could be given (Lena/Lina/Lea, Tim/Timo, Anna/Anna-Lena,
+# Marco/Marcel): their normalised letter pairs at a Dice of 0.6 or more, as the linkage's name
+# comparisons would measure them.
+FIRST_NAME_NEIGHBOURS = {
+    sex: {
+        a: [
+            b
+            for b in names
+            if normalise_name(a) != normalise_name(b) and _bigram_dice(normalise_name(a), normalise_name(b)) >= 0.6
+        ]
+        for a in names
+    }
+    for sex, names in (("m", MALE_FIRST), ("w", FEMALE_FIRST), ("d", MALE_FIRST + FEMALE_FIRST))
+}
+DECOY_KINDS = ("same_surname", "similar_first_name", "surname_one_edit")
 
 
 def surname_one_edit(surname: str, rng: np.random.Generator) -> str | None:
