@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from orchestration.defs.resources import DataHomeResource
@@ -231,3 +232,34 @@ def test_a_copy_updated_from_the_previous_one_equals_one_written_whole(tmp_path)
     assert whole.written == sum(whole.rows.values())
     assert stat.S_IMODE(copy.stat().st_mode) == 0o440
     assert publish_analysts_copy(warehouse, copy).written == 0, "nothing changed, nothing written"
+
+
+def test_the_readmes_example_sql_runs_on_the_copy_and_counts_k10_as_k10_does(home):
+    """Analysts start from the README's examples: each runs on their copy, and the one that follows
+    transitions into unemployment by hand gives K10's figures (it once joined on person_key, which
+    misses people spelled differently, and looked a month too far)."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text("utf-8")
+    block = readme.split("Example SQL for analysts:", 1)[1].split("```sql", 1)[1].split("```", 1)[0]
+    statements = [
+        s
+        for s in block.split(";")
+        if any(line.strip() and not line.strip().startswith("--") for line in s.splitlines())
+    ]
+    by_hand = [s for s in statements if "then_unemployed" in s]
+    assert len(statements) >= 5 and len(by_hand) == 1
+    root, _ = home
+    with duckdb.connect(str(root / "analysts" / "teilhabe.duckdb"), read_only=True) as con:
+        for statement in statements:
+            con.execute(statement).fetchall()
+        counted = {
+            (lv, year): (n, unemployed) for lv, year, n, unemployed in con.execute(by_hand[0]).fetchall()
+        }
+        k10 = {
+            (lv, year): (n, unemployed)
+            for lv, year, n, unemployed in con.execute(
+                "select landschaftsverband, year, denominator, numerator from kpi.k10_uebergang_dann_arbeitslos"
+                " where denominator > 0"
+            ).fetchall()
+        }
+    assert counted == k10
+    assert any(unemployed for _, unemployed in k10.values()), "the demo has transitions into unemployment"

@@ -233,7 +233,8 @@ FIRST_NAME_NEIGHBOURS = {
         a: [
             b
             for b in names
-            if normalise_name(a) != normalise_name(b) and _bigram_dice(normalise_name(a), normalise_name(b)) >= 0.6
+            if normalise_name(a) != normalise_name(b)
+            and _bigram_dice(normalise_name(a), normalise_name(b)) >= 0.6
         ]
         for a in names
     }
