@@ -232,7 +232,7 @@ def _load_totals(con: duckdb.DuckDBPyConnection, extract: KpiExtract, frame: pl.
     totals = con.execute(f"select * from kpi.{extract.table}_totals order by all").pl()
     figures = {
         extract.period, *extract.counts, *extract.rates, *extract.means, "is_provisional", "missing_reason",
-        *(total for _, total in extract.means.values()),
+        "note", *(total for _, total in extract.means.values()),
     }  # fmt: skip
     lv = pl.when(pl.col("level") == "landschaftsverband").then(pl.col("region"))  # null on NRW
     named = {
@@ -260,6 +260,8 @@ def complete_table(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> tuple
     frame = _load(con, extract)
     if not extract.totals or frame.is_empty():
         return frame, {}
+    if "note" not in frame.columns:  # the totals' notes: a count summing only some rows (K11 has its own)
+        frame = frame.with_columns(pl.lit(None, pl.String).alias("note"))
     table = pl.concat([frame, _load_totals(con, extract, frame)], how="vertical")
     order = pl.col("level").replace_strict({"landschaftsverband": 1, PEER_GROUP: 2, "nrw": 3}, default=0)
     table = table.sort(["_period", "_landschaftsverband", order], nulls_last=True, maintain_order=True)
@@ -281,31 +283,7 @@ def complete_table(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> tuple
             for group, total in peer_totals.iter_rows():
                 found.append((*base.filter(pl.col("_vergleichsgruppe") == group)["_i"], total))
         groups[period] = found
-    partial = _partial_totals(table, groups, extract)
-    if "note" in table.columns:  # the KPI's own notes on its rows (K11), the totals' beside them
-        partial = pl.coalesce(partial, "note")
-    return table.with_columns(partial), groups
-
-
-def _partial_totals(table: pl.DataFrame, groups: dict, extract: KpiExtract) -> pl.Series:
-    """Per total row, the counts it sums from only some of its rows, because the others have no
-    value (e.g. the Jobcenter figures of a Landschaftsverband's Kreise where only one Jobcenter
-    delivered): "<column>: <n> of <m> parts without a value"."""
-    parts_of = {group[-1]: group[:-1] for period_groups in groups.values() for group in period_groups}
-
-    def base_rows(row: int) -> list[int]:
-        return [base for part in parts_of[row] for base in (base_rows(part) if part in parts_of else [part])]
-
-    notes: list[str | None] = [None] * table.height
-    for total in parts_of:
-        rows = base_rows(total)
-        pieces = [
-            f"{count}: {missing} of {len(rows)} parts without a value"
-            for count in extract.counts
-            if 0 < (missing := table[count].gather(rows).null_count()) < len(rows)
-        ]
-        notes[total] = "; ".join(pieces) or None
-    return pl.Series("note", notes, dtype=pl.String)
+    return table, groups
 
 
 @dataclass

@@ -5,10 +5,14 @@
     of Jobcenters also gets one row per peer group (level vergleichsgruppe, dim_regions), summing
     its Jobcenters: the line a Jobcenter's report compares with.
 
-    A count whose parts are all missing is missing, not 0 ("no part has a value for ..."). A rate is
-    recomputed from the summed numerator and denominator with the KPI's own macro, and is missing
-    when any part's rate is ("N of M parts without a value"). A mean is recomputed from the summed
-    cases and sum. A total is provisional when any part is.
+    A count whose parts are all missing is missing, not 0 ("no part has a value for ..."). A count
+    that sums only some of its rows, because the others have no value, says so in `note`
+    ("<count>: N of M parts without a value", M the KPI's own rows below the total: NRW's are all),
+    as the partners' extracts do (Hinweis: Summe unvollständig): K02's LVR total of 2024 summed the
+    transitions of six workshops over the persons of four. A rate is recomputed from the summed
+    numerator and denominator with the KPI's own macro, and is missing when any part's rate is ("N
+    of M parts without a value"). A mean is recomputed from the summed cases and sum. A total is
+    provisional when any part is.
 
       kpi:          the KPI model, ref('…')
       grain:        werkstatt | kreis | jobcenter | landschaftsverband: a row's Landschaftsverband is
@@ -62,7 +66,7 @@ landschaftsverband_totals as (
 nrw_summed as (
     {{ _kpi_totals_summed(
         'parts' if grain == 'landschaftsverband' else 'landschaftsverband_totals',
-        "'nrw'", "'NRW'", period, counts, count_types, rates, means
+        "'nrw'", "'NRW'", period, counts, count_types, rates, means, of_totals=grain != 'landschaftsverband'
     ) }}
 ),
 
@@ -82,28 +86,40 @@ peer_group_totals as (
 )
 {%- endif %}
 
+{%- set carried -%}
+    _base_parts{% for column in counts %}, _{{ column }}_base_missing{% endfor %}
+{%- endset %}
+
 {%- if grain != 'landschaftsverband' %}
 
-select * from landschaftsverband_totals
+select * exclude ({{ carried }}) from landschaftsverband_totals
 union all
 {%- endif %}
-select * from nrw_totals
+select * exclude ({{ carried }}) from nrw_totals
 {%- if grain == 'jobcenter' %}
 union all
-select * from peer_group_totals
+select * exclude ({{ carried }}) from peer_group_totals
 {%- endif %}
 {%- endmacro %}
 
 
-{#- One level's sums: per region and period, the counts, the parts without a rate, the means' sums. -#}
-{% macro _kpi_totals_summed(rows, level, region, period, counts, count_types, rates, means) -%}
+{#- One level's sums: per region and period, the counts, the parts without a rate, the means' sums;
+    and, carried up from the KPI's own rows (of_totals: rows that are totals themselves), how many
+    rows are below and how many of them have no value for each count. -#}
+{% macro _kpi_totals_summed(rows, level, region, period, counts, count_types, rates, means, of_totals=false) -%}
     select
         {{ level }} as level,
         {{ region }} as region,
         {{ period }},
         count(*) as parts,
+        {{ 'sum(_base_parts)' if of_totals else 'count(*)' }} as _base_parts,
         {%- for column in counts %}
             cast(sum({{ column }}) as {{ count_types.get(column, 'bigint') }}) as {{ column }},
+            {%- if of_totals %}
+                sum(_{{ column }}_base_missing) as _{{ column }}_base_missing,
+            {%- else %}
+                count(*) - count({{ column }}) as _{{ column }}_base_missing,
+            {%- endif %}
         {%- endfor %}
         {%- for rate in rates %}
             count(*) filter (where {{ rate }} is null) as {{ rate }}_parts_missing,
@@ -130,8 +146,10 @@ select * from peer_group_totals
             when level = 'vergleichsgruppe' then 'Vergleichsgruppe: ' || region else region || ' insgesamt'
         end as region_name,
         {{ period }},
+        _base_parts,
         {%- for column in counts %}
             {{ column }},
+            _{{ column }}_base_missing,
         {%- endfor %}
         {%- for rate, expression in rates.items() %}
             case when {{ rate }}_parts_missing = 0 then {{ expression }} end as {{ rate }},
@@ -154,6 +172,16 @@ select * from peer_group_totals
                     case when {{ column }} is null then '{{ column }}' end
                 {%- endfor %}
             ), '')
-        ) as missing_reason
+        ) as missing_reason,
+        nullif(concat_ws(
+            '; '
+            {%- for column in counts %},
+                case
+                    when _{{ column }}_base_missing between 1 and _base_parts - 1
+                        then '{{ column }}: ' || _{{ column }}_base_missing || ' of ' || _base_parts
+                        || ' parts without a value'
+                end
+            {%- endfor %}
+        ), '') as note
     from {{ summed }}
 {%- endmacro %}
