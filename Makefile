@@ -34,9 +34,11 @@ $(UV):
 # Bytecode compiled once here: where PYTHONDONTWRITEBYTECODE is set (many container images set it)
 # every process would otherwise compile Dagster, GX, dbt and Splink from source at each start
 # (measured: Great Expectations' import 9.3 -> 4.5 s, the Dagster code location 12.8 -> 6.1 s).
+# The project itself is built again each time: uv's cache keeps its editable build by content, not
+# by folder, and a checkout elsewhere (a git worktree, a second clone) got another folder's code.
 $(VENV)/.synced: pyproject.toml uv.lock Makefile | $(UV)
 	@echo "setting up the environment from uv.lock (.venv)"
-	@$(UV) sync --frozen --quiet --compile-bytecode --python $(PYTHON)
+	@$(UV) sync --frozen --quiet --compile-bytecode --reinstall-package teilhabe-warehouse --python $(PYTHON)
 	@touch $@
 
 setup: $(VENV)/.synced

@@ -29,7 +29,12 @@ import duckdb
 
 from ingest.ops_tables import PUBLISH_DDL, append_rows
 from teilhabe.disk import is_disk_full, remove_temporary, storage_error
-from teilhabe.settings import ANALYSTS_FILE_MODE, ANALYSTS_FOLDER_MODE, analysts_group_id
+from teilhabe.settings import (
+    ANALYSTS_FILE_MODE,
+    ANALYSTS_FOLDER_MODE,
+    HOME_FOLDER_MODE_FOR_ANALYSTS,
+    analysts_group_id,
+)
 
 SCHEMAS = ("marts", "kpi")  # what analysts get
 
@@ -45,12 +50,16 @@ def publish_analysts_copy(
 ) -> Copied:
     """Write the copy next to its target, then move it into place in one rename; with dbt's
     ``manifest``, every table and column carries its dbt description as a comment; readable by the
-    group ``group_name`` (Settings.analysts_group)."""
+    group ``group_name`` (Settings.analysts_group), who may pass through the folder above it (the
+    data home) to reach it, and no further."""
     target.parent.mkdir(parents=True, exist_ok=True)
     group = analysts_group_id(group_name)
     os.chmod(target.parent, ANALYSTS_FOLDER_MODE)  # the operator and the analysts' group only
     if group is not None:
         os.chown(target.parent, -1, group)
+        home = target.parent.parent
+        os.chown(home, -1, group)
+        os.chmod(home, HOME_FOLDER_MODE_FOR_ANALYSTS)
     temporary = target.with_name(f".{target.name}.building")
     leftovers = [temporary, Path(f"{temporary}.wal"), Path(f"{temporary}.tmp")]
     remove_temporary(leftovers)

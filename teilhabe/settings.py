@@ -148,10 +148,13 @@ class DataHome:
 
 
 # privacy.md §2: the data home is the pipeline's user's alone (folders 700, files 600; the archive's
-# files 400); the analysts' copy is the one exception, for the analysts' group (750, 440).
+# files 400); the analysts' copy is the one exception, for the analysts' group (750, 440). With an
+# analysts' group, the home's own folder lets that group pass through to its folder and no further
+# (710: no listing, and every other entry is the owner's alone); at 700 no analyst reached the copy.
 PRIVATE_UMASK = 0o077
 ARCHIVE_FILE_MODE = 0o400
 ANALYSTS_FOLDER_MODE, ANALYSTS_FILE_MODE = 0o750, 0o440
+HOME_FOLDER_MODE_FOR_ANALYSTS = 0o710
 
 
 def tighten_modes(home: DataHome) -> list[str]:

@@ -263,3 +263,45 @@ def test_the_readmes_example_sql_runs_on_the_copy_and_counts_k10_as_k10_does(hom
         }
     assert counted == k10
     assert any(unemployed for _, unemployed in k10.values()), "the demo has transitions into unemployment"
+
+
+def test_the_analysts_group_reaches_its_copy_and_nothing_else_of_the_data_home(tmp_path):
+    """With TEILHABE_ANALYSTS_GROUP the data home's own folder lets that group pass (710) to the
+    copy (750, 440): at 700, no analyst could open the copy at all (an analysts' review). A member of
+    the group who is not the operator reads the copy, and neither lists the home nor reads anything
+    else in it (checked as another user where this runs as root, with setpriv)."""
+    import grp
+    import os
+    import tempfile
+
+    from publish.analysts_copy import publish_analysts_copy
+
+    group = grp.getgrgid(os.getgid())
+    # a folder other users can pass through, unlike pytest's own (700)
+    outside = Path(tempfile.mkdtemp(prefix="analysts-", dir="/tmp"))
+    try:
+        outside.chmod(0o755)
+        home = outside / "home"
+        home.mkdir(mode=0o700)
+        (home / "warehouse.duckdb").write_bytes(b"")
+        (home / "warehouse.duckdb").chmod(0o600)
+        warehouse = tmp_path / "warehouse.duckdb"
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute("create schema marts; create schema kpi; create table kpi.k01 as select 1 as x")
+        copy = home / "analysts" / "teilhabe.duckdb"
+        publish_analysts_copy(warehouse, copy, group_name=group.gr_name)
+        assert stat.S_IMODE(home.stat().st_mode) == 0o710 and home.stat().st_gid == group.gr_gid
+        assert stat.S_IMODE(copy.parent.stat().st_mode) == 0o750 and copy.stat().st_gid == group.gr_gid
+        if os.geteuid() != 0 or not shutil.which("setpriv"):
+            pytest.skip("acting as another member of the group needs root and setpriv")
+
+        def as_analyst(*command: str) -> int:
+            member = ["setpriv", "--reuid=65534", f"--regid={group.gr_gid}", "--clear-groups"]
+            return subprocess.run([*member, *command], check=False, capture_output=True).returncode
+
+        assert as_analyst("cat", str(copy)) == 0, "a member of the group reads the copy"
+        assert as_analyst("ls", str(home)) != 0, "and cannot list the data home"
+        assert as_analyst("cat", str(home / "warehouse.duckdb")) != 0, "nor read the warehouse"
+        assert as_analyst("ls", str(home.parent)) == 0, "(the check itself can run as that user)"
+    finally:
+        shutil.rmtree(outside)
