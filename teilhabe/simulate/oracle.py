@@ -118,6 +118,27 @@ class Oracle:
             return ""
         return f": the personen file of {nr} for {year}-12 is overdue since {due}"
 
+    def _sent_transitions(self, nr: str) -> bool:
+        """Every workshop sends its uebergaenge file every month (a quiet one header-only), but the
+        silent one: its transitions are missing, not 0."""
+        return nr not in self.delivered.silent_workshops
+
+    def _no_transitions_file(self, nr: str, year: int) -> str:
+        """Why a workshop's transitions of a year are missing, with the months overdue (files are
+        expected from the month of recognition, due on the 15th of the next month)."""
+        overdue = []
+        for month in range(max(month_of(year, 1), month_of(self.recognised[nr].year, self.recognised[nr].month)),
+                           min(month_of(year, 12), self.last_month) + 1):  # fmt: skip
+            y, m = map(int, month_label(month).split("-"))
+            due = dt.date(y + m // 12, m % 12 + 1, 15)
+            if dt.date.today() > due:
+                overdue.append(month_label(month))
+        text = f"no uebergaenge file for {year}"
+        if overdue:
+            are = "file" if len(overdue) == 1 else "files"
+            text += f": the uebergaenge {are} of {nr} for {', '.join(overdue)} {'is' if len(overdue) == 1 else 'are'} overdue"
+        return text
+
     def transitions_in(self, year: int) -> pl.DataFrame:
         """Transitions whose Datum lies in the year and that some delivered file carried."""
         lo, hi = day(dt.date(year, 1, 1)), day(dt.date(year, 12, 31))
@@ -163,13 +184,15 @@ class Oracle:
             counts = dict(counted.iter_rows())
             for nr in self.w.workshops["werkstatt_nr"]:
                 ab = base.get(nr)
-                n = counts.get(nr, 0)
-                value = rate(n, ab[0]) if ab else None
+                n = counts.get(nr, 0) if self._sent_transitions(nr) else None
+                value = rate(n, ab[0]) if ab and n is not None else None
                 # the calendar starts with the first month delivered: no December before it is due
                 overdue = self._overdue_december(nr, year - 1) if year - 1 >= self.w.first_year else ""
                 reason = None if ab else _no_snapshot(year - 1) + overdue
                 if ab and ab[0] == 0:
                     reason = "no persons in AB on 31.12. of the previous year"
+                if n is None:
+                    reason = "; ".join(filter(None, (reason, self._no_transitions_file(nr, year))))
                 rows.append(
                     {
                         "werkstatt_nr": nr,
@@ -199,7 +222,7 @@ class Oracle:
             }
             provisional = self.last_month < month_of(year + 1, 12)
             for nr in self.w.workshops["werkstatt_nr"]:
-                n, b = counts.get(nr, (0, 0))
+                n, b = counts.get(nr, (0, 0)) if self._sent_transitions(nr) else (None, None)
                 rows.append(
                     {
                         "werkstatt_nr": nr,
@@ -207,10 +230,14 @@ class Oracle:
                         "year": year,
                         "numerator": b,
                         "denominator": n,
-                        "value": _fmt(rate(b, n)),
+                        "value": _fmt(rate(b, n)) if n else None,
                         # until the workshop's December Y+1 is loaded: never, from one that never sent
                         "is_provisional": provisional or nr in self.delivered.silent_workshops,
-                        "missing_reason": None if n else "no transitions in the year",
+                        "missing_reason": self._no_transitions_file(nr, year)
+                        if n is None
+                        else None
+                        if n
+                        else "no transitions in the year",
                     }
                 )
         return pl.DataFrame(rows, schema={**_RATE_SCHEMA_WS, "is_provisional": pl.Boolean})
@@ -517,8 +544,8 @@ class Oracle:
                         "year": year,
                         "ab": c[0] if c else None,
                         "biap": c[1] if c else None,
-                        "transitions": n_t.get(nr, 0),
-                        "bfa": n_bfa.get(nr, 0),
+                        "transitions": n_t.get(nr, 0) if self._sent_transitions(nr) else None,
+                        "bfa": n_bfa.get(nr, 0) if self._sent_transitions(nr) else None,
                     }
                 )
         return pl.DataFrame(rows, schema=_LD_SCHEMA)

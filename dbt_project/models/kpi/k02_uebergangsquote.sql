@@ -1,14 +1,5 @@
 -- K02 Übergangsquote: transitions in Y / persons in AB on 31.12.(Y-1) * 100, per workshop.
-with transitions as (
-    select
-        werkstatt_nr,
-        transition_year as year,
-        count(*) as transitions
-    from {{ ref('int_transitions_deduplicated') }}
-    group by werkstatt_nr, transition_year
-),
-
-previous_december as (
+with previous_december as (
     select
         werkstatt_nr,
         cast(left(month, 4) as integer) + 1 as year,
@@ -22,18 +13,30 @@ select
     grain.landschaftsverband,
     grain.kreisschluessel,
     grain.year,
-    coalesce(transitions.transitions, 0) as numerator,
+    transitions.transitions as numerator,
     previous_december.ab_persons as denominator,
-    {{ percent('coalesce(transitions.transitions, 0)', 'previous_december.ab_persons') }} as value,
+    {{ percent('transitions.transitions', 'previous_december.ab_persons') }} as value,
     false as is_provisional,
-    case
-        when previous_december.ab_persons is null
-            then
-                'no personen snapshot for December ' || (grain.year - 1)
-                || {{ overdue('grain.werkstatt_nr', 'personen', "(grain.year - 1) || '-12'") }}
-        when previous_december.ab_persons = 0 then 'no persons in AB on 31.12. of the previous year'
-    end as missing_reason
+    nullif(concat_ws(
+        '; ',
+        case
+            when previous_december.ab_persons is null
+                then
+                    'no personen snapshot for December ' || (grain.year - 1)
+                    || {{ overdue('grain.werkstatt_nr', 'personen', "(grain.year - 1) || '-12'") }}
+            when previous_december.ab_persons = 0 then 'no persons in AB on 31.12. of the previous year'
+        end,
+        case
+            when transitions.transitions is null
+                then
+                    'no uebergaenge file for ' || grain.year
+                    || {{ overdue_in(
+                        'grain.werkstatt_nr', 'uebergaenge', "grain.year || '-01'", "grain.year || '-12'"
+                    ) }}
+        end
+    ), '') as missing_reason
 from {{ ref('int_workshop_years') }} as grain
-left join transitions on grain.werkstatt_nr = transitions.werkstatt_nr and grain.year = transitions.year
+left join {{ ref('int_workshop_transition_counts') }} as transitions
+    on grain.werkstatt_nr = transitions.werkstatt_nr and grain.year = transitions.year
 left join previous_december
     on grain.werkstatt_nr = previous_december.werkstatt_nr and grain.year = previous_december.year

@@ -1,5 +1,6 @@
 -- K04 Rückkehrquote: transitions in Y with a Rueckkehr within 365 days after the Datum /
--- transitions in Y * 100; provisional until the workshop's December Y+1 is loaded.
+-- transitions in Y * 100; provisional until the workshop's December Y+1 is loaded; missing where
+-- the workshop sent no transitions for Y (int_workshop_transition_counts).
 with transitions as (
     select
         werkstatt_nr,
@@ -24,11 +25,24 @@ select
     grain.landschaftsverband,
     grain.kreisschluessel,
     grain.year,
-    coalesce(transitions.returns, 0) as numerator,
-    coalesce(transitions.transitions, 0) as denominator,
-    {{ percent('transitions.returns', 'transitions.transitions') }} as value,
+    case when counted.werkstatt_nr is not null then coalesce(transitions.returns, 0) end as numerator,
+    counted.transitions as denominator,
+    case
+        when counted.werkstatt_nr is not null
+            then {{ percent('transitions.returns', 'transitions.transitions') }}
+    end as value,
     coalesce(loaded_until.last_month < (grain.year + 1) || '-12', true) as is_provisional,
-    case when coalesce(transitions.transitions, 0) = 0 then 'no transitions in the year' end as missing_reason
+    case
+        when counted.werkstatt_nr is null
+            then
+                'no uebergaenge file for ' || grain.year
+                || {{ overdue_in(
+                    'grain.werkstatt_nr', 'uebergaenge', "grain.year || '-01'", "grain.year || '-12'"
+                ) }}
+        when counted.transitions = 0 then 'no transitions in the year'
+    end as missing_reason
 from {{ ref('int_workshop_years') }} as grain
+left join {{ ref('int_workshop_transition_counts') }} as counted
+    on grain.werkstatt_nr = counted.werkstatt_nr and grain.year = counted.year
 left join transitions on grain.werkstatt_nr = transitions.werkstatt_nr and grain.year = transitions.year
 left join loaded_until on grain.werkstatt_nr = loaded_until.werkstatt_nr

@@ -3,17 +3,7 @@
 -- person-level data, their difference, and a status ok (equal), abweichung, or fehlt (one side
 -- missing) with the reason: which file is missing, and since when it is overdue. Grain: workshop,
 -- year, measure.
-with transitions as (
-    select
-        werkstatt_nr,
-        transition_year as year,
-        count(*) as transitions,
-        count(*) filter (where transition_kind = 'budget_fuer_arbeit') as bfa
-    from {{ ref('int_transitions_deduplicated') }}
-    group by werkstatt_nr, transition_year
-),
-
-measures as (
+with measures as (
     select unnest(['ab', 'biap', 'transitions', 'bfa']) as measure
 ),
 
@@ -24,12 +14,12 @@ computed as (
         grain.year,
         december.ab_persons as ab,
         december.biap_persons as biap,
-        coalesce(transitions.transitions, 0) as transitions,
-        coalesce(transitions.bfa, 0) as bfa
+        transitions.transitions,
+        transitions.bfa
     from {{ ref('int_workshop_years') }} as grain
     left join {{ ref('int_workshop_stichtag_counts') }} as december
         on grain.werkstatt_nr = december.werkstatt_nr and december.month = grain.year || '-12'
-    left join transitions
+    left join {{ ref('int_workshop_transition_counts') }} as transitions
         on grain.werkstatt_nr = transitions.werkstatt_nr and grain.year = transitions.year
 ),
 
@@ -103,6 +93,11 @@ select
         case
             when both_sides.computed is not null then null
             when not both_sides.has_workshop_data then 'no data of the workshop for the year'
+            when both_sides.measure in ('transitions', 'bfa')
+                then
+                    'no uebergaenge file for ' || both_sides.year
+                    || {{ overdue_in('both_sides.werkstatt_nr', 'uebergaenge', "both_sides.year || '-01'",
+                                     "both_sides.year || '-12'") }}
             else
                 'no personen snapshot for December ' || both_sides.year
                 || {{ overdue('both_sides.werkstatt_nr', 'personen', "both_sides.year || '-12'") }}
