@@ -37,6 +37,10 @@ from teilhabe.settings import (
 )
 
 SCHEMAS = ("marts", "kpi")  # what analysts get
+# ... and of the pipeline's own tables, the delivery calendar: as of when the copy is, which sender's
+# file of which period is in, late or overdue (a KPI missing for want of a file names it too). Not
+# the senders' file names: a name is whatever a sender typed.
+OPERATIONS = {("ops", "expected_deliveries"): {"file_name"}}
 
 
 @dataclass(frozen=True)
@@ -111,9 +115,12 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tu
         [schema, table],
     ).fetchall()
     personal = schema == "marts" and any(name in PERSON_KEYS for name, _ in columns)
+    left_out = OPERATIONS.get((schema, table), set())
     select = []
     for name, data_type in columns:
         quoted = f'"{name}"'
+        if name in left_out:
+            continue
         if name == "employer_key":
             select.append(
                 (f"case when {quoted} != '' then left(sha256('employer|' || {quoted}), 16) end", name, name)
@@ -146,10 +153,12 @@ def _copy(warehouse: Path, temporary: Path, descriptions: dict, previous: Path |
         con.execute(f"attach '{warehouse}' as warehouse (read_only)")
         tables = con.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = 'warehouse' "
-            f"and schema_name in ({', '.join(repr(s) for s in SCHEMAS)}) order by all"
+            f"and (schema_name in ({', '.join(repr(s) for s in SCHEMAS)}) "
+            "or (schema_name, table_name) in (select unnest(?, recursive := true))) order by all",
+            [[{"s": schema, "t": table} for schema, table in OPERATIONS]],
         ).fetchall()
         _drop_all_but(con, tables)
-        for schema in SCHEMAS:
+        for schema in {*SCHEMAS, *(schema for schema, _ in tables)}:
             con.execute(f"create schema if not exists {schema}")
         for schema, table in tables:
             columns = _columns(con, schema, table)
@@ -192,7 +201,7 @@ def _drop_all_but(con: duckdb.DuckDBPyConnection, tables: list[tuple[str, str]])
     for (schema,) in con.execute(
         "select schema_name from duckdb_schemas() where database_name = current_database() and not internal"
     ).fetchall():
-        if schema not in (*SCHEMAS, "main"):
+        if schema not in (*SCHEMAS, *(s for s, _ in kept), "main"):
             con.execute(f'drop schema "{schema}" cascade')
 
 
@@ -309,7 +318,10 @@ def model_descriptions(manifest: Path) -> dict[tuple[str, str], tuple[str, dict[
     document = json.loads(manifest.read_text("utf-8"))
     found = {}
     for node in document.get("nodes", {}).values():
-        if node.get("resource_type") not in ("model", "seed") or node.get("schema") not in SCHEMAS:
+        key = (node.get("schema"), node.get("alias") or node.get("name"))
+        if node.get("resource_type") not in ("model", "seed") or (
+            key[0] not in SCHEMAS and key not in OPERATIONS
+        ):
             continue
         columns = {
             name: " ".join(c.get("description", "").split()) for name, c in node.get("columns", {}).items()

@@ -71,18 +71,35 @@ def home(demo, tmp_path_factory):
     return root, inbox
 
 
-def test_copy_holds_marts_and_kpis_only_and_is_read_only(home):
+def test_copy_holds_marts_kpis_and_the_delivery_calendar_only_and_is_read_only(home):
+    """Marts and KPIs, and of the pipeline's tables the delivery calendar without the senders' file
+    names (an analyst could not tell as of when the copy was, nor that a workshop never sent)."""
     root, _ = home
     copy = root / "analysts" / "teilhabe.duckdb"
     assert stat.S_IMODE(copy.stat().st_mode) == 0o440
     cli = Path(sys.executable).with_name("duckdb")
     out = subprocess.run(
-        [str(cli), "-readonly", "-json", str(copy), "-c", "select distinct schema_name from duckdb_tables() order by 1"],
+        [str(cli), "-readonly", "-json", str(copy), "-c",
+         "select distinct schema_name, case when schema_name = 'ops' then table_name end as ops_table"
+         " from duckdb_tables() order by all"],
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
-    assert [r["schema_name"] for r in json.loads(out)] == ["kpi", "marts"], (
-        "no landing, ops or quarantine tables"
-    )
+    assert [(r["schema_name"], r["ops_table"]) for r in json.loads(out)] == [
+        ("kpi", None), ("marts", None), ("ops", "expected_deliveries")
+    ], "no landing, quarantine or other pipeline tables"  # fmt: skip
+    with duckdb.connect(str(copy), read_only=True) as con:
+        columns = {
+            c
+            for (c,) in con.execute(
+                "select column_name from duckdb_columns() where schema_name = 'ops'"
+            ).fetchall()
+        }
+        overdue = con.execute(
+            "select count(*) from ops.expected_deliveries where status = 'overdue'"
+        ).fetchone()[0]
+    assert {"sender", "part", "period", "due_on", "received_at", "status", "as_of"} <= columns
+    assert "file_name" not in columns
+    assert overdue, "the demo's silent workshop is overdue"
 
 
 def test_readers_see_only_complete_states_while_the_pipeline_runs(home, demo, tmp_path):
