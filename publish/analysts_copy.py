@@ -334,7 +334,15 @@ def model_descriptions(manifest: Path) -> dict[tuple[str, str], tuple[str, dict[
 def _describe(
     con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: list, description: str, documented: dict
 ) -> None:
-    """dbt's descriptions as DuckDB comments; a minimised column says what it became."""
+    """dbt's descriptions as DuckDB comments; a minimised column says what it became, and a table
+    whose dates became months says what that costs (an analysts' review counted duplicates at a grain
+    with a date, and KPIs over day windows that the marts could not give back)."""
+    if any(name != original and name.endswith("_month") for _, name, original in columns):
+        description = (
+            f"{description} In the analysts' copy its dates are months (privacy.md §6): rows may share "
+            "the keys of a grain with a date, and figures over windows of days (365 days after a "
+            "transition, a Stichtag) cannot be recomputed exactly from it; the kpi tables hold them."
+        ).strip()
     if description:
         con.execute(f"comment on table {schema}.{table} is {_literal(description)}")
     for expression, name, original in columns:

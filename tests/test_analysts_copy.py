@@ -162,6 +162,9 @@ def test_every_table_and_column_says_what_it_is(home):
     assert all(t == "INTEGER" for _, t in years), years
     minimised = {c: comment for c, comment, _, _ in columns}["marts.fct_workshop_memberships.entry_month"]
     assert "Month (JJJJ-MM)" in minimised
+    described = dict(tables)  # a table whose dates became months says what that costs; a KPI table not
+    assert "dates are months" in described["marts.fct_integrations"]
+    assert "dates are months" not in described["kpi.k10_uebergang_dann_arbeitslos"]
 
 
 def _contents(copy: Path) -> dict:
