@@ -286,6 +286,8 @@ _REASONS = (
     (r"no Werkakademie entries in the year", "keine Eintritte in die Werkakademie im Jahr"),
     (r"no MAG spells ending in the year", "kein Praktikum (MAG) im Jahr beendet"),
     (r"no workshop has delivered December yet", "noch keine Werkstatt hat den Dezember geliefert"),
+    (r"no December personen snapshot of ([\w, -]+), whose persons live here too",
+     r"keine Personenmeldung für Dezember von \1, deren Beschäftigte auch hier wohnen"),
     (r"no Budget für Arbeit file for the year yet", "noch keine Datei zum Budget für Arbeit für das Jahr"),
     (r"no Jobcenter data for the Kreis", "keine Daten des Jobcenters für den Kreis"),
     (r"no data from the Kreis's own Jobcenter: only customers of delivering Jobcenters count",

@@ -81,7 +81,10 @@ class Oracle:
 
     def in_ab_on_december_31(self, year: int) -> pl.DataFrame:
         """The memberships in AB on 31.12.year, each with whether its person is on BiAp then."""
-        d = day(dt.date(year, 12, 31))
+        return self.in_ab_on(day(dt.date(year, 12, 31)))
+
+    def in_ab_on(self, d: int) -> pl.DataFrame:
+        """The memberships in AB on day d, each with whether its person is on BiAp then."""
         m = self.w.memberships
         ab = m.filter((pl.col("eintritt") <= d) & (pl.col("austritt") >= d) & (pl.col("bbb_end") < d))
         on_biap = self.w.placements.filter(
@@ -500,6 +503,7 @@ class Oracle:
                 .iter_rows()
             )
             transitions = dict(self.transitions_in(year).group_by("wohnort_kreis").len().iter_rows())
+            gaps = self._december_gaps(year)
             december = month_label(month_of(year, 12))
             customers = {
                 jc: sb + gl
@@ -518,8 +522,8 @@ class Oracle:
                     {
                         "kreisschluessel": kreis,
                         "year": year,
-                        "ab_persons": ab.get(kreis, 0) if reported else None,
-                        "biap_persons": biap.get(kreis, 0) if reported else None,
+                        "ab_persons": ab.get(kreis, 0) if reported and kreis not in gaps else None,
+                        "biap_persons": biap.get(kreis, 0) if reported and kreis not in gaps else None,
                         "transitions": transitions.get(kreis, 0),
                         "sb_gl_customers_december": customers.get(kreis),
                         "sb_gl_integration_months": months.get(kreis, 0) if kreis in delivering else None,
@@ -527,6 +531,19 @@ class Oracle:
                     }
                 )
         return pl.DataFrame(rows, schema=_K14_SCHEMA)
+
+    def _december_gaps(self, year: int) -> set[str]:
+        """The Kreise where a workshop without its December snapshot of the year had persons in AB
+        in its latest snapshot of the year: their December counts would lack them."""
+        kreise: set[str] = set()
+        for nr in self.w.workshops["werkstatt_nr"]:
+            stichtage = [int(month_last_day(month_of(year, m))) for m in range(1, 13)]
+            delivered = [d for d in stichtage if self._has_snapshot(nr, d)]
+            if not delivered or delivered[-1] == stichtage[-1]:
+                continue
+            persons = self.in_ab_on(delivered[-1])
+            kreise |= set(persons.filter(pl.col("werkstatt_nr") == nr)["wohnort_kreis"])
+        return kreise
 
     def computed_ld(self) -> pl.DataFrame:
         """What the Leistungsdokumentation figures are when computed from person-level data."""

@@ -3,8 +3,10 @@
 -- für Arbeit cases active on 31.12.Y (K05, by Kreis of the origin workshop), SB+GL customers in
 -- December (K06), SB/GL integration months in Y and K07 for December (by the Jobcenter's Kreis).
 -- A figure whose input has not been delivered (no workshop's December yet, no Budget für Arbeit
--- file, no Jobcenter data) is missing with its reason, never 0; a year whose December is not in
--- yet is provisional.
+-- file, no Jobcenter data) is missing with its reason, never 0; so are the persons in AB and on BiAp
+-- of a Kreis where a workshop whose December snapshot is missing had residents in its latest
+-- snapshot of the year (they would be left out: Wuppertal's 12 instead of ~270). A year whose
+-- December is not in yet is provisional.
 with years as (
     select distinct year from {{ ref('int_workshop_years') }}
 ),
@@ -43,6 +45,29 @@ december_persons as (
     inner join {{ ref('dim_person_records') }} as records
         on records.source_table = 'wfbm_personen' and persons.person_local_key = records.local_key
     where right(persons.month, 2) = '12'
+),
+
+latest_without_december as (  -- a workshop's latest snapshot of a year whose December is missing
+    select
+        counts.werkstatt_nr,
+        cast(left(counts.month, 4) as integer) as year,
+        max(counts.month) as month
+    from {{ ref('int_workshop_stichtag_counts') }} as counts
+    inner join {{ ref('int_workshop_years') }} as grain
+        on counts.werkstatt_nr = grain.werkstatt_nr and cast(left(counts.month, 4) as integer) = grain.year
+    group by all
+    having right(max(counts.month), 2) <> '12'
+),
+
+december_gaps as (  -- the Kreise where its persons live: their December counts would lack them
+    select
+        persons.residence_kreisschluessel as kreisschluessel,
+        latest.year,
+        string_agg(distinct latest.werkstatt_nr, ', ' order by latest.werkstatt_nr) as workshops
+    from latest_without_december as latest
+    inner join {{ ref('int_work_area_persons') }} as persons
+        on latest.werkstatt_nr = persons.werkstatt_nr and latest.month = persons.month
+    group by all
 ),
 
 residence_at_exit as (
@@ -147,8 +172,14 @@ k07_december as (
 select
     workshop_side.kreisschluessel,
     workshop_side.year,
-    case when workshop_decembers.year is not null then workshop_side.ab_persons end as ab_persons,
-    case when workshop_decembers.year is not null then workshop_side.biap_persons end as biap_persons,
+    case
+        when workshop_decembers.year is not null and december_gaps.kreisschluessel is null
+            then workshop_side.ab_persons
+    end as ab_persons,
+    case
+        when workshop_decembers.year is not null and december_gaps.kreisschluessel is null
+            then workshop_side.biap_persons
+    end as biap_persons,
     workshop_side.transitions,
     case when budget_files.year is not null then coalesce(budget.budget_fuer_arbeit_active, 0) end
         as budget_fuer_arbeit_active,
@@ -161,6 +192,12 @@ select
     nullif(concat_ws(
         '; ',
         case when workshop_decembers.year is null then 'no workshop has delivered December yet' end,
+        case
+            when workshop_decembers.year is not null and december_gaps.kreisschluessel is not null
+                then
+                    'no December personen snapshot of ' || december_gaps.workshops
+                    || ', whose persons live here too'
+        end,
         case when budget_files.year is null then 'no Budget für Arbeit file for the year yet' end,
         case
             when jobcenter_years.year is null then 'no Jobcenter data for the Kreis'
@@ -173,6 +210,10 @@ select
 from workshop_side
 inner join regions on workshop_side.kreisschluessel = regions.kreisschluessel
 left join workshop_decembers on workshop_side.year = workshop_decembers.year
+left join december_gaps
+    on
+        workshop_side.kreisschluessel = december_gaps.kreisschluessel
+        and workshop_side.year = december_gaps.year
 left join budget_files
     on regions.landschaftsverband = budget_files.landschaftsverband and workshop_side.year = budget_files.year
 left join jobcenter_years
