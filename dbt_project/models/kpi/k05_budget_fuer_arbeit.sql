@@ -1,5 +1,6 @@
 -- K05 Budget für Arbeit: cases active on 31.12.Y (status not abgelehnt, Beginn <= d, Ende empty or
--- >= d), new cases (Beginn in Y), and the mean monthly subsidy of the active cases.
+-- >= d), new cases (Beginn in Y, status not abgelehnt either), and the mean monthly subsidy of the
+-- active cases.
 -- Grain: Landschaftsverband, Kreis of the origin workshop ('unbekannt' if none), year. A year whose
 -- Budget für Arbeit file the Landschaftsverband has not delivered is missing, not zero.
 with years as (
