@@ -33,6 +33,38 @@ def _shown(value: pl.Expr) -> pl.Expr:
     )
 
 
+# A finding shows the value only where it cannot be a person's: an unknown code or Kreisschlüssel no
+# longer than the codes allowed there, and not written like a word (a name begins with a capital and
+# goes on in small letters). A row whose columns slipped puts names and birth dates into other
+# columns: a first name reached a Rückmeldung as an unknown Geschlecht (a senders' review). Every
+# other value (a date, a number) stays hidden; the row and column say where to look.
+SHOWN_RULES = ("code", "known_kreis")
+
+
+def _may_show(kinds: pl.DataFrame, schema) -> dict[tuple[str, str], int]:
+    """(column, rule) -> the longest value that may be shown there."""
+    longest = {}
+    for column, rule in kinds.iter_rows():
+        if rule in SHOWN_RULES and column in schema.columns:
+            for check in schema.columns[column].checks:
+                if check.name == rule and (allowed := (check.statistics or {}).get("allowed")):
+                    longest[(column, rule)] = max(len(str(code)) for code in allowed)
+    return longest
+
+
+def _looks_like_a_code(value: pl.Expr, longest: dict[tuple[str, str], int]) -> pl.Expr:
+    limit = pl.lit(None, pl.Int64)
+    for (column, rule), length in longest.items():
+        limit = pl.when((pl.col("column") == column) & (pl.col("rule") == rule)).then(length).otherwise(limit)
+    text = value.str.strip_chars()
+    return (
+        limit.is_not_null()
+        & (text.str.len_chars() <= limit)
+        & ~text.str.contains(r"^\p{Lu}\p{Ll}")  # Max, Ida: written like a name
+        & ~text.str.contains(r"\p{Ll}{2}")  # max, ida
+    ).fill_null(False)
+
+
 def validate(table: str, frame: pl.DataFrame) -> Validated:
     source = SOURCE_TABLES[table]
     schema = source.contract.to_schema()
@@ -55,7 +87,7 @@ def validate(table: str, frame: pl.DataFrame) -> Validated:
             "message", [describe(rule, column, schema) for column, rule in kinds.iter_rows()], dtype=pl.String
         )
     )
-    hidden = set(source.identifiers)
+    shown = _may_show(kinds, schema)
     findings = (
         rules.join(
             frame.select("_index", "_file", "_row"),
@@ -70,9 +102,11 @@ def validate(table: str, frame: pl.DataFrame) -> Validated:
             pl.col("rule"),
             pl.lit("row").alias("level"),
             pl.col("message"),
-            pl.when(pl.col("column").is_in(list(hidden)))
-            .then(None)
-            .otherwise(_shown(pl.col("failure_case")))
+            pl.when(
+                _looks_like_a_code(pl.col("failure_case"), shown)
+                & ~pl.col("column").is_in(list(source.identifiers))
+            )
+            .then(_shown(pl.col("failure_case")))
             .alias("value"),
             pl.lit(table).alias("table"),
         )

@@ -219,3 +219,32 @@ def test_digits_are_ascii_digits_in_names_and_figures(spec_dir, tmp_path):
     batch = read_batch([tmp_path / "jc_05914_202406_kunden.csv"])
     refused = batch.findings.filter((pl.col("level") == "row") & (pl.col("column") == "gdb"))
     assert sorted(refused["row"].to_list()) == [2, 3, 4, 5], refused.rows()
+
+
+def test_a_finding_shows_a_code_typo_but_never_what_slipped_in_from_another_column(spec_dir, tmp_path):
+    """A row whose columns slipped puts a name or a birth date where a code belongs: a first name
+    reached a sender's Rückmeldung as an unknown Geschlecht (a senders' review). A value is shown
+    only where it is shaped like a code of that column (no longer, not written like a word);
+    dates and numbers never."""
+    path = spec_dir / "samples" / "wfbm_LWL-0101_2024-06_personen.csv"
+    lines = path.read_bytes().decode("cp1252").splitlines()
+    header, rows = lines[0].split(";"), [r.split(";") for r in lines[1:7]]
+    at = {
+        name: header.index(name) for name in ("Geschlecht", "Behinderungsart", "Eintritt", "Arbeitszeit_Std")
+    }
+    rows[0][at["Geschlecht"]] = "Chiara"  # Vorname and Geschlecht swapped
+    rows[1][at["Geschlecht"]] = "MIA"  # a short name in capitals, longer than every code of the column
+    rows[2][at["Geschlecht"]] = "x"  # a typo: shown
+    rows[3][at["Behinderungsart"]] = "Q"  # a typo: shown
+    rows[4][at["Eintritt"]] = "12.05.1987x"  # a birth date that slipped: a date is never shown
+    rows[5][at["Arbeitszeit_Std"]] = "1234567"  # a number: never shown
+    target = tmp_path / path.name
+    target.write_bytes(("\r\n".join(";".join(r) for r in [header, *rows]) + "\r\n").encode("cp1252"))
+    found = read_batch([target]).findings.filter(pl.col("level") == "row")
+    values = {
+        (row, column): value for row, column, value in found.select("row", "column", "value").iter_rows()
+    }
+    assert values[(2, "Geschlecht")] is None and values[(3, "Geschlecht")] is None
+    assert values[(4, "Geschlecht")] == "x" and values[(5, "Behinderungsart")] == "Q"
+    assert values[(6, "Eintritt")] is None and values[(7, "Arbeitszeit_Std")] is None
+    assert "Chiara" not in " ".join(str(v) for v in found.to_dicts())
