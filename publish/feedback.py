@@ -42,6 +42,7 @@ STATUS_WORDS = {
     "rejected": "abgelehnt",
     "duplicate": "Duplikat einer früheren Lieferung (nichts geändert)",
     "superseded": "ersetzt durch eine spätere Lieferung",
+    "corrected": "abgelehnt; Ihre spätere Lieferung hat die Datei ersetzt und ist geladen",
     "held": "gehalten: die Werkstatt steht noch nicht im Werkstättenverzeichnis; geladen, sobald es sie nennt",
     "released": "gehalten, bis das Werkstättenverzeichnis die Werkstatt nannte; dann geladen",
 }
@@ -147,16 +148,28 @@ def feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> l
         con.unregister("wanted")
 
 
+# A rejected file that a later delivery of the same part and period replaced and that was loaded:
+# the sender corrected it. Its rejection stays in the list of files, as "corrected", but is no
+# longer a finding to act on (a senders' review: the corrected month still read "Befunde (1)").
+CORRECTED = """log.status = 'rejected' and exists (
+               select 1 from ops.delivery_log as later
+               where later.sender = log.sender and later.period = log.period
+                   and later.part is not distinct from log.part and later.delivery_id > log.delivery_id
+                   and later.status in ('loaded', 'superseded'))"""
+
+
 def _feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> list[Feedback]:
     files = _grouped(
         con,
-        """select log.sender, log.period, log.delivery_id, log.file_name, log.format, log.part, log.status,
+        f"""select log.sender, log.period, log.delivery_id, log.file_name, log.format, log.part,
+                  case when {CORRECTED} then 'corrected' else log.status end as status,
                   log.received_at, log.rows_in, log.rows_loaded, log.rows_quarantined, log.message
            from ops.delivery_log as log join wanted using (sender, period)
            order by log.received_at, log.delivery_id""",
     )
-    told = """from ops.quarantine as q
+    told = f"""from ops.quarantine as q
            join ops.delivery_log as log on q.delivery_id = log.delivery_id and log.status in ('loaded', 'rejected')
+               and not ({CORRECTED})
            join wanted using (sender, period)"""
     findings = _grouped(
         con,

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 import yaml
 
-from publish.feedback import feedbacks, send_feedback
+from publish.feedback import feedbacks, html, send_feedback
 from publish.senders import SenderConfigError, load_senders
 
 
@@ -351,3 +351,44 @@ def test_a_workbooks_sender_reads_its_findings_in_its_workbooks_terms(demo, demo
     }
     # a text written like a word could be a name that slipped into the column: it is not shown
     assert {f["value"] for f in coded} == {None}
+
+
+def test_a_rejected_file_sent_again_corrected_is_no_longer_a_finding(demo, demo_home, tmp_path):
+    """A workshop whose month was rejected (a wrong separator) sends it again, corrected, under the
+    same name. Its next Rückmeldung lists the rejected file as corrected, with why it was rejected,
+    and no longer counts that rejection among the findings to act on (a senders' review: the
+    corrected month still read "Befunde (1) … Datei abgelehnt")."""
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+
+    name = sorted(p.name for p in demo.iterdir() if p.name.startswith("wfbm_") and "_uebergaenge" in p.name)[
+        -1
+    ]
+    workshop, period = name.split("_")[1], name.split("_")[2]
+    original = (demo / name).read_bytes()
+    lines = original.split(b"\r\n")
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        for run, content in (
+            ("broken", original.replace(b";", b",")),
+            ("corrected", b"\r\n".join([*lines[:-2], lines[-1]]) if len(lines) > 3 else original + b"\r\n"),
+        ):
+            inbox = tmp_path / run
+            inbox.mkdir()
+            (inbox / name).write_bytes(content)
+            load.ingest(con, inbox, tmp_path / "archive", key, run_id=run)
+        statuses = dict(
+            con.execute(
+                "select run_id, status from ops.delivery_log where run_id in ('broken', 'corrected')"
+            ).fetchall()
+        )
+        assert statuses == {"broken": "rejected", "corrected": "loaded"}, statuses
+        [item] = feedbacks(con, [(workshop, period)])
+    [rejected] = [f for f in item.files if f["file_name"] == name and f["message"]]
+    assert rejected["status"] == "corrected"
+    assert not [f for f in item.findings if f["file_name"] == name and f["level"] == "file"]
+    from markupsafe import escape
+
+    page = html(item, workshop).decode("utf-8")
+    assert "Ihre spätere Lieferung hat die Datei ersetzt" in page and str(escape(rejected["message"])) in page
