@@ -143,17 +143,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             )
         findings[row["file"]].append(Issue(**row))
     for name, outcome in batch.files.items():
-        if outcome.rejected_because:
-            verdict = "würde ABGELEHNT"
-        elif outcome.held_because:
-            verdict = "würde GEHALTEN, bis das Werkstättenverzeichnis die Werkstatt nennt"
-        else:
-            loaded = outcome.rows_loaded
-            verdict = (
-                f"{loaded} Zeile{'' if loaded == 1 else 'n'} würde{'' if loaded == 1 else 'n'} geladen, "
-                f"{outcome.rows_quarantined} zurückgestellt"
-            )
-        print(f"{name}: {verdict}")
+        print(f"{name}: {_verdict(outcome)}")
         for issue in findings[name]:
             print(f"  {issue}")
     if known is None and any(
@@ -162,7 +152,22 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(
             "(Werkstatt-Nr. nicht gegen das Verzeichnis geprüft: --register lv_<LV>_werkstaetten.csv angeben)"
         )
-    return 1 if batch.rejected or batch.held else 0
+    if batch.rejected or batch.held:
+        return 1
+    return 2 if any(o.rows_quarantined for o in batch.files.values()) else 0
+
+
+def _verdict(outcome) -> str:
+    """What the pipeline would do with a checked file, as its sender reads it."""
+    if outcome.rejected_because:
+        return "wird ABGELEHNT"
+    if outcome.held_because:
+        return "wird GEHALTEN, bis das Werkstättenverzeichnis die Werkstatt nennt"
+    loaded = outcome.rows_loaded
+    return (
+        f"{loaded} Zeile{'' if loaded == 1 else 'n'} {'wird' if loaded == 1 else 'werden'} geladen, "
+        f"{outcome.rows_quarantined} zurückgestellt"
+    )
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -418,7 +423,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
-    check = verbs.add_parser("check", help="check export files before sending them (no warehouse touched)")
+    check = verbs.add_parser(
+        "check",
+        help="check export files before sending them (no warehouse touched)",
+        description="Exit code 0: every row would be loaded; 1: a file would be rejected or held; "
+        "2: the files would be loaded, but rows set aside (zurückgestellt).",
+    )
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     check.add_argument(
         "--register", type=Path, help="the Landschaftsverband's register, to check Werkstatt-Nr."

@@ -187,8 +187,12 @@ def test_check_command_exit_codes(faulty, capsys):
     assert main(["check", str(faulty / rejected)]) == 1
     assert "ABGELEHNT" in capsys.readouterr().out
     row_fault = defects.filter(pl.col("level") == "row")["file"][0]
-    assert main(["check", str(faulty / row_fault)]) == 0
+    assert main(["check", str(faulty / row_fault)]) == 2, "loaded, but rows set aside: a file to fix"
     assert "zurückgestellt" in capsys.readouterr().out
+    clean = next(
+        p for p in sorted(faulty.iterdir()) if p.name not in set(defects["file"]) and p.suffix == ".csv"
+    )
+    assert main(["check", str(clean)]) == 0
 
 
 def test_digits_are_ascii_digits_in_names_and_figures(spec_dir, tmp_path):
