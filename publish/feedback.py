@@ -355,7 +355,7 @@ def _summed_up(summary: list[dict]) -> list[dict]:
 def html(item: Feedback, addressee: str) -> bytes:
     period = german_period(item.period)
     files = [
-        {**f, "status_word": STATUS_WORDS.get(f["status"], f["status"]), "part_word": PART_NAMES.get(f["part"], f["part"])}
+        {**f, "status_word": STATUS_WORDS.get(f["status"], f["status"]), "part_word": PART_NAMES.get(f["part"], f["part"] or "")}
         for f in item.files
     ]  # fmt: skip
     findings = [

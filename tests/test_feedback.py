@@ -308,6 +308,7 @@ def test_a_file_named_otherwise_is_answered_to_the_sender_its_name_names(demo, d
     [answered] = [f for f in item.files if f["file_name"] == copy]
     assert answered["status"] == "rejected" and f"gemeint ist wohl {original}" in answered["message"]
     assert item.sender_kind == "werkstatt"
+    assert "None" not in html(item, workshop).decode("utf-8"), "a file of no known part has none shown"
 
 
 def test_a_workbooks_sender_reads_its_findings_in_its_workbooks_terms(demo, demo_home, tmp_path):
