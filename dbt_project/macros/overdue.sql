@@ -41,3 +41,16 @@
         having count(*) > 0
     ), '')
 {%- endmacro %}
+
+
+{#-
+    Why a workshop's transitions of a year are missing (no uebergaenge file, nor a workbook, for any
+    month of it: int_workshop_transition_counts), with the months overdue; K02, K04 and K12 say it.
+
+      sender: SQL of the Werkstatt-Nr.
+      year:   SQL of the year
+-#}
+{% macro no_transitions_file(sender, year) -%}
+    'no uebergaenge file for ' || {{ year }}
+    || {{ overdue_in(sender, 'uebergaenge', year ~ " || '-01'", year ~ " || '-12'") }}
+{%- endmacro %}

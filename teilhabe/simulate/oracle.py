@@ -137,9 +137,10 @@ class Oracle:
             if dt.date.today() > due:
                 overdue.append(month_label(month))
         text = f"no uebergaenge file for {year}"
-        if overdue:
-            are = "file" if len(overdue) == 1 else "files"
-            text += f": the uebergaenge {are} of {nr} for {', '.join(overdue)} {'is' if len(overdue) == 1 else 'are'} overdue"
+        if len(overdue) == 1:
+            text += f": the uebergaenge file of {nr} for {overdue[0]} is overdue"
+        elif overdue:
+            text += f": the uebergaenge files of {nr} for {', '.join(overdue)} are overdue"
         return text
 
     def transitions_in(self, year: int) -> pl.DataFrame:
@@ -226,6 +227,11 @@ class Oracle:
             provisional = self.last_month < month_of(year + 1, 12)
             for nr in self.w.workshops["werkstatt_nr"]:
                 n, b = counts.get(nr, (0, 0)) if self._sent_transitions(nr) else (None, None)
+                reason = None
+                if n is None:
+                    reason = self._no_transitions_file(nr, year)
+                elif n == 0:
+                    reason = "no transitions in the year"
                 rows.append(
                     {
                         "werkstatt_nr": nr,
@@ -236,11 +242,7 @@ class Oracle:
                         "value": _fmt(rate(b, n)) if n else None,
                         # until the workshop's December Y+1 is loaded: never, from one that never sent
                         "is_provisional": provisional or nr in self.delivered.silent_workshops,
-                        "missing_reason": self._no_transitions_file(nr, year)
-                        if n is None
-                        else None
-                        if n
-                        else "no transitions in the year",
+                        "missing_reason": reason,
                     }
                 )
         return pl.DataFrame(rows, schema={**_RATE_SCHEMA_WS, "is_provisional": pl.Boolean})

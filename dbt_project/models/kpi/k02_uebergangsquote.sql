@@ -28,11 +28,7 @@ select
         end,
         case
             when transitions.transitions is null
-                then
-                    'no uebergaenge file for ' || grain.year
-                    || {{ overdue_in(
-                        'grain.werkstatt_nr', 'uebergaenge', "grain.year || '-01'", "grain.year || '-12'"
-                    ) }}
+                then {{ no_transitions_file('grain.werkstatt_nr', 'grain.year') }}
         end
     ), '') as missing_reason
 from {{ ref('int_workshop_years') }} as grain

@@ -94,10 +94,7 @@ select
             when both_sides.computed is not null then null
             when not both_sides.has_workshop_data then 'no data of the workshop for the year'
             when both_sides.measure in ('transitions', 'bfa')
-                then
-                    'no uebergaenge file for ' || both_sides.year
-                    || {{ overdue_in('both_sides.werkstatt_nr', 'uebergaenge', "both_sides.year || '-01'",
-                                     "both_sides.year || '-12'") }}
+                then {{ no_transitions_file('both_sides.werkstatt_nr', 'both_sides.year') }}
             else
                 'no personen snapshot for December ' || both_sides.year
                 || {{ overdue('both_sides.werkstatt_nr', 'personen', "both_sides.year || '-12'") }}
