@@ -64,6 +64,7 @@ _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|
 STRAY_QUOTE = "mitten in einem Feld oder nicht geschlossen"
 UTF8_ROWS_NAMED = 20  # rows named one by one in a warning; the others counted in one
 MAX_MISCOUNTED_LINES = 10  # unreadable lines (fields, quotes) quarantined; more reject the file
+MAX_JOINED_LINES = 10  # lines of one record whose quoted fields hold line breaks
 RESTORED_ZERO = "führende Null fehlte (Excel?): ergänzt"
 # The many monthly CSV files: parsed table by table (PlainCsv), not file by file.
 PLAIN_FORMATS = {"wfbm_csv", "jc_csv"}
@@ -75,6 +76,12 @@ _RECORD = {
 }
 _REGULAR_LINE = {d: re.compile(record) for d, record in _RECORD.items()}
 _REGULAR_LINES = {d: re.compile(f"(?:{record}\n)*") for d, record in _RECORD.items()}
+# The same, where a quoted field may hold line breaks (one record over several lines).
+_MULTILINE_FIELD = '(?:[^{d}"\n]*|"(?:[^"]|"")*")'
+_MULTILINE_RECORD = {
+    d: re.compile(f"{_MULTILINE_FIELD.format(d=d)}(?:{d}{_MULTILINE_FIELD.format(d=d)})*")
+    for d in {WFBM_CSV.delimiter, JC_CSV.delimiter, LV_CSV.delimiter}
+}
 
 
 @dataclass
@@ -362,6 +369,104 @@ def _field_count(row: int, fields: int, width: int) -> tuple[int, str, str]:
     )
 
 
+_LINE_BREAK_IN_FIELD = (
+    "Zeilenumbruch in einem Feld (in Excel: Alt+Eingabe): als Leerzeichen gelesen; im Texteditor "
+    "steht diese Zeile auf {lines} Zeilen"
+)
+
+
+def _joined_line_breaks(result: ReadResult, text: str, delimiter: str, width: int) -> str:
+    """The text with each record whose quoted field holds a line break (legal CSV: Excel writes
+    a cell's Alt+Enter so) on one line, the break read as a blank, with a warning naming the
+    row and column. Rows are then counted by record, as Excel counts them: a break no longer
+    split one record into two faulty lines and shifted every row number after it. Only a quote
+    opened on one line and closed within a few lines, giving a whole record of the header's
+    width, is joined; any other stray quote stays a fault of its line."""
+    if '"' not in text:
+        return text
+    lines = text.split("\n")
+    if not any(line.count('"') % 2 for line in lines[1:]):
+        return text
+    joined = lines[:1]
+    index = 1
+    while index < len(lines):
+        line = lines[index]
+        end = _record_end(lines, index, delimiter, width) if line.count('"') % 2 else None
+        if end is None:
+            joined.append(line)
+            index += 1
+            continue
+        record = "\n".join(lines[index : end + 1])
+        row = len(joined) + 1
+        fields = next(csv.reader([record.removesuffix("\r")], delimiter=delimiter, quotechar='"'))
+        for column, value in zip(_header(lines[0], delimiter), fields, strict=False):
+            if "\n" in value:
+                message = _LINE_BREAK_IN_FIELD.format(lines=end - index + 1)
+                result.note(row, column.strip(), "line_break_in_field", "warning", message)
+        # the breaks inside the record: each, with a CR before it, as one blank
+        closing = "\r" if record.endswith("\r") else ""
+        joined.append(re.sub(r"\r?\n", " ", record.removesuffix("\r")) + closing)
+        index = end + 1
+    return "\n".join(joined)
+
+
+def _record_end(lines: list[str], start: int, delimiter: str, width: int) -> int | None:
+    """The last line of a record that opens a quoted field on line ``start`` and closes it
+    within MAX_JOINED_LINES lines, if the lines together are one whole record of ``width`` fields."""
+    quotes, length = 0, 0
+    for end in range(start, min(start + MAX_JOINED_LINES, len(lines))):
+        quotes += lines[end].count('"')
+        length += len(lines[end])
+        if length > MAX_LINE_CHARACTERS:
+            return None
+        if end > start and quotes % 2 == 0:
+            record = "\n".join(lines[start : end + 1]).removesuffix("\r")
+            if not _MULTILINE_RECORD[delimiter].fullmatch(record):
+                return None
+            fields = next(csv.reader([record], delimiter=delimiter, quotechar='"'))
+            return end if len(fields) == width else None
+    return None
+
+
+def _header(first: str, delimiter: str) -> list[str]:
+    first = first.removesuffix("\r")
+    return next(csv.reader([first], delimiter=delimiter)) if '"' in first else first.split(delimiter)
+
+
+def _unended_last_line(result: ReadResult, text: str, delimiter: str, width: int) -> str | None:
+    """A last line without a line break is read (RFC 4180 allows it), with a warning, if it is a
+    whole record of the header's width; one cut short (fewer fields, a quote left open) means
+    the file was cut mid-row: rejected, as rows after it may be lost."""
+    start = text.rfind("\n") + 1
+    if not start:  # the header alone: a quiet month
+        return text + "\n"
+    line, row = text[start:], text.count("\n") + 1
+    if not line.strip(" \t"):  # blanks after the last line break: no line
+        return text[:start]
+    if '"' not in line:
+        fields: int | None = line.count(delimiter) + 1
+    elif _REGULAR_LINE[delimiter].fullmatch(line):
+        fields = len(next(csv.reader([line], delimiter=delimiter, quotechar='"')))
+    else:
+        fields = None
+    if fields is None or fields < width:
+        result.reject(
+            "truncated_file",
+            f"Datei abgeschnitten: die letzte Zeile (Zeile {row}) bricht mitten in der Zeile ab "
+            "(zu wenige Felder, kein Zeilenumbruch am Ende); bitte die ganze Datei erneut senden",
+            row=row,
+        )
+        return None
+    result.note(
+        row,
+        None,
+        "no_final_line_break",
+        "warning",
+        "die letzte Zeile endet ohne Zeilenumbruch: gelesen; bitte prüfen, ob die Datei ganz übertragen wurde",
+    )
+    return text + "\n"
+
+
 def _read_csv(
     result: ReadResult, content: bytes, dialect: CsvDialect, table: str, plain: PlainCsv | None = None
 ) -> ReadResult:
@@ -374,25 +479,19 @@ def _read_csv(
     expected = SOURCE_TABLES[table].columns
     if not text.strip():
         return result.reject("empty_file", "leere Datei (keine Kopfzeile)")
-    if not text.endswith("\n"):
-        rows = text.count("\n") + 1
-        return result.reject(
-            "truncated_file",
-            f"Datei abgeschnitten: die letzte Zeile (Zeile {rows}) endet ohne Zeilenumbruch",
-            row=rows,
-        )
+    text = _joined_line_breaks(result, text, dialect.delimiter, len(expected))
     text = _line_text(result, text)
     if text is None:
         return result
+    if not text.endswith("\n"):
+        text = _unended_last_line(result, text, dialect.delimiter, len(expected))
+        if text is None:
+            return result
     first, data = text.split("\n", 1)
     if not first.strip():
         return result.reject("empty_file", "leere Datei (keine Kopfzeile)")
     # A header in quotes ("Personennummer";...) is legal CSV, as is any quoted field
-    header = (
-        next(csv.reader([first], delimiter=dialect.delimiter))
-        if '"' in first
-        else first.split(dialect.delimiter)
-    )
+    header = _header(first, dialect.delimiter)
     if len(header) == 1 and "," in first:
         return result.reject("wrong_separator", "falsches Trennzeichen: ',' statt ';'", row=1)
     if not _check_header(result, header, expected):

@@ -290,6 +290,34 @@ def test_an_invisible_format_character_in_a_key_quarantines_its_row(tmp_path):
     assert found.select("row", "column", "rule").rows() == [(3, "Personennummer", "control_character")]
 
 
+def test_a_last_line_without_line_break_is_read_and_one_cut_short_rejects_the_file(demo, tmp_path):
+    """RFC 4180 lets the last record end without a line break; the file was rejected as "abgeschnitten"
+    (a senders' review). Now it loads as with the break, with a warning; a last line cut anywhere
+    before its last field (fewer fields, or inside a quoted field) still rejects the file."""
+    whole = (demo / "wfbm_LWL-0101_2024-01_personen.csv").read_bytes()
+    (tmp_path / "a").mkdir()
+    ended = tmp_path / "a" / "wfbm_LWL-0101_2024-01_personen.csv"
+    ended.write_bytes(whole)
+    unended = tmp_path / "wfbm_LWL-0101_2024-01_personen.csv"
+    unended.write_bytes(whole.removesuffix(b"\r\n"))
+    with_break, without = read_batch([ended]), read_batch([unended])
+    assert without.valid["wfbm_personen"].equals(with_break.valid["wfbm_personen"])
+    last_row = whole.count(b"\r\n")
+    assert without.findings.filter(rule="no_final_line_break").select("row", "level").rows() == [
+        (last_row, "warning")
+    ]
+    last_line = whole.removesuffix(b"\r\n").rsplit(b"\r\n", 1)[1]
+    for cut in range(1, last_line.rindex(b";") + 1):  # every cut before the last field's first byte
+        unended.write_bytes(whole[: len(whole) - 2 - len(last_line) + cut])
+        outcome = read_batch([unended]).files[unended.name]
+        assert outcome.rejected_because and "abgeschnitten" in outcome.rejected_because, cut
+    quoted = _uebergaenge(
+        tmp_path, "wfbm_LWL-0101_2022-01_uebergaenge.csv", ["1;03.01.2022;SVB;Firma;44137;84.11;"]
+    )
+    quoted.write_bytes(quoted.read_bytes() + b'2;04.01.2022;SVB;"Firma; zwei')  # cut inside quotes
+    assert "abgeschnitten" in read_batch([quoted]).files[quoted.name].rejected_because
+
+
 def test_one_transition_twice_with_other_data_quarantines_both_rows(tmp_path):
     """One person's transition of one day twice in a file, once with a Rückkehr: both loaded, and
     their order decided K04 (11.11 or 22.22, a hostile-input review). Like a person twice in a

@@ -48,9 +48,18 @@ def _per_line_faults(folder: Path, demo: Path) -> dict[str, str | None]:
     ]
     write("wfbm_LWL-0101_2024-03_uebergaenge.csv", UEBERGAENGE_HEADER + "\r\n" + "\r\n".join(uebergaenge) + "\r\n",
           "cp1252", None)  # fmt: skip
-    # a quote opened and closed on the next line: two of three lines are no record
-    broken = [*uebergaenge[:1], '4714;18.03.2024;SVB;"Firma', 'zwei Zeilen";44135;47.11;N']
-    write("wfbm_LWL-0101_2024-04_uebergaenge.csv", UEBERGAENGE_HEADER + "\n" + "\n".join(broken) + "\n",
+    # a quoted field over two lines (Excel's Alt+Enter): one record; rows counted by record
+    two_lines = [*uebergaenge[:1], '4714;18.03.2024;SVB;"Firma', 'zwei Zeilen";44135;47.11;',
+                 "4716;19.03.2024;SVB;Firma;44135;47.11;X"]  # fmt: skip
+    write(
+        "wfbm_LWL-0101_2024-04_uebergaenge.csv",
+        UEBERGAENGE_HEADER + "\r\n" + "\r\n".join(two_lines),
+        "cp1252",
+        None,
+    )  # fmt: skip  (and no line break after the last line)
+    # quotes opened and never closed: no record, on every line
+    unclosed = ['4714;18.03.2024;SVB;"Firma;44135;47.11;', '4715;19.03.2024;SVB;"Firma;44135;47.11;']
+    write("wfbm_LWL-0101_2024-07_uebergaenge.csv", UEBERGAENGE_HEADER + "\n" + "\n".join(unclosed) + "\n",
           "cp1252", "stray_quote")  # fmt: skip
     miscounted = [*uebergaenge[:2], '4715;19.03.2024;SVB;"A;B";44135;47.11']
     write("wfbm_LWL-0101_2024-05_uebergaenge.csv", UEBERGAENGE_HEADER + "\n" + "\n".join(miscounted) + "\n",
@@ -84,7 +93,7 @@ def test_reading_by_table_equals_reading_each_file_alone(faulty, demo, tmp_path,
     alone = read_batch(files, by_table=False)
 
     assert len(taken) > 0.8 * sum(p.suffix == ".csv" for p in files)  # most CSV files took the table path
-    assert set(expected) - {"wfbm_LWL-0101_2024-04_uebergaenge.csv"} <= set(taken)  # multi-line: alone
+    assert set(expected) - {"wfbm_LWL-0101_2024-07_uebergaenge.csv"} <= set(taken)  # unclosed: alone
     assert by_table.files == alone.files
     assert_frame_equal(by_table.findings, alone.findings)
     assert by_table.valid.keys() == alone.valid.keys()
@@ -118,6 +127,16 @@ def test_reading_by_table_equals_reading_each_file_alone(faulty, demo, tmp_path,
         loaded = by_table.valid["wfbm_personen"].filter(_file=name)["_row"].to_list()
         assert not set(rows) & set(loaded) and loaded, name
     assert by_table.files["wfbm_LWL-0101_2024-07_personen.csv"].rows_in == 0
+    two_lines = by_table.findings.filter(file="wfbm_LWL-0101_2024-04_uebergaenge.csv").sort("row", "rule")
+    assert two_lines.select("row", "column", "rule").rows() == [
+        (2, "Art", "code"),
+        (3, "Arbeitgeber", "line_break_in_field"),
+        (4, "Rueckkehr", "date_format"),  # the record's row, as Excel shows it: the file's 5th line
+        (4, None, "no_final_line_break"),
+    ]
+    assert by_table.valid["wfbm_uebergaenge"].filter(_file="wfbm_LWL-0101_2024-04_uebergaenge.csv").select(
+        "_row", "Arbeitgeber"
+    ).rows() == [(3, "Firma zwei Zeilen")]
 
 
 @pytest.mark.parametrize(
