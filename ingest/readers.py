@@ -181,9 +181,21 @@ def _decode(result: ReadResult, content: bytes, dialect: CsvDialect) -> str | No
                 "kein UTF-8; vereinbart ist Windows-1252 ohne BOM",
             )
             return None
-        if content.startswith(BOM) or (not content.isascii() and _is_utf8(content)):
+        if content.startswith(BOM):  # declared UTF-8 (Excel's "CSV UTF-8"): unambiguous, read so
+            result.note(
+                1,
+                None,
+                "utf8_with_bom",
+                "warning",
+                "Zeichenkodierung UTF-8 (mit BOM) statt Windows-1252: als UTF-8 gelesen; vereinbart ist "
+                'Windows-1252 (in Excel: Speichern als "CSV (Trennzeichen-getrennt)")',
+            )
+            return content[len(BOM) :].decode("utf-8")
+        if not content.isascii() and _is_utf8(content):
             result.reject(
-                "wrong_encoding", "falsche Zeichenkodierung: die Datei ist UTF-8, vereinbart ist Windows-1252"
+                "wrong_encoding",
+                "falsche Zeichenkodierung: die Datei ist UTF-8 ohne BOM, vereinbart ist Windows-1252 "
+                '(in Excel: Speichern als "CSV (Trennzeichen-getrennt)")',
             )
             return None
         try:

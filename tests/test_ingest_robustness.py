@@ -318,6 +318,25 @@ def test_a_last_line_without_line_break_is_read_and_one_cut_short_rejects_the_fi
     assert "abgeschnitten" in read_batch([quoted]).files[quoted.name].rejected_because
 
 
+def test_a_workshop_file_in_utf8_with_bom_is_read_as_utf8_and_without_bom_rejected(demo, tmp_path):
+    """Excel's "CSV UTF-8" writes a BOM: the encoding is declared, so the file is read as UTF-8 with
+    a warning (it was rejected, while a Jobcenter's file without its BOM only gets a warning: a
+    senders' review). UTF-8 without a BOM where Windows-1252 is agreed stays a rejection."""
+    cp1252 = (demo / "wfbm_LWL-0101_2024-01_personen.csv").read_bytes()
+    utf8 = cp1252.decode("cp1252").encode("utf-8")
+    assert utf8 != cp1252  # the names have umlauts: the encodings differ
+    (tmp_path / "a").mkdir()
+    agreed = tmp_path / "a" / "wfbm_LWL-0101_2024-01_personen.csv"
+    agreed.write_bytes(cp1252)
+    declared = tmp_path / agreed.name
+    declared.write_bytes(b"\xef\xbb\xbf" + utf8)
+    as_agreed, as_declared = read_batch([agreed]), read_batch([declared])
+    assert as_declared.valid["wfbm_personen"].equals(as_agreed.valid["wfbm_personen"])
+    assert as_declared.findings.filter(rule="utf8_with_bom").select("row", "level").rows() == [(1, "warning")]
+    declared.write_bytes(utf8)
+    assert "UTF-8 ohne BOM" in read_batch([declared]).files[declared.name].rejected_because
+
+
 def test_one_transition_twice_with_other_data_quarantines_both_rows(tmp_path):
     """One person's transition of one day twice in a file, once with a Rückkehr: both loaded, and
     their order decided K04 (11.11 or 22.22, a hostile-input review). Like a person twice in a
