@@ -27,7 +27,14 @@ import polars as pl
 from ingest.formats import in_workbook_terms
 from ingest.ops_tables import append_rows, prepare_answered_runs
 from ingest.run_state import unanswered_runs
-from publish.expected import PART_NAMES, calendar_exists, german_count, german_period, query_rows
+from publish.expected import (
+    PART_NAMES,
+    calendar_exists,
+    german_count,
+    german_period,
+    mistyped_numbers,
+    query_rows,
+)
 from publish.files import neutralise
 from publish.outbox import _fsync_dir, _switch_latest, _versions, _write
 from publish.reports import html_template
@@ -121,8 +128,11 @@ def senders_to_answer(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> lis
     """(sender, period) of every file these runs took whose sender is known: a workshop of a
     register, a Jobcenter of the reference list, a Landschaftsverband, a workshop whose file is held
     for its register (a well-formed Werkstatt-Nr.). Nothing else gets a folder (the operator sees
-    such a file in the run's findings), so no text a file could smuggle in names one."""
-    return [
+    such a file in the run's findings), so no text a file could smuggle in names one. And a
+    recognised workshop that a held file of these runs may be meant for (a mistyped number:
+    expected.MISTYPED_NUMBERS), for that file's period."""
+    mistyped = {(m["workshop"], m["period"]) for m in mistyped_numbers(con) if m["run_id"] in run_ids}
+    return sorted(mistyped | {
         (sender, period)
         for sender, period in con.execute(
             """select distinct log.sender, log.period from ops.delivery_log as log
@@ -134,7 +144,7 @@ def senders_to_answer(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> lis
                order by all""",
             [run_ids],
         ).fetchall()
-    ]
+    })  # fmt: skip
 
 
 def feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> list[Feedback]:
@@ -210,6 +220,8 @@ def _feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> 
         )
     notes = _headcount_notes(con)
     for where, lines in _unknown_person_notes(con).items():
+        notes.setdefault(where, []).extend(lines)
+    for where, lines in _mistyped_number_notes(con).items():
         notes.setdefault(where, []).extend(lines)
     made = []
     for sender, period in pairs:
@@ -338,6 +350,27 @@ def _unknown_person_notes(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str
             f"{who} in keiner Personenmeldung der Werkstatt bis {where[1]} "
             f"{'steht' if len(hits) == 1 else 'stehen'}: {shown}{more}. Bitte prüfen Sie dort die Personennummer."
         ]
+    return notes
+
+
+def _mistyped_number_notes(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list[str]]:
+    """For a workshop that misses a part of a period: a held file of that part and period under a
+    number one keystroke from its own (expected.MISTYPED_NUMBERS), asked about, never loaded as
+    its file. Names the number and the part, not the file: a file's name is what a sender typed."""
+    notes: dict[tuple[str, str], list[str]] = {}
+    for m in mistyped_numbers(con):
+        what = (
+            "eine Arbeitsmappe, deren Zelle B2"
+            if m["part"] == "workbook"
+            else f"eine Datei „{PART_NAMES.get(m['part'], m['part'])}“, deren Name"
+        )
+        notes.setdefault((m["workshop"], m["period"]), []).append(
+            f"Am {m['received_at']:%d.%m.%Y} kam für {german_period(m['period'])} {what} die Werkstatt-Nr. "
+            f"{m['held_as']} nennt, die in keinem Werkstättenverzeichnis steht; von Ihrer Werkstatt "
+            f"({m['workshop']}) fehlt dieser Teil noch. Ist es Ihre Datei mit einer vertippten Nummer? Dann "
+            f"senden Sie sie bitte mit Ihrer Werkstatt-Nr. {m['workshop']} erneut. Die Datei unter {m['held_as']} "
+            "wird nicht als Ihre geladen."
+        )
     return notes
 
 

@@ -393,3 +393,60 @@ def test_a_rejected_file_sent_again_corrected_is_no_longer_a_finding(demo, demo_
 
     page = html(item, workshop).decode("utf-8")
     assert "Ihre spätere Lieferung hat die Datei ersetzt" in page and str(escape(rejected["message"])) in page
+
+
+def test_a_file_held_under_a_mistyped_number_is_pointed_out_to_the_workshop_it_may_be_from(
+    demo, demo_home, tmp_path
+):
+    """A workshop's Übergänge under a number one digit off (LWL-9101 for LWL-0101) were held for a
+    register, the workshop was told "überfällig" without a word why, and the held file's answer went
+    to a number nobody reads (a senders' review). The workshop that misses that part of that period
+    now gets a Rückmeldung asking about it, and the operator's digest names it; a number two
+    keystrokes off, or a part the workshop has sent, gives no such note. The file stays held."""
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+    from publish.expected import digest
+    from publish.feedback import senders_to_answer
+
+    name = sorted(
+        p.name for p in demo.iterdir() if p.name.startswith("wfbm_LWL-0101") and "_uebergaenge" in p.name
+    )[-1]
+    period = name.split("_")[2]
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        # as if LWL-0101 had never sent this month's Übergänge
+        con.execute(
+            "update ops.expected_deliveries set status = 'overdue', received_at = null "
+            "where sender = 'LWL-0101' and period = ? and part = 'uebergaenge'",
+            [period],
+        )
+        inbox = tmp_path / "inbox"
+        inbox.mkdir()
+        for number in ("LWL-9101", "LWL-9901"):  # one keystroke off, two
+            (inbox / name.replace("LWL-0101", number)).write_bytes((demo / name).read_bytes())
+        load.ingest(con, inbox, tmp_path / "archive", key, run_id="typo")
+        assert (
+            con.execute(
+                "select count(*) from ops.delivery_log where run_id = 'typo' and status = 'held'"
+            ).fetchone()[0]
+            == 2
+        )
+        answered = senders_to_answer(con, ["typo"])
+        assert ("LWL-0101", period) in answered
+        [item] = feedbacks(con, [("LWL-0101", period)])
+        [note] = [n for n in item.notes if "vertippten Nummer" in n]
+        assert (
+            "LWL-9101" in note and "LWL-9901" not in note and name.replace("LWL-0101", "LWL-9101") not in note
+        )
+        [other] = feedbacks(con, [("LWL-0102", period)])
+        assert not [n for n in other.notes if "vertippten Nummer" in n]
+        held = {row["sender"]: row["similar_workshops"] for row in digest(con).held}
+        assert held == {"LWL-9101": "LWL-0101", "LWL-9901": ""}
+        assert "a mistyped number? LWL-0101" in digest(con).text()
+        con.execute(  # the workshop sends its file after all: nothing left to ask
+            "update ops.expected_deliveries set status = 'late' where sender = 'LWL-0101' and period = ?",
+            [period],
+        )
+        [item] = feedbacks(con, [("LWL-0101", period)])
+        assert not [n for n in item.notes if "vertippten Nummer" in n]
