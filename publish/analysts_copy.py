@@ -5,7 +5,8 @@ they never touch the pipeline's file, and a reader of the old copy keeps its sna
 
 Minimised on the way (§6): in person-level tables (those with a person, customer or case key) every
 date becomes its month (`entry_date` → `entry_month`, text `JJJJ-MM`), employer names and postcodes
-are left to `dim_employers` (facts keep the employer key), and money per case is whole euros. The
+are left to `dim_employers` (facts keep the employer key), and money per case is whole euros (in
+the KPI tables too: a cell of one case holds that case's money). The
 employer key, a normalised name in the warehouse, becomes an opaque code in every table. How many
 person-level rows are still unique on year of birth, sex, Kreis or workshop and month of entry is
 measured on the copy and kept in ops.disclosure_metrics.
@@ -125,14 +126,16 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tu
             select.append(
                 (f"case when {quoted} != '' then left(sha256('employer|' || {quoted}), 16) end", name, name)
             )
+        elif name.endswith("_eur") and (personal or schema == "kpi"):
+            # a KPI's money of a cell of one or two cases is theirs: whole euros too (an analysts'
+            # review read a case's subsidy to the cent from K05's sum beside the case's whole euros)
+            select.append((f"cast(round({quoted}) as integer)", name, name))
         elif not personal:
             select.append((quoted, name, name))
         elif name in EMPLOYER_DETAILS:
             continue
         elif data_type in ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE"):
             select.append((f"strftime({quoted}, '%Y-%m')", _month_name(name), name))
-        elif name.endswith("_eur"):
-            select.append((f"cast(round({quoted}) as integer)", name, name))
         else:
             select.append((quoted, name, name))
     return select

@@ -325,3 +325,40 @@ def test_the_analysts_group_reaches_its_copy_and_nothing_else_of_the_data_home(t
         assert as_analyst("ls", str(home.parent)) == 0, "(the check itself can run as that user)"
     finally:
         shutil.rmtree(outside)
+
+
+def test_money_in_the_copy_is_whole_euros_also_in_the_kpi_tables(home):
+    """privacy.md §6: money per case in whole euros. K05's subsidy sum of a cell of one active case
+    is that case's subsidy, and the copy showed it to the cent beside the case's whole euros (an
+    analysts' review). Every money column of the copy is whole euros; each is the warehouse's
+    rounded."""
+    root, _ = home
+    con = duckdb.connect(str(root / "analysts" / "teilhabe.duckdb"), read_only=True)
+    try:
+        money = con.execute(
+            "select schema_name, table_name, column_name, data_type from duckdb_columns() "
+            "where column_name like '%\\_eur' escape '\\' order by all"
+        ).fetchall()
+        con.execute(f"attach '{root / 'warehouse.duckdb'}' as warehouse (read_only)")
+        kpi_money = [(s, t, c) for s, t, c, _ in money if s == "kpi"]
+        assert ("kpi", "k05_budget_fuer_arbeit", "subsidy_sum_eur") in kpi_money
+        assert all(data_type == "INTEGER" for *_, data_type in money), money
+        for schema, table, column in kpi_money:
+            differing = con.execute(
+                f'select count(*) from (select "{column}" from warehouse.{schema}.{table} '
+                f'except all select "{column}" from {schema}.{table})'
+            ).fetchone()[0]
+            rounded = con.execute(
+                f'select count(*) from (select cast(round("{column}") as integer) from warehouse.{schema}.{table} '
+                f'except all select "{column}" from {schema}.{table})'
+            ).fetchone()[0]
+            assert rounded == 0, (table, column)
+            cents = con.execute(
+                f'select count(*) from warehouse.{schema}.{table} where "{column}" != round("{column}")'
+            ).fetchone()[0]
+            assert differing == cents, (table, column)  # only the values with cents differ
+        assert con.execute(
+            "select count(*) from warehouse.kpi.k05_budget_fuer_arbeit where subsidy_sum_eur != round(subsidy_sum_eur)"
+        ).fetchone()[0], "the demo's K05 has no cents: the test would check nothing"
+    finally:
+        con.close()
