@@ -38,6 +38,7 @@ from publish.expected import (
 from publish.files import neutralise
 from publish.outbox import _fsync_dir, _switch_latest, _versions, _write
 from publish.reports import html_template
+from publish.rule_words import rule_word
 from publish.senders import Sender, SenderDirectory, load_senders
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -75,7 +76,8 @@ create table if not exists ops.feedback_log (
     logged_at timestamp not null
 );
 """
-CSV_HEADER = ("Datei", "Zeile", "Spalte", "Regel", "Art", "Meldung", "Wert")
+# In the page's order; "Regel" in words (publish/rule_words.py), the code last for the sender's IT.
+CSV_HEADER = ("Datei", "Zeile", "Spalte", "Art", "Regel", "Meldung", "Wert", "Regelcode")
 
 
 @dataclass(frozen=True)
@@ -111,15 +113,16 @@ class Feedback:
         writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
         writer.writerow(CSV_HEADER)
         for f in self.findings:  # a value or file name the sender wrote as a formula stays text in Excel
-            cells = [f["file_name"], f["source_row"] or "", f["column_name"] or "", f["rule"],
-                     LEVEL_WORDS.get(f["level"], f["level"]), f["message"], f["value"] or ""]  # fmt: skip
+            cells = [f["file_name"], f["source_row"] or "", f["column_name"] or "",
+                     LEVEL_WORDS.get(f["level"], f["level"]), rule_word(f["rule"]), f["message"], f["value"] or "",
+                     f["rule"]]  # fmt: skip
             writer.writerow([neutralise(str(cell)) for cell in cells])
         for line in self.summary:
             if (more := line["count"] - ROWS_PER_RULE_IN_CSV) > 0:
-                cells = [line["file_name"], "", line["column_name"] or "", line["rule"],
-                         LEVEL_WORDS.get(line["level"], line["level"]),
+                cells = [line["file_name"], "", line["column_name"] or "",
+                         LEVEL_WORDS.get(line["level"], line["level"]), rule_word(line["rule"]),
                          f"{line['message']}: in {german_count(more)} weiteren Zeilen (oben die ersten "
-                         f"{german_count(ROWS_PER_RULE_IN_CSV)})", ""]  # fmt: skip
+                         f"{german_count(ROWS_PER_RULE_IN_CSV)})", "", line["rule"]]  # fmt: skip
                 writer.writerow([neutralise(str(cell)) for cell in cells])
         return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
@@ -379,6 +382,7 @@ def _summed_up(summary: list[dict]) -> list[dict]:
     return [
         {"file_name": line["file_name"], "column_name": line["column_name"] or "",
          "level_word": LEVEL_WORDS.get(line["level"], line["level"]), "rule": line["rule"],
+         "rule_word": rule_word(line["rule"]),
          "message": line["message"], "count": german_count(line["count"]),
          "rows": ", ".join(map(str, line["rows"])) + (" …" if line["count"] > len(line["rows"]) else "")}
         for line in summary
@@ -392,7 +396,8 @@ def html(item: Feedback, addressee: str) -> bytes:
         for f in item.files
     ]  # fmt: skip
     findings = [
-        {**f, "level_word": LEVEL_WORDS.get(f["level"], f["level"])} for f in item.findings[:FINDINGS_LISTED]
+        {**f, "level_word": LEVEL_WORDS.get(f["level"], f["level"]), "rule_word": rule_word(f["rule"])}
+        for f in item.findings[:FINDINGS_LISTED]
     ]
     found = item.found
     register = "lv_<LV>_werkstaetten.csv" if item.sender_kind == "werkstatt" else None

@@ -35,11 +35,10 @@ RULE_WORDS: dict[str, str] = {
     "mixed_line_ends": "Zeilenenden gemischt",
     "nul_bytes": "Null-Bytes in der Datei",
     "line_too_long": "Zeile zu lang",
-    "line_breaks": "Feld über mehrere Zeilen",
     "line_break_in_field": "Zeilenumbruch im Feld",
     "no_final_line_break": "letzte Zeile ohne Zeilenumbruch",
     "truncated_file": "Datei abgeschnitten",
-    "wrong_separator": "Trennzeichen",
+    "wrong_separator": "falsches Trennzeichen",
     "missing_header": "Kopfzeile fehlt",
     "duplicate_column": "Spalte doppelt",
     "renamed_column": "Spalte umbenannt",
@@ -60,7 +59,7 @@ RULE_WORDS: dict[str, str] = {
     "control_character": "unsichtbares Sonderzeichen",
     # the load stage (ingest/chunk.py)
     "same_bytes_other_period": "Datei gleich anderem Zeitraum",
-    "unknown_person": "Person in keiner Monatsmeldung",
+    "unknown_person": "Person in keiner Personenmeldung",
     # the contracts' checks (schemas/rules.py)
     "not_nullable": "Wert fehlt",
     "date_format": "Datumsformat",

@@ -157,7 +157,7 @@ def test_a_value_written_as_a_formula_stays_text_in_the_rueckmeldung(demo, demo_
         [item] = feedbacks(con, [("05112", "2023-01")])
     rows = list(csv.reader(item.csv().decode("utf-8-sig").splitlines(), delimiter=";"))
     [finding] = [row for row in rows[1:] if row[2] == "massnahme"]
-    assert finding[1] == "2" and finding[-1] == "'" + fields[1], finding
+    assert finding[1] == "2" and finding[6] == "'" + fields[1], finding
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
 
 
@@ -203,6 +203,11 @@ def test_a_file_wrong_in_every_row_is_summed_up_for_its_sender(demo, demo_home, 
     more = [row for row in rows if row[0] == name and row[1] == "" and row[2] == "geburtsdatum"]
     more_rows = f"{len(lines) - ROWS_PER_RULE_IN_CSV:,}".replace(",", ".")
     assert len(more) == 1 and f"in {more_rows} weiteren Zeilen" in more[0][5], more
+    # the rule in words a clerk reads (it showed the code, date_format: a senders' review), the code last
+    assert rows[0][4] == "Regel" and rows[0][-1] == "Regelcode"
+    dates = {(row[4], row[7]) for row in rows[1:] if row[2] == "geburtsdatum"}
+    assert dates == {("Datumsformat", "date_format")}, dates
+    assert '<td title="date_format">Datumsformat</td>' in page and ">date_format<" not in page
     listed = sum(min(line["count"], ROWS_PER_RULE_IN_CSV) for line in item.summary)
     capped = sum(line["count"] > ROWS_PER_RULE_IN_CSV for line in item.summary)
     assert len(rows) == 1 + listed + capped == 1 + len(item.findings) + capped
