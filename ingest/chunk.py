@@ -498,7 +498,7 @@ def _warn_unknown_persons(con: duckdb.DuckDBPyConnection, delivery_ids: list[int
         insert into ops.quarantine by name
         select t.delivery_id, d.file_name, t.source_row as source_row, 'wfbm_uebergaenge' as source_table,
                'Personennummer' as column_name, 'unknown_person' as rule, 'warning' as level,
-               'Übergang einer Person, die in keiner Monatsmeldung (Personen) dieser Werkstatt vorkommt'
+               'Übergang einer Person, die in keiner Personenmeldung dieser Werkstatt vorkommt'
                    as message, null as value
         from landing.wfbm_uebergaenge t
         join ops.delivery_log d using (delivery_id)

@@ -312,7 +312,7 @@ def _headcount_notes(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], li
     return {
         (nr, month): [
             f"Die Zahl der Beschäftigten am Stichtag änderte sich gegenüber dem Vormonat um "
-            f"{(now - before) * 100 / before:+.0f} % ({before} → {now}). Bitte prüfen, ob die Personenmeldung "
+            f"{(now - before) * 100 / before:+.0f} % ({before} → {now}). Bitte prüfen Sie, ob die Personenmeldung "
             "vollständig ist."
         ]
         for nr, month, before, now in moved
@@ -350,7 +350,7 @@ def _unknown_person_notes(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str
             "Ein Übergang einer Person, die" if len(hits) == 1 else f"{len(hits)} Übergänge von Personen, die"
         )
         notes[where] = [
-            f"{who} in keiner Personenmeldung der Werkstatt bis {where[1]} "
+            f"{who} in keiner Personenmeldung der Werkstatt bis {german_period(where[1])} "
             f"{'steht' if len(hits) == 1 else 'stehen'}: {shown}{more}. Bitte prüfen Sie dort die Personennummer."
         ]
     return notes

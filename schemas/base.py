@@ -9,7 +9,7 @@ from teilhabe.reference import nrw_kreise
 
 KREISE = tuple(nrw_kreise()["kreisschluessel"])
 PLZ = {"regex": r"^[0-9]{5}$", "hint": "5 Ziffern"}
-WZ = {"regex": r"^[0-9]{2}\.[0-9]{2}$", "hint": "NN.NN (WZ 2008)"}
+WZ = {"regex": r"^[0-9]{2}\.[0-9]{2}$", "hint": "NN.NN, eine Klasse der WZ 2008 (etwa 84.11)"}
 WERKSTATT_NR_PATTERN = r"(?:LWL|LVR)-[0-9]{4}"  # the one pattern: contracts, file names, title blocks
 WERKSTATT_NR = {"regex": rf"^{WERKSTATT_NR_PATTERN}$", "hint": "LWL-NNNN oder LVR-NNNN"}
 COUNT = {"regex": r"^[0-9]+$", "hint": "eine ganze Zahl >= 0"}

@@ -8,7 +8,7 @@ from schemas.base import COUNT, LONG_TEXT, NAME_TEXT, PLZ, WZ, YES_NO, Contract
 from schemas.rules import ISO_DATE
 
 D = ISO_DATE
-KUNDENNUMMER = {"regex": r"^[0-9]{3}D[0-9]{6}$", "hint": "NNNDNNNNNN"}
+KUNDENNUMMER = {"regex": r"^[0-9]{3}D[0-9]{6}$", "hint": "3 Ziffern, D, 6 Ziffern (etwa 914D004711)"}
 
 
 class Bestand(Contract):
