@@ -46,12 +46,17 @@ class Issue:
             object.__setattr__(self, "value", capped(shown(self.value), 120))
 
     def __str__(self) -> str:
+        return self.line()
+
+    def line(self, label: str | None = None) -> str:
+        """The finding on one line; ``label`` instead of the level's word (a held file's finding
+        is file-level, but the file is held, not refused)."""
         where = [self.file]
         if self.row is not None:
             where.append(f"Zeile {self.row}")
         if self.column:
             where.append(f"Spalte {self.column}")
-        label = {"file": "ABGELEHNT", "row": "zurückgestellt", "warning": "Hinweis"}[self.level]
+        label = label or {"file": "ABGELEHNT", "row": "zurückgestellt", "warning": "Hinweis"}[self.level]
         return f"{', '.join(where)}: {label}: {self.message}"
 
 

@@ -145,7 +145,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     for name, outcome in batch.files.items():
         print(f"{name}: {_verdict(outcome)}")
         for issue in findings[name]:
-            print(f"  {issue}")
+            held = outcome.held_because and issue.level == "file"  # held, not refused: say so
+            print(f"  {issue.line('GEHALTEN' if held else None)}")
     if known is None and any(
         o.delivery and o.delivery.format.startswith("wfbm") for o in batch.files.values()
     ):

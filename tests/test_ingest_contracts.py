@@ -193,6 +193,15 @@ def test_check_command_exit_codes(faulty, capsys):
         p for p in sorted(faulty.iterdir()) if p.name not in set(defects["file"]) and p.suffix == ".csv"
     )
     assert main(["check", str(clean)]) == 0
+    # a file of a workshop no register names: held, and said so on every line (it read "wird
+    # GEHALTEN" and below it "ABGELEHNT: ... die Datei wird gehalten": a senders' review)
+    held = defects.filter(pl.col("fault") == "unknown_werkstatt_nr")["file"][0]
+    [register] = [
+        p for p in faulty.iterdir() if p.name.startswith(f"lv_{held.split('_')[1][:3]}_werkstaetten")
+    ]
+    assert main(["check", "--register", str(register), str(faulty / held)]) == 1
+    out = capsys.readouterr().out
+    assert "wird GEHALTEN" in out and ": GEHALTEN: " in out and "ABGELEHNT" not in out, out
 
 
 def test_digits_are_ascii_digits_in_names_and_figures(spec_dir, tmp_path):
