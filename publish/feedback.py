@@ -28,6 +28,7 @@ from ingest.formats import in_workbook_terms
 from ingest.ops_tables import append_rows, prepare_answered_runs
 from ingest.run_state import unanswered_runs
 from publish.expected import (
+    CALENDAR,
     PART_NAMES,
     calendar_exists,
     german_count,
@@ -150,6 +151,21 @@ def senders_to_answer(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> lis
     })  # fmt: skip
 
 
+def overdue_to_remind(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(sender, period) of every overdue part of the delivery calendar: the sender is reminded of
+    what it has not sent, also when it sent nothing at all (a senders' review: a workshop that never
+    sent heard nothing, only the operator's digest named it). A reminder whose content is unchanged
+    makes no new version, so each is sent once, and again only when something changed."""
+    if not calendar_exists(con):
+        return []
+    return [
+        tuple(row)
+        for row in con.execute(
+            f"select distinct sender, period from {CALENDAR} where status = 'overdue' order by all"
+        ).fetchall()
+    ]
+
+
 def feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> list[Feedback]:
     """The Rückmeldungen for (sender, period) pairs, each query once for all of them."""
     if not pairs:
@@ -218,7 +234,7 @@ def _feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> 
     if calendar_exists(con):
         calendar = _grouped(
             con,
-            """select e.sender, e.period, e.part, e.status from ops.expected_deliveries as e
+            """select e.sender, e.period, e.part, e.status, e.due_on from ops.expected_deliveries as e
                join wanted using (sender, period) order by e.part""",
         )
     notes = _headcount_notes(con)
@@ -232,7 +248,8 @@ def _feedbacks(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> 
         kind = sender_kind(sender)
         entries = calendar.get((sender, period), [])
         missing = [
-            PART_NAMES.get(e["part"], e["part"]) + (" (überfällig)" if e["status"] == "overdue" else "")
+            PART_NAMES.get(e["part"], e["part"])
+            + (f" (überfällig, fällig am {e['due_on']:%d.%m.%Y})" if e["status"] == "overdue" else "")
             for e in entries
             if e["status"] in ("overdue", "pending")
         ]
@@ -468,12 +485,13 @@ def send_feedback(
     con: duckdb.DuckDBPyConnection, outbox: Path, run_id: str, directory: SenderDirectory | None = None
 ) -> list[tuple[str, str, str]]:
     """A Rückmeldung for every (sender, period) whose file this run took, or a run that failed
-    before its Rückmeldungen, and whose sender senders.yaml addresses (``directory``: loaded from it
+    before its Rückmeldungen, or whose part is overdue (a reminder), and whose sender senders.yaml addresses (``directory``: loaded from it
     by default); (sender, period, status), status ``not_sent`` for a sender without one."""
     con.execute(FEEDBACK_DDL)
     prepare_answered_runs(con)
     runs = sorted({run_id, *unanswered_runs(con)})
-    now, items = datetime.now(UTC).replace(tzinfo=None), feedbacks(con, senders_to_answer(con, runs))
+    pairs = sorted({*senders_to_answer(con, runs), *overdue_to_remind(con)})
+    now, items = datetime.now(UTC).replace(tzinfo=None), feedbacks(con, pairs)
     senders = addressed(con, items, directory or load_senders())
 
     def deliver(item: Feedback, sender: Sender | None) -> tuple[str, str | None]:

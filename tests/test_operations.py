@@ -155,9 +155,11 @@ def test_the_check_of_that_part_fails_naming_the_sender(demo_home, never_sent, s
     assert any(f"{nr} personen {month}" in line for line in demo_home["events"]), "and on the run's console"
 
 
-def test_the_daily_digest_names_it(demo_home, never_sent, tmp_path):
+def test_the_daily_digest_names_it_and_reminds_the_senders(demo_home, never_sent, silent, tmp_path):
     """The digest job as its schedule runs it, on a copy of the demo's data home whose calendar was
-    built before the files fell due (no run since: nothing arrived): it is rebuilt as of today."""
+    built before the files fell due (no run since: nothing arrived): it is rebuilt as of today. The
+    senders are reminded of what they have not sent, also the workshop that never sent a file (it
+    heard nothing, only the digest named it: a senders' review)."""
     from orchestration.definitions import defs
     from orchestration.defs.resources import DataHomeResource
 
@@ -184,6 +186,23 @@ def test_the_daily_digest_names_it(demo_home, never_sent, tmp_path):
     )
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         assert digest(con).csv() == written[0].read_text("utf-8")
+    quiet, recognised = silent
+    for sender, period, due in ((quiet, recognised, f"15.{int(recognised[5:]) % 12 + 1:02d}.{recognised[:4]}"),
+                                (nr, month, f"15.01.{int(month[:4]) + 1}")):  # fmt: skip
+        page = (
+            home / "outbox" / f"werkstatt_{sender}" / "rueckmeldung" / period / "latest" / "rueckmeldung.html"
+        )
+        text = page.read_text("utf-8")
+        assert f"Personenmeldung (überfällig, fällig am {due})" in text, sender
+        assert ("<h1>Erinnerung an" in text) == (sender == quiet), "a reminder where nothing came"
+    before = sorted(p.relative_to(home) for p in (home / "outbox").rglob("*") if p.is_file())
+    with dg.instance_for_test() as instance:  # the next morning: nothing changed, nothing sent again
+        assert (
+            defs.resolve_job_def("operations_digest")
+            .execute_in_process(instance=instance, resources={"data_home": DataHomeResource(root=str(home))})
+            .success
+        )
+    assert sorted(p.relative_to(home) for p in (home / "outbox").rglob("*") if p.is_file()) == before
 
 
 def test_a_report_says_which_files_its_figures_miss(calendar, demo_home, never_sent, silent):
