@@ -93,6 +93,10 @@ def _read_all(items: list[Incoming], limits: Limits, plain: PlainCsv | None) -> 
     CSV files' lines handed to ``plain``. Every file's bytes are loaded, also those its name rules
     out (the pipeline archives each file)."""
     results: list[ReadResult] = []
+    # The archive's retention counts from the pipeline's clock, as its pruning does: a file's own
+    # modification time, which a sender sets, let a period the archive would drop at once pass
+    # (ingest/retention.py would then delete the file it loaded).
+    today = dt.date.today()
     ahead: dict[int, bytes | None] = {}  # workbooks loaded early (and handed to a worker if a ZIP)
     workbooks = [i for i, item in enumerate(items) if _is_workbook(item)]
     next_workbook = 0
@@ -117,9 +121,7 @@ def _read_all(items: list[Incoming], limits: Limits, plain: PlainCsv | None) -> 
                 cells = reader.result(index) if early and content and is_zip(content) else None
                 result = read_delivery(item.name, content, item.received, cells, plain)
                 period = result.delivery.period if result.delivery and not result.rejected else ""
-                if period and (
-                    problem := beyond_retention(period, item.received, limits.max_period_age_years)
-                ):
+                if period and (problem := beyond_retention(period, today, limits.max_period_age_years)):
                     result.reject("beyond_retention", problem)
                 if (rows := _rows_in(result)) > limits.max_file_rows:  # before a finding per row and rule
                     result.reject(

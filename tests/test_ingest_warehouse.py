@@ -498,3 +498,35 @@ def test_dbt_run_by_hand_gets_the_same_default_memory_limit_as_the_pipeline():
     profile = (Path(__file__).resolve().parents[1] / "dbt_project" / "profiles.yml").read_text()
     fallback = re.search(r"env_var\('TEILHABE_DUCKDB_MEMORY_LIMIT', '([^']+)'\)", profile)
     assert fallback and fallback.group(1) == Settings(DataHome(Path())).duckdb_memory_limit
+
+
+def test_a_forged_modification_time_neither_passes_an_old_period_nor_empties_the_archive(spec_dir, tmp_path):
+    """A file's received time is its modification time, which its sender sets. Set to 2019, a
+    month of 2014 passed the retention check (counted from 2019) and was loaded, and the next
+    pruning (counted from today) deleted the file it loaded; a file of no period was deleted at
+    once. Both now count from the pipeline's clock."""
+    import datetime as dt
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    header = (spec_dir / "samples" / "wfbm_LWL-0101_2024-08_uebergaenge.csv").read_bytes().split(b"\r\n")[0]
+    old = inbox / "wfbm_LWL-0101_2014-01_uebergaenge.csv"
+    old.write_bytes(header + b"\r\n")
+    nameless = inbox / "Meldung.csv"  # no period: rejected, archived
+    nameless.write_bytes(b"x;y\r\n")
+    forged = dt.datetime(2019, 6, 1).timestamp()
+    for path in (old, nameless):
+        os.utime(path, (forged, forged))
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    wh.ingest(con, inbox, tmp_path / "archive", KEY)
+    outcomes = dict(con.execute("select file_name, status from ops.delivery_log").fetchall())
+    assert outcomes == {old.name: "rejected", nameless.name: "rejected"}
+    message = con.execute("select message from ops.delivery_log where file_name = ?", [old.name]).fetchone()[
+        0
+    ]
+    assert "vor mehr als 6 Jahren" in message
+    assert (
+        prune_archive(con, tmp_path / "archive", years=6) == 1
+    )  # the old month's file, not the nameless one
+    kept = con.execute("select file_name from ops.delivery_log where archive_removed_at is null").fetchall()
+    assert kept == [(nameless.name,)]
