@@ -38,7 +38,7 @@ MESSAGES = {
     "only_with": "nur zusammen mit {other} erlaubt",
     "needs": "verlangt auch {other}",
     "gdb_step": "Grad der Behinderung muss leer sein oder 20 bis 100 in Zehnerschritten",
-    "no_duplicate_row": "doppelte Zeile (gleich einer früheren Zeile der Datei)",
+    "no_duplicate_row": "doppelte Zeile: gleich einer früheren Zeile der Datei (welcher: siehe Wert)",
     "one_version_per_file": "kommt in der Datei zweimal mit verschiedenen Angaben vor",
     "one_version_per_key": "kommt mit demselben {also} in der Datei zweimal mit verschiedenen Angaben vor",
     "note_row": "keine Datenzeile (eine Notiz oder Bemerkung)",

@@ -352,6 +352,10 @@ def test_one_transition_twice_with_other_data_quarantines_both_rows(tmp_path):
     batch = read_batch([path])
     found = batch.findings.filter(level="row").select("row", "rule").rows()
     assert found == [(2, "one_version_per_key"), (3, "one_version_per_key"), (5, "no_duplicate_row")]
+    # the repeat names the row it repeats (a senders' review: "a row earlier in the file" left them searching)
+    assert batch.findings.filter(rule="no_duplicate_row").select("column", "message", "value").rows() == [
+        (None, "doppelte Zeile: gleich einer früheren Zeile der Datei (welcher: siehe Wert)", "Zeile 4")
+    ]
     assert "mit demselben Datum" in batch.findings.filter(rule="one_version_per_key")["message"][0]
 
 
