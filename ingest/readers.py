@@ -19,7 +19,7 @@ import datetime as dt
 import io
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -77,7 +77,7 @@ _RECORD = {
 _REGULAR_LINE = {d: re.compile(record) for d, record in _RECORD.items()}
 _REGULAR_LINES = {d: re.compile(f"(?:{record}\n)*") for d, record in _RECORD.items()}
 # The same, where a quoted field may hold line breaks (one record over several lines).
-_MULTILINE_FIELD = '(?:[^{d}"\n]*|"(?:[^"]|"")*")'
+_MULTILINE_FIELD = '(?:[^{d}"\r\n]*|"(?:[^"]|"")*")'
 _MULTILINE_RECORD = {
     d: re.compile(f"{_MULTILINE_FIELD.format(d=d)}(?:{d}{_MULTILINE_FIELD.format(d=d)})*")
     for d in {WFBM_CSV.delimiter, JC_CSV.delimiter, LV_CSV.delimiter}
@@ -314,7 +314,7 @@ def _line_text(result: ReadResult, text: str) -> str | None:
     only to name the row of a fault."""
     line_feeds, crlf = text.count("\n"), text.count("\r\n")
     if text.count("\r") != crlf:
-        number = next(n for n, line in enumerate(text.split("\n"), 1) if "\r" in line.removesuffix("\r"))
+        number = text.count("\n", 0, re.search("\r(?!\n)", text).start()) + 1  # also a CR that ends the file
         result.reject(
             "line_ends", f"Zeile {number} enthält ein einzelnes Wagenrücklaufzeichen (CR)", row=number
         )
@@ -399,56 +399,86 @@ def _joined_line_breaks(result: ReadResult, text: str, delimiter: str, width: in
     lines = text.split("\n")
     if not any(line.count('"') % 2 for line in lines[1:]):
         return text
-    joined = lines[:1]
+    joined, record_of = lines[:1], [1]  # record_of[line index]: the row its record is counted as
+    header = _header(lines[0], delimiter)
+    breaks = 0
     index = 1
     while index < len(lines):
         line = lines[index]
         end = _record_end(lines, index, delimiter, width) if line.count('"') % 2 else None
         if end is None:
             joined.append(line)
+            record_of.append(len(joined))
             index += 1
             continue
         record = "\n".join(lines[index : end + 1])
         row = len(joined) + 1
         fields = next(csv.reader([record.removesuffix("\r")], delimiter=delimiter, quotechar='"'))
-        for column, value in zip(_header(lines[0], delimiter), fields, strict=False):
+        for column, value in zip(header, fields, strict=False):
             if "\n" in value:
-                message = _LINE_BREAK_IN_FIELD.format(lines=end - index + 1)
-                result.note(row, column.strip(), "line_break_in_field", "warning", message)
+                breaks += 1
+                if breaks <= UTF8_ROWS_NAMED:
+                    message = _LINE_BREAK_IN_FIELD.format(lines=end - index + 1)
+                    result.note(row, column.strip(), "line_break_in_field", "warning", message)
         # the breaks inside the record: each, with a CR before it, as one blank
         closing = "\r" if record.endswith("\r") else ""
         joined.append(re.sub(r"\r?\n", " ", record.removesuffix("\r")) + closing)
+        record_of.extend([row] * (end - index + 1))
         index = end + 1
+    if len(joined) == len(lines):
+        return text
+    if breaks > UTF8_ROWS_NAMED:
+        more = breaks - UTF8_ROWS_NAMED
+        result.note(None, None, "line_break_in_field", "warning",
+                    f"{_LINE_BREAK_IN_FIELD.format(lines='mehreren')}: in {more} weiteren Feldern")  # fmt: skip
+    # what was found before the join (UTF-8 rows in a Windows-1252 file) by record, not by line
+    result.issues = [
+        replace(i, row=record_of[i.row - 1]) if i.row is not None and i.row <= len(record_of) else i
+        for i in result.issues
+    ]
     return "\n".join(joined)
 
 
 def _record_end(lines: list[str], start: int, delimiter: str, width: int) -> int | None:
     """The last line of a record that opens a quoted field on line ``start`` and closes it
-    within MAX_JOINED_LINES lines, if the lines together are one whole record of ``width`` fields."""
-    quotes, length = 0, 0
+    within MAX_JOINED_LINES lines, if the lines together are one whole record of ``width`` fields
+    and no line after the first is a whole record by itself (a stray quote before it would join
+    and swallow it)."""
+    quotes, length = 0, -1
     for end in range(start, min(start + MAX_JOINED_LINES, len(lines))):
         quotes += lines[end].count('"')
-        length += len(lines[end])
+        length += len(lines[end]) + 1  # with the blank each break becomes
         if length > MAX_LINE_CHARACTERS:
+            return None
+        if end > start and lines[end].count(delimiter) + 1 >= width:
             return None
         if end > start and quotes % 2 == 0:
             record = "\n".join(lines[start : end + 1]).removesuffix("\r")
             if not _MULTILINE_RECORD[delimiter].fullmatch(record):
                 return None
-            fields = next(csv.reader([record], delimiter=delimiter, quotechar='"'))
+            try:
+                fields = next(csv.reader([record], delimiter=delimiter, quotechar='"'))
+            except csv.Error:
+                return None
             return end if len(fields) == width else None
     return None
 
 
 def _header(first: str, delimiter: str) -> list[str]:
     first = first.removesuffix("\r")
-    return next(csv.reader([first], delimiter=delimiter)) if '"' in first else first.split(delimiter)
+    if '"' not in first:
+        return first.split(delimiter)
+    try:
+        return next(csv.reader([first], delimiter=delimiter))
+    except csv.Error:  # a CR or NUL in it: judged by the line checks
+        return first.split(delimiter)
 
 
-def _unended_last_line(result: ReadResult, text: str, delimiter: str, width: int) -> str | None:
-    """A last line without a line break is read (RFC 4180 allows it), with a warning, if it is a
-    whole record of the header's width; one cut short (fewer fields, a quote left open) means
-    the file was cut mid-row: rejected, as rows after it may be lost."""
+def _unended_last_line(result: ReadResult, text: str, delimiter: str, width: int, table: str) -> str | None:
+    """A last line without a line break (RFC 4180 allows it; Excel always writes one) may have
+    been cut inside its last field, where a cut leaves a shorter valid value (hours 38,5 as 3): it
+    is set aside, the rest loads. One cut short (fewer fields, a quote left open) means the file
+    was cut mid-row, and rows after it may be lost: the file is rejected."""
     start = text.rfind("\n") + 1
     if not start:  # the header alone: a quiet month
         return text + "\n"
@@ -465,7 +495,8 @@ def _unended_last_line(result: ReadResult, text: str, delimiter: str, width: int
         result.reject(
             "truncated_file",
             f"Datei abgeschnitten: die letzte Zeile (Zeile {row}) bricht mitten in der Zeile ab "
-            "(zu wenige Felder, kein Zeilenumbruch am Ende); bitte die ganze Datei erneut senden",
+            "(ohne Zeilenumbruch am Ende, mit zu wenigen Feldern oder einem offenen Anführungszeichen); "
+            "bitte die ganze Datei erneut senden",
             row=row,
         )
         return None
@@ -473,10 +504,12 @@ def _unended_last_line(result: ReadResult, text: str, delimiter: str, width: int
         row,
         None,
         "no_final_line_break",
-        "warning",
-        "die letzte Zeile endet ohne Zeilenumbruch: gelesen; bitte prüfen, ob die Datei ganz übertragen wurde",
+        "row",
+        "die letzte Zeile endet ohne Zeilenumbruch: sie kann beim Übertragen abgeschnitten sein und ist "
+        "nicht geladen; bitte die Datei mit Zeilenumbruch am Ende der letzten Zeile erneut senden",
+        table=table,
     )
-    return text + "\n"
+    return text[:start]
 
 
 def _read_csv(
@@ -492,11 +525,12 @@ def _read_csv(
     if not text.strip():
         return result.reject("empty_file", "leere Datei (keine Kopfzeile)")
     text = _joined_line_breaks(result, text, dialect.delimiter, len(expected))
+    text = text.removesuffix("\r")  # cut between CR and LF: a last line without its break
     text = _line_text(result, text)
     if text is None:
         return result
     if not text.endswith("\n"):
-        text = _unended_last_line(result, text, dialect.delimiter, len(expected))
+        text = _unended_last_line(result, text, dialect.delimiter, len(expected), table)
         if text is None:
             return result
     first, data = text.split("\n", 1)

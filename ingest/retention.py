@@ -15,13 +15,14 @@ def prune_archive(
     """Remove archived files whose every delivery's period ended more than ``years`` ago, or, for
     a file of no period, that were taken more than ``years`` ago (privacy.md §2: on purpose, by a
     setting, and recorded in the delivery log). Never by a file's modification time, which its
-    sender sets: a forged old one removed a hostile file from the archive at the next run."""
+    sender sets: a forged old one removed a hostile file from the archive at the next run (a
+    register's period is the day it arrived, so its taking counts too)."""
     today = today or dt.date.today()
     cutoff = dt.date(today.year - years, today.month, min(today.day, 28))
     period_end = """
         case when length(period) = 7 then last_day(strptime(period || '-01', '%Y-%m-%d'))
              when length(period) = 4 then make_date(cast(period as integer), 12, 31)
-             when length(period) = 10 then strptime(period, '%Y-%m-%d')
+             when length(period) = 10 then greatest(strptime(period, '%Y-%m-%d'), ingested_at)
              else ingested_at end
     """
     expired = con.execute(

@@ -128,21 +128,26 @@ def _arrivals_to_act_on(con: duckdb.DuckDBPyConnection, today: date) -> tuple[li
     return rejected, held
 
 
-# A held file whose Werkstatt-Nr. is one keystroke (a digit wrong, two swapped) from that of a
-# recognised workshop that still misses the same part of the same period: most likely that
-# workshop's file under a mistyped number (a senders' review: the workshop was told "überfällig"
+# A held file whose Werkstatt-Nr. is one keystroke (a digit wrong, two swapped) from that of one
+# recognised workshop, and only one, whose same part of the same period is overdue: most likely
+# that workshop's file under a mistyped number (a new workshop's number is one keystroke from
+# several, which are then not asked) (a senders' review: the workshop was told "überfällig"
 # without a word why, and the Rückmeldung went to a number nobody reads). Only ever said as a
 # question to the workshop and the operator: the file stays held, never loaded as the other's.
 MISTYPED_NUMBERS = f"""
-    select distinct held.delivery_id, held.run_id, held.sender as held_as, held.part, held.period,
-           held.received_at, e.sender as workshop
-    from ops.delivery_log as held
-    join {CALENDAR} as e
-      on e.period = held.period and (held.part = 'workbook' or e.part = held.part)
-     and e.status in ('overdue', 'pending') and e.sender_kind = 'werkstatt'
-     and left(e.sender, 4) = left(held.sender, 4) and damerau_levenshtein(e.sender, held.sender) = 1
-    where held.status = 'held'
-    order by held.received_at, held.delivery_id, e.sender"""
+    with candidates as (
+        select distinct held.delivery_id, held.run_id, held.sender as held_as, held.part, held.period,
+               held.received_at, e.sender as workshop
+        from ops.delivery_log as held
+        join {CALENDAR} as e
+          on e.period = held.period and (held.part = 'workbook' or e.part = held.part)
+         and e.status = 'overdue' and e.sender_kind = 'werkstatt'
+         and left(e.sender, 4) = left(held.sender, 4) and damerau_levenshtein(e.sender, held.sender) = 1
+        where held.status = 'held'
+    )
+    select * from candidates
+    qualify count(distinct workshop) over (partition by delivery_id) = 1
+    order by received_at, delivery_id"""
 
 
 def mistyped_numbers(con: duckdb.DuckDBPyConnection) -> list[dict]:

@@ -45,6 +45,7 @@ from publish.senders import Sender, SenderDirectory, load_senders
 TEMPLATES = Path(__file__).with_name("templates")
 FOLDER = "rueckmeldung"
 WRITERS = 8  # threads writing versions (they wait for the disk, not the CPU)
+REMIND_DAYS = 365  # overdue parts due within this many days are reminded of
 HEADCOUNT_CHANGE = 0.20  # a workshop's headcount that moves more than this against the month before
 STATUS_WORDS = {
     "loaded": "geladen",
@@ -155,13 +156,16 @@ def overdue_to_remind(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """(sender, period) of every overdue part of the delivery calendar: the sender is reminded of
     what it has not sent, also when it sent nothing at all (a senders' review: a workshop that never
     sent heard nothing, only the operator's digest named it). A reminder whose content is unchanged
-    makes no new version, so each is sent once, and again only when something changed."""
+    makes no new version, so each is sent once, and again only when something changed. Only parts
+    due within REMIND_DAYS of the calendar's last due day: older gaps are the operator's (the
+    digest lists every one), and a year is what a sender can still act on."""
     if not calendar_exists(con):
         return []
     return [
         tuple(row)
         for row in con.execute(
-            f"select distinct sender, period from {CALENDAR} where status = 'overdue' order by all"
+            f"select distinct sender, period from {CALENDAR} where status = 'overdue' and due_on >= "
+            f"(select max(due_on) from {CALENDAR}) - interval {REMIND_DAYS} day order by all"
         ).fetchall()
     ]
 

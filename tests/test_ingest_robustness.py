@@ -290,23 +290,29 @@ def test_an_invisible_format_character_in_a_key_quarantines_its_row(tmp_path):
     assert found.select("row", "column", "rule").rows() == [(3, "Personennummer", "control_character")]
 
 
-def test_a_last_line_without_line_break_is_read_and_one_cut_short_rejects_the_file(demo, tmp_path):
-    """RFC 4180 lets the last record end without a line break; the file was rejected as "abgeschnitten"
-    (a senders' review). Now it loads as with the break, with a warning; a last line cut anywhere
-    before its last field (fewer fields, or inside a quoted field) still rejects the file."""
+def test_a_last_line_without_line_break_is_set_aside_and_one_cut_short_rejects_the_file(demo, tmp_path):
+    """RFC 4180 lets the last record end without a line break; the file was rejected whole as
+    "abgeschnitten" (a senders' review). Such a line may also be cut inside its last field, where a
+    shorter value is still valid (hours 38,5 as 3: a review of the fix): it is set aside with its
+    row, and the rest of the file loads. A file cut between CR and LF is read so too. A last line
+    cut before its last field (fewer fields, or inside a quoted field) still rejects the file."""
     whole = (demo / "wfbm_LWL-0101_2024-01_personen.csv").read_bytes()
     (tmp_path / "a").mkdir()
     ended = tmp_path / "a" / "wfbm_LWL-0101_2024-01_personen.csv"
     ended.write_bytes(whole)
-    unended = tmp_path / "wfbm_LWL-0101_2024-01_personen.csv"
-    unended.write_bytes(whole.removesuffix(b"\r\n"))
-    with_break, without = read_batch([ended]), read_batch([unended])
-    assert without.valid["wfbm_personen"].equals(with_break.valid["wfbm_personen"])
+    with_break = read_batch([ended])
     last_row = whole.count(b"\r\n")
-    assert without.findings.filter(rule="no_final_line_break").select("row", "level").rows() == [
-        (last_row, "warning")
-    ]
+    rest = with_break.valid["wfbm_personen"].filter(pl.col("_row") < last_row)
+    unended = tmp_path / "wfbm_LWL-0101_2024-01_personen.csv"
     last_line = whole.removesuffix(b"\r\n").rsplit(b"\r\n", 1)[1]
+    last_field = len(last_line) - last_line.rindex(b";") - 1
+    for end in (2, 1, 2 + last_field - 1):  # no CRLF, a CR without its LF, cut inside the last field
+        unended.write_bytes(whole[:-end])
+        without = read_batch([unended])
+        assert without.valid["wfbm_personen"].equals(rest), end
+        found = without.findings.filter(rule="no_final_line_break")
+        assert found.select("row", "level").rows() == [(last_row, "row")], end
+        assert without.files[unended.name].rows_quarantined == 1
     for cut in range(1, last_line.rindex(b";") + 1):  # every cut before the last field's first byte
         unended.write_bytes(whole[: len(whole) - 2 - len(last_line) + cut])
         outcome = read_batch([unended]).files[unended.name]
@@ -316,6 +322,25 @@ def test_a_last_line_without_line_break_is_read_and_one_cut_short_rejects_the_fi
     )
     quoted.write_bytes(quoted.read_bytes() + b'2;04.01.2022;SVB;"Firma; zwei')  # cut inside quotes
     assert "abgeschnitten" in read_batch([quoted]).files[quoted.name].rejected_because
+
+
+def test_a_quote_left_open_never_joins_the_next_record_into_its_field(tmp_path):
+    """A quoted field over two lines is one record (Excel's Alt+Enter), but a quote left open must
+    not swallow the next line when that line is a record of its own: 4715's transition vanished into
+    4714's Arbeitgeber with only a warning (a review of the joining). Both lines are quarantined as
+    before; a CR inside such a record is the line-end fault it always was, not 'unreadable'."""
+    valid = [f"{n};05.01.2022;SVB;Firma;44137;84.11;" for n in (1, 2, 3)]
+    rows = ['4714;18.03.2022;SVB;"Firma A', '4715;18.03.2022;BIAP;Meier Laden";44135;47.11;', *valid]
+    path = _uebergaenge(tmp_path, "wfbm_LWL-0101_2022-03_uebergaenge.csv", rows, line_end="\n")
+    batch = read_batch([path])
+    assert batch.findings.filter(level="row").select("row", "rule").rows() == [
+        (2, "stray_quote"),
+        (3, "stray_quote"),
+    ]
+    assert batch.files[path.name].rows_in == 5
+    rows = ['4714;18.03\r.2022;SVB;"Firma', 'zwei";44135;47.11;', *valid]
+    path = _uebergaenge(tmp_path, "wfbm_LWL-0101_2022-04_uebergaenge.csv", rows, line_end="\n")
+    assert read_batch([path]).findings.filter(level="file")["rule"].to_list() == ["line_ends"]
 
 
 def test_a_workshop_file_in_utf8_with_bom_is_read_as_utf8_and_without_bom_rejected(demo, tmp_path):

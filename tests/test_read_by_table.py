@@ -50,13 +50,9 @@ def _per_line_faults(folder: Path, demo: Path) -> dict[str, str | None]:
           "cp1252", None)  # fmt: skip
     # a quoted field over two lines (Excel's Alt+Enter): one record; rows counted by record
     two_lines = [*uebergaenge[:1], '4714;18.03.2024;SVB;"Firma', 'zwei Zeilen";44135;47.11;',
-                 "4716;19.03.2024;SVB;Firma;44135;47.11;X"]  # fmt: skip
-    write(
-        "wfbm_LWL-0101_2024-04_uebergaenge.csv",
-        UEBERGAENGE_HEADER + "\r\n" + "\r\n".join(two_lines),
-        "cp1252",
-        None,
-    )  # fmt: skip  (and no line break after the last line)
+                 "4716;19.03.2024;SVB;Firma;44135;47.11;X", "4717;20.03.2024;SVB;MÃ¼ller GmbH;44135;47.11;"]  # fmt: skip
+    write("wfbm_LWL-0101_2024-04_uebergaenge.csv", UEBERGAENGE_HEADER + "\r\n" + "\r\n".join(two_lines) + "\r\n",
+          "cp1252", None)  # fmt: skip
     # quotes opened and never closed: no record, on every line
     unclosed = ['4714;18.03.2024;SVB;"Firma;44135;47.11;', '4715;19.03.2024;SVB;"Firma;44135;47.11;']
     write("wfbm_LWL-0101_2024-07_uebergaenge.csv", UEBERGAENGE_HEADER + "\n" + "\n".join(unclosed) + "\n",
@@ -132,11 +128,11 @@ def test_reading_by_table_equals_reading_each_file_alone(faulty, demo, tmp_path,
         (2, "Art", "code"),
         (3, "Arbeitgeber", "line_break_in_field"),
         (4, "Rueckkehr", "date_format"),  # the record's row, as Excel shows it: the file's 5th line
-        (4, None, "no_final_line_break"),
+        (5, "Arbeitgeber", "utf8_in_cp1252"),  # found before the join, counted by record too
     ]
     assert by_table.valid["wfbm_uebergaenge"].filter(_file="wfbm_LWL-0101_2024-04_uebergaenge.csv").select(
         "_row", "Arbeitgeber"
-    ).rows() == [(3, "Firma zwei Zeilen")]
+    ).rows() == [(3, "Firma zwei Zeilen"), (5, "MÃ¼ller GmbH")]
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from hostile import far_cell_workbook, lying_far_cell_workbook
 from ingest import load
 from ingest.formats import XLSX_SHEETS
 from ingest.pseudonymise import PseudonymKey
-from publish.rule_words import RULE_WORDS, rule_word
+from publish.rule_words import RETIRED, RULE_WORDS, rule_word
 from schemas import SOURCE_TABLES
 from teilhabe.reference import nrw_kreise
 from teilhabe.settings import Limits
@@ -168,7 +168,7 @@ def rules_found(faulty, tmp_path_factory) -> set[str]:
 def test_every_rule_found_in_real_runs_has_words(rules_found):
     assert not rules_found - RULE_WORDS.keys(), "rules without words in publish/rule_words.py"
     # and the runs meet every rule that has words: none is there for a rule no longer written
-    assert not RULE_WORDS.keys() - rules_found
+    assert not RULE_WORDS.keys() - RETIRED - rules_found
 
 
 def test_every_check_of_the_contracts_has_words():
