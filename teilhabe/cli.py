@@ -158,6 +158,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 2 if any(o.rows_quarantined for o in batch.files.values()) else 0
 
 
+class _GermanHelp(argparse.HelpFormatter):
+    """`teilhabe check --help` for senders: "Aufruf" instead of argparse's "usage"."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, prefix="Aufruf: ")
+
+
 def _verdict(outcome) -> str:
     """What the pipeline would do with a checked file, as its sender reads it."""
     if outcome.rejected_because:
@@ -427,12 +434,24 @@ def build_parser() -> argparse.ArgumentParser:
     check = verbs.add_parser(
         "check",
         help="check export files before sending them (no warehouse touched)",
-        description="Exit code 0: every row would be loaded; 1: a file would be rejected or held; "
-        "2: the files would be loaded, but rows set aside (zurückgestellt).",
+        # in German: senders run it (the Rückmeldung tells them how)
+        description="Prüft Meldedateien vor dem Senden, mit denselben Prüfungen wie beim Eingang; nichts "
+        "wird übertragen oder gespeichert. Rückgabewert 0: jede Zeile würde geladen; 1: eine Datei würde "
+        "abgelehnt oder gehalten; 2: die Dateien würden geladen, aber Zeilen zurückgestellt.",
+        add_help=False,
+        formatter_class=_GermanHelp,
     )
-    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    check._positionals.title, check._optionals.title = "Dateien", "Optionen"
+    check.add_argument("-h", "--help", action="help", help="diese Hilfe zeigen und beenden")
     check.add_argument(
-        "--register", type=Path, help="the Landschaftsverband's register, to check Werkstatt-Nr."
+        "files", nargs="+", type=Path, metavar="DATEI", help="die zu prüfenden Dateien (CSV, XLSX)"
+    )
+    check.add_argument(
+        "--register",
+        type=Path,
+        metavar="VERZEICHNIS",
+        help="das Werkstättenverzeichnis des Landschaftsverbands (lv_<LV>_werkstaetten.csv), um die "
+        "Werkstatt-Nr. zu prüfen",
     )
     check.set_defaults(func=cmd_check)
 

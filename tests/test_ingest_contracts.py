@@ -202,6 +202,10 @@ def test_check_command_exit_codes(faulty, capsys):
     assert main(["check", "--register", str(register), str(faulty / held)]) == 1
     out = capsys.readouterr().out
     assert "wird GEHALTEN" in out and ": GEHALTEN: " in out and "ABGELEHNT" not in out, out
+    with pytest.raises(SystemExit):  # senders read its help too: German (it was argparse's English)
+        main(["check", "--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("Aufruf: teilhabe check") and "Rückgabewert" in out and "positional" not in out
 
 
 def test_digits_are_ascii_digits_in_names_and_figures(spec_dir, tmp_path):
