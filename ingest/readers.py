@@ -477,7 +477,8 @@ def _header(first: str, delimiter: str) -> list[str]:
 def _unended_last_line(result: ReadResult, text: str, delimiter: str, width: int, table: str) -> str | None:
     """A last line without a line break (RFC 4180 allows it; Excel always writes one) may have
     been cut inside its last field, where a cut leaves a shorter valid value (hours 38,5 as 3): it
-    is set aside, the rest loads. One cut short (fewer fields, a quote left open) means the file
+    is set aside, the rest loads (a file of that line alone is rejected: set aside, it would replace
+    the period's earlier delivery with nothing). One cut short (fewer fields, a quote left open) means the file
     was cut mid-row, and rows after it may be lost: the file is rejected."""
     start = text.rfind("\n") + 1
     if not start:  # the header alone: a quiet month
@@ -497,6 +498,16 @@ def _unended_last_line(result: ReadResult, text: str, delimiter: str, width: int
             f"Datei abgeschnitten: die letzte Zeile (Zeile {row}) bricht mitten in der Zeile ab "
             "(ohne Zeilenumbruch am Ende, mit zu wenigen Feldern oder einem offenen Anführungszeichen); "
             "bitte die ganze Datei erneut senden",
+            row=row,
+        )
+        return None
+    if "\n" not in text[:start].strip(
+        "\n"
+    ):  # the only data line: set aside, the file would be an empty delivery
+        result.reject(
+            "no_final_line_break",
+            "die einzige Datenzeile endet ohne Zeilenumbruch: sie kann beim Übertragen abgeschnitten sein; die "
+            "Datei wird nicht geladen, eine frühere Lieferung für diesen Zeitraum bleibt gültig",
             row=row,
         )
         return None

@@ -322,6 +322,12 @@ def test_a_last_line_without_line_break_is_set_aside_and_one_cut_short_rejects_t
     )
     quoted.write_bytes(quoted.read_bytes() + b'2;04.01.2022;SVB;"Firma; zwei')  # cut inside quotes
     assert "abgeschnitten" in read_batch([quoted]).files[quoted.name].rejected_because
+    # the only data line: set aside, the file would be a delivery of nothing replacing the period's
+    only = _uebergaenge(
+        tmp_path, "wfbm_LWL-0101_2022-02_uebergaenge.csv", ["1;03.02.2022;SVB;Firma;44137;84.11;"]
+    )
+    only.write_bytes(only.read_bytes().removesuffix(b"\r\n"))
+    assert read_batch([only]).findings.filter(level="file")["rule"].to_list() == ["no_final_line_break"]
 
 
 def test_a_quote_left_open_never_joins_the_next_record_into_its_field(tmp_path):
