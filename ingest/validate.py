@@ -74,7 +74,10 @@ def _naming_the_first(findings: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFra
     if not findings.select(duplicate.any()).item():
         return findings
     data = [c for c in frame.columns if not c.startswith("_")]
-    first = frame.select(
+    files = findings.filter(duplicate)["file"].unique().implode()
+    # only the files with a repeat: over a chunk's whole table (millions of rows) the window took
+    # the ingest's peak from 1.7 to 3 GiB at NRW 5 years
+    first = frame.filter(pl.col("_file").is_in(files)).select(
         pl.col("_file").alias("file"),
         pl.col("_row").alias("row"),
         pl.col("_row").min().over(["_file", *data]).alias("first_row"),

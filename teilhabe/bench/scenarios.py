@@ -176,6 +176,11 @@ def bench_env(home: Path) -> dict[str, str]:
     env.update(
         TEILHABE_HOME=str(home), GX_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", TEILHABE_KEEP_INBOX_FILES="1"
     )
+    # The worlds' files arrive today, years after their periods: a retention counted from today
+    # (as the pipeline counts it) that keeps every period of the oldest world, so that a scenario
+    # loads what it did when it was defined (six years refused NRW's 2020 from December 2026).
+    oldest = min(first for _, (first, _) in (NRW_WORLD, DEMO_WORLD))
+    env.setdefault("TEILHABE_ARCHIVE_RETENTION_YEARS", str(max(6, dt.date.today().year - oldest + 1)))
     env.setdefault("TEILHABE_PSEUDONYM_KEY", "benchmark-key-not-for-real-data-ever")
     return env
 
