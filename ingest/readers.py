@@ -62,7 +62,7 @@ MAX_LINE_CHARACTERS = 10_000  # an export row has a few hundred characters
 # A character of two to four bytes as UTF-8 writes it: in Windows-1252 text, "Ã¼" for "ü"
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 STRAY_QUOTE = "mitten in einem Feld oder nicht geschlossen"
-UTF8_ROWS_NAMED = 20  # rows named one by one in a warning; the others counted in one
+ROWS_NAMED = 20  # rows named one by one in a warning (UTF-8 rows, line breaks); the others counted in one
 MAX_MISCOUNTED_LINES = 10  # unreadable lines (fields, quotes) quarantined; more reject the file
 MAX_JOINED_LINES = 10  # lines of one record whose quoted fields hold line breaks
 RESTORED_ZERO = "führende Null fehlte (Excel?): ergänzt"
@@ -228,7 +228,7 @@ def _decode(result: ReadResult, content: bytes, dialect: CsvDialect) -> str | No
 def _note_utf8_rows(result: ReadResult, content: bytes, delimiter: bytes) -> None:
     """Rows pasted into a Windows-1252 file from a UTF-8 source read as "MÃ¼ller": loaded as
     delivered (the name then meets no other agency's record of the person), the first
-    UTF8_ROWS_NAMED named in a warning with their column and the rest counted in one, so that the
+    ROWS_NAMED named in a warning with their column and the rest counted in one, so that the
     sender corrects them. One scan of the file finds none in the usual case."""
     if content.isascii() or not _UTF8_SEQUENCE.search(content):
         return
@@ -246,9 +246,9 @@ def _note_utf8_rows(result: ReadResult, content: bytes, delimiter: bytes) -> Non
         "Zeichen in UTF-8-Kodierung (etwa 'Ã¼' statt 'ü') in einer Windows-1252-Datei: so gelesen, "
         "wie geliefert; bitte {} in Windows-1252 neu exportieren"
     )
-    for row, column in list(rows.items())[:UTF8_ROWS_NAMED]:
+    for row, column in list(rows.items())[:ROWS_NAMED]:
         result.note(row, column, "utf8_in_cp1252", "warning", message.format("die Zeile"))
-    if (more := len(rows) - UTF8_ROWS_NAMED) > 0:
+    if (more := len(rows) - ROWS_NAMED) > 0:
         result.note(None, None, "utf8_in_cp1252", "warning", message.format(f"auch {more} weitere Zeilen"))
 
 
@@ -373,6 +373,16 @@ def _faulty_lines(result: ReadResult, table: str, faults: list[tuple[int, str, s
         )
 
 
+def _fields_of(line: str, delimiter: str) -> int | None:
+    """How many fields a line holds, read as CSV; None if a quotation mark stands inside an unquoted
+    field or is never closed (no record)."""
+    if '"' not in line:
+        return line.count(delimiter) + 1
+    if _REGULAR_LINE[delimiter].fullmatch(line):
+        return len(next(csv.reader([line], delimiter=delimiter, quotechar='"')))
+    return None
+
+
 def _field_count(row: int, fields: int, width: int) -> tuple[int, str, str]:
     return (
         row,
@@ -417,7 +427,7 @@ def _joined_line_breaks(result: ReadResult, text: str, delimiter: str, width: in
         for column, value in zip(header, fields, strict=False):
             if "\n" in value:
                 breaks += 1
-                if breaks <= UTF8_ROWS_NAMED:
+                if breaks <= ROWS_NAMED:
                     message = _LINE_BREAK_IN_FIELD.format(lines=end - index + 1)
                     result.note(row, column.strip(), "line_break_in_field", "warning", message)
         # the breaks inside the record: each, with a CR before it, as one blank
@@ -427,8 +437,8 @@ def _joined_line_breaks(result: ReadResult, text: str, delimiter: str, width: in
         index = end + 1
     if len(joined) == len(lines):
         return text
-    if breaks > UTF8_ROWS_NAMED:
-        more = breaks - UTF8_ROWS_NAMED
+    if breaks > ROWS_NAMED:
+        more = breaks - ROWS_NAMED
         result.note(None, None, "line_break_in_field", "warning",
                     f"{_LINE_BREAK_IN_FIELD.format(lines='mehreren')}: in {more} weiteren Feldern")  # fmt: skip
     # what was found before the join (UTF-8 rows in a Windows-1252 file) by record, not by line
@@ -486,12 +496,7 @@ def _unended_last_line(result: ReadResult, text: str, delimiter: str, width: int
     line, row = text[start:], text.count("\n") + 1
     if not line.strip(" \t"):  # blanks after the last line break: no line
         return text[:start]
-    if '"' not in line:
-        fields: int | None = line.count(delimiter) + 1
-    elif _REGULAR_LINE[delimiter].fullmatch(line):
-        fields = len(next(csv.reader([line], delimiter=delimiter, quotechar='"')))
-    else:
-        fields = None
+    fields = _fields_of(line, delimiter)
     if fields is None or fields < width:
         result.reject(
             "truncated_file",
@@ -501,9 +506,8 @@ def _unended_last_line(result: ReadResult, text: str, delimiter: str, width: int
             row=row,
         )
         return None
-    if "\n" not in text[:start].strip(
-        "\n"
-    ):  # the only data line: set aside, the file would be an empty delivery
+    only_data_line = "\n" not in text[:start].strip("\n")
+    if only_data_line:  # set aside, the file would be a delivery of nothing
         result.reject(
             "no_final_line_break",
             "die einzige Datenzeile endet ohne Zeilenumbruch: sie kann beim Übertragen abgeschnitten sein; die "
@@ -626,12 +630,9 @@ def _unreadable_lines(lines: list[str], delimiter: str, width: int) -> list[tupl
     suspicious = ((counts != width) | series.str.contains('"', literal=True)).arg_true().to_list()
     faults = []
     for index in suspicious:
-        line, row = lines[index], index + 2
-        if '"' not in line:
-            fields = counts[index]
-        elif _REGULAR_LINE[delimiter].fullmatch(line):
-            fields = len(next(csv.reader([line], delimiter=delimiter, quotechar='"')))
-        else:
+        row = index + 2
+        fields = _fields_of(lines[index], delimiter)
+        if fields is None:
             faults.append((row, "stray_quote", f'Zeile {row}: ein Anführungszeichen (") {STRAY_QUOTE}'))
             fields = width
         if fields != width:
@@ -724,9 +725,7 @@ class PlainCsv:
             if length > MAX_LINE_CHARACTERS:
                 too_long.setdefault(name, (row, length))
                 continue
-            fields = (
-                len(next(csv.reader([line], delimiter=delimiter, quotechar='"'))) if '"' in line else counted
-            )
+            fields = _fields_of(line, delimiter) if '"' in line else counted  # every line here is regular
             if fields != width and len(miscounted.setdefault(name, [])) <= MAX_MISCOUNTED_LINES:
                 miscounted[name].append((row, fields))
         for name, (row, length) in too_long.items():

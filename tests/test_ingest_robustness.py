@@ -843,16 +843,16 @@ def test_a_held_file_released_after_its_correction_replaces_nothing(spec_dir, tm
 
 
 def test_many_utf8_rows_are_named_up_to_a_limit_and_counted(tmp_path):
-    """A file of many such rows gets UTF8_ROWS_NAMED warnings with their rows and one counting the
+    """A file of many such rows gets ROWS_NAMED warnings with their rows and one counting the
     rest, not one per row (a review: 200,000 warnings from 8 MB)."""
-    from ingest.readers import UTF8_ROWS_NAMED
+    from ingest.readers import ROWS_NAMED
 
-    rows = [f"{n};03.01.2022;SVB;Bäckerei;44137;84.11;".encode() for n in range(UTF8_ROWS_NAMED + 5)]
+    rows = [f"{n};03.01.2022;SVB;Bäckerei;44137;84.11;".encode() for n in range(ROWS_NAMED + 5)]
     rows.append("99;03.01.2022;SVB;Bäckerei;44137;84.11;".encode("cp1252"))
     path = tmp_path / "wfbm_LWL-0101_2022-01_uebergaenge.csv"
     path.write_bytes(b"\r\n".join([UEBERGAENGE_HEADER.encode(), *rows]) + b"\r\n")
     found = read_batch([path]).findings.filter(rule="utf8_in_cp1252")
-    assert found["row"].to_list() == [None, *range(2, 2 + UTF8_ROWS_NAMED)]  # findings: file first
+    assert found["row"].to_list() == [None, *range(2, 2 + ROWS_NAMED)]  # findings: file first
     assert (
         set(found["column"].drop_nulls()) == {"Arbeitgeber"}
         and "auch 5 weitere Zeilen" in found["message"][0]
