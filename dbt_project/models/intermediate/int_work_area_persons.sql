@@ -9,8 +9,8 @@
 ) }}
 -- depends_on: {{ ref('stg_ops__deliveries') }}
 
-with in_work_area as (
-    select distinct
+with in_work_area as (  -- a person once per snapshot (the contract, and the staging model's test)
+    select
         werkstatt_nr,
         month,
         stichtag,
