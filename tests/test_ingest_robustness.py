@@ -290,44 +290,51 @@ def test_an_invisible_format_character_in_a_key_quarantines_its_row(tmp_path):
     assert found.select("row", "column", "rule").rows() == [(3, "Personennummer", "control_character")]
 
 
-def test_a_last_line_without_line_break_is_set_aside_and_one_cut_short_rejects_the_file(demo, tmp_path):
-    """RFC 4180 lets the last record end without a line break; the file was rejected whole as
-    "abgeschnitten" (a senders' review). Such a line may also be cut inside its last field, where a
-    shorter value is still valid (hours 38,5 as 3: a review of the fix): it is set aside with its
-    row, and the rest of the file loads. A file cut between CR and LF is read so too. A last line
-    cut before its last field (fewer fields, or inside a quoted field) still rejects the file."""
+def test_a_file_whose_last_line_has_no_line_break_is_rejected_as_possibly_cut(demo, tmp_path):
+    """A file cut in transfer ends without a line break: before its last field (too few fields, a
+    quote left open: "abgeschnitten"), inside it, where the shorter value still looks valid (hours
+    38,5 as 3), or inside a row long before the real end. Setting only the last line aside (the
+    behaviour before) loaded a personen file cut to 100 of its 669 rows (a mutation review). Every
+    such file is rejected, the header alone too (a quiet month replacing the period's rows), and
+    the same file with its line break loads whole."""
     whole = (demo / "wfbm_LWL-0101_2024-01_personen.csv").read_bytes()
     (tmp_path / "a").mkdir()
     ended = tmp_path / "a" / "wfbm_LWL-0101_2024-01_personen.csv"
     ended.write_bytes(whole)
     with_break = read_batch([ended])
-    last_row = whole.count(b"\r\n")
-    rest = with_break.valid["wfbm_personen"].filter(pl.col("_row") < last_row)
+    assert with_break.valid["wfbm_personen"].height == whole.count(b"\r\n") - 1
+    assert not with_break.files[ended.name].rejected_because
     unended = tmp_path / "wfbm_LWL-0101_2024-01_personen.csv"
     last_line = whole.removesuffix(b"\r\n").rsplit(b"\r\n", 1)[1]
     last_field = len(last_line) - last_line.rindex(b";") - 1
-    for end in (2, 1, 2 + last_field - 1):  # no CRLF, a CR without its LF, cut inside the last field
-        unended.write_bytes(whole[:-end])
-        without = read_batch([unended])
-        assert without.valid["wfbm_personen"].equals(rest), end
-        found = without.findings.filter(rule="no_final_line_break")
-        assert found.select("row", "level").rows() == [(last_row, "row")], end
-        assert without.files[unended.name].rows_quarantined == 1
+    tenth_line = len(b"\r\n".join(whole.split(b"\r\n")[:10]))
+    # no CRLF, a CR without its LF, cut inside the last field, cut after the tenth row's first field
+    ends = [len(whole) - 2, len(whole) - 1, len(whole) - 2 - last_field + 1]
+    ends.append(tenth_line + 2 + whole[tenth_line + 2 :].index(b";") + 1 - 1)
+    for end in ends:
+        unended.write_bytes(whole[:end])
+        batch = read_batch([unended])
+        outcome = batch.files[unended.name]
+        assert outcome.rejected_because and "abgeschnitten" in outcome.rejected_because, end
+        assert batch.valid.get("wfbm_personen") is None or batch.valid["wfbm_personen"].is_empty(), end
     for cut in range(1, last_line.rindex(b";") + 1):  # every cut before the last field's first byte
         unended.write_bytes(whole[: len(whole) - 2 - len(last_line) + cut])
         outcome = read_batch([unended]).files[unended.name]
         assert outcome.rejected_because and "abgeschnitten" in outcome.rejected_because, cut
+    unended.write_bytes(whole[:-2])
+    rules = read_batch([unended]).findings.filter(level="file")["rule"].to_list()
+    assert rules == ["no_final_line_break"]
     quoted = _uebergaenge(
         tmp_path, "wfbm_LWL-0101_2022-01_uebergaenge.csv", ["1;03.01.2022;SVB;Firma;44137;84.11;"]
     )
     quoted.write_bytes(quoted.read_bytes() + b'2;04.01.2022;SVB;"Firma; zwei')  # cut inside quotes
     assert "abgeschnitten" in read_batch([quoted]).files[quoted.name].rejected_because
-    # the only data line: set aside, the file would be a delivery of nothing replacing the period's
-    only = _uebergaenge(
-        tmp_path, "wfbm_LWL-0101_2022-02_uebergaenge.csv", ["1;03.02.2022;SVB;Firma;44137;84.11;"]
-    )
-    only.write_bytes(only.read_bytes().removesuffix(b"\r\n"))
-    assert read_batch([only]).findings.filter(level="file")["rule"].to_list() == ["no_final_line_break"]
+    quiet = tmp_path / "wfbm_LWL-0101_2022-02_uebergaenge.csv"
+    for ending in (b"", b"\r"):  # the header alone, cut before or between its CR and LF
+        quiet.write_bytes(UEBERGAENGE_HEADER.encode("cp1252") + ending)
+        assert read_batch([quiet]).findings.filter(level="file")["rule"].to_list() == ["no_final_line_break"]
+    quiet.write_bytes(UEBERGAENGE_HEADER.encode("cp1252") + b"\r\n")
+    assert not read_batch([quiet]).files[quiet.name].rejected_because
 
 
 def test_a_quote_left_open_never_joins_the_next_record_into_its_field(tmp_path):
