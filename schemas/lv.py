@@ -13,7 +13,9 @@ D = GERMAN_DATE
 class Werkstaetten(Contract):
     """The register of recognised workshops."""
 
-    werkstatt_nr: str = pa.Field(alias="Werkstatt-Nr.", pattern=WERKSTATT_NR, one_version_per_file=())
+    werkstatt_nr: str = pa.Field(
+        alias="Werkstatt-Nr.", pattern=WERKSTATT_NR, no_duplicate_row=(), one_version_per_file=()
+    )
     name: str = pa.Field(alias="Name", max_length=LONG_TEXT)
     traeger: str = pa.Field(alias="Träger", max_length=LONG_TEXT)
     strasse: str = pa.Field(alias="Straße", nullable=True, max_length=LONG_TEXT)
@@ -27,7 +29,9 @@ class Werkstaetten(Contract):
 class Leistungsdokumentation(Contract):
     """The figures each workshop reported for a year."""
 
-    werkstatt_nr: str = pa.Field(alias="Werkstatt-Nr.", pattern=WERKSTATT_NR, one_version_per_file=())
+    werkstatt_nr: str = pa.Field(
+        alias="Werkstatt-Nr.", pattern=WERKSTATT_NR, no_duplicate_row=(), one_version_per_file=()
+    )
     werkstatt: str = pa.Field(alias="Werkstatt", max_length=LONG_TEXT)
     ab: str = pa.Field(alias="Beschäftigte AB 31.12.", nullable=True, pattern=COUNT)
     biap: str = pa.Field(alias="BiAp 31.12.", nullable=True, pattern=COUNT)

@@ -975,3 +975,17 @@ def test_the_letters_a_name_keeps_are_those_of_its_normalisation():
     keeps = [bool(normalise_name(c)) for c in characters]
     assert in_class == keeps
     assert sum(keeps) > 1_000, "the accented, fullwidth and mathematical letters are there"
+
+
+def test_a_row_repeated_in_a_register_is_set_aside(spec_dir, tmp_path):
+    """A register line sent twice loaded the workshop twice without a finding (a mutation review):
+    the repeat is set aside as in every other file with a key, and the first one loads."""
+    name = "lv_LWL_werkstaetten.csv"
+    lines = (spec_dir / "samples" / name).read_bytes().split(b"\r\n")
+    lines.insert(3, lines[2])
+    (tmp_path / name).write_bytes(b"\r\n".join(lines))
+    batch = read_batch([tmp_path / name])
+    found = batch.findings.filter(pl.col("level") == "row")
+    assert found.select("row", "rule", "value").rows() == [(4, "no_duplicate_row", "Zeile 3")]
+    registered = batch.valid["lv_werkstaetten"]["Werkstatt-Nr."]
+    assert registered.len() == len([line for line in lines[1:] if line]) - 1 and registered.is_unique().all()
