@@ -38,7 +38,7 @@ from ingest.formats import (
 )
 from ingest.identify import Delivery, identify, implausible_period
 from ingest.issues import Issue, listed, shown
-from ingest.sniff import is_text, is_zip, what_it_is
+from ingest.sniff import is_text, is_utf16, is_zip, what_it_is
 from ingest.workbooks import BLANKS, Cells, SheetLayout, SheetText, Unreadable, WorkbookReader
 from schemas import SOURCE_TABLES
 
@@ -158,10 +158,8 @@ def read_delivery(
             else:
                 _read_workbook(result, cells, received)
         else:
-            if not is_text(content):
-                return result.reject(
-                    "wrong_file_type", f"Dies ist {what_it_is(content)}, keine CSV-Datei (Text mit ';')"
-                )
+            if problem := _not_csv_text(content, DIALECTS[delivery.format]):
+                return result.reject(*problem)
             bulk = plain if delivery.format in PLAIN_FORMATS else None
             _read_csv(result, content, DIALECTS[delivery.format], delivery.tables[0], bulk)
     except Exception as error:  # a reader bug or an unforeseen file: one finding, never a crash
@@ -170,6 +168,21 @@ def read_delivery(
 
 
 # --- CSV ----------------------------------------------------------------------------------------
+
+
+def _not_csv_text(content: bytes, dialect: CsvDialect) -> tuple[str, str] | None:
+    """(rule, message) for bytes that are no CSV text at all: UTF-16 (Excel's "Unicode-Text",
+    which looks binary for its NUL bytes), or no text."""
+    if is_utf16(content):
+        agreed = "Windows-1252" if dialect.encoding == "cp1252" else "UTF-8 mit BOM"
+        return (
+            "wrong_encoding",
+            f"falsche Zeichenkodierung: die Datei ist UTF-16 (Excel: „Unicode-Text“), vereinbart ist {agreed} "
+            "(in Excel: Speichern als „CSV (Trennzeichen-getrennt)“)",
+        )
+    if not is_text(content):
+        return "wrong_file_type", f"Dies ist {what_it_is(content)}, keine CSV-Datei (Text mit ';')"
+    return None
 
 
 def _decode(result: ReadResult, content: bytes, dialect: CsvDialect) -> str | None:
@@ -810,7 +823,7 @@ def _read_workbook(result: ReadResult, cells: Cells, received: dt.date) -> ReadR
         if not _check_header(result, [str(h) for h in header], tuple(mapping)):
             return result
         columns = [mapping[h] for h in header]
-        data, row_numbers = _sheet_rows(result, sheet_name, cells.texts[sheet_name], f"wfbm_{part}")
+        data, row_numbers = _sheet_rows(result, sheet_name, cells.texts[sheet_name], f"wfbm_{part}", mapping)
         # Long texts to codes in Python, on the few hundred cells of a sheet (a polars replace would
         # wait for polars' threads, see _text_frame: ~6 ms per workbook at NRW 5 years).
         codes = XLSX_CODE_TEXTS[part]
@@ -867,14 +880,28 @@ def _title_block(result: ReadResult, rows: list[list], sheet: str) -> tuple[str,
     return sender, stichtag
 
 
+# A cell calamine reads as no value or as no text of the sender's (ingest/workbooks.py cell_kinds).
+CELL_KIND_MESSAGES = {
+    "formula_without_value": "eine Formel ohne gespeichertes Ergebnis (das Programm, das die Datei schrieb, hat "
+    "sie nicht berechnet; in Excel öffnen und speichern berechnet sie)",
+    "boolean_cell": "ein Wahrheitswert (WAHR/FALSCH) statt eines Werts",
+    "error_cell": "ein Excel-Fehlerwert (etwa #NV oder #DIV/0!) statt eines Werts",
+}
+
+
 def _sheet_rows(
-    result: ReadResult, sheet: str, text: SheetText, table: str
+    result: ReadResult, sheet: str, text: SheetText, table: str, columns: dict[str, str] | None = None
 ) -> tuple[list[list[str | None]], list[int]]:
     """A sheet's data columns (as its worker converted them, ingest/workbooks.py ``sheet_text``) and
-    their Excel row numbers; its notes quarantined, its blank rows between data a warning."""
+    their Excel row numbers; its notes and rows with a cell of no value quarantined (``columns``: the
+    sheet's header texts as the table's columns), its blank rows between data a warning."""
     for excel_row in text.notes:
         message = f"Tabellenblatt {sheet}: keine Datenzeile (eine Notiz oder Bemerkung)"
         result.note(excel_row, None, "note_row", "row", message, table=table)
+    for excel_row, header, kind, address in text.flagged:
+        message = f"Tabellenblatt {sheet}, Zelle {address}: {CELL_KIND_MESSAGES[kind]}"
+        column = (columns or {}).get(header, header)
+        result.note(excel_row, column, kind, "row", message, table=table)
     for excel_row in text.blanks:
         result.note(excel_row, None, "blank_row", "warning", f"Tabellenblatt {sheet}: Leerzeile übersprungen")
     return text.columns, text.rows

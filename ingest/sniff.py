@@ -18,6 +18,17 @@ SIGNATURES: tuple[tuple[bytes, str], ...] = (
 _CONTROL = bytes(c for c in range(32) if c not in b"\t\n\r\x0c") + b"\x7f"
 
 
+def is_utf16(content: bytes) -> bool:
+    """Text in UTF-16 (Excel's "Unicode-Text"): its byte-order mark, or, without one, a NUL byte
+    beside nearly every character of Latin text."""
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    head = content[:4096]
+    half = len(head) // 2
+    zeros = sorted((head[0::2].count(0), head[1::2].count(0)))
+    return half >= 4 and zeros[1] > 0.9 * half and zeros[0] < 0.1 * half
+
+
 def is_zip(content: bytes) -> bool:
     return content.startswith(b"PK\x03\x04")
 

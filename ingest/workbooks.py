@@ -62,6 +62,9 @@ class SheetText:
     rows: list[int]  # the data rows' Excel row numbers
     notes: list[int]  # rows with text in their first cell only (a remark, not data)
     blanks: list[int]  # empty rows between data rows
+    # data rows set aside for a cell calamine reads as no value or as no text of the sender's: (Excel
+    # row, header text, kind of cell, cell address); see ``cell_kinds``
+    flagged: list[tuple[int, str, str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,73 @@ def _structure_problem(content: bytes, wanted: tuple[str, ...]) -> Unreadable | 
     return None
 
 
+# What calamine reads without a word, found in a sheet's XML before it is read (a mutation review of
+# the readers): a shared-string index that is no whole number in range reads as the workbook's first
+# text (a first name became "Meldung Werkstattbeschäftigte"), and a cell address given twice keeps
+# the last cell (a row written over the next one: a person gone). Both mean a damaged file. A
+# formula without a stored result (as programs write that do not calculate) reads as empty, a
+# true/false cell as the text "True", an error cell (#NV) as its code: the cell's row is set aside.
+# Each pattern starts with a literal (a fast search), and the rare kinds are looked for only where
+# their marks occur: ~3 ms of a workshop's workbook (the calamine read ~10 ms).
+_TAG = rb"<(?:\w+:)?"
+_CELL_ADDRESS = re.compile(rb' r="([A-Z]{1,3}\d{1,7})"')
+_ROW_NUMBER = re.compile(rb'row [^>]*?\br="(\d{1,7})"')
+_SHARED_INDEX = re.compile(rb't="s"[^>]*>\s*<(?:\w+:)?v>([^<]*)<')
+_TYPED_MARK = re.compile(rb't="[be]"')
+_TYPED_CELL = re.compile(_TAG + rb'c\b([^>]*?\bt="([be])"[^>]*)>')
+_FORMULA_ONLY = re.compile(
+    _TAG + rb"c\b([^>]*)>\s*" + _TAG + rb"f\b[^>]*(?:/>|>[^<]*</(?:\w+:)?f>)\s*</(?:\w+:)?c>"
+)
+_ADDRESS = re.compile(rb'\br="([A-Z]{1,3})(\d{1,7})"')
+CELL_KINDS = {b"b": "boolean_cell", b"e": "error_cell"}
+
+
+def _shared_strings(book: zipfile.ZipFile) -> int | None:
+    """How many texts the workbook's shared-string table holds (None: it has none)."""
+    name = next((n for n in book.namelist() if n.lower() == "xl/sharedstrings.xml"), None)
+    table = book.read(name) if name else None
+    return table.count(b"<si>") + table.count(b"<si ") + len(re.findall(rb":si[ >]", table)) if name else None
+
+
+def _repeated(values: list[bytes]) -> bytes | None:
+    if len(set(values)) == len(values):
+        return None
+    seen: set[bytes] = set()
+    return next(v for v in values if v in seen or seen.add(v))
+
+
+def cell_kinds(
+    xml: bytes, strings: int | None, sheet: str
+) -> Unreadable | dict[tuple[int, int], tuple[str, str]]:
+    """A sheet's XML checked for what calamine reads without a word: damage (a shared-string index
+    out of range, a cell or row address given twice) as Unreadable; else the cells whose row is set
+    aside, by (Excel row, column index from 0): (kind, address)."""
+    damaged = "keine lesbare Excel-Arbeitsmappe (.xlsx): die Datei ist beschädigt"
+    indexes = _SHARED_INDEX.findall(xml)
+    if indexes and (
+        not b"".join(indexes).isdigit() or not all(indexes) or max(map(int, indexes)) >= (strings or 0)
+    ):
+        return Unreadable(
+            "unreadable", f"{damaged} (Tabellenblatt {sheet}: eine Zelle verweist auf keinen Text)"
+        )
+    for pattern, what in ((_CELL_ADDRESS, "Zelle"), (_ROW_NUMBER, "Zeile")):
+        if twice := _repeated(pattern.findall(xml)):
+            return Unreadable(
+                "unreadable",
+                f"{damaged} (Tabellenblatt {sheet}: {what} {twice.decode()} steht zweimal darin)",
+            )
+    kinds, found = {}, []
+    if _TYPED_MARK.search(xml):
+        found += [(attributes, CELL_KINDS[kind]) for attributes, kind in _TYPED_CELL.findall(xml)]
+    if b"<f" in xml or b":f" in xml:
+        found += [(attributes, "formula_without_value") for attributes in _FORMULA_ONLY.findall(xml)]
+    for attributes, kind in found:
+        if address := _ADDRESS.search(attributes):
+            letters, row = address.group(1).decode(), int(address.group(2))
+            kinds[(row, _column_number(letters) - 1)] = (kind, f"{letters}{row}")
+    return kinds
+
+
 def _german_date(day: dt.date) -> str:
     """TT.MM.JJJJ (as strftime, a third of its time: a year of workbooks holds a million dates)."""
     return f"{day.day:02d}.{day.month:02d}.{day.year}"
@@ -209,15 +279,17 @@ def _column_text(values: list, digits: int | None) -> list[str | None]:
     return [_cell_text(v, digits) for v in values]
 
 
-def sheet_text(rows: list[list], layout: SheetLayout) -> SheetText:
+def sheet_text(rows: list[list], layout: SheetLayout, kinds: dict | None = None) -> SheetText:
     """The data rows below the header as text columns, one per non-empty header cell. Empty rows
-    are skipped (noted where data follows); a row with text in its first cell only is a note."""
+    are skipped (noted where data follows); a row with text in its first cell only is a note; a row
+    with a cell of ``kinds`` (``cell_kinds``) in a named column is flagged."""
     header_row = rows[layout.header_row - 1] if len(rows) >= layout.header_row else []
     # Each named column read from its own position: a blank header cell between named ones (an
     # inserted column) shifted every column after it, and "Rückkehr am" read an empty column.
     positions = [i for i, h in enumerate(header_row) if h != ""]
     header = [header_row[i] for i in positions]
-    kept, numbers, notes, blank = [], [], [], []
+    kept, numbers, notes, blank, flagged = [], [], [], [], []
+    kinds = kinds or {}
     for offset, raw in enumerate(rows[layout.header_row :]):
         excel_row = layout.header_row + 1 + offset
         if all(c == "" or c is None for c in raw):
@@ -227,16 +299,37 @@ def sheet_text(rows: list[list], layout: SheetLayout) -> SheetText:
         if isinstance(cells[0], str) and all(c == "" or c is None for c in cells[1:]):
             notes.append(excel_row)
             continue
+        if kinds and (odd := [(i, kinds[excel_row, i]) for i in positions if (excel_row, i) in kinds]):
+            column, (kind, address) = odd[0]
+            flagged.append((excel_row, str(header_row[column]), kind, address))
+            continue
         kept.append(cells)
         numbers.append(excel_row)
     last = max(numbers, default=0)
     if not kept:
-        return SheetText([[] for _ in header], numbers, notes, [r for r in blank if r < last])
+        return SheetText([[] for _ in header], numbers, notes, [r for r in blank if r < last], flagged)
     columns = [
         _column_text(list(values), layout.zero_padded.get(str(name)))
         for values, name in zip(zip(*kept, strict=True), header, strict=True)
     ]
-    return SheetText(columns, numbers, notes, [r for r in blank if r < last])
+    return SheetText(columns, numbers, notes, [r for r in blank if r < last], flagged)
+
+
+def _checked_sheets(content: bytes, wanted: tuple[str, ...]) -> Unreadable | dict[str, dict]:
+    """``cell_kinds`` of each wanted sheet (the ZIP's structure checked before: its parts fit)."""
+    book = zipfile.ZipFile(io.BytesIO(content))
+    try:
+        parts, strings = _sheet_parts(book), _shared_strings(book)
+        found = {sheet: book.read(parts[sheet]) for sheet in wanted if sheet in parts}
+    except (KeyError, zipfile.BadZipFile, ValueError, OSError, EOFError):
+        return {}  # no usable structure to check: calamine decides, under the limits
+    kinds = {}
+    for sheet, xml in found.items():
+        checked = cell_kinds(xml, strings, sheet)
+        if isinstance(checked, Unreadable):
+            return checked
+        kinds[sheet] = checked
+    return kinds
 
 
 def open_workbook(
@@ -250,6 +343,9 @@ def open_workbook(
     if problem := _structure_problem(content, wanted):
         return problem
     try:
+        kinds = _checked_sheets(content, wanted)
+        if isinstance(kinds, Unreadable):
+            return kinds
         book = CalamineWorkbook.from_filelike(io.BytesIO(content))
         names = list(book.sheet_names)
         rows, texts = {}, {}
@@ -264,7 +360,7 @@ def open_workbook(
                 )
             rows[sheet] = found.to_python(skip_empty_area=False)
             if layout and sheet in layout:
-                texts[sheet] = sheet_text(rows[sheet], layout[sheet])
+                texts[sheet] = sheet_text(rows[sheet], layout[sheet], kinds.get(sheet))
                 del rows[sheet][layout[sheet].header_row :]
     except MemoryError:
         return Unreadable("reader_limit", "die Arbeitsmappe braucht beim Lesen mehr Speicher als erlaubt")

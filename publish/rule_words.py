@@ -49,6 +49,9 @@ RULE_WORDS: dict[str, str] = {
     "stray_quote": "einzelnes Anführungszeichen",
     "blank_row": "Leerzeile übersprungen",
     "note_row": "Notiz statt Datenzeile",
+    "formula_without_value": "Formel ohne Ergebnis",
+    "boolean_cell": "Wahrheitswert statt Wert",
+    "error_cell": "Excel-Fehlerwert",
     "leading_zero_restored": "führende Null ergänzt",
     # content against the period (ingest/plausibility.py)
     "after_stichtag": "Datum nach dem Stichtag",

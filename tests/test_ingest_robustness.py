@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
-from hostile import UEBERGAENGE_HEADER, far_cell_workbook, lying_far_cell_workbook
+from hostile import UEBERGAENGE_HEADER, _rewrite, far_cell_workbook, lying_far_cell_workbook
 
 from ingest import inbox as inbox_module
 from ingest import load as wh
@@ -373,6 +375,21 @@ def test_a_workshop_file_in_utf8_with_bom_is_read_as_utf8_and_without_bom_reject
     assert as_declared.findings.filter(rule="utf8_with_bom").select("row", "level").rows() == [(1, "warning")]
     declared.write_bytes(utf8)
     assert "UTF-8 ohne BOM" in read_batch([declared]).files[declared.name].rejected_because
+
+
+def test_a_file_in_utf16_is_named_as_its_encoding(demo, tmp_path):
+    """Excel's "Unicode-Text" is UTF-16, whose NUL bytes made it "eine Binärdatei" (a mutation
+    review): its rejection names the encoding and how to save the agreed one, with or without its
+    byte-order mark."""
+    text = (demo / "wfbm_LWL-0101_2024-01_personen.csv").read_bytes().decode("cp1252")
+    path = tmp_path / "wfbm_LWL-0101_2024-01_personen.csv"
+    for encoded in (text.encode("utf-16"), text.encode("utf-16-le"), text.encode("utf-16-be")):
+        path.write_bytes(encoded)
+        found = read_batch([path]).findings.filter(level="file")
+        assert found["rule"].to_list() == ["wrong_encoding"]
+        assert "UTF-16" in found["message"][0] and "Windows-1252" in found["message"][0]
+    path.write_bytes(b"\x00\x01\x02\x03" * 100)
+    assert read_batch([path]).findings.filter(level="file")["rule"].to_list() == ["wrong_file_type"]
 
 
 def test_one_transition_twice_with_other_data_quarantines_both_rows(tmp_path):
@@ -989,3 +1006,50 @@ def test_a_row_repeated_in_a_register_is_set_aside(spec_dir, tmp_path):
     assert found.select("row", "rule", "value").rows() == [(4, "no_duplicate_row", "Zeile 3")]
     registered = batch.valid["lv_werkstaetten"]["Werkstatt-Nr."]
     assert registered.len() == len([line for line in lines[1:] if line]) - 1 and registered.is_unique().all()
+
+
+def test_cells_calamine_reads_without_a_word_are_findings(demo, tmp_path):
+    """What a mutation review of the readers found calamine to read silently: a shared-string index
+    out of range (as the workbook's first text), a cell address given twice (the last cell wins: a
+    row written over the next), a formula without a stored result (empty), a true/false cell ("True")
+    and an error cell (#NV). The first two reject the file as damaged, the others set their row
+    aside naming the cell; the clean workbook loads every row."""
+    workbook = sorted(demo.glob("*Werkstattmeldung*.xlsx"))[0]
+    clean = workbook.read_bytes()
+
+    def changed(old: bytes, new: bytes) -> bytes:
+        def change(name: str, data: bytes) -> bytes:
+            if name == "xl/worksheets/sheet1.xml":
+                assert old in data
+                return data.replace(old, new, 1)
+            return data
+
+        return _rewrite(clean, change)
+
+    def read(content: bytes):
+        (tmp_path / workbook.name).write_bytes(content)
+        batch = read_batch([tmp_path / workbook.name])
+        return batch, batch.files[workbook.name]
+
+    batch, outcome = read(clean)
+    loaded = batch.valid["wfbm_personen"].height
+    assert not outcome.rejected_because and outcome.rows_quarantined == 0
+    sheet = zipfile.ZipFile(workbook).read("xl/worksheets/sheet1.xml")
+    cell = re.search(rb'<c r="F6"[^>]*>.*?</c>', sheet).group(0)  # the first person's PLZ
+    for damage, words in (
+        (b'<c r="F6" t="s"><v>1e3</v></c>', "keinen Text"),
+        (cell + cell, "F6 steht zweimal"),
+    ):
+        _, outcome = read(changed(cell, damage))
+        assert outcome.rejected_because and "beschädigt" in outcome.rejected_because, damage
+        assert words in outcome.rejected_because
+    for odd, rule in (
+        (b'<c r="F6"><f>SUMME(A1)</f></c>', "formula_without_value"),
+        (b'<c r="F6" t="b"><v>1</v></c>', "boolean_cell"),
+        (b'<c r="F6" t="e"><v>#N/A</v></c>', "error_cell"),
+    ):
+        batch, outcome = read(changed(cell, odd))
+        found = batch.findings.filter(pl.col("level") == "row")
+        assert found.select("row", "column", "rule").rows() == [(6, "PLZ", rule)], found.rows()
+        assert "Zelle F6" in found["message"][0]
+        assert batch.valid["wfbm_personen"].height == loaded - 1 and outcome.rows_quarantined == 1

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import xlsxwriter
-from hostile import far_cell_workbook, lying_far_cell_workbook
+from hostile import _rewrite, far_cell_workbook, lying_far_cell_workbook
 
 from ingest import load
 from ingest.formats import XLSX_SHEETS
@@ -139,6 +139,26 @@ def _workbooks() -> dict[str, bytes]:
     }
 
 
+def _odd_cells(inbox: Path) -> dict[str, bytes]:
+    """A clean workbook whose first three data rows each hold a cell calamine reads as no value: a
+    formula without its result, a true/false cell, an error cell (ingest/workbooks.py cell_kinds)."""
+    workbook = _clean(inbox, "*Werkstattmeldung*.xlsx")
+    odd = {6: b"<f>SUMME(A1)</f>", 7: b"<v>1</v>", 8: b"<v>#N/A</v>"}
+    kinds = {7: b' t="b"', 8: b' t="e"'}
+
+    def change(name: str, data: bytes) -> bytes:
+        if name != "xl/worksheets/sheet1.xml":
+            return data
+        for row, content in odd.items():
+            cell = re.search(rf'<c r="F{row}"[^>]*>.*?</c>'.encode(), data).group(0)
+            data = data.replace(
+                cell, f'<c r="F{row}"'.encode() + kinds.get(row, b"") + b">" + content + b"</c>"
+            )
+        return data
+
+    return {workbook.name: _rewrite(workbook.read_bytes(), change)}
+
+
 def _inbox(folder: Path, files: dict[str, bytes]) -> Path:
     folder.mkdir()
     for name, content in files.items():
@@ -150,7 +170,9 @@ def _inbox(folder: Path, files: dict[str, bytes]) -> Path:
 def rules_found(faulty, tmp_path_factory) -> set[str]:
     root = tmp_path_factory.mktemp("rule_words")
     personen = _clean(faulty, "wfbm_*_personen.csv")
-    made = _snapshots(personen) | _transitions(personen) | _jobcenter(faulty) | _workbooks()
+    made = (
+        _snapshots(personen) | _transitions(personen) | _jobcenter(faulty) | _workbooks() | _odd_cells(faulty)
+    )
     content = personen.read_bytes()
     sender = personen.name.split("_")[1]
     tight = {
