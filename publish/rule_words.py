@@ -77,6 +77,7 @@ RULE_WORDS: dict[str, str] = {
     "end_before_start": "Ende vor Beginn",
     "only_with": "nur mit anderer Angabe erlaubt",
     "needs": "zugehörige Angabe fehlt",
+    "part_of": "Teil größer als Ganzes",
     "gdb_step": "Grad der Behinderung ungültig",
     "no_duplicate_row": "doppelte Zeile",
     "one_version_per_file": "doppelt mit verschiedenen Angaben",

@@ -17,7 +17,7 @@ class Bestand(Contract):
     monat: str = pa.Field(pattern={"regex": r"^[0-9]{4}-(0[1-9]|1[0-2])$", "hint": "JJJJ-MM"})
     geschlecht: str = pa.Field(code=["M", "W", "D"], no_duplicate_row=(), one_version_per_file=())
     elb: str = pa.Field(pattern=COUNT)
-    arbeitslose: str = pa.Field(pattern=COUNT)
+    arbeitslose: str = pa.Field(pattern=COUNT, part_of={"whole": "elb"})
 
 
 class Kunden(Contract):

@@ -36,7 +36,9 @@ class Leistungsdokumentation(Contract):
     ab: str = pa.Field(alias="Beschäftigte AB 31.12.", nullable=True, pattern=COUNT)
     biap: str = pa.Field(alias="BiAp 31.12.", nullable=True, pattern=COUNT)
     uebergaenge: str = pa.Field(alias="Übergänge", nullable=True, pattern=COUNT)
-    bfa: str = pa.Field(alias="davon Budget für Arbeit", nullable=True, pattern=COUNT)
+    bfa: str = pa.Field(
+        alias="davon Budget für Arbeit", nullable=True, pattern=COUNT, part_of={"whole": "Übergänge"}
+    )
     plaetze: str = pa.Field(alias="Plätze", nullable=True, pattern=COUNT)
 
 

@@ -37,6 +37,7 @@ MESSAGES = {
     "end_before_start": "liegt vor dem Datum der Spalte {start}",
     "only_with": "nur zusammen mit {other} erlaubt",
     "needs": "verlangt auch {other}",
+    "part_of": "größer als {whole}, wovon die Zahl ein Teil ist (Spalten vertauscht?)",
     "gdb_step": "Grad der Behinderung muss leer sein oder 20 bis 100 in Zehnerschritten",
     "no_duplicate_row": "doppelte Zeile: gleich einer früheren Zeile der Datei (welcher: siehe Wert)",
     "one_version_per_file": "kommt in der Datei zweimal mit verschiedenen Angaben vor",
@@ -161,6 +162,16 @@ def gdb_step(data: PolarsData) -> pl.LazyFrame:
 @extensions.register_check_method(statistics=["other"])
 def only_with(data: PolarsData, *, other: str) -> pl.LazyFrame:
     return _rows(pl.col(data.key).is_null() | pl.col(other).is_not_null())(data)
+
+
+@extensions.register_check_method(statistics=["whole"])
+def part_of(data: PolarsData, *, whole: str) -> pl.LazyFrame:
+    """A count that is part of another column's count is at most that count (a mutation review: a
+    bestand file whose headers elb and arbeitslose were swapped without their data loaded more
+    unemployed than employable recipients, with only a warning that the columns were reordered). A
+    value that is missing or no number passes: its own rule says so."""
+    part, total = (pl.col(column).cast(pl.Int64, strict=False) for column in (data.key, whole))
+    return _rows(part <= total)(data)
 
 
 @extensions.register_check_method(statistics=["other"])

@@ -1053,3 +1053,22 @@ def test_cells_calamine_reads_without_a_word_are_findings(demo, tmp_path):
         assert found.select("row", "column", "rule").rows() == [(6, "PLZ", rule)], found.rows()
         assert "Zelle F6" in found["message"][0]
         assert batch.valid["wfbm_personen"].height == loaded - 1 and outcome.rows_quarantined == 1
+
+
+def test_a_count_larger_than_the_count_it_is_part_of_is_a_row_fault(demo, tmp_path):
+    """Headers swapped without their data (elb and arbeitslose) loaded more unemployed than
+    employable recipients with only a warning that the columns were reordered (a mutation review):
+    a part larger than its whole sets the row aside, naming the column."""
+    bestand = sorted(demo.glob("jc_*_bestand.csv"))[0]
+    header, *rows = bestand.read_bytes().split(b"\n")
+    swapped = header.replace(b"elb;arbeitslose", b"arbeitslose;elb")
+    assert swapped != header
+    path = tmp_path / bestand.name
+    path.write_bytes(b"\n".join([swapped, *rows]))
+    batch = read_batch([path])
+    found = batch.findings.filter(pl.col("level") == "row")
+    data_rows = len([r for r in rows if r])
+    assert found.select("row", "column", "rule").rows() == [
+        (n, "arbeitslose", "part_of") for n in range(2, data_rows + 2)
+    ]
+    assert not read_batch([bestand]).findings.filter(pl.col("level") == "row").height

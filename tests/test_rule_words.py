@@ -115,8 +115,17 @@ def _jobcenter(inbox: Path) -> dict[str, bytes]:
         f"jc_{other[0]}_{period}_integrationen.csv": b"\n".join([header, early, *rest]),
         f"jc_{other[1]}_{period}_integrationen.csv": integrationen.read_bytes().removeprefix(b"\xef\xbb\xbf"),
         f"jc_{other[2]}_{another_month}_bestand.csv": bestand.read_bytes(),
+        f"jc_{other[3]}_{month}_bestand.csv": _swapped_counts(bestand.read_bytes()),
         f"jc_{no_kreis}_{month}_bestand.csv": bestand.read_bytes(),
     }
+
+
+def _swapped_counts(bestand: bytes) -> bytes:
+    """A bestand file whose first row has its elb and arbeitslose swapped (more unemployed than
+    employable recipients)."""
+    header, first, *rest = bestand.split(b"\n")
+    *front, elb, unemployed = first.split(b";")
+    return b"\n".join([header, b";".join([*front, unemployed, elb]), *rest])
 
 
 def _workbook(sheets: list[str]) -> bytes:
