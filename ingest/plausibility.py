@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from ingest.issues import ISSUE_SCHEMA, Issue, listed
+from schemas import SOURCE_TABLES
 
 # Per table, the dates its file's period bounds: (column, format, rule). "after_stichtag": the date
 # cannot lie after the period's last day; "before_period": nor before its first day;
@@ -63,6 +64,10 @@ WRONG_PERIOD_SHARE, WRONG_PERIOD_MIN_ROWS = 0.05, 3
 CONTROL_CHARACTER = (
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x{ad}\x{200b}-\x{200f}\x{202a}-\x{202e}\x{2060}-\x{2064}\x{feff}]"
 )
+# In a value that identifies a person (a number, a name, a birth date) a tab or line break too: an
+# Excel cell "02-00112" with Alt+Enter and more text after it made another person without a finding
+# (a mutation review). An employer's name or address may break lines.
+IDENTIFIER_CONTROL_CHARACTER = CONTROL_CHARACTER.replace(r"\x00-\x08\x0b\x0c\x0e-\x1f", r"\x00-\x1f")
 
 
 def period_start(period: str) -> dt.date | None:
@@ -108,8 +113,16 @@ def _row_findings(
 
 def _control_characters(frame: pl.DataFrame, table: str) -> tuple[pl.DataFrame, pl.Series]:
     texts = [c for c in frame.columns if not c.startswith("_") and frame.schema[c] == pl.String]
+    identifiers = SOURCE_TABLES[table].identifiers if table in SOURCE_TABLES else ()
     flags = frame.select(
-        "_file", "_row", *(pl.col(c).str.contains(CONTROL_CHARACTER).fill_null(False) for c in texts)
+        "_file",
+        "_row",
+        *(
+            pl.col(c)
+            .str.contains(IDENTIFIER_CONTROL_CHARACTER if c in identifiers else CONTROL_CHARACTER)
+            .fill_null(False)
+            for c in texts
+        ),
     )
     bad = (
         flags.select(pl.any_horizontal(texts).alias("bad"))["bad"]
@@ -119,7 +132,10 @@ def _control_characters(frame: pl.DataFrame, table: str) -> tuple[pl.DataFrame, 
     hits = (
         flags.filter(bad).unpivot(index=["_file", "_row"], on=texts, variable_name="_column").filter("value")
     )
-    message = "enthält ein Steuer- oder Formatzeichen (ein unsichtbares Sonderzeichen)"
+    message = (
+        "enthält ein Steuer- oder Formatzeichen (ein unsichtbares Sonderzeichen; in einer Nummer, einem "
+        "Namen oder Datum auch einen Zeilenumbruch oder Tabulator)"
+    )
     return _row_findings(hits, table, pl.col("_column"), "control_character", message, None), bad
 
 

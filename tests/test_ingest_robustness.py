@@ -292,6 +292,23 @@ def test_an_invisible_format_character_in_a_key_quarantines_its_row(tmp_path):
     assert found.select("row", "column", "rule").rows() == [(3, "Personennummer", "control_character")]
 
 
+def test_a_tab_or_line_break_in_a_key_is_a_row_fault_in_an_employer_not(tmp_path):
+    """An Excel cell "02-00112" with Alt+Enter and more text, or a tab inside a Personennummer, made
+    another person without a finding (a mutation review): in a value that identifies a person a tab
+    or line break is a control character. An employer's name may hold one."""
+    rows = [
+        "1;03.01.2022;SVB;Firma;44137;84.11;",
+        "2\t3;04.01.2022;SVB;Firma;44137;84.11;",
+        "4;05.01.2022;SVB;Firma\tZwei;44137;84.11;",
+    ]
+    path = tmp_path / "wfbm_LWL-0101_2022-01_uebergaenge.csv"
+    path.write_bytes(f"{UEBERGAENGE_HEADER}\r\n{rows[0]}\r\n{rows[1]}\r\n{rows[2]}\r\n".encode("cp1252"))
+    batch = read_batch([path])
+    found = batch.findings.filter(level="row")
+    assert found.select("row", "column", "rule").rows() == [(3, "Personennummer", "control_character")]
+    assert batch.valid["wfbm_uebergaenge"]["Arbeitgeber"].to_list() == ["Firma", "Firma\tZwei"]
+
+
 def test_a_file_whose_last_line_has_no_line_break_is_rejected_as_possibly_cut(demo, tmp_path):
     """A file cut in transfer ends without a line break: before its last field (too few fields, a
     quote left open: "abgeschnitten"), inside it, where the shorter value still looks valid (hours
