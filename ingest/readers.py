@@ -811,13 +811,13 @@ def _read_workbook(result: ReadResult, cells: Cells, received: dt.date) -> ReadR
     missing = [s for s in XLSX_SHEETS.values() if s not in cells.sheet_names]
     if missing:
         return result.reject("missing_sheet", f"Tabellenblatt/-blätter {listed(missing)} fehlen")
-    blocks = set()
+    blocks = {}
     for part, sheet_name in XLSX_SHEETS.items():
         rows = cells.rows[sheet_name]
         block = _title_block(result, rows, sheet_name)
         if block is None:
             return result
-        blocks.add(block)
+        blocks[sheet_name] = block
         header = [h for h in (rows[XLSX_HEADER_ROW - 1] if len(rows) >= XLSX_HEADER_ROW else []) if h != ""]
         mapping = XLSX_HEADERS[part]
         if not _check_header(result, [str(h) for h in header], tuple(mapping)):
@@ -834,11 +834,16 @@ def _read_workbook(result: ReadResult, cells: Cells, received: dt.date) -> ReadR
         table = f"wfbm_{part}"
         frame = _text_frame(by_column, SOURCE_TABLES[table].columns)
         result.tables[table] = _with_origin(frame, result.delivery.name, row_numbers)
-    if len(blocks) != 1:
+    if len(set(blocks.values())) != 1:
+        named = "; ".join(f"{sheet}: {nr}, {day:%d.%m.%Y}" for sheet, (nr, day) in blocks.items())
         return result.reject(
-            "title_block", "die Kopfblöcke der Tabellenblätter nennen verschiedene Werkstätten oder Stichtage"
+            "title_block",
+            "die Kopfblöcke der Tabellenblätter nennen verschiedene Werkstätten oder Stichtage (B2 und B3: "
+            f"{named}); alle Blätter einer Meldung gehören zu einer Werkstatt und einem Stichtag",
+            row=2,
+            column="B",
         )
-    sender, stichtag = blocks.pop()
+    sender, stichtag = next(iter(blocks.values()))
     result.delivery = result.delivery.with_title_block(sender, f"{stichtag:%Y-%m}")
     if problem := implausible_period(result.delivery.period, received):
         return result.reject(

@@ -1089,3 +1089,32 @@ def test_a_count_larger_than_the_count_it_is_part_of_is_a_row_fault(demo, tmp_pa
         (n, "arbeitslose", "part_of") for n in range(2, data_rows + 2)
     ]
     assert not read_batch([bestand]).findings.filter(pl.col("level") == "row").height
+
+
+def test_title_blocks_that_disagree_are_named_sheet_by_sheet(demo, tmp_path):
+    """A workbook whose sheets name different workshops or Stichtage was rejected without saying
+    which (a mutation review): the message names each sheet's Werkstatt-Nr. and Stichtag."""
+    workbook = sorted(demo.glob("*Werkstattmeldung*.xlsx"))[0]
+
+    def later(name: str, data: bytes) -> bytes:
+        if name != "xl/worksheets/sheet2.xml":
+            return data
+        stichtag = re.search(rb'<c r="B3"[^>]*><v>(\d+)</v></c>', data)
+        day = dt.date(1899, 12, 30) + dt.timedelta(days=int(stichtag.group(1)))
+        next_end = (day + dt.timedelta(days=1)).replace(day=28) + dt.timedelta(days=4)
+        next_end -= dt.timedelta(days=next_end.day)
+        serial = (next_end - dt.date(1899, 12, 30)).days
+        return data.replace(
+            stichtag.group(0), stichtag.group(0).replace(stichtag.group(1), str(serial).encode())
+        )
+
+    path = tmp_path / workbook.name
+    path.write_bytes(_rewrite(workbook.read_bytes(), later))
+    found = read_batch([path]).findings.filter(level="file")
+    assert found.select("rule", "row", "column").rows() == [("title_block", 2, "B")]
+    message = found["message"][0]
+    sheets = list(WORKBOOK_SHEETS["wfbm_xlsx"])
+    assert (
+        all(f"{sheet}: " in message for sheet in sheets)
+        and message.count("LWL-") + message.count("LVR-") == 3
+    )
