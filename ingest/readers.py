@@ -188,6 +188,8 @@ def _not_csv_text(content: bytes, dialect: CsvDialect) -> tuple[str, str] | None
 def _decode(result: ReadResult, content: bytes, dialect: CsvDialect) -> str | None:
     if dialect.encoding == "cp1252":
         if content.startswith(BOM) and not _is_utf8(content):
+            if _cut_mid_character(result, content):
+                return None
             result.reject(
                 "wrong_encoding",
                 "falsche Zeichenkodierung: die Datei beginnt mit einer UTF-8-Kennung (BOM), ist aber "
@@ -226,6 +228,8 @@ def _decode(result: ReadResult, content: bytes, dialect: CsvDialect) -> str | No
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as error:
+        if _cut_mid_character(result, content):
+            return None
         line = content[: error.start].count(b"\n") + 1
         result.reject(
             "wrong_encoding",
@@ -263,6 +267,18 @@ def _note_utf8_rows(result: ReadResult, content: bytes, delimiter: bytes) -> Non
         result.note(row, column, "utf8_in_cp1252", "warning", message.format("die Zeile"))
     if (more := len(rows) - ROWS_NAMED) > 0:
         result.note(None, None, "utf8_in_cp1252", "warning", message.format(f"auch {more} weitere Zeilen"))
+
+
+def _cut_mid_character(result: ReadResult, content: bytes) -> bool:
+    """UTF-8 that is valid but for its last one to three bytes, without a final line break: a file
+    cut in transfer inside a character (rejected as such, not as the wrong encoding)."""
+    if content.endswith(b"\n") or not any(_is_utf8(content[:-cut]) for cut in (1, 2, 3)):
+        return False
+    row = content.count(b"\n") + 1
+    result.reject(
+        "no_final_line_break", CUT_IN_TRANSFER.format(which=f"die letzte Zeile (Zeile {row})"), row=row
+    )
+    return True
 
 
 def _is_utf8(content: bytes) -> bool:
@@ -497,6 +513,14 @@ def _header(first: str, delimiter: str) -> list[str]:
         return first.split(delimiter)
 
 
+CUT_IN_TRANSFER = (
+    "Datei möglicherweise abgeschnitten: {which} endet ohne Zeilenumbruch. Eine beim Übertragen "
+    "abgeschnittene Datei endet so, auch mitten in einem Wert, der dann noch gültig aussieht. Die Datei "
+    "wird nicht geladen; eine frühere Lieferung für diesen Zeitraum bleibt gültig. Bitte senden Sie die "
+    "vollständige Datei erneut, mit einem Zeilenumbruch nach der letzten Zeile (Excel schreibt ihn immer)"
+)
+
+
 def _unended_last_line(result: ReadResult, text: str, delimiter: str, width: int) -> str | None:
     """A file whose last line has no line break is rejected (RFC 4180 allows it; Excel always
     writes one). It may have been cut in transfer anywhere in that line: before its last field (too
@@ -520,15 +544,7 @@ def _unended_last_line(result: ReadResult, text: str, delimiter: str, width: int
         )
         return None
     which = f"die letzte Zeile (Zeile {row})" if start else "die Kopfzeile, die einzige Zeile der Datei,"
-    result.reject(
-        "no_final_line_break",
-        f"Datei möglicherweise abgeschnitten: {which} endet ohne Zeilenumbruch. Eine beim "
-        "Übertragen abgeschnittene Datei endet so, auch mitten in einem Wert, der dann noch gültig "
-        "aussieht. Die Datei wird nicht geladen; eine frühere Lieferung für diesen Zeitraum bleibt "
-        "gültig. Bitte senden Sie die vollständige Datei erneut, mit einem Zeilenumbruch nach der "
-        "letzten Zeile (Excel schreibt ihn immer)",
-        row=row,
-    )
+    result.reject("no_final_line_break", CUT_IN_TRANSFER.format(which=which), row=row)
     return None
 
 

@@ -1118,3 +1118,20 @@ def test_title_blocks_that_disagree_are_named_sheet_by_sheet(demo, tmp_path):
         all(f"{sheet}: " in message for sheet in sheets)
         and message.count("LWL-") + message.count("LVR-") == 3
     )
+
+
+def test_a_utf8_file_cut_inside_a_character_is_named_cut_not_the_wrong_encoding(demo, tmp_path):
+    """A Jobcenter's UTF-8 file cut in transfer inside an umlaut was rejected as "kein UTF-8
+    (Windows-1252?)" (a mutation review): it is named as a file cut in transfer. A wrong byte
+    elsewhere stays the wrong encoding."""
+    kunden = sorted(demo.glob("jc_*_kunden.csv"))[0]
+    content = kunden.read_bytes()
+    at = next(
+        i for i in range(len(content) // 2, len(content)) if content[i] >= 0xC0
+    )  # a character's first byte
+    path = tmp_path / kunden.name
+    path.write_bytes(content[: at + 1])
+    found = read_batch([path]).findings.filter(level="file")
+    assert found["rule"].to_list() == ["no_final_line_break"] and "abgeschnitten" in found["message"][0]
+    path.write_bytes(content[:at] + b"\xff" + content[at:])
+    assert read_batch([path]).findings.filter(level="file")["rule"].to_list() == ["wrong_encoding"]
