@@ -134,7 +134,7 @@ def _control_characters(frame: pl.DataFrame, table: str) -> tuple[pl.DataFrame, 
     )
     message = (
         "enthält ein Steuer- oder Formatzeichen (ein unsichtbares Sonderzeichen; in einer Nummer, einem "
-        "Namen oder Datum auch einen Zeilenumbruch oder Tabulator)"
+        "Namen oder Datum auch einen Zeilenumbruch oder Tabulator): bitte den Wert neu eintippen"
     )
     return _row_findings(hits, table, pl.col("_column"), "control_character", message, None), bad
 

@@ -174,11 +174,15 @@ def _not_csv_text(content: bytes, dialect: CsvDialect) -> tuple[str, str] | None
     """(rule, message) for bytes that are no CSV text at all: UTF-16 (Excel's "Unicode-Text",
     which looks binary for its NUL bytes), or no text."""
     if is_utf16(content):
-        agreed = "Windows-1252" if dialect.encoding == "cp1252" else "UTF-8 mit BOM"
+        agreed, excel = (
+            ("Windows-1252", "CSV (Trennzeichen-getrennt)")
+            if dialect.encoding == "cp1252"
+            else ("UTF-8 mit BOM", "CSV UTF-8 (durch Trennzeichen getrennt)")
+        )
         return (
             "wrong_encoding",
             f"falsche Zeichenkodierung: die Datei ist UTF-16 (Excel: „Unicode-Text“), vereinbart ist {agreed} "
-            "(in Excel: Speichern als „CSV (Trennzeichen-getrennt)“)",
+            f"(in Excel: Speichern als „{excel}“)",
         )
     if not is_text(content):
         return "wrong_file_type", f"Dies ist {what_it_is(content)}, keine CSV-Datei (Text mit ';')"
@@ -528,10 +532,11 @@ def _unended_last_line(result: ReadResult, text: str, delimiter: str, width: int
     38,5 as 3), or inside a row long before the file's real end, which no reader can tell from the
     end of a file (a mutation review: a personen file cut to 100 of its 669 rows loaded 99 with one
     set aside; as a correction it replaced the complete delivery). The earlier delivery of the
-    period stays valid. Blanks after the last line break are no line."""
+    period stays valid. Blanks or a Ctrl-Z (an old DOS end-of-file mark) after the last line break
+    are no line."""
     start = text.rfind("\n") + 1
     line, row = text[start:], text.count("\n") + 1
-    if start and not line.strip(" \t"):
+    if start and not line.strip(" \t\xa0\x1a"):  # blanks, or an old DOS end-of-file mark (Ctrl-Z)
         return text[:start]
     fields = _fields_of(line, delimiter)
     if start and (fields is None or fields < width):
@@ -904,9 +909,9 @@ def _title_block(result: ReadResult, rows: list[list], sheet: str) -> tuple[str,
 # A cell calamine reads as no value or as no text of the sender's (ingest/workbooks.py cell_kinds).
 CELL_KIND_MESSAGES = {
     "formula_without_value": "eine Formel ohne gespeichertes Ergebnis (das Programm, das die Datei schrieb, hat "
-    "sie nicht berechnet; in Excel öffnen und speichern berechnet sie)",
-    "boolean_cell": "ein Wahrheitswert (WAHR/FALSCH) statt eines Werts",
-    "error_cell": "ein Excel-Fehlerwert (etwa #NV oder #DIV/0!) statt eines Werts",
+    "sie nicht berechnet; Öffnen und Speichern in Excel berechnet sie)",
+    "boolean_cell": "ein Wahrheitswert (WAHR/FALSCH) statt einer Zahl oder eines Textes",
+    "error_cell": "ein Excel-Fehlerwert (etwa #NV oder #DIV/0!) statt einer Zahl oder eines Textes",
 }
 
 

@@ -30,6 +30,7 @@ import time
 import zipfile
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cache
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
@@ -170,67 +171,142 @@ def _structure_problem(content: bytes, wanted: tuple[str, ...]) -> Unreadable | 
 
 # What calamine reads without a word, found in a sheet's XML before it is read (a mutation review of
 # the readers): a shared-string index that is no whole number in range reads as the workbook's first
-# text (a first name became "Meldung Werkstattbeschäftigte"), and a cell address given twice keeps
-# the last cell (a row written over the next one: a person gone). Both mean a damaged file. A
-# formula without a stored result (as programs write that do not calculate) reads as empty, a
+# text (a first name became "Meldung Werkstattbeschäftigte"); a cell address given twice, outside
+# its row or in lower case puts a value into another cell (a row written over the next one: a
+# person gone, or another's exit date). These mean a damaged file. A formula without a stored
+# result (as programs write that do not calculate: no value, an empty one, or any value in a
+# workbook marked to be calculated when opened, as xlsxwriter writes 0) reads as empty or 0, a
 # true/false cell as the text "True", an error cell (#NV) as its code: the cell's row is set aside.
-# Each pattern starts with a literal (a fast search), and the rare kinds are looked for only where
-# their marks occur: ~3 ms of a workshop's workbook (the calamine read ~10 ms).
-_TAG = rb"<(?:\w+:)?"
-_CELL_ADDRESS = re.compile(rb' r="([A-Z]{1,3}\d{1,7})"')
-_ROW_NUMBER = re.compile(rb'row [^>]*?\br="(\d{1,7})"')
-_SHARED_INDEX = re.compile(rb't="s"[^>]*>\s*<(?:\w+:)?v>([^<]*)<')
-_TYPED_MARK = re.compile(rb't="[be]"')
-_TYPED_CELL = re.compile(_TAG + rb'c\b([^>]*?\bt="([be])"[^>]*)>')
-_FORMULA_ONLY = re.compile(
-    _TAG + rb"c\b([^>]*)>\s*" + _TAG + rb"f\b[^>]*(?:/>|>[^<]*</(?:\w+:)?f>)\s*</(?:\w+:)?c>"
-)
-_ADDRESS = re.compile(rb'\br="([A-Z]{1,3})(\d{1,7})"')
+# Only the sheet's data (<sheetData>) is read: elsewhere other elements carry addresses too (a watch
+# window's cell). No pattern scans past the next '<' or '>' from where it starts, so a crafted
+# sheet costs time in proportion to its size (a review made 43 KB take a minute before); most
+# start with a literal, which is searched fast: ~4 ms of a workshop's workbook (its read ~10 ms).
+_SHEET_DATA = re.compile(rb"<([A-Za-z_][\w.-]{0,30}:)?sheetData\b")
+_QUOTE = rb"[\"']"
+_CELL_ADDRESS = re.compile(rb" r=" + _QUOTE + rb"([A-Za-z]{1,3})(\d{1,7})" + _QUOTE)
+_WHOLE_ADDRESS = re.compile(rb" r=" + _QUOTE + rb"([A-Za-z]{1,3}\d{1,7})" + _QUOTE)
+_CELL_ROW = re.compile(rb" r=" + _QUOTE + rb"[A-Za-z]{1,3}(\d{1,7})" + _QUOTE)
+_LOWER_CASE_ADDRESS = re.compile(rb" r=" + _QUOTE + rb"[A-Z]{0,2}[a-z]")
+_TYPED_MARK = re.compile(rb"t=" + _QUOTE + rb"[be]" + _QUOTE)
+_STRING_RESULT = re.compile(rb"\bt=" + _QUOTE + rb"str" + _QUOTE)
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    row_number: re.Pattern
+    shared_index: re.Pattern
+    typed_cell: re.Pattern
+    formula_cell: re.Pattern
+
+
+@cache
+def _patterns(prefix: bytes) -> _Patterns:
+    """The patterns for a sheet whose tags carry ``prefix`` (b"" or e.g. b"x:"), each starting with
+    its tag as a literal."""
+    tag = re.escape(prefix)
+
+    def opening(name: bytes) -> bytes:
+        return b"<" + tag + name + rb"\b"
+
+    formula = opening(b"f") + rb"[^<>]*(?:/>|>[^<]*</" + tag + rb"f>)"
+    value = opening(b"v")
+    return _Patterns(
+        re.compile(opening(b"row") + rb"[^<>]*?\br=" + _QUOTE + rb"(\d{1,7})" + _QUOTE),
+        re.compile(rb"t=" + _QUOTE + rb"s" + _QUOTE + rb"[^<>]*>\s*(?:" + formula + rb"\s*)?" + value + rb"[^<>]*>([^<]*)<"),
+        re.compile(opening(b"c") + rb"([^<>]*?\bt=" + _QUOTE + rb"([be])" + _QUOTE + rb"[^<>]*)>"),
+        re.compile(
+            opening(b"c") + rb"([^<>]*)>\s*" + formula + rb"\s*(" + value + rb"[^<>]*/>|" + value
+            + rb"[^<>]*>([^<]*)</" + tag + rb"v>)?"
+        ),
+    )  # fmt: skip
+
+
+_RECALCULATED = re.compile(rb"\bfullCalcOnLoad=" + _QUOTE + rb"(?:1|true)" + _QUOTE)
 CELL_KINDS = {b"b": "boolean_cell", b"e": "error_cell"}
+DAMAGED = (
+    "keine lesbare Excel-Arbeitsmappe (.xlsx): die Datei ist beschädigt (Tabellenblatt {sheet}: {what}); bitte "
+    "die Meldung neu exportieren oder in Excel öffnen, speichern und erneut senden"
+)
 
 
 def _shared_strings(book: zipfile.ZipFile) -> int | None:
     """How many texts the workbook's shared-string table holds (None: it has none)."""
     name = next((n for n in book.namelist() if n.lower() == "xl/sharedstrings.xml"), None)
-    table = book.read(name) if name else None
-    return table.count(b"<si>") + table.count(b"<si ") + len(re.findall(rb":si[ >]", table)) if name else None
+    return len(re.findall(rb"<(?:[A-Za-z_][\w.-]{0,30}:)?si[\s/>]", book.read(name))) if name else None
 
 
-def _repeated(values: list[bytes]) -> bytes | None:
-    if len(set(values)) == len(values):
+def _recalculated(book: zipfile.ZipFile) -> bool:
+    """The workbook asks to be calculated when opened: its formulas' stored results are not theirs."""
+    try:
+        return bool(_RECALCULATED.search(book.read("xl/workbook.xml")))
+    except KeyError:
+        return False
+
+
+def _misplaced_cell(data: bytes, row_number: re.Pattern) -> str | None:
+    """A cell address given twice, in lower case, in a row the sheet has no element for or before
+    the row of the cell written before it, or a row number given twice or out of order (as "Zelle
+    A7" or "Zeile 7"); None when none is. (A cell's address is not matched with its own row element:
+    a loop over the cells costs more than the rest of the workbook's read; a file of Excel's is
+    compressed with a checksum, so such damage is a writer's, not the disk's.)"""
+    numbered = row_number.findall(data)
+    rows = list(map(int, numbered))
+    if rows != sorted(set(rows)):
+        return f"Zeile {next(r for i, r in enumerate(rows) if i and r <= rows[i - 1])}"
+    cells = _WHOLE_ADDRESS.findall(data)
+    numbers = _CELL_ROW.findall(data)
+    cell_rows = list(map(int, numbers))
+    if (
+        len(set(cells)) == len(cells)
+        and not _LOWER_CASE_ADDRESS.search(data)
+        and (not rows or set(numbers) <= set(numbered))
+        and cell_rows == sorted(cell_rows)
+    ):
         return None
     seen: set[bytes] = set()
-    return next(v for v in values if v in seen or seen.add(v))
+    for i, cell in enumerate(cells):  # only for the message
+        if (
+            cell in seen or not cell.isupper() or (rows and numbers[i] not in numbered)
+            or (i and cell_rows[i] < cell_rows[i - 1])
+        ):  # fmt: skip
+            return f"Zelle {cell.decode()}"
+        seen.add(cell)
+    return f"Zelle {cells[0].decode()}"
 
 
 def cell_kinds(
-    xml: bytes, strings: int | None, sheet: str
+    xml: bytes, strings: int | None, sheet: str, recalculated: bool = False
 ) -> Unreadable | dict[tuple[int, int], tuple[str, str]]:
     """A sheet's XML checked for what calamine reads without a word: damage (a shared-string index
-    out of range, a cell or row address given twice) as Unreadable; else the cells whose row is set
-    aside, by (Excel row, column index from 0): (kind, address)."""
-    damaged = "keine lesbare Excel-Arbeitsmappe (.xlsx): die Datei ist beschädigt"
-    indexes = _SHARED_INDEX.findall(xml)
+    out of range, a cell out of place) as Unreadable; else the cells whose row is set aside, by
+    (Excel row, column index from 0): (kind, address). ``recalculated``: the workbook is marked to
+    be calculated when opened."""
+    begins = _SHEET_DATA.search(xml)
+    data = xml[begins.start() : xml.rfind(b"sheetData>") + 1] if begins else b""
+    patterns = _patterns(begins.group(1) or b"" if begins else b"")
+    indexes = patterns.shared_index.findall(data)
     if indexes and (
-        not b"".join(indexes).isdigit() or not all(indexes) or max(map(int, indexes)) >= (strings or 0)
+        not all(indexes) or not b"".join(indexes).isdigit() or max(map(int, indexes)) >= (strings or 0)
     ):
         return Unreadable(
-            "unreadable", f"{damaged} (Tabellenblatt {sheet}: eine Zelle verweist auf keinen Text)"
+            "unreadable", DAMAGED.format(sheet=sheet, what="eine Zelle verweist auf keinen Text")
         )
-    for pattern, what in ((_CELL_ADDRESS, "Zelle"), (_ROW_NUMBER, "Zeile")):
-        if twice := _repeated(pattern.findall(xml)):
-            return Unreadable(
-                "unreadable",
-                f"{damaged} (Tabellenblatt {sheet}: {what} {twice.decode()} steht zweimal darin)",
-            )
-    kinds, found = {}, []
-    if _TYPED_MARK.search(xml):
-        found += [(attributes, CELL_KINDS[kind]) for attributes, kind in _TYPED_CELL.findall(xml)]
-    if b"<f" in xml or b":f" in xml:
-        found += [(attributes, "formula_without_value") for attributes in _FORMULA_ONLY.findall(xml)]
+    if misplaced := _misplaced_cell(data, patterns.row_number):
+        what = f"{misplaced} steht zweimal darin oder nicht an ihrem Platz"
+        return Unreadable("unreadable", DAMAGED.format(sheet=sheet, what=what))
+    found = []
+    if _TYPED_MARK.search(data):
+        found += [(attributes, CELL_KINDS[kind]) for attributes, kind in patterns.typed_cell.findall(data)]
+    if b"<f" in data or b":f" in data:
+        found += [
+            (attributes, "formula_without_value")
+            for attributes, stored, value in patterns.formula_cell.findall(data)
+            if recalculated or not stored or (not value and not _STRING_RESULT.search(attributes))
+        ]
+    kinds = {}
     for attributes, kind in found:
-        if address := _ADDRESS.search(attributes):
-            letters, row = address.group(1).decode(), int(address.group(2))
+        if address := _CELL_ADDRESS.search(b" " + attributes):
+            letters, row = address.group(1).decode().upper(), int(address.group(2))
             kinds[(row, _column_number(letters) - 1)] = (kind, f"{letters}{row}")
     return kinds
 
@@ -319,13 +395,13 @@ def _checked_sheets(content: bytes, wanted: tuple[str, ...]) -> Unreadable | dic
     """``cell_kinds`` of each wanted sheet (the ZIP's structure checked before: its parts fit)."""
     book = zipfile.ZipFile(io.BytesIO(content))
     try:
-        parts, strings = _sheet_parts(book), _shared_strings(book)
+        parts, strings, recalculated = _sheet_parts(book), _shared_strings(book), _recalculated(book)
         found = {sheet: book.read(parts[sheet]) for sheet in wanted if sheet in parts}
     except (KeyError, zipfile.BadZipFile, ValueError, OSError, EOFError):
         return {}  # no usable structure to check: calamine decides, under the limits
     kinds = {}
     for sheet, xml in found.items():
-        checked = cell_kinds(xml, strings, sheet)
+        checked = cell_kinds(xml, strings, sheet, recalculated)
         if isinstance(checked, Unreadable):
             return checked
         kinds[sheet] = checked

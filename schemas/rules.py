@@ -37,7 +37,7 @@ MESSAGES = {
     "end_before_start": "liegt vor dem Datum der Spalte {start}",
     "only_with": "nur zusammen mit {other} erlaubt",
     "needs": "verlangt auch {other}",
-    "part_of": "größer als {whole}, wovon die Zahl ein Teil ist (Spalten vertauscht?)",
+    "part_of": "größer als {whole}, wovon die Zahl ein Teil ist, oder {whole} fehlt (Spalten vertauscht?)",
     "gdb_step": "Grad der Behinderung muss leer sein oder 20 bis 100 in Zehnerschritten",
     "no_duplicate_row": "doppelte Zeile: gleich einer früheren Zeile der Datei (welcher: siehe Wert)",
     "one_version_per_file": "kommt in der Datei zweimal mit verschiedenen Angaben vor",
@@ -168,10 +168,13 @@ def only_with(data: PolarsData, *, other: str) -> pl.LazyFrame:
 def part_of(data: PolarsData, *, whole: str) -> pl.LazyFrame:
     """A count that is part of another column's count is at most that count (a mutation review: a
     bestand file whose headers elb and arbeitslose were swapped without their data loaded more
-    unemployed than employable recipients, with only a warning that the columns were reordered). A
-    value that is missing or no number passes: its own rule says so."""
-    part, total = (pl.col(column).cast(pl.Int64, strict=False) for column in (data.key, whole))
-    return _rows(part <= total)(data)
+    unemployed than employable recipients, with only a warning that the columns were reordered), and
+    a part other than 0 needs its whole. A part or a whole that is no number passes: its own rule
+    says so."""
+    part, total = (pl.col(column).cast(pl.Float64, strict=False) for column in (data.key, whole))
+    # a whole that is not empty but no number has a finding of its own
+    without_whole = pl.col(whole).is_null() & part.is_not_null() & (part != 0)
+    return _rows(~without_whole & ((part <= total) | total.is_null()))(data)
 
 
 @extensions.register_check_method(statistics=["other"])

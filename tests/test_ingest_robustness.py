@@ -348,6 +348,9 @@ def test_a_file_whose_last_line_has_no_line_break_is_rejected_as_possibly_cut(de
     )
     quoted.write_bytes(quoted.read_bytes() + b'2;04.01.2022;SVB;"Firma; zwei')  # cut inside quotes
     assert "abgeschnitten" in read_batch([quoted]).files[quoted.name].rejected_because
+    for tail in (b"\x1a", b" \xa0"):  # an old DOS end-of-file mark, blanks: no line
+        unended.write_bytes(whole + tail)
+        assert read_batch([unended]).valid["wfbm_personen"].height == with_break.valid["wfbm_personen"].height
     quiet = tmp_path / "wfbm_LWL-0101_2022-02_uebergaenge.csv"
     for ending in (b"", b"\r"):  # the header alone, cut before or between its CR and LF
         quiet.write_bytes(UEBERGAENGE_HEADER.encode("cp1252") + ending)
@@ -1055,13 +1058,17 @@ def test_cells_calamine_reads_without_a_word_are_findings(demo, tmp_path):
     cell = re.search(rb'<c r="F6"[^>]*>.*?</c>', sheet).group(0)  # the first person's PLZ
     for damage, words in (
         (b'<c r="F6" t="s"><v>1e3</v></c>', "keinen Text"),
+        (b"<c r='F6' t='s'><v xml:space=\"preserve\">99999</v></c>", "keinen Text"),
         (cell + cell, "F6 steht zweimal"),
+        (cell.replace(b'r="F6"', b'r="f6"'), "f6"),  # lower case: calamine put it elsewhere
+        (cell.replace(b'r="F6"', b'r="F5"'), "F5"),  # before the row of the cell written before it
     ):
         _, outcome = read(changed(cell, damage))
         assert outcome.rejected_because and "beschädigt" in outcome.rejected_because, damage
         assert words in outcome.rejected_because
     for odd, rule in (
         (b'<c r="F6"><f>SUMME(A1)</f></c>', "formula_without_value"),
+        (b'<c r="F6"><f>SUMME(A1)</f><v/></c>', "formula_without_value"),  # as openpyxl writes it
         (b'<c r="F6" t="b"><v>1</v></c>', "boolean_cell"),
         (b'<c r="F6" t="e"><v>#N/A</v></c>', "error_cell"),
     ):
@@ -1070,6 +1077,36 @@ def test_cells_calamine_reads_without_a_word_are_findings(demo, tmp_path):
         assert found.select("row", "column", "rule").rows() == [(6, "PLZ", rule)], found.rows()
         assert "Zelle F6" in found["message"][0]
         assert batch.valid["wfbm_personen"].height == loaded - 1 and outcome.rows_quarantined == 1
+
+    def elsewhere(name: str, data: bytes) -> bytes:  # Excel's own elements with addresses, legal
+        if name == "xl/worksheets/sheet1.xml":
+            return data.replace(
+                b"</sheetData>", b'</sheetData><cellWatches><cellWatch r="F6"/></cellWatches>'
+            )
+        return data.replace(b"</sst>", b"<si/></sst>") if name == "xl/sharedStrings.xml" else data
+
+    batch, outcome = read(_rewrite(clean, elsewhere))
+    assert not outcome.rejected_because and batch.valid["wfbm_personen"].height == loaded
+
+    def recalculated(name: str, data: bytes) -> bytes:  # xlsxwriter's formulas: 0 until Excel calculates
+        if name == "xl/workbook.xml":
+            return data.replace(b"</workbook>", b'<calcPr fullCalcOnLoad="1"/></workbook>')
+        return (
+            data.replace(cell, b'<c r="F6"><f>A1</f><v>0</v></c>')
+            if name == "xl/worksheets/sheet1.xml"
+            else data
+        )
+
+    batch, _ = read(_rewrite(clean, recalculated))
+    assert batch.findings.filter(pl.col("level") == "row")["rule"].to_list() == ["formula_without_value"]
+
+    # A name of "row " and "<c " runs without '>' made the patterns scan to the end from each start:
+    # 0.4 MB took minutes (the worker's time limit rejected the file). Now it is an over-long name.
+    name = re.search(rb'<c r="B6"[^>]*>.*?</c>', sheet).group(0)
+    long_name = b'<c r="B6" t="inlineStr"><is><t>' + b"row &lt;c " * 50_000 + b"</t></is></c>"
+    batch, outcome = read(changed(name, long_name))
+    assert not outcome.rejected_because
+    assert batch.findings.filter(pl.col("level") == "row").select("row", "rule").rows() == [(6, "max_length")]
 
 
 def test_a_count_larger_than_the_count_it_is_part_of_is_a_row_fault(demo, tmp_path):
