@@ -185,8 +185,8 @@ _SHEET_DATA = re.compile(rb"<([A-Za-z_][\w.-]{0,30}:)?sheetData\b")
 _QUOTE = rb"[\"']"
 _CELL_ADDRESS = re.compile(rb" r=" + _QUOTE + rb"([A-Za-z]{1,3})(\d{1,7})" + _QUOTE)
 _WHOLE_ADDRESS = re.compile(rb" r=" + _QUOTE + rb"([A-Za-z]{1,3}\d{1,7})" + _QUOTE)
-_CELL_ROW = re.compile(rb" r=" + _QUOTE + rb"[A-Za-z]{1,3}(\d{1,7})" + _QUOTE)
-_LOWER_CASE_ADDRESS = re.compile(rb" r=" + _QUOTE + rb"[A-Z]{0,2}[a-z]")
+_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
+_LOWER_CASE = re.compile(rb"[a-z]")
 _TYPED_MARK = re.compile(rb"t=" + _QUOTE + rb"[be]" + _QUOTE)
 _STRING_RESULT = re.compile(rb"\bt=" + _QUOTE + rb"str" + _QUOTE)
 
@@ -254,11 +254,14 @@ def _misplaced_cell(data: bytes, row_number: re.Pattern) -> str | None:
     if rows != sorted(set(rows)):
         return f"Zeile {next(r for i, r in enumerate(rows) if i and r <= rows[i - 1])}"
     cells = _WHOLE_ADDRESS.findall(data)
-    numbers = _CELL_ROW.findall(data)
+    if not cells:
+        return None
+    joined = b" ".join(cells)  # the addresses' rows, and their case, in whole-list operations
+    numbers = joined.translate(None, _LETTERS).split()
     cell_rows = list(map(int, numbers))
     if (
         len(set(cells)) == len(cells)
-        and not _LOWER_CASE_ADDRESS.search(data)
+        and not _LOWER_CASE.search(joined)
         and (not rows or set(numbers) <= set(numbered))
         and cell_rows == sorted(cell_rows)
     ):
