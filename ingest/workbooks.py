@@ -181,10 +181,10 @@ def _structure_problem(content: bytes, wanted: tuple[str, ...]) -> Unreadable | 
 # window's cell). No pattern scans past the next '<' or '>' from where it starts, so a crafted
 # sheet costs time in proportion to its size (a review made 43 KB take a minute before); most
 # start with a literal, which is searched fast: ~7 ms of a workshop's workbook (its read ~10 ms).
-_SHEET_DATA = re.compile(rb"<([A-Za-z_][\w.-]{0,30}:)?sheetData\b")
+_NAMESPACE = rb"[A-Za-z_][\w.-]{0,30}:"  # a tag's prefix (x:), as some writers put it
+_SHEET_DATA = re.compile(rb"<(" + _NAMESPACE + rb")?sheetData\b")
 _QUOTE = rb"[\"']"
-_CELL_ADDRESS = re.compile(rb" r=" + _QUOTE + rb"([A-Za-z]{1,3})(\d{1,7})" + _QUOTE)
-_WHOLE_ADDRESS = re.compile(rb" r=" + _QUOTE + rb"([A-Za-z]{1,3}\d{1,7})" + _QUOTE)
+_CELL_ADDRESS = re.compile(rb" r=" + _QUOTE + rb"([A-Za-z]{1,3}\d{1,7})" + _QUOTE)
 _LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
 _LOWER_CASE = re.compile(rb"[a-z]")
 _TYPED_MARK = re.compile(rb"t=" + _QUOTE + rb"[be]" + _QUOTE)
@@ -232,7 +232,7 @@ DAMAGED = (
 def _shared_strings(book: zipfile.ZipFile) -> int | None:
     """How many texts the workbook's shared-string table holds (None: it has none)."""
     name = next((n for n in book.namelist() if n.lower() == "xl/sharedstrings.xml"), None)
-    return len(re.findall(rb"<(?:[A-Za-z_][\w.-]{0,30}:)?si[\s/>]", book.read(name))) if name else None
+    return len(re.findall(rb"<(?:" + _NAMESPACE + rb")?si[\s/>]", book.read(name))) if name else None
 
 
 def _recalculated(book: zipfile.ZipFile) -> bool:
@@ -253,7 +253,7 @@ def _misplaced_cell(data: bytes, row_number: re.Pattern) -> str | None:
     rows = list(map(int, numbered))
     if rows != sorted(set(rows)):
         return f"Zeile {next(r for i, r in enumerate(rows) if i and r <= rows[i - 1])}"
-    cells = _WHOLE_ADDRESS.findall(data)
+    cells = _CELL_ADDRESS.findall(data)
     if not cells:
         return None
     joined = b" ".join(cells)  # the addresses' rows, and their case, in whole-list operations
@@ -308,9 +308,10 @@ def cell_kinds(
         ]
     kinds = {}
     for attributes, kind in found:
-        if address := _CELL_ADDRESS.search(b" " + attributes):
-            letters, row = address.group(1).decode().upper(), int(address.group(2))
-            kinds[(row, _column_number(letters) - 1)] = (kind, f"{letters}{row}")
+        if found_at := _CELL_ADDRESS.search(b" " + attributes):
+            address = found_at.group(1).decode().upper()
+            letters = address.rstrip("0123456789")
+            kinds[(int(address[len(letters) :]), _column_number(letters) - 1)] = (kind, address)
     return kinds
 
 
