@@ -430,18 +430,24 @@ _LINE_BREAK_IN_FIELD = (
 )
 
 
-def _joined_line_breaks(result: ReadResult, text: str, delimiter: str, width: int) -> str:
+def _joined_line_breaks(result: ReadResult, text: str, delimiter: str, table: str) -> str:
     """The text with each record whose quoted field holds a line break (legal CSV: Excel writes
     a cell's Alt+Enter so) on one line, the break read as a blank, with a warning naming the
     row and column. Rows are then counted by record, as Excel counts them: a break no longer
     split one record into two faulty lines and shifted every row number after it. Only a quote
     opened on one line and closed within a few lines, giving a whole record of the header's
-    width, is joined; any other stray quote stays a fault of its line."""
+    width, is joined; any other stray quote stays a fault of its line.
+
+    In a value that identifies a person (a number, a name, a birth date) the break becomes a
+    tab, which the plausibility checks set aside as a control character, as they do the same
+    cell of a workbook: "Mei" Alt+Enter "er" read as "Mei er" made another person."""
     if '"' not in text:
         return text
     lines = text.split("\n")
     if not any(line.count('"') % 2 for line in lines[1:]):
         return text
+    width, identifiers = len(SOURCE_TABLES[table].columns), set(SOURCE_TABLES[table].identifiers)
+    found_before = len(result.issues)
     joined, record_of = lines[:1], [1]  # record_of[line index]: the row its record is counted as
     header = _header(lines[0], delimiter)
     breaks = 0
@@ -457,15 +463,19 @@ def _joined_line_breaks(result: ReadResult, text: str, delimiter: str, width: in
         record = "\n".join(lines[index : end + 1])
         row = len(joined) + 1
         fields = next(csv.reader([record.removesuffix("\r")], delimiter=delimiter, quotechar='"'))
-        for column, value in zip(header, fields, strict=False):
-            if "\n" in value:
-                breaks += 1
-                if breaks <= ROWS_NAMED:
-                    message = _LINE_BREAK_IN_FIELD.format(lines=end - index + 1)
-                    result.note(row, column.strip(), "line_break_in_field", "warning", message)
-        # the breaks inside the record: each, with a CR before it, as one blank
+        keys = set()  # the fields, by position, whose break is a control character
+        for position, (column, value) in enumerate(zip(header, fields, strict=False)):
+            if "\n" not in value:
+                continue
+            if column.strip() in identifiers:
+                keys.add(position)
+                continue
+            breaks += 1
+            if breaks <= ROWS_NAMED:
+                message = _LINE_BREAK_IN_FIELD.format(lines=end - index + 1)
+                result.note(row, column.strip(), "line_break_in_field", "warning", message)
         closing = "\r" if record.endswith("\r") else ""
-        joined.append(re.sub(r"\r?\n", " ", record.removesuffix("\r")) + closing)
+        joined.append(_one_line(record.removesuffix("\r"), delimiter, keys) + closing)
         record_of.extend([row] * (end - index + 1))
         index = end + 1
     if len(joined) == len(lines):
@@ -474,12 +484,36 @@ def _joined_line_breaks(result: ReadResult, text: str, delimiter: str, width: in
         more = breaks - ROWS_NAMED
         result.note(None, None, "line_break_in_field", "warning",
                     f"{_LINE_BREAK_IN_FIELD.format(lines='mehreren')}: in {more} weiteren Feldern")  # fmt: skip
-    # what was found before the join (UTF-8 rows in a Windows-1252 file) by record, not by line
-    result.issues = [
+    # what was found before the join (UTF-8 rows in a Windows-1252 file) by record, not by line;
+    # the warnings above already name their record's row
+    result.issues[:found_before] = [
         replace(i, row=record_of[i.row - 1]) if i.row is not None and i.row <= len(record_of) else i
-        for i in result.issues
+        for i in result.issues[:found_before]
     ]
     return "\n".join(joined)
+
+
+def _one_line(record: str, delimiter: str, keys: set[int]) -> str:
+    """A record of several lines on one: each break (with a CR before it) a blank, in the fields
+    at the positions ``keys`` a tab. Fields are counted outside quotes (a quote inside a quoted
+    field is doubled, so toggling on each one keeps count)."""
+    if not keys:
+        return re.sub(r"\r?\n", " ", record)
+    out, position, quoted, index = [], 0, False, 0
+    while index < len(record):
+        char = record[index]
+        if char == '"':
+            quoted = not quoted
+        elif char == delimiter and not quoted:
+            position += 1
+        elif char == "\r" and record.startswith("\r\n", index):
+            index += 1  # the CR of a CRLF goes with its LF
+            char = "\n"
+        if char == "\n":
+            char = "\t" if position in keys else " "
+        out.append(char)
+        index += 1
+    return "".join(out)
 
 
 def _record_end(lines: list[str], start: int, delimiter: str, width: int) -> int | None:
@@ -565,7 +599,7 @@ def _read_csv(
     expected = SOURCE_TABLES[table].columns
     if not text.strip():
         return result.reject("empty_file", "leere Datei (keine Kopfzeile)")
-    text = _joined_line_breaks(result, text, dialect.delimiter, len(expected))
+    text = _joined_line_breaks(result, text, dialect.delimiter, table)
     text = text.removesuffix("\r")  # cut between CR and LF: a last line without its break
     text = _line_text(result, text)
     if text is None:

@@ -14,7 +14,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from hostile import UEBERGAENGE_HEADER, _rewrite, far_cell_workbook, lying_far_cell_workbook
+from hostile import (
+    UEBERGAENGE_HEADER,
+    WFBM_PERSONEN_HEADER,
+    _rewrite,
+    far_cell_workbook,
+    lying_far_cell_workbook,
+)
 
 from ingest import inbox as inbox_module
 from ingest import load as wh
@@ -307,6 +313,33 @@ def test_a_tab_or_line_break_in_a_key_is_a_row_fault_in_an_employer_not(tmp_path
     found = batch.findings.filter(level="row")
     assert found.select("row", "column", "rule").rows() == [(3, "Personennummer", "control_character")]
     assert batch.valid["wfbm_uebergaenge"]["Arbeitgeber"].to_list() == ["Firma", "Firma\tZwei"]
+
+
+def test_a_quoted_line_break_in_a_key_of_a_csv_is_a_row_fault_as_in_a_workbook(tmp_path):
+    """A CSV cell "Mei" Alt+Enter "er" (legal CSV: the line break quoted) loaded as the name
+    "Mei er", another person, with only a warning, where the same cell of a workbook sets its
+    row aside. Now a row fault in a value that identifies a person; an employer's name still
+    reads the break as a blank, with a warning. Each finding names its record's row: the
+    second record with a break was named by the first's row before."""
+    rest = "m;44137;05913;AB;01.01.2020;;;G;LWL;38,5"
+    personen = tmp_path / "wfbm_LWL-0101_2022-01_personen.csv"
+    rows = [f'1;"Mei\r\ner";Hans;01.02.1980;{rest}', f'2;Schulz;"Hans\nPeter";01.02.1981;{rest}',
+            f"3;Schulz;Hans;01.02.1982;{rest}"]  # fmt: skip
+    personen.write_bytes((f"{WFBM_PERSONEN_HEADER}\r\n" + "".join(f"{r}\r\n" for r in rows)).encode("cp1252"))
+    uebergaenge = tmp_path / "wfbm_LWL-0101_2022-01_uebergaenge.csv"
+    rows = ['1;03.01.2022;SVB;"Firma\r\nEins";44137;84.11;', '2;04.01.2022;SVB;"Firma\nZwei";44137;84.11;']
+    uebergaenge.write_bytes(
+        (f"{UEBERGAENGE_HEADER}\r\n" + "".join(f"{r}\r\n" for r in rows)).encode("cp1252")
+    )
+    batch = read_batch([personen, uebergaenge])
+    assert batch.findings.sort("file", "row").select("file", "row", "column", "rule", "level").rows() == [
+        (personen.name, 2, "Nachname", "control_character", "row"),
+        (personen.name, 3, "Vorname", "control_character", "row"),
+        (uebergaenge.name, 2, "Arbeitgeber", "line_break_in_field", "warning"),
+        (uebergaenge.name, 3, "Arbeitgeber", "line_break_in_field", "warning"),
+    ]
+    assert batch.valid["wfbm_personen"].select("_row", "Nachname").rows() == [(4, "Schulz")]
+    assert batch.valid["wfbm_uebergaenge"]["Arbeitgeber"].to_list() == ["Firma Eins", "Firma Zwei"]
 
 
 def test_a_file_whose_last_line_has_no_line_break_is_rejected_as_possibly_cut(demo, tmp_path):
