@@ -19,6 +19,7 @@ import os
 import re
 import struct
 import unicodedata
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -660,7 +661,7 @@ POOL_FROM = 12
 def partner_reports(jobs: list[tuple]) -> list[Report | NotRendered]:
     """``partner_report(*job)`` for every job, in order (see ``ReportRendering``)."""
     with ReportRendering(len(jobs)) as rendering:
-        return rendering.render(jobs).reports()
+        return list(rendering.render(jobs).reports())
 
 
 class ReportRendering:
@@ -696,10 +697,11 @@ class ReportRendering:
             self._pending = self._pool.map(_report_of, jobs, chunksize=chunks)
         return self
 
-    def reports(self) -> list[Report | NotRendered]:
+    def reports(self) -> Iterator[Report | NotRendered]:
+        """The reports in the jobs' order, each as soon as it is rendered."""
         if self._pending is None:
-            return [_report_of(job) for job in self.jobs]
-        return list(self._pending)
+            return (_report_of(job) for job in self.jobs)
+        return iter(self._pending)
 
     def __exit__(self, *_) -> None:
         if self._pool is not None:  # workers that got nothing to render are not waited for

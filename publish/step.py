@@ -160,20 +160,23 @@ def publish(
         }
         rendering.render([(p, c, s, r.through or c, status[p.id]) for p, c, s, r in changed])
         validator = _validator(changed, outbox) if validate else None
+        linkage = linkage_quality(con)
+        # Each partner is delivered as soon as its report is rendered, while the workers render
+        # the next ones (in the partners' order: a failed delivery stops the same ones as before).
         reports = rendering.reports()
-    pages = {p.id: report for (p, *_), report in zip(changed, reports, strict=True)}
-    linkage = linkage_quality(con)
-    held: list = []
-    for partner, chosen, sheets, ready in planned:
-        outcome = deliver(
-            partner, chosen, sheets, outbox, ready.through or chosen, validator, file_delay, linkage,
-            status.get(partner.id), pages.get(partner.id),
-        )  # fmt: skip
-        if outcome.status in ("delivered", "unchanged", "completed"):  # what the partner holds
-            held += sheets
-        if ready.waiting and period is None:
-            outcome = replace(outcome, message=f"{outcome.message}; {ready.waiting}")
-        outcomes.append(outcome)
+        renders = {p.id for p, *_ in changed}
+        held: list = []
+        for partner, chosen, sheets, ready in planned:
+            page = next(reports) if partner.id in renders else None
+            outcome = deliver(
+                partner, chosen, sheets, outbox, ready.through or chosen, validator, file_delay, linkage,
+                status.get(partner.id), page,
+            )  # fmt: skip
+            if outcome.status in ("delivered", "unchanged", "completed"):  # what the partner holds
+                held += sheets
+            if ready.waiting and period is None:
+                outcome = replace(outcome, message=f"{outcome.message}; {ready.waiting}")
+            outcomes.append(outcome)
     remember_suppressed(con, decision, held)
     _log(con, outcomes)
     return outcomes
