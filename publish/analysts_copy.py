@@ -355,7 +355,11 @@ def _describe(
         elif original == "employer_key":
             text = "The employer: an opaque code in the analysts' copy, its name in marts.dim_employers."
         elif original.endswith("_eur") and expression != f'"{original}"':
-            text = f"{text} Whole euros in the analysts' copy.".strip()
+            text = (
+                f"{text} In the analysts' copy rounded to whole euros (the warehouse keeps the cents): "
+                "a total, rounded from its exact sum, may differ from the sum of its rounded parts by a "
+                "few euros."
+            ).strip()
         if text:
             con.execute(f'comment on column {schema}.{table}."{name}" is {_literal(text)}')
 

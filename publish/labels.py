@@ -335,6 +335,9 @@ def _one_reason(kpi: str, text: str) -> str:
     if match := re.fullmatch(r"(\w+): (\d+) of (\d+) parts without a value", text):
         name, missing, parts = match.groups()
         return f"{header(kpi, name)}: Summe unvollständig ({missing} von {parts} Zeilen ohne Wert)"
+    if match := re.fullmatch(r"(\d+) of (\d+) parts: (.+)", text):
+        noted, parts, note = match.groups()
+        return f"in {noted} von {parts} Zeilen: {_one_reason(kpi, note)}"
     if text.startswith("no part has a value for "):
         names = text.removeprefix("no part has a value for ").split(", ")
         return "kein Teil hat einen Wert für " + ", ".join(header(kpi, name) for name in names)

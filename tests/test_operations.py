@@ -81,8 +81,9 @@ def test_k01_and_k02_say_which_file_is_overdue(calendar, never_sent, silent):
             "select year, missing_reason from kpi.k01_biap_quote where werkstatt_nr = ?", [quiet]
         ).fetchall()
     )
+    # no row for the year before it was recognised (an analysts' review: its missing figures had
+    # left the Landschaftsverband's and NRW's totals of that year without a value)
     assert reasons == {
-        year - 1: f"no personen snapshot for December {year - 1}",  # not recognised yet: nothing overdue
         year: f"no personen snapshot for December {year}: the personen file of {quiet} for {year}-12 is overdue "
         f"since {year + 1}-01-15",
     }

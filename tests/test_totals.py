@@ -54,12 +54,15 @@ def total_of(extract: KpiExtract, parts: list[dict]) -> dict:
 
 def note_of(extract: KpiExtract, rows: list[dict]) -> str | None:
     """A total's note: each count that sums only some of the KPI's own rows below it (NRW: all of
-    them), because the others have no value."""
+    them), because the others have no value; and how many of those rows carry a note of their own
+    (K11: a Kreis whose own Jobcenter sends nothing), which a total would otherwise hide."""
     notes = [
         f"{column}: {without} of {len(rows)} parts without a value"
         for column in extract.counts
         if 0 < (without := sum(r[column] is None for r in rows)) < len(rows)
     ]
+    if noted := sorted(r["note"] for r in rows if r.get("note")):
+        notes.append(f"{len(noted)} of {len(rows)} parts: {noted[0]}")
     return "; ".join(notes) or None
 
 
@@ -148,6 +151,10 @@ def test_total_rows_are_the_sums_of_their_parts(tables, kpi):
     assert any(row[extract.counts[0]] for row in found.values()), "the demo has totals with figures"
     if kpi in ("k02", "k14"):  # the demo's LVR-0205 sent no December 2023, most Jobcenters nothing
         assert any(row["note"] for row in found.values()), "the demo has totals of only some rows"
+    if kpi == "k11":  # most of the demo's Kreise have no Jobcenter of their own that delivers
+        assert any(
+            "parts: no data from the Kreis's own Jobcenter" in (row["note"] or "") for row in found.values()
+        )
 
 
 def _text(value: Fraction | float | None, decimals: bool) -> str:

@@ -23,9 +23,13 @@
       rates:        {rate: its SQL over the summed counts}, e.g. percent('numerator', 'denominator')
       means:        {mean: [cases, sum, its SQL over the summed cases and sum]}
       own_landschaftsverband: the KPI table's own landschaftsverband column says whose a row is
+      part_notes:   the KPI's rows have a `note` that qualifies their counts (K11: a Kreis whose own
+                    Jobcenter sends nothing counts only other Jobcenters' customers): a total says how
+                    many of its parts carry it ("N of M parts: <note>"), else it reads as complete
 -#}
 {% macro kpi_totals(
-    kpi, grain, period, counts, count_types={}, rates={}, means={}, own_landschaftsverband=false
+    kpi, grain, period, counts, count_types={}, rates={}, means={}, own_landschaftsverband=false,
+    part_notes=false
 ) -%}
 with parts as (
     select
@@ -54,40 +58,44 @@ with parts as (
 
 landschaftsverband_summed as (
     {{ _kpi_totals_summed(
-        'parts', "'landschaftsverband'", 'part_landschaftsverband', period, counts, count_types, rates, means
+        'parts', "'landschaftsverband'", 'part_landschaftsverband', period, counts, count_types, rates, means,
+        part_notes=part_notes
     ) }}
 ),
 
 landschaftsverband_totals as (
-    {{ _kpi_totals_rated('landschaftsverband_summed', period, counts, rates, means) }}
+    {{ _kpi_totals_rated('landschaftsverband_summed', period, counts, rates, means, part_notes) }}
 ),
 {%- endif %}
 
 nrw_summed as (
     {{ _kpi_totals_summed(
         'parts' if grain == 'landschaftsverband' else 'landschaftsverband_totals',
-        "'nrw'", "'NRW'", period, counts, count_types, rates, means, of_totals=grain != 'landschaftsverband'
+        "'nrw'", "'NRW'", period, counts, count_types, rates, means, of_totals=grain != 'landschaftsverband',
+        part_notes=part_notes
     ) }}
 ),
 
 nrw_totals as (
-    {{ _kpi_totals_rated('nrw_summed', period, counts, rates, means) }}
+    {{ _kpi_totals_rated('nrw_summed', period, counts, rates, means, part_notes) }}
 )
 {%- if grain == 'jobcenter' %},
 
 peer_group_summed as (
     {{ _kpi_totals_summed(
-        'parts', "'vergleichsgruppe'", 'part_vergleichsgruppe', period, counts, count_types, rates, means
+        'parts', "'vergleichsgruppe'", 'part_vergleichsgruppe', period, counts, count_types, rates, means,
+        part_notes=part_notes
     ) }}
 ),
 
 peer_group_totals as (
-    {{ _kpi_totals_rated('peer_group_summed', period, counts, rates, means) }}
+    {{ _kpi_totals_rated('peer_group_summed', period, counts, rates, means, part_notes) }}
 )
 {%- endif %}
 
 {%- set carried -%}
     _base_parts{% for column in counts %}, _{{ column }}_base_missing{% endfor %}
+    {%- if part_notes %}, _parts_noted, _part_note{% endif %}
 {%- endset %}
 
 {%- if grain != 'landschaftsverband' %}
@@ -106,7 +114,9 @@ select * exclude ({{ carried }}) from peer_group_totals
 {#- One level's sums: per region and period, the counts, the parts without a rate, the means' sums;
     and, carried up from the KPI's own rows (of_totals: rows that are totals themselves), how many
     rows are below and how many of them have no value for each count. -#}
-{% macro _kpi_totals_summed(rows, level, region, period, counts, count_types, rates, means, of_totals=false) -%}
+{% macro _kpi_totals_summed(
+    rows, level, region, period, counts, count_types, rates, means, of_totals=false, part_notes=false
+) -%}
     select
         {{ level }} as level,
         {{ region }} as region,
@@ -124,6 +134,10 @@ select * exclude ({{ carried }}) from peer_group_totals
         {%- for rate in rates %}
             count(*) filter (where {{ rate }} is null) as {{ rate }}_parts_missing,
         {%- endfor %}
+        {%- if part_notes %}
+            {{ 'sum(_parts_noted)' if of_totals else 'count(note)' }} as _parts_noted,
+            min({{ '_part_note' if of_totals else 'note' }}) as _part_note,
+        {%- endif %}
         {%- for mean, (cases, total, _) in means.items() %}
             {#- sums of money in whole cents: a sum of doubles depends on the order of its parts -#}
             case
@@ -138,7 +152,7 @@ select * exclude ({{ carried }}) from peer_group_totals
 
 
 {#- One level's rows: the rates and means recomputed from the sums, and why a figure is missing. -#}
-{% macro _kpi_totals_rated(summed, period, counts, rates, means) -%}
+{% macro _kpi_totals_rated(summed, period, counts, rates, means, part_notes=false) -%}
     select
         level,
         region,
@@ -151,6 +165,10 @@ select * exclude ({{ carried }}) from peer_group_totals
             {{ column }},
             _{{ column }}_base_missing,
         {%- endfor %}
+        {%- if part_notes %}
+            _parts_noted,
+            _part_note,
+        {%- endif %}
         {%- for rate, expression in rates.items() %}
             case when {{ rate }}_parts_missing = 0 then {{ expression }} end as {{ rate }},
         {%- endfor %}
@@ -182,6 +200,11 @@ select * exclude ({{ carried }}) from peer_group_totals
                         || ' parts without a value'
                 end
             {%- endfor %}
+            {%- if part_notes %},
+                case
+                    when _parts_noted > 0 then _parts_noted || ' of ' || _base_parts || ' parts: ' || _part_note
+                end
+            {%- endif %}
         ), '') as note
     from {{ summed }}
 {%- endmacro %}

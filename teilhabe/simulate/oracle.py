@@ -71,6 +71,12 @@ class Oracle:
 
     # --- workshops ----------------------------------------------------------------------------
 
+    def _recognised_by(self, year: int) -> list[str]:
+        """The workshops of a year's KPI rows: those recognised by its 31 December (a workshop
+        recognised later has no figures for it, and no total waits for them)."""
+        end = dt.date(year, 12, 31)
+        return [nr for nr in self.w.workshops["werkstatt_nr"] if self.recognised[nr] <= end]
+
     def _has_snapshot(self, nr: str, d: int) -> bool:
         month = month_of(*_year_month(d))
         return (
@@ -109,7 +115,7 @@ class Oracle:
             counts[nr] = (counts[nr][0], b)
         return {
             nr: (counts.get(nr, (0, 0)) if self._has_snapshot(nr, d) else None)
-            for nr in self.w.workshops["werkstatt_nr"]
+            for nr in self._recognised_by(year)
         }
 
     def _overdue_december(self, nr: str, year: int) -> str:
@@ -171,8 +177,8 @@ class Oracle:
                         "denominator": c[0] if c else None,
                         "value": _fmt(value),
                         "rank": ranks[nr],
-                        "value_prev_year": _fmt(prev[1][nr]) if prev else None,
-                        "rank_prev_year": prev[2][nr] if prev else None,
+                        "value_prev_year": _fmt(prev[1].get(nr)) if prev else None,
+                        "rank_prev_year": prev[2].get(nr) if prev else None,
                         "missing_reason": None
                         if c
                         else _no_snapshot(year) + self._overdue_december(nr, year),
@@ -186,7 +192,7 @@ class Oracle:
             base = self.ab_and_biap(year - 1) if year - 1 >= self.w.first_year else {}
             counted = self.transitions_in(year).group_by("werkstatt_nr").len()
             counts = dict(counted.iter_rows())
-            for nr in self.w.workshops["werkstatt_nr"]:
+            for nr in self._recognised_by(year):
                 ab = base.get(nr)
                 n = counts.get(nr, 0) if self._sent_transitions(nr) else None
                 value = rate(n, ab[0]) if ab and n is not None else None
@@ -225,7 +231,7 @@ class Oracle:
                 for nr, n, b in t.group_by("werkstatt_nr").agg(pl.len(), pl.col("back").sum()).iter_rows()
             }
             provisional = self.last_month < month_of(year + 1, 12)
-            for nr in self.w.workshops["werkstatt_nr"]:
+            for nr in self._recognised_by(year):
                 n, b = counts.get(nr, (0, 0)) if self._sent_transitions(nr) else (None, None)
                 reason = None
                 if n is None:
