@@ -136,12 +136,20 @@ def dbt_errors(error: Exception) -> str:
     return (f"{len(failed)} dbt nodes failed: " if failed else "") + summary[:300]
 
 
+PARSED_FROM = "partial_parse.project"  # beside the saved parse: the project folder it was made of
+
+
 def restore_partial_parse(state: Path, run_target: Path) -> None:
     """Start from this data home's last parse (dbt re-parses the whole project, ~3 s, when the
-    state was written for another project path or profile); on the first run, from the parse
-    Dagster prepared. Copied here rather than by dagster-dbt, which would keep the repository's
-    file mode: the data home stays private."""
+    state was written for another profile); on the first run, from the parse Dagster prepared.
+    A parse made of the project in another folder (a new release directory) is not used: dbt
+    re-parsed only the files that changed and kept the others' paths, and every build failed at
+    a seed of the old folder (an operator review). Copied here rather than by dagster-dbt, which
+    would keep the repository's file mode: the data home stays private."""
     saved = state / "partial_parse.msgpack"
+    marker = state / PARSED_FROM
+    if saved.exists() and (not marker.exists() or marker.read_text() != str(dbt_project.project_dir)):
+        return
     if not saved.exists():
         saved = dbt_project.project_dir / dbt_project.target_path / "partial_parse.msgpack"
     if saved.exists():
@@ -157,6 +165,7 @@ def keep_partial_parse(run_target: Path, state: Path) -> None:
         temporary = saved.with_suffix(f".{os.getpid()}.tmp")
         shutil.copyfile(written, temporary)
         os.replace(temporary, saved)
+        (state / PARSED_FROM).write_text(str(dbt_project.project_dir))
 
 
 def prune_run_targets(state: Path, keep: int) -> None:

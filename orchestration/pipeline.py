@@ -234,12 +234,19 @@ def run_digest(home: DataHome) -> PipelineResult:
 
 def _result(result: dg.ExecuteInProcessResult, warnings: tuple[str, ...]) -> PipelineResult:
     def summary(name: str) -> str:
-        found = [
-            event.event_specific_data.materialization.metadata[name].value
-            for event in result.all_events
-            if event.event_type_value == "ASSET_MATERIALIZATION"
-            and name in event.event_specific_data.materialization.metadata
-        ]
+        """A step's summary line from its materialisation's metadata, or, where the step
+        materialised nothing (a run that found nothing new, a period without data), from its
+        check's: the operator hears of it either way."""
+        found = []
+        for event in result.all_events:
+            if event.event_type_value == "ASSET_MATERIALIZATION":
+                metadata = event.event_specific_data.materialization.metadata
+            elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+                metadata = event.event_specific_data.metadata
+            else:
+                continue
+            if name in metadata:
+                found.append(metadata[name].value)
         return found[0] if found else ""
 
     materialized = sum(1 for event in result.all_events if event.event_type_value == "ASSET_MATERIALIZATION")

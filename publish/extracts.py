@@ -632,7 +632,7 @@ def in_scope(table: pl.DataFrame, partner, extract: KpiExtract) -> pl.Series:
     Jobcenter or Kreis list its own Kreise' rows — in a table of Jobcenters with the totals they
     compare themselves with (``comparisons``) — the statewide initiative everything."""
     if partner.statewide:
-        return pl.Series([True] * table.height)
+        return pl.repeat(True, table.height, dtype=pl.Boolean, eager=True)  # typed also when empty
     if partner.landschaftsverband:
         return table["_landschaftsverband"] == partner.landschaftsverband
     own = table.select(

@@ -204,7 +204,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     result = run_publish(home, args.partner or [], args.period)
     print(result.summary())
-    print(f"extracts        {home.outbox}/<partner>/{args.period}/latest")
+    if result.materialized:  # else nothing was written, and the summary says why
+        print(f"extracts        {home.outbox}/<partner>/{args.period}/latest")
     return 0 if result.success else 1
 
 

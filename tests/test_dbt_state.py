@@ -43,3 +43,23 @@ def test_docs_dev_and_run_in_both_orders(spec_dir, tmp_path):
     _step(docs, env)
     assert (REPO / "dbt_project" / "target" / "docs" / "index.html").exists()
     assert (home / "dbt" / "partial_parse.msgpack").exists(), "the runs keep their dbt state in the data home"
+
+
+def test_a_parse_of_the_project_in_another_folder_is_not_restored(tmp_path):
+    """An operator review moved the code to a new release folder and changed one model: dbt
+    re-parsed that file only, kept the seeds' paths of the old folder, and every build failed at
+    a seed until someone deleted the saved parse. A parse is restored only into the project folder
+    it was made of; a data home's own parse is kept with the folder's name."""
+    from orchestration.dbt import PARSED_FROM, dbt_project, keep_partial_parse, restore_partial_parse
+
+    state, run = tmp_path / "dbt", tmp_path / "dbt" / "build-1"
+    run.mkdir(parents=True)
+    (run / "partial_parse.msgpack").write_bytes(b"parse of this folder")
+    keep_partial_parse(run, state)
+    assert (state / PARSED_FROM).read_text() == str(dbt_project.project_dir)
+    restore_partial_parse(state, tmp_path / "next")
+    assert (tmp_path / "next" / "partial_parse.msgpack").read_bytes() == b"parse of this folder"
+
+    (state / PARSED_FROM).write_text("/srv/teilhabe/release-41/dbt_project")
+    restore_partial_parse(state, tmp_path / "moved")
+    assert not (tmp_path / "moved" / "partial_parse.msgpack").exists(), "dbt parses the whole project"

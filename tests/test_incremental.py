@@ -256,6 +256,7 @@ def test_a_run_with_nothing_new_or_changed_does_nothing(demo_home, demo, tmp_pat
     ingest. A new file, a duplicate's absence of news, and an operator's decision tell apart."""
     from ingest.run_state import nothing_to_do
     from orchestration.definitions import defs
+    from orchestration.pipeline import _result
 
     root = tmp_path / "home"
     shutil.copytree(demo_home["root"], root, symlinks=True, ignore=shutil.ignore_patterns("dagster"))
@@ -273,7 +274,13 @@ def test_a_run_with_nothing_new_or_changed_does_nothing(demo_home, demo, tmp_pat
     shutil.copy2(demo / name, inbox / name)  # the same bytes uploaded again: a duplicate, no news
     os.utime(inbox / name)
     assert not nothing_to_do(warehouse, inbox, decisions), "a file the warehouse has not seen is work"
-    _run(root, inbox)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("pipeline").execute_in_process(
+            instance=instance, resources={"data_home": DataHomeResource(root=str(root), inbox_dir=str(inbox))}
+        )
+    assert result.success and not result.get_asset_materialization_events()
+    # the console says what became of the file (an operator review: it said nothing at all)
+    assert "1 duplicates" in _result(result, ()).summary().split("\n")[1]
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute(
             "select status from ops.delivery_log order by delivery_id desc limit 1"

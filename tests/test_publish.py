@@ -29,7 +29,7 @@ from publish.extracts import EXTRACTS, LINKS, comparisons, decide, link_keys, pa
 from publish.files import Sheet, csv_bytes, neutralise, write_xlsx
 from publish.outbox import deliver
 from publish.partners import load_partners
-from publish.periods import period_of_partition
+from publish.periods import partition_of_period, period_of_partition
 from publish.step import publish
 from publish.validation import validate_delivery
 
@@ -615,6 +615,17 @@ def test_the_period_partitions_show_what_was_delivered(demo_home, copy_home):
         assert result.success
         yearly = dg.AssetKey(["outbox", "periods", "yearly"])
         assert "2019" not in instance.get_materialized_partitions(yearly), "no data, not materialised"
+        # a quarter without data: the statewide partner's empty table had failed the step (an
+        # operator review: "Materialize missing" turned the quarterly asset red)
+        _, quarter = partition_of_period("2021-Q1")
+        result = defs.resolve_job_def("publish_quarterly").execute_in_process(
+            instance=instance,
+            resources={"data_home": DataHomeResource(root=str(copy_home))},
+            partition_key=quarter,
+        )
+        assert result.success
+        quarterly = dg.AssetKey(["outbox", "periods", "quarterly"])
+        assert quarter not in instance.get_materialized_partitions(quarterly), "no data, not materialised"
 
 
 def test_a_report_that_fails_blocks_only_its_partner(copy_home, monkeypatch):

@@ -48,7 +48,8 @@ class DataHomeResource(dg.ConfigurableResource):
         except duckdb.IOException as error:
             if "Could not set lock" not in str(error):
                 raise
-            holder = re.search(r"held in (.*?)\. See", str(error))
+            # the process and its PID only, not DuckDB's hint to open read-only (a reader blocks too)
+            holder = re.search(r"held in (.*?\(PID \d+\))", str(error))
             raise dg.Failure(
                 f"the warehouse is open in another process ({holder[1] if holder else 'unknown'}): a "
                 "session on warehouse.duckdb, even a read-only one, keeps every run from writing it. "

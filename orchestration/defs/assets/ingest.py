@@ -11,7 +11,7 @@ import time
 import dagster as dg
 import polars as pl
 
-from ingest.identify import Delivery
+from ingest.identify import Delivery, identify, intended_name
 from ingest.inbox import display_name
 from ingest.load import ingest
 from ingest.pseudonymise import load_key
@@ -103,11 +103,17 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResourc
                     asset_key=asset_key,
                     check_name="contract",
                     passed=True,
-                    metadata={"findings": "no new file"},
+                    metadata={
+                        "findings": "no new file",
+                        "run_summary": f"{report.summary()}: nothing new or changed",
+                    },
                 )
             return
+        # A held file (a workshop the registers do not know yet) is no rejection: it is loaded once
+        # its register arrives (ops.held_deliveries); its finding shows as a warning.
         findings = con.execute(
-            "select q.file_name, q.source_row, q.source_table, q.column_name, q.rule, q.level, q.message, "
+            "select q.file_name, q.source_row, q.source_table, q.column_name, q.rule, "
+            "case when d.status = 'held' then 'warning' else q.level end as level, q.message, "
             "d.format, d.part from ops.quarantine q join ops.delivery_log d using (delivery_id) where d.run_id = ?",
             [context.run.run_id],
         ).pl()
@@ -192,16 +198,25 @@ def _warn_files_with_findings(context: dg.AssetExecutionContext, con) -> None:
 
 
 def _with_fed_tables(findings: pl.DataFrame) -> pl.DataFrame:
-    """Each finding with the landing tables its file feeds (an unidentified file: every table), so
-    that a file-level finding shows under each of them."""
-    kinds = findings.select("format", "part").unique()
+    """Each finding with the landing tables its file feeds, so that a file-level finding shows
+    under each of them. A file whose name is no agreed one feeds the tables of the name it was
+    most likely meant to have ("Kopie von wfbm_..._uebergaenge (1).csv": the Übergänge), and every
+    table only where none can be told (before, every table's check failed for a workshop's copy)."""
+    kinds = findings.select("format", "part", "file_name").unique()
     feeds = [
-        list(Delivery("", fmt, None, part, "").tables) if fmt else list(SOURCE_TABLES)
-        for fmt, part in kinds.iter_rows()
+        list(Delivery("", fmt, None, part, "").tables) if fmt else _meant_tables(name)
+        for fmt, part, name in kinds.iter_rows()
     ]
     fed = kinds.with_columns(pl.Series("feeds", feeds, dtype=pl.List(pl.String)))
     # joined, not a Python call per finding (a file whose every row fails has millions)
-    return findings.join(fed, on=["format", "part"], how="left", nulls_equal=True, maintain_order="left")
+    return findings.join(
+        fed, on=["format", "part", "file_name"], how="left", nulls_equal=True, maintain_order="left"
+    )
+
+
+def _meant_tables(name: str) -> list[str]:
+    meant = identify(intended_name(name) or "")
+    return list(meant.tables) if isinstance(meant, Delivery) else list(SOURCE_TABLES)
 
 
 def _markdown(frame: pl.DataFrame) -> str:

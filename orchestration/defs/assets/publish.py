@@ -56,8 +56,14 @@ def _publish(context, data_home: DataHomeResource, partners: list[str], kind: st
     if kind is not None and not any(o.status in (*HELD, "blocked") for o in outcomes):
         # Nothing of this period exists or was attempted: the partition stays unmaterialised.
         reasons = "; ".join(f"{o.partner}: {o.message}" for o in outcomes) or "no partner of this kind"
+        context.log.info(f"nothing published for {period}: {reasons}")
         yield dg.AssetCheckResult(
-            check_name="gx_validation", passed=True, metadata={"nothing_to_validate": reasons}
+            check_name="gx_validation",
+            passed=True,
+            metadata={
+                "nothing_to_validate": reasons,
+                "extracts_summary": f"nothing published for {period}: {reasons}",
+            },
         )
         return
     if kind is None:
