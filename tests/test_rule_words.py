@@ -78,7 +78,12 @@ def _snapshots(personen: Path) -> dict[str, bytes]:
         month(7): header + b";Nachname\r\n",
         month(8): lines(*rows[:5], _changed(rows[5], Vorname="A" * 10_001)),
         month(9): lines(rows[0] + b";zu viel", _changed(rows[1], Nachname='O"Neill'), *rows[2:30]),
-        month(10): lines(_changed(rows[0], Nachname='"Meier\r\nSchulz"'), *rows[1:30]),  # Alt+Enter
+        # Alt+Enter in a name (a control character there) and in a code (read as a blank, a warning)
+        month(10): lines(
+            _changed(rows[0], Nachname='"Meier\r\nSchulz"'),
+            _changed(rows[1], Kostentraeger='"LW\r\nL"'),
+            *rows[2:30],
+        ),
         month(11): content.removesuffix(b"\r\n"),
         month(12): lines(*(_changed(row, Geschlecht="x") for row in rows[:2])),
         f"wfbm_{sender}_2099-01_personen.csv": content,
