@@ -1,7 +1,7 @@
 -- Every contact of an employer with the system, by Kreis and year, keyed by the same-employer
 -- rule: placements of a workshop in the Kreis (in a monthly file of Y), transitions from it (Datum
 -- in Y), Budget für Arbeit cases from it (active in Y), and SB/GL integrations by the Kreis'
--- Jobcenter (in Y).
+-- Jobcenter (in Y). An employer's industry is dim_employers' (from every fact), not a contact's.
 with years as (
     select distinct year from {{ ref('int_workshop_years') }}
 ),
@@ -19,8 +19,7 @@ placements as (
         workshops.kreisschluessel,
         years.year,
         'placement' as contact,
-        placements.employer_name,
-        placements.industry_wz
+        placements.employer_name
     from {{ ref('stg_wfbm__placements') }} as placements
     inner join workshops on placements.werkstatt_nr = workshops.werkstatt_nr
     inner join years on left(placements.month, 4) = cast(years.year as varchar)
@@ -31,8 +30,7 @@ transitions as (
         workshops.kreisschluessel,
         transitions.transition_year as year,
         'transition' as contact,
-        transitions.employer_name,
-        transitions.industry_wz
+        transitions.employer_name
     from {{ ref('int_transitions_deduplicated') }} as transitions
     inner join workshops on transitions.werkstatt_nr = workshops.werkstatt_nr
 ),
@@ -42,8 +40,7 @@ budget_cases as (
         cases.origin_kreisschluessel as kreisschluessel,
         years.year,
         'budget_fuer_arbeit' as contact,
-        cases.employer_name,
-        cast(null as varchar) as industry_wz
+        cases.employer_name
     from {{ ref('fct_budget_fuer_arbeit_cases') }} as cases
     inner join years
         on
@@ -57,8 +54,7 @@ integrations as (
         integrations.jobcenter as kreisschluessel,
         extract(year from integrations.integration_date) as year,
         'integration' as contact,
-        integrations.employer_name,
-        integrations.industry_wz
+        integrations.employer_name
     from {{ ref('stg_jc__integrations') }} as integrations
     inner join {{ ref('fct_integration_months') }} as months
         on
@@ -83,6 +79,5 @@ select
     year,
     contact,
     {{ employer_key('employer_name') }} as employer_key,
-    employer_name,
-    industry_wz
+    employer_name
 from contacts

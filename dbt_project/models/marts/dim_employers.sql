@@ -2,46 +2,26 @@
 -- (a workshop's placements and transitions, Budget für Arbeit cases, Jobcenter integrations and
 -- measures), so that each fact's employer_key finds its name here. Before, only the employers K13
 -- counts were here (int_employer_contacts), and an inner join lost the others' facts.
+{#- each fact that names an employer: (model, kind of contact, its WZ column or none, its date) -#}
+{%- set facts = [
+    ('fct_placement_spells', 'placement', 'industry_wz', 'start_date'),
+    ('fct_transitions', 'transition', 'industry_wz', 'transition_date'),
+    ('fct_budget_fuer_arbeit_cases', 'budget_fuer_arbeit', none, 'start_date'),
+    ('fct_integrations', 'integration', 'industry_wz', 'integration_date'),
+    ('fct_measure_spells', 'measure', none, 'start_date'),
+] %}
+
 with contacts as (
-    select
-        employer_key,
-        employer_name,
-        industry_wz,
-        'placement' as contact,
-        start_date as seen_on
-    from {{ ref('fct_placement_spells') }}
-    union all
-    select
-        employer_key,
-        employer_name,
-        industry_wz,
-        'transition' as contact,
-        transition_date as seen_on
-    from {{ ref('fct_transitions') }}
-    union all
-    select
-        employer_key,
-        employer_name,
-        cast(null as varchar) as industry_wz,
-        'budget_fuer_arbeit' as contact,
-        start_date as seen_on
-    from {{ ref('fct_budget_fuer_arbeit_cases') }}
-    union all
-    select
-        employer_key,
-        employer_name,
-        industry_wz,
-        'integration' as contact,
-        integration_date as seen_on
-    from {{ ref('fct_integrations') }}
-    union all
-    select
-        employer_key,
-        employer_name,
-        cast(null as varchar) as industry_wz,
-        'measure' as contact,
-        start_date as seen_on
-    from {{ ref('fct_measure_spells') }}
+    {%- for model, contact, industry, seen_on in facts %}
+        select
+            employer_key,
+            employer_name,
+            {{ industry or 'cast(null as varchar)' }} as industry_wz,
+            '{{ contact }}' as contact,
+            {{ seen_on }} as seen_on
+        from {{ ref(model) }}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 )
 
 -- the latest spelling and WZ, the greater on one day: the same on every build
