@@ -13,7 +13,9 @@ ones, decide links, form clusters and give each a stable ``person_id``.
 4. ``linkage.person_ids``: each cluster keeps the id most of its nodes had (a new delivery adds
    people or joins records to known people, it never renumbers them); a split or merge is logged
    in ``linkage.person_id_changes``.
-5. ``ops.linkage_review`` (pairs between the thresholds, no values) and ``ops.linkage_metrics``.
+5. ``ops.linkage_review`` (pairs between the thresholds, no values), its persons' ids in
+   ``linkage.persons_in_review`` (the KPIs that count them say they may change), and
+   ``ops.linkage_metrics``.
 
 Splink works in an in-memory DuckDB of its own: its scratch tables never reach the warehouse.
 """
@@ -78,6 +80,9 @@ create table if not exists ops.linkage_review (
     kreis varchar, werkstatt varchar
 );
 alter table ops.linkage_review add column if not exists werkstatt varchar;
+-- the persons of the pairs in review and the source of the record across: the figures that
+-- count them may still change (the KPIs' notes); ids only, for the warehouse build
+create table if not exists linkage.persons_in_review (person_id bigint, source_table_across varchar);
 create table if not exists ops.linkage_metrics (
     measured_at timestamp, run_id varchar, records bigint, new_records bigint, persons bigint,
     pairs_scored bigint, links_accepted bigint, pairs_in_review bigint, decisions bigint,
@@ -177,7 +182,10 @@ def link_persons(
     last = con.execute(
         "select decisions_sha256 from ops.linkage_metrics order by measured_at desc limit 1"
     ).fetchone()
-    if not report.new_records and not retrain and last and last[0] == decisions_sha:
+    if (
+        not report.new_records and not retrain and last and last[0] == decisions_sha
+        and not _review_persons_missing(con)
+    ):  # fmt: skip
         report.persons = con.execute("select count(distinct person_id) from linkage.person_ids").fetchone()[0]
         report.model = "unchanged: no new record, no new decision"
         report.seconds = time.perf_counter() - started
@@ -574,12 +582,34 @@ def _review(con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame, seal_key: b
         """,
         [LOWER_THRESHOLD, UPPER_THRESHOLD],
     )
+    con.execute("delete from linkage.persons_in_review")
+    con.execute(
+        """
+        insert into linkage.persons_in_review
+        with sides as (
+            select record_id_l as record_id, source_table_r as source_table_across from ops.linkage_review
+            union all
+            select record_id_r, source_table_l from ops.linkage_review
+        )
+        select distinct ids.person_id, sides.source_table_across
+        from sides
+        join _band_records records on records.record_id = sides.record_id
+        join linkage.person_ids ids on ids.source_table = records.source_table and ids.local_key = records.local_key
+        """
+    )
     con.unregister("_decided")
     con.unregister("_band_records")
     accepted = con.execute(
         "select count(*) from linkage.pairs where match_probability >= ?", [UPPER_THRESHOLD]
     ).fetchone()[0]
     return accepted, con.execute("select count(*) from ops.linkage_review").fetchone()[0]
+
+
+def _review_persons_missing(con: duckdb.DuckDBPyConnection) -> bool:
+    """A data home whose review queue predates ``linkage.persons_in_review``: fill it once."""
+    return con.execute(
+        "select exists(from ops.linkage_review) and not exists(from linkage.persons_in_review)"
+    ).fetchone()[0]
 
 
 def _metrics(

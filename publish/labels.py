@@ -131,6 +131,10 @@ COLUMNS: dict[tuple[str, str], Column] = {
                                                       "in einem Monat arbeitslos beim Jobcenter gemeldet war."),
     ("k10", "denominator"): Column("Übergänge", "Übergänge mit Datum im Jahr J."),
     ("k10", "value"): Column("Übergang, dann arbeitslos (%)", _RATE),
+    ("k10", "note"): Column("Hinweis", "Wenn Datensätze einer Person mit Übergang noch auf die Prüfung ihrer "
+                                       "Verknüpfung mit Kundinnen und Kunden eines Jobcenters warten: „danach "
+                                       "arbeitslos“ kann höher sein. Bei der Summenzeile: in wie vielen Zeilen "
+                                       "darüber das gilt."),
     # K11 Vom Jobcenter in die Werkstatt
     ("k11", "entrants"): Column("Eintritte Werkstatt (Personen)", "Personen, die im Jahr J in eine Werkstatt "
                                                                   "des Kreises eintraten."),
@@ -138,8 +142,11 @@ COLUMNS: dict[tuple[str, str], Column] = {
                                                              "Eintritt Kunden eines Jobcenters waren."),
     ("k11", "note"): Column("Hinweis", "Bei einem Kreis, dessen Jobcenter keine Daten liefert: „davon vom "
                                        "Jobcenter“ zählt nur Kundinnen und Kunden der Jobcenter, die liefern, und ist "
-                                       "damit eine Untergrenze. Bei Summenzeilen: welche Spalten nur einen Teil der "
-                                       "Zeilen darüber enthalten (Summe unvollständig)."),
+                                       "damit eine Untergrenze. Ebenso, wenn Datensätze eingetretener Personen noch "
+                                       "auf die Prüfung ihrer Verknüpfung mit Kundinnen und Kunden eines Jobcenters "
+                                       "warten: „davon vom Jobcenter“ kann höher sein. Bei Summenzeilen: in wie vielen "
+                                       "Zeilen darüber ein Hinweis steht, und welche Spalten nur einen Teil der Zeilen "
+                                       "darüber enthalten (Summe unvollständig)."),
     # K12 Abgleich Leistungsdokumentation
     ("k12", "measure"): Column("Merkmal", "Beschäftigte AB 31.12., BiAp 31.12., Übergänge, davon Budget für Arbeit."),
     ("k12", "reported"): Column("laut Leistungsdokumentation", "Die Zahl, die der Landschaftsverband meldet."),
@@ -335,6 +342,13 @@ def _one_reason(kpi: str, text: str) -> str:
     if match := re.fullmatch(r"(\w+): (\d+) of (\d+) parts without a value", text):
         name, missing, parts = match.groups()
         return f"{header(kpi, name)}: Summe unvollständig ({missing} von {parts} Zeilen ohne Wert)"
+    if match := re.fullmatch(
+        r"record pairs with Jobcenter customers await review: (\w+) may be higher", text
+    ):
+        return (
+            "Datensätze warten auf die Prüfung ihrer Verknüpfung mit Kundinnen und Kunden eines Jobcenters: "
+            f"„{header(kpi, match.group(1))}“ kann höher sein"
+        )
     if match := re.fullmatch(r"(\d+) of (\d+) parts: (.+)", text):
         noted, parts, note = match.groups()
         return f"in {noted} von {parts} Zeilen: {_one_reason(kpi, note)}"

@@ -94,3 +94,66 @@ def test_k14_on_errors_against_the_oracle(errors_home, demo_with_errors, quality
     for column in ("ab_persons", "biap_persons"):
         moved = (joined[column].cast(pl.Int64) - joined[f"{column}_w"].cast(pl.Int64)).abs().sum()
         assert moved <= wrong_links, (column, moved, wrong_links)
+
+
+def test_figures_counting_a_person_in_review_say_they_may_change(errors_home):
+    """A pair waiting for the operator's review between a workshop person and a Jobcenter customer
+    may, accepted, add a Jobcenter customer to K10's and K11's counts: the rows counting that person
+    say so (linkage.md §4), and so do the totals above them, in German for the partners. Found here
+    from the review queue itself, not from the table the warehouse reads."""
+    from linkage.stage import RECORD_ID
+    from publish.labels import reason
+
+    in_review = {
+        row[0]
+        for row in errors_home.execute(
+            f"""
+            with records as (
+                select {RECORD_ID} as record_id, source_table, local_key from linkage.person_records
+            ),
+            sides as (
+                select record_id_l as record_id, source_table_r as across from ops.linkage_review
+                union all select record_id_r, source_table_l from ops.linkage_review
+            )
+            select distinct ids.person_id
+            from sides
+            join records using (record_id)
+            join linkage.person_ids ids using (source_table, local_key)
+            where sides.across = 'jc_kunden'
+            """
+        ).fetchall()
+    }
+    assert in_review, "the inbox with errors leaves a pair between a workshop and a Jobcenter to review"
+    entered = errors_home.execute(
+        """
+        select distinct w.kreisschluessel, year(m.entry_date), m.person_id
+        from marts.fct_workshop_memberships m
+        join marts.dim_workshops w on w.werkstatt_nr = m.werkstatt_nr and w.is_current
+        """
+    ).fetchall()
+    left = errors_home.execute(
+        "select distinct landschaftsverband, transition_year, person_id from marts.fct_transitions "
+        "where landschaftsverband is not null"
+    ).fetchall()
+    text = "record pairs with Jobcenter customers await review"
+    for table, counted, keys in (
+        ("k11_jobcenter_in_werkstatt", entered, "kreisschluessel, year"),
+        ("k10_uebergang_dann_arbeitslos", left, "landschaftsverband, year"),
+    ):
+        expected = {(area, year) for area, year, person in counted if person in in_review}
+        noted = set(
+            errors_home.execute(
+                f"select {keys} from kpi.{table} where contains(coalesce(note, ''), ?)", [text]
+            ).fetchall()
+        )
+        assert noted == expected, table
+        if table.startswith("k11"):
+            assert expected, "the pair's workshop person entered a workshop in the data"
+    totals = errors_home.execute(
+        "select note from kpi.k11_jobcenter_in_werkstatt_totals where level = 'nrw' and contains(note, ?)",
+        [text],
+    ).fetchall()
+    assert totals, "NRW's K11 total counts the Kreise whose figure may change"
+    german = reason("k11", totals[0][0])
+    assert "Zeilen: Datensätze warten auf die Prüfung ihrer Verknüpfung" in german
+    assert "„davon vom Jobcenter“ kann höher sein" in german and "record" not in german

@@ -6,6 +6,7 @@ zero (exact fractions here, not the SQL macro), a mean the summed subsidies over
 
 from __future__ import annotations
 
+from collections import Counter
 from fractions import Fraction
 from math import floor
 
@@ -54,15 +55,16 @@ def total_of(extract: KpiExtract, parts: list[dict]) -> dict:
 
 def note_of(extract: KpiExtract, rows: list[dict]) -> str | None:
     """A total's note: each count that sums only some of the KPI's own rows below it (NRW: all of
-    them), because the others have no value; and how many of those rows carry a note of their own
-    (K11: a Kreis whose own Jobcenter sends nothing), which a total would otherwise hide."""
+    them), because the others have no value; and, for each note those rows carry ("; " between a
+    row's notes: K11, a Kreis whose own Jobcenter sends nothing; K10 and K11, record pairs waiting
+    for review), how many of them carry it, which a total would otherwise hide."""
     notes = [
         f"{column}: {without} of {len(rows)} parts without a value"
         for column in extract.counts
         if 0 < (without := sum(r[column] is None for r in rows)) < len(rows)
     ]
-    if noted := sorted(r["note"] for r in rows if r.get("note")):
-        notes.append(f"{len(noted)} of {len(rows)} parts: {noted[0]}")
+    noted = Counter(note for r in rows if r.get("note") for note in r["note"].split("; "))
+    notes += [f"{noted[note]} of {len(rows)} parts: {note}" for note in sorted(noted)]
     return "; ".join(notes) or None
 
 

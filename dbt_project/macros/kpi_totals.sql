@@ -24,8 +24,9 @@
       means:        {mean: [cases, sum, its SQL over the summed cases and sum]}
       own_landschaftsverband: the KPI table's own landschaftsverband column says whose a row is
       part_notes:   the KPI's rows have a `note` that qualifies their counts (K11: a Kreis whose own
-                    Jobcenter sends nothing counts only other Jobcenters' customers): a total says how
-                    many of its parts carry it ("N of M parts: <note>"), else it reads as complete
+                    Jobcenter sends nothing counts only other Jobcenters' customers; K10, K11: record
+                    pairs wait for review): a total says, for each of the notes ("; " between them),
+                    how many of its parts carry it ("N of M parts: <note>"), else it reads as complete
 -#}
 {% macro kpi_totals(
     kpi, grain, period, counts, count_types={}, rates={}, means={}, own_landschaftsverband=false,
@@ -95,7 +96,7 @@ peer_group_totals as (
 
 {%- set carried -%}
     _base_parts{% for column in counts %}, _{{ column }}_base_missing{% endfor %}
-    {%- if part_notes %}, _parts_noted, _part_note{% endif %}
+    {%- if part_notes %}, _part_notes{% endif %}
 {%- endset %}
 
 {%- if grain != 'landschaftsverband' %}
@@ -135,8 +136,12 @@ select * exclude ({{ carried }}) from peer_group_totals
             count(*) filter (where {{ rate }} is null) as {{ rate }}_parts_missing,
         {%- endfor %}
         {%- if part_notes %}
-            {{ 'sum(_parts_noted)' if of_totals else 'count(note)' }} as _parts_noted,
-            min({{ '_part_note' if of_totals else 'note' }}) as _part_note,
+            {#- every note of every row below, once per row that has it -#}
+            {%- if of_totals %}
+                flatten(list(_part_notes) filter (where _part_notes is not null)) as _part_notes,
+            {%- else %}
+                flatten(list(string_split(note, '; ')) filter (where note is not null)) as _part_notes,
+            {%- endif %}
         {%- endif %}
         {%- for mean, (cases, total, _) in means.items() %}
             {#- sums of money in whole cents: a sum of doubles depends on the order of its parts -#}
@@ -166,8 +171,7 @@ select * exclude ({{ carried }}) from peer_group_totals
             _{{ column }}_base_missing,
         {%- endfor %}
         {%- if part_notes %}
-            _parts_noted,
-            _part_note,
+            _part_notes,
         {%- endif %}
         {%- for rate, expression in rates.items() %}
             case when {{ rate }}_parts_missing = 0 then {{ expression }} end as {{ rate }},
@@ -201,9 +205,14 @@ select * exclude ({{ carried }}) from peer_group_totals
                 end
             {%- endfor %}
             {%- if part_notes %},
-                case
-                    when _parts_noted > 0 then _parts_noted || ' of ' || _base_parts || ' parts: ' || _part_note
-                end
+                list_aggregate(
+                    list_transform(
+                        list_sort(list_distinct(_part_notes)),
+                        lambda part_note: len(list_filter(_part_notes, lambda noted: noted = part_note))
+                        || ' of ' || _base_parts || ' parts: ' || part_note
+                    ),
+                    'string_agg', '; '
+                )
             {%- endif %}
         ), '') as note
     from {{ summed }}

@@ -1,6 +1,8 @@
 -- K10 Übergang, dann arbeitslos: transitions in Y whose person is a Jobcenter customer registered
 -- unemployed in any month whose Stichtag lies within 365 days after the Datum / transitions in Y
 -- * 100; provisional until the Jobcenter data reaches 31.12.Y + 365 days. Grain: Landschaftsverband, year.
+-- Where a transition's person has a record pair with a Jobcenter customer waiting for the
+-- operator's review, a note says the numerator may be higher (as K11's note: whatever it counts).
 with transitions as (
     select
         landschaftsverband,
@@ -36,12 +38,19 @@ flagged as (
     from transitions
 ),
 
+in_review as (
+    select person_id
+    from {{ ref('dim_persons') }}
+    where in_review_with_jobcenters
+),
+
 counted as (
     select
         landschaftsverband,
         year,
         count(*) as transitions,
-        count(*) filter (where unemployed_after) as unemployed_after
+        count(*) filter (where unemployed_after) as unemployed_after,
+        count(*) filter (where person_id in (select in_review.person_id from in_review)) as waiting_for_review
     from flagged
     group by landschaftsverband, year
 ),
@@ -72,7 +81,11 @@ select
     coalesce(counted.transitions, 0) as denominator,
     {{ percent('counted.unemployed_after', 'counted.transitions') }} as value,
     coalesce(jobcenter_data.loaded_until < make_date(grain.year, 12, 31) + 365, true) as is_provisional,
-    case when coalesce(counted.transitions, 0) = 0 then 'no transitions in the year' end as missing_reason
+    case when coalesce(counted.transitions, 0) = 0 then 'no transitions in the year' end as missing_reason,
+    case
+        when counted.waiting_for_review > 0
+            then 'record pairs with Jobcenter customers await review: numerator may be higher'
+    end as note
 from grain
 cross join jobcenter_data
 left join counted on grain.landschaftsverband = counted.landschaftsverband and grain.year = counted.year

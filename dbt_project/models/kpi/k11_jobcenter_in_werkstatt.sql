@@ -3,7 +3,10 @@
 -- provisional where the loaded Jobcenter data does not reach that far back. Grain: Kreis of the
 -- workshop, year. Only customers of Jobcenters that deliver can count: where the Kreis's own
 -- Jobcenter sent nothing for Y and the two years before, a note says so (else "0 from the
--- Jobcenter" reads as a finding about it).
+-- Jobcenter" reads as a finding about it). Where an entrant has a record pair with a Jobcenter
+-- customer waiting for the operator's review, a note says the count may be higher (linkage.md §4:
+-- quality is part of every figure); whether the entrant counts already, it does not say: a note
+-- that depended on the counts would tell a reader about suppressed ones.
 with entries as (
     select distinct
         workshops.kreisschluessel,
@@ -48,12 +51,19 @@ per_person as (
     group by kreisschluessel, year, person_id
 ),
 
+in_review as (
+    select person_id
+    from {{ ref('dim_persons') }}
+    where in_review_with_jobcenters
+),
+
 counted as (
     select
         kreisschluessel,
         year,
         count(*) as entrants,
-        count(*) filter (where from_jobcenter) as from_jobcenter
+        count(*) filter (where from_jobcenter) as from_jobcenter,
+        count(*) filter (where person_id in (select in_review.person_id from in_review)) as waiting_for_review
     from per_person
     group by kreisschluessel, year
 ),
@@ -105,10 +115,17 @@ select
     coalesce(counted.from_jobcenter, 0) as from_jobcenter,
     coalesce(make_date(grain.year, 1, 1) - 730 < jobcenter_data.loaded_from, true) as is_provisional,
     cast(null as varchar) as missing_reason,
-    case
-        when own_jobcenter.kreisschluessel is null  -- also over 0 entrants: never beside some only
-            then 'no data from the Kreis''s own Jobcenter: only customers of delivering Jobcenters count'
-    end as note
+    nullif(concat_ws(
+        '; ',
+        case
+            when own_jobcenter.kreisschluessel is null  -- also over 0 entrants: never beside some only
+                then 'no data from the Kreis''s own Jobcenter: only customers of delivering Jobcenters count'
+        end,
+        case
+            when counted.waiting_for_review > 0
+                then 'record pairs with Jobcenter customers await review: from_jobcenter may be higher'
+        end
+    ), '') as note
 from grain
 cross join jobcenter_data
 left join counted on grain.kreisschluessel = counted.kreisschluessel and grain.year = counted.year

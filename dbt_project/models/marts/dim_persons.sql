@@ -4,7 +4,8 @@
 -- appearances, ~300,000 records at NRW 5 years; the workshops' and Jobcenters' records
 -- incrementally in int_person_source_records, the few Budget für Arbeit cases here), then joined
 -- to their person. A person's records seen on the same day may disagree: then the larger value is
--- taken, the same on every build.
+-- taken, the same on every build. Whether a record pair of the person waits for the operator's
+-- review, and against which source: the figures counting the person may change (K10, K11).
 with records as (
     select
         source_table,
@@ -34,6 +35,16 @@ with records as (
         max(start_date) as last_seen_on
     from {{ ref('stg_lv__budget_fuer_arbeit_cases') }}
     group by case_key
+),
+
+in_review as (
+    select
+        person_id,
+        bool_or(source_table_across = 'wfbm_personen') as with_workshops,
+        bool_or(source_table_across = 'jc_kunden') as with_jobcenters,
+        bool_or(source_table_across = 'lv_budget_fuer_arbeit') as with_landschaftsverband
+    from {{ ref('stg_linkage__persons_in_review') }}
+    group by person_id
 )
 
 select
@@ -49,10 +60,14 @@ select
     bool_or(records.source_table = 'jc_kunden') as known_to_jobcenters,
     bool_or(records.source_table = 'lv_budget_fuer_arbeit') as known_to_landschaftsverband,
     min(records.first_seen_on) as first_seen_on,
-    max(records.last_seen_on) as last_seen_on
+    max(records.last_seen_on) as last_seen_on,
+    coalesce(any_value(in_review.with_workshops), false) as in_review_with_workshops,
+    coalesce(any_value(in_review.with_jobcenters), false) as in_review_with_jobcenters,
+    coalesce(any_value(in_review.with_landschaftsverband), false) as in_review_with_landschaftsverband
 from records
 inner join {{ ref('dim_person_records') }} as person_records
     on
         records.source_table = person_records.source_table
         and records.local_key = person_records.local_key
+left join in_review on person_records.person_id = in_review.person_id
 group by person_records.person_id

@@ -50,11 +50,26 @@ def _into_run_log(log: dg.DagsterLogManager) -> Iterator[None]:
             logger.handlers, logger.propagate = handlers, propagate
 
 
-@dg.asset(
-    key=["linkage", "person_ids"],
-    group_name="linkage",
-    kinds={"duckdb", "splink"},
-    deps=[LANDING_KEYS[table] for table in PERSON_TABLES],
+@dg.multi_asset(
+    name="linkage__person_ids",  # the step's name, as before the second table (the console's stages)
+    specs=[
+        dg.AssetSpec(
+            ["linkage", "person_ids"],
+            group_name="linkage",
+            kinds={"duckdb", "splink"},
+            deps=[LANDING_KEYS[table] for table in PERSON_TABLES],
+            description="Each source-local person's stable person_id: Fellegi-Sunter linkage (Splink) on the "
+            "keyed encodings, the exact person key and the operator's decisions (linkage.md §3)",
+        ),
+        dg.AssetSpec(
+            ["linkage", "persons_in_review"],
+            group_name="linkage",
+            kinds={"duckdb"},
+            deps=[LANDING_KEYS[table] for table in PERSON_TABLES],
+            description="The persons whose record pairs wait for the operator's review (ids only): the KPIs "
+            "that count them say they may change (K10, K11)",
+        ),
+    ],
     pool=WAREHOUSE_POOL,
     check_specs=[
         dg.AssetCheckSpec(
@@ -64,8 +79,6 @@ def _into_run_log(log: dg.DagsterLogManager) -> Iterator[None]:
             description="No pair of person records waits for clerical review (`teilhabe linkage review`)",
         )
     ],
-    description="Each source-local person's stable person_id: Fellegi-Sunter linkage (Splink) on the "
-    "keyed encodings, the exact person key and the operator's decisions (linkage.md §3)",
 )
 def person_ids(context: dg.AssetExecutionContext, data_home: DataHomeResource):
     settings = data_home.settings()
@@ -78,13 +91,23 @@ def person_ids(context: dg.AssetExecutionContext, data_home: DataHomeResource):
     with data_home.connect() as con, _into_run_log(context.log):
         report = link_persons(con, decisions, seal_key, run_id=context.run.run_id)
         waiting = con.execute("select count(*) from ops.linkage_review").fetchone()[0]
-        # its data version: the same people under the same ids leave the warehouse in sync
+        # their data versions: the same people under the same ids leave the warehouse in sync
         version = con.execute(
             "select md5(count(*)::varchar || ' ' || coalesce(sum(hash(source_table, local_key, person_id)), 0)::varchar) "
             "from linkage.person_ids"
         ).fetchone()[0]
+        in_review = con.execute(
+            "select count(distinct person_id), md5(count(*)::varchar || ' ' || "
+            "coalesce(sum(hash(person_id, source_table_across)), 0)::varchar) from linkage.persons_in_review"
+        ).fetchone()
     context.log.info(report.summary())
     yield dg.MaterializeResult(
+        asset_key=["linkage", "persons_in_review"],
+        data_version=dg.DataVersion(in_review[1]),
+        metadata={"persons": in_review[0]},
+    )
+    yield dg.MaterializeResult(
+        asset_key=["linkage", "person_ids"],
         data_version=dg.DataVersion(version),
         metadata={
             "records": report.records,
@@ -98,6 +121,7 @@ def person_ids(context: dg.AssetExecutionContext, data_home: DataHomeResource):
         },
     )
     yield dg.AssetCheckResult(
+        asset_key=["linkage", "person_ids"],
         check_name="review_queue",
         passed=waiting == 0,
         severity=dg.AssetCheckSeverity.WARN,  # the figures hold without them; each one is a person missed
