@@ -262,7 +262,7 @@ def complete_table(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> tuple
         return frame, {}
     if (
         "note" not in frame.columns
-    ):  # the totals' notes: a count summing only some rows (K10, K11 have their own)
+    ):  # the totals' notes: a count summing only some rows (K10, K11, K14 have their own)
         frame = frame.with_columns(pl.lit(None, pl.String).alias("note"))
     table = pl.concat([frame, _load_totals(con, extract, frame)], how="vertical")
     order = pl.col("level").replace_strict({"landschaftsverband": 1, PEER_GROUP: 2, "nrw": 3}, default=0)

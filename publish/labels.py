@@ -175,6 +175,11 @@ COLUMNS: dict[tuple[str, str], Column] = {
                                                                          "des Kreises im Dezember (K06)."),
     ("k14", "sb_gl_integration_months"): Column("SB/GL-Integrationsmonate", "Integrationsmonate von SB und "
                                                                             "GL im Jahr J."),
+    ("k14", "note"): Column("Hinweis", "Wenn Datensätze von Beschäftigten noch auf die Prüfung ihrer Verknüpfung "
+                                       "mit Beschäftigten anderer Werkstätten warten (sind es dieselben Personen, "
+                                       "zählen sie einmal): „Beschäftigte AB“ und „BiAp“ können niedriger sein. Bei "
+                                       "Summenzeilen: in wie vielen Zeilen darüber das gilt, und welche Spalten nur "
+                                       "einen Teil der Zeilen darüber enthalten (Summe unvollständig)."),
     ("k14", "k07_december"): Column("Integrationsquote SB/GL Dezember (%)", "Die Integrationsquote SB/GL (K07) "
                                                                             "für den Dezember des Jahres."),
 }  # fmt: skip
@@ -343,11 +348,20 @@ def _one_reason(kpi: str, text: str) -> str:
         name, missing, parts = match.groups()
         return f"{header(kpi, name)}: Summe unvollständig ({missing} von {parts} Zeilen ohne Wert)"
     if match := re.fullmatch(
-        r"record pairs with Jobcenter customers await review: (\w+) may be higher", text
+        r"record pairs with (Jobcenter customers|workshop persons) await review: (\w+(?: and \w+)*) may be (higher|lower)",
+        text,
     ):
+        whom, names, direction = match.groups()
+        names = " und ".join(f"„{header(kpi, name)}“" for name in names.split(" and "))
+        whom = (
+            "Kundinnen und Kunden eines Jobcenters"
+            if whom.startswith("Jobcenter")
+            else "Beschäftigten anderer Werkstätten"
+        )
+        can = "können" if " und " in names else "kann"
         return (
-            "Datensätze warten auf die Prüfung ihrer Verknüpfung mit Kundinnen und Kunden eines Jobcenters: "
-            f"„{header(kpi, match.group(1))}“ kann höher sein"
+            f"Datensätze warten auf die Prüfung ihrer Verknüpfung mit {whom}: {names} {can} "
+            f"{'höher' if direction == 'higher' else 'niedriger'} sein"
         )
     if match := re.fullmatch(r"(\d+) of (\d+) parts: (.+)", text):
         noted, parts, note = match.groups()

@@ -6,13 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
+from dbt_cli import dbt_build
 
 from orchestration.defs.resources import DataHomeResource
 
@@ -113,28 +112,11 @@ def test_only_changed_months_were_recomputed(two_phases):
     assert built["2024-11"] > phase_one, "and so are the new months"
 
 
-def _dbt_build(warehouse: Path, *arguments: str) -> None:
-    dbt = Path(sys.executable).with_name("dbt")
-    project = Path(__file__).resolve().parents[1] / "dbt_project"
-    env = {**os.environ, "TEILHABE_WAREHOUSE": str(warehouse)}
-    command = [
-        str(dbt),
-        "build",
-        *arguments,
-        "--quiet",
-        "--project-dir",
-        str(project),
-        "--profiles-dir",
-        str(project),
-    ]
-    subprocess.run(command, check=True, env=env, cwd=project)
-
-
 def test_incremental_equals_a_full_rebuild(two_phases):
     root, _ = two_phases
     full = root / "full_rebuild.duckdb"
     shutil.copy2(root / "warehouse.duckdb", full)
-    _dbt_build(full, "--full-refresh")
+    dbt_build(full, "--full-refresh")
     con = duckdb.connect()
     con.execute(f"attach '{root / 'warehouse.duckdb'}' as incremental (read_only)")
     con.execute(f"attach '{full}' as rebuilt (read_only)")
@@ -178,7 +160,7 @@ def test_a_table_built_before_its_model_was_incremental_is_rebuilt_whole_once(tw
             "update intermediate.int_workshop_stichtag_counts set ab_persons = -1"
         )  # as old code left it
         newest = con.execute("select max(delivery_id) from ops.delivery_log").fetchone()[0]
-    _dbt_build(upgraded, "--select", "int_workshop_stichtag_counts")
+    dbt_build(upgraded, "--select", "int_workshop_stichtag_counts")
     with duckdb.connect(str(upgraded), read_only=True) as con:
         rebuilt = con.execute("select * from intermediate.int_workshop_stichtag_counts").pl()
     assert rebuilt["delivered_through"].unique().to_list() == [newest]

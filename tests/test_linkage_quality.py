@@ -157,3 +157,44 @@ def test_figures_counting_a_person_in_review_say_they_may_change(errors_home):
     german = reason("k11", totals[0][0])
     assert "Zeilen: Datensätze warten auf die Prüfung ihrer Verknüpfung" in german
     assert "„davon vom Jobcenter“ kann höher sein" in german and "record" not in german
+
+
+def test_k14_says_its_persons_may_be_fewer_where_two_workshops_records_wait(errors_home, tmp_path):
+    """A pair of two workshops' persons waiting for review may be one person, counted twice in AB:
+    K14's row of the Kreis where such a person lives in December says its persons may be lower, the
+    other rows do not, and the totals count the rows. The inbox has no such pair: one is put in
+    the linkage stage's table of a copy of the warehouse, and dbt builds the figures again."""
+    from dbt_cli import dbt_build
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(
+        errors_home.execute("select path from duckdb_databases() where not internal").fetchone()[0], warehouse
+    )
+    con = duckdb.connect(str(warehouse))
+    kreis, year, person = con.execute(
+        """
+        select p.residence_kreisschluessel, cast(left(p.month, 4) as integer), r.person_id
+        from intermediate.int_work_area_persons p
+        join marts.dim_person_records r on r.source_table = 'wfbm_personen' and r.local_key = p.person_local_key
+        join kpi.k14_regionaluebersicht k
+            on k.kreisschluessel = p.residence_kreisschluessel and k.year = cast(left(p.month, 4) as integer)
+        where right(p.month, 2) = '12' and k.ab_persons is not null
+        order by all limit 1
+        """
+    ).fetchone()
+    con.execute("delete from linkage.persons_in_review")
+    con.execute("insert into linkage.persons_in_review values (?, 'wfbm_personen')", [person])
+    con.close()
+    dbt_build(warehouse, "--select", "dim_persons", "k14_regionaluebersicht", "k14_regionaluebersicht_totals")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    text = "record pairs with workshop persons await review: ab_persons and biap_persons may be lower"
+    noted = con.execute(
+        "select kreisschluessel, year from kpi.k14_regionaluebersicht where note = ?", [text]
+    ).fetchall()
+    totals = con.execute(
+        "select region from kpi.k14_regionaluebersicht_totals where year = ? and note like ?",
+        [year, f"%1 of % parts: {text}%"],
+    ).fetchall()
+    con.close()
+    assert set(noted) == {(kreis, year)}
+    assert {region for (region,) in totals} >= {"NRW"} and len(totals) == 2  # its Landschaftsverband and NRW

@@ -6,7 +6,9 @@
 -- file, no Jobcenter data) is missing with its reason, never 0; so are the persons in AB and on BiAp
 -- of a Kreis where a workshop whose December snapshot is missing had residents in its latest
 -- snapshot of the year (they would be left out: Wuppertal's 12 instead of ~270). A year whose
--- December is not in yet is provisional.
+-- December is not in yet is provisional. Where a person counted in AB has a record pair with
+-- another workshop's person waiting for the operator's review (accepted, the two would count once),
+-- a note says the persons in AB and on BiAp may be lower.
 with years as (
     select distinct year from {{ ref('int_workshop_years') }}
 ),
@@ -80,11 +82,20 @@ residence_at_exit as (
     from {{ ref('int_transition_residences') }}
 ),
 
+in_review as (
+    select person_id
+    from {{ ref('dim_persons') }}
+    where in_review_with_workshops
+),
+
 ab_counts as (
     select
         kreisschluessel,
         year,
-        count(distinct person_id) as ab_persons
+        count(distinct person_id) as ab_persons,
+        count(distinct person_id) filter (
+            where person_id in (select in_review.person_id from in_review)
+        ) as waiting_for_review
     from december_persons
     group by kreisschluessel, year
 ),
@@ -113,6 +124,7 @@ workshop_side as (
         regions.kreisschluessel,
         years.year,
         coalesce(ab_counts.ab_persons, 0) as ab_persons,
+        coalesce(ab_counts.waiting_for_review, 0) as waiting_for_review,
         coalesce(biap_counts.biap_persons, 0) as biap_persons,
         coalesce(transition_counts.transitions, 0) as transitions
     from {{ ref('dim_regions') }} as regions
@@ -206,7 +218,13 @@ select
             when k07_december.k07_december is null
                 then 'K07 for December: ' || coalesce(k07_december.k07_missing_reason, 'no value')
         end
-    ), '') as missing_reason
+    ), '') as missing_reason,
+    case
+        when
+            workshop_decembers.year is not null and december_gaps.kreisschluessel is null
+            and workshop_side.waiting_for_review > 0
+            then 'record pairs with workshop persons await review: ab_persons and biap_persons may be lower'
+    end as note
 from workshop_side
 inner join regions on workshop_side.kreisschluessel = regions.kreisschluessel
 left join workshop_decembers on workshop_side.year = workshop_decembers.year
