@@ -24,7 +24,7 @@
       means:        {mean: [cases, sum, its SQL over the summed cases and sum]}
       own_landschaftsverband: the KPI table's own landschaftsverband column says whose a row is
       part_notes:   the KPI's rows have a `note` that qualifies their counts (K11: a Kreis whose own
-                    Jobcenter sends nothing counts only other Jobcenters' customers; K10, K11: record
+                    Jobcenter sends nothing counts only other Jobcenters' customers; K10, K11, K14: record
                     pairs wait for review): a total says, for each of the notes ("; " between them),
                     how many of its parts carry it ("N of M parts: <note>"), else it reads as complete
 -#}

@@ -5,7 +5,7 @@
 -- incrementally in int_person_source_records, the few Budget für Arbeit cases here), then joined
 -- to their person. A person's records seen on the same day may disagree: then the larger value is
 -- taken, the same on every build. Whether a record pair of the person waits for the operator's
--- review, and against which source: the figures counting the person may change (K10, K11).
+-- review, and against which source: the figures counting the person may change (K10, K11, K14).
 with records as (
     select
         source_table,

@@ -67,7 +67,7 @@ def _into_run_log(log: dg.DagsterLogManager) -> Iterator[None]:
             kinds={"duckdb"},
             deps=[LANDING_KEYS[table] for table in PERSON_TABLES],
             description="The persons whose record pairs wait for the operator's review (ids only): the KPIs "
-            "that count them say they may change (K10, K11)",
+            "that count them say they may change (K10, K11, K14)",
         ),
     ],
     pool=WAREHOUSE_POOL,
