@@ -232,28 +232,79 @@ def _update(
         )
         return 0 if copied == built else _write_whole(con, schema, table, source)
     keys = ", ".join(f'"{key}"' for key in parts)
-    per_part = f"select {keys}, hash({keys}) as part, {fingerprint} from {{}} group by all"
-    con.execute(
-        f"""create or replace temporary table changed_parts as
-            select part, {", ".join(f'coalesce(copied."{key}", built."{key}") as "{key}"' for key in parts)}
-            from ({per_part.format(f"{schema}.{table}")}) as copied
-            full join ({per_part.format(source)}) as built using (part)
-            where copied.n is distinct from built.n or copied.h is distinct from built.h"""
+    copied = f"{schema}.{table}"
+    # A part dbt wrote again carries the newest delivery it had seen (delivered_through): the parts
+    # whose count or deliveries differ are the changed ones, found without hashing every row of
+    # both sides (NRW 5 years: 0.15 s instead of 2-3 s for 4.3 million rows).
+    tracked = "delivered_through" in (name for _, name, _ in columns)
+    delivered = "min(delivered_through) as lo, max(delivered_through) as h"
+    _changed_parts(
+        con, keys, parts, copied, source, f"count(*) as n, {delivered}" if tracked else fingerprint
     )
+    if tracked and not _sample_parts_equal(con, keys, parts, copied, source, fingerprint):
+        _changed_parts(con, keys, parts, copied, source, fingerprint)  # the copy's expressions changed
     if not con.execute("select count(*) from changed_parts").fetchone()[0]:
         return 0
-    # Each key's values as constants too: DuckDB then skips the row groups of other months.
-    where, values = [f"hash({keys}) in (select part from changed_parts)"], []
+    condition, values = _in_parts(con, keys, parts, "changed_parts")
+    con.execute(f"delete from {copied} where {condition}", values)
+    return con.execute(f"insert into {copied} select * from {source} where {condition}", values).fetchone()[0]
+
+
+def _changed_parts(
+    con, keys: str, parts: tuple[str, ...], copied: str, source: str, fingerprint: str
+) -> None:
+    """The temporary table ``changed_parts``: each part (its hash and keys) whose ``fingerprint``
+    (columns n, h and, where tracked, lo) differs between the copy and the warehouse, or that only
+    one of them has."""
+    per_part = f"select {keys}, hash({keys}) as part, {fingerprint} from {{}} group by all"
+    differs = " or ".join(
+        f"copied.{c} is distinct from built.{c}" for c in ("n", "h", "lo") if f" as {c}" in fingerprint
+    )
+    con.execute(
+        f"""create or replace temporary table changed_parts as
+            select part,
+                {", ".join(f'coalesce(copied."{key}", built."{key}") as "{key}"' for key in parts)}
+            from ({per_part.format(copied)}) as copied
+            full join ({per_part.format(source)}) as built using (part)
+            where {differs}"""
+    )
+
+
+SAMPLE_PARTS = 3
+
+
+def _sample_parts_equal(
+    con, keys: str, parts: tuple[str, ...], copied: str, source: str, fingerprint: str
+) -> bool:
+    """Whether the largest parts the deliveries left alone hold the same rows in the copy as the
+    copy's expressions make of the warehouse now: a change of those expressions (a column
+    minimised otherwise) changes every part, and then the deliveries do not tell what changed."""
+    con.execute(
+        f"""create or replace temporary table sample_parts as
+            select part, {keys} from (select {keys}, hash({keys}) as part, count(*) as n from {copied} group by all)
+            where part not in (select part from changed_parts)
+            order by n desc, part limit {SAMPLE_PARTS}"""
+    )
+    if not con.execute("select count(*) from sample_parts").fetchone()[0]:
+        return True
+    condition, values = _in_parts(con, keys, parts, "sample_parts")
+    copied_sample, built_sample = (
+        con.execute(f"select {fingerprint} from {t} where {condition}", values).fetchone()
+        for t in (copied, source)
+    )
+    return copied_sample == built_sample
+
+
+def _in_parts(con, keys: str, parts: tuple[str, ...], chosen: str) -> tuple[str, list]:
+    """A condition on the rows of the parts in the table ``chosen``, and its parameters. Each key's
+    values as constants too: DuckDB then skips the row groups of other months."""
+    where, values = [f"hash({keys}) in (select part from {chosen})"], []
     for key in parts:
-        found = [value for (value,) in con.execute(f'select distinct "{key}" from changed_parts').fetchall()]
+        found = [value for (value,) in con.execute(f'select distinct "{key}" from {chosen}').fetchall()]
         if None not in found:
             where.append(f'"{key}" in ({", ".join("?" * len(found))})')
             values += found
-    condition = " and ".join(where)
-    con.execute(f"delete from {schema}.{table} where {condition}", values)
-    return con.execute(
-        f"insert into {schema}.{table} select * from {source} where {condition}", values
-    ).fetchone()[0]
+    return " and ".join(where), values
 
 
 def _write_whole(con: duckdb.DuckDBPyConnection, schema: str, table: str, source: str) -> int:
