@@ -159,3 +159,28 @@ def test_k11_says_where_the_kreiss_own_jobcenter_sent_nothing(warehouse, demo):
     assert without_own, "the demo has workshops in a Kreis whose Jobcenter does not deliver"
     assert noted == without_own, "a note exactly where the Kreis's own Jobcenter sent nothing"
     assert all(note.startswith("no data from the Kreis's own Jobcenter") for *_, note in rows if note)
+
+
+def test_every_industry_in_the_warehouse_decodes_to_its_wz_section(warehouse):
+    """An analyst reads an employer's industry through dim_industry_divisions: WZ 2008's 88
+    divisions, each in its section; every WZ class the demo's facts carry finds its division, the
+    84.* of K13's public administration in section O, and dim_employers names the section."""
+    divisions = dict(
+        warehouse.execute("select division, section from marts.dim_industry_divisions").fetchall()
+    )
+    assert (
+        len(divisions) == 88 and divisions["84"] == "O" and divisions["01"] == "A" and divisions["99"] == "U"
+    )
+    assert not {"04", "34", "40", "44", "48", "54", "57", "67", "76", "83", "89"} & set(divisions)
+    classes = {
+        wz
+        for table in ("fct_placement_spells", "fct_transitions", "fct_integrations")
+        for (wz,) in warehouse.execute(
+            f"select distinct industry_wz from marts.{table} where industry_wz is not null"
+        ).fetchall()
+    }
+    assert classes and {wz[:2] for wz in classes} <= set(divisions)
+    employers = warehouse.execute(
+        "select industry_wz, industry_section from marts.dim_employers where industry_wz is not null"
+    ).fetchall()
+    assert employers and all(section == divisions[wz[:2]] for wz, section in employers)

@@ -22,18 +22,34 @@ with contacts as (
         from {{ ref(model) }}
         {% if not loop.last %}union all{% endif %}
     {%- endfor %}
-)
+),
 
 -- the latest spelling and WZ, the greater on one day: the same on every build
+employers as (
+    select
+        employer_key,
+        arg_max(employer_name, (seen_on, employer_name)) as employer_name,
+        arg_max(industry_wz, (seen_on, industry_wz)) filter (where industry_wz is not null) as industry_wz,
+        bool_or(industry_wz like '84.%') as is_public_administration,
+        count(distinct employer_name) as spellings,
+        list(distinct contact order by contact) as contacts,
+        cast(year(min(seen_on)) as integer) as first_year,
+        cast(year(max(seen_on)) as integer) as last_year
+    from contacts
+    where employer_key != ''
+    group by employer_key
+)
+
 select
-    employer_key,
-    arg_max(employer_name, (seen_on, employer_name)) as employer_name,
-    arg_max(industry_wz, (seen_on, industry_wz)) filter (where industry_wz is not null) as industry_wz,
-    bool_or(industry_wz like '84.%') as is_public_administration,
-    count(distinct employer_name) as spellings,
-    list(distinct contact order by contact) as contacts,
-    cast(year(min(seen_on)) as integer) as first_year,
-    cast(year(max(seen_on)) as integer) as last_year
-from contacts
-where employer_key != ''
-group by employer_key
+    employers.employer_key,
+    employers.employer_name,
+    employers.industry_wz,
+    divisions.section as industry_section,
+    employers.is_public_administration,
+    employers.spellings,
+    employers.contacts,
+    employers.first_year,
+    employers.last_year
+from employers
+left join {{ ref('dim_industry_divisions') }} as divisions
+    on left(employers.industry_wz, 2) = divisions.division
