@@ -7,6 +7,7 @@ no external URL."""
 from __future__ import annotations
 
 import csv
+import io
 import re
 import shutil
 import subprocess
@@ -375,3 +376,41 @@ def test_a_note_on_several_rows_is_said_once_naming_them(demo_home):
     assert len(names) > 1
     said = f"{', '.join(names[:-1])} und {names[-1]}: {notes.pop()}"
     assert _pdf_text(latest / "bericht.pdf").count(said) == 1, said
+
+
+def test_a_table_longer_than_a_page_continues_on_the_next():
+    """K14 of a Landschaftsverband has ~30 Kreise and its totals: a table the length of several
+    pages goes on page after page, each row on a line of its own above the page's foot (a partners'
+    review: the rows beyond the first page were set over the foot, one on the other)."""
+    from publish.reports import COLOURS, render
+
+    rows = [[f"Kreis Nummer {i:03d}", str(7 * i), str(3 * i)] for i in range(120)]
+    table = {
+        "caption": "Tabelle 1",
+        "columns": ["Kreis", "A", "B"],
+        "align": ["left", "right", "right"],
+        "rows": rows,
+    }
+    section = {"heading": "K14", "intro": "", "charts": [], "notes": [], "questions": [], "tables": [table]}
+    report = {"title": "Test", "subtitle": "", "author": "Test", "data_status": [], "symbols": [],
+              "colours": COLOURS, "sections": [section]}  # fmt: skip
+    pages = pypdf.PdfReader(io.BytesIO(render(report).pdf)).pages
+    seen = []
+    for page in pages:
+        lines = _kreis_lines(page)
+        assert len({y for y, _ in lines}) == len(lines), "each row on a line of its own"
+        assert all(y > 1.6 / 2.54 * 72 for y, _ in lines), "above the page's bottom margin"
+        seen += [text for _, text in lines]
+    assert seen == [row[0] for row in rows] and len(pages) > 3
+
+
+def _kreis_lines(page) -> list[tuple[float, str]]:
+    """The rows' names on a page, with the height of their line above the page's foot."""
+    lines: list[tuple[float, str]] = []
+
+    def visit(text, cm, tm, *_):
+        if text.startswith("Kreis Nummer"):
+            lines.append((tm[5] * cm[3] + cm[5], text.strip()))
+
+    page.extract_text(visitor_text=visit)
+    return lines
