@@ -182,6 +182,17 @@ LINKS = (
 )  # fmt: skip
 
 
+# Rows in the order a reader follows them, where that is not the order of their columns: K12's
+# measures AB, BiAp, transitions and "of them Budget für Arbeit" under the transitions (a partners'
+# review read "davon Budget für Arbeit" right under AB as "of the persons in AB").
+ROW_ORDER = {"k12": "werkstatt_nr, year, list_position(['ab', 'biap', 'transitions', 'bfa'], measure)"}
+
+
+# The reasons that say a count is 0 (the warehouse's words): beside a suppressed count they would
+# give it away, and are left out there.
+ZERO_COUNT_REASONS = r"^no (persons in AB on|transitions in the year|active cases on|Werkakademie entries in|MAG spells ending in)"
+
+
 def _load(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> pl.DataFrame:
     """The KPI table with a readable name per row and the internal columns _tier, _region,
     _kreisschluessel and _landschaftsverband that scope and link rows."""
@@ -203,7 +214,7 @@ def _load(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> pl.DataFrame:
     else:
         sql = f"""select k.*, null::varchar as _kreisschluessel, k.landschaftsverband as _landschaftsverband,
                          k.landschaftsverband as _region from {table} k"""
-    frame = con.execute(f"select * from ({sql}) order by all").pl()
+    frame = con.execute(f"select * from ({sql}) order by {ROW_ORDER.get(extract.kpi, 'all')}").pl()
     tier = "landschaftsverband" if extract.grain == "landschaftsverband" else extract.grain
     if "landschaftsverband" not in frame.columns:  # every row says whose it is, totals too
         frame = frame.with_columns(pl.col("_landschaftsverband").alias("landschaftsverband"))
@@ -683,7 +694,9 @@ def partner_sheets(decision: Decision, partner, period: str) -> list:
         frame, hidden = table.filter(keep), mask.filter(keep)
         # A row without figures (no delivery) shows "x" and why; in a row with figures, a figure
         # without a value whose count is suppressed shows "*", and no reason says the count is 0
-        # ("kein laufender Fall" beside a suppressed count of cases would give it away).
+        # ("kein laufender Fall" beside a suppressed count of cases would give it away). Its other
+        # reasons stay (a Jobcenter's missing data beside a workshop's suppressed count: a
+        # partners' review found "x" without a reason).
         has_figures = frame.select(
             pl.any_horizontal(pl.col(c).is_not_null() for c in extract.counts)
         ).to_series()
@@ -693,8 +706,16 @@ def partner_sheets(decision: Decision, partner, period: str) -> list:
         )
         if "missing_reason" in frame.columns:
             silent = count_hidden & has_figures
+            told = (
+                pl.col("missing_reason")
+                .str.split("; ")
+                .list.eval(pl.element().filter(~pl.element().str.contains(ZERO_COUNT_REASONS)))
+            )
             frame = frame.with_columns(
-                pl.when(silent).then(None).otherwise(pl.col("missing_reason")).alias("missing_reason")
+                pl.when(silent)
+                .then(pl.when(told.list.len() > 0).then(told.list.join("; ")))
+                .otherwise(pl.col("missing_reason"))
+                .alias("missing_reason")
             )
         keys = frame.select(_CELL)
         frame = frame.select(public_columns(extract, table)).with_columns(

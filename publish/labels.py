@@ -116,8 +116,9 @@ COLUMNS: dict[tuple[str, str], Column] = {
     # K08 Werkakademie-Integrationsquote
     ("k08", "numerator"): Column("integriert binnen 183 Tagen", "Eintritte in die Werkakademie im Jahr J "
                                                                 "mit einer Integration binnen 183 Tagen."),
-    ("k08", "denominator"): Column("Eintritte Werkakademie", "Personen, die im Jahr J erstmals in die "
-                                                             "Werkakademie eintraten."),
+    ("k08", "denominator"): Column("Eintritte Werkakademie", "Personen, die im Jahr J in die Werkakademie "
+                                                             "eintraten (jede Person einmal, mit ihrem ersten "
+                                                             "Eintritt im Jahr J)."),
     ("k08", "value"): Column("Werkakademie-Integrationsquote (%)", _RATE),
     # K09 Übernahmequote Praktikum
     ("k09", "numerator"): Column("übernommen", "Praktika (MAG) mit Ende im Jahr J, nach denen binnen 92 "
@@ -314,7 +315,7 @@ _REASONS = (
     (r"the Leistungsdokumentation of (\w+) for (\d{4}) has no row for the workshop",
      r"die Leistungsdokumentation des \1 für \2 hat keine Zeile für die Werkstatt"),
     (r"no data of the workshop for the year", "keine Daten der Werkstatt für das Jahr"),
-    (r"(\d+) of (\d+) parts without a value", r"\1 von \2 Teilen ohne Wert"),
+    (r"(\d+) of (\d+) parts without a value", r"\1 von \2 Zeilen ohne Wert"),
     (r"no value", "kein Wert"),
 )  # fmt: skip
 

@@ -86,7 +86,8 @@ def suppress(
             mask[rate] |= small | mask[numerator] | mask[denominator]
             mask[numerator] |= mask[rate]
         for mean, (cases, total) in spec.means.items():
-            mask[mean] |= (values[cases] < 3) | mask[cases]
+            # (over 0 cases there is no mean: "x", not "*"; a partners' review read it as a secret)
+            mask[mean] |= ((values[cases] > 0) & (values[cases] < 3)) | mask[cases]
             _secondary(values[total], mask[mean], spec.groups, missing[total])
             if earlier is not None and mean in earlier:  # a revision: as for counts, on the sums
                 _secondary(values[total], mask[mean], spec.groups, missing[total] | earlier[mean])

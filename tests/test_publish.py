@@ -184,6 +184,7 @@ def test_a_jobcenter_sees_a_comparison_only_where_no_other_jobcenters_figures_fo
 
 
 def test_published_cells_keep_the_small_cell_rules(home):
+    zero_cases = 0
     for partner in PARTNERS:
         for path in _latest(home, partner).glob("k*.csv"):
             frame = _csv(path)
@@ -197,6 +198,28 @@ def test_published_cells_keep_the_small_cell_rules(home):
                 small = shown.filter(pl.col(den).str.replace(",", ".").cast(pl.Float64, strict=False) < 10)
                 assert small.is_empty(), f"{partner} {path.name}: a rate over fewer than 10"
                 assert shown.filter(pl.col(num) == "*").is_empty(), "a rate beside its suppressed numerator"
+            for mean, (cases, _) in extract.means.items():
+                # over 0 cases there is no mean: "x" (a partners' review read a "*" there as a secret)
+                assert (frame.filter(pl.col(cases) == "0")[mean] == "x").all(), f"{partner} {path.name}"
+                zero_cases += frame.filter(pl.col(cases) == "0").height
+    assert zero_cases, "the demo has a Kreis without an active Budget für Arbeit case"
+
+
+def test_a_figure_without_data_says_why_beside_a_suppressed_count(home):
+    """K14's Jobcenter figures are "x" where the Kreis's Jobcenter sends nothing, and say so also
+    in a row whose workshop counts are suppressed (a partners' review found such rows without a
+    reason: every reason was left out beside a "*", where only one saying a count is 0 must be)."""
+    both = 0
+    for partner in ("lwl", "lvr", "nrw_inklusiv"):
+        frame = _csv(_latest(home, partner) / "k14.csv")
+        without = frame.filter(pl.col("sb_gl_customers_december") == "x")
+        assert (
+            without.height and without["missing_reason"].str.contains("Jobcenter").fill_null(False).all()
+        ), partner
+        both += without.filter(
+            pl.any_horizontal(pl.col(c) == "*" for c in ("ab_persons", "biap_persons"))
+        ).height
+    assert both, "the demo has such a row beside a suppressed count"
 
 
 def test_a_figure_in_several_tables_and_extracts_is_suppressed_alike(home):
