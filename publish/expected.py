@@ -181,8 +181,10 @@ def data_status(con: duckdb.DuckDBPyConnection, partner, periods: list[str]) -> 
     """The files of the partner's scope for ``periods`` (months and years) that are overdue or came
     late, in German, the longest overdue first, one line per sender, period and status; at most
     MAX_STATUS_LINES and how many more; then those in force with quarantined rows. A
-    Landschaftsverband's scope: its workshops and its own files; a Jobcenter's: its own files.
-    None where there is no calendar yet."""
+    Landschaftsverband's scope: its workshops and its own files; a Jobcenter's: its own files, and
+    where it receives K14, the files of the workshops with their seat in its Kreis (whose persons
+    K14's row counts; a partners' review read "all on time" above a K14 row short of a silent
+    workshop's). None where there is no calendar yet."""
     if not calendar_exists(con):
         return None
     if partner.statewide:
@@ -195,6 +197,9 @@ def data_status(con: duckdb.DuckDBPyConnection, partner, periods: list[str]) -> 
             "e.sender_kind = 'jobcenter' and list_contains(?, e.sender)",
             [list(partner.kreise)],
         )
+        if "k14" in partner.kpis:
+            scope = f"(({scope}) or (e.sender_kind = 'werkstatt' and list_contains(?, w.kreisschluessel)))"
+            parameters.append(list(partner.kreise))
     rows = query_rows(
         con,
         f"""select e.*, w.workshop_name

@@ -143,11 +143,14 @@ def write_parquet(sheet: Sheet, path: Path) -> None:
     frame.write_parquet(path, statistics=False)
 
 
-def write_xlsx(sheets: list[Sheet], path: Path, title: str) -> None:
+def write_xlsx(sheets: list[Sheet], path: Path, title: str, edition: list[str] = ()) -> None:
     """One workbook: a sheet per KPI and a sheet "Erläuterungen" explaining every column (its
-    German header, its name in Parquet) and the symbols."""
+    German header, its name in Parquet) and the symbols, and which version of the delivery this is
+    (``edition``: publish/outbox.py)."""
     workbook = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
-    workbook.set_properties({"title": title, "author": "Teilhabe Warehouse", "language": "de-DE"})
+    workbook.set_properties(
+        {"title": title, "author": "Teilhabe Warehouse", "language": "de-DE", "comments": " ".join(edition)}
+    )
     bold = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
     # Excel shows these by the reader's locale: 2.209 and 1.631,44 in a German Excel
     amount, decimal = (
@@ -176,11 +179,11 @@ def write_xlsx(sheets: list[Sheet], path: Path, title: str) -> None:
             ws.set_column(j, j, min(max(width, 8) + 2, 60))
         ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, sheet.frame.height, len(sheet.frame.columns) - 1)
-    _write_explanations(workbook, sheets, bold)
+    _write_explanations(workbook, sheets, bold, edition)
     workbook.close()
 
 
-def _write_explanations(workbook: xlsxwriter.Workbook, sheets: list[Sheet], bold) -> None:
+def _write_explanations(workbook: xlsxwriter.Workbook, sheets: list[Sheet], bold, edition: list[str]) -> None:
     """The sheet "Erläuterungen": each KPI's definition, then each of its columns (German header,
     its stable name, as in Parquet, explanation); the symbols; why the CSV cannot keep key columns
     as text in Excel."""
@@ -211,6 +214,12 @@ def _write_explanations(workbook: xlsxwriter.Workbook, sheets: list[Sheet], bold
     row += 2
     ws.write_string(row, 0, "CSV und Excel", bold)
     ws.write_string(row, 3, CSV_AND_EXCEL, wrap)
+    if edition:
+        row += 2
+        ws.write_string(row, 0, "Fassung", bold)
+        for line in edition:
+            ws.write_string(row, 3, line, wrap)
+            row += 1
     ws.set_column(0, 0, 30)
     ws.set_column(1, 1, 40)
     ws.set_column(2, 2, 26)

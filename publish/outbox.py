@@ -77,6 +77,41 @@ def _restatement_note(previous: dict, restates: tuple[str, ...], data_through: s
     return f"Replaces {previous['version']}: {', '.join(restates)} differ. Since then: {because}."
 
 
+def edition(partner: Partner, period: str, sheets: list[Sheet], outbox: Path, data_through: str) -> list[str]:
+    """What the report and the workbook of a new version say about it, in German: which version it
+    is, which one it replaces, which KPIs changed and why, as far as the manifests tell (a
+    partners' review: v0002 looked exactly like v0001, only the manifest told, in English)."""
+    from publish.expected import german_period
+    from publish.labels import SHEET_NAMES
+
+    newest, previous = _newest(outbox / partner.id / period)
+    today = f"{datetime.now(UTC):%d.%m.%Y}"
+    if previous is None:
+        return [f"Fassung v0001 vom {today}: die erste für diesen Zeitraum."]
+    version = f"v{int(newest.name[1:]) + 1:04d}"
+    figures = _figures({sheet.kpi: csv_bytes(sheet) for sheet in sheets})[0]
+    restates = [k for k in figures if previous["figures"].get(k) != figures[k]]
+    since = datetime.fromisoformat(previous["generated_at"]).strftime("%d.%m.%Y")
+    why = []
+    if previous.get("data_through") != data_through:
+        why.append(
+            f"Lieferungen bis {german_period(data_through)} berücksichtigt "
+            f"(vorher bis {german_period(previous.get('data_through') or '')})"
+        )
+    if previous.get("kpi_definitions_version") != kpi_definitions_version():
+        why.append("die Definitionen der Kennzahlen wurden geändert")
+    if previous.get("code_version") != code_version():
+        why.append("die Verarbeitung im Teilhabe Warehouse wurde geändert")
+    because = "; ".join(why) or "korrigierte oder verspätet eingegangene Lieferungen für den Zeitraum"
+    changed = (
+        ", ".join(SHEET_NAMES.get(k, k) for k in restates) or "keine Kennzahl (nur Hinweise oder Zeichen)"
+    )
+    return [
+        f"Fassung {version} vom {today}. Sie ersetzt die Fassung {previous['version']} vom {since}.",
+        f"Geändert: {changed}. Grund: {because}.",
+    ]
+
+
 def _versions(folder: Path) -> list[Path]:
     """Complete versions (their manifest exists), oldest first."""
     return sorted(p for p in folder.glob("v[0-9][0-9][0-9][0-9]") if (p / "manifest.json").exists())
@@ -147,6 +182,7 @@ def deliver(
     linkage_quality: dict | None = None,
     data_status: list[str] | None = None,
     pages: Report | NotRendered | None = None,
+    edition_lines: list[str] | None = None,
 ) -> Outcome:
     """Validate, then write a new version unless the newest one holds the same figures.
     ``linkage_quality``: the latest linkage run's measures (linkage.md §4), stated in the manifest;
@@ -181,9 +217,11 @@ def deliver(
     building.mkdir()
     restates = tuple(k for k in figures if previous["figures"].get(k) != figures[k]) if previous else ()
     try:
-        files = _write_files(partner, period, sheets, csvs, building, file_delay)
+        if edition_lines is None:
+            edition_lines = edition(partner, period, sheets, outbox, data_through)
+        files = _write_files(partner, period, sheets, csvs, building, file_delay, edition_lines)
         if pages is None:  # what a person reads
-            pages = partner_report(partner, period, sheets, data_through, data_status)
+            pages = partner_report(partner, period, sheets, data_through, data_status, edition_lines)
         for suffix, data in (("html", pages.html), ("pdf", pages.pdf)):
             _write(building / f"{REPORT_STEM}.{suffix}", data, file_delay)
             files.append((f"{REPORT_STEM}.{suffix}", sum(s.frame.height for s in sheets)))
@@ -238,7 +276,13 @@ def deliver(
 
 
 def _write_files(
-    partner: Partner, period: str, sheets: list[Sheet], csvs: dict, building: Path, delay: float
+    partner: Partner,
+    period: str,
+    sheets: list[Sheet],
+    csvs: dict,
+    building: Path,
+    delay: float,
+    edition_lines: list[str],
 ) -> list:
     """The delivery's files in the partner's formats; (name, rows) of each."""
     files = []
@@ -252,6 +296,6 @@ def _write_files(
             files.append((f"{sheet.kpi}.parquet", rows))
     if "xlsx" in partner.formats:
         stem = f"{partner.id}_{period}"
-        write_xlsx(sheets, building / f"{stem}.xlsx", f"{partner.name}, {period}")
+        write_xlsx(sheets, building / f"{stem}.xlsx", f"{partner.name}, {period}", edition_lines)
         files.append((f"{stem}.xlsx", sum(s.frame.height for s in sheets)))
     return files

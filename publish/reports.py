@@ -483,7 +483,12 @@ def _trend_chart(sheet: Sheet) -> dict:
 
 
 def content(
-    partner, period: str, sheets: list[Sheet], data_through: str, data_status: list[str] | None = None
+    partner,
+    period: str,
+    sheets: list[Sheet],
+    data_through: str,
+    data_status: list[str] | None = None,
+    edition: list[str] | None = None,
 ) -> dict:
     """What the report says, as plain data (JSON for typst, the context of the HTML template)."""
     sections = []
@@ -510,6 +515,7 @@ def content(
         "author": "Teilhabe Warehouse",
         "sections": sections,
         "data_status": (data_status or [ON_TIME]) if data_status is not None else [],
+        "edition": list(edition or []),
         "symbols": [f"{symbol}: {meaning}" for symbol, meaning in SYMBOLS if symbol != PROVISIONAL]
         + [
             f"{PROVISIONAL} in der Spalte „vorläufig“: {dict(SYMBOLS)[PROVISIONAL].removeprefix('vorläufig: ')}"
@@ -648,9 +654,14 @@ def _numbered_ids(page: str) -> str:
 
 
 def partner_report(
-    partner, period: str, sheets: list[Sheet], data_through: str, data_status: list[str] | None = None
+    partner,
+    period: str,
+    sheets: list[Sheet],
+    data_through: str,
+    data_status: list[str] | None = None,
+    edition: list[str] | None = None,
 ) -> Report:
-    return render(content(partner, period, sheets, data_through, data_status))
+    return render(content(partner, period, sheets, data_through, data_status, edition))
 
 
 # A worker process starts in ~1.5 s (this module and typst imported again, Vega's engine started);

@@ -13,7 +13,7 @@ import duckdb
 from ingest.ops_tables import PUBLISH_DDL, append_rows
 from publish.expected import data_status
 from publish.extracts import partner_sheets, remember_suppressed
-from publish.outbox import Outcome, deliver, holds_figures, validation_reports
+from publish.outbox import Outcome, deliver, edition, holds_figures, validation_reports
 from publish.partners import Partner, load_partners
 from publish.periods import period_kind as period_kind_of
 from publish.periods import shown_months
@@ -158,7 +158,8 @@ def publish(
         status = {  # the report's data status: only a new version has a report to put it in
             p.id: data_status(con, p, _months_behind(p, c)) for p, c, _, _ in changed
         }
-        rendering.render([(p, c, s, r.through or c, status[p.id]) for p, c, s, r in changed])
+        editions = {p.id: edition(p, c, s, outbox, r.through or c) for p, c, s, r in changed}
+        rendering.render([(p, c, s, r.through or c, status[p.id], editions[p.id]) for p, c, s, r in changed])
         validator = _validator(changed, outbox) if validate else None
         linkage = linkage_quality(con)
         # Each partner is delivered as soon as its report is rendered, while the workers render
@@ -170,7 +171,7 @@ def publish(
             page = next(reports) if partner.id in renders else None
             outcome = deliver(
                 partner, chosen, sheets, outbox, ready.through or chosen, validator, file_delay, linkage,
-                status.get(partner.id), page,
+                status.get(partner.id), page, editions.get(partner.id),
             )  # fmt: skip
             if outcome.status in ("delivered", "unchanged", "completed"):  # what the partner holds
                 held += sheets

@@ -227,6 +227,13 @@ def test_a_report_says_which_files_its_figures_miss(calendar, demo_home, never_s
     assert len(later) == 3 and all(f"von {quiet} (Werkstatt am Rheinufer)" in line for line in later)
     assert later[0].startswith("Überfällig: Personenmeldung, Außenarbeitsplätze und Übergänge von"), later
     assert data_status(calendar, partners["jobcenter_05914"], shown_months(month, 24)) == []
+    # a Jobcenter's K14 row counts the persons of the workshops in its Kreis: their files count too
+    seat = calendar.execute(
+        "select kreisschluessel from marts.dim_workshops where werkstatt_nr = ?", [quiet]
+    ).fetchone()[0]
+    months = shown_months(f"{int(year) + 1}-12", 3)
+    assert data_status(calendar, partners[f"jobcenter_{seat}"], months) == later
+    assert data_status(calendar, partners["jobcenter_05513"], months) == []
     lvr = partners[nr[:3].lower()]
     pages = partner_report(lvr, year, partner_sheets(decide(calendar), lvr, year), month, [line])
     assert line in pages.html.decode("utf-8")
@@ -237,3 +244,38 @@ def test_a_report_says_which_files_its_figures_miss(calendar, demo_home, never_s
     ).read_text()
     assert later[0] in lvr_page, "the LVR's 2024 report names the overdue files of its new workshop"
     assert line in lvr_page, "and the December before, on which its K02 and K03 rest"
+
+
+def test_k10_and_k14_say_whose_transitions_are_overdue(calendar, silent):
+    """The silent workshop's transitions are missing from its Landschaftsverband's K10 and from K14,
+    whose rows counted them (a partners' review: both looked complete while K02 said "1 von 6
+    Zeilen ohne Wert"); K14's persons in AB at its seat are missing, as for a missing December."""
+    from publish.labels import reason
+
+    quiet, recognised = silent
+    year = int(recognised[:4])
+    months = ", ".join(f"{year}-{m:02d}" for m in range(int(recognised[5:]), 13))
+    note = f"the uebergaenge files of {quiet} for {months} are overdue: its transitions are missing"
+    lv, seat = calendar.execute(
+        "select landschaftsverband, kreisschluessel from marts.dim_workshops where werkstatt_nr = ?", [quiet]
+    ).fetchone()
+    k10 = dict(
+        calendar.execute(
+            "select year, note from kpi.k10_uebergang_dann_arbeitslos where landschaftsverband = ?", [lv]
+        ).fetchall()
+    )
+    assert note in k10[year].split("; ") and not any(note in (k10[y] or "") for y in k10 if y != year)
+    ab, missing, noted = calendar.execute(
+        "select ab_persons, missing_reason, note from kpi.k14_regionaluebersicht where kreisschluessel = ? "
+        "and year = ?",
+        [seat, year],
+    ).fetchone()
+    assert ab is None and quiet in missing and note in noted.split("; ")
+    total = calendar.execute(
+        "select note from kpi.k10_uebergang_dann_arbeitslos_totals where year = ?", [year]
+    ).fetchone()[0]
+    assert f"1 of 2 parts: {note}" in total.split("; ")
+    assert (
+        f"die Übergangsmeldungen von {quiet} für {months} sind überfällig: ihre Übergänge fehlen"
+        in reason("k10", k10[year])
+    )

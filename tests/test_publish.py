@@ -14,11 +14,13 @@ import subprocess
 import sys
 import time
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import polars as pl
+import pypdf
 import pytest
 from extract_files import names_by_header, read_csv
 from python_calamine import CalamineWorkbook
@@ -357,7 +359,7 @@ def test_partners_read_german_headers_words_and_symbols(home):
         partner == "lvr"
         and kpi == "k14"
         and level == "Landschaftsverband insgesamt"
-        and note.startswith("SB/GL-Kunden Dezember: Summe unvollständig")
+        and any(part.startswith("SB/GL-Kunden Dezember: Summe unvollständig") for part in note.split("; "))
         for partner, kpi, level, note in notes
     ), [n for n in notes if n[1] == "k14" and n[3]]
 
@@ -437,6 +439,30 @@ def test_equal_figures_make_no_new_version_and_a_correction_restates(copy_home):
         == "Replaces v0001: k01 differ. Since then: corrected or late deliveries for the period."
     )
     assert (folder / "v0001" / "manifest.json").exists(), "a delivery never changes once made"
+    # what a person reads says it too, in German (a partners' review: only the manifest told)
+    since = datetime.fromisoformat(
+        json.loads((folder / "v0001" / "manifest.json").read_text())["generated_at"]
+    )
+    told = [
+        f"Sie ersetzt die Fassung v0001 vom {since:%d.%m.%Y}.",
+        "Geändert: K01 BiAp-Quote. Grund: korrigierte oder verspätet eingegangene Lieferungen für den Zeitraum.",
+    ]
+    page = " ".join((folder / "v0002" / "bericht.html").read_text("utf-8").split())
+    pdf = " ".join(
+        " ".join(page.extract_text().split())
+        for page in pypdf.PdfReader(folder / "v0002" / "bericht.pdf").pages[:1]
+    )
+    legend = " ".join(
+        str(cell)
+        for row in CalamineWorkbook.from_path(next(folder.glob("v0002/*.xlsx")))
+        .get_sheet_by_name("Erläuterungen")
+        .to_python()
+        for cell in row
+    )
+    for text in (page, pdf, legend):
+        assert "Fassung v0002 vom" in text and all(line in text for line in told), text[:400]
+    first = " ".join((folder / "v0001" / "bericht.html").read_text("utf-8").split())
+    assert "Fassung v0001 vom" in first and "die erste für diesen Zeitraum" in first
 
 
 def test_the_annual_report_waits_for_the_leistungsdokumentation(copy_home):

@@ -54,3 +54,15 @@
     'no uebergaenge file for ' || {{ year }}
     || {{ overdue_in(sender, 'uebergaenge', year ~ " || '-01'", year ~ " || '-12'") }}
 {%- endmacro %}
+
+
+{#-
+    A note on a figure that counts a workshop's transitions (K10, K14) where its uebergaenge files of
+    the year are overdue (ops.expected_deliveries): which workshop, which months. For a grouping by
+    sender of the calendar's rows (``expected``: their alias).
+-#}
+{% macro overdue_transitions_note(expected) -%}
+    'the uebergaenge ' || case when count(*) = 1 then 'file' else 'files' end || ' of '
+    || any_value({{ expected }}.sender) || ' for ' || string_agg({{ expected }}.period, ', ' order by {{ expected }}.period)
+    || case when count(*) = 1 then ' is' else ' are' end || ' overdue: its transitions are missing'
+{%- endmacro %}

@@ -199,6 +199,8 @@ class Oracle:
                 # the calendar starts with the first month delivered: no December before it is due
                 overdue = self._overdue_december(nr, year - 1) if year - 1 >= self.w.first_year else ""
                 reason = None if ab else _no_snapshot(year - 1) + overdue
+                if not ab and self.recognised[nr] > dt.date(year - 1, 12, 31):
+                    reason = f"recognised only on {self.recognised[nr]:%Y-%m-%d}: no December before"
                 if ab and ab[0] == 0:
                     reason = "no persons in AB on 31.12. of the previous year"
                 if n is None:
@@ -542,11 +544,15 @@ class Oracle:
 
     def _december_gaps(self, year: int) -> set[str]:
         """The Kreise where a workshop without its December snapshot of the year had persons in AB
-        in its latest snapshot of the year: their December counts would lack them."""
+        in its latest snapshot of the year: their December counts would lack them. A workshop of
+        the year's register that sent no snapshot of it at all: its seat's Kreis."""
         kreise: set[str] = set()
+        recognised = set(self._recognised_by(year))
         for nr in self.w.workshops["werkstatt_nr"]:
             stichtage = [int(month_last_day(month_of(year, m))) for m in range(1, 13)]
             delivered = [d for d in stichtage if self._has_snapshot(nr, d)]
+            if not delivered and nr in recognised:
+                kreise.add(self.kreis_of[nr])
             if not delivered or delivered[-1] == stichtage[-1]:
                 continue
             persons = self.in_ab_on(delivered[-1])

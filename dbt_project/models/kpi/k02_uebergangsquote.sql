@@ -20,6 +20,14 @@ select
     nullif(concat_ws(
         '; ',
         case
+            -- a workshop recognised during the year had no December before it (a partners' review read
+            -- "no personen snapshot for December" as a file it owed)
+            when
+                previous_december.ab_persons is null
+                and workshops.recognised_since > make_date(grain.year - 1, 12, 31)
+                then
+                    'recognised only on ' || strftime(workshops.recognised_since, '%Y-%m-%d')
+                    || ': no December before'
             when previous_december.ab_persons is null
                 then
                     'no personen snapshot for December ' || (grain.year - 1)
@@ -32,6 +40,8 @@ select
         end
     ), '') as missing_reason
 from {{ ref('int_workshop_years') }} as grain
+inner join {{ ref('dim_workshops') }} as workshops
+    on grain.werkstatt_nr = workshops.werkstatt_nr and workshops.is_current
 left join {{ ref('int_workshop_transition_counts') }} as transitions
     on grain.werkstatt_nr = transitions.werkstatt_nr and grain.year = transitions.year
 left join previous_december

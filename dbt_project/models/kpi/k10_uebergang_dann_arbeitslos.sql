@@ -3,6 +3,7 @@
 -- * 100; provisional until the Jobcenter data reaches 31.12.Y + 365 days. Grain: Landschaftsverband, year.
 -- Where a transition's person has a record pair with a Jobcenter customer waiting for the
 -- operator's review, a note says the numerator may be higher (as K11's note: whatever it counts).
+-- A workshop's overdue uebergaenge files of the year are noted too: its transitions are missing.
 with transitions as (
     select
         landschaftsverband,
@@ -68,6 +69,30 @@ grain as (
     cross join years
 ),
 
+overdue_transitions as (
+    select
+        grain.landschaftsverband,
+        grain.year,
+        {{ overdue_transitions_note('expected') }} as note
+    from {{ ref('int_workshop_years') }} as grain
+    inner join {{ ref('expected_deliveries') }} as expected
+        on
+            grain.werkstatt_nr = expected.sender
+            and expected.part = 'uebergaenge'
+            and expected.status = 'overdue'
+            and left(expected.period, 4) = cast(grain.year as varchar)
+    group by grain.landschaftsverband, grain.year, expected.sender
+),
+
+overdue_transition_notes as (
+    select
+        landschaftsverband,
+        year,
+        string_agg(note, '; ' order by note) as notes
+    from overdue_transitions
+    group by landschaftsverband, year
+),
+
 jobcenter_data as (
     select last_day(cast(max(month) || '-01' as date)) as loaded_until
     from {{ ref('fct_monthly_deliveries') }}
@@ -82,10 +107,18 @@ select
     {{ percent('counted.unemployed_after', 'counted.transitions') }} as value,
     coalesce(jobcenter_data.loaded_until < make_date(grain.year, 12, 31) + 365, true) as is_provisional,
     case when coalesce(counted.transitions, 0) = 0 then 'no transitions in the year' end as missing_reason,
-    case
-        when counted.waiting_for_review > 0
-            then 'record pairs with Jobcenter customers await review: numerator may be higher'
-    end as note
+    nullif(concat_ws(
+        '; ',
+        overdue_transition_notes.notes,
+        case
+            when counted.waiting_for_review > 0
+                then 'record pairs with Jobcenter customers await review: numerator may be higher'
+        end
+    ), '') as note
 from grain
 cross join jobcenter_data
 left join counted on grain.landschaftsverband = counted.landschaftsverband and grain.year = counted.year
+left join overdue_transition_notes
+    on
+        grain.landschaftsverband = overdue_transition_notes.landschaftsverband
+        and grain.year = overdue_transition_notes.year

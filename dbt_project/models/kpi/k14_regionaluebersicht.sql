@@ -8,7 +8,9 @@
 -- snapshot of the year (they would be left out: Wuppertal's 12 instead of ~270). A year whose
 -- December is not in yet is provisional. Where a person counted in AB has a record pair with
 -- another workshop's person waiting for the operator's review (accepted, the two would count once),
--- a note says the persons in AB and on BiAp may be lower.
+-- a note says the persons in AB and on BiAp may be lower. A workshop's overdue uebergaenge files
+-- are noted at its seat (its transitions are missing), and a workshop of the register that sent
+-- nothing all year leaves its seat's persons in AB missing, as a missing December does.
 with years as (
     select distinct year from {{ ref('int_workshop_years') }}
 ),
@@ -61,15 +63,72 @@ latest_without_december as (  -- a workshop's latest snapshot of a year whose De
     having right(max(counts.month), 2) <> '12'
 ),
 
+-- a workshop of the year's register that sent no personen snapshot of it at all (the simulator's
+-- "silent" workshop, recognised in October): where its persons live nobody can tell, so at its seat
+silent_in_year as (
+    select
+        grain.werkstatt_nr,
+        grain.year,
+        grain.kreisschluessel
+    from {{ ref('int_workshop_years') }} as grain
+    where not exists (
+        select 1
+        from {{ ref('fct_monthly_deliveries') }} as delivered
+        where
+            delivered.source_system = 'wfbm'
+            and delivered.sender = grain.werkstatt_nr
+            and left(delivered.month, 4) = cast(grain.year as varchar)
+            and list_contains(delivered.parts_delivered, 'personen')
+    )
+),
+
 december_gaps as (  -- the Kreise where its persons live: their December counts would lack them
     select
-        persons.residence_kreisschluessel as kreisschluessel,
-        latest.year,
-        string_agg(distinct latest.werkstatt_nr, ', ' order by latest.werkstatt_nr) as workshops
-    from latest_without_december as latest
-    inner join {{ ref('int_work_area_persons') }} as persons
-        on latest.werkstatt_nr = persons.werkstatt_nr and latest.month = persons.month
+        kreisschluessel,
+        year,
+        string_agg(distinct werkstatt_nr, ', ' order by werkstatt_nr) as workshops
+    from (
+        select
+            persons.residence_kreisschluessel as kreisschluessel,
+            latest.year,
+            latest.werkstatt_nr
+        from latest_without_december as latest
+        inner join {{ ref('int_work_area_persons') }} as persons
+            on latest.werkstatt_nr = persons.werkstatt_nr and latest.month = persons.month
+        union all
+        select
+            kreisschluessel,
+            year,
+            werkstatt_nr
+        from silent_in_year
+    )
     group by all
+),
+
+-- a workshop's overdue uebergaenge files of the year: its transitions are missing, counted (as
+-- far as anyone can tell) where it has its seat
+overdue_transitions as (
+    select
+        grain.kreisschluessel,
+        grain.year,
+        {{ overdue_transitions_note('expected') }} as note
+    from {{ ref('int_workshop_years') }} as grain
+    inner join {{ ref('expected_deliveries') }} as expected
+        on
+            grain.werkstatt_nr = expected.sender
+            and expected.part = 'uebergaenge'
+            and expected.status = 'overdue'
+            and left(expected.period, 4) = cast(grain.year as varchar)
+    group by grain.kreisschluessel, grain.year, expected.sender
+),
+
+overdue_transition_notes as (
+    select
+        kreisschluessel,
+        year,
+        string_agg(note, '; ' order by note) as notes
+    from overdue_transitions
+    group by kreisschluessel, year
 ),
 
 residence_at_exit as (
@@ -219,12 +278,18 @@ select
                 then 'K07 for December: ' || coalesce(k07_december.k07_missing_reason, 'no value')
         end
     ), '') as missing_reason,
-    case
-        when
-            workshop_decembers.year is not null and december_gaps.kreisschluessel is null
-            and workshop_side.waiting_for_review > 0
-            then 'record pairs with workshop persons await review: ab_persons and biap_persons may be lower'
-    end as note
+    nullif(concat_ws(
+        '; ',
+        overdue_transition_notes.notes,
+        case
+            when
+                workshop_decembers.year is not null and december_gaps.kreisschluessel is null
+                and workshop_side.waiting_for_review > 0
+                then
+                    'record pairs with workshop persons await review: '
+                    || 'ab_persons and biap_persons may be lower'
+        end
+    ), '') as note
 from workshop_side
 inner join regions on workshop_side.kreisschluessel = regions.kreisschluessel
 left join workshop_decembers on workshop_side.year = workshop_decembers.year
@@ -232,6 +297,10 @@ left join december_gaps
     on
         workshop_side.kreisschluessel = december_gaps.kreisschluessel
         and workshop_side.year = december_gaps.year
+left join overdue_transition_notes
+    on
+        workshop_side.kreisschluessel = overdue_transition_notes.kreisschluessel
+        and workshop_side.year = overdue_transition_notes.year
 left join budget_files
     on regions.landschaftsverband = budget_files.landschaftsverband and workshop_side.year = budget_files.year
 left join jobcenter_years
