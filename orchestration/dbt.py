@@ -163,8 +163,12 @@ def keep_partial_parse(run_target: Path, state: Path) -> None:
     if written.exists():
         saved = state / "partial_parse.msgpack"
         temporary = saved.with_suffix(f".{os.getpid()}.tmp")
-        shutil.copyfile(written, temporary)
-        os.replace(temporary, saved)
+        try:
+            shutil.copyfile(written, temporary)
+            os.replace(temporary, saved)
+        except OSError:
+            temporary.unlink(missing_ok=True)  # a full disk: the last parse stays as it was
+            raise
         (state / PARSED_FROM).write_text(str(dbt_project.project_dir))
 
 

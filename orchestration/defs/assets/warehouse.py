@@ -2,6 +2,8 @@
 # No `from __future__ import annotations` here: Dagster inspects the context annotation at runtime.
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -73,7 +75,8 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     size = warehouse.stat().st_size if warehouse.exists() else 0
     require_free_space(warehouse, "dbt build", need=size // 2, keep_free=settings.min_free_bytes)
     run_target = state / f"{RUN_TARGET_PREFIX}{context.run.run_id[:8]}-{uuid.uuid4().hex[:6]}"
-    restore_partial_parse(state, run_target)
+    with _disk_full_named(warehouse, run_target):  # the saved parse is a few MB, copied first
+        restore_partial_parse(state, run_target)
     # A full run of `teilhabe run` publishes in this process later; the build runs in dbt's process
     # and this one waits, so the publication's slowest import is done now.
     publishes_later = executed_here(context.run) and not context.is_subset and not feedback_only
@@ -97,8 +100,22 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     finally:
         if importing is not None:
             importing.join()
-    keep_partial_parse(run_target, state)
+    with _disk_full_named(warehouse):
+        keep_partial_parse(run_target, state)
     prune_run_targets(state, KEEP_RUN_TARGETS)
+
+
+@contextmanager
+def _disk_full_named(warehouse: Path, *leftovers: Path) -> Iterator[None]:
+    """A full disk while dbt's state is copied ends the step as a full disk in the build does: one
+    line naming the step, the path and the free space, and no half-copied folder left."""
+    try:
+        yield
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        remove_temporary(list(leftovers))
+        raise dg.Failure(str(storage_error("dbt build", warehouse, error))) from None
 
 
 ANALYSTS_INPUTS = [key for key in warehouse_dbt_assets.keys if key.path[0] in ("marts", "kpi")]
