@@ -69,27 +69,12 @@ grain as (
     cross join years
 ),
 
-overdue_transitions as (
-    select
-        grain.landschaftsverband,
-        grain.year,
-        {{ overdue_transitions_note('expected') }} as note
-    from {{ ref('int_workshop_years') }} as grain
-    inner join {{ ref('expected_deliveries') }} as expected
-        on
-            grain.werkstatt_nr = expected.sender
-            and expected.part = 'uebergaenge'
-            and expected.status = 'overdue'
-            and left(expected.period, 4) = cast(grain.year as varchar)
-    group by grain.landschaftsverband, grain.year, expected.sender
-),
-
 overdue_transition_notes as (
     select
         landschaftsverband,
         year,
         string_agg(note, '; ' order by note) as notes
-    from overdue_transitions
+    from {{ ref('int_workshop_overdue_transitions') }}
     group by landschaftsverband, year
 ),
 

@@ -107,27 +107,12 @@ december_gaps as (  -- the Kreise where its persons live: their December counts 
 
 -- a workshop's overdue uebergaenge files of the year: its transitions are missing, counted (as
 -- far as anyone can tell) where it has its seat
-overdue_transitions as (
-    select
-        grain.kreisschluessel,
-        grain.year,
-        {{ overdue_transitions_note('expected') }} as note
-    from {{ ref('int_workshop_years') }} as grain
-    inner join {{ ref('expected_deliveries') }} as expected
-        on
-            grain.werkstatt_nr = expected.sender
-            and expected.part = 'uebergaenge'
-            and expected.status = 'overdue'
-            and left(expected.period, 4) = cast(grain.year as varchar)
-    group by grain.kreisschluessel, grain.year, expected.sender
-),
-
 overdue_transition_notes as (
     select
         kreisschluessel,
         year,
         string_agg(note, '; ' order by note) as notes
-    from overdue_transitions
+    from {{ ref('int_workshop_overdue_transitions') }}
     group by kreisschluessel, year
 ),
 
