@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.formats import WFBM_PARTS
+
 CALENDAR = "ops.expected_deliveries"
 LATE_WINDOW_DAYS = 90  # late arrivals are listed for this long after their due day
 COLUMNS = ("status", "sender", "sender_kind", "landschaftsverband", "part", "period", "due_on", "received_at",
@@ -230,11 +232,55 @@ def data_status(con: duckdb.DuckDBPyConnection, partner, periods: list[str]) -> 
             )
     if len(grouped) > MAX_STATUS_LINES:
         lines.append(f"… und {len(grouped) - MAX_STATUS_LINES} weitere.")
+    lines += _corrected_late(con, scope, [periods, *parameters])
     incomplete = _incomplete(con, scope, [periods, *parameters])
     return (lines or ([ON_TIME] if incomplete else [])) + incomplete
 
 
 ON_TIME = "Alle Lieferungen, auf denen diese Zahlen beruhen, kamen fristgerecht."
+
+# The files in force, each under the calendar's parts it delivers (a workshop's workbook: all three).
+IN_FORCE = f"""(
+    select *, unnest(case when format = 'wfbm_xlsx' then {list(WFBM_PARTS)} else [part] end) as calendar_part
+    from ops.delivery_log where status = 'loaded'
+)"""
+
+
+def _corrected_late(con: duckdb.DuckDBPyConnection, scope: str, parameters: list) -> list[str]:
+    """The files that came on time and were replaced after their due day by the correction the
+    figures now rest on, one line per sender, period and correction (a partners' review read „kamen
+    fristgerecht“ above figures resting on a correction a month late)."""
+    rows = query_rows(
+        con,
+        f"""select e.sender, e.period, e.due_on, w.workshop_name, f.part as delivered_as,
+                   list(distinct e.part) as parts, min(e.received_at) as first_at, f.received_at as corrected_at
+            from {CALENDAR} e
+            join {IN_FORCE} as f
+              on f.sender = e.sender and f.calendar_part = e.part and f.period = e.period
+            left join marts.dim_workshops w on w.werkstatt_nr = e.sender and w.is_current
+            where e.status = 'on_time' and f.received_at > e.received_at and cast(f.received_at as date) > e.due_on
+              and list_contains(?, e.period) and {scope}
+            group by all
+            order by f.received_at desc, e.sender, e.period""",
+        parameters,
+    )
+    order = list(PART_NAMES)
+    lines = []
+    for row in rows[:MAX_STATUS_LINES]:
+        who = f"{row['sender']} ({row['workshop_name']})" if row["workshop_name"] else row["sender"]
+        parts = [
+            PART_NAMES.get(p, p)
+            for p in sorted(row["parts"], key=lambda p: order.index(p) if p in order else 99)
+        ]
+        what = PART_NAMES["workbook"] if row["delivered_as"] == "workbook" else " und ".join(parts)
+        lines.append(
+            f"Nach der Frist korrigiert: {what} von {who} für {german_period(row['period'])}, "
+            f"fristgerecht eingegangen am {row['first_at']:%d.%m.%Y}, ersetzt am {row['corrected_at']:%d.%m.%Y} "
+            f"(fällig am {row['due_on']:%d.%m.%Y}); diese Zahlen beruhen auf der Korrektur."
+        )
+    if len(rows) > MAX_STATUS_LINES:
+        lines.append(f"… und {len(rows) - MAX_STATUS_LINES} weitere Korrekturen nach der Frist.")
+    return lines
 
 
 def _incomplete(con: duckdb.DuckDBPyConnection, scope: str, parameters: list) -> list[str]:
@@ -242,10 +288,10 @@ def _incomplete(con: duckdb.DuckDBPyConnection, scope: str, parameters: list) ->
     the figures rest on the rest of the file (the sender was told, in its Rückmeldung)."""
     rows = query_rows(
         con,
-        f"""select distinct e.sender, e.part, e.period, w.workshop_name, log.rows_in, log.rows_quarantined
+        f"""select distinct log.delivery_id, e.sender, log.part, e.period, w.workshop_name, log.rows_in,
+                   log.rows_quarantined
             from {CALENDAR} e
-            join ops.delivery_log as log
-              on log.sender = e.sender and log.part = e.part and log.period = e.period and log.status = 'loaded'
+            join {IN_FORCE} as log on log.sender = e.sender and log.calendar_part = e.part and log.period = e.period
             left join marts.dim_workshops w on w.werkstatt_nr = e.sender and w.is_current
             where log.rows_quarantined > 0 and list_contains(?, e.period) and {scope}
             order by log.rows_quarantined desc, e.sender, e.part, e.period""",

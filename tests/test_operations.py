@@ -5,6 +5,7 @@ Checked on the demo run, whose simulator never sends one workshop's December per
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 
@@ -204,7 +205,29 @@ def test_the_daily_digest_names_it_and_reminds_the_senders(demo_home, never_sent
     assert sorted(p.relative_to(home) for p in (home / "outbox").rglob("*") if p.is_file()) == before
 
 
-def test_a_report_says_which_files_its_figures_miss(calendar, demo_home, never_sent, silent):
+def _corrected_late_line(calendar, demo, landschaftsverband: str) -> str:
+    """The line for the simulator's correction of a workbook that came on time, replaced after its
+    due day (a partners' review read „kamen fristgerecht“ above it), from the simulator's truth."""
+    with open(demo.with_name(demo.name + ".truth") / "deliveries.csv", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["sender"].startswith(landschaftsverband)]
+    first = next(r for r in rows if r["kind"] == "corrected_original" and r["part"] == "workbook")
+    fixed = next(r for r in rows if r["kind"] == "correction" and r["sender"] == first["sender"])
+    nr, period = first["sender"], first["period"]
+    name, due = calendar.execute(
+        """select w.workshop_name, e.due_on from marts.dim_workshops w join ops.expected_deliveries e
+           on e.sender = w.werkstatt_nr where w.werkstatt_nr = ? and e.period = ? and e.part = 'personen'""",
+        [nr, period],
+    ).fetchone()
+    assert fixed["received_at"][:10] > str(due) >= first["received_at"][:10], "the demo's correction is late"
+    day = lambda stamp: f"{stamp[8:10]}.{stamp[5:7]}.{stamp[:4]}"  # noqa: E731
+    return (
+        f"Nach der Frist korrigiert: Arbeitsmappe (alle Teile) von {nr} ({name}) für {period[5:]}/{period[:4]}, "
+        f"fristgerecht eingegangen am {day(first['received_at'])}, ersetzt am {day(fixed['received_at'])} "
+        f"(fällig am {due:%d.%m.%Y}); diese Zahlen beruhen auf der Korrektur."
+    )
+
+
+def test_a_report_says_which_files_its_figures_miss(calendar, demo, demo_home, never_sent, silent):
     """The report's data status (issue 16): the overdue files in the scope and period of the partner
     whose figures rest on them, and no one else's; the LWL's 2024 report says all came on time."""
     from publish.extracts import decide, partner_sheets
@@ -224,6 +247,8 @@ def test_a_report_says_which_files_its_figures_miss(calendar, demo_home, never_s
     assert data_status(calendar, partners["lwl"], [*shown_months(year), year]) == []
     quiet, _ = silent
     later = data_status(calendar, partners["lvr"], [*shown_months(str(int(year) + 1)), str(int(year) + 1)])
+    corrected = later.pop()  # the LVR workbook corrected after its due day, on which the figures rest
+    assert corrected == _corrected_late_line(calendar, demo, "LVR"), later
     assert len(later) == 3 and all(f"von {quiet} (Werkstatt am Rheinufer)" in line for line in later)
     assert later[0].startswith("Überfällig: Personenmeldung, Außenarbeitsplätze und Übergänge von"), later
     assert data_status(calendar, partners["jobcenter_05914"], shown_months(month, 24)) == []
