@@ -65,6 +65,7 @@ class KpiExtract:
 _RATE = {"value": ("numerator", "denominator", 100)}
 PEER_GROUP = "vergleichsgruppe"  # the level of a peer group's total (tables of Jobcenters)
 TOTAL_LEVELS = ("landschaftsverband", "nrw", PEER_GROUP)
+RANKS = ("rank", "rank_prev_year")  # K01's
 # A total a Jobcenter compares itself with (its peer group, NRW) is shown to it only where it sums
 # at least this many other Jobcenters with figures: else its own figures subtracted from the total
 # would show another Jobcenter's (privacy.md §4).
@@ -138,13 +139,14 @@ def _next_year(year: str) -> str:
 
 
 WORKSHOP_TIERS = ("werkstatt", "landschaftsverband", "nrw")
+UNKNOWN_KREIS = "unbekannt"  # K05's Kreis of a case whose origin workshop is not known (marts)
 
 
 def _unknown_kreis_as_its_total(table: pl.DataFrame) -> list:
     """K05's cases of unknown Kreis, keyed as their Landschaftsverband's total: K14's total leaves
     them out, so K05's total minus K14's is exactly them."""
     return [
-        ("landschaftsverband", lv, period) if tier == "kreis" and region == "unbekannt" else None
+        ("landschaftsverband", lv, period) if tier == "kreis" and region == UNKNOWN_KREIS else None
         for tier, region, lv, period in table.select(
             "_tier", "_region", "_landschaftsverband", "_period"
         ).iter_rows()
@@ -158,7 +160,7 @@ LINKS = (
     # K14 counts Budget für Arbeit by Kreis without 'unbekannt': equal to K05 per Kreis only.
     Link("k14", ("budget_fuer_arbeit_active",), "k05", ("active_cases",), tiers=("kreis",)),
     Link("k01", ("value_prev_year",), "k01", ("value",), a_period=str, b_period=_next_year,
-         tiers=("werkstatt",)),
+         tiers=("werkstatt", "landschaftsverband", "nrw")),
     # A workshop's transitions of a year are K02's and K03's numerator and K04's denominator; its
     # persons in AB on 31.12. are K01's denominator, and K02's of the year after. K12 shows the
     # workshop's own figures beside the Landschaftsverband's.
@@ -203,8 +205,12 @@ def _load(con: duckdb.DuckDBPyConnection, extract: KpiExtract) -> pl.DataFrame:
                   from {table} k left join marts.dim_workshops w on w.werkstatt_nr = k.werkstatt_nr and w.is_current"""
     elif extract.grain == "kreis":
         lv = "k.landschaftsverband" if extract.kpi == "k05" else "r.landschaftsverband"
-        sql = f"""select k.*, r.kreis_name, k.kreisschluessel as _kreisschluessel, {lv} as _landschaftsverband,
-                         k.kreisschluessel as _region
+        # K05's cases without a known origin: "unbekannt" is their Kreis, not a Kreisschlüssel (a
+        # partners' review read it in the column of five-digit keys); scoped and linked by it as before
+        sql = f"""select k.* replace (nullif(k.kreisschluessel, '{UNKNOWN_KREIS}') as kreisschluessel),
+                         case when k.kreisschluessel = '{UNKNOWN_KREIS}' then '{UNKNOWN_KREIS}' else r.kreis_name end
+                             as kreis_name,
+                         k.kreisschluessel as _kreisschluessel, {lv} as _landschaftsverband, k.kreisschluessel as _region
                   from {table} k left join marts.dim_regions r on r.kreisschluessel = k.kreisschluessel"""
     elif extract.grain == "jobcenter":
         sql = f"""select k.*, 'Jobcenter ' || r.kreis_name as jobcenter_name, k.jobcenter as _kreisschluessel,
@@ -243,7 +249,7 @@ def _load_totals(con: duckdb.DuckDBPyConnection, extract: KpiExtract, frame: pl.
     totals = con.execute(f"select * from kpi.{extract.table}_totals order by all").pl()
     figures = {
         extract.period, *extract.counts, *extract.rates, *extract.means, "is_provisional", "missing_reason",
-        "note", *(total for _, total in extract.means.values()),
+        "note", *(total for _, total in extract.means.values()), "value_prev_year",  # K01's
     }  # fmt: skip
     lv = pl.when(pl.col("level") == "landschaftsverband").then(pl.col("region"))  # null on NRW
     named = {
@@ -701,8 +707,19 @@ def partner_sheets(decision: Decision, partner, period: str) -> list:
             pl.any_horizontal(pl.col(c).is_not_null() for c in extract.counts)
         ).to_series()
         count_hidden = hidden.select(pl.any_horizontal(pl.col(c) for c in extract.counts)).to_series()
+        # K01's year before is another year's figure: "*" only where it has a value (a missing one
+        # says why); a total has no rank ("x", never "*")
+        ranked_row = ~frame["level"].is_in(TOTAL_LEVELS)
+        last_year = frame["value_prev_year"].is_not_null() if "value_prev_year" in frame.columns else None
         hidden = hidden.with_columns(
-            pl.col(c) & (frame[c].is_not_null() | has_figures) for c in hidden.columns
+            pl.col(c)
+            & (
+                last_year
+                if c in ("value_prev_year", "rank_prev_year")
+                else frame[c].is_not_null() | has_figures
+            )
+            & (ranked_row if c in RANKS else True)
+            for c in hidden.columns
         )
         if "missing_reason" in frame.columns:
             silent = count_hidden & has_figures

@@ -72,7 +72,9 @@ COLUMNS: dict[tuple[str, str], Column] = {
     ("k01", "rank"): Column("Rang", "Rang im Landschaftsverband nach der ungerundeten Quote (1 = höchste; "
                                     "gleiche Quoten teilen einen Rang: 1, 2, 2, 4), unter den veröffentlichten "
                                     "Quoten: eine gesperrte („*“) erhält keinen Rang und zählt nicht mit."),
-    ("k01", "value_prev_year"): Column("BiAp-Quote Vorjahr (%)", "Die BiAp-Quote der Werkstatt im Jahr J-1."),
+    ("k01", "value_prev_year"): Column("BiAp-Quote Vorjahr (%)", "Die BiAp-Quote der Werkstatt (einer Summenzeile: "
+                                                                 "der Summe) im Jahr J-1; fehlt sie, sagt „fehlt, "
+                                                                 "weil“ nach „Vorjahr:“, warum."),
     ("k01", "rank_prev_year"): Column("Rang Vorjahr", "Ihr Rang im Jahr J-1, unter den veröffentlichten "
                                                       "Quoten des Vorjahres."),
     # K02 Übergangsquote, K03 Übergänge je 1.000
@@ -90,8 +92,8 @@ COLUMNS: dict[tuple[str, str], Column] = {
                                                   "der Dezember des Folgejahres geliefert ist."),
     # K05 Budget für Arbeit
     ("k05", "kreisschluessel"): Column("Kreisschlüssel", "Kreis der Werkstatt, aus der die Person kam "
-                                                         "(„unbekannt“, wenn keine genannt ist)."),
-    ("k05", "kreis_name"): Column("Kreis", "Name dieses Kreises."),
+                                                         "(leer, wenn keine bekannt ist)."),
+    ("k05", "kreis_name"): Column("Kreis", "Name dieses Kreises („unbekannt“, wenn keine Werkstatt bekannt ist)."),
     ("k05", "active_cases"): Column("laufende Fälle 31.12.", "Fälle des Budgets für Arbeit, die am 31.12.J "
                                                              "liefen (nicht abgelehnt, Beginn bis dahin, "
                                                              "Ende leer oder später)."),
@@ -321,6 +323,7 @@ _REASONS = (
     (r"the Leistungsdokumentation of (\w+) for (\d{4}) has no row for the workshop",
      r"die Leistungsdokumentation des \1 für \2 hat keine Zeile für die Werkstatt"),
     (r"no data of the workshop for the year", "keine Daten der Werkstatt für das Jahr"),
+    (r"no workshop figures for (\d{4})", r"keine Werkstattzahlen für \1"),
     (r"(\d+) of (\d+) parts without a value", r"\1 von \2 Zeilen ohne Wert"),
     (r"no value", "kein Wert"),
 )  # fmt: skip
@@ -349,6 +352,8 @@ def reason(kpi: str, text: str) -> str:
 
 
 def _one_reason(kpi: str, text: str) -> str:
+    if text.startswith("previous year: "):  # K01's value of the year before
+        return "Vorjahr: " + _one_reason(kpi, text.removeprefix("previous year: "))
     if text.startswith("K07 for December: "):
         return "K07 für Dezember: " + _one_reason("k07", text.removeprefix("K07 for December: "))
     if match := re.fullmatch(r"(\w+): (\d+) of (\d+) parts without a value", text):

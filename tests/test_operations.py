@@ -86,7 +86,7 @@ def test_k01_and_k02_say_which_file_is_overdue(calendar, never_sent, silent):
     # left the Landschaftsverband's and NRW's totals of that year without a value)
     assert reasons == {
         year: f"no personen snapshot for December {year}: the personen file of {quiet} for {year}-12 is overdue "
-        f"since {year + 1}-01-15",
+        f"since {year + 1}-01-15; previous year: no workshop figures for {year - 1}",
     }
     nr, month = never_sent
     reason = calendar.execute(
@@ -94,15 +94,20 @@ def test_k01_and_k02_say_which_file_is_overdue(calendar, never_sent, silent):
         [nr, int(month[:4])],
     ).fetchone()[0]
     due = f"{int(month[:4]) + 1}-01-15"
-    assert reason == (
+    own, _, before = reason.partition("; previous year: ")  # and why the year before's value is missing
+    assert own == (
         f"no personen snapshot for December {month[:4]}: the personen file of {nr} for {month} is overdue since {due}"
     )
-    # K02 of the next year divides by that December's count: it says the same
+    # K02 of the next year divides by that December's count: it says the same, as K01's "Vorjahr"
     k02 = calendar.execute(
         "select missing_reason from kpi.k02_uebergangsquote where werkstatt_nr = ? and year = ?",
         [nr, int(month[:4]) + 1],
     ).fetchone()[0]
-    assert k02 == reason
+    next_k01 = calendar.execute(
+        "select missing_reason from kpi.k01_biap_quote where werkstatt_nr = ? and year = ?",
+        [nr, int(month[:4]) + 1],
+    ).fetchone()[0]
+    assert k02 == own and next_k01 == f"previous year: {own}"
 
 
 def test_k12_says_which_side_is_missing_and_which_file_is_overdue(calendar, never_sent, silent):
@@ -120,6 +125,7 @@ def test_k12_says_which_side_is_missing_and_which_file_is_overdue(calendar, neve
         "select missing_reason from kpi.k01_biap_quote where werkstatt_nr = ? and year = ?",
         [nr, int(month[:4])],
     ).fetchone()[0]
+    k01 = k01.partition("; previous year: ")[0]  # K01's reason for its own year
     assert rows == {"ab": k01, "biap": k01, "transitions": None, "bfa": None}
     quiet, recognised = silent
     year = int(recognised[:4])

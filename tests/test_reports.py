@@ -22,7 +22,7 @@ from publish.labels import DEFINITIONS, column
 from publish.reports import TILE_MISSING, TREND_COLUMN
 
 PARTNERS = ("lwl", "lvr", "nrw_inklusiv", "jobcenter_05112", "jobcenter_05513", "jobcenter_05914")
-# a row's name in the report: its name, else its key (K05's Kreis "unbekannt"), else whose row it is
+# a row's name in the report: its name, else its key, else whose row it is
 NAMES = ("Werkstatt", "Kreis", "Jobcenter", "Werkstatt-Nr.", "Kreisschlüssel", "Jobcenter (Kreisschlüssel)",
          "Landschaftsverband")  # fmt: skip
 

@@ -107,6 +107,22 @@ def expected_totals(extract: KpiExtract, table: pl.DataFrame) -> dict[tuple, dic
                 found[("vergleichsgruppe", group, period)] = total_of(extract, members) | {
                     "note": note_of(extract, members)
                 }
+    if "value_prev_year" in table.columns:  # K01: the total's year before, or why it is missing
+        own = {key: (row["value"], row["missing_reason"]) for key, row in found.items()}
+        for (level, region, period), row in found.items():
+            value, reason = own.get((level, region, str(int(period) - 1)), (None, None))
+            row["value_prev_year"] = value
+            why = (
+                f"no workshop figures for {int(period) - 1}"
+                if (level, region, str(int(period) - 1)) not in own
+                else reason
+                if value is None
+                else None
+            )
+            if why:
+                row["missing_reason"] = "; ".join(
+                    filter(None, (row["missing_reason"], f"previous year: {why}"))
+                )
     return found
 
 
@@ -139,6 +155,7 @@ def test_total_rows_are_the_sums_of_their_parts(tables, kpi):
     found = {(r["level"], r["_region"], r["_period"]): r for r in totals.to_dicts()}
     assert set(found) == set(expected)
     figures = [*extract.counts, *extract.rates, *extract.means, "is_provisional", "missing_reason", "note"]
+    figures += ["value_prev_year"] if "value_prev_year" in table.columns else []
     for key, row in found.items():
         assert {c: row[c] for c in figures} == {c: comparable(expected[key][c]) for c in figures}, key
         level, region, _ = key

@@ -163,11 +163,20 @@ class Oracle:
             for lv in ("LWL", "LVR"):
                 ranks.update(competition_ranks({nr: r for nr, r in rates.items() if self.lv_of[nr] == lv}))
             by_year[year] = (counts, rates, ranks)
+
+        def reason(nr: str, year: int) -> str | None:
+            return None if by_year[year][0][nr] else _no_snapshot(year) + self._overdue_december(nr, year)
+
         for year in self.years:
             counts, rates, ranks = by_year[year]
             prev = by_year.get(year - 1)
             for nr, c in counts.items():
                 value = rates[nr]
+                # why last year's value is missing, after this year's reason
+                if not prev or nr not in prev[0]:
+                    before = f"previous year: no workshop figures for {year - 1}"
+                else:
+                    before = None if prev[1][nr] is not None else f"previous year: {reason(nr, year - 1)}"
                 rows.append(
                     {
                         "werkstatt_nr": nr,
@@ -179,9 +188,7 @@ class Oracle:
                         "rank": ranks[nr],
                         "value_prev_year": _fmt(prev[1].get(nr)) if prev else None,
                         "rank_prev_year": prev[2].get(nr) if prev else None,
-                        "missing_reason": None
-                        if c
-                        else _no_snapshot(year) + self._overdue_december(nr, year),
+                        "missing_reason": "; ".join(filter(None, (reason(nr, year), before))) or None,
                     }
                 )
         return pl.DataFrame(rows, schema=_K01_SCHEMA)

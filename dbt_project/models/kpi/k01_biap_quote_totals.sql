@@ -1,9 +1,38 @@
 -- K01 BiAp-Quote, Landschaftsverband and NRW totals: the BiAp-Quote of the summed persons, per year (macro
--- kpi_totals).
-{{ kpi_totals(
-    ref('k01_biap_quote'),
-    grain='werkstatt',
-    period='year',
-    counts=['numerator', 'denominator'],
-    rates={'value': percent('numerator', 'denominator')}
-) }}
+-- kpi_totals), with the total's value of the year before beside it as a workshop's row has it.
+with totals as (
+    {{ kpi_totals(
+        ref('k01_biap_quote'),
+        grain='werkstatt',
+        period='year',
+        counts=['numerator', 'denominator'],
+        rates={'value': percent('numerator', 'denominator')}
+    ) | indent(4) }}
+)
+
+select
+    this_year.level,
+    this_year.region,
+    this_year.region_name,
+    this_year.year,
+    this_year.numerator,
+    this_year.denominator,
+    this_year.value,
+    last_year.value as value_prev_year,
+    this_year.is_provisional,
+    nullif(concat_ws(
+        '; ',
+        this_year.missing_reason,
+        case
+            when last_year.region is null
+                then 'previous year: no workshop figures for ' || (this_year.year - 1)
+            when last_year.value is null then 'previous year: ' || last_year.missing_reason
+        end
+    ), '') as missing_reason,
+    this_year.note
+from totals as this_year
+left join totals as last_year
+    on
+        this_year.level = last_year.level
+        and this_year.region = last_year.region
+        and this_year.year = last_year.year + 1
