@@ -664,7 +664,8 @@ def comparisons(table: pl.DataFrame, own: pl.Series, extract: KpiExtract) -> pl.
     """The NRW total and the own peer groups' totals of a table of Jobcenters, per period, where no
     other Jobcenter's figures follow from them and the partner's own rows (``own``): each sums at
     least MIN_OTHERS_IN_COMPARISON other Jobcenters with figures, and so does NRW without the peer
-    group (else NRW minus the peer group would show one Jobcenter)."""
+    group (else NRW minus the peer group would show one Jobcenter). A total without figures is
+    shown: nothing follows from it."""
     has_figures = pl.any_horizontal(pl.col(c).is_not_null() for c in extract.counts)
     rows = table.with_columns(own.alias("_own"), has_figures.alias("_figures"))
     base = rows.filter(~pl.col("level").is_in(TOTAL_LEVELS) & pl.col("_figures"))
@@ -676,8 +677,15 @@ def comparisons(table: pl.DataFrame, own: pl.Series, extract: KpiExtract) -> pl.
     )
     in_group, everyone = pl.col("_in_group").fill_null(0), pl.col("_in_all").fill_null(0)
     outside = everyone - in_group
+    compared = (pl.col("level") == "nrw") | (
+        (pl.col("level") == PEER_GROUP) & pl.col("_vergleichsgruppe").is_in(own_groups)
+    )
     return counted.select(
-        pl.when(pl.col("level") == "nrw")
+        # a total without figures tells nothing: shown with its "x" and why, as the own rows of
+        # those months are (a partners' review found K07's first year without NRW's rows)
+        pl.when(compared & ~pl.col("_figures"))
+        .then(True)
+        .when(pl.col("level") == "nrw")
         .then(everyone >= MIN_OTHERS_IN_COMPARISON)
         .when((pl.col("level") == PEER_GROUP) & pl.col("_vergleichsgruppe").is_in(own_groups))
         .then(

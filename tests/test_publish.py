@@ -198,7 +198,8 @@ def test_last_years_biap_quote_says_why_it_is_missing_and_a_total_has_one(home):
 def test_a_jobcenter_sees_a_comparison_only_where_no_other_jobcenters_figures_follow_from_it():
     """NRW and the own peer group's total are shown to a Jobcenter only where each sums at least two
     other Jobcenters with figures, and NRW without the peer group too: else subtracting its own
-    figures (or the peer group from NRW) would show another Jobcenter's."""
+    figures (or the peer group from NRW) would show another Jobcenter's. A total without figures is
+    shown."""
     rows = []
 
     def month(period, members, figures=None):
@@ -209,7 +210,8 @@ def test_a_jobcenter_sees_a_comparison_only_where_no_other_jobcenters_figures_fo
             ("nrw", None),
             *(("vergleichsgruppe", g) for g in sorted({g for _, g in members})),
         ):
-            rows.append((level, period, group, None, 10, 100))
+            has = figures is None or bool(figures)
+            rows.append((level, period, group, None, 10 if has else None, 100 if has else None))
 
     a, b = "Jobcenter gE in Kreisen", "Jobcenter zkT in Kreisen"
     month("2024-12", [("J1", a), ("J2", a), ("J3", a), ("J4", b), ("J5", b)])
@@ -218,6 +220,7 @@ def test_a_jobcenter_sees_a_comparison_only_where_no_other_jobcenters_figures_fo
     )
     month("2024-10", [("J1", a), ("J2", a), ("J3", a), ("J4", b)])
     month("2024-09", [("J1", a), ("J2", a)])
+    month("2024-08", [("J1", a), ("J2", a), ("J3", a), ("J4", b), ("J5", b)], figures=set())
     table = pl.DataFrame(
         rows, orient="row",
         schema=["level", "_period", "_vergleichsgruppe", "_kreisschluessel", "numerator", "denominator"],
@@ -229,6 +232,9 @@ def test_a_jobcenter_sees_a_comparison_only_where_no_other_jobcenters_figures_fo
         ("2024-12", "vergleichsgruppe", a),  # two others in it, two outside: not B's, not J2's alone
         ("2024-11", "nrw", None),  # J3 without figures: A would be J1 + J2
         ("2024-10", "nrw", None),  # NRW minus A would be J4 alone
+        # nobody has figures (K07's first year): the totals say so, their "x" tells nothing
+        ("2024-08", "nrw", None),
+        ("2024-08", "vergleichsgruppe", a),
     }  # 2024-09: NRW would be J1 + J2
 
 
