@@ -404,6 +404,26 @@ def test_a_table_longer_than_a_page_continues_on_the_next():
     assert seen == [row[0] for row in rows] and len(pages) > 3
 
 
+def test_a_table_row_is_never_split_across_pages():
+    """A row whose reason takes several lines stays whole on one page (a partners' review found a
+    workshop's reason begun at a page's foot and ended at the next page's head, under the header)."""
+    from publish.reports import COLOURS, render
+
+    words = " ".join(["Übergangsmeldung"] * 14)
+    rows = [[f"Kreis Nummer {i:03d}", "x", f"Q{i:03d} {words} E{i:03d}"] for i in range(60)]
+    table = {"caption": "Tabelle 1", "columns": ["Kreis", "A", "fehlt, weil"], "align": ["left", "right", "left"],
+             "rows": rows}  # fmt: skip
+    section = {"heading": "K02", "intro": "", "charts": [], "notes": [], "questions": [], "tables": [table]}
+    report = {"title": "Test", "subtitle": "", "author": "Test", "data_status": [], "symbols": [],
+              "colours": COLOURS, "sections": [section]}  # fmt: skip
+    pages = [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(render(report).pdf)).pages]
+    assert len(pages) > 2
+    for i in range(len(rows)):
+        begins = [n for n, text in enumerate(pages) if f"Q{i:03d}" in text]
+        ends = [n for n, text in enumerate(pages) if f"E{i:03d}" in text]
+        assert len(begins) == 1 and begins == ends, f"row {i}: begins on page {begins}, ends on {ends}"
+
+
 def _kreis_lines(page) -> list[tuple[float, str]]:
     """The rows' names on a page, with the height of their line above the page's foot."""
     lines: list[tuple[float, str]] = []
