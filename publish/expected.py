@@ -216,14 +216,12 @@ def data_status(con: duckdb.DuckDBPyConnection, partner, periods: list[str]) -> 
     for row in rows:
         key = (row["status"], row["sender"], row["workshop_name"], row["period"], row["due_on"],
                row["received_at"].date() if row["received_at"] else None)  # fmt: skip
-        grouped.setdefault(key, []).append(PART_NAMES.get(row["part"], row["part"]))
+        grouped.setdefault(key, []).append(row["part"])
     lines = []
-    order = list(PART_NAMES.values())  # personen first, as the spec lists them
     for (status, sender, name, period, due, received), found in list(grouped.items())[:MAX_STATUS_LINES]:
-        parts = sorted(found, key=lambda part: order.index(part) if part in order else len(order))
         who = f"{sender} ({name})" if name else sender
         when = german_period(period)
-        what = f"{', '.join(parts[:-1])} und {parts[-1]}" if len(parts) > 1 else parts[0]
+        what = _named_parts(found)
         if status == "overdue":
             lines.append(f"Überfällig: {what} von {who} für {when}, fällig am {due:%d.%m.%Y}.")
         else:
@@ -238,6 +236,18 @@ def data_status(con: duckdb.DuckDBPyConnection, partner, periods: list[str]) -> 
 
 
 ON_TIME = "Alle Lieferungen, auf denen diese Zahlen beruhen, kamen fristgerecht."
+
+
+def _named_parts(parts: list[str]) -> str:
+    """Parts in German, personen first as the spec lists them: „Personenmeldung, Außenarbeitsplätze
+    und Übergänge“."""
+    order = list(PART_NAMES)
+    named = [
+        PART_NAMES.get(p, p)
+        for p in sorted(parts, key=lambda p: order.index(p) if p in order else len(order))
+    ]
+    return f"{', '.join(named[:-1])} und {named[-1]}" if len(named) > 1 else named[0]
+
 
 # The files in force, each under the calendar's parts it delivers (a workshop's workbook: all three).
 IN_FORCE = f"""(
@@ -264,15 +274,10 @@ def _corrected_late(con: duckdb.DuckDBPyConnection, scope: str, parameters: list
             order by f.received_at desc, e.sender, e.period""",
         parameters,
     )
-    order = list(PART_NAMES)
     lines = []
     for row in rows[:MAX_STATUS_LINES]:
         who = f"{row['sender']} ({row['workshop_name']})" if row["workshop_name"] else row["sender"]
-        parts = [
-            PART_NAMES.get(p, p)
-            for p in sorted(row["parts"], key=lambda p: order.index(p) if p in order else 99)
-        ]
-        what = PART_NAMES["workbook"] if row["delivered_as"] == "workbook" else " und ".join(parts)
+        what = PART_NAMES["workbook"] if row["delivered_as"] == "workbook" else _named_parts(row["parts"])
         lines.append(
             f"Nach der Frist korrigiert: {what} von {who} für {german_period(row['period'])}, "
             f"fristgerecht eingegangen am {row['first_at']:%d.%m.%Y}, ersetzt am {row['corrected_at']:%d.%m.%Y} "

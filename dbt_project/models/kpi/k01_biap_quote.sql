@@ -55,17 +55,7 @@ select
     last_year.value as value_prev_year,
     last_year.rank as rank_prev_year,
     false as is_provisional,
-    -- last year's value missing says why too (a partners' review found "x" under "Vorjahr" alone)
-    nullif(concat_ws(
-        '; ',
-        this_year.missing_reason,
-        case
-            -- not yet recognised, or before the warehouse's first year
-            when last_year.werkstatt_nr is null
-                then 'previous year: no workshop figures for ' || (this_year.year - 1)
-            when last_year.value is null then 'previous year: ' || last_year.missing_reason
-        end
-    ), '') as missing_reason
+    {{ with_previous_year_reason('this_year', 'last_year', 'werkstatt_nr') }} as missing_reason
 from ranked as this_year
 left join ranked as last_year
     on this_year.werkstatt_nr = last_year.werkstatt_nr and this_year.year = last_year.year + 1

@@ -20,15 +20,7 @@ select
     this_year.value,
     last_year.value as value_prev_year,
     this_year.is_provisional,
-    nullif(concat_ws(
-        '; ',
-        this_year.missing_reason,
-        case
-            when last_year.region is null
-                then 'previous year: no workshop figures for ' || (this_year.year - 1)
-            when last_year.value is null then 'previous year: ' || last_year.missing_reason
-        end
-    ), '') as missing_reason,
+    {{ with_previous_year_reason('this_year', 'last_year', 'region') }} as missing_reason,
     this_year.note
 from totals as this_year
 left join totals as last_year
