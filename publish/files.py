@@ -124,6 +124,12 @@ def csv_bytes(sheet: Sheet) -> bytes:
     return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 
+def csv_files(sheets: list[Sheet]) -> dict[str, bytes]:
+    """Each KPI's CSV: what a delivery's figures are (their checksums decide whether a version is
+    new), made once per partner and run."""
+    return {sheet.kpi: csv_bytes(sheet) for sheet in sheets}
+
+
 READ_ALOUD = ("missing_reason", "note")  # sentences, in German in every file; codes stay codes in Parquet
 
 
@@ -147,7 +153,9 @@ def write_xlsx(sheets: list[Sheet], path: Path, title: str, edition: list[str] =
     """One workbook: a sheet per KPI and a sheet "Erläuterungen" explaining every column (its
     German header, its name in Parquet) and the symbols, and which version of the delivery this is
     (``edition``: publish/outbox.py)."""
-    workbook = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
+    workbook = xlsxwriter.Workbook(  # in memory: no temporary file per sheet (a small workbook)
+        str(path), {"strings_to_formulas": False, "strings_to_urls": False, "in_memory": True}
+    )
     workbook.set_properties(
         {"title": title, "author": "Teilhabe Warehouse", "language": "de-DE", "comments": " ".join(edition)}
     )

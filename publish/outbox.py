@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from publish.files import Sheet, csv_bytes, write_parquet, write_xlsx
+from publish.files import Sheet, csv_files, write_parquet, write_xlsx
 from publish.partners import Partner
 from publish.reports import REPORT_STEM, NotRendered, Report, partner_report
 from teilhabe.disk import is_disk_full, storage_error
@@ -77,7 +77,9 @@ def _restatement_note(previous: dict, restates: tuple[str, ...], data_through: s
     return f"Replaces {previous['version']}: {', '.join(restates)} differ. Since then: {because}."
 
 
-def edition(partner: Partner, period: str, sheets: list[Sheet], outbox: Path, data_through: str) -> list[str]:
+def edition(
+    partner: Partner, period: str, csvs: dict[str, bytes], outbox: Path, data_through: str
+) -> list[str]:
     """What the report and the workbook of a new version say about it, in German: which version it
     is, which one it replaces, which KPIs changed and why, as far as the manifests tell (a
     partners' review: v0002 looked exactly like v0001, only the manifest told, in English)."""
@@ -89,7 +91,7 @@ def edition(partner: Partner, period: str, sheets: list[Sheet], outbox: Path, da
     if previous is None:
         return [f"Fassung v0001 vom {today}: die erste für diesen Zeitraum."]
     version = f"v{int(newest.name[1:]) + 1:04d}"
-    figures = _figures({sheet.kpi: csv_bytes(sheet) for sheet in sheets})[0]
+    figures = _figures(csvs)[0]
     restates = [k for k in figures if previous["figures"].get(k) != figures[k]]
     since = datetime.fromisoformat(previous["generated_at"]).strftime("%d.%m.%Y")
     why = []
@@ -158,11 +160,12 @@ def _newest(folder: Path) -> tuple[Path | None, dict | None]:
     return newest, (json.loads((newest / "manifest.json").read_text("utf-8")) if newest else None)
 
 
-def holds_figures(partner: Partner, period: str, sheets: list[Sheet], outbox: Path) -> bool:
-    """Whether the partner's newest version of the period already holds these figures: then there
-    is nothing to validate, render or write (``deliver`` at most finishes a switch of ``latest``)."""
+def holds_figures(partner: Partner, period: str, csvs: dict[str, bytes], outbox: Path) -> bool:
+    """Whether the partner's newest version of the period already holds these figures (``csvs``:
+    publish/files.py ``csv_files``): then there is nothing to validate, render or write
+    (``deliver`` at most finishes a switch of ``latest``)."""
     _, previous = _newest(outbox / partner.id / period)
-    figures_sha = _figures({sheet.kpi: csv_bytes(sheet) for sheet in sheets})[1]
+    figures_sha = _figures(csvs)[1]
     return previous is not None and previous["figures_sha256"] == figures_sha
 
 
@@ -183,14 +186,16 @@ def deliver(
     data_status: list[str] | None = None,
     pages: Report | NotRendered | None = None,
     edition_lines: list[str] | None = None,
+    csvs: dict[str, bytes] | None = None,
 ) -> Outcome:
     """Validate, then write a new version unless the newest one holds the same figures.
     ``linkage_quality``: the latest linkage run's measures (linkage.md §4), stated in the manifest;
     ``data_status``: the report's lines on missing and late files (publish/expected.py); ``pages``:
     the report, where it was rendered already (publish/reports.py ``ReportRendering``); a report
-    that failed to render blocks the delivery, as failed validation does."""
+    that failed to render blocks the delivery, as failed validation does; ``csvs``: the sheets'
+    CSVs where the caller made them already."""
     folder = outbox / partner.id / period
-    csvs = {sheet.kpi: csv_bytes(sheet) for sheet in sheets}
+    csvs = csvs if csvs is not None else csv_files(sheets)
     figures, figures_sha = _figures(csvs)
     newest, previous = _newest(folder)
     if previous and previous["figures_sha256"] == figures_sha:
@@ -218,7 +223,7 @@ def deliver(
     restates = tuple(k for k in figures if previous["figures"].get(k) != figures[k]) if previous else ()
     try:
         if edition_lines is None:
-            edition_lines = edition(partner, period, sheets, outbox, data_through)
+            edition_lines = edition(partner, period, csvs, outbox, data_through)
         files = _write_files(partner, period, sheets, csvs, building, file_delay, edition_lines)
         if pages is None:  # what a person reads
             pages = partner_report(partner, period, sheets, data_through, data_status, edition_lines)

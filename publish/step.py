@@ -13,6 +13,7 @@ import duckdb
 from ingest.ops_tables import PUBLISH_DDL, append_rows
 from publish.expected import data_status
 from publish.extracts import partner_sheets, remember_suppressed
+from publish.files import csv_files
 from publish.outbox import Outcome, deliver, edition, holds_figures, validation_reports
 from publish.partners import Partner, load_partners
 from publish.periods import period_kind as period_kind_of
@@ -158,12 +159,13 @@ def publish(
         decision = decide(con)
         outcomes, planned = _plan(con, decision, partners, period, today or date.today())
         # Only partners whose figures changed are validated and get a new report; the others' newest
-        # version stands.
-        changed = [(p, c, s, r) for p, c, s, r in planned if not holds_figures(p, c, s, outbox)]
+        # version stands. Each partner's CSVs are made once: they are what its figures are.
+        csvs = {p.id: csv_files(s) for p, _, s, _ in planned}
+        changed = [(p, c, s, r) for p, c, s, r in planned if not holds_figures(p, c, csvs[p.id], outbox)]
         status = {  # the report's data status: only a new version has a report to put it in
             p.id: data_status(con, p, _months_behind(p, c)) for p, c, _, _ in changed
         }
-        editions = {p.id: edition(p, c, s, outbox, r.through or c) for p, c, s, r in changed}
+        editions = {p.id: edition(p, c, csvs[p.id], outbox, r.through or c) for p, c, _, r in changed}
         rendering.render([(p, c, s, r.through or c, status[p.id], editions[p.id]) for p, c, s, r in changed])
         validator = _validator(changed, outbox) if validate else None
         linkage = linkage_quality(con)
@@ -176,7 +178,7 @@ def publish(
             page = next(reports) if partner.id in renders else None
             outcome = deliver(
                 partner, chosen, sheets, outbox, ready.through or chosen, validator, file_delay, linkage,
-                status.get(partner.id), page, editions.get(partner.id),
+                status.get(partner.id), page, editions.get(partner.id), csvs[partner.id],
             )  # fmt: skip
             if outcome.status in ("delivered", "unchanged", "completed"):  # what the partner holds
                 held += sheets
