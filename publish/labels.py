@@ -324,6 +324,8 @@ _REASONS = (
      r"die Leistungsdokumentation des \1 für \2 hat keine Zeile für die Werkstatt"),
     (r"no data of the workshop for the year", "keine Daten der Werkstatt für das Jahr"),
     (r"no workshop figures for (\d{4})", r"keine Werkstattzahlen für \1"),
+    (r"no workshop deliveries for (\d{4})", r"für \1 liegen keine Werkstattlieferungen vor"),
+    (r"recognised as a workshop only in (\d{4})", r"erst \1 als Werkstatt anerkannt"),
     (r"(\d+) of (\d+) parts without a value", r"\1 von \2 Zeilen ohne Wert"),
     (r"no value", "kein Wert"),
 )  # fmt: skip

@@ -86,7 +86,7 @@ def test_k01_and_k02_say_which_file_is_overdue(calendar, never_sent, silent):
     # left the Landschaftsverband's and NRW's totals of that year without a value)
     assert reasons == {
         year: f"no personen snapshot for December {year}: the personen file of {quiet} for {year}-12 is overdue "
-        f"since {year + 1}-01-15; previous year: no workshop figures for {year - 1}",
+        f"since {year + 1}-01-15; previous year: recognised as a workshop only in {year}",
     }
     nr, month = never_sent
     reason = calendar.execute(

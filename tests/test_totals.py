@@ -112,13 +112,13 @@ def expected_totals(extract: KpiExtract, table: pl.DataFrame) -> dict[tuple, dic
         for (level, region, period), row in found.items():
             value, reason = own.get((level, region, str(int(period) - 1)), (None, None))
             row["value_prev_year"] = value
-            why = (
-                f"no workshop figures for {int(period) - 1}"
-                if (level, region, str(int(period) - 1)) not in own
-                else reason
-                if value is None
-                else None
-            )
+            last = str(int(period) - 1)
+            if (level, region, last) in own:
+                why = reason if value is None else None
+            elif any(key[2] == last for key in own):
+                why = f"no workshop figures for {last}"
+            else:  # no workshop sent anything for that year
+                why = f"no workshop deliveries for {last}"
             if why:
                 row["missing_reason"] = "; ".join(
                     filter(None, (row["missing_reason"], f"previous year: {why}"))

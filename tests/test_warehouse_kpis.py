@@ -101,6 +101,26 @@ def test_missing_december_is_missing_with_a_reason(warehouse):
     assert all(reason.startswith(f"no personen snapshot for December {year}") for _, year, reason in missing)
 
 
+def test_last_years_value_missing_says_whether_nothing_was_delivered_or_the_workshop_was_new(warehouse):
+    """K01's "Vorjahr" in the demo's first year (2023) is missing because no workshop delivered for
+    2022, and the workshop recognised in October 2024 had no 2023 row: each row says which (before,
+    every row of the first year read „keine Werkstattzahlen“, as if each workshop had not sent)."""
+    from publish.labels import reason
+
+    before = dict(
+        warehouse.execute(
+            """select werkstatt_nr || ' ' || year, regexp_extract(missing_reason, 'previous year: (.*)$', 1)
+               from kpi.k01_biap_quote where value_prev_year is null"""
+        ).fetchall()
+    )
+    first_year = [key for key in before if key.endswith(" 2023")]
+    assert first_year and all(before[key] == "no workshop deliveries for 2022" for key in first_year)
+    assert before["LVR-0206 2024"] == "recognised as a workshop only in 2024"
+    assert reason("k01", "previous year: no workshop deliveries for 2022") == (
+        "Vorjahr: für 2022 liegen keine Werkstattlieferungen vor"
+    )
+
+
 def test_lineage_from_landing_to_kpi():
     from orchestration.definitions import defs
 

@@ -173,8 +173,10 @@ class Oracle:
             for nr, c in counts.items():
                 value = rates[nr]
                 # why last year's value is missing, after this year's reason
-                if not prev or nr not in prev[0]:
-                    before = f"previous year: no workshop figures for {year - 1}"
+                if not prev:
+                    before = f"previous year: no workshop deliveries for {year - 1}"
+                elif nr not in prev[0]:
+                    before = f"previous year: recognised as a workshop only in {year}"
                 else:
                     before = None if prev[1][nr] is not None else f"previous year: {reason(nr, year - 1)}"
                 rows.append(

@@ -55,7 +55,9 @@ select
     last_year.value as value_prev_year,
     last_year.rank as rank_prev_year,
     false as is_provisional,
-    {{ with_previous_year_reason('this_year', 'last_year', 'werkstatt_nr') }} as missing_reason
+    {{ with_previous_year_reason(
+        'this_year', 'last_year', 'werkstatt_nr', years='ranked', per_workshop=true
+    ) }} as missing_reason
 from ranked as this_year
 left join ranked as last_year
     on this_year.werkstatt_nr = last_year.werkstatt_nr and this_year.year = last_year.year + 1

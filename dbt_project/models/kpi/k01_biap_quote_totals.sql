@@ -20,7 +20,7 @@ select
     this_year.value,
     last_year.value as value_prev_year,
     this_year.is_provisional,
-    {{ with_previous_year_reason('this_year', 'last_year', 'region') }} as missing_reason,
+    {{ with_previous_year_reason('this_year', 'last_year', 'region', years='totals') }} as missing_reason,
     this_year.note
 from totals as this_year
 left join totals as last_year
