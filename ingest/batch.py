@@ -19,7 +19,7 @@ import polars as pl
 
 from ingest.identify import Delivery, beyond_retention, identify
 from ingest.inbox import display_name, name_problem, read_bounded
-from ingest.issues import ISSUE_SCHEMA, Issue, issues_frame
+from ingest.issues import ISSUE_SCHEMA, STANDS, Issue, issues_frame
 from ingest.plausibility import check_content
 from ingest.readers import WORKBOOK_SHEETS, PlainCsv, ReadResult, read_delivery, submit_workbook
 from ingest.sniff import is_zip
@@ -265,10 +265,11 @@ def _reject_unusable(batch: Batch, data_rows: dict[str, int]) -> list[Issue]:
             and not outcome.rejected_because
             and not outcome.held_because
         ):
-            rows = _grouped(data_rows[outcome.name])
+            count = data_rows[outcome.name]
+            which = "die einzige Datenzeile ist" if count == 1 else f"alle {_grouped(count)} Datenzeilen sind"
             outcome.rejected_because = (
-                f"keine Zeile verwendbar: alle {rows} Datenzeilen sind fehlerhaft (Befunde je Zeile unten); "
-                "die Datei wird nicht geladen, eine frühere Lieferung für diesen Zeitraum bleibt gültig"
+                f"keine Zeile verwendbar: {which} fehlerhaft (Befunde je Zeile unten); die Datei wird nicht "
+                f"geladen ({STANDS})"
             )
             issues.append(Issue(outcome.name, None, None, "no_valid_row", "file", outcome.rejected_because))
     return issues

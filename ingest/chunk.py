@@ -309,7 +309,10 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
         status, message, superseded_by = "loaded", None, None
         named = (d.format, d.sender, d.part, d.period) if d else (None, None, None, None)
         content = _duplicate_key(file.sha256, *named)
-        sender, period = (d.sender, d.period) if d else (sender_named_in(name) or (None, None))
+        sender, period = (d.sender, d.period) if d else (None, None)
+        if sender is None:  # a name no pattern matches, or a workbook rejected before its title block
+            # was read (empty, damaged): its sender hears of it where the name says who and when
+            sender, period = sender_named_in(name) or (sender, period)
         if outcome.rejected_because:
             status, message = "rejected", outcome.rejected_because
         elif outcome.held_because:

@@ -14,6 +14,9 @@ import polars as pl
 from ingest.inbox import display_name
 
 MAX_MESSAGE = 500  # characters: a finding is one line, whatever the file holds
+# What a rejected file leaves in place, without claiming that an earlier delivery exists (a
+# senders' review: a first delivery was told "eine frühere Lieferung … bleibt gültig").
+STANDS = "war für diesen Zeitraum schon eine Datei geladen, bleibt sie gültig"
 
 ISSUE_SCHEMA = {
     "file": pl.String,

@@ -37,7 +37,7 @@ from ingest.formats import (
     CsvDialect,
 )
 from ingest.identify import Delivery, identify, implausible_period
-from ingest.issues import Issue, listed, shown
+from ingest.issues import STANDS, Issue, listed, shown
 from ingest.sniff import is_text, is_utf16, is_zip, what_it_is
 from ingest.workbooks import BLANKS, Cells, SheetLayout, SheetText, Unreadable, WorkbookReader
 from schemas import SOURCE_TABLES
@@ -554,7 +554,7 @@ def _header(first: str, delimiter: str) -> list[str]:
 CUT_IN_TRANSFER = (
     "Datei möglicherweise abgeschnitten: {which} endet ohne Zeilenumbruch. Eine beim Übertragen "
     "abgeschnittene Datei endet so, auch mitten in einem Wert, der dann noch gültig aussieht. Die Datei "
-    "wird nicht geladen; eine frühere Lieferung für diesen Zeitraum bleibt gültig. Bitte senden Sie die "
+    "wird nicht geladen (" + STANDS + "). Bitte senden Sie die "
     "vollständige Datei erneut, mit einem Zeilenumbruch nach der letzten Zeile (Excel schreibt ihn immer)"
 )
 

@@ -22,7 +22,7 @@ SYMBOLS = (
                  "weniger als 3 Fällen, oder sekundär gesperrt, damit kein gesperrter Wert aus Summen "
                  "zurückgerechnet werden kann (Praxis der Statistik der BA)."),
     (NOT_COMPUTABLE, "Wert nicht berechenbar oder nicht sinnvoll (etwa ein Rang in einer Summenzeile); warum "
-                     "er fehlt, steht in der Spalte „fehlt, weil“ (fehlt, nicht null)."),
+                     "er fehlt, steht in der Spalte „fehlt, weil“ (er fehlt, er ist nicht 0)."),
     (PROVISIONAL, "vorläufig: der Zeitraum, den die Kennzahl nachverfolgt, ist noch nicht vollständig geliefert; "
                   "der Wert kann sich mit späteren Lieferungen ändern."),
 )  # fmt: skip
@@ -41,10 +41,12 @@ _PROVISIONAL = Column("vorläufig", f"„{PROVISIONAL}“, solange der Zeitraum,
 COLUMNS: dict[tuple[str, str], Column] = {
     # the same in every KPI
     ("", "level"): Column("Ebene", "Werkstatt, Kreis oder Jobcenter: eine Zeile der Kennzahl; "
-                                   "„Landschaftsverband insgesamt“ und „NRW insgesamt“: die Summe der Zeilen darüber; "
-                                   "„Vergleichsgruppe insgesamt“: die Summe der Jobcenter gleicher Form (gE, zkT) in "
-                                   "Kreisen gleichen Typs (kreisfreie Stadt, Kreis), mit denen sich ein Jobcenter "
-                                   "vergleicht."),
+                                   "„Landschaftsverband insgesamt“ und „NRW insgesamt“: die Summe aller Zeilen der "
+                                   "Kennzahl im Landschaftsverband bzw. in NRW, auch derer, die dieser Auszug nicht "
+                                   "zeigt (fehlen Zeilen in der Summe, sagt es der „Hinweis“); „Vergleichsgruppe "
+                                   "insgesamt“: die Summe der Jobcenter gleicher Form (gE, zkT) in Kreisen gleichen "
+                                   "Typs (kreisfreie Stadt, Kreis), mit denen sich ein Jobcenter vergleicht, das "
+                                   "eigene eingeschlossen."),
     ("", "werkstatt_nr"): Column("Werkstatt-Nr.", "Nummer der Werkstatt im Register des Landschaftsverbands."),
     ("", "werkstatt_name"): Column("Werkstatt", "Name der Werkstatt (aktuelles Register)."),
     ("", "landschaftsverband"): Column("Landschaftsverband", "LWL oder LVR: wessen Zeile es ist (leer bei NRW insgesamt)."),
@@ -55,9 +57,10 @@ COLUMNS: dict[tuple[str, str], Column] = {
     ("", "year"): Column("Jahr", "Das Berichtsjahr J."),
     ("", "month"): Column("Monat", "Der Berichtsmonat (JJJJ-MM); Stichtag ist sein letzter Tag."),
     ("", "is_provisional"): _PROVISIONAL,
-    ("", "missing_reason"): Column("fehlt, weil", "Warum ein Wert fehlt („x“): fehlt, nicht null."),
-    ("", "note"): Column("Hinweis", "Bei Summenzeilen: welche Spalten nur einen Teil der Zeilen darüber "
-                                    "enthalten, weil die übrigen keinen Wert haben (Summe unvollständig)."),
+    ("", "missing_reason"): Column("fehlt, weil", "Warum ein Wert fehlt („x“): er fehlt, er ist nicht 0."),
+    ("", "note"): Column("Hinweis", "Bei Summenzeilen: welche Spalten nur einen Teil der Zeilen enthalten, weil "
+                                    "die übrigen keinen Wert haben (Summe unvollständig), und bei Jobcentern, wie "
+                                    "viele der Region in der Summe sind, solange nicht alle Daten liefern."),
     ("", "suppressed"): Column("gesperrt", "Nur Parquet: die Spalten dieser Zeile, die wegen Geheimhaltung "
                                            "gesperrt sind (ihre Werte sind leer)."),
     **{
@@ -108,13 +111,16 @@ COLUMNS: dict[tuple[str, str], Column] = {
     ("k06", "any_target"): Column("Zielgruppe insgesamt (Personen)", "Verschiedene Personen in mindestens "
                                                                      "einer der drei Gruppen."),
     # K07 Integrationsquote SB/GL
-    ("k07", "numerator"): Column("Integrationsmonate SB/GL", "Monate t-11 bis t mit mindestens einer "
-                                                             "Integration einer Person, die in dem Monat SB "
-                                                             "oder GL war (je Person und Monat einmal)."),
+    ("k07", "numerator"): Column("Integrationsmonate SB/GL", "Personenmonate: für jeden der zwölf Monate bis "
+                                                             "zum Berichtsmonat die Personen, die in dem Monat "
+                                                             "SB oder GL waren und eine Arbeit aufnahmen, "
+                                                             "zusammengezählt (eine Person höchstens einmal "
+                                                             "je Monat)."),
     ("k07", "denominator"): Column("SB/GL im Mittel", "Mittlerer Bestand an SB und GL der Monate t-12 bis "
                                                       "t-1 (ein Mittelwert, daher mit Nachkommastellen)."),
     ("k07", "value"): Column("Integrationsquote SB/GL (%)", f"Integrationsmonate ÷ SB/GL im Mittel × 100. "
-                                                            f"{_RATE} Braucht 13 geladene Monate."),
+                                                            f"{_RATE} Braucht die Kundendaten von 13 Monaten (die zwölf "
+                                                            f"davor und den Berichtsmonat)."),
     # K08 Werkakademie-Integrationsquote
     ("k08", "numerator"): Column("integriert binnen 183 Tagen", "Eintritte in die Werkakademie im Jahr J "
                                                                 "mit einer Integration binnen 183 Tagen."),
@@ -212,7 +218,7 @@ DEFINITIONS = {
            "mindestens einer dieser Gruppen gehören.",
     "k07": "Integrationsmonate schwerbehinderter und gleichgestellter Kundinnen und Kunden in den zwölf "
            "Monaten bis zum Berichtsmonat ÷ ihr mittlerer Bestand in den zwölf Monaten davor × 100. Eine "
-           "Person zählt höchstens einmal je Monat (wie § 48a SGB II). Braucht 13 geladene Monate.",
+           "Person zählt höchstens einmal je Monat (wie § 48a SGB II). Braucht die Kundendaten von 13 Monaten.",
     "k08": "Personen, die im Jahr in die Werkakademie eintraten und binnen 183 Tagen danach eine Arbeit "
            "aufnahmen (Integration) ÷ Eintritte in die Werkakademie im Jahr × 100. Vorläufig, bis die 183 "
            "Tage vergangen sind.",
@@ -299,11 +305,11 @@ _REASONS = (
      r"die Übergangsmeldung von \1 für \3/\2 ist überfällig: ihre Übergänge fehlen"),
     (r"the uebergaenge files of ([\w-]+) for ([\d, -]+) are overdue: its transitions are missing",
      r"die Übergangsmeldungen von \1 für \2 sind überfällig: ihre Übergänge fehlen"),
-    (r"needs 13 loaded months \(t-12 \.\.\. t\)", "braucht 13 geladene Monate (t-12 bis t)"),
+    (r"needs 13 loaded months \(t-12 \.\.\. t\)", "braucht die Kundendaten von 13 Monaten (die zwölf davor und den Berichtsmonat)"),
     (r"needs 13 loaded months \(t-12 \.\.\. t\): the kunden file of (\d{5}) for (\d{4})-(\d{2}) is overdue",
-     r"braucht 13 geladene Monate (t-12 bis t): die Kundendatei von \1 für \3/\2 ist überfällig"),
+     r"braucht die Kundendaten von 13 Monaten: die Kundendatei von \1 für \3/\2 ist überfällig"),
     (r"needs 13 loaded months \(t-12 \.\.\. t\): the kunden files of (\d{5}) for ([\d, -]+) are overdue",
-     r"braucht 13 geladene Monate (t-12 bis t): die Kundendateien von \1 für \2 sind überfällig"),
+     r"braucht die Kundendaten von 13 Monaten: die Kundendateien von \1 für \2 sind überfällig"),
     (r"no Werkakademie entries in the year", "keine Eintritte in die Werkakademie im Jahr"),
     (r"no MAG spells ending in the year", "kein Praktikum (MAG) im Jahr beendet"),
     (r"no workshop has delivered December yet", "noch keine Werkstatt hat den Dezember geliefert"),
@@ -326,6 +332,8 @@ _REASONS = (
     (r"no workshop figures for (\d{4})", r"keine Werkstattzahlen für \1"),
     (r"no workshop deliveries for (\d{4})", r"für \1 liegen keine Werkstattlieferungen vor"),
     (r"recognised as a workshop only in (\d{4})", r"erst \1 als Werkstatt anerkannt"),
+    (r"(\d+) of (\d+) Jobcenters in the sum: the others have sent no data",
+     r"Summe aus \1 von \2 Jobcentern: die übrigen haben keine Daten geliefert"),
     (r"(\d+) of (\d+) parts without a value", r"\1 von \2 Zeilen ohne Wert"),
     (r"no value", "kein Wert"),
 )  # fmt: skip

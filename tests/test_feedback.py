@@ -316,6 +316,46 @@ def test_a_file_named_otherwise_is_answered_to_the_sender_its_name_names(demo, d
     assert "None" not in html(item, workshop).decode("utf-8"), "a file of no known part has none shown"
 
 
+def test_a_workbook_rejected_before_its_title_block_is_answered_to_the_sender_its_name_names(
+    demo_home, tmp_path
+):
+    """A workbook says who sent it in its title block; one that cannot be opened (empty, or not a
+    workbook) was rejected without a sender, so its workshop heard nothing, or was even reminded
+    that nothing had come (a senders' review). Where its name names the workshop and month plainly,
+    that workshop's Rückmeldung now lists it; a name that names neither reaches only the operator."""
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+    from publish.feedback import senders_to_answer
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    empty, damaged, anonymous = (
+        "LWL-0101 Werkstattmeldung 2024_11.xlsx",
+        "LWL-0102 Meldung 2024-10.xlsx",
+        "Meldung Hagener Werkstätten.xlsx",
+    )
+    (inbox / empty).write_bytes(b"")
+    (inbox / damaged).write_bytes(b"Werkstatt;Monat\r\nLWL-0102;2024-10\r\n")
+    (inbox / anonymous).write_bytes(b"")
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        load.ingest(con, inbox, tmp_path / "archive", key, run_id="unopened")
+        logged = con.execute(
+            "select file_name, status, sender, period from ops.delivery_log where run_id = 'unopened' order by 1"
+        ).fetchall()
+        assert logged == [
+            (empty, "rejected", "LWL-0101", "2024-11"),
+            (damaged, "rejected", "LWL-0102", "2024-10"),
+            (anonymous, "rejected", None, ""),
+        ], logged
+        assert senders_to_answer(con, ["unopened"]) == [("LWL-0101", "2024-11"), ("LWL-0102", "2024-10")]
+        [item] = feedbacks(con, [("LWL-0101", "2024-11")])
+    [answered] = [f for f in item.files if f["file_name"] == empty]
+    assert answered["status"] == "rejected" and "leere Datei" in answered["message"]
+    assert "noch keine Datei eingegangen" not in html(item, "LWL-0101").decode("utf-8")
+
+
 def test_a_workbooks_sender_reads_its_findings_in_its_workbooks_terms(demo, demo_home, tmp_path):
     """A workshop that sends the monthly workbook knows its sheets, headers and list texts, not the
     CSV export's columns and codes: its Rückmeldung names the sheet and header ("Bereich (Blatt

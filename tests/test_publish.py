@@ -353,11 +353,11 @@ def test_files_open_as_german_excel_and_data_teams_expect(home):
     ("text", "german"),
     [
         ("needs 13 loaded months (t-12 ... t): the kunden file of 05914 for 2022-12 is overdue",
-         "braucht 13 geladene Monate (t-12 bis t): die Kundendatei von 05914 für 12/2022 ist überfällig"),
+         "braucht die Kundendaten von 13 Monaten: die Kundendatei von 05914 für 12/2022 ist überfällig"),
         ("needs 13 loaded months (t-12 ... t): the kunden files of 05914 for 2022-11, 2022-12 are overdue",
-         "braucht 13 geladene Monate (t-12 bis t): die Kundendateien von 05914 für 2022-11, 2022-12 sind überfällig"),
+         "braucht die Kundendaten von 13 Monaten: die Kundendateien von 05914 für 2022-11, 2022-12 sind überfällig"),
         ("K07 for December: needs 13 loaded months (t-12 ... t): the kunden file of 05914 for 2022-12 is overdue",
-         "K07 für Dezember: braucht 13 geladene Monate (t-12 bis t): die Kundendatei von 05914 für 12/2022 ist "
+         "K07 für Dezember: braucht die Kundendaten von 13 Monaten: die Kundendatei von 05914 für 12/2022 ist "
          "überfällig"),
         ("no Leistungsdokumentation of LWL for 2024 yet: the leistungsdokumentation file of LWL for 2024 is overdue "
          "since 2025-03-31",

@@ -16,6 +16,7 @@ import pytest
 from extract_files import csv_rows
 
 from publish.extracts import EXTRACTS, KpiExtract, complete_table
+from teilhabe.reference import nrw_kreise
 
 TOTALS = [kpi for kpi, extract in EXTRACTS.items() if extract.totals]
 NAME = {"werkstatt": "werkstatt_name", "kreis": "kreis_name", "jobcenter": "jobcenter_name"}
@@ -68,6 +69,36 @@ def note_of(extract: KpiExtract, rows: list[dict]) -> str | None:
     return "; ".join(notes) or None
 
 
+def jobcenters_of_regions() -> Counter:
+    """How many Jobcenters each Landschaftsverband, peer group and NRW has: one per Kreis of the
+    reference list, its peer group its form in Kreise of its type."""
+    regions: Counter = Counter()
+    for kreis in nrw_kreise().iter_rows(named=True):
+        kind = "kreisfreien Städten" if kreis["typ"] == "kreisfreie Stadt" else "Kreisen"
+        regions[("landschaftsverband", kreis["landschaftsverband"])] += 1
+        regions[("vergleichsgruppe", f"Jobcenter {kreis['jobcenter_form']} in {kind}")] += 1
+        regions[("nrw", "NRW")] += 1
+    return regions
+
+
+def with_coverage(note: str | None, summed: int, of: int) -> str | None:
+    """A Jobcenters' total summing fewer Jobcenters than its region has says how many it sums."""
+    if summed >= of:
+        return note
+    return "; ".join(
+        filter(None, (note, f"{summed} of {of} Jobcenters in the sum: the others have sent no data"))
+    )
+
+
+def note_coverage(found: dict[tuple, dict], rows: list[dict], period: str) -> None:
+    """The notes of a period's Jobcenter totals, with how many Jobcenters each sums."""
+    jobcenters = jobcenters_of_regions()
+    for (level, region, when), total in found.items():
+        if when == period:
+            summed = sum(level == "nrw" or r[f"_{level}"] == region for r in rows)  # rows below the total
+            total["note"] = with_coverage(total["note"], summed, jobcenters[(level, region)])
+
+
 def total_levels(extract: KpiExtract) -> tuple[str, ...]:
     """The levels of total rows (K10's rows are Landschaftsverband rows themselves: its only total
     is NRW; a table of Jobcenters also has its peer groups')."""
@@ -107,6 +138,7 @@ def expected_totals(extract: KpiExtract, table: pl.DataFrame) -> dict[tuple, dic
                 found[("vergleichsgruppe", group, period)] = total_of(extract, members) | {
                     "note": note_of(extract, members)
                 }
+            note_coverage(found, rows, period)
     if "value_prev_year" in table.columns:  # K01: the total's year before, or why it is missing
         own = {key: (row["value"], row["missing_reason"]) for key, row in found.items()}
         for (level, region, period), row in found.items():
@@ -170,6 +202,11 @@ def test_total_rows_are_the_sums_of_their_parts(tables, kpi):
     assert any(row[extract.counts[0]] for row in found.values()), "the demo has totals with figures"
     if kpi in ("k02", "k14"):  # the demo's LVR-0205 sent no December 2023, most Jobcenters nothing
         assert any(row["note"] for row in found.values()), "the demo has totals of only some rows"
+    if extract.grain == "jobcenter":  # the demo's three Jobcenters: NRW's total is not NRW's
+        nrw = [row for (level, _, _), row in found.items() if level == "nrw"]
+        assert all(
+            "Jobcenters in the sum: the others have sent no data" in (row["note"] or "") for row in nrw
+        )
     if kpi == "k11":  # most of the demo's Kreise have no Jobcenter of their own that delivers
         assert any(
             "parts: no data from the Kreis's own Jobcenter" in (row["note"] or "") for row in found.values()

@@ -99,15 +99,62 @@ peer_group_totals as (
     {%- if part_notes %}, _part_notes{% endif %}
 {%- endset %}
 
+{%- if grain == 'jobcenter' %},
+
+totals as (
+    select * from landschaftsverband_totals
+    union all
+    select * from nrw_totals
+    union all
+    select * from peer_group_totals
+),
+
+{#- A total of Jobcenters sums those that sent data: while some of a region's Jobcenters send
+    nothing, its note says how many are in the sum (a partners' review: "NRW insgesamt" of the
+    demo's three Jobcenters read as a statewide figure). -#}
+jobcenters_of_region as (
+    select
+        'landschaftsverband' as level,
+        landschaftsverband as region,
+        count(*) as jobcenters
+    from {{ ref('dim_regions') }}
+    group by all
+    union all
+    select
+        'nrw' as level,
+        'NRW' as region,
+        count(*) as jobcenters
+    from {{ ref('dim_regions') }}
+    union all
+    select
+        'vergleichsgruppe' as level,
+        vergleichsgruppe as region,
+        count(*) as jobcenters
+    from {{ ref('dim_regions') }}
+    group by all
+)
+
+select
+    totals.* exclude ({{ carried }}) replace (
+        nullif(concat_ws(
+            '; ',
+            totals.note,
+            case
+                when totals._base_parts < regions.jobcenters
+                    then totals._base_parts || ' of ' || regions.jobcenters || ' Jobcenters in the sum: '
+                    || 'the others have sent no data'
+            end
+        ), '') as note
+    )
+from totals
+left join jobcenters_of_region as regions on totals.level = regions.level and totals.region = regions.region
+{%- else %}
 {%- if grain != 'landschaftsverband' %}
 
 select * exclude ({{ carried }}) from landschaftsverband_totals
 union all
 {%- endif %}
 select * exclude ({{ carried }}) from nrw_totals
-{%- if grain == 'jobcenter' %}
-union all
-select * exclude ({{ carried }}) from peer_group_totals
 {%- endif %}
 {%- endmacro %}
 
