@@ -120,6 +120,19 @@ def _row_names(sheet: Sheet) -> list[str]:
     return names
 
 
+SENTENCE_COLUMNS = ("fehlt, weil", "Hinweis")  # a quarter of the page wide in report.typ
+SENTENCE_CHARACTERS = 45  # about what a line of such a column holds
+KEEP_WHOLE_LINES = 28  # a table this short is kept on one page (a third to half of it)
+
+
+def _kept_whole(columns: list[str], rows: list[list[str]]) -> bool:
+    """Whether a table is short enough to move to the next page whole: the demo's Jobcenter
+    report left one row of a three-row table on page 1 and two on page 2 (a partners' review)."""
+    wide = [i for i, name in enumerate(columns) if name in SENTENCE_COLUMNS]
+    lines = 2 + sum(max([1, *(-(-len(row[i]) // SENTENCE_CHARACTERS) for i in wide)]) for row in rows)
+    return lines <= KEEP_WHOLE_LINES
+
+
 def _table(sheet: Sheet, rows: list[int] | None = None, caption: str | None = None) -> dict:
     """The sheet (or some of its ``rows``) as the report shows it: a row header (the name), the
     figures as in the CSV; "vorläufig" and "fehlt, weil" only where a row has them."""
@@ -134,11 +147,14 @@ def _table(sheet: Sheet, rows: list[int] | None = None, caption: str | None = No
     cells = [shown[c] for c in columns]
     numeric = [sheet.frame.schema[c].is_numeric() for c in columns]
     names = _row_names(sheet)
+    headers = ["", *(column(sheet.kpi, c).header for c in columns)]
+    body = [[names[i], *row] for i, *row in zip(rows, *cells, strict=True)]
     return {
         "caption": caption or SHEET_NAMES[sheet.kpi],
-        "columns": ["", *(column(sheet.kpi, c).header for c in columns)],
+        "columns": headers,
         "align": ["left", *("right" if n else "left" for n in numeric)],
-        "rows": [[names[i], *row] for i, *row in zip(rows, *cells, strict=True)],
+        "rows": body,
+        "keep": _kept_whole(headers, body),
     }
 
 
@@ -149,11 +165,16 @@ def _history_table(sheet: Sheet) -> dict:
     name = TREND_COLUMN.get(sheet.kpi, "value")
     cell = {(m, w): t for m, w, t in zip(months, series, texts(sheet, name, for_reading=True), strict=True)}
     lines = list(dict.fromkeys(series))
+    rows = [[m, *(cell.get((m, w), "x") for w in lines)] for m in sorted(set(months), reverse=True)]
+    caption = f"{SHEET_NAMES[sheet.kpi]}: {column(sheet.kpi, name).header} je Monat"
+    if any("x" in row[1:] for row in rows):  # this table has no column of reasons (a partners' review)
+        caption += " („x“: kein Wert; warum, steht in der Spalte „fehlt, weil“ der CSV- und der Excel-Datei)"
     return {
-        "caption": f"{SHEET_NAMES[sheet.kpi]}: {column(sheet.kpi, name).header} je Monat",
+        "caption": caption,
         "columns": ["", *lines],
         "align": ["left", *("right" for _ in lines)],
-        "rows": [[m, *(cell.get((m, w), "x") for w in lines)] for m in sorted(set(months), reverse=True)],
+        "rows": rows,
+        "keep": _kept_whole(["", *lines], rows),
     }
 
 

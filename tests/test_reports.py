@@ -424,6 +424,33 @@ def test_a_table_row_is_never_split_across_pages():
         assert len(begins) == 1 and begins == ends, f"row {i}: begins on page {begins}, ends on {ends}"
 
 
+def test_a_short_table_and_its_heading_stay_on_one_page():
+    """Wherever the page ends, a section without a chart keeps its heading with its table, and a
+    table of three rows stays on one page (a partners' review: a heading alone at a page's foot, a
+    table of three rows split one and two)."""
+    from publish.reports import COLOURS, _kept_whole, render
+
+    def table(caption: str, rows: list[list[str]]) -> dict:
+        columns = ["Kreis", "A", "fehlt, weil"]
+        return {"caption": caption, "columns": columns, "align": ["left", "right", "left"], "rows": rows,
+                "keep": _kept_whole(columns, rows)}  # fmt: skip
+
+    def section(heading: str, rows: list[list[str]]) -> dict:
+        return {"heading": heading, "intro": "Worte.", "charts": [], "notes": [], "questions": [],
+                "tables": [table(f"Tabelle {heading}", rows)]}  # fmt: skip
+
+    short = [[f"Zeile S{i}", str(i), ""] for i in range(3)]
+    for length in range(12, 32):
+        long = [[f"Kreis Nummer {i:03d}", str(i), ""] for i in range(length)]
+        report = {"title": "Test", "subtitle": "", "author": "Test", "data_status": [], "symbols": [],
+                  "colours": COLOURS, "sections": [section("K13", long), section("K14 Regional", short)]}  # fmt: skip
+        pages = [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(render(report).pdf)).pages]
+        holding = {
+            n for n, text in enumerate(pages) for mark in ("K14 Regional", "S0", "S1", "S2") if mark in text
+        }
+        assert len(holding) == 1, f"after {length} rows: heading and rows on pages {sorted(holding)}"
+
+
 def _kreis_lines(page) -> list[tuple[float, str]]:
     """The rows' names on a page, with the height of their line above the page's foot."""
     lines: list[tuple[float, str]] = []
