@@ -215,21 +215,39 @@ def _questions(sheet: Sheet) -> list[str]:
 
 
 def _notes(sheet: Sheet) -> list[str]:
+    """One line per note: the rows it is about named together, each row's months once."""
     if "note" not in sheet.frame.columns:
         return []
-    names = _row_names(sheet)
-    if months := _months(sheet):
-        names = [f"{name}, {month}" for name, month in zip(names, months, strict=True)]
-    rows_of: dict[str, list[str]] = {}  # one line per note: the rows it is about named together
-    for name, note in zip(names, sheet.frame["note"], strict=True):
+    names, months = _row_names(sheet), _months(sheet)
+    rows_of: dict[str, dict[str, list[str]]] = {}
+    for i, (name, note) in enumerate(zip(names, sheet.frame["note"], strict=True)):
         if note:
-            rows_of.setdefault(note, []).append(name)
-    return [
-        f"{', '.join(rows[:-1])} und {rows[-1]}: {translated(sheet.kpi, 'note', note)}"
-        if len(rows) > 1
-        else f"{rows[0]}: {translated(sheet.kpi, 'note', note)}"
-        for note, rows in rows_of.items()
-    ]
+            rows_of.setdefault(note, {}).setdefault(name, []).append(months[i] if months else "")
+    every = sorted(set(months or []))
+    lines = []
+    for note, rows in rows_of.items():
+        named = [
+            f"{name} ({_month_spans(sorted(shown), every)})" if months else name
+            for name, shown in rows.items()
+        ]
+        which = f"{', '.join(named[:-1])} und {named[-1]}" if len(named) > 1 else named[0]
+        lines.append(f"{which}: {translated(sheet.kpi, 'note', note)}")
+    return lines
+
+
+def _month_spans(months: list[str], every: list[str]) -> str:
+    """Months as a reader takes them in: "alle Monate", or runs ("2023-01 bis 2023-06, 2024-02");
+    a note on a total of 24 months named the total 24 times (a partners' review)."""
+    if months == every:
+        return "alle Monate"
+    position = {month: i for i, month in enumerate(every)}
+    runs: list[list[str]] = []
+    for month in months:
+        if runs and position[month] == position[runs[-1][-1]] + 1:
+            runs[-1].append(month)
+        else:
+            runs.append([month])
+    return ", ".join(run[0] if len(run) == 1 else f"{run[0]} bis {run[-1]}" for run in runs)
 
 
 def _shown(label: str) -> bool:

@@ -189,6 +189,22 @@ def test_a_jobcenter_report_compares_it_with_its_peer_group_and_nrw_over_two_yea
     assert "Jobcenter Hagen " in k08 and "Vergleichsgruppe: " in k08 and "NRW insgesamt " in k08
 
 
+def test_a_jobcenter_report_says_how_many_jobcenters_its_totals_sum_once_per_total(demo_home):
+    """The demo has 3 of NRW's 53 Jobcenters: "NRW insgesamt" is their sum, and the report says so
+    under each table of Jobcenters, once per total for all its months (not once per month)."""
+    from publish.reports import _month_spans
+
+    text = _pdf_text(_latest(demo_home["root"], "jobcenter_05914") / "bericht.pdf")
+    said = (
+        "NRW insgesamt (alle Monate): Summe aus 3 von 53 Jobcentern: die übrigen haben keine Daten geliefert"
+    )
+    assert text.count(said) == 2, "K06 and K07, the tables of months"
+    assert "NRW insgesamt: Summe aus 3 von 53 Jobcentern" in text, "K08, K09: one year"
+    assert "NRW insgesamt, 2023-01" not in text
+    every = [f"2023-{m:02d}" for m in range(1, 13)]
+    assert _month_spans([*every[:6], every[8]], every) == "2023-01 bis 2023-06, 2023-09"
+
+
 def test_a_landschaftsverband_report_lists_the_differences_that_need_an_answer(demo_home):
     asked = 0
     for partner in ("lwl", "lvr"):
