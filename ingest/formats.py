@@ -175,6 +175,10 @@ def in_workbook_terms(
     texts = XLSX_CODE_TEXTS.get(part, {}).get(column or "")
     if rule == "code" and texts:
         message = f"unbekannter Eintrag, erlaubt: {', '.join(texts)}"
+    if rule == "date_format":  # a date cell holds dates; this one holds text (or a bare number)
+        message = (
+            "kein Datum: die Zelle enthält Text oder eine Zahl; bitte als Datum eintragen (etwa 21.07.1974)"
+        )
     for csv_name, header in header_of.items():
         if csv_name != header:
             message = re.sub(rf"(?<![\w-]){re.escape(csv_name)}(?![\w-])", header, message)

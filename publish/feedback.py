@@ -291,8 +291,8 @@ def _nothing_expected(entries: list[dict], sender_kind: str, files: list[dict]) 
         return (
             "Der Lieferkalender erwartet von Ihrer Werkstatt noch nichts: kein Werkstättenverzeichnis "
             "eines Landschaftsverbands nennt ihre Werkstatt-Nr. bisher. Bitte prüfen Sie die Werkstatt-Nr. "
-            "im Dateinamen; stimmt sie, werden die gehaltenen Dateien geladen, sobald das Verzeichnis "
-            "sie nennt."
+            "im Dateinamen (bei der Arbeitsmappe im Kopfblock, Zelle B2); stimmt sie, werden die "
+            "gehaltenen Dateien geladen, sobald das Verzeichnis sie nennt."
         )
     if entries:
         who = (

@@ -79,7 +79,8 @@ COLUMNS: dict[tuple[str, str], Column] = {
                                                                  "der Summe) im Jahr J-1; fehlt sie, sagt „fehlt, "
                                                                  "weil“ nach „Vorjahr:“, warum."),
     ("k01", "rank_prev_year"): Column("Rang Vorjahr", "Ihr Rang im Jahr J-1, unter den veröffentlichten "
-                                                      "Quoten des Vorjahres."),
+                                                      "Quoten des Vorjahres; „*“, wo die Quote des Vorjahres "
+                                                      "gesperrt war (der Rang verriete sie)."),
     # K02 Übergangsquote, K03 Übergänge je 1.000
     ("k02", "numerator"): Column("Übergänge", "Übergänge auf den allgemeinen Arbeitsmarkt mit Datum im Jahr J."),
     ("k02", "denominator"): Column("Beschäftigte AB Vorjahr", "Personen im Arbeitsbereich am 31.12.(J-1)."),
@@ -190,7 +191,14 @@ COLUMNS: dict[tuple[str, str], Column] = {
                                        "Summenzeilen: in wie vielen Zeilen darüber das gilt, und welche Spalten nur "
                                        "einen Teil der Zeilen darüber enthalten (Summe unvollständig)."),
     ("k14", "k07_december"): Column("Integrationsquote SB/GL Dezember (%)", "Die Integrationsquote SB/GL (K07) "
-                                                                            "für den Dezember des Jahres."),
+                                                                            "für den Dezember des Jahres: die "
+                                                                            "Integrationsmonate des Jahres ÷ der "
+                                                                            "mittlere SB/GL-Bestand der zwölf "
+                                                                            "Monate davor (Dezember des Vorjahres bis "
+                                                                            "November), "
+                                                                            "nicht die Kunden im Dezember (Zähler "
+                                                                            "und Nenner weist K07 aus, die "
+                                                                            "Kennzahl der Jobcenter)."),
 }  # fmt: skip
 # K03 is K02 per 1,000 instead of per 100: the same numerator and denominator.
 COLUMNS |= {("k03", name): COLUMNS[("k02", name)] for name in ("numerator", "denominator")}

@@ -504,3 +504,19 @@ def test_a_file_held_under_a_mistyped_number_is_pointed_out_to_the_workshop_it_m
         )
         [item] = feedbacks(con, [("LWL-0101", period)])
         assert not [n for n in item.notes if "vertippten Nummer" in n]
+
+
+def test_a_workbook_cell_that_holds_text_where_a_date_belongs_is_called_so():
+    """A workbook's date cells hold dates: one holding the text "1974-07-21" was told "Datum nicht
+    im Format TT.MM.JJJJ", a CSV's rule its sender cannot act on in Excel (a senders' review)."""
+    from ingest.formats import in_workbook_terms
+
+    column, message = in_workbook_terms(
+        "wfbm_personen", "Eintritt", "date_format", "Datum nicht im Format TT.MM.JJJJ"
+    )
+    assert column == "Aufnahme (Blatt Beschäftigte)"
+    assert message.startswith("kein Datum: die Zelle enthält Text") and "TT.MM.JJJJ" not in message
+    assert in_workbook_terms("jc_kunden", "Eintritt", "date_format", "Datum nicht im Format TT.MM.JJJJ") == (
+        "Eintritt",
+        "Datum nicht im Format TT.MM.JJJJ",
+    ), "a CSV's sender keeps the format it must write"
