@@ -116,8 +116,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Check export files before sending them: the pipeline's own readers and contracts, no
     warehouse. For the agencies that send, so in German."""
     from ingest.batch import read_batch
-    from ingest.formats import in_workbook_terms
-    from ingest.issues import Issue
 
     known = None
     if args.register:
@@ -134,19 +132,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     if missing:
         return refuse(f"keine Datei: {', '.join(map(str, missing))}")
     batch = read_batch(args.files, known_workshops=known, limits=settings().limits)
-    findings = {name: [] for name in batch.files}
-    for row in batch.findings.iter_rows(named=True):
-        delivery = batch.files[row["file"]].delivery
-        if delivery and delivery.format == "wfbm_xlsx":  # as the sender reads its workbook
-            row["column"], row["message"] = in_workbook_terms(
-                row["table"], row["column"], row["rule"], row["message"]
-            )
-        findings[row["file"]].append(Issue(**row))
+    # A held file's rows are checked too, as they will be once the register names the workshop (a
+    # senders' review: with --register, a held file showed no row finding, only that it was held).
+    held = [path for path in args.files if path.name in batch.files and batch.files[path.name].held_because]
+    once_known = read_batch(held, limits=settings().limits) if held else None
+    findings = _findings_of(batch, once_known)
     for name, outcome in batch.files.items():
-        print(f"{name}: {_verdict(outcome)}")
+        later = once_known.files.get(name) if once_known and outcome.held_because else None
+        print(f"{name}: {_verdict(outcome)}" + (f"; dann: {_verdict(later)}" if later else ""))
         for issue in findings[name]:
-            held = outcome.held_because and issue.level == "file"  # held, not refused: say so
-            print(f"  {issue.line('GEHALTEN' if held else None)}")
+            held_line = outcome.held_because and issue.level == "file"  # held, not refused: say so
+            print(f"  {issue.line('GEHALTEN' if held_line else None)}")
+    if held:
+        print(
+            "(Gehalten: das Verzeichnis nennt die Werkstatt-Nr. nicht. Prüfen Sie die Nummer im Dateinamen, "
+            "bei der Arbeitsmappe im Kopfblock (Zelle B2), und ob es das Verzeichnis Ihres "
+            "Landschaftsverbands ist.)"
+        )
     if known is None and any(
         o.delivery and o.delivery.format.startswith("wfbm") for o in batch.files.values()
     ):
@@ -156,6 +158,26 @@ def cmd_check(args: argparse.Namespace) -> int:
     if batch.rejected or batch.held:
         return 1
     return 2 if any(o.rows_quarantined for o in batch.files.values()) else 0
+
+
+def _findings_of(batch, once_known) -> dict[str, list]:
+    """Each checked file's findings as its sender reads them; of a held file's second reading
+    (``once_known``, the workshop taken as known) its rows' findings."""
+    from ingest.formats import in_workbook_terms
+    from ingest.issues import Issue
+
+    findings: dict[str, list] = {name: [] for name in batch.files}
+    for checked, rows_only in ((batch, False), (once_known, True)):
+        for row in checked.findings.iter_rows(named=True) if checked else ():
+            if rows_only and row["level"] == "file":
+                continue
+            delivery = checked.files[row["file"]].delivery
+            if delivery and delivery.format == "wfbm_xlsx":  # as the sender reads its workbook
+                row["column"], row["message"] = in_workbook_terms(
+                    row["table"], row["column"], row["rule"], row["message"]
+                )
+            findings[row["file"]].append(Issue(**row))
+    return findings
 
 
 class _GermanHelp(argparse.HelpFormatter):
