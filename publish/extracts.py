@@ -84,7 +84,7 @@ EXTRACTS = {
         KpiExtract("k06", "k06_zielgruppenbestand", "Zielgruppenbestand", "jobcenter", "month",
                    ("sb", "gl", "rehabilitanden", "any_target")),
         KpiExtract("k07", "k07_integrationsquote_sb", "Integrationsquote SB/GL", "jobcenter", "month",
-                   ("numerator", "denominator"), _RATE),
+                   ("numerator", "denominator"), _RATE, hidden=("sb_gl_stock_months",)),
         KpiExtract("k08", "k08_werkakademie_integrationsquote", "Werkakademie-Integrationsquote", "jobcenter", "year",
                    ("numerator", "denominator"), _RATE),
         KpiExtract("k09", "k09_uebernahmequote_praktikum", "Übernahmequote Praktikum", "jobcenter", "year",
@@ -250,6 +250,7 @@ def _load_totals(con: duckdb.DuckDBPyConnection, extract: KpiExtract, frame: pl.
     figures = {
         extract.period, *extract.counts, *extract.rates, *extract.means, "is_provisional", "missing_reason",
         "note", *(total for _, total in extract.means.values()), "value_prev_year",  # K01's
+        *extract.hidden,  # K07's summed stocks, from which its totals' mean is exact
     }  # fmt: skip
     lv = pl.when(pl.col("level") == "landschaftsverband").then(pl.col("region"))  # null on NRW
     named = {

@@ -198,7 +198,8 @@ COLUMNS: dict[tuple[str, str], Column] = {
                                                                             "November), "
                                                                             "nicht die Kunden im Dezember (Zähler "
                                                                             "und Nenner weist K07 aus, die "
-                                                                            "Kennzahl der Jobcenter)."),
+                                                                            "Kennzahl der Jobcenter). In den "
+                                                                            "Summenzeilen nicht gebildet: „x“."),
 }  # fmt: skip
 # K03 is K02 per 1,000 instead of per 100: the same numerator and denominator.
 COLUMNS |= {("k03", name): COLUMNS[("k02", name)] for name in ("numerator", "denominator")}

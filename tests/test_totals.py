@@ -32,21 +32,34 @@ def exact(value: float | int) -> Fraction:
     return Fraction(str(value)) if isinstance(value, float) else Fraction(value)
 
 
+# A count that is a mean of stocks (K07's SB/GL over twelve months): a total's is the mean of the
+# parts' summed stocks, not the sum of their means rounded to cents (kpis.md rounds for display).
+MEAN_OF_SUMMED = {"k07": ("denominator", "sb_gl_stock_months", 12)}
+
+
 def total_of(extract: KpiExtract, parts: list[dict]) -> dict:
     """What a total of ``parts`` (rows of the KPI, or Landschaftsverband totals for NRW) must hold."""
     row: dict = {"is_provisional": any(p["is_provisional"] for p in parts), "missing_reason": None}
     for column in extract.counts:
         values = [exact(p[column]) for p in parts if p[column] is not None]
         row[column] = sum(values) if values else None
+    exact_count = {}
+    if extract.kpi in MEAN_OF_SUMMED:
+        mean, summed, months = MEAN_OF_SUMMED[extract.kpi]
+        stocks = [Fraction(p[summed]) for p in parts if p[summed] is not None]
+        row[summed] = sum(stocks) if stocks else None
+        exact_count[mean] = row[summed] / months if stocks else None
+        row[mean] = half_up(exact_count[mean]) if stocks else None
     if missing := [c for c in extract.counts if row[c] is None]:
         row["missing_reason"] = f"no part has a value for {', '.join(missing)}"
     for rate, (num, den, per) in extract.rates.items():
         without = sum(p[rate] is None for p in parts)
         row[rate] = None
+        denominator = exact_count.get(den, row[den])
         if without:
             row["missing_reason"] = f"{without} of {len(parts)} parts without a value"
-        elif row[den]:
-            row[rate] = half_up(row[num] * per / row[den])
+        elif denominator:
+            row[rate] = half_up(row[num] * per / denominator)
     for mean, (cases, total) in extract.means.items():
         sums = [exact(p[total]) for p in parts if p[total] is not None]
         row[total] = None if row[cases] is None else sum(sums, Fraction(0))

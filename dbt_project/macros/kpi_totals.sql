@@ -20,6 +20,9 @@
       period:       year | month
       counts:       the columns summed
       count_types:  {column: type} where a summed column is not a bigint
+      count_sums:   {count: its SQL over the parts} where a count is not their plain sum (K07's
+                    mean stock: the mean of the summed stocks, not the sum of rounded means)
+      internal_sums: columns summed beside the counts that never leave (K07's summed stocks)
       rates:        {rate: its SQL over the summed counts}, e.g. percent('numerator', 'denominator')
       means:        {mean: [cases, sum, its SQL over the summed cases and sum]}
       own_landschaftsverband: the KPI table's own landschaftsverband column says whose a row is
@@ -30,7 +33,7 @@
 -#}
 {% macro kpi_totals(
     kpi, grain, period, counts, count_types={}, rates={}, means={}, own_landschaftsverband=false,
-    part_notes=false
+    part_notes=false, count_sums={}, internal_sums=[]
 ) -%}
 with parts as (
     select
@@ -60,12 +63,12 @@ with parts as (
 landschaftsverband_summed as (
     {{ _kpi_totals_summed(
         'parts', "'landschaftsverband'", 'part_landschaftsverband', period, counts, count_types, rates, means,
-        part_notes=part_notes
+        part_notes=part_notes, count_sums=count_sums, internal_sums=internal_sums
     ) }}
 ),
 
 landschaftsverband_totals as (
-    {{ _kpi_totals_rated('landschaftsverband_summed', period, counts, rates, means, part_notes) }}
+    {{ _kpi_totals_rated('landschaftsverband_summed', period, counts, rates, means, part_notes, internal_sums) }}
 ),
 {%- endif %}
 
@@ -73,24 +76,24 @@ nrw_summed as (
     {{ _kpi_totals_summed(
         'parts' if grain == 'landschaftsverband' else 'landschaftsverband_totals',
         "'nrw'", "'NRW'", period, counts, count_types, rates, means, of_totals=grain != 'landschaftsverband',
-        part_notes=part_notes
+        part_notes=part_notes, count_sums=count_sums, internal_sums=internal_sums
     ) }}
 ),
 
 nrw_totals as (
-    {{ _kpi_totals_rated('nrw_summed', period, counts, rates, means, part_notes) }}
+    {{ _kpi_totals_rated('nrw_summed', period, counts, rates, means, part_notes, internal_sums) }}
 )
 {%- if grain == 'jobcenter' %},
 
 peer_group_summed as (
     {{ _kpi_totals_summed(
         'parts', "'vergleichsgruppe'", 'part_vergleichsgruppe', period, counts, count_types, rates, means,
-        part_notes=part_notes
+        part_notes=part_notes, count_sums=count_sums, internal_sums=internal_sums
     ) }}
 ),
 
 peer_group_totals as (
-    {{ _kpi_totals_rated('peer_group_summed', period, counts, rates, means, part_notes) }}
+    {{ _kpi_totals_rated('peer_group_summed', period, counts, rates, means, part_notes, internal_sums) }}
 )
 {%- endif %}
 
@@ -163,7 +166,8 @@ select * exclude ({{ carried }}) from nrw_totals
     and, carried up from the KPI's own rows (of_totals: rows that are totals themselves), how many
     rows are below and how many of them have no value for each count. -#}
 {% macro _kpi_totals_summed(
-    rows, level, region, period, counts, count_types, rates, means, of_totals=false, part_notes=false
+    rows, level, region, period, counts, count_types, rates, means, of_totals=false, part_notes=false,
+    count_sums={}, internal_sums=[]
 ) -%}
     select
         {{ level }} as level,
@@ -171,8 +175,12 @@ select * exclude ({{ carried }}) from nrw_totals
         {{ period }},
         count(*) as parts,
         {{ 'sum(_base_parts)' if of_totals else 'count(*)' }} as _base_parts,
+        {%- for column in internal_sums %}
+            cast(sum({{ column }}) as bigint) as {{ column }},
+        {%- endfor %}
         {%- for column in counts %}
-            cast(sum({{ column }}) as {{ count_types.get(column, 'bigint') }}) as {{ column }},
+            cast({{ count_sums.get(column, 'sum(' ~ column ~ ')') }} as {{ count_types.get(column, 'bigint') }})
+                as {{ column }},
             {%- if of_totals %}
                 sum(_{{ column }}_base_missing) as _{{ column }}_base_missing,
             {%- else %}
@@ -204,7 +212,7 @@ select * exclude ({{ carried }}) from nrw_totals
 
 
 {#- One level's rows: the rates and means recomputed from the sums, and why a figure is missing. -#}
-{% macro _kpi_totals_rated(summed, period, counts, rates, means, part_notes=false) -%}
+{% macro _kpi_totals_rated(summed, period, counts, rates, means, part_notes=false, internal_sums=[]) -%}
     select
         level,
         region,
@@ -213,6 +221,9 @@ select * exclude ({{ carried }}) from nrw_totals
         end as region_name,
         {{ period }},
         _base_parts,
+        {%- for column in internal_sums %}
+            {{ column }},
+        {%- endfor %}
         {%- for column in counts %}
             {{ column }},
             _{{ column }}_base_missing,

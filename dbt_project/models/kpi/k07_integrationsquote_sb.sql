@@ -41,6 +41,8 @@ select
     month,
     case when loaded_months = 13 then cast(integration_months as bigint) end as numerator,
     case when loaded_months = 13 then {{ rounded_ratio('sb_gl_total', '12') }} end as denominator,
+    -- the twelve stocks the mean is of: totals sum them, so that their mean is exact (kpis.md)
+    case when loaded_months = 13 then cast(sb_gl_total as bigint) end as sb_gl_stock_months,
     case when loaded_months = 13 then {{ percent('integration_months * 12', 'sb_gl_total') }} end as value,
     false as is_provisional,
     case
