@@ -280,12 +280,26 @@ def test_a_period_the_calendar_does_not_hold_is_not_called_complete(demo, demo_h
     assert "Nichts: alle erwarteten Teile sind eingegangen." in complete_page
 
 
+def _ingested_on_demo(demo_home, tmp_path, run_id: str) -> tuple[duckdb.DuckDBPyConnection, list[tuple]]:
+    """``tmp_path/inbox`` ingested into a copy of the demo warehouse: the open connection and the
+    run's delivery log (file, status, sender, period)."""
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    load.ingest(con, tmp_path / "inbox", tmp_path / "archive", key, run_id=run_id)
+    logged = con.execute(
+        "select file_name, status, sender, period from ops.delivery_log where run_id = ? order by 1", [run_id]
+    ).fetchall()
+    return con, logged
+
+
 def test_a_file_named_otherwise_is_answered_to_the_sender_its_name_names(demo, demo_home, tmp_path):
     """A copy saved as "Kopie von … (1).csv" matches no agreed name and is rejected; its name still
     names the workshop and the month plainly, so that workshop hears why (and the name it meant).
     A name that names no sender clearly reaches no one but the operator."""
-    from ingest import load
-    from ingest.pseudonymise import PseudonymKey
     from publish.feedback import senders_to_answer
 
     inbox = tmp_path / "inbox"
@@ -297,13 +311,8 @@ def test_a_file_named_otherwise_is_answered_to_the_sender_its_name_names(demo, d
     (inbox / copy).write_bytes((demo / original).read_bytes())
     (inbox / "Meldung Dezember.csv").write_bytes((demo / original).read_bytes())
     workshop, period = original.split("_")[1], original.split("_")[2]
-    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
-    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
-        load.ingest(con, inbox, tmp_path / "archive", key, run_id="misnamed")
-        logged = con.execute(
-            "select file_name, status, sender, period from ops.delivery_log where run_id = 'misnamed' order by 1"
-        ).fetchall()
+    con, logged = _ingested_on_demo(demo_home, tmp_path, "misnamed")
+    with con:
         assert logged == [
             (copy, "rejected", workshop, period),
             ("Meldung Dezember.csv", "rejected", None, None),
@@ -323,8 +332,6 @@ def test_a_workbook_rejected_before_its_title_block_is_answered_to_the_sender_it
     workbook) was rejected without a sender, so its workshop heard nothing, or was even reminded
     that nothing had come (a senders' review). Where its name names the workshop and month plainly,
     that workshop's Rückmeldung now lists it; a name that names neither reaches only the operator."""
-    from ingest import load
-    from ingest.pseudonymise import PseudonymKey
     from publish.feedback import senders_to_answer
 
     inbox = tmp_path / "inbox"
@@ -337,13 +344,8 @@ def test_a_workbook_rejected_before_its_title_block_is_answered_to_the_sender_it
     (inbox / empty).write_bytes(b"")
     (inbox / damaged).write_bytes(b"Werkstatt;Monat\r\nLWL-0102;2024-10\r\n")
     (inbox / anonymous).write_bytes(b"")
-    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
-    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
-        load.ingest(con, inbox, tmp_path / "archive", key, run_id="unopened")
-        logged = con.execute(
-            "select file_name, status, sender, period from ops.delivery_log where run_id = 'unopened' order by 1"
-        ).fetchall()
+    con, logged = _ingested_on_demo(demo_home, tmp_path, "unopened")
+    with con:
         assert logged == [
             (empty, "rejected", "LWL-0101", "2024-11"),
             (damaged, "rejected", "LWL-0102", "2024-10"),
