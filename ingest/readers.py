@@ -66,6 +66,7 @@ ROWS_NAMED = 20  # rows named one by one in a warning (UTF-8 rows, line breaks);
 MAX_MISCOUNTED_LINES = 10  # unreadable lines (fields, quotes) quarantined; more reject the file
 MAX_JOINED_LINES = 10  # lines of one record whose quoted fields hold line breaks
 RESTORED_ZERO = "führende Null fehlte (Excel?): ergänzt"
+RESEND = "bitte die Datei neu exportieren und erneut senden"
 # The many monthly CSV files: parsed table by table (PlainCsv), not file by file.
 PLAIN_FORMATS = {"wfbm_csv", "jc_csv"}
 # A data line that is one whole record: each field unquoted (no quote in it) or quoted ("" inside).
@@ -140,7 +141,7 @@ def read_delivery(
     if delivery.period and (problem := implausible_period(delivery.period, received)):
         return result.reject("implausible_period", problem)
     if not content:
-        return result.reject("empty_file", "leere Datei (0 Bytes)")
+        return result.reject("empty_file", f"leere Datei (0 Bytes); {RESEND}")
     try:
         if delivery.format in WORKBOOK_SHEETS:
             if not is_zip(content):
@@ -223,7 +224,8 @@ def _decode(result: ReadResult, content: bytes, dialect: CsvDialect) -> str | No
             line = content[: error.start].count(b"\n") + 1
             result.reject(
                 "wrong_encoding",
-                "falsche Zeichenkodierung: ein Byte, das es in Windows-1252 nicht gibt",
+                "falsche Zeichenkodierung: ein Byte, das es in Windows-1252 nicht gibt (beschädigt?); "
+                + RESEND,
                 row=line,
             )
             return None
@@ -237,7 +239,8 @@ def _decode(result: ReadResult, content: bytes, dialect: CsvDialect) -> str | No
         line = content[: error.start].count(b"\n") + 1
         result.reject(
             "wrong_encoding",
-            "falsche Zeichenkodierung: kein UTF-8 (Windows-1252?); vereinbart ist UTF-8 mit BOM",
+            "falsche Zeichenkodierung: kein UTF-8 (Windows-1252?); vereinbart ist UTF-8 mit BOM "
+            "(in Excel: Speichern als „CSV UTF-8 (durch Trennzeichen getrennt)“)",
             row=line,
         )
         return None
@@ -312,29 +315,39 @@ def _check_header(result: ReadResult, header: list[str], expected: tuple[str, ..
     if not missing and len(header) != len(set(header)):
         twice = sorted(c for c, n in Counter(header).items() if n > 1)  # not header.count: 3 M columns
         result.reject(
-            "duplicate_column", f"Spalte(n) {listed(twice)} mehrfach vorhanden", row=1, column=shown(twice[0])
+            "duplicate_column",
+            f"Spalte(n) {listed(twice)} mehrfach vorhanden; bitte jede Spalte nur einmal",
+            row=1,
+            column=shown(twice[0]),
         )
     elif len(missing) == len(expected):
         result.reject(
             "missing_header",
-            f"keine Kopfzeile: Zeile 1 nennt nicht die Spalten {', '.join(expected)}",
+            f"keine Kopfzeile: Zeile 1 nennt nicht die Spalten {', '.join(expected)}; bitte diese "
+            "Kopfzeile als erste Zeile der Datei",
             row=1,
         )
     elif len(missing) == 1 and len(extra) == 1:
         result.reject(
             "renamed_column",
-            f"Spalte {shown(missing[0])!r} fehlt und {shown(extra[0])!r} ist nicht vereinbart (umbenannt?)",
+            f"Spalte {shown(missing[0])!r} fehlt und {shown(extra[0])!r} ist nicht vereinbart (umbenannt?); "
+            f"bitte die Spalte wieder {shown(missing[0])!r} nennen",
             row=1,
             column=missing[0],
         )
     elif missing:
         result.reject(
-            "missing_column", f"Spalte(n) {listed(missing)} fehlen", row=1, column=", ".join(missing)
+            "missing_column",
+            f"Spalte(n) {listed(missing)} fehlen; bitte ergänzen (eine Spalte ohne Angaben bleibt leer, "
+            "fehlt aber nicht)",
+            row=1,
+            column=", ".join(missing),
         )
     else:
         result.reject(
             "extra_column",
-            f"Spalte(n) {listed(extra)} nicht vereinbart",
+            f"Spalte(n) {listed(extra)} nicht vereinbart; bitte entfernen (neue Spalten nur nach "
+            "Absprache mit dem Betreiber des Teilhabe Warehouse)",
             row=1,
             column=", ".join(shown(c) for c in extra[:5]) + (", …" if len(extra) > 5 else ""),
         )
@@ -598,7 +611,7 @@ def _read_csv(
         return result
     expected = SOURCE_TABLES[table].columns
     if not text.strip():
-        return result.reject("empty_file", "leere Datei (keine Kopfzeile)")
+        return result.reject("empty_file", f"leere Datei (keine Kopfzeile); {RESEND}")
     text = _joined_line_breaks(result, text, dialect.delimiter, table)
     text = text.removesuffix("\r")  # cut between CR and LF: a last line without its break
     text = _line_text(result, text)
@@ -610,11 +623,16 @@ def _read_csv(
             return result
     first, data = text.split("\n", 1)
     if not first.strip():
-        return result.reject("empty_file", "leere Datei (keine Kopfzeile)")
+        return result.reject("empty_file", f"leere Datei (keine Kopfzeile); {RESEND}")
     # A header in quotes ("Personennummer";...) is legal CSV, as is any quoted field
     header = _header(first, dialect.delimiter)
     if len(header) == 1 and "," in first:
-        return result.reject("wrong_separator", "falsches Trennzeichen: ',' statt ';'", row=1)
+        return result.reject(
+            "wrong_separator",
+            "falsches Trennzeichen: ',' statt ';'; bitte mit Semikolon getrennt speichern (Excel mit "
+            "deutschen Einstellungen trennt so)",
+            row=1,
+        )
     if not _check_header(result, header, expected):
         return result
     data = _without_blank_tail(result, data)

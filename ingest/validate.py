@@ -95,6 +95,56 @@ def _naming_the_first(findings: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFra
     )
 
 
+VERSION_RULES = ("one_version_per_file", "one_version_per_key")
+OTHERS_NAMED = 3  # rows named in a version finding's value; beyond, how many more
+
+
+def _key_columns(column: str, rule: str, schema) -> list[str]:
+    """The columns whose equal values make two rows versions of one record (a person, or a person's
+    transition on one Datum)."""
+    also = [
+        check.statistics["also"]
+        for check in schema.columns[column].checks
+        if check.name == rule and "also" in (check.statistics or {})
+    ]
+    return [column, *also]
+
+
+def _naming_the_others(findings: pl.DataFrame, frame: pl.DataFrame, schema) -> pl.DataFrame:
+    """A record twice in a file with different data (a person in two rows of a snapshot) names, as
+    its value, the other rows it is in ("auch Zeile 7"): which of them is right only the sender
+    knows, and the sender must find both (a senders' review). Row numbers are no identifiers."""
+    kinds = findings.filter(pl.col("rule").is_in(VERSION_RULES)).select("column", "rule").unique()
+    for column, rule in kinds.iter_rows():
+        keys = _key_columns(column, rule, schema)
+        mine = (pl.col("rule") == rule) & (pl.col("column") == column)
+        files = findings.filter(mine)["file"].unique().implode()
+        rows = pl.col("_row").over(["_file", *keys], mapping_strategy="join")
+        others = (
+            frame.filter(pl.col("_file").is_in(files) & pl.all_horizontal(pl.col(keys).is_not_null()))
+            .select(pl.col("_file").alias("file"), pl.col("_row").alias("row"), rows.alias("rows"))
+            .with_columns(pl.col("rows").list.set_difference(pl.concat_list("row")).list.sort())
+            .select(
+                "file",
+                "row",
+                pl.format(
+                    "auch {} {}{}",
+                    pl.when(pl.col("rows").list.len() == 1).then(pl.lit("Zeile")).otherwise(pl.lit("Zeilen")),
+                    pl.col("rows").list.head(OTHERS_NAMED).cast(pl.List(pl.String)).list.join(", "),
+                    pl.when(pl.col("rows").list.len() > OTHERS_NAMED)
+                    .then(pl.format(" und {} weitere", pl.col("rows").list.len() - OTHERS_NAMED))
+                    .otherwise(pl.lit("")),
+                ).alias("others"),
+            )
+        )
+        findings = (
+            findings.join(others, on=["file", "row"], how="left", maintain_order="left")
+            .with_columns(pl.when(mine).then(pl.col("others")).otherwise(pl.col("value")).alias("value"))
+            .drop("others")
+        )
+    return findings
+
+
 def validate(table: str, frame: pl.DataFrame) -> Validated:
     source = SOURCE_TABLES[table]
     schema = source.contract.to_schema()
@@ -142,7 +192,7 @@ def validate(table: str, frame: pl.DataFrame) -> Validated:
         )
         .sort("file", "row", "column")
     )
-    findings = _naming_the_first(findings, frame)
+    findings = _naming_the_others(_naming_the_first(findings, frame), frame, schema)
     bad = failures["index"].unique().cast(pl.UInt32)
     valid = frame.filter(~pl.col("_index").is_in(bad.implode())).drop("_index")
     return Validated(valid, findings.cast(ISSUE_SCHEMA), bad.len())

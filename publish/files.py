@@ -149,10 +149,12 @@ def write_parquet(sheet: Sheet, path: Path) -> None:
     frame.write_parquet(path, statistics=False)
 
 
-def write_xlsx(sheets: list[Sheet], path: Path, title: str, edition: list[str] = ()) -> None:
+def write_xlsx(
+    sheets: list[Sheet], path: Path, title: str, edition: list[str] = (), *, with_parquet: bool = True
+) -> None:
     """One workbook: a sheet per KPI and a sheet "Erläuterungen" explaining every column (its
-    German header, its name in Parquet) and the symbols, and which version of the delivery this is
-    (``edition``: publish/outbox.py)."""
+    German header, its stable name, which Parquet uses where the partner receives it) and the
+    symbols, and which version of the delivery this is (``edition``: publish/outbox.py)."""
     workbook = xlsxwriter.Workbook(  # in memory: no temporary file per sheet (a small workbook)
         str(path), {"strings_to_formulas": False, "strings_to_urls": False, "in_memory": True}
     )
@@ -187,18 +189,21 @@ def write_xlsx(sheets: list[Sheet], path: Path, title: str, edition: list[str] =
             ws.set_column(j, j, min(max(width, 8) + 2, 60))
         ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, sheet.frame.height, len(sheet.frame.columns) - 1)
-    _write_explanations(workbook, sheets, bold, edition)
+    _write_explanations(workbook, sheets, bold, edition, with_parquet)
     workbook.close()
 
 
-def _write_explanations(workbook: xlsxwriter.Workbook, sheets: list[Sheet], bold, edition: list[str]) -> None:
+def _write_explanations(
+    workbook: xlsxwriter.Workbook, sheets: list[Sheet], bold, edition: list[str], with_parquet: bool
+) -> None:
     """The sheet "Erläuterungen": each KPI's definition, then each of its columns (German header,
     its stable name, as in Parquet, explanation); the symbols; why the CSV cannot keep key columns
     as text in Excel."""
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
     italic = workbook.add_format({"italic": True})
     ws = workbook.add_worksheet("Erläuterungen")
-    for j, heading in enumerate(("Tabelle", "Spalte", "Kennung (auch in Parquet)", "Erläuterung")):
+    key_heading = "Kennung (auch in Parquet)" if with_parquet else "Kennung"
+    for j, heading in enumerate(("Tabelle", "Spalte", key_heading, "Erläuterung")):
         ws.write_string(0, j, heading, bold)
     row = 1
     for sheet in sheets:

@@ -301,6 +301,12 @@ def _write_files(
             files.append((f"{sheet.kpi}.parquet", rows))
     if "xlsx" in partner.formats:
         stem = f"{partner.id}_{period}"
-        write_xlsx(sheets, building / f"{stem}.xlsx", f"{partner.name}, {period}", edition_lines)
+        write_xlsx(
+            sheets,
+            building / f"{stem}.xlsx",
+            f"{partner.name}, {period}",
+            edition_lines,
+            with_parquet="parquet" in partner.formats,
+        )
         files.append((f"{stem}.xlsx", sum(s.frame.height for s in sheets)))
     return files

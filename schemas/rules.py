@@ -40,8 +40,10 @@ MESSAGES = {
     "part_of": "größer als {whole}, wovon die Zahl ein Teil ist, oder {whole} fehlt (Spalten vertauscht?)",
     "gdb_step": "Grad der Behinderung muss leer sein oder 20 bis 100 in Zehnerschritten",
     "no_duplicate_row": "doppelte Zeile: gleich einer früheren Zeile der Datei (welcher: siehe Wert)",
-    "one_version_per_file": "kommt in der Datei zweimal mit verschiedenen Angaben vor",
-    "one_version_per_key": "kommt mit demselben {also} in der Datei zweimal mit verschiedenen Angaben vor",
+    "one_version_per_file": "kommt in der Datei mehrfach mit verschiedenen Angaben vor (wo noch: siehe Wert)",
+    "one_version_per_key": (
+        "kommt mit demselben {also} in der Datei mehrfach mit verschiedenen Angaben vor (wo noch: siehe Wert)"
+    ),
     "note_row": "keine Datenzeile (eine Notiz oder Bemerkung)",
     "max_length": "länger als {limit} Zeichen",
     "has_letter": (

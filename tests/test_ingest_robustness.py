@@ -464,7 +464,25 @@ def test_one_transition_twice_with_other_data_quarantines_both_rows(tmp_path):
     assert batch.findings.filter(rule="no_duplicate_row").select("column", "message", "value").rows() == [
         (None, "doppelte Zeile: gleich einer früheren Zeile der Datei (welcher: siehe Wert)", "Zeile 4")
     ]
-    assert "mit demselben Datum" in batch.findings.filter(rule="one_version_per_key")["message"][0]
+    versions = batch.findings.filter(rule="one_version_per_key")
+    assert "mit demselben Datum" in versions["message"][0]
+    assert versions["value"].to_list() == ["auch Zeile 3", "auch Zeile 2"], "each names the other"
+
+
+def test_a_record_in_many_versions_names_its_other_rows_up_to_three(tmp_path):
+    rows = [f"7;03.01.2022;SVB;Firma {n};44137;84.11;" for n in range(5)] + [
+        "8;03.01.2022;SVB;Firma;44137;84.11;"
+    ]
+    batch = read_batch([_uebergaenge(tmp_path, "wfbm_LWL-0101_2022-01_uebergaenge.csv", rows)])
+    versions = batch.findings.filter(rule="one_version_per_key").sort("row")
+    assert versions["row"].to_list() == [2, 3, 4, 5, 6], "row 7, another person, is no version"
+    assert versions["value"].to_list() == [
+        "auch Zeilen 3, 4, 5 und 1 weitere",
+        "auch Zeilen 2, 4, 5 und 1 weitere",
+        "auch Zeilen 2, 3, 5 und 1 weitere",
+        "auch Zeilen 2, 3, 4 und 1 weitere",
+        "auch Zeilen 2, 3, 4 und 1 weitere",
+    ]
 
 
 def test_a_stray_quotation_mark_quarantines_its_line(tmp_path):

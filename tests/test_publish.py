@@ -407,6 +407,10 @@ def test_partners_read_german_headers_words_and_symbols(home):
         book = CalamineWorkbook.from_path(str(next(latest.glob("*.xlsx"))))
         assert all(len(name) <= 31 for name in book.sheet_names)
         assert set(book.sheet_names) <= {*labels.SHEET_NAMES.values(), "Erläuterungen"}
+        legend_header = book.get_sheet_by_name("Erläuterungen").to_python()[0]
+        assert ("Parquet" in legend_header[2]) == any(latest.glob("*.parquet")), (
+            f"{partner}: the Erläuterungen mention Parquet only where it is delivered"
+        )
     # The demo's LVR has one Jobcenter (Duisburg): its K14 total of SB/GL customers is Duisburg's alone.
     assert any(
         partner == "lvr"
