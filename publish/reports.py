@@ -692,15 +692,9 @@ def _numbered_ids(page: str) -> str:
     return _SVG_ID.sub(renumbered, page)
 
 
-def partner_report(
-    partner,
-    period: str,
-    sheets: list[Sheet],
-    data_through: str,
-    data_status: list[str] | None = None,
-    edition: list[str] | None = None,
-) -> Report:
-    return render(content(partner, period, sheets, data_through, data_status, edition))
+def partner_report(*job) -> Report:
+    """A partner's report rendered; ``job``: the arguments of ``content``."""
+    return render(content(*job))
 
 
 # A worker process starts in ~1.5 s (this module and typst imported again, Vega's engine started);
