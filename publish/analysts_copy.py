@@ -7,9 +7,12 @@ Minimised on the way (§6): in person-level tables (those with a person, custome
 date becomes its month (`entry_date` → `entry_month`, text `JJJJ-MM`), employer names and postcodes
 are left to `dim_employers` (facts keep the employer key), and money per case is whole euros (in
 the KPI tables too: a cell of one case holds that case's money). The
-employer key, a normalised name in the warehouse, becomes an opaque code in every table. How many
-person-level rows are still unique on year of birth, sex, Kreis or workshop and month of entry is
-measured on the copy and kept in ops.disclosure_metrics.
+employer key, a normalised name in the warehouse, becomes an opaque code in every table. No linkage
+encoding: the exact person key is left out (person_id in its place where a table had no other), and
+free text that may name a person is only whether it is filled. Rows are stored in the order of their
+content (LAYOUT). How many person-level rows are still unique on year of birth, sex, Kreis or
+workshop and month of entry is measured on the copy, every table about persons, and kept in
+ops.disclosure_metrics.
 
 Each run starts from the previous copy and writes again only what differs from the warehouse: a
 table whose content fingerprint (row count and sum of row hashes, computed on the minimised
@@ -44,6 +47,13 @@ SCHEMAS = ("marts", "kpi")  # what analysts get
 OPERATIONS = {("ops", "expected_deliveries"): {"file_name"}}
 
 
+# Every table's rows are in the order of their content (ORDER BY ALL), never in the order the
+# warehouse holds them, which is the order of the senders' files: one archived customer file beside
+# the copy paired each pseudonym with its name by position (an analysts' review: all 117,268 rows of
+# the demo). A copy of another layout (written before) is not continued but written whole again.
+LAYOUT = "rows in the order of their content"
+
+
 @dataclass(frozen=True)
 class Copied:
     rows: dict[str, int]  # per table of the copy
@@ -69,11 +79,13 @@ def publish_analysts_copy(
     leftovers = [temporary, Path(f"{temporary}.wal"), Path(f"{temporary}.tmp")]
     remove_temporary(leftovers)
     try:
+        layout = _layout_marker(target)
+        continued = target.exists() and layout.exists() and layout.read_text("utf-8") == LAYOUT
         copied = _copy(
             warehouse,
             temporary,
             model_descriptions(manifest) if manifest else {},
-            target if target.exists() else None,
+            target if continued else None,
         )
         with open(temporary, "rb") as handle:
             os.fsync(handle.fileno())
@@ -81,12 +93,24 @@ def publish_analysts_copy(
         if group is not None:
             os.chown(temporary, -1, group)
         os.replace(temporary, target)
+        _write_layout_marker(layout)
     except BaseException as error:
         remove_temporary(leftovers)  # never a half-written copy beside the real one
         if isinstance(error, Exception) and is_disk_full(error):
             raise storage_error("the analysts' copy", temporary, error) from error
         raise
     return copied
+
+
+def _layout_marker(target: Path) -> Path:
+    """Which LAYOUT the copy at ``target`` has: a file beside it, for the pipeline only."""
+    return target.with_name(f".{target.name}.layout")
+
+
+def _write_layout_marker(marker: Path) -> None:
+    written = marker.with_name(f"{marker.name}.new")
+    written.write_text(LAYOUT, "utf-8")
+    os.replace(written, marker)
 
 
 PERSON_KEYS = {
@@ -98,6 +122,19 @@ PERSON_KEYS = {
     "local_key",
 }  # a row is about one person
 EMPLOYER_DETAILS = {"employer_name", "employer_postcode"}  # in dim_employers only
+# The exact person key is a linkage encoding (linkage.md §2), none of which the copy holds (§6):
+# two of them under one person_id show where the agencies spelled a name or birth date otherwise
+# (an analysts' review). A table that reaches its person by it alone gets its person_id instead:
+# the person of that key among the records of this source and sender.
+PERSON_KEY_SOURCES = {"dim_person_disability_status": ("jc_kunden", "jobcenter")}
+# Free text a sender may fill with names (sources.md allows any text): only whether it is filled.
+FREE_TEXT = {
+    "job_coach": (
+        "has_job_coach",
+        "Whether the placement names a job coach. The warehouse keeps what the workshop wrote, which "
+        "may be a person's name: not in the analysts' copy.",
+    )
+}
 
 
 def _month_name(column: str) -> str:
@@ -122,6 +159,13 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tu
         quoted = f'"{name}"'
         if name in left_out:
             continue
+        if personal and name == "person_key":
+            if table in PERSON_KEY_SOURCES:
+                select.append((_person_of_key(*PERSON_KEY_SOURCES[table]), "person_id", name))
+            continue
+        if personal and name in FREE_TEXT:
+            select.append((f"{quoted} is not null and trim({quoted}) != ''", FREE_TEXT[name][0], name))
+            continue
         if name == "employer_key":
             select.append(
                 (f"case when {quoted} != '' then left(sha256('employer|' || {quoted}), 16) end", name, name)
@@ -139,6 +183,16 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tu
         else:
             select.append((quoted, name, name))
     return select
+
+
+def _person_of_key(source_table: str, sender_column: str) -> str:
+    """The person_id of a row's exact person key: of the records of ``source_table`` from the
+    row's sender that carry it (the smallest, where a review decision split them)."""
+    return f"""(select min(ids.person_id)
+        from warehouse.linkage.person_records as records
+        join warehouse.linkage.person_ids as ids using (source_table, local_key)
+        where records.source_table = '{source_table}' and records.sender = facts."{sender_column}"
+            and records.person_key = facts."person_key")"""
 
 
 # Tables too big to copy whole on every run, and the columns of the parts a delivery replaces (the
@@ -215,7 +269,7 @@ def _update(
     the same, replaced part by part where it has ``parts``, else written whole. Returns the rows
     written."""
     select = ", ".join(f'{expression} as "{name}"' for expression, name, _ in columns)
-    source = f"(select {select} from warehouse.{schema}.{table})"
+    source = f"(select {select} from warehouse.{schema}.{table} as facts)"
     wanted = con.execute(f"select column_name, column_type from (describe {source})").fetchall()
     present = con.execute(
         "select column_name, data_type from duckdb_columns() where database_name = current_database() "
@@ -247,7 +301,9 @@ def _update(
         return 0
     condition, values = _in_parts(con, keys, parts, "changed_parts")
     con.execute(f"delete from {copied} where {condition}", values)
-    return con.execute(f"insert into {copied} select * from {source} where {condition}", values).fetchone()[0]
+    return con.execute(
+        f"insert into {copied} select * from {source} where {condition} order by all", values
+    ).fetchone()[0]
 
 
 def _changed_parts(
@@ -308,17 +364,33 @@ def _in_parts(con, keys: str, parts: tuple[str, ...], chosen: str) -> tuple[str,
 
 
 def _write_whole(con: duckdb.DuckDBPyConnection, schema: str, table: str, source: str) -> int:
-    con.execute(f"create or replace table {schema}.{table} as select * from {source}")
+    """The table written in the order of its content (LAYOUT)."""
+    con.execute(f"create or replace table {schema}.{table} as select * from {source} order by all")
     return con.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
 
 
-# Person-level tables and their quasi-identifiers in the copy: year of birth, sex, where (Kreis or
-# workshop) and month of entry — what someone who knows a person could look them up by.
+# Person-level tables and their quasi-identifiers in the copy: year of birth and sex (of the
+# person), and where (Kreis or workshop) and when (month of entry) — what someone who knows a person
+# could look them up by. Every table about persons is measured (an analysts' review singled out a
+# woman in the placement spells, which were not): a person's record in dim_persons by its Kreis of
+# residence and disability type.
 QUASI_IDENTIFIERS = {
+    "dim_persons": ("latest_residence_kreisschluessel", "disability_type"),
+    "dim_person_disability_status": ("jobcenter", "first_stichtag_month"),
     "fct_workshop_memberships": ("werkstatt_nr", "entry_month"),
+    "fct_placement_spells": ("werkstatt_nr", "start_month"),
     "fct_transitions": ("werkstatt_nr", "transition_month"),
     "fct_budget_fuer_arbeit_cases": ("origin_kreisschluessel", "start_month"),
     "fct_jobcenter_customer_months": ("jobcenter", "benefit_since_month"),
+    "fct_measure_spells": ("jobcenter", "start_month"),
+    "fct_integrations": ("jobcenter", "integration_month"),
+    "fct_integration_months": ("jobcenter", "month"),
+}
+# How a fact without person_id reaches it: its source-local key in dim_person_records.
+LOCAL_KEYS = {
+    "kunde_key": "jc_kunden",
+    "person_local_key": "wfbm_personen",
+    "case_key": "lv_budget_fuer_arbeit",
 }
 
 
@@ -332,29 +404,37 @@ def record_disclosure_metrics(warehouse: Path, copy: Path) -> list[tuple]:
     return found
 
 
+def _units(table: str, columns: set[str], place: str, entry: str) -> str | None:
+    """One row per person and entry of a table (a customer's months are one unit), with the
+    person's birth year and sex; None for a table that reaches no person."""
+    if "person_id" in columns:
+        person, bridge = "facts.person_id", ""
+    else:
+        local = next((key for key in LOCAL_KEYS if key in columns), None)
+        if local is None:
+            return None
+        person = "records.person_id"
+        bridge = (
+            f"join marts.dim_person_records as records on records.source_table = '{LOCAL_KEYS[local]}' "
+            f"and records.local_key = facts.{local}"
+        )
+    return f"""select distinct facts.{place} as place, facts.{entry} as entry, {person} as person_id,
+                      persons.birth_year, persons.sex
+               from marts.{table} as facts {bridge}
+               left join marts.dim_persons as persons on persons.person_id = {person}"""
+
+
 def disclosure_metrics(copy: Path) -> list[tuple]:
     """Per person-level table of the copy: (table, quasi-identifiers, units, unique units, share),
-    a unit being a person's entry (a customer's months count once)."""
+    a unit being a person's entry."""
     con = duckdb.connect(str(copy), read_only=True)
     try:
         found = []
         for table, (place, entry) in QUASI_IDENTIFIERS.items():
             columns = {r[0] for r in con.execute(f"describe marts.{table}").fetchall()}
-            if place not in columns or entry not in columns:
+            units = _units(table, columns, place, entry) if {place, entry} <= columns else None
+            if units is None:
                 continue
-            # A fact table without person_id reaches it through its source-local key.
-            person = "facts.person_id" if "person_id" in columns else "records.person_id"
-            bridge = (
-                ""
-                if "person_id" in columns
-                else "join marts.dim_person_records as records on records.source_table = 'jc_kunden' "
-                "and records.local_key = facts.kunde_key"
-            )
-            # One row per person and entry (a customer's months are one unit), with birth year and sex.
-            units = f"""select distinct facts.{place} as place, facts.{entry} as entry, {person} as person_id,
-                               persons.birth_year, persons.sex
-                        from marts.{table} as facts {bridge}
-                        left join marts.dim_persons as persons on persons.person_id = {person}"""
             rows, unique = con.execute(
                 f"""select count(*), count(*) filter (where n = 1) from (
                         select count(*) over (partition by birth_year, sex, place, entry) as n from ({units}))"""
@@ -401,7 +481,14 @@ def _describe(
         con.execute(f"comment on table {schema}.{table} is {_literal(description)}")
     for expression, name, original in columns:
         text = documented.get(original, "")
-        if name != original:
+        if original == "person_key":
+            text = (
+                "The person across agencies (marts.dim_persons), in the analysts' copy in place of the "
+                "exact person key, a linkage encoding (privacy.md §6)."
+            )
+        elif original in FREE_TEXT:
+            text = FREE_TEXT[original][1]
+        elif name != original:
             text = f"{text} Month (JJJJ-MM) in the analysts' copy.".strip()
         elif original == "employer_key":
             text = "The employer: an opaque code in the analysts' copy, its name in marts.dim_employers."
