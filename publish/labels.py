@@ -142,9 +142,10 @@ COLUMNS: dict[tuple[str, str], Column] = {
     ("k10", "denominator"): Column("Übergänge", "Übergänge mit Datum im Jahr J."),
     ("k10", "value"): Column("Übergang, dann arbeitslos (%)", _RATE),
     ("k10", "note"): Column("Hinweis", "Wenn Datensätze einer Person mit Übergang noch auf die Prüfung ihrer "
-                                       "Verknüpfung mit Kundinnen und Kunden eines Jobcenters warten: „danach "
-                                       "arbeitslos“ kann höher sein. Bei der Summenzeile: in wie vielen Zeilen "
-                                       "darüber das gilt."),
+                                       "Verknüpfung mit Kundinnen und Kunden eines Jobcenters warten, oder wenn "
+                                       "Werkstätten in Kreisen liegen, deren Jobcenter keine Daten liefert: "
+                                       "„danach arbeitslos“ kann höher sein. Auch überfällige Übergangsmeldungen. "
+                                       "Bei der Summenzeile: in wie vielen Zeilen darüber das gilt."),
     # K11 Vom Jobcenter in die Werkstatt
     ("k11", "entrants"): Column("Eintritte Werkstatt (Personen)", "Personen, die im Jahr J in eine Werkstatt "
                                                                   "des Kreises eintraten."),
@@ -343,6 +344,12 @@ _REASONS = (
     (r"recognised as a workshop only in (\d{4})", r"erst \1 als Werkstatt anerkannt"),
     (r"(\d+) of (\d+) Jobcenters in the sum: the others have sent no data",
      r"Summe aus \1 von \2 Jobcentern: die übrigen haben keine Daten geliefert"),
+    (r"(\d+) of (\d+) workshops sent no uebergaenge file for (\d{4})",
+     r"\1 von \2 Werkstätten haben für \3 keine Übergangsmeldung geschickt: ihre Übergänge sind unbekannt"),
+    (r"(\d+) of (\d+) workshops lie in a Kreis whose Jobcenter sent no data: only customers of delivering "
+     r"Jobcenters count",
+     r"\1 von \2 Werkstätten liegen in Kreisen, deren Jobcenter keine Daten geliefert hat: gezählt sind nur "
+     r"Kundinnen und Kunden der Jobcenter, die liefern"),
     (r"(\d+) of (\d+) parts without a value", r"\1 von \2 Zeilen ohne Wert"),
     (r"no value", "kein Wert"),
 )  # fmt: skip

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 
 import dagster as dg
@@ -277,7 +278,7 @@ def test_a_report_says_which_files_its_figures_miss(calendar, demo, demo_home, n
     assert line in lvr_page, "and the December before, on which its K02 and K03 rest"
 
 
-def test_k10_and_k14_say_whose_transitions_are_overdue(calendar, silent):
+def test_k10_and_k14_say_whose_transitions_are_overdue(calendar, silent, demo):
     """The silent workshop's transitions are missing from its Landschaftsverband's K10 and from K14,
     whose rows counted them (a partners' review: both looked complete while K02 said "1 von 6
     Zeilen ohne Wert"); K14's persons in AB at its seat are missing, as for a missing December."""
@@ -306,6 +307,26 @@ def test_k10_and_k14_say_whose_transitions_are_overdue(calendar, silent):
         "select note from kpi.k10_uebergang_dann_arbeitslos_totals where year = ?", [year]
     ).fetchone()[0]
     assert f"1 of 2 parts: {note}" in total.split("; ")
+    # kpis.md: missing, not zero: the silent workshop's transitions are unknown, so is the rate
+    value, missing = calendar.execute(
+        "select value, missing_reason from kpi.k10_uebergang_dann_arbeitslos where landschaftsverband = ? "
+        "and year = ?",
+        [lv, year],
+    ).fetchone()
+    workshops = calendar.execute(
+        "select kreisschluessel from marts.dim_workshops where is_current and landschaftsverband = ? "
+        "and year(recognised_since) <= ?",
+        [lv, year],
+    ).fetchall()
+    assert value is None and missing == f"1 of {len(workshops)} workshops sent no uebergaenge file for {year}"
+    # only customers of delivering Jobcenters can count: the workshops in Kreise of silent ones are named
+    delivering = {name.split("_")[1] for name in os.listdir(demo) if name.startswith("jc_")}
+    outside = sum(kreis not in delivering for (kreis,) in workshops)
+    assert 0 < outside < len(workshops), "the demo has workshops on both sides"
+    assert (
+        f"{outside} of {len(workshops)} workshops lie in a Kreis whose Jobcenter sent no data: only customers "
+        "of delivering Jobcenters count" in k10[year].split("; ")
+    )
     assert (
         f"die Übergangsmeldungen von {quiet} für {months} sind überfällig: ihre Übergänge fehlen"
         in reason("k10", k10[year])

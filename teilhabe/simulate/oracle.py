@@ -444,15 +444,25 @@ class Oracle:
             provisional = self.last_day < day(dt.date(year, 12, 31)) + 365
             for lv in ("LWL", "LVR"):
                 n, h = counts.get(lv, (0, 0))
+                # a workshop that sent no uebergaenge file for the year leaves the rate unknown
+                workshops = [nr for nr in self._recognised_by(year) if self.lv_of[nr] == lv]
+                silent = [nr for nr in workshops if not self._sent_transitions(nr)]
+                reason = (
+                    f"{len(silent)} of {len(workshops)} workshops sent no uebergaenge file for {year}"
+                    if silent
+                    else None
+                    if n
+                    else "no transitions in the year"
+                )
                 rows.append(
                     {
                         "landschaftsverband": lv,
                         "year": year,
                         "numerator": h,
                         "denominator": n,
-                        "value": _fmt(rate(h, n)),
+                        "value": None if silent else _fmt(rate(h, n)),
                         "is_provisional": provisional,
-                        "missing_reason": None if n else "no transitions in the year",
+                        "missing_reason": reason,
                     }
                 )
         return pl.DataFrame(rows, schema=_K10_SCHEMA)

@@ -4,6 +4,11 @@
 -- Where a transition's person has a record pair with a Jobcenter customer waiting for the
 -- operator's review, a note says the numerator may be higher (as K11's note: whatever it counts).
 -- A workshop's overdue uebergaenge files of the year are noted too: its transitions are missing.
+-- Where a workshop of the Landschaftsverband sent no uebergaenge file for the year at all, the
+-- rate is missing, not computed without it (kpis.md; as K02's total of the Landschaftsverband).
+-- Only customers of Jobcenters that deliver can count: where workshops of the Landschaftsverband
+-- lie in Kreise whose Jobcenter sent nothing for Y or Y+1, a note says how many (workshops, not
+-- persons: a count of persons could be a small cell), as K11 notes it per Kreis.
 with transitions as (
     select
         landschaftsverband,
@@ -78,6 +83,31 @@ overdue_transition_notes as (
     group by landschaftsverband, year
 ),
 
+-- per Landschaftsverband and year: its workshops, those that sent no uebergaenge file for the
+-- year, and those in a Kreis whose own Jobcenter sent no data for the year or the next
+workshop_coverage as (
+    select
+        workshops.landschaftsverband,
+        workshops.year,
+        count(*) as workshops,
+        count(*) filter (where delivered.werkstatt_nr is null) as without_transitions,
+        count(*) filter (
+            where not exists (
+                select 1
+                from {{ ref('fct_monthly_deliveries') }} as jobcenter
+                where
+                    jobcenter.source_system = 'jc'
+                    and jobcenter.kreisschluessel = workshops.kreisschluessel
+                    and cast(left(jobcenter.month, 4) as integer)
+                    between workshops.year and workshops.year + 1
+            )
+        ) as without_own_jobcenter
+    from {{ ref('int_workshop_years') }} as workshops
+    left join {{ ref('int_workshop_transition_counts') }} as delivered
+        on workshops.werkstatt_nr = delivered.werkstatt_nr and workshops.year = delivered.year
+    group by workshops.landschaftsverband, workshops.year
+),
+
 jobcenter_data as (
     select last_day(cast(max(month) || '-01' as date)) as loaded_until
     from {{ ref('fct_monthly_deliveries') }}
@@ -89,12 +119,28 @@ select
     grain.year,
     coalesce(counted.unemployed_after, 0) as numerator,
     coalesce(counted.transitions, 0) as denominator,
-    {{ percent('counted.unemployed_after', 'counted.transitions') }} as value,
+    case
+        when coalesce(coverage.without_transitions, 0) = 0
+            then {{ percent('counted.unemployed_after', 'counted.transitions') }}
+    end as value,
     coalesce(jobcenter_data.loaded_until < make_date(grain.year, 12, 31) + 365, true) as is_provisional,
-    case when coalesce(counted.transitions, 0) = 0 then 'no transitions in the year' end as missing_reason,
+    case
+        when coverage.without_transitions > 0
+            then
+                coverage.without_transitions || ' of ' || coverage.workshops
+                || ' workshops sent no uebergaenge file for ' || grain.year
+        when coalesce(counted.transitions, 0) = 0 then 'no transitions in the year'
+    end as missing_reason,
     nullif(concat_ws(
         '; ',
         overdue_transition_notes.notes,
+        case
+            when coverage.without_own_jobcenter > 0
+                then
+                    coverage.without_own_jobcenter || ' of ' || coverage.workshops
+                    || ' workshops lie in a Kreis whose Jobcenter sent no data: only customers of'
+                    || ' delivering Jobcenters count'
+        end,
         case
             when counted.waiting_for_review > 0
                 then 'record pairs with Jobcenter customers await review: numerator may be higher'
@@ -103,6 +149,8 @@ select
 from grain
 cross join jobcenter_data
 left join counted on grain.landschaftsverband = counted.landschaftsverband and grain.year = counted.year
+left join workshop_coverage as coverage
+    on grain.landschaftsverband = coverage.landschaftsverband and grain.year = coverage.year
 left join overdue_transition_notes
     on
         grain.landschaftsverband = overdue_transition_notes.landschaftsverband
