@@ -21,7 +21,14 @@ from ingest.identify import Delivery, beyond_retention, identify
 from ingest.inbox import display_name, name_problem, read_bounded
 from ingest.issues import ISSUE_SCHEMA, STANDS, Issue, issues_frame
 from ingest.plausibility import check_content
-from ingest.readers import WORKBOOK_SHEETS, PlainCsv, ReadResult, read_delivery, submit_workbook
+from ingest.readers import (
+    WORKBOOK_SHEETS,
+    PlainCsv,
+    ReadResult,
+    read_delivery,
+    submit_workbook,
+    too_many_rows,
+)
 from ingest.sniff import is_zip
 from ingest.validate import validate
 from ingest.workbooks import WorkbookReader
@@ -119,16 +126,12 @@ def _read_all(items: list[Incoming], limits: Limits, plain: PlainCsv | None) -> 
                 results.append(_too_large(item.name, limits))
             else:
                 cells = reader.result(index) if early and content and is_zip(content) else None
-                result = read_delivery(item.name, content, item.received, cells, plain)
+                result = read_delivery(item.name, content, item.received, cells, plain, limits.max_file_rows)
                 period = result.delivery.period if result.delivery and not result.rejected else ""
                 if period and (problem := beyond_retention(period, today, limits.max_period_age_years)):
                     result.reject("beyond_retention", problem)
                 if (rows := _rows_in(result)) > limits.max_file_rows:  # before a finding per row and rule
-                    result.reject(
-                        "too_many_rows",
-                        f"zu viele Zeilen: {_grouped(rows)}; eine Meldung hat höchstens einige Tausend "
-                        f"(Grenze {_grouped(limits.max_file_rows)})",
-                    )
+                    result.reject("too_many_rows", too_many_rows(rows, limits.max_file_rows))
                 results.append(result)
     return results
 
