@@ -239,7 +239,10 @@ def read_batch(
     order = (
         pl.DataFrame({"_file": [i.name for i in items]}).unique(maintain_order=True).with_row_index("_order")
     )
-    content = check_content({t: _in_file_order(frames, order) for t, frames in tables.items()}, periods)
+    senders = {name: o.delivery.sender for name, o in batch.files.items() if o.delivery and o.delivery.sender}
+    content = check_content(
+        {t: _in_file_order(frames, order) for t, frames in tables.items()}, periods, senders
+    )
     for name, issue in content.rejected.items():
         batch.files[name].rejected_because, batch.files[name].rows_quarantined = issue.message, 0
     findings += [issues_frame(list(content.rejected.values())), content.findings]

@@ -183,9 +183,60 @@ def _wrong_period(
     }
 
 
-def check_content(tables: dict[str, pl.DataFrame], periods: dict[str, str]) -> Checked:
+# A Landschaftsverband's files name only its own workshops (its register, its
+# Leistungsdokumentation): a joint list of both sent by one made two current versions of the
+# other's workshops, and every later build failed on the delivery calendar (a hostile-input review).
+OWN_WORKSHOPS = ("lv_werkstaetten", "lv_leistungsdokumentation")
+# A recognition date this far after the day the register is read is a typo (2098 for 2008): the
+# workshop would have no KPI row before it, silently (a hostile-input review).
+RECOGNISED_AHEAD = dt.timedelta(days=366)
+
+
+def _register_rows(
+    frame: pl.DataFrame, table: str, senders: dict[str, str], today: dt.date
+) -> tuple[list[pl.DataFrame], pl.Series]:
+    """(findings, per row: faulty) of a Landschaftsverband's rows that do not belong to it, or
+    whose workshop was recognised implausibly far ahead."""
+    found, bad = [], pl.repeat(False, frame.height, eager=True)
+    if table in OWN_WORKSHOPS and senders:
+        sender = pl.col("_file").replace_strict(senders, default=None, return_dtype=pl.String)
+        foreign = frame.select(
+            (pl.col("Werkstatt-Nr.").str.split("-").list.first() != sender).fill_null(False).alias("x")
+        )["x"]
+        message = pl.format(
+            "Werkstatt-Nr. eines anderen Landschaftsverbands: die Datei des {} nennt nur seine Werkstätten",
+            sender,
+        )
+        hits = frame.filter(foreign)
+        found.append(
+            _row_findings(
+                hits, table, "Werkstatt-Nr.", "other_landschaftsverband", message, pl.col("Werkstatt-Nr.")
+            )
+        )
+        bad = bad | foreign
+    if table == "lv_werkstaetten":
+        ahead = frame.select(
+            (pl.col("anerkannt seit").str.to_date("%d.%m.%Y", strict=False) > today + RECOGNISED_AHEAD)
+            .fill_null(False)
+            .alias("x")
+        )["x"]
+        message = f"„anerkannt seit“ liegt mehr als ein Jahr nach dem Eingang ({today:%d.%m.%Y}): Tippfehler?"
+        found.append(
+            _row_findings(frame.filter(ahead), table, "anerkannt seit", "recognised_ahead", message, None)
+        )
+        bad = bad | ahead
+    return found, bad
+
+
+def check_content(
+    tables: dict[str, pl.DataFrame],
+    periods: dict[str, str],
+    senders: dict[str, str] | None = None,
+    today: dt.date | None = None,
+) -> Checked:
     """``tables``: every table of the batch (text, with _file and _row); ``periods``: the period
-    each file names (after its title block)."""
+    each file names (after its title block); ``senders``: the sender each names."""
+    today = today or dt.date.today()
     bounds = {
         "after_stichtag": {name: stichtag(period) for name, period in periods.items()},
         "before_period": {name: period_start(period) for name, period in periods.items()},
@@ -205,6 +256,9 @@ def check_content(tables: dict[str, pl.DataFrame], periods: dict[str, str]) -> C
         frame = delivered.filter(keep)
         control, bad = _control_characters(frame, table)
         findings.append(control)
+        register, foreign = _register_rows(frame, table, senders or {}, today)
+        findings += register
+        bad = bad | foreign
         for column, _, rule in PERIOD_BOUNDED_DATES.get(table, []):
             out = outside[table, column, rule].filter(keep)
             bound = pl.col("_file").replace_strict(bounds[rule], default=None, return_dtype=pl.Date)

@@ -60,6 +60,8 @@ RULE_WORDS: dict[str, str] = {
     "wrong_period": "Datei gehört zu anderem Zeitraum",
     "period_mismatch": "Monat passt nicht zum Dateinamen",
     "control_character": "unsichtbares Sonderzeichen",
+    "other_landschaftsverband": "Werkstatt eines anderen Landschaftsverbands",
+    "recognised_ahead": "Anerkennung weit in der Zukunft",
     # the load stage (ingest/chunk.py)
     "same_bytes_other_period": "Datei gleich anderem Zeitraum",
     "unknown_person": "Person in keiner Personenmeldung",

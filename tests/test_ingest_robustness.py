@@ -818,6 +818,25 @@ def test_a_postcode_in_the_kreis_column_is_never_shown(spec_dir, tmp_path):
         ], shown.rows()  # fmt: skip
 
 
+def test_a_register_names_only_its_own_workshops_and_none_recognised_in_2098(spec_dir, tmp_path):
+    """A joint list of both Landschaftsverbände sent as the LWL's register made two current
+    versions of the LVR's workshops, and every later build failed; a recognition date typed 2098
+    took a workshop out of every KPI, silently (a hostile-input review). Both rows are quarantined."""
+    from ingest.batch import read_batch
+
+    lines = (spec_dir / "samples" / "lv_LWL_werkstaetten.csv").read_bytes().rstrip(b"\r\n").split(b"\r\n")
+    at = lines[0].decode("cp1252").split(";").index("anerkannt seit")
+    fields = lines[1].split(b";")
+    fields[at] = b"01.01.2098"
+    other = b";".join([b"LVR-0201", *lines[2].split(b";")[1:]])
+    path = tmp_path / "lv_LWL_werkstaetten.csv"
+    path.write_bytes(b"\r\n".join([lines[0], b";".join(fields), *lines[2:], other]) + b"\r\n")
+    batch = read_batch([path])
+    found = batch.findings.filter(pl.col("level") == "row").select("row", "rule", "value").sort("row").rows()
+    assert found == [(2, "recognised_ahead", None), (len(lines) + 1, "other_landschaftsverband", "LVR-0201")]
+    assert "LVR-0201" not in batch.valid["lv_werkstaetten"]["Werkstatt-Nr."].to_list()
+
+
 def test_a_file_dated_before_any_export_arrived_now():
     """Unpacked from an archive without times, a file is dated 1980: its December 2024 was "after
     the month of receipt" and rejected (a hostile-input review). A time older than any export is
