@@ -249,11 +249,15 @@ def _replacement_key(table: str, delivery: Delivery) -> tuple[str, str, str]:
 SAME_BYTES_EXPECTED = {"aussenarbeitsplaetze"}
 
 
-def _previous_deliveries(con: duckdb.DuckDBPyConnection) -> tuple[dict[tuple, int], dict[tuple, str]]:
-    """The first delivery of each content (for duplicates), loaded or superseded since; and the
-    period each content with data rows was first delivered for (sha256, sender, part)."""
+def _previous_deliveries(
+    con: duckdb.DuckDBPyConnection,
+) -> tuple[dict[tuple, int], dict[tuple, str], dict[str, tuple]]:
+    """The first delivery of each content (for duplicates), loaded or superseded since; the
+    period each content with data rows was first delivered for (sha256, sender, part); and the
+    sender, period and delivery of each content with data rows (sha256)."""
     previous: dict[tuple, int] = {}
     periods: dict[tuple, str] = {}
+    owners: dict[str, tuple] = {}
     for sha, fmt, sender, part, period, rows, delivery_id in con.execute(
         "select sha256, format, sender, part, period, rows_in, delivery_id from ops.delivery_log "
         "where status in ('loaded', 'superseded') order by delivery_id"
@@ -261,7 +265,20 @@ def _previous_deliveries(con: duckdb.DuckDBPyConnection) -> tuple[dict[tuple, in
         previous.setdefault(_duplicate_key(sha, fmt, sender, part, period), delivery_id)
         if rows and fmt != "lv_register":
             periods.setdefault((sha, sender, part), period)
-    return previous, periods
+        if rows:
+            owners.setdefault(sha, (sender, period, delivery_id))
+    return previous, periods, owners
+
+
+def _same_bytes_as_another_sender(owner: tuple) -> str:
+    """Data rows byte for byte another sender's delivery: sent under the wrong number, almost
+    surely (a Jobcenter's customers copied under another's Kreis replaced that Jobcenter's month
+    without a word, a hostile-input review)."""
+    sender, period, delivery_id = owner
+    return (
+        f"byteweise gleich der Lieferung {delivery_id} von {sender} für {period}: wohl unter falscher "
+        "Nummer gesendet; nicht geladen. Bitte die eigene Datei senden"
+    )
 
 
 RELEASED_TOO_LATE = (
@@ -294,6 +311,25 @@ def _same_bytes_as_another_period(name: str, period: str, other: str) -> Issue:
     )  # fmt: skip
 
 
+def _refused(
+    ctx: LoadContext, outcome, file: _Taken, duplicate_of: int | None, owners: dict[str, tuple]
+) -> tuple[str, str, int | None] | None:
+    """(status, message, superseded by) of a file that is not loaded: rejected, held, a duplicate,
+    another sender's bytes, or a held file whose period a later delivery took; None: loaded."""
+    d = outcome.delivery
+    if outcome.rejected_because:
+        return "rejected", outcome.rejected_because, None
+    if outcome.held_because:
+        return "held", outcome.held_because, None
+    if duplicate_of is not None:
+        return "duplicate", f"dieselben Bytes wie Lieferung {duplicate_of} (nichts geändert)", None
+    if outcome.rows_in and (owner := owners.get(file.sha256)) and owner[0] != d.sender:
+        return "rejected", _same_bytes_as_another_sender(owner), None
+    if file.held_id is not None and (newer := _taken_after(ctx.con, d, file.held_id)):
+        return "superseded", RELEASED_TOO_LATE, newer
+    return None
+
+
 def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[pl.DataFrame, dict]:
     """Each file's delivery id (in received order) and status, as the rows of the delivery log;
     and which file now holds each (landing table, sender, period): a later file of the batch wins."""
@@ -301,8 +337,8 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
     # as the chunks were cut (ingest/load.py): a file dated 1980 counts as received by the run
     in_received_order = sorted(batch.files, key=lambda n: (taken[n].received_at, taken[n].mtime_ns, n))
     ids = {name: start + i for i, name in enumerate(in_received_order, start=1)}
-    previous, periods = _previous_deliveries(ctx.con)
-    log_rows, latest, warnings = [], {}, []
+    previous, periods, owners = _previous_deliveries(ctx.con)
+    log_rows, latest, warnings, rejections = [], {}, [], []
     for name in in_received_order:
         outcome, file = batch.files[name], taken[name]
         d = outcome.delivery
@@ -313,19 +349,14 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
         if sender is None:  # a name no pattern matches, or a workbook rejected before its title block
             # was read (empty, damaged): its sender hears of it where the name says who and when
             sender, period = sender_named_in(name) or (sender, period)
-        if outcome.rejected_because:
-            status, message = "rejected", outcome.rejected_because
-        elif outcome.held_because:
-            status, message = "held", outcome.held_because
-        elif content in previous:
-            status, message = (
-                "duplicate",
-                f"dieselben Bytes wie Lieferung {previous[content]} (nichts geändert)",
-            )
-        elif file.held_id is not None and (newer := _taken_after(ctx.con, d, file.held_id)):
-            status, message, superseded_by = "superseded", RELEASED_TOO_LATE, newer
+        if refused := _refused(ctx, outcome, file, previous.get(content), owners):
+            status, message, superseded_by = refused
+            if status == "rejected" and not outcome.rejected_because:
+                rejections.append(Issue(name, None, None, "same_bytes_other_sender", "file", message))
         else:
             previous[content] = ids[name]
+            if outcome.rows_in:
+                owners.setdefault(file.sha256, (d.sender, d.period, ids[name]))
             for table in d.tables:
                 latest[_replacement_key(table, d)] = name
             if outcome.rows_in and d.format != "lv_register" and d.part not in SAME_BYTES_EXPECTED:
@@ -342,8 +373,8 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
                 "rows_quarantined": outcome.rows_quarantined, "message": message, "superseded_by": superseded_by,
             }
         )  # fmt: skip
-    if warnings:
-        batch.findings = pl.concat([batch.findings, issues_frame(warnings)])
+    if warnings or rejections:
+        batch.findings = pl.concat([batch.findings, issues_frame(warnings + rejections)])
     log = pl.DataFrame(log_rows, infer_schema_length=None)
     return _superseded_within(log, batch, latest, ids), latest
 

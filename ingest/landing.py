@@ -101,7 +101,7 @@ def landing_frame(table: str, frame: pl.DataFrame) -> pl.DataFrame:
         elif kind == "decimal":
             expr = parse_decimal(expr, stats["decimal"])
         elif kind == "int":
-            expr = expr.cast(pl.Int32, strict=False)
+            expr = expr.cast(pl.Int32)  # validated: a value that does not fit is a bug, not a NULL
         out.append(expr.alias(snake(column)))
     return frame.select(out)
 

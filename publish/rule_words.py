@@ -64,6 +64,7 @@ RULE_WORDS: dict[str, str] = {
     "recognised_ahead": "Anerkennung weit in der Zukunft",
     # the load stage (ingest/chunk.py)
     "same_bytes_other_period": "Datei gleich anderem Zeitraum",
+    "same_bytes_other_sender": "Datei gleich der eines anderen Absenders",
     "unknown_person": "Person in keiner Personenmeldung",
     # the contracts' checks (schemas/rules.py)
     "not_nullable": "Wert fehlt",

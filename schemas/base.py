@@ -12,7 +12,9 @@ PLZ = {"regex": r"^[0-9]{5}$", "hint": "5 Ziffern"}
 WZ = {"regex": r"^[0-9]{2}\.[0-9]{2}$", "hint": "NN.NN, eine Klasse der WZ 2008 (etwa 84.11)"}
 WERKSTATT_NR_PATTERN = r"(?:LWL|LVR)-[0-9]{4}"  # the one pattern: contracts, file names, title blocks
 WERKSTATT_NR = {"regex": rf"^{WERKSTATT_NR_PATTERN}$", "hint": "LWL-NNNN oder LVR-NNNN"}
-COUNT = {"regex": r"^[0-9]+$", "hint": "eine ganze Zahl >= 0"}
+# at most 9 digits: a count of 3,000,000,000 passed and became NULL in the landing table's INTEGER,
+# and K12 then said the row was missing (a hostile-input review)
+COUNT = {"regex": r"^[0-9]{1,9}$", "hint": "eine ganze Zahl von 0 bis 999.999.999"}
 YES_NO = ("J", "N")
 # Free texts, at most (characters): a name (German double names stay under 60), a source's own
 # key, a company's name.

@@ -692,6 +692,44 @@ def test_the_same_bytes_under_another_period_load_with_a_warning(spec_dir, tmp_p
     assert all("gleich der Lieferung für 2024-06" in message for _, message in found)
 
 
+def test_another_senders_bytes_are_refused_not_loaded_under_this_sender(spec_dir, tmp_path):
+    """A Jobcenter's customer file copied under another Kreis replaced that Jobcenter's month, and
+    K06 moved without a word (a hostile-input review): data rows byte for byte another sender's
+    delivery, in the same run or a later one, are rejected, naming whose; a header-only file,
+    alike for every sender, is no such copy."""
+    import duckdb
+
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    kunden = (spec_dir / "samples" / "jc_05914_202406_kunden.csv").read_bytes()
+    (inbox / "jc_05914_202406_kunden.csv").write_bytes(kunden)
+    (inbox / "jc_05112_202406_kunden.csv").write_bytes(kunden)
+    for kreis in ("05914", "05112"):
+        (inbox / f"jc_{kreis}_202406_massnahmen.csv").write_bytes(
+            (spec_dir / "samples" / "jc_05914_202406_massnahmen.csv")
+            .read_bytes()
+            .splitlines(keepends=True)[0]
+        )
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        load.ingest(con, inbox, tmp_path / "archive", key, run_id="one")
+        (inbox / "jc_05513_202407_kunden.csv").write_bytes(kunden)
+        load.ingest(con, inbox, tmp_path / "archive", key, run_id="two")
+        log = dict(con.execute("select file_name, status from ops.delivery_log").fetchall())
+        senders = {s for (s,) in con.execute("select distinct sender from landing.jc_kunden").fetchall()}
+        found = con.execute(
+            "select file_name, message from ops.quarantine where rule = 'same_bytes_other_sender' order by all"
+        ).fetchall()
+    assert log["jc_05914_202406_kunden.csv"] == "loaded" and senders == {"05914"}
+    assert log["jc_05112_202406_kunden.csv"] == log["jc_05513_202407_kunden.csv"] == "rejected"
+    assert log["jc_05112_202406_massnahmen.csv"] == "loaded", "a header-only file is alike for all"
+    assert [name for name, _ in found] == ["jc_05112_202406_kunden.csv", "jc_05513_202407_kunden.csv"]
+    assert all("von 05914 für 2024-06" in message for _, message in found)
+
+
 def test_a_header_repeating_one_column_a_hundred_thousand_times_is_refused_in_one_line():
     """The duplicate check counted each column in the whole header (quadratic: 3 million columns,
     6 MB, held a run for hours). One pass; the finding names the column once."""
@@ -835,6 +873,19 @@ def test_a_register_names_only_its_own_workshops_and_none_recognised_in_2098(spe
     found = batch.findings.filter(pl.col("level") == "row").select("row", "rule", "value").sort("row").rows()
     assert found == [(2, "recognised_ahead", None), (len(lines) + 1, "other_landschaftsverband", "LVR-0201")]
     assert "LVR-0201" not in batch.valid["lv_werkstaetten"]["Werkstatt-Nr."].to_list()
+
+
+def test_a_count_beyond_nine_digits_is_a_finding_not_a_null(spec_dir, tmp_path):
+    """3,000,000,000 passed "eine ganze Zahl" and became NULL in the landing table's INTEGER; K12
+    then said the Landschaftsverband's row was missing (a hostile-input review)."""
+    from ingest.batch import read_batch
+
+    name = "jc_05914_202406_bestand.csv"
+    text = (spec_dir / "samples" / name).read_bytes().replace(b";7088;", b";3000000000;", 1)
+    (tmp_path / name).write_bytes(text)
+    found = read_batch([tmp_path / name]).findings.filter(pl.col("level") == "row")
+    assert found.select("row", "column", "rule").rows() == [(2, "elb", "pattern")]
+    assert "999.999.999" in found["message"][0]
 
 
 def test_a_file_dated_before_any_export_arrived_now():

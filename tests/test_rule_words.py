@@ -105,8 +105,10 @@ def _transitions(personen: Path) -> dict[str, bytes]:
 
 
 def _jobcenter(inbox: Path) -> dict[str, bytes]:
-    """A Jobcenter's clean files sent as other Kreise's, and as a Kreis that is none in NRW."""
+    """A Jobcenter's clean files sent as other Kreise's (one byte for byte), and as a Kreis that is
+    none in NRW."""
     integrationen, bestand = _clean(inbox, "jc_*_integrationen.csv"), _clean(inbox, "jc_*_bestand.csv")
+    kunden = _clean(inbox, "jc_*_kunden.csv")
     nrw = set(nrw_kreise()["kreisschluessel"])
     other = sorted(nrw - {p.name.split("_")[1] for p in inbox.glob("jc_*")})
     no_kreis = next(k for k in (f"05{n:03}" for n in range(1000)) if k not in nrw)
@@ -122,6 +124,7 @@ def _jobcenter(inbox: Path) -> dict[str, bytes]:
         f"jc_{other[2]}_{another_month}_bestand.csv": bestand.read_bytes(),
         f"jc_{other[3]}_{month}_bestand.csv": _swapped_counts(bestand.read_bytes()),
         f"jc_{no_kreis}_{month}_bestand.csv": bestand.read_bytes(),
+        f"jc_{other[4]}_{kunden.name.split('_')[2]}_kunden.csv": kunden.read_bytes(),  # another's bytes
     }
 
 
