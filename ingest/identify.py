@@ -53,15 +53,21 @@ _JOBCENTER_IN_NAME = re.compile(r"(?<![A-Za-z0-9])jc[_-]([0-9]{5})(?![0-9])", re
 _MONTH_IN_NAME = re.compile(r"(?<![0-9])(20[0-9]{2})[-_. ]?(0[1-9]|1[0-2])(?![0-9])")
 
 
+def named_in(name: str) -> tuple[set[str], set[str]]:
+    """The senders (Werkstatt-Nr., Jobcenter's Kreisschlüssel) and months (JJJJ-MM) a file name
+    names plainly."""
+    workshop, jobcenter = _WORKSHOP_IN_NAME.findall(name), _JOBCENTER_IN_NAME.findall(name)
+    senders = {f"{lv}-{number}" for lv, number in workshop} | set(jobcenter)
+    rest = _JOBCENTER_IN_NAME.sub(" ", _WORKSHOP_IN_NAME.sub(" ", name))
+    return senders, {f"{year}-{month}" for year, month in _MONTH_IN_NAME.findall(rest)}
+
+
 def sender_named_in(name: str) -> tuple[str, str] | None:
     """The sender and month a file name that matches no agreed pattern still names plainly (a copy
     "Kopie von wfbm_LVR-0205_2024-02_uebergaenge (1).csv", "LVR-0202 Werkstattmeldung 2024_10.xlsx"),
     so that its sender hears why it was rejected; None where it names neither clearly. Nothing is
     loaded on this reading: it only addresses the Rückmeldung (to a sender the registers know)."""
-    workshop, jobcenter = _WORKSHOP_IN_NAME.findall(name), _JOBCENTER_IN_NAME.findall(name)
-    senders = {f"{lv}-{number}" for lv, number in workshop} | set(jobcenter)
-    rest = _JOBCENTER_IN_NAME.sub(" ", _WORKSHOP_IN_NAME.sub(" ", name))
-    months = {f"{year}-{month}" for year, month in _MONTH_IN_NAME.findall(rest)}
+    senders, months = named_in(name)
     if len(senders) != 1 or len(months) != 1:
         return None
     return senders.pop(), months.pop()

@@ -36,7 +36,7 @@ from ingest.formats import (
     XLSX_TITLE,
     CsvDialect,
 )
-from ingest.identify import Delivery, identify, implausible_period
+from ingest.identify import Delivery, identify, implausible_period, named_in
 from ingest.issues import STANDS, Issue, listed, shown
 from ingest.sniff import is_text, is_utf16, is_zip, what_it_is
 from ingest.workbooks import BLANKS, Cells, SheetLayout, SheetText, Unreadable, WorkbookReader
@@ -977,12 +977,42 @@ def _read_workbook(result: ReadResult, cells: Cells, received: dt.date) -> ReadR
             column="B",
         )
     sender, stichtag = next(iter(blocks.values()))
+    if problem := _name_against_title_block(result.delivery.name, sender, f"{stichtag:%Y-%m}"):
+        return result.reject("title_block", problem, row=2, column="B")
     result.delivery = result.delivery.with_title_block(sender, f"{stichtag:%Y-%m}")
     if problem := implausible_period(result.delivery.period, received):
         return result.reject(
             "implausible_period", f"Stichtag im Kopfblock (B3): {problem}", row=3, column="B"
         )
     return result
+
+
+def _name_against_title_block(name: str, sender: str, month: str) -> str | None:
+    """Why a workbook whose name plainly says another workshop or month than its title block is
+    not loaded: last month's file copied and renamed, or a title block not updated, loaded under
+    the title block and replaced the real month without a word (a hostile-input review)."""
+    senders, months = named_in(name)
+    other_sender = len(senders) == 1 and sender not in senders
+    other_month = len(months) == 1 and month not in months
+    if not (other_sender or other_month):
+        return None
+    said = " und ".join(
+        [
+            *([next(iter(senders))] if other_sender else []),
+            *([_month_words(next(iter(months)))] if other_month else []),
+        ]
+    )
+    block = " und ".join(
+        [*([sender] if other_sender else []), *([_month_words(month)] if other_month else [])]
+    )
+    return (
+        f"der Dateiname nennt {said}, der Kopfblock (B2, B3) {block}: welche Angabe stimmt? Bitte "
+        "Dateiname oder Kopfblock berichtigen und erneut senden"
+    )
+
+
+def _month_words(month: str) -> str:
+    return f"{month[5:]}/{month[:4]}"
 
 
 def _title_block(result: ReadResult, rows: list[list], sheet: str) -> tuple[str, dt.date] | None:

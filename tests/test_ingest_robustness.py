@@ -888,6 +888,34 @@ def test_a_count_beyond_nine_digits_is_a_finding_not_a_null(spec_dir, tmp_path):
     assert "999.999.999" in found["message"][0]
 
 
+def test_a_workbook_whose_name_and_title_block_disagree_is_refused(demo, tmp_path):
+    """Last month's workbook copied under this month's name (or a title block not updated) loaded
+    under its title block and replaced the real month, with "Befunde (0)" (a hostile-input review).
+    A name that plainly says another workshop or month than B2 and B3 is refused, naming both; a
+    name that says neither loads."""
+    from ingest.batch import read_batch
+
+    book = (demo / "LVR-0202 Werkstattmeldung 2023_01.xlsx").read_bytes()
+    for name, said in (
+        (
+            "LVR-0202 Werkstattmeldung 2023_02.xlsx",
+            "der Dateiname nennt 02/2023, der Kopfblock (B2, B3) 01/2023",
+        ),
+        (
+            "LVR-0203 Werkstattmeldung 2023_01.xlsx",
+            "der Dateiname nennt LVR-0203, der Kopfblock (B2, B3) LVR-0202",
+        ),
+        ("Werkstattmeldung Januar.xlsx", None),
+    ):
+        (tmp_path / name).write_bytes(book)
+        [outcome] = read_batch([tmp_path / name]).files.values()
+        assert (outcome.rejected_because or "").startswith(said) if said else not outcome.rejected_because, (
+            name,
+            outcome.rejected_because,
+        )
+        (tmp_path / name).unlink()
+
+
 def test_a_file_dated_before_any_export_arrived_now():
     """Unpacked from an archive without times, a file is dated 1980: its December 2024 was "after
     the month of receipt" and rejected (a hostile-input review). A time older than any export is
