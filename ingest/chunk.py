@@ -203,7 +203,7 @@ def load_chunk(ctx: LoadContext, chunk: ReadChunk) -> None:
         name: _Taken(sha, size, a.mtime_ns, a.received_at, a.file if a.from_inbox else None, a.held_id)
         for name, (sha, size, a) in intake.taken.items()
     }
-    _date_registers(batch, taken)
+    _date_registers(ctx.con, batch, taken)
     log, latest = _decide(ctx, batch, taken)
     _replace_older(ctx, latest, log)
     _write_landing(ctx, batch, latest, log)
@@ -223,20 +223,30 @@ def known_workshops(con: duckdb.DuckDBPyConnection) -> set[str] | None:
     return {r[0] for r in rows} if rows else None
 
 
-def _date_registers(batch: Batch, taken: dict[str, _Taken]) -> None:
+def _date_registers(con: duckdb.DuckDBPyConnection, batch: Batch, taken: dict[str, _Taken]) -> None:
     """Register versions are kept side by side (their period is the day they came): dim_workshops
-    builds the history from them. Every other delivery has the period it names."""
+    builds the history from them. A register is never dated before the one in force (sources.md:
+    earlier means received earlier by the pipeline): an upload that kept an old modification time
+    (WinSCP does by default) became a past version, and the register in force stayed (a
+    hostile-input review). Every other delivery has the period it names."""
+    in_force = dict(
+        con.execute(
+            "select sender, max(period) from ops.delivery_log where format = 'lv_register' "
+            "and status in ('loaded', 'superseded') group by sender"
+        ).fetchall()
+    )
     for outcome in batch.files.values():
         if outcome.delivery and outcome.delivery.format == "lv_register":
             d = outcome.delivery
-            received = taken[outcome.name].received_at.date().isoformat()
+            received = max(taken[outcome.name].received_at.date().isoformat(), in_force.get(d.sender, ""))
             outcome.delivery = Delivery(d.name, "lv_register", d.sender, "werkstaetten", received)
 
 
 def _duplicate_key(
     sha256: str, fmt: str | None, sender: str | None, part: str | None, period: str | None
 ) -> tuple:
-    """Identical bytes for the same sender, part and period (a register: whenever it came)."""
+    """Identical bytes for the same sender, part and period (a register: whenever it came, and
+    only the register in force: an earlier one sent again to restore it is a new version)."""
     return (sha256, sender, part, "" if fmt == "lv_register" else period)
 
 
@@ -258,15 +268,22 @@ def _previous_deliveries(
     previous: dict[tuple, int] = {}
     periods: dict[tuple, str] = {}
     owners: dict[str, tuple] = {}
+    registers: dict[str, tuple] = {}  # the register in force per sender: (its key, its delivery)
     for sha, fmt, sender, part, period, rows, delivery_id in con.execute(
         "select sha256, format, sender, part, period, rows_in, delivery_id from ops.delivery_log "
         "where status in ('loaded', 'superseded') order by delivery_id"
     ).fetchall():
-        previous.setdefault(_duplicate_key(sha, fmt, sender, part, period), delivery_id)
+        if fmt == "lv_register":  # in dim_workshops' order: by the day it came, then delivery
+            if sender not in registers or (period, delivery_id) >= registers[sender][1]:
+                registers[sender] = (_duplicate_key(sha, fmt, sender, part, period), (period, delivery_id))
+        else:
+            previous.setdefault(_duplicate_key(sha, fmt, sender, part, period), delivery_id)
         if rows and fmt != "lv_register":
             periods.setdefault((sha, sender, part), period)
         if rows:
             owners.setdefault(sha, (sender, period, delivery_id))
+    for key, (_, delivery_id) in registers.values():
+        previous[key] = delivery_id
     return previous, periods, owners
 
 

@@ -730,6 +730,39 @@ def test_another_senders_bytes_are_refused_not_loaded_under_this_sender(spec_dir
     assert all("von 05914 für 2024-06" in message for _, message in found)
 
 
+def test_a_register_sent_again_to_restore_it_is_the_newest_version(spec_dir, tmp_path):
+    """Register A, then B, then A again to undo B, uploaded with its old modification time kept:
+    A was "dieselben Bytes wie Lieferung 1 (nichts geändert)" and B stayed in force; an upload
+    keeping an old time became a past version (a hostile-input review). A register is a duplicate
+    only of the one in force, and never dated before it."""
+    import os
+
+    import duckdb
+
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    register_a = (spec_dir / "samples" / "lv_LWL_werkstaetten.csv").read_bytes()
+    register_b = register_a.replace(b";05513;", b";05512;", 1)
+    assert register_b != register_a
+    path = inbox / "lv_LWL_werkstaetten.csv"
+    periods = []
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        for run, (content, day) in enumerate(
+            [(register_a, "2024-03-01"), (register_b, "2024-06-01"), (register_a, "2022-11-30")]
+        ):
+            path.write_bytes(content)
+            stamp = dt.datetime.fromisoformat(day).timestamp()
+            os.utime(path, (stamp, stamp))
+            load.ingest(con, inbox, tmp_path / "archive", key, run_id=f"run{run}")
+        periods = con.execute("select status, period from ops.delivery_log order by delivery_id").fetchall()
+    # A again takes B's day and replaces it: the register in force is A
+    assert periods == [("loaded", "2024-03-01"), ("superseded", "2024-06-01"), ("loaded", "2024-06-01")]
+
+
 def test_a_header_repeating_one_column_a_hundred_thousand_times_is_refused_in_one_line():
     """The duplicate check counted each column in the whole header (quadratic: 3 million columns,
     6 MB, held a run for hours). One pass; the finding names the column once."""
