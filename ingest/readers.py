@@ -338,6 +338,19 @@ def _check_header(result: ReadResult, header: list[str], expected: tuple[str, ..
             row=1,
             column=shown(twice[0]) if named else None,
         )
+    elif sorted(map(_folded, header)) == sorted(map(_folded, expected)):
+        result.reject(
+            "renamed_column",
+            "Spaltennamen anders geschrieben als vereinbart (Groß- und Kleinschreibung oder Leerzeichen); "
+            f"bitte genau so: {', '.join(expected)}",
+            row=1,
+        )
+    elif extra and not missing and not "".join(extra).strip():
+        result.reject(
+            "extra_column",
+            "eine Spalte ohne Namen am Ende der Kopfzeile (ein Semikolon zu viel am Zeilenende?); bitte entfernen",
+            row=1,
+        )
     elif len(missing) == len(expected):
         result.reject(
             "missing_header",
@@ -378,6 +391,11 @@ def _check_header(result: ReadResult, header: list[str], expected: tuple[str, ..
             row=1,
         )
     return False
+
+
+def _folded(name: str) -> str:
+    """A column name without the differences of case and blanks a sender's program may add."""
+    return "".join(name.split()).casefold()
 
 
 def _like_column_names(cells: list[str]) -> bool:
@@ -1029,7 +1047,18 @@ def _title_block(result: ReadResult, rows: list[list], sheet: str) -> tuple[str,
     sender, stichtag = str(cell(1, 1)).strip(), cell(2, 1)
     if isinstance(stichtag, dt.datetime):
         stichtag = stichtag.date()
-    if not isinstance(stichtag, dt.date) or (stichtag + dt.timedelta(days=1)).day != 1:
+    if not isinstance(stichtag, dt.date):
+        # a date typed as text ("31.12.2024" with an apostrophe, or a text cell) was told it was no
+        # month's last day (a hostile-input review)
+        result.reject(
+            "title_block",
+            f"Tabellenblatt {sheet}: B3 enthält kein Datum, sondern Text oder eine Zahl; bitte den Stichtag "
+            "als Datum eintragen (etwa 31.12.2024, als Datum formatiert)",
+            row=3,
+            column="B",
+        )
+        return None
+    if (stichtag + dt.timedelta(days=1)).day != 1:
         result.reject(
             "title_block",
             f"Tabellenblatt {sheet}: der Stichtag in B3 ist nicht der letzte Tag eines Monats",

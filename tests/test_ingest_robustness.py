@@ -797,6 +797,23 @@ def test_a_first_data_row_on_the_headers_line_is_never_echoed(spec_dir):
     assert issue.rule == "renamed_column" and person[0] not in issue.message, issue.message
 
 
+def test_a_header_spelled_otherwise_or_ending_in_a_semicolon_is_told_so(spec_dir):
+    """A header in small letters or with blanks around the names was told "keine Kopfzeile", and a
+    semicolon at the end of every line "Spalte(n) '' nicht vereinbart" (a hostile-input review)."""
+    from ingest.readers import read_delivery
+
+    name = "wfbm_LWL-0101_2024-06_uebergaenge.csv"
+    header, *rest = (
+        (spec_dir / "samples" / "wfbm_LWL-0101_2024-08_uebergaenge.csv").read_bytes().split(b"\r\n")
+    )
+    for changed in (header.lower(), b" ; ".join(header.split(b";"))):
+        [issue] = read_delivery(name, b"\r\n".join([changed, *rest])).issues
+        assert issue.rule == "renamed_column" and "anders geschrieben" in issue.message, issue.message
+    semicolons = b"\r\n".join(line + b";" if line else line for line in [header, *rest])
+    [issue] = read_delivery(name, semicolons).issues
+    assert issue.rule == "extra_column" and "Semikolon zu viel" in issue.message, issue.message
+
+
 def test_a_fully_quoted_export_reads_as_the_plain_one(spec_dir, tmp_path):
     """Legal CSV, every field in quotes, the header too ("" for an empty field): the header was
     "missing" and every empty Austritt a value that is not a date (a hostile-input review)."""
@@ -947,6 +964,25 @@ def test_a_workbook_whose_name_and_title_block_disagree_is_refused(demo, tmp_pat
             outcome.rejected_because,
         )
         (tmp_path / name).unlink()
+
+
+def test_a_stichtag_typed_as_text_is_told_so(demo):
+    """B3 holding the text "31.01.2023" was told the Stichtag was no month's last day, which it is
+    (a hostile-input review): the message says the cell holds text, not a date."""
+    from ingest.readers import read_delivery
+
+    name = "LVR-0202 Werkstattmeldung 2023_01.xlsx"
+
+    def as_text(member: str, data: bytes) -> bytes:
+        if not member.startswith("xl/worksheets/sheet"):
+            return data
+        return re.sub(
+            rb'<c r="B3"[^>]*>.*?</c>', b'<c r="B3" t="inlineStr"><is><t>31.01.2023</t></is></c>', data
+        )
+
+    [issue] = read_delivery(name, _rewrite((demo / name).read_bytes(), as_text)).issues
+    assert (issue.rule, issue.row, issue.column) == ("title_block", 3, "B")
+    assert "B3 enthält kein Datum, sondern Text" in issue.message
 
 
 def test_a_file_dated_before_any_export_arrived_now():
