@@ -55,7 +55,8 @@ _MONTH_IN_NAME = re.compile(r"(?<![0-9])(20[0-9]{2})[-_. ]?(0[1-9]|1[0-2])(?![0-
 
 def named_in(name: str) -> tuple[set[str], set[str]]:
     """The senders (Werkstatt-Nr., Jobcenter's Kreisschlüssel) and months (JJJJ-MM) a file name
-    names plainly."""
+    names plainly (also with a character that only looks like a hyphen or a blank)."""
+    name = _without_look_alikes(name)
     workshop, jobcenter = _WORKSHOP_IN_NAME.findall(name), _JOBCENTER_IN_NAME.findall(name)
     senders = {f"{lv}-{number}" for lv, number in workshop} | set(jobcenter)
     rest = _JOBCENTER_IN_NAME.sub(" ", _WORKSHOP_IN_NAME.sub(" ", name))
@@ -151,6 +152,13 @@ def identify(name: str) -> Delivery | Issue:
                 f"der Kreisschlüssel {sender} im Dateinamen ist kein Kreis in NRW",
             )
         return Delivery(name, fmt, sender, groups["part"], period)
+    if (plain := _without_look_alikes(name)) != name and isinstance(identify(plain), Delivery):
+        at, character = next((i, c) for i, c in enumerate(name, start=1) if c != plain[i - 1])
+        return Issue(
+            name, None, None, "file_name", "file",
+            f"der Dateiname enthält an Stelle {at} das Zeichen U+{ord(character):04X}, das nur aussieht wie "
+            f"'{LOOK_ALIKES[character]}'; bitte so benennen und erneut senden: {plain}",
+        )  # fmt: skip
     meant = intended_name(name)
     return Issue(
         name,
@@ -165,3 +173,17 @@ def identify(name: str) -> Delivery | Issue:
             else f"erwartet: {EXPECTED_NAMES}"
         ),
     )
+
+
+# Characters that look like those of an agreed name (a word processor's hyphens and dashes, a
+# no-break or narrow space): "wfbm_LWL‐0101_…" with U+2010 displays exactly like the right name and
+# was told only the patterns (a hostile-input review). Said, never read as the right name.
+LOOK_ALIKES = {
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212\ufe63\uff0d", "-"),
+    **dict.fromkeys("\u00a0\u2007\u202f", " "),
+    "\uff3f": "_",
+}
+
+
+def _without_look_alikes(name: str) -> str:
+    return name.translate(str.maketrans(LOOK_ALIKES))

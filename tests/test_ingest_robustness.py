@@ -985,6 +985,20 @@ def test_a_stichtag_typed_as_text_is_told_so(demo):
     assert "B3 enthält kein Datum, sondern Text" in issue.message
 
 
+def test_a_name_with_a_look_alike_hyphen_says_which_character():
+    """ "wfbm_LWL‐0101_…" with U+2010 displays exactly like the agreed name and was told only the
+    patterns; its workshop heard nothing (a hostile-input review). The finding names the character
+    and the name meant; the workshop is addressed; the file is not loaded under a guessed name."""
+    from ingest.identify import identify, sender_named_in
+
+    name = "wfbm_LWL\u20100101_2024-12_personen.csv"
+    issue = identify(name)
+    assert isinstance(issue, Issue) and issue.rule == "file_name"
+    assert "Stelle 9 das Zeichen U+2010" in issue.message
+    assert issue.message.endswith("wfbm_LWL-0101_2024-12_personen.csv")
+    assert sender_named_in(name) == ("LWL-0101", "2024-12")
+
+
 def test_a_file_dated_before_any_export_arrived_now():
     """Unpacked from an archive without times, a file is dated 1980: its December 2024 was "after
     the month of receipt" and rejected (a hostile-input review). A time older than any export is
