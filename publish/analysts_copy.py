@@ -110,6 +110,7 @@ def _layout_marker(target: Path) -> Path:
 def _write_layout_marker(marker: Path) -> None:
     written = marker.with_name(f"{marker.name}.new")
     written.write_text(LAYOUT, "utf-8")
+    os.chmod(written, 0o600)  # the pipeline's own, not the analysts' group's
     os.replace(written, marker)
 
 
