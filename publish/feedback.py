@@ -14,6 +14,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -434,10 +435,17 @@ def html(item: Feedback, addressee: str) -> bytes:
 def deliver_feedback(item: Feedback, sender: Sender, outbox: Path) -> tuple[str, str | None]:
     """Write a new version unless the newest one says the same; (status, version)."""
     folder = outbox / sender.folder / FOLDER / item.period
+    for leftover in folder.glob(".v*.tmp-*"):  # a crashed attempt; never visible as a version
+        shutil.rmtree(leftover, ignore_errors=True)
     versions = _versions(folder) if folder.exists() else []
     newest = versions[-1] if versions else None
     if newest and json.loads((newest / "manifest.json").read_text("utf-8"))["state_sha256"] == item.state():
-        return "unchanged", newest.name
+        # a run killed between the rename and the switch left a version without `latest`, and the
+        # next run found it unchanged and left it so (an operator's review): as the extracts do
+        if (folder / "latest").is_symlink() and os.readlink(folder / "latest") == newest.name:
+            return "unchanged", newest.name
+        _switch_latest(folder, newest)
+        return "completed", newest.name
     folder.mkdir(parents=True, exist_ok=True)
     version = f"v{(int(newest.name[1:]) if newest else 0) + 1:04d}"
     building = folder / f".{version}.tmp-{uuid.uuid4().hex[:8]}"

@@ -169,23 +169,25 @@ def publish(
         rendering.render([(p, c, s, r.through or c, status[p.id], editions[p.id]) for p, c, s, r in changed])
         validator = _validator(changed, outbox) if validate else None
         linkage = linkage_quality(con)
+        # The cells every partner will hold are recorded before the first version is renamed into
+        # place: recorded after the loop, a run that crashed or failed at its third partner had
+        # delivered two with no record, and a later correction published a cell they had received
+        # as "*" (an operator's review). A failed delivery leaves its cells recorded: more
+        # suppression, never less.
+        remember_suppressed(con, decision, [sheet for _, _, sheets, _ in planned for sheet in sheets])
         # Each partner is delivered as soon as its report is rendered, while the workers render
         # the next ones (in the partners' order: a failed delivery stops the same ones as before).
         reports = rendering.reports()
         renders = {p.id for p, *_ in changed}
-        held: list = []
         for partner, chosen, sheets, ready in planned:
             page = next(reports) if partner.id in renders else None
             outcome = deliver(
                 partner, chosen, sheets, outbox, ready.through or chosen, validator, file_delay, linkage,
                 status.get(partner.id), page, editions.get(partner.id), csvs[partner.id],
             )  # fmt: skip
-            if outcome.status in ("delivered", "unchanged", "completed"):  # what the partner holds
-                held += sheets
             if ready.waiting and period is None:
                 outcome = replace(outcome, message=f"{outcome.message}; {ready.waiting}")
             outcomes.append(outcome)
-    remember_suppressed(con, decision, held)
     _log(con, outcomes)
     return outcomes
 

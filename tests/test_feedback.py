@@ -522,3 +522,27 @@ def test_a_workbook_cell_that_holds_text_where_a_date_belongs_is_called_so():
         "Eintritt",
         "Datum nicht im Format TT.MM.JJJJ",
     ), "a CSV's sender keeps the format it must write"
+
+
+def test_a_rueckmeldung_left_without_latest_by_a_crash_is_completed(tmp_path):
+    """A run killed between a version's rename and the switch of `latest` left five Rückmeldungen
+    without `latest` and half-written folders beside them, and the next run found them unchanged
+    and left them so (an operator's review): it switches `latest` and removes the leftovers."""
+    import os
+
+    from publish.feedback import Feedback, deliver_feedback
+    from publish.senders import Sender
+
+    item = Feedback(
+        "LWL-0103", "werkstatt", "2023-03", files=[], findings=[], summary=[], expected=[], notes=[]
+    )
+    sender = Sender("LWL-0103", "werkstatt", "Werkstatt LWL-0103", "werkstatt_LWL-0103")
+    folder = tmp_path / "werkstatt_LWL-0103" / "rueckmeldung" / "2023-03"
+    assert deliver_feedback(item, sender, tmp_path) == ("delivered", "v0001")
+    (folder / "latest").unlink()
+    (folder / ".v0002.tmp-1a2b3c4d").mkdir()
+    (folder / ".v0002.tmp-1a2b3c4d" / "rueckmeldung.csv").write_text("halb")
+    assert deliver_feedback(item, sender, tmp_path) == ("completed", "v0001")
+    assert os.readlink(folder / "latest") == "v0001"
+    assert sorted(p.name for p in folder.iterdir()) == ["latest", "v0001"]
+    assert deliver_feedback(item, sender, tmp_path) == ("unchanged", "v0001")

@@ -468,6 +468,34 @@ def test_a_run_that_changes_no_figures_validates_and_writes_nothing(copy_home):
     assert sorted(str(p.relative_to(copy_home)) for p in (copy_home / "outbox").glob("*/*/v*")) == versions
 
 
+def test_the_cells_a_partner_receives_are_recorded_before_its_version_is_in_place(copy_home, monkeypatch):
+    """The suppressed cells were recorded after the last partner's delivery: a run that crashed or
+    failed at the third partner had delivered two with no record, and a later correction showed a
+    cell they had received as "*" (an operator's review). Here the second partner's delivery fails:
+    the first partner's cells are on record."""
+    from publish import step
+
+    with duckdb.connect(str(copy_home / "warehouse.duckdb")) as con:
+        con.execute("delete from ops.suppression_history")
+    shutil.rmtree(copy_home / "outbox")
+    delivered = []
+
+    def failing(partner, *args, **kwargs):
+        if delivered:
+            raise OSError(28, "No space left on device")
+        delivered.append(partner.id)
+        return deliver(partner, *args, **kwargs)
+
+    monkeypatch.setattr(step, "deliver", failing)
+    with duckdb.connect(str(copy_home / "warehouse.duckdb")) as con, pytest.raises(OSError):
+        publish(con, copy_home / "outbox", validate=False)
+    with duckdb.connect(str(copy_home / "warehouse.duckdb"), read_only=True) as con:
+        recorded = {k for (k,) in con.execute("select distinct kpi from ops.suppression_history").fetchall()}
+    [first] = delivered
+    received = {path.stem for path in (copy_home / "outbox" / first).glob("*/latest/k*.csv")}
+    assert received and received <= recorded, (received, recorded)
+
+
 def test_equal_figures_make_no_new_version_and_a_correction_restates(copy_home):
     con = duckdb.connect(str(copy_home / "warehouse.duckdb"))
     again = publish(con, copy_home / "outbox", partner_ids=["lwl"], validate=False)

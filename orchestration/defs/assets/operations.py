@@ -128,8 +128,9 @@ def sender_feedback(context: dg.AssetExecutionContext, data_home: DataHomeResour
     return dg.MaterializeResult(
         metadata={
             "feedback_summary": f"{counts['delivered']} delivered, {counts['unchanged']} unchanged, "
-            f"{counts['not_sent']} without an address in senders.yaml",
-            **{status: counts[status] for status in ("delivered", "unchanged", "not_sent")},
+            + (f"{counts['completed']} completed (latest switched), " if counts["completed"] else "")
+            + f"{counts['not_sent']} without an address in senders.yaml",
+            **{status: counts[status] for status in ("delivered", "unchanged", "completed", "not_sent")},
             "senders": dg.MetadataValue.md("\n".join(f"- {item}" for item in delivered[:100]) or "none"),
         }
     )
