@@ -68,11 +68,13 @@ def _usable(secret: bytes, source: str) -> bytes:
     return secret
 
 
-def load_key(secret: bytes | None, path: Path) -> PseudonymKey:
+def load_key(secret: bytes | None, path: Path, warehouse: Path | None = None) -> PseudonymKey:
     """The key given (Settings.pseudonym_key, from TEILHABE_PSEUDONYM_KEY), else the key file's;
     on a first run a random key is created in the key file (mode 600). Never a key written in the
     code. A short or empty key, or a key file that group or others can read, is refused
-    (KeyProblem) before anything is read."""
+    (KeyProblem) before anything is read; so is a missing key where ``warehouse`` exists: a random
+    one made then was refused as "another key" and invited a rebuild under it (an operator's
+    review)."""
     if secret is not None:
         source = "environment variable TEILHABE_PSEUDONYM_KEY"
         return PseudonymKey(_usable(secret, source), source)
@@ -85,6 +87,12 @@ def load_key(secret: bytes | None, path: Path) -> PseudonymKey:
             )
         source = f"key file {path}"
         return PseudonymKey(_usable(path.read_bytes().strip(), source), source)
+    if warehouse is not None and warehouse.exists():
+        raise KeyProblem(
+            f"TEILHABE_PSEUDONYM_KEY is not set and the key file {path} does not exist, but the warehouse "
+            f"{warehouse} was built with a key: set TEILHABE_PSEUDONYM_KEY (or TEILHABE_PSEUDONYM_KEY_FILE) "
+            "to that key; no new key was made"
+        )
     return _create_key(path)
 
 

@@ -68,9 +68,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return refuse(f"no inbox folder at {inbox}")
     try:
         require_free_space(home.root, "teilhabe run", keep_free=config.min_free_bytes)
-        key = load_key(
-            config.pseudonym_key, config.pseudonym_key_file
-        )  # a key that cannot be used is refused before anything is read
+        # a key that cannot be used is refused before anything is read
+        key = load_key(config.pseudonym_key, config.pseudonym_key_file, home.warehouse)
     except (StorageError, KeyProblem) as problem:
         return refuse(str(problem))
     if problem := warehouse_key_problem(home.warehouse, key):

@@ -166,7 +166,7 @@ def tighten_modes(home: DataHome) -> list[str]:
     walk works on strings and each directory entry's own stat, not on Path objects."""
     root, inbox, analysts = str(home.root), str(home.inbox), str(home.analysts_copy.parent)
     archive = str(home.archive) + os.sep
-    found, folders = [], [root]
+    found, folders = _tighten_root(root), [root]
     while folders:
         folder = folders.pop()
         try:
@@ -199,6 +199,21 @@ def tighten_modes(home: DataHome) -> list[str]:
                 os.chmod(path, mode & ~extra)
                 found.append(f"{os.path.relpath(path, root)} (was {mode:o})")
     return sorted(found)
+
+
+def _tighten_root(root: str) -> list[str]:
+    """The home's own folder: its owner's, and an analysts' group may pass through (710). `make
+    run` made it with `mkdir -p` at 755, which no run looked at: anyone could list it (an
+    operator's review)."""
+    try:
+        mode = stat.S_IMODE(os.stat(root).st_mode)
+    except OSError:
+        return []
+    extra = mode & ~HOME_FOLDER_MODE_FOR_ANALYSTS & 0o077
+    if not extra:
+        return []
+    os.chmod(root, mode & ~extra)
+    return [f". (was {mode:o})"]
 
 
 def tighten_and_say(home: DataHome) -> str | None:

@@ -434,6 +434,19 @@ def test_first_run_creates_a_private_key_outside_the_repo(tmp_path, monkeypatch)
     assert not again.created and again.secret == first.secret
 
 
+def test_no_key_is_made_for_a_warehouse_built_with_one(tmp_path, monkeypatch):
+    """Without TEILHABE_PSEUDONYM_KEY on a loaded data home a random key was made, refused as
+    "another key", and the message invited a rebuild under it (an operator's review)."""
+    from ingest.pseudonymise import KeyProblem
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse.write_bytes(b"")
+    with pytest.raises(KeyProblem, match="no new key was made"):
+        load_key(None, default_key_file(os.environ), warehouse)
+    assert not (tmp_path / "config" / "teilhabe" / "pseudonym.key").exists()
+
+
 def test_archive_retention_removes_only_expired_files(demo, tmp_path):
     import datetime as dt
 

@@ -637,8 +637,8 @@ def test_every_loose_mode_of_the_data_home_is_tightened_and_named(tmp_path):
             path.chmod(mode)
     finally:
         os.umask(saved)
-    for folder in ("outbox/lwl", "analysts", "inbox", "archive/2024"):
-        (home.root / folder).chmod(0o755)
+    for folder in ("outbox/lwl", "analysts", "inbox", "archive/2024", "."):
+        (home.root / folder).chmod(0o755)  # the home itself as `mkdir -p` makes it
     (home.root / "outbox/lwl/2024/latest").symlink_to("v0001")
     found = tighten_modes(home)
     modes = {name: stat.S_IMODE((home.root / name).lstat().st_mode) for name in made}
@@ -655,10 +655,11 @@ def test_every_loose_mode_of_the_data_home_is_tightened_and_named(tmp_path):
         for f in ("outbox/lwl", "analysts", "inbox", "archive/2024")
     }
     assert folders == {"outbox/lwl": 0o700, "analysts": 0o750, "inbox": 0o755, "archive/2024": 0o700}
+    assert stat.S_IMODE(home.root.stat().st_mode) == 0o710, "an analysts' group may pass, nobody list"
     assert set(found) == {
         "outbox/lwl/2024/v0001/k01.csv (was 644)", "archive/2024/05/file.csv (was 600)",
         "analysts/teilhabe.duckdb (was 644)", "reports/operations/digest.txt (was 640)",
-        "outbox/lwl (was 755)", "analysts (was 755)", "archive/2024 (was 755)",
+        "outbox/lwl (was 755)", "analysts (was 755)", "archive/2024 (was 755)", ". (was 755)",
     }  # fmt: skip
     assert tighten_modes(home) == [], "a second pass finds nothing"
 

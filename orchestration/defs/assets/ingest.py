@@ -70,7 +70,7 @@ MAX_FILES_WARNED = 20  # a warning line per file rejected or with quarantined ro
 def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResource):
     settings = data_home.settings()
     home = settings.home
-    key = load_key(settings.pseudonym_key, settings.pseudonym_key_file)
+    key = load_key(settings.pseudonym_key, settings.pseudonym_key_file, settings.home.warehouse)
     if key.created:
         context.log.warning(
             f"No pseudonym key was configured: created a random key in {key.source}. Keep it: changing it means rebuilding from the raw archive."
