@@ -95,7 +95,10 @@ def _execute(home: DataHome, job_name: str, run_config: dict, **kwargs) -> Pipel
     location = {"root": str(home.root), "inbox_dir": str(home.inbox_dir or "")}
     config = {**run_config, "resources": {"data_home": {"config": location}}}
     try:
-        with dg.DagsterInstance.from_config(str(home.ensure().dagster_home)) as instance:
+        with (
+            _one_command_line_run(home.ensure()),
+            dg.DagsterInstance.from_config(str(home.dagster_home)) as instance,
+        ):
             _release_dead_runs(instance)
             if writing := instance.event_log_storage.get_concurrency_run_ids():
                 # a run of the UI or a sensor writes the warehouse: this one's steps wait for it
@@ -154,6 +157,38 @@ def _warnings(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...]:
         # a run that found nothing new skips the build, whose dbt tests then gate nothing
         and not entry.user_message.startswith("Blocking asset check ")
     )
+
+
+RUN_LOCK = ".run.lock"  # in the data home: held by the command-line run working on it
+
+
+@contextmanager
+def _one_command_line_run(home: DataHome) -> Iterator[None]:
+    """One command-line run per data home at a time, by a lock the kernel frees when its process
+    ends however it ends. Two runs, one killed hard while the other waited for its slot of the
+    warehouse pool, left the other polling forever at a full core (an operator's review); two
+    started together took turns step by step. A second run waits here, saying for whom, and starts
+    when the first has ended (the dead one's slots are then freed, _release_dead_runs)."""
+    import fcntl
+
+    with open(home.root / RUN_LOCK, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            print(f"waiting: another teilhabe run (PID {holder}) works on this data home", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        try:
+            yield
+        finally:
+            lock.seek(0)
+            lock.truncate()
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _release_dead_runs(instance: dg.DagsterInstance) -> None:

@@ -392,3 +392,46 @@ def test_teilhabe_dev_starts_the_ui_of_this_data_home_on_the_port_asked_for(tmp_
     args.func(args)
     assert started["argv"][1:] == ["dev", "--port", "3311"]
     assert started["env"]["DAGSTER_HOME"] == str(tmp_path / "dagster")
+
+
+HOLD_THE_RUN_LOCK = """
+import sys, time
+from pathlib import Path
+from orchestration.pipeline import _one_command_line_run
+from teilhabe.settings import DataHome
+with _one_command_line_run(DataHome(Path(sys.argv[1])).ensure()):
+    print("entered", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_run_killed_hard_never_keeps_the_next_one_waiting(tmp_path):
+    """Two command-line runs, one killed hard while the other waited for its slot of the warehouse
+    pool: the other polled forever at a full core (an operator's review). One command-line run per
+    data home holds a lock the kernel frees when its process dies: the second says for whom it
+    waits, and starts once the first is killed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def run(seconds: float) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-c", HOLD_THE_RUN_LOCK, str(tmp_path / "home"), str(seconds)],
+            stdout=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+
+    first = run(120)
+    assert first.stdout.readline().strip() == "entered"
+    second = run(0)
+    assert (
+        second.stdout.readline().strip()
+        == f"waiting: another teilhabe run (PID {first.pid}) works on this data home"
+    )
+    time.sleep(1)
+    assert second.poll() is None, "the second waits while the first lives"
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    assert second.stdout.readline().strip() == "entered"
+    assert second.wait(timeout=30) == 0
