@@ -141,14 +141,17 @@ def unanswered_runs(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
-def record(con: duckdb.DuckDBPyConnection, decisions: Path, run_id: str) -> None:
-    """The state a complete run built from (a retraining the operator requested ended with this
-    run's linkage stage, linkage/stage.py)."""
+def record(
+    con: duckdb.DuckDBPyConnection, decisions: Path, run_id: str, built_from: tuple | None = None
+) -> None:
+    """The state a complete run built from: ``built_from``, as its ingest left it, else as it is
+    now (a retraining the operator requested ended with this run's linkage stage,
+    linkage/stage.py)."""
     _ensure_table(con)
     con.execute("delete from ops.run_state")
     con.execute(
         "insert into ops.run_state values (?, ?, ?, ?, ?)",
-        [*current(con, decisions), run_id, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+        [*(built_from or current(con, decisions)), run_id, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
     )
 
 

@@ -435,3 +435,27 @@ def test_a_run_killed_hard_never_keeps_the_next_one_waiting(tmp_path):
     first.wait()
     assert second.stdout.readline().strip() == "entered"
     assert second.wait(timeout=30) == 0
+
+
+def test_a_complete_run_records_what_its_ingest_left_not_what_is_there_at_its_end(tmp_path):
+    """A correction another run loaded during this run's build was recorded as built, and every
+    later run said "nothing new or changed" while the figures lacked it (an operator's review).
+    The state is taken when the run's ingest is done (a run tag) and recorded at its end."""
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from ingest.ops_tables import prepare
+    from ingest.run_state import current, record, unchanged_since_last_run
+    from orchestration.defs.assets.ingest import built_from, remember_built_from
+
+    decisions = tmp_path / "decisions.csv"
+    with dg.instance_for_test() as instance, duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        prepare(con)
+        instance.add_run(DagsterRun(job_name="pipeline", run_id="this-run"))
+        remember_built_from(instance, "this-run", current(con, decisions))
+        con.execute(  # another run's correction, loaded while this one built
+            "insert into ops.delivery_log (delivery_id, file_name, sha256, bytes, file_mtime_ns, received_at, "
+            "ingested_at, status) values (903, 'korrektur.csv', 'x', 1, 1, now(), now(), 'loaded')"
+        )
+        record(con, decisions, "this-run", built_from(instance, "this-run"))
+        assert not unchanged_since_last_run(con, decisions), "the correction is still to be built"
+        assert built_from(instance, "another-run") is None

@@ -6,6 +6,7 @@ findings (file, row, column, rule; never a value) in the UI.
 """
 # No `from __future__ import annotations` here: Dagster inspects the context annotation at runtime.
 
+import json
 import time
 
 import dagster as dg
@@ -17,6 +18,7 @@ from ingest.load import ingest
 from ingest.pseudonymise import load_key
 from ingest.retention import prune_archive
 from ingest.run_state import (
+    current,
     deliveries_in_force,
     landing_versions,
     unanswered_runs,
@@ -31,6 +33,23 @@ LANDING_KEYS = {table: dg.AssetKey(["landing", table]) for table in SOURCE_TABLE
 DELIVERY_LOG_KEY = dg.AssetKey(["ops", "delivery_log"])
 MAX_FINDINGS_SHOWN = 200
 MAX_FILES_WARNED = 20  # a warning line per file rejected or with quarantined rows; the rest counted
+
+
+# What a run's build starts from, taken when its ingest is done: recorded at the run's end instead,
+# it took in another run's correction loaded meanwhile (or code deployed meanwhile), which this run
+# never built, and every later run said "nothing new or changed" (an operator's review).
+BUILT_FROM_TAG = "teilhabe/built_from"
+
+
+def remember_built_from(instance: dg.DagsterInstance, run_id: str, state: tuple) -> None:
+    instance.add_run_tags(run_id, {BUILT_FROM_TAG: json.dumps(state)})
+
+
+def built_from(instance: dg.DagsterInstance, run_id: str) -> tuple | None:
+    """The state the run's ingest left (None: the run took no ingest step)."""
+    run = instance.get_run_by_id(run_id)
+    tag = run.tags.get(BUILT_FROM_TAG) if run else None
+    return tuple(json.loads(tag)) if tag else None
 
 
 @dg.multi_asset(
@@ -123,6 +142,7 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResourc
         # Data versions of what the warehouse reads: a table no delivery in force changed keeps its
         # version, and Dagster keeps the assets built from it in sync.
         log_version, versions = deliveries_in_force(con), landing_versions(con)
+        remember_built_from(context.instance, context.run.run_id, current(con, home.linkage_decisions))
     context.log.info(report.summary() + f" in {time.perf_counter() - started:.1f} s")
     yield dg.MaterializeResult(
         asset_key=DELIVERY_LOG_KEY,

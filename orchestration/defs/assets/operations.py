@@ -15,7 +15,7 @@ from collections import Counter
 import dagster as dg
 
 from ingest.run_state import record
-from orchestration.defs.assets.ingest import DELIVERY_LOG_KEY
+from orchestration.defs.assets.ingest import DELIVERY_LOG_KEY, built_from
 from orchestration.defs.resources import DataHomeResource
 from publish.expected import digest, overdue, write
 from publish.feedback import send_feedback
@@ -146,8 +146,9 @@ def sender_feedback(context: dg.AssetExecutionContext, data_home: DataHomeResour
     "or changed skips the build and publication",
 )
 def last_complete_run(context: dg.AssetExecutionContext, data_home: DataHomeResource):
+    state = built_from(context.instance, context.run.run_id)
     with data_home.connect() as con:
-        record(con, data_home.settings().home.linkage_decisions, context.run.run_id)
+        record(con, data_home.settings().home.linkage_decisions, context.run.run_id, state)
 
 
 digest_job = dg.define_asset_job(
