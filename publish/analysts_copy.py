@@ -109,8 +109,9 @@ def _layout_marker(target: Path) -> Path:
 
 def _write_layout_marker(marker: Path) -> None:
     written = marker.with_name(f"{marker.name}.new")
+    written.unlink(missing_ok=True)  # a crashed attempt's, read only
     written.write_text(LAYOUT, "utf-8")
-    os.chmod(written, 0o600)  # the pipeline's own, not the analysts' group's
+    os.chmod(written, 0o400)  # the pipeline's own (read only, as every file of the analysts' folder)
     os.replace(written, marker)
 
 
