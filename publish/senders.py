@@ -113,7 +113,16 @@ def _entry(entry: object, where: str, template: str | None) -> dict:
 
 
 def load_senders(path: Path = SENDERS_FILE) -> SenderDirectory:
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:  # a syntax error named neither the file nor the line (an operator's review)
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise SenderConfigError(
+            f"{path.name}{where}: not valid YAML ({getattr(error, 'problem', error)})"
+        ) from None
+    if not isinstance(document, dict):
+        raise SenderConfigError(f"{path.name}: not a mapping with a list 'senders'")
     named: dict[str, dict] = {}
     templates: dict[str, dict] = {}
     for number, entry in enumerate(document.get("senders") or [], start=1):

@@ -93,6 +93,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"warning: {warning}")
         print(f"inbox           {inbox}")
         return 0
+    if problem := _configuration_problem():
+        return refuse(problem)
     from orchestration.pipeline import run_pipeline
 
     result = run_pipeline(home, inbox)
@@ -109,6 +111,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{label:<16}{path}{'' if built else note}")
     print("the run, its checks and its log in the Dagster UI: make dev (http://127.0.0.1:3000)")
     return 0 if result.success else 1
+
+
+def _configuration_problem() -> str | None:
+    """partners.yaml and senders.yaml checked before a run takes a file: a broken one was a
+    traceback that named neither the file nor the line, and a broken senders.yaml failed the run
+    only after its extracts were delivered (an operator's review)."""
+    from publish.partners import PartnerConfigError, load_partners
+    from publish.senders import SenderConfigError, load_senders
+
+    try:
+        load_partners()
+        load_senders()
+    except (PartnerConfigError, SenderConfigError) as problem:
+        return str(problem)
+    return None
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -51,3 +51,19 @@ def test_cron_checker():
     assert check_cron("0 6 15 3 *") is None
     assert check_cron("*/15 6-18 * * 1-5") is None
     assert check_cron("60 * * * *") is not None
+
+
+def test_a_configuration_file_that_is_no_yaml_names_itself_and_its_line(tmp_path):
+    """A syntax error in partners.yaml was a 76-line traceback naming neither the file nor the line;
+    one in senders.yaml failed the run after its extracts were delivered (an operator's review).
+    Both are refused in one line, and `teilhabe run` checks both before it takes a file."""
+    from publish.senders import SenderConfigError, load_senders
+
+    broken = tmp_path / "partners.yaml"
+    broken.write_text("partners:\n  - id: lwl\n    kpis: [k01, k02\n    formats: [csv]\n", "utf-8")
+    with pytest.raises(PartnerConfigError, match=r"^partners\.yaml line \d+: not valid YAML"):
+        load_partners(broken)
+    senders = tmp_path / "senders.yaml"
+    senders.write_text("senders: [\n", "utf-8")
+    with pytest.raises(SenderConfigError, match=r"^senders\.yaml line \d+: not valid YAML"):
+        load_senders(senders)

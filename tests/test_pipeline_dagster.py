@@ -158,6 +158,19 @@ def test_inbox_sensor_requests_one_run_for_new_files_and_tries_a_failed_one_agai
         given_up = tick(first.run_key)
         assert isinstance(given_up, dg.SkipReason) and "failed" in given_up.skip_message
 
+    # A run that failed after its ingest took the files out of the inbox: its figures were never
+    # built, and the sensor said "the inbox is empty" until a new file came (an operator's review).
+    shutil.rmtree(inbox)
+    inbox.mkdir()
+    with dg.instance_for_test() as instance:
+        assert tick(first.run_key).skip_message == "the inbox is empty", "no run yet: nothing to retry"
+        failed("ingested-then-failed")
+        again = tick(first.run_key)
+        assert isinstance(again, dg.RunRequest) and again.tags["retry_of"] == "ingested-then-failed"
+        instance.add_run(dg.DagsterRun(job_name="pipeline", run_id="retried", tags=again.tags,
+                                       status=dg.DagsterRunStatus.SUCCESS))  # fmt: skip
+        assert tick(first.run_key).skip_message == "the inbox is empty"
+
 
 def test_a_command_line_run_is_listed_under_its_job_as_the_ui_lists_them(demo, tmp_path):
     """The UI lists a job's runs by job name and the tag of its code location (repository@location);

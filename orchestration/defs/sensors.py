@@ -34,6 +34,11 @@ def inbox_sensor(context: dg.SensorEvaluationContext, data_home: DataHomeResourc
     scan = scan_inbox(inbox)
     entries = sorted((f.name, f.size, f.mtime_ns, f.ctime_ns) for f in scan.files)
     if not entries:
+        # A run that failed after its ingest took the files out of the inbox: its figures were
+        # never built, and no new file would come to say so (an operator's review).
+        last = context.instance.get_runs(filters=dg.RunsFilter(job_name=pipeline_job.name), limit=1)
+        if last and last[0].tags.get("trigger") == "inbox_sensor" and last[0].tags.get("inbox"):
+            return _again(context, last[0].tags["inbox"], dict(last[0].tags), "the inbox is empty")
         return dg.SkipReason("the inbox is empty")
     newest = max(mtime for _, _, mtime, _ in entries) / 1e9  # an upload writing now has mtime now
     if time.time() - newest < 60:
@@ -43,11 +48,18 @@ def inbox_sensor(context: dg.SensorEvaluationContext, data_home: DataHomeResourc
     if signature != context.cursor:
         context.update_cursor(signature)
         return dg.RunRequest(run_key=signature, tags=tags)
+    return _again(context, signature, tags, "no new deliveries")
+
+
+def _again(context: dg.SensorEvaluationContext, signature: str, tags: dict, otherwise: str):
+    """The run of these files once more, some minutes after the last one failed, at most RETRIES
+    times; else why not."""
+    tags = {key: tags[key] for key in ("trigger", "files", "inbox") if key in tags}
     runs = context.instance.get_runs(
         filters=dg.RunsFilter(job_name=pipeline_job.name, tags={"inbox": signature})
     )
     if not runs or runs[0].status not in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
-        return dg.SkipReason("no new deliveries")
+        return dg.SkipReason(otherwise)
     if len(runs) > RETRIES:
         return dg.SkipReason(f"the last {RETRIES + 1} runs of these files failed: see run {runs[0].run_id}")
     ended = context.instance.get_run_record_by_id(runs[0].run_id).end_time or time.time()
