@@ -269,7 +269,9 @@ def _load(
                 syncing.join()
                 ctx.con.execute("commit")
             except BaseException:
-                ctx.con.execute("rollback")
+                # a failed rollback (a full disk ends the transaction itself) must not hide the cause
+                with contextlib.suppress(duckdb.Error):
+                    ctx.con.execute("rollback")
                 if pending is not None:
                     pending.cancel()
                 raise

@@ -389,6 +389,17 @@ def test_a_warehouse_open_in_another_process_fails_the_step_with_a_clear_message
     finally:
         holder.kill()
         holder.wait()
+    # the dbt step says the same: it passed DuckDB's text on, cut off at its hint (an operator's review)
+    from orchestration.defs.resources import warehouse_locked
+
+    dbt_text = (
+        'Runtime Error\n  IO Error: Could not set lock on file "/x/warehouse.duckdb": Conflicting lock is '
+        "held in /usr/bin/python3.11 (PID 4711) by user root. However, you would be able to open this "
+        "database in read-only mode, e.g. by using the -readonly paramete"
+    )
+    said = warehouse_locked(dbt_text)
+    assert said and "(PID 4711)" in said and "read-only mode" not in said
+    assert warehouse_locked("Catalog Error: Table with name x does not exist") is None
 
 
 def test_teilhabe_dev_starts_the_ui_of_this_data_home_on_the_port_asked_for(tmp_path, monkeypatch):

@@ -17,6 +17,20 @@ from orchestration.dbt import WarehouseDbt, dbt_project
 from teilhabe.settings import PRIVATE_UMASK, DataHome, Settings
 
 
+def warehouse_locked(error: str) -> str | None:
+    """What DuckDB's lock error means for the operator (None: another error): the process and its
+    PID only, not DuckDB's hint to open read-only (a reader blocks too)."""
+    if "Could not set lock" not in error:
+        return None
+    holder = re.search(r"held in (.*?\(PID \d+\))", error)
+    return (
+        f"the warehouse is open in another process ({holder[1] if holder else 'unknown'}): a "
+        "session on warehouse.duckdb, even a read-only one, keeps every run from writing it. Close "
+        "it (analysts use the analysts' copy) and run again (the inbox sensor, where it is on, tries "
+        "again a few minutes later)"
+    )
+
+
 class DataHomeResource(dg.ConfigurableResource):
     """The data home (``root``; the code location gives it TEILHABE_HOME) and the drop folder a run
     takes (``inbox_dir``; default ``<root>/inbox``; ``teilhabe run --inbox`` sets it per run). Every
@@ -46,15 +60,9 @@ class DataHomeResource(dg.ConfigurableResource):
         try:
             con = duckdb.connect(str(warehouse), config={"memory_limit": limit})
         except duckdb.IOException as error:
-            if "Could not set lock" not in str(error):
+            if (problem := warehouse_locked(str(error))) is None:
                 raise
-            # the process and its PID only, not DuckDB's hint to open read-only (a reader blocks too)
-            holder = re.search(r"held in (.*?\(PID \d+\))", str(error))
-            raise dg.Failure(
-                f"the warehouse is open in another process ({holder[1] if holder else 'unknown'}): a "
-                "session on warehouse.duckdb, even a read-only one, keeps every run from writing it. "
-                "Close it (analysts use the analysts' copy); the inbox sensor tries again a few minutes later"
-            ) from None
+            raise dg.Failure(problem) from None
         try:
             yield con
         finally:

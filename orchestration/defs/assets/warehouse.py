@@ -23,7 +23,7 @@ from orchestration.dbt import (
     prune_run_targets,
     restore_partial_parse,
 )
-from orchestration.defs.resources import DataHomeResource
+from orchestration.defs.resources import DataHomeResource, warehouse_locked
 from orchestration.pipeline import executed_here
 from publish.validation import import_in_background
 from teilhabe.disk import is_disk_full, remove_temporary, require_free_space, storage_error
@@ -99,6 +99,8 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
         if is_disk_full(error):
             remove_temporary([run_target])
             raise dg.Failure(str(storage_error("dbt build", warehouse, error, dbt_errors(error)))) from None
+        if problem := warehouse_locked(str(error)):  # dbt's text was DuckDB's, cut off at its hint
+            raise dg.Failure(f"dbt build: {problem}") from None
         raise dg.Failure(f"dbt build failed: {dbt_errors(error)}") from None
     finally:
         if importing is not None:
