@@ -116,26 +116,24 @@ def _partner(entry: dict, where: str) -> Partner:
     )  # fmt: skip
 
 
-def _document(path: Path) -> dict:
-    """The YAML file as data, or a PartnerConfigError naming the file and line (a syntax error was a
-    76-line traceback that named neither, an operator's review)."""
+def config_document(path: Path, error: type[ValueError], listing: str) -> dict:
+    """A configuration file (partners.yaml, senders.yaml) as data, or ``error`` naming the file and
+    line (a syntax error was a 76-line traceback that named neither, an operator's review)."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
+    except yaml.YAMLError as problem:
+        mark = getattr(problem, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise PartnerConfigError(
-            f"{path.name}{where}: not valid YAML ({getattr(error, 'problem', error)})"
-        ) from None
+        raise error(f"{path.name}{where}: not valid YAML ({getattr(problem, 'problem', problem)})") from None
     if not isinstance(document, dict):
-        raise PartnerConfigError(f"{path.name}: not a mapping with a list 'partners'")
+        raise error(f"{path.name}: not a mapping with a list '{listing}'")
     return document
 
 
 def load_partners(path: Path = PARTNERS_FILE, jobcenters: list[str] | None = None) -> list[Partner]:
     """The partners, with ``template: each_jobcenter`` expanded for the given Jobcenters (their
     Kreisschlüssel; default: every NRW Kreis). Ids must be unique."""
-    document = _document(path)
+    document = config_document(path, PartnerConfigError, "partners")
     names = dict(nrw_kreise().select("kreisschluessel", "name").iter_rows())
     partners: list[Partner] = []
     for number, entry in enumerate(document.get("partners") or [], start=1):

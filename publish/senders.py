@@ -15,8 +15,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from publish.partners import config_document
 from teilhabe.settings import REPO_ROOT
 
 SENDERS_FILE = REPO_ROOT / "senders.yaml"
@@ -113,16 +112,7 @@ def _entry(entry: object, where: str, template: str | None) -> dict:
 
 
 def load_senders(path: Path = SENDERS_FILE) -> SenderDirectory:
-    try:  # a syntax error named neither the file nor the line (an operator's review)
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise SenderConfigError(
-            f"{path.name}{where}: not valid YAML ({getattr(error, 'problem', error)})"
-        ) from None
-    if not isinstance(document, dict):
-        raise SenderConfigError(f"{path.name}: not a mapping with a list 'senders'")
+    document = config_document(path, SenderConfigError, "senders")
     named: dict[str, dict] = {}
     templates: dict[str, dict] = {}
     for number, entry in enumerate(document.get("senders") or [], start=1):
