@@ -208,7 +208,9 @@ def load_chunk(ctx: LoadContext, chunk: ReadChunk) -> None:
     _replace_older(ctx, latest, log)
     _write_landing(ctx, batch, latest, log)
     _write_log(ctx.con, log, batch.findings)
-    _warn_unknown_persons(ctx.con, log.filter(pl.col("status") == "loaded")["delivery_id"].to_list())
+    loaded = log.filter(pl.col("status") == "loaded")["delivery_id"].to_list()
+    _warn_unknown_persons(ctx.con, loaded)
+    _warn_late_transitions(ctx.con, loaded)
     _remember_inbox_files(ctx, log, taken)
     _count(ctx.report, log)
 
@@ -557,6 +559,40 @@ def _warn_unknown_persons(con: duckdb.DuckDBPyConnection, delivery_ids: list[int
           and not exists (
               select 1 from landing.wfbm_personen p
               where p.sender = t.sender and p.person_local_key = t.person_local_key
+          )
+        """,
+        [delivery_ids],
+    )
+
+
+def _warn_late_transitions(con: duckdb.DuckDBPyConnection, delivery_ids: list[int]) -> None:
+    """A transition dated in an earlier month whose own file came and did not hold it, and that no
+    file before named (a re-sent row with a changed Rückkehr lies earlier too, sources.md §1): it is
+    loaded, as a late report would be, but never without a word, since it changes the figures of a
+    month that may be published (a hostile review: a transition of 2022 in a 2025 file changed
+    2022's K-figures silently), and a mistyped year does the same."""
+    con.execute(
+        """
+        insert into ops.quarantine by name
+        select t.delivery_id, d.file_name, t.source_row, 'wfbm_uebergaenge' as source_table,
+               'Datum' as column_name, 'late_transition' as rule, 'warning' as level,
+               'Übergang mit Datum im Monat ' || strftime(t.datum, '%m.%Y') || ', der in der Meldung '
+                   || 'für diesen Monat nicht stand: ändert dessen Zahlen; bitte das Datum prüfen, '
+                   || 'wenn der Übergang nicht nachgemeldet ist' as message,
+               null as value
+        from landing.wfbm_uebergaenge t
+        join ops.delivery_log d using (delivery_id)
+        where t.delivery_id in (select unnest(?))
+          and strftime(t.datum, '%Y-%m') < t.period
+          and exists (  -- the month's own transitions came: a workbook or an uebergaenge file
+              select 1 from ops.delivery_log m
+              where m.sender = t.sender and m.period = strftime(t.datum, '%Y-%m')
+                and m.part in ('uebergaenge', 'workbook') and m.status in ('loaded', 'superseded')
+          )
+          and not exists (
+              select 1 from landing.wfbm_uebergaenge e
+              where e.sender = t.sender and e.person_local_key = t.person_local_key
+                and e.datum = t.datum and e.period < t.period
           )
         """,
         [delivery_ids],

@@ -66,6 +66,7 @@ RULE_WORDS: dict[str, str] = {
     "same_bytes_other_period": "Datei gleich anderem Zeitraum",
     "same_bytes_other_sender": "Datei gleich der eines anderen Absenders",
     "unknown_person": "Person in keiner Personenmeldung",
+    "late_transition": "Übergang nachgemeldet?",
     # the contracts' checks (schemas/rules.py)
     "not_nullable": "Wert fehlt",
     "date_format": "Datumsformat",

@@ -583,6 +583,46 @@ def test_a_transition_of_a_person_no_snapshot_holds_is_loaded_with_a_warning(tmp
     assert con.execute("select count(*) from landing.wfbm_uebergaenge").fetchone()[0] == 2, "both rows load"
 
 
+def test_a_transition_missing_from_its_own_months_file_is_loaded_with_a_warning(tmp_path, spec_dir):
+    """A hostile review: a transition dated in an earlier, already reported month loaded without a
+    word and changed that month's figures. A row re-sent with its Rückkehr (sources.md §1) and one
+    dated in a month whose file never came are no such case."""
+    first = tmp_path / "first"
+    first.mkdir()
+    for name in ("lv_LWL_werkstaetten.csv", "wfbm_LWL-0101_2024-06_personen.csv"):
+        shutil.copy2(spec_dir / "samples" / name, first / name)
+    known = [
+        line.split(b";")[0].decode()
+        for line in (spec_dir / "samples" / "wfbm_LWL-0101_2024-06_personen.csv")
+        .read_bytes()
+        .split(b"\r\n")[1:3]
+    ]
+    _uebergaenge(
+        first, "wfbm_LWL-0101_2024-06_uebergaenge.csv", [f"{known[0]};03.06.2024;SVB;Firma;44137;84.11;"]
+    )
+    later = tmp_path / "later"
+    later.mkdir()
+    _uebergaenge(
+        later,
+        "wfbm_LWL-0101_2024-07_uebergaenge.csv",
+        [
+            f"{known[0]};03.06.2024;SVB;Firma;44137;84.11;15.07.2024",  # re-sent: it came back
+            f"{known[1]};20.06.2024;SVB;Firma;44137;84.11;",  # June's file did not hold it
+            f"{known[1]};02.04.2024;SVB;Firma;44137;84.11;",  # April's file never came
+            f"{known[1]};08.07.2024;SVB;Firma;44137;84.11;",  # the month's own
+        ],
+    )
+    con = duckdb.connect()
+    wh.ingest(con, first, tmp_path / "archive", KEY)
+    wh.ingest(con, later, tmp_path / "archive", KEY)
+    warnings = con.execute(
+        "select file_name, source_row, column_name, level, message from ops.quarantine where rule = 'late_transition'"
+    ).fetchall()
+    assert [w[:4] for w in warnings] == [("wfbm_LWL-0101_2024-07_uebergaenge.csv", 3, "Datum", "warning")]
+    assert "06.2024" in warnings[0][4] and "20.06" not in warnings[0][4]
+    assert con.execute("select count(*) from landing.wfbm_uebergaenge").fetchone()[0] == 5, "every row loads"
+
+
 def test_excel_numbers_become_the_text_the_csv_export_writes():
     """A workbook whose Pers.-Nr. are numbers (4000001, ...) read as "4e+06" each ({:g}: six
     significant digits), so 288 persons became one (a hostile-input review). Whole numbers are

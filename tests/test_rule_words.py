@@ -92,6 +92,12 @@ def _snapshots(personen: Path) -> dict[str, bytes]:
     }
 
 
+def day_in(personen: Path) -> str:
+    """The 15th of a workshop file's month, as its dates are written."""
+    year, month = personen.name.split("_")[2].split("-")
+    return f"15.{month}.{year}"
+
+
 def _transitions(personen: Path) -> dict[str, bytes]:
     sender = personen.name.split("_")[1]
     known = personen.read_bytes().split(b"\r\n")[1].split(b";")[0].decode("cp1252")
@@ -100,6 +106,8 @@ def _transitions(personen: Path) -> dict[str, bytes]:
         f"{known};02.03.2025;SVB;Stadt Hagen;58095;84.11;",
         f"{known};02.03.2025;BFA;Stadt Hagen;58095;84.11;",  # the same transition, other data
         "99-99999;03.03.2025;SVB;Stadt Hagen;58095;84.11;",  # in no snapshot of the workshop
+        # dated in the snapshot's month, whose transitions came without it
+        f"{known};{day_in(personen)};SVB;Stadt Hagen;58095;84.11;",
     ]
     return {f"wfbm_{sender}_2025-03_uebergaenge.csv": "".join(f"{r}\r\n" for r in rows).encode()}
 
