@@ -320,6 +320,8 @@ _REASONS = (
      r"braucht die Kundendaten von 13 Monaten: die Kundendatei von \1 für \3/\2 ist überfällig"),
     (r"needs 13 loaded months \(t-12 \.\.\. t\): the kunden files of (\d{5}) for ([\d, -]+) are overdue",
      r"braucht die Kundendaten von 13 Monaten: die Kundendateien von \1 für \2 sind überfällig"),
+    (r"no kunden file for (\d{4})-(\d{2}): overdue since (\d{4})-(\d{2})-(\d{2})",
+     r"keine Kundendatei für \2/\1: seit dem \5.\4.\3 überfällig"),
     (r"no Werkakademie entries in the year", "keine Eintritte in die Werkakademie im Jahr"),
     (r"no MAG spells ending in the year", "kein Praktikum (MAG) im Jahr beendet"),
     (r"no workshop has delivered December yet", "noch keine Werkstatt hat den Dezember geliefert"),

@@ -331,3 +331,76 @@ def test_k10_and_k14_say_whose_transitions_are_overdue(calendar, silent, demo):
         f"die Übergangsmeldungen von {quiet} für {months} sind überfällig: ihre Übergänge fehlen"
         in reason("k10", k10[year])
     )
+
+
+def test_a_jobcenter_month_whose_kunden_file_is_overdue_is_missing_not_left_out(demo_home, tmp_path):
+    """K06 had no row for a month whose kunden file never came: a Jobcenter's table skipped it
+    without a word, and the Landschaftsverband and NRW totals of that month summed one Jobcenter
+    fewer as if complete. The month is now missing in K06 and K07 with the overdue file, and the
+    totals say they lack a part. (No simulated Jobcenter misses a month: the file is taken back
+    here, as a rejected delivery leaves it.)"""
+    from publish.labels import reason
+    from tests.dbt_cli import dbt_build
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        jobcenter, month = con.execute(
+            """select sender, period from ops.delivery_log where part = 'kunden' and status = 'loaded'
+               and period < (select max(period) from ops.delivery_log where part = 'kunden')
+                 and sender in (  -- a Jobcenter whose Landschaftsverband's total has another part
+                     select kreisschluessel from marts.dim_regions where landschaftsverband in (
+                         select r.landschaftsverband from marts.dim_regions r join marts.dim_jobcenters j
+                             on j.jobcenter = r.kreisschluessel group by 1 having count(*) > 1))
+               order by period desc, sender limit 1"""
+        ).fetchone()
+        con.execute(
+            "update ops.delivery_log set status = 'rejected' where part = 'kunden' and sender = ? and period = ?",
+            [jobcenter, month],
+        )
+        lv = con.execute(
+            "select landschaftsverband from marts.dim_regions where kreisschluessel = ?", [jobcenter]
+        ).fetchone()[0]
+    dbt_build(
+        warehouse,
+        "--select",
+        "stg_ops__deliveries+",
+        "--exclude",
+        "resource_type:test",
+        "resource_type:seed",
+        "resource_type:unit_test",
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        k06 = con.execute(
+            "select sb, gl, any_target, missing_reason from kpi.k06_zielgruppenbestand where jobcenter = ? "
+            "and month = ?",
+            [jobcenter, month],
+        ).fetchall()
+        k07 = con.execute(
+            "select value, missing_reason from kpi.k07_integrationsquote_sb where jobcenter = ? and month = ?",
+            [jobcenter, month],
+        ).fetchall()
+        totals = dict(
+            con.execute(
+                "select region, note from kpi.k06_zielgruppenbestand_totals where month = ? and level <> ?",
+                [month, "vergleichsgruppe"],
+            ).fetchall()
+        )
+        parts_of = dict(
+            con.execute(
+                """select r.landschaftsverband, count(*) from marts.dim_jobcenters j
+                   join marts.dim_regions r on j.jobcenter = r.kreisschluessel group by 1"""
+            ).fetchall()
+        )
+        parts_of["NRW"] = sum(parts_of.values())
+    year, number = month.split("-")
+    due = f"{int(year) + int(number) // 12}-{int(number) % 12 + 1:02d}-15"
+    expected = f"no kunden file for {month}: overdue since {due}"
+    assert k06 == [(None, None, None, expected)]
+    assert k07 == [(None, expected)]
+    assert (
+        reason("k06", expected)
+        == f"keine Kundendatei für {number}/{year}: seit dem 15.{due[5:7]}.{due[:4]} überfällig"
+    )
+    for region in (lv, "NRW"):
+        assert f"sb: 1 of {parts_of[region]} parts without a value" in totals[region].split("; "), totals

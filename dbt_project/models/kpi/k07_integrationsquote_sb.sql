@@ -1,5 +1,6 @@
 -- K07 Integrationsquote SB/GL: integration months in t-11 ... t of persons who were SB or GL in
--- that month / mean SB+GL count over t-12 ... t-1 * 100; needs 13 loaded months. Grain: Jobcenter, month.
+-- that month / mean SB+GL count over t-12 ... t-1 * 100; needs 13 loaded months; a month whose
+-- kunden file is overdue is missing, with the reason. Grain: Jobcenter, month.
 with integration_counts as (
     select
         jobcenter,
@@ -55,3 +56,14 @@ select
                 ) }}
     end as missing_reason
 from windows
+union all
+select
+    jobcenter,
+    month,
+    null as numerator,
+    null as denominator,
+    null as sb_gl_stock_months,
+    null as value,
+    false as is_provisional,
+    missing_reason
+from {{ ref('int_jobcenter_overdue_months') }}
