@@ -156,6 +156,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     for name, outcome in batch.files.items():
         later = once_known.files.get(name) if once_known and outcome.held_because else None
         print(f"{name}: {_verdict(outcome)}" + (f"; dann: {_verdict(later)}" if later else ""))
+        if recognised := _recognised(outcome.delivery):
+            print(f"  {recognised}")
         for issue in findings[name]:
             held_line = outcome.held_because and issue.level == "file"  # held, not refused: say so
             print(f"  {issue.line('GEHALTEN' if held_line else None)}")
@@ -201,6 +203,20 @@ class _GermanHelp(argparse.HelpFormatter):
 
     def add_usage(self, usage, actions, groups, prefix=None):
         super().add_usage(usage, actions, groups, prefix="Aufruf: ")
+
+
+def _recognised(delivery) -> str | None:
+    """Whose file of which part and period the pipeline takes it for: a workbook's name is free
+    text, its workshop and month come from its title block (a senders' review: check never said
+    which month it had read)."""
+    if delivery is None or not delivery.sender:
+        return None
+    from publish.expected import PART_NAMES, german_period
+
+    kind = {"wfbm": "Werkstatt ", "jc": "Jobcenter "}.get(delivery.format.split("_")[0], "")
+    what = "Arbeitsmappe" if delivery.part == "workbook" else PART_NAMES.get(delivery.part, delivery.part)
+    when = f", {german_period(delivery.period)}" if delivery.period else ""
+    return f"erkannt als: {what}, {kind}{delivery.sender}{when}"
 
 
 def _verdict(outcome) -> str:

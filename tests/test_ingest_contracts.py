@@ -8,11 +8,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from python_calamine import CalamineWorkbook
 
 from ingest.batch import read_batch
 from ingest.identify import identify, intended_name
 from ingest.issues import Issue
 from ingest.readers import read_delivery
+from publish.expected import PART_NAMES
 
 # Fault kind of the simulator's ground truth -> the rule the pipeline reports it under.
 RULE_OF_FAULT = {
@@ -197,6 +199,16 @@ def test_check_command_exit_codes(faulty, capsys, tmp_path):
         p for p in sorted(faulty.iterdir()) if p.name not in set(defects["file"]) and p.suffix == ".csv"
     )
     assert main(["check", str(clean)]) == 0
+    assert f"erkannt als: {PART_NAMES[clean.stem.split('_')[-1]]}, " in capsys.readouterr().out
+    # a workbook's name is free text: check says which workshop and month its title block names
+    workbook = next(
+        p for p in sorted(faulty.iterdir()) if p.name not in set(defects["file"]) and p.suffix == ".xlsx"
+    )
+    title_block = CalamineWorkbook.from_path(str(workbook)).get_sheet_by_index(0).to_python(nrows=3)
+    number, stichtag = title_block[1][1], title_block[2][1]
+    assert main(["check", str(workbook)]) == 0
+    said = f"erkannt als: Arbeitsmappe, Werkstatt {number}, {stichtag:%m/%Y}"
+    assert said in capsys.readouterr().out.splitlines()[1], said
     # a file of a workshop no register names: held, and said so on every line (it read "wird
     # GEHALTEN" and below it "ABGELEHNT: ... die Datei wird gehalten": a senders' review)
     held = defects.filter(pl.col("fault") == "unknown_werkstatt_nr")["file"][0]
