@@ -1072,6 +1072,8 @@ CELL_KIND_MESSAGES = {
     "sie nicht berechnet; Öffnen und Speichern in Excel berechnet sie)",
     "boolean_cell": "ein Wahrheitswert (WAHR/FALSCH) statt einer Zahl oder eines Textes",
     "error_cell": "ein Excel-Fehlerwert (etwa #NV oder #DIV/0!) statt einer Zahl oder eines Textes",
+    "merged_cell": "Teil verbundener Zellen, deren Wert nur in der ersten steht; bitte den Zellverbund aufheben "
+    "und den Wert in jede Zeile schreiben",
 }
 
 

@@ -315,6 +315,41 @@ def cell_kinds(
     return kinds
 
 
+def _merged_below(ranges, rows: list[list], header_row: int) -> Unreadable | dict:
+    """The cells of merged ranges in the data below the header, but the first of each, whose value
+    calamine (like Excel) keeps only in the first: by (Excel row, column index from 0), as
+    ``cell_kinds``, the first named column of each row only. Read as empty, such a cell made "Wert
+    fehlt" of a value the sender sees, or no value at all where one may be empty (a Kostenträger
+    merged over ten rows). Ranges are cut to the sheet; together they may not cover more cells
+    than a sheet may hold (real ones never overlap)."""
+    header = rows[header_row - 1] if len(rows) >= header_row else []
+    named = [i for i, h in enumerate(header) if h != ""]
+    cells: dict[tuple[int, int], tuple[str, str]] = {}
+    covered = 0
+    for (top, left), (end_row, end_column) in ranges or ():
+        first, last = max(top, header_row), min(end_row, len(rows) - 1)
+        right = min(end_column, len(header) - 1)
+        covered += max(0, last - first + 1) * max(0, right - left + 1)
+        if covered > MAX_SHEET_CELLS:
+            return Unreadable("unreadable", "die verbundenen Zellen eines Tabellenblatts überlappen sich")
+        columns = [i for i in named if left <= i <= right]
+        for row in range(first, last + 1):  # 0-based: the data start at index header_row
+            column = next((i for i in columns if (row, i) != (top, left)), None)
+            if column is not None and (row + 1, column) not in cells:
+                cells[(row + 1, column)] = ("merged_cell", f"{_column_letters(column)}{row + 1}")
+    return cells
+
+
+def _column_letters(index: int) -> str:
+    """A column's letters from its index from 0 (0: A, 26: AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 def _german_date(day: dt.date) -> str:
     """TT.MM.JJJJ (as strftime, a third of its time: a year of workbooks holds a million dates)."""
     return f"{day.day:02d}.{day.month:02d}.{day.year}"
@@ -440,7 +475,10 @@ def open_workbook(
                 )
             rows[sheet] = found.to_python(skip_empty_area=False)
             if layout and sheet in layout:
-                texts[sheet] = sheet_text(rows[sheet], layout[sheet], kinds.get(sheet))
+                merged = _merged_below(found.merged_cell_ranges, rows[sheet], layout[sheet].header_row)
+                if isinstance(merged, Unreadable):
+                    return merged
+                texts[sheet] = sheet_text(rows[sheet], layout[sheet], {**merged, **kinds.get(sheet, {})})
                 del rows[sheet][layout[sheet].header_row :]
     except MemoryError:
         return Unreadable("reader_limit", "die Arbeitsmappe braucht beim Lesen mehr Speicher als erlaubt")

@@ -52,6 +52,7 @@ RULE_WORDS: dict[str, str] = {
     "formula_without_value": "Formel ohne Ergebnis",
     "boolean_cell": "Wahrheitswert statt Wert",
     "error_cell": "Excel-Fehlerwert",
+    "merged_cell": "verbundene Zellen",
     "leading_zero_restored": "führende Null ergänzt",
     # content against the period (ingest/plausibility.py)
     "after_stichtag": "Datum nach dem Stichtag",

@@ -1448,6 +1448,29 @@ def test_cells_calamine_reads_without_a_word_are_findings(demo, tmp_path):
     batch, _ = read(_rewrite(clean, recalculated))
     assert batch.findings.filter(pl.col("level") == "row")["rule"].to_list() == ["formula_without_value"]
 
+    # Merged cells keep their value in the first cell only: the others read as empty. A PLZ (which
+    # may be empty) merged over rows 6-8 made rows 7 and 8 persons without a PLZ, without a word;
+    # a merged title block above the header is no finding.
+    def merged(*ranges: bytes) -> bytes:
+        cells = b"".join(b'<mergeCell ref="%s"/>' % r for r in ranges)
+        return changed(b"</sheetData>", b"</sheetData><mergeCells>" + cells + b"</mergeCells>")
+
+    batch, outcome = read(merged(b"F6:F8", b"A1:C1"))
+    found = batch.findings.filter(pl.col("level") == "row")
+    assert found.select("row", "column", "rule").rows() == [
+        (7, "PLZ", "merged_cell"),
+        (8, "PLZ", "merged_cell"),
+    ]
+    assert "Zelle F7" in found["message"][0] and "Zellverbund" in found["message"][0]
+    assert batch.valid["wfbm_personen"].height == loaded - 2 and not outcome.rejected_because
+    # a range as large as Excel allows is cut to the sheet: every row is set aside (in the first,
+    # every cell after A6 is empty)
+    _, outcome = read(merged(b"A6:XFD1048576"))
+    assert outcome.rows_quarantined == loaded and not outcome.rejected_because
+    # ranges that together claim more cells than a sheet may hold are refused, not walked
+    _, outcome = read(merged(*[b"A6:XFD1048576"] * 1000))
+    assert outcome.rejected_because and "überlappen" in outcome.rejected_because
+
     # A name of "row " and "<c " runs without '>' made the patterns scan to the end from each start:
     # 0.4 MB took minutes (the worker's time limit rejected the file). Now it is an over-long name.
     name = re.search(rb'<c r="B6"[^>]*>.*?</c>', sheet).group(0)

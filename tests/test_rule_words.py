@@ -166,7 +166,8 @@ def _workbooks() -> dict[str, bytes]:
 
 def _odd_cells(inbox: Path) -> dict[str, bytes]:
     """A clean workbook whose first three data rows each hold a cell calamine reads as no value: a
-    formula without its result, a true/false cell, an error cell (ingest/workbooks.py cell_kinds)."""
+    formula without its result, a true/false cell, an error cell (ingest/workbooks.py cell_kinds);
+    and two cells of the next rows merged (the second's value is the first's only to the eye)."""
     workbook = _clean(inbox, "*Werkstattmeldung*.xlsx")
     odd = {6: b"<f>SUMME(A1)</f>", 7: b"<v>1</v>", 8: b"<v>#N/A</v>"}
     kinds = {7: b' t="b"', 8: b' t="e"'}
@@ -179,7 +180,9 @@ def _odd_cells(inbox: Path) -> dict[str, bytes]:
             data = data.replace(
                 cell, f'<c r="F{row}"'.encode() + kinds.get(row, b"") + b">" + content + b"</c>"
             )
-        return data
+        return data.replace(
+            b"</sheetData>", b'</sheetData><mergeCells count="1"><mergeCell ref="G9:G10"/></mergeCells>'
+        )
 
     return {workbook.name: _rewrite(workbook.read_bytes(), change)}
 
