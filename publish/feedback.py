@@ -42,6 +42,7 @@ from publish.outbox import _fsync_dir, _switch_latest, _versions, _write
 from publish.reports import html_template
 from publish.rule_words import rule_word
 from publish.senders import Sender, SenderDirectory, load_senders
+from teilhabe.disk import is_disk_full, storage_error
 
 TEMPLATES = Path(__file__).with_name("templates")
 FOLDER = "rueckmeldung"
@@ -446,11 +447,10 @@ def deliver_feedback(item: Feedback, sender: Sender, outbox: Path) -> tuple[str,
             return "unchanged", newest.name
         _switch_latest(folder, newest)
         return "completed", newest.name
-    folder.mkdir(parents=True, exist_ok=True)
     version = f"v{(int(newest.name[1:]) if newest else 0) + 1:04d}"
     building = folder / f".{version}.tmp-{uuid.uuid4().hex[:8]}"
-    building.mkdir()
     try:
+        building.mkdir(parents=True)
         _write(building / "rueckmeldung.html", html(item, sender.name))
         _write(building / "rueckmeldung.csv", item.csv())
         manifest = {
@@ -462,8 +462,12 @@ def deliver_feedback(item: Feedback, sender: Sender, outbox: Path) -> tuple[str,
         _write(building / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
         _fsync_dir(building)
         building.rename(folder / version)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
+    except BaseException as error:
+        shutil.rmtree(building, ignore_errors=True)  # never a half-written version left behind
+        if isinstance(error, Exception) and is_disk_full(error):
+            raise storage_error(
+                f"the Rückmeldung for {item.sender} {item.period}", building, error
+            ) from error
         raise
     _fsync_dir(folder)
     _switch_latest(folder, folder / version)

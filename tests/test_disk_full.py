@@ -87,3 +87,42 @@ def test_a_full_disk_names_the_step_and_leaves_no_half_written_files(demo, demo_
         check=False,
     )
     assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A tmpfs of 256 KB, for one writer's behaviour when the space runs out."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True, check=False
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_rueckmeldung_on_a_full_disk_names_itself_and_leaves_no_half_version(tiny_disk):
+    """A full disk while a Rückmeldung was written ended the step in a bare OSError (an operator's
+    review): now one line names the sender, the period, the path and the free space, and no
+    half-written version is left beside the others."""
+    from publish.feedback import Feedback, deliver_feedback
+    from publish.senders import Sender
+    from teilhabe.disk import StorageError
+
+    findings = [
+        {"file_name": "wfbm_LWL-0103_2023-03_personen.csv", "source_row": row, "column_name": "PLZ",
+         "rule": "pattern", "level": "row", "message": "Format nicht eingehalten " * 20, "value": None}
+        for row in range(2, 2000)
+    ]  # fmt: skip
+    item = Feedback("LWL-0103", "werkstatt", "2023-03", [], findings, [], [], [])
+    sender = Sender("LWL-0103", "werkstatt", "Werkstatt LWL-0103", "werkstatt_LWL-0103")
+    with pytest.raises(StorageError) as raised:
+        deliver_feedback(item, sender, tiny_disk)
+    said = str(raised.value)
+    assert said.startswith("the Rückmeldung for LWL-0103 2023-03: writing ") and "the disk is full" in said
+    assert "MB free" in said, said
+    assert not list(tiny_disk.rglob(".v*.tmp-*")), "no half-written version"

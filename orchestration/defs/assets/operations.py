@@ -20,6 +20,7 @@ from orchestration.defs.resources import DataHomeResource
 from publish.expected import digest, overdue, write
 from publish.feedback import send_feedback
 from publish.senders import SenderConfigError, load_senders
+from teilhabe.disk import StorageError
 from teilhabe.settings import DBT_PROJECT_DIR, WAREHOUSE_POOL
 
 CALENDAR_KEY = dg.AssetKey(["ops", "expected_deliveries"])
@@ -122,7 +123,10 @@ def sender_feedback(context: dg.AssetExecutionContext, data_home: DataHomeResour
     except SenderConfigError as problem:
         raise dg.Failure(str(problem)) from None
     with data_home.connect() as con:
-        outcomes = send_feedback(con, home.outbox, context.run.run_id, senders)
+        try:
+            outcomes = send_feedback(con, home.outbox, context.run.run_id, senders)
+        except StorageError as problem:  # one line naming the Rückmeldung, the path and the free space
+            raise dg.Failure(str(problem)) from None
     delivered = [f"{sender} {period}" for sender, period, status in outcomes if status == "delivered"]
     counts = Counter(status for *_, status in outcomes)
     return dg.MaterializeResult(

@@ -48,7 +48,7 @@ def _publish(context, data_home: DataHomeResource, partners: list[str], kind: st
             outcomes = publish(
                 con, outbox, chosen or None, kind, period, file_delay=settings.publish_file_delay
             )
-        except ValueError as problem:
+        except (ValueError, StorageError) as problem:  # a full disk: the extract, its path, the free space
             raise dg.Failure(str(problem)) from None
     for outcome in outcomes:
         log = context.log.warning if outcome.status == "blocked" else context.log.info
