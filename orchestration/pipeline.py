@@ -191,18 +191,39 @@ def _one_command_line_run(home: DataHome) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _process_of(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int | None:
+    """The process that runs a run on this machine: a command-line run's, from its tags; a run of
+    the UI, a schedule or a sensor, from the worker that Dagster's default launcher started (it
+    records its pid in the run's first engine event). None where the run works elsewhere (another
+    host, another launcher) or its worker has not started yet: such a run is left alone."""
+    if run.tags.get(PID_TAG):
+        return int(run.tags[PID_TAG]) if run.tags.get(HOST_TAG) == socket.gethostname() else None
+    from dagster._core.launcher import DefaultRunLauncher
+
+    if not isinstance(instance.run_launcher, DefaultRunLauncher):
+        return None
+    events = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, limit=20)
+    for record in events.records:
+        event = record.event_log_entry.dagster_event
+        pid = event.engine_event_data.metadata.get("pid") if event and event.engine_event_data else None
+        if pid is not None and str(pid.value).isdigit():
+            return int(pid.value)
+    return None
+
+
 def _release_dead_runs(instance: dg.DagsterInstance) -> None:
-    """A command-line run killed hard (SIGKILL, power cut) would keep its slot of the warehouse
-    pool, and every later run would wait for it forever: mark it failed and free the slot. So is
-    a slot held, or waited for, by any run that has ended (a run of the UI killed by the OOM killer
-    is marked failed, but only the daemon's run monitoring frees its slot, and it may not run)."""
+    """A run killed hard (SIGKILL, the OOM killer, a power cut) would keep its slot of the
+    warehouse pool, and every later run would wait for it forever: mark it failed and free the
+    slot, a command-line run's and, where no daemon's run monitoring does it, a UI run's (an
+    operator's review: `teilhabe run` waited for a UI run killed hours before). So is a slot held,
+    or waited for, by any run that has ended."""
     active = dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
     for record in instance.get_run_records(filters=active):
         run = record.dagster_run
-        if run.tags.get(HOST_TAG) != socket.gethostname() or not run.tags.get(PID_TAG):
+        if (pid := _process_of(instance, run)) is None:
             continue
         try:
-            os.kill(int(run.tags[PID_TAG]), 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
             instance.report_run_failed(
                 run, "the process running it is gone (killed); its warehouse slot was freed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 
 import dagster as dg
@@ -362,6 +363,38 @@ def test_a_slot_held_by_a_run_that_ended_is_freed_before_the_next_run():
         assert not storage.claim_concurrency_slot("warehouse", "going", "landing_tables").is_claimed
         _release_dead_runs(instance)
         assert storage.get_concurrency_run_ids() == {"going"}, "the waiting run got the freed slot"
+
+
+def test_a_ui_run_whose_worker_was_killed_hard_is_failed_and_frees_its_slot():
+    """A run the UI launched keeps the status STARTED when its worker is killed hard, and only the
+    daemon's run monitoring, which may not run, would fail it: `teilhabe run` waited for its slot
+    forever (an operator's review). Its worker's pid comes from the run's first engine event, as
+    Dagster's run worker reports it; a run whose worker lives is left alone."""
+    import subprocess
+    import sys
+
+    from dagster._core.events import EngineEventData
+
+    from orchestration.pipeline import _release_dead_runs
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process that has ended: its pid is free
+    with dg.instance_for_test() as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("warehouse", 1)
+        runs = {}
+        for run_id, pid in (("killed", gone.pid), ("alive", os.getpid())):
+            runs[run_id] = instance.add_run(
+                dg.DagsterRun(job_name="pipeline", run_id=run_id, status=dg.DagsterRunStatus.STARTED)
+            )
+            instance.report_engine_event(
+                f"Started process for run (pid: {pid}).", runs[run_id], EngineEventData.in_process(pid)
+            )
+        assert storage.claim_concurrency_slot("warehouse", "killed", "landing_tables").is_claimed
+        _release_dead_runs(instance)
+        assert instance.get_run_by_id("killed").status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id("alive").status == dg.DagsterRunStatus.STARTED
+        assert storage.get_concurrency_run_ids() == set(), "the killed run's slot is free"
 
 
 def test_a_warehouse_open_in_another_process_fails_the_step_with_a_clear_message(tmp_path):
