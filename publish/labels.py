@@ -384,9 +384,10 @@ def _one_reason(kpi: str, text: str) -> str:
         return "Vorjahr: " + _one_reason(kpi, text.removeprefix("previous year: "))
     if text.startswith("K07 for December: "):
         return "K07 für Dezember: " + _one_reason("k07", text.removeprefix("K07 for December: "))
-    if match := re.fullmatch(r"(\w+): (\d+) of (\d+) parts without a value", text):
+    if match := re.fullmatch(r"(\w+|every count): (\d+) of (\d+) parts without a value", text):
         name, missing, parts = match.groups()
-        return f"{header(kpi, name)}: Summe unvollständig ({missing} von {parts} Zeilen ohne Wert)"
+        whose = "jede Zahl" if name == "every count" else header(kpi, name)
+        return f"{whose}: Summe unvollständig ({missing} von {parts} Zeilen ohne Wert)"
     if match := re.fullmatch(
         r"record pairs with (Jobcenter customers|workshop persons) await review: (\w+(?: and \w+)*) may be (higher|lower)",
         text,

@@ -403,4 +403,6 @@ def test_a_jobcenter_month_whose_kunden_file_is_overdue_is_missing_not_left_out(
         == f"keine Kundendatei für {number}/{year}: seit dem 15.{due[5:7]}.{due[:4]} überfällig"
     )
     for region in (lv, "NRW"):
-        assert f"sb: 1 of {parts_of[region]} parts without a value" in totals[region].split("; "), totals
+        assert f"every count: 1 of {parts_of[region]} parts without a value" in totals[region].split("; "), (
+            totals
+        )

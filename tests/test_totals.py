@@ -72,11 +72,14 @@ def note_of(extract: KpiExtract, rows: list[dict]) -> str | None:
     them), because the others have no value; and, for each note those rows carry ("; " between a
     row's notes: K11, a Kreis whose own Jobcenter sends nothing; K10 and K11, record pairs waiting
     for review), how many of them carry it, which a total would otherwise hide."""
+    missing = {column: sum(r[column] is None for r in rows) for column in extract.counts}
     notes = [
         f"{column}: {without} of {len(rows)} parts without a value"
-        for column in extract.counts
-        if 0 < (without := sum(r[column] is None for r in rows)) < len(rows)
+        for column, without in missing.items()
+        if 0 < without < len(rows)
     ]
+    if len(missing) > 1 and len(set(missing.values())) == 1 and notes:  # all alike: said once
+        notes = [f"every count: {next(iter(missing.values()))} of {len(rows)} parts without a value"]
     noted = Counter(note for r in rows if r.get("note") for note in r["note"].split("; "))
     notes += [f"{noted[note]} of {len(rows)} parts: {note}" for note in sorted(noted)]
     return "; ".join(notes) or None

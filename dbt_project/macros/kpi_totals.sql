@@ -7,7 +7,8 @@
 
     A count whose parts are all missing is missing, not 0 ("no part has a value for ..."). A count
     that sums only some of its rows, because the others have no value, says so in `note`
-    ("<count>: N of M parts without a value", M the KPI's own rows below the total: NRW's are all),
+    ("<count>: N of M parts without a value", M the KPI's own rows below the total: NRW's are all;
+    "every count: ..." where all counts lack the same parts),
     as the partners' extracts do (Hinweis: Summe unvollständig): K02's LVR total of 2024 summed the
     transitions of six workshops over the persons of four. A rate is recomputed from the summed
     numerator and denominator with the KPI's own macro, and is missing when any part's rate is ("N
@@ -254,10 +255,20 @@ select * exclude ({{ carried }}) from nrw_totals
             ), '')
         ) as missing_reason,
         nullif(concat_ws(
-            '; '
+            '; ',
+            {#- every count short of the same parts (K06's month of an overdue Jobcenter file): said once -#}
+            {%- set first = '_' ~ counts[0] ~ '_base_missing' %}
+            {%- set alike -%}
+                {{ counts | length > 1 }}
+                {%- for column in counts %} and _{{ column }}_base_missing = {{ first }}{% endfor %}
+            {%- endset %}
+            case
+                when {{ alike }} and {{ first }} between 1 and _base_parts - 1
+                    then 'every count: ' || {{ first }} || ' of ' || _base_parts || ' parts without a value'
+            end
             {%- for column in counts %},
                 case
-                    when _{{ column }}_base_missing between 1 and _base_parts - 1
+                    when not ({{ alike }}) and _{{ column }}_base_missing between 1 and _base_parts - 1
                         then '{{ column }}: ' || _{{ column }}_base_missing || ' of ' || _base_parts
                         || ' parts without a value'
                 end
