@@ -224,6 +224,8 @@ def _release_dead_runs(instance: dg.DagsterInstance) -> None:
             continue
         try:
             os.kill(pid, 0)
+        except PermissionError:  # the pid is another user's process now: alive, so left alone
+            continue
         except ProcessLookupError:
             instance.report_run_failed(
                 run, "the process running it is gone (killed); its warehouse slot was freed"

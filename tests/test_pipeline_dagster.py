@@ -383,7 +383,8 @@ def test_a_ui_run_whose_worker_was_killed_hard_is_failed_and_frees_its_slot():
         storage = instance.event_log_storage
         storage.set_concurrency_slots("warehouse", 1)
         runs = {}
-        for run_id, pid in (("killed", gone.pid), ("alive", os.getpid())):
+        # pid 1 is another user's to a user that is not root: alive all the same
+        for run_id, pid in (("killed", gone.pid), ("alive", os.getpid()), ("init", 1)):
             runs[run_id] = instance.add_run(
                 dg.DagsterRun(job_name="pipeline", run_id=run_id, status=dg.DagsterRunStatus.STARTED)
             )
@@ -394,6 +395,7 @@ def test_a_ui_run_whose_worker_was_killed_hard_is_failed_and_frees_its_slot():
         _release_dead_runs(instance)
         assert instance.get_run_by_id("killed").status == dg.DagsterRunStatus.FAILURE
         assert instance.get_run_by_id("alive").status == dg.DagsterRunStatus.STARTED
+        assert instance.get_run_by_id("init").status == dg.DagsterRunStatus.STARTED
         assert storage.get_concurrency_run_ids() == set(), "the killed run's slot is free"
 
 
