@@ -18,6 +18,21 @@ from linkage.stage import RECORD_ID
 from teilhabe.settings import Limits
 
 SHOWN = ("Nachname", "Vorname", "Geburtsdatum", "lokale Nummer")
+# How a field of the pair agrees (linkage.model.agreement_sql), in the German of the lines around it
+FIELD_WORDS = {
+    "surname": "Nachname", "first_name": "Vorname", "birth_date": "Geburtsdatum", "sex": "Geschlecht",
+    "kreis": "Kreis", "werkstatt": "Werkstatt",
+}  # fmt: skip
+LEVEL_WORDS = {
+    "identical": "gleich", "same": "gleich", "exact": "gleich", "missing": "fehlt", "differs": "verschieden",
+    "swapped with the other name": "mit dem anderen Namen vertauscht",
+    "day and month swapped": "Tag und Monat vertauscht", "two of three parts agree": "zwei von drei Teilen gleich",
+}  # fmt: skip
+
+
+def agreement_words(field: str, level: str) -> str:
+    """ "Nachname: Dice >= 0.7" for ("surname", "Dice >= 0.7"); a level without German as it is."""
+    return f"{FIELD_WORDS.get(field, field)}: {LEVEL_WORDS.get(level, level)}"
 
 
 @dataclass(frozen=True)
@@ -33,7 +48,9 @@ class ReviewPair:
         lines = [
             f"Paar {self.record_l} / {self.record_r}: Trefferwahrscheinlichkeit {self.match_probability:.3f}"
         ]
-        lines.append("  Übereinstimmung: " + ", ".join(f"{k}: {v}" for k, v in self.agreement.items()))
+        lines.append(
+            "  Übereinstimmung: " + ", ".join(agreement_words(k, v) for k, v in self.agreement.items())
+        )
         for side in (self.left, self.right):
             where = f"{side['Quelle']}, {side['Datei']} Zeile {side['Zeile']}"
             lines.append(f"  {where}: " + " | ".join(f"{k} {side.get(k) or '-'}" for k in SHOWN))

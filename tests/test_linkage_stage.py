@@ -143,6 +143,11 @@ def test_review_shows_the_archived_plaintext_of_both_records(demo_home, warehous
         ).fetchone()[0]
         assert hashed == expected
     assert "Trefferwahrscheinlichkeit 0.700" in shown.text()
+    agreement = shown.text().splitlines()[1]  # in the German of the lines around it
+    assert agreement == (
+        "  Übereinstimmung: Nachname: Dice >= 0.8, Vorname: gleich, Geburtsdatum: gleich, Geschlecht: gleich, "
+        "Kreis: verschieden, Werkstatt: fehlt"
+    )
 
 
 def test_no_encoding_reaches_the_analysts_copy(demo_home):
