@@ -328,11 +328,12 @@ def _merged_below(ranges, rows: list[list], header_row: int) -> Unreadable | dic
     covered = 0
     for (top, left), (end_row, end_column) in ranges or ():
         first, last = max(top, header_row), min(end_row, len(rows) - 1)
-        right = min(end_column, len(header) - 1)
-        covered += max(0, last - first + 1) * max(0, right - left + 1)
+        columns = [i for i in named if left <= i <= end_column]
+        if not columns or last < first:  # beside the named columns, or above the data: nothing read
+            continue
+        covered += (last - first + 1) * len(columns)  # the work below, bounded
         if covered > MAX_SHEET_CELLS:
             return Unreadable("unreadable", "die verbundenen Zellen eines Tabellenblatts überlappen sich")
-        columns = [i for i in named if left <= i <= right]
         for row in range(first, last + 1):  # 0-based: the data start at index header_row
             column = next((i for i in columns if (row, i) != (top, left)), None)
             if column is not None and (row + 1, column) not in cells:
