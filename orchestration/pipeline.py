@@ -12,6 +12,7 @@ import os
 import re
 import socket
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -191,16 +192,26 @@ def _one_command_line_run(home: DataHome) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+# A run of the UI whose worker's pid is not found here is taken for dead only when it has also been
+# silent this long: its worker may live in another pid namespace (a container of the webserver and
+# daemon sharing the data home), where a live run writes an event at least every few seconds.
+SILENT_SECONDS = 300
+
+
 def _process_of(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int | None:
     """The process that runs a run on this machine: a command-line run's, from its tags; a run of
-    the UI, a schedule or a sensor, from the worker that Dagster's default launcher started (it
-    records its pid in the run's first engine event). None where the run works elsewhere (another
-    host, another launcher) or its worker has not started yet: such a run is left alone."""
+    the UI, a schedule or a sensor that has been silent for SILENT_SECONDS, from the worker that
+    Dagster's default launcher started (it records its pid in the run's first engine event). None
+    where the run works elsewhere (another host, another launcher), spoke lately, or its worker
+    has not started yet: such a run is left alone."""
     if run.tags.get(PID_TAG):
         return int(run.tags[PID_TAG]) if run.tags.get(HOST_TAG) == socket.gethostname() else None
     from dagster._core.launcher import DefaultRunLauncher
 
     if not isinstance(instance.run_launcher, DefaultRunLauncher):
+        return None
+    newest = instance.get_records_for_run(run.run_id, ascending=False, limit=1).records
+    if newest and time.time() - newest[0].event_log_entry.timestamp < SILENT_SECONDS:
         return None
     events = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, limit=20)
     for record in events.records:

@@ -369,33 +369,51 @@ def test_a_ui_run_whose_worker_was_killed_hard_is_failed_and_frees_its_slot():
     """A run the UI launched keeps the status STARTED when its worker is killed hard, and only the
     daemon's run monitoring, which may not run, would fail it: `teilhabe run` waited for its slot
     forever (an operator's review). Its worker's pid comes from the run's first engine event, as
-    Dagster's run worker reports it; a run whose worker lives is left alone."""
+    Dagster's run worker reports it. Left alone: a run whose worker lives, and one whose worker is
+    not found here but that spoke in the last minutes (its worker may live in another container)."""
+    import logging
     import subprocess
     import sys
+    import time
 
-    from dagster._core.events import EngineEventData
+    from dagster._core.events import DagsterEvent, EngineEventData
+    from dagster._core.events.log import EventLogEntry
 
-    from orchestration.pipeline import _release_dead_runs
+    from orchestration.pipeline import SILENT_SECONDS, _release_dead_runs
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()  # a process that has ended: its pid is free
+    long_ago = time.time() - SILENT_SECONDS - 60
     with dg.instance_for_test() as instance:
         storage = instance.event_log_storage
         storage.set_concurrency_slots("warehouse", 1)
-        runs = {}
         # pid 1 is another user's to a user that is not root: alive all the same
-        for run_id, pid in (("killed", gone.pid), ("alive", os.getpid()), ("init", 1)):
-            runs[run_id] = instance.add_run(
+        for run_id, pid, when in (
+            ("killed", gone.pid, long_ago),
+            ("alive", os.getpid(), long_ago),
+            ("init", 1, long_ago),
+            ("speaking", gone.pid, time.time()),
+        ):
+            instance.add_run(
                 dg.DagsterRun(job_name="pipeline", run_id=run_id, status=dg.DagsterRunStatus.STARTED)
             )
-            instance.report_engine_event(
-                f"Started process for run (pid: {pid}).", runs[run_id], EngineEventData.in_process(pid)
+            started = DagsterEvent(
+                event_type_value=dg.DagsterEventType.ENGINE_EVENT.value,
+                job_name="pipeline",
+                message=f"Started process for run (pid: {pid}).",
+                event_specific_data=EngineEventData.in_process(pid),
             )
+            instance.store_event(
+                EventLogEntry(
+                    error_info=None, level=logging.DEBUG, user_message="", run_id=run_id, timestamp=when,
+                    dagster_event=started,
+                )
+            )  # fmt: skip
         assert storage.claim_concurrency_slot("warehouse", "killed", "landing_tables").is_claimed
         _release_dead_runs(instance)
         assert instance.get_run_by_id("killed").status == dg.DagsterRunStatus.FAILURE
-        assert instance.get_run_by_id("alive").status == dg.DagsterRunStatus.STARTED
-        assert instance.get_run_by_id("init").status == dg.DagsterRunStatus.STARTED
+        for run_id in ("alive", "init", "speaking"):
+            assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED, run_id
         assert storage.get_concurrency_run_ids() == set(), "the killed run's slot is free"
 
 
