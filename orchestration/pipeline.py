@@ -225,9 +225,10 @@ def _process_of(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int | None:
 def _release_dead_runs(instance: dg.DagsterInstance) -> None:
     """A run killed hard (SIGKILL, the OOM killer, a power cut) would keep its slot of the
     warehouse pool, and every later run would wait for it forever: mark it failed and free the
-    slot, a command-line run's and, where no daemon's run monitoring does it, a UI run's (an
-    operator's review: `teilhabe run` waited for a UI run killed hours before). So is a slot held,
-    or waited for, by any run that has ended."""
+    slot, a command-line run's and a UI run's whose worker and code server both died (nothing
+    else fails it: the daemon's run monitoring checks no worker's health under the default
+    launcher; an operator's review: `teilhabe run` waited for a UI run killed hours before). So
+    is a slot held, or waited for, by any run that has ended."""
     active = dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
     for record in instance.get_run_records(filters=active):
         run = record.dagster_run

@@ -366,9 +366,9 @@ def test_a_slot_held_by_a_run_that_ended_is_freed_before_the_next_run():
 
 
 def test_a_ui_run_whose_worker_was_killed_hard_is_failed_and_frees_its_slot():
-    """A run the UI launched keeps the status STARTED when its worker is killed hard, and only the
-    daemon's run monitoring, which may not run, would fail it: `teilhabe run` waited for its slot
-    forever (an operator's review). Its worker's pid comes from the run's first engine event, as
+    """A run the UI launched keeps the status STARTED when its worker and the UI's code server are
+    killed together, and nothing fails it (the daemon's run monitoring checks no worker's health
+    under the default launcher): `teilhabe run` waited for its slot forever (an operator's review). Its worker's pid comes from the run's first engine event, as
     Dagster's run worker reports it. Left alone: a run whose worker lives, and one whose worker is
     not found here but that spoke in the last minutes (its worker may live in another container)."""
     import logging
