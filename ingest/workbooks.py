@@ -93,6 +93,16 @@ def _column_number(letters: str) -> int:
     return number
 
 
+def _column_letters(index: int) -> str:
+    """A column's letters from its index from 0 (0: A, 26: AA): the inverse of _column_number, less one."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 def _declared_range(xml_head: bytes) -> tuple[str, int, int] | None:
     """The last cell of a sheet's <dimension ref="A1:XFD1048576"/>, with its rows and columns."""
     match = re.search(
@@ -339,16 +349,6 @@ def _merged_below(ranges, rows: list[list], header_row: int) -> Unreadable | dic
             if column is not None and (row + 1, column) not in cells:
                 cells[(row + 1, column)] = ("merged_cell", f"{_column_letters(column)}{row + 1}")
     return cells
-
-
-def _column_letters(index: int) -> str:
-    """A column's letters from its index from 0 (0: A, 26: AA)."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
 
 
 def _german_date(day: dt.date) -> str:

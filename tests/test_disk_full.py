@@ -9,6 +9,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -21,12 +23,10 @@ def _used(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-@pytest.fixture
-def small_disk(demo_home, tmp_path):
-    """A tmpfs holding a copy of the demo data home with 8 MB to spare."""
-    mount = tmp_path / "disk"
+@contextmanager
+def _tmpfs(mount: Path, size: int | str) -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted at ``mount`` for the block (root only: skipped elsewhere)."""
     mount.mkdir()
-    size = _used(demo_home["root"]) - _used(demo_home["root"] / "inbox") + (8 << 20)
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True, check=False
     )
@@ -36,6 +36,14 @@ def small_disk(demo_home, tmp_path):
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def small_disk(demo_home, tmp_path):
+    """A tmpfs holding a copy of the demo data home with 8 MB to spare."""
+    size = _used(demo_home["root"]) - _used(demo_home["root"] / "inbox") + (8 << 20)
+    with _tmpfs(tmp_path / "disk", size) as mount:
+        yield mount
 
 
 def test_a_full_disk_names_the_step_and_leaves_no_half_written_files(demo, demo_home, small_disk, tmp_path):
@@ -92,17 +100,8 @@ def test_a_full_disk_names_the_step_and_leaves_no_half_written_files(demo, demo_
 @pytest.fixture
 def tiny_disk(tmp_path):
     """A tmpfs of 256 KB, for one writer's behaviour when the space runs out."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True, check=False
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small file system here: {done.stderr.decode().strip()}")
-    try:
+    with _tmpfs(tmp_path / "tiny", "256k") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_rueckmeldung_on_a_full_disk_names_itself_and_leaves_no_half_version(tiny_disk):
