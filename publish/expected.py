@@ -181,8 +181,9 @@ MAX_STATUS_LINES = 15
 
 def data_status(con: duckdb.DuckDBPyConnection, partner, periods: list[str]) -> list[str] | None:
     """The files of the partner's scope for ``periods`` (months and years) that are overdue or came
-    late, in German, the longest overdue first, one line per sender, period and status; at most
-    MAX_STATUS_LINES and how many more; then those in force with quarantined rows. A
+    late, in German, the newest period first (a report's own period weighs most: the oldest first
+    cut a yearly report's December gaps off), one line per sender, period and status, saying where
+    a file came and was rejected; at most MAX_STATUS_LINES and how many more; then those in force with quarantined rows. A
     Landschaftsverband's scope: its workshops and its own files; a Jobcenter's: its own files, and
     where it receives K14, the files of the workshops with their seat in its Kreis (whose persons
     K14's row counts; a partners' review read "all on time" above a K14 row short of a silent
@@ -208,22 +209,25 @@ def data_status(con: duckdb.DuckDBPyConnection, partner, periods: list[str]) -> 
             from {CALENDAR} e
             left join marts.dim_workshops w on w.werkstatt_nr = e.sender and w.is_current
             where e.status in ('overdue', 'late') and list_contains(?, e.period) and {scope}
-            order by e.status desc, e.days_late desc, e.sender, e.part, e.period""",
+            order by e.status desc, e.period desc, e.sender, e.part""",
         [periods, *parameters],
     )
     # one line per sender, period and status: the parts named together
     grouped: dict[tuple, list[str]] = {}
     for row in rows:
         key = (row["status"], row["sender"], row["workshop_name"], row["period"], row["due_on"],
-               row["received_at"].date() if row["received_at"] else None)  # fmt: skip
+               row["received_at"].date() if row["received_at"] else None, row.get("rejected_on"))  # fmt: skip
         grouped.setdefault(key, []).append(row["part"])
     lines = []
-    for (status, sender, name, period, due, received), found in list(grouped.items())[:MAX_STATUS_LINES]:
+    for (status, sender, name, period, due, received, rejected), found in list(grouped.items())[
+        :MAX_STATUS_LINES
+    ]:
         who = f"{sender} ({name})" if name else sender
         when = german_period(period)
         what = _named_parts(found)
         if status == "overdue":
-            lines.append(f"Überfällig: {what} von {who} für {when}, fällig am {due:%d.%m.%Y}.")
+            sent = f"; eine Datei vom {rejected:%d.%m.%Y} wurde abgelehnt" if rejected else ""
+            lines.append(f"Überfällig: {what} von {who} für {when}, fällig am {due:%d.%m.%Y}{sent}.")
         else:
             lines.append(
                 f"Verspätet: {what} von {who} für {when}, eingegangen am {received:%d.%m.%Y}, fällig am {due:%d.%m.%Y}."

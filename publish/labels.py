@@ -300,6 +300,14 @@ _REASONS = (
     (r"no personen snapshot for December (\d{4}): the personen file of ([\w-]+) for (\d{4})-(\d{2}) is overdue "
      r"since (\d{4})-(\d{2})-(\d{2})",
      r"keine Personenmeldung für Dezember \1: die Personenmeldung von \2 für \4/\3 ist seit dem \7.\6.\5 überfällig"),
+    (r"no aussenarbeitsplaetze file for December (\d{4})",
+     r"keine Meldung der Außenarbeitsplätze für Dezember \1 (fehlt oder abgelehnt)"),
+    (r"no aussenarbeitsplaetze file for December (\d{4}): the aussenarbeitsplaetze file of ([\w-]+) for "
+     r"(\d{4})-(\d{2}) is overdue since (\d{4})-(\d{2})-(\d{2})",
+     r"keine Meldung der Außenarbeitsplätze für Dezember \1: die Meldung von \2 für \4/\3 ist seit dem "
+     r"\7.\6.\5 überfällig"),
+    (r"no aussenarbeitsplaetze file of December (\d{4}) from ([\w, -]+), whose persons live here too",
+     r"keine Meldung der Außenarbeitsplätze für Dezember \1 von \2, deren Beschäftigte auch hier wohnen"),
     (r"no persons in AB on 31\.12\.(\d{4})", r"am 31.12.\1 niemand im Arbeitsbereich"),
     (r"no persons in AB on 31\.12\. of the previous year", "am 31.12. des Vorjahres niemand im Arbeitsbereich"),
     (r"recognised only on (\d{4})-(\d{2})-(\d{2}): no December before",
@@ -344,8 +352,10 @@ _REASONS = (
     (r"no workshop figures for (\d{4})", r"keine Werkstattzahlen für \1"),
     (r"no workshop deliveries for (\d{4})", r"für \1 liegen keine Werkstattlieferungen vor"),
     (r"recognised as a workshop only in (\d{4})", r"erst \1 als Werkstatt anerkannt"),
-    (r"(\d+) of (\d+) Jobcenters in the sum: the others have sent no data",
-     r"Summe aus \1 von \2 Jobcentern: die übrigen haben keine Daten geliefert"),
+    (r"(\d+) of (\d+) Jobcenters in the sum: the others have no figures for the period \(no data sent, or "
+     r"a figure missing\)",
+     r"Summe aus \1 von \2 Jobcentern: die übrigen haben für den Zeitraum keine Werte (keine Daten geliefert "
+     r"oder Wert fehlt)"),
     (r"(\d+) of (\d+) workshops sent no uebergaenge file for (\d{4})",
      r"\1 von \2 Werkstätten haben für \3 keine Übergangsmeldung geschickt: ihre Übergänge sind unbekannt"),
     (r"(\d+) of (\d+) workshops lie in a Kreis whose Jobcenter sent no data: only customers of delivering "
@@ -380,6 +390,9 @@ def reason(kpi: str, text: str) -> str:
 
 
 def _one_reason(kpi: str, text: str) -> str:
+    if match := re.fullmatch(r"(.+) \(a file of (\d{4})-(\d{2})-(\d{2}) was rejected\)", text):
+        said, year, month, day = match.groups()  # an overdue file that came and was rejected
+        return f"{_one_reason(kpi, said)} (eine Datei vom {day}.{month}.{year} wurde abgelehnt: siehe Rückmeldung)"
     if text.startswith("previous year: "):  # K01's value of the year before
         return "Vorjahr: " + _one_reason(kpi, text.removeprefix("previous year: "))
     if text.startswith("K07 for December: "):

@@ -358,6 +358,11 @@ def test_a_jobcenter_month_whose_kunden_file_is_overdue_is_missing_not_left_out(
             "update ops.delivery_log set status = 'rejected' where part = 'kunden' and sender = ? and period = ?",
             [jobcenter, month],
         )
+        received = con.execute(
+            "select max(cast(received_at as date)) from ops.delivery_log where part = 'kunden' and sender = ? "
+            "and period = ?",
+            [jobcenter, month],
+        ).fetchone()[0]
         lv = con.execute(
             "select landschaftsverband from marts.dim_regions where kreisschluessel = ?", [jobcenter]
         ).fetchone()[0]
@@ -393,16 +398,114 @@ def test_a_jobcenter_month_whose_kunden_file_is_overdue_is_missing_not_left_out(
             ).fetchall()
         )
         parts_of["NRW"] = sum(parts_of.values())
+        jobcenters_of = dict(
+            con.execute("select landschaftsverband, count(*) from marts.dim_regions group by 1").fetchall()
+        )
+        jobcenters_of["NRW"] = sum(jobcenters_of.values())
     year, number = month.split("-")
     due = f"{int(year) + int(number) // 12}-{int(number) % 12 + 1:02d}-15"
-    expected = f"no kunden file for {month}: overdue since {due}"
+    expected = f"no kunden file for {month}: overdue since {due} (a file of {received} was rejected)"
     assert k06 == [(None, None, None, expected)]
     assert k07 == [(None, expected)]
-    assert (
-        reason("k06", expected)
-        == f"keine Kundendatei für {number}/{year}: seit dem 15.{due[5:7]}.{due[:4]} überfällig"
+    assert reason("k06", expected) == (
+        f"keine Kundendatei für {number}/{year}: seit dem 15.{due[5:7]}.{due[:4]} überfällig "
+        f"(eine Datei vom {received:%d.%m.%Y} wurde abgelehnt: siehe Rückmeldung)"
     )
     for region in (lv, "NRW"):
         assert f"every count: 1 of {parts_of[region]} parts without a value" in totals[region].split("; "), (
             totals
         )
+        # the Jobcenter of that month is not in the sum (it was counted as if it were)
+        summed = f"{parts_of[region] - 1} of {jobcenters_of[region]} Jobcenters in the sum"
+        assert summed in totals[region], totals
+
+
+def test_a_workshop_whose_december_placements_were_rejected_has_no_biap_figures(demo_home, tmp_path):
+    """Persons on BiAp come from the month's Außenarbeitsplätze: where that file was rejected (or
+    never came) they are missing, not 0. A partners' review found a workshop's K01 published as
+    0 % and ranked last, every other workshop's rank one off, and K12 reporting "weicht ab" against
+    the Landschaftsverband's figure. The file is taken back here as a rejection leaves it: its rows
+    are not in the landing table and its delivery is not loaded. The report's data status and the
+    reasons say that a file came and was rejected: "overdue" alone read as if nothing was sent."""
+    from publish.expected import data_status
+    from publish.labels import reason
+    from publish.partners import load_partners
+    from tests.dbt_cli import dbt_build
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        nr, month, delivery = con.execute(
+            """select sender, period, delivery_id from ops.delivery_log as files
+               where part = 'aussenarbeitsplaetze' and status = 'loaded' and period like '%-12'
+                 and rows_in > 0
+                 and exists (select 1 from kpi.k01_biap_quote as k01 where k01.werkstatt_nr = files.sender
+                             and k01.year = cast(left(files.period, 4) as integer) and k01.numerator > 0)
+               order by period desc, sender limit 1"""
+        ).fetchone()
+        year = int(month[:4])
+        received = con.execute(
+            "select cast(received_at as date) from ops.delivery_log where delivery_id = ?", [delivery]
+        ).fetchone()[0]
+        ranked = con.execute(
+            "select count(*) from kpi.k01_biap_quote where year = ? and rank is not null", [year]
+        ).fetchone()[0]
+        con.execute("update ops.delivery_log set status = 'rejected' where delivery_id = ?", [delivery])
+        con.execute("delete from landing.wfbm_aussenarbeitsplaetze where delivery_id = ?", [delivery])
+    dbt_build(
+        warehouse,
+        "--select",
+        "stg_ops__deliveries+",
+        "--full-refresh",  # the incremental models as a run without that file would have built them
+        "--exclude",
+        "resource_type:test",
+        "resource_type:seed",
+        "resource_type:unit_test",
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        k01 = con.execute(
+            "select numerator, denominator > 0, value, rank, missing_reason from kpi.k01_biap_quote "
+            "where werkstatt_nr = ? and year = ?",
+            [nr, year],
+        ).fetchone()
+        still_ranked = con.execute(
+            "select count(*) from kpi.k01_biap_quote where year = ? and rank is not null", [year]
+        ).fetchone()[0]
+        k12 = con.execute(
+            "select computed, status, missing_reason from kpi.k12_abgleich_leistungsdokumentation "
+            "where werkstatt_nr = ? and year = ? and measure = 'biap'",
+            [nr, year],
+        ).fetchone()
+        k14 = con.execute(
+            """select k14.biap_persons, k14.ab_persons is not null, k14.missing_reason
+               from kpi.k14_regionaluebersicht as k14
+               where k14.year = ? and k14.kreisschluessel in (
+                   select residence_kreisschluessel from intermediate.int_work_area_persons
+                   where werkstatt_nr = ? and month = ?)""",
+            [year, nr, month],
+        ).fetchall()
+    expected = (
+        f"no aussenarbeitsplaetze file for December {year}: the aussenarbeitsplaetze file of {nr} for {month} "
+        f"is overdue since {year + 1}-01-15 (a file of {received} was rejected)"
+    )
+    assert k01 == (None, True, None, None, expected)
+    assert still_ranked == ranked - 1, "the others are ranked among themselves"
+    assert k12 == (None, "fehlt", expected)
+    assert reason("k01", expected) == (
+        f"keine Meldung der Außenarbeitsplätze für Dezember {year}: die Meldung von {nr} für 12/{year} ist seit "
+        f"dem 15.01.{year + 1} überfällig (eine Datei vom {received:%d.%m.%Y} wurde abgelehnt: siehe Rückmeldung)"
+    )
+    partner = {p.id: p for p in load_partners(jobcenters=[])}[nr[:3].lower()]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        status = data_status(con, partner, [month, str(year)])
+    said = f"für 12/{year}, fällig am 15.01.{year + 1}; eine Datei vom {received:%d.%m.%Y} wurde abgelehnt."
+    assert any(
+        line.startswith(f"Überfällig: Außenarbeitsplätze von {nr} ") and line.endswith(said)
+        for line in status
+    ), status
+    assert k14, "its persons live somewhere"
+    assert any(has_ab for _, has_ab, _ in k14), "persons in AB stand (unless a December snapshot is missing)"
+    for biap, _, missing in k14:
+        assert biap is None, "on BiAp they would lack the workshop's"
+        said = f"no aussenarbeitsplaetze file of December {year} from {nr}, whose persons live here too"
+        assert said in missing.split("; ")

@@ -196,9 +196,14 @@ def test_a_jobcenter_report_says_how_many_jobcenters_its_totals_sum_once_per_tot
 
     text = _pdf_text(_latest(demo_home["root"], "jobcenter_05914") / "bericht.pdf")
     said = (
-        "NRW insgesamt (alle Monate): Summe aus 3 von 53 Jobcentern: die übrigen haben keine Daten geliefert"
+        "NRW insgesamt (alle Monate): Summe aus 3 von 53 Jobcentern: die übrigen haben für den Zeitraum "
+        "keine Werte (keine Daten geliefert oder Wert fehlt)"
     )
-    assert text.count(said) == 2, "K06 and K07, the tables of months"
+    assert text.count(said) == 1, "K06, a table of months"
+    assert "NRW insgesamt (2024-01 bis 2024-12): Summe aus 3 von 53 Jobcentern" in text, (
+        "K07 has no 2023 values"
+    )
+    assert "Summe aus 0 von" not in text, "a total without a value says why it is missing instead"
     assert "NRW insgesamt: Summe aus 3 von 53 Jobcentern" in text, "K08, K09: one year"
     assert "NRW insgesamt, 2023-01" not in text
     every = [f"2023-{m:02d}" for m in range(1, 13)]

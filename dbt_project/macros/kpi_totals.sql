@@ -99,7 +99,7 @@ peer_group_totals as (
 {%- endif %}
 
 {%- set carried -%}
-    _base_parts{% for column in counts %}, _{{ column }}_base_missing{% endfor %}
+    _base_parts, _base_empty{% for column in counts %}, _{{ column }}_base_missing{% endfor %}
     {%- if part_notes %}, _part_notes{% endif %}
 {%- endset %}
 
@@ -113,8 +113,8 @@ totals as (
     select * from peer_group_totals
 ),
 
-{#- A total of Jobcenters sums those that sent data: while some of a region's Jobcenters send
-    nothing, its note says how many are in the sum (a partners' review: "NRW insgesamt" of the
+{#- A total of Jobcenters sums those that sent data for its period: while some of a region's
+    Jobcenters send nothing (or a month's file is overdue), its note says how many are in the sum (a partners' review: "NRW insgesamt" of the
     demo's three Jobcenters read as a statewide figure). -#}
 jobcenters_of_region as (
     select
@@ -144,9 +144,10 @@ select
             '; ',
             totals.note,
             case
-                when totals._base_parts < regions.jobcenters
-                    then totals._base_parts || ' of ' || regions.jobcenters || ' Jobcenters in the sum: '
-                    || 'the others have sent no data'
+                when totals._base_parts - totals._base_empty between 1 and regions.jobcenters - 1
+                    then (totals._base_parts - totals._base_empty) || ' of ' || regions.jobcenters
+                    || ' Jobcenters in the sum: the others have no figures for the period (no data sent, '
+                    || 'or a figure missing)'
             end
         ), '') as note
     )
@@ -176,6 +177,11 @@ select * exclude ({{ carried }}) from nrw_totals
         {{ period }},
         count(*) as parts,
         {{ 'sum(_base_parts)' if of_totals else 'count(*)' }} as _base_parts,
+        {#- rows below without any count (a Jobcenter's month whose file is overdue): not in the sum -#}
+        {%- set empty -%}
+            {% for column in counts %}{{ ' and ' if not loop.first }}{{ column }} is null{% endfor %}
+        {%- endset %}
+        {{ 'sum(_base_empty)' if of_totals else 'count(*) filter (where ' ~ empty ~ ')' }} as _base_empty,
         {%- for column in internal_sums %}
             cast(sum({{ column }}) as bigint) as {{ column }},
         {%- endfor %}
@@ -222,6 +228,7 @@ select * exclude ({{ carried }}) from nrw_totals
         end as region_name,
         {{ period }},
         _base_parts,
+        _base_empty,
         {%- for column in internal_sums %}
             {{ column }},
         {%- endfor %}

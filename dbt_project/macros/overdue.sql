@@ -1,6 +1,7 @@
 {#-
     Where a figure is missing because a file is overdue (ops.expected_deliveries): the words to add
-    to its missing_reason, naming the sender, the part, the period and the due day; else ''.
+    to its missing_reason, naming the sender, the part, the period and the due day, and the day a
+    file of it came that was rejected; else ''.
 
       sender: SQL of the sender (a Werkstatt-Nr., Kreisschlüssel or LWL/LVR)
       part:   the part, e.g. 'personen'
@@ -11,6 +12,7 @@
         select
             ': the ' || expected.part || ' file of ' || expected.sender || ' for ' || expected.period
             || ' is overdue since ' || strftime(expected.due_on, '%Y-%m-%d')
+            || coalesce(' (a file of ' || strftime(expected.rejected_on, '%Y-%m-%d') || ' was rejected)', '')
         from {{ ref('expected_deliveries') }} as expected
         where
             expected.sender = {{ sender }}
@@ -65,4 +67,17 @@
     'the uebergaenge ' || case when count(*) = 1 then 'file' else 'files' end || ' of '
     || any_value({{ expected }}.sender) || ' for ' || string_agg({{ expected }}.period, ', ' order by {{ expected }}.period)
     || case when count(*) = 1 then ' is' else ' are' end || ' overdue: its transitions are missing'
+{%- endmacro %}
+
+
+{#-
+    Why a workshop's persons on BiAp on 31.12. are missing while its persons in AB are not: no
+    Außenarbeitsplätze of December (no file, or it was rejected); K01, K12 and K14 say it.
+
+      sender: SQL of the Werkstatt-Nr.
+      year:   SQL of the year
+-#}
+{% macro no_placements_file(sender, year) -%}
+    'no aussenarbeitsplaetze file for December ' || {{ year }}
+    || {{ overdue(sender, 'aussenarbeitsplaetze', year ~ " || '-12'") }}
 {%- endmacro %}

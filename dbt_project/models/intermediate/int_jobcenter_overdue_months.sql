@@ -6,6 +6,7 @@ select
     expected.sender as jobcenter,
     expected.period as month,
     'no kunden file for ' || expected.period || ': overdue since ' || strftime(expected.due_on, '%Y-%m-%d')
+    || coalesce(' (a file of ' || strftime(expected.rejected_on, '%Y-%m-%d') || ' was rejected)', '')
         as missing_reason
 from {{ ref('expected_deliveries') }} as expected
 where

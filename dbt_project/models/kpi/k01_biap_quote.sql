@@ -25,6 +25,8 @@ rated as (
                     'no personen snapshot for December ' || grain.year
                     || {{ overdue('grain.werkstatt_nr', 'personen', "grain.year || '-12'") }}
             when december.ab_persons = 0 then 'no persons in AB on 31.12.' || grain.year
+            when december.biap_persons is null
+                then {{ no_placements_file('grain.werkstatt_nr', 'grain.year') }}
         end as missing_reason
     from {{ ref('int_workshop_years') }} as grain
     left join december on grain.werkstatt_nr = december.werkstatt_nr and grain.year = december.year

@@ -48,6 +48,7 @@ both_sides as (
         coalesce(computed.landschaftsverband, reported.landschaftsverband) as landschaftsverband,
         coalesce(computed.year, reported.year) as year,
         computed.werkstatt_nr is not null as has_workshop_data,
+        computed.ab is not null as has_december_persons,
         measures.measure,
         case measures.measure
             when 'ab' then reported.ab when 'biap' then reported.biap
@@ -95,6 +96,8 @@ select
             when not both_sides.has_workshop_data then 'no data of the workshop for the year'
             when both_sides.measure in ('transitions', 'bfa')
                 then {{ no_transitions_file('both_sides.werkstatt_nr', 'both_sides.year') }}
+            when both_sides.measure = 'biap' and both_sides.has_december_persons
+                then {{ no_placements_file('both_sides.werkstatt_nr', 'both_sides.year') }}
             else
                 'no personen snapshot for December ' || both_sides.year
                 || {{ overdue('both_sides.werkstatt_nr', 'personen', "both_sides.year || '-12'") }}

@@ -5,8 +5,9 @@
 -- A figure whose input has not been delivered (no workshop's December yet, no Budget für Arbeit
 -- file, no Jobcenter data) is missing with its reason, never 0; so are the persons in AB and on BiAp
 -- of a Kreis where a workshop whose December snapshot is missing had residents in its latest
--- snapshot of the year (they would be left out: Wuppertal's 12 instead of ~270). A year whose
--- December is not in yet is provisional. Where a person counted in AB has a record pair with
+-- snapshot of the year (they would be left out: Wuppertal's 12 instead of ~270), and the persons
+-- on BiAp of a Kreis where persons live of a workshop whose December Außenarbeitsplätze are missing.
+-- A year whose December is not in yet is provisional. Where a person counted in AB has a record pair with
 -- another workshop's person waiting for the operator's review (accepted, the two would count once),
 -- a note says the persons in AB and on BiAp may be lower. A workshop's overdue uebergaenge files
 -- are noted at its seat (its transitions are missing), and a workshop of the register that sent
@@ -102,6 +103,20 @@ december_gaps as (  -- the Kreise where its persons live: their December counts 
             werkstatt_nr
         from silent_in_year
     )
+    group by all
+),
+
+-- the Kreise where persons of a workshop live whose December Außenarbeitsplätze did not arrive
+-- (no file, or rejected): their persons on BiAp would lack its placements
+placement_gaps as (
+    select
+        persons.residence_kreisschluessel as kreisschluessel,
+        cast(left(counts.month, 4) as integer) as year,
+        string_agg(distinct counts.werkstatt_nr, ', ' order by counts.werkstatt_nr) as workshops
+    from {{ ref('int_workshop_stichtag_counts') }} as counts
+    inner join {{ ref('int_work_area_persons') }} as persons
+        on counts.werkstatt_nr = persons.werkstatt_nr and counts.month = persons.month
+    where right(counts.month, 2) = '12' and counts.biap_persons is null
     group by all
 ),
 
@@ -233,7 +248,9 @@ select
             then workshop_side.ab_persons
     end as ab_persons,
     case
-        when workshop_decembers.year is not null and december_gaps.kreisschluessel is null
+        when
+            workshop_decembers.year is not null and december_gaps.kreisschluessel is null
+            and placement_gaps.kreisschluessel is null
             then workshop_side.biap_persons
     end as biap_persons,
     workshop_side.transitions,
@@ -253,6 +270,12 @@ select
                 then
                     'no December personen snapshot of ' || december_gaps.workshops
                     || ', whose persons live here too'
+        end,
+        case
+            when workshop_decembers.year is not null and placement_gaps.kreisschluessel is not null
+                then
+                    'no aussenarbeitsplaetze file of December ' || workshop_side.year || ' from '
+                    || placement_gaps.workshops || ', whose persons live here too'
         end,
         case when budget_files.year is null then 'no Budget für Arbeit file for the year yet' end,
         case
@@ -282,6 +305,10 @@ left join december_gaps
     on
         workshop_side.kreisschluessel = december_gaps.kreisschluessel
         and workshop_side.year = december_gaps.year
+left join placement_gaps
+    on
+        workshop_side.kreisschluessel = placement_gaps.kreisschluessel
+        and workshop_side.year = placement_gaps.year
 left join overdue_transition_notes
     on
         workshop_side.kreisschluessel = overdue_transition_notes.kreisschluessel

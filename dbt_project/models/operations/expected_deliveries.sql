@@ -45,6 +45,31 @@ first_received as (
     group by all
 ),
 
+-- files that came and were rejected (a workbook for each of its parts): an overdue file that was
+-- sent is not one the sender forgot (a partners' review: "Wir haben geliefert")
+rejected as (
+    select
+        sender,
+        part,
+        period,
+        max(received_on) as rejected_on
+    from (
+        select
+            sender,
+            unnest(
+                case
+                    when format = 'wfbm_xlsx' then ['personen', 'aussenarbeitsplaetze', 'uebergaenge']
+                    else [part]
+                end
+            ) as part,
+            period,
+            cast(received_at as date) as received_on
+        from {{ source('ops', 'delivery_log') }}
+        where status = 'rejected' and sender is not null and period is not null
+    )
+    group by all
+),
+
 month_spans as (
     -- from the first month a file with data rows came (a quiet month of 2000, dated so by its
     -- modification time, made 9,609 files overdue), to the newest month any sender delivered
@@ -224,6 +249,7 @@ select
             then greatest(cast(received.received_at as date) - dated.due_on, 0)
         when {{ as_of }} > dated.due_on then {{ as_of }} - dated.due_on
     end as days_late,
+    case when received.received_at is null then rejected.rejected_on end as rejected_on,
     {{ as_of }} as as_of
 from dated
 left join first_received as received
@@ -232,3 +258,5 @@ left join first_received as received
         and dated.sender = received.sender
         and dated.part = received.part
         and dated.period = received.period
+left join rejected
+    on dated.sender = rejected.sender and dated.part = rejected.part and dated.period = rejected.period
