@@ -252,9 +252,38 @@ def read_batch(
         batch.valid[table] = checked.valid
         findings.append(checked.findings)
         _count_quarantined(batch, checked.findings)
-    findings.append(issues_frame(_reject_unusable(batch, data_rows)))
+    findings.append(issues_frame(_reject_unusable(batch, data_rows) + _reject_incomplete_registers(batch)))
     batch.findings = pl.concat(findings).sort("file", "row", "column", nulls_last=False)
     return batch
+
+
+def _reject_incomplete_registers(batch: Batch) -> list[Issue]:
+    """A register (Werkstättenverzeichnis) with a faulty row is rejected whole, and the one in
+    force stands: loaded without that row, its workshop would leave the register, its files be held
+    and its figures end (a hostile-input review: "1.410" for 1410 Plätze held every later file of
+    that workshop). The row findings stay, to say what is wrong."""
+    issues = []
+    for outcome in batch.files.values():
+        d = outcome.delivery
+        if (
+            d
+            and d.format == "lv_register"
+            and outcome.rows_quarantined
+            and not outcome.rejected_because
+            and not outcome.held_because
+        ):
+            rows = outcome.rows_quarantined
+            which = "eine Zeile ist" if rows == 1 else f"{_grouped(rows)} Zeilen sind"
+            outcome.rejected_because = (
+                f"Werkstättenverzeichnis unvollständig: {which} fehlerhaft (Befunde je Zeile unten); es wird "
+                "nicht übernommen, das bisherige gilt weiter (ohne die Zeile fiele die Werkstatt aus dem "
+                "Verzeichnis und ihre Dateien würden gehalten)"
+            )
+            outcome.rows_quarantined = 0
+            issues.append(
+                Issue(outcome.name, None, None, "register_incomplete", "file", outcome.rejected_because)
+            )
+    return issues
 
 
 def _reject_unusable(batch: Batch, data_rows: dict[str, int]) -> list[Issue]:

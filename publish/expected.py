@@ -294,26 +294,26 @@ def _corrected_late(con: duckdb.DuckDBPyConnection, scope: str, parameters: list
 
 def _incomplete(con: duckdb.DuckDBPyConnection, scope: str, parameters: list) -> list[str]:
     """The files in force whose quarantined rows are missing from the figures, one line each:
-    the figures rest on the rest of the file (the sender was told, in its Rückmeldung)."""
+    the figures rest on the rest of the file (the sender was told, in its Rückmeldung). Not how
+    many rows: a privacy review read a workshop's monthly transitions from "1 von 2 Zeilen" of its
+    file (a count K02 suppresses), and its headcount from the rows of its Personenmeldung."""
     rows = query_rows(
         con,
-        f"""select distinct log.delivery_id, e.sender, log.part, e.period, w.workshop_name, log.rows_in,
-                   log.rows_quarantined
+        f"""select distinct log.delivery_id, e.sender, log.part, e.period, w.workshop_name
             from {CALENDAR} e
             join {IN_FORCE} as log on log.sender = e.sender and log.calendar_part = e.part and log.period = e.period
             left join marts.dim_workshops w on w.werkstatt_nr = e.sender and w.is_current
             where log.rows_quarantined > 0 and list_contains(?, e.period) and {scope}
-            order by log.rows_quarantined desc, e.sender, e.part, e.period""",
+            order by e.period desc, e.sender, log.part""",
         parameters,
     )
     lines = []
     for row in rows[:MAX_STATUS_LINES]:
         who = f"{row['sender']} ({row['workshop_name']})" if row["workshop_name"] else row["sender"]
         part, when = PART_NAMES.get(row["part"], row["part"]), german_period(row["period"])
-        quarantined, delivered = german_count(row["rows_quarantined"]), german_count(row["rows_in"])
         lines.append(
-            f"Unvollständig: {part} von {who} für {when}: {quarantined} von {delivered} Zeilen zurückgestellt "
-            "(fehlerhaft); sie fehlen in diesen Zahlen, bis eine korrigierte Datei kommt."
+            f"Unvollständig: {part} von {who} für {when}: fehlerhafte Zeilen zurückgestellt; sie fehlen in "
+            "diesen Zahlen, bis eine korrigierte Datei kommt."
         )
     if len(rows) > MAX_STATUS_LINES:
         lines.append(f"… und {len(rows) - MAX_STATUS_LINES} weitere Dateien mit zurückgestellten Zeilen.")

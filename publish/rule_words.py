@@ -19,6 +19,7 @@ RULE_WORDS: dict[str, str] = {
     "too_many_rows": "zu viele Zeilen",
     "unknown_werkstatt_nr": "Werkstatt nicht im Verzeichnis",
     "no_valid_row": "keine gültige Zeile",
+    "register_incomplete": "Verzeichnis mit fehlerhaften Zeilen",
     # reading a file (ingest/readers.py, ingest/workbooks.py)
     "empty_file": "leere Datei",
     "wrong_file_type": "falscher Dateityp",

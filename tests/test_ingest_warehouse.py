@@ -422,6 +422,45 @@ def test_a_chunk_after_a_register_is_read_against_it(demo, tmp_path):
     assert report.held == 0 and statuses == dict.fromkeys(files, "loaded"), statuses
 
 
+def test_a_register_with_a_faulty_row_is_rejected_and_the_one_in_force_stands(demo, tmp_path):
+    """A register whose row of a workshop had "1.410" for 1410 Plätze was loaded without that
+    row: the workshop left the register, every later file of it was held, its figures ended (a
+    hostile-input review). Such a register is rejected whole, its row findings say why, and the
+    one in force stands: the workshop's next file loads."""
+    register = "lv_LVR_werkstaetten.csv"
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    shutil.copy2(demo / register, first / register)
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    wh.ingest(con, first, tmp_path / "archive", KEY)
+    header, row, *rest = (demo / register).read_bytes().split(b"\r\n")
+    fields = row.split(b";")
+    at = header.decode("cp1252").split(";").index("Plätze")
+    workshop = fields[0].decode("cp1252")
+    fields[at] = b"1.410"
+    (second / register).write_bytes(b"\r\n".join([header, b";".join(fields), *rest]))
+    os.utime(second / register, ns=(time.time_ns(), time.time_ns()))
+    name = next(p.name for p in sorted(demo.iterdir()) if f"_{workshop}_" in p.name and p.suffix == ".csv")
+    shutil.copy2(demo / name, second / name)
+    os.utime(second / name, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    wh.ingest(con, second, tmp_path / "archive", KEY)
+    statuses = con.execute(
+        "select status from ops.delivery_log where file_name = ? order by delivery_id", [register]
+    ).fetchall()
+    rules = {
+        r
+        for (r,) in con.execute("select rule from ops.quarantine where file_name = ?", [register]).fetchall()
+    }
+    assert statuses == [("loaded",), ("rejected",)]
+    assert "register_incomplete" in rules and len(rules) > 1, rules  # the row's own finding too
+    assert workshop in chunk_module.known_workshops(con)
+    assert (
+        con.execute("select status from ops.delivery_log where file_name = ?", [name]).fetchone()[0]
+        == "loaded"
+    )
+
+
 def test_first_run_creates_a_private_key_outside_the_repo(tmp_path, monkeypatch):
     monkeypatch.delenv("TEILHABE_PSEUDONYM_KEY", raising=False)
     monkeypatch.delenv("TEILHABE_PSEUDONYM_KEY_FILE", raising=False)

@@ -189,7 +189,7 @@ def _odd_cells(inbox: Path) -> dict[str, bytes]:
 
 def _register(inbox: Path) -> dict[str, bytes]:
     """The LWL's register naming one of the LVR's workshops too, and one of its own recognised in
-    2098 (loaded last: the rows are quarantined, so their workshops leave the register in force)."""
+    2098 (loaded last: the rows are quarantined, and the register is rejected whole)."""
     header, first, *rest = (
         _clean(inbox, "lv_LWL_werkstaetten.csv").read_bytes().rstrip(b"\r\n").split(b"\r\n")
     )
