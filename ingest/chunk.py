@@ -211,6 +211,7 @@ def load_chunk(ctx: LoadContext, chunk: ReadChunk) -> None:
     loaded = log.filter(pl.col("status") == "loaded")["delivery_id"].to_list()
     _warn_unknown_persons(ctx.con, loaded)
     _warn_late_transitions(ctx.con, loaded)
+    _warn_shrunk_corrections(ctx.con, loaded)
     _remember_inbox_files(ctx, log, taken)
     _count(ctx.report, log)
 
@@ -594,6 +595,33 @@ def _warn_late_transitions(con: duckdb.DuckDBPyConnection, delivery_ids: list[in
               where e.sender = t.sender and e.person_local_key = t.person_local_key
                 and e.datum = t.datum and e.period < t.period
           )
+        """,
+        [delivery_ids],
+    )
+
+
+# A correction with fewer than this share of the data rows of the delivery it replaces is told.
+SHRUNK_CORRECTION = 0.5
+
+
+def _warn_shrunk_corrections(con: duckdb.DuckDBPyConnection, delivery_ids: list[int]) -> None:
+    """A correction replaces its period whole (sources.md), so one with far fewer rows than the
+    delivery it replaces loads, with a warning to its sender and the operator: a hostile-input
+    review replaced a month's 363 persons by the first 108 (an upload that stopped at a line end),
+    and K01, K14 and the totals moved without a word. Its own rows only: the counts are the sender's."""
+    con.execute(
+        f"""
+        insert into ops.quarantine by name
+        select new.delivery_id, new.file_name, null as source_row, null as source_table, null as column_name,
+               'correction_shrank' as rule, 'warning' as level,
+               'ersetzt die Lieferung vom ' || strftime(old.received_at, '%d.%m.%Y') || ' (' || old.rows_in
+                   || ' Datenzeilen) mit nur ' || new.rows_in || ': der Zeitraum beruht nun allein auf dieser '
+                   || 'Datei; bitte prüfen, ob sie vollständig ist' as message,
+               null as value
+        from ops.delivery_log as new
+        join ops.delivery_log as old on old.superseded_by = new.delivery_id
+        where new.delivery_id in (select unnest(?))
+          and old.rows_in >= 10 and new.rows_in < old.rows_in * {SHRUNK_CORRECTION}
         """,
         [delivery_ids],
     )

@@ -20,6 +20,7 @@ RULE_WORDS: dict[str, str] = {
     "unknown_werkstatt_nr": "Werkstatt nicht im Verzeichnis",
     "no_valid_row": "keine gültige Zeile",
     "register_incomplete": "Verzeichnis mit fehlerhaften Zeilen",
+    "correction_shrank": "Korrektur viel kürzer",
     # reading a file (ingest/readers.py, ingest/workbooks.py)
     "empty_file": "leere Datei",
     "wrong_file_type": "falscher Dateityp",

@@ -461,6 +461,28 @@ def test_a_register_with_a_faulty_row_is_rejected_and_the_one_in_force_stands(de
     )
 
 
+def test_a_correction_with_far_fewer_rows_loads_with_a_warning(demo, tmp_path):
+    """A correction replaces its month whole; one with under half the rows of the delivery it
+    replaces (an upload cut at a line end) is loaded and told, to its sender and the operator."""
+    name = next(p.name for p in sorted(demo.iterdir()) if p.name.endswith("_personen.csv"))
+    lines = (demo / name).read_bytes().removesuffix(b"\r\n").split(b"\r\n")
+    assert len(lines) > 21, "a snapshot of more than 20 persons"
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    for step, kept in (("first", lines), ("cut", lines[:9]), ("again", lines[:7])):
+        inbox = tmp_path / step
+        inbox.mkdir()
+        (inbox / name).write_bytes(b"\r\n".join(kept) + b"\r\n")
+        os.utime(inbox / name, ns=(time.time_ns(), time.time_ns()))
+        wh.ingest(con, inbox, tmp_path / "archive", KEY)
+    warned = con.execute(
+        "select d.rows_in, q.message from ops.quarantine q join ops.delivery_log d using (delivery_id) "
+        "where q.rule = 'correction_shrank'"
+    ).fetchall()
+    assert [rows for rows, _ in warned] == [8], "the cut file; not the next, 6 of 8 rows"
+    assert f"({len(lines) - 1} Datenzeilen) mit nur 8:" in warned[0][1]
+    assert con.execute("select count(*) from landing.wfbm_personen").fetchone()[0] == 6, "loaded all the same"
+
+
 def test_first_run_creates_a_private_key_outside_the_repo(tmp_path, monkeypatch):
     monkeypatch.delenv("TEILHABE_PSEUDONYM_KEY", raising=False)
     monkeypatch.delenv("TEILHABE_PSEUDONYM_KEY_FILE", raising=False)
