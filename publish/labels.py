@@ -324,6 +324,9 @@ _REASONS = (
     (r"the uebergaenge files of ([\w-]+) for ([\d, -]+) are overdue: its transitions are missing",
      r"die Übergangsmeldungen von \1 für \2 sind überfällig: ihre Übergänge fehlen"),
     (r"needs 13 loaded months \(t-12 \.\.\. t\)", "braucht die Kundendaten von 13 Monaten (die zwölf davor und den Berichtsmonat)"),
+    (r"needs 13 loaded months \(t-12 \.\.\. t\): kunden data of (\d{5}) only from (\d{4})-(\d{2})",
+     r"braucht die Kundendaten von 13 Monaten (die zwölf davor und den Berichtsmonat): Kundendaten von \1 erst "
+     r"ab \3/\2"),
     (r"needs 13 loaded months \(t-12 \.\.\. t\): the kunden file of (\d{5}) for (\d{4})-(\d{2}) is overdue",
      r"braucht die Kundendaten von 13 Monaten: die Kundendatei von \1 für \3/\2 ist überfällig"),
     (r"needs 13 loaded months \(t-12 \.\.\. t\): the kunden files of (\d{5}) for ([\d, -]+) are overdue",

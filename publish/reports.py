@@ -158,17 +158,28 @@ def _table(sheet: Sheet, rows: list[int] | None = None, caption: str | None = No
     }
 
 
+# A month without a row of a comparison line: its total is not shown to this partner, as with its
+# own figures it would give another Jobcenter's away (publish/extracts.py, comparisons).
+NOT_SHOWN = "–"
+
+
 def _history_table(sheet: Sheet) -> dict:
     """The trend's figures as the CSV has them, newest month first: a column per line (the
-    Jobcenter, its peer group, NRW); "x" where a line has no row that month."""
+    Jobcenter, its peer group, NRW); "x" where a row has no value, "–" where a line has no row that
+    month (a partners' review read "x" and looked for the reason in a CSV without that row)."""
     months, series = _months(sheet), _series_names(sheet)
     name = TREND_COLUMN.get(sheet.kpi, "value")
     cell = {(m, w): t for m, w, t in zip(months, series, texts(sheet, name, for_reading=True), strict=True)}
     lines = list(dict.fromkeys(series))
-    rows = [[m, *(cell.get((m, w), "x") for w in lines)] for m in sorted(set(months), reverse=True)]
+    rows = [[m, *(cell.get((m, w), NOT_SHOWN) for w in lines)] for m in sorted(set(months), reverse=True)]
     caption = f"{SHEET_NAMES[sheet.kpi]}: {column(sheet.kpi, name).header} je Monat"
     if any("x" in row[1:] for row in rows):  # this table has no column of reasons (a partners' review)
         caption += " („x“: kein Wert; warum, steht in der Spalte „fehlt, weil“ der CSV- und der Excel-Datei)"
+    if any(NOT_SHOWN in row[1:] for row in rows):
+        caption += (
+            f" („{NOT_SHOWN}“: nicht ausgewiesen, da die Summe mit Ihren eigenen Zahlen die eines einzelnen "
+            "anderen Jobcenters erkennen ließe; die CSV- und die Excel-Datei haben diese Zeile nicht)"
+        )
     return {
         "caption": caption,
         "columns": ["", *lines],

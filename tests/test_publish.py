@@ -354,6 +354,9 @@ def test_files_open_as_german_excel_and_data_teams_expect(home):
     [
         ("needs 13 loaded months (t-12 ... t): the kunden file of 05914 for 2022-12 is overdue",
          "braucht die Kundendaten von 13 Monaten: die Kundendatei von 05914 für 12/2022 ist überfällig"),
+        ("needs 13 loaded months (t-12 ... t): kunden data of 05914 only from 2023-01",
+         "braucht die Kundendaten von 13 Monaten (die zwölf davor und den Berichtsmonat): Kundendaten von 05914 "
+         "erst ab 01/2023"),
         ("needs 13 loaded months (t-12 ... t): the kunden files of 05914 for 2022-11, 2022-12 are overdue",
          "braucht die Kundendaten von 13 Monaten: die Kundendateien von 05914 für 2022-11, 2022-12 sind überfällig"),
         ("K07 for December: needs 13 loaded months (t-12 ... t): the kunden file of 05914 for 2022-12 is overdue",

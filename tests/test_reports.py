@@ -482,3 +482,29 @@ def _kreis_lines(page) -> list[tuple[float, str]]:
 
     page.extract_text(visitor_text=visit)
     return lines
+
+
+def test_a_comparison_not_shown_for_a_month_is_told_apart_from_a_missing_value():
+    """A Jobcenter's history table: a month whose NRW total is not shown to it (with its own figures
+    it would give another Jobcenter's away) read "x", and its reason was to be found in the CSV,
+    which has no such row (a partners' review). It reads "–", said below; "x" is a missing value."""
+    import polars as pl
+
+    from publish.files import Sheet
+    from publish.reports import NOT_SHOWN, _history_table
+
+    frame = pl.DataFrame(
+        {
+            "level": ["jobcenter", "jobcenter", "nrw"],
+            "jobcenter_name": ["Jobcenter Hagen", "Jobcenter Hagen", "NRW insgesamt"],
+            "month": ["2024-11", "2024-12", "2024-12"],
+            "any_target": [None, 12, 40],
+        },
+        schema_overrides={"any_target": pl.Int64},
+    )
+    sheet = Sheet(
+        "k06", "K06", frame, frame.select(pl.repeat(False, frame.height).alias(c) for c in frame.columns)
+    )
+    table = _history_table(sheet)
+    assert table["rows"] == [["2024-12", "12", "40"], ["2024-11", "x", NOT_SHOWN]]
+    assert "„–“: nicht ausgewiesen" in table["caption"] and "„x“: kein Wert" in table["caption"]

@@ -10,14 +10,37 @@ with integration_counts as (
     group by jobcenter, month_index
 ),
 
+-- the first month of a Jobcenter's data (loaded, or overdue: a rejected first file): a window
+-- that begins before it cannot be filled by any file (a partners' review read "the file of 01/2023
+-- is overdue" under every month of 2023, whose windows reach into 2022)
+first_months as (
+    select
+        jobcenter,
+        min(month) as first_month
+    from (
+        select
+            jobcenter,
+            month
+        from {{ ref('int_jobcenter_months') }}
+        union all
+        select
+            jobcenter,
+            month
+        from {{ ref('int_jobcenter_overdue_months') }}
+    )
+    group by jobcenter
+),
+
 windows as (
     select
         months.jobcenter,
         months.month,
+        first_months.first_month,
         count(*) over twelve_to_now as loaded_months,
         sum(coalesce(integration_counts.integration_months, 0)) over eleven_to_now as integration_months,
         sum(months.sb + months.gl) over twelve_before as sb_gl_total
     from {{ ref('int_jobcenter_months') }} as months
+    inner join first_months on months.jobcenter = first_months.jobcenter
     left join integration_counts
         on
             months.jobcenter = integration_counts.jobcenter
@@ -47,6 +70,8 @@ select
     case when loaded_months = 13 then {{ percent('integration_months * 12', 'sb_gl_total') }} end as value,
     false as is_provisional,
     case
+        when loaded_months < 13 and strftime(cast(month || '-01' as date) - interval 12 month, '%Y-%m') < first_month
+            then 'needs 13 loaded months (t-12 ... t): kunden data of ' || jobcenter || ' only from ' || first_month
         when loaded_months < 13
             then
                 'needs 13 loaded months (t-12 ... t)'
