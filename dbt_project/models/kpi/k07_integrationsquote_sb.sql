@@ -70,8 +70,12 @@ select
     case when loaded_months = 13 then {{ percent('integration_months * 12', 'sb_gl_total') }} end as value,
     false as is_provisional,
     case
-        when loaded_months < 13 and strftime(cast(month || '-01' as date) - interval 12 month, '%Y-%m') < first_month
-            then 'needs 13 loaded months (t-12 ... t): kunden data of ' || jobcenter || ' only from ' || first_month
+        when
+            loaded_months < 13
+            and strftime(cast(month || '-01' as date) - interval 12 month, '%Y-%m') < first_month
+            then
+                'needs 13 loaded months (t-12 ... t): kunden data of ' || jobcenter || ' only from '
+                || first_month
         when loaded_months < 13
             then
                 'needs 13 loaded months (t-12 ... t)'
