@@ -475,13 +475,22 @@ def _german(number: float) -> str:
     return f"{number:.1f}".replace(".", ",")
 
 
-def _trend_chart(sheet: Sheet) -> dict:
-    """Lines over the months, one per row name (a Jobcenter, its peer group, NRW): the rate, or a
-    count as an index. A suppressed or missing value gets no point and breaks its line."""
+INCOMPLETE = "unvollständig"  # a total that sums only some of its parts: no point on its line
+
+
+def _trend_points(sheet: Sheet) -> tuple[list[str], list[str], list, list[str], str]:
+    """Per row: its line, month, the value drawn (None: no point), its text, and the axis title.
+    A total that sums only some of its parts (its note says so) is drawn as no point: beside
+    complete months its line would fall (a partners' review read a 30 % fall of NRW's line in
+    months that summed two of three Jobcenters)."""
     frame, months = sheet.frame, _months(sheet)
     name = TREND_COLUMN.get(sheet.kpi, "value")
     series, labels = _series_names(sheet), texts(sheet, name, for_reading=True)
-    values = [frame[name][i] if _shown(labels[i]) else None for i in range(frame.height)]
+    notes = frame["note"].to_list() if "note" in frame.columns else [None] * frame.height
+    incomplete = ["parts without a value" in (note or "") for note in notes]
+    values = [
+        frame[name][i] if _shown(labels[i]) and not incomplete[i] else None for i in range(frame.height)
+    ]
     header = column(sheet.kpi, name).header
     shown_texts = labels
     if name != "value":  # an index: 100 in the first month in which every line shows a value
@@ -502,8 +511,23 @@ def _trend_chart(sheet: Sheet) -> dict:
             _german(v) if v is not None else label for v, label in zip(values, labels, strict=True)
         ]
         header = f"{header}, Index ({start or 'erster Monat'} = 100)"
+    shown_texts = [INCOMPLETE if cut else text for cut, text in zip(incomplete, shown_texts, strict=True)]
+    return series, months, values, shown_texts, header
+
+
+def _trend_chart(sheet: Sheet) -> dict:
+    """Lines over the months, one per row name (a Jobcenter, its peer group, NRW): the rate, or a
+    count as an index. A suppressed or missing value, an incomplete total and a month without a
+    row get no point and break the line (it was drawn straight across a month without a row)."""
+    series, months, values, shown_texts, header = _trend_points(sheet)
+    present = set(zip(series, months, strict=True))
+    gaps = [(w, m) for w in dict.fromkeys(series) for m in sorted(set(months)) if (w, m) not in present]
     data = pl.DataFrame(
-        {"series": series, "month": [f"{m}-01" for m in months], "value": values},
+        {
+            "series": [*series, *(w for w, _ in gaps)],
+            "month": [f"{m}-01" for m in (*months, *(m for _, m in gaps))],
+            "value": [*values, *(None for _ in gaps)],
+        },
         schema={"series": pl.String, "month": pl.String, "value": pl.Float64},
     )
     colours = [COLOURS["bar"], "#b35c00", "#4d4d4d"]  # each at least 4.5:1 on white
@@ -521,7 +545,7 @@ def _trend_chart(sheet: Sheet) -> dict:
         "width": 640,
     }  # fmt: skip
     described = []
-    for who in dict.fromkeys(series):
+    for who in order:
         points = [
             f"{month} {text}" if _shown(text) else f"{month} {_missing(text)}"
             for w, month, text in zip(series, months, shown_texts, strict=True)

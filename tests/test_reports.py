@@ -508,3 +508,28 @@ def test_a_comparison_not_shown_for_a_month_is_told_apart_from_a_missing_value()
     table = _history_table(sheet)
     assert table["rows"] == [["2024-12", "12", "40"], ["2024-11", "x", NOT_SHOWN]]
     assert "„–“: nicht ausgewiesen" in table["caption"] and "„x“: kein Wert" in table["caption"]
+
+
+def test_a_total_of_only_some_jobcenters_is_no_point_on_its_line():
+    """NRW's K06 line fell by 30 % in months whose sum lacked a Jobcenter (its note says so), and
+    read as a collapse (a partners' review): such a month is no point, said in the chart's text."""
+    import polars as pl
+
+    from publish.files import Sheet
+    from publish.reports import INCOMPLETE, _trend_points
+
+    frame = pl.DataFrame(
+        {
+            "level": ["jobcenter", "jobcenter", "nrw", "nrw"],
+            "jobcenter_name": ["Jobcenter Hagen", "Jobcenter Hagen", "NRW insgesamt", "NRW insgesamt"],
+            "month": ["2024-11", "2024-12", "2024-11", "2024-12"],
+            "any_target": [10, 12, 40, 28],
+            "note": [None, None, None, "every count: 1 of 3 parts without a value"],
+        },
+    )
+    sheet = Sheet(
+        "k06", "K06", frame, frame.select(pl.repeat(False, frame.height).alias(c) for c in frame.columns)
+    )
+    series, months, values, texts, header = _trend_points(sheet)
+    assert values == [100.0, 120.0, 100.0, None], "an index; the incomplete sum is no point"
+    assert texts[3] == INCOMPLETE and "Index (2024-11 = 100)" in header
