@@ -530,6 +530,6 @@ def test_a_total_of_only_some_jobcenters_is_no_point_on_its_line():
     sheet = Sheet(
         "k06", "K06", frame, frame.select(pl.repeat(False, frame.height).alias(c) for c in frame.columns)
     )
-    series, months, values, texts, header = _trend_points(sheet)
+    _, _, values, texts, header = _trend_points(sheet)
     assert values == [100.0, 120.0, 100.0, None], "an index; the incomplete sum is no point"
     assert texts[3] == INCOMPLETE and "Index (2024-11 = 100)" in header
