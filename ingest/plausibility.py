@@ -34,6 +34,9 @@ PERIOD_BOUNDED_DATES = {
     "wfbm_personen": [
         ("Eintritt", "%d.%m.%Y", "after_stichtag"),
         ("Geburtsdatum", "%d.%m.%Y", "born_after_stichtag"),
+        # the snapshot holds who belonged to the workshop on a day of the month (sources.md §1): a
+        # hostile-input review's replay of an earlier month kept its leavers unnoticed
+        ("Austritt", "%d.%m.%Y", "left_before_period"),
     ],
     "wfbm_aussenarbeitsplaetze": [("Beginn", "%d.%m.%Y", "after_stichtag")],
     "wfbm_uebergaenge": [("Datum", "%d.%m.%Y", "after_stichtag")],  # re-sent rows lie earlier
@@ -52,6 +55,8 @@ ROW_MESSAGES = {
     "after_stichtag": "Datum nach dem Stichtag {} des Meldezeitraums",
     "before_period": "Datum vor dem Beginn {} des Meldezeitraums (gemeldet wird, was im Zeitraum begann)",
     "born_after_stichtag": "Geburtsdatum nach dem Stichtag {} des Meldezeitraums",
+    "left_before_period": "Austritt vor dem Beginn {} des Meldezeitraums: wer vorher ausschied, gehört nicht in "
+    "die Personenmeldung dieses Monats",
 }
 FILE_MESSAGES = {  # the bound, the period the file then belongs to
     "after_stichtag": ("nach dem Stichtag", "späteren"),
@@ -242,11 +247,15 @@ def check_content(
         "before_period": {name: period_start(period) for name, period in periods.items()},
     }
     bounds["born_after_stichtag"] = bounds["after_stichtag"]
+    bounds["left_before_period"] = bounds["before_period"]
     rejected = _bestand_mismatch(tables.get("jc_bestand"), periods)
     outside = {}  # (table, column, rule) -> per row: its date lies outside the bound
     for table, frame in tables.items():
         for column, fmt, rule in PERIOD_BOUNDED_DATES.get(table, []):
-            out = _outside(frame, column, fmt, bounds[rule], after=rule != "before_period")
+            out = _outside(frame, column, fmt, bounds[rule], after=rule.startswith(("after", "born")))
+            if rule == "left_before_period":  # before its Eintritt: the contract says that (end_before_start)
+                left, entered = (pl.col(c).str.to_date(fmt, strict=False) for c in (column, "Eintritt"))
+                out = out & ~frame.select((left < entered).fill_null(False)).to_series()
             outside[table, column, rule] = out
             if rule in FILE_MESSAGES:
                 rejected = _wrong_period(frame, out, column, rule, bounds[rule], periods) | rejected

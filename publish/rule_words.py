@@ -60,6 +60,7 @@ RULE_WORDS: dict[str, str] = {
     "after_stichtag": "Datum nach dem Stichtag",
     "before_period": "Datum vor dem Meldezeitraum",
     "born_after_stichtag": "Geburtsdatum nach dem Stichtag",
+    "left_before_period": "Austritt vor dem Meldezeitraum",
     "wrong_period": "Datei gehört zu anderem Zeitraum",
     "period_mismatch": "Monat passt nicht zum Dateinamen",
     "control_character": "unsichtbares Sonderzeichen",
