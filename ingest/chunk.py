@@ -400,17 +400,30 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
 
 
 def _superseded_within(log: pl.DataFrame, batch: Batch, latest: dict, ids: dict[str, int]) -> pl.DataFrame:
-    """Within the batch, a file all of whose tables were taken by a later file never loads."""
+    """Within the batch, a file all of whose tables were taken by a later file never loads, and
+    says which file took its period and why that one (a hostile-input review: of two files of one
+    month in one run, the older won by its name, without a word)."""
     winners = set(latest.values())
     loaded_files = log.filter(pl.col("status") == "loaded")["file_name"].to_list()
-    superseded_by = {
-        n: ids[latest[_replacement_key(t, batch.files[n].delivery)]]
+    taken_by = {
+        n: latest[_replacement_key(t, batch.files[n].delivery)]
         for n in loaded_files
         if n not in winners
         for t in batch.files[n].delivery.tables[:1]
     }
+    superseded_by = {n: ids[winner] for n, winner in taken_by.items()}
+    told = {
+        n: f"ersetzt durch {winner}, im selben Lauf für denselben Zeitraum eingegangen und als spätere "
+        "geladen (jüngere Änderungszeit, bei gleicher der im Namen spätere); bitte je Zeitraum nur eine "
+        "Datei senden"
+        for n, winner in taken_by.items()
+    }
     in_batch = pl.col("file_name").is_in(list(superseded_by))
     return log.with_columns(
+        pl.when(in_batch)
+        .then(pl.col("file_name").replace_strict(told, default=None, return_dtype=pl.String))
+        .otherwise(pl.col("message"))
+        .alias("message"),
         pl.when(in_batch).then(pl.lit("superseded")).otherwise(pl.col("status")).alias("status"),
         pl.when(in_batch).then(0).otherwise(pl.col("rows_loaded")).alias("rows_loaded"),
         pl.when(in_batch)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import duckdb
@@ -481,6 +482,29 @@ def test_a_correction_with_far_fewer_rows_loads_with_a_warning(demo, tmp_path):
     assert [rows for rows, _ in warned] == [8], "the cut file; not the next, 6 of 8 rows"
     assert f"({len(lines) - 1} Datenzeilen) mit nur 8:" in warned[0][1]
     assert con.execute("select count(*) from landing.wfbm_personen").fetchone()[0] == 6, "loaded all the same"
+
+
+def test_two_files_of_one_month_in_one_run_say_which_was_loaded(demo, tmp_path):
+    """Of two files of one month in one run, the later (by modification time, then by name) loads;
+    the other is superseded and says by which file and why (it was silent: a hostile-input review)."""
+    name = next(p.name for p in sorted(demo.iterdir()) if p.suffix == ".xlsx")  # free names: workbooks
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy2(demo / name, inbox / name)
+    other = name.replace(".xlsx", " korrigiert.xlsx")
+    with zipfile.ZipFile(demo / name) as source, zipfile.ZipFile(inbox / other, "w") as copy:
+        for member in source.infolist():  # the same content in other bytes (stored, not deflated)
+            copy.writestr(member.filename, source.read(member))
+    stamp = (demo / name).stat().st_mtime_ns
+    for n in (name, other):
+        os.utime(inbox / n, ns=(stamp, stamp))
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    wh.ingest(con, inbox, tmp_path / "archive", KEY)
+    rows = dict(con.execute("select file_name, (status, message) from ops.delivery_log").fetchall())
+    loaded = [n for n, (status, _) in rows.items() if status == "loaded"]
+    assert len(loaded) == 1 and len(rows) == 2, rows
+    _, message = next(v for v in rows.values() if v[0] == "superseded")
+    assert message.startswith(f"ersetzt durch {loaded[0]}, im selben Lauf für denselben Zeitraum"), message
 
 
 def test_first_run_creates_a_private_key_outside_the_repo(tmp_path, monkeypatch):
