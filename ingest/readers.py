@@ -350,7 +350,7 @@ def _check_header(result: ReadResult, header: list[str], expected: tuple[str, ..
         result.reject(
             "missing_header",
             f"keine Kopfzeile: Zeile 1 nennt nicht die Spalten {', '.join(expected)}; bitte diese "
-            "Kopfzeile als erste Zeile der Datei",
+            "Kopfzeile als erste Zeile der Datei einfügen",
             row=1,
         )
     elif len(missing) == 1 and len(extra) == 1:

@@ -128,6 +128,13 @@ class Feedback:
                          f"{line['message']}: in {german_count(more)} weiteren Zeilen (oben die ersten "
                          f"{german_count(ROWS_PER_RULE_IN_CSV)})", "", line["rule"]]  # fmt: skip
                 writer.writerow([neutralise(str(cell)) for cell in cells])
+        # what the page says beside the findings, that a sender working from the CSV would miss (a
+        # senders' review: a CSV of only its header line, the question about a mistyped number on
+        # the page alone)
+        for part in self.expected:
+            writer.writerow(["", "", "", "Noch erwartet", "", neutralise(part), "", "expected"])
+        for note in self.notes:
+            writer.writerow(["", "", "", "Plausibilität", "", neutralise(note), "", "plausibility"])
         return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 

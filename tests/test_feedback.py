@@ -497,6 +497,9 @@ def test_a_file_held_under_a_mistyped_number_is_pointed_out_to_the_workshop_it_m
         assert (
             "LWL-9101" in note and "LWL-9901" not in note and name.replace("LWL-0101", "LWL-9101") not in note
         )
+        rows = list(csv.reader(item.csv().decode("utf-8-sig").splitlines(), delimiter=";"))
+        assert ["", "", "", "Plausibilität", "", note, "", "plausibility"] in rows, "the CSV says it too"
+        assert any(row[3] == "Noch erwartet" and row[7] == "expected" for row in rows), rows
         [other] = feedbacks(con, [("LWL-0102", period)])
         assert not [n for n in other.notes if "vertippten Nummer" in n]
         held = {row["sender"]: row["similar_workshops"] for row in digest(con).held}
