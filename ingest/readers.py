@@ -66,6 +66,14 @@ ROWS_NAMED = 20  # rows named one by one in a warning (UTF-8 rows, line breaks);
 MAX_MISCOUNTED_LINES = 10  # unreadable lines (fields, quotes) quarantined; more reject the file
 MAX_JOINED_LINES = 10  # lines of one record whose quoted fields hold line breaks
 RESTORED_ZERO = "führende Null fehlte (Excel?): ergänzt"
+
+
+def _restored(shown: str | None) -> str:
+    """What a restored leading zero made of a value that may be shown (a senders' review: „ergänzt“
+    beside 5512 did not say to what)."""
+    return f"{RESTORED_ZERO} zu 0{shown}" if shown else RESTORED_ZERO
+
+
 RESEND = "bitte die Datei neu exportieren und erneut senden"
 # The many monthly CSV files: parsed table by table (PlainCsv), not file by file.
 PLAIN_FORMATS = {"wfbm_csv", "jc_csv"}
@@ -889,8 +897,9 @@ class PlainCsv:
         for column, digits in ZERO_PADDED.get(table, {}).items():
             short = pl.col(column).str.contains(rf"^[0-9]{{{digits - 1}}}$").fill_null(False)
             for name, row, value in frame.filter(short).select("_file", "_row", column).iter_rows():
+                shown = _kreis_shown(value)
                 by_name[name].note(
-                    row, column, "leading_zero_restored", "warning", RESTORED_ZERO, value=_kreis_shown(value)
+                    row, column, "leading_zero_restored", "warning", _restored(shown), value=shown
                 )
             frame = frame.with_columns(
                 pl.when(short).then(pl.col(column).str.zfill(digits)).otherwise(pl.col(column)).alias(column)
@@ -917,13 +926,9 @@ def _restore_zeros(result: ReadResult, frame: pl.DataFrame, table: str, rows: li
     for column, digits in ZERO_PADDED.get(table, {}).items():
         short = frame[column].str.contains(rf"^[0-9]{{{digits - 1}}}$").fill_null(False)
         for index in short.arg_true().to_list():
+            shown = _kreis_shown(frame[column][index])
             result.note(
-                rows[index],
-                column,
-                "leading_zero_restored",
-                "warning",
-                RESTORED_ZERO,
-                value=_kreis_shown(frame[column][index]),
+                rows[index], column, "leading_zero_restored", "warning", _restored(shown), value=shown
             )
         frame = frame.with_columns(
             pl.when(short).then(pl.col(column).str.zfill(digits)).otherwise(pl.col(column)).alias(column)

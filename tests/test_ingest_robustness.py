@@ -861,6 +861,7 @@ def test_a_fully_quoted_export_reads_as_the_plain_one(spec_dir, tmp_path):
     import io
 
     from ingest.batch import read_batch
+    from ingest.readers import RESTORED_ZERO as RESTORED
 
     name = "wfbm_LWL-0101_2024-06_personen.csv"
     plain = (spec_dir / "samples" / name).read_bytes()
@@ -924,6 +925,7 @@ def test_a_postcode_in_the_kreis_column_is_never_shown(spec_dir, tmp_path):
     of "Kreisschlüssel nicht in der NRW-Referenz" (a hostile-input review): only a Kreisschlüssel
     of NRW's form (05xxx) is shown, and of a restored leading zero only what was one (5xxx)."""
     from ingest.batch import read_batch
+    from ingest.readers import RESTORED_ZERO as RESTORED
 
     name = "wfbm_LWL-0101_2024-06_personen.csv"
     lines = (spec_dir / "samples" / name).read_bytes().decode("cp1252").split("\r\n")
@@ -944,6 +946,8 @@ def test_a_postcode_in_the_kreis_column_is_never_shown(spec_dir, tmp_path):
             (2, "known_kreis", None), (3, "known_kreis", "05999"), (4, "known_kreis", None),
             (4, "leading_zero_restored", None), (5, "leading_zero_restored", "5512"),
         ], shown.rows()  # fmt: skip
+        restored = found.filter(pl.col("rule") == "leading_zero_restored").sort("row")["message"].to_list()
+        assert restored == [RESTORED, f"{RESTORED} zu 05512"], "what it became, where it may be shown"
 
 
 def test_a_register_names_only_its_own_workshops_and_none_recognised_in_2098(spec_dir, tmp_path):
