@@ -861,7 +861,6 @@ def test_a_fully_quoted_export_reads_as_the_plain_one(spec_dir, tmp_path):
     import io
 
     from ingest.batch import read_batch
-    from ingest.readers import RESTORED_ZERO as RESTORED
 
     name = "wfbm_LWL-0101_2024-06_personen.csv"
     plain = (spec_dir / "samples" / name).read_bytes()
