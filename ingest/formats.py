@@ -177,7 +177,7 @@ def in_workbook_terms(
         message = f"unbekannter Eintrag, erlaubt: {', '.join(texts)}"
     if rule == "date_format":  # a date cell holds dates; this one holds text (or a bare number)
         message = (
-            "kein Datum: die Zelle enthält Text oder eine Zahl; bitte als Datum eintragen (Format TT.MM.JJJJ)"
+            "kein Datum: die Zelle enthält Text oder eine Zahl; bitte als Datum eintragen (etwa 01.01.2000)"
         )
     for csv_name, header in header_of.items():
         if csv_name != header:
