@@ -212,6 +212,7 @@ def load_chunk(ctx: LoadContext, chunk: ReadChunk) -> None:
     _warn_unknown_persons(ctx.con, loaded)
     _warn_late_transitions(ctx.con, loaded)
     _warn_shrunk_corrections(ctx.con, loaded)
+    _warn_persons_of_another_workshop(ctx.con, loaded)
     _remember_inbox_files(ctx, log, taken)
     _count(ctx.report, log)
 
@@ -635,6 +636,43 @@ def _warn_shrunk_corrections(con: duckdb.DuckDBPyConnection, delivery_ids: list[
         join ops.delivery_log as old on old.superseded_by = new.delivery_id
         where new.delivery_id in (select unnest(?))
           and old.rows_in >= 10 and new.rows_in < old.rows_in * {SHRUNK_CORRECTION}
+        """,
+        [delivery_ids],
+    )
+
+
+# A snapshot of which at least this share of persons another workshop reports for the same month is told.
+SHARED_SNAPSHOT = 0.5
+
+
+def _warn_persons_of_another_workshop(con: duckdb.DuckDBPyConnection, delivery_ids: list[int]) -> None:
+    """A Personenmeldung at least half of whose persons (by the exact person key) another workshop
+    reports for the same month loads with a warning: persons change workshops one by one, never
+    half of them in a month, so it is most likely another workshop's file under this one's name (a
+    hostile-input review: a workshop's shuffled snapshot under another's name replaced that one's
+    month, K01 12/240 became 0/576, without a word). The other workshop is not named."""
+    con.execute(
+        f"""
+        insert into ops.quarantine by name
+        with new as (
+            select distinct delivery_id, sender, period, person_key
+            from landing.wfbm_personen where delivery_id in (select unnest(?))
+        ),
+        shared as (
+            select new.delivery_id, count(distinct new.person_key) as persons,
+                   count(distinct new.person_key) filter (where other.person_key is not null) as elsewhere
+            from new
+            left join landing.wfbm_personen as other
+              on other.period = new.period and other.person_key = new.person_key and other.sender != new.sender
+            group by new.delivery_id
+        )
+        select shared.delivery_id, d.file_name, null as source_row, 'wfbm_personen' as source_table,
+               null as column_name, 'persons_of_another_workshop' as rule, 'warning' as level,
+               'die Hälfte oder mehr der Personen dieser Meldung stehen in der Personenmeldung einer anderen '
+                   || 'Werkstatt für denselben Monat: bitte prüfen, ob es die Datei dieser Werkstatt ist' as message,
+               null as value
+        from shared join ops.delivery_log as d using (delivery_id)
+        where shared.persons >= 10 and shared.elsewhere >= shared.persons * {SHARED_SNAPSHOT}
         """,
         [delivery_ids],
     )

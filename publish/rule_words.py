@@ -21,6 +21,7 @@ RULE_WORDS: dict[str, str] = {
     "no_valid_row": "keine gültige Zeile",
     "register_incomplete": "Verzeichnis mit fehlerhaften Zeilen",
     "correction_shrank": "Korrektur viel kürzer",
+    "persons_of_another_workshop": "Personen einer anderen Werkstatt",
     # reading a file (ingest/readers.py, ingest/workbooks.py)
     "empty_file": "leere Datei",
     "wrong_file_type": "falscher Dateityp",

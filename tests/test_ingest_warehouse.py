@@ -507,6 +507,31 @@ def test_two_files_of_one_month_in_one_run_say_which_was_loaded(demo, tmp_path):
     assert message.startswith(f"ersetzt durch {loaded[0]}, im selben Lauf für denselben Zeitraum"), message
 
 
+def test_another_workshops_persons_under_a_name_load_with_a_warning(demo, tmp_path):
+    """A workshop's snapshot, shuffled, under another workshop's name for the same month replaced
+    that one's month without a word (a hostile-input review). It loads, as a correction does, with
+    a warning; a snapshot that shares a few persons with another workshop's (a change of workshop)
+    has none."""
+    month = sorted(p.name.split("_")[2] for p in demo.glob("wfbm_*_personen.csv"))[-1]
+    own, other = sorted(demo.glob(f"wfbm_*_{month}_personen.csv"))[:2]
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    first = tmp_path / "first"
+    first.mkdir()
+    for path in (own, other):
+        shutil.copy2(path, first / path.name)
+    wh.ingest(con, first, tmp_path / "archive", KEY)
+    header, *rows = own.read_bytes().removesuffix(b"\r\n").split(b"\r\n")
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / other.name).write_bytes(b"".join(line + b"\r\n" for line in (header, *reversed(rows))))
+    wh.ingest(con, second, tmp_path / "archive", KEY)
+    warned = con.execute(
+        "select d.file_name, d.status from ops.quarantine q join ops.delivery_log d using (delivery_id) "
+        "where q.rule = 'persons_of_another_workshop'"
+    ).fetchall()
+    assert warned == [(other.name, "loaded")], warned
+
+
 def test_first_run_creates_a_private_key_outside_the_repo(tmp_path, monkeypatch):
     monkeypatch.delenv("TEILHABE_PSEUDONYM_KEY", raising=False)
     monkeypatch.delenv("TEILHABE_PSEUDONYM_KEY_FILE", raising=False)

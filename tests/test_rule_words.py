@@ -219,6 +219,11 @@ def rules_found(faulty, tmp_path_factory) -> set[str]:
     sender = personen.name.split("_")[1]
     # a correction of the clean snapshot's month with a few of its rows (loaded after it)
     shrunk = {personen.name: b"\r\n".join(content.split(b"\r\n")[:4]) + b"\r\n"}
+    # and another workshop's month with this one's persons (reversed: other bytes)
+    period = personen.name.split("_")[2]
+    other = next(p.name for p in sorted(faulty.glob(f"wfbm_*_{period}_personen.csv")) if sender not in p.name)
+    header, *rows = content.removesuffix(b"\r\n").split(b"\r\n")
+    replayed = {other: b"".join(line + b"\r\n" for line in (header, *reversed(rows)))}
     tight = {
         f"wfbm_{sender}_2026-01_personen.csv": b"\r\n".join(content.split(b"\r\n")[:11]) + b"\r\n",
         f"wfbm_{sender}_2026-02_personen.csv": content,
@@ -229,6 +234,7 @@ def rules_found(faulty, tmp_path_factory) -> set[str]:
         limits = Limits(max_file_rows=5, max_file_bytes=len(content) - 1)
         load.ingest(con, _inbox(root / "tight", tight), root / "archive", KEY, limits=limits)
         load.ingest(con, _inbox(root / "register", _register(faulty)), root / "archive", KEY)
+        load.ingest(con, _inbox(root / "replayed", replayed), root / "archive", KEY)
         load.ingest(con, _inbox(root / "shrunk", shrunk), root / "archive", KEY)
         return {rule for (rule,) in con.execute("select distinct rule from ops.quarantine").fetchall()}
 
