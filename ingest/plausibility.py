@@ -71,8 +71,12 @@ CONTROL_CHARACTER = (
 )
 # In a value that identifies a person (a number, a name, a birth date) a tab or line break too: an
 # Excel cell "02-00112" with Alt+Enter and more text after it made another person without a finding
-# (a mutation review). An employer's name or address may break lines.
-IDENTIFIER_CONTROL_CHARACTER = CONTROL_CHARACTER.replace(r"\x00-\x08\x0b\x0c\x0e-\x1f", r"\x00-\x1f")
+# (a mutation review). An employer's name or address may break lines. And a byte-order mark read
+# as Windows-1252 („ï»¿“, pasted from a UTF-8 file): „ï»¿01-00003“ was another person, loaded with a
+# warning only (a hostile-input review).
+IDENTIFIER_CONTROL_CHARACTER = (
+    CONTROL_CHARACTER.replace(r"\x00-\x08\x0b\x0c\x0e-\x1f", r"\x00-\x1f") + r"|\x{ef}\x{bb}\x{bf}"
+)
 
 
 def period_start(period: str) -> dt.date | None:

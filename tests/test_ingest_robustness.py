@@ -298,6 +298,23 @@ def test_an_invisible_format_character_in_a_key_quarantines_its_row(tmp_path):
     assert found.select("row", "column", "rule").rows() == [(3, "Personennummer", "control_character")]
 
 
+def test_a_byte_order_mark_pasted_into_a_key_quarantines_its_row(tmp_path):
+    """UTF-8's byte-order mark pasted before a Personennummer of a Windows-1252 file reads „ï»¿01-3“:
+    another person, loaded with a warning only (a hostile-input review). In a key it is a row fault;
+    in an employer's name it stays the warning it was."""
+    rows = [
+        "1;03.01.2022;SVB;Bäckerei;44137;84.11;".encode("cp1252"),  # the file is Windows-1252
+        b"\xef\xbb\xbf23;04.01.2022;SVB;Firma;44137;84.11;",
+        b"4;05.01.2022;SVB;\xef\xbb\xbfFirma;44137;84.11;",
+    ]
+    path = tmp_path / "wfbm_LWL-0101_2022-01_uebergaenge.csv"
+    path.write_bytes(UEBERGAENGE_HEADER.encode("cp1252") + b"\r\n" + b"\r\n".join(rows) + b"\r\n")
+    batch = read_batch([path])
+    found = batch.findings.filter(level="row")
+    assert found.select("row", "column", "rule").rows() == [(3, "Personennummer", "control_character")]
+    assert batch.valid["wfbm_uebergaenge"].height == 2
+
+
 def test_a_tab_or_line_break_in_a_key_is_a_row_fault_in_an_employer_not(tmp_path):
     """An Excel cell "02-00112" with Alt+Enter and more text, or a tab inside a Personennummer, made
     another person without a finding (a mutation review): in a value that identifies a person a tab

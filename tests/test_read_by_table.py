@@ -21,6 +21,12 @@ def _per_line_faults(folder: Path, demo: Path) -> dict[str, str | None]:
     """Files that pass the whole-file checks and fail (or pass) a per-line one; -> expected rule."""
     personen = (demo / "wfbm_LWL-0101_2024-01_personen.csv").read_bytes()
     header, *lines = personen.decode("cp1252").split("\r\n")[:-1]
+    # January's file stands for later months: its leavers of January stay (no Austritt before the month)
+    austritt = header.split(";").index("Austritt")
+    lines = [
+        ";".join("" if i in (austritt, austritt + 1) else f for i, f in enumerate(line.split(";")))
+        for line in lines
+    ]
     expected: dict[str, str | None] = {}
 
     def write(name: str, text: str, encoding: str, rule: str | None) -> None:
