@@ -66,14 +66,6 @@ ROWS_NAMED = 20  # rows named one by one in a warning (UTF-8 rows, line breaks);
 MAX_MISCOUNTED_LINES = 10  # unreadable lines (fields, quotes) quarantined; more reject the file
 MAX_JOINED_LINES = 10  # lines of one record whose quoted fields hold line breaks
 RESTORED_ZERO = "führende Null fehlte (Excel?): ergänzt"
-
-
-def _restored(shown: str | None) -> str:
-    """What a restored leading zero made of a value that may be shown (a senders' review: „ergänzt“
-    beside 5512 did not say to what)."""
-    return f"{RESTORED_ZERO} zu 0{shown}" if shown else RESTORED_ZERO
-
-
 RESEND = "bitte die Datei neu exportieren und erneut senden"
 # The many monthly CSV files: parsed table by table (PlainCsv), not file by file.
 PLAIN_FORMATS = {"wfbm_csv", "jc_csv"}
@@ -914,6 +906,12 @@ def _trimmed(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         pl.col(c).str.strip_chars(BLANKS).replace("", None) for c, t in frame.schema.items() if t == pl.String
     )
+
+
+def _restored(shown: str | None) -> str:
+    """What a restored leading zero made of a value that may be shown (a senders' review: „ergänzt“
+    beside 5512 did not say to what)."""
+    return f"{RESTORED_ZERO} zu 0{shown}" if shown else RESTORED_ZERO
 
 
 def _kreis_shown(value: str) -> str | None:

@@ -114,8 +114,9 @@ totals as (
 ),
 
 {#- A total of Jobcenters sums those that sent data for its period: while some of a region's
-    Jobcenters send nothing (or a month's file is overdue), its note says how many are in the sum (a partners' review: "NRW insgesamt" of the
-    demo's three Jobcenters read as a statewide figure). -#}
+    Jobcenters send nothing (or a month's file is overdue), its note says how many are in the sum
+    (a partners' review: "NRW insgesamt" of the demo's three Jobcenters read as a statewide
+    figure). -#}
 jobcenters_of_region as (
     select
         'landschaftsverband' as level,

@@ -7,9 +7,9 @@
 -- of a Kreis where a workshop whose December snapshot is missing had residents in its latest
 -- snapshot of the year (they would be left out: Wuppertal's 12 instead of ~270), and the persons
 -- on BiAp of a Kreis where persons live of a workshop whose December Außenarbeitsplätze are missing.
--- A year whose December is not in yet is provisional. Where a person counted in AB has a record pair with
--- another workshop's person waiting for the operator's review (accepted, the two would count once),
--- a note says the persons in AB and on BiAp may be lower. A workshop's overdue uebergaenge files
+-- A year whose December is not in yet is provisional. Where a person counted in AB has a record
+-- pair with another workshop's person waiting for the operator's review (accepted, the two would
+-- count once), a note says the persons in AB and on BiAp may be lower. A workshop's overdue uebergaenge files
 -- are noted at its seat (its transitions are missing), and a workshop of the register that sent
 -- nothing all year leaves its seat's persons in AB missing, as a missing December does.
 with years as (
