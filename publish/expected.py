@@ -183,11 +183,11 @@ def data_status(con: duckdb.DuckDBPyConnection, partner, periods: list[str]) -> 
     """The files of the partner's scope for ``periods`` (months and years) that are overdue or came
     late, in German, the newest period first (a report's own period weighs most: the oldest first
     cut a yearly report's December gaps off), one line per sender, period and status, saying where
-    a file came and was rejected; at most MAX_STATUS_LINES and how many more; then those in force with quarantined rows. A
-    Landschaftsverband's scope: its workshops and its own files; a Jobcenter's: its own files, and
-    where it receives K14, the files of the workshops with their seat in its Kreis (whose persons
-    K14's row counts; a partners' review read "all on time" above a K14 row short of a silent
-    workshop's). None where there is no calendar yet."""
+    a file came and was rejected; at most MAX_STATUS_LINES and how many more; then those in force
+    with quarantined rows. A Landschaftsverband's scope: its workshops and its own files; a
+    Jobcenter's: its own files, and where it receives K14, the files of the workshops with their
+    seat in its Kreis (whose persons K14's row counts; a partners' review read "all on time" above a
+    K14 row short of a silent workshop's). None where there is no calendar yet."""
     if not calendar_exists(con):
         return None
     if partner.statewide:
@@ -219,9 +219,8 @@ def data_status(con: duckdb.DuckDBPyConnection, partner, periods: list[str]) -> 
                row["received_at"].date() if row["received_at"] else None, row.get("rejected_on"))  # fmt: skip
         grouped.setdefault(key, []).append(row["part"])
     lines = []
-    for (status, sender, name, period, due, received, rejected), found in list(grouped.items())[
-        :MAX_STATUS_LINES
-    ]:
+    shown = list(grouped.items())[:MAX_STATUS_LINES]
+    for (status, sender, name, period, due, received, rejected), found in shown:
         who = f"{sender} ({name})" if name else sender
         when = german_period(period)
         what = _named_parts(found)
