@@ -333,7 +333,12 @@ class Oracle:
                         "numerator": num,
                         "denominator": _fmt(Fraction(total, 12)) if total is not None else None,
                         "value": _fmt(value),
-                        "missing_reason": None if loaded else "needs 13 loaded months (t-12 ... t)",
+                        # every Jobcenter's data begin with the world's first month: no file would
+                        # fill a window that reaches before it
+                        "missing_reason": None
+                        if loaded
+                        else "needs 13 loaded months (t-12 ... t): kunden data of "
+                        f"{jc} only from {month_label(self.first_month)}",
                     }
                 )
         return pl.DataFrame(rows, schema=_K07_SCHEMA)
