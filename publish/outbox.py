@@ -14,7 +14,9 @@ manifest names what it restates. Every outcome is logged in ops.extract_log.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -106,12 +108,39 @@ def edition(
         why.append("die Verarbeitung im Teilhabe Warehouse wurde geändert")
     because = "; ".join(why) or "korrigierte oder verspätet eingegangene Lieferungen für den Zeitraum"
     changed = (
-        ", ".join(SHEET_NAMES.get(k, k) for k in restates) or "keine Kennzahl (nur Hinweise oder Zeichen)"
+        ", ".join(
+            SHEET_NAMES.get(k, k) + ("" if _numbers_differ(csvs[k], newest / f"{k}.csv") else TEXTS_ONLY)
+            for k in restates
+        )
+        or "keine Kennzahl (nur Hinweise oder Zeichen)"
     )
     return [
         f"Fassung {version} vom {today}. Sie ersetzt die Fassung {previous['version']} vom {since}.",
         f"Geändert: {changed}. Grund: {because}.",
     ]
+
+
+# A KPI whose new version differs from the last in its texts only (a partners' review read „Geändert:
+# K06“ and found every figure as before: only a note's words had changed).
+TEXTS_ONLY = " (nur Hinweise und Begründungen, keine Zahl)"
+TEXT_COLUMNS = ("missing_reason", "note")
+
+
+def _numbers_differ(new: bytes, previous: Path) -> bool:
+    """Whether a KPI's CSV differs from the last version's in more than its texts (why a value is
+    missing, notes); True where the last version has no such file."""
+    if not previous.exists():
+        return True
+    from publish.labels import column
+
+    texts = {column("", name).header for name in TEXT_COLUMNS}
+
+    def without_texts(data: bytes) -> list[list[str]]:
+        header, *rows = csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";")
+        kept = [i for i, name in enumerate(header) if name not in texts]
+        return [[row[i] for i in kept] for row in [header, *rows]]
+
+    return without_texts(new) != without_texts(previous.read_bytes())
 
 
 def _versions(folder: Path) -> list[Path]:

@@ -551,6 +551,18 @@ def test_equal_figures_make_no_new_version_and_a_correction_restates(copy_home):
         assert "Fassung v0002 vom" in text and all(line in text for line in told), text[:400]
     first = " ".join((folder / "v0001" / "bericht.html").read_text("utf-8").split())
     assert "Fassung v0001 vom" in first and "die erste für diesen Zeitraum" in first
+    # a version whose K01 differs in a note's words only says so: no figure moved
+    reworded = corrected.with_columns(
+        pl.when(pl.col("werkstatt_nr") == "LWL-0101")
+        .then(pl.lit("previous year: no workshop figures for 2023"))
+        .otherwise(pl.col("missing_reason"))
+        .alias("missing_reason")
+    )
+    sheets[0] = Sheet(k01.kpi, k01.title, reworded, k01.suppressed)
+    outcome = deliver(lwl, "2024", sheets, copy_home / "outbox", "2024-12", validate_delivery)
+    assert (outcome.version, outcome.restates) == ("v0003", ("k01",))
+    third = " ".join((folder / "v0003" / "bericht.html").read_text("utf-8").split())
+    assert "Geändert: K01 BiAp-Quote (nur Hinweise und Begründungen, keine Zahl)." in third, third[:600]
 
 
 def test_the_annual_report_waits_for_the_leistungsdokumentation(copy_home):
