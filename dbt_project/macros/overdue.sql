@@ -81,3 +81,15 @@
     'no aussenarbeitsplaetze file for December ' || {{ year }}
     || {{ overdue(sender, 'aussenarbeitsplaetze', year ~ " || '-12'") }}
 {%- endmacro %}
+
+
+{#- The calendar's parts a delivery log row delivers: a workshop's workbook all three of its
+    sheets, any other file its own part (one row per part). -#}
+{% macro calendar_parts() -%}
+    unnest(
+        case
+            when format = 'wfbm_xlsx' then ['personen', 'aussenarbeitsplaetze', 'uebergaenge']
+            else [part]
+        end
+    )
+{%- endmacro %}

@@ -19,12 +19,7 @@ deliveries as (
     select
         source_system,
         sender,
-        unnest(
-            case
-                when format = 'wfbm_xlsx' then ['personen', 'aussenarbeitsplaetze', 'uebergaenge']
-                else [part]
-            end
-        ) as part,
+        {{ calendar_parts() }} as part,
         period,
         received_at,
         rows_in,
@@ -56,12 +51,7 @@ rejected as (
     from (
         select
             sender,
-            unnest(
-                case
-                    when format = 'wfbm_xlsx' then ['personen', 'aussenarbeitsplaetze', 'uebergaenge']
-                    else [part]
-                end
-            ) as part,
+            {{ calendar_parts() }} as part,
             period,
             cast(received_at as date) as received_on
         from {{ source('ops', 'delivery_log') }}
