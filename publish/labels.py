@@ -88,12 +88,20 @@ COLUMNS: dict[tuple[str, str], Column] = {
     ("k03", "value"): Column("Übergänge je 1.000", "Übergänge je 1.000 Beschäftigte im Arbeitsbereich am "
                                                    "31.12.(J-1): die ungerundete Übergangsquote × 10, auf 2 "
                                                    "Nachkommastellen gerundet (kein Prozentwert)."),
+    ("k02", "note"): Column("Hinweis", "Wenn Übergangsmeldungen der Werkstatt für Monate des Jahres überfällig "
+                                       "sind: welche. Übergänge, die nur diese Meldungen enthielten, fehlen; die "
+                                       "Übergänge können höher sein. Bei der Summenzeile: in wie vielen Zeilen "
+                                       "darüber das gilt."),
     # K04 Rückkehrquote
     ("k04", "numerator"): Column("Rückkehrer", "Übergänge im Jahr J, nach denen die Person binnen 365 Tagen "
                                                "in die Werkstatt zurückkehrte."),
     ("k04", "denominator"): Column("Übergänge", "Übergänge mit Datum im Jahr J."),
     ("k04", "value"): Column("Rückkehrquote (%)", f"Rückkehrer ÷ Übergänge × 100. {_RATE} Vorläufig, bis "
                                                   "der Dezember des Folgejahres geliefert ist."),
+    ("k04", "note"): Column("Hinweis", "Wenn Übergangsmeldungen der Werkstatt für Monate des Jahres überfällig "
+                                       "sind: welche. Übergänge (und Rückkehrer), die nur diese Meldungen "
+                                       "enthielten, fehlen. Bei der Summenzeile: in wie vielen Zeilen darüber "
+                                       "das gilt."),
     # K05 Budget für Arbeit
     ("k05", "kreisschluessel"): Column("Kreisschlüssel", "Kreis der Werkstatt, aus der die Person kam "
                                                          "(leer, wenn keine bekannt ist)."),
@@ -165,6 +173,10 @@ COLUMNS: dict[tuple[str, str], Column] = {
     ("k12", "difference"): Column("Differenz", "aus Personendaten minus laut Leistungsdokumentation."),
     ("k12", "status"): Column("Abgleich", "„stimmt“ (gleich), „weicht ab“ (Differenz zu klären) oder "
                                           "„fehlt“ (eine Seite fehlt)."),
+    ("k12", "note"): Column("Hinweis", "Bei Übergängen: wenn Übergangsmeldungen der Werkstatt für Monate des "
+                                       "Jahres überfällig sind, welche. Übergänge, die nur diese Meldungen "
+                                       "enthielten, fehlen in der Zahl aus Personendaten; eine Differenz kann "
+                                       "daher rühren."),
     # K13 Arbeitgeber-Engagement
     ("k13", "employers"): Column("Arbeitgeber", "Verschiedene Arbeitgeber mit einem BiAp-, BIG- oder "
                                                 "Praktikumsplatz, einem Übergang, einem Budget für Arbeit oder "
@@ -203,7 +215,7 @@ COLUMNS: dict[tuple[str, str], Column] = {
                                                                             "Summenzeilen nicht gebildet: „x“."),
 }  # fmt: skip
 # K03 is K02 per 1,000 instead of per 100: the same numerator and denominator.
-COLUMNS |= {("k03", name): COLUMNS[("k02", name)] for name in ("numerator", "denominator")}
+COLUMNS |= {("k03", name): COLUMNS[("k02", name)] for name in ("numerator", "denominator", "note")}
 
 # What each KPI measures, in plain German (spec/kpis.md): the report's introduction to its section
 # and the first line of its sheet in the Erläuterungen.

@@ -333,6 +333,89 @@ def test_k10_and_k14_say_whose_transitions_are_overdue(calendar, silent, demo):
     )
 
 
+def test_k02_k03_and_k04_note_a_year_whose_transitions_files_are_partly_overdue(demo_home, tmp_path):
+    """A workshop that sent its Übergänge for every month but one still has K02, K03 and K04 for
+    the year (transitions count by their Datum, whatever file carried them), but the figures lack
+    what that file alone held: a partners' review found them beside K10's and K14's notes with no
+    word. K12's computed transitions say it too. The month's file is taken back here as a
+    rejection leaves it."""
+    from publish.labels import reason
+    from tests.dbt_cli import dbt_build
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        nr, month, delivery, lv = con.execute(
+            """select files.sender, files.period, files.delivery_id, w.landschaftsverband
+               from ops.delivery_log as files join marts.dim_workshops as w on w.werkstatt_nr = files.sender
+               where files.part = 'uebergaenge' and files.status = 'loaded' and files.rows_in > 0
+                 and files.period like '%-06' and w.is_current
+                 and exists (select 1 from kpi.k02_uebergangsquote as k02 where k02.werkstatt_nr = files.sender
+                             and k02.year = cast(left(files.period, 4) as integer) and k02.value is not null)
+               order by files.period desc, files.sender limit 1"""
+        ).fetchone()
+        year = int(month[:4])
+        before = con.execute(
+            "select numerator from kpi.k02_uebergangsquote where werkstatt_nr = ? and year = ?", [nr, year]
+        ).fetchone()[0]
+        con.execute("update ops.delivery_log set status = 'rejected' where delivery_id = ?", [delivery])
+        con.execute("delete from landing.wfbm_uebergaenge where delivery_id = ?", [delivery])
+        workshops = con.execute(
+            "select count(*) from kpi.k02_uebergangsquote where landschaftsverband = ? and year = ?",
+            [lv, year],
+        ).fetchone()[0]
+    dbt_build(
+        warehouse,
+        "--select",
+        "stg_ops__deliveries+",
+        "--full-refresh",
+        "--exclude",
+        "resource_type:test",
+        "resource_type:seed",
+        "resource_type:unit_test",
+    )
+    note = f"the uebergaenge file of {nr} for {month} is overdue: its transitions are missing"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = {
+            kpi: con.execute(
+                f"select numerator, value is not null, note from kpi.{table} where werkstatt_nr = ? and year = ?",
+                [nr, year],
+            ).fetchone()
+            for kpi, table in (
+                ("k02", "k02_uebergangsquote"),
+                ("k03", "k03_uebergaenge_je_1000"),
+                ("k04", "k04_rueckkehrquote"),
+            )
+        }
+        k12 = dict(
+            con.execute(
+                "select measure, note from kpi.k12_abgleich_leistungsdokumentation where werkstatt_nr = ? "
+                "and year = ?",
+                [nr, year],
+            ).fetchall()
+        )
+        others = con.execute(
+            "select count(*) from kpi.k02_uebergangsquote where year = ? and note is not null and werkstatt_nr <> ?",
+            [year, nr],
+        ).fetchone()[0]
+        totals = dict(
+            con.execute(
+                "select region, note from kpi.k02_uebergangsquote_totals where year = ?", [year]
+            ).fetchall()
+        )
+    numerator, has_value, noted = rows["k02"]
+    assert has_value and numerator <= before and noted == note, rows
+    assert rows["k03"][1:] == (True, note) and rows["k04"][2] == note, rows
+    assert others == 0, "only the workshop with the overdue file"
+    # the Landschaftsverband's comparison: a difference in transitions may be that month
+    assert k12 == {"ab": None, "biap": None, "transitions": note, "bfa": note}, k12
+    assert f"1 of {workshops} parts: {note}" in totals[lv].split("; "), totals
+    assert (
+        reason("k02", note)
+        == f"die Übergangsmeldung von {nr} für 06/{year} ist überfällig: ihre Übergänge fehlen"
+    )
+
+
 def test_a_jobcenter_month_whose_kunden_file_is_overdue_is_missing_not_left_out(demo_home, tmp_path):
     """K06 had no row for a month whose kunden file never came: a Jobcenter's table skipped it
     without a word, and the Landschaftsverband and NRW totals of that month summed one Jobcenter

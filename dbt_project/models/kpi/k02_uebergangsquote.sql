@@ -1,4 +1,6 @@
--- K02 Übergangsquote: transitions in Y / persons in AB on 31.12.(Y-1) * 100, per workshop.
+-- K02 Übergangsquote: transitions in Y / persons in AB on 31.12.(Y-1) * 100, per workshop. A year
+-- some of whose uebergaenge files are overdue counts the transitions of the others, and its note
+-- says which are missing (as K10's and K14's): the figure may be higher (a partners' review).
 with previous_december as (
     select
         werkstatt_nr,
@@ -38,7 +40,8 @@ select
             when transitions.transitions is null
                 then {{ no_transitions_file('grain.werkstatt_nr', 'grain.year') }}
         end
-    ), '') as missing_reason
+    ), '') as missing_reason,
+    case when transitions.transitions is not null then overdue_transitions.note end as note
 from {{ ref('int_workshop_years') }} as grain
 inner join {{ ref('dim_workshops') }} as workshops
     on grain.werkstatt_nr = workshops.werkstatt_nr and workshops.is_current
@@ -46,3 +49,5 @@ left join {{ ref('int_workshop_transition_counts') }} as transitions
     on grain.werkstatt_nr = transitions.werkstatt_nr and grain.year = transitions.year
 left join previous_december
     on grain.werkstatt_nr = previous_december.werkstatt_nr and grain.year = previous_december.year
+left join {{ ref('int_workshop_overdue_transitions') }} as overdue_transitions
+    on grain.werkstatt_nr = overdue_transitions.werkstatt_nr and grain.year = overdue_transitions.year

@@ -5,5 +5,6 @@
     grain='werkstatt',
     period='year',
     counts=['numerator', 'denominator'],
-    rates={'value': percent('numerator', 'denominator')}
+    rates={'value': percent('numerator', 'denominator')},
+    part_notes=true
 ) }}

@@ -9,5 +9,6 @@ select
     denominator,
     {{ rounded_ratio('numerator * 1000', 'denominator') }} as value,
     is_provisional,
-    missing_reason
+    missing_reason,
+    note
 from {{ ref('k02_uebergangsquote') }}

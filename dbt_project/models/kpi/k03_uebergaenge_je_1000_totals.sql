@@ -5,5 +5,6 @@
     grain='werkstatt',
     period='year',
     counts=['numerator', 'denominator'],
-    rates={'value': rounded_ratio('numerator * 1000', 'denominator')}
+    rates={'value': rounded_ratio('numerator * 1000', 'denominator')},
+    part_notes=true
 ) }}

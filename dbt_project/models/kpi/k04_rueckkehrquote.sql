@@ -31,9 +31,13 @@ select
     case
         when counted.werkstatt_nr is null then {{ no_transitions_file('grain.werkstatt_nr', 'grain.year') }}
         when counted.transitions = 0 then 'no transitions in the year'
-    end as missing_reason
+    end as missing_reason,
+    -- overdue uebergaenge files: their transitions, and their returns, are missing (as K02's)
+    case when counted.werkstatt_nr is not null then overdue_transitions.note end as note
 from {{ ref('int_workshop_years') }} as grain
 left join {{ ref('int_workshop_transition_counts') }} as counted
     on grain.werkstatt_nr = counted.werkstatt_nr and grain.year = counted.year
 left join returns on grain.werkstatt_nr = returns.werkstatt_nr and grain.year = returns.year
 left join loaded_until on grain.werkstatt_nr = loaded_until.werkstatt_nr
+left join {{ ref('int_workshop_overdue_transitions') }} as overdue_transitions
+    on grain.werkstatt_nr = overdue_transitions.werkstatt_nr and grain.year = overdue_transitions.year

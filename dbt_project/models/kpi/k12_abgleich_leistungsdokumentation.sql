@@ -1,8 +1,8 @@
 -- K12 Abgleich Leistungsdokumentation: per workshop, year and figure (AB 31.12., BiAp 31.12.,
 -- transitions, of which BFA) the figure the Landschaftsverband reports beside the one computed from
 -- person-level data, their difference, and a status ok (equal), abweichung, or fehlt (one side
--- missing) with the reason: which file is missing, and since when it is overdue. Grain: workshop,
--- year, measure.
+-- missing) with the reason: which file is missing, and since when it is overdue; a note where a
+-- computed transitions count lacks overdue months. Grain: workshop, year, measure.
 with measures as (
     select unnest(['ab', 'biap', 'transitions', 'bfa']) as measure
 ),
@@ -102,9 +102,19 @@ select
                 'no personen snapshot for December ' || both_sides.year
                 || {{ overdue('both_sides.werkstatt_nr', 'personen', "both_sides.year || '-12'") }}
         end
-    ), '') as missing_reason
+    ), '') as missing_reason,
+    -- a computed count of transitions that lacks the months whose uebergaenge files are overdue
+    -- (as K02's): an abweichung may be those months, not a fault of either side
+    case
+        when both_sides.measure in ('transitions', 'bfa') and both_sides.computed is not null
+            then overdue_transitions.note
+    end as note
 from both_sides
 left join reported_years
     on
         both_sides.landschaftsverband = reported_years.landschaftsverband
         and both_sides.year = reported_years.year
+left join {{ ref('int_workshop_overdue_transitions') }} as overdue_transitions
+    on
+        both_sides.werkstatt_nr = overdue_transitions.werkstatt_nr
+        and both_sides.year = overdue_transitions.year
