@@ -22,6 +22,8 @@ from pathlib import Path
 
 READ_BLOCK = 1 << 20
 UPLOAD_SUFFIX = ".part"
+# The inbox's one folder: files a sender wants checked, not delivered (publish/check_reports.py).
+CHECK_FOLDER = "pruefen"
 
 
 def display_name(raw: bytes) -> str:
@@ -93,6 +95,16 @@ def _kind(mode: int) -> str:
     return "special"
 
 
+def check_folder(inbox: Path) -> Path | None:
+    """The inbox's check folder, if it is a folder of its own: a symbolic link named so (the
+    inbox belongs to the senders) would have the pipeline read and delete files elsewhere."""
+    folder = inbox / CHECK_FOLDER
+    try:
+        return folder if stat.S_ISDIR(os.lstat(folder).st_mode) else None
+    except OSError:
+        return None
+
+
 def scan_inbox(inbox: Path) -> InboxScan:
     """Every entry of the inbox, classified, with one lstat each (symbolic links not followed)."""
     scan = InboxScan()
@@ -117,6 +129,8 @@ def scan_inbox(inbox: Path) -> InboxScan:
                         + ": not followed (deliveries are regular files)",
                     )
                 )
+            elif raw == CHECK_FOLDER.encode() and stat.S_ISDIR(info.st_mode):
+                continue  # its files are checked apart, never delivered
             elif not stat.S_ISREG(info.st_mode):
                 kind = _kind(info.st_mode)
                 scan.ignored.append(IgnoredEntry(name, kind, f"a {kind}, not a file: not a delivery"))

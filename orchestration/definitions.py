@@ -24,6 +24,7 @@ defs = dg.Definitions(
         *publish.PERIOD_ASSETS.values(),
         operations.operations_digest,
         operations.sender_feedback,
+        operations.check_reports,
         operations.last_complete_run,
     ],
     asset_checks=[operations.deliveries_on_time],

@@ -131,7 +131,7 @@ def _configuration_problem() -> str | None:
 def cmd_check(args: argparse.Namespace) -> int:
     """Check export files before sending them: the pipeline's own readers and contracts, no
     warehouse. For the agencies that send, so in German."""
-    from ingest.batch import read_batch
+    from ingest.checking import HELD_HINT, check_files
 
     known = None
     if args.register:
@@ -147,55 +147,25 @@ def cmd_check(args: argparse.Namespace) -> int:
     missing = [p for p in args.files if not p.is_file()]
     if missing:
         return refuse(f"keine Datei: {', '.join(map(str, missing))}")
-    batch = read_batch(args.files, known_workshops=known, limits=settings().limits)
-    # A held file's rows are checked too, as they will be once the register names the workshop (a
-    # senders' review: with --register, a held file showed no row finding, only that it was held).
-    held = [path for path in args.files if path.name in batch.files and batch.files[path.name].held_because]
-    once_known = read_batch(held, limits=settings().limits) if held else None
-    findings = _findings_of(batch, once_known)
-    for name, outcome in batch.files.items():
-        later = once_known.files.get(name) if once_known and outcome.held_because else None
-        print(f"{name}: {_verdict(outcome)}" + (f"; dann: {_verdict(later)}" if later else ""))
-        if recognised := _recognised(outcome.delivery):
-            print(f"  {recognised}")
-        for issue in findings[name]:
-            held_line = outcome.held_because and issue.level == "file"  # held, not refused: say so
+    checked = check_files(list(args.files), known, settings().limits)
+    for item in checked:
+        print(f"{item.name}: {item.verdict}")
+        if item.recognised:
+            print(f"  {item.recognised}")
+        for issue in item.findings:
+            held_line = item.outcome.held_because and issue.level == "file"  # held, not refused: say so
             print(f"  {issue.line('GEHALTEN' if held_line else None)}")
-    if held:
-        print(
-            "(Gehalten: das Verzeichnis nennt die Werkstatt-Nr. nicht. Prüfen Sie die Nummer im Dateinamen, "
-            "bei der Arbeitsmappe im Kopfblock (Zelle B2), und ob es das Verzeichnis Ihres "
-            "Landschaftsverbands ist.)"
-        )
+    if any(item.outcome.held_because for item in checked):
+        print(f"({HELD_HINT})")
     if known is None and any(
-        o.delivery and o.delivery.format.startswith("wfbm") for o in batch.files.values()
+        item.outcome.delivery and item.outcome.delivery.format.startswith("wfbm") for item in checked
     ):
         print(
             "(Werkstatt-Nr. nicht gegen das Verzeichnis geprüft: --register lv_<LV>_werkstaetten.csv angeben)"
         )
-    if batch.rejected or batch.held:
+    if any(item.refused for item in checked):
         return 1
-    return 2 if any(o.rows_quarantined for o in batch.files.values()) else 0
-
-
-def _findings_of(batch, once_known) -> dict[str, list]:
-    """Each checked file's findings as its sender reads them; of a held file's second reading
-    (``once_known``, the workshop taken as known) its rows' findings."""
-    from ingest.formats import in_workbook_terms
-    from ingest.issues import Issue
-
-    findings: dict[str, list] = {name: [] for name in batch.files}
-    for checked, rows_only in ((batch, False), (once_known, True)):
-        for row in checked.findings.iter_rows(named=True) if checked else ():
-            if rows_only and row["level"] == "file":
-                continue
-            delivery = checked.files[row["file"]].delivery
-            if delivery and delivery.format == "wfbm_xlsx":  # as the sender reads its workbook
-                row["column"], row["message"] = in_workbook_terms(
-                    row["table"], row["column"], row["rule"], row["message"]
-                )
-            findings[row["file"]].append(Issue(**row))
-    return findings
+    return 2 if any(item.outcome.rows_quarantined for item in checked) else 0
 
 
 class _GermanHelp(argparse.HelpFormatter):
@@ -203,33 +173,6 @@ class _GermanHelp(argparse.HelpFormatter):
 
     def add_usage(self, usage, actions, groups, prefix=None):
         super().add_usage(usage, actions, groups, prefix="Aufruf: ")
-
-
-def _recognised(delivery) -> str | None:
-    """Whose file of which part and period the pipeline takes it for: a workbook's name is free
-    text, its workshop and month come from its title block (a senders' review: check never said
-    which month it had read)."""
-    if delivery is None or not delivery.sender:
-        return None
-    from publish.expected import PART_NAMES, german_period
-
-    kind = {"wfbm": "Werkstatt ", "jc": "Jobcenter "}.get(delivery.format.split("_")[0], "")
-    what = "Arbeitsmappe" if delivery.part == "workbook" else PART_NAMES.get(delivery.part, delivery.part)
-    when = f", {german_period(delivery.period)}" if delivery.period else ""
-    return f"erkannt als: {what}, {kind}{delivery.sender}{when}"
-
-
-def _verdict(outcome) -> str:
-    """What the pipeline would do with a checked file, as its sender reads it."""
-    if outcome.rejected_because:
-        return "wird ABGELEHNT"
-    if outcome.held_because:
-        return "wird GEHALTEN, bis das Werkstättenverzeichnis die Werkstatt nennt"
-    loaded = outcome.rows_loaded
-    return (
-        f"{loaded} Zeile{'' if loaded == 1 else 'n'} {'wird' if loaded == 1 else 'werden'} geladen, "
-        f"{outcome.rows_quarantined} zurückgestellt"
-    )
 
 
 def cmd_publish(args: argparse.Namespace) -> int:

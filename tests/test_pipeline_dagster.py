@@ -173,6 +173,29 @@ def test_inbox_sensor_requests_one_run_for_new_files_and_tries_a_failed_one_agai
         assert tick(first.run_key).skip_message == "the inbox is empty"
 
 
+def test_a_file_in_the_check_folder_starts_a_run(tmp_path):
+    """A sender's file to check (inbox/pruefen/, publish/check_reports.py) is answered by the next
+    run, also when no delivery came with it."""
+    from ingest.inbox import CHECK_FOLDER
+    from orchestration.defs.sensors import inbox_sensor
+
+    inbox = tmp_path / "inbox"
+    (inbox / CHECK_FOLDER).mkdir(parents=True)
+    home = DataHomeResource(root=str(tmp_path), inbox_dir=str(inbox))
+    with dg.instance_for_test() as instance:
+
+        def tick(cursor=None):
+            context = dg.build_sensor_context(resources={"data_home": home}, cursor=cursor, instance=instance)
+            return inbox_sensor(context)
+
+        assert tick().skip_message == "the inbox is empty", "an empty check folder is nothing to do"
+        checked = inbox / CHECK_FOLDER / "wfbm_LWL-0101_2024-05_personen.csv"
+        checked.write_bytes(b"Personennummer\r\n")
+        os.utime(checked, (1_700_000_000, 1_700_000_000))  # uploaded long ago: quiet
+        request = tick()
+        assert isinstance(request, dg.RunRequest) and request.tags["files"] == "1"
+
+
 def test_a_command_line_run_is_listed_under_its_job_as_the_ui_lists_them(demo, tmp_path):
     """The UI lists a job's runs by job name and the tag of its code location (repository@location);
     a run started by `teilhabe run` carries both, and the location is the one pyproject.toml names

@@ -6,7 +6,7 @@ import time
 
 import dagster as dg
 
-from ingest.inbox import scan_inbox
+from ingest.inbox import CHECK_FOLDER, check_folder, scan_inbox
 from orchestration.defs.jobs import pipeline_job
 from orchestration.defs.resources import DataHomeResource
 
@@ -33,6 +33,9 @@ def inbox_sensor(context: dg.SensorEvaluationContext, data_home: DataHomeResourc
         return dg.SkipReason(f"no inbox at {inbox}")
     scan = scan_inbox(inbox)
     entries = sorted((f.name, f.size, f.mtime_ns, f.ctime_ns) for f in scan.files)
+    if folder := check_folder(inbox):  # files to check start a run too (publish/check_reports.py)
+        checks = scan_inbox(folder).files
+        entries += sorted((f"{CHECK_FOLDER}/{f.name}", f.size, f.mtime_ns, f.ctime_ns) for f in checks)
     if not entries:
         # A run that failed after its ingest took the files out of the inbox: its figures were
         # never built, and no new file would come to say so (an operator's review).

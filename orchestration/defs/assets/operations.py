@@ -17,6 +17,7 @@ import dagster as dg
 from ingest.run_state import record
 from orchestration.defs.assets.ingest import DELIVERY_LOG_KEY, built_from
 from orchestration.defs.resources import DataHomeResource
+from publish.check_reports import answer_checks
 from publish.expected import digest, overdue, write
 from publish.feedback import send_feedback
 from publish.senders import SenderConfigError, load_senders
@@ -136,6 +137,41 @@ def sender_feedback(context: dg.AssetExecutionContext, data_home: DataHomeResour
             + f"{counts['not_sent']} without an address in senders.yaml",
             **{status: counts[status] for status in ("delivered", "unchanged", "completed", "not_sent")},
             "senders": dg.MetadataValue.md("\n".join(f"- {item}" for item in delivered[:100]) or "none"),
+        }
+    )
+
+
+@dg.asset(
+    key=["outbox", "pruefberichte"],
+    group_name="publish",
+    kinds={"html", "csv"},
+    pool=WAREHOUSE_POOL,
+    description="A Prüfbericht for every file a sender put into the inbox's check folder (pruefen/): checked "
+    "like a delivery, never loaded or kept, its findings in outbox/<folder>/pruefung/ (senders.yaml); a "
+    "file of no known sender reported in reports/operations/pruefung/",
+)
+def check_reports(context: dg.AssetExecutionContext, data_home: DataHomeResource):
+    # No upstream asset: a run that found no new delivery answers the check folder too.
+    settings = data_home.settings()
+    home = settings.home
+    try:
+        senders = load_senders()
+    except SenderConfigError as problem:
+        raise dg.Failure(str(problem)) from None
+    with data_home.connect() as con:
+        try:
+            answered = answer_checks(
+                con, home.inbox, home.outbox, home.operations_reports, settings.limits, context.run.run_id,
+                senders,
+            )  # fmt: skip
+        except StorageError as problem:
+            raise dg.Failure(str(problem)) from None
+    for file_name, sender, where in answered:
+        context.log.info(f"checked {file_name!r} for {sender or 'an unknown sender'}: {where}")
+    return dg.MaterializeResult(
+        metadata={
+            "files_checked": len(answered),
+            "for_the_operator": sum(sender is None for _, sender, _ in answered),
         }
     )
 

@@ -1,0 +1,120 @@
+"""A file checked before it is sent: the pipeline's own readers and contracts, nothing loaded or
+kept. For `teilhabe check` on a sender's machine, and for the check folder of the inbox
+(``pruefen/``, publish/check_reports.py), where a sender without the program puts a file and gets
+a Prüfbericht back. What it says is for the sender, so in German: what the pipeline would do with
+the file, whose file of which part and period it takes it for, and every finding with row,
+column and rule."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.batch import Batch, FileOutcome, Incoming, read_batch
+from ingest.formats import in_workbook_terms
+from ingest.inbox import display_name
+from ingest.issues import Issue
+from teilhabe.settings import Limits
+
+HELD_HINT = (
+    "Gehalten: das Verzeichnis nennt die Werkstatt-Nr. nicht. Prüfen Sie die Nummer im Dateinamen, bei der "
+    "Arbeitsmappe im Kopfblock (Zelle B2), und ob es das Verzeichnis Ihres Landschaftsverbands ist."
+)
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    name: str
+    outcome: FileOutcome
+    once_known: FileOutcome | None  # a held file read as if the register named its workshop
+    findings: list[Issue]  # as the sender reads them (a workbook's in its own terms)
+
+    @property
+    def verdict(self) -> str:
+        said = verdict(self.outcome)
+        return f"{said}; dann: {verdict(self.once_known)}" if self.once_known else said
+
+    @property
+    def recognised(self) -> str | None:
+        return recognised(self.outcome)
+
+    @property
+    def sender(self) -> str | None:
+        return self.outcome.delivery.sender if self.outcome.delivery else None
+
+    @property
+    def period(self) -> str | None:
+        return self.outcome.delivery.period if self.outcome.delivery else None
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.outcome.rejected_because or self.outcome.held_because)
+
+
+def check_files(files: list[Incoming | Path], known: set[str] | None, limits: Limits) -> list[CheckedFile]:
+    """Each file as the pipeline would take it (``known``: the register's Werkstatt-Nr.; None: not
+    checked). A held file's rows are checked too, as they will be once the register names the
+    workshop (a senders' review: a held file showed no row finding, only that it was held)."""
+    batch = read_batch(files, known_workshops=known, limits=limits)
+    held = [item for item in files if _name(item) in batch.files and batch.files[_name(item)].held_because]
+    once_known = read_batch(held, limits=limits) if held else None
+    findings = _findings_of(batch, once_known)
+    return [
+        CheckedFile(
+            name,
+            outcome,
+            once_known.files.get(name) if once_known and outcome.held_because else None,
+            findings[name],
+        )
+        for name, outcome in batch.files.items()
+    ]
+
+
+def _name(item: Incoming | Path) -> str:
+    return item.name if isinstance(item, Incoming) else display_name(os.fsencode(item.name))  # as from_path
+
+
+def _findings_of(batch: Batch, once_known: Batch | None) -> dict[str, list[Issue]]:
+    """Each checked file's findings as its sender reads them; of a held file's second reading
+    (``once_known``, the workshop taken as known) its rows' findings."""
+    findings: dict[str, list[Issue]] = {name: [] for name in batch.files}
+    for checked, rows_only in ((batch, False), (once_known, True)):
+        for row in checked.findings.iter_rows(named=True) if checked else ():
+            if rows_only and row["level"] == "file":
+                continue
+            delivery = checked.files[row["file"]].delivery
+            if delivery and delivery.format == "wfbm_xlsx":  # as the sender reads its workbook
+                row["column"], row["message"] = in_workbook_terms(
+                    row["table"], row["column"], row["rule"], row["message"]
+                )
+            findings[row["file"]].append(Issue(**row))
+    return findings
+
+
+def recognised(outcome: FileOutcome) -> str | None:
+    """Whose file of which part and period the pipeline takes it for: a workbook's name is free
+    text, its workshop and month come from its title block (a senders' review: check never said
+    which month it had read)."""
+    delivery = outcome.delivery
+    if delivery is None or not delivery.sender:
+        return None
+    from publish.expected import PART_NAMES, german_period
+
+    kind = {"wfbm": "Werkstatt ", "jc": "Jobcenter "}.get(delivery.format.split("_")[0], "")
+    what = "Arbeitsmappe" if delivery.part == "workbook" else PART_NAMES.get(delivery.part, delivery.part)
+    when = f", {german_period(delivery.period)}" if delivery.period else ""
+    return f"erkannt als: {what}, {kind}{delivery.sender}{when}"
+
+
+def verdict(outcome: FileOutcome) -> str:
+    """What the pipeline would do with a checked file, as its sender reads it."""
+    if outcome.rejected_because:
+        return "wird ABGELEHNT"
+    if outcome.held_because:
+        return "wird GEHALTEN, bis das Werkstättenverzeichnis die Werkstatt nennt"
+    loaded = outcome.rows_loaded
+    return (
+        f"{loaded} Zeile{'' if loaded == 1 else 'n'} {'wird' if loaded == 1 else 'werden'} geladen, "
+        f"{outcome.rows_quarantined} zurückgestellt"
+    )

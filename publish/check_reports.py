@@ -1,0 +1,251 @@
+"""The check folder: a sender puts a file into the inbox's ``pruefen/`` folder (the same upload it
+uses for deliveries, no program to install) and gets a Prüfbericht back: what the pipeline would do
+with it, with every finding's row, column and rule, in German, as HTML and CSV in
+outbox/<folder>/pruefung/<checked at>/ (senders.yaml's folder, as the Rückmeldung's). The file is
+read by the readers of a delivery under the same limits (ingest/checking.py), never loaded, never
+archived, and deleted once its report is written: a test file is no delivery, and its personal
+data is kept nowhere. A file whose sender the warehouse does not know (a name no rule reads, a
+number no register holds) gets its report in the operator's reports/operations/pruefung/ instead,
+so no text a file carries names a folder. Every check is logged in ops.check_log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from ingest.batch import Incoming
+from ingest.checking import HELD_HINT, CheckedFile, check_files
+from ingest.chunk import known_workshops
+from ingest.inbox import InboxFile, check_folder, name_problem, read_bounded, scan_inbox
+from ingest.ops_tables import append_rows
+from publish.feedback import LEVEL_WORDS, ROWS_PER_RULE_IN_CSV, addressed, sender_kind
+from publish.files import neutralise
+from publish.outbox import _fsync_dir, _write
+from publish.reports import html_template
+from publish.rule_words import rule_word
+from publish.senders import SenderDirectory, load_senders
+from teilhabe.disk import is_disk_full, storage_error
+from teilhabe.settings import Limits
+
+FOLDER = "pruefung"
+# Files checked per run, the oldest first; the rest wait for the next run (a sender that fills the
+# folder cannot make one run read thousands of files).
+MAX_FILES_PER_RUN = 100
+FINDINGS_LISTED = 200  # on the page; all of them (up to ROWS_PER_RULE_IN_CSV per rule) in the CSV
+CSV_HEADER = ("Zeile", "Spalte", "Art", "Regel", "Meldung", "Wert", "Regelcode")
+CHECK_LOG_DDL = """
+create schema if not exists ops;
+create table if not exists ops.check_log (
+    file_name varchar not null,
+    sha256 varchar not null,
+    sender varchar,
+    period varchar,
+    verdict varchar not null,
+    findings integer not null,
+    report varchar,
+    run_id varchar,
+    checked_at timestamp not null
+);
+"""
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """One checked file's report, addressed like a Rückmeldung (``sender``, ``sender_kind``)."""
+
+    checked: CheckedFile
+    sha256: str
+    received: dt.datetime
+    sender: str | None
+    sender_kind: str | None
+
+    def sentence(self) -> str:
+        outcome = self.checked.outcome
+        if outcome.rejected_because:
+            return "Als Lieferung würde die Datei abgelehnt: nichts von ihr würde geladen."
+        if outcome.held_because:
+            later = self.checked.once_known
+            then = f" Dann: {_rows(later.rows_loaded, later.rows_quarantined)}." if later else ""
+            return (
+                "Als Lieferung würde die Datei gehalten, bis ein Werkstättenverzeichnis ihre Werkstatt-Nr. "
+                f"nennt.{then}"
+            )
+        return f"Als Lieferung: {_rows(outcome.rows_loaded, outcome.rows_quarantined)}."
+
+    def html(self, addressee: str) -> bytes:
+        findings = [
+            {"row": i.row, "column": i.column, "level_word": LEVEL_WORDS.get(i.level, i.level), "rule": i.rule,
+             "rule_word": rule_word(i.rule), "message": i.message, "value": i.value}
+            for i in self.checked.findings[:FINDINGS_LISTED]
+        ]  # fmt: skip
+        found = len(self.checked.findings)
+        recognised = self.checked.recognised
+        page = html_template("pruefbericht.html.j2").render(
+            sender=addressee, file_name=self.checked.name, received=f"{self.received:%d.%m.%Y %H:%M}",
+            verdict=self.sentence(), recognised=recognised[0].upper() + recognised[1:] if recognised else None,
+            held_hint=HELD_HINT if self.checked.outcome.held_because else None, findings=findings,
+            found=found, not_listed=found - FINDINGS_LISTED if found > FINDINGS_LISTED else None,
+        )  # fmt: skip
+        return page.encode("utf-8")
+
+    def csv(self) -> bytes:
+        """Every finding, at most ROWS_PER_RULE_IN_CSV per column, rule and message, then how many more."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+        writer.writerow(CSV_HEADER)
+        seen: dict[tuple, int] = {}
+        for issue in self.checked.findings:
+            key = (issue.column, issue.rule, issue.level, issue.message)
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] <= ROWS_PER_RULE_IN_CSV:
+                cells = [issue.row if issue.row is not None else "", issue.column or "",
+                         LEVEL_WORDS.get(issue.level, issue.level), rule_word(issue.rule), issue.message,
+                         issue.value or "", issue.rule]  # fmt: skip
+                writer.writerow([neutralise(str(cell)) for cell in cells])
+        for (column, rule, level, message), count in seen.items():
+            if (more := count - ROWS_PER_RULE_IN_CSV) > 0:
+                cells = ["", column or "", LEVEL_WORDS.get(level, level), rule_word(rule),
+                         f"{message}: in {more} weiteren Zeilen", "", rule]  # fmt: skip
+                writer.writerow([neutralise(str(cell)) for cell in cells])
+        return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
+
+
+def _rows(loaded: int, quarantined: int) -> str:
+    were = "würde" if loaded == 1 else "würden"
+    return f"{loaded} Zeile{'' if loaded == 1 else 'n'} {were} geladen, {quarantined} zurückgestellt"
+
+
+def _taken(files: list[InboxFile], limits: Limits) -> list[tuple[InboxFile, bytes | None, str]]:
+    """Each file's bytes (None beyond the size limit) and their hash, read once; a file that changed
+    while it was read (an upload still going on) is left for the next run."""
+    taken = []
+    for entry in files:
+        try:
+            data = read_bounded(Path(os.fsdecode(entry.path)), limits.max_file_bytes)
+            after = os.lstat(entry.path)
+        except OSError:  # vanished meanwhile
+            continue
+        if (after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino) != entry.signature:
+            continue
+        digest = hashlib.sha256(data).hexdigest() if data is not None else f"size:{entry.size}"
+        taken.append((entry, data, digest))
+    return taken
+
+
+def _known_sender(con: duckdb.DuckDBPyConnection, sender: str | None) -> bool:
+    """A Landschaftsverband, a well-formed Werkstatt-Nr. (a workshop of a register, or one whose
+    register has not come yet), or a Jobcenter's Kreis: as the Rückmeldungen answer."""
+    if not sender:
+        return False
+    if sender in ("LWL", "LVR") or re.fullmatch(r"(LWL|LVR)-[0-9]{4}", sender):
+        return True
+    try:
+        return bool(
+            con.execute(
+                "select count(*) from marts.dim_regions where kreisschluessel = ?", [sender]
+            ).fetchone()[0]
+        )
+    except duckdb.CatalogException:  # the first run, before the warehouse is built
+        return False
+
+
+def _deliver(report: CheckReport, folder: Path, addressee: str) -> Path:
+    """The report's own folder, written whole under a temporary name and renamed into place."""
+    name = f"{report.received:%Y%m%d-%H%M%S}-{report.sha256[:8]}"
+    building = folder / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        building.mkdir(parents=True)
+        _write(building / "pruefbericht.html", report.html(addressee))
+        _write(building / "pruefbericht.csv", report.csv())
+        manifest = {
+            "file_name": report.checked.name, "sha256": report.sha256, "sender": report.sender,
+            "period": report.checked.period, "verdict": report.sentence(),
+            "findings": len(report.checked.findings), "checked_at": report.received.isoformat(timespec="seconds"),
+        }  # fmt: skip
+        _write(building / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
+        _fsync_dir(building)
+        building.rename(folder / name)
+    except BaseException as error:
+        shutil.rmtree(building, ignore_errors=True)
+        if isinstance(error, Exception) and is_disk_full(error):
+            raise storage_error(f"the Prüfbericht of {report.checked.name}", building, error) from error
+        raise
+    _fsync_dir(folder)
+    return folder / name
+
+
+def answer_checks(
+    con: duckdb.DuckDBPyConnection,
+    inbox: Path,
+    outbox: Path,
+    operations: Path,
+    limits: Limits,
+    run_id: str,
+    directory: SenderDirectory | None = None,
+) -> list[tuple[str, str | None, str]]:
+    """Check every file of the inbox's check folder, write its report, delete it; (file name,
+    sender or None, path of the report relative to the outbox or the operations reports)."""
+    folder = check_folder(inbox)
+    if folder is None:
+        return []
+    waiting = sorted(scan_inbox(folder).files, key=lambda entry: (entry.mtime_ns, entry.name))
+    taken = _taken(waiting[:MAX_FILES_PER_RUN], limits)
+    if not taken:
+        return []
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    incoming = [
+        Incoming(entry.name, now.date(), lambda data=data: data, name_problem(os.path.basename(entry.path)))
+        for entry, data, _ in taken
+    ]
+    try:
+        known = known_workshops(con) or set()  # as the ingest checks a delivery
+    except duckdb.CatalogException:  # no register loaded yet: every workshop's file is held
+        known = set()
+    checked = {item.name: item for item in check_files(incoming, known, limits)}
+    reports = []
+    for entry, _, digest in taken:
+        item = checked[entry.name]
+        known = _known_sender(con, item.sender)
+        reports.append(
+            CheckReport(
+                item, digest, now, item.sender if known else None, sender_kind(item.sender) if known else None
+            )
+        )
+    addressable = [r for r in reports if r.sender]
+    try:
+        addresses = iter(addressed(con, addressable, directory or load_senders()))
+    except duckdb.CatalogException:  # the first run, before the warehouse is built: the operator's
+        addresses = iter([None] * len(addressable))
+    logged, answered = [], []
+    for (entry, _, _), report in zip(taken, reports, strict=True):
+        sender = next(addresses) if report.sender else None
+        if sender is not None:
+            written = _deliver(report, outbox / sender.folder / FOLDER, sender.name)
+            where = str(written.relative_to(outbox))
+        else:  # the operator forwards it, or sees a file nobody can be answered for
+            written = _deliver(report, operations / FOLDER, "den Betrieb (Absender nicht erkannt)")
+            where = str(written.relative_to(operations))
+        with contextlib.suppress(FileNotFoundError):  # the sender took it back meanwhile
+            os.unlink(entry.path)
+        logged.append(
+            (report.checked.name, report.sha256, report.sender, report.checked.period, report.sentence(),
+             len(report.checked.findings), where, run_id, now)
+        )  # fmt: skip
+        answered.append((report.checked.name, report.sender, where))
+    con.execute(CHECK_LOG_DDL)
+    append_rows(con, "ops.check_log", logged)
+    return answered

@@ -1,0 +1,96 @@
+"""The inbox's check folder (pruefen/): a sender without the check program puts a file there and
+gets a Prüfbericht back, in German, with row, column and rule and no identifier; the file is read
+like a delivery, never loaded, never kept. Checked on a copy of the demo's data home."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+
+import duckdb
+import pytest
+
+from ingest.inbox import CHECK_FOLDER, scan_inbox
+from publish.check_reports import answer_checks
+from teilhabe.settings import Limits
+
+
+def _faulty_snapshot(demo, target) -> tuple[str, list[list[str]]]:
+    """A workshop's Personenmeldung of the demo with an impossible birth date in its second data
+    row (file row 3); its Werkstatt-Nr. and its rows."""
+    source = sorted(p for p in demo.iterdir() if p.name.endswith("_personen.csv"))[0]
+    rows = list(csv.reader(io.StringIO(source.read_bytes().decode("cp1252")), delimiter=";"))
+    rows[2][rows[0].index("Geburtsdatum")] = "31.02.1980"
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=";", lineterminator="\r\n").writerows(rows)
+    target.write_bytes(buffer.getvalue().encode("cp1252"))
+    return source.name.split("_")[1], rows
+
+
+@pytest.fixture
+def home(demo_home, tmp_path) -> dict:
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    inbox = tmp_path / "inbox"
+    (inbox / CHECK_FOLDER).mkdir(parents=True)
+    return {"root": tmp_path, "inbox": inbox, "outbox": tmp_path / "outbox", "ops": tmp_path / "operations"}
+
+
+def test_a_checked_file_gets_a_report_and_is_neither_loaded_nor_kept(home, demo):
+    folder = home["inbox"] / CHECK_FOLDER
+    nr, rows = _faulty_snapshot(demo, folder / "unsere_meldung.csv")
+    name = f"wfbm_{nr}_2024-05_personen.csv"
+    os.rename(folder / "unsere_meldung.csv", folder / name)
+    (folder / "hallo.txt").write_bytes(b"nur ein Versuch\r\n")
+    secret = home["root"] / "secret.csv"
+    secret.write_bytes(b"not the sender's\r\n")
+    (folder / "link.csv").symlink_to(secret)
+    with duckdb.connect(str(home["root"] / "warehouse.duckdb")) as con:
+        before = con.execute("select count(*) from ops.delivery_log").fetchone()[0]
+        answered = answer_checks(con, home["inbox"], home["outbox"], home["ops"], Limits(), "test-run")
+        after = con.execute("select count(*) from ops.delivery_log").fetchone()[0]
+        logged = con.execute(
+            "select file_name, sender, findings > 0 from ops.check_log order by 1"
+        ).fetchall()
+    assert after == before, "a checked file is no delivery"
+    assert sorted((file, sender) for file, sender, _ in answered) == [("hallo.txt", None), (name, nr)]
+    assert logged == [("hallo.txt", None, True), (name, nr, True)]
+    # both files gone, the link left alone (never followed), its target untouched
+    assert sorted(os.listdir(folder)) == ["link.csv"] and secret.read_bytes() == b"not the sender's\r\n"
+
+    reports = list((home["outbox"] / f"werkstatt_{nr}" / "pruefung").iterdir())
+    assert len(reports) == 1 and not reports[0].name.startswith(".")
+    page = (reports[0] / "pruefbericht.html").read_text("utf-8")
+    table = list(
+        csv.reader(io.StringIO((reports[0] / "pruefbericht.csv").read_text("utf-8-sig")), delimiter=";")
+    )
+    assert "nicht geladen" in page and "Als Lieferung:" in page and f"Werkstatt {nr}, 05/2024" in page
+    assert ["3", "Geburtsdatum"] in [line[:2] for line in table[1:]], table
+    assert any(line[1] == "Geburtsdatum" and line[-1] == "impossible_date" for line in table[1:]), table
+    # no identifier of the file in the report: names, Personennummern, birth dates
+    identifiers = {cell for row in rows[1:] for cell in (row[0], row[1], row[2], row[3]) if len(cell) > 3}
+    for text in (page, "\n".join(";".join(line) for line in table)):
+        leaked = {value for value in identifiers if value in text}
+        assert not leaked, leaked
+    # a file of no known sender: the operator's
+    unknown = list((home["ops"] / "pruefung").iterdir())
+    assert len(unknown) == 1 and "abgelehnt" in (unknown[0] / "pruefbericht.html").read_text("utf-8")
+
+
+def test_the_check_folder_is_no_delivery_and_no_link_is_followed(tmp_path):
+    inbox = tmp_path / "inbox"
+    (inbox / CHECK_FOLDER).mkdir(parents=True)
+    scan = scan_inbox(inbox)
+    assert scan.files == [] and scan.ignored == [], "the check folder is not reported as a stray folder"
+
+    # a link named pruefen (the inbox belongs to the senders) would have files elsewhere read and deleted
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "wfbm_LWL-0101_2024-05_personen.csv").write_bytes(b"Personennummer\r\n")
+    other = tmp_path / "other_inbox"
+    other.mkdir()
+    (other / CHECK_FOLDER).symlink_to(elsewhere)
+    with duckdb.connect() as con:
+        assert answer_checks(con, other, tmp_path / "outbox", tmp_path / "ops", Limits(), "run") == []
+    assert os.listdir(elsewhere) == ["wfbm_LWL-0101_2024-05_personen.csv"]
