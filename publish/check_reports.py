@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -42,6 +43,7 @@ from teilhabe.disk import is_disk_full, storage_error
 from teilhabe.settings import Limits
 
 FOLDER = "pruefung"
+BERLIN = ZoneInfo("Europe/Berlin")  # the senders read their local time
 # Files checked per run, the oldest first; the rest wait for the next run (a sender that fills the
 # folder cannot make one run read thousands of files).
 MAX_FILES_PER_RUN = 100
@@ -95,7 +97,8 @@ class CheckReport:
         found = len(self.checked.findings)
         recognised = self.checked.recognised
         page = html_template("pruefbericht.html.j2").render(
-            sender=addressee, file_name=self.checked.name, received=f"{self.received:%d.%m.%Y %H:%M}",
+            sender=addressee, file_name=self.checked.name,
+            received=f"{self.received.replace(tzinfo=UTC).astimezone(BERLIN):%d.%m.%Y %H:%M} Uhr",
             verdict=self.sentence(), recognised=recognised[0].upper() + recognised[1:] if recognised else None,
             held_hint=HELD_HINT if self.checked.outcome.held_because else None, findings=findings,
             found=found, not_listed=found - FINDINGS_LISTED if found > FINDINGS_LISTED else None,
@@ -165,7 +168,11 @@ def _known_sender(con: duckdb.DuckDBPyConnection, sender: str | None) -> bool:
 
 def _deliver(report: CheckReport, folder: Path, addressee: str) -> Path:
     """The report's own folder, written whole under a temporary name and renamed into place."""
-    name = f"{report.received:%Y%m%d-%H%M%S}-{report.sha256[:8]}"
+    # the time and a hash of name and content; two reports never share a folder
+    tag = hashlib.sha256(f"{report.checked.name}\0{report.sha256}".encode()).hexdigest()[:8]
+    name = f"{report.received:%Y%m%d-%H%M%S}-{tag}"
+    if (folder / name).exists():
+        name += f"-{uuid.uuid4().hex[:4]}"
     building = folder / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
         building.mkdir(parents=True)
@@ -219,19 +226,16 @@ def answer_checks(
     reports = []
     for entry, _, digest in taken:
         item = checked[entry.name]
-        known = _known_sender(con, item.sender)
-        reports.append(
-            CheckReport(
-                item, digest, now, item.sender if known else None, sender_kind(item.sender) if known else None
-            )
-        )
+        answerable = _known_sender(con, item.sender)
+        kind = sender_kind(item.sender) if answerable else None
+        reports.append(CheckReport(item, digest, now, item.sender if answerable else None, kind))
     addressable = [r for r in reports if r.sender]
     try:
         addresses = iter(addressed(con, addressable, directory or load_senders()))
     except duckdb.CatalogException:  # the first run, before the warehouse is built: the operator's
         addresses = iter([None] * len(addressable))
     logged, answered = [], []
-    for (entry, _, _), report in zip(taken, reports, strict=True):
+    for report in reports:
         sender = next(addresses) if report.sender else None
         if sender is not None:
             written = _deliver(report, outbox / sender.folder / FOLDER, sender.name)
@@ -239,8 +243,6 @@ def answer_checks(
         else:  # the operator forwards it, or sees a file nobody can be answered for
             written = _deliver(report, operations / FOLDER, "den Betrieb (Absender nicht erkannt)")
             where = str(written.relative_to(operations))
-        with contextlib.suppress(FileNotFoundError):  # the sender took it back meanwhile
-            os.unlink(entry.path)
         logged.append(
             (report.checked.name, report.sha256, report.sender, report.checked.period, report.sentence(),
              len(report.checked.findings), where, run_id, now)
@@ -248,4 +250,9 @@ def answer_checks(
         answered.append((report.checked.name, report.sender, where))
     con.execute(CHECK_LOG_DDL)
     append_rows(con, "ops.check_log", logged)
+    # Only now: a run that stopped before this point checks the files again (a second report), and
+    # never loses one unanswered.
+    for entry, _, _ in taken:
+        with contextlib.suppress(FileNotFoundError):  # the sender took it back meanwhile
+            os.unlink(entry.path)
     return answered
