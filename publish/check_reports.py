@@ -195,6 +195,12 @@ def _deliver(report: CheckReport, folder: Path, addressee: str) -> Path:
     return folder / name
 
 
+def waiting_checks(inbox: Path) -> int:
+    """How many files wait in the inbox's check folder."""
+    folder = check_folder(inbox)
+    return len(scan_inbox(folder).files) if folder else 0
+
+
 def answer_checks(
     con: duckdb.DuckDBPyConnection,
     inbox: Path,

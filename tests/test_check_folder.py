@@ -94,3 +94,26 @@ def test_the_check_folder_is_no_delivery_and_no_link_is_followed(tmp_path):
     with duckdb.connect() as con:
         assert answer_checks(con, other, tmp_path / "outbox", tmp_path / "ops", Limits(), "run") == []
     assert os.listdir(elsewhere) == ["wfbm_LWL-0101_2024-05_personen.csv"]
+
+
+def test_the_pipeline_answers_the_check_folder_also_when_nothing_else_came(home, demo):
+    """Through the real Dagster job: a run whose inbox holds only a file to check answers it."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.defs.resources import DataHomeResource
+
+    folder = home["inbox"] / CHECK_FOLDER
+    nr, _ = _faulty_snapshot(demo, folder / "upload.csv")
+    os.rename(folder / "upload.csv", folder / f"wfbm_{nr}_2024-05_personen.csv")
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("pipeline").execute_in_process(
+            instance=instance,
+            resources={"data_home": DataHomeResource(root=str(home["root"]), inbox_dir=str(home["inbox"]))},
+        )
+        checked = instance.get_latest_materialization_event(dg.AssetKey(["outbox", "pruefberichte"]))
+    assert result.success
+    assert checked.asset_materialization.metadata["files_checked"].value == 1
+    assert os.listdir(folder) == []
+    (report,) = (home["outbox"] / f"werkstatt_{nr}" / "pruefung").iterdir()
+    assert "Datum gibt es nicht" in (report / "pruefbericht.html").read_text("utf-8")

@@ -17,7 +17,7 @@ import dagster as dg
 from ingest.run_state import record
 from orchestration.defs.assets.ingest import DELIVERY_LOG_KEY, built_from
 from orchestration.defs.resources import DataHomeResource
-from publish.check_reports import answer_checks
+from publish.check_reports import answer_checks, waiting_checks
 from publish.expected import digest, overdue, write
 from publish.feedback import send_feedback
 from publish.senders import SenderConfigError, load_senders
@@ -154,6 +154,8 @@ def check_reports(context: dg.AssetExecutionContext, data_home: DataHomeResource
     # No upstream asset: a run that found no new delivery answers the check folder too.
     settings = data_home.settings()
     home = settings.home
+    if not waiting_checks(home.inbox):  # the warehouse not even opened
+        return dg.MaterializeResult(metadata={"files_checked": 0, "for_the_operator": 0})
     try:
         senders = load_senders()
     except SenderConfigError as problem:
