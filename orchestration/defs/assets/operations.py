@@ -146,6 +146,7 @@ def sender_feedback(context: dg.AssetExecutionContext, data_home: DataHomeResour
     group_name="publish",
     kinds={"html", "csv"},
     pool=WAREHOUSE_POOL,
+    output_required=False,  # not materialised by a run that found no file to check
     description="A Prüfbericht for every file a sender put into the inbox's check folder (pruefen/): checked "
     "like a delivery, never loaded or kept, its findings in outbox/<folder>/pruefung/ (senders.yaml); a "
     "file of no known sender reported in reports/operations/pruefung/",
@@ -155,7 +156,7 @@ def check_reports(context: dg.AssetExecutionContext, data_home: DataHomeResource
     settings = data_home.settings()
     home = settings.home
     if not waiting_checks(home.inbox):  # the warehouse not even opened
-        return dg.MaterializeResult(metadata={"files_checked": 0, "for_the_operator": 0})
+        return
     try:
         senders = load_senders()
     except SenderConfigError as problem:
@@ -170,12 +171,13 @@ def check_reports(context: dg.AssetExecutionContext, data_home: DataHomeResource
             raise dg.Failure(str(problem)) from None
     for file_name, sender, where in answered:
         context.log.info(f"checked {file_name!r} for {sender or 'an unknown sender'}: {where}")
-    return dg.MaterializeResult(
-        metadata={
-            "files_checked": len(answered),
-            "for_the_operator": sum(sender is None for _, sender, _ in answered),
-        }
-    )
+    if answered:
+        yield dg.MaterializeResult(
+            metadata={
+                "files_checked": len(answered),
+                "for_the_operator": sum(sender is None for _, sender, _ in answered),
+            }
+        )
 
 
 @dg.asset(
