@@ -444,3 +444,37 @@ def test_senders_a_failed_run_did_not_tell_hear_from_the_next_run(
     assert told == 2
     if next_job == "pipeline":  # the digest's run builds and publishes nothing: a pipeline run still will
         assert nothing_to_do(warehouse, inbox, decisions)
+
+
+def test_an_incremental_model_whose_logic_changed_is_rebuilt_whole(demo_home, tmp_path):
+    """After an update that changes an incremental model (or what it is built from), the months it
+    built before hold the earlier logic's figures, and an incremental build never touches them (the
+    BiAp fix of 2026-12-06 needed a full refresh by hand). The build finds the model's recorded
+    logic changed and rebuilds it whole. Here the earlier logic's figure is a month's count set to
+    999, and the recorded fingerprint one of another logic."""
+    from orchestration.dbt import dbt_project
+    from orchestration.refresh import logic_fingerprints
+
+    root = tmp_path / "home"
+    shutil.copytree(demo_home["root"], root, symlinks=True, ignore=shutil.ignore_patterns("dagster"))
+    model = "int_workshop_stichtag_counts"
+    with duckdb.connect(str(root / "warehouse.duckdb")) as con:
+        recorded = dict(con.execute("select model, fingerprint from ops.model_logic").fetchall())
+        assert recorded == {m: f for m, (_, f) in logic_fingerprints(dbt_project.manifest_path).items()}
+        nr, month, ab = con.execute(
+            f"select werkstatt_nr, month, ab_persons from intermediate.{model} order by month, werkstatt_nr limit 1"
+        ).fetchone()
+        con.execute(
+            f"update intermediate.{model} set ab_persons = 999 where werkstatt_nr = ? and month = ?",
+            [nr, month],
+        )
+        con.execute("update ops.model_logic set fingerprint = 'an earlier logic' where model = ?", [model])
+        con.execute("delete from ops.run_state")  # an update of the code: the next run builds
+    _run(root, root / "inbox")
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        rebuilt = con.execute(
+            f"select ab_persons from intermediate.{model} where werkstatt_nr = ? and month = ?", [nr, month]
+        ).fetchone()[0]
+        now = con.execute("select fingerprint from ops.model_logic where model = ?", [model]).fetchone()[0]
+    assert rebuilt == ab, "the month built by the earlier logic is computed again"
+    assert now == recorded[model]

@@ -25,6 +25,7 @@ from orchestration.dbt import (
 )
 from orchestration.defs.resources import DataHomeResource, warehouse_locked
 from orchestration.pipeline import executed_here
+from orchestration.refresh import logic_fingerprints, record_fingerprints, stale_models
 from publish.validation import import_in_background
 from teilhabe.disk import is_disk_full, remove_temporary, require_free_space, storage_error
 from teilhabe.settings import WAREHOUSE_POOL
@@ -50,6 +51,9 @@ BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test", "--log-level-file
 # only what the senders' Rückmeldungen read (dbt_project/selectors.yml; dbt takes a --selector over
 # the --select dagster-dbt adds); the marts and KPIs stay, nothing is published.
 FEEDBACK_ONLY_ARGS = [*BUILD_ARGS, "--selector", "sender_feedback_inputs"]
+# Incremental models whose logic changed since they were built, rebuilt whole with what is upstream
+# of them before the build (orchestration/refresh.py); the build's tests then check them.
+REFRESH_ARGS = ["run", "--full-refresh", "--log-level-file", "info", "--select"]
 
 
 @dbt_assets(
@@ -66,10 +70,12 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     prepares and from `make docs` (each dbt project path and profile keeps its own)."""
     settings = data_home.settings()
     warehouse, state = settings.home.warehouse, settings.home.dbt_state
-    feedback_only = False
+    feedback_only, stale, fingerprints = False, [], {}
     if not context.is_subset:
+        fingerprints = logic_fingerprints(dbt_project.manifest_path)
         with data_home.connect() as con:
             feedback_only = unchanged_since_last_run(con, settings.home.linkage_decisions)
+            stale = [] if feedback_only else stale_models(con, fingerprints)
     if feedback_only:
         context.log.info(
             "no delivery in force, model or decision changed since the last complete run: "
@@ -91,6 +97,13 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
             dbt_environment(warehouse, settings.duckdb_memory_limit),
             DbtConsole(run_target / "console.log").redirect(),
         ):
+            if stale:  # orchestration/refresh.py: their built partitions hold an earlier logic's figures
+                context.log.warning(
+                    f"logic changed since they were built: rebuilding whole {', '.join(stale)} (and what "
+                    "they are built from), then building as always"
+                )
+                refresh = [*REFRESH_ARGS, *(f"+{model}" for model in stale)]
+                dbt.cli(refresh, manifest=dbt_project.manifest_path, target_path=run_target).wait()
             args = FEEDBACK_ONLY_ARGS if feedback_only else BUILD_ARGS
             invocation = dbt.cli(args, context=context, target_path=run_target)
             yield from invocation.stream()
@@ -105,6 +118,9 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     finally:
         if importing is not None:
             importing.join()
+    if fingerprints and not feedback_only:  # a complete build: the logic its incremental models hold
+        with data_home.connect() as con:
+            record_fingerprints(con, fingerprints)
     with _disk_full_named(warehouse):
         keep_partial_parse(run_target, state)
     prune_run_targets(state, KEEP_RUN_TARGETS)
