@@ -147,6 +147,9 @@ def sender_feedback(context: dg.AssetExecutionContext, data_home: DataHomeResour
     kinds={"html", "csv"},
     pool=WAREHOUSE_POOL,
     output_required=False,  # not materialised by a run that found no file to check
+    # last of its run: no upstream asset, so it could run first, and the warehouse's build waits for
+    # no sender's test file (and the benchmark's stages stay in their order)
+    op_tags={"dagster/priority": "-1"},
     description="A Prüfbericht for every file a sender put into the inbox's check folder (pruefen/): checked "
     "like a delivery, never loaded or kept, its findings in outbox/<folder>/pruefung/ (senders.yaml); a "
     "file of no known sender reported in reports/operations/pruefung/",
