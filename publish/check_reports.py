@@ -12,10 +12,8 @@ so no text a file carries names a folder. Every check is logged in ops.check_log
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
 import os
 import re
@@ -34,7 +32,7 @@ from ingest.chunk import known_workshops
 from ingest.inbox import InboxFile, check_folder, name_problem, read_bounded, scan_inbox
 from ingest.ops_tables import append_rows
 from publish.feedback import LEVEL_WORDS, ROWS_PER_RULE_IN_CSV, addressed, sender_kind
-from publish.files import neutralise
+from publish.files import findings_csv, findings_xlsx
 from publish.outbox import _fsync_dir, _write
 from publish.reports import html_template
 from publish.rule_words import rule_word
@@ -105,26 +103,27 @@ class CheckReport:
         )  # fmt: skip
         return page.encode("utf-8")
 
-    def csv(self) -> bytes:
+    def rows(self) -> list[list]:
         """Every finding, at most ROWS_PER_RULE_IN_CSV per column, rule and message, then how many more."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-        writer.writerow(CSV_HEADER)
-        seen: dict[tuple, int] = {}
+        rows, seen = [], {}
         for issue in self.checked.findings:
             key = (issue.column, issue.rule, issue.level, issue.message)
             seen[key] = seen.get(key, 0) + 1
             if seen[key] <= ROWS_PER_RULE_IN_CSV:
-                cells = [issue.row if issue.row is not None else "", issue.column or "",
-                         LEVEL_WORDS.get(issue.level, issue.level), rule_word(issue.rule), issue.message,
-                         issue.value or "", issue.rule]  # fmt: skip
-                writer.writerow([neutralise(str(cell)) for cell in cells])
+                rows.append([issue.row if issue.row is not None else "", issue.column or "",
+                             LEVEL_WORDS.get(issue.level, issue.level), rule_word(issue.rule), issue.message,
+                             issue.value or "", issue.rule])  # fmt: skip
         for (column, rule, level, message), count in seen.items():
             if (more := count - ROWS_PER_RULE_IN_CSV) > 0:
-                cells = ["", column or "", LEVEL_WORDS.get(level, level), rule_word(rule),
-                         f"{message}: in {more} weiteren Zeilen", "", rule]  # fmt: skip
-                writer.writerow([neutralise(str(cell)) for cell in cells])
-        return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
+                rows.append(["", column or "", LEVEL_WORDS.get(level, level), rule_word(rule),
+                             f"{message}: in {more} weiteren Zeilen", "", rule])  # fmt: skip
+        return rows
+
+    def csv(self) -> bytes:
+        return findings_csv(CSV_HEADER, self.rows())
+
+    def xlsx(self) -> bytes:
+        return findings_xlsx("Prüfbericht", CSV_HEADER, self.rows())
 
 
 def _rows(loaded: int, quarantined: int) -> str:
@@ -178,6 +177,7 @@ def _deliver(report: CheckReport, folder: Path, addressee: str) -> Path:
         building.mkdir(parents=True)
         _write(building / "pruefbericht.html", report.html(addressee))
         _write(building / "pruefbericht.csv", report.csv())
+        _write(building / "pruefbericht.xlsx", report.xlsx())
         manifest = {
             "file_name": report.checked.name, "sha256": report.sha256, "sender": report.sender,
             "period": report.checked.period, "verdict": report.sentence(),

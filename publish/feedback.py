@@ -10,9 +10,7 @@ atomically, no new version when nothing changed, every outcome in ops.feedback_l
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -37,7 +35,7 @@ from publish.expected import (
     mistyped_numbers,
     query_rows,
 )
-from publish.files import neutralise
+from publish.files import findings_csv, findings_xlsx
 from publish.outbox import _fsync_dir, _switch_latest, _versions, _write
 from publish.reports import html_template
 from publish.rule_words import rule_word
@@ -112,30 +110,32 @@ class Feedback:
     def found(self) -> int:
         return sum(line["count"] for line in self.summary)
 
-    def csv(self) -> bytes:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-        writer.writerow(CSV_HEADER)
-        for f in self.findings:  # a value or file name the sender wrote as a formula stays text in Excel
-            cells = [f["file_name"], f["source_row"] or "", f["column_name"] or "",
-                     LEVEL_WORDS.get(f["level"], f["level"]), rule_word(f["rule"]), f["message"], f["value"] or "",
-                     f["rule"]]  # fmt: skip
-            writer.writerow([neutralise(str(cell)) for cell in cells])
+    def rows(self) -> list[list]:
+        """The findings, the parts still expected and the plausibility notes, as the CSV and the
+        workbook list them."""
+        rows = []
+        for f in self.findings:
+            rows.append([f["file_name"], f["source_row"] if f["source_row"] is not None else "", f["column_name"] or "",
+                         LEVEL_WORDS.get(f["level"], f["level"]), rule_word(f["rule"]), f["message"], f["value"] or "",
+                         f["rule"]])  # fmt: skip
         for line in self.summary:
             if (more := line["count"] - ROWS_PER_RULE_IN_CSV) > 0:
-                cells = [line["file_name"], "", line["column_name"] or "",
-                         LEVEL_WORDS.get(line["level"], line["level"]), rule_word(line["rule"]),
-                         f"{line['message']}: in {german_count(more)} weiteren Zeilen (oben die ersten "
-                         f"{german_count(ROWS_PER_RULE_IN_CSV)})", "", line["rule"]]  # fmt: skip
-                writer.writerow([neutralise(str(cell)) for cell in cells])
+                rows.append([line["file_name"], "", line["column_name"] or "",
+                             LEVEL_WORDS.get(line["level"], line["level"]), rule_word(line["rule"]),
+                             f"{line['message']}: in {german_count(more)} weiteren Zeilen (oben die ersten "
+                             f"{german_count(ROWS_PER_RULE_IN_CSV)})", "", line["rule"]])  # fmt: skip
         # what the page says beside the findings, that a sender working from the CSV would miss (a
         # senders' review: a CSV of only its header line, the question about a mistyped number on
         # the page alone)
-        for part in self.expected:
-            writer.writerow(["", "", "", "Noch erwartet", "", neutralise(part), "", "expected"])
-        for note in self.notes:
-            writer.writerow(["", "", "", "Plausibilität", "", neutralise(note), "", "plausibility"])
-        return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
+        rows += [["", "", "", "Noch erwartet", "", part, "", "expected"] for part in self.expected]
+        rows += [["", "", "", "Plausibilität", "", note, "", "plausibility"] for note in self.notes]
+        return rows
+
+    def csv(self) -> bytes:
+        return findings_csv(CSV_HEADER, self.rows())
+
+    def xlsx(self) -> bytes:
+        return findings_xlsx("Rückmeldung", CSV_HEADER, self.rows())
 
 
 def senders_to_answer(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> list[tuple[str, str]]:
@@ -460,6 +460,7 @@ def deliver_feedback(item: Feedback, sender: Sender, outbox: Path) -> tuple[str,
         building.mkdir(parents=True)
         _write(building / "rueckmeldung.html", html(item, sender.name))
         _write(building / "rueckmeldung.csv", item.csv())
+        _write(building / "rueckmeldung.xlsx", item.xlsx())
         manifest = {
             "sender": item.sender, "period": item.period, "version": version,
             "supersedes": newest.name if newest else None, "files": len(item.files),

@@ -71,6 +71,45 @@ def neutralise(text: str) -> str:
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
+def findings_csv(header: tuple[str, ...], rows: list[list]) -> bytes:
+    """A sender's list of findings (Rückmeldung, Prüfbericht) as CSV for Excel: semicolons, a
+    byte-order mark, every cell text and neutralised."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows([neutralise(str(cell)) for cell in row] for row in rows)
+    return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
+
+
+def findings_xlsx(sheet: str, header: tuple[str, ...], rows: list[list]) -> bytes:
+    """The same list as a workbook: row numbers as numbers, every other cell text, as it was
+    written (Excel reads a CSV's „05999“ as the number 5999, and the sender looks for the wrong
+    value; a senders' review). Text cells are never formulas here, so nothing is neutralised."""
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(
+        buffer, {"strings_to_formulas": False, "strings_to_urls": False, "in_memory": True}
+    )
+    workbook.set_properties({"author": "Teilhabe Warehouse", "language": "de-DE"})
+    bold = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+    ws = workbook.add_worksheet(sheet)
+    widths = [len(heading) for heading in header]
+    for j, heading in enumerate(header):
+        ws.write_string(0, j, heading, bold)
+    for i, row in enumerate(rows, start=1):
+        for j, cell in enumerate(row):
+            if isinstance(cell, int) and not isinstance(cell, bool):
+                ws.write_number(i, j, cell)
+            else:
+                ws.write_string(i, j, str(cell))
+                widths[j] = max(widths[j], len(str(cell)))
+    for j, width in enumerate(widths):
+        ws.set_column(j, j, min(width + 2, 80))
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, len(rows), len(header) - 1)
+    workbook.close()
+    return buffer.getvalue()
+
+
 NOT_QUANTITIES = ("year", "rank", "rank_prev_year")  # 2024 and rank 12 are no amounts: never 2.024
 FIGURE = re.compile(r"(-?)(\d{4,})(,\d+)?")
 

@@ -19,10 +19,11 @@ from teilhabe.settings import Limits
 
 def _faulty_snapshot(demo, target) -> tuple[str, list[list[str]]]:
     """A workshop's Personenmeldung of the demo with an impossible birth date in its second data
-    row (file row 3); its Werkstatt-Nr. and its rows."""
+    row (file row 3) and an unknown Kreis in its third; its Werkstatt-Nr. and its rows."""
     source = sorted(p for p in demo.iterdir() if p.name.endswith("_personen.csv"))[0]
     rows = list(csv.reader(io.StringIO(source.read_bytes().decode("cp1252")), delimiter=";"))
     rows[2][rows[0].index("Geburtsdatum")] = "31.02.1980"
+    rows[3][rows[0].index("Wohnort_Kreis")] = "05999"  # no Kreis of NRW
     buffer = io.StringIO()
     csv.writer(buffer, delimiter=";", lineterminator="\r\n").writerows(rows)
     target.write_bytes(buffer.getvalue().encode("cp1252"))
@@ -68,6 +69,13 @@ def test_a_checked_file_gets_a_report_and_is_neither_loaded_nor_kept(home, demo)
     assert "nicht geladen" in page and "Als Lieferung:" in page and f"Werkstatt {nr}, 05/2024" in page
     assert ["3", "Geburtsdatum"] in [line[:2] for line in table[1:]], table
     assert any(line[1] == "Geburtsdatum" and line[-1] == "impossible_date" for line in table[1:]), table
+    # the workbook keeps the unknown Kreis as sent (Excel reads the CSV's 05999 as 5999)
+    from python_calamine import CalamineWorkbook
+
+    sheet = (
+        CalamineWorkbook.from_path(str(reports[0] / "pruefbericht.xlsx")).get_sheet_by_index(0).to_python()
+    )
+    assert [4, "Wohnort_Kreis", "05999"] in [[row[0], row[1], row[5]] for row in sheet[1:]], sheet
     # no identifier of the file in the report: names, Personennummern, birth dates
     identifiers = {cell for row in rows[1:] for cell in (row[0], row[1], row[2], row[3]) if len(cell) > 3}
     for text in (page, "\n".join(";".join(line) for line in table)):

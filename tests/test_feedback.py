@@ -6,6 +6,7 @@ of a person no Personenmeldung names is pointed out by file and row."""
 from __future__ import annotations
 
 import csv
+import io
 import re
 import shutil
 
@@ -159,6 +160,13 @@ def test_a_value_written_as_a_formula_stays_text_in_the_rueckmeldung(demo, demo_
     [finding] = [row for row in rows[1:] if row[2] == "massnahme"]
     assert finding[1] == "2" and finding[6] == "'" + fields[1], finding
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+    # the workbook holds the value as sent, as text: no formula (its value would read 0), nothing to neutralise
+    from python_calamine import CalamineWorkbook
+
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(item.xlsx())).get_sheet_by_index(0).to_python()
+    assert sheet[0] == list(rows[0]) and len(sheet) == len(rows)
+    [cells] = [row for row in sheet[1:] if row[2] == "massnahme"]
+    assert cells[1] == 2 and cells[6] == fields[1], cells
 
 
 def test_a_file_wrong_in_every_row_is_summed_up_for_its_sender(demo, demo_home, tmp_path):
