@@ -341,13 +341,17 @@ def _bar_charts(sheet: Sheet) -> list[dict]:
         },
         schema={"name": pl.String, "value": pl.Float64, "label": pl.String, "described": pl.String},
     ).sort("value", descending=True, nulls_last=True, maintain_order=True)
+    if data["value"].drop_nulls().is_empty():
+        # no bar to draw (every rate missing or suppressed): the table says why; a partners' review
+        # found a K04 chart of names with no bar
+        return []
     grain = {
         "werkstatt": "Werkstatt", "kreis": "Kreis", "jobcenter": "Jobcenter", "landschaftsverband": "Landschaftsverband"
     }.get(levels[base[0]], "Zeile")  # fmt: skip
     parts = -(-data.height // BARS_PER_CHART)
     size = -(-data.height // parts)  # parts of equal size
     top = data["value"].max()
-    domain = [0, max(float(top), 0.0)] if top is not None else None
+    domain = [0, float(top)] if top is not None and top > 0 else None  # all 0: the axis as drawn by default
     charts = []
     for number, start in enumerate(range(0, data.height, size), 1):
         part = f", Teil {number} von {parts}" if parts > 1 else ""

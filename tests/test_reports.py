@@ -533,3 +533,30 @@ def test_a_total_of_only_some_jobcenters_is_no_point_on_its_line():
     _, _, values, texts, header = _trend_points(sheet)
     assert values == [100.0, 120.0, 100.0, None], "an index; the incomplete sum is no point"
     assert texts[3] == INCOMPLETE and "Index (2024-11 = 100)" in header
+
+
+def test_a_bar_chart_with_no_value_to_draw_is_left_out(demo_home):
+    """Every rate of a table missing or suppressed drew a chart of names with no bar (a partners'
+    review: an empty K04 chart); the table alone says why."""
+    import dataclasses
+
+    import duckdb
+    import polars as pl
+
+    from publish.extracts import decide, partner_sheets
+    from publish.reports import partner_report
+    from publish.step import partners_in_warehouse
+
+    with duckdb.connect(str(demo_home["root"] / "warehouse.duckdb"), read_only=True) as con:
+        lwl = next(p for p in partners_in_warehouse(con) if p.id == "lwl")
+        sheets = partner_sheets(decide(con), lwl, "2024")
+    k04 = next(s for s in sheets if s.kpi == "k04")
+    drawn = partner_report(lwl, "2024", [k04], "2024").html.decode()
+    assert "Balkendiagramm Rückkehrquote" in drawn, "the demo's K04 has rates to draw"
+    missing = k04.frame.with_columns(
+        value=pl.lit(None, pl.Float64), missing_reason=pl.lit("no transitions in the year")
+    )
+    page = partner_report(
+        lwl, "2024", [dataclasses.replace(k04, frame=missing, keys=None)], "2024"
+    ).html.decode()
+    assert "Balkendiagramm" not in page and "Rückkehrquote (%)" in page
