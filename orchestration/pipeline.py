@@ -263,6 +263,7 @@ class PipelineResult:
     problems: tuple[str, ...] = ()  # one line per failed step and per warning
     extracts_by_period: str = ""  # a line per period and outcome, naming the partners
     feedback_summary: str = ""
+    checks_summary: str = ""  # the files of the inbox's check folder answered
 
     def summary(self) -> str:
         status = "succeeded" if self.success else f"FAILED in {', '.join(self.failed_steps)}"
@@ -278,6 +279,8 @@ class PipelineResult:
             )
         if self.feedback_summary:
             lines.append(f"Rückmeldungen: {self.feedback_summary}")
+        if self.checks_summary:
+            lines.append(f"Prüfberichte: {self.checks_summary}")
         return "\n".join([*lines, *self.problems])
 
 
@@ -332,4 +335,5 @@ def _result(result: dg.ExecuteInProcessResult, warnings: tuple[str, ...]) -> Pip
         errors + warnings,
         summary("extracts_by_period"),
         summary("feedback_summary"),
+        summary("checks_summary"),
     )

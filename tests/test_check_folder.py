@@ -110,6 +110,7 @@ def test_the_pipeline_answers_the_check_folder_also_when_nothing_else_came(home,
 
     from orchestration.definitions import defs
     from orchestration.defs.resources import DataHomeResource
+    from orchestration.pipeline import _result
 
     folder = home["inbox"] / CHECK_FOLDER
     nr, _ = _faulty_snapshot(demo, folder / "upload.csv")
@@ -122,6 +123,11 @@ def test_the_pipeline_answers_the_check_folder_also_when_nothing_else_came(home,
         checked = instance.get_latest_materialization_event(dg.AssetKey(["outbox", "pruefberichte"]))
     assert result.success
     assert checked.asset_materialization.metadata["files_checked"].value == 1
+    said = _result(result, ()).summary()  # what `teilhabe run` prints
+    assert (
+        "Prüfberichte: 1 file of inbox/pruefen/ checked, not loaded, and deleted; 1 to their senders' outbox"
+        in said
+    )
     assert os.listdir(folder) == []
     (report,) = (home["outbox"] / f"werkstatt_{nr}" / "pruefung").iterdir()
     assert "Datum gibt es nicht" in (report / "pruefbericht.html").read_text("utf-8")

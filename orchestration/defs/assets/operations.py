@@ -175,10 +175,14 @@ def check_reports(context: dg.AssetExecutionContext, data_home: DataHomeResource
     for file_name, sender, where in answered:
         context.log.info(f"checked {file_name!r} for {sender or 'an unknown sender'}: {where}")
     if answered:
+        operator = sum(sender is None for _, sender, _ in answered)
         yield dg.MaterializeResult(
             metadata={
                 "files_checked": len(answered),
-                "for_the_operator": sum(sender is None for _, sender, _ in answered),
+                "for_the_operator": operator,
+                "checks_summary": f"{len(answered)} file{'s' if len(answered) != 1 else ''} of inbox/pruefen/ "
+                f"checked, not loaded, and deleted; {len(answered) - operator} to their senders' outbox"
+                + (f", {operator} to reports/operations/pruefung/ (no known sender)" if operator else ""),
             }
         )
 
