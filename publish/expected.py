@@ -32,6 +32,9 @@ class Digest:
     late: list[dict]
     rejected: list[dict] = field(default_factory=list)  # refused by a run of the window, not since sent again
     held: list[dict] = field(default_factory=list)  # waiting for a register that names their sender
+    # files of the inbox's check folder whose sender no rule recognised: their Prüfbericht is the
+    # operator's to forward (publish/check_reports.py)
+    checked_unaddressed: list[dict] = field(default_factory=list)
 
     def text(self) -> str:
         def line(row: dict) -> str:
@@ -67,6 +70,15 @@ class Digest:
             f"held for a register: {len(self.held)} files" + (":" if self.held else ""),
             *(arrival(r) for r in self.held),
         ]
+        if self.checked_unaddressed:  # only where there are: most days no sender checks a file
+            lines.append(
+                f"checked in inbox/pruefen/ in the last {LATE_WINDOW_DAYS} days, no sender recognised (forward the "
+                f"report): {len(self.checked_unaddressed)} files:"
+            )
+            lines += [
+                f"  {r['file_name']}, checked {r['checked_at']:%Y-%m-%d}: reports/operations/{r['report']}"
+                for r in self.checked_unaddressed
+            ]
         return "\n".join(lines) + "\n"
 
     def csv(self) -> str:
@@ -104,7 +116,23 @@ def digest(con: duckdb.DuckDBPyConnection, today: date | None = None) -> Digest:
         f"select * from {CALENDAR} where status = 'late' and due_on >= ? order by due_on desc, sender, part",
         [today - timedelta(days=LATE_WINDOW_DAYS)],
     )
-    return Digest(today, overdue(con), late, *_arrivals_to_act_on(con, today))
+    return Digest(
+        today, overdue(con), late, *_arrivals_to_act_on(con, today), _checked_unaddressed(con, today)
+    )
+
+
+def _checked_unaddressed(con: duckdb.DuckDBPyConnection, today: date) -> list[dict]:
+    found = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'ops' and table_name = 'check_log'"
+    ).fetchone()[0]
+    if not found:
+        return []
+    return query_rows(
+        con,
+        """select file_name, checked_at, report from ops.check_log
+           where sender is null and checked_at >= ? order by checked_at, file_name""",
+        [today - timedelta(days=LATE_WINDOW_DAYS)],
+    )
 
 
 def _arrivals_to_act_on(con: duckdb.DuckDBPyConnection, today: date) -> tuple[list[dict], list[dict]]:

@@ -5,6 +5,7 @@ like a delivery, never loaded, never kept. Checked on a copy of the demo's data 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import os
 import shutil
@@ -14,6 +15,7 @@ import pytest
 
 from ingest.inbox import CHECK_FOLDER, scan_inbox
 from publish.check_reports import answer_checks
+from publish.expected import digest
 from teilhabe.settings import Limits
 
 
@@ -54,6 +56,7 @@ def test_a_checked_file_gets_a_report_and_is_neither_loaded_nor_kept(home, demo)
         logged = con.execute(
             "select file_name, sender, findings > 0 from ops.check_log order by 1"
         ).fetchall()
+        told = digest(con).text()  # the operator's daily digest names the report to forward
     assert after == before, "a checked file is no delivery"
     assert sorted((file, sender) for file, sender, _ in answered) == [("hallo.txt", None), (name, nr)]
     assert logged == [("hallo.txt", None, True), (name, nr, True)]
@@ -84,6 +87,11 @@ def test_a_checked_file_gets_a_report_and_is_neither_loaded_nor_kept(home, demo)
     # a file of no known sender: the operator's
     unknown = list((home["ops"] / "pruefung").iterdir())
     assert len(unknown) == 1 and "abgelehnt" in (unknown[0] / "pruefbericht.html").read_text("utf-8")
+    assert (
+        f"  hallo.txt, checked {dt.date.today():%Y-%m-%d}: reports/operations/pruefung/{unknown[0].name}"
+        in told
+    )
+    assert name not in told, "a sender's own report is no business of the digest"
 
 
 def test_the_check_folder_is_no_delivery_and_no_link_is_followed(tmp_path):
