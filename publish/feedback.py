@@ -460,7 +460,8 @@ def deliver_feedback(item: Feedback, sender: Sender, outbox: Path) -> tuple[str,
         building.mkdir(parents=True)
         _write(building / "rueckmeldung.html", html(item, sender.name))
         _write(building / "rueckmeldung.csv", item.csv())
-        _write(building / "rueckmeldung.xlsx", item.xlsx())
+        if item.rows():  # a workbook of only its header line says nothing (and a first load writes ~9,000)
+            _write(building / "rueckmeldung.xlsx", item.xlsx())
         manifest = {
             "sender": item.sender, "period": item.period, "version": version,
             "supersedes": newest.name if newest else None, "files": len(item.files),

@@ -274,6 +274,8 @@ def test_every_sender_hears_what_became_of_its_files(pipeline_run, faulty):
             csv.DictReader((latest / "rueckmeldung.csv").read_text("utf-8-sig").splitlines(), delimiter=";")
         )
         pages[sender, period] = ((latest / "rueckmeldung.html").read_text("utf-8"), rows)
+        # the same rows for Excel, as a workbook; none where there is nothing to list
+        assert (latest / "rueckmeldung.xlsx").exists() == bool(rows), (sender, period)
     assert len(senders) > 100, "every workshop, Jobcenter and Landschaftsverband that delivered"
     (held_page, _), *_ = [page for (sender, _), page in pages.items() if sender in held]
     assert "gehalten: die Werkstatt steht noch nicht im Werkstättenverzeichnis" in held_page
