@@ -69,6 +69,16 @@ class DataHomeResource(dg.ConfigurableResource):
             con.close()
 
 
+@contextmanager
+def step_fails_on(*problems: type[Exception]) -> Iterator[None]:
+    """An operator's problem (a bad configuration file, a full disk) fails the step with its own one
+    line (what, where, how much is free) instead of a traceback."""
+    try:
+        yield
+    except problems as problem:
+        raise dg.Failure(str(problem)) from None
+
+
 def resources(home: DataHome) -> dict[str, dg.ConfigurableResource]:
     data_home = DataHomeResource(root=str(home.root), inbox_dir=str(home.inbox_dir or ""))
     dbt = WarehouseDbt(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt")))

@@ -16,7 +16,7 @@ import dagster as dg
 
 from ingest.run_state import record
 from orchestration.defs.assets.ingest import DELIVERY_LOG_KEY, built_from
-from orchestration.defs.resources import DataHomeResource
+from orchestration.defs.resources import DataHomeResource, step_fails_on
 from publish.check_reports import answer_checks, waiting_checks
 from publish.expected import digest, overdue, write
 from publish.feedback import send_feedback
@@ -119,15 +119,9 @@ def operations_digest(context: dg.AssetExecutionContext, data_home: DataHomeReso
 )
 def sender_feedback(context: dg.AssetExecutionContext, data_home: DataHomeResource):
     home = data_home.settings().home
-    try:
-        senders = load_senders()
-    except SenderConfigError as problem:
-        raise dg.Failure(str(problem)) from None
-    with data_home.connect() as con:
-        try:
-            outcomes = send_feedback(con, home.outbox, context.run.run_id, senders)
-        except StorageError as problem:  # one line naming the Rückmeldung, the path and the free space
-            raise dg.Failure(str(problem)) from None
+    # one line naming the configuration's fault, or the Rückmeldung, its path and the free space
+    with step_fails_on(SenderConfigError, StorageError), data_home.connect() as con:
+        outcomes = send_feedback(con, home.outbox, context.run.run_id, load_senders())
     delivered = [f"{sender} {period}" for sender, period, status in outcomes if status == "delivered"]
     counts = Counter(status for *_, status in outcomes)
     return dg.MaterializeResult(
@@ -160,18 +154,11 @@ def check_reports(context: dg.AssetExecutionContext, data_home: DataHomeResource
     home = settings.home
     if not waiting_checks(home.inbox):  # the warehouse not even opened
         return
-    try:
-        senders = load_senders()
-    except SenderConfigError as problem:
-        raise dg.Failure(str(problem)) from None
-    with data_home.connect() as con:
-        try:
-            answered = answer_checks(
-                con, home.inbox, home.outbox, home.operations_reports, settings.limits, context.run.run_id,
-                senders,
-            )  # fmt: skip
-        except StorageError as problem:
-            raise dg.Failure(str(problem)) from None
+    with step_fails_on(SenderConfigError, StorageError), data_home.connect() as con:
+        answered = answer_checks(
+            con, home.inbox, home.outbox, home.operations_reports, settings.limits, context.run.run_id,
+            load_senders(),
+        )  # fmt: skip
     for file_name, sender, where in answered:
         context.log.info(f"checked {file_name!r} for {sender or 'an unknown sender'}: {where}")
     if answered:

@@ -17,7 +17,7 @@ import dagster as dg
 from orchestration.dbt import dbt_project
 from orchestration.defs.assets.warehouse import ANALYSTS_INPUTS, KPI_ASSETS
 from orchestration.defs.partitions import ASSET_NAMES, PERIOD_PARTITIONS
-from orchestration.defs.resources import DataHomeResource
+from orchestration.defs.resources import DataHomeResource, step_fails_on
 from publish.analysts_copy import publish_analysts_copy, record_disclosure_metrics
 from publish.partners import PARTNERS_FILE
 from publish.periods import partition_of_period, period_of_partition
@@ -44,12 +44,10 @@ def _publish(context, data_home: DataHomeResource, partners: list[str], kind: st
         ]
         if partners and not chosen:
             raise dg.Failure(f"no partner matches {', '.join(partners)} (see {PARTNERS_FILE.name})")
-        try:
+        with step_fails_on(ValueError, StorageError):  # a full disk: the extract, its path, the free space
             outcomes = publish(
                 con, outbox, chosen or None, kind, period, file_delay=settings.publish_file_delay
             )
-        except (ValueError, StorageError) as problem:  # a full disk: the extract, its path, the free space
-            raise dg.Failure(str(problem)) from None
     for outcome in outcomes:
         log = context.log.warning if outcome.status == "blocked" else context.log.info
         log(f"{outcome.partner} {outcome.period}: {outcome.status} {outcome.version or ''} {outcome.message}")
@@ -164,14 +162,12 @@ PERIOD_ASSETS = {kind: _period_asset(kind) for kind in PERIOD_PARTITIONS}
 def analysts_copy(context: dg.AssetExecutionContext, data_home: DataHomeResource) -> dg.MaterializeResult:
     settings = data_home.settings()
     warehouse, target = settings.home.warehouse, settings.home.analysts_copy
-    try:
+    with step_fails_on(StorageError):
         require_free_space(
             target, "the analysts' copy", need=warehouse.stat().st_size, keep_free=settings.min_free_bytes
         )
         copied = publish_analysts_copy(warehouse, target, dbt_project.manifest_path, settings.analysts_group)
         metrics = record_disclosure_metrics(warehouse, target)
-    except StorageError as problem:
-        raise dg.Failure(str(problem)) from None
     unique = ", ".join(f"{table} {share:.1%}" for table, _, _, _, share in metrics if share is not None)
     context.log.info(
         f"analysts' copy at {target}: {len(copied.rows)} tables, {copied.written:,} of "
