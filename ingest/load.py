@@ -10,7 +10,8 @@ with the reason. Each new file is archived as received (content-addressed by SHA
 owner-only), read and validated with the rest of its batch, and logged. Identical bytes for the same sender, part and
 period are a duplicate. A newer delivery for the same landing table, sender and period replaces
 the older one's rows (the older stays in the archive and the log, as superseded). Files are taken
-in received order, in chunks of a few thousand, each chunk one transaction: a crash leaves the
+in received order, in chunks of a few thousand files and at most ``Limits.max_batch_bytes``, each
+chunk one transaction: a crash leaves the
 landing tables as they were after the last whole chunk, as if the later files had not arrived yet,
 and the rerun takes those. (One transaction for a whole initial load would hold every uncommitted
 row in memory: DuckDB keeps them outside its memory limit, ~0.2 GiB per chunk.) While a chunk is
@@ -232,20 +233,13 @@ def _clear_inbox(files: list[InboxFile]) -> int:
 def _load(
     ctx: LoadContext, arrivals: list[Arrival], chunk_files: int, keep: bool = True
 ) -> list[IgnoredEntry]:
-    """Arrivals in received order, in chunks of a few thousand (never two of one name), each
+    """Arrivals in received order, in chunks (``_chunks``), each
     chunk one transaction; after its commit, the chunk's inbox files leave the inbox (unless
     ``keep``). Returns the entries that changed while being read."""
     ctx.archive.mkdir(parents=True, exist_ok=True)
     os.chmod(ctx.archive, 0o700)  # plaintext lives here and only here (privacy.md §2)
     arrivals = sorted(arrivals, key=lambda a: (a.received_at, a.mtime_ns, a.name))
-    chunks, current, names = [], [], set()
-    for arrival in arrivals:  # chunks bound memory; fixed costs are paid once per chunk
-        if len(current) >= chunk_files or arrival.name in names:
-            chunks.append(current)
-            current, names = [], set()
-        current.append(arrival)
-        names.add(arrival.name)
-    chunks += [current] if current else []
+    chunks = _chunks(arrivals, chunk_files, ctx.limits)
     ignored: list[IgnoredEntry] = []
     known = known_workshops(ctx.con)
     with _one_checkpoint(ctx.con), ThreadPoolExecutor(1, thread_name_prefix="teilhabe-read-ahead") as reader:
@@ -284,6 +278,24 @@ def _load(
                     [a.file for _, _, a in taken.intake.taken.values() if a.from_inbox]
                 )
     return ignored
+
+
+def _chunks(arrivals: list[Arrival], chunk_files: int, limits: Limits) -> list[list[Arrival]]:
+    """Consecutive arrivals, at most ``chunk_files`` files and ``limits.max_batch_bytes`` bytes
+    each (a file alone may be larger), never two of one name. Chunks bound memory; fixed costs
+    are paid once per chunk."""
+    chunks, current, names, size = [], [], set(), 0
+    for arrival in arrivals:
+        # a file beyond the size limit is not read, only refused
+        bytes_read = min(arrival.file.size, limits.max_file_bytes)
+        full = len(current) >= chunk_files or size + bytes_read > limits.max_batch_bytes
+        if current and (full or arrival.name in names):
+            chunks.append(current)
+            current, names, size = [], set(), 0
+        current.append(arrival)
+        names.add(arrival.name)
+        size += bytes_read
+    return [*chunks, current] if current else chunks
 
 
 @contextlib.contextmanager

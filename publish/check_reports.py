@@ -42,11 +42,10 @@ from teilhabe.settings import Limits
 
 FOLDER = "pruefung"
 BERLIN = ZoneInfo("Europe/Berlin")  # the senders read their local time
-# Files checked per run, the oldest first, and their bytes (each file within Limits.max_file_bytes);
-# the rest wait for the next run: a sender that fills the folder cannot make one run read thousands
-# of files, or hold a hundred of the largest in memory at once.
+# Files checked per run, the oldest first, their bytes within Limits.max_batch_bytes; the rest wait
+# for the next run: a sender that fills the folder cannot make one run read thousands of files, or
+# hold a hundred of the largest in memory at once.
 MAX_FILES_PER_RUN = 100
-MAX_BYTES_PER_RUN = 256 << 20
 FINDINGS_LISTED = 200  # on the page; all of them (up to ROWS_PER_RULE_IN_CSV per rule) in the CSV
 CSV_HEADER = ("Zeile", "Spalte", "Art", "Regel", "Meldung", "Wert", "Regelcode")
 CHECK_LOG_DDL = """
@@ -221,7 +220,7 @@ def answer_checks(
     chosen, total = [], 0
     for entry in waiting[:MAX_FILES_PER_RUN]:
         total += min(entry.size, limits.max_file_bytes)  # a larger one is not read, only refused
-        if chosen and total > MAX_BYTES_PER_RUN:
+        if chosen and total > limits.max_batch_bytes:
             break
         chosen.append(entry)
     taken = _taken(chosen, limits)

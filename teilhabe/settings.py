@@ -244,6 +244,10 @@ class Limits:
     # A file's data rows: the largest export has a few thousand (a Jobcenter's customers); 64 MB of
     # ";;;;" rows are 4 million, each failing a dozen rules, and their findings exhausted the memory.
     max_file_rows: int = 50_000
+    # The files read together (a chunk of the ingest, a run's files of the check folder): their
+    # frames and findings take ~11 times their bytes (12 files of 60 MB read together: 8.2 GB at
+    # peak). Four months of NRW deliveries, one chunk, are ~40 MB; one file always goes alone.
+    max_batch_bytes: int = 128 << 20
     workbook_workers: int = 2
     workbook_memory_bytes: int = 512 << 20  # address space of a workbook worker (a monthly workbook: ~20 MB)
     workbook_seconds: float = 60.0  # per workbook (a monthly workbook: ~0.01 s)
@@ -309,6 +313,7 @@ class Settings:
             limits=Limits(
                 max_file_bytes=_megabytes(get("TEILHABE_MAX_FILE_MB"), limits.max_file_bytes),
                 max_file_rows=int(get("TEILHABE_MAX_FILE_ROWS") or limits.max_file_rows),
+                max_batch_bytes=_megabytes(get("TEILHABE_MAX_BATCH_MB"), limits.max_batch_bytes),
                 workbook_memory_bytes=_megabytes(get("TEILHABE_WORKBOOK_MEMORY_MB"), limits.workbook_memory_bytes),
                 workbook_seconds=float(get("TEILHABE_WORKBOOK_SECONDS") or limits.workbook_seconds),
                 max_period_age_years=retention,
