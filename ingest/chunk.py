@@ -213,6 +213,7 @@ def load_chunk(ctx: LoadContext, chunk: ReadChunk) -> None:
     _warn_late_transitions(ctx.con, loaded)
     _warn_shrunk_corrections(ctx.con, loaded)
     _warn_persons_of_another_workshop(ctx.con, loaded)
+    _warn_rows_of_another_workshop(ctx.con, loaded)
     _remember_inbox_files(ctx, log, taken)
     _count(ctx.report, log)
 
@@ -559,8 +560,10 @@ def _write_log(con: duckdb.DuckDBPyConnection, log: pl.DataFrame, findings: pl.D
 
 
 def _warn_unknown_persons(con: duckdb.DuckDBPyConnection, delivery_ids: list[int]) -> None:
-    """A transition of a Personennummer that no snapshot of its workshop holds is loaded, with a
-    warning: a typing error in the number, or a person the snapshots missed."""
+    """A transition of a Personennummer that no snapshot of its workshop holds, and a placement of
+    one that the month's snapshot does not hold (where that came), are loaded with a warning: a
+    typing error in the number, or a person the snapshots missed. Such a placement counts in no
+    BiAp-Quote (it is counted with the month's persons in the work area), silently before."""
     con.execute(
         """
         insert into ops.quarantine by name
@@ -574,6 +577,34 @@ def _warn_unknown_persons(con: duckdb.DuckDBPyConnection, delivery_ids: list[int
           and not exists (
               select 1 from landing.wfbm_personen p
               where p.sender = t.sender and p.person_local_key = t.person_local_key
+          )
+        """,
+        [delivery_ids],
+    )
+    con.execute(
+        """
+        insert into ops.quarantine by name
+        with placements as (
+            select delivery_id, sender, period, source_row, person_local_key
+            from landing.wfbm_aussenarbeitsplaetze where delivery_id in (select unnest(?))
+        ),
+        months as (select distinct sender, period from placements),
+        snapshots as (  -- the placements' workshops and months only (all: ~4 million rows at NRW 5 years)
+            select p.sender, p.period, p.person_local_key
+            from landing.wfbm_personen as p semi join months using (sender, period)
+        )
+        select t.delivery_id, d.file_name, t.source_row, 'wfbm_aussenarbeitsplaetze' as source_table,
+               'Personennummer' as column_name, 'unknown_person' as rule, 'warning' as level,
+               'Außenarbeitsplatz einer Person, die in der Personenmeldung dieser Werkstatt für '
+                   || strftime(cast(t.period || '-01' as date), '%m.%Y') || ' nicht vorkommt: zählt '
+                   || 'für die BiAp-Quote nicht; bitte die Personennummer prüfen' as message,
+               null as value
+        from placements as t
+        join ops.delivery_log as d using (delivery_id)
+        where exists (select 1 from snapshots as s where s.sender = t.sender and s.period = t.period)
+          and not exists (
+              select 1 from snapshots as s
+              where s.sender = t.sender and s.period = t.period and s.person_local_key = t.person_local_key
           )
         """,
         [delivery_ids],
@@ -675,6 +706,42 @@ def _warn_persons_of_another_workshop(con: duckdb.DuckDBPyConnection, delivery_i
         where shared.persons >= 10 and shared.elsewhere >= shared.persons * {SHARED_SNAPSHOT}
         """,
         [delivery_ids],
+    )
+
+
+def _warn_rows_of_another_workshop(con: duckdb.DuckDBPyConnection, delivery_ids: list[int]) -> None:
+    """A file of placements or transitions at least half of whose persons are unknown to its
+    workshop (as ``_warn_unknown_persons`` tells row by row) loads with one warning more, for the
+    file: it is most likely another workshop's file under this one's name (a hostile-input review;
+    its Personenmeldung is caught by ``_warn_persons_of_another_workshop``), and it replaced this
+    workshop's month."""
+    con.execute(
+        f"""
+        insert into ops.quarantine by name
+        with told as (
+            select delivery_id, source_table, count(distinct source_row) as unknown
+            from ops.quarantine
+            where delivery_id in (select unnest(?)) and rule = 'unknown_person'
+            group by all
+        ),
+        rows_in as (
+            select delivery_id, 'wfbm_aussenarbeitsplaetze' as source_table, count(*) as data_rows
+            from landing.wfbm_aussenarbeitsplaetze where delivery_id in (select unnest(?)) group by all
+            union all
+            select delivery_id, 'wfbm_uebergaenge', count(*)
+            from landing.wfbm_uebergaenge where delivery_id in (select unnest(?)) group by all
+        )
+        select told.delivery_id, d.file_name, null as source_row, told.source_table, null as column_name,
+               'persons_of_another_workshop' as rule, 'warning' as level,
+               'die Hälfte oder mehr der Personennummern dieser Datei stehen in keiner Personenmeldung '
+                   || 'dieser Werkstatt: bitte prüfen, ob es die Datei dieser Werkstatt ist' as message,
+               null as value
+        from told
+        join rows_in using (delivery_id, source_table)
+        join ops.delivery_log as d using (delivery_id)
+        where rows_in.data_rows >= 10 and told.unknown >= rows_in.data_rows * {SHARED_SNAPSHOT}
+        """,
+        [delivery_ids, delivery_ids, delivery_ids],
     )
 
 

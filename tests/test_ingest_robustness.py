@@ -600,6 +600,49 @@ def test_a_transition_of_a_person_no_snapshot_holds_is_loaded_with_a_warning(tmp
     assert con.execute("select count(*) from landing.wfbm_uebergaenge").fetchone()[0] == 2, "both rows load"
 
 
+def test_a_placement_of_a_person_not_in_its_months_snapshot_is_loaded_with_a_warning(tmp_path, spec_dir):
+    """A placement counts for the BiAp-Quote with the month's persons in the work area: one whose
+    Personennummer the month's Personenmeldung does not hold counted nowhere, without a word. A
+    file mostly of such rows (another workshop's, under this one's name) gets a warning of its own."""
+    samples = spec_dir / "samples"
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    placements = "wfbm_LWL-0101_2024-06_aussenarbeitsplaetze.csv"
+    for name in ("lv_LWL_werkstaetten.csv", "wfbm_LWL-0101_2024-06_personen.csv", placements):
+        shutil.copy2(samples / name, inbox / name)
+    numbers = [line.split(b";")[0] for line in (samples / placements).read_bytes().split(b"\r\n")[1:] if line]
+    persons = {
+        line.split(b";")[0]
+        for line in (samples / "wfbm_LWL-0101_2024-06_personen.csv").read_bytes().split(b"\r\n")
+    }
+    con = duckdb.connect()
+    wh.ingest(con, inbox, tmp_path / "archive", KEY)
+    warned = con.execute(
+        "select source_row, column_name, message from ops.quarantine where rule = 'unknown_person' order by 1"
+    ).fetchall()
+    # the sample's persons are an excerpt: the placements of the others are the ones told
+    expected = [row for row, number in enumerate(numbers, start=2) if number not in persons]
+    assert 0 < len(expected) < len(numbers)
+    assert [row for row, _, _ in warned] == expected
+    assert all(column == "Personennummer" and "06.2024" in message for _, column, message in warned)
+    assert con.execute("select count(*) from landing.wfbm_aussenarbeitsplaetze").fetchone()[0] == len(numbers)
+    assert not con.execute(
+        "select 1 from ops.quarantine where rule = 'persons_of_another_workshop'"
+    ).fetchall()
+
+    # another workshop's placements of the month under this name: a correction, mostly unknown persons
+    header, first, *_ = (samples / placements).read_bytes().split(b"\r\n")
+    rest = b";".join(first.split(b";")[1:])
+    rows = [header, first, *(b"09-%05d;" % n + rest for n in range(1, 12))]
+    (inbox / placements).write_bytes(b"".join(row + b"\r\n" for row in rows))
+    wh.ingest(con, inbox, tmp_path / "archive", KEY)
+    file_level = con.execute(
+        "select d.file_name, d.status, q.source_table from ops.quarantine q join ops.delivery_log d "
+        "using (delivery_id) where q.rule = 'persons_of_another_workshop'"
+    ).fetchall()
+    assert file_level == [(placements, "loaded", "wfbm_aussenarbeitsplaetze")]
+
+
 def test_a_transition_missing_from_its_own_months_file_is_loaded_with_a_warning(tmp_path, spec_dir):
     """A hostile review: a transition dated in an earlier, already reported month loaded without a
     word and changed that month's figures. A row re-sent with its Rückkehr (sources.md §1) and one
