@@ -561,9 +561,11 @@ def _write_log(con: duckdb.DuckDBPyConnection, log: pl.DataFrame, findings: pl.D
 
 def _warn_unknown_persons(con: duckdb.DuckDBPyConnection, delivery_ids: list[int]) -> None:
     """A transition of a Personennummer that no snapshot of its workshop holds, and a placement of
-    one that the month's snapshot does not hold (where that came), are loaded with a warning: a
-    typing error in the number, or a person the snapshots missed. Such a placement counts in no
-    BiAp-Quote (it is counted with the month's persons in the work area), silently before."""
+    one that the month's snapshot does not hold, are loaded with a warning: a typing error in the
+    number, or a person the snapshots missed. Such a placement counts in no BiAp-Quote (it is
+    counted with the month's persons in the work area), silently before. A placement is checked
+    once its month's snapshot is in, whichever file came first (its warning then goes with the
+    placements' file, in the month's Rückmeldung)."""
     con.execute(
         """
         insert into ops.quarantine by name
@@ -584,9 +586,15 @@ def _warn_unknown_persons(con: duckdb.DuckDBPyConnection, delivery_ids: list[int
     con.execute(
         """
         insert into ops.quarantine by name
-        with placements as (
+        with new_snapshots as (
+            select distinct sender, period from landing.wfbm_personen where delivery_id in (select unnest(?))
+        ),
+        placements as (  -- this chunk's, and those loaded before for a month whose snapshot came now
             select delivery_id, sender, period, source_row, person_local_key
             from landing.wfbm_aussenarbeitsplaetze where delivery_id in (select unnest(?))
+            union
+            select delivery_id, sender, period, source_row, person_local_key
+            from landing.wfbm_aussenarbeitsplaetze semi join new_snapshots using (sender, period)
         ),
         months as (select distinct sender, period from placements),
         snapshots as (  -- the placements' workshops and months only (all: ~4 million rows at NRW 5 years)
@@ -606,8 +614,13 @@ def _warn_unknown_persons(con: duckdb.DuckDBPyConnection, delivery_ids: list[int
               select 1 from snapshots as s
               where s.sender = t.sender and s.period = t.period and s.person_local_key = t.person_local_key
           )
+          and not exists (  -- told when an earlier snapshot of the month came
+              select 1 from ops.quarantine as q
+              where q.rule = 'unknown_person' and q.source_table = 'wfbm_aussenarbeitsplaetze'
+                  and q.delivery_id = t.delivery_id and q.source_row = t.source_row
+          )
         """,
-        [delivery_ids],
+        [delivery_ids, delivery_ids],
     )
 
 

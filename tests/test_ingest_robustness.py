@@ -643,6 +643,32 @@ def test_a_placement_of_a_person_not_in_its_months_snapshot_is_loaded_with_a_war
     assert file_level == [(placements, "loaded", "wfbm_aussenarbeitsplaetze")]
 
 
+def test_a_placement_is_checked_when_its_months_snapshot_comes_later(tmp_path, spec_dir):
+    """Whichever file of a month comes first: placements loaded before their Personenmeldung are
+    checked when it comes, each row told once, with the placements' file."""
+    samples = spec_dir / "samples"
+    placements = "wfbm_LWL-0101_2024-06_aussenarbeitsplaetze.csv"
+    persons = "wfbm_LWL-0101_2024-06_personen.csv"
+    con = duckdb.connect()
+    told = (
+        "select d.file_name, count(*) from ops.quarantine q join ops.delivery_log d using (delivery_id) "
+        "where q.rule = 'unknown_person' group by all"
+    )
+    for step, names in enumerate((["lv_LWL_werkstaetten.csv", placements], [persons], [persons])):
+        inbox = tmp_path / f"inbox{step}"
+        inbox.mkdir()
+        for name in names:
+            shutil.copy2(samples / name, inbox / name)
+        if step == 2:  # a correction of the snapshot: its rows again, reversed (other bytes)
+            header, *rows = (samples / persons).read_bytes().removesuffix(b"\r\n").split(b"\r\n")
+            (inbox / persons).write_bytes(b"".join(line + b"\r\n" for line in (header, *reversed(rows))))
+        wh.ingest(con, inbox, tmp_path / "archive", KEY)
+        if step == 0:
+            assert con.execute(told).fetchall() == [], "no snapshot of the month yet: nothing to compare"
+    # the sample's persons are an excerpt: five of its six placements' persons are not in it
+    assert con.execute(told).fetchall() == [(placements, 5)]
+
+
 def test_a_transition_missing_from_its_own_months_file_is_loaded_with_a_warning(tmp_path, spec_dir):
     """A hostile review: a transition dated in an earlier, already reported month loaded without a
     word and changed that month's figures. A row re-sent with its Rückkehr (sources.md §1) and one
