@@ -11,9 +11,8 @@ owner-only), read and validated with the rest of its batch, and logged. Identica
 period are a duplicate. A newer delivery for the same landing table, sender and period replaces
 the older one's rows (the older stays in the archive and the log, as superseded). Files are taken
 in received order, in chunks of a few thousand files and at most ``Limits.max_batch_bytes``, each
-chunk one transaction: a crash leaves the
-landing tables as they were after the last whole chunk, as if the later files had not arrived yet,
-and the rerun takes those. (One transaction for a whole initial load would hold every uncommitted
+chunk one transaction: a crash leaves the landing tables as they were after the last whole chunk,
+as if the later files had not arrived yet, and the rerun takes those. (One transaction for a whole initial load would hold every uncommitted
 row in memory: DuckDB keeps them outside its memory limit, ~0.2 GiB per chunk.) While a chunk is
 written, the next one is read in a second thread.
 """
@@ -233,9 +232,9 @@ def _clear_inbox(files: list[InboxFile]) -> int:
 def _load(
     ctx: LoadContext, arrivals: list[Arrival], chunk_files: int, keep: bool = True
 ) -> list[IgnoredEntry]:
-    """Arrivals in received order, in chunks (``_chunks``), each
-    chunk one transaction; after its commit, the chunk's inbox files leave the inbox (unless
-    ``keep``). Returns the entries that changed while being read."""
+    """Arrivals in received order, in chunks (``_chunks``), each one transaction; after its
+    commit, the chunk's inbox files leave the inbox (unless ``keep``). Returns the entries that
+    changed while being read."""
     ctx.archive.mkdir(parents=True, exist_ok=True)
     os.chmod(ctx.archive, 0o700)  # plaintext lives here and only here (privacy.md §2)
     arrivals = sorted(arrivals, key=lambda a: (a.received_at, a.mtime_ns, a.name))

@@ -246,7 +246,7 @@ class Limits:
     max_file_rows: int = 50_000
     # The files read together (a chunk of the ingest, a run's files of the check folder): their
     # frames and findings take ~11 times their bytes (12 files of 60 MB read together: 8.2 GB at
-    # peak). Four months of NRW deliveries, one chunk, are ~40 MB; one file always goes alone.
+    # peak). A chunk of 1,750 NRW deliveries is ~40 MB; a file larger than the bound goes alone.
     max_batch_bytes: int = 128 << 20
     workbook_workers: int = 2
     workbook_memory_bytes: int = 512 << 20  # address space of a workbook worker (a monthly workbook: ~20 MB)
