@@ -210,10 +210,11 @@ def load_chunk(ctx: LoadContext, chunk: ReadChunk) -> None:
     _write_log(ctx.con, log, batch.findings)
     loaded = log.filter(pl.col("status") == "loaded")["delivery_id"].to_list()
     _warn_unknown_persons(ctx.con, loaded)
+    placements = _check_placements(ctx.con, loaded)
     _warn_late_transitions(ctx.con, loaded)
     _warn_shrunk_corrections(ctx.con, loaded)
     _warn_persons_of_another_workshop(ctx.con, loaded)
-    _warn_rows_of_another_workshop(ctx.con, loaded)
+    _warn_rows_of_another_workshop(ctx.con, sorted(set(loaded) | set(placements)))
     _remember_inbox_files(ctx, log, taken)
     _count(ctx.report, log)
 
@@ -560,12 +561,8 @@ def _write_log(con: duckdb.DuckDBPyConnection, log: pl.DataFrame, findings: pl.D
 
 
 def _warn_unknown_persons(con: duckdb.DuckDBPyConnection, delivery_ids: list[int]) -> None:
-    """A transition of a Personennummer that no snapshot of its workshop holds, and a placement of
-    one that the month's snapshot does not hold, are loaded with a warning: a typing error in the
-    number, or a person the snapshots missed. Such a placement counts in no BiAp-Quote (it is
-    counted with the month's persons in the work area), silently before. A placement is checked
-    once its month's snapshot is in, whichever file came first (its warning then goes with the
-    placements' file, in the month's Rückmeldung)."""
+    """A transition of a Personennummer that no snapshot of its workshop holds is loaded, with a
+    warning: a typing error in the number, or a person the snapshots missed."""
     con.execute(
         """
         insert into ops.quarantine by name
@@ -583,18 +580,43 @@ def _warn_unknown_persons(con: duckdb.DuckDBPyConnection, delivery_ids: list[int
         """,
         [delivery_ids],
     )
+
+
+def _check_placements(con: duckdb.DuckDBPyConnection, delivery_ids: list[int]) -> list[int]:
+    """A placement of a Personennummer that its month's snapshot does not hold is loaded with a
+    warning: it counts in no BiAp-Quote (counted with the month's persons in the work area),
+    silently before. Checked once the month's snapshot is in, whichever file came first, and again
+    with each new snapshot of the month: the placements loaded before it are told (the warning goes
+    with their file, in the month's Rückmeldung), or no longer told once it holds their persons.
+    Returns the placements' deliveries checked again."""
+    again = [
+        row[0]
+        for row in con.execute(
+            """
+            select distinct a.delivery_id
+            from landing.wfbm_aussenarbeitsplaetze as a
+            semi join (
+                select sender, period from landing.wfbm_personen where delivery_id in (select unnest(?))
+            ) using (sender, period)
+            where a.delivery_id not in (select unnest(?))
+            """,
+            [delivery_ids, delivery_ids],
+        ).fetchall()
+    ]
+    con.execute(  # what the snapshot before them said of these placements
+        """
+        delete from ops.quarantine
+        where delivery_id in (select unnest(?)) and source_table = 'wfbm_aussenarbeitsplaetze'
+          and rule in ('unknown_person', 'persons_of_another_workshop')
+        """,
+        [again],
+    )
     con.execute(
         """
         insert into ops.quarantine by name
-        with new_snapshots as (
-            select distinct sender, period from landing.wfbm_personen where delivery_id in (select unnest(?))
-        ),
-        placements as (  -- this chunk's, and those loaded before for a month whose snapshot came now
+        with placements as (
             select delivery_id, sender, period, source_row, person_local_key
             from landing.wfbm_aussenarbeitsplaetze where delivery_id in (select unnest(?))
-            union
-            select delivery_id, sender, period, source_row, person_local_key
-            from landing.wfbm_aussenarbeitsplaetze semi join new_snapshots using (sender, period)
         ),
         months as (select distinct sender, period from placements),
         snapshots as (  -- the placements' workshops and months only (all: ~4 million rows at NRW 5 years)
@@ -614,14 +636,10 @@ def _warn_unknown_persons(con: duckdb.DuckDBPyConnection, delivery_ids: list[int
               select 1 from snapshots as s
               where s.sender = t.sender and s.period = t.period and s.person_local_key = t.person_local_key
           )
-          and not exists (  -- told when an earlier snapshot of the month came
-              select 1 from ops.quarantine as q
-              where q.rule = 'unknown_person' and q.source_table = 'wfbm_aussenarbeitsplaetze'
-                  and q.delivery_id = t.delivery_id and q.source_row = t.source_row
-          )
         """,
-        [delivery_ids, delivery_ids],
+        [[*delivery_ids, *again]],
     )
+    return again
 
 
 def _warn_late_transitions(con: duckdb.DuckDBPyConnection, delivery_ids: list[int]) -> None:
@@ -723,11 +741,11 @@ def _warn_persons_of_another_workshop(con: duckdb.DuckDBPyConnection, delivery_i
 
 
 def _warn_rows_of_another_workshop(con: duckdb.DuckDBPyConnection, delivery_ids: list[int]) -> None:
-    """A file of placements or transitions at least half of whose persons are unknown to its
-    workshop (as ``_warn_unknown_persons`` tells row by row) loads with one warning more, for the
-    file: it is most likely another workshop's file under this one's name (a hostile-input review;
-    its Personenmeldung is caught by ``_warn_persons_of_another_workshop``), and it replaced this
-    workshop's month."""
+    """A file's placements or transitions at least half of which name persons unknown to its
+    workshop (``unknown_person``, row by row) get one warning more: most likely another workshop's
+    file under this one's name (a hostile-input review; its Personenmeldung is caught by
+    ``_warn_persons_of_another_workshop``), and it replaced this workshop's month. Transitions only
+    once the workshop has sent a Personenmeldung: before, every transition is unknown."""
     con.execute(
         f"""
         insert into ops.quarantine by name
@@ -738,21 +756,33 @@ def _warn_rows_of_another_workshop(con: duckdb.DuckDBPyConnection, delivery_ids:
             group by all
         ),
         rows_in as (
-            select delivery_id, 'wfbm_aussenarbeitsplaetze' as source_table, count(*) as data_rows
+            select delivery_id, 'wfbm_aussenarbeitsplaetze' as source_table, count(*) as data_rows,
+                   'Außenarbeitsplätze' as what,
+                   'nicht in der Personenmeldung dieser Werkstatt für ihren Monat' as where_missing
             from landing.wfbm_aussenarbeitsplaetze where delivery_id in (select unnest(?)) group by all
             union all
-            select delivery_id, 'wfbm_uebergaenge', count(*)
-            from landing.wfbm_uebergaenge where delivery_id in (select unnest(?)) group by all
+            select delivery_id, 'wfbm_uebergaenge', count(*), 'Übergänge',
+                   'in keiner Personenmeldung dieser Werkstatt'
+            from landing.wfbm_uebergaenge as t
+            where delivery_id in (select unnest(?))
+              and exists (select 1 from landing.wfbm_personen as p where p.sender = t.sender)
+            group by all
         )
         select told.delivery_id, d.file_name, null as source_row, told.source_table, null as column_name,
                'persons_of_another_workshop' as rule, 'warning' as level,
-               'die Hälfte oder mehr der Personennummern dieser Datei stehen in keiner Personenmeldung '
-                   || 'dieser Werkstatt: bitte prüfen, ob es die Datei dieser Werkstatt ist' as message,
+               'die Hälfte oder mehr der ' || rows_in.what || ' dieser Datei nennen Personennummern, die '
+                   || rows_in.where_missing || ' stehen: bitte prüfen, ob es die Datei dieser Werkstatt ist'
+                   as message,
                null as value
         from told
         join rows_in using (delivery_id, source_table)
         join ops.delivery_log as d using (delivery_id)
         where rows_in.data_rows >= 10 and told.unknown >= rows_in.data_rows * {SHARED_SNAPSHOT}
+          and not exists (
+              select 1 from ops.quarantine as q
+              where q.delivery_id = told.delivery_id and q.source_table = told.source_table
+                  and q.rule = 'persons_of_another_workshop'
+          )
         """,
         [delivery_ids, delivery_ids, delivery_ids],
     )

@@ -643,30 +643,79 @@ def test_a_placement_of_a_person_not_in_its_months_snapshot_is_loaded_with_a_war
     assert file_level == [(placements, "loaded", "wfbm_aussenarbeitsplaetze")]
 
 
+PLACEMENTS_SAMPLE = "wfbm_LWL-0101_2024-06_aussenarbeitsplaetze.csv"
+PERSONS_SAMPLE = "wfbm_LWL-0101_2024-06_personen.csv"
+FIRST_NAMES = ("Berta", "Clara", "Dora", "Emma", "Frieda", "Greta", "Hanna", "Ida", "Jule", "Karla", "Lotte")
+
+
+def _persons_with(spec_dir: Path, numbers: list[bytes]) -> bytes:
+    """The sample Personenmeldung and a person for each of ``numbers`` (the first row's, renamed)."""
+    header, first, *rows = (
+        (spec_dir / "samples" / PERSONS_SAMPLE).read_bytes().removesuffix(b"\r\n").split(b"\r\n")
+    )
+    _, surname, _, *rest = first.split(b";")
+    added = [b";".join([n, surname, FIRST_NAMES[i].encode(), *rest]) for i, n in enumerate(numbers)]
+    return b"".join(line + b"\r\n" for line in (header, first, *rows, *added))
+
+
+def _deliver(con, tmp_path: Path, step: int, files: dict[str, bytes]) -> None:
+    inbox = tmp_path / f"inbox{step}"
+    inbox.mkdir()
+    for name, content in files.items():
+        (inbox / name).write_bytes(content)
+    wh.ingest(con, inbox, tmp_path / "archive", KEY)
+
+
 def test_a_placement_is_checked_when_its_months_snapshot_comes_later(tmp_path, spec_dir):
     """Whichever file of a month comes first: placements loaded before their Personenmeldung are
-    checked when it comes, each row told once, with the placements' file."""
+    checked when it comes, each row told once, with the placements' file; a correction of the
+    Personenmeldung that holds their persons withdraws the warnings (it said "zählt nicht")."""
     samples = spec_dir / "samples"
-    placements = "wfbm_LWL-0101_2024-06_aussenarbeitsplaetze.csv"
-    persons = "wfbm_LWL-0101_2024-06_personen.csv"
     con = duckdb.connect()
     told = (
         "select d.file_name, count(*) from ops.quarantine q join ops.delivery_log d using (delivery_id) "
         "where q.rule = 'unknown_person' group by all"
     )
-    for step, names in enumerate((["lv_LWL_werkstaetten.csv", placements], [persons], [persons])):
-        inbox = tmp_path / f"inbox{step}"
-        inbox.mkdir()
-        for name in names:
-            shutil.copy2(samples / name, inbox / name)
-        if step == 2:  # a correction of the snapshot: its rows again, reversed (other bytes)
-            header, *rows = (samples / persons).read_bytes().removesuffix(b"\r\n").split(b"\r\n")
-            (inbox / persons).write_bytes(b"".join(line + b"\r\n" for line in (header, *reversed(rows))))
-        wh.ingest(con, inbox, tmp_path / "archive", KEY)
-        if step == 0:
-            assert con.execute(told).fetchall() == [], "no snapshot of the month yet: nothing to compare"
+    register, placements = (
+        (samples / "lv_LWL_werkstaetten.csv").read_bytes(),
+        (samples / PLACEMENTS_SAMPLE).read_bytes(),
+    )
+    _deliver(con, tmp_path, 0, {"lv_LWL_werkstaetten.csv": register, PLACEMENTS_SAMPLE: placements})
+    assert con.execute(told).fetchall() == [], "no snapshot of the month yet: nothing to compare"
+    _deliver(con, tmp_path, 1, {PERSONS_SAMPLE: (samples / PERSONS_SAMPLE).read_bytes()})
     # the sample's persons are an excerpt: five of its six placements' persons are not in it
-    assert con.execute(told).fetchall() == [(placements, 5)]
+    assert con.execute(told).fetchall() == [(PLACEMENTS_SAMPLE, 5)]
+    header, *rows = (samples / PERSONS_SAMPLE).read_bytes().removesuffix(b"\r\n").split(b"\r\n")
+    reversed_rows = b"".join(line + b"\r\n" for line in (header, *reversed(rows)))  # the same persons
+    _deliver(con, tmp_path, 2, {PERSONS_SAMPLE: reversed_rows})
+    assert con.execute(told).fetchall() == [(PLACEMENTS_SAMPLE, 5)], "each row told once"
+    numbers = [line.split(b";")[0] for line in placements.split(b"\r\n")[1:] if line]
+    missing = [n for n in numbers if n not in {row.split(b";")[0] for row in rows}]
+    _deliver(con, tmp_path, 3, {PERSONS_SAMPLE: _persons_with(spec_dir, missing)})
+    assert con.execute(told).fetchall() == [], "the corrected Personenmeldung holds them all"
+    assert con.execute("select count(*) from landing.wfbm_aussenarbeitsplaetze").fetchone()[0] == len(numbers)
+
+
+def test_another_workshops_placements_are_told_whichever_file_came_first(tmp_path, spec_dir):
+    """The file's warning does not depend on the order of arrival: placements of persons the
+    month's Personenmeldung does not hold, loaded a run before it, are told when it comes."""
+    samples = spec_dir / "samples"
+    header, first, *_ = (samples / PLACEMENTS_SAMPLE).read_bytes().split(b"\r\n")
+    rest = b";".join(first.split(b";")[1:])
+    foreign = [b"09-%05d" % n for n in range(1, 12)]
+    placements = b"".join(row + b"\r\n" for row in (header, first, *(n + b";" + rest for n in foreign)))
+    file_level = (
+        "select d.file_name, q.source_table from ops.quarantine q join ops.delivery_log d "
+        "using (delivery_id) where q.rule = 'persons_of_another_workshop'"
+    )
+    con = duckdb.connect()
+    register = (samples / "lv_LWL_werkstaetten.csv").read_bytes()
+    _deliver(con, tmp_path, 0, {"lv_LWL_werkstaetten.csv": register, PLACEMENTS_SAMPLE: placements})
+    assert con.execute(file_level).fetchall() == []
+    _deliver(con, tmp_path, 1, {PERSONS_SAMPLE: (samples / PERSONS_SAMPLE).read_bytes()})
+    assert con.execute(file_level).fetchall() == [(PLACEMENTS_SAMPLE, "wfbm_aussenarbeitsplaetze")]
+    _deliver(con, tmp_path, 2, {PERSONS_SAMPLE: _persons_with(spec_dir, foreign)})
+    assert con.execute(file_level).fetchall() == [], "the month's persons after all: withdrawn"
 
 
 def test_a_transition_missing_from_its_own_months_file_is_loaded_with_a_warning(tmp_path, spec_dir):

@@ -595,7 +595,10 @@ def test_chunked_reading_gives_the_same_warehouse(demo, tmp_path, monkeypatch):
         inbox, archive = tmp_path / f"inbox{chunk}", tmp_path / f"archive{chunk}"
         wh.ingest(con, inbox, archive, KEY, limits=Limits(max_batch_bytes=batch_bytes), chunk_files=files)
         statuses = con.execute("select file_name, status from ops.delivery_log order by file_name").fetchall()
-        results.append((counts(con), statuses))
+        findings = con.execute(  # also those that compare a file with the files of other chunks
+            "select file_name, source_table, rule, count(*) from ops.quarantine group by all order by all"
+        ).fetchall()
+        results.append((counts(con), statuses, findings))
         con.close()
     assert results[0] == results[1] == results[2]
 
