@@ -246,7 +246,8 @@ class Limits:
     max_file_rows: int = 50_000
     # The files read together (a chunk of the ingest, a run's files of the check folder): their
     # frames and findings take ~11 times their bytes (12 files of 60 MB read together: 8.2 GB at
-    # peak). A chunk of 1,750 NRW deliveries is ~40 MB; a file larger than the bound goes alone.
+    # peak). A chunk of 1,750 NRW deliveries is ~40 MB. A file counts with the bytes read of it (at
+    # most max_file_bytes); one larger than this bound (set below max_file_bytes) goes alone.
     max_batch_bytes: int = 128 << 20
     workbook_workers: int = 2
     workbook_memory_bytes: int = 512 << 20  # address space of a workbook worker (a monthly workbook: ~20 MB)

@@ -120,8 +120,10 @@ def operations_digest(context: dg.AssetExecutionContext, data_home: DataHomeReso
 def sender_feedback(context: dg.AssetExecutionContext, data_home: DataHomeResource):
     home = data_home.settings().home
     # one line naming the configuration's fault, or the Rückmeldung, its path and the free space
-    with step_fails_on(SenderConfigError, StorageError), data_home.connect() as con:
-        outcomes = send_feedback(con, home.outbox, context.run.run_id, load_senders())
+    with step_fails_on(SenderConfigError, StorageError):
+        senders = load_senders()  # before the warehouse is opened: its fault is the one to fix first
+        with data_home.connect() as con:
+            outcomes = send_feedback(con, home.outbox, context.run.run_id, senders)
     delivered = [f"{sender} {period}" for sender, period, status in outcomes if status == "delivered"]
     counts = Counter(status for *_, status in outcomes)
     return dg.MaterializeResult(
@@ -154,11 +156,13 @@ def check_reports(context: dg.AssetExecutionContext, data_home: DataHomeResource
     home = settings.home
     if not waiting_checks(home.inbox):  # the warehouse not even opened
         return
-    with step_fails_on(SenderConfigError, StorageError), data_home.connect() as con:
-        answered = answer_checks(
-            con, home.inbox, home.outbox, home.operations_reports, settings.limits, context.run.run_id,
-            load_senders(),
-        )  # fmt: skip
+    with step_fails_on(SenderConfigError, StorageError):
+        senders = load_senders()
+        with data_home.connect() as con:
+            answered = answer_checks(
+                con, home.inbox, home.outbox, home.operations_reports, settings.limits, context.run.run_id,
+                senders,
+            )  # fmt: skip
     for file_name, sender, where in answered:
         context.log.info(f"checked {file_name!r} for {sender or 'an unknown sender'}: {where}")
     if answered:
