@@ -302,7 +302,7 @@ def _charts(sheet: Sheet) -> list[dict]:
     bar chart of the KPI's rate per row of its grain, or of a Jobcenter beside its comparisons;
     tile maps of a regional overview's main figures."""
     if _months(sheet):
-        return [_trend_chart(sheet)]
+        return [chart] if (chart := _trend_chart(sheet)) else []
     return [*_bar_charts(sheet), *_tile_maps(sheet)]
 
 
@@ -519,13 +519,31 @@ def _trend_points(sheet: Sheet) -> tuple[list[str], list[str], list, list[str], 
     return series, months, values, shown_texts, header
 
 
-def _trend_chart(sheet: Sheet) -> dict:
+def _trend_chart(sheet: Sheet) -> dict | None:
     """Lines over the months, one per row name (a Jobcenter, its peer group, NRW): the rate, or a
     count as an index. A suppressed or missing value, an incomplete total and a month without a
-    row get no point and break the line (it was drawn straight across a month without a row)."""
+    row get no point and break the line (it was drawn straight across a month without a row).
+    None where no month has a point: the table alone says why."""
     series, months, values, shown_texts, header = _trend_points(sheet)
+    order = list(dict.fromkeys(series))  # each line keeps its colour, drawn or not
+    described = []
+    for who in order:  # every month, with why it has no point
+        points = [
+            f"{month} {text}" if _shown(text) else f"{month} {_missing(text)}"
+            for w, month, text in zip(series, months, shown_texts, strict=True)
+            if w == who
+        ]
+        described.append(f"{who}: " + ", ".join(points))
+    # The axis begins at the first month with a point: K07's first year, a rate of twelve months
+    # that needs thirteen, took half the width as an empty axis (a partners' review). The table
+    # lists those months with their reason; a gap later on stays in the chart.
+    first = min((m for m, v in zip(months, values, strict=True) if v is not None), default=None)
+    if first is None:
+        return None
+    kept = [i for i, month in enumerate(months) if month >= first]
+    series, months, values = ([items[i] for i in kept] for items in (series, months, values))
     present = set(zip(series, months, strict=True))
-    gaps = [(w, m) for w in dict.fromkeys(series) for m in sorted(set(months)) if (w, m) not in present]
+    gaps = [(w, m) for w in order for m in sorted(set(months)) if (w, m) not in present]
     data = pl.DataFrame(
         {
             "series": [*series, *(w for w, _ in gaps)],
@@ -535,7 +553,6 @@ def _trend_chart(sheet: Sheet) -> dict:
         schema={"series": pl.String, "month": pl.String, "value": pl.Float64},
     )
     colours = [COLOURS["bar"], "#b35c00", "#4d4d4d"]  # each at least 4.5:1 on white
-    order = list(dict.fromkeys(series))
     spec = {
         "mark": {"type": "line", "invalid": "break-paths-filter-domains", "point": True, "strokeWidth": 2},
         "encoding": {
@@ -548,16 +565,8 @@ def _trend_chart(sheet: Sheet) -> dict:
         "height": 240,
         "width": 640,
     }  # fmt: skip
-    described = []
-    for who in order:
-        points = [
-            f"{month} {text}" if _shown(text) else f"{month} {_missing(text)}"
-            for w, month, text in zip(series, months, shown_texts, strict=True)
-            if w == who
-        ]
-        described.append(f"{who}: " + ", ".join(points))
     alt_text = f"Liniendiagramm {header} je Monat: " + "; ".join(described) + "."
-    return _svg(spec, data, alt_text, f"{header}, {months[0]} bis {months[-1]}")
+    return _svg(spec, data, alt_text, f"{header}, {min(months)} bis {max(months)}")
 
 
 def content(

@@ -535,6 +535,40 @@ def test_a_total_of_only_some_jobcenters_is_no_point_on_its_line():
     assert texts[3] == INCOMPLETE and "Index (2024-11 = 100)" in header
 
 
+def test_a_trend_begins_at_its_first_point_and_a_trend_of_none_is_left_out():
+    """K07's first year has no rate (twelve months need thirteen): its months took half the chart
+    as an empty axis (a partners' review). The axis begins at the first point; the text
+    alternative still names every month and why it has none; no point at all: no chart."""
+    import polars as pl
+
+    from publish.files import Sheet
+    from publish.reports import _charts
+
+    months = [f"{year}-{month:02d}" for year in (2023, 2024) for month in (1, 2, 3)]
+    rates = [None, None, None, 15.8, 16.2, None]
+    frame = pl.DataFrame(
+        {
+            "level": ["jobcenter"] * 6,
+            "jobcenter_name": ["Jobcenter Hagen"] * 6,
+            "month": months,
+            "value": rates,
+            "missing_reason": ["needs 13 months of customer data"] * 3 + [None, None, "no data delivered"],
+        },
+        schema_overrides={"value": pl.Float64},
+    )
+
+    def sheet(frame: pl.DataFrame) -> Sheet:
+        return Sheet(
+            "k07", "K07", frame, frame.select(pl.repeat(False, frame.height).alias(c) for c in frame.columns)
+        )
+
+    (chart,) = _charts(sheet(frame))
+    assert chart["caption"].endswith("2024-01 bis 2024-03"), chart["caption"]
+    assert "01/2024" in chart["svg"] and "2023" not in chart["svg"], "no tick of the empty year"
+    assert "2023-01" in chart["alt"] and "2024-03" in chart["alt"], "the text names every month"
+    assert _charts(sheet(frame.with_columns(value=pl.lit(None, pl.Float64)))) == []
+
+
 def test_a_bar_chart_with_no_value_to_draw_is_left_out(demo_home):
     """Every rate of a table missing or suppressed drew a chart of names with no bar (a partners'
     review: an empty K04 chart); the table alone says why."""
