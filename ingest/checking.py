@@ -7,14 +7,20 @@ column and rule."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import duckdb
+import polars as pl
+
 from ingest.batch import Batch, FileOutcome, Incoming, read_batch
+from ingest.chunk import Rehearsed, rehearse
 from ingest.formats import in_workbook_terms
 from ingest.inbox import display_name
 from ingest.issues import Issue
+from ingest.pseudonymise import KeyProblem, PseudonymKey
 from teilhabe.settings import Limits
 
 HELD_HINT = (
@@ -29,10 +35,11 @@ class CheckedFile:
     outcome: FileOutcome
     once_known: FileOutcome | None  # a held file read as if the register named its workshop
     findings: list[Issue]  # as the sender reads them (a workbook's in its own terms)
+    rehearsed: Rehearsed | None = None  # loaded beside the warehouse's deliveries (the check folder)
 
     @property
     def verdict(self) -> str:
-        said = verdict(self.outcome)
+        said = verdict(self.outcome, self.rehearsed)
         return f"{said}; dann: {verdict(self.once_known)}" if self.once_known else said
 
     @property
@@ -52,23 +59,82 @@ class CheckedFile:
         return bool(self.outcome.rejected_because or self.outcome.held_because)
 
 
-def check_files(files: list[Incoming | Path], known: set[str] | None, limits: Limits) -> list[CheckedFile]:
+@dataclass(frozen=True)
+class Warehouse:
+    """What a check compares its files with (the check folder; `teilhabe check` has none): the
+    warehouse, its pseudonym key, and each file's SHA-256, size, modification time and arrival."""
+
+    con: duckdb.DuckDBPyConnection
+    key: PseudonymKey
+    files: dict[str, tuple[str, int, int, dt.datetime]]
+
+
+def check_files(
+    files: list[Incoming | Path], known: set[str] | None, limits: Limits, warehouse: Warehouse | None = None
+) -> list[CheckedFile]:
     """Each file as the pipeline would take it (``known``: the register's Werkstatt-Nr.; None: not
     checked). A held file's rows are checked too, as they will be once the register names the
-    workshop (a senders' review: a held file showed no row finding, only that it was held)."""
+    workshop (a senders' review: a held file showed no row finding, only that it was held). With
+    a ``warehouse``, each file that would load is also loaded beside the warehouse's deliveries,
+    and rolled back (``rehearse``): its Prüfbericht then says what only they tell."""
     batch = read_batch(files, known_workshops=known, limits=limits)
     held = [item for item in files if _name(item) in batch.files and batch.files[_name(item)].held_because]
     once_known = read_batch(held, limits=limits) if held else None
     findings = _findings_of(batch, once_known)
+    rehearsed = _rehearsed(batch, warehouse, limits) if warehouse else {}
+    for name, told in rehearsed.items():
+        findings[name] += [_as_read(batch, issue) for issue in told.findings]
     return [
         CheckedFile(
             name,
             outcome,
             once_known.files.get(name) if once_known and outcome.held_because else None,
             findings[name],
+            rehearsed.get(name),
         )
         for name, outcome in batch.files.items()
     ]
+
+
+def _rehearsed(batch: Batch, warehouse: Warehouse, limits: Limits) -> dict[str, Rehearsed]:
+    """Each file that would load, loaded beside the warehouse's deliveries and rolled back; the
+    files together (a month's placements compared with the Personenmeldung checked with them),
+    but never two of one table, sender and period in one round: two versions of a file checked
+    at once are each what a delivery now would be, not the older replaced by the newer."""
+    rounds: list[tuple[set, list[str]]] = []
+    for name, outcome in sorted(batch.files.items()):
+        d = outcome.delivery
+        if d is None or outcome.rejected_because or outcome.held_because or name not in warehouse.files:
+            continue
+        owns = {(table, d.sender, d.period) for table in d.tables}
+        free = next((r for r in rounds if not r[0] & owns), None)
+        if free is None:
+            rounds.append(free := (set(), []))
+        free[0].update(owns)
+        free[1].append(name)
+    told: dict[str, Rehearsed] = {}
+    for _, names in rounds:
+        part = Batch(
+            {n: replace(batch.files[n]) for n in names},  # copies: loading dates a register's own
+            {t: f.filter(pl.col("_file").is_in(names)) for t, f in batch.valid.items()},
+            batch.findings.filter(pl.col("file").is_in(names)),
+        )
+        try:
+            told |= rehearse(
+                warehouse.con, warehouse.key, limits, part, {n: warehouse.files[n] for n in names}
+            )
+        except KeyProblem:  # not the warehouse's key: the check tells what the file alone does (the
+            return {}  # ingest refuses to load with that key, and says so)
+    return told
+
+
+def _as_read(batch: Batch, issue: Issue) -> Issue:
+    """A finding as the sender reads its file: a workbook's in its own terms."""
+    delivery = batch.files[issue.file].delivery
+    if delivery and delivery.format == "wfbm_xlsx":
+        column, message = in_workbook_terms(issue.table, issue.column, issue.rule, issue.message)
+        return replace(issue, column=column, message=message)
+    return issue
 
 
 def _name(item: Incoming | Path) -> str:
@@ -83,12 +149,7 @@ def _findings_of(batch: Batch, once_known: Batch | None) -> dict[str, list[Issue
         for row in checked.findings.iter_rows(named=True) if checked else ():
             if rows_only and row["level"] == "file":
                 continue
-            delivery = checked.files[row["file"]].delivery
-            if delivery and delivery.format == "wfbm_xlsx":  # as the sender reads its workbook
-                row["column"], row["message"] = in_workbook_terms(
-                    row["table"], row["column"], row["rule"], row["message"]
-                )
-            findings[row["file"]].append(Issue(**row))
+            findings[row["file"]].append(_as_read(checked, Issue(**row)))
     return findings
 
 
@@ -107,10 +168,13 @@ def recognised(outcome: FileOutcome) -> str | None:
     return f"erkannt als: {what}, {kind}{delivery.sender}{when}"
 
 
-def verdict(outcome: FileOutcome) -> str:
+def verdict(outcome: FileOutcome, rehearsed: Rehearsed | None = None) -> str:
     """What the pipeline would do with a checked file, as its sender reads it."""
     if outcome.rejected_because:
         return "wird ABGELEHNT"
+    if rehearsed and rehearsed.status == "duplicate":
+        when = f" am {rehearsed.repeats:%d.%m.%Y}" if rehearsed.repeats else ""
+        return f"ändert nichts: dieselben Bytes kamen schon{when}"
     if outcome.held_because:
         return "wird GEHALTEN, bis das Werkstättenverzeichnis die Werkstatt nennt"
     loaded = outcome.rows_loaded

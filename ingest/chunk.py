@@ -203,6 +203,14 @@ def load_chunk(ctx: LoadContext, chunk: ReadChunk) -> None:
         name: _Taken(sha, size, a.mtime_ns, a.received_at, a.file if a.from_inbox else None, a.held_id)
         for name, (sha, size, a) in intake.taken.items()
     }
+    log = _load_batch(ctx, batch, taken)
+    _remember_inbox_files(ctx, log, taken)
+    _count(ctx.report, log)
+
+
+def _load_batch(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> pl.DataFrame:
+    """The batch into the delivery log, the quarantine and the landing tables, with the warnings
+    that compare it with what the warehouse holds; its delivery log rows."""
     _date_registers(ctx.con, batch, taken)
     log, latest = _decide(ctx, batch, taken)
     _replace_older(ctx, latest, log)
@@ -215,8 +223,96 @@ def load_chunk(ctx: LoadContext, chunk: ReadChunk) -> None:
     _warn_shrunk_corrections(ctx.con, loaded)
     _warn_persons_of_another_workshop(ctx.con, loaded)
     _warn_rows_of_another_workshop(ctx.con, sorted(set(loaded) | set(placements)))
-    _remember_inbox_files(ctx, log, taken)
-    _count(ctx.report, log)
+    return log
+
+
+# The findings that compare a file with its sender's other deliveries, which reading the file alone
+# cannot give; a check (``rehearse``) tells them too. Not those that compare it with other senders'
+# deliveries (a Personenmeldung's persons in another workshop's, bytes another sender sent): a check
+# is free and repeatable, and would tell a workshop whether persons it made up are in another's.
+OWN_DELIVERIES_RULES = (
+    "same_bytes_other_period", "unknown_person", "late_transition", "correction_shrank",
+    "persons_of_another_workshop",  # of placements and transitions: unknown to their own workshop
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Rehearsed:
+    """What loading a file now would do beside the warehouse's deliveries: its status in the
+    delivery log, the log's message, when the delivery it would replace came (a correction) or
+    the one whose bytes it repeats came (a duplicate), and its ``OWN_DELIVERIES_RULES`` findings."""
+
+    status: str
+    message: str | None
+    replaces: dt.date | None
+    repeats: dt.date | None
+    findings: list[Issue]
+
+
+def rehearse(
+    con: duckdb.DuckDBPyConnection,
+    key: PseudonymKey,
+    limits: Limits,
+    batch: Batch,
+    files: dict[str, tuple[str, int, int, dt.datetime]],
+) -> dict[str, Rehearsed]:
+    """Load a batch as read (``files``: each one's SHA-256, size, modification time and arrival)
+    as the pipeline would, inside a transaction that is rolled back: nothing stays, not even the
+    tables of a new warehouse. For the check folder (publish/check_reports.py), whose Prüfbericht
+    then tells what only the warehouse knows: a correction that shrank, a placement of a person
+    the month's Personenmeldung lacks, bytes sent before. Nothing of other senders' deliveries: a
+    file another sender sent byte for byte is told as it reads. Raises what loading would (another
+    pseudonym key: ``KeyProblem``)."""
+    from ingest.encodings import forget_values
+    from ingest.ops_tables import check_key, prepare
+
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    taken = {
+        name: _Taken(sha, size, mtime, received, None) for name, (sha, size, mtime, received) in files.items()
+    }
+    con.execute("begin transaction")
+    try:
+        prepare(con)
+        check_key(con, key, now)
+        ctx = LoadContext(con, Path(), key, f"check-{now:%Y%m%d%H%M%S}", now, IngestReport(), limits)
+        log = _load_batch(ctx, batch, taken)
+        con.register("_log", log.select("delivery_id", "file_name").to_arrow())
+        told = con.execute(
+            """
+            select l.file_name, d.status, d.message,
+                   (select min(o.received_at) from ops.delivery_log o where o.superseded_by = d.delivery_id),
+                   (select min(o.received_at) from ops.delivery_log o
+                    where d.status = 'duplicate' and o.sha256 = d.sha256 and o.sender = d.sender
+                      and o.part = d.part and (o.period = d.period or o.format = 'lv_register')
+                      and o.delivery_id < d.delivery_id
+                      and o.status in ('loaded', 'superseded'))
+            from _log l join ops.delivery_log d using (delivery_id)
+            """
+        ).fetchall()
+        found = con.execute(
+            """
+            select file_name, source_row, column_name, rule, level, message, value, source_table
+            from ops.quarantine where delivery_id in (select delivery_id from _log)
+              and list_contains(?, rule)
+              and not (rule = 'persons_of_another_workshop' and source_table = 'wfbm_personen')
+            order by file_name, source_table nulls first, source_row nulls first, rule
+            """,
+            [list(OWN_DELIVERIES_RULES)],
+        ).fetchall()
+        con.unregister("_log")
+    finally:
+        con.execute("rollback")
+        forget_values()
+    findings: dict[str, list[Issue]] = {name: [] for name, *_ in told}
+    for name, row, column, rule, level, message, value, table in found:
+        findings[name].append(Issue(name, row, column, rule, level, message, value, table))
+    return {
+        name: Rehearsed(
+            status, message, replaces and replaces.date(), repeats and repeats.date(), findings[name]
+        )
+        for name, status, message, replaces, repeats in told
+        if status != "rejected"  # another sender's bytes (a file rejected as read is not rehearsed)
+    }
 
 
 def known_workshops(con: duckdb.DuckDBPyConnection) -> set[str] | None:

@@ -285,8 +285,7 @@ def _chunks(arrivals: list[Arrival], chunk_files: int, limits: Limits) -> list[l
     are paid once per chunk."""
     chunks, current, names, size = [], [], set(), 0
     for arrival in arrivals:
-        # a file beyond the size limit is not read, only refused
-        bytes_read = min(arrival.file.size, limits.max_file_bytes)
+        bytes_read = limits.bytes_read(arrival.file.size)
         full = len(current) >= chunk_files or size + bytes_read > limits.max_batch_bytes
         if current and (full or arrival.name in names):
             chunks.append(current)

@@ -2,8 +2,9 @@
 uses for deliveries, no program to install) and gets a Prüfbericht back: what the pipeline would do
 with it, with every finding's row, column and rule, in German, as HTML and CSV in
 outbox/<folder>/pruefung/<checked at>/ (senders.yaml's folder, as the Rückmeldung's). The file is
-read by the readers of a delivery under the same limits (ingest/checking.py), never loaded, never
-archived, and deleted once its report is written: a test file is no delivery, and its personal
+read by the readers of a delivery under the same limits (ingest/checking.py) and compared with the
+warehouse's deliveries in a load that is rolled back; never loaded, never archived, and deleted
+once its report is written: a test file is no delivery, and its personal
 data is kept nowhere. A file whose sender the warehouse does not know (a name no rule reads, a
 number no register holds) gets its report in the operator's reports/operations/pruefung/ instead,
 so no text a file carries names a folder. Every check is logged in ops.check_log.
@@ -21,16 +22,18 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
 
 from ingest.batch import Incoming
-from ingest.checking import HELD_HINT, CheckedFile, check_files
+from ingest.checking import HELD_HINT, CheckedFile, Warehouse, check_files
 from ingest.chunk import known_workshops
 from ingest.inbox import InboxFile, check_folder, name_problem, read_bounded, scan_inbox
 from ingest.ops_tables import append_rows
+from ingest.pseudonymise import PseudonymKey
 from publish.feedback import LEVEL_WORDS, ROWS_PER_RULE_IN_CSV, addressed, sender_kind
 from publish.files import findings_csv, findings_xlsx
 from publish.outbox import _fsync_dir, _write
@@ -75,7 +78,7 @@ class CheckReport:
     sender_kind: str | None
 
     def sentence(self) -> str:
-        outcome = self.checked.outcome
+        outcome, rehearsed = self.checked.outcome, self.checked.rehearsed
         if outcome.rejected_because:
             return "Als Lieferung würde die Datei abgelehnt: nichts von ihr würde geladen."
         if outcome.held_because:
@@ -85,7 +88,16 @@ class CheckReport:
                 "Als Lieferung würde die Datei gehalten, bis ein Werkstättenverzeichnis ihre Werkstatt-Nr. "
                 f"nennt.{then}"
             )
-        return f"Als Lieferung: {_rows(outcome.rows_loaded, outcome.rows_quarantined)}."
+        if rehearsed and rehearsed.status == "duplicate":
+            when = f" am {rehearsed.repeats:%d.%m.%Y}" if rehearsed.repeats else ""
+            return (
+                f"Als Lieferung änderte die Datei nichts: dieselben Bytes kamen schon{when} (eine Datei wird "
+                "nur einmal geladen)."
+            )
+        said = f"Als Lieferung: {_rows(outcome.rows_loaded, outcome.rows_quarantined)}"
+        if rehearsed and rehearsed.replaces:
+            said += f"; sie ersetzte die Lieferung vom {rehearsed.replaces:%d.%m.%Y} für denselben Zeitraum"
+        return said + "."
 
     def html(self, addressee: str) -> bytes:
         findings = [
@@ -104,6 +116,7 @@ class CheckReport:
         )  # fmt: skip
         return page.encode("utf-8")
 
+    @cached_property  # the CSV's and the workbook's
     def rows(self) -> list[list]:
         """Every finding, at most ROWS_PER_RULE_IN_CSV per column, rule and message, then how many more."""
         rows, seen = [], {}
@@ -121,10 +134,10 @@ class CheckReport:
         return rows
 
     def csv(self) -> bytes:
-        return findings_csv(CSV_HEADER, self.rows())
+        return findings_csv(CSV_HEADER, self.rows)
 
     def xlsx(self) -> bytes:
-        return findings_xlsx("Prüfbericht", CSV_HEADER, self.rows())
+        return findings_xlsx("Prüfbericht", CSV_HEADER, self.rows)
 
 
 def _rows(loaded: int, quarantined: int) -> str:
@@ -210,16 +223,19 @@ def answer_checks(
     limits: Limits,
     run_id: str,
     directory: SenderDirectory | None = None,
+    key: PseudonymKey | None = None,
 ) -> list[tuple[str, str | None, str]]:
     """Check every file of the inbox's check folder, write its report, delete it; (file name,
-    sender or None, path of the report relative to the outbox or the operations reports)."""
+    sender or None, path of the report relative to the outbox or the operations reports). With
+    the warehouse's pseudonym ``key``, each file is also compared with the warehouse's deliveries
+    (``ingest.checking.Warehouse``)."""
     folder = check_folder(inbox)
     if folder is None:
         return []
     waiting = sorted(scan_inbox(folder).files, key=lambda entry: (entry.mtime_ns, entry.name))
     chosen, total = [], 0
     for entry in waiting[:MAX_FILES_PER_RUN]:
-        total += min(entry.size, limits.max_file_bytes)  # a larger one is not read, only refused
+        total += limits.bytes_read(entry.size)
         if chosen and total > limits.max_batch_bytes:
             break
         chosen.append(entry)
@@ -235,7 +251,13 @@ def answer_checks(
         known = known_workshops(con) or set()  # as the ingest checks a delivery
     except duckdb.CatalogException:  # no register loaded yet: every workshop's file is held
         known = set()
-    checked = {item.name: item for item in check_files(incoming, known, limits)}
+    warehouse = None
+    if key is not None:
+        files = {
+            entry.name: (digest, entry.size, entry.mtime_ns, now) for entry, data, digest in taken if data
+        }
+        warehouse = Warehouse(con, key, files)
+    checked = {item.name: item for item in check_files(incoming, known, limits, warehouse)}
     reports = []
     for entry, _, digest in taken:
         item = checked[entry.name]

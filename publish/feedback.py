@@ -18,6 +18,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
@@ -110,6 +111,7 @@ class Feedback:
     def found(self) -> int:
         return sum(line["count"] for line in self.summary)
 
+    @cached_property  # the CSV's and the workbook's
     def rows(self) -> list[list]:
         """The findings, the parts still expected and the plausibility notes, as the CSV and the
         workbook list them."""
@@ -132,10 +134,10 @@ class Feedback:
         return rows
 
     def csv(self) -> bytes:
-        return findings_csv(CSV_HEADER, self.rows())
+        return findings_csv(CSV_HEADER, self.rows)
 
     def xlsx(self) -> bytes:
-        return findings_xlsx("Rückmeldung", CSV_HEADER, self.rows())
+        return findings_xlsx("Rückmeldung", CSV_HEADER, self.rows)
 
 
 def senders_to_answer(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> list[tuple[str, str]]:
@@ -460,7 +462,7 @@ def deliver_feedback(item: Feedback, sender: Sender, outbox: Path) -> tuple[str,
         building.mkdir(parents=True)
         _write(building / "rueckmeldung.html", html(item, sender.name))
         _write(building / "rueckmeldung.csv", item.csv())
-        if item.rows():  # a workbook of only its header line says nothing (and a first load writes ~9,000)
+        if item.rows:  # a workbook of only its header line says nothing (and a first load writes ~9,000)
             _write(building / "rueckmeldung.xlsx", item.xlsx())
         manifest = {
             "sender": item.sender, "period": item.period, "version": version,

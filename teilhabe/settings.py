@@ -258,6 +258,11 @@ class Limits:
     # inbox: archiving it would fill the disk and fail this run and every one after.
     keep_free_bytes: int = DEFAULT_MIN_FREE_BYTES
 
+    def bytes_read(self, size: int) -> int:
+        """What a file of ``size`` bytes counts towards ``max_batch_bytes``: a larger file than
+        ``max_file_bytes`` is not read, only refused."""
+        return min(size, self.max_file_bytes)
+
 
 def default_key_file(environ: Mapping[str, str]) -> Path:
     """Outside the repository and the data home: the user's configuration folder."""

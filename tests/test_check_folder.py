@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import os
 import shutil
 
@@ -14,9 +15,12 @@ import duckdb
 import pytest
 
 from ingest.inbox import CHECK_FOLDER, scan_inbox
+from ingest.pseudonymise import PseudonymKey
 from publish.check_reports import answer_checks
 from publish.expected import digest
 from teilhabe.settings import Limits
+
+KEY = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
 
 
 def _faulty_snapshot(demo, target) -> tuple[str, list[list[str]]]:
@@ -139,3 +143,68 @@ def test_the_pipeline_answers_the_check_folder_also_when_nothing_else_came(home,
     assert os.listdir(folder) == []
     (report,) = (home["outbox"] / f"werkstatt_{nr}" / "pruefung").iterdir()
     assert "Datum gibt es nicht" in (report / "pruefbericht.html").read_text("utf-8")
+
+
+def _counts(con) -> tuple:
+    tables = ["ops.delivery_log", "ops.quarantine", "ops.inbox_files", "landing.wfbm_personen",
+              "landing.wfbm_aussenarbeitsplaetze", "linkage.person_records"]  # fmt: skip
+    return tuple(con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables)
+
+
+def _report_of(outbox, name) -> tuple[str, list[list[str]]]:
+    """The Prüfbericht of the file ``name``: its page and its CSV's rows (the header left out)."""
+    for manifest in outbox.glob("*/pruefung/*/manifest.json"):
+        if json.loads(manifest.read_text("utf-8"))["file_name"] == name:
+            page = (manifest.parent / "pruefbericht.html").read_text("utf-8")
+            table = (manifest.parent / "pruefbericht.csv").read_text("utf-8-sig")
+            return page, list(csv.reader(io.StringIO(table), delimiter=";"))[1:]
+    raise AssertionError(f"no Prüfbericht of {name}")
+
+
+def test_a_checked_file_is_compared_with_the_warehouse_which_stays_as_it_was(home, demo):
+    """What only the warehouse can tell is in the Prüfbericht too: placements of persons the
+    month's Personenmeldung lacks, a correction far shorter than what it replaces, the bytes of an
+    earlier delivery again. Found by loading the files and rolling the load back: nothing stays."""
+    folder = home["inbox"] / CHECK_FOLDER
+    placements = sorted(demo.glob("wfbm_*_aussenarbeitsplaetze.csv"))[0]
+    lines = placements.read_bytes().split(b"\r\n")
+    for at, number in ((2, b"99-99998"), (3, b"99-99999")):  # file rows 3 and 4
+        lines[at] = number + lines[at][lines[at].index(b";") :]
+    (folder / placements.name).write_bytes(b"\r\n".join(lines))
+    snapshots = sorted(demo.glob("wfbm_*_personen.csv"))
+    shutil.copyfile(snapshots[1], folder / snapshots[1].name)  # as delivered
+    shortened = snapshots[2].read_bytes().split(b"\r\n")
+    (folder / snapshots[2].name).write_bytes(b"\r\n".join(shortened[:6]) + b"\r\n")  # 5 of its persons
+    # another workshop's Personenmeldung under this one's name: a delivery of it is told so, a check
+    # not (it would tell a workshop whether persons of its making are in another's)
+    mine, theirs = snapshots[3].name, snapshots[3].name.replace("LVR-0201", "LVR-0203")
+    assert mine != theirs and (demo / theirs).exists()
+    other = snapshots[3].read_bytes().rstrip(b"\r\n").split(b"\r\n")
+    (folder / theirs).write_bytes(b"\r\n".join(other[:-1]) + b"\r\n")  # not byte for byte theirs
+    with duckdb.connect(str(home["root"] / "warehouse.duckdb")) as con:
+        before = _counts(con)
+        answered = answer_checks(
+            con, home["inbox"], home["outbox"], home["ops"], Limits(), "test-run", key=KEY
+        )
+        assert _counts(con) == before, "the warehouse is as it was"
+        loaded_on = con.execute(
+            "select strftime(received_at, '%d.%m.%Y') from ops.delivery_log where file_name = ? and status = ?",
+            [snapshots[1].name, "loaded"],
+        ).fetchone()[0]
+    assert len(answered) == 4 and os.listdir(folder) == []
+
+    page, rows = _report_of(home["outbox"], placements.name)
+    unknown = [(row[0], row[1]) for row in rows if row[-1] == "unknown_person"]
+    assert unknown == [("3", "Personennummer"), ("4", "Personennummer")], rows
+    assert "in der Personenmeldung dieser Werkstatt" in page
+
+    page, _ = _report_of(home["outbox"], snapshots[1].name)
+    assert f"Als Lieferung änderte die Datei nichts: dieselben Bytes kamen schon am {loaded_on}" in page
+
+    page, rows = _report_of(home["outbox"], snapshots[2].name)
+    assert [row[-1] for row in rows] == ["correction_shrank"], rows
+    assert "Als Lieferung: 5 Zeilen würden geladen, 0 zurückgestellt; sie ersetzte die Lieferung vom" in page
+
+    page, rows = _report_of(home["outbox"], theirs)
+    assert "sie ersetzte die Lieferung vom" in page, "compared with the warehouse"
+    assert "persons_of_another_workshop" not in [row[-1] for row in rows], rows

@@ -14,6 +14,7 @@ from collections import Counter
 
 import dagster as dg
 
+from ingest.pseudonymise import KeyProblem, load_key
 from ingest.run_state import record
 from orchestration.defs.assets.ingest import DELIVERY_LOG_KEY, built_from
 from orchestration.defs.resources import DataHomeResource, step_fails_on
@@ -147,8 +148,9 @@ def sender_feedback(context: dg.AssetExecutionContext, data_home: DataHomeResour
     # no sender's test file (and the benchmark's stages stay in their order)
     op_tags={"dagster/priority": "-1"},
     description="A Prüfbericht for every file a sender put into the inbox's check folder (pruefen/): checked "
-    "like a delivery, never loaded or kept, its findings in outbox/<folder>/pruefung/ (senders.yaml); a "
-    "file of no known sender reported in reports/operations/pruefung/",
+    "like a delivery and compared with the warehouse's deliveries (a load rolled back), never loaded or "
+    "kept, its findings in outbox/<folder>/pruefung/ (senders.yaml); a file of no known sender reported in "
+    "reports/operations/pruefung/",
 )
 def check_reports(context: dg.AssetExecutionContext, data_home: DataHomeResource):
     # No upstream asset: a run that found no new delivery answers the check folder too.
@@ -156,12 +158,18 @@ def check_reports(context: dg.AssetExecutionContext, data_home: DataHomeResource
     home = settings.home
     if not waiting_checks(home.inbox):  # the warehouse not even opened
         return
+    key = None  # the warehouse's key, to compare each file with its deliveries; never a new one made
+    if settings.pseudonym_key is not None or settings.pseudonym_key_file.exists():
+        try:
+            key = load_key(settings.pseudonym_key, settings.pseudonym_key_file)
+        except KeyProblem as problem:
+            context.log.warning(f"checked files are not compared with the warehouse: {problem}")
     with step_fails_on(SenderConfigError, StorageError):
         senders = load_senders()
         with data_home.connect() as con:
             answered = answer_checks(
                 con, home.inbox, home.outbox, home.operations_reports, settings.limits, context.run.run_id,
-                senders,
+                senders, key,
             )  # fmt: skip
     for file_name, sender, where in answered:
         context.log.info(f"checked {file_name!r} for {sender or 'an unknown sender'}: {where}")
