@@ -112,6 +112,7 @@ class CheckReport:
             received=f"{self.received.replace(tzinfo=UTC).astimezone(BERLIN):%d.%m.%Y %H:%M} Uhr",
             verdict=self.sentence(), recognised=recognised[0].upper() + recognised[1:] if recognised else None,
             held_hint=HELD_HINT if self.checked.outcome.held_because else None, findings=findings,
+            compared=self.checked.rehearsed is not None,
             found=found, not_listed=found - FINDINGS_LISTED if found > FINDINGS_LISTED else None,
         )  # fmt: skip
         return page.encode("utf-8")

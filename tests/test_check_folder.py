@@ -74,6 +74,7 @@ def test_a_checked_file_gets_a_report_and_is_neither_loaded_nor_kept(home, demo)
         csv.reader(io.StringIO((reports[0] / "pruefbericht.csv").read_text("utf-8-sig")), delimiter=";")
     )
     assert "nicht geladen" in page and "Als Lieferung:" in page and f"Werkstatt {nr}, 05/2024" in page
+    assert "verglichen" not in page, "without the warehouse's key nothing was compared"
     assert ["3", "Geburtsdatum"] in [line[:2] for line in table[1:]], table
     assert any(line[1] == "Geburtsdatum" and line[-1] == "impossible_date" for line in table[1:]), table
     # the workbook keeps the unknown Kreis as sent (Excel reads the CSV's 05999 as 5999)
@@ -197,6 +198,7 @@ def test_a_checked_file_is_compared_with_the_warehouse_which_stays_as_it_was(hom
     unknown = [(row[0], row[1]) for row in rows if row[-1] == "unknown_person"]
     assert unknown == [("3", "Personennummer"), ("4", "Personennummer")], rows
     assert "in der Personenmeldung dieser Werkstatt" in page
+    assert "mit Ihren bisherigen Lieferungen verglichen" in " ".join(page.split())
 
     page, _ = _report_of(home["outbox"], snapshots[1].name)
     assert f"Als Lieferung änderte die Datei nichts: dieselben Bytes kamen schon am {loaded_on}" in page
