@@ -8,6 +8,7 @@ column and rule."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,12 +17,14 @@ import duckdb
 import polars as pl
 
 from ingest.batch import Batch, FileOutcome, Incoming, read_batch
-from ingest.chunk import Rehearsed, rehearse
+from ingest.chunk import REHEARSAL_ROWS, Rehearsed, rehearse
 from ingest.formats import in_workbook_terms
 from ingest.inbox import display_name
 from ingest.issues import Issue
 from ingest.pseudonymise import KeyProblem, PseudonymKey
 from teilhabe.settings import Limits
+
+LOG = logging.getLogger(__name__)
 
 HELD_HINT = (
     "Gehalten: das Verzeichnis nennt die Werkstatt-Nr. nicht. Prüfen Sie die Nummer im Dateinamen, bei der "
@@ -96,24 +99,40 @@ def check_files(
     ]
 
 
+# Rounds of rehearsal per check (each reads the delivery log and scans landing tables): two versions
+# of one file checked at once need two; a hundred copies of one workbook under free names would be
+# a hundred loads, so beyond these a file is told what it alone says.
+MAX_REHEARSALS = 5
+
+
 def _rehearsed(batch: Batch, warehouse: Warehouse, limits: Limits) -> dict[str, Rehearsed]:
     """Each file that would load, loaded beside the warehouse's deliveries and rolled back; the
     files together (a month's placements compared with the Personenmeldung checked with them),
     but never two of one table, sender and period in one round: two versions of a file checked
-    at once are each what a delivery now would be, not the older replaced by the newer."""
-    rounds: list[tuple[set, list[str]]] = []
+    at once are each what a delivery now would be, not the older replaced by the newer. At most
+    REHEARSAL_ROWS rows a round and MAX_REHEARSALS rounds: a file beyond is told what it alone
+    says, as is every file of a round whose load failed (logged: a check never stops a run)."""
+    rounds: list[tuple[set, list[str], int]] = []
     for name, outcome in sorted(batch.files.items()):
         d = outcome.delivery
         if d is None or outcome.rejected_because or outcome.held_because or name not in warehouse.files:
             continue
         owns = {(table, d.sender, d.period) for table in d.tables}
-        free = next((r for r in rounds if not r[0] & owns), None)
-        if free is None:
-            rounds.append(free := (set(), []))
-        free[0].update(owns)
-        free[1].append(name)
+        fits = (
+            i
+            for i, (o, _, rows) in enumerate(rounds)
+            if not o & owns and rows + outcome.rows_in <= REHEARSAL_ROWS
+        )
+        at = next(fits, None)
+        if at is None:
+            if outcome.rows_in > REHEARSAL_ROWS or len(rounds) >= MAX_REHEARSALS:
+                continue
+            rounds.append((set(), [], 0))
+            at = len(rounds) - 1
+        o, names, rows = rounds[at]
+        rounds[at] = (o | owns, [*names, name], rows + outcome.rows_in)
     told: dict[str, Rehearsed] = {}
-    for _, names in rounds:
+    for _, names, _ in rounds:
         part = Batch(
             {n: replace(batch.files[n]) for n in names},  # copies: loading dates a register's own
             {t: f.filter(pl.col("_file").is_in(names)) for t, f in batch.valid.items()},
@@ -123,8 +142,11 @@ def _rehearsed(batch: Batch, warehouse: Warehouse, limits: Limits) -> dict[str, 
             told |= rehearse(
                 warehouse.con, warehouse.key, limits, part, {n: warehouse.files[n] for n in names}
             )
-        except KeyProblem:  # not the warehouse's key: the check tells what the file alone does (the
-            return {}  # ingest refuses to load with that key, and says so)
+        except KeyProblem as problem:  # not the warehouse's key (the ingest refuses to load with it)
+            LOG.warning("checked files not compared with the warehouse: %s", problem)
+            return {}
+        except Exception:
+            LOG.exception("checked files %s not compared with the warehouse", ", ".join(names))
     return told
 
 

@@ -74,6 +74,8 @@ class LoadContext:
     now: dt.datetime
     report: IngestReport
     limits: Limits = field(default_factory=Limits)
+    # a check's load, rolled back (``rehearse``): compared with the sender's own deliveries only
+    rehearsal: bool = False
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,11 @@ class Rehearsed:
     findings: list[Issue]
 
 
+# The rows a rehearsal may write at once: an insert of a whole row group (122,880 rows) is written
+# to the database file at once, and a rollback leaves its blocks there, readable until reused.
+REHEARSAL_ROWS = 100_000
+
+
 def rehearse(
     con: duckdb.DuckDBPyConnection,
     key: PseudonymKey,
@@ -256,53 +263,42 @@ def rehearse(
     batch: Batch,
     files: dict[str, tuple[str, int, int, dt.datetime]],
 ) -> dict[str, Rehearsed]:
-    """Load a batch as read (``files``: each one's SHA-256, size, modification time and arrival)
-    as the pipeline would, inside a transaction that is rolled back: nothing stays, not even the
-    tables of a new warehouse. For the check folder (publish/check_reports.py), whose Prüfbericht
-    then tells what only the warehouse knows: a correction that shrank, a placement of a person
-    the month's Personenmeldung lacks, bytes sent before. Nothing of other senders' deliveries: a
-    file another sender sent byte for byte is told as it reads. Raises what loading would (another
-    pseudonym key: ``KeyProblem``)."""
+    """Load a batch as read (``files``: each one's SHA-256, size, modification time and arrival;
+    at most REHEARSAL_ROWS data rows) as the pipeline would, in a transaction of its own that is
+    rolled back: nothing stays, not even the tables of a new warehouse. For the check folder
+    (publish/check_reports.py), whose Prüfbericht then tells what only the warehouse knows: a
+    correction that shrank, a placement of a person the month's Personenmeldung lacks, bytes sent
+    before. Nothing of other senders' deliveries: a file is loaded as its sender's own even where
+    another sender sent the same bytes. Raises what loading would (another pseudonym key:
+    ``KeyProblem``)."""
     from ingest.encodings import forget_values
     from ingest.ops_tables import check_key, prepare
 
+    if sum(batch.files[name].rows_in for name in files) > REHEARSAL_ROWS:
+        raise ValueError(f"a rehearsal of more than {REHEARSAL_ROWS:,} rows")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     taken = {
         name: _Taken(sha, size, mtime, received, None) for name, (sha, size, mtime, received) in files.items()
     }
-    con.execute("begin transaction")
+    # only the findings of the comparisons are wanted: those of reading the files are the caller's
+    batch = Batch(batch.files, batch.valid, batch.findings.clear())
+    cursor = con.cursor()  # a transaction of its own, whatever the caller's connection is in
     try:
-        prepare(con)
-        check_key(con, key, now)
-        ctx = LoadContext(con, Path(), key, f"check-{now:%Y%m%d%H%M%S}", now, IngestReport(), limits)
-        log = _load_batch(ctx, batch, taken)
-        con.register("_log", log.select("delivery_id", "file_name").to_arrow())
-        told = con.execute(
-            """
-            select l.file_name, d.status, d.message,
-                   (select min(o.received_at) from ops.delivery_log o where o.superseded_by = d.delivery_id),
-                   (select min(o.received_at) from ops.delivery_log o
-                    where d.status = 'duplicate' and o.sha256 = d.sha256 and o.sender = d.sender
-                      and o.part = d.part and (o.period = d.period or o.format = 'lv_register')
-                      and o.delivery_id < d.delivery_id
-                      and o.status in ('loaded', 'superseded'))
-            from _log l join ops.delivery_log d using (delivery_id)
-            """
-        ).fetchall()
-        found = con.execute(
-            """
-            select file_name, source_row, column_name, rule, level, message, value, source_table
-            from ops.quarantine where delivery_id in (select delivery_id from _log)
-              and list_contains(?, rule)
-              and not (rule = 'persons_of_another_workshop' and source_table = 'wfbm_personen')
-            order by file_name, source_table nulls first, source_row nulls first, rule
-            """,
-            [list(OWN_DELIVERIES_RULES)],
-        ).fetchall()
-        con.unregister("_log")
+        cursor.execute("begin transaction")
+        try:
+            prepare(cursor)
+            check_key(cursor, key, now)
+            run = f"check-{now:%Y%m%d%H%M%S}"
+            ctx = LoadContext(cursor, Path(), key, run, now, IngestReport(), limits, rehearsal=True)
+            log = _load_batch(ctx, batch, taken)
+            told, found = _rehearsal_outcome(cursor, log)
+        finally:
+            try:
+                cursor.execute("rollback")
+            finally:
+                forget_values()
     finally:
-        con.execute("rollback")
-        forget_values()
+        cursor.close()
     findings: dict[str, list[Issue]] = {name: [] for name, *_ in told}
     for name, row, column, rule, level, message, value, table in found:
         findings[name].append(Issue(name, row, column, rule, level, message, value, table))
@@ -311,8 +307,40 @@ def rehearse(
             status, message, replaces and replaces.date(), repeats and repeats.date(), findings[name]
         )
         for name, status, message, replaces, repeats in told
-        if status != "rejected"  # another sender's bytes (a file rejected as read is not rehearsed)
     }
+
+
+def _rehearsal_outcome(con: duckdb.DuckDBPyConnection, log: pl.DataFrame) -> tuple[list, list]:
+    """Each rehearsed file's status and message, when the delivery it replaces came, and when the
+    one whose bytes it repeats came (as ``_previous_deliveries`` found it: the first of them, of
+    a register the one in force); and its findings of OWN_DELIVERIES_RULES."""
+    con.register("_log", log.select("delivery_id", "file_name").to_arrow())
+    told = con.execute(
+        """
+        select l.file_name, d.status, d.message,
+               (select min(o.received_at) from ops.delivery_log o where o.superseded_by = d.delivery_id),
+               (select case when d.format = 'lv_register'
+                            then arg_max(o.received_at, o.period || lpad(o.delivery_id::varchar, 20, '0'))
+                            else arg_min(o.received_at, o.delivery_id) end
+                from ops.delivery_log o
+                where d.status = 'duplicate' and o.sha256 = d.sha256 and o.sender = d.sender
+                  and o.part = d.part and (o.period = d.period or o.format = 'lv_register')
+                  and o.delivery_id < d.delivery_id and o.status in ('loaded', 'superseded'))
+        from _log l join ops.delivery_log d using (delivery_id)
+        """
+    ).fetchall()
+    found = con.execute(
+        """
+        select file_name, source_row, column_name, rule, level, message, value, source_table
+        from ops.quarantine where delivery_id in (select delivery_id from _log)
+          and list_contains(?, rule)
+          and not (rule = 'persons_of_another_workshop' and source_table = 'wfbm_personen')
+        order by file_name, source_table nulls first, source_row nulls first, rule
+        """,
+        [list(OWN_DELIVERIES_RULES)],
+    ).fetchall()
+    con.unregister("_log")
+    return told, found
 
 
 def known_workshops(con: duckdb.DuckDBPyConnection) -> set[str] | None:
@@ -442,7 +470,7 @@ def _refused(
         return "held", outcome.held_because, None
     if duplicate_of is not None:
         return "duplicate", f"dieselben Bytes wie Lieferung {duplicate_of} (nichts geändert)", None
-    if outcome.rows_in and (owner := owners.get(file.sha256)) and owner[0] != d.sender:
+    if not ctx.rehearsal and outcome.rows_in and (owner := owners.get(file.sha256)) and owner[0] != d.sender:
         return "rejected", _same_bytes_as_another_sender(owner), None
     if file.held_id is not None and (newer := _taken_after(ctx.con, d, file.held_id)):
         return "superseded", RELEASED_TOO_LATE, newer
