@@ -3,11 +3,11 @@ uses for deliveries, no program to install) and gets a Prüfbericht back: what t
 with it, with every finding's row, column and rule, in German, as HTML and CSV in
 outbox/<folder>/pruefung/<checked at>/ (senders.yaml's folder, as the Rückmeldung's). The file is
 read by the readers of a delivery under the same limits (ingest/checking.py) and compared with the
-warehouse's deliveries in a load that is rolled back; never loaded, never archived, and deleted
-once its report is written: a test file is no delivery, and its personal
-data is kept nowhere. A file whose sender the warehouse does not know (a name no rule reads, a
-number no register holds) gets its report in the operator's reports/operations/pruefung/ instead,
-so no text a file carries names a folder. Every check is logged in ops.check_log.
+sender's deliveries in a load that is rolled back; never loaded, never archived, and deleted once
+its report is written: a test file is no delivery, and its personal data is kept nowhere. A file
+whose sender the warehouse does not know (a name no rule reads, a number no register holds) gets
+its report in the operator's reports/operations/pruefung/ instead, so no text a file carries names
+a folder. Every check is logged in ops.check_log.
 """
 
 from __future__ import annotations

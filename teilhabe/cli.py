@@ -163,6 +163,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(
             "(Werkstatt-Nr. nicht gegen das Verzeichnis geprüft: --register lv_<LV>_werkstaetten.csv angeben)"
         )
+    if any(not item.outcome.rejected_because for item in checked):  # what only the warehouse can tell
+        print(
+            "(Nicht verglichen mit Ihren früheren Lieferungen, etwa Außenarbeitsplätze mit der Personenmeldung "
+            "desselben Monats: das tut der Prüfordner pruefen/ im Eingang, und die Rückmeldung nach der Lieferung)"
+        )
     if any(item.refused for item in checked):
         return 1
     return 2 if any(item.outcome.rows_quarantined for item in checked) else 0

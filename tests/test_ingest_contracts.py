@@ -191,7 +191,8 @@ def test_check_command_exit_codes(faulty, capsys, tmp_path):
         "file"
     ][0]
     assert main(["check", str(faulty / rejected)]) == 1
-    assert "ABGELEHNT" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "ABGELEHNT" in out and "Nicht verglichen" not in out, "a refused file loads nothing to compare"
     row_fault = defects.filter(pl.col("level") == "row")["file"][0]
     assert main(["check", str(faulty / row_fault)]) == 2, "loaded, but rows set aside: a file to fix"
     assert "zurückgestellt" in capsys.readouterr().out
@@ -199,7 +200,10 @@ def test_check_command_exit_codes(faulty, capsys, tmp_path):
         p for p in sorted(faulty.iterdir()) if p.name not in set(defects["file"]) and p.suffix == ".csv"
     )
     assert main(["check", str(clean)]) == 0
-    assert f"erkannt als: {PART_NAMES[clean.stem.split('_')[-1]]}, " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"erkannt als: {PART_NAMES[clean.stem.split('_')[-1]]}, " in out
+    # what a check on the sender's machine cannot tell, and where the sender hears it
+    assert "Nicht verglichen mit Ihren früheren Lieferungen" in out and "pruefen/" in out, out
     # a workbook's name is free text: check says which workshop and month its title block names
     workbook = next(
         p for p in sorted(faulty.iterdir()) if p.name not in set(defects["file"]) and p.suffix == ".xlsx"
