@@ -44,6 +44,9 @@ from teilhabe.disk import is_disk_full, storage_error
 from teilhabe.settings import Limits
 
 FOLDER = "pruefung"
+# What comparing a file with the sender's earlier deliveries means, as the Prüfbericht says it
+COMPARED = "etwa eine Korrektur mit der Lieferung, die sie ersetzt"
+COMPARED_WORKSHOP = "etwa Außenarbeitsplätze und Übergänge mit der Personenmeldung desselben Monats"
 BERLIN = ZoneInfo("Europe/Berlin")  # the senders read their local time
 # Files checked per run, the oldest first, their bytes within Limits.max_batch_bytes; the rest wait
 # for the next run: a sender that fills the folder cannot make one run read thousands of files, or
@@ -107,12 +110,15 @@ class CheckReport:
         ]  # fmt: skip
         found = len(self.checked.findings)
         recognised = self.checked.recognised
+        compared = None
+        if self.checked.rehearsed:
+            compared = COMPARED_WORKSHOP if self.sender_kind == "werkstatt" else COMPARED
         page = html_template("pruefbericht.html.j2").render(
             sender=addressee, file_name=self.checked.name,
             received=f"{self.received.replace(tzinfo=UTC).astimezone(BERLIN):%d.%m.%Y %H:%M} Uhr",
             verdict=self.sentence(), recognised=recognised[0].upper() + recognised[1:] if recognised else None,
             held_hint=HELD_HINT if self.checked.outcome.held_because else None, findings=findings,
-            compared=self.checked.rehearsed is not None,
+            compared=compared,
             found=found, not_listed=found - FINDINGS_LISTED if found > FINDINGS_LISTED else None,
         )  # fmt: skip
         return page.encode("utf-8")

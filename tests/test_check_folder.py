@@ -197,7 +197,7 @@ def test_a_checked_file_is_compared_with_the_warehouse_which_stays_as_it_was(hom
     unknown = [(row[0], row[1]) for row in rows if row[-1] == "unknown_person"]
     assert unknown == [("3", "Personennummer"), ("4", "Personennummer")], rows
     assert "in der Personenmeldung dieser Werkstatt" in page
-    assert "mit Ihren bisherigen Lieferungen verglichen" in " ".join(page.split())
+    assert "mit Ihren bisherigen Lieferungen verglichen (etwa Außenarbeitsplätze" in " ".join(page.split())
 
     page, _ = _report_of(home["outbox"], snapshots[1].name)
     assert f"Als Lieferung änderte die Datei nichts: dieselben Bytes kamen schon am {loaded_on}" in page
@@ -228,5 +228,7 @@ def test_a_large_check_leaves_nothing_in_the_warehouse_file(home, demo):
         after = con.execute("select total_blocks, free_blocks from pragma_database_size()").fetchone()
     assert len(answered) == 3
     for name, *_ in answered:
-        assert "sie ersetzte die Lieferung vom" in _report_of(home["outbox"], name)[0], "each compared"
+        page = " ".join(_report_of(home["outbox"], name)[0].split())
+        assert "sie ersetzte die Lieferung vom" in page, "each compared"
+        assert "verglichen (etwa eine Korrektur" in page, "a Jobcenter has no Außenarbeitsplätze"
     assert after == before, "no block of the checked files' rows was written"
