@@ -231,9 +231,10 @@ def answer_checks(
     run_id: str,
     directory: SenderDirectory | None = None,
     key: PseudonymKey | None = None,
-) -> list[tuple[str, str | None, str]]:
+) -> list[tuple[str, str | None, str, bool]]:
     """Check every file of the inbox's check folder, write its report, delete it; (file name,
-    sender or None, path of the report relative to the outbox or the operations reports). With
+    sender or None, path of the report relative to the outbox or the operations reports, whether it
+    was compared with the sender's deliveries). With
     the warehouse's pseudonym ``key``, each file is also compared with the warehouse's deliveries
     (``ingest.checking.Warehouse``)."""
     folder = check_folder(inbox)
@@ -289,7 +290,7 @@ def answer_checks(
             (report.checked.name, report.sha256, report.sender, report.checked.period, report.sentence(),
              len(report.checked.findings), where, run_id, now)
         )  # fmt: skip
-        answered.append((report.checked.name, report.sender, where))
+        answered.append((report.checked.name, report.sender, where, report.checked.rehearsed is not None))
     con.execute(CHECK_LOG_DDL)
     append_rows(con, "ops.check_log", logged)
     # Only now: a run that stopped before this point checks the files again (a second report), and

@@ -62,7 +62,8 @@ def test_a_checked_file_gets_a_report_and_is_neither_loaded_nor_kept(home, demo)
         ).fetchall()
         told = digest(con).text()  # the operator's daily digest names the report to forward
     assert after == before, "a checked file is no delivery"
-    assert sorted((file, sender) for file, sender, _ in answered) == [("hallo.txt", None), (name, nr)]
+    assert sorted((file, sender) for file, sender, *_ in answered) == [("hallo.txt", None), (name, nr)]
+    assert not any(compared for *_, compared in answered), "no key given, nothing compared"
     assert logged == [("hallo.txt", None, True), (name, nr, True)]
     # both files gone, the link left alone (never followed), its target untouched
     assert sorted(os.listdir(folder)) == ["link.csv"] and secret.read_bytes() == b"not the sender's\r\n"
@@ -136,6 +137,8 @@ def test_the_pipeline_answers_the_check_folder_also_when_nothing_else_came(home,
         checked = instance.get_latest_materialization_event(dg.AssetKey(["outbox", "pruefberichte"]))
     assert result.success
     assert checked.asset_materialization.metadata["files_checked"].value == 1
+    # the pipeline's key reaches the check: the file is compared with its sender's deliveries
+    assert checked.asset_materialization.metadata["compared_with_deliveries"].value == 1
     said = _result(result, ()).summary()  # what `teilhabe run` prints
     assert (
         "Prüfberichte: 1 file of inbox/pruefen/ checked, not loaded, and deleted; 1 to their senders' outbox"
@@ -192,6 +195,7 @@ def test_a_checked_file_is_compared_with_the_warehouse_which_stays_as_it_was(hom
             [snapshots[1].name, "loaded"],
         ).fetchone()[0]
     assert len(answered) == 4 and os.listdir(folder) == []
+    assert all(compared for *_, compared in answered)
 
     page, rows = _report_of(home["outbox"], placements.name)
     unknown = [(row[0], row[1]) for row in rows if row[-1] == "unknown_person"]

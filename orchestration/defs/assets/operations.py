@@ -171,14 +171,17 @@ def check_reports(context: dg.AssetExecutionContext, data_home: DataHomeResource
                 con, home.inbox, home.outbox, home.operations_reports, settings.limits, context.run.run_id,
                 senders, key,
             )  # fmt: skip
-    for file_name, sender, where in answered:
-        context.log.info(f"checked {file_name!r} for {sender or 'an unknown sender'}: {where}")
+    for file_name, sender, where, compared in answered:
+        against = "; compared with its sender's deliveries" if compared else ""
+        context.log.info(f"checked {file_name!r} for {sender or 'an unknown sender'}: {where}{against}")
     if answered:
-        operator = sum(sender is None for _, sender, _ in answered)
+        operator = sum(sender is None for _, sender, *_ in answered)
         yield dg.MaterializeResult(
             metadata={
                 "files_checked": len(answered),
                 "for_the_operator": operator,
+                # a file that would load and was not compared: no key, a failed comparison (its log)
+                "compared_with_deliveries": sum(compared for *_, compared in answered),
                 "checks_summary": f"{len(answered)} file{'s' if len(answered) != 1 else ''} of inbox/pruefen/ "
                 f"checked, not loaded, and deleted; {len(answered) - operator} to their senders' outbox"
                 + (f", {operator} to reports/operations/pruefung/ (no known sender)" if operator else ""),
