@@ -136,7 +136,7 @@ def _rehearsed(batch: Batch, warehouse: Warehouse, limits: Limits) -> dict[str, 
         part = Batch(
             {n: replace(batch.files[n]) for n in names},  # copies: loading dates a register's own
             {t: f.filter(pl.col("_file").is_in(names)) for t, f in batch.valid.items()},
-            batch.findings.filter(pl.col("file").is_in(names)),
+            batch.findings.clear(),  # a rehearsal loads only its comparisons' findings
         )
         try:
             told |= rehearse(

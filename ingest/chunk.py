@@ -241,11 +241,10 @@ OWN_DELIVERIES_RULES = (
 @dataclass(frozen=True)
 class Rehearsed:
     """What loading a file now would do beside the warehouse's deliveries: its status in the
-    delivery log, the log's message, when the delivery it would replace came (a correction) or
-    the one whose bytes it repeats came (a duplicate), and its ``OWN_DELIVERIES_RULES`` findings."""
+    delivery log, when the delivery it would replace came (a correction) or the one whose bytes it
+    repeats came (a duplicate), and its ``OWN_DELIVERIES_RULES`` findings."""
 
     status: str
-    message: str | None
     replaces: dt.date | None
     repeats: dt.date | None
     findings: list[Issue]
@@ -303,21 +302,19 @@ def rehearse(
     for name, row, column, rule, level, message, value, table in found:
         findings[name].append(Issue(name, row, column, rule, level, message, value, table))
     return {
-        name: Rehearsed(
-            status, message, replaces and replaces.date(), repeats and repeats.date(), findings[name]
-        )
-        for name, status, message, replaces, repeats in told
+        name: Rehearsed(status, replaces and replaces.date(), repeats and repeats.date(), findings[name])
+        for name, status, replaces, repeats in told
     }
 
 
 def _rehearsal_outcome(con: duckdb.DuckDBPyConnection, log: pl.DataFrame) -> tuple[list, list]:
-    """Each rehearsed file's status and message, when the delivery it replaces came, and when the
+    """Each rehearsed file's status, when the delivery it replaces came, and when the
     one whose bytes it repeats came (as ``_previous_deliveries`` found it: the first of them, of
     a register the one in force); and its findings of OWN_DELIVERIES_RULES."""
     con.register("_log", log.select("delivery_id", "file_name").to_arrow())
     told = con.execute(
         """
-        select l.file_name, d.status, d.message,
+        select l.file_name, d.status,
                (select min(o.received_at) from ops.delivery_log o where o.superseded_by = d.delivery_id),
                (select case when d.format = 'lv_register'
                             then arg_max(o.received_at, o.period || lpad(o.delivery_id::varchar, 20, '0'))
