@@ -149,6 +149,47 @@ def test_the_pipeline_answers_the_check_folder_also_when_nothing_else_came(home,
     assert "Datum gibt es nicht" in (report / "pruefbericht.html").read_text("utf-8")
 
 
+def test_a_failed_comparison_is_told_in_the_run_log_and_the_file_still_answered(home, demo, monkeypatch):
+    """A comparison that fails never stops the check: the file gets its Prüfbericht of what it alone
+    says, and the operator reads why it was not compared in the Dagster run's log, not only on
+    the console of a command-line run."""
+    import logging
+
+    import dagster as dg
+
+    import ingest.checking
+    from orchestration.defs.assets.operations import check_reports
+    from orchestration.defs.resources import DataHomeResource
+
+    def fails(*_args, **_kwargs):
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(ingest.checking, "rehearse", fails)
+    folder = home["inbox"] / CHECK_FOLDER
+    nr, _ = _faulty_snapshot(demo, folder / "upload.csv")
+    os.rename(folder / "upload.csv", folder / f"wfbm_{nr}_2024-05_personen.csv")
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [check_reports],
+            instance=instance,
+            resources={"data_home": DataHomeResource(root=str(home["root"]), inbox_dir=str(home["inbox"]))},
+        )
+        warnings = [
+            entry.user_message
+            for entry in instance.all_logs(result.run_id)
+            if entry.dagster_event is None and entry.level == logging.WARNING
+        ]
+        checked = instance.get_latest_materialization_event(dg.AssetKey(["outbox", "pruefberichte"]))
+    assert result.success
+    assert checked.asset_materialization.metadata["compared_with_deliveries"].value == 0
+    assert [w for w in warnings if "not compared with the warehouse" in w and "the disk went away" in w], (
+        warnings
+    )
+    assert os.listdir(folder) == []
+    (report,) = (home["outbox"] / f"werkstatt_{nr}" / "pruefung").iterdir()
+    assert "Datum gibt es nicht" in (report / "pruefbericht.html").read_text("utf-8")
+
+
 def _counts(con) -> tuple:
     tables = ["ops.delivery_log", "ops.quarantine", "ops.inbox_files", "landing.wfbm_personen",
               "landing.wfbm_aussenarbeitsplaetze", "linkage.person_records"]  # fmt: skip

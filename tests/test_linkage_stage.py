@@ -367,7 +367,8 @@ def test_splink_and_the_stage_log_into_the_run_not_onto_stderr(capsys):
 
     from splink.internals.splink_logging import enable
 
-    from orchestration.defs.assets.linkage import _into_run_log
+    from orchestration.defs.assets.linkage import LOGGERS, NOT_OBSERVED
+    from orchestration.defs.resources import into_run_log
 
     class Recorded:
         def __init__(self):
@@ -382,7 +383,7 @@ def test_splink_and_the_stage_log_into_the_run_not_onto_stderr(capsys):
     log = Recorded()
     splink = logging.getLogger("splink")
     before = list(splink.handlers)
-    with _into_run_log(log):
+    with into_run_log(log, LOGGERS, quiet=(NOT_OBSERVED,)):
         enable("WARNING")  # what every Linker does: a handler on stderr where it finds none
         logging.getLogger("splink.internals.expectation_maximisation").warning(
             "WARNING:\nLevel swapped on comparison surname_bloom not observed in dataset, unable to train m value\n"

@@ -1,11 +1,13 @@
-"""Resources: the data home every asset works in, and dbt."""
+"""Resources: the data home every asset works in, and dbt; and what a step needs around the code it
+calls: an operator's problem as one line, the code's own log records in the run's log."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -77,6 +79,44 @@ def step_fails_on(*problems: type[Exception]) -> Iterator[None]:
         yield
     except problems as problem:
         raise dg.Failure(str(problem)) from None
+
+
+class _RunLog(logging.Handler):
+    """Log records of code that knows nothing of Dagster into the run's log (the UI; a warning also
+    in the console's summary) instead of on stderr. A record whose message holds one of ``quiet``
+    is information whatever its level."""
+
+    def __init__(self, log: dg.DagsterLogManager, quiet: tuple[str, ...]):
+        super().__init__()
+        self.log, self.quiet = log, quiet
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = " ".join(record.getMessage().removeprefix("WARNING:").split())
+        if record.exc_info and record.exc_info[1] is not None:  # the cause, in one line, not the trace
+            error = record.exc_info[1]
+            message += f": {type(error).__name__}: {' '.join(str(error).split())[:300]}"
+        if record.levelno >= logging.WARNING and not any(q in message for q in self.quiet):
+            self.log.warning(message)
+        else:
+            self.log.info(message)
+
+
+@contextmanager
+def into_run_log(
+    log: dg.DagsterLogManager, names: Iterable[str], quiet: tuple[str, ...] = ()
+) -> Iterator[None]:
+    """The loggers ``names`` (and their children) write into the run's log while the step calls
+    their code."""
+    handler = _RunLog(log, quiet)
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(logger, logger.handlers, logger.propagate) for logger in loggers]
+    for logger in loggers:  # Splink adds a handler on stderr only where it finds none
+        logger.handlers, logger.propagate = [handler], False
+    try:
+        yield
+    finally:
+        for logger, handlers, propagate in saved:
+            logger.handlers, logger.propagate = handlers, propagate
 
 
 def resources(home: DataHome) -> dict[str, dg.ConfigurableResource]:

@@ -2,10 +2,6 @@
 landing tables and the warehouse build. Its metadata are counts only: no encoding, no record."""
 # No `from __future__ import annotations` here: Dagster inspects the context annotation at runtime.
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import dagster as dg
 
 from ingest.encodings import SEAL_PURPOSE
@@ -13,41 +9,14 @@ from ingest.pseudonymise import load_key
 from linkage.decisions import invalid_lines
 from linkage.stage import link_persons
 from orchestration.defs.assets.ingest import LANDING_KEYS
-from orchestration.defs.resources import DataHomeResource
+from orchestration.defs.resources import DataHomeResource, into_run_log
 from teilhabe.settings import WAREHOUSE_POOL
 
 PERSON_TABLES = ("wfbm_personen", "jc_kunden", "lv_budget_fuer_arbeit")
-
-
-class _RunLog(logging.Handler):
-    """The linkage stage's and Splink's log records into the run's log (the UI; a warning also in
-    the console's summary) instead of on stderr. Splink's note that a comparison level never
-    occurred in the training pairs is information: that level's m keeps its start value."""
-
-    def __init__(self, log: dg.DagsterLogManager):
-        super().__init__()
-        self.log = log
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = " ".join(record.getMessage().removeprefix("WARNING:").split())
-        if record.levelno >= logging.WARNING and "not observed in dataset" not in message:
-            self.log.warning(message)
-        else:
-            self.log.info(message)
-
-
-@contextmanager
-def _into_run_log(log: dg.DagsterLogManager) -> Iterator[None]:
-    handler = _RunLog(log)
-    loggers = [logging.getLogger(name) for name in ("linkage", "splink")]
-    saved = [(logger, logger.handlers, logger.propagate) for logger in loggers]
-    for logger in loggers:  # Splink adds a handler on stderr only where it finds none
-        logger.handlers, logger.propagate = [handler], False
-    try:
-        yield
-    finally:
-        for logger, handlers, propagate in saved:
-            logger.handlers, logger.propagate = handlers, propagate
+LOGGERS = ("linkage", "splink")  # the stage's and Splink's records, into the run's log
+# Splink's note that a comparison level never occurred in the training pairs is information: that
+# level's m keeps its start value.
+NOT_OBSERVED = "not observed in dataset"
 
 
 @dg.multi_asset(
@@ -88,7 +57,7 @@ def person_ids(context: dg.AssetExecutionContext, data_home: DataHomeResource):
             f"{decisions}: lines {bad[:10]} are no decision (record ids, accept|reject) and were left out"
         )
     seal_key = load_key(settings.pseudonym_key, settings.pseudonym_key_file).subkey(SEAL_PURPOSE)
-    with data_home.connect() as con, _into_run_log(context.log):
+    with data_home.connect() as con, into_run_log(context.log, LOGGERS, quiet=(NOT_OBSERVED,)):
         report = link_persons(con, decisions, seal_key, run_id=context.run.run_id)
         waiting = con.execute("select count(*) from ops.linkage_review").fetchone()[0]
         # their data versions: the same people under the same ids leave the warehouse in sync

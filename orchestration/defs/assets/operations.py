@@ -17,7 +17,7 @@ import dagster as dg
 from ingest.pseudonymise import KeyProblem, load_key
 from ingest.run_state import record
 from orchestration.defs.assets.ingest import DELIVERY_LOG_KEY, built_from
-from orchestration.defs.resources import DataHomeResource, step_fails_on
+from orchestration.defs.resources import DataHomeResource, into_run_log, step_fails_on
 from publish.check_reports import answer_checks, waiting_checks
 from publish.expected import digest, overdue, write
 from publish.feedback import send_feedback
@@ -164,7 +164,8 @@ def check_reports(context: dg.AssetExecutionContext, data_home: DataHomeResource
             key = load_key(settings.pseudonym_key, settings.pseudonym_key_file)
         except KeyProblem as problem:
             context.log.warning(f"checked files are not compared with the warehouse: {problem}")
-    with step_fails_on(SenderConfigError, StorageError):
+    # a comparison that failed is logged by the check (it never stops a run): into the run's log
+    with step_fails_on(SenderConfigError, StorageError), into_run_log(context.log, ["ingest.checking"]):
         senders = load_senders()
         with data_home.connect() as con:
             answered = answer_checks(
