@@ -43,8 +43,12 @@ from teilhabe.settings import (
 SCHEMAS = ("marts", "kpi")  # what analysts get
 # ... and of the pipeline's own tables, the delivery calendar: as of when the copy is, which sender's
 # file of which period is in, late or overdue (a KPI missing for want of a file names it too). Not
-# the senders' file names: a name is whatever a sender typed.
-OPERATIONS = {("ops", "expected_deliveries"): {"file_name"}}
+# the senders' file names: a name is whatever a sender typed. And the linkage's quality per run
+# (linkage.md §4: counts and shares), which every cross-agency figure rests on (an analysts' review).
+OPERATIONS = {
+    ("ops", "expected_deliveries"): {"file_name"},
+    ("ops", "linkage_metrics"): {"decisions_sha256", "seconds"},
+}
 
 
 # Every table's rows are in the order of their content (ORDER BY ALL), never in the order the
@@ -453,9 +457,11 @@ def model_descriptions(manifest: Path) -> dict[tuple[str, str], tuple[str, dict[
     what dbt documents is what the analysts read in `duckdb_tables()` and `duckdb_columns()`."""
     document = json.loads(manifest.read_text("utf-8"))
     found = {}
-    for node in document.get("nodes", {}).values():
-        key = (node.get("schema"), node.get("alias") or node.get("name"))
-        if node.get("resource_type") not in ("model", "seed") or (
+    # the pipeline's own tables that are copied are dbt sources (ops.linkage_metrics), not models
+    nodes = [*document.get("nodes", {}).values(), *document.get("sources", {}).values()]
+    for node in nodes:
+        key = (node.get("schema"), node.get("alias") or node.get("identifier") or node.get("name"))
+        if node.get("resource_type") not in ("model", "seed", "source") or (
             key[0] not in SCHEMAS and key not in OPERATIONS
         ):
             continue
@@ -463,7 +469,7 @@ def model_descriptions(manifest: Path) -> dict[tuple[str, str], tuple[str, dict[
             name: " ".join(c.get("description", "").split()) for name, c in node.get("columns", {}).items()
         }
         description = " ".join(node.get("description", "").split())
-        found[(node["schema"], node.get("alias") or node["name"])] = (description, columns)
+        found[key] = (description, columns)
     return found
 
 
@@ -476,8 +482,10 @@ def _describe(
     if any(name != original and name.endswith("_month") for _, name, original in columns):
         description = (
             f"{description} In the analysts' copy its dates are months (privacy.md §6): rows may share "
-            "the keys of a grain with a date, and figures over windows of days (365 days after a "
-            "transition, a Stichtag) cannot be recomputed exactly from it; the kpi tables hold them."
+            "the keys of a grain with a date (even be identical: do not deduplicate them), and figures "
+            "over windows of days (365 days after a transition, a Stichtag) cannot be recomputed "
+            "exactly from it: a spell that ends in a Stichtag's month may have ended before it or on "
+            "it (only a later end month counts on it for sure); the kpi tables hold them exactly."
         ).strip()
     if description:
         con.execute(f"comment on table {schema}.{table} is {_literal(description)}")

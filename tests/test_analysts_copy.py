@@ -71,9 +71,11 @@ def home(demo, tmp_path_factory):
     return root, inbox
 
 
-def test_copy_holds_marts_kpis_and_the_delivery_calendar_only_and_is_read_only(home):
+def test_copy_holds_marts_kpis_the_delivery_calendar_and_linkage_quality_only_and_is_read_only(home):
     """Marts and KPIs, and of the pipeline's tables the delivery calendar without the senders' file
-    names (an analyst could not tell as of when the copy was, nor that a workshop never sent)."""
+    names (an analyst could not tell as of when the copy was, nor that a workshop never sent), and
+    the linkage's quality per run, described (an analyst could not tell how far the cross-agency
+    figures rest on links)."""
     root, _ = home
     copy = root / "analysts" / "teilhabe.duckdb"
     assert stat.S_IMODE(copy.stat().st_mode) == 0o440
@@ -85,7 +87,7 @@ def test_copy_holds_marts_kpis_and_the_delivery_calendar_only_and_is_read_only(h
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
     assert [(r["schema_name"], r["ops_table"]) for r in json.loads(out)] == [
-        ("kpi", None), ("marts", None), ("ops", "expected_deliveries")
+        ("kpi", None), ("marts", None), ("ops", "expected_deliveries"), ("ops", "linkage_metrics")
     ], "no landing, quarantine or other pipeline tables"  # fmt: skip
     with duckdb.connect(str(copy), read_only=True) as con:
         columns = {
@@ -97,6 +99,13 @@ def test_copy_holds_marts_kpis_and_the_delivery_calendar_only_and_is_read_only(h
         overdue = con.execute(
             "select count(*) from ops.expected_deliveries where status = 'overdue'"
         ).fetchone()[0]
+        runs, shares, undescribed = con.execute(
+            """select count(*), bool_and(share_linked_wfbm_personen between 0 and 1 and persons > 0),
+                      (select count(*) from duckdb_columns() where table_name = 'linkage_metrics'
+                       and coalesce(comment, '') = '')
+               from ops.linkage_metrics"""
+        ).fetchone()
+    assert (runs, shares, undescribed) == (1, True, 0), "one linkage run, its shares, every column described"
     assert {"sender", "part", "period", "due_on", "received_at", "status", "as_of"} <= columns
     assert "file_name" not in columns
     assert overdue, "the demo's silent workshop is overdue"
