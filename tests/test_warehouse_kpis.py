@@ -119,6 +119,15 @@ def test_last_years_value_missing_says_whether_nothing_was_delivered_or_the_work
     assert reason("k01", "previous year: no workshop deliveries for 2022") == (
         "Vorjahr: für 2022 liegen keine Werkstattlieferungen vor"
     )
+    # K02 of the first year divides by the December before, which nobody sent: it says so, not
+    # that each workshop owed its December file (an analysts' review)
+    k02 = warehouse.execute(
+        "select distinct missing_reason from kpi.k02_uebergangsquote where year = 2023 and denominator is null"
+    ).fetchall()
+    assert k02 == [("no workshop deliveries for 2022",)]
+    assert (
+        reason("k02", "no workshop deliveries for 2022") == "für 2022 liegen keine Werkstattlieferungen vor"
+    )
 
 
 def test_lineage_from_landing_to_kpi():

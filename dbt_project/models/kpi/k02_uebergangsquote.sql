@@ -30,6 +30,12 @@ select
                 then
                     'recognised only on ' || strftime(workshops.recognised_since, '%Y-%m-%d')
                     || ': no December before'
+            -- the first year loaded: no workshop sent for the year before (an analysts' review read
+            -- "no personen snapshot for December" as a file each workshop owed; K01 says it so too)
+            when
+                previous_december.ab_persons is null
+                and grain.year - 1 not in (select years.year from {{ ref('int_workshop_years') }} as years)
+                then 'no workshop deliveries for ' || (grain.year - 1)
             when previous_december.ab_persons is null
                 then
                     'no personen snapshot for December ' || (grain.year - 1)
