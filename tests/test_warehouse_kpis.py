@@ -130,6 +130,42 @@ def test_last_years_value_missing_says_whether_nothing_was_delivered_or_the_work
     )
 
 
+def test_a_total_says_whether_its_counts_sum_every_part(warehouse):
+    """counts_complete: each count of a total sums every row below it; else at least one is only a
+    lower bound (an analysts' review read K14's "LVR insgesamt" of 4 of 26 Kreise as LVR's)."""
+    cases = {
+        # KPI, its totals, the part's region (Landschaftsverband) and period, its counts
+        "k01": ("k01_biap_quote", "w.landschaftsverband", "year", ["numerator", "denominator"],
+                "join marts.dim_workshops w on w.werkstatt_nr = k.werkstatt_nr and w.is_current"),
+        "k14": ("k14_regionaluebersicht", "r.landschaftsverband", "year",
+                ["ab_persons", "biap_persons", "transitions", "budget_fuer_arbeit_active",
+                 "sb_gl_customers_december", "sb_gl_integration_months"],
+                "join marts.dim_regions r on r.kreisschluessel = k.kreisschluessel"),
+    }  # fmt: skip
+    seen = set()
+    for table, region, period, counts, join in cases.values():
+        complete = " and ".join(f"count(*) = count(k.{c})" for c in counts)
+        expected = {
+            (r, p): flag
+            for r, p, flag in warehouse.execute(
+                f"""select {region}, k.{period}, {complete} from kpi.{table} k {join} group by all
+                    union all select 'NRW', k.{period}, {complete} from kpi.{table} k group by all"""
+            ).fetchall()
+        }
+        found = {
+            (r, p): flag
+            for r, p, flag in warehouse.execute(
+                f"select region, {period}, counts_complete from kpi.{table}_totals"
+            ).fetchall()
+        }
+        assert found == expected, table
+        seen |= set(found.values())
+    assert seen == {True, False}, "the demo has complete totals and lower bounds"
+    assert not warehouse.execute(
+        "select counts_complete from kpi.k14_regionaluebersicht_totals where region = 'LVR' and year = 2023"
+    ).fetchone()[0]
+
+
 def test_lineage_from_landing_to_kpi():
     from orchestration.definitions import defs
 

@@ -13,7 +13,8 @@
     transitions of six workshops over the persons of four. A rate is recomputed from the summed
     numerator and denominator with the KPI's own macro, and is missing when any part's rate is ("N
     of M parts without a value"). A mean is recomputed from the summed cases and sum. A total is
-    provisional when any part is.
+    provisional when any part is. `counts_complete` says whether every count sums all the rows
+    below it (false: at least one is such a lower bound, named in `note`).
 
       kpi:          the KPI model, ref('…')
       grain:        werkstatt | kreis | jobcenter | landschaftsverband: a row's Landschaftsverband is
@@ -248,6 +249,10 @@ select * exclude ({{ carried }}) from nrw_totals
             {{ total }},
         {%- endfor %}
         is_provisional,
+        {#- whether each count sums every row below (an analysts' review filtered totals by it) -#}
+        {%- for column in counts %}
+            {{ 'and' if not loop.first }} _{{ column }}_base_missing = 0
+        {%- endfor %} as counts_complete,
         coalesce(
             {%- for rate in rates | reverse %}
                 case

@@ -21,6 +21,7 @@ select
     last_year.value as value_prev_year,
     this_year.is_provisional,
     {{ with_previous_year_reason('this_year', 'last_year', 'region', years='totals') }} as missing_reason,
+    this_year.counts_complete,
     this_year.note
 from totals as this_year
 left join totals as last_year
