@@ -1,6 +1,7 @@
 """The analysts' copy (privacy.md §3, §6): a read-only DuckDB file with the pseudonymised marts and
-the unsuppressed KPI tables — no landing, quarantine, linkage or pipeline tables — that replaces the
-previous copy atomically. Analysts open it at any time, also while the pipeline writes the warehouse:
+the unsuppressed KPI tables — no landing, quarantine or linkage tables, and of the pipeline's own
+only the delivery calendar and the linkage's measures (OPERATIONS) — that replaces the previous
+copy atomically. Analysts open it at any time, also while the pipeline writes the warehouse:
 they never touch the pipeline's file, and a reader of the old copy keeps its snapshot.
 
 Minimised on the way (§6): in person-level tables (those with a person, customer or case key) every

@@ -208,9 +208,8 @@ class Oracle:
                 # the calendar starts with the first month delivered: no December before it is due
                 overdue = self._overdue_december(nr, year - 1) if year - 1 >= self.w.first_year else ""
                 reason = None if ab else _no_snapshot(year - 1) + overdue
-                if (
-                    not ab and year - 1 < self.w.first_year
-                ):  # the first year loaded: nobody sent the year before
+                # the first year loaded: nobody sent the year before
+                if not ab and year - 1 < self.w.first_year:
                     reason = f"no workshop deliveries for {year - 1}"
                 if not ab and self.recognised[nr] > dt.date(year - 1, 12, 31):
                     reason = f"recognised only on {self.recognised[nr]:%Y-%m-%d}: no December before"
