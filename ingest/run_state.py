@@ -157,11 +157,17 @@ def record(
 
 def nothing_to_do(warehouse: Path, inbox: Path, decisions: Path) -> bool:
     """Before anything starts (Dagster's start-up alone takes seconds): the inbox holds no file the
-    warehouse has not seen with this name, size, times and inode, and the last complete run built
-    from what is here now. Any doubt (no warehouse, a run writing it now) means work to do."""
+    warehouse has not seen with this name, size, times and inode, its check folder no file waiting
+    for its Prüfbericht, and the last complete run built from what is here now. Any doubt (no
+    warehouse, a run writing it now) means work to do."""
     if not warehouse.exists():
         return False
-    from ingest.inbox import scan_inbox
+    from ingest.inbox import check_folder, scan_inbox
+
+    # a sender's file to check is answered by the run, also when nothing else came (a senders'
+    # review: files waited in pruefen/ through two runs that ended at once)
+    if (folder := check_folder(inbox)) and scan_inbox(folder).files:
+        return False
 
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:

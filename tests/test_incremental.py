@@ -13,6 +13,7 @@ import duckdb
 import pytest
 from dbt_cli import dbt_build
 
+from ingest.inbox import CHECK_FOLDER
 from orchestration.defs.resources import DataHomeResource
 
 SPLIT = dt.datetime(2024, 10, 1, tzinfo=dt.UTC).timestamp()  # files received later come in phase 2
@@ -245,6 +246,11 @@ def test_a_run_with_nothing_new_or_changed_does_nothing(demo_home, demo, tmp_pat
     inbox, decisions = root / "inbox", root / "linkage" / "decisions.csv"
     warehouse = root / "warehouse.duckdb"
     assert not any(inbox.iterdir()) and nothing_to_do(warehouse, inbox, decisions)
+    (inbox / CHECK_FOLDER).mkdir()
+    assert nothing_to_do(warehouse, inbox, decisions), "an empty check folder is no work"
+    (inbox / CHECK_FOLDER / "upload.csv").write_bytes(b"Personennummer;Nachname\r\n")
+    assert not nothing_to_do(warehouse, inbox, decisions), "a file to check is answered by the run"
+    shutil.rmtree(inbox / CHECK_FOLDER)
 
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("pipeline").execute_in_process(
