@@ -30,6 +30,10 @@ HELD_HINT = (
     "Gehalten: das Verzeichnis nennt die Werkstatt-Nr. nicht. Prüfen Sie die Nummer im Dateinamen, bei der "
     "Arbeitsmappe im Kopfblock (Zelle B2), und ob es das Verzeichnis Ihres Landschaftsverbands ist."
 )
+# What comparing a file with the sender's earlier deliveries means, as a check says it: a workshop's
+# example, and any sender's
+COMPARED_WORKSHOP = "etwa Außenarbeitsplätze und Übergänge mit der Personenmeldung desselben Monats"
+COMPARED = "etwa eine Korrektur mit der Lieferung, die sie ersetzt"
 
 
 @dataclass(frozen=True)

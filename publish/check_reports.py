@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from ingest.batch import Incoming
-from ingest.checking import HELD_HINT, CheckedFile, Warehouse, check_files
+from ingest.checking import COMPARED, COMPARED_WORKSHOP, HELD_HINT, CheckedFile, Warehouse, check_files
 from ingest.chunk import known_workshops
 from ingest.inbox import InboxFile, check_folder, name_problem, read_bounded, scan_inbox
 from ingest.ops_tables import append_rows
@@ -44,9 +44,10 @@ from teilhabe.disk import is_disk_full, storage_error
 from teilhabe.settings import Limits
 
 FOLDER = "pruefung"
-# What comparing a file with the sender's earlier deliveries means, as the Prüfbericht says it
-COMPARED = "etwa eine Korrektur mit der Lieferung, die sie ersetzt"
-COMPARED_WORKSHOP = "etwa Außenarbeitsplätze und Übergänge mit der Personenmeldung desselben Monats"
+SHRANK = (
+    "Achtung: sie hat viel weniger Zeilen als die Lieferung, die sie ersetzen würde. Eine Korrektur "
+    "ersetzt die ganze Lieferung: senden Sie immer die vollständige Datei, nicht nur die geänderten Zeilen."
+)
 BERLIN = ZoneInfo("Europe/Berlin")  # the senders read their local time
 # Files checked per run, the oldest first, their bytes within Limits.max_batch_bytes; the rest wait
 # for the next run: a sender that fills the folder cannot make one run read thousands of files, or
@@ -83,7 +84,7 @@ class CheckReport:
     def sentence(self) -> str:
         outcome, rehearsed = self.checked.outcome, self.checked.rehearsed
         if outcome.rejected_because:
-            return "Als Lieferung würde die Datei abgelehnt: nichts von ihr würde geladen."
+            return "Nicht so senden: als Lieferung würde die Datei abgelehnt, nichts von ihr würde geladen."
         if outcome.held_because:
             later = self.checked.once_known
             then = f" Dann: {_rows(later.rows_loaded, later.rows_quarantined)}." if later else ""
@@ -91,16 +92,26 @@ class CheckReport:
                 "Als Lieferung würde die Datei gehalten, bis ein Werkstättenverzeichnis ihre Werkstatt-Nr. "
                 f"nennt.{then}"
             )
-        if rehearsed and rehearsed.status == "duplicate":
-            when = f" am {rehearsed.repeats:%d.%m.%Y}" if rehearsed.repeats else ""
+        if self.duplicate:
+            when = f" vom {rehearsed.repeats:%d.%m.%Y}" if rehearsed.repeats else ""
             return (
-                f"Als Lieferung änderte die Datei nichts: dieselben Bytes kamen schon{when} (eine Datei wird "
-                "nur einmal geladen)."
+                f"Nichts zu tun: die Datei ist genau Ihre Lieferung{when}. Sie noch einmal zu senden ändert "
+                "nichts (eine Datei wird nur einmal geladen)."
             )
         said = f"Als Lieferung: {_rows(outcome.rows_loaded, outcome.rows_quarantined)}"
         if rehearsed and rehearsed.replaces:
-            said += f"; sie ersetzte die Lieferung vom {rehearsed.replaces:%d.%m.%Y} für denselben Zeitraum"
-        return said + "."
+            said += f"; sie würde Ihre Lieferung vom {rehearsed.replaces:%d.%m.%Y} für denselben Zeitraum ersetzen"
+        said += "."
+        if any(issue.rule == "correction_shrank" for issue in self.checked.findings):
+            # a sender who sends only the corrected rows empties the rest of the month (a senders' review)
+            said += f" {SHRANK}"
+        return said
+
+    @property
+    def duplicate(self) -> bool:
+        """The file is byte for byte a delivery the warehouse holds: sending it changes nothing."""
+        rehearsed = self.checked.rehearsed
+        return rehearsed is not None and rehearsed.status == "duplicate"
 
     def html(self, addressee: str) -> bytes:
         findings = [
@@ -118,7 +129,7 @@ class CheckReport:
             received=f"{self.received.replace(tzinfo=UTC).astimezone(BERLIN):%d.%m.%Y %H:%M} Uhr",
             verdict=self.sentence(), recognised=recognised[0].upper() + recognised[1:] if recognised else None,
             held_hint=HELD_HINT if self.checked.outcome.held_because else None, findings=findings,
-            compared=compared,
+            compared=compared, duplicate=self.duplicate,
             found=found, not_listed=found - FINDINGS_LISTED if found > FINDINGS_LISTED else None,
         )  # fmt: skip
         return page.encode("utf-8")

@@ -245,14 +245,20 @@ def test_a_checked_file_is_compared_with_the_warehouse_which_stays_as_it_was(hom
     assert "mit Ihren bisherigen Lieferungen verglichen (etwa Außenarbeitsplätze" in " ".join(page.split())
 
     page, _ = _report_of(home["outbox"], snapshots[1].name)
-    assert f"Als Lieferung änderte die Datei nichts: dieselben Bytes kamen schon am {loaded_on}" in page
+    assert f"Nichts zu tun: die Datei ist genau Ihre Lieferung vom {loaded_on}." in page
+    assert "jede Zeile würde geladen" not in page, "nothing would be loaded: it is that delivery"
 
     page, rows = _report_of(home["outbox"], snapshots[2].name)
     assert [row[-1] for row in rows] == ["correction_shrank"], rows
-    assert "Als Lieferung: 5 Zeilen würden geladen, 0 zurückgestellt; sie ersetzte die Lieferung vom" in page
+    said = " ".join(page.split())
+    assert "Als Lieferung: 5 Zeilen würden geladen, 0 zurückgestellt; sie würde Ihre Lieferung vom" in said
+    assert "Achtung: sie hat viel weniger Zeilen als die Lieferung, die sie ersetzen würde" in said, (
+        "a sender who sends only the corrected rows is told in the verdict, not only by a Hinweis"
+    )
 
     page, rows = _report_of(home["outbox"], theirs)
-    assert "sie ersetzte die Lieferung vom" in page, "compared with the warehouse as the sender's own"
+    assert "sie würde Ihre Lieferung vom" in page, "compared with the warehouse as the sender's own"
+    assert "Achtung" not in page
     assert [row[-1] for row in rows] == [], rows
 
 
@@ -274,6 +280,6 @@ def test_a_large_check_leaves_nothing_in_the_warehouse_file(home, demo):
     assert len(answered) == 3
     for name, *_ in answered:
         page = " ".join(_report_of(home["outbox"], name)[0].split())
-        assert "sie ersetzte die Lieferung vom" in page, "each compared"
+        assert "sie würde Ihre Lieferung vom" in page, "each compared"
         assert "verglichen (etwa eine Korrektur" in page, "a Jobcenter has no Außenarbeitsplätze"
     assert after == before, "no block of the checked files' rows was written"

@@ -204,6 +204,9 @@ def test_check_command_exit_codes(faulty, capsys, tmp_path):
     assert f"erkannt als: {PART_NAMES[clean.stem.split('_')[-1]]}, " in out
     # what a check on the sender's machine cannot tell, and where the sender hears it
     assert "Nicht verglichen mit Ihren früheren Lieferungen" in out and "pruefen/" in out, out
+    # its example fits the sender: a Jobcenter sends no Außenarbeitsplätze (a senders' review)
+    fits, other = ("Außenarbeitsplätze", "eine Korrektur")[:: 1 if clean.name.startswith("wfbm") else -1]
+    assert fits in out and other not in out, out
     # a workbook's name is free text: check says which workshop and month its title block names
     workbook = next(
         p for p in sorted(faulty.iterdir()) if p.name not in set(defects["file"]) and p.suffix == ".xlsx"
