@@ -336,6 +336,30 @@ def _rehearsal_outcome(con: duckdb.DuckDBPyConnection, log: pl.DataFrame) -> tup
         """,
         [list(OWN_DELIVERIES_RULES)],
     ).fetchall()
+    # A Personenmeldung checked alone re-checks the month's placements already delivered: their
+    # warnings go with their own file, which a check does not answer. The Personenmeldung's report
+    # says how many of them its persons would leave out (a senders' review: 0 findings for a file
+    # that dropped ten persons with placements).
+    found += [
+        (name, None, "Personennummer", "unknown_person", "warning",
+         f"{count} Außenarbeitsplätze Ihrer Lieferung vom {received:%d.%m.%Y} gehören zu Personen, die in "
+         "dieser Personenmeldung fehlen: sie würden dann nicht für die BiAp-Quote zählen; bitte prüfen, "
+         "ob diese Personen zu Recht fehlen", None, "wfbm_personen")
+        for name, received, count in con.execute(
+            """
+            select l.file_name, p.received_at, count(*)
+            from _log l
+            join ops.delivery_log c on c.delivery_id = l.delivery_id and c.part in ('personen', 'workbook')
+            join ops.delivery_log p
+                on p.sender = c.sender and p.period = c.period and p.part = 'aussenarbeitsplaetze'
+                and p.status = 'loaded' and p.delivery_id not in (select delivery_id from _log)
+            join ops.quarantine q
+                on q.delivery_id = p.delivery_id and q.rule = 'unknown_person'
+                and q.source_table = 'wfbm_aussenarbeitsplaetze'
+            group by all order by all
+            """
+        ).fetchall()
+    ]  # fmt: skip
     con.unregister("_log")
     return told, found
 
