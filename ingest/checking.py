@@ -19,6 +19,7 @@ import polars as pl
 from ingest.batch import Batch, FileOutcome, Incoming, read_batch
 from ingest.chunk import REHEARSAL_ROWS, Rehearsed, rehearse
 from ingest.formats import in_workbook_terms
+from ingest.identify import Delivery
 from ingest.inbox import display_name
 from ingest.issues import Issue
 from ingest.pseudonymise import KeyProblem, PseudonymKey
@@ -30,10 +31,14 @@ HELD_HINT = (
     "Gehalten: das Verzeichnis nennt die Werkstatt-Nr. nicht. Prüfen Sie die Nummer im Dateinamen, bei der "
     "Arbeitsmappe im Kopfblock (Zelle B2), und ob es das Verzeichnis Ihres Landschaftsverbands ist."
 )
-# What comparing a file with the sender's earlier deliveries means, as a check says it: a workshop's
-# example, and any sender's
-COMPARED_WORKSHOP = "etwa Außenarbeitsplätze und Übergänge mit der Personenmeldung desselben Monats"
-COMPARED = "etwa eine Korrektur mit der Lieferung, die sie ersetzt"
+
+
+def compared_example(deliveries: list[Delivery | None]) -> str:
+    """What comparing files with the sender's earlier deliveries means, as a check says it: a
+    workshop's example where a workshop's file is among them, else any sender's."""
+    if any(d is not None and d.format.startswith("wfbm") for d in deliveries):
+        return "etwa Außenarbeitsplätze und Übergänge mit der Personenmeldung desselben Monats"
+    return "etwa eine Korrektur mit der Lieferung, die sie ersetzt"
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from ingest.batch import Incoming
-from ingest.checking import COMPARED, COMPARED_WORKSHOP, HELD_HINT, CheckedFile, Warehouse, check_files
+from ingest.checking import HELD_HINT, CheckedFile, Warehouse, check_files, compared_example
 from ingest.chunk import known_workshops
 from ingest.inbox import InboxFile, check_folder, name_problem, read_bounded, scan_inbox
 from ingest.ops_tables import append_rows
@@ -121,9 +121,7 @@ class CheckReport:
         ]  # fmt: skip
         found = len(self.checked.findings)
         recognised = self.checked.recognised
-        compared = None
-        if self.checked.rehearsed:
-            compared = COMPARED_WORKSHOP if self.sender_kind == "werkstatt" else COMPARED
+        compared = compared_example([self.checked.outcome.delivery]) if self.checked.rehearsed else None
         page = html_template("pruefbericht.html.j2").render(
             sender=addressee, file_name=self.checked.name,
             received=f"{self.received.replace(tzinfo=UTC).astimezone(BERLIN):%d.%m.%Y %H:%M} Uhr",

@@ -131,7 +131,7 @@ def _configuration_problem() -> str | None:
 def cmd_check(args: argparse.Namespace) -> int:
     """Check export files before sending them: the pipeline's own readers and contracts, no
     warehouse. For the agencies that send, so in German."""
-    from ingest.checking import COMPARED, COMPARED_WORKSHOP, HELD_HINT, check_files
+    from ingest.checking import HELD_HINT, check_files, compared_example
 
     known = None
     if args.register:
@@ -165,9 +165,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
     loadable = [item for item in checked if not item.outcome.rejected_because]
     if loadable:  # what only the warehouse can tell
-        workshop = any(i.outcome.delivery and i.outcome.delivery.format.startswith("wfbm") for i in loadable)
+        example = compared_example([item.outcome.delivery for item in loadable])
         print(
-            f"(Nicht verglichen mit Ihren früheren Lieferungen, {COMPARED_WORKSHOP if workshop else COMPARED}: "
+            f"(Nicht verglichen mit Ihren früheren Lieferungen, {example}: "
             "das tun der Prüfordner pruefen/ im Eingang und die Rückmeldung nach der Lieferung)"
         )
     if any(item.refused for item in checked):
