@@ -35,8 +35,13 @@ HELD_HINT = (
 
 def compared_example(deliveries: list[Delivery | None]) -> str:
     """What comparing files with the sender's earlier deliveries means, as a check says it: a
-    workshop's example where a workshop's file is among them, else any sender's."""
-    if any(d is not None and d.format.startswith("wfbm") for d in deliveries):
+    workshop's example where a workshop's file is among them (a Personenmeldung's own, where
+    they are all Personenmeldungen: a senders' review read the placements' example on one), else
+    any sender's."""
+    workshops = [d for d in deliveries if d is not None and d.format.startswith("wfbm")]
+    if workshops and all(d.part == "personen" for d in workshops):
+        return "etwa die Personenmeldung mit den schon gelieferten Außenarbeitsplätzen desselben Monats"
+    if workshops:
         return "etwa Außenarbeitsplätze und Übergänge mit der Personenmeldung desselben Monats"
     return "etwa eine Korrektur mit der Lieferung, die sie ersetzt"
 
@@ -202,14 +207,21 @@ def recognised(outcome: FileOutcome) -> str | None:
 def verdict(outcome: FileOutcome, rehearsed: Rehearsed | None = None) -> str:
     """What the pipeline would do with a checked file, as its sender reads it."""
     if outcome.rejected_because:
-        return "wird ABGELEHNT"
+        return "würde ABGELEHNT"
     if rehearsed and rehearsed.status == "duplicate":
         when = f" am {rehearsed.repeats:%d.%m.%Y}" if rehearsed.repeats else ""
         return f"ändert nichts: dieselben Bytes kamen schon{when}"
     if outcome.held_because:
-        return "wird GEHALTEN, bis das Werkstättenverzeichnis die Werkstatt nennt"
-    loaded = outcome.rows_loaded
+        return "würde GEHALTEN, bis das Werkstättenverzeichnis die Werkstatt nennt"
+    return rows_said(outcome.rows_loaded, outcome.rows_quarantined)
+
+
+def rows_said(loaded: int, quarantined: int) -> str:
+    """What would be loaded, as the command line and the Prüfbericht say it (a senders' review: the
+    one said "werden", the other "würden")."""
+    from publish.expected import german_count
+
     return (
-        f"{loaded} Zeile{'' if loaded == 1 else 'n'} {'wird' if loaded == 1 else 'werden'} geladen, "
-        f"{outcome.rows_quarantined} zurückgestellt"
+        f"{german_count(loaded)} Zeile{'' if loaded == 1 else 'n'} {'würde' if loaded == 1 else 'würden'} "
+        f"geladen, {german_count(quarantined)} zurückgestellt"
     )

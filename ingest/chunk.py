@@ -771,7 +771,7 @@ def _check_placements(con: duckdb.DuckDBPyConnection, delivery_ids: list[int]) -
         select t.delivery_id, d.file_name, t.source_row, 'wfbm_aussenarbeitsplaetze' as source_table,
                'Personennummer' as column_name, 'unknown_person' as rule, 'warning' as level,
                'Außenarbeitsplatz einer Person, die in der Personenmeldung dieser Werkstatt für '
-                   || strftime(cast(t.period || '-01' as date), '%m.%Y') || ' nicht vorkommt: zählt '
+                   || strftime(cast(t.period || '-01' as date), '%m/%Y') || ' nicht vorkommt: zählt '
                    || 'für die BiAp-Quote nicht; bitte die Personennummer prüfen' as message,
                null as value
         from placements as t
@@ -798,9 +798,10 @@ def _warn_late_transitions(con: duckdb.DuckDBPyConnection, delivery_ids: list[in
         insert into ops.quarantine by name
         select t.delivery_id, d.file_name, t.source_row, 'wfbm_uebergaenge' as source_table,
                'Datum' as column_name, 'late_transition' as rule, 'warning' as level,
-               'Übergang mit Datum im Monat ' || strftime(t.datum, '%m.%Y') || ', der in der Meldung '
-                   || 'für diesen Monat nicht stand: ändert dessen Zahlen; bitte das Datum prüfen, '
-                   || 'wenn der Übergang nicht nachgemeldet ist' as message,
+               -- months as the reports write them (12/2024); "der" right after the Übergang it means
+               'Übergang, der in Ihrer Meldung für ' || strftime(t.datum, '%m/%Y') || ' nicht stand, obwohl '
+                   || 'sein Datum in diesem Monat liegt: er ändert die Zahlen für ' || strftime(t.datum, '%m/%Y')
+                   || '; bitte das Datum prüfen, wenn der Übergang nicht nachgemeldet ist' as message,
                null as value
         from landing.wfbm_uebergaenge t
         join ops.delivery_log d using (delivery_id)

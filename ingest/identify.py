@@ -10,11 +10,13 @@ from ingest.formats import FILE_NAME_PATTERNS, WFBM_PARTS
 from ingest.issues import Issue
 from teilhabe.reference import nrw_kreise
 
+# Examples, not patterns: a clerk reads "wfbm_<Werkstatt-Nr>_<JJJJ>-<MM>" as a riddle (a senders' review)
 EXPECTED_NAMES = (
-    "wfbm_<Werkstatt-Nr>_<JJJJ>-<MM>_<personen|aussenarbeitsplaetze|uebergaenge>.csv, "
-    "jc_<Kreisschlüssel>_<JJJJMM>_<bestand|kunden|massnahmen|integrationen>.csv, "
-    "lv_<LWL|LVR>_werkstaetten.csv, lv_<LWL|LVR>_leistungsdokumentation_<JJJJ>.xlsx, "
-    "lv_<LWL|LVR>_budget_fuer_arbeit_<JJJJ>.csv oder die Monatsmeldung einer Werkstatt (.xlsx mit Kopfblock)"
+    "wfbm_LWL-0101_2024-05_personen.csv (ebenso _aussenarbeitsplaetze, _uebergaenge), "
+    "jc_05913_202405_kunden.csv (ebenso _bestand, _massnahmen, _integrationen), lv_LWL_werkstaetten.csv, "
+    "lv_LWL_leistungsdokumentation_2024.xlsx, lv_LWL_budget_fuer_arbeit_2024.csv oder die Monatsmeldung "
+    "einer Werkstatt (.xlsx mit Kopfblock); mit Ihrer Werkstatt-Nr. oder Ihrem Kreisschlüssel und dem "
+    "Monat der Daten"
 )
 FIRST_YEAR = 2000  # no export is older; an earlier year in a name is a typing error
 
@@ -170,7 +172,7 @@ def identify(name: str) -> Delivery | Issue:
         + (
             f"gemeint ist wohl {meant} (bitte so benennen und erneut senden)"
             if meant
-            else f"erwartet: {EXPECTED_NAMES}"
+            else f"erwartet etwa: {EXPECTED_NAMES}"
         ),
     )
 

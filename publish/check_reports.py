@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from ingest.batch import Incoming
-from ingest.checking import HELD_HINT, CheckedFile, Warehouse, check_files, compared_example
+from ingest.checking import HELD_HINT, CheckedFile, Warehouse, check_files, compared_example, rows_said
 from ingest.chunk import known_workshops
 from ingest.inbox import InboxFile, check_folder, name_problem, read_bounded, scan_inbox
 from ingest.ops_tables import append_rows
@@ -38,8 +38,8 @@ from publish.feedback import LEVEL_WORDS, ROWS_PER_RULE_IN_CSV, addressed, sende
 from publish.files import findings_csv, findings_xlsx
 from publish.outbox import _fsync_dir, _write
 from publish.reports import html_template
-from publish.rule_words import rule_word
-from publish.senders import SenderDirectory, load_senders
+from publish.rule_words import NOT_SHOWN, rule_word, value_shown
+from publish.senders import Sender, SenderDirectory, load_senders
 from teilhabe.disk import is_disk_full, storage_error
 from teilhabe.settings import Limits
 
@@ -48,6 +48,9 @@ SHRANK = (
     "Achtung: sie hat viel weniger Zeilen als die Lieferung, die sie ersetzen würde. Eine Korrektur "
     "ersetzt die ganze Lieferung: senden Sie immer die vollständige Datei, nicht nur die geänderten Zeilen."
 )
+HELD_WORD = "Datei gehalten"
+# The report of a file no sender can be told of goes to the operator's, addressed so.
+OPERATOR = "das Betriebsteam des Teilhabe Warehouse (Absender nicht erkannt)"
 BERLIN = ZoneInfo("Europe/Berlin")  # the senders read their local time
 # Files checked per run, the oldest first, their bytes within Limits.max_batch_bytes; the rest wait
 # for the next run: a sender that fills the folder cannot make one run read thousands of files, or
@@ -66,8 +69,11 @@ create table if not exists ops.check_log (
     findings integer not null,
     report varchar,
     run_id varchar,
-    checked_at timestamp not null
+    checked_at timestamp not null,
+    operator_report varchar
 );
+-- the operator's copy of a held file's report (added since: homes that began before have no column)
+alter table ops.check_log add column if not exists operator_report varchar;
 """
 
 
@@ -87,7 +93,7 @@ class CheckReport:
             return "Nicht so senden: als Lieferung würde die Datei abgelehnt, nichts von ihr würde geladen."
         if outcome.held_because:
             later = self.checked.once_known
-            then = f" Dann: {_rows(later.rows_loaded, later.rows_quarantined)}." if later else ""
+            then = f" Dann: {rows_said(later.rows_loaded, later.rows_quarantined)}." if later else ""
             return (
                 "Als Lieferung würde die Datei gehalten, bis ein Werkstättenverzeichnis ihre Werkstatt-Nr. "
                 f"nennt.{then}"
@@ -98,7 +104,7 @@ class CheckReport:
                 f"Nichts zu tun: die Datei ist genau Ihre Lieferung{when}. Sie noch einmal zu senden ändert "
                 "nichts (eine Datei wird nur einmal geladen)."
             )
-        said = f"Als Lieferung: {_rows(outcome.rows_loaded, outcome.rows_quarantined)}"
+        said = f"Als Lieferung: {rows_said(outcome.rows_loaded, outcome.rows_quarantined)}"
         if rehearsed and rehearsed.replaces:
             said += f"; sie würde Ihre Lieferung vom {rehearsed.replaces:%d.%m.%Y} für denselben Zeitraum ersetzen"
         said += "."
@@ -113,10 +119,17 @@ class CheckReport:
         rehearsed = self.checked.rehearsed
         return rehearsed is not None and rehearsed.status == "duplicate"
 
+    def level_word(self, issue) -> str:
+        """A finding's kind; the finding that holds a file says so ("Datei abgelehnt" beside a verdict
+        "gehalten" contradicted it: a senders' review)."""
+        if issue.rule == "unknown_werkstatt_nr" and self.checked.outcome.held_because:
+            return HELD_WORD
+        return LEVEL_WORDS.get(issue.level, issue.level)
+
     def html(self, addressee: str) -> bytes:
         findings = [
-            {"row": i.row, "column": i.column, "level_word": LEVEL_WORDS.get(i.level, i.level), "rule": i.rule,
-             "rule_word": rule_word(i.rule), "message": i.message, "value": i.value}
+            {"row": i.row, "column": i.column, "level_word": self.level_word(i), "rule": i.rule,
+             "rule_word": rule_word(i.rule), "message": i.message, "value": value_shown(i.rule, i.value)}
             for i in self.checked.findings[:FINDINGS_LISTED]
         ]  # fmt: skip
         found = len(self.checked.findings)
@@ -127,22 +140,27 @@ class CheckReport:
             received=f"{self.received.replace(tzinfo=UTC).astimezone(BERLIN):%d.%m.%Y %H:%M} Uhr",
             verdict=self.sentence(), recognised=recognised[0].upper() + recognised[1:] if recognised else None,
             held_hint=HELD_HINT if self.checked.outcome.held_because else None, findings=findings,
-            compared=compared, duplicate=self.duplicate,
+            compared=compared, duplicate=self.duplicate, withheld=any(f["value"] == NOT_SHOWN for f in findings),
+            kinds={f["level_word"] for f in findings},
             found=found, not_listed=found - FINDINGS_LISTED if found > FINDINGS_LISTED else None,
         )  # fmt: skip
         return page.encode("utf-8")
 
     @cached_property  # the CSV's and the workbook's
     def rows(self) -> list[list]:
-        """Every finding, at most ROWS_PER_RULE_IN_CSV per column, rule and message, then how many more."""
-        rows, seen = [], {}
+        """The verdict and what the file was recognised as, then every finding, at most
+        ROWS_PER_RULE_IN_CSV per column, rule and message, then how many more. (A senders' review:
+        the CSV of a repeated file was an empty table, and said nothing of what would happen.)"""
+        rows, seen = [["", "", "Ergebnis", "", self.sentence(), "", "verdict"]], {}
+        if self.checked.recognised:
+            rows.append(["", "", "Erkannt", "", self.checked.recognised, "", "recognised"])
         for issue in self.checked.findings:
             key = (issue.column, issue.rule, issue.level, issue.message)
             seen[key] = seen.get(key, 0) + 1
             if seen[key] <= ROWS_PER_RULE_IN_CSV:
                 rows.append([issue.row if issue.row is not None else "", issue.column or "",
-                             LEVEL_WORDS.get(issue.level, issue.level), rule_word(issue.rule), issue.message,
-                             issue.value or "", issue.rule])  # fmt: skip
+                             self.level_word(issue), rule_word(issue.rule), issue.message,
+                             value_shown(issue.rule, issue.value), issue.rule])  # fmt: skip
         for (column, rule, level, message), count in seen.items():
             if (more := count - ROWS_PER_RULE_IN_CSV) > 0:
                 rows.append(["", column or "", LEVEL_WORDS.get(level, level), rule_word(rule),
@@ -154,11 +172,6 @@ class CheckReport:
 
     def xlsx(self) -> bytes:
         return findings_xlsx("Prüfbericht", CSV_HEADER, self.rows)
-
-
-def _rows(loaded: int, quarantined: int) -> str:
-    were = "würde" if loaded == 1 else "würden"
-    return f"{loaded} Zeile{'' if loaded == 1 else 'n'} {were} geladen, {quarantined} zurückgestellt"
 
 
 def _taken(files: list[InboxFile], limits: Limits) -> list[tuple[InboxFile, bytes | None, str]]:
@@ -211,7 +224,7 @@ def _deliver(report: CheckReport, folder: Path, addressee: str) -> Path:
         manifest = {
             "file_name": report.checked.name, "sha256": report.sha256, "sender": report.sender,
             "period": report.checked.period, "verdict": report.sentence(),
-            "findings": len(report.checked.findings), "checked_at": report.received.isoformat(timespec="seconds"),
+            "findings": len(report.checked.findings), "checked_at": report.received.replace(tzinfo=UTC).isoformat(timespec="seconds"),
         }  # fmt: skip
         _write(building / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
         _fsync_dir(building)
@@ -223,6 +236,21 @@ def _deliver(report: CheckReport, folder: Path, addressee: str) -> Path:
         raise
     _fsync_dir(folder)
     return folder / name
+
+
+def _answer(
+    report: CheckReport, sender: Sender | None, outbox: Path, operations: Path
+) -> tuple[str, str | None]:
+    """Deliver a report; where it went (relative to the outbox, or the operations reports for a
+    file of no known sender) and where the operator's copy went, if it got one."""
+    if sender is None:  # the operator forwards it, or sees a file nobody can be answered for
+        return str(_deliver(report, operations / FOLDER, OPERATOR).relative_to(operations)), None
+    where = str(_deliver(report, outbox / sender.folder / FOLDER, sender.name).relative_to(outbox))
+    if not report.checked.outcome.held_because:
+        return where, None
+    # a Werkstatt-Nr. no register names: a new workshop's folder, or a mistyped number's that
+    # nobody collects (a senders' review); the operator gets the same page to forward
+    return where, str(_deliver(report, operations / FOLDER, sender.name).relative_to(operations))
 
 
 def waiting_checks(inbox: Path) -> int:
@@ -288,16 +316,10 @@ def answer_checks(
         addresses = iter([None] * len(addressable))
     logged, answered = [], []
     for report in reports:
-        sender = next(addresses) if report.sender else None
-        if sender is not None:
-            written = _deliver(report, outbox / sender.folder / FOLDER, sender.name)
-            where = str(written.relative_to(outbox))
-        else:  # the operator forwards it, or sees a file nobody can be answered for
-            written = _deliver(report, operations / FOLDER, "den Betrieb (Absender nicht erkannt)")
-            where = str(written.relative_to(operations))
+        where, copy = _answer(report, next(addresses) if report.sender else None, outbox, operations)
         logged.append(
             (report.checked.name, report.sha256, report.sender, report.checked.period, report.sentence(),
-             len(report.checked.findings), where, run_id, now)
+             len(report.checked.findings), where, run_id, now, copy)
         )  # fmt: skip
         answered.append((report.checked.name, report.sender, where, report.checked.rehearsed is not None))
     con.execute(CHECK_LOG_DDL)

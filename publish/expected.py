@@ -72,11 +72,13 @@ class Digest:
         ]
         if self.checked_unaddressed:  # only where there are: most days no sender checks a file
             lines.append(
-                f"checked in inbox/pruefen/ in the last {LATE_WINDOW_DAYS} days, no sender recognised (forward the "
-                f"report): {len(self.checked_unaddressed)} files:"
+                f"checked in inbox/pruefen/ in the last {LATE_WINDOW_DAYS} days, no sender recognised or a "
+                f"Werkstatt-Nr. no register names (forward the report): {len(self.checked_unaddressed)} files:"
             )
             lines += [
-                f"  {r['file_name']}, checked {r['checked_at']:%Y-%m-%d}: reports/operations/{r['report']}"
+                f"  {r['file_name']}, checked {r['checked_at']:%Y-%m-%d}"
+                + (f" (held as {r['sender']})" if r["sender"] else "")
+                + f": reports/operations/{r['report']}"
                 for r in self.checked_unaddressed
             ]
         return "\n".join(lines) + "\n"
@@ -122,15 +124,21 @@ def digest(con: duckdb.DuckDBPyConnection, today: date | None = None) -> Digest:
 
 
 def _checked_unaddressed(con: duckdb.DuckDBPyConnection, today: date) -> list[dict]:
-    found = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'ops' and table_name = 'check_log'"
-    ).fetchone()[0]
-    if not found:
+    columns = {
+        name
+        for (name,) in con.execute(
+            "select column_name from duckdb_columns() where schema_name = 'ops' and table_name = 'check_log'"
+        ).fetchall()
+    }
+    if not columns:
         return []
+    # a home whose log predates the operator's copies, until its next check adds the column
+    copy = "operator_report" if "operator_report" in columns else "null"
     return query_rows(
         con,
-        """select file_name, checked_at, report from ops.check_log
-           where sender is null and checked_at >= ? order by checked_at, file_name""",
+        f"""select file_name, checked_at, sender, coalesce({copy}, report) as report from ops.check_log
+           where (sender is null or {copy} is not null) and checked_at >= ?
+           order by checked_at, file_name""",
         [today - timedelta(days=LATE_WINDOW_DAYS)],
     )
 

@@ -39,7 +39,7 @@ from publish.expected import (
 from publish.files import findings_csv, findings_xlsx
 from publish.outbox import _fsync_dir, _switch_latest, _versions, _write
 from publish.reports import html_template
-from publish.rule_words import rule_word
+from publish.rule_words import NOT_SHOWN, rule_word, value_shown
 from publish.senders import Sender, SenderDirectory, load_senders
 from teilhabe.disk import is_disk_full, storage_error
 
@@ -118,7 +118,8 @@ class Feedback:
         rows = []
         for f in self.findings:
             rows.append([f["file_name"], f["source_row"] if f["source_row"] is not None else "", f["column_name"] or "",
-                         LEVEL_WORDS.get(f["level"], f["level"]), rule_word(f["rule"]), f["message"], f["value"] or "",
+                         LEVEL_WORDS.get(f["level"], f["level"]), rule_word(f["rule"]), f["message"],
+                         value_shown(f["rule"], f["value"]),
                          f["rule"]])  # fmt: skip
         for line in self.summary:
             if (more := line["count"] - ROWS_PER_RULE_IN_CSV) > 0:
@@ -428,13 +429,19 @@ def html(item: Feedback, addressee: str) -> bytes:
         for f in item.files
     ]  # fmt: skip
     findings = [
-        {**f, "level_word": LEVEL_WORDS.get(f["level"], f["level"]), "rule_word": rule_word(f["rule"])}
+        {
+            **f,
+            "level_word": LEVEL_WORDS.get(f["level"], f["level"]),
+            "rule_word": rule_word(f["rule"]),
+            "value": value_shown(f["rule"], f["value"]),
+        }
         for f in item.findings[:FINDINGS_LISTED]
     ]
     found = item.found
     register = "lv_<LV>_werkstaetten.csv" if item.sender_kind == "werkstatt" else None
     page = html_template("rueckmeldung.html.j2").render(
         sender=addressee, period=period, files=files, findings=findings, expected=item.expected,
+        withheld=any(f["value"] == NOT_SHOWN for f in findings),
         nothing_expected=item.nothing_expected, notes=item.notes, register=register, created=f"{datetime.now(UTC):%d.%m.%Y}", found=german_count(found),
         summary=_summed_up(item.summary) if found > FINDINGS_LISTED else [],
         not_listed=german_count(found - FINDINGS_LISTED) if found > FINDINGS_LISTED else None,

@@ -70,7 +70,7 @@ RULE_WORDS: dict[str, str] = {
     # the load stage (ingest/chunk.py)
     "same_bytes_other_period": "Datei gleich anderem Zeitraum",
     "same_bytes_other_sender": "Datei gleich der eines anderen Absenders",
-    "unknown_person": "Person in keiner Personenmeldung",
+    "unknown_person": "Person nicht in der Personenmeldung",
     "late_transition": "Übergang nachgemeldet?",
     # the contracts' checks (schemas/rules.py)
     "not_nullable": "Wert fehlt",
@@ -96,7 +96,25 @@ RULE_WORDS: dict[str, str] = {
 }
 RETIRED = {"line_breaks"}
 
+# Rules about the value in one cell. A finding of these without a value has one that is not shown,
+# because it might identify a person (ingest/validate.py shows only what looks like a code): the
+# sender reads why the cell "Wert" is empty, not an empty field (a senders' review: a GdB of 35 and a
+# date 31.02.1980 showed an empty cell).
+VALUE_RULES = frozenset({
+    "date_format", "impossible_date", "code", "known_kreis", "pattern", "decimal", "decimal_range",
+    "max_length", "has_letter", "gdb_step", "end_before_start", "part_of", "after_stichtag",
+    "before_period", "born_after_stichtag", "left_before_period", "control_character",
+})  # fmt: skip
+NOT_SHOWN = "(nicht angezeigt)"
+
 
 def rule_word(rule: str) -> str:
     """The words for a rule; a rule without words (one added since) shows its code, never fails."""
     return RULE_WORDS.get(rule, rule)
+
+
+def value_shown(rule: str, value: str | None) -> str:
+    """A finding's cell "Wert": its value, or why there is none where the rule is about one."""
+    if value:
+        return value
+    return NOT_SHOWN if rule in VALUE_RULES else ""

@@ -29,7 +29,10 @@ MESSAGES = {
     "date_format": "Datum nicht im Format {hint}",
     "impossible_date": "dieses Datum gibt es nicht (etwa ein 31.02. oder ein Monat 13)",
     "code": "unbekannter Code, erlaubt: {allowed}",
-    "known_kreis": "Kreisschlüssel nicht in der NRW-Referenz",
+    "known_kreis": (
+        "kein Kreisschlüssel eines Kreises oder einer kreisfreien Stadt in NRW (fünf Ziffern, etwa 05913 für "
+        "Dortmund; nicht die Postleitzahl)"
+    ),
     "pattern": "nicht in der vereinbarten Form: {hint}",
     "decimal_range": "muss größer als {low_exclusive} und höchstens {high} sein",
     "decimal": "keine Zahl mit Dezimaltrennzeichen '{decimal}'",

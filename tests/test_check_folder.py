@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import shutil
 
 import duckdb
@@ -77,7 +78,19 @@ def test_a_checked_file_gets_a_report_and_is_neither_loaded_nor_kept(home, demo)
     assert "nicht geladen" in page and "Als Lieferung:" in page and f"Werkstatt {nr}, 05/2024" in page
     assert "verglichen" not in page, "without the warehouse's key nothing was compared"
     assert ["3", "Geburtsdatum"] in [line[:2] for line in table[1:]], table
-    assert any(line[1] == "Geburtsdatum" and line[-1] == "impossible_date" for line in table[1:]), table
+    # the CSV begins with what the page says first: the verdict (every data row either loaded or
+    # held back) and what the file was taken for
+    assert table[1][2] == "Ergebnis" and table[1][4] in page, table
+    loaded, held_back = (int(count.replace(".", "")) for count in re.fullmatch(
+        r"Als Lieferung: ([0-9.]+) Zeilen würden geladen, ([0-9.]+) zurückgestellt\.", table[1][4]
+    ).groups())  # fmt: skip
+    assert loaded + held_back == len(rows) - 1 and held_back >= 2, table[1]
+    assert table[2][2] == "Erkannt" and f"Werkstatt {nr}, 05/2024" in table[2][4], table
+    # a value kept back because it might identify a person is said to be, not left as an empty cell
+    [birth] = [line for line in table[1:] if line[1] == "Geburtsdatum" and line[-1] == "impossible_date"]
+    assert birth[5] == "(nicht angezeigt)", birth
+    said = " ".join(page.split())
+    assert "<td>(nicht angezeigt)</td>" in said and "„(nicht angezeigt)“ unter Wert: der Wert könnte" in said
     # the workbook keeps the unknown Kreis as sent (Excel reads the CSV's 05999 as 5999)
     from python_calamine import CalamineWorkbook
 
@@ -93,6 +106,11 @@ def test_a_checked_file_gets_a_report_and_is_neither_loaded_nor_kept(home, demo)
     # a file of no known sender: the operator's
     unknown = list((home["ops"] / "pruefung").iterdir())
     assert len(unknown) == 1 and "abgelehnt" in (unknown[0] / "pruefbericht.html").read_text("utf-8")
+    # a file-level finding has no value to keep back: its cell stays empty
+    operators = list(
+        csv.reader(io.StringIO((unknown[0] / "pruefbericht.csv").read_text("utf-8-sig")), delimiter=";")
+    )
+    assert [line[5] for line in operators[1:] if line[-1] == "file_name"] == [""], operators
     assert (
         f"  hallo.txt, checked {dt.date.today():%Y-%m-%d}: reports/operations/pruefung/{unknown[0].name}"
         in told
@@ -197,12 +215,18 @@ def _counts(con) -> tuple:
 
 
 def _report_of(outbox, name) -> tuple[str, list[list[str]]]:
-    """The Prüfbericht of the file ``name``: its page and its CSV's rows (the header left out)."""
+    """The Prüfbericht of the file ``name``: its page and its CSV's findings (without the header
+    and the verdict's lines above them)."""
     for manifest in outbox.glob("*/pruefung/*/manifest.json"):
         if json.loads(manifest.read_text("utf-8"))["file_name"] == name:
             page = (manifest.parent / "pruefbericht.html").read_text("utf-8")
-            table = (manifest.parent / "pruefbericht.csv").read_text("utf-8-sig")
-            return page, list(csv.reader(io.StringIO(table), delimiter=";"))[1:]
+            table = list(
+                csv.reader(
+                    io.StringIO((manifest.parent / "pruefbericht.csv").read_text("utf-8-sig")), delimiter=";"
+                )
+            )
+            assert table[1][-1] == "verdict", table
+            return page, [row for row in table[1:] if row[-1] not in ("verdict", "recognised")]
     raise AssertionError(f"no Prüfbericht of {name}")
 
 
@@ -292,3 +316,35 @@ def test_a_large_check_leaves_nothing_in_the_warehouse_file(home, demo):
         assert "sie würde Ihre Lieferung vom" in page, "each compared"
         assert "verglichen (etwa eine Korrektur" in page, "a Jobcenter has no Außenarbeitsplätze"
     assert after == before, "no block of the checked files' rows was written"
+
+
+def test_a_file_of_a_number_no_register_names_is_reported_to_its_folder_and_the_operator(home, demo):
+    """A Werkstatt-Nr. no register names is a new workshop, or a mistyped number whose folder
+    nobody collects (a senders' review): the report goes to that number's folder and, the same
+    page, to the operator's, whose digest lists it to forward. Its finding says the file would be
+    held, as its verdict does, not "Datei abgelehnt"."""
+    folder = home["inbox"] / CHECK_FOLDER
+    source = sorted(demo.glob("wfbm_*_personen.csv"))[0]
+    nr = source.name.split("_")[1]
+    stranger = f"{nr[:4]}9{nr[5:]}" if nr[4] != "9" else f"{nr[:4]}8{nr[5:]}"  # LWL-0101 -> LWL-9101
+    name = source.name.replace(nr, stranger)
+    shutil.copyfile(source, folder / name)
+    with duckdb.connect(str(home["root"] / "warehouse.duckdb")) as con:
+        assert not con.execute(
+            "select count(*) from marts.dim_workshops where werkstatt_nr = ?", [stranger]
+        ).fetchone()[0]
+        [(_, sender, _, _)] = answer_checks(
+            con, home["inbox"], home["outbox"], home["ops"], Limits(), "test-run"
+        )
+        told = digest(con).text()
+    assert sender == stranger
+    [mine] = (home["outbox"] / f"werkstatt_{stranger}" / "pruefung").iterdir()
+    [copy] = (home["ops"] / "pruefung").iterdir()
+    assert (copy / "pruefbericht.html").read_bytes() == (mine / "pruefbericht.html").read_bytes()
+    page = " ".join((mine / "pruefbericht.html").read_text("utf-8").split())
+    assert "Als Lieferung würde die Datei gehalten" in page
+    assert "<td>Datei gehalten</td>" in page and "Datei abgelehnt" not in page, page
+    assert (
+        f"  {name}, checked {dt.date.today():%Y-%m-%d} (held as {stranger}): reports/operations/pruefung/{copy.name}"
+        in told
+    ), told

@@ -216,6 +216,9 @@ def test_a_file_wrong_in_every_row_is_summed_up_for_its_sender(demo, demo_home, 
     dates = {(row[4], row[7]) for row in rows[1:] if row[2] == "geburtsdatum"}
     assert dates == {("Datumsformat", "date_format")}, dates
     assert '<td title="date_format">Datumsformat</td>' in page and ">date_format<" not in page
+    # a birth date is not shown, and the sender reads that it is not (an empty cell read as an empty field)
+    assert {row[6] for row in rows[1:] if row[2] == "geburtsdatum" and row[1]} == {"(nicht angezeigt)"}
+    assert "<td>(nicht angezeigt)</td>" in page and "„(nicht angezeigt)“ unter Wert" in page
     listed = sum(min(line["count"], ROWS_PER_RULE_IN_CSV) for line in item.summary)
     capped = sum(line["count"] > ROWS_PER_RULE_IN_CSV for line in item.summary)
     assert len(rows) == 1 + listed + capped == 1 + len(item.findings) + capped

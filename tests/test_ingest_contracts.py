@@ -133,7 +133,7 @@ def test_file_names_identify_sender_part_and_period():
     assert isinstance(identify("jc_05999_202412_kunden.csv"), Issue), "a Kreisschlüssel outside NRW"
     assert isinstance(identify("wfbm_LWL-0101_2024-13_personen.csv"), Issue)
     bad = identify("Bericht.csv")
-    assert isinstance(bad, Issue) and "erwartet: wfbm_<Werkstatt-Nr>" in bad.message
+    assert isinstance(bad, Issue) and "erwartet etwa: wfbm_LWL-0101_2024-05_personen.csv" in bad.message
 
 
 @pytest.mark.parametrize(
@@ -155,12 +155,14 @@ def test_file_names_identify_sender_part_and_period():
 )
 def test_a_misnamed_file_is_told_the_name_it_meant(typed, meant):
     """A monthly CSV named by hand: its sender reads the agreed name it most likely meant, where its
-    name says the sender, the month and the part once each; else the agreed patterns."""
+    name says the sender, the month and the part once each; else examples of the agreed names."""
     assert intended_name(typed) == meant
     if typed.endswith(".csv"):
         issue = identify(typed)
         assert isinstance(issue, Issue)
-        assert (f"gemeint ist wohl {meant} " in issue.message) if meant else ("erwartet:" in issue.message)
+        assert (
+            (f"gemeint ist wohl {meant} " in issue.message) if meant else ("erwartet etwa:" in issue.message)
+        )
         if meant:
             assert identify(meant).format.endswith("_csv"), "the name it meant is an agreed one"
 
@@ -224,7 +226,7 @@ def test_check_command_exit_codes(faulty, capsys, tmp_path):
     ]
     assert main(["check", "--register", str(register), str(faulty / held)]) == 1
     out = capsys.readouterr().out
-    assert "wird GEHALTEN" in out and ": GEHALTEN: " in out and "ABGELEHNT" not in out, out
+    assert "würde GEHALTEN" in out and ": GEHALTEN: " in out and "ABGELEHNT" not in out, out
     # its rows are checked as they will be once the register names it (they were not: a senders' review)
     faulty_rows = defects.filter(
         (pl.col("level") == "row")
@@ -237,7 +239,7 @@ def test_check_command_exit_codes(faulty, capsys, tmp_path):
     [lwl_register] = [p for p in faulty.iterdir() if p.name.startswith("lv_LWL_werkstaetten")]
     assert main(["check", "--register", str(lwl_register), str(unknown)]) == 1
     out = capsys.readouterr().out
-    assert "wird GEHALTEN" in out and "; dann: " in out and f"Zeile {row}" in out, out
+    assert "würde GEHALTEN" in out and "; dann: " in out and f"Zeile {row}" in out, out
     with pytest.raises(SystemExit):  # senders read its help too: German (it was argparse's English)
         main(["check", "--help"])
     out = capsys.readouterr().out

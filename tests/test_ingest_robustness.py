@@ -624,7 +624,7 @@ def test_a_placement_of_a_person_not_in_its_months_snapshot_is_loaded_with_a_war
     expected = [row for row, number in enumerate(numbers, start=2) if number not in persons]
     assert 0 < len(expected) < len(numbers)
     assert [row for row, _, _ in warned] == expected
-    assert all(column == "Personennummer" and "06.2024" in message for _, column, message in warned)
+    assert all(column == "Personennummer" and "06/2024" in message for _, column, message in warned)
     assert con.execute("select count(*) from landing.wfbm_aussenarbeitsplaetze").fetchone()[0] == len(numbers)
     assert not con.execute(
         "select 1 from ops.quarantine where rule = 'persons_of_another_workshop'"
@@ -754,7 +754,7 @@ def test_a_transition_missing_from_its_own_months_file_is_loaded_with_a_warning(
         "select file_name, source_row, column_name, level, message from ops.quarantine where rule = 'late_transition'"
     ).fetchall()
     assert [w[:4] for w in warnings] == [("wfbm_LWL-0101_2024-07_uebergaenge.csv", 3, "Datum", "warning")]
-    assert "06.2024" in warnings[0][4] and "20.06" not in warnings[0][4]
+    assert "06/2024" in warnings[0][4] and "20.06" not in warnings[0][4]
     assert con.execute("select count(*) from landing.wfbm_uebergaenge").fetchone()[0] == 5, "every row loads"
 
 

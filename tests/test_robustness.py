@@ -172,7 +172,7 @@ def test_check_says_what_each_file_is_within_the_limits(hostile_run, tmp_path):
     assert "Traceback" not in output
     verdicts = [line for line in output.splitlines() if not line.startswith(("  ", "("))]
     assert len(verdicts) == len(files), verdicts
-    assert "Meldung Juli.xlsx: wird ABGELEHNT" in output
+    assert "Meldung Juli.xlsx: würde ABGELEHNT" in output
     assert "Dies ist eine Textdatei, keine Excel-Arbeitsmappe (.xlsx)" in output
     assert "Dies ist eine Binärdatei, keine CSV-Datei" in output
     assert "nur aus Null-Bytes" in output
