@@ -140,6 +140,10 @@ create table if not exists ops.disclosure_metrics (
     measured_at timestamp, table_name varchar, quasi_identifiers varchar,
     units bigint, unique_units bigint, share_unique double
 );
+create table if not exists ops.copy_log (
+    published_at timestamp not null, run_id varchar, last_received_at timestamp,
+    deliveries_in_force integer, calendar_as_of date, software varchar
+);
 """
 
 

@@ -1,6 +1,6 @@
 """The analysts' copy (privacy.md §3, §6): a read-only DuckDB file with the pseudonymised marts and
 the unsuppressed KPI tables — no landing, quarantine or linkage tables, and of the pipeline's own
-only the delivery calendar and the linkage's measures (OPERATIONS) — that replaces the previous
+only the delivery calendar, the linkage's measures and the copies' log (OPERATIONS) — that replaces the previous
 copy atomically. Analysts open it at any time, also while the pipeline writes the warehouse:
 they never touch the pipeline's file, and a reader of the old copy keeps its snapshot.
 
@@ -24,10 +24,12 @@ written whole, 7.7 s of it the 4.3 M rows of the Jobcenters' customer months.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -49,7 +51,10 @@ SCHEMAS = ("marts", "kpi")  # what analysts get
 OPERATIONS = {
     ("ops", "expected_deliveries"): {"file_name"},
     ("ops", "linkage_metrics"): {"decisions_sha256", "seconds"},
+    # and which run wrote each copy, as of which delivery (an analysts' review: no table said)
+    ("ops", "copy_log"): set(),
 }
+COPY_LOG = ("ops", "copy_log")
 
 
 # Every table's rows are in the order of their content (ORDER BY ALL), never in the order the
@@ -61,17 +66,22 @@ LAYOUT = "rows in the order of their content"
 
 @dataclass(frozen=True)
 class Copied:
-    rows: dict[str, int]  # per table of the copy
+    rows: dict[str, int]  # per table of the copy (but ops.copy_log, the copy's log, not data)
     written: int  # rows written this time; the others were kept from the previous copy
 
 
 def publish_analysts_copy(
-    warehouse: Path, target: Path, manifest: Path | None = None, group_name: str | None = None
+    warehouse: Path,
+    target: Path,
+    manifest: Path | None = None,
+    group_name: str | None = None,
+    run_id: str | None = None,
 ) -> Copied:
     """Write the copy next to its target, then move it into place in one rename; with dbt's
     ``manifest``, every table and column carries its dbt description as a comment; readable by the
     group ``group_name`` (Settings.analysts_group), who may pass through the folder above it (the
-    data home) to reach it, and no further."""
+    data home) to reach it, and no further. The copy's own line of ops.copy_log (the run
+    ``run_id``) is in it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     group = analysts_group_id(group_name)
     os.chmod(target.parent, ANALYSTS_FOLDER_MODE)  # the operator and the analysts' group only
@@ -83,6 +93,7 @@ def publish_analysts_copy(
     temporary = target.with_name(f".{target.name}.building")
     leftovers = [temporary, Path(f"{temporary}.wal"), Path(f"{temporary}.tmp")]
     remove_temporary(leftovers)
+    logged = _log_copy(warehouse, run_id)
     try:
         layout = _layout_marker(target)
         continued = target.exists() and layout.exists() and layout.read_text("utf-8") == LAYOUT
@@ -101,10 +112,55 @@ def publish_analysts_copy(
         _write_layout_marker(layout)
     except BaseException as error:
         remove_temporary(leftovers)  # never a half-written copy beside the real one
+        _unlog_copy(warehouse, logged)  # nor a line for a copy nobody got
         if isinstance(error, Exception) and is_disk_full(error):
             raise storage_error("the analysts' copy", temporary, error) from error
         raise
     return copied
+
+
+def _log_copy(warehouse: Path, run_id: str | None) -> datetime:
+    """Append the coming copy's line to ops.copy_log: when, which run, the newest delivery in force
+    and the calendar's day it is as of, the software that wrote it; its time."""
+    from importlib.metadata import version
+
+    software = ", ".join(
+        f"{name} {version(package)}"
+        for name, package in (
+            ("teilhabe", "teilhabe-warehouse"),
+            ("dbt-core", "dbt-core"),
+            ("duckdb", "duckdb"),
+        )
+    )
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(PUBLISH_DDL)
+        found = {
+            table
+            for (table,) in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'ops' "
+                "and table_name in ('delivery_log', 'expected_deliveries')"
+            ).fetchall()
+        }  # a warehouse without either: a test's, or one that never loaded a file
+        deliveries = (
+            "select max(received_at) as newest, count(*) as files from ops.delivery_log where status = 'loaded'"
+            if "delivery_log" in found
+            else "select null::timestamp as newest, 0 as files"
+        )
+        as_of = (
+            "(select max(as_of) from ops.expected_deliveries)" if "expected_deliveries" in found else "null"
+        )
+        return con.execute(
+            f"""insert into ops.copy_log
+                select now()::timestamp, ?, newest, files, {as_of}, ? from ({deliveries})
+                returning published_at""",
+            [run_id, software],
+        ).fetchone()[0]
+
+
+def _unlog_copy(warehouse: Path, published_at: datetime) -> None:
+    # the copy's own failure is the one to report
+    with contextlib.suppress(duckdb.Error), duckdb.connect(str(warehouse)) as con:
+        con.execute("delete from ops.copy_log where published_at = ?", [published_at])
 
 
 def _layout_marker(target: Path) -> Path:
@@ -226,10 +282,14 @@ def _copy(warehouse: Path, temporary: Path, descriptions: dict, previous: Path |
             con.execute(f"create schema if not exists {schema}")
         for schema, table in tables:
             columns = _columns(con, schema, table)
-            written += _update(con, schema, table, columns, PARTS.get((schema, table), ()))
+            changed = _update(con, schema, table, columns, PARTS.get((schema, table), ()))
             if (schema, table) in descriptions:
                 _describe(con, schema, table, columns, *descriptions[(schema, table)])
-            rows[f"{schema}.{table}"] = con.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
+            if (schema, table) != COPY_LOG:  # a line new in every copy, not data: counted in neither
+                written += changed
+                rows[f"{schema}.{table}"] = con.execute(f"select count(*) from {schema}.{table}").fetchone()[
+                    0
+                ]
         con.execute("detach warehouse")
         con.execute("checkpoint")
     finally:

@@ -3,6 +3,7 @@ installs (1.5), and — while a pipeline run rebuilds the warehouse — always a
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import stat
@@ -73,9 +74,10 @@ def home(demo, tmp_path_factory):
 
 def test_copy_holds_marts_kpis_the_delivery_calendar_and_linkage_quality_only_and_is_read_only(home):
     """Marts and KPIs, and of the pipeline's tables the delivery calendar without the senders' file
-    names (an analyst could not tell as of when the copy was, nor that a workshop never sent), and
-    the linkage's quality per run, described (an analyst could not tell how far the cross-agency
-    figures rest on links)."""
+    names (an analyst could not tell as of when the copy was, nor that a workshop never sent), the
+    linkage's quality per run, described (an analyst could not tell how far the cross-agency
+    figures rest on links), and the log of the copies, the copy's own line in it (no table named
+    the run a copy came from)."""
     root, _ = home
     copy = root / "analysts" / "teilhabe.duckdb"
     assert stat.S_IMODE(copy.stat().st_mode) == 0o440
@@ -87,7 +89,8 @@ def test_copy_holds_marts_kpis_the_delivery_calendar_and_linkage_quality_only_an
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
     assert [(r["schema_name"], r["ops_table"]) for r in json.loads(out)] == [
-        ("kpi", None), ("marts", None), ("ops", "expected_deliveries"), ("ops", "linkage_metrics")
+        ("kpi", None), ("marts", None), ("ops", "copy_log"), ("ops", "expected_deliveries"),
+        ("ops", "linkage_metrics")
     ], "no landing, quarantine or other pipeline tables"  # fmt: skip
     with duckdb.connect(str(copy), read_only=True) as con:
         columns = {
@@ -109,6 +112,22 @@ def test_copy_holds_marts_kpis_the_delivery_calendar_and_linkage_quality_only_an
     assert {"sender", "part", "period", "due_on", "received_at", "status", "as_of"} <= columns
     assert "file_name" not in columns
     assert overdue, "the demo's silent workshop is overdue"
+    # which run wrote the copy, as of which delivery: its own line, the only one so far
+    with duckdb.connect(str(copy), read_only=True) as con:
+        [(run_id, newest, files, as_of, software)] = con.execute(
+            "select run_id, last_received_at, deliveries_in_force, calendar_as_of, software from ops.copy_log"
+        ).fetchall()
+        described = con.execute(
+            "select count(*) filter (where coalesce(comment, '') = '') from duckdb_columns() "
+            "where table_name = 'copy_log'"
+        ).fetchone()[0]
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from ops.copy_log where run_id = ?", [run_id]).fetchone()[0] == 1
+        [(loaded,)] = con.execute("select count(*) from ops.delivery_log where status = 'loaded'").fetchall()
+    assert run_id and files == loaded > 0 and as_of is not None and described == 0
+    # the home took the demo's files received before October 2024 (not the day it loaded them)
+    assert dt.datetime(2024, 9, 1) <= newest < dt.datetime(2024, 10, 1), newest
+    assert software.startswith("teilhabe ") and "dbt-core 1.11" in software
 
 
 def test_readers_see_only_complete_states_while_the_pipeline_runs(home, demo, tmp_path):
@@ -137,7 +156,9 @@ def test_readers_see_only_complete_states_while_the_pipeline_runs(home, demo, tm
         root / "warehouse.duckdb", tmp_path / "whole.duckdb", dbt_project.manifest_path
     )
     assert whole.written > 0
-    assert _contents(copy) == _contents(tmp_path / "whole.duckdb")
+    assert _data(copy) == _data(tmp_path / "whole.duckdb")
+    logged, later = (_contents(path)["ops.copy_log"][2] for path in (copy, tmp_path / "whole.duckdb"))
+    assert later[:-1] == logged, "each copy holds the lines before it and its own"
 
 
 def test_every_table_and_column_says_what_it_is(home):
@@ -205,6 +226,11 @@ def test_rows_are_in_the_order_of_their_content_not_of_the_senders_files(home):
         assert [t for t in tables if not _sorted_within_parts(con, *t)] == []
 
 
+def _data(copy: Path) -> dict:
+    """The copy's contents without ops.copy_log, whose newest line is each copy's own."""
+    return {name: found for name, found in _contents(copy).items() if name != "ops.copy_log"}
+
+
 def _contents(copy: Path) -> dict:
     """Every table of a copy: its columns with their types and comments, and its rows in order."""
     import duckdb
@@ -255,7 +281,10 @@ def test_a_copy_updated_from_the_previous_one_equals_one_written_whole(tmp_path,
     con.execute("create table marts.dim_workshops as select 'W1' as werkstatt_nr, 'Alte Werkstatt' as name")
     con.execute("create table kpi.k01_biap_quote as select 2024 as year, 5 as persons")
     con.execute("create table kpi.k99_retired as select 1 as x")
-    con.execute("create table ops.delivery_log as select 1 as delivery_id")
+    con.execute(
+        "create table ops.delivery_log as select 1 as delivery_id, 'loaded' as status, "
+        "timestamp '2024-03-04 05:06:07' as received_at"
+    )
     con.close()
     publish_analysts_copy(warehouse, copy)
     copy.chmod(0o600)  # a copy holding what it must not (an earlier version's leftovers)
@@ -281,12 +310,16 @@ def test_a_copy_updated_from_the_previous_one_equals_one_written_whole(tmp_path,
 
     updated = publish_analysts_copy(warehouse, copy)
     whole = publish_analysts_copy(warehouse, tmp_path / "whole" / "teilhabe.duckdb")
-    assert _contents(copy) == _contents(tmp_path / "whole" / "teilhabe.duckdb")
+    assert _data(copy) == _data(tmp_path / "whole" / "teilhabe.duckdb")
     assert set(_contents(copy)) == {
         "marts.fct_jobcenter_customer_months", "marts.dim_workshops", "kpi.k01_biap_quote",
-        "kpi.k02_uebergangsquote",
+        "kpi.k02_uebergangsquote", "ops.copy_log",
     }  # fmt: skip
     assert updated.rows == whole.rows
+    logged = [
+        len(_contents(path)["ops.copy_log"][2]) for path in (copy, tmp_path / "whole" / "teilhabe.duckdb")
+    ]
+    assert logged == [2, 3], "one line per copy published, each copy's own in it"
     # the two replaced parts of the customer months (4 rows), not the unchanged one (3 rows); the
     # changed workshop, the table with a new column and the new table (1 row each)
     assert updated.written == 4 + 3, updated
@@ -313,7 +346,7 @@ def test_a_copy_updated_from_the_previous_one_equals_one_written_whole(tmp_path,
     again = publish_analysts_copy(warehouse, copy)
     assert again.written == again.rows["marts.fct_jobcenter_customer_months"], "every part of it again"
     publish_analysts_copy(warehouse, tmp_path / "again" / "teilhabe.duckdb")
-    assert _contents(copy) == _contents(tmp_path / "again" / "teilhabe.duckdb")
+    assert _data(copy) == _data(tmp_path / "again" / "teilhabe.duckdb")
 
 
 def test_the_readmes_example_sql_runs_on_the_copy_and_counts_k10_as_k10_does(home):
