@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -34,6 +33,7 @@ from ingest.chunk import known_workshops
 from ingest.inbox import InboxFile, check_folder, name_problem, read_bounded, scan_inbox
 from ingest.ops_tables import append_rows
 from ingest.pseudonymise import PseudonymKey
+from publish.expected import german_time
 from publish.feedback import LEVEL_WORDS, ROWS_PER_RULE_IN_CSV, addressed, sender_kind
 from publish.files import findings_csv, findings_xlsx
 from publish.outbox import _fsync_dir, _write
@@ -51,7 +51,6 @@ SHRANK = (
 HELD_WORD = "Datei gehalten"
 # The report of a file no sender can be told of goes to the operator's, addressed so.
 OPERATOR = "das Betriebsteam des Teilhabe Warehouse (Absender nicht erkannt)"
-BERLIN = ZoneInfo("Europe/Berlin")  # the senders read their local time
 # Files checked per run, the oldest first, their bytes within Limits.max_batch_bytes; the rest wait
 # for the next run: a sender that fills the folder cannot make one run read thousands of files, or
 # hold a hundred of the largest in memory at once.
@@ -137,7 +136,7 @@ class CheckReport:
         compared = compared_example([self.checked.outcome.delivery]) if self.checked.rehearsed else None
         page = html_template("pruefbericht.html.j2").render(
             sender=addressee, file_name=self.checked.name,
-            received=f"{self.received.replace(tzinfo=UTC).astimezone(BERLIN):%d.%m.%Y %H:%M} Uhr",
+            received=german_time(self.received),
             verdict=self.sentence(), recognised=recognised[0].upper() + recognised[1:] if recognised else None,
             held_hint=HELD_HINT if self.checked.outcome.held_because else None, findings=findings,
             compared=compared, duplicate=self.duplicate, withheld=any(f["value"] == NOT_SHOWN for f in findings),

@@ -12,8 +12,9 @@ import io
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -365,6 +366,16 @@ def german_period(period: str) -> str:
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", period):
         return f"{period[8:]}.{period[5:7]}.{period[:4]}"
     return period
+
+
+BERLIN = ZoneInfo("Europe/Berlin")  # the senders' clocks
+
+
+def german_time(moment: datetime) -> str:
+    """A moment the warehouse keeps in UTC (without a zone) as a sender's clock shows it: the
+    Rückmeldung showed a file uploaded at 14:30 as received at 13:30 (12:30 in summer), the
+    Prüfbericht the sender's time."""
+    return f"{moment.replace(tzinfo=UTC).astimezone(BERLIN):%d.%m.%Y %H:%M} Uhr"
 
 
 def german_count(number: int) -> str:

@@ -33,6 +33,7 @@ from publish.expected import (
     calendar_exists,
     german_count,
     german_period,
+    german_time,
     mistyped_numbers,
     query_rows,
 )
@@ -425,7 +426,8 @@ def _summed_up(summary: list[dict]) -> list[dict]:
 def html(item: Feedback, addressee: str) -> bytes:
     period = german_period(item.period)
     files = [
-        {**f, "status_word": STATUS_WORDS.get(f["status"], f["status"]), "part_word": PART_NAMES.get(f["part"], f["part"] or "")}
+        {**f, "status_word": STATUS_WORDS.get(f["status"], f["status"]), "part_word": PART_NAMES.get(f["part"], f["part"] or ""),
+         "received": german_time(f["received_at"]) if f["received_at"] else ""}
         for f in item.files
     ]  # fmt: skip
     findings = [

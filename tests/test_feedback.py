@@ -6,6 +6,7 @@ of a person no Personenmeldung names is pointed out by file and row."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 import shutil
@@ -562,3 +563,19 @@ def test_a_rueckmeldung_left_without_latest_by_a_crash_is_completed(tmp_path):
     assert os.readlink(folder / "latest") == "v0001"
     assert sorted(p.name for p in folder.iterdir()) == ["latest", "v0001"]
     assert deliver_feedback(item, sender, tmp_path) == ("unchanged", "v0001")
+
+
+def test_a_rueckmeldung_tells_the_time_of_receipt_by_the_senders_clock():
+    """The warehouse keeps UTC; a sender's clock is German time (a file uploaded at 14:30 read as
+    received at 13:30, beside a Prüfbericht in local time)."""
+    from publish.feedback import Feedback
+
+    def received(at: dt.datetime) -> dict:
+        return {"file_name": f"wfbm_LWL-0101_{at:%Y-%m}_personen.csv", "format": "wfbm_csv", "part": "personen",
+                "status": "loaded", "received_at": at, "rows_in": 3, "rows_loaded": 3, "rows_quarantined": 0,
+                "message": None}  # fmt: skip
+
+    winter, summer = dt.datetime(2024, 1, 15, 23, 30), dt.datetime(2024, 7, 1, 10, 0)
+    item = Feedback("LWL-0101", "werkstatt", "2024-01", [received(winter), received(summer)], [], [], [], [])
+    page = html(item, "Werkstatt Beispiel").decode("utf-8")
+    assert "<td>16.01.2024 00:30 Uhr</td>" in page and "<td>01.07.2024 12:00 Uhr</td>" in page, page
