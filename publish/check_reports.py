@@ -118,6 +118,12 @@ class CheckReport:
         rehearsed = self.checked.rehearsed
         return rehearsed is not None and rehearsed.status == "duplicate"
 
+    @property
+    def recognised(self) -> str | None:
+        """What the file was taken for, as a sentence ("Erkannt als: Personenmeldung, …")."""
+        said = self.checked.recognised
+        return said[0].upper() + said[1:] if said else None
+
     def level_word(self, issue) -> str:
         """A finding's kind; the finding that holds a file says so ("Datei abgelehnt" beside a verdict
         "gehalten" contradicted it: a senders' review)."""
@@ -132,12 +138,11 @@ class CheckReport:
             for i in self.checked.findings[:FINDINGS_LISTED]
         ]  # fmt: skip
         found = len(self.checked.findings)
-        recognised = self.checked.recognised
         compared = compared_example([self.checked.outcome.delivery]) if self.checked.rehearsed else None
         page = html_template("pruefbericht.html.j2").render(
             sender=addressee, file_name=self.checked.name,
             received=german_time(self.received),
-            verdict=self.sentence(), recognised=recognised[0].upper() + recognised[1:] if recognised else None,
+            verdict=self.sentence(), recognised=self.recognised,
             held_hint=HELD_HINT if self.checked.outcome.held_because else None, findings=findings,
             compared=compared, duplicate=self.duplicate, withheld=any(f["value"] == NOT_SHOWN for f in findings),
             kinds={f["level_word"] for f in findings},
@@ -151,8 +156,8 @@ class CheckReport:
         ROWS_PER_RULE_IN_CSV per column, rule and message, then how many more. (A senders' review:
         the CSV of a repeated file was an empty table, and said nothing of what would happen.)"""
         rows, seen = [["", "", "Ergebnis", "", self.sentence(), "", "verdict"]], {}
-        if self.checked.recognised:
-            rows.append(["", "", "Erkannt", "", self.checked.recognised, "", "recognised"])
+        if self.recognised:
+            rows.append(["", "", "Erkannt", "", self.recognised, "", "recognised"])
         for issue in self.checked.findings:
             key = (issue.column, issue.rule, issue.level, issue.message)
             seen[key] = seen.get(key, 0) + 1
