@@ -29,7 +29,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -149,12 +149,12 @@ def _log_copy(warehouse: Path, run_id: str | None) -> datetime:
         as_of = (
             "(select max(as_of) from ops.expected_deliveries)" if "expected_deliveries" in found else "null"
         )
-        return con.execute(
-            f"""insert into ops.copy_log
-                select now()::timestamp, ?, newest, files, {as_of}, ? from ({deliveries})
-                returning published_at""",
-            [run_id, software],
-        ).fetchone()[0]
+        now = datetime.now(UTC).replace(tzinfo=None)  # UTC, as every log of the pipeline
+        con.execute(
+            f"insert into ops.copy_log select ?, ?, newest, files, {as_of}, ? from ({deliveries})",
+            [now, run_id, software],
+        )
+        return now
 
 
 def _unlog_copy(warehouse: Path, published_at: datetime) -> None:
@@ -285,11 +285,10 @@ def _copy(warehouse: Path, temporary: Path, descriptions: dict, previous: Path |
             changed = _update(con, schema, table, columns, PARTS.get((schema, table), ()))
             if (schema, table) in descriptions:
                 _describe(con, schema, table, columns, *descriptions[(schema, table)])
-            if (schema, table) != COPY_LOG:  # a line new in every copy, not data: counted in neither
-                written += changed
-                rows[f"{schema}.{table}"] = con.execute(f"select count(*) from {schema}.{table}").fetchone()[
-                    0
-                ]
+            if (schema, table) == COPY_LOG:  # a line new in every copy, not data: counted in neither
+                continue
+            written += changed
+            rows[f"{schema}.{table}"] = con.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
         con.execute("detach warehouse")
         con.execute("checkpoint")
     finally:
