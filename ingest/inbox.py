@@ -53,6 +53,21 @@ def name_problem(raw: bytes) -> str | None:
     return None
 
 
+BIGINT = (-(2**63), 2**63 - 1)
+
+
+def signature_of(info: os.stat_result) -> tuple[int, int, int, int]:
+    """A file's size, times and inode as the warehouse stores them (BIGINT). A time beyond 64 bits
+    of nanoseconds (a file dated 2300 by a tool that sets times: rsync, touch -d) stopped every run
+    that met it, and the files behind it waited (a hostile-input review): it counts as the last
+    time 64 bits hold (it is no receipt time either way: that is never later than now). An inode
+    number above 2^63 (some network file systems) is kept as its two's complement, still one to one."""
+    low, high = BIGINT
+    mtime, ctime = (min(max(t, low), high) for t in (info.st_mtime_ns, info.st_ctime_ns))
+    inode = info.st_ino - 2**64 if info.st_ino > high else info.st_ino
+    return info.st_size, mtime, ctime, inode
+
+
 @dataclass(frozen=True)
 class InboxFile:
     """A regular file of the inbox as found by the scan."""
@@ -63,6 +78,10 @@ class InboxFile:
     mtime_ns: int
     ctime_ns: int  # changes whenever the bytes change, even if the mtime is set back
     inode: int
+
+    @classmethod
+    def of(cls, path: bytes, name: str, info: os.stat_result) -> InboxFile:
+        return cls(path, name, *signature_of(info))
 
     @property
     def signature(self) -> tuple[int, int, int, int]:
@@ -139,9 +158,7 @@ def scan_inbox(inbox: Path) -> InboxScan:
                     IgnoredEntry(name, "hidden", "a hidden file (name starts with '.'): not a delivery")
                 )
             else:
-                scan.files.append(
-                    InboxFile(entry.path, name, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
-                )
+                scan.files.append(InboxFile.of(entry.path, name, info))
     return scan
 
 
@@ -196,7 +213,7 @@ def _hash_stream(
 
 def _check_unchanged(descriptor: int, file: InboxFile, size: int) -> None:
     after = os.fstat(descriptor)
-    if (after.st_size, after.st_mtime_ns) != (file.size, file.mtime_ns) or size != file.size:
+    if signature_of(after)[:2] != (file.size, file.mtime_ns) or size != file.size:
         raise Unstable("still being written (its size or time changed while it was read)")
 
 

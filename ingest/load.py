@@ -51,6 +51,7 @@ from ingest.inbox import (
     content_hash,
     name_problem,
     scan_inbox,
+    signature_of,
 )
 from ingest.ops_tables import check_key, prepare
 from ingest.pseudonymise import PseudonymKey
@@ -189,7 +190,7 @@ def _release_held(ctx: LoadContext, chunk_files: int) -> None:
         path = archive_path(ctx.archive, sha256)
         if path.exists():  # the retention keeps held files (ingest/retention.py)
             info = path.stat()
-            file = InboxFile(os.fsencode(path), name, size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+            file = InboxFile(os.fsencode(path), name, size, *signature_of(info)[1:])
             arrivals.append(Arrival(file, received, mtime_ns, from_inbox=False, held_id=held_id))
     if not arrivals:
         return
@@ -221,7 +222,7 @@ def _clear_inbox(files: list[InboxFile]) -> int:
     for file in files:
         try:
             info = os.lstat(file.path)
-            if (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino) == file.signature:
+            if signature_of(info) == file.signature:
                 os.unlink(file.path)
                 removed += 1
         except OSError:
@@ -338,7 +339,7 @@ def replay(
             report.skipped_known += 1  # removed by the archive's retention
             continue
         info = path.stat()
-        file = InboxFile(os.fsencode(path), name, size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+        file = InboxFile(os.fsencode(path), name, size, *signature_of(info)[1:])
         arrivals.append(Arrival(file, received, mtime_ns, from_inbox=False))
     report.new_files = len(arrivals)
     _load(LoadContext(con, archive, key, run_id, now, report, limits), arrivals, chunk_files)

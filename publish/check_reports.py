@@ -30,7 +30,7 @@ import duckdb
 from ingest.batch import Incoming
 from ingest.checking import HELD_HINT, CheckedFile, Warehouse, check_files, compared_example, rows_said
 from ingest.chunk import known_workshops
-from ingest.inbox import InboxFile, check_folder, name_problem, read_bounded, scan_inbox
+from ingest.inbox import InboxFile, check_folder, name_problem, read_bounded, scan_inbox, signature_of
 from ingest.ops_tables import append_rows
 from ingest.pseudonymise import PseudonymKey
 from publish.expected import german_time
@@ -188,7 +188,7 @@ def _taken(files: list[InboxFile], limits: Limits) -> list[tuple[InboxFile, byte
             after = os.lstat(entry.path)
         except OSError:  # vanished meanwhile
             continue
-        if (after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino) != entry.signature:
+        if signature_of(after) != entry.signature:
             continue
         digest = hashlib.sha256(data).hexdigest() if data is not None else f"size:{entry.size}"
         taken.append((entry, data, digest))

@@ -1684,3 +1684,23 @@ def test_a_utf8_file_cut_inside_a_character_is_named_cut_not_the_wrong_encoding(
     assert found["rule"].to_list() == ["no_final_line_break"] and "abgeschnitten" in found["message"][0]
     path.write_bytes(content[:at] + b"\xff" + content[at:])
     assert read_batch([path]).findings.filter(level="file")["rule"].to_list() == ["wrong_encoding"]
+
+
+def test_a_file_dated_after_2262_is_taken_like_any_other(spec_dir, tmp_path):
+    """A modification time beyond 64 bits of nanoseconds (touch -d 2300-01-01; rsync keeps such
+    times) could not be stored: every run stopped at it, and the files beside it waited (a
+    hostile-input review)."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    names = ["jc_05914_202406_kunden.csv", "lv_LWL_werkstaetten.csv", "wfbm_LWL-0101_2024-06_personen.csv"]
+    for name in names:
+        shutil.copyfile(spec_dir / "samples" / name, inbox / name)
+    far = int(dt.datetime(2300, 1, 1, tzinfo=dt.UTC).timestamp())
+    os.utime(inbox / names[2], (far, far))
+    if os.stat(inbox / names[2]).st_mtime_ns <= 2**63 - 1:
+        pytest.skip("this file system cannot hold a time after 2262")
+    con = duckdb.connect()
+    wh.ingest(con, inbox, tmp_path / "archive", KEY)
+    taken = con.execute("select file_name, status, received_at from ops.delivery_log order by 1").fetchall()
+    assert [(name, status) for name, status, _ in taken] == [(name, "loaded") for name in names]
+    assert all(received <= dt.datetime.now(dt.UTC).replace(tzinfo=None) for *_, received in taken)
