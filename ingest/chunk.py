@@ -342,9 +342,12 @@ def _rehearsal_outcome(con: duckdb.DuckDBPyConnection, log: pl.DataFrame) -> tup
     # that dropped ten persons with placements).
     found += [
         (name, None, "Personennummer", "unknown_person", "warning",
-         f"{count} Außenarbeitsplätze Ihrer Lieferung vom {received:%d.%m.%Y} gehören zu Personen, die in "
-         "dieser Personenmeldung fehlen: sie würden dann nicht für die BiAp-Quote zählen; bitte prüfen, "
-         "ob diese Personen zu Recht fehlen", None, "wfbm_personen")
+         (f"{count} Außenarbeitsplätze Ihrer Lieferung vom {received:%d.%m.%Y} gehören zu Personen, die in "
+          "dieser Personenmeldung fehlen: sie würden dann nicht für die BiAp-Quote zählen; bitte prüfen, "
+          "ob diese Personen zu Recht fehlen" if count > 1 else
+          f"Ein Außenarbeitsplatz Ihrer Lieferung vom {received:%d.%m.%Y} gehört zu einer Person, die in "
+          "dieser Personenmeldung fehlt: er würde dann nicht für die BiAp-Quote zählen; bitte prüfen, "
+          "ob diese Person zu Recht fehlt"), None, "wfbm_personen")
         for name, received, count in con.execute(
             """
             select l.file_name, p.received_at, count(*)

@@ -50,6 +50,7 @@ from ingest.inbox import (
     archive_path,
     content_hash,
     name_problem,
+    read_weight,
     scan_inbox,
     signature_of,
 )
@@ -105,7 +106,7 @@ def _new_files(
     return new, unstable, unchanged
 
 
-def _record_ignored(
+def record_ignored(
     con: duckdb.DuckDBPyConnection, ignored: list[IgnoredEntry], now: dt.datetime, run_id: str
 ) -> None:
     if ignored:
@@ -166,7 +167,7 @@ def ingest(
         _release_held(ctx, chunk_files)
     finally:
         forget_values()  # the names and dates remembered across chunks, and their hashes
-    _record_ignored(con, ignored, now, run_id)
+    record_ignored(con, ignored, now, run_id)
     report.ignored = len(ignored)
     return report
 
@@ -282,11 +283,12 @@ def _load(
 
 def _chunks(arrivals: list[Arrival], chunk_files: int, limits: Limits) -> list[list[Arrival]]:
     """Consecutive arrivals, at most ``chunk_files`` files and ``limits.max_batch_bytes`` bytes
-    each (a file alone may be larger), never two of one name. Chunks bound memory; fixed costs
+    each (a workbook's unpacked: ingest.inbox.read_weight; a file alone may be larger), never two
+    of one name. Chunks bound memory; fixed costs
     are paid once per chunk."""
     chunks, current, names, size = [], [], set(), 0
     for arrival in arrivals:
-        bytes_read = limits.bytes_read(arrival.file.size)
+        bytes_read = limits.bytes_read(read_weight(arrival.file, limits.max_batch_bytes))
         full = len(current) >= chunk_files or size + bytes_read > limits.max_batch_bytes
         if current and (full or arrival.name in names):
             chunks.append(current)

@@ -5,9 +5,10 @@ outbox/<folder>/pruefung/<checked at>/ (senders.yaml's folder, as the Rückmeldu
 read by the readers of a delivery under the same limits (ingest/checking.py) and compared with the
 sender's deliveries in a load that is rolled back; never loaded, never archived, and deleted once
 its report is written: a test file is no delivery, and its personal data is kept nowhere. A file
-whose sender the warehouse does not know (a name no rule reads, a number no register holds) gets
-its report in the operator's reports/operations/pruefung/ instead, so no text a file carries names
-a folder. Every check is logged in ops.check_log.
+whose sender the warehouse does not know (no rule reads its name, nor does it plainly name one)
+gets its report in the operator's reports/operations/pruefung/ instead, so no text a file carries
+names a folder; a file held for a register, or of a sender that never delivered, gets the same page
+there too, to forward. Every check is logged in ops.check_log.
 """
 
 from __future__ import annotations
@@ -30,7 +31,19 @@ import duckdb
 from ingest.batch import Incoming
 from ingest.checking import HELD_HINT, CheckedFile, Warehouse, check_files, compared_example, rows_said
 from ingest.chunk import known_workshops
-from ingest.inbox import InboxFile, check_folder, name_problem, read_bounded, scan_inbox, signature_of
+from ingest.identify import sender_named_in
+from ingest.inbox import (
+    CHECK_FOLDER,
+    IgnoredEntry,
+    InboxFile,
+    check_folder,
+    name_problem,
+    read_bounded,
+    read_weight,
+    scan_inbox,
+    signature_of,
+)
+from ingest.load import record_ignored
 from ingest.ops_tables import append_rows
 from ingest.pseudonymise import PseudonymKey
 from publish.expected import german_time
@@ -243,18 +256,38 @@ def _deliver(report: CheckReport, folder: Path, addressee: str) -> Path:
 
 
 def _answer(
-    report: CheckReport, sender: Sender | None, outbox: Path, operations: Path
+    report: CheckReport, sender: Sender | None, outbox: Path, operations: Path, to_operator: bool
 ) -> tuple[str, str | None]:
     """Deliver a report; where it went (relative to the outbox, or the operations reports for a
-    file of no known sender) and where the operator's copy went, if it got one."""
+    file of no known sender) and where the operator's copy of the same page went, if
+    ``to_operator``: the page to forward where a sender's folder may be a mistyped number's, or
+    one nobody collects yet (a senders' and a hostile-input review)."""
     if sender is None:  # the operator forwards it, or sees a file nobody can be answered for
         return str(_deliver(report, operations / FOLDER, OPERATOR).relative_to(operations)), None
     where = str(_deliver(report, outbox / sender.folder / FOLDER, sender.name).relative_to(outbox))
-    if not report.checked.outcome.held_because:
+    if not to_operator:
         return where, None
-    # a Werkstatt-Nr. no register names: a new workshop's folder, or a mistyped number's that
-    # nobody collects (a senders' review); the operator gets the same page to forward
     return where, str(_deliver(report, operations / FOLDER, sender.name).relative_to(operations))
+
+
+def _senders_delivered(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The senders with a file loaded: they collect their folders."""
+    try:
+        rows = con.execute("select distinct sender from ops.delivery_log where status = 'loaded'").fetchall()
+    except duckdb.CatalogException:  # the first run, before anything was loaded
+        return set()
+    return {sender for (sender,) in rows}
+
+
+def _record_ignored(con: duckdb.DuckDBPyConnection, scan, now: datetime, run_id: str) -> None:
+    """What lies in the check folder and is no file to check (a hidden file, a folder, a link, a
+    FIFO): recorded in ops.ignored_entries as the inbox's entries are, named under the folder, so
+    the operator finds it (a hostile-input review found such entries left there, unrecorded)."""
+    if not scan.ignored:
+        return
+    entries = [IgnoredEntry(f"{CHECK_FOLDER}/{e.name}", e.kind, e.reason) for e in scan.ignored]
+    with contextlib.suppress(duckdb.CatalogException):  # the first run, before the ops tables exist
+        record_ignored(con, entries, now, run_id)
 
 
 def waiting_checks(inbox: Path) -> int:
@@ -281,17 +314,18 @@ def answer_checks(
     folder = check_folder(inbox)
     if folder is None:
         return []
-    waiting = sorted(scan_inbox(folder).files, key=lambda entry: (entry.mtime_ns, entry.name))
+    scan, now = scan_inbox(folder), datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    _record_ignored(con, scan, now, run_id)
+    waiting = sorted(scan.files, key=lambda entry: (entry.mtime_ns, entry.name))
     chosen, total = [], 0
     for entry in waiting[:MAX_FILES_PER_RUN]:
-        total += limits.bytes_read(entry.size)
+        total += limits.bytes_read(read_weight(entry, limits.max_batch_bytes))  # a workbook unpacked
         if chosen and total > limits.max_batch_bytes:
             break
         chosen.append(entry)
     taken = _taken(chosen, limits)
     if not taken:
         return []
-    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     incoming = [
         Incoming(entry.name, now.date(), lambda data=data: data, name_problem(os.path.basename(entry.path)))
         for entry, data, _ in taken
@@ -310,9 +344,13 @@ def answer_checks(
     reports = []
     for entry, _, digest in taken:
         item = checked[entry.name]
-        answerable = _known_sender(con, item.sender)
-        kind = sender_kind(item.sender) if answerable else None
-        reports.append(CheckReport(item, digest, now, item.sender if answerable else None, kind))
+        # a name no rule reads is answered where it plainly names its sender, as a delivery's
+        # Rückmeldung is ("Kopie von wfbm_LVR-0205_2024-12_uebergaenge (1).csv")
+        sender = item.sender or (sender_named_in(entry.name) or (None,))[0]
+        answerable = _known_sender(con, sender)
+        kind = sender_kind(sender) if answerable else None
+        reports.append(CheckReport(item, digest, now, sender if answerable else None, kind))
+    delivered = _senders_delivered(con)
     addressable = [r for r in reports if r.sender]
     try:
         addresses = iter(addressed(con, addressable, directory or load_senders()))
@@ -320,7 +358,11 @@ def answer_checks(
         addresses = iter([None] * len(addressable))
     logged, answered = [], []
     for report in reports:
-        where, copy = _answer(report, next(addresses) if report.sender else None, outbox, operations)
+        # a file held for a register, or of a sender that never delivered: a folder that may be a
+        # mistyped number's, or that nobody collects yet (a hostile-input review): the operator's copy
+        to_operator = bool(report.checked.outcome.held_because) or report.sender not in delivered
+        sender = next(addresses) if report.sender else None
+        where, copy = _answer(report, sender, outbox, operations, to_operator)
         logged.append(
             (report.checked.name, report.sha256, report.sender, report.checked.period, report.sentence(),
              len(report.checked.findings), where, run_id, now, copy)

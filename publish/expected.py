@@ -73,12 +73,13 @@ class Digest:
         ]
         if self.checked_unaddressed:  # only where there are: most days no sender checks a file
             lines.append(
-                f"checked in inbox/pruefen/ in the last {LATE_WINDOW_DAYS} days, no sender recognised or a "
-                f"Werkstatt-Nr. no register names (forward the report): {len(self.checked_unaddressed)} files:"
+                f"checked in inbox/pruefen/ in the last {LATE_WINDOW_DAYS} days, of no sender recognised, or "
+                f"held, or of a sender that never delivered (forward the report, or check that the sender "
+                f"collects its folder): {len(self.checked_unaddressed)} files:"
             )
             lines += [
                 f"  {r['file_name']}, checked {r['checked_at']:%Y-%m-%d}"
-                + (f" (held as {r['sender']})" if r["sender"] else "")
+                + (f" (also in the folder of {r['sender']})" if r["sender"] else "")
                 + f": reports/operations/{r['report']}"
                 for r in self.checked_unaddressed
             ]

@@ -345,6 +345,58 @@ def test_a_file_of_a_number_no_register_names_is_reported_to_its_folder_and_the_
     assert "Als Lieferung würde die Datei gehalten" in page
     assert "<td>Datei gehalten</td>" in page and "Datei abgelehnt" not in page, page
     assert (
-        f"  {name}, checked {dt.date.today():%Y-%m-%d} (held as {stranger}): reports/operations/pruefung/{copy.name}"
+        f"  {name}, checked {dt.date.today():%Y-%m-%d} (also in the folder of {stranger}): reports/operations/pruefung/{copy.name}"
         in told
     ), told
+
+
+def test_workbooks_are_checked_by_their_unpacked_bytes_the_rest_wait(home):
+    """Thirty small workbooks of 45,000 faulty rows each took a run of the check folder to 7 GB
+    (a hostile-input review): the files a run checks are bounded by what they unpack to, and the
+    others wait for the next run."""
+    import zipfile
+
+    folder = home["inbox"] / CHECK_FOLDER
+    sheet = b"<row><c><v>1</v></c></row>" * 400_000  # 10.4 MB unpacked, a few KB packed
+    for n in range(3):
+        with zipfile.ZipFile(folder / f"Meldung {n}.xlsx", "w", zipfile.ZIP_DEFLATED) as book:
+            book.writestr("xl/worksheets/sheet1.xml", sheet)
+    limits = Limits(max_batch_bytes=16 << 20)
+    with duckdb.connect(str(home["root"] / "warehouse.duckdb")) as con:
+        first = answer_checks(con, home["inbox"], home["outbox"], home["ops"], limits, "run 1")
+        assert len(first) == 1 and len(os.listdir(folder)) == 2, "one workbook this run, two wait"
+        second = answer_checks(con, home["inbox"], home["outbox"], home["ops"], limits, "run 2")
+    assert len(second) == 1 and len(os.listdir(folder)) == 1
+
+
+def test_what_the_check_folder_holds_besides_files_is_recorded_and_a_first_senders_report_copied(home, demo):
+    """A hostile-input review: a hidden file and a folder in pruefen/ stayed there unrecorded; a
+    Jobcenter that never delivered got a report in a folder nobody may collect; a copy under a
+    name no rule reads went to the operator, where a delivery of it is answered to the sender its
+    name names."""
+    folder = home["inbox"] / CHECK_FOLDER
+    snapshot = sorted(demo.glob("wfbm_*_personen.csv"))[0]
+    nr = snapshot.name.split("_")[1]
+    shutil.copyfile(snapshot, folder / ".versteckt.csv")
+    (folder / "ordner").mkdir()
+    copy_name = f"Kopie von {snapshot.stem} (1).csv"
+    shutil.copyfile(snapshot, folder / copy_name)
+    with duckdb.connect(str(home["root"] / "warehouse.duckdb")) as con:
+        kreis = con.execute(
+            """select min(kreisschluessel) from marts.dim_regions
+               where kreisschluessel not in (select sender from ops.delivery_log where sender is not null)"""
+        ).fetchone()[0]
+        customers = sorted(demo.glob("jc_*_kunden.csv"))[0]
+        first = f"jc_{kreis}_{customers.name.split('_')[2]}_kunden.csv"
+        shutil.copyfile(customers, folder / first)
+        answered = {name: where for name, _, where, _ in answer_checks(
+            con, home["inbox"], home["outbox"], home["ops"], Limits(), "test-run")}  # fmt: skip
+        ignored = con.execute(
+            "select entry_name, kind from ops.ignored_entries where entry_name like 'pruefen/%' order by 1"
+        ).fetchall()
+        copies = dict(con.execute("select file_name, operator_report from ops.check_log").fetchall())
+    assert ignored == [("pruefen/.versteckt.csv", "hidden"), ("pruefen/ordner", "directory")]
+    assert answered[copy_name].startswith(f"werkstatt_{nr}/pruefung/"), answered
+    assert copies[copy_name] is None, "a sender that delivers collects its folder"
+    assert answered[first].startswith(f"jobcenter_{kreis}/pruefung/"), answered
+    assert copies[first] and (home["ops"] / copies[first] / "pruefbericht.html").exists()

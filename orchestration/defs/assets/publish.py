@@ -167,7 +167,7 @@ def analysts_copy(context: dg.AssetExecutionContext, data_home: DataHomeResource
             target, "the analysts' copy", need=warehouse.stat().st_size, keep_free=settings.min_free_bytes
         )
         copied = publish_analysts_copy(
-            warehouse, target, dbt_project.manifest_path, settings.analysts_group, run_id=context.run_id
+            warehouse, target, dbt_project.manifest_path, settings.analysts_group, run_id=context.run.run_id
         )
         metrics = record_disclosure_metrics(warehouse, target)
     unique = ", ".join(f"{table} {share:.1%}" for table, _, _, _, share in metrics if share is not None)
