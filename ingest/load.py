@@ -284,8 +284,7 @@ def _load(
 def _chunks(arrivals: list[Arrival], chunk_files: int, limits: Limits) -> list[list[Arrival]]:
     """Consecutive arrivals, at most ``chunk_files`` files and ``limits.max_batch_bytes`` bytes
     each (a workbook's unpacked: ingest.inbox.read_weight; a file alone may be larger), never two
-    of one name. Chunks bound memory; fixed costs
-    are paid once per chunk."""
+    of one name. Chunks bound memory; fixed costs are paid once per chunk."""
     chunks, current, names, size = [], [], set(), 0
     for arrival in arrivals:
         bytes_read = limits.bytes_read(read_weight(arrival.file, limits.max_batch_bytes))
