@@ -8,6 +8,10 @@ built months with persons on BiAp 0 where their Außenarbeitsplätze were missin
 ran a full refresh by hand. Each complete build records, per incremental model, a fingerprint of
 everything its SQL comes from (``ops.model_logic``); a build that finds one changed rebuilds that
 model whole first (with everything upstream of it), then builds as always.
+
+The same record keeps which deliveries the data tests have seen (``ops.tested_deliveries``): the
+tests of the staging views over the landing tables check only the partitions delivered since
+(dbt_project/macros/tested_deliveries.sql), until a test or what it tests changes.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ MODEL_LOGIC_DDL = """
 create schema if not exists ops;
 create table if not exists ops.model_logic (
     model varchar primary key,
+    fingerprint varchar not null,
+    recorded_at timestamp not null
+);
+create table if not exists ops.tested_deliveries (
+    tested_through bigint not null,
     fingerprint varchar not null,
     recorded_at timestamp not null
 );
@@ -94,6 +103,45 @@ def record_fingerprints(con: duckdb.DuckDBPyConnection, fingerprints: dict[str, 
         con.executemany(
             "insert into ops.model_logic values (?, ?, current_timestamp)",
             [(model, fingerprint) for model, (_, fingerprint) in sorted(fingerprints.items())],
+        )
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
+def tests_fingerprint(manifest_path: Path) -> str:
+    """A fingerprint of every data test, model and seed (code, configuration, test arguments) and
+    of every macro: what decides whether a row passes the tests."""
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+    digest = hashlib.sha256()
+    for unique_id, node in sorted(manifest["nodes"].items()):
+        if node["resource_type"] in ("test", "model", "seed"):
+            config = {k: v for k, v in node["config"].items() if k not in ("meta", "docs", "tags")}
+            digest.update(f"{unique_id}\0{node['checksum']['checksum']}\0".encode())
+            digest.update(
+                json.dumps([config, node.get("test_metadata")], sort_keys=True, default=str).encode()
+            )
+    for name, macro in sorted(manifest["macros"].items()):
+        digest.update(f"{name}\0{macro['macro_sql']}\0".encode())
+    return digest.hexdigest()
+
+
+def deliveries_to_test(con: duckdb.DuckDBPyConnection, fingerprint: str) -> int:
+    """Before a complete build: the newest delivery its tests will have seen. A mark of other tests
+    is removed, so that this build tests every row."""
+    con.execute(MODEL_LOGIC_DDL)
+    con.execute("delete from ops.tested_deliveries where fingerprint != ?", [fingerprint])
+    return con.execute("select coalesce(max(delivery_id), 0) from ops.delivery_log").fetchone()[0]
+
+
+def record_tested(con: duckdb.DuckDBPyConnection, through: int, fingerprint: str) -> None:
+    """After a complete build whose tests all passed: the deliveries they have seen."""
+    con.begin()
+    try:
+        con.execute("delete from ops.tested_deliveries")
+        con.execute(
+            "insert into ops.tested_deliveries values (?, ?, current_timestamp)", [through, fingerprint]
         )
         con.commit()
     except BaseException:

@@ -484,3 +484,53 @@ def test_an_incremental_model_whose_logic_changed_is_rebuilt_whole(demo_home, tm
         now = con.execute("select fingerprint from ops.model_logic where model = ?", [model]).fetchone()[0]
     assert rebuilt == ab, "the month built by the earlier logic is computed again"
     assert now == recorded[model]
+
+
+def test_the_staging_tests_check_what_was_delivered_since_they_last_passed(demo_home, tmp_path):
+    """The data tests of the staging views over the landing tables check only the workshops' and
+    Jobcenters' periods a delivery touched since the last complete build's tests passed
+    (macros/tested_deliveries.sql): a key repeated by a new delivery is found, also where it
+    repeats a row delivered long ago; a row that changed without a delivery is found once the
+    tests change (or by `dbt build --full-refresh`), which tests every row again."""
+    import subprocess
+
+    from orchestration.dbt import dbt_project
+    from orchestration.refresh import deliveries_to_test, tests_fingerprint
+
+    root = tmp_path / "home"
+    shutil.copytree(demo_home["root"], root, symlinks=True, ignore=shutil.ignore_patterns("dagster"))
+    warehouse = root / "warehouse.duckdb"
+    tests = tests_fingerprint(dbt_project.manifest_path)
+    repeat = "insert into landing.wfbm_personen select * replace ({} as delivery_id) from landing.wfbm_personen where delivery_id = ? limit 1"  # fmt: skip
+    with duckdb.connect(str(warehouse)) as con:
+        assert con.execute("select tested_through, fingerprint from ops.tested_deliveries").fetchall() == [
+            (con.execute("select max(delivery_id) from ops.delivery_log").fetchone()[0], tests)
+        ], "the pipeline's complete build recorded what its tests saw"
+        first, second = con.execute(
+            "select distinct delivery_id from landing.wfbm_personen order by delivery_id limit 2"
+        ).fetchall()
+        # a row repeated in a period delivered long ago, with no delivery: not what arrives
+        con.execute(repeat.format("delivery_id"), [first[0]])
+    dbt_build(warehouse, "--select", "stg_wfbm__persons")  # passes: that period was tested then
+
+    with duckdb.connect(str(warehouse)) as con:
+        arrived = con.execute("select max(delivery_id) + 1 from ops.delivery_log").fetchone()[0]
+        con.execute(
+            "insert into ops.delivery_log select * replace (? as delivery_id) from ops.delivery_log where delivery_id = ?",
+            [arrived, second[0]],
+        )  # the same workshop and month again, with a row that repeats one of the earlier file
+        con.execute(repeat.format(arrived), [second[0]])
+    with pytest.raises(subprocess.CalledProcessError):
+        dbt_build(warehouse, "--select", "stg_wfbm__persons")
+
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("delete from landing.wfbm_personen where delivery_id = ?", [arrived])
+        con.execute("delete from ops.delivery_log where delivery_id = ?", [arrived])
+    dbt_build(warehouse, "--select", "stg_wfbm__persons")
+    with pytest.raises(subprocess.CalledProcessError):
+        dbt_build(warehouse, "--select", "stg_wfbm__persons", "--full-refresh")
+    with duckdb.connect(str(warehouse)) as con:
+        deliveries_to_test(con, "the tests of an update")
+        assert con.execute("select count(*) from ops.tested_deliveries").fetchone()[0] == 0
+    with pytest.raises(subprocess.CalledProcessError):
+        dbt_build(warehouse, "--select", "stg_wfbm__persons")

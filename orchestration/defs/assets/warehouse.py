@@ -25,7 +25,14 @@ from orchestration.dbt import (
 )
 from orchestration.defs.resources import DataHomeResource, warehouse_locked
 from orchestration.pipeline import executed_here
-from orchestration.refresh import logic_fingerprints, record_fingerprints, stale_models
+from orchestration.refresh import (
+    deliveries_to_test,
+    logic_fingerprints,
+    record_fingerprints,
+    record_tested,
+    stale_models,
+    tests_fingerprint,
+)
 from publish.validation import import_in_background
 from teilhabe.disk import is_disk_full, remove_temporary, require_free_space, storage_error
 from teilhabe.settings import WAREHOUSE_POOL
@@ -70,12 +77,14 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     prepares and from `make docs` (each dbt project path and profile keeps its own)."""
     settings = data_home.settings()
     warehouse, state = settings.home.warehouse, settings.home.dbt_state
-    feedback_only, stale, fingerprints = False, [], {}
+    feedback_only, stale, fingerprints, tests, tested_through = False, [], {}, "", 0
     if not context.is_subset:
         fingerprints = logic_fingerprints(dbt_project.manifest_path)
+        tests = tests_fingerprint(dbt_project.manifest_path)
         with data_home.connect() as con:
             feedback_only = unchanged_since_last_run(con, settings.home.linkage_decisions)
             stale = [] if feedback_only else stale_models(con, fingerprints)
+            tested_through = deliveries_to_test(con, tests)
     if feedback_only:
         context.log.info(
             "no delivery in force, model or decision changed since the last complete run: "
@@ -121,6 +130,7 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     if fingerprints and not feedback_only:  # a complete build: the logic its incremental models hold
         with data_home.connect() as con:
             record_fingerprints(con, fingerprints)
+            record_tested(con, tested_through, tests)  # and what its tests have seen
     with _disk_full_named(warehouse):
         keep_partial_parse(run_target, state)
     prune_run_targets(state, KEEP_RUN_TARGETS)
