@@ -106,12 +106,11 @@ def intended_name(name: str) -> str | None:
 def implausible_period(period: str, received: dt.date) -> str | None:
     """Why a period (JJJJ-MM or JJJJ) cannot be what a file received on ``received`` reports, or
     None: it lies before 2000, or it begins after the month the file arrived in."""
+    said = f"{period[5:]}/{period[:4]}" if len(period) == 7 else period  # months as findings write them
     if int(period[:4]) < FIRST_YEAR:
-        return f"der Zeitraum {period} liegt vor {FIRST_YEAR}"
+        return f"der Zeitraum {said} liegt vor {FIRST_YEAR}"
     if (period if len(period) == 7 else f"{period}-01") > f"{received:%Y-%m}":
-        return (
-            f"der Zeitraum {period} liegt nach dem Eingangsmonat {received:%m/%Y} (ein Tippfehler im Namen?)"
-        )
+        return f"der Zeitraum {said} liegt nach dem Eingangsmonat {received:%m/%Y} (ein Tippfehler im Namen?)"
     return None
 
 

@@ -69,7 +69,9 @@ def test_periods_after_the_month_of_receipt_or_before_2000_are_implausible():
     received = dt.date(2025, 1, 10)
     assert implausible_period("2025-01", received) is None
     assert implausible_period("2024", received) is None
-    assert implausible_period("2025-02", received)
+    assert implausible_period("2025-02", received) == (
+        "der Zeitraum 02/2025 liegt nach dem Eingangsmonat 01/2025 (ein Tippfehler im Namen?)"
+    ), "one month format beside the other"
     assert implausible_period("2099", received)
     assert implausible_period("1999-12", received)
 
