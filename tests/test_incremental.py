@@ -534,3 +534,46 @@ def test_the_staging_tests_check_what_was_delivered_since_they_last_passed(demo_
         assert con.execute("select count(*) from ops.tested_deliveries").fetchone()[0] == 0
     with pytest.raises(subprocess.CalledProcessError):
         dbt_build(warehouse, "--select", "stg_wfbm__persons")
+
+
+def test_a_corrected_birth_date_keeps_each_transition_one_row(demo, demo_home, tmp_path):
+    """A workshop corrects one person's birth date in its newest Personenmeldung: the person has
+    another cross-agency key from that month on. The build takes the newest snapshot's key, and the
+    person's transition stays one row (an operator review: it became two, and every build failed
+    on fct_transitions' key until the workshop sent the wrong date again)."""
+    root, inbox, _, warehouse = _copy_of_home(demo_home, tmp_path)
+    sender = "LWL-0101"
+    moved = {
+        line.split(";")[0]
+        for path in demo.glob(f"wfbm_{sender}_*_uebergaenge.csv")
+        for line in path.read_text("cp1252").splitlines()[1:]
+    }
+    snapshots = sorted(demo.glob(f"wfbm_{sender}_*_personen.csv"))
+    seen = {
+        path: {line.split(";")[0] for line in path.read_text("cp1252").splitlines()[1:]} for path in snapshots
+    }
+    # a person who moved on and stands in two snapshots: the later one is corrected
+    person, newest = next(
+        (p, path)
+        for path in reversed(snapshots)
+        for p in sorted(seen[path] & moved)
+        if sum(p in persons for persons in seen.values()) > 1
+    )
+    respelled = f"""select count(*) from (select person_local_key from staging.stg_wfbm__persons
+                     where werkstatt_nr = '{sender}' group by all having count(distinct person_key) > 1)"""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        before = con.execute("select count(*) from marts.fct_transitions").fetchone()[0]
+        assert con.execute(respelled).fetchone()[0] == 0
+    lines = newest.read_text("cp1252").splitlines(keepends=True)
+    corrected = []
+    for line in lines:
+        fields = line.split(";")
+        if fields[0] == person:  # Geburtsdatum TT.MM.JJJJ one year earlier
+            day, month, year = fields[3].split(".")
+            fields[3] = f"{day}.{month}.{int(year) - 1}"
+        corrected.append(";".join(fields))
+    (inbox / newest.name).write_bytes("".join(corrected).encode("cp1252"))
+    _run(root, inbox)  # the build and its tests pass
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(respelled).fetchone()[0] == 1, "the person has two keys now"
+        assert con.execute("select count(*) from marts.fct_transitions").fetchone()[0] == before
