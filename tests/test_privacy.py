@@ -123,6 +123,32 @@ def test_a_killed_first_run_never_leaves_an_empty_or_partial_key(tmp_path):
     assert outcomes == {"whole", "absent"}, "the kills fell both before and after the key was made"
 
 
+def test_another_key_fails_the_ui_run_with_its_own_line(demo_home, tmp_path, monkeypatch):
+    """In the Dagster UI too, a run with another key fails its first step with the key's own
+    message, what to do included (an operator review: the step said only "Error occurred while
+    executing op", the reason stood below a traceback), and loads nothing."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.defs.resources import DataHomeResource
+
+    home = tmp_path / "home"
+    shutil.copytree(demo_home["root"], home, symlinks=True, ignore=shutil.ignore_patterns("dagster"))
+    (home / "inbox" / "wfbm_LWL-0101_2099-01_personen.csv").write_bytes(b"Personennummer\r\n")
+    monkeypatch.setenv("TEILHABE_PSEUDONYM_KEY", ANOTHER_KEY)
+    with dg.instance_for_test() as instance:
+        failed = defs.resolve_job_def("pipeline").execute_in_process(
+            instance=instance,
+            resources={"data_home": DataHomeResource(root=str(home), inbox_dir=str(home / "inbox"))},
+            raise_on_error=False,
+        )
+    (failure,) = failed.get_step_failure_events()
+    error = failure.step_failure_data.error
+    assert failure.step_key == "landing_tables" and error.cause is None
+    assert "built with another pseudonym key" in error.message and "teilhabe rebuild --to" in error.message
+    assert (home / "inbox" / "wfbm_LWL-0101_2099-01_personen.csv").exists()
+
+
 def test_another_key_is_refused_and_a_rebuild_makes_a_new_home(demo_home, tmp_path):
     home = tmp_path / "home"
     shutil.copytree(demo_home["root"], home, symlinks=True)

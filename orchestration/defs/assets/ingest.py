@@ -15,7 +15,7 @@ import polars as pl
 from ingest.identify import Delivery, identify, intended_name
 from ingest.inbox import display_name
 from ingest.load import ingest
-from ingest.pseudonymise import load_key
+from ingest.pseudonymise import KeyProblem, load_key
 from ingest.retention import prune_archive
 from ingest.run_state import (
     current,
@@ -24,7 +24,7 @@ from ingest.run_state import (
     unanswered_runs,
     unchanged_since_last_run,
 )
-from orchestration.defs.resources import DataHomeResource
+from orchestration.defs.resources import DataHomeResource, step_fails_on
 from schemas import SOURCE_TABLES
 from teilhabe.disk import is_disk_full, require_free_space, storage_error
 from teilhabe.settings import WAREHOUSE_POOL, tighten_and_say
@@ -89,7 +89,10 @@ def built_from(instance: dg.DagsterInstance, run_id: str) -> tuple | None:
 def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResource):
     settings = data_home.settings()
     home = settings.home
-    key = load_key(settings.pseudonym_key, settings.pseudonym_key_file, settings.home.warehouse)
+    # A key that cannot be used (short, readable by others, not the warehouse's) fails the step with
+    # its own line, which says what to do, not as the cause below a traceback (an operator review)
+    with step_fails_on(KeyProblem):
+        key = load_key(settings.pseudonym_key, settings.pseudonym_key_file, settings.home.warehouse)
     if key.created:
         context.log.warning(
             f"No pseudonym key was configured: created a random key in {key.source}. Keep it: changing it means rebuilding from the raw archive."
@@ -100,10 +103,11 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResourc
     require_free_space(home.warehouse, "ingest", keep_free=settings.min_free_bytes)
     with data_home.connect(settings.ingest_memory_limit) as con:
         try:
-            report = ingest(
-                con, home.inbox, home.archive, key, run_id=context.run.run_id, limits=settings.limits,
-                keep_files=settings.keep_inbox_files, chunk_files=settings.ingest_chunk_files,
-            )  # fmt: skip
+            with step_fails_on(KeyProblem):
+                report = ingest(
+                    con, home.inbox, home.archive, key, run_id=context.run.run_id, limits=settings.limits,
+                    keep_files=settings.keep_inbox_files, chunk_files=settings.ingest_chunk_files,
+                )  # fmt: skip
         except Exception as error:
             if is_disk_full(error):
                 raise dg.Failure(str(storage_error("ingest", home.root, error))) from None
