@@ -40,7 +40,7 @@ class _SkippedBuild(logging.Filter):
 
 
 logging.getLogger("dagster._core.execution.plan.active").addFilter(_SkippedBuild())
-MAX_PROBLEM_LINE = 300
+MAX_PROBLEM_LINE = 500  # the locked warehouse's line, with what to do, is ~350
 PID_TAG, HOST_TAG = "teilhabe/pid", "teilhabe/host"
 
 
@@ -125,7 +125,7 @@ def _execute(home: DataHome, job_name: str, run_config: dict, **kwargs) -> Pipel
         line = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
         if is_disk_full(error):
             line = f"the disk of {home.root} is full ({free_bytes(home.root) >> 20} MB free): {line}"
-        return PipelineResult(False, "-", 0, ("run",), problems=(line[:MAX_PROBLEM_LINE],))
+        return PipelineResult(False, "-", 0, ("run",), problems=(_shortened(line),))
 
 
 def _one_line(text: str) -> str:
@@ -133,7 +133,14 @@ def _one_line(text: str) -> str:
     exception's name where it only says the step failed (dg.Failure, our StorageError)."""
     first = next((line.strip() for line in str(text).splitlines() if line.strip()), "")
     first = re.sub(r"^[\w.]+\.(\w+): ", r"\1: ", first)
-    return re.sub(r"^(Failure|StorageError): ", "", first)[:MAX_PROBLEM_LINE]
+    return _shortened(re.sub(r"^(Failure|StorageError): ", "", first))
+
+
+def _shortened(line: str) -> str:
+    """At most MAX_PROBLEM_LINE characters, cut after a word (a line cut mid-word read as garbled)."""
+    if len(line) <= MAX_PROBLEM_LINE:
+        return line
+    return line[: MAX_PROBLEM_LINE - 2].rsplit(" ", 1)[0] + " …"
 
 
 def _cause(error) -> str:

@@ -66,6 +66,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     inbox = Path(args.inbox).resolve() if args.inbox else home.inbox
     if args.inbox and not inbox.is_dir():
         return refuse(f"no inbox folder at {inbox}")
+    if not os.environ.get("TEILHABE_HOME") and not args.demo and not home.warehouse.exists():
+        # a timer without its environment file, or a shell in another folder, would take the real
+        # inbox's files into a new, empty warehouse in ./data (an operator review)
+        return refuse(
+            f"TEILHABE_HOME is not set and {home.root} holds no warehouse: set TEILHABE_HOME to the data "
+            "home (a new one is made where it points)"
+        )
     try:
         require_free_space(home.root, "teilhabe run", keep_free=config.min_free_bytes)
         # a key that cannot be used is refused before anything is read

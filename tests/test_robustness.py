@@ -204,6 +204,23 @@ def test_bad_arguments_are_refused_with_one_line(arguments, expected, tmp_path):
     assert not (tmp_path / "dagster").exists(), "refused before Dagster started"
 
 
+def test_a_run_without_its_data_home_is_refused_not_started_in_a_new_one(tmp_path, spec_dir):
+    """TEILHABE_HOME unset (a timer without its environment file) and no warehouse in ./data: the
+    run is refused, and the inbox's files stay where they are (an operator review: they went into
+    a new, empty data home in the current folder)."""
+    inbox = tmp_path / "inbox"
+    shutil.copytree(spec_dir / "samples", inbox)
+    env = {k: v for k, v in os.environ.items() if k not in ("TEILHABE_HOME", "DAGSTER_HOME")}
+    done = subprocess.run(
+        [TEILHABE, "run", "--inbox", str(inbox)], env=env, cwd=tmp_path, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert (done.stdout + done.stderr).strip().startswith("teilhabe: TEILHABE_HOME is not set")
+    assert not (tmp_path / "data").exists()
+    assert sorted(p.name for p in inbox.iterdir()) == sorted(p.name for p in (spec_dir / "samples").iterdir())
+
+
 def test_too_little_free_space_is_refused_before_the_run(tmp_path, demo):
     done = subprocess.run(
         [TEILHABE, "run", "--inbox", str(demo)],
