@@ -296,14 +296,16 @@ def run_pipeline(home: DataHome, inbox: Path) -> PipelineResult:
     return _execute(replace(home, inbox_dir=inbox), "pipeline", run_config=QUIET)
 
 
-def run_publish(home: DataHome, partners: list[str], period: str) -> PipelineResult:
+def run_publish(
+    home: DataHome, partners: list[str], period: str, without_waiting: bool = False
+) -> PipelineResult:
     """Re-issue one period for some partners (or all of the period's kind), as the UI would."""
     from orchestration.defs.partitions import ASSET_NAMES
     from publish.periods import partition_of_period
 
     kind, key = partition_of_period(period)
     op = f"outbox__periods__{ASSET_NAMES[kind]}"
-    config = {**QUIET, "ops": {op: {"config": {"partners": partners}}}}
+    config = {**QUIET, "ops": {op: {"config": {"partners": partners, "without_waiting": without_waiting}}}}
     return _execute(home, f"publish_{ASSET_NAMES[kind]}", run_config=config, partition_key=key)
 
 

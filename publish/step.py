@@ -47,7 +47,9 @@ def _chosen(
     return partners
 
 
-def _plan(con, decision, partners: list[Partner], period: str | None, today: date):
+def _plan(
+    con, decision, partners: list[Partner], period: str | None, today: date, wait_for_inputs: bool = True
+):
     """Per partner: the period to deliver and its sheets, or the outcome saying why not."""
     deliveries = con.execute("select * from marts.fct_monthly_deliveries").pl()
     outcomes, planned = [], []
@@ -65,7 +67,7 @@ def _plan(con, decision, partners: list[Partner], period: str | None, today: dat
                 Outcome(partner.id, chosen, "waiting", None, ready.waiting or "its data is not complete")
             )
             continue
-        if period is None and (waiting := _waiting_for(con, partner, chosen)):
+        if wait_for_inputs and (waiting := _waiting_for(con, partner, chosen)):
             outcomes.append(Outcome(partner.id, chosen, "waiting", None, waiting))
             continue
         sheets = partner_sheets(decision, partner, chosen)
@@ -146,10 +148,12 @@ def publish(
     validate: bool = True,
     today: date | None = None,
     file_delay: float = 0.0,
+    wait_for_inputs: bool = True,
 ) -> list[Outcome]:
     """Deliver the chosen partners' extracts (default: all; or those of one period kind) for
     ``period`` (default: each one's latest complete period, publish/readiness.py).
-    Suppression is decided once for all of them; each outcome is logged in ops.extract_log."""
+    Suppression is decided once for all of them; each outcome is logged in ops.extract_log.
+    ``wait_for_inputs=False``: a yearly report also before its Leistungsdokumentation."""
     from publish.extracts import decide
 
     partners = _chosen(con, partner_ids, period_kind, period)
@@ -157,7 +161,7 @@ def publish(
     # then render while Great Expectations validates here.
     with ReportRendering(expected=len(partners)) as rendering:
         decision = decide(con)
-        outcomes, planned = _plan(con, decision, partners, period, today or date.today())
+        outcomes, planned = _plan(con, decision, partners, period, today or date.today(), wait_for_inputs)
         # Only partners whose figures changed are validated and get a new report; the others' newest
         # version stands. Each partner's CSVs are made once: they are what its figures are.
         csvs = {p.id: csv_files(s) for p, _, s, _ in planned}
@@ -209,7 +213,9 @@ def _log(con: duckdb.DuckDBPyConnection, outcomes: list[Outcome]) -> None:
 
 def _waiting_for(con: duckdb.DuckDBPyConnection, partner: Partner, period: str) -> str | None:
     """A Landschaftsverband's annual report waits for its Leistungsdokumentation of the year (K12
-    compares with it); a re-issue asked for by name is made regardless."""
+    compares with it), also when its schedule or an operator names the year (an operator review:
+    the schedule's report went out with every K12 row „fehlt“, to be restated weeks later); an
+    operator who wants it without: ``teilhabe publish --without-waiting``."""
     if "k12" not in partner.kpis or not partner.landschaftsverband or period_kind_of(period) != "year":
         return None
     arrived = con.execute(

@@ -213,7 +213,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         return refuse(f"no warehouse at {home.warehouse} yet: run `teilhabe run` first")
     from orchestration.pipeline import run_publish
 
-    result = run_publish(home, args.partner or [], args.period)
+    result = run_publish(home, args.partner or [], args.period, args.without_waiting)
     print(result.summary())
     if result.materialized:  # else nothing was written, and the summary says why
         print(f"extracts        {home.outbox}/<partner>/{args.period}/latest")
@@ -473,6 +473,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--partner",
         action="append",
         help="partner id of partners.yaml (repeatable; default: all of the period's kind)",
+    )
+    pub.add_argument(
+        "--without-waiting",
+        action="store_true",
+        help="a Landschaftsverband's yearly report before its Leistungsdokumentation (K12 says it is missing)",
     )
     pub.set_defaults(func=cmd_publish)
 

@@ -573,9 +573,15 @@ def test_the_annual_report_waits_for_the_leistungsdokumentation(copy_home):
     assert sorted((o.partner, o.status) for o in waiting) == [("lvr", "waiting"), ("lwl", "unchanged")]
     lvr = next(o for o in waiting if o.partner == "lvr")
     assert "Leistungsdokumentation 2024" in lvr.message and not (copy_home / "outbox" / "lvr").exists()
-    asked = publish(con, copy_home / "outbox", partner_ids=["lvr"], period="2024", validate=False)
+    # the year named, as its schedule and a re-issue name it: it waits too (an operator review: the
+    # schedule's report went out with every K12 row „fehlt“)
+    named = publish(con, copy_home / "outbox", partner_ids=["lvr"], period="2024", validate=False)
+    assert [o.status for o in named] == ["waiting"] and not (copy_home / "outbox" / "lvr").exists()
+    asked = publish(
+        con, copy_home / "outbox", partner_ids=["lvr"], period="2024", validate=False, wait_for_inputs=False
+    )
     con.close()
-    assert [(o.status, o.version) for o in asked] == [("delivered", "v0001")], "a re-issue by name is made"
+    assert [(o.status, o.version) for o in asked] == [("delivered", "v0001")], "made when asked without waiting"
 
 
 def test_a_failed_validation_blocks_the_delivery_and_shows_in_dagster(copy_home, monkeypatch):

@@ -27,12 +27,22 @@ from teilhabe.settings import WAREHOUSE_POOL
 
 class PublishConfig(dg.Config):
     partners: list[str] = []  # noqa: RUF012 (pydantic copies defaults) ids; jobcenter_* matches a template; empty: all
+    # A yearly report before its Landschaftsverband's Leistungsdokumentation arrived (K12 then says
+    # it is missing); schedules and re-issues otherwise wait for it.
+    without_waiting: bool = False
 
 
 HELD = ("delivered", "unchanged", "completed")  # the partner holds this period's extract
 
 
-def _publish(context, data_home: DataHomeResource, partners: list[str], kind: str | None, period: str | None):
+def _publish(
+    context,
+    data_home: DataHomeResource,
+    partners: list[str],
+    kind: str | None,
+    period: str | None,
+    wait_for_inputs: bool = True,
+):
     from publish.step import partners_in_warehouse, publish
 
     settings = data_home.settings()
@@ -46,8 +56,9 @@ def _publish(context, data_home: DataHomeResource, partners: list[str], kind: st
             raise dg.Failure(f"no partner matches {', '.join(partners)} (see {PARTNERS_FILE.name})")
         with step_fails_on(ValueError, StorageError):  # a full disk: the extract, its path, the free space
             outcomes = publish(
-                con, outbox, chosen or None, kind, period, file_delay=settings.publish_file_delay
-            )
+                con, outbox, chosen or None, kind, period, file_delay=settings.publish_file_delay,
+                wait_for_inputs=wait_for_inputs,
+            )  # fmt: skip
     for outcome in outcomes:
         log = context.log.warning if outcome.status == "blocked" else context.log.info
         log(f"{outcome.partner} {outcome.period}: {outcome.status} {outcome.version or ''} {outcome.message}")
@@ -143,7 +154,7 @@ def _period_asset(kind: str) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, config: PublishConfig, data_home: DataHomeResource
     ):
         period = period_of_partition(kind, context.partition_key)
-        yield from _publish(context, data_home, config.partners, kind, period)
+        yield from _publish(context, data_home, config.partners, kind, period, not config.without_waiting)
 
     return period_extracts
 
