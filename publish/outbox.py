@@ -43,7 +43,7 @@ SUPPRESSION_RULE = (
 class Outcome:
     partner: str
     period: str
-    status: str  # delivered | unchanged | completed | blocked | waiting | no_data
+    status: str  # delivered | unchanged | completed | blocked | failed | waiting | no_data
     version: str | None
     message: str
     files: int = 0

@@ -20,6 +20,7 @@ from publish.periods import period_kind as period_kind_of
 from publish.periods import shown_months
 from publish.readiness import readiness
 from publish.reports import ReportRendering
+from teilhabe.disk import is_disk_full
 
 
 def partners_in_warehouse(con: duckdb.DuckDBPyConnection) -> list[Partner]:
@@ -180,15 +181,23 @@ def publish(
         # suppression, never less.
         remember_suppressed(con, decision, [sheet for _, _, sheets, _ in planned for sheet in sheets])
         # Each partner is delivered as soon as its report is rendered, while the workers render
-        # the next ones (in the partners' order: a failed delivery stops the same ones as before).
+        # the next ones. A folder one partner's delivery cannot write (its permissions, a file
+        # system of its own) fails that partner alone (an operator review: one read-only folder
+        # left every later partner undelivered); a full disk stops them all (StorageError).
         reports = rendering.reports()
         renders = {p.id for p, *_ in changed}
         for partner, chosen, sheets, ready in planned:
             page = next(reports) if partner.id in renders else None
-            outcome = deliver(
-                partner, chosen, sheets, outbox, ready.through or chosen, validator, file_delay, linkage,
-                status.get(partner.id), page, editions.get(partner.id), csvs[partner.id],
-            )  # fmt: skip
+            try:
+                outcome = deliver(
+                    partner, chosen, sheets, outbox, ready.through or chosen, validator, file_delay, linkage,
+                    status.get(partner.id), page, editions.get(partner.id), csvs[partner.id],
+                )  # fmt: skip
+            except OSError as error:
+                if is_disk_full(error):
+                    raise
+                outcomes.append(Outcome(partner.id, chosen, "failed", None, f"not delivered: {error}"))
+                continue
             if ready.waiting and period is None:
                 outcome = replace(outcome, message=f"{outcome.message}; {ready.waiting}")
             outcomes.append(outcome)

@@ -565,6 +565,37 @@ def test_equal_figures_make_no_new_version_and_a_correction_restates(copy_home):
     assert "Geändert: K01 BiAp-Quote (nur Hinweise und Begründungen, keine Zahl)." in third, third[:600]
 
 
+def test_a_partner_whose_folder_cannot_be_written_fails_alone(copy_home, monkeypatch):
+    """One partner's folder the pipeline cannot write (its permissions, a file system of its own)
+    fails that partner's delivery alone; the partners after it are delivered (an operator review:
+    they all waited for the next run)."""
+    import publish.step as step
+
+    real = step.deliver
+
+    def deliver(partner, *args, **kwargs):
+        if partner.id == "lwl":  # the first partner of partners.yaml
+            raise PermissionError(1, "Operation not permitted", str(copy_home / "outbox" / "lwl" / "2024"))
+        return real(partner, *args, **kwargs)
+
+    monkeypatch.setattr(step, "deliver", deliver)
+    shutil.rmtree(copy_home / "outbox")  # every partner has a version to deliver
+    con = duckdb.connect(str(copy_home / "warehouse.duckdb"))
+    outcomes = {o.partner: o for o in step.publish(con, copy_home / "outbox", validate=False)}
+    logged = con.execute(
+        "select status from ops.extract_log where partner = 'lwl' order by logged_at desc limit 1"
+    )
+    assert logged.fetchone()[0] == "failed"
+    con.close()
+    assert outcomes["lwl"].status == "failed" and "Operation not permitted" in outcomes["lwl"].message
+    others = [o.status for partner, o in outcomes.items() if partner != "lwl" and o.status != "no_data"]
+    assert len(others) > 2 and set(others) == {"delivered"}
+    assert (
+        not (copy_home / "outbox" / "lwl").exists()
+        and (copy_home / "outbox" / "lvr" / "2024" / "latest").exists()
+    )
+
+
 def test_the_annual_report_waits_for_the_leistungsdokumentation(copy_home):
     con = duckdb.connect(str(copy_home / "warehouse.duckdb"))
     con.execute("delete from marts.fct_reported_figures where landschaftsverband = 'LVR' and year = 2024")
@@ -581,7 +612,9 @@ def test_the_annual_report_waits_for_the_leistungsdokumentation(copy_home):
         con, copy_home / "outbox", partner_ids=["lvr"], period="2024", validate=False, wait_for_inputs=False
     )
     con.close()
-    assert [(o.status, o.version) for o in asked] == [("delivered", "v0001")], "made when asked without waiting"
+    assert [(o.status, o.version) for o in asked] == [("delivered", "v0001")], (
+        "made when asked without waiting"
+    )
 
 
 def test_a_failed_validation_blocks_the_delivery_and_shows_in_dagster(copy_home, monkeypatch):

@@ -60,9 +60,9 @@ def _publish(
                 wait_for_inputs=wait_for_inputs,
             )  # fmt: skip
     for outcome in outcomes:
-        log = context.log.warning if outcome.status == "blocked" else context.log.info
+        log = context.log.warning if outcome.status in ("blocked", "failed") else context.log.info
         log(f"{outcome.partner} {outcome.period}: {outcome.status} {outcome.version or ''} {outcome.message}")
-    if kind is not None and not any(o.status in (*HELD, "blocked") for o in outcomes):
+    if kind is not None and not any(o.status in (*HELD, "blocked", "failed") for o in outcomes):
         # Nothing of this period exists or was attempted: the partition stays unmaterialised.
         reasons = "; ".join(f"{o.partner}: {o.message}" for o in outcomes) or "no partner of this kind"
         context.log.info(f"nothing published for {period}: {reasons}")
@@ -80,7 +80,7 @@ def _publish(
     blocked = [o for o in outcomes if o.status == "blocked"]
     counts = {
         s: sum(o.status == s for o in outcomes)
-        for s in ("delivered", "unchanged", "completed", "blocked", "waiting", "no_data")
+        for s in ("delivered", "unchanged", "completed", "blocked", "failed", "waiting", "no_data")
     }
     table = "| partner | period | status | version | message |\n|---|---|---|---|---|\n" + "\n".join(
         f"| {o.partner} | {o.period} | {o.status} | {o.version or ''} | {o.message} |" for o in outcomes
@@ -104,6 +104,10 @@ def _publish(
         metadata={"blocked": ", ".join(f"{o.partner} {o.period}" for o in blocked) or "none",
                   "findings": dg.MetadataValue.md("\n".join(f"- {o.partner}: {o.message}" for o in blocked) or "none")},
     )  # fmt: skip
+    if failed := [
+        o for o in outcomes if o.status == "failed"
+    ]:  # the others are delivered; the next run tries again
+        raise dg.Failure("; ".join(f"{o.partner} {o.period} {o.message}" for o in failed))
 
 
 def _period_partitions_delivered(outcomes):
