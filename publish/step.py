@@ -18,7 +18,7 @@ from publish.outbox import Outcome, deliver, edition, holds_figures, validation_
 from publish.partners import Partner, load_partners
 from publish.periods import period_kind as period_kind_of
 from publish.periods import shown_months
-from publish.readiness import readiness
+from publish.readiness import Readiness, readiness
 from publish.reports import ReportRendering
 from teilhabe.disk import is_disk_full
 
@@ -76,7 +76,46 @@ def _plan(
             outcomes.append(Outcome(partner.id, chosen, "no_data", None, "no rows in the partner's scope"))
             continue
         planned.append((partner, chosen, sheets, ready))
+    if period is None:  # the pipeline's run: also the earlier periods a delivery since has changed
+        latest = {(p.id, c) for p, c, _, _ in planned} | {(o.partner, o.period) for o in outcomes}
+        for partner, earlier in corrected_periods(con, partners):
+            if (partner.id, earlier) not in latest:
+                sheets = partner_sheets(decision, partner, earlier)
+                planned.append((partner, earlier, sheets, Readiness(earlier, None)))
     return outcomes, planned
+
+
+def corrected_periods(con: duckdb.DuckDBPyConnection, partners: list[Partner]) -> list[tuple[Partner, str]]:
+    """(partner, period) of every period a partner holds whose inputs a delivery loaded since its
+    newest version was made or checked: a correction or a late file of a month it rests on (a
+    yearly or quarterly extract: each of its months, and for a year the December before; a monthly
+    one: its month; its history months the partner's latest extract shows anew). The pipeline
+    re-issues them: a new version where the figures changed, saying what it restates (an operator
+    review: a corrected 2023 file left the LWL's 2023 report wrong until someone re-issued it)."""
+    con.execute(PUBLISH_DDL)
+    held = con.execute(
+        "select partner, period, max(logged_at) from ops.extract_log "
+        "where status in ('delivered', 'unchanged', 'completed') group by all"
+    ).fetchall()
+    if not held:
+        return []
+    arrived = dict(
+        con.execute(
+            "select period, max(ingested_at) from ops.delivery_log "
+            "where status in ('loaded', 'superseded') and ingested_at > ? and period is not null group by period",
+            [min(checked for _, _, checked in held)],
+        ).fetchall()
+    )
+    by_id = {p.id: p for p in partners}
+    found = []
+    for partner_id, period, checked in sorted(held):
+        partner = by_id.get(partner_id)
+        if partner is None or not arrived:
+            continue
+        months = [period] if partner.period == "month" else _months_behind(partner, period)
+        if any(arrived.get(month, checked) > checked for month in months):
+            found.append((partner, period))
+    return found
 
 
 def _validator(changed: list, outbox: Path):

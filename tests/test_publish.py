@@ -596,6 +596,38 @@ def test_a_partner_whose_folder_cannot_be_written_fails_alone(copy_home, monkeyp
     )
 
 
+def test_a_delivery_for_a_period_already_delivered_re_issues_it(copy_home):
+    """A correction (or a late file) of a month that a report already delivered rests on: the
+    pipeline's next publication checks that period again and makes a new version where its figures
+    changed (an operator review: LWL kept wrong 2023 figures until someone re-issued them). An
+    earlier period no delivery touched is not even looked at."""
+    import datetime as dt
+
+    con = duckdb.connect(str(copy_home / "warehouse.duckdb"))
+    first = publish(con, copy_home / "outbox", partner_ids=["lwl"], period="2023", validate=False)
+    assert [(o.status, o.version) for o in first] == [("delivered", "v0001")]
+    con.execute(
+        """update kpi.k01_biap_quote set numerator = numerator + 10 where year = 2023 and werkstatt_nr = (
+               select min(werkstatt_nr) from kpi.k01_biap_quote where year = 2023 and landschaftsverband = 'LWL'
+                 and numerator > 20)"""
+    )  # what the corrected file changes
+    untouched = {(o.partner, o.period): o.status for o in publish(con, copy_home / "outbox", validate=False)}
+    assert ("lwl", "2023") not in untouched, "no delivery since: not looked at"
+    later = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(seconds=1)
+    con.execute(
+        """insert into ops.delivery_log select * replace (
+               (select max(delivery_id) + 1 from ops.delivery_log) as delivery_id, ? as ingested_at)
+           from ops.delivery_log where sender like 'LWL-%' and period = '2023-12' and status = 'loaded' limit 1""",
+        [later],
+    )  # the workshop's December file again, corrected
+    outcomes = {(o.partner, o.period): o for o in publish(con, copy_home / "outbox", validate=False)}
+    again = {(o.partner, o.period): o.status for o in publish(con, copy_home / "outbox", validate=False)}
+    con.close()
+    reissued = outcomes[("lwl", "2023")]
+    assert (reissued.status, reissued.version, reissued.restates) == ("delivered", "v0002", ("k01",))
+    assert ("lwl", "2023") not in again, "checked once"
+
+
 def test_the_annual_report_waits_for_the_leistungsdokumentation(copy_home):
     con = duckdb.connect(str(copy_home / "warehouse.duckdb"))
     con.execute("delete from marts.fct_reported_figures where landschaftsverband = 'LVR' and year = 2024")
