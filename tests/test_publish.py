@@ -569,7 +569,7 @@ def test_a_partner_whose_folder_cannot_be_written_fails_alone(copy_home, monkeyp
     """One partner's folder the pipeline cannot write (its permissions, a file system of its own)
     fails that partner's delivery alone; the partners after it are delivered (an operator review:
     they all waited for the next run)."""
-    import publish.step as step
+    from publish import step
 
     real = step.deliver
 
