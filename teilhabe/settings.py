@@ -216,12 +216,33 @@ def _tighten_root(root: str) -> list[str]:
     return [f". (was {mode:o})"]
 
 
-def tighten_and_say(home: DataHome) -> str | None:
-    """tighten_modes, and what a run says about it (None when everything was private already)."""
-    if not (loose := tighten_modes(home)):
+def inbox_exposed(home: DataHome) -> str | None:
+    """Why the inbox is open to every user of the machine, or None. It is the senders' drop folder,
+    so the pipeline leaves its modes to whoever set up the upload, but the deliveries waiting there
+    are plaintext (privacy.md §2; with TEILHABE_KEEP_INBOX_FILES they stay): an operator review
+    found a 755 inbox never mentioned."""
+    try:
+        mode = stat.S_IMODE(home.inbox.stat().st_mode)
+    except OSError:
         return None
-    shown = ", ".join(loose[:3]) + (", …" if len(loose) > 3 else "")
-    return f"data home: {len(loose)} entries could be read by others and were made private: {shown}"
+    if not mode & 0o007:
+        return None
+    return (
+        f"inbox {home.inbox} is open to every user of this machine (mode {mode:o}) and its files are "
+        "plaintext: allow only the pipeline's user and the senders' upload group (e.g. chmod 2770)"
+    )
+
+
+def tighten_and_say(home: DataHome) -> str | None:
+    """tighten_modes, and what a run says about it and about an inbox open to others (None when
+    everything was private already)."""
+    said = []
+    if loose := tighten_modes(home):
+        shown = ", ".join(loose[:3]) + (", …" if len(loose) > 3 else "")
+        said.append(f"data home: {len(loose)} entries could be read by others and were made private: {shown}")
+    if exposed := inbox_exposed(home):
+        said.append(exposed)
+    return "; ".join(said) or None
 
 
 def analysts_group_id(name: str | None) -> int | None:

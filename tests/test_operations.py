@@ -161,6 +161,9 @@ def test_the_check_of_that_part_fails_naming_the_sender(demo_home, never_sent, s
     assert failed == {"on_time_personen", "on_time_aussenarbeitsplaetze", "on_time_uebergaenge"}
     listed = checks["on_time_personen"].metadata["overdue"].value
     assert f"{nr} {month} (due " in listed and f"{quiet} {recognised[:4]}-12 (due " in listed
+    # a sender's lateness, not the pipeline's failure: a warning that says what to do
+    assert checks["on_time_personen"].severity == dg.AssetCheckSeverity.WARN
+    assert "teilhabe digest" in checks["on_time_personen"].metadata["how"].value
     assert any(f"{nr} personen {month}" in line for line in demo_home["events"]), "and on the run's console"
 
 

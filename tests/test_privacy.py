@@ -688,6 +688,13 @@ def test_every_loose_mode_of_the_data_home_is_tightened_and_named(tmp_path):
         "outbox/lwl (was 755)", "analysts (was 755)", "archive/2024 (was 755)", ". (was 755)",
     }  # fmt: skip
     assert tighten_modes(home) == [], "a second pass finds nothing"
+    # the inbox is left alone, but an inbox every user may enter is said (an operator review)
+    from teilhabe.settings import tighten_and_say
+
+    said = tighten_and_say(home)
+    assert said and said.startswith(f"inbox {home.inbox} is open to every user") and "(mode 755)" in said
+    (home.root / "inbox").chmod(0o2770)
+    assert tighten_and_say(home) is None
 
 
 def test_every_dagster_process_of_the_data_home_writes_private_files(tmp_path):

@@ -67,13 +67,19 @@ def deliveries_on_time(context: dg.AssetCheckExecutionContext, data_home: DataHo
         listed = [
             f"{r['sender']} {r['period']} (due {r['due_on']:%Y-%m-%d})" for r in rows[:MAX_SENDERS_SHOWN]
         ]
+        # A sender's lateness is no failure of the pipeline: a warning, with what happens and what
+        # to do (an operator review: red checks that said neither)
         yield dg.AssetCheckResult(
             check_name=f"on_time_{part}",
             passed=not rows,
+            severity=dg.AssetCheckSeverity.WARN,
             metadata={
                 "overdue_files": len(rows),
                 "overdue_senders": len({r["sender"] for r in rows}),
                 "overdue": dg.MetadataValue.md("\n".join(f"- {item}" for item in listed) or "none"),
+                "how": "each sender is reminded in its Rückmeldung; every overdue file: `teilhabe digest` "
+                "(reports/operations/) or ops.expected_deliveries; a file expected wrongly: delivery_due_dates "
+                "or the register",
             },
         )
 
