@@ -36,6 +36,12 @@ class Digest:
     # files of the inbox's check folder whose sender no rule recognised: their Prüfbericht is the
     # operator's to forward (publish/check_reports.py)
     checked_unaddressed: list[dict] = field(default_factory=list)
+    # when the last file arrived and the last complete run ended (naive UTC; None: never): the
+    # calendar ends at the newest month anyone delivered, so a drop folder nothing reaches any more
+    # showed no new overdue file, and a run failing every night showed nothing (an operator review)
+    last_received: datetime | None = None
+    last_complete_run: datetime | None = None
+    taken_since_complete_run: int = 0  # files a run took that no complete run has built and published
 
     def text(self) -> str:
         def line(row: dict) -> str:
@@ -59,8 +65,27 @@ class Digest:
             return f"  {row['file_name']} ({what}), received {row['received_at']:%Y-%m-%d}: {row['message']}{typo}"
 
         senders = len({r["sender"] for r in self.overdue})
+        received = (
+            f"last file received {self.last_received:%Y-%m-%d} ({(self.as_of - self.last_received.date()).days} "
+            "days ago)"
+            if self.last_received
+            else "no file received yet"
+        )
+        complete = (
+            f"last complete run {self.last_complete_run:%Y-%m-%d %H:%M} UTC"
+            if self.last_complete_run
+            else "no complete run yet"
+        )
+        if self.taken_since_complete_run:
+            complete += (
+                f"; {self.taken_since_complete_run} file{'s' if self.taken_since_complete_run != 1 else ''} "
+                "taken since not yet built and published: the "
+                "run after them failed or is still going (see its log: make dev, or journalctl)"
+            )
         lines = [
             f"Delivery digest as of {self.as_of:%Y-%m-%d}",
+            received,
+            complete,
             f"overdue: {len(self.overdue)} files from {senders} senders" + (":" if self.overdue else ""),
             *(line(r) for r in self.overdue),
             f"late in the last {LATE_WINDOW_DAYS} days: {len(self.late)} files" + (":" if self.late else ""),
@@ -121,8 +146,26 @@ def digest(con: duckdb.DuckDBPyConnection, today: date | None = None) -> Digest:
         [today - timedelta(days=LATE_WINDOW_DAYS)],
     )
     return Digest(
-        today, overdue(con), late, *_arrivals_to_act_on(con, today), _checked_unaddressed(con, today)
+        today, overdue(con), late, *_arrivals_to_act_on(con, today), _checked_unaddressed(con, today),
+        *_last_activity(con),
+    )  # fmt: skip
+
+
+def _last_activity(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None, int]:
+    """The newest receipt, the end of the last complete run (ops.run_state), and how many files
+    runs have taken since it."""
+    received = con.execute("select max(received_at) from ops.delivery_log").fetchone()[0]
+    has_state = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'ops' and table_name = 'run_state'"
+    ).fetchone()[0]
+    completed = (
+        con.execute("select max(completed_at) from ops.run_state").fetchone()[0] if has_state else None
     )
+    since = con.execute(
+        "select count(*) from ops.delivery_log where ingested_at > coalesce(?, timestamp '0001-01-01')",
+        [completed],
+    ).fetchone()[0]
+    return received, completed, since
 
 
 def _checked_unaddressed(con: duckdb.DuckDBPyConnection, today: date) -> list[dict]:

@@ -6,6 +6,7 @@ Checked on the demo run, whose simulator never sends one workshop's December per
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
 import shutil
@@ -198,6 +199,29 @@ def test_the_daily_digest_names_it_and_reminds_the_senders(demo_home, never_sent
     )
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         assert digest(con).csv() == written[0].read_text("utf-8")
+        newest, completed = con.execute(
+            "select (select max(received_at) from ops.delivery_log), (select max(completed_at) from ops.run_state)"
+        ).fetchone()
+    # when anything last arrived, and whether the last files made it through a complete run (an
+    # operator review: a drop folder nothing reached for 23 months, or a run failing every night,
+    # left the digest as it was)
+    lines = text.splitlines()
+    days = (dt.date.today() - newest.date()).days
+    assert lines[1] == f"last file received {newest:%Y-%m-%d} ({days} days ago)"
+    assert lines[2] == f"last complete run {completed:%Y-%m-%d %H:%M} UTC"
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute(
+            "insert into ops.delivery_log select * replace ((select max(delivery_id) + 1 from ops.delivery_log) "
+            "as delivery_id, now()::timestamp + interval 1 minute as ingested_at) from ops.delivery_log limit 1"
+        )  # a file a run took, which failed after its ingest
+        failing = digest(con).text().splitlines()[2]
+    assert failing.startswith(
+        f"last complete run {completed:%Y-%m-%d %H:%M} UTC; 1 file taken since not yet built"
+    )
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute(
+            "delete from ops.delivery_log where delivery_id = (select max(delivery_id) from ops.delivery_log)"
+        )
     quiet, recognised = silent
     due = f"15.{int(recognised[5:]) % 12 + 1:02d}.{recognised[:4]}"
     folder = home / "outbox" / f"werkstatt_{quiet}" / "rueckmeldung"
