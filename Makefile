@@ -44,7 +44,7 @@ $(VENV)/.synced: pyproject.toml uv.lock Makefile | $(UV)
 setup: $(VENV)/.synced
 
 run: setup
-	@mkdir -p "$(TEILHABE_HOME)"
+	@mkdir -p -m 700 "$(TEILHABE_HOME)"  # private from the start (privacy.md §2): no "made private" warning
 	$(RUN) run $(if $(INBOX),--inbox "$(INBOX)",--demo)
 
 test: setup
@@ -79,7 +79,7 @@ format: setup
 # path and profile, never reaches the pipeline's runs (their state lives in the data home).
 DBT_DOCS := --project-dir $(CURDIR)/dbt_project --profiles-dir $(CURDIR)/dbt_project --target-path target/docs
 docs: setup
-	@mkdir -p "$(TEILHABE_HOME)"
+	@mkdir -p -m 700 "$(TEILHABE_HOME)"  # private from the start (privacy.md §2): no "made private" warning
 	TEILHABE_WAREHOUSE="$(TEILHABE_HOME)/warehouse.duckdb" $(VENV)/bin/dbt docs generate $(DBT_DOCS)
 	@echo "open dbt_project/target/docs/index.html (or: .venv/bin/dbt docs serve $(DBT_DOCS))"
 
