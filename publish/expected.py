@@ -41,7 +41,7 @@ class Digest:
     # showed no new overdue file, and a run failing every night showed nothing (an operator review)
     last_received: datetime | None = None
     last_complete_run: datetime | None = None
-    taken_since_complete_run: int = 0  # files a run took that no complete run has built and published
+    loaded_since_complete_run: int = 0  # files a run loaded that no complete run has built and published
 
     def text(self) -> str:
         def line(row: dict) -> str:
@@ -76,10 +76,10 @@ class Digest:
             if self.last_complete_run
             else "no complete run yet"
         )
-        if self.taken_since_complete_run:
+        if self.loaded_since_complete_run:
             complete += (
-                f"; {self.taken_since_complete_run} file{'s' if self.taken_since_complete_run != 1 else ''} "
-                "taken since not yet built and published: the "
+                f"; {self.loaded_since_complete_run} file{'s' if self.loaded_since_complete_run != 1 else ''} "
+                "loaded since, not yet built and published: the "
                 "run after them failed or is still going (see its log: make dev, or journalctl)"
             )
         lines = [
@@ -153,7 +153,8 @@ def digest(con: duckdb.DuckDBPyConnection, today: date | None = None) -> Digest:
 
 def _last_activity(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None, int]:
     """The newest receipt, the end of the last complete run (ops.run_state), and how many files
-    runs have taken since it."""
+    runs have loaded since it (a rejected or held file needs no build: its run is no complete one,
+    and says so to its sender)."""
     received = con.execute("select max(received_at) from ops.delivery_log").fetchone()[0]
     has_state = con.execute(
         "select count(*) from duckdb_tables() where schema_name = 'ops' and table_name = 'run_state'"
@@ -162,7 +163,8 @@ def _last_activity(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, dat
         con.execute("select max(completed_at) from ops.run_state").fetchone()[0] if has_state else None
     )
     since = con.execute(
-        "select count(*) from ops.delivery_log where ingested_at > coalesce(?, timestamp '0001-01-01')",
+        "select count(*) from ops.delivery_log where status in ('loaded', 'superseded') "
+        "and ingested_at > coalesce(?, timestamp '0001-01-01')",
         [completed],
     ).fetchone()[0]
     return received, completed, since

@@ -106,11 +106,13 @@ def corrected_periods(con: duckdb.DuckDBPyConnection, partners: list[Partner]) -
             [min(checked for _, _, checked in held)],
         ).fetchall()
     )
+    if not arrived:
+        return []
     by_id = {p.id: p for p in partners}
     found = []
     for partner_id, period, checked in sorted(held):
         partner = by_id.get(partner_id)
-        if partner is None or not arrived:
+        if partner is None:
             continue
         months = [period] if partner.period == "month" else _months_behind(partner, period)
         if any(arrived.get(month, checked) > checked for month in months):

@@ -212,11 +212,12 @@ def test_the_daily_digest_names_it_and_reminds_the_senders(demo_home, never_sent
     with duckdb.connect(str(home / "warehouse.duckdb")) as con:
         con.execute(
             "insert into ops.delivery_log select * replace ((select max(delivery_id) + 1 from ops.delivery_log) "
-            "as delivery_id, now()::timestamp + interval 1 minute as ingested_at) from ops.delivery_log limit 1"
+            "as delivery_id, now()::timestamp + interval 1 minute as ingested_at) from ops.delivery_log "
+            "where status = 'loaded' limit 1"
         )  # a file a run took, which failed after its ingest
         failing = digest(con).text().splitlines()[2]
     assert failing.startswith(
-        f"last complete run {completed:%Y-%m-%d %H:%M} UTC; 1 file taken since not yet built"
+        f"last complete run {completed:%Y-%m-%d %H:%M} UTC; 1 file loaded since, not yet built"
     )
     with duckdb.connect(str(home / "warehouse.duckdb")) as con:
         con.execute(
