@@ -66,7 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     inbox = Path(args.inbox).resolve() if args.inbox else home.inbox
     if args.inbox and not inbox.is_dir():
         return refuse(f"no inbox folder at {inbox}")
-    if not os.environ.get("TEILHABE_HOME") and not args.demo and not home.warehouse.exists():
+    if not config.home_named and not args.demo and not home.warehouse.exists():
         # a timer without its environment file, or a shell in another folder, would take the real
         # inbox's files into a new, empty warehouse in ./data (an operator review)
         return refuse(

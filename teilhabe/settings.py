@@ -319,6 +319,7 @@ class Settings:
     pseudonym_key: bytes | None = field(default=None, repr=False)  # the secret itself, never shown
     pseudonym_key_file: Path | None = None
     publish_file_delay: float = 0.0  # seconds between an extract's files: lets crash tests kill mid-write
+    home_named: bool = True  # TEILHABE_HOME was set (not the default ./data)
 
     @property
     def ingest_memory_limit(self) -> str:
@@ -354,6 +355,7 @@ class Settings:
             pseudonym_key=environ["TEILHABE_PSEUDONYM_KEY"].encode() if "TEILHABE_PSEUDONYM_KEY" in environ else None,
             pseudonym_key_file=Path(get("TEILHABE_PSEUDONYM_KEY_FILE") or default_key_file(environ)),
             publish_file_delay=float(get("TEILHABE_PUBLISH_FILE_DELAY") or 0),
+            home_named=bool(get("TEILHABE_HOME")),
         )  # fmt: skip
 
 
