@@ -441,6 +441,12 @@ def _previous_deliveries(
     return previous, periods, owners
 
 
+def _file_of(con: duckdb.DuckDBPyConnection, delivery_id: int) -> tuple[str, dt.datetime]:
+    return con.execute(
+        "select file_name, received_at from ops.delivery_log where delivery_id = ?", [delivery_id]
+    ).fetchone()
+
+
 def _same_bytes_as_another_sender(owner: tuple) -> str:
     """Data rows byte for byte another sender's delivery: sent under the wrong number, almost
     surely (a Jobcenter's customers copied under another's Kreis replaced that Jobcenter's month
@@ -483,7 +489,7 @@ def _same_bytes_as_another_period(name: str, period: str, other: str) -> Issue:
 
 
 def _refused(
-    ctx: LoadContext, outcome, file: _Taken, duplicate_of: int | None, owners: dict[str, tuple]
+    ctx: LoadContext, outcome, file: _Taken, duplicate_of: tuple | None, owners: dict[str, tuple]
 ) -> tuple[str, str, int | None] | None:
     """(status, message, superseded by) of a file that is not loaded: rejected, held, a duplicate,
     another sender's bytes, or a held file whose period a later delivery took; None: loaded."""
@@ -493,12 +499,18 @@ def _refused(
     if outcome.held_because:
         return "held", outcome.held_because, None
     if duplicate_of is not None:
-        return "duplicate", f"dieselben Bytes wie Lieferung {duplicate_of} (nichts geändert)", None
+        return "duplicate", _same_bytes_again(*duplicate_of), None
     if not ctx.rehearsal and outcome.rows_in and (owner := owners.get(file.sha256)) and owner[0] != d.sender:
         return "rejected", _same_bytes_as_another_sender(owner), None
     if file.held_id is not None and (newer := _taken_after(ctx.con, d, file.held_id)):
         return "superseded", RELEASED_TOO_LATE, newer
     return None
+
+
+def _same_bytes_again(delivery_id: int, name: str, received_at: dt.datetime) -> str:
+    """A duplicate names the file it repeats and when that came, not only its delivery id: the
+    sender and the operator look for a file, not a number (an operator review)."""
+    return f"dieselben Bytes wie {name} vom {received_at:%d.%m.%Y} (Lieferung {delivery_id}; nichts geändert)"
 
 
 def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[pl.DataFrame, dict]:
@@ -508,6 +520,7 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
     # as the chunks were cut (ingest/load.py): a file dated 1980 counts as received by the run
     in_received_order = sorted(batch.files, key=lambda n: (taken[n].received_at, taken[n].mtime_ns, n))
     ids = {name: start + i for i, name in enumerate(in_received_order, start=1)}
+    files = {ids[name]: (name, taken[name].received_at) for name in in_received_order}
     previous, periods, owners = _previous_deliveries(ctx.con)
     log_rows, latest, warnings, rejections = [], {}, [], []
     for name in in_received_order:
@@ -520,7 +533,9 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
         if sender is None:  # a name no pattern matches, or a workbook rejected before its title block
             # was read (empty, damaged): its sender hears of it where the name says who and when
             sender, period = sender_named_in(name) or (sender, period)
-        if refused := _refused(ctx, outcome, file, previous.get(content), owners):
+        first = previous.get(content)
+        repeats = (first, *(files.get(first) or _file_of(ctx.con, first))) if first is not None else None
+        if refused := _refused(ctx, outcome, file, repeats, owners):
             status, message, superseded_by = refused
             if status == "rejected" and not outcome.rejected_because:
                 rejections.append(Issue(name, None, None, "same_bytes_other_sender", "file", message))

@@ -179,7 +179,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
     if any(item.refused for item in checked):
         return 1
-    return 2 if any(item.outcome.rows_quarantined for item in checked) else 0
+    # 3, not 2: 2 is a check that could not be made (no such file, wrong arguments), as argparse's
+    # and ``refuse``'s; a sender's script told the two apart by nothing (an operator review)
+    return 3 if any(item.outcome.rows_quarantined for item in checked) else 0
 
 
 class _GermanHelp(argparse.HelpFormatter):
@@ -449,7 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
         # in German: senders run it (the Rückmeldung tells them how)
         description="Prüft Meldedateien vor dem Senden, mit denselben Prüfungen wie beim Eingang; nichts "
         "wird übertragen oder gespeichert. Rückgabewert 0: jede Zeile würde geladen; 1: eine Datei würde "
-        "abgelehnt oder gehalten; 2: die Dateien würden geladen, aber Zeilen zurückgestellt.",
+        "abgelehnt oder gehalten; 2: die Prüfung war nicht möglich (keine solche Datei, falscher Aufruf); "
+        "3: die Dateien würden geladen, aber Zeilen zurückgestellt.",
         add_help=False,
         formatter_class=_GermanHelp,
     )

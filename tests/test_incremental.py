@@ -266,6 +266,7 @@ def test_a_run_with_nothing_new_or_changed_does_nothing(demo_home, demo, tmp_pat
         result = defs.resolve_job_def("pipeline").execute_in_process(
             instance=instance, resources={"data_home": DataHomeResource(root=str(root), inbox_dir=str(inbox))}
         )
+        logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
     assert result.success and not result.get_asset_materialization_events()
     # the console says what became of the file (an operator review: it said nothing at all)
     assert "1 duplicates" in _result(result, ()).summary().split("\n")[1]
@@ -273,6 +274,13 @@ def test_a_run_with_nothing_new_or_changed_does_nothing(demo_home, demo, tmp_pat
         assert con.execute(
             "select status from ops.delivery_log order by delivery_id desc limit 1"
         ).fetchone() == ("duplicate",)
+        first, received = con.execute(
+            "select delivery_id, received_at from ops.delivery_log where file_name = ? order by delivery_id limit 1",
+            [name],
+        ).fetchone()
+    # ... and of which file, received when (the log named neither; the sender read a bare number)
+    told = f"duplicate {name}: dieselben Bytes wie {name} vom {received:%d.%m.%Y} (Lieferung {first}; nichts geändert)"
+    assert told in logged
     assert nothing_to_do(warehouse, inbox, decisions), "a duplicate changes nothing"
     decisions.parent.mkdir(exist_ok=True)
     decisions.write_text("")

@@ -196,7 +196,7 @@ def test_check_command_exit_codes(faulty, capsys, tmp_path):
     out = capsys.readouterr().out
     assert "ABGELEHNT" in out and "Nicht verglichen" not in out, "a refused file loads nothing to compare"
     row_fault = defects.filter(pl.col("level") == "row")["file"][0]
-    assert main(["check", str(faulty / row_fault)]) == 2, "loaded, but rows set aside: a file to fix"
+    assert main(["check", str(faulty / row_fault)]) == 3, "loaded, but rows set aside: a file to fix"
     assert "zurückgestellt" in capsys.readouterr().out
     clean = next(
         p for p in sorted(faulty.iterdir()) if p.name not in set(defects["file"]) and p.suffix == ".csv"
@@ -244,6 +244,8 @@ def test_check_command_exit_codes(faulty, capsys, tmp_path):
         main(["check", "--help"])
     out = capsys.readouterr().out
     assert out.startswith("Aufruf: teilhabe check") and "Rückgabewert" in out and "positional" not in out
+    # a check that could not be made is not a file with rows to fix (both were 2: an operator review)
+    assert main(["check", str(tmp_path / "nicht-da.csv")]) == 2
 
 
 def test_digits_are_ascii_digits_in_names_and_figures(spec_dir, tmp_path):

@@ -115,6 +115,7 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResourc
         years = settings.archive_retention_years
         if removed := prune_archive(con, home.archive, years):
             context.log.info(f"archive retention ({years} years): {removed} expired files removed")
+        _tell_files_not_loaded(context, con)
         if unchanged_since_last_run(con, home.linkage_decisions) and not unanswered_runs(con):
             # Nothing new or changed since the last complete run: nothing downstream runs (the
             # assets below are skipped), no build, no publication. (Files that changed no figure,
@@ -218,6 +219,22 @@ def _warn_files_with_findings(context: dg.AssetExecutionContext, con) -> None:
         context.log.warning(
             f"{len(lines) - MAX_FILES_WARNED} more files rejected or with quarantined rows: see "
             "ops.delivery_log, ops.quarantine and the senders' Rückmeldungen"
+        )
+
+
+def _tell_files_not_loaded(context: dg.AssetExecutionContext, con) -> None:
+    """Each duplicate and superseded file of this run with the file it repeats or that replaced it:
+    the summary's "1 duplicates" said neither which file nor of what (an operator review)."""
+    told = con.execute(
+        "select status, file_name, message from ops.delivery_log "
+        "where run_id = ? and status in ('duplicate', 'superseded') order by delivery_id",
+        [context.run.run_id],
+    ).fetchall()
+    for status, name, message in told[:MAX_FILES_WARNED]:
+        context.log.info(f"{status} {name}: {message}")
+    if len(told) > MAX_FILES_WARNED:
+        context.log.info(
+            f"{len(told) - MAX_FILES_WARNED} more duplicate or superseded files: see ops.delivery_log"
         )
 
 
