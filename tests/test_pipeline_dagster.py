@@ -122,6 +122,20 @@ def test_a_misnamed_file_fails_only_the_contract_of_the_table_it_was_meant_for()
     assert feeds["jc_05112_202401_kunden.csv"] == ["jc_kunden"]
 
 
+def test_every_dbt_check_in_the_ui_says_what_it_checks():
+    """An operator review: the ~180 dbt checks showed a name and nothing else. Each says in a
+    sentence what it asserts, and a staging test that it checks only what arrived since it passed."""
+    from orchestration.defs.assets.warehouse import warehouse_dbt_assets
+
+    said = {spec.name: spec.description for spec in warehouse_dbt_assets.check_specs}
+    assert all(said.values()), [name for name, text in said.items() if not text]
+    grain = said["unique_combination_fct_transitions_werkstatt_nr__person_local_key__transition_date"]
+    assert grain == "One row per `werkstatt_nr`, `person_local_key`, `transition_date`."
+    landing = [text for name, text in said.items() if name.startswith("not_null_stg_jc__customers")]
+    assert landing and all("deliveries since it last passed" in text for text in landing)
+    assert "since it last passed" not in said["unique_dim_regions_kreisschluessel"]
+
+
 def test_inbox_sensor_requests_one_run_for_new_files_and_tries_a_failed_one_again(
     faulty, tmp_path, monkeypatch
 ):

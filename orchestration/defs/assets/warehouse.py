@@ -49,6 +49,41 @@ class LayeredTranslator(DagsterDbtTranslator):
             dbt_resource_props
         )
 
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=test_description(manifest["nodes"][unique_id]))
+
+
+def test_description(test: dict) -> str:
+    """What a dbt test checks, as one sentence for its asset check in the UI (an operator review:
+    the ~180 checks had none, only names like ``unique_combination_fct_…__transition_date``)."""
+    if test.get("description"):
+        return test["description"]
+    metadata = test.get("test_metadata") or {}
+    kwargs = metadata.get("kwargs", {})
+    column = f"`{kwargs.get('column_name')}`"
+    said = {
+        "not_null": f"Every row has a {column}.",
+        "unique": f"No two rows have the same {column}.",
+        "unique_combination": "One row per " + ", ".join(f"`{c}`" for c in kwargs.get("columns", [])) + ".",
+        "accepted_values": f"{column} is one of " + ", ".join(map(str, kwargs.get("values", []))) + ".",
+        "relationships": f"Every {column} is a `{kwargs.get('field')}` of "
+        f"`{str(kwargs.get('to', '')).removeprefix('ref(').strip(chr(39) + ')')}`.",
+    }.get(metadata.get("name", ""))
+    if said is None:  # a singular test: its first comment line says what it asserts
+        comments = [line for line in test.get("raw_code", "").splitlines() if line.startswith("-- ")]
+        said = comments[0].removeprefix("-- ") if comments else test["name"].replace("_", " ")
+    config = test.get("config", {})
+    if config.get("where") == "__untested_deliveries__":
+        said += (
+            " Checked on the deliveries since it last passed (every row after a change of the dbt project)."
+        )
+    if str(config.get("severity", "error")).lower() == "warn":
+        said += " A failure warns; the build goes on."
+    return said
+
 
 # dbt's own log file at "info", not its default "debug": every SQL statement of ~250 nodes, written
 # from both threads, cost ~1 s of a new month's build. The compiled SQL stays in the run's target
