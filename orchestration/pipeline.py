@@ -128,7 +128,7 @@ def _execute(home: DataHome, job_name: str, run_config: dict, **kwargs) -> Pipel
         return PipelineResult(False, "-", 0, ("run",), problems=(_shortened(line),))
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """The first line of a message, without the module path of its exception, and without the
     exception's name where it only says the step failed (dg.Failure, our StorageError)."""
     first = next((line.strip() for line in str(text).splitlines() if line.strip()), "")
@@ -143,12 +143,12 @@ def _shortened(line: str) -> str:
     return line[: MAX_PROBLEM_LINE - 2].rsplit(" ", 1)[0] + " …"
 
 
-def _cause(error) -> str:
+def innermost_cause(error) -> str:
     """What went wrong, in one line: Dagster wraps an asset's exception ("Error occurred while
     executing op ..."); the operator needs the innermost cause."""
     while error.cause is not None and error.cls_name.startswith("DagsterExecution"):
         error = error.cause
-    return _one_line(error.message)
+    return one_line(error.message)
 
 
 def _warnings(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...]:
@@ -158,7 +158,7 @@ def _warnings(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...]:
     except Exception:  # the event log itself failed (a full disk): the failure says enough
         return ()
     return tuple(
-        f"warning: {entry.step_key + ': ' if entry.step_key else ''}{_one_line(entry.user_message)}"
+        f"warning: {entry.step_key + ': ' if entry.step_key else ''}{one_line(entry.user_message)}"
         for entry in entries
         if entry.dagster_event is None
         and entry.level == logging.WARNING
@@ -333,7 +333,9 @@ def _result(result: dg.ExecuteInProcessResult, warnings: tuple[str, ...]) -> Pip
 
     materialized = sum(1 for event in result.all_events if event.event_type_value == "ASSET_MATERIALIZATION")
     failures = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
-    errors = tuple(f"failed: {event.step_key}: {_cause(event.step_failure_data.error)}" for event in failures)
+    errors = tuple(
+        f"failed: {event.step_key}: {innermost_cause(event.step_failure_data.error)}" for event in failures
+    )
     return PipelineResult(
         result.success,
         result.run_id,

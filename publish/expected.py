@@ -147,11 +147,11 @@ def digest(con: duckdb.DuckDBPyConnection, today: date | None = None) -> Digest:
     )
     return Digest(
         today, overdue(con), late, *_arrivals_to_act_on(con, today), _checked_unaddressed(con, today),
-        *_last_activity(con),
+        *last_activity(con),
     )  # fmt: skip
 
 
-def _last_activity(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None, int]:
+def last_activity(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, datetime | None, int]:
     """The newest receipt, the end of the last complete run (ops.run_state), and how many files
     runs have loaded since it (a rejected or held file needs no build: its run is no complete one,
     and says so to its sender)."""

@@ -241,6 +241,16 @@ def cmd_digest(_: argparse.Namespace) -> int:
     return 0 if result.success else 1
 
 
+def cmd_status(_: argparse.Namespace) -> int:
+    """The newest runs and what waits for the operator; exit code 1 where something does (for a
+    monitoring check), 0 where nothing does."""
+    from orchestration.status import status
+
+    report = status(settings().home)
+    print(report.text(), end="")
+    return 0 if report.healthy else 1
+
+
 def cmd_rebuild(args: argparse.Namespace) -> int:
     """A new data home built from this one's archive under the current key (after a key change):
     every delivery taken again in the order it arrived, then the whole pipeline."""
@@ -488,6 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
         "digest", help="overdue and late deliveries, for the operator (reports/operations/)"
     )
     digest.set_defaults(func=cmd_digest)
+    verbs.add_parser(
+        "status", help="the newest runs and what waits for the operator (exit 1 where something does)"
+    ).set_defaults(func=cmd_status)
 
     from teilhabe.bench.scenarios import DEFAULT_SCENARIOS as DEFAULT_BENCH
     from teilhabe.bench.scenarios import SCENARIOS

@@ -498,15 +498,15 @@ def test_the_console_line_of_a_failure_keeps_what_to_do_and_never_cuts_a_word():
     """The locked warehouse's line, with what to do at its end, stands whole on the console (an
     operator review: it ended "tries again a few minu"); a longer one is cut after a word."""
     from orchestration.defs.resources import warehouse_locked
-    from orchestration.pipeline import MAX_PROBLEM_LINE, _one_line
+    from orchestration.pipeline import MAX_PROBLEM_LINE, one_line
 
     locked = warehouse_locked(
         'IO Error: Could not set lock on file "/srv/teilhabe/data/warehouse.duckdb": Conflicting lock is '
         "held in /usr/bin/python3.11 (PID 4711) by user analyst."
     )
-    assert locked and _one_line(f"Failure: {locked}") == locked
+    assert locked and one_line(f"Failure: {locked}") == locked
     long = " ".join(["Zeile"] * 200)
-    cut = _one_line(long)
+    cut = one_line(long)
     assert len(cut) <= MAX_PROBLEM_LINE and cut.endswith(" Zeile …")
 
 

@@ -1,0 +1,76 @@
+"""`teilhabe status`: the newest runs as the data home's Dagster instance recorded them, what each
+made of its files, why one failed, and what waits for the operator (an operator review: there was
+no way to ask whether last night's run succeeded short of the UI or the journal)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import sys
+
+import duckdb
+
+
+def test_status_tells_the_newest_runs_their_files_a_failure_and_what_waits(
+    demo_home, tmp_path, monkeypatch, capsys
+):
+    from orchestration.pipeline import run_pipeline
+    from orchestration.status import status
+    from teilhabe.cli import main
+    from teilhabe.settings import DataHome
+
+    root = tmp_path / "home"
+    shutil.copytree(demo_home["root"], root, symlinks=True, ignore=shutil.ignore_patterns("dagster"))
+    home, inbox = DataHome(root), root / "inbox"
+    monkeypatch.setenv("TEILHABE_HOME", str(root))
+    assert main(["status"]) == 0, "no run recorded, nothing waiting"
+    assert "no run recorded yet" in capsys.readouterr().out
+
+    # a run that takes one file and rejects it: recorded, successful, its file counted
+    (inbox / "jc_05112_202401_kunden.csv").write_bytes(b"kein;Kopf\r\n1;2\r\n")
+    assert run_pipeline(home, inbox).success
+
+    # a run that cannot write the warehouse (an analyst's session holds it): failed, with its cause
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(home.warehouse)!r}, read_only=True); "
+                               "print('open', flush=True); time.sleep(120)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        (inbox / "jc_05112_202402_kunden.csv").write_bytes(b"kein;Kopf\r\n1;2\r\n")
+        assert not run_pipeline(home, inbox).success
+    finally:
+        holder.kill()
+        holder.wait()
+    with duckdb.connect(str(home.warehouse)) as con:  # a partner whose folder could not be written
+        con.execute(
+            "insert into ops.extract_log (partner, period, status, message, logged_at) values "
+            "('lwl', '2024', 'failed', 'not delivered: [Errno 13] Permission denied', ?)",
+            [dt.datetime.now() + dt.timedelta(hours=1)],
+        )
+
+    report = status(home)
+    failed, rejecting = report.runs[:2]
+    assert (failed.job, failed.started_by, failed.status) == ("pipeline", "command line", "FAILURE")
+    assert failed.failure.startswith("failed in landing_tables: ") and "another process" in failed.failure
+    assert failed.files == "", "its ingest took nothing"
+    assert (rejecting.status, rejecting.files) == ("SUCCESS", "files: 1 rejected")
+    assert report.waiting == [
+        f"the newest pipeline run ({failed.run_id[:8]}) did not succeed: see above",
+        "lwl 2024 failed: not delivered: [Errno 13] Permission denied",
+        "1 new file in the inbox, not yet taken by a run (where the sensor runs, it starts one within a minute)",
+    ]
+    assert main(["status"]) == 1, "something waits: for a monitoring check"
+    out = capsys.readouterr().out
+    assert f"to act on: the newest pipeline run ({failed.run_id[:8]})" in out and "files: 1 rejected" in out
+
+    # the failed run's file taken by the next run, the partner delivered again: nothing waits
+    assert run_pipeline(home, inbox).success
+    with duckdb.connect(str(home.warehouse)) as con:
+        con.execute(
+            "insert into ops.extract_log (partner, period, status, logged_at) values ('lwl', '2024', 'delivered', ?)",
+            [dt.datetime.now() + dt.timedelta(hours=2)],
+        )
+    assert status(home).waiting == []
