@@ -441,9 +441,12 @@ def _previous_deliveries(
     return previous, periods, owners
 
 
-def _file_of(con: duckdb.DuckDBPyConnection, delivery_id: int) -> tuple[str, dt.datetime]:
+def _file_of(con: duckdb.DuckDBPyConnection, delivery_id: int) -> tuple[str, dt.datetime, int | None]:
+    """A delivery's file name, arrival, and the delivery that replaced it (None: in force)."""
     return con.execute(
-        "select file_name, received_at from ops.delivery_log where delivery_id = ?", [delivery_id]
+        "select file_name, received_at, case when status = 'superseded' then superseded_by end "
+        "from ops.delivery_log where delivery_id = ?",
+        [delivery_id],
     ).fetchone()
 
 
@@ -507,10 +510,18 @@ def _refused(
     return None
 
 
-def _same_bytes_again(delivery_id: int, name: str, received_at: dt.datetime) -> str:
+def _same_bytes_again(delivery_id: int, name: str, received_at: dt.datetime, replaced_by: int | None) -> str:
     """A duplicate names the file it repeats and when that came, not only its delivery id: the
-    sender and the operator look for a file, not a number (an operator review)."""
-    return f"dieselben Bytes wie {name} vom {received_at:%d.%m.%Y} (Lieferung {delivery_id}; nichts geändert)"
+    sender and the operator look for a file, not a number (an operator review). Bytes of a delivery
+    a later one replaced change nothing either (sources.md: identical to an earlier delivery); the
+    sender is told which delivery stays in force (it read "nichts geändert" as if its file were)."""
+    said = f"dieselben Bytes wie {name} vom {received_at:%d.%m.%Y} (Lieferung {delivery_id}"
+    if replaced_by is None:
+        return said + "; nichts geändert)"
+    return (
+        said
+        + f"), die Lieferung {replaced_by} ersetzt hat: nichts geändert, es gilt weiter Lieferung {replaced_by}"
+    )
 
 
 def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[pl.DataFrame, dict]:
@@ -520,7 +531,7 @@ def _decide(ctx: LoadContext, batch: Batch, taken: dict[str, _Taken]) -> tuple[p
     # as the chunks were cut (ingest/load.py): a file dated 1980 counts as received by the run
     in_received_order = sorted(batch.files, key=lambda n: (taken[n].received_at, taken[n].mtime_ns, n))
     ids = {name: start + i for i, name in enumerate(in_received_order, start=1)}
-    files = {ids[name]: (name, taken[name].received_at) for name in in_received_order}
+    files = {ids[name]: (name, taken[name].received_at, None) for name in in_received_order}
     previous, periods, owners = _previous_deliveries(ctx.con)
     log_rows, latest, warnings, rejections = [], {}, [], []
     for name in in_received_order:

@@ -940,6 +940,45 @@ def test_a_register_sent_again_to_restore_it_is_the_newest_version(spec_dir, tmp
     assert periods == [("loaded", "2024-03-01"), ("superseded", "2024-06-01"), ("loaded", "2024-06-01")]
 
 
+def test_the_bytes_of_a_replaced_delivery_sent_again_change_nothing_and_say_what_stays(spec_dir, tmp_path):
+    """A file, its correction, then the first bytes once more: identical to an earlier delivery, so
+    a duplicate that changes nothing (sources.md), and its sender is told which delivery stays in
+    force (it read "nichts geändert" as if its own file were)."""
+    import os
+
+    import duckdb
+
+    from ingest import load
+    from ingest.pseudonymise import PseudonymKey
+
+    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    first = (spec_dir / "samples" / "jc_05914_202406_kunden.csv").read_bytes()
+    lines = first.splitlines(keepends=True)
+    corrected = b"".join(lines[:2] + lines[3:])  # one customer less
+    assert corrected != first
+    path = inbox / "jc_05914_202406_kunden.csv"
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        for run, (content, day) in enumerate(
+            [(first, "2024-07-10"), (corrected, "2024-07-12"), (first, "2024-07-14")]
+        ):
+            path.write_bytes(content)
+            stamp = dt.datetime.fromisoformat(day).timestamp()
+            os.utime(path, (stamp, stamp))
+            load.ingest(con, inbox, tmp_path / "archive", key, run_id=f"run{run}")
+        log = con.execute(
+            "select delivery_id, status, message from ops.delivery_log order by delivery_id"
+        ).fetchall()
+        in_force = con.execute("select distinct delivery_id from landing.jc_kunden").fetchall()
+    assert [status for _, status, _ in log] == ["superseded", "loaded", "duplicate"]
+    assert in_force == [(2,)], "the correction stays in force"
+    assert log[2][2] == (
+        "dieselben Bytes wie jc_05914_202406_kunden.csv vom 10.07.2024 (Lieferung 1), die Lieferung 2 "
+        "ersetzt hat: nichts geändert, es gilt weiter Lieferung 2"
+    )
+
+
 def test_a_header_repeating_one_column_a_hundred_thousand_times_is_refused_in_one_line():
     """The duplicate check counted each column in the whole header (quadratic: 3 million columns,
     6 MB, held a run for hours). One pass; the finding names the column once."""
