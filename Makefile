@@ -6,6 +6,10 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 RUN := $(VENV)/bin/teilhabe
+# Whether the caller named the data home: a run on a real drop folder (INBOX=) without it is
+# refused by `teilhabe run` unless ./data already holds a warehouse (an onboarding review: the
+# default below let it take a real inbox into a new, empty warehouse in ./data).
+HOME_NAMED := $(filter-out undefined,$(origin TEILHABE_HOME))
 export TEILHABE_HOME ?= $(CURDIR)/data
 export UV_PYTHON_DOWNLOADS := never
 export DAGSTER_HOME ?= $(TEILHABE_HOME)/dagster
@@ -43,9 +47,12 @@ $(VENV)/.synced: pyproject.toml uv.lock Makefile | $(UV)
 
 setup: $(VENV)/.synced
 
+# The data home is made private from the start (privacy.md §2: no "made private" warning), except
+# where the run is to refuse a real drop folder without a named data home.
+UNNAMED_INBOX_RUN := $(and $(INBOX),$(if $(HOME_NAMED),,yes))
 run: setup
-	@mkdir -p -m 700 "$(TEILHABE_HOME)"  # private from the start (privacy.md §2): no "made private" warning
-	$(RUN) run $(if $(INBOX),--inbox "$(INBOX)",--demo)
+	$(if $(UNNAMED_INBOX_RUN),,@mkdir -p -m 700 "$(TEILHABE_HOME)")
+	$(if $(UNNAMED_INBOX_RUN),env -u TEILHABE_HOME )$(RUN) run $(if $(INBOX),--inbox "$(INBOX)",--demo)
 
 test: setup
 	$(VENV)/bin/pytest

@@ -51,7 +51,7 @@ def dbt_environment(warehouse: Path | None = None, memory_limit: str | None = No
 
 
 def _newest_source_mtime() -> float:
-    patterns = ("*.sql", "*.yml", "*.csv")
+    patterns = ("*.sql", "*.yml", "*.csv", "*.md")  # doc blocks too: they are the analysts' comments
     files = [
         path
         for pattern in patterns

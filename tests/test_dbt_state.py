@@ -63,3 +63,20 @@ def test_a_parse_of_the_project_in_another_folder_is_not_restored(tmp_path):
     (state / PARSED_FROM).write_text("/srv/teilhabe/release-41/dbt_project")
     restore_partial_parse(state, tmp_path / "moved")
     assert not (tmp_path / "moved" / "partial_parse.msgpack").exists(), "dbt parses the whole project"
+
+
+def test_a_changed_doc_block_makes_the_manifest_parsed_again(tmp_path, monkeypatch):
+    """A doc block (``{% docs %}`` in a .md file) is a column's comment in the analysts' copy: its
+    change left the manifest as it was, so the copy kept the old text (an onboarding review)."""
+    import os
+
+    from orchestration import dbt
+
+    (tmp_path / "models").mkdir()
+    model, doc = tmp_path / "models" / "k01.sql", tmp_path / "models" / "_kpi__totals.md"
+    model.write_text("select 1")
+    doc.write_text("{% docs totals_note %}new text{% enddocs %}")
+    os.utime(model, (1_000_000, 1_000_000))
+    os.utime(doc, (2_000_000, 2_000_000))
+    monkeypatch.setattr(dbt, "DBT_PROJECT_DIR", tmp_path)
+    assert dbt._newest_source_mtime() == 2_000_000

@@ -221,6 +221,31 @@ def test_a_run_without_its_data_home_is_refused_not_started_in_a_new_one(tmp_pat
     assert sorted(p.name for p in inbox.iterdir()) == sorted(p.name for p in (spec_dir / "samples").iterdir())
 
 
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_on_a_drop_folder_leaves_the_data_home_unnamed_where_the_caller_did(tmp_path):
+    """`make run INBOX=...` named ./data itself, so the refusal above never came: a real drop folder
+    went into a new warehouse in the repository (an onboarding review). Without TEILHABE_HOME the
+    run gets none (and no data folder is made); the demo, and a named home, are as before."""
+    repo = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("TEILHABE_HOME", "DAGSTER_HOME")}
+
+    def dry_run(*arguments: str, **extra: str) -> list[str]:
+        done = subprocess.run(
+            ["make", "-n", "-s", "-C", str(repo), "run", *arguments], env={**env, **extra},
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        return [line for line in done.stdout.splitlines() if "teilhabe run" in line or "mkdir" in line]
+
+    inbox = str(tmp_path / "drop")
+    assert dry_run(f"INBOX={inbox}") == [f'env -u TEILHABE_HOME .venv/bin/teilhabe run --inbox "{inbox}"']
+    named = str(tmp_path / "home")
+    assert dry_run(f"INBOX={inbox}", TEILHABE_HOME=named) == [
+        f'mkdir -p -m 700 "{named}"',
+        f'.venv/bin/teilhabe run --inbox "{inbox}"',
+    ]
+    assert dry_run() == [f'mkdir -p -m 700 "{repo}/data"', ".venv/bin/teilhabe run --demo"]
+
+
 def test_too_little_free_space_is_refused_before_the_run(tmp_path, demo):
     done = subprocess.run(
         [TEILHABE, "run", "--inbox", str(demo)],
