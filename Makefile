@@ -17,6 +17,8 @@ export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 # INBOX=dir runs on an existing drop folder; without it, a demo inbox is simulated.
 INBOX ?=
+# PORT=3001 serves the Dagster UI of `make dev` on another port.
+PORT ?= 3000
 # SCENARIOS="demo nrw-1y" picks benchmark scenarios (default: all; the NRW ones take ~20 minutes).
 SCENARIOS ?=
 
@@ -25,7 +27,7 @@ SCENARIOS ?=
 help:
 	@echo "make run    - set up, simulate a demo inbox (unless INBOX=dir), run the whole pipeline"
 	@echo "make test   - set up and run the whole test suite"
-	@echo "make dev    - the Dagster UI (dagster dev) on http://127.0.0.1:3000"
+	@echo "make dev    - the Dagster UI (dagster dev) on http://127.0.0.1:3000 (PORT=3001 for another)"
 	@echo "make bench  - the benchmark (SCENARIOS=\"demo nrw-1y ...\"); results in data/bench/results"
 	@echo "make lint   - ruff (with complexity rules) and sqlfluff (dbt templater)"
 	@echo "make pictures - the README's report pictures from the data home of make run (needs chromium)"
@@ -58,7 +60,7 @@ test: setup
 	$(VENV)/bin/pytest
 
 dev: setup
-	$(RUN) dev
+	$(RUN) dev --port $(PORT)
 
 bench: setup
 	$(RUN) bench $(foreach scenario,$(SCENARIOS),--scenario $(scenario))

@@ -638,10 +638,31 @@ def _any(mask: pl.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
 # --- a partner's slice ----------------------------------------------------------------------------
 
 
+class UnprotectedColumn(ValueError):
+    """A figure would leave that no suppression decision covers: a developer's mistake, refused."""
+
+
 def public_columns(extract: KpiExtract, table: pl.DataFrame) -> list[str]:
     """What a partner sees, in order: level (when there are totals), the key, its name, the
-    Landschaftsverband, the rest."""
-    columns = [c for c in table.columns if not c.startswith("_") and c not in extract.hidden and c != "level"]
+    Landschaftsverband, the rest. Only the columns the partners' Erläuterungen describe
+    (publish/labels.py) leave: a column added to a KPI's model reaches the analysts' copy, and a
+    partner only once it is described; a described number must be under the suppression decision
+    (counts, rates, means, ``together``), else the step refuses to publish it (an onboarding
+    review: a new column blocked LWL and LVR in Great Expectations, and its obvious fix, a label,
+    would have published a difference of a suppressed rate)."""
+    from publish.labels import described
+
+    columns = [
+        c
+        for c in table.columns
+        if not c.startswith("_") and c not in extract.hidden and c != "level" and described(extract.kpi, c)
+    ]
+    decided = {*extract.decided, extract.period}
+    if unprotected := [c for c in columns if table.schema[c].is_numeric() and c not in decided]:
+        raise UnprotectedColumn(
+            f"{extract.kpi}: {', '.join(unprotected)} would leave without a suppression decision: add "
+            f"it to the counts, rates, means or together of EXTRACTS['{extract.kpi}'] (publish/extracts.py)"
+        )
     first = [columns[0], *(c for c in columns[1:] if c.endswith("_name")), "landschaftsverband"]
     first = list(dict.fromkeys(first))
     return (["level"] if extract.totals else []) + first + [c for c in columns if c not in first]

@@ -315,6 +315,33 @@ def test_k05_means_reveal_no_subsidy(demo_home):
             assert row["mean_monthly_subsidy_eur"] in ("*", ""), row
 
 
+def test_a_new_kpi_column_leaves_only_described_and_under_the_suppression_decision(monkeypatch):
+    """A column added to a KPI's model reaches the analysts' copy; a partner sees it only once the
+    Erläuterungen describe it, and a described figure no suppression decision covers is refused
+    (an onboarding review: the new column blocked LWL and LVR, and its label alone would have
+    published the difference of a suppressed rate)."""
+    from publish import labels
+    from publish.extracts import EXTRACTS, UnprotectedColumn, public_columns
+
+    table = pl.DataFrame(
+        {"level": ["werkstatt"], "werkstatt_nr": ["LWL-0101"], "werkstatt_name": ["W"], "landschaftsverband": ["LWL"],
+         "year": [2024], "numerator": [5], "denominator": [40], "value": [12.5], "rank": [3],
+         "value_prev_year": [10.0], "rank_prev_year": [4], "is_provisional": [False], "missing_reason": [None],
+         "value_change_prev_year": [2.5], "_kreisschluessel": ["05914"]}
+    )  # fmt: skip
+    extract = EXTRACTS["k01"]
+    shown = public_columns(extract, table)
+    assert "value_change_prev_year" not in shown and "_kreisschluessel" not in shown
+    assert {"werkstatt_name", "value", "rank_prev_year", "missing_reason"} <= set(shown)
+    monkeypatch.setitem(
+        labels.COLUMNS, ("k01", "value_change_prev_year"), labels.Column("Veränderung zum Vorjahr", "")
+    )
+    with pytest.raises(
+        UnprotectedColumn, match=r"k01: value_change_prev_year would leave without a suppression"
+    ):
+        public_columns(extract, table)
+
+
 def test_k01_ranks_place_no_suppressed_workshop(demo_home):
     """A rank among all workshops would place the suppressed ones (the ranks missing beside the
     published ones, each between two published rates; with the total, an attack got LVR-0206's
