@@ -31,6 +31,7 @@ import duckdb
 from ingest.batch import Incoming
 from ingest.checking import HELD_HINT, CheckedFile, Warehouse, check_files, compared_example, rows_said
 from ingest.chunk import known_workshops
+from ingest.formats import LANDSCHAFTSVERBAENDE
 from ingest.identify import sender_named_in
 from ingest.inbox import (
     CHECK_FOLDER,
@@ -53,6 +54,7 @@ from publish.outbox import _fsync_dir, _write
 from publish.reports import html_template
 from publish.rule_words import NOT_SHOWN, rule_word, value_shown
 from publish.senders import Sender, SenderDirectory, load_senders
+from schemas.base import WERKSTATT_NR_PATTERN
 from teilhabe.disk import is_disk_full, storage_error
 from teilhabe.settings import Limits
 
@@ -213,7 +215,7 @@ def _known_sender(con: duckdb.DuckDBPyConnection, sender: str | None) -> bool:
     register has not come yet), or a Jobcenter's Kreis: as the Rückmeldungen answer."""
     if not sender:
         return False
-    if sender in ("LWL", "LVR") or re.fullmatch(r"(LWL|LVR)-[0-9]{4}", sender):
+    if sender in LANDSCHAFTSVERBAENDE or re.fullmatch(WERKSTATT_NR_PATTERN, sender):
         return True
     try:
         return bool(

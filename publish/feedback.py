@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from ingest.formats import in_workbook_terms
+from ingest.formats import LANDSCHAFTSVERBAENDE, in_workbook_terms
 from ingest.ops_tables import append_rows, prepare_answered_runs
 from ingest.run_state import unanswered_runs
 from publish.expected import (
@@ -42,6 +42,7 @@ from publish.outbox import _fsync_dir, _switch_latest, _versions, _write
 from publish.reports import html_template
 from publish.rule_words import NOT_SHOWN, rule_word, value_shown
 from publish.senders import Sender, SenderDirectory, load_senders
+from schemas.base import WERKSTATT_NR_PATTERN
 from teilhabe.disk import is_disk_full, storage_error
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -155,12 +156,12 @@ def senders_to_answer(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> lis
         for sender, period in con.execute(
             """select distinct log.sender, log.period from ops.delivery_log as log
                where list_contains(?, log.run_id) and log.period is not null
-                 and (log.sender in ('LWL', 'LVR')
+                 and (list_contains(?, log.sender)
                       or log.sender in (select werkstatt_nr from marts.dim_workshops)
                       or log.sender in (select kreisschluessel from marts.dim_regions)
-                      or (log.status = 'held' and regexp_full_match(log.sender, '(LWL|LVR)-[0-9]{4}')))
+                      or (log.status = 'held' and regexp_full_match(log.sender, ?)))
                order by all""",
-            [run_ids],
+            [run_ids, list(LANDSCHAFTSVERBAENDE), WERKSTATT_NR_PATTERN],
         ).fetchall()
     })  # fmt: skip
 

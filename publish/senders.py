@@ -19,7 +19,6 @@ from publish.partners import config_document
 from teilhabe.settings import REPO_ROOT
 
 SENDERS_FILE = REPO_ROOT / "senders.yaml"
-KINDS = ("landschaftsverband", "werkstatt", "jobcenter")
 TEMPLATES = {  # template -> (kind, placeholders a name may use, placeholders a folder may use)
     "each_workshop": ("werkstatt", {"werkstatt_nr", "workshop_name"}, {"werkstatt_nr"}),
     "each_jobcenter": ("jobcenter", {"kreisschluessel", "kreis_name"}, {"kreisschluessel"}),

@@ -1,4 +1,5 @@
-"""``teilhabe``: the user-facing verbs (simulate, run, check, publish, bench, dev)."""
+"""``teilhabe``: the user-facing verbs (simulate, run, check, publish, digest, status, bench, rebuild,
+dev, linkage)."""
 
 from __future__ import annotations
 
@@ -218,7 +219,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
     result = run_publish(home, args.partner or [], args.period, args.without_waiting)
     print(result.summary())
     if result.materialized:  # else nothing was written, and the summary says why
-        print(f"extracts        {home.outbox}/<partner>/{args.period}/latest")
+        partner = args.partner[0] if args.partner and len(args.partner) == 1 else "<partner>"
+        print(f"extracts        {home.outbox}/{partner}/{args.period}/latest")
     return 0 if result.success else 1
 
 

@@ -15,7 +15,3 @@ KREISE_CSV = DBT_PROJECT_DIR / "seeds" / "nrw_kreise.csv"
 def nrw_kreise() -> pl.DataFrame:
     """The Kreise as a frame; every column text (the Kreisschlüssel keeps its leading zero)."""
     return pl.read_csv(KREISE_CSV, separator=";", infer_schema=False)
-
-
-def kreis_landschaftsverband() -> dict[str, str]:
-    return dict(nrw_kreise().select("kreisschluessel", "landschaftsverband").iter_rows())

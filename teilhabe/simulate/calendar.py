@@ -41,10 +41,6 @@ def month_label(month: int) -> str:
     return f"{1970 + month // 12:04d}-{month % 12 + 1:02d}"
 
 
-def year_of_month(month: int) -> int:
-    return 1970 + month // 12
-
-
 GERMAN_MONTHS = (
     "Januar",
     "Februar",

@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-import numpy as np
-
 # Names stay within Windows-1252: the workshop and Landschaftsverband exports are encoded in it.
 SURNAMES = [
     "Müller",
@@ -282,10 +280,6 @@ def spell(name: str, style: int) -> str:
     if style == 4:
         return name.replace("-", " ")
     return name
-
-
-def spell_many(names: np.ndarray, styles: np.ndarray) -> list[str]:
-    return [spell(name, int(style)) for name, style in zip(names, styles, strict=True)]
 
 
 # --- Employers -----------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ class PublishConfig(dg.Config):
     without_waiting: bool = False
 
 
-HELD = ("delivered", "unchanged", "completed")  # the partner holds this period's extract
+IN_PARTNERS_HANDS = ("delivered", "unchanged", "completed")  # the partner holds this period's extract
 
 
 def _publish(
@@ -62,7 +62,7 @@ def _publish(
     for outcome in outcomes:
         log = context.log.warning if outcome.status in ("blocked", "failed") else context.log.info
         log(f"{outcome.partner} {outcome.period}: {outcome.status} {outcome.version or ''} {outcome.message}")
-    if kind is not None and not any(o.status in (*HELD, "blocked", "failed") for o in outcomes):
+    if kind is not None and not any(o.status in (*IN_PARTNERS_HANDS, "blocked", "failed") for o in outcomes):
         # Nothing of this period exists or was attempted: the partition stays unmaterialised.
         reasons = "; ".join(f"{o.partner}: {o.message}" for o in outcomes) or "no partner of this kind"
         context.log.info(f"nothing published for {period}: {reasons}")
@@ -115,7 +115,7 @@ def _period_partitions_delivered(outcomes):
     delivered = sorted({o.period for o in outcomes if o.status in ("delivered", "completed")})
     for period in delivered:
         kind, key = partition_of_period(period)
-        partners = sorted(o.partner for o in outcomes if o.period == period and o.status in HELD)
+        partners = sorted(o.partner for o in outcomes if o.period == period and o.status in IN_PARTNERS_HANDS)
         yield dg.AssetMaterialization(
             asset_key=["outbox", "periods", ASSET_NAMES[kind]],
             partition=key,
