@@ -14,7 +14,7 @@ computed in the reader, in memory, from the plaintext that never leaves it.
   and month shared one function and each record also carried the hashes of its one-digit
   variants: the month hashes were the day hashes of 01-12, and the variants, in their order,
   said which dates differ in which digit. What is left to a reader of this schema is in the
-  README ("Linking people across agencies").
+  docs/linkage.md ("What the linkage schema gives away").
 - Keyed Kölner Phonetik codes of both names, for blocking only.
 - Sex and Kreis of residence as delivered.
 

@@ -306,7 +306,7 @@ class Settings:
 
     home: DataHome
     # Per DuckDB process (DuckDB would take 80 % of the machine). 768 MB keeps a 5-year NRW run
-    # under 2 GiB in all (linkage and dbt ~200 MB less than at 1 GB) and is as fast (README).
+    # under 2 GiB in all (linkage and dbt ~200 MB less than at 1 GB) and is as fast (docs/performance.md).
     duckdb_memory_limit: str = "768MB"
     limits: Limits = Limits()
     # Processed files leave the inbox (privacy.md §2) unless the inbox must not be changed (a
