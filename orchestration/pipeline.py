@@ -271,6 +271,13 @@ class PipelineResult:
     extracts_by_period: str = ""  # a line per period and outcome, naming the partners
     feedback_summary: str = ""
     checks_summary: str = ""  # the files of the inbox's check folder answered
+    # checks of severity ERROR that failed while every step succeeded (a partner Great Expectations
+    # blocked): the run did its work, but not all of it may leave; the command line exits 1
+    failed_checks: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.success and not self.failed_checks
 
     def summary(self) -> str:
         status = "succeeded" if self.success else f"FAILED in {', '.join(self.failed_steps)}"
@@ -288,6 +295,8 @@ class PipelineResult:
             lines.append(f"Rückmeldungen: {self.feedback_summary}")
         if self.checks_summary:
             lines.append(f"Prüfberichte: {self.checks_summary}")
+        if self.failed_checks:
+            lines.append(f"failed checks: {', '.join(self.failed_checks)} (see the warnings below)")
         return "\n".join([*lines, *self.problems])
 
 
@@ -336,6 +345,15 @@ def _result(result: dg.ExecuteInProcessResult, warnings: tuple[str, ...]) -> Pip
     errors = tuple(
         f"failed: {event.step_key}: {innermost_cause(event.step_failure_data.error)}" for event in failures
     )
+    failed_checks = tuple(
+        dict.fromkeys(
+            f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}"
+            for event in result.all_events
+            if event.event_type_value == "ASSET_CHECK_EVALUATION"
+            and not (evaluation := event.event_specific_data).passed
+            and evaluation.severity == dg.AssetCheckSeverity.ERROR
+        )
+    )
     return PipelineResult(
         result.success,
         result.run_id,
@@ -347,4 +365,5 @@ def _result(result: dg.ExecuteInProcessResult, warnings: tuple[str, ...]) -> Pip
         summary("extracts_by_period"),
         summary("feedback_summary"),
         summary("checks_summary"),
+        failed_checks,
     )

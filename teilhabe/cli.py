@@ -118,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         note = "  (empty: every file taken is in the archive)" if label == "inbox" else "  (not built yet)"
         print(f"{label:<16}{path}{'' if built else note}")
     print("the run, its checks and its log in the Dagster UI: make dev (http://127.0.0.1:3000)")
-    return 0 if result.success else 1
+    return 0 if result.ok else 1  # a partner blocked by its checks is no success
 
 
 def _configuration_problem() -> str | None:
@@ -221,7 +221,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     if result.materialized:  # else nothing was written, and the summary says why
         partner = args.partner[0] if args.partner and len(args.partner) == 1 else "<partner>"
         print(f"extracts        {home.outbox}/{partner}/{args.period}/latest")
-    return 0 if result.success else 1
+    return 0 if result.ok else 1  # a partner blocked by its checks is no success
 
 
 def cmd_digest(_: argparse.Namespace) -> int:
@@ -296,7 +296,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
     result = run_pipeline(new, new.inbox)
     print(result.summary())
-    return 0 if result.success else 1
+    return 0 if result.ok else 1  # a partner blocked by its checks is no success
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -678,6 +678,12 @@ def test_a_failed_validation_blocks_the_delivery_and_shows_in_dagster(copy_home,
         )
     check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "gx_validation")
     assert not check.passed and "jobcenter_05914" in check.metadata["blocked"].value
+    # every step succeeded, but the command line says it did not all leave (it exited 0)
+    from orchestration.pipeline import _result
+
+    told = _result(result, ())
+    assert told.success and not told.ok and [c.split()[-1] for c in told.failed_checks] == ["gx_validation"]
+    assert "failed checks: " in told.summary()
     assert not (folder / "2024-11").exists() or not any((folder / "2024-11").glob("v*")), "nothing delivered"
     assert sorted(p.name for p in (folder / "2024-12").iterdir()) == before
     report = (copy_home / "reports" / "validation" / "jobcenter_05914" / "2024-11.html").read_text()
