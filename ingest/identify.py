@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 from ingest.formats import FILE_NAME_PATTERNS, WFBM_PARTS
 from ingest.issues import Issue
+from schemas.base import WERKSTATT_NR_PATTERN
 from teilhabe.reference import nrw_kreise
 
 # Examples, not patterns: a clerk reads "wfbm_<Werkstatt-Nr>_<JJJJ>-<MM>" as a riddle (a senders' review)
@@ -50,7 +51,7 @@ class Delivery:
         return replace(self, sender=sender, period=period)
 
 
-_WORKSHOP_IN_NAME = re.compile(r"(?<![A-Za-z0-9])(LWL|LVR)-([0-9]{4})(?![0-9])")
+_WORKSHOP_IN_NAME = re.compile(rf"(?<![A-Za-z0-9])({WERKSTATT_NR_PATTERN})(?![0-9])")
 _JOBCENTER_IN_NAME = re.compile(r"(?<![A-Za-z0-9])jc[_-]([0-9]{5})(?![0-9])", re.IGNORECASE)
 _MONTH_IN_NAME = re.compile(r"(?<![0-9])(20[0-9]{2})[-_. ]?(0[1-9]|1[0-2])(?![0-9])")
 
@@ -60,7 +61,7 @@ def named_in(name: str) -> tuple[set[str], set[str]]:
     names plainly (also with a character that only looks like a hyphen or a blank)."""
     name = _without_look_alikes(name)
     workshop, jobcenter = _WORKSHOP_IN_NAME.findall(name), _JOBCENTER_IN_NAME.findall(name)
-    senders = {f"{lv}-{number}" for lv, number in workshop} | set(jobcenter)
+    senders = set(workshop) | set(jobcenter)
     rest = _JOBCENTER_IN_NAME.sub(" ", _WORKSHOP_IN_NAME.sub(" ", name))
     return senders, {f"{year}-{month}" for year, month in _MONTH_IN_NAME.findall(rest)}
 

@@ -10,7 +10,7 @@ from teilhabe.reference import nrw_kreise
 KREISE = tuple(nrw_kreise()["kreisschluessel"])
 PLZ = {"regex": r"^[0-9]{5}$", "hint": "5 Ziffern"}
 WZ = {"regex": r"^[0-9]{2}\.[0-9]{2}$", "hint": "NN.NN, eine Klasse der WZ 2008 (etwa 84.11)"}
-WERKSTATT_NR_PATTERN = r"(?:LWL|LVR)-[0-9]{4}"  # the one pattern: contracts, file names, title blocks
+WERKSTATT_NR_PATTERN = r"(?:LWL|LVR)-[0-9]{4}"  # the one pattern: contracts, names, title blocks, senders
 WERKSTATT_NR = {"regex": rf"^{WERKSTATT_NR_PATTERN}$", "hint": "LWL-NNNN oder LVR-NNNN"}
 # at most 9 digits: a count of 3,000,000,000 passed and became NULL in the landing table's INTEGER,
 # and K12 then said the row was missing (a hostile-input review)
