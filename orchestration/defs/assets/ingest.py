@@ -8,6 +8,7 @@ findings (file, row, column, rule; never a value) in the UI.
 
 import json
 import time
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
@@ -149,6 +150,13 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResourc
         log_version, versions = deliveries_in_force(con), landing_versions(con)
         remember_built_from(context.instance, context.run.run_id, current(con, home.linkage_decisions))
     context.log.info(report.summary() + f" in {time.perf_counter() - started:.1f} s")
+    yield from _results(report, findings, counts, log_version, versions)
+
+
+def _results(report, findings: pl.DataFrame, counts: dict, log_version: str, versions: dict) -> Iterator:
+    """The delivery log and each landing table as materialised, with its data version, and each
+    table's contract check with this run's findings (a finding of a file that feeds several tables
+    under each of them)."""
     yield dg.MaterializeResult(
         asset_key=DELIVERY_LOG_KEY,
         metadata={"run_summary": report.summary()},
@@ -168,27 +176,28 @@ def landing_tables(context: dg.AssetExecutionContext, data_home: DataHomeResourc
             pl.col("source_table").eq_missing(table)
             | (pl.col("source_table").is_null() & pl.col("feeds").list.contains(table))
         )
-        problems = mine.filter(pl.col("level") != "warning")
-        shown = mine.head(MAX_FINDINGS_SHOWN).select(
-            "file_name", "source_row", "column_name", "rule", "level", "message"
-        )
-        yield dg.AssetCheckResult(
-            asset_key=asset_key,
-            check_name="contract",
-            passed=problems.is_empty(),
-            severity=dg.AssetCheckSeverity.WARN,  # bad files and rows are quarantined; the rest loads
-            metadata={
-                "files_rejected": int(problems.filter(pl.col("level") == "file")["file_name"].n_unique()),
-                "rows_quarantined": int(
-                    problems.filter(pl.col("level") == "row")
-                    .select("file_name", "source_row")
-                    .unique()
-                    .height
-                ),
-                "warnings": int((mine["level"] == "warning").sum()),
-                "findings": dg.MetadataValue.md(_markdown(shown)) if shown.height else "none",
-            },
-        )
+        yield _contract_check(asset_key, mine)
+
+
+def _contract_check(asset_key: dg.AssetKey, mine: pl.DataFrame) -> dg.AssetCheckResult:
+    problems = mine.filter(pl.col("level") != "warning")
+    shown = mine.head(MAX_FINDINGS_SHOWN).select(
+        "file_name", "source_row", "column_name", "rule", "level", "message"
+    )
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name="contract",
+        passed=problems.is_empty(),
+        severity=dg.AssetCheckSeverity.WARN,  # bad files and rows are quarantined; the rest loads
+        metadata={
+            "files_rejected": int(problems.filter(pl.col("level") == "file")["file_name"].n_unique()),
+            "rows_quarantined": int(
+                problems.filter(pl.col("level") == "row").select("file_name", "source_row").unique().height
+            ),
+            "warnings": int((mine["level"] == "warning").sum()),
+            "findings": dg.MetadataValue.md(_markdown(shown)) if shown.height else "none",
+        },
+    )
 
 
 def _warn_files_with_findings(context: dg.AssetExecutionContext, con) -> None:
