@@ -14,7 +14,7 @@ import duckdb
 
 from orchestration.pipeline import PID_TAG, innermost_cause, one_line
 from publish.expected import last_activity, overdue, query_rows
-from teilhabe.settings import DataHome
+from teilhabe.settings import WAREHOUSE_POOL, DataHome
 
 RUNS_SHOWN = 5
 ACTIVE = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED)
@@ -31,6 +31,7 @@ class RunLine:
     seconds: float | None
     failure: str = ""  # the failed step and its innermost cause, one line
     files: str = ""  # what its ingest made of the files it took (ops.delivery_log)
+    waits_for: str = ""  # a queued run: the runs that hold the warehouse
 
 
 @dataclass
@@ -54,7 +55,7 @@ class Status:
             lines.append(
                 f"  {when}  {run.job:<9} {run.started_by:<22} {run.status:<9} {took:>7}  {run.run_id[:8]}"
             )
-            lines += [f"      {text}" for text in (run.files, run.failure) if text]
+            lines += [f"      {text}" for text in (run.files, run.failure, run.waits_for) if text]
         lines += self.warehouse
         lines += [f"to act on: {line}" for line in self.waiting] or ["nothing waits for the operator"]
         return "\n".join(lines) + "\n"
@@ -70,7 +71,7 @@ def status(home: DataHome, now: dt.datetime | None = None) -> Status:
         newest = next((r for r in report.runs if r.job == job and r.status not in ACTIVE_NAMES), None)
         if newest and newest.status != "SUCCESS":
             report.waiting.append(f"the newest {job} run ({newest.run_id[:8]}) did not succeed: see above")
-    if going := [r for r in report.runs if r.status in ACTIVE_NAMES]:
+    if going := [r for r in report.runs if r.status in ("STARTING", "STARTED", "CANCELING")]:
         # not even a reader while a run may write: DuckDB's lock would fail the run's next step
         report.warehouse = [
             f"a run ({going[0].run_id[:8]}) is going: the warehouse's facts when it has ended"
@@ -104,9 +105,30 @@ def _runs(instance: dg.DagsterInstance, now: dt.datetime) -> list[RunLine]:
             RunLine(
                 run.run_id, run.job_name, by, run.status.value, started, seconds,
                 failure=_failure(instance, run.run_id) if run.status == dg.DagsterRunStatus.FAILURE else "",
+                waits_for=_holders(instance, run.run_id) if run.status == dg.DagsterRunStatus.QUEUED else "",
             )
         )  # fmt: skip
     return lines
+
+
+def _holders(instance: dg.DagsterInstance, run_id: str) -> str:
+    """Why a queued run waits: one run at a time writes the warehouse (its pool and the run queue's
+    limit), so it waits for the runs going now (an operator review: a UI run stood queued behind
+    a killed run's slot for two minutes with nothing saying why)."""
+    going = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
+    )
+    holders = {r.dagster_run.run_id: r.dagster_run.status.value for r in going}
+    claimed = instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).claimed_slots
+    holders |= {slot.run_id: "holds its warehouse slot" for slot in claimed if slot.run_id not in holders}
+    holders.pop(run_id, None)
+    if not holders:
+        return "queued: the run queue starts it when the daemon next looks (every few seconds)"
+    named = ", ".join(f"{other[:8]} ({state})" for other, state in sorted(holders.items()))
+    return (
+        f"queued behind {named}: one run at a time writes the warehouse; a run whose process died is "
+        "failed and its slot freed within a minute (run monitoring) or by the next `teilhabe run`"
+    )
 
 
 def _failure(instance: dg.DagsterInstance, run_id: str) -> str:

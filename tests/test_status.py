@@ -74,3 +74,35 @@ def test_status_tells_the_newest_runs_their_files_a_failure_and_what_waits(
             [dt.datetime.now() + dt.timedelta(hours=2)],
         )
     assert status(home).waiting == []
+
+
+def test_a_queued_run_says_which_run_it_waits_for(tmp_path):
+    """An operator review: a UI run stood queued behind a killed run's slot with nothing saying why.
+    While a run is going, the warehouse is not even opened to read (a reader keeps a writer out)."""
+    import uuid
+
+    import dagster as dg
+
+    from orchestration.pipeline import _job_origin
+    from orchestration.status import status
+    from teilhabe.settings import DataHome
+
+    home = DataHome(tmp_path / "home").ensure()
+    ids = {}
+    with dg.DagsterInstance.from_config(str(home.dagster_home)) as instance:
+        for state in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.QUEUED):
+            ids[state] = str(uuid.uuid4())
+            instance.add_run(
+                dg.DagsterRun(
+                    job_name="pipeline",
+                    run_id=ids[state],
+                    status=state,
+                    remote_job_origin=_job_origin("pipeline"),
+                )
+            )
+    report = status(home)
+    queued = next(r for r in report.runs if r.status == "QUEUED")
+    assert queued.waits_for.startswith(f"queued behind {ids[dg.DagsterRunStatus.STARTED][:8]} (STARTED): ")
+    assert report.warehouse == [
+        f"a run ({ids[dg.DagsterRunStatus.STARTED][:8]}) is going: the warehouse's facts when it has ended"
+    ]
