@@ -53,10 +53,10 @@ class LayeredTranslator(DagsterDbtTranslator):
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
         if spec is None or spec.description:
             return spec
-        return spec._replace(description=test_description(manifest["nodes"][unique_id]))
+        return spec._replace(description=check_description(manifest["nodes"][unique_id]))
 
 
-def test_description(test: dict) -> str:
+def check_description(test: dict) -> str:
     """What a dbt test checks, as one sentence for its asset check in the UI (an operator review:
     the ~180 checks had none, only names like ``unique_combination_fct_…__transition_date``)."""
     if test.get("description"):
