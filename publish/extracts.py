@@ -173,11 +173,15 @@ LINKS = (
     Link("k12", ("computed",), "k05", ("new_cases",), a_row="bfa", tiers=("kreis",), a_by_kreis=True),
     # K10's denominator: a Landschaftsverband's transitions of the year, K02's total.
     Link("k10", ("denominator",), "k02", ("numerator",), tiers=("landschaftsverband", "nrw")),
-    # K14 counts by residence, K01/K02 by workshop; summed over NRW (every residence lies in NRW)
-    # they are the same persons, and over a Landschaftsverband whenever nobody lives in the other's
-    # Kreise (an attack found them equal and subtracted one from the other).
+    # K14 counts its persons by residence, K01 by workshop; summed over NRW (every residence lies in
+    # NRW) they are the same persons, and over a Landschaftsverband whenever nobody lives in the
+    # other's Kreise (an attack found them equal and subtracted one from the other).
     Link("k14", ("ab_persons",), "k01", ("denominator",), tiers=("landschaftsverband", "nrw")),
     Link("k14", ("biap_persons",), "k01", ("numerator",), tiers=("landschaftsverband", "nrw")),
+    # K14's transitions of a Kreis are the K02 numerators of the workshops seated there (kpis.md
+    # "Which Kreis"): a workshop's suppressed, its Kreis' too (a Kreis of one workshop shows it),
+    # and the Kreis' suppressed, all of its workshops'; their totals are K02's.
+    Link("k02", ("numerator",), "k14", ("transitions",), tiers=("kreis",), a_by_kreis=True),
     Link("k14", ("transitions",), "k02", ("numerator",), tiers=("landschaftsverband", "nrw")),
     Link("k05", ("active_cases",), "k14", ("budget_fuer_arbeit_active",), tiers=("landschaftsverband",),
          a_keys=_unknown_kreis_as_its_total),

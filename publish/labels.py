@@ -189,7 +189,7 @@ COLUMNS: dict[tuple[str, str], Column] = {
     ("k14", "ab_persons"): Column("Beschäftigte AB (Wohnort)", "Personen im Arbeitsbereich am 31.12.J mit "
                                                                "Wohnort im Kreis."),
     ("k14", "biap_persons"): Column("BiAp (Personen, Wohnort)", "Davon auf einem BiAp- oder BIG-Platz."),
-    ("k14", "transitions"): Column("Übergänge (Wohnort)", "Übergänge im Jahr J von Personen mit Wohnort im Kreis."),
+    ("k14", "transitions"): Column("Übergänge", "Übergänge im Jahr J aus den Werkstätten mit Sitz im Kreis."),
     ("k14", "budget_fuer_arbeit_active"): Column("Budget für Arbeit laufend 31.12.",
                                                  "Laufende Fälle am 31.12.J aus den Werkstätten des Kreises (K05; "
                                                  "Fälle ohne bekannten Kreis, in K05 „unbekannt“, fehlen "
@@ -325,6 +325,7 @@ _REASONS = (
     (r"recognised only on (\d{4})-(\d{2})-(\d{2}): no December before",
      r"erst seit dem \3.\2.\1 anerkannt: kein Dezember davor"),
     (r"no transitions in the year", "keine Übergänge im Jahr"),
+    (r"no rate: its denominator is 0", "kein Wert: der Nenner ist 0"),
     (r"no uebergaenge file for (\d{4})", r"keine Übergangsmeldung für \1"),
     (r"no uebergaenge file for (\d{4}): the uebergaenge file of ([\w-]+) for (\d{4})-(\d{2}) is overdue",
      r"keine Übergangsmeldung für \1: die Übergangsmeldung von \2 für \4/\3 ist überfällig"),

@@ -286,6 +286,53 @@ def test_no_residence_postcode_anywhere(demo_home, demo, database):
 # --- suppression across versions and for means ------------------------------------------------------
 
 
+def test_k14_transitions_of_a_kreis_and_its_workshops_k02_are_suppressed_together(demo_home, tmp_path):
+    """K14's transitions of a Kreis are the K02 numerators of the workshops seated there: one of
+    them suppressed, the Kreis' too (a Kreis of one workshop would show it), and the Kreis'
+    suppressed, all of its workshops' (else the Kreis less the others gives it back). Large cells
+    published as suppressed before (ops.suppression_history) stand for a secondary suppression:
+    the demo's small ones are suppressed on both sides anyway."""
+    from publish.extracts import decide
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        largest = con.execute(
+            "select werkstatt_nr, landschaftsverband, kreisschluessel, numerator from kpi.k02_uebergangsquote "
+            "where year = 2024 order by numerator desc nulls last, werkstatt_nr limit 2"
+        ).fetchall()
+        (workshop, lv, seat, transitions), (_, other_lv, other_seat, _) = largest
+        assert transitions >= 5 and other_seat != seat, largest
+        con.execute(
+            "insert into ops.suppression_history values "
+            "('k02', '2024', 'werkstatt', ?, ?, '', 'numerator', now(), ?), "
+            "('k14', '2024', 'kreis', ?, ?, '', 'transitions', now(), null)",
+            [workshop, lv, transitions, other_seat, other_lv],
+        )
+        decision = decide(con)
+    k02 = decision.tables["k02"].with_columns(hidden=decision.masks["k02"]["numerator"])
+    k14 = decision.tables["k14"].with_columns(hidden=decision.masks["k14"]["transitions"])
+    workshops = (
+        k02.filter(pl.col("_tier") == "werkstatt")
+        .group_by("_kreisschluessel", "_period")
+        .agg(pl.col("hidden").any().alias("any_hidden"), pl.col("hidden").all().alias("all_hidden"))
+        .rename({"_kreisschluessel": "_region"})
+    )
+    kreise = k14.filter(pl.col("_tier") == "kreis").join(workshops, on=["_region", "_period"], how="inner")
+    assert kreise.height and kreise["any_hidden"].any(), "the demo suppresses some workshop's transitions"
+    assert kreise.filter(pl.col("any_hidden") & ~pl.col("hidden")).is_empty(), (
+        "a Kreis shows a hidden workshop's"
+    )
+    assert kreise.filter(pl.col("hidden") & ~pl.col("all_hidden")).is_empty(), (
+        "a workshop shown under a hidden Kreis"
+    )
+    forced = kreise.filter(pl.col("_period") == "2024").select("_region", "hidden", "all_hidden")
+    assert forced.filter(pl.col("_region") == seat)["hidden"].item(), "the Kreis of a forced workshop"
+    assert forced.filter(pl.col("_region") == other_seat)["all_hidden"].item(), (
+        "the workshops of a forced Kreis"
+    )
+
+
 def test_k05_means_reveal_no_subsidy(demo_home):
     """Where a Kreis' Budget für Arbeit cases are suppressed its mean subsidy is too, and no hidden
     group's sum of subsidies follows from the visible means × cases and the totals."""

@@ -24,6 +24,7 @@ def test_status_tells_the_newest_runs_their_files_a_failure_and_what_waits(
     shutil.copytree(demo_home["root"], root, symlinks=True, ignore=shutil.ignore_patterns("dagster"))
     home, inbox = DataHome(root), root / "inbox"
     monkeypatch.setenv("TEILHABE_HOME", str(root))
+    monkeypatch.setenv("DAGSTER_HOME", str(home.dagster_home))  # `make test` names the repository's own
     assert main(["status"]) == 0, "no run recorded, nothing waiting"
     assert "no run recorded yet" in capsys.readouterr().out
 

@@ -37,6 +37,18 @@ def exact(value: float | int) -> Fraction:
 MEAN_OF_SUMMED = {"k07": ("denominator", "sb_gl_stock_months", 12)}
 
 
+def lacks_rate(extract: KpiExtract, part: dict, rate: str, den: str) -> bool:
+    """A part lacks its rate where it has none and its counts would give one (withheld), or a count
+    is missing, or (a Landschaftsverband total under NRW) parts below it lack it. A part of 0 of 0,
+    its counts all there, has no rate to lack (an audit: LWL's K04 total of 2024 was withheld for a
+    workshop without transitions)."""
+    if part[rate] is not None:
+        return False
+    undefined = all(part[c] is not None for c in extract.counts) and exact(part[den]) == 0
+    below = "parts without a value" in (part.get("missing_reason") or "")
+    return below or not undefined
+
+
 def total_of(extract: KpiExtract, parts: list[dict]) -> dict:
     """What a total of ``parts`` (rows of the KPI, or Landschaftsverband totals for NRW) must hold."""
     row: dict = {"is_provisional": any(p["is_provisional"] for p in parts), "missing_reason": None}
@@ -53,13 +65,15 @@ def total_of(extract: KpiExtract, parts: list[dict]) -> dict:
     if missing := [c for c in extract.counts if row[c] is None]:
         row["missing_reason"] = f"no part has a value for {', '.join(missing)}"
     for rate, (num, den, per) in extract.rates.items():
-        without = sum(p[rate] is None for p in parts)
+        without = sum(lacks_rate(extract, p, rate, den) for p in parts)
         row[rate] = None
         denominator = exact_count.get(den, row[den])
         if without:
             row["missing_reason"] = f"{without} of {len(parts)} parts without a value"
         elif denominator:
             row[rate] = half_up(row[num] * per / denominator)
+        elif not row["missing_reason"]:
+            row["missing_reason"] = "no rate: its denominator is 0"
     for mean, (cases, total) in extract.means.items():
         sums = [exact(p[total]) for p in parts if p[total] is not None]
         row[total] = None if row[cases] is None else sum(sums, Fraction(0))

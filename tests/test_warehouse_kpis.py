@@ -67,6 +67,27 @@ def test_jobcenter_and_cross_agency_kpis_equal_the_oracle(warehouse, demo, name,
     _compare(warehouse, demo.with_name(demo.name + ".truth"), name, keys)
 
 
+def test_k14_counts_transitions_at_the_workshops_seat_as_k02_does(warehouse):
+    """kpis.md "Which Kreis": a person's residence only where a KPI says "by Kreis of residence",
+    and K14 says it of the persons in AB and on BiAp, not of the transitions (an audit: K14 counted
+    them by residence, and a Kreis' transitions differed from its workshops' K02 numerators in 20
+    Kreis-years, while Kreise without a workshop got some)."""
+    differ = warehouse.execute(
+        """select k14.kreisschluessel, k14.year, k14.transitions, coalesce(sum(k02.numerator), 0) as k02
+           from kpi.k14_regionaluebersicht as k14
+           left join kpi.k02_uebergangsquote as k02 using (kreisschluessel, year)
+           group by all having k14.transitions is distinct from coalesce(sum(k02.numerator), 0)"""
+    ).fetchall()
+    assert differ == []
+    seats = warehouse.execute(
+        "select count(distinct kreisschluessel) from kpi.k02_uebergangsquote"
+    ).fetchone()[0]
+    counted = warehouse.execute(
+        "select count(distinct kreisschluessel) from kpi.k14_regionaluebersicht where transitions > 0"
+    ).fetchone()[0]
+    assert 0 < counted <= seats
+
+
 def test_hagen_in_the_warehouse(warehouse):
     sb_gl = warehouse.execute(
         "select avg(sb + gl), avg(rehabilitanden) from kpi.k06_zielgruppenbestand where jobcenter = '05914'"

@@ -11,8 +11,9 @@
     "every count: ..." where all counts lack the same parts),
     as the partners' extracts do (Hinweis: Summe unvollständig): K02's LVR total of 2024 summed the
     transitions of six workshops over the persons of four. A rate is recomputed from the summed
-    numerator and denominator with the KPI's own macro, and is missing when any part's rate is ("N
-    of M parts without a value"). A mean is recomputed from the summed cases and sum. A total is
+    numerator and denominator with the KPI's own macro, and is missing when any part's rate is
+    missing for want of a count ("N of M parts without a value"; a part of 0 of 0 has no rate and
+    misses none). A mean is recomputed from the summed cases and sum. A total is
     provisional when any part is. `counts_complete` says whether every count sums all the rows
     below it (false: at least one is such a lower bound, named in `note`).
 
@@ -101,6 +102,7 @@ peer_group_totals as (
 
 {%- set carried -%}
     _base_parts, _base_empty{% for column in counts %}, _{{ column }}_base_missing{% endfor %}
+    {%- for rate in rates %}, _{{ rate }}_base_missing{% endfor %}
     {%- if part_notes %}, _part_notes{% endif %}
 {%- endset %}
 
@@ -196,8 +198,24 @@ select * exclude ({{ carried }}) from nrw_totals
                 count(*) - count({{ column }}) as _{{ column }}_base_missing,
             {%- endif %}
         {%- endfor %}
-        {%- for rate in rates %}
-            count(*) filter (where {{ rate }} is null) as {{ rate }}_parts_missing,
+        {#- A part misses its rate where it has none although its counts would give one (withheld:
+            a count under it is missing, K10's Landschaftsverband with a silent workshop) or a count
+            is missing. A part of 0 of 0 (its counts all there, its rate undefined: a workshop
+            without transitions) misses none, and its counts sum like any others (an audit: LWL's
+            K04 total of 2024 was withheld, "1 of 6 parts without a value", for such a workshop).
+            Carried up as how many parts below miss it, so that NRW's total tells the two apart. -#}
+        {%- set counts_there -%}
+            {% for column in counts %}{{ ' and ' if not loop.first }}{{ column }} is not null{% endfor %}
+        {%- endset %}
+        {%- for rate, expression in rates.items() %}
+            {%- if of_totals %}
+                count(*) filter (where _{{ rate }}_base_missing > 0) as {{ rate }}_parts_missing,
+                sum(_{{ rate }}_base_missing) as _{{ rate }}_base_missing,
+            {%- else %}
+                {%- set misses %}{{ rate }} is null and not ({{ counts_there }} and ({{ expression }}) is null){% endset %}
+                count(*) filter (where {{ misses }}) as {{ rate }}_parts_missing,
+                count(*) filter (where {{ misses }}) as _{{ rate }}_base_missing,
+            {%- endif %}
         {%- endfor %}
         {%- if part_notes %}
             {#- every note of every row below, once per row that has it -#}
@@ -243,6 +261,7 @@ select * exclude ({{ carried }}) from nrw_totals
         {%- endif %}
         {%- for rate, expression in rates.items() %}
             case when {{ rate }}_parts_missing = 0 then {{ expression }} end as {{ rate }},
+            _{{ rate }}_base_missing,
         {%- endfor %}
         {%- for mean, (cases, total, expression) in means.items() %}
             case when {{ cases }} is not null then {{ expression }} end as {{ mean }},
@@ -258,6 +277,12 @@ select * exclude ({{ carried }}) from nrw_totals
                 case
                     when {{ rate }}_parts_missing > 0
                         then {{ rate }}_parts_missing || ' of ' || parts || ' parts without a value'
+                end,
+            {%- endfor %}
+            {%- for rate, expression in rates.items() %}
+                case when ({{ expression }}) is null and {{ rate }}_parts_missing = 0
+                    {%- for column in counts %} and {{ column }} is not null{% endfor %}
+                    then 'no rate: its denominator is 0'
                 end,
             {%- endfor %}
             'no part has a value for ' || nullif(concat_ws(

@@ -514,7 +514,8 @@ class Oracle:
     def k14(self) -> pl.DataFrame:
         """The regional overview per Kreis and year (kpis.md K14): persons in AB and on BiAp on
         31.12. by Kreis of residence, each person once even if two workshops report them (the one
-        figure here that rests on linking people), transitions by Kreis of residence, the
+        figure here that rests on linking people), transitions by the Kreis of the workshop's seat
+        (kpis.md "Which Kreis": K14 says "by Kreis of residence" of the persons only), the
         Jobcenter's SB+GL customers in December, its SB/GL integration months and K07 for December.
         The Budget für Arbeit column (K05) has no oracle yet and is not compared."""
         k06 = self.k06()
@@ -539,7 +540,10 @@ class Oracle:
                 .agg(pl.col("person_id").n_unique())
                 .iter_rows()
             )
-            transitions = dict(self.transitions_in(year).group_by("wohnort_kreis").len().iter_rows())
+            seats = self.transitions_in(year).with_columns(
+                pl.col("werkstatt_nr").replace_strict(self.kreis_of).alias("seat")
+            )
+            transitions = dict(seats.group_by("seat").len().iter_rows())
             gaps = self._december_gaps(year)
             december = month_label(month_of(year, 12))
             customers = {

@@ -1,5 +1,7 @@
 -- K14 Regionalübersicht NRW inklusiv: per Kreis and year, persons in AB and on BiAp on 31.12.Y by
--- Kreis of residence, transitions in Y by Kreis of residence (as of the month they left), Budget
+-- Kreis of residence, transitions in Y by the Kreis of the workshop's seat (kpis.md "Which Kreis":
+-- residence only where a KPI says "by Kreis of residence", and K14 says it of the persons in AB
+-- and on BiAp; the transitions are K02's numerators, summed over the workshops seated there), Budget
 -- für Arbeit cases active on 31.12.Y (K05, by Kreis of the origin workshop), SB+GL customers in
 -- December (K06), SB/GL integration months in Y and K07 for December (by the Jobcenter's Kreis).
 -- A figure whose input has not been delivered (no workshop's December yet, no Budget für Arbeit
@@ -131,16 +133,6 @@ overdue_transition_notes as (
     group by kreisschluessel, year
 ),
 
-residence_at_exit as (
-    select
-        werkstatt_nr,
-        person_local_key,
-        transition_date,
-        transition_year as year,
-        residence_kreisschluessel as kreisschluessel
-    from {{ ref('int_transition_residences') }}
-),
-
 in_review as (
     select person_id
     from {{ ref('dim_persons') }}
@@ -171,11 +163,12 @@ biap_counts as (
 
 transition_counts as (
     select
-        kreisschluessel,
-        year,
-        count(*) as transitions
-    from residence_at_exit
-    group by kreisschluessel, year
+        workshops.kreisschluessel,
+        counts.year,
+        cast(sum(counts.transitions) as bigint) as transitions
+    from {{ ref('int_workshop_transition_counts') }} as counts
+    inner join {{ ref('dim_workshops') }} as workshops on counts.werkstatt_nr = workshops.werkstatt_nr
+    group by workshops.kreisschluessel, counts.year
 ),
 
 workshop_side as (
