@@ -88,6 +88,24 @@ def test_k14_counts_transitions_at_the_workshops_seat_as_k02_does(warehouse):
     assert 0 < counted <= seats
 
 
+def test_k11_names_a_workshop_whose_personen_files_are_overdue(warehouse):
+    """Missing, not zero: a workshop of the Kreis that sent no Personenmeldung for months of the year
+    (the demo's workshop recognised but silent) has no entrants in the count, and K11's note says
+    whose files are overdue (an audit: K02 and K14 said so, K11 counted without a word)."""
+    overdue = warehouse.execute(
+        """select w.kreisschluessel, cast(left(e.period, 4) as integer) as year, e.sender
+           from ops.expected_deliveries e join marts.dim_workshops w on e.sender = w.werkstatt_nr and w.is_current
+           where e.part = 'personen' and e.status = 'overdue' group by all"""
+    ).fetchall()
+    assert overdue, "the demo has a workshop whose personen files are overdue"
+    for kreis, year, sender in overdue:
+        (note,) = warehouse.execute(
+            "select note from kpi.k11_jobcenter_in_werkstatt where kreisschluessel = ? and year = ?",
+            [kreis, year],
+        ).fetchone()
+        assert f"of {sender} for " in (note or "") and "its entrants are missing" in note, (kreis, year, note)
+
+
 def test_hagen_in_the_warehouse(warehouse):
     sb_gl = warehouse.execute(
         "select avg(sb + gl), avg(rehabilitanden) from kpi.k06_zielgruppenbestand where jobcenter = '05914'"
@@ -240,11 +258,12 @@ def test_k11_says_where_the_kreiss_own_jobcenter_sent_nothing(warehouse, demo):
     rows = warehouse.execute(
         "select kreisschluessel, year, from_jobcenter, note from kpi.k11_jobcenter_in_werkstatt where entrants > 0"
     ).fetchall()
-    noted = {kreis for kreis, _, _, note in rows if note}
+    own = "no data from the Kreis's own Jobcenter"
+    noted = {kreis for kreis, _, _, note in rows if own in (note or "")}
     without_own = {kreis for kreis, _, _, _ in rows if kreis not in delivering}
     assert without_own, "the demo has workshops in a Kreis whose Jobcenter does not deliver"
     assert noted == without_own, "a note exactly where the Kreis's own Jobcenter sent nothing"
-    assert all(note.startswith("no data from the Kreis's own Jobcenter") for *_, note in rows if note)
+    assert all(note.startswith(own) for *_, note in rows if own in (note or ""))
 
 
 def test_every_industry_in_the_warehouse_decodes_to_its_wz_section(warehouse):

@@ -6,7 +6,8 @@
 -- Jobcenter" reads as a finding about it). Where an entrant has a record pair with a Jobcenter
 -- customer waiting for the operator's review, a note says the count may be higher (linkage.md §4:
 -- quality is part of every figure); whether the entrant counts already, it does not say: a note
--- that depended on the counts would tell a reader about suppressed ones.
+-- that depended on the counts would tell a reader about suppressed ones. A workshop whose personen
+-- files of the year are overdue is named in the note: its entrants are missing from the count.
 with entries as (
     select distinct
         workshops.kreisschluessel,
@@ -102,6 +103,33 @@ own_jobcenter as (
             and delivered.year between grain.year - 2 and grain.year
 ),
 
+-- A workshop of the Kreis whose personen files of the year are overdue: its entrants are not in the
+-- count, and the note says whose and which months (an audit: a workshop recognised in October that
+-- sent nothing left its Kreis' entrants too low without a word, while K02 and K14 said so).
+overdue_personen as (
+    select
+        workshops.kreisschluessel,
+        cast(left(expected.period, 4) as integer) as year,
+        expected.sender,
+        'the personen ' || case when count(*) = 1 then 'file' else 'files' end || ' of ' || expected.sender
+        || ' for ' || string_agg(expected.period, ', ' order by expected.period)
+        || case when count(*) = 1 then ' is' else ' are' end || ' overdue: its entrants are missing' as note
+    from {{ ref('expected_deliveries') }} as expected
+    inner join {{ ref('dim_workshops') }} as workshops
+        on expected.sender = workshops.werkstatt_nr and workshops.is_current
+    where expected.part = 'personen' and expected.status = 'overdue'
+    group by workshops.kreisschluessel, cast(left(expected.period, 4) as integer), expected.sender
+),
+
+overdue_entrants as (
+    select
+        kreisschluessel,
+        year,
+        string_agg(note, '; ' order by sender) as notes
+    from overdue_personen
+    group by kreisschluessel, year
+),
+
 jobcenter_data as (
     select cast(min(month) || '-01' as date) as loaded_from
     from {{ ref('fct_monthly_deliveries') }}
@@ -124,10 +152,13 @@ select
         case
             when counted.waiting_for_review > 0
                 then 'record pairs with Jobcenter customers await review: from_jobcenter may be higher'
-        end
+        end,
+        overdue_entrants.notes
     ), '') as note
 from grain
 cross join jobcenter_data
 left join counted on grain.kreisschluessel = counted.kreisschluessel and grain.year = counted.year
 left join own_jobcenter
     on grain.kreisschluessel = own_jobcenter.kreisschluessel and grain.year = own_jobcenter.year
+left join overdue_entrants
+    on grain.kreisschluessel = overdue_entrants.kreisschluessel and grain.year = overdue_entrants.year

@@ -163,12 +163,13 @@ biap_counts as (
 
 transition_counts as (
     select
-        workshops.kreisschluessel,
-        counts.year,
+        grain.kreisschluessel,
+        grain.year,
         cast(sum(counts.transitions) as bigint) as transitions
-    from {{ ref('int_workshop_transition_counts') }} as counts
-    inner join {{ ref('dim_workshops') }} as workshops on counts.werkstatt_nr = workshops.werkstatt_nr
-    group by workshops.kreisschluessel, counts.year
+    from {{ ref('int_workshop_years') }} as grain
+    inner join {{ ref('int_workshop_transition_counts') }} as counts
+        on grain.werkstatt_nr = counts.werkstatt_nr and grain.year = counts.year
+    group by grain.kreisschluessel, grain.year
 ),
 
 workshop_side as (
