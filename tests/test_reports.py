@@ -391,9 +391,10 @@ def test_a_note_on_several_rows_is_said_once_naming_them(demo_home):
     totals = [row for row in rows if row["Kreis"].endswith(" insgesamt")]
     assert any(row["Hinweis"].startswith("in ") for row in totals), "a total says how many of its Kreise"
     rows = [row for row in rows if row not in totals]
-    notes = {row["Hinweis"] for row in rows if row["Hinweis"]}
+    own = "keine Daten vom Jobcenter des Kreises"  # beside it, a Kreis' own note (an overdue workshop)
+    notes = {row["Hinweis"] for row in rows if row["Hinweis"].startswith(own)}
     assert len(notes) == 1, notes
-    names = [row["Kreis"] for row in rows if row["Hinweis"]]
+    names = [row["Kreis"] for row in rows if row["Hinweis"].startswith(own)]
     assert len(names) > 1
     said = f"{', '.join(names[:-1])} und {names[-1]}: {notes.pop()}"
     assert _pdf_text(latest / "bericht.pdf").count(said) == 1, said
