@@ -129,7 +129,8 @@ COLUMNS: dict[tuple[str, str], Column] = {
                                                       "t-1 (ein Mittelwert, daher mit Nachkommastellen)."),
     ("k07", "value"): Column("Integrationsquote SB/GL (%)", f"Integrationsmonate ÷ SB/GL im Mittel × 100. "
                                                             f"{_RATE} Braucht die Kundendaten von 13 Monaten (die zwölf "
-                                                            f"davor und den Berichtsmonat)."),
+                                                            f"davor und den Berichtsmonat) und die Integrationsdateien "
+                                                            f"des Berichtsmonats und der elf davor."),
     # K08 Werkakademie-Integrationsquote
     ("k08", "numerator"): Column("integriert binnen 183 Tagen", "Eintritte in die Werkakademie im Jahr J "
                                                                 "mit einer Integration binnen 183 Tagen."),
@@ -185,6 +186,11 @@ COLUMNS: dict[tuple[str, str], Column] = {
                                                                  "Verwaltung (WZ 84)."),
     ("k13", "denominator"): Column("Arbeitgeber (Nenner)", "Wie „Arbeitgeber“: der Nenner des Anteils."),
     ("k13", "value"): Column("Anteil öffentliche Verwaltung (%)", _RATE),
+    ("k13", "note"): Column("Hinweis", "Wenn Meldungen des Jahres überfällig sind, die Arbeitgeber bringen "
+                                       "(Außenarbeitsplätze und Übergänge der Werkstätten des Kreises, "
+                                       "Integrationen seines Jobcenters, Budget für Arbeit des "
+                                       "Landschaftsverbands): welche. Die Zahl der Arbeitgeber ist dann eine "
+                                       "Untergrenze."),
     # K14 Regionalübersicht NRW inklusiv
     ("k14", "ab_persons"): Column("Beschäftigte AB (Wohnort)", "Personen im Arbeitsbereich am 31.12.J mit "
                                                                "Wohnort im Kreis."),
@@ -197,7 +203,9 @@ COLUMNS: dict[tuple[str, str], Column] = {
     ("k14", "sb_gl_customers_december"): Column("SB/GL-Kunden Dezember", "SB- und GL-Kunden des Jobcenters "
                                                                          "des Kreises im Dezember (K06)."),
     ("k14", "sb_gl_integration_months"): Column("SB/GL-Integrationsmonate", "Integrationsmonate von SB und "
-                                                                            "GL im Jahr J."),
+                                                                            "GL im Jahr J; fehlt, solange eine "
+                                                                            "Integrationsdatei des Jahres "
+                                                                            "überfällig ist."),
     ("k14", "note"): Column("Hinweis", "Wenn Datensätze von Beschäftigten noch auf die Prüfung ihrer Verknüpfung "
                                        "mit Beschäftigten anderer Werkstätten warten (sind es dieselben Personen, "
                                        "zählen sie einmal): „Beschäftigte AB“ und „BiAp“ können niedriger sein. Bei "
@@ -306,7 +314,26 @@ VALUES = {
     "status": {"ok": "stimmt", "abweichung": "weicht ab", "fehlt": "fehlt"},
 }
 
-# Why a value is missing, in German: (pattern of the warehouse's reason, German; \1 ... its groups).
+_FILES_OF = {  # a monthly part: one file of it, several
+    "aussenarbeitsplaetze": ("die Meldung der Außenarbeitsplätze", "die Meldungen der Außenarbeitsplätze"),
+    "uebergaenge": ("die Übergangsmeldung", "die Übergangsmeldungen"),
+    "integrationen": ("die Integrationsdatei", "die Integrationsdateien"),
+}
+
+
+def _overdue_employers(match: re.Match) -> str:
+    """K13's note on an overdue monthly file of a Kreis' workshop or Jobcenter."""
+    part, sender, periods = match.groups()
+    months = periods.split(", ")
+    one, several = _FILES_OF[part]
+    if len(months) == 1:
+        year, month = months[0].split("-")
+        return f"{one} von {sender} für {month}/{year} ist überfällig: Arbeitgeber daraus können fehlen"
+    return f"{several} von {sender} für {periods} sind überfällig: Arbeitgeber daraus können fehlen"
+
+
+# Why a value is missing, in German: (pattern of the warehouse's reason, German: a replacement with
+# \1 ... its groups, or a function of the match).
 _REASONS = (
     (r"no personen snapshot for December (\d{4})", r"keine Personenmeldung für Dezember \1"),
     (r"no personen snapshot for December (\d{4}): the personen file of ([\w-]+) for (\d{4})-(\d{2}) is overdue "
@@ -350,6 +377,26 @@ _REASONS = (
      r"braucht die Kundendaten von 13 Monaten: die Kundendateien von \1 für \2 sind überfällig"),
     (r"no kunden file for (\d{4})-(\d{2}): overdue since (\d{4})-(\d{2})-(\d{2})",
      r"keine Kundendatei für \2/\1: seit dem \5.\4.\3 überfällig"),
+    (r"needs the integrationen files of t-11 \.\.\. t",
+     "braucht die Integrationsdateien von 12 Monaten (den Berichtsmonat und die elf davor)"),
+    (r"needs the integrationen files of t-11 \.\.\. t: the integrationen file of (\d{5}) for (\d{4})-(\d{2}) is "
+     r"overdue",
+     r"braucht die Integrationsdateien von 12 Monaten: die Integrationsdatei von \1 für \3/\2 ist überfällig"),
+    (r"needs the integrationen files of t-11 \.\.\. t: the integrationen files of (\d{5}) for ([\d, -]+) are overdue",
+     r"braucht die Integrationsdateien von 12 Monaten: die Integrationsdateien von \1 für \2 sind überfällig"),
+    (r"the integrationen file of (\d{5}) for (\d{4})-(\d{2}) is overdue: its integrations are missing",
+     r"die Integrationsdatei von \1 für \3/\2 ist überfällig: ihre Integrationen fehlen"),
+    (r"the integrationen files of (\d{5}) for ([\d, -]+) are overdue: its integrations are missing",
+     r"die Integrationsdateien von \1 für \2 sind überfällig: ihre Integrationen fehlen"),
+    (r"the (aussenarbeitsplaetze|uebergaenge|integrationen) files? of ([\w-]+) for ([\d, -]+) (?:is|are) overdue: "
+     r"its employers may be missing",
+     _overdue_employers),
+    (r"the massnahmen file of (\d{5}) for (\d{4})-(\d{2}) is overdue: its measures are missing",
+     r"die Maßnahmendatei von \1 für \3/\2 ist überfällig: ihre Maßnahmen fehlen"),
+    (r"the massnahmen files of (\d{5}) for ([\d, -]+) are overdue: its measures are missing",
+     r"die Maßnahmendateien von \1 für \2 sind überfällig: ihre Maßnahmen fehlen"),
+    (r"the budget_fuer_arbeit file of (\w+) for (\d{4}) is overdue: its employers may be missing",
+     r"die Datei zum Budget für Arbeit des \1 für \2 ist überfällig: Arbeitgeber daraus können fehlen"),
     (r"no Werkakademie entries in the year", "keine Eintritte in die Werkakademie im Jahr"),
     (r"no MAG spells ending in the year", "kein Praktikum (MAG) im Jahr beendet"),
     (r"no workshop has delivered December yet", "noch keine Werkstatt hat den Dezember geliefert"),

@@ -465,7 +465,8 @@ def test_an_incremental_model_whose_logic_changed_is_rebuilt_whole(demo_home, tm
     built before hold the earlier logic's figures, and an incremental build never touches them (the
     BiAp fix of 2026-12-06 needed a full refresh by hand). The build finds the model's recorded
     logic changed and rebuilds it whole. Here the earlier logic's figure is a month's count set to
-    999, and the recorded fingerprint one of another logic."""
+    999, and the recorded fingerprint one of another logic; a second model's too (with two, dbt
+    was handed `--select +a` and a stray `+b` and refused, and no run could build)."""
     from orchestration.dbt import dbt_project
     from orchestration.refresh import logic_fingerprints
 
@@ -482,16 +483,19 @@ def test_an_incremental_model_whose_logic_changed_is_rebuilt_whole(demo_home, tm
             f"update intermediate.{model} set ab_persons = 999 where werkstatt_nr = ? and month = ?",
             [nr, month],
         )
-        con.execute("update ops.model_logic set fingerprint = 'an earlier logic' where model = ?", [model])
+        con.execute(
+            "update ops.model_logic set fingerprint = 'an earlier logic' where model in (?, ?)",
+            [model, "dim_person_disability_status"],
+        )
         con.execute("delete from ops.run_state")  # an update of the code: the next run builds
     _run(root, root / "inbox")
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
         rebuilt = con.execute(
             f"select ab_persons from intermediate.{model} where werkstatt_nr = ? and month = ?", [nr, month]
         ).fetchone()[0]
-        now = con.execute("select fingerprint from ops.model_logic where model = ?", [model]).fetchone()[0]
+        now = dict(con.execute("select model, fingerprint from ops.model_logic").fetchall())
     assert rebuilt == ab, "the month built by the earlier logic is computed again"
-    assert now == recorded[model]
+    assert now == recorded
 
 
 def test_the_staging_tests_check_what_was_delivered_since_they_last_passed(demo_home, tmp_path):

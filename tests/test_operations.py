@@ -531,6 +531,153 @@ def test_a_jobcenter_month_whose_kunden_file_is_overdue_is_missing_not_left_out(
         assert summed in totals[region], totals
 
 
+def test_a_month_whose_integrationen_file_is_overdue_has_unknown_integrations_not_none(demo_home, tmp_path):
+    """A KPI audit found K07 counting a month whose kunden file came and whose integrationen file
+    never did as a month without integrations (`coalesce(..., 0)`), and K08, K09, K13 and K14 too:
+    every figure looking at that month was too low and said nothing. The file is taken back here as
+    a rejection leaves it. Now K07 is missing for each month whose window t-11 ... t holds it, K08
+    and K09 where an entrant's or a spell's window touches it, K14's integration months of the year
+    are missing, and K13 notes that employers may be missing; each names the file. Every other
+    figure stays as it was."""
+    from publish.labels import reason
+    from tests.dbt_cli import dbt_build
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(demo_home["root"] / "warehouse.duckdb", warehouse)
+
+    def k07(con) -> dict:
+        return {
+            month: (value, why)
+            for month, value, why in con.execute(
+                "select month, value, missing_reason from kpi.k07_integrationsquote_sb where jobcenter = ?",
+                [jobcenter],
+            ).fetchall()
+        }
+
+    def yearly(con, table: str) -> dict:
+        return {
+            year: (numerator, denominator, value, why)
+            for year, numerator, denominator, value, why in con.execute(
+                f"select year, numerator, denominator, value, missing_reason from kpi.{table} where jobcenter = ?",
+                [jobcenter],
+            ).fetchall()
+        }
+
+    with duckdb.connect(str(warehouse)) as con:
+        # the middle month of a Jobcenter's K07 values: its window ends in months with and without values
+        jobcenter, month = con.execute(
+            """with valued as (select jobcenter, month from kpi.k07_integrationsquote_sb where value is not null)
+               select jobcenter, list_sort(list(month))[count(*) // 2 + 1] from valued
+               group by jobcenter order by jobcenter limit 1"""
+        ).fetchone()
+        year = int(month[:4])
+        before = {
+            "k07": k07(con),
+            **{
+                t: yearly(con, t)
+                for t in ("k08_werkakademie_integrationsquote", "k09_uebernahmequote_praktikum")
+            },
+        }
+        k14_others = (
+            "select year, sb_gl_integration_months from kpi.k14_regionaluebersicht where kreisschluessel = ? "
+            "and year <> ? order by year"
+        )
+        k14_others_before = con.execute(k14_others, [jobcenter, int(month[:4])]).fetchall()
+        k13_before = con.execute(
+            "select year, employers, note from kpi.k13_arbeitgeber_engagement where kreisschluessel = ?",
+            [jobcenter],
+        ).fetchall()
+        # the windows that touch the month: a Werkakademie entrant's 183 days, a MAG spell's 92 (kpis.md)
+        first, last = con.execute(
+            "select cast(? || '-01' as date), last_day(cast(? || '-01' as date))", [month, month]
+        ).fetchone()
+        touched = {
+            "k08_werkakademie_integrationsquote": {
+                y
+                for (y,) in con.execute(
+                    """select distinct year(entry) from (
+                           select min(start_date) as entry from marts.fct_measure_spells
+                           where jobcenter = ? and measure = 'werkakademie' group by kunde_key, year(start_date))
+                       where entry <= ? and entry + 183 >= ?""",
+                    [jobcenter, last, first],
+                ).fetchall()
+            },
+            "k09_uebernahmequote_praktikum": {
+                y
+                for (y,) in con.execute(
+                    """select distinct year(end_date) from marts.fct_measure_spells
+                       where jobcenter = ? and measure = 'employer_measure' and end_date <= ? and end_date + 92 >= ?""",
+                    [jobcenter, last, first],
+                ).fetchall()
+            },
+        }
+        con.execute(
+            "update ops.delivery_log set status = 'rejected' where part = 'integrationen' and sender = ? "
+            "and period = ?",
+            [jobcenter, month],
+        )
+    dbt_build(
+        warehouse,
+        "--select",
+        "stg_ops__deliveries+",
+        "--exclude",
+        "resource_type:test",
+        "resource_type:seed",
+        "resource_type:unit_test",
+    )
+    said = f"the integrationen file of {jobcenter} for {month} is overdue"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        after = {"k07": k07(con), **{t: yearly(con, t) for t in touched}}
+        k14 = con.execute(
+            "select sb_gl_integration_months, missing_reason from kpi.k14_regionaluebersicht where kreisschluessel = ? "
+            "and year = ?",
+            [jobcenter, year],
+        ).fetchall()
+        k14_other_years = con.execute(k14_others, [jobcenter, year]).fetchall()
+        k13_after = con.execute(
+            "select year, employers, note from kpi.k13_arbeitgeber_engagement where kreisschluessel = ?",
+            [jobcenter],
+        ).fetchall()
+
+    index = lambda m: int(m[:4]) * 12 + int(m[5:])  # noqa: E731
+    window = [m for m in before["k07"] if 0 <= index(m) - index(month) <= 11]
+    assert any(before["k07"][m][0] is not None for m in window)
+    for m, (value, why) in after["k07"].items():
+        if m in window and before["k07"][m][0] is not None:
+            assert (value, why) == (None, f"needs the integrationen files of t-11 ... t: {said}"), m
+        else:
+            assert (value, why) == before["k07"][m], m
+    assert reason("k07", after["k07"][month][1]) == (
+        f"braucht die Integrationsdateien von 12 Monaten: die Integrationsdatei von {jobcenter} für "
+        f"{month[5:]}/{month[:4]} ist überfällig"
+    )
+    # K08 and K09: missing (numerator and value, not the entrants or spells) only where a window touches it
+    assert touched["k08_werkakademie_integrationsquote"], "the demo's Werkakademie entrants reach the month"
+    for table, years in touched.items():
+        for y, (numerator, denominator, value, why) in after[table].items():
+            if y in years and before[table][y][1]:
+                assert (numerator, denominator, value) == (None, before[table][y][1], None), (table, y)
+                assert why == f"{said}: its integrations are missing", (table, y)
+            else:
+                assert (numerator, denominator, value, why) == before[table][y], (table, y)
+    assert reason("k08", f"{said}: its integrations are missing") == (
+        f"die Integrationsdatei von {jobcenter} für {month[5:]}/{month[:4]} ist überfällig: ihre Integrationen fehlen"
+    )
+    # K14: the year's integration months are missing, with the file; the other years have theirs
+    [(integration_months, why)] = k14
+    assert integration_months is None and f"{said}: its integrations are missing" in why.split("; "), why
+    assert k14_other_years == k14_others_before
+    # K13 counts the employers it has and says which file may hold more
+    assert [(y, n) for y, n, _ in k13_after] == [(y, n) for y, n, _ in k13_before]
+    note = f"{said}: its employers may be missing"
+    for y, _, text in k13_after:
+        assert (note in (text or "").split("; ")) == (y == year), (y, text)
+    assert reason("k13", note) == (
+        f"die Integrationsdatei von {jobcenter} für {month[5:]}/{month[:4]} ist überfällig: Arbeitgeber "
+        "daraus können fehlen"
+    )
+
+
 def test_a_workshop_whose_december_placements_were_rejected_has_no_biap_figures(demo_home, tmp_path):
     """Persons on BiAp come from the month's Außenarbeitsplätze: where that file was rejected (or
     never came) they are missing, not 0. A partners' review found a workshop's K01 published as

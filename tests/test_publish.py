@@ -367,12 +367,33 @@ def test_files_open_as_german_excel_and_data_teams_expect(home):
          "since 2025-03-31",
          "noch keine Leistungsdokumentation des LWL für 2024: sie ist seit dem 31.03.2025 überfällig"),
         ("no Leistungsdokumentation of LVR for 2026 yet", "noch keine Leistungsdokumentation des LVR für 2026"),
+        ("needs the integrationen files of t-11 ... t",
+         "braucht die Integrationsdateien von 12 Monaten (den Berichtsmonat und die elf davor)"),
+        ("needs the integrationen files of t-11 ... t: the integrationen files of 05914 for 2024-03, 2024-04 are "
+         "overdue",
+         "braucht die Integrationsdateien von 12 Monaten: die Integrationsdateien von 05914 für 2024-03, 2024-04 sind "
+         "überfällig"),
+        ("the integrationen files of 05914 for 2024-03, 2024-04 are overdue: its integrations are missing",
+         "die Integrationsdateien von 05914 für 2024-03, 2024-04 sind überfällig: ihre Integrationen fehlen"),
+        ("the uebergaenge files of LVR-0001 for 2024-05, 2024-06 are overdue: its employers may be missing",
+         "die Übergangsmeldungen von LVR-0001 für 2024-05, 2024-06 sind überfällig: Arbeitgeber daraus können "
+         "fehlen"),
+        ("the aussenarbeitsplaetze file of LWL-0012 for 2024-07 is overdue: its employers may be missing",
+         "die Meldung der Außenarbeitsplätze von LWL-0012 für 07/2024 ist überfällig: Arbeitgeber daraus können "
+         "fehlen"),
+        ("the massnahmen file of 05914 for 2024-04 is overdue: its measures are missing; the integrationen file of "
+         "05914 for 2024-04 is overdue: its integrations are missing",
+         "die Maßnahmendatei von 05914 für 04/2024 ist überfällig: ihre Maßnahmen fehlen; die Integrationsdatei von "
+         "05914 für 04/2024 ist überfällig: ihre Integrationen fehlen"),
+        ("the budget_fuer_arbeit file of LWL for 2024 is overdue: its employers may be missing",
+         "die Datei zum Budget für Arbeit des LWL für 2024 ist überfällig: Arbeitgeber daraus können fehlen"),
     ],
 )  # fmt: skip
 def test_reasons_the_demo_never_writes_are_german_too(text, german):
     """The overdue Jobcenter files of K07's window (dbt unit test k07_needs_thirteen_loaded_months):
     no simulated Jobcenter misses a month, so the demo's tables never hold them; nor does it miss a
-    Leistungsdokumentation (K12)."""
+    Leistungsdokumentation (K12), an integrationen or massnahmen file (K07, K08, K09, K14; an
+    integrationen file is taken back in test_operations) or a Budget für Arbeit file (K13's note)."""
     assert labels.reason("k07", text) == german
 
 

@@ -59,14 +59,57 @@
 
 
 {#-
-    A note on a figure that counts a workshop's transitions (K10, K14) where its uebergaenge files of
-    the year are overdue (ops.expected_deliveries): which workshop, which months. For a grouping by
-    sender of the calendar's rows (``expected``: their alias).
+    A note (or reason) on a figure that counts what a sender's overdue files hold: which sender,
+    which part, which periods, and what is missing from the figure, e.g. "its transitions are
+    missing" on K10 and K14 where a workshop's uebergaenge files of the year are overdue. For a
+    grouping by sender and part of the calendar's rows (``expected``: their alias).
 -#}
-{% macro overdue_transitions_note(expected) -%}
-    'the uebergaenge ' || case when count(*) = 1 then 'file' else 'files' end || ' of '
-    || any_value({{ expected }}.sender) || ' for ' || string_agg({{ expected }}.period, ', ' order by {{ expected }}.period)
-    || case when count(*) = 1 then ' is' else ' are' end || ' overdue: its transitions are missing'
+{% macro overdue_files_note(expected, consequence) -%}
+    'the ' || any_value({{ expected }}.part) || ' ' || case when count(*) = 1 then 'file' else 'files' end
+    || ' of ' || any_value({{ expected }}.sender)
+    || ' for ' || string_agg({{ expected }}.period, ', ' order by {{ expected }}.period)
+    || case when count(*) = 1 then ' is' else ' are' end || ' overdue: {{ consequence }}'
+{%- endmacro %}
+
+
+{#-
+    The Jobcenter figures that look for an integration in a window after a date (K08: 183 days after
+    a Werkakademie entry; K09: 92 days after a MAG spell ends) miss it where an integrationen file
+    of a month the window touches is overdue: such a figure is missing, not too low (kpis.md).
+    Selects (jobcenter, year, missing_reason) for each Jobcenter year with an overdue month inside
+    one of its windows; a file overdue outside every window changes nothing, and so does one after
+    the Jobcenter's newest integrationen file: that part of a window is not covered yet, and the
+    figure says so as provisional (int_jobcenter_years.integrations_until).
+
+      windows:      a CTE with jobcenter, year and the window's first day
+      window_start: that first day's column
+      window_days:  the window's length after it, in days
+-#}
+{% macro overdue_integrations_in(windows, window_start, window_days) -%}
+    select
+        gaps.jobcenter,
+        gaps.year,
+        {{ overdue_files_note('gaps', 'its integrations are missing') }} as missing_reason
+    from (
+        select distinct
+            windows.jobcenter,
+            windows.year,
+            expected.sender,
+            expected.part,
+            expected.period
+        from {{ windows }} as windows
+        inner join {{ ref('int_jobcenter_years') }} as coverage
+            on windows.jobcenter = coverage.jobcenter and windows.year = coverage.year
+        inner join {{ ref('expected_deliveries') }} as expected
+            on
+                windows.jobcenter = expected.sender
+                and expected.part = 'integrationen'
+                and expected.status = 'overdue'
+                and cast(expected.period || '-01' as date) <= windows.{{ window_start }} + {{ window_days }}
+                and last_day(cast(expected.period || '-01' as date)) >= windows.{{ window_start }}
+                and last_day(cast(expected.period || '-01' as date)) <= coverage.integrations_until
+    ) as gaps
+    group by gaps.jobcenter, gaps.year
 {%- endmacro %}
 
 
@@ -92,4 +135,30 @@
             else [part]
         end
     )
+{%- endmacro %}
+
+
+{#-
+    K08 counts a year's Werkakademie entries and K09 its MAG spells that end, from the monthly
+    massnahmen files (the spells active in the month; one ends in the file of its last month): where
+    a file of a month of the year is overdue, entries and ends of that month may be missing, and the
+    year is missing (kpis.md: missing, not too low). Months after the Jobcenter's newest massnahmen
+    file are not known yet: the year is provisional (int_jobcenter_years.measures_until).
+    Selects (jobcenter, year, missing_reason).
+-#}
+{% macro overdue_measures_in_year() -%}
+    select
+        expected.sender as jobcenter,
+        coverage.year,
+        {{ overdue_files_note('expected', 'its measures are missing') }} as missing_reason
+    from {{ ref('expected_deliveries') }} as expected
+    inner join {{ ref('int_jobcenter_years') }} as coverage
+        on
+            expected.sender = coverage.jobcenter
+            and left(expected.period, 4) = cast(coverage.year as varchar)
+    where
+        expected.part = 'massnahmen'
+        and expected.status = 'overdue'
+        and last_day(cast(expected.period || '-01' as date)) <= coverage.measures_until
+    group by expected.sender, coverage.year
 {%- endmacro %}

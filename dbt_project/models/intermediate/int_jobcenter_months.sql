@@ -1,10 +1,19 @@
--- Every Jobcenter month whose kunden snapshot is loaded, with its SB, GL and Reha counts.
+-- Every Jobcenter month whose kunden snapshot is loaded, with its SB, GL and Reha counts, and
+-- whether its integrationen file is loaded too (K07 counts a month's integrations only then).
 with loaded as (
     select distinct  -- a corrected month has its superseded delivery too
         sender as jobcenter,
         period as month
     from {{ ref('stg_ops__deliveries') }}
     where format = 'jc_csv' and part = 'kunden'
+),
+
+integration_files as (
+    select distinct
+        sender as jobcenter,
+        period as month
+    from {{ ref('stg_ops__deliveries') }}
+    where format = 'jc_csv' and part = 'integrationen'
 ),
 
 counts as (
@@ -26,6 +35,9 @@ select
     coalesce(counts.sb, 0) as sb,
     coalesce(counts.gl, 0) as gl,
     coalesce(counts.rehabilitanden, 0) as rehabilitanden,
-    coalesce(counts.any_target, 0) as any_target
+    coalesce(counts.any_target, 0) as any_target,
+    integration_files.month is not null as has_integrationen_file
 from loaded
 left join counts on loaded.jobcenter = counts.jobcenter and loaded.month = counts.month
+left join integration_files
+    on loaded.jobcenter = integration_files.jobcenter and loaded.month = integration_files.month

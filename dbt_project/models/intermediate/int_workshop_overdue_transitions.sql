@@ -5,7 +5,7 @@ select
     grain.landschaftsverband,
     grain.kreisschluessel,
     grain.year,
-    {{ overdue_transitions_note('expected') }} as note
+    {{ overdue_files_note('expected', 'its transitions are missing') }} as note
 from {{ ref('int_workshop_years') }} as grain
 inner join {{ ref('expected_deliveries') }} as expected
     on

@@ -1,6 +1,7 @@
 -- K07 Integrationsquote SB/GL: integration months in t-11 ... t of persons who were SB or GL in
--- that month / mean SB+GL count over t-12 ... t-1 * 100; needs 13 loaded months; a month whose
--- kunden file is overdue is missing, with the reason. Grain: Jobcenter, month.
+-- that month / mean SB+GL count over t-12 ... t-1 * 100; needs 13 loaded months, and the
+-- integrationen files of t-11 ... t (a month without one has unknown integrations, not none); a
+-- month whose kunden file is overdue is missing, with the reason. Grain: Jobcenter, month.
 with integration_counts as (
     select
         jobcenter,
@@ -37,6 +38,7 @@ windows as (
         months.month,
         first_months.first_month,
         count(*) over twelve_to_now as loaded_months,
+        count(*) filter (where months.has_integrationen_file) over eleven_to_now as integration_files,
         sum(coalesce(integration_counts.integration_months, 0)) over eleven_to_now as integration_months,
         sum(months.sb + months.gl) over twelve_before as sb_gl_total
     from {{ ref('int_jobcenter_months') }} as months
@@ -58,16 +60,23 @@ windows as (
             partition by months.jobcenter
             order by months.month_index range between 12 preceding and 1 preceding
         )
+),
+
+complete as (
+    select
+        *,
+        loaded_months = 13 and integration_files = 12 as is_complete
+    from windows
 )
 
 select
     jobcenter,
     month,
-    case when loaded_months = 13 then cast(integration_months as bigint) end as numerator,
-    case when loaded_months = 13 then {{ rounded_ratio('sb_gl_total', '12') }} end as denominator,
+    case when is_complete then cast(integration_months as bigint) end as numerator,
+    case when is_complete then {{ rounded_ratio('sb_gl_total', '12') }} end as denominator,
     -- the twelve stocks the mean is of: totals sum them, so that their mean is exact (kpis.md)
-    case when loaded_months = 13 then cast(sb_gl_total as bigint) end as sb_gl_stock_months,
-    case when loaded_months = 13 then {{ percent('integration_months * 12', 'sb_gl_total') }} end as value,
+    case when is_complete then cast(sb_gl_total as bigint) end as sb_gl_stock_months,
+    case when is_complete then {{ percent('integration_months * 12', 'sb_gl_total') }} end as value,
     false as is_provisional,
     case
         when
@@ -83,8 +92,15 @@ select
                     'jobcenter', 'kunden',
                     "strftime(cast(month || '-01' as date) - interval 12 month, '%Y-%m')", 'month'
                 ) }}
+        when integration_files < 12
+            then
+                'needs the integrationen files of t-11 ... t'
+                || {{ overdue_in(
+                    'jobcenter', 'integrationen',
+                    "strftime(cast(month || '-01' as date) - interval 11 month, '%Y-%m')", 'month'
+                ) }}
     end as missing_reason
-from windows
+from complete
 union all
 select
     jobcenter,

@@ -1,5 +1,6 @@
 -- K09 Übernahmequote Praktikum: MAG spells ending in Y followed within 92 days by an integration at
--- the same employer (kpis.md rule) / MAG spells ending in Y * 100. Grain: Jobcenter, year.
+-- the same employer (kpis.md rule) / MAG spells ending in Y * 100; missing where an integrationen
+-- file of a month within a spell's 92 days is overdue. Grain: Jobcenter, year.
 with spells as (
     select
         jobcenter,
@@ -27,6 +28,14 @@ spells_with_job as (
     from spells
 ),
 
+overdue_measures as (
+    {{ overdue_measures_in_year() }}
+),
+
+overdue_integrations as (
+    {{ overdue_integrations_in('spells', 'end_date', 92) }}
+),
+
 counted as (
     select
         jobcenter,
@@ -40,10 +49,26 @@ counted as (
 select
     grain.jobcenter,
     grain.year,
-    coalesce(counted.taken_on, 0) as numerator,
-    coalesce(counted.spells, 0) as denominator,
-    {{ percent('counted.taken_on', 'counted.spells') }} as value,
-    grain.loaded_until < make_date(grain.year, 12, 31) + 92 as is_provisional,
-    case when coalesce(counted.spells, 0) = 0 then 'no MAG spells ending in the year' end as missing_reason
+    case
+        when overdue_measures.jobcenter is null and overdue_integrations.jobcenter is null
+            then coalesce(counted.taken_on, 0)
+    end as numerator,
+    case when overdue_measures.jobcenter is null then coalesce(counted.spells, 0) end as denominator,
+    case
+        when overdue_measures.jobcenter is null and overdue_integrations.jobcenter is null
+            then {{ percent('counted.taken_on', 'counted.spells') }}
+    end as value,
+    -- the year's measures, or the integrations of their windows, not all loaded yet
+    coalesce(grain.measures_until < make_date(grain.year, 12, 31), true)
+    or coalesce(grain.integrations_until < make_date(grain.year, 12, 31) + 92, true) as is_provisional,
+    case
+        when overdue_measures.jobcenter is not null or overdue_integrations.jobcenter is not null
+            then concat_ws('; ', overdue_measures.missing_reason, overdue_integrations.missing_reason)
+        when coalesce(counted.spells, 0) = 0 then 'no MAG spells ending in the year'
+    end as missing_reason
 from {{ ref('int_jobcenter_years') }} as grain
 left join counted on grain.jobcenter = counted.jobcenter and grain.year = counted.year
+left join overdue_measures
+    on grain.jobcenter = overdue_measures.jobcenter and grain.year = overdue_measures.year
+left join overdue_integrations
+    on grain.jobcenter = overdue_integrations.jobcenter and grain.year = overdue_integrations.year

@@ -111,9 +111,7 @@ overdue_personen as (
         workshops.kreisschluessel,
         cast(left(expected.period, 4) as integer) as year,
         expected.sender,
-        'the personen ' || case when count(*) = 1 then 'file' else 'files' end || ' of ' || expected.sender
-        || ' for ' || string_agg(expected.period, ', ' order by expected.period)
-        || case when count(*) = 1 then ' is' else ' are' end || ' overdue: its entrants are missing' as note
+        {{ overdue_files_note('expected', 'its entrants are missing') }} as note
     from {{ ref('expected_deliveries') }} as expected
     inner join {{ ref('dim_workshops') }} as workshops
         on expected.sender = workshops.werkstatt_nr and workshops.is_current

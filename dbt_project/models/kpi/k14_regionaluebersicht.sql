@@ -224,6 +224,18 @@ integration_months as (
     group by jobcenter, cast(left(month, 4) as integer)
 ),
 
+-- a month whose integrationen file is overdue has unknown integrations, not none: the year's sum
+-- is missing
+overdue_integrations as (
+    select
+        expected.sender as kreisschluessel,
+        cast(left(expected.period, 4) as integer) as year,
+        {{ overdue_files_note('expected', 'its integrations are missing') }} as missing_reason
+    from {{ ref('expected_deliveries') }} as expected
+    where expected.part = 'integrationen' and expected.status = 'overdue'
+    group by expected.sender, cast(left(expected.period, 4) as integer)
+),
+
 k07_december as (
     select
         jobcenter as kreisschluessel,
@@ -252,7 +264,8 @@ select
         as budget_fuer_arbeit_active,
     jobcenter_side.sb_gl_customers_december,
     case
-        when jobcenter_years.year is not null then coalesce(integration_months.sb_gl_integration_months, 0)
+        when jobcenter_years.year is not null and overdue_integrations.year is null
+            then coalesce(integration_months.sb_gl_integration_months, 0)
     end as sb_gl_integration_months,
     k07_december.k07_december,
     workshop_decembers.year is null or not coalesce(jobcenter_years.has_december, true) as is_provisional,
@@ -278,7 +291,8 @@ select
                 then 'the Jobcenter has not delivered December yet'
             when k07_december.k07_december is null
                 then 'K07 for December: ' || coalesce(k07_december.k07_missing_reason, 'no value')
-        end
+        end,
+        case when jobcenter_years.year is not null then overdue_integrations.missing_reason end
     ), '') as missing_reason,
     nullif(concat_ws(
         '; ',
@@ -324,5 +338,9 @@ left join integration_months
     on
         workshop_side.kreisschluessel = integration_months.kreisschluessel
         and workshop_side.year = integration_months.year
+left join overdue_integrations
+    on
+        workshop_side.kreisschluessel = overdue_integrations.kreisschluessel
+        and workshop_side.year = overdue_integrations.year
 left join k07_december
     on workshop_side.kreisschluessel = k07_december.kreisschluessel and workshop_side.year = k07_december.year

@@ -146,7 +146,8 @@ def warehouse_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                     f"logic changed since they were built: rebuilding whole {', '.join(stale)} (and what "
                     "they are built from), then building as always"
                 )
-                refresh = [*REFRESH_ARGS, *(f"+{model}" for model in stale)]
+                # one value: dagster-dbt hands dbt a --select's first value only, the rest as stray arguments
+                refresh = [*REFRESH_ARGS, " ".join(f"+{model}" for model in stale)]
                 dbt.cli(refresh, manifest=dbt_project.manifest_path, target_path=run_target).wait()
             args = FEEDBACK_ONLY_ARGS if feedback_only else BUILD_ARGS
             invocation = dbt.cli(args, context=context, target_path=run_target)
