@@ -691,10 +691,15 @@ def comparisons(table: pl.DataFrame, own: pl.Series, extract: KpiExtract) -> pl.
     other Jobcenter's figures follow from them and the partner's own rows (``own``): each sums at
     least MIN_OTHERS_IN_COMPARISON other Jobcenters with figures, and so does NRW without the peer
     group (else NRW minus the peer group would show one Jobcenter). A total without figures is
-    shown: nothing follows from it."""
+    shown: nothing follows from it. A Jobcenter with only some figures (K08 where an integrationen
+    file is overdue: its entrants, not its numerator) is not one with figures: the total's missing
+    figure sums the others without it."""
     has_figures = pl.any_horizontal(pl.col(c).is_not_null() for c in extract.counts)
-    rows = table.with_columns(own.alias("_own"), has_figures.alias("_figures"))
-    base = rows.filter(~pl.col("level").is_in(TOTAL_LEVELS) & pl.col("_figures"))
+    has_every_figure = pl.all_horizontal(pl.col(c).is_not_null() for c in extract.counts)
+    rows = table.with_columns(
+        own.alias("_own"), has_figures.alias("_figures"), has_every_figure.alias("_every")
+    )
+    base = rows.filter(~pl.col("level").is_in(TOTAL_LEVELS) & pl.col("_every"))
     own_groups = [g for g in rows.filter(pl.col("_own"))["_vergleichsgruppe"].unique() if g is not None]
     others = base.filter(~pl.col("_own")).group_by("_period", "_vergleichsgruppe").len("_in_group")
     in_all = others.group_by("_period").agg(pl.col("_in_group").sum().alias("_in_all"))

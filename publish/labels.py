@@ -153,7 +153,8 @@ COLUMNS: dict[tuple[str, str], Column] = {
     ("k10", "note"): Column("Hinweis", "Wenn Datensätze einer Person mit Übergang noch auf die Prüfung ihrer "
                                        "Verknüpfung mit Kundinnen und Kunden eines Jobcenters warten, oder wenn "
                                        "Werkstätten in Kreisen liegen, deren Jobcenter keine Daten liefert: "
-                                       "„danach arbeitslos“ kann höher sein. Auch überfällige Übergangsmeldungen. "
+                                       "„danach arbeitslos“ kann höher sein. Auch überfällige Übergangsmeldungen "
+                                       "und Kundendateien der Jobcenter aus den 365 Tagen nach den Übergängen. "
                                        "Bei der Summenzeile: in wie vielen Zeilen darüber das gilt."),
     # K11 Vom Jobcenter in die Werkstatt
     ("k11", "entrants"): Column("Eintritte Werkstatt (Personen)", "Personen, die im Jahr J in eine Werkstatt "
@@ -391,6 +392,10 @@ _REASONS = (
     (r"the (aussenarbeitsplaetze|uebergaenge|integrationen) files? of ([\w-]+) for ([\d, -]+) (?:is|are) overdue: "
      r"its employers may be missing",
      _overdue_employers),
+    (r"the kunden file of (\d{5}) for (\d{4})-(\d{2}) is overdue: its unemployed customers may be missing",
+     r"die Kundendatei von \1 für \3/\2 ist überfällig: arbeitslose Kundinnen und Kunden daraus können fehlen"),
+    (r"the kunden files of (\d{5}) for ([\d, -]+) are overdue: its unemployed customers may be missing",
+     r"die Kundendateien von \1 für \2 sind überfällig: arbeitslose Kundinnen und Kunden daraus können fehlen"),
     (r"the massnahmen file of (\d{5}) for (\d{4})-(\d{2}) is overdue: its measures are missing",
      r"die Maßnahmendatei von \1 für \3/\2 ist überfällig: ihre Maßnahmen fehlen"),
     (r"the massnahmen files of (\d{5}) for ([\d, -]+) are overdue: its measures are missing",

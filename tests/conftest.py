@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,3 +84,25 @@ def demo_home(demo, tmp_path_factory) -> dict:
         }
     assert result.success
     return {"root": root, "result": result, "events": events, "period_partitions": partitions}
+
+
+@pytest.fixture
+def held_open():
+    """``with held_open(path):`` keeps a DuckDB file open read-only in another process, as an
+    analyst's session does (which keeps a writer out too), until the block ends."""
+
+    @contextlib.contextmanager
+    def hold(path: Path):
+        holder = subprocess.Popen(
+            [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}, read_only=True); "
+                                   "print('open', flush=True); time.sleep(300)"],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert holder.stdout.readline().strip() == "open"
+            yield holder.pid
+        finally:
+            holder.kill()
+            holder.wait()
+
+    return hold

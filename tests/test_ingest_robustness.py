@@ -4,6 +4,7 @@ period is complete."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -907,34 +908,35 @@ def test_another_senders_bytes_are_refused_not_loaded_under_this_sender(spec_dir
     assert all("von 05914 für 2024-06" in message for _, message in found)
 
 
+@contextlib.contextmanager
+def _uploaded_in_turn(tmp_path, name: str, uploads: list[tuple[bytes, str]]):
+    """A warehouse into which the file ``name`` was uploaded once per (bytes, day), each with that
+    day as its modification time and ingested by a run of its own; yields the open connection."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    path = inbox / name
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        for run, (content, day) in enumerate(uploads):
+            path.write_bytes(content)
+            stamp = dt.datetime.fromisoformat(day).timestamp()
+            os.utime(path, (stamp, stamp))
+            wh.ingest(con, inbox, tmp_path / "archive", KEY, run_id=f"run{run}")
+        yield con
+
+
 def test_a_register_sent_again_to_restore_it_is_the_newest_version(spec_dir, tmp_path):
     """Register A, then B, then A again to undo B, uploaded with its old modification time kept:
     A was "dieselben Bytes wie Lieferung 1 (nichts geändert)" and B stayed in force; an upload
     keeping an old time became a past version (a hostile-input review). A register is a duplicate
     only of the one in force, and never dated before it."""
-    import os
-
-    import duckdb
-
-    from ingest import load
-    from ingest.pseudonymise import PseudonymKey
-
-    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
     register_a = (spec_dir / "samples" / "lv_LWL_werkstaetten.csv").read_bytes()
     register_b = register_a.replace(b";05513;", b";05512;", 1)
     assert register_b != register_a
-    path = inbox / "lv_LWL_werkstaetten.csv"
-    periods = []
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
-        for run, (content, day) in enumerate(
-            [(register_a, "2024-03-01"), (register_b, "2024-06-01"), (register_a, "2022-11-30")]
-        ):
-            path.write_bytes(content)
-            stamp = dt.datetime.fromisoformat(day).timestamp()
-            os.utime(path, (stamp, stamp))
-            load.ingest(con, inbox, tmp_path / "archive", key, run_id=f"run{run}")
+    with _uploaded_in_turn(
+        tmp_path,
+        "lv_LWL_werkstaetten.csv",
+        [(register_a, "2024-03-01"), (register_b, "2024-06-01"), (register_a, "2022-11-30")],
+    ) as con:
         periods = con.execute("select status, period from ops.delivery_log order by delivery_id").fetchall()
     # A again takes B's day and replaces it: the register in force is A
     assert periods == [("loaded", "2024-03-01"), ("superseded", "2024-06-01"), ("loaded", "2024-06-01")]
@@ -944,29 +946,15 @@ def test_the_bytes_of_a_replaced_delivery_sent_again_change_nothing_and_say_what
     """A file, its correction, then the first bytes once more: identical to an earlier delivery, so
     a duplicate that changes nothing (sources.md), and its sender is told which delivery stays in
     force (it read "nichts geändert" as if its own file were)."""
-    import os
-
-    import duckdb
-
-    from ingest import load
-    from ingest.pseudonymise import PseudonymKey
-
-    key = PseudonymKey(b"test-only-pseudonym-key, never a real secret", "test")
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
     first = (spec_dir / "samples" / "jc_05914_202406_kunden.csv").read_bytes()
     lines = first.splitlines(keepends=True)
     corrected = b"".join(lines[:2] + lines[3:])  # one customer less
     assert corrected != first
-    path = inbox / "jc_05914_202406_kunden.csv"
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
-        for run, (content, day) in enumerate(
-            [(first, "2024-07-10"), (corrected, "2024-07-12"), (first, "2024-07-14")]
-        ):
-            path.write_bytes(content)
-            stamp = dt.datetime.fromisoformat(day).timestamp()
-            os.utime(path, (stamp, stamp))
-            load.ingest(con, inbox, tmp_path / "archive", key, run_id=f"run{run}")
+    with _uploaded_in_turn(
+        tmp_path,
+        "jc_05914_202406_kunden.csv",
+        [(first, "2024-07-10"), (corrected, "2024-07-12"), (first, "2024-07-14")],
+    ) as con:
         log = con.execute(
             "select delivery_id, status, message from ops.delivery_log order by delivery_id"
         ).fetchall()

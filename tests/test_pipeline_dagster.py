@@ -456,21 +456,12 @@ def test_a_ui_run_whose_worker_was_killed_hard_is_failed_and_frees_its_slot():
         assert storage.get_concurrency_run_ids() == set(), "the killed run's slot is free"
 
 
-def test_a_warehouse_open_in_another_process_fails_the_step_with_a_clear_message(tmp_path):
+def test_a_warehouse_open_in_another_process_fails_the_step_with_a_clear_message(tmp_path, held_open):
     """An analyst's session on the warehouse file, even a read-only one, keeps a run from writing
     it: the step says so and names the process, instead of DuckDB's IOException."""
-    import subprocess
-    import sys
-
     warehouse = tmp_path / "warehouse.duckdb"
     duckdb.connect(str(warehouse)).close()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}, read_only=True); "
-                               "print('open', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline().strip() == "open"
+    with held_open(warehouse):
         with (
             pytest.raises(dg.Failure, match=r"open in another process .*PID") as failure,
             DataHomeResource(root=str(tmp_path)).connect(),
@@ -478,9 +469,6 @@ def test_a_warehouse_open_in_another_process_fails_the_step_with_a_clear_message
             pass
         # not DuckDB's hint to open it read-only: a reader keeps the run out too (an operator review)
         assert "read-only mode" not in str(failure.value)
-    finally:
-        holder.kill()
-        holder.wait()
     # the dbt step says the same: it passed DuckDB's text on, cut off at its hint (an operator's review)
     from orchestration.defs.resources import warehouse_locked
 

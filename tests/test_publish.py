@@ -200,13 +200,16 @@ def test_a_jobcenter_sees_a_comparison_only_where_no_other_jobcenters_figures_fo
     """NRW and the own peer group's total are shown to a Jobcenter only where each sums at least two
     other Jobcenters with figures, and NRW without the peer group too: else subtracting its own
     figures (or the peer group from NRW) would show another Jobcenter's. A total without figures is
-    shown."""
+    shown. A Jobcenter with only some of its figures (K08's entrants without the numerator, where an
+    integrationen file is overdue) is not one with figures: the total's numerator does not sum it,
+    and a peer group of J1, J2 and it gave J2's numerator away."""
     rows = []
 
-    def month(period, members, figures=None):
+    def month(period, members, figures=None, partial=()):
         for jobcenter, group in members:
             has = figures is None or jobcenter in figures
-            rows.append(("jobcenter", period, group, jobcenter, 5 if has else None, 50 if has else None))
+            numerator = 5 if has and jobcenter not in partial else None
+            rows.append(("jobcenter", period, group, jobcenter, numerator, 50 if has else None))
         for level, group in (
             ("nrw", None),
             *(("vergleichsgruppe", g) for g in sorted({g for _, g in members})),
@@ -222,6 +225,7 @@ def test_a_jobcenter_sees_a_comparison_only_where_no_other_jobcenters_figures_fo
     month("2024-10", [("J1", a), ("J2", a), ("J3", a), ("J4", b)])
     month("2024-09", [("J1", a), ("J2", a)])
     month("2024-08", [("J1", a), ("J2", a), ("J3", a), ("J4", b), ("J5", b)], figures=set())
+    month("2024-07", [("J1", a), ("J2", a), ("J3", a), ("J4", b), ("J5", b)], partial={"J3"})
     table = pl.DataFrame(
         rows, orient="row",
         schema=["level", "_period", "_vergleichsgruppe", "_kreisschluessel", "numerator", "denominator"],
@@ -236,6 +240,7 @@ def test_a_jobcenter_sees_a_comparison_only_where_no_other_jobcenters_figures_fo
         # nobody has figures (K07's first year): the totals say so, their "x" tells nothing
         ("2024-08", "nrw", None),
         ("2024-08", "vergleichsgruppe", a),
+        ("2024-07", "nrw", None),  # not A: its numerator would be J1's and J2's
     }  # 2024-09: NRW would be J1 + J2
 
 

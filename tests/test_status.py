@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import subprocess
-import sys
 
 import duckdb
 
 
 def test_status_tells_the_newest_runs_their_files_a_failure_and_what_waits(
-    demo_home, tmp_path, monkeypatch, capsys
+    demo_home, tmp_path, monkeypatch, capsys, held_open
 ):
     from orchestration.pipeline import run_pipeline
     from orchestration.status import status
@@ -33,18 +31,9 @@ def test_status_tells_the_newest_runs_their_files_a_failure_and_what_waits(
     assert run_pipeline(home, inbox).success
 
     # a run that cannot write the warehouse (an analyst's session holds it): failed, with its cause
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(home.warehouse)!r}, read_only=True); "
-                               "print('open', flush=True); time.sleep(120)"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline().strip() == "open"
+    with held_open(home.warehouse):
         (inbox / "jc_05112_202402_kunden.csv").write_bytes(b"kein;Kopf\r\n1;2\r\n")
         assert not run_pipeline(home, inbox).success
-    finally:
-        holder.kill()
-        holder.wait()
     with duckdb.connect(str(home.warehouse)) as con:  # a partner whose folder could not be written
         con.execute(
             "insert into ops.extract_log (partner, period, status, message, logged_at) values "

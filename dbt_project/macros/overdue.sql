@@ -77,9 +77,9 @@
     a Werkakademie entry; K09: 92 days after a MAG spell ends) miss it where an integrationen file
     of a month the window touches is overdue: such a figure is missing, not too low (kpis.md).
     Selects (jobcenter, year, missing_reason) for each Jobcenter year with an overdue month inside
-    one of its windows; a file overdue outside every window changes nothing, and so does one after
-    the Jobcenter's newest integrationen file: that part of a window is not covered yet, and the
-    figure says so as provisional (int_jobcenter_years.integrations_until).
+    one of its windows; a file overdue outside every window changes nothing, and so does one for a
+    month no Jobcenter has sent integrationen for yet (newest_jobcenter_month): that part of the
+    windows is not covered by anyone yet, and the figure is provisional.
 
       windows:      a CTE with jobcenter, year and the window's first day
       window_start: that first day's column
@@ -98,8 +98,6 @@
             expected.part,
             expected.period
         from {{ windows }} as windows
-        inner join {{ ref('int_jobcenter_years') }} as coverage
-            on windows.jobcenter = coverage.jobcenter and windows.year = coverage.year
         inner join {{ ref('expected_deliveries') }} as expected
             on
                 windows.jobcenter = expected.sender
@@ -107,7 +105,7 @@
                 and expected.status = 'overdue'
                 and cast(expected.period || '-01' as date) <= windows.{{ window_start }} + {{ window_days }}
                 and last_day(cast(expected.period || '-01' as date)) >= windows.{{ window_start }}
-                and last_day(cast(expected.period || '-01' as date)) <= coverage.integrations_until
+        where expected.period <= ({{ newest_jobcenter_month('integrationen') }})
     ) as gaps
     group by gaps.jobcenter, gaps.year
 {%- endmacro %}
@@ -142,23 +140,31 @@
     K08 counts a year's Werkakademie entries and K09 its MAG spells that end, from the monthly
     massnahmen files (the spells active in the month; one ends in the file of its last month): where
     a file of a month of the year is overdue, entries and ends of that month may be missing, and the
-    year is missing (kpis.md: missing, not too low). Months after the Jobcenter's newest massnahmen
-    file are not known yet: the year is provisional (int_jobcenter_years.measures_until).
+    year is missing (kpis.md: missing, not too low). A month no Jobcenter has sent massnahmen for yet
+    is not known to anyone: the year is provisional (int_jobcenter_years.measures_until).
     Selects (jobcenter, year, missing_reason).
 -#}
 {% macro overdue_measures_in_year() -%}
     select
         expected.sender as jobcenter,
-        coverage.year,
+        cast(left(expected.period, 4) as integer) as year,
         {{ overdue_files_note('expected', 'its measures are missing') }} as missing_reason
     from {{ ref('expected_deliveries') }} as expected
-    inner join {{ ref('int_jobcenter_years') }} as coverage
-        on
-            expected.sender = coverage.jobcenter
-            and left(expected.period, 4) = cast(coverage.year as varchar)
     where
         expected.part = 'massnahmen'
         and expected.status = 'overdue'
-        and last_day(cast(expected.period || '-01' as date)) <= coverage.measures_until
-    group by expected.sender, coverage.year
+        and expected.period <= ({{ newest_jobcenter_month('massnahmen') }})
+    group by expected.sender, cast(left(expected.period, 4) as integer)
+{%- endmacro %}
+
+
+{#-
+    The newest month any Jobcenter has sent a file of ``part`` for ('JJJJ-MM'): the calendar expects
+    a month of every Jobcenter once one has sent any of its files (a lone kunden file of a new
+    month), so the figures that wait for a part take an overdue file of it as missing only up to
+    this month; later ones nobody has sent yet, and a figure that needs them is provisional (a lone
+    file of a new month changes no delivered figure).
+-#}
+{% macro newest_jobcenter_month(part) -%}
+    select max(period) from {{ ref('stg_ops__deliveries') }} where source_system = 'jc' and part = '{{ part }}'
 {%- endmacro %}

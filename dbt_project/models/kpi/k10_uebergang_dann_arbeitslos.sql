@@ -8,7 +8,9 @@
 -- rate is missing, not computed without it (kpis.md; as K02's total of the Landschaftsverband).
 -- Only customers of Jobcenters that deliver can count: where workshops of the Landschaftsverband
 -- lie in Kreise whose Jobcenter sent nothing for Y or Y+1, a note says how many (workshops, not
--- persons: a count of persons could be a small cell), as K11 notes it per Kreis.
+-- persons: a count of persons could be a small cell), as K11 notes it per Kreis. A Jobcenter's
+-- kunden file overdue for a month within 365 days after the year's transitions is noted too: the
+-- unemployed customers of that month are not seen.
 with transitions as (
     select
         landschaftsverband,
@@ -108,6 +110,53 @@ workshop_coverage as (
     group by workshops.landschaftsverband, workshops.year
 ),
 
+-- overdue kunden months whose Stichtag lies between the year's first transition and 365 days
+-- after its last, before the Jobcenter's newest kunden file: a gap in what it sent. (Its months
+-- after that are the digest's to name: the calendar expects a month of every Jobcenter once one
+-- sent it, and a lone new file of one must not put a note on every other's published K10.)
+transition_spans as (
+    select
+        landschaftsverband,
+        year,
+        min(transition_date) as first_date,
+        max(transition_date) + 365 as last_date
+    from transitions
+    group by landschaftsverband, year
+),
+
+newest_kunden as (
+    select
+        jobcenter,
+        max(month) as newest_month
+    from {{ ref('int_jobcenter_months') }}
+    group by jobcenter
+),
+
+overdue_kunden as (
+    select
+        spans.landschaftsverband,
+        spans.year,
+        {{ overdue_files_note('expected', 'its unemployed customers may be missing') }} as note
+    from transition_spans as spans
+    inner join {{ ref('expected_deliveries') }} as expected
+        on
+            expected.part = 'kunden'
+            and expected.status = 'overdue'
+            and last_day(cast(expected.period || '-01' as date)) between spans.first_date and spans.last_date
+    inner join newest_kunden as newest
+        on expected.sender = newest.jobcenter and expected.period < newest.newest_month
+    group by spans.landschaftsverband, spans.year, expected.sender
+),
+
+overdue_kunden_notes as (
+    select
+        landschaftsverband,
+        year,
+        string_agg(note, '; ' order by note) as notes
+    from overdue_kunden
+    group by landschaftsverband, year
+),
+
 jobcenter_data as (
     select last_day(cast(max(month) || '-01' as date)) as loaded_until
     from {{ ref('fct_monthly_deliveries') }}
@@ -134,6 +183,7 @@ select
     nullif(concat_ws(
         '; ',
         overdue_transition_notes.notes,
+        overdue_kunden_notes.notes,
         case
             when coverage.without_own_jobcenter > 0
                 then
@@ -155,3 +205,7 @@ left join overdue_transition_notes
     on
         grain.landschaftsverband = overdue_transition_notes.landschaftsverband
         and grain.year = overdue_transition_notes.year
+left join overdue_kunden_notes
+    on
+        grain.landschaftsverband = overdue_kunden_notes.landschaftsverband
+        and grain.year = overdue_kunden_notes.year

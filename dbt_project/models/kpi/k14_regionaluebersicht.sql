@@ -14,6 +14,7 @@
 -- count once), a note says the persons in AB and on BiAp may be lower. A workshop's overdue uebergaenge files
 -- are noted at its seat (its transitions are missing), and a workshop of the register that sent
 -- nothing all year leaves its seat's persons in AB missing, as a missing December does.
+-- depends_on: {{ ref('stg_ops__deliveries') }} (the macro newest_jobcenter_month reads it)
 with years as (
     select distinct year from {{ ref('int_workshop_years') }}
 ),
@@ -232,7 +233,10 @@ overdue_integrations as (
         cast(left(expected.period, 4) as integer) as year,
         {{ overdue_files_note('expected', 'its integrations are missing') }} as missing_reason
     from {{ ref('expected_deliveries') }} as expected
-    where expected.part = 'integrationen' and expected.status = 'overdue'
+    where
+        expected.part = 'integrationen'
+        and expected.status = 'overdue'
+        and expected.period <= ({{ newest_jobcenter_month('integrationen') }})
     group by expected.sender, cast(left(expected.period, 4) as integer)
 ),
 
@@ -268,7 +272,11 @@ select
             then coalesce(integration_months.sb_gl_integration_months, 0)
     end as sb_gl_integration_months,
     k07_december.k07_december,
-    workshop_decembers.year is null or not coalesce(jobcenter_years.has_december, true) as is_provisional,
+    -- December not in from the workshops, or from the Kreis' Jobcenter (its kunden or integrationen)
+    workshop_decembers.year is null
+    or not coalesce(jobcenter_years.has_december, true)
+    or coalesce(jobcenter_coverage.integrations_until < make_date(workshop_side.year, 12, 31), false)
+        as is_provisional,
     nullif(concat_ws(
         '; ',
         case when workshop_decembers.year is null then 'no workshop has delivered December yet' end,
@@ -338,6 +346,10 @@ left join integration_months
     on
         workshop_side.kreisschluessel = integration_months.kreisschluessel
         and workshop_side.year = integration_months.year
+left join {{ ref('int_jobcenter_years') }} as jobcenter_coverage
+    on
+        workshop_side.kreisschluessel = jobcenter_coverage.jobcenter
+        and workshop_side.year = jobcenter_coverage.year
 left join overdue_integrations
     on
         workshop_side.kreisschluessel = overdue_integrations.kreisschluessel
