@@ -275,8 +275,10 @@ select
     -- December not in from the workshops, or from the Kreis' Jobcenter (its kunden or integrationen)
     workshop_decembers.year is null
     or not coalesce(jobcenter_years.has_december, true)
-    or coalesce(jobcenter_coverage.integrations_until < make_date(workshop_side.year, 12, 31), false)
-        as is_provisional,
+    or (
+        jobcenter_years.year is not null
+        and coalesce(jobcenter_coverage.integrations_until < make_date(workshop_side.year, 12, 31), true)
+    ) as is_provisional,
     nullif(concat_ws(
         '; ',
         case when workshop_decembers.year is null then 'no workshop has delivered December yet' end,
