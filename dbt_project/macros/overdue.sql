@@ -166,5 +166,6 @@
     file of a new month changes no delivered figure).
 -#}
 {% macro newest_jobcenter_month(part) -%}
-    select max(period) from {{ ref('stg_ops__deliveries') }} where source_system = 'jc' and part = '{{ part }}'
+    select max(month) from {{ ref('fct_monthly_deliveries') }}
+    where source_system = 'jc' and list_contains(parts_delivered, '{{ part }}')
 {%- endmacro %}

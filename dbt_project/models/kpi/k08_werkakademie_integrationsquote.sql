@@ -1,7 +1,7 @@
 -- K08 Werkakademie-Integrationsquote: persons entering WAK in Y (their first entry in Y) with an
 -- integration within 183 days after it / persons entering WAK in Y * 100; missing where an
 -- integrationen file of a month within an entrant's 183 days is overdue. Grain: Jobcenter, year.
--- depends_on: {{ ref('stg_ops__deliveries') }} (the macro newest_jobcenter_month reads it)
+-- depends_on: {{ ref('fct_monthly_deliveries') }} (the macro newest_jobcenter_month reads it)
 with entries as (
     select
         jobcenter,

@@ -1,7 +1,7 @@
 -- K09 Übernahmequote Praktikum: MAG spells ending in Y followed within 92 days by an integration at
 -- the same employer (kpis.md rule) / MAG spells ending in Y * 100; missing where an integrationen
 -- file of a month within a spell's 92 days is overdue. Grain: Jobcenter, year.
--- depends_on: {{ ref('stg_ops__deliveries') }} (the macro newest_jobcenter_month reads it)
+-- depends_on: {{ ref('fct_monthly_deliveries') }} (the macro newest_jobcenter_month reads it)
 with spells as (
     select
         jobcenter,

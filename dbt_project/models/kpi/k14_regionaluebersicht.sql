@@ -14,7 +14,7 @@
 -- count once), a note says the persons in AB and on BiAp may be lower. A workshop's overdue uebergaenge files
 -- are noted at its seat (its transitions are missing), and a workshop of the register that sent
 -- nothing all year leaves its seat's persons in AB missing, as a missing December does.
--- depends_on: {{ ref('stg_ops__deliveries') }} (the macro newest_jobcenter_month reads it)
+-- depends_on: {{ ref('fct_monthly_deliveries') }} (the macro newest_jobcenter_month reads it)
 with years as (
     select distinct year from {{ ref('int_workshop_years') }}
 ),
